@@ -1,0 +1,61 @@
+# Entry points. See README.md.
+#   make deps    install every Debian package the project uses (idempotent)
+#   make         build ./build/heads
+#   make check   all test suites, plus the sanitizer (ASan+UBSan) and fuzz builds
+#   make run     build the payload and boot Heads in QEMU (serial console)
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+# Suites run under the sanitizer build (vm runs the normal build only: the
+# payload is built from it).
+ASAN_SUITES ?= --suite unit --suite tpm --suite luks
+FUZZ_SECONDS ?= 20
+MESON_TEST  ?= meson test --print-errorlogs --num-processes 2
+
+.PHONY: all deps build check check-build check-asan check-fuzz run clean
+
+all: build
+
+deps:
+	@tools/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang-14 meson setup $(FUZZ_BUILD) -Dfuzzing=true -Dfuzz_seconds=$(FUZZ_SECONDS) \
+		-Db_lundef=false
+
+# Every suite runs even if an earlier one failed; the summary decides.
+check: deps
+	-$(MAKE) check-build
+	-$(MAKE) check-asan
+	-$(MAKE) check-fuzz
+	@tools/test-summary.py $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+check-build: build
+	$(MESON_TEST) -C $(BUILD)
+
+check-asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	$(MESON_TEST) -C $(ASAN_BUILD) $(ASAN_SUITES)
+
+check-fuzz: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	$(MESON_TEST) -C $(FUZZ_BUILD) --suite fuzz
+
+run: deps build
+	@echo "make run: will build the payload (kernel + initramfs with heads as /init)"
+	@echo "and boot it in QEMU with a software TPM on this terminal."
+	@echo "Not available yet: the QEMU board is issue 'Payload build and the QEMU board'."
+	@exit 1
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,64 @@
+#include "cmd/cmd.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+int cmd_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "heads %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'heads %s --help'.\n", cmd);
+	return HEADS_EXIT_USAGE;
+}
+
+int cmd_run_sub(const struct heads_command *parent, const struct heads_subcommand *subs,
+		int argc, char **argv)
+{
+	if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
+		fputs(parent->usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? HEADS_EXIT_USAGE : HEADS_EXIT_OK;
+	}
+	for (const struct heads_subcommand *s = subs; s->name; s++)
+		if (streq(s->name, argv[1]))
+			return s->run(argc - 1, argv + 1);
+	return cmd_usage_error(parent->name, "unknown subcommand '%s'", argv[1]);
+}
+
+const char *cmd_tcti(const char *opt)
+{
+	const char *e;
+	if (opt && *opt)
+		return opt;
+	e = getenv("HEADS_TCTI");
+	if (e && *e)
+		return e;
+	return "device:/dev/tpmrm0";
+}
+
+int cmd_parse_fd(const char *s, int *ret_fd)
+{
+	unsigned long long v;
+	if (parse_uint(s, 65535, &v) < 0)
+		return -EINVAL;
+	if (fcntl((int)v, F_GETFD) < 0)
+		return -EBADF;
+	*ret_fd = (int)v;
+	return 0;
+}
+
+bool cmd_has_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (streq(argv[i], "--"))
+			return false;
+		if (streq(argv[i], "--help") || streq(argv[i], "-h"))
+			return true;
+	}
+	return false;
+}

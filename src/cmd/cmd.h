@@ -1,0 +1,54 @@
+/* cmd.h - the command table and helpers shared by the flows in cmd/.
+ *
+ * A command is a `const struct heads_command cmd_<name>` defined in
+ * cmd/<name>.c and listed in src/cmd/meson.build (`commands += '<name>'`);
+ * the table is generated at build time.
+ *
+ * Exit status contract for every command:
+ *   0 success, 1 a verification/check failed, 2 usage error,
+ *   other values are documented by the command (e.g. TPM outcomes).
+ */
+#ifndef HEADS_CMD_H
+#define HEADS_CMD_H
+
+#include <stdbool.h>
+
+enum {
+	HEADS_EXIT_OK = 0,
+	HEADS_EXIT_FAIL = 1,  /* verification failed / operation failed */
+	HEADS_EXIT_USAGE = 2, /* bad arguments, malformed input */
+};
+
+struct heads_command {
+	const char *name;
+	const char *summary; /* one line, for `heads --help` */
+	const char *usage;   /* full text, for `heads <name> --help` */
+	int (*run)(int argc, char **argv); /* argv[0] is the command name */
+};
+
+struct heads_subcommand {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+};
+
+/* Print "heads <cmd>: <message>" and a hint to --help; returns HEADS_EXIT_USAGE. */
+int cmd_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Dispatch argv[1] among subs; `--help`/no argument prints parent usage.
+ * Returns the subcommand's exit status. */
+int cmd_run_sub(const struct heads_command *parent, const struct heads_subcommand *subs,
+		int argc, char **argv);
+
+/* The TCTI to use: the option if given, else $HEADS_TCTI, else the kernel
+ * resource manager "device:/dev/tpmrm0". */
+const char *cmd_tcti(const char *opt);
+
+/* Parse a file-descriptor argument (--x-fd N). Returns 0 or -EINVAL. */
+int cmd_parse_fd(const char *s, int *ret_fd);
+
+/* True if argv contains --help or -h before a "--". */
+bool cmd_has_help(int argc, char **argv);
+
+#endif
