@@ -1,0 +1,436 @@
+/* tpm.c - context, TCTI, PCR read/extend. See tpm.h. */
+#include "tpm/tpm-internal.h"
+
+#include "codec.h"
+#include "fs.h"
+#include "log.h"
+#include "util.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+
+/* A counting TCTI: forwards to the loaded one, counts transmits. */
+#define COUNT_TCTI_MAGIC 0x6865616473746374ULL /* "headstct" */
+
+static TSS2_RC count_transmit(TSS2_TCTI_CONTEXT *c, size_t size, const uint8_t *cmd)
+{
+	struct count_tcti *ct = (struct count_tcti *)c;
+	ct->count++;
+	return Tss2_Tcti_Transmit(ct->inner, size, cmd);
+}
+
+static TSS2_RC count_receive(TSS2_TCTI_CONTEXT *c, size_t *size, uint8_t *resp, int32_t timeout)
+{
+	struct count_tcti *ct = (struct count_tcti *)c;
+	return Tss2_Tcti_Receive(ct->inner, size, resp, timeout);
+}
+
+static void count_finalize(TSS2_TCTI_CONTEXT *c)
+{
+	(void)c;
+}
+
+static TSS2_RC count_cancel(TSS2_TCTI_CONTEXT *c)
+{
+	struct count_tcti *ct = (struct count_tcti *)c;
+	return Tss2_Tcti_Cancel(ct->inner);
+}
+
+static TSS2_RC count_poll(TSS2_TCTI_CONTEXT *c, TSS2_TCTI_POLL_HANDLE *h, size_t *n)
+{
+	struct count_tcti *ct = (struct count_tcti *)c;
+	return Tss2_Tcti_GetPollHandles(ct->inner, h, n);
+}
+
+static TSS2_RC count_locality(TSS2_TCTI_CONTEXT *c, uint8_t loc)
+{
+	struct count_tcti *ct = (struct count_tcti *)c;
+	return Tss2_Tcti_SetLocality(ct->inner, loc);
+}
+
+static TSS2_RC count_sticky(TSS2_TCTI_CONTEXT *c, TPM2_HANDLE *h, uint8_t sticky)
+{
+	struct count_tcti *ct = (struct count_tcti *)c;
+	return Tss2_Tcti_MakeSticky(ct->inner, h, sticky);
+}
+
+int tpm_rc_to_errno(TSS2_RC rc)
+{
+	TSS2_RC base;
+
+	if (rc == TSS2_RC_SUCCESS)
+		return 0;
+	if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER ||
+	    (rc & 0xffff) == TSS2_BASE_RC_IO_ERROR ||
+	    (rc & 0xffff) == TSS2_BASE_RC_NO_CONNECTION)
+		return TPM_E_NO_TPM;
+	if ((rc & TSS2_RC_LAYER_MASK) != TSS2_TPM_RC_LAYER) {
+		switch (rc & 0xffff) {
+		case TSS2_BASE_RC_MEMORY:
+			return -ENOMEM;
+		case TSS2_BASE_RC_BAD_VALUE:
+		case TSS2_BASE_RC_BAD_REFERENCE:
+			return -EINVAL;
+		default:
+			return -EIO;
+		}
+	}
+	/* TPM layer. Format-one errors carry parameter/handle/session numbers. */
+	base = rc & 0xfff;
+	if (base & TPM2_RC_FMT1)
+		base &= 0xbf; /* keep error number and FMT1 bit */
+	else if (base & TPM2_RC_WARN)
+		base &= 0x97f;
+	switch (base) {
+	case TPM2_RC_LOCKOUT:
+		return TPM_E_LOCKOUT;
+	case TPM2_RC_AUTH_FAIL & 0xbf:
+	case TPM2_RC_BAD_AUTH & 0xbf:
+		return TPM_E_AUTH_FAIL;
+	case TPM2_RC_POLICY_FAIL & 0xbf:
+	case TPM2_RC_VALUE & 0xbf: /* PolicyPCR digest differs */
+		return TPM_E_PCR_MISMATCH;
+	case TPM2_RC_HANDLE & 0xbf:
+		return TPM_E_NO_OBJECT;
+	case TPM2_RC_NV_SPACE:
+	case TPM2_RC_NV_DEFINED:
+		return base == TPM2_RC_NV_SPACE ? TPM_E_NV_FULL : -EEXIST;
+	case TPM2_RC_OBJECT_MEMORY:
+	case TPM2_RC_SESSION_MEMORY:
+	case TPM2_RC_OBJECT_HANDLES:
+	case TPM2_RC_SESSION_HANDLES:
+		return TPM_E_NV_FULL;
+	case TPM2_RC_NV_UNINITIALIZED:
+		return -ENODATA;
+	case TPM2_RC_NV_LOCKED:
+	case TPM2_RC_NV_AUTHORIZATION:
+	case TPM2_RC_HIERARCHY:
+	case TPM2_RC_ATTRIBUTES & 0xbf:
+		return -EPERM;
+	case TPM2_RC_RETRY:
+	case TPM2_RC_TESTING:
+	case TPM2_RC_YIELDED:
+		return -EAGAIN;
+	default:
+		return -EIO;
+	}
+}
+
+int tpm_log_rc(TSS2_RC rc, const char *what)
+{
+	int r = tpm_rc_to_errno(rc);
+	log_debug("TPM: %s: %s (0x%x)", what, Tss2_RC_Decode(rc), rc);
+	return r;
+}
+
+static int tpm_log_rc_error(TSS2_RC rc, const char *what)
+{
+	int r = tpm_rc_to_errno(rc);
+	log_error("TPM: %s failed: %s (0x%x)", what, Tss2_RC_Decode(rc), rc);
+	return r;
+}
+
+int tpm_open(const char *tcti, struct tpm **ret)
+{
+	struct tpm *t;
+	TSS2_RC rc;
+
+	if (!tcti || !*tcti) {
+		tcti = getenv("HEADS_TCTI");
+		if (!tcti || !*tcti)
+			tcti = "device:/dev/tpmrm0";
+	}
+	t = xcalloc(1, sizeof(*t));
+	rc = Tss2_TctiLdr_Initialize(tcti, &t->inner);
+	if (rc != TSS2_RC_SUCCESS) {
+		log_error("TPM: cannot open TCTI '%s': %s", tcti, Tss2_RC_Decode(rc));
+		free(t);
+		return TPM_E_NO_TPM;
+	}
+	t->ct.common.v1.magic = COUNT_TCTI_MAGIC;
+	t->ct.common.v1.version = 2;
+	t->ct.common.v1.transmit = count_transmit;
+	t->ct.common.v1.receive = count_receive;
+	t->ct.common.v1.finalize = count_finalize;
+	t->ct.common.v1.cancel = count_cancel;
+	t->ct.common.v1.getPollHandles = count_poll;
+	t->ct.common.v1.setLocality = count_locality;
+	t->ct.common.makeSticky = count_sticky;
+	t->ct.inner = t->inner;
+
+	rc = Esys_Initialize(&t->esys, (TSS2_TCTI_CONTEXT *)&t->ct, NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		Tss2_TctiLdr_Finalize(&t->inner);
+		free(t);
+		log_error("TPM: Esys_Initialize: %s", Tss2_RC_Decode(rc));
+		return TPM_E_NO_TPM;
+	}
+	rc = Esys_Startup(t->esys, TPM2_SU_CLEAR);
+	if (rc != TSS2_RC_SUCCESS && (rc & 0xfff) != TPM2_RC_INITIALIZE) {
+		int r = tpm_log_rc_error(rc, "Startup");
+		tpm_close(t);
+		return r == TPM_E_NO_TPM ? r : TPM_E_NO_TPM;
+	}
+	*ret = t;
+	return 0;
+}
+
+void tpm_track(struct tpm *t, ESYS_TR h)
+{
+	if (h == ESYS_TR_NONE)
+		return;
+	t->tracked = xrealloc(t->tracked, (t->n_tracked + 1) * sizeof(ESYS_TR));
+	t->tracked[t->n_tracked++] = h;
+}
+
+void tpm_flush(struct tpm *t, ESYS_TR h)
+{
+	if (h == ESYS_TR_NONE)
+		return;
+	for (size_t i = 0; i < t->n_tracked; i++) {
+		if (t->tracked[i] == h) {
+			t->tracked[i] = t->tracked[--t->n_tracked];
+			break;
+		}
+	}
+	TSS2_RC rc = Esys_FlushContext(t->esys, h);
+	if (rc != TSS2_RC_SUCCESS)
+		log_warn("TPM: flushing a transient handle failed: %s", Tss2_RC_Decode(rc));
+}
+
+void tpm_close(struct tpm *t)
+{
+	if (!t)
+		return;
+	if (t->esys) {
+		while (t->n_tracked > 0)
+			tpm_flush(t, t->tracked[t->n_tracked - 1]);
+		Esys_Finalize(&t->esys);
+	}
+	free(t->tracked);
+	Tss2_TctiLdr_Finalize(&t->inner);
+	explicit_bzero(t, sizeof(*t));
+	free(t);
+}
+
+ESYS_CONTEXT *tpm_esys(struct tpm *t)
+{
+	return t->esys;
+}
+
+unsigned tpm_command_count(const struct tpm *t)
+{
+	return t->ct.count;
+}
+
+/* --- PCRs ---------------------------------------------------------------- */
+
+static int bank_alg(const char *bank, TPMI_ALG_HASH *ret_alg, size_t *ret_len)
+{
+	if (streq(bank, "sha256")) {
+		*ret_alg = TPM2_ALG_SHA256;
+		*ret_len = 32;
+	} else if (streq(bank, "sha1")) {
+		*ret_alg = TPM2_ALG_SHA1;
+		*ret_len = 20;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* One PCR_Read for the PCRs in mask (the TPM may return fewer: loop). */
+static int pcr_read_alg(struct tpm *t, TPMI_ALG_HASH alg, size_t dlen, uint32_t mask,
+			uint8_t (*out)[32])
+{
+	uint32_t left = mask;
+
+	while (left) {
+		TPML_PCR_SELECTION sel = {.count = 1};
+		TPML_PCR_SELECTION *sel_out = NULL;
+		TPML_DIGEST *vals = NULL;
+		UINT32 upd;
+		TSS2_RC rc;
+		size_t k = 0;
+
+		sel.pcrSelections[0].hash = alg;
+		sel.pcrSelections[0].sizeofSelect = 3;
+		for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
+			if (left & (1u << i))
+				sel.pcrSelections[0].pcrSelect[i / 8] |= 1u << (i % 8);
+		rc = Esys_PCR_Read(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel, &upd,
+				   &sel_out, &vals);
+		if (rc != TSS2_RC_SUCCESS)
+			return tpm_log_rc_error(rc, "PCR_Read");
+		uint32_t got = 0;
+		if (sel_out->count == 1 && sel_out->pcrSelections[0].hash == alg)
+			for (unsigned i = 0; i < TPM_PCR_COUNT && i / 8 < sel_out->pcrSelections[0].sizeofSelect; i++)
+				if (sel_out->pcrSelections[0].pcrSelect[i / 8] & (1u << (i % 8)))
+					got |= 1u << i;
+		got &= left;
+		for (unsigned i = 0; i < TPM_PCR_COUNT; i++) {
+			if (!(got & (1u << i)))
+				continue;
+			if (k >= vals->count || vals->digests[k].size != dlen) {
+				Esys_Free(sel_out);
+				Esys_Free(vals);
+				log_error("TPM: PCR_Read returned a malformed answer");
+				return -EIO;
+			}
+			memcpy(out[i], vals->digests[k].buffer, dlen);
+			k++;
+		}
+		Esys_Free(sel_out);
+		Esys_Free(vals);
+		if (!got) /* bank not allocated or PCR not present */
+			return -ENOENT;
+		left &= ~got;
+	}
+	return 0;
+}
+
+int tpm_pcr_read(struct tpm *t, const char *bank, unsigned pcr, uint8_t *out, size_t *ret_len)
+{
+	uint8_t vals[TPM_PCR_COUNT][32];
+	TPMI_ALG_HASH alg;
+	size_t len;
+	int r;
+
+	if (bank_alg(bank, &alg, &len) < 0 || pcr >= TPM_PCR_COUNT)
+		return -EINVAL;
+	r = pcr_read_alg(t, alg, len, 1u << pcr, vals);
+	if (r < 0)
+		return r;
+	memcpy(out, vals[pcr], len);
+	*ret_len = len;
+	return 0;
+}
+
+int tpm_pcr_read_mask(struct tpm *t, uint32_t mask, uint8_t out[TPM_PCR_COUNT][32])
+{
+	if (mask >> TPM_PCR_COUNT)
+		return -EINVAL;
+	return pcr_read_alg(t, TPM2_ALG_SHA256, 32, mask, out);
+}
+
+int tpm_extend_digest(struct tpm *t, unsigned pcr, const uint8_t sha256[32], const char *description)
+{
+	TPML_DIGEST_VALUES d = {.count = 1};
+	char hex[65];
+	TSS2_RC rc;
+
+	if (pcr >= TPM_PCR_COUNT)
+		return -EINVAL;
+	d.digests[0].hashAlg = TPM2_ALG_SHA256;
+	memcpy(d.digests[0].digest.sha256, sha256, 32);
+	hex_encode(sha256, 32, hex);
+	rc = Esys_PCR_Extend(t->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+			     ESYS_TR_NONE, &d);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "PCR_Extend");
+	_cleanup_free_ char *esc = log_escape(description ? description : "");
+	log_info("TPM: Extending PCR[%u] with %s (hash: %s)", pcr, esc, hex);
+	return log_measurement(pcr, "sha256", hex, description ? description : "");
+}
+
+int tpm_sha256(const void *data, size_t len, uint8_t out[32])
+{
+	unsigned int n = 32;
+	if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL))
+		return -EIO;
+	return 0;
+}
+
+int tpm_extend_buffer(struct tpm *t, unsigned pcr, const void *data, size_t len,
+		      const char *description)
+{
+	uint8_t h[32];
+	int r = tpm_sha256(data, len, h);
+	if (r < 0)
+		return r;
+	return tpm_extend_digest(t, pcr, h, description);
+}
+
+int tpm_extend_string(struct tpm *t, unsigned pcr, const char *s)
+{
+	return tpm_extend_buffer(t, pcr, s, strlen(s), s);
+}
+
+/* Files measured at boot are modules, LUKS dumps, config files: 1 GiB cap. */
+#define EXTEND_FILE_MAX (1024UL * 1024 * 1024)
+
+int tpm_extend_file(struct tpm *t, unsigned pcr, const char *path)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r = fs_read_file(path, EXTEND_FILE_MAX, &buf, &len);
+	if (r < 0)
+		return log_error_errno(r, "TPM: cannot read %s to measure it", path);
+	return tpm_extend_buffer(t, pcr, buf, len, path);
+}
+
+int tpm_parse_pcr_list(const char *s, uint32_t *ret_mask)
+{
+	uint32_t mask = 0;
+	const char *p = s;
+
+	if (!s || !*s)
+		return -EINVAL;
+	while (*p) {
+		char *end;
+		unsigned long a, b;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		a = strtoul(p, &end, 10);
+		b = a;
+		if (*end == '-') {
+			p = end + 1;
+			if (*p < '0' || *p > '9')
+				return -EINVAL;
+			b = strtoul(p, &end, 10);
+		}
+		if (a >= TPM_PCR_COUNT || b >= TPM_PCR_COUNT || b < a)
+			return -EINVAL;
+		for (unsigned long i = a; i <= b; i++)
+			mask |= 1u << i;
+		if (*end == ',')
+			end++;
+		else if (*end)
+			return -EINVAL;
+		if (*end == '\0' && end[-1] == ',')
+			return -EINVAL;
+		p = end;
+	}
+	*ret_mask = mask;
+	return 0;
+}
+
+int tpm_count_handles(struct tpm *t, unsigned *ret_transient, unsigned *ret_sessions)
+{
+	static const struct {
+		UINT32 first;
+	} kinds[] = {{TPM2_TRANSIENT_FIRST}, {TPM2_LOADED_SESSION_FIRST}};
+	unsigned counts[2];
+
+	for (size_t k = 0; k < 2; k++) {
+		TPMS_CAPABILITY_DATA *cap = NULL;
+		TPMI_YES_NO more;
+		TSS2_RC rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+						TPM2_CAP_HANDLES, kinds[k].first, 64, &more, &cap);
+		if (rc != TSS2_RC_SUCCESS)
+			return tpm_log_rc_error(rc, "GetCapability(handles)");
+		counts[k] = 0;
+		for (UINT32 i = 0; i < cap->data.handles.count; i++)
+			if ((cap->data.handles.handle[i] >> 24) == (kinds[k].first >> 24))
+				counts[k]++;
+		Esys_Free(cap);
+	}
+	*ret_transient = counts[0];
+	*ret_sessions = counts[1];
+	return 0;
+}

@@ -1,0 +1,211 @@
+/* tpm.h - TPM 2.0 through tpm2-tss ESAPI: PCRs, sealing, NV counters,
+ * ownership. Reference: heads-behaviour.md section 2.
+ *
+ * Contract:
+ * - One `struct tpm` per operation (one process does a whole operation).
+ *   Every transient object and session this module creates is recorded in
+ *   the context and flushed by tpm_close() (and, normally, earlier): this
+ *   works on a raw swtpm socket, which has no resource manager.
+ * - Functions return 0 on success or a negative errno. TPM outcomes that a
+ *   caller must tell apart have their own codes (TPM_E_* below, each a
+ *   distinct negative errno). Errors are logged once with log.h; nothing is
+ *   printed to the user.
+ * - Secrets (data, passphrases, owner auth) only travel in struct secret.
+ *   Passphrases are used as raw bytes as the TPM authValue (the reference
+ *   passes `hex:<hex of raw bytes>` to tpm2-tools, which is the same).
+ * - The persistent primary (TPM_PRIMARY_HANDLE) is created only by
+ *   tpm_reset(), never on the boot path; seal/unseal fail with
+ *   TPM_E_NO_PRIMARY if it is missing.
+ * - Only the SHA-256 bank is extended/sealed against; the SHA-1 bank can be
+ *   read (tpm_pcr_read "sha1").
+ */
+#ifndef HEADS_TPM_H
+#define HEADS_TPM_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <tss2/tss2_esys.h>
+
+#include "secret.h"
+
+struct tpm; /* opaque context: one per operation */
+
+/* Distinct outcomes (negative errno values). */
+#define TPM_E_NO_TPM (-ENODEV)          /* TCTI/TPM unreachable */
+#define TPM_E_NO_PRIMARY (-ENXIO)       /* no persistent primary at 0x81000000 */
+#define TPM_E_NO_OBJECT (-ENOKEY)       /* nothing sealed at that handle / no NV index */
+#define TPM_E_PCR_MISMATCH (-EKEYREJECTED) /* PolicyPCR refused: PCRs moved */
+#define TPM_E_AUTH_FAIL (-EACCES)       /* wrong passphrase / owner auth (DA counted) */
+#define TPM_E_LOCKOUT (-EBUSY)          /* dictionary-attack lockout is active */
+#define TPM_E_NV_FULL (-ENOSPC)         /* TPM out of NV/object space */
+
+#define TPM_PRIMARY_HANDLE 0x81000000u
+#define TPM_HANDLE_TOTP 0x81004d47u
+#define TPM_HANDLE_DUK 0x81000003u
+/* NV index holding the PCR values a sealed object at persistent handle H was
+ * sealed against: TPM_SEALREC_BASE | (H & 0xffff). See tpm_sealed_expected(). */
+#define TPM_SEALREC_BASE 0x01480000u
+
+#define TPM_PCR_COUNT 24
+#define TPM_SHA256_LEN 32
+#define TPM_SHA1_LEN 20
+
+/* Open the TPM: Tss2_TctiLdr_Initialize(tcti) + Esys_Initialize +
+ * Startup(CLEAR) (TPM_RC_INITIALIZE, i.e. already started, is fine).
+ * tcti NULL -> $HEADS_TCTI, else "device:/dev/tpmrm0".
+ * Returns 0, TPM_E_NO_TPM, or -errno. */
+int tpm_open(const char *tcti, struct tpm **ret);
+/* Flush every transient object/session still open, finalize ESAPI and the
+ * TCTI, free. NULL is fine. */
+void tpm_close(struct tpm *t);
+static inline void tpm_closep(struct tpm **t) { tpm_close(*t); *t = NULL; }
+#define _cleanup_tpm_ __attribute__((cleanup(tpm_closep)))
+ESYS_CONTEXT *tpm_esys(struct tpm *t);
+/* Number of TPM commands sent through this context so far (benchmarks). */
+unsigned tpm_command_count(const struct tpm *t);
+
+/* Record/forget a transient ESYS_TR (object or session) created outside
+ * this module so tpm_close() flushes it; tpm_flush() flushes and forgets. */
+void tpm_track(struct tpm *t, ESYS_TR h);
+void tpm_flush(struct tpm *t, ESYS_TR h);
+
+/* Map a TSS2_RC to a negative errno/TPM_E_* (used by callers of tpm_esys). */
+int tpm_rc_to_errno(TSS2_RC rc);
+
+/* --- PCRs ---------------------------------------------------------------- */
+
+/* bank "sha256" or "sha1"; out must hold 32 (sha256) or 20 (sha1) bytes;
+ * *ret_len gets the digest size. -EINVAL for a bad bank/pcr, -ENOENT if the
+ * bank is not allocated. */
+int tpm_pcr_read(struct tpm *t, const char *bank, unsigned pcr, uint8_t *out,
+		 size_t *ret_len);
+/* Read several sha256 PCRs in as few commands as possible (8 per command). */
+int tpm_pcr_read_mask(struct tpm *t, uint32_t mask, uint8_t out[TPM_PCR_COUNT][32]);
+
+/* Extend the sha256 bank of pcr with a digest (PCR := H(PCR || digest)) and
+ * append log_measurement(pcr, "sha256", hex(digest), description). */
+int tpm_extend_digest(struct tpm *t, unsigned pcr, const uint8_t sha256[32],
+		      const char *description);
+/* H(s bytes, no newline), as the reference `-ic`; description is s. */
+int tpm_extend_string(struct tpm *t, unsigned pcr, const char *s);
+/* H(file content), reference `-if`; description is the path. */
+int tpm_extend_file(struct tpm *t, unsigned pcr, const char *path);
+int tpm_extend_buffer(struct tpm *t, unsigned pcr, const void *data, size_t len,
+		      const char *description);
+
+/* --- Sealing ------------------------------------------------------------- */
+
+/* Expected values for the PCRs in mask (bit n = PCR n, sha256 bank). */
+struct tpm_pcr_values {
+	uint32_t mask;
+	uint8_t sha256[TPM_PCR_COUNT][32];
+};
+int tpm_pcr_values_current(struct tpm *t, uint32_t mask, struct tpm_pcr_values *ret);
+/* Software-computed policy digest; equals a trial session doing
+ * PolicyPCR(sha256:mask, H(concat of values in PCR order)) [+ PolicyAuthValue]. */
+int tpm_policy_digest(const struct tpm_pcr_values *v, bool with_auth_value,
+		      uint8_t ret_digest[32]);
+/* Start a real policy session and run PolicyPCR on the CURRENT PCRs in
+ * pcr_mask (+ PolicyAuthValue). The session is tracked (tpm_close flushes it);
+ * the caller may tpm_flush() it earlier. */
+int tpm_policy_session(struct tpm *t, uint32_t pcr_mask, bool with_auth_value,
+		       ESYS_TR *ret_session);
+
+/* Seal data (<= 128 bytes) to expected PCR values (+ passphrase auth if auth
+ * is non-NULL) under the primary, and persist it at handle (0x81xxxxxx),
+ * evicting whatever was there. Object attributes as the reference:
+ * fixedtpm|fixedparent|adminwithpolicy, no userwithauth (the passphrase
+ * alone never unseals). owner_auth NULL = empty owner auth. Also writes the
+ * expected values to the NV record TPM_SEALREC_BASE|(handle&0xffff)
+ * (owner-written, readable with empty auth) for diagnostics.
+ * Returns 0, TPM_E_NO_PRIMARY, TPM_E_AUTH_FAIL (owner), TPM_E_LOCKOUT,
+ * TPM_E_NV_FULL or -errno. */
+int tpm_seal(struct tpm *t, uint32_t handle, const struct secret *data,
+	     const struct tpm_pcr_values *expected, const struct secret *auth,
+	     const struct secret *owner_auth);
+/* Unseal the object at handle with a policy session on the current PCRs of
+ * the mask it was sealed with (+ PolicyAuthValue with auth if auth is
+ * non-NULL). The response is encrypted on the bus (session salted with the
+ * primary). Outcomes:
+ *   0                  *ret holds the secret
+ *   TPM_E_NO_TPM       no TPM
+ *   TPM_E_NO_PRIMARY   primary missing (TPM reset needed)
+ *   TPM_E_NO_OBJECT    nothing sealed at handle
+ *   TPM_E_PCR_MISMATCH PCRs moved (use tpm_sealed_expected() to name them)
+ *   TPM_E_AUTH_FAIL    wrong passphrase (or a passphrase is needed/not needed)
+ *   TPM_E_LOCKOUT      DA lockout (tpm_lockout_status() gives the time)
+ * The PCR mask is taken from the NV record; without a record, mask must be
+ * given with tpm_unseal_mask(). */
+int tpm_unseal(struct tpm *t, uint32_t handle, const struct secret *auth,
+	       struct secret **ret);
+int tpm_unseal_mask(struct tpm *t, uint32_t handle, uint32_t mask,
+		    const struct secret *auth, struct secret **ret);
+/* The PCR values the object at handle was sealed against, from its NV
+ * record, verified: the record's policy digest (with/without auth value)
+ * must equal the object's authPolicy, else -EBADMSG. *ret_with_auth tells
+ * whether the object needs a passphrase. TPM_E_NO_OBJECT if no record. */
+int tpm_sealed_expected(struct tpm *t, uint32_t handle, struct tpm_pcr_values *ret,
+			bool *ret_with_auth);
+/* Remove a persistent object (and its NV record, if any). Owner auth. */
+int tpm_evict(struct tpm *t, uint32_t handle, const struct secret *owner_auth);
+
+/* DA state: *ret_lockout true while locked out; *ret_seconds is the time
+ * until the TPM forgives one failure (TPM_PT_LOCKOUT_INTERVAL minus elapsed
+ * is not reported by TPMs; this is the recovery interval, worst case). */
+int tpm_lockout_status(struct tpm *t, bool *ret_lockout, uint32_t *ret_counter,
+		       uint32_t *ret_max_tries, uint32_t *ret_seconds);
+
+/* --- NV ------------------------------------------------------------------ */
+
+/* A 64-bit NV counter at a random free index 0x01XXXXXX (not in the
+ * TPM_SEALREC_BASE range) with the reference attributes
+ * ownerread|authread|authwrite|nt=counter and empty index auth. Defined
+ * with owner auth. The counter is readable only after the first increment
+ * (TPM rule); tpm_counter_create increments it once so it is readable. */
+int tpm_counter_create(struct tpm *t, const struct secret *owner_auth, uint32_t *ret_index);
+int tpm_counter_read(struct tpm *t, uint32_t index, uint64_t *ret_value);
+/* owner_auth NULL: index (empty) auth, else owner auth. Returns the new value. */
+int tpm_counter_increment(struct tpm *t, uint32_t index, const struct secret *owner_auth,
+			  uint64_t *ret_value);
+/* Ordinary NV index: attributes ownerwrite|ownerread|authread|authwrite (no DA on
+ * empty auth). */
+int tpm_nv_define(struct tpm *t, uint32_t index, size_t size, const struct secret *owner_auth);
+int tpm_nv_write(struct tpm *t, uint32_t index, const void *data, size_t len,
+		 const struct secret *owner_auth);
+/* Reads the whole index (size from NV_ReadPublic) with index auth; caller frees. */
+int tpm_nv_read(struct tpm *t, uint32_t index, uint8_t **ret, size_t *ret_len);
+int tpm_nv_undefine(struct tpm *t, uint32_t index, const struct secret *owner_auth);
+/* NV_ReadPublic: attributes and data size. TPM_E_NO_OBJECT if undefined. */
+int tpm_nv_info(struct tpm *t, uint32_t index, uint32_t *ret_attributes, size_t *ret_size);
+
+/* --- Ownership ----------------------------------------------------------- */
+
+/* TPM reset (reference tpmr reset): ClearControl(platform, NO) + Clear
+ * (platform auth, empty), owner and endorsement auth := owner_auth,
+ * ECC P-256 primary (sha256, reference template) persisted at 0x81000000,
+ * DA max-tries 10 / recovery 3600 s / lockout recovery 0, lockout auth :=
+ * 32 random bytes never shown. */
+int tpm_reset(struct tpm *t, const struct secret *owner_auth);
+/* Before kexec: platform hierarchy auth := random, never shown. */
+int tpm_finalize(struct tpm *t);
+/* Shutdown(CLEAR). */
+int tpm_shutdown(struct tpm *t);
+/* Counts of loaded transient objects and sessions (TPM_CAP_HANDLES) — used
+ * by tests to assert nothing leaks. */
+int tpm_count_handles(struct tpm *t, unsigned *ret_transient, unsigned *ret_sessions);
+
+/* --- Firmware event log (see eventlog.h) --------------------------------- */
+struct tpm_eventlog;
+/* Value PCR pcr will have (sha256 bank) = replay of the firmware log for
+ * that PCR (log NULL = all-zero start, as coreboot without a log), then
+ * extended with each of extra[0..n_extra). */
+int tpm_predict_pcr(const struct tpm_eventlog *log, unsigned pcr,
+		    const uint8_t (*extra)[32], size_t n_extra, uint8_t ret[32]);
+
+/* "0,1,2-4,7" -> mask. -EINVAL on bad syntax or pcr >= 24. */
+int tpm_parse_pcr_list(const char *s, uint32_t *ret_mask);
+
+#endif
