@@ -1,0 +1,858 @@
+/* common.c - the boot entry model, JSON and line formats, the cmdline
+ * builder, default-entry persistence and format dispatch. */
+#include "bootcfg.h"
+#include "internal.h"
+#include "codec.h"
+#include "fs.h"
+#include "log.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---- string buffer ---------------------------------------------------- */
+
+void sb_putn(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t c = b->cap ? b->cap : 64;
+		while (c < b->len + n + 1)
+			c *= 2;
+		b->s = xrealloc(b->s, c);
+		b->cap = c;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+void sb_putc(struct sbuf *b, char c) { sb_putn(b, &c, 1); }
+void sb_puts(struct sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
+const char *sb_str(struct sbuf *b)
+{
+	if (!b->s)
+		sb_putn(b, "", 0);
+	return b->s;
+}
+char *sb_take(struct sbuf *b)
+{
+	sb_str(b);
+	char *s = b->s;
+	b->s = NULL;
+	b->len = b->cap = 0;
+	return s;
+}
+void sb_free(struct sbuf *b)
+{
+	free(b->s);
+	b->s = NULL;
+	b->len = b->cap = 0;
+}
+
+static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+
+char *bc_collapse(const char *s)
+{
+	struct sbuf b = {0};
+	bool pending = false;
+	for (; s && *s; s++) {
+		if (is_ws(*s)) {
+			pending = b.len > 0;
+			continue;
+		}
+		if (pending)
+			sb_putc(&b, ' ');
+		pending = false;
+		sb_putc(&b, *s);
+	}
+	return sb_take(&b);
+}
+
+char *bc_strip_device(const char *path)
+{
+	const char *p = path;
+	while (*p == '(') {
+		const char *e = strchr(p, ')');
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	if (*p == '/')
+		return xstrdup(p);
+	return xasprintf("/%s", p);
+}
+
+static int open_in(const char *bootdir, const char *rel, int flags)
+{
+	_cleanup_close_ int dfd = open(bootdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	while (*rel == '/')
+		rel++;
+	if (!*rel)
+		return fcntl(dfd, F_DUPFD_CLOEXEC, 0) < 0 ? -errno : TAKE_FD(dfd);
+	return fs_open_beneath(dfd, rel, flags | O_CLOEXEC, 0);
+}
+
+bool bc_exists(const char *bootdir, const char *rel, bool want_dir)
+{
+	struct stat st;
+	_cleanup_close_ int fd = open_in(bootdir, rel, O_PATH);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return false;
+	return want_dir ? S_ISDIR(st.st_mode) : !S_ISDIR(st.st_mode);
+}
+
+int bc_read(const char *bootdir, const char *rel, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = open_in(bootdir, rel, O_RDONLY);
+	struct stat st;
+	int r;
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	r = fs_read_fd(fd, BOOTCFG_MAX_FILE, ret, ret_len);
+	if (r == -EFBIG)
+		log_error("%s: configuration file larger than %u bytes, refused", rel,
+			  BOOTCFG_MAX_FILE);
+	return r;
+}
+
+/* ---- entries ---------------------------------------------------------- */
+
+const char *boot_kind_to_string(enum boot_kind k)
+{
+	switch (k) {
+	case BOOT_XEN: return "xen";
+	case BOOT_MULTIBOOT: return "multiboot";
+	default: return "linux";
+	}
+}
+
+void boot_entry_free(struct boot_entry *e)
+{
+	if (!e)
+		return;
+	free(e->title);
+	free(e->kernel);
+	free(e->cmdline);
+	free(e->id);
+	for (size_t i = 0; i < e->n_initrd; i++)
+		free(e->initrd[i]);
+	free(e->initrd);
+	for (size_t i = 0; i < e->n_modules; i++) {
+		free(e->modules[i].path);
+		free(e->modules[i].args);
+	}
+	free(e->modules);
+	memset(e, 0, sizeof(*e));
+}
+
+void boot_entries_free(struct boot_entries *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		boot_entry_free(&l->v[i]);
+	free(l->v);
+	free(l->default_id);
+	memset(l, 0, sizeof(*l));
+	l->default_index = -1;
+}
+
+static char *dupnull(const char *s) { return s ? xstrdup(s) : NULL; }
+
+void boot_entry_copy(struct boot_entry *d, const struct boot_entry *s)
+{
+	memset(d, 0, sizeof(*d));
+	d->title = dupnull(s->title);
+	d->kind = s->kind;
+	d->kernel = dupnull(s->kernel);
+	d->cmdline = dupnull(s->cmdline);
+	d->id = dupnull(s->id);
+	d->n_initrd = s->n_initrd;
+	d->initrd = xcalloc(s->n_initrd + 1, sizeof(char *));
+	for (size_t i = 0; i < s->n_initrd; i++)
+		d->initrd[i] = xstrdup(s->initrd[i]);
+	d->n_modules = s->n_modules;
+	d->modules = xcalloc(s->n_modules + 1, sizeof(struct boot_module));
+	for (size_t i = 0; i < s->n_modules; i++) {
+		d->modules[i].path = xstrdup(s->modules[i].path);
+		d->modules[i].args = xstrdup(s->modules[i].args ? s->modules[i].args : "");
+	}
+}
+
+static size_t output_bytes(const struct boot_entry *e)
+{
+	size_t n = (e->title ? strlen(e->title) : 0) + (e->kernel ? strlen(e->kernel) : 0) +
+		   (e->cmdline ? strlen(e->cmdline) : 0);
+	for (size_t i = 0; i < e->n_initrd; i++)
+		n += strlen(e->initrd[i]);
+	for (size_t i = 0; i < e->n_modules; i++)
+		n += strlen(e->modules[i].path) + strlen(e->modules[i].args);
+	return n;
+}
+
+int bc_emit(const char *bootdir, struct boot_entries *l, struct boot_entry *e)
+{
+	const char *missing = NULL;
+	static size_t total; /* per-process bound is enforced per list below */
+	(void)total;
+
+	if (!e->kernel || !*e->kernel)
+		missing = "(no kernel)";
+	else if (!bc_exists(bootdir, e->kernel, false))
+		missing = e->kernel;
+	for (size_t i = 0; !missing && i < e->n_initrd; i++)
+		if (!bc_exists(bootdir, e->initrd[i], false))
+			missing = e->initrd[i];
+	for (size_t i = 0; !missing && i < e->n_modules; i++)
+		if (!bc_exists(bootdir, e->modules[i].path, false))
+			missing = e->modules[i].path;
+	if (missing) {
+		log_warn("boot entry '%s' dropped: %s not found in %s", e->title ? e->title : "",
+			 missing, bootdir);
+		boot_entry_free(e);
+		return 0;
+	}
+	if (l->n >= BOOTCFG_MAX_ENTRIES) {
+		boot_entry_free(e);
+		return log_error_errno(-E2BIG, "more than %d boot entries", BOOTCFG_MAX_ENTRIES);
+	}
+	size_t sum = output_bytes(e);
+	for (size_t i = 0; i < l->n; i++) {
+		sum += output_bytes(&l->v[i]);
+		if (sum > BOOTCFG_MAX_OUTPUT) {
+			boot_entry_free(e);
+			return log_error_errno(-E2BIG, "boot entries exceed %u bytes",
+					       BOOTCFG_MAX_OUTPUT);
+		}
+	}
+	if (!e->title)
+		e->title = xstrdup("");
+	if (!e->cmdline)
+		e->cmdline = xstrdup("");
+	if (!e->initrd)
+		e->initrd = xcalloc(1, sizeof(char *));
+	if (!e->modules)
+		e->modules = xcalloc(1, sizeof(struct boot_module));
+	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	l->v[l->n++] = *e;
+	memset(e, 0, sizeof(*e));
+	return 0;
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+static void json_str(struct sbuf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	sb_putc(b, '"');
+	while (*p) {
+		unsigned c = *p;
+		if (c == '"' || c == '\\') {
+			sb_putc(b, '\\');
+			sb_putc(b, (char)c);
+			p++;
+		} else if (c < 0x20 || c == 0x7f) {
+			char t[8];
+			snprintf(t, sizeof(t), "\\u%04x", c);
+			sb_puts(b, t);
+			p++;
+		} else if (c < 0x80) {
+			sb_putc(b, (char)c);
+			p++;
+		} else {
+			/* Pass valid UTF-8 sequences, replace invalid bytes. */
+			size_t n = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+			bool ok = n > 0 && c < 0xf5;
+			for (size_t i = 1; ok && i < n; i++)
+				ok = (p[i] & 0xc0) == 0x80;
+			if (ok && n == 3 && ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0)))
+				ok = false;
+			if (ok && n == 4 && ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90)))
+				ok = false;
+			if (ok) {
+				sb_putn(b, (const char *)p, n);
+				p += n;
+			} else {
+				sb_puts(b, "\\ufffd");
+				p++;
+			}
+		}
+	}
+	sb_putc(b, '"');
+}
+
+char *bootcfg_to_json(const struct boot_entries *l)
+{
+	struct sbuf b = {0};
+	sb_putc(&b, '[');
+	for (size_t i = 0; i < l->n; i++) {
+		const struct boot_entry *e = &l->v[i];
+		sb_puts(&b, i ? ",\n {" : "\n {");
+		sb_puts(&b, "\"title\": ");
+		json_str(&b, e->title);
+		sb_puts(&b, ", \"kind\": ");
+		json_str(&b, boot_kind_to_string(e->kind));
+		sb_puts(&b, ", \"kernel\": ");
+		json_str(&b, e->kernel);
+		sb_puts(&b, ", \"initrd\": [");
+		for (size_t j = 0; j < e->n_initrd; j++) {
+			if (j)
+				sb_puts(&b, ", ");
+			json_str(&b, e->initrd[j]);
+		}
+		sb_puts(&b, "], \"cmdline\": ");
+		json_str(&b, e->cmdline);
+		sb_puts(&b, ", \"modules\": [");
+		for (size_t j = 0; j < e->n_modules; j++) {
+			sb_puts(&b, j ? ", {\"path\": " : "{\"path\": ");
+			json_str(&b, e->modules[j].path);
+			sb_puts(&b, ", \"args\": ");
+			json_str(&b, e->modules[j].args);
+			sb_putc(&b, '}');
+		}
+		sb_puts(&b, "]}");
+	}
+	sb_puts(&b, l->n ? "\n]\n" : "]\n");
+	return sb_take(&b);
+}
+
+/* ---- reference line format ------------------------------------------------ */
+
+static void put_nopipe(struct sbuf *b, const char *s)
+{
+	for (; s && *s; s++)
+		if (*s != '|' && *s != '\n' && *s != '\r')
+			sb_putc(b, *s);
+}
+
+char *boot_entry_to_line(const struct boot_entry *e)
+{
+	struct sbuf b = {0};
+	put_nopipe(&b, e->title);
+	sb_puts(&b, e->kind == BOOT_LINUX ? "|elf|kernel " : e->kind == BOOT_XEN ? "|xen|kernel " : "|multiboot|kernel ");
+	put_nopipe(&b, e->kernel);
+	if (e->kind == BOOT_LINUX) {
+		for (size_t i = 0; i < e->n_initrd; i++) {
+			sb_puts(&b, "|initrd ");
+			put_nopipe(&b, e->initrd[i]);
+		}
+		if (e->cmdline && *e->cmdline) {
+			sb_puts(&b, "|append ");
+			put_nopipe(&b, e->cmdline);
+		}
+	} else {
+		if (e->cmdline && *e->cmdline) {
+			sb_putc(&b, ' ');
+			put_nopipe(&b, e->cmdline);
+		}
+		for (size_t i = 0; i < e->n_modules; i++) {
+			sb_puts(&b, "|module ");
+			put_nopipe(&b, e->modules[i].path);
+			if (e->modules[i].args && *e->modules[i].args) {
+				sb_putc(&b, ' ');
+				put_nopipe(&b, e->modules[i].args);
+			}
+		}
+	}
+	return sb_take(&b);
+}
+
+static void split_path_args(const char *s, char **path, char **args)
+{
+	while (*s == ' ')
+		s++;
+	const char *sp = strchr(s, ' ');
+	if (!sp) {
+		*path = xstrdup(s);
+		*args = xstrdup("");
+		return;
+	}
+	*path = xstrndup(s, sp - s);
+	*args = bc_collapse(sp + 1);
+}
+
+int boot_entry_from_line(const char *line, struct boot_entry *ret)
+{
+	struct boot_entry e = {0};
+	char *copy = xstrdup(line), *save = NULL, *f;
+	size_t nl = strcspn(copy, "\r\n");
+	int field = 0, r = 0;
+
+	copy[nl] = '\0';
+	e.initrd = xcalloc(1, sizeof(char *));
+	e.modules = xcalloc(1, sizeof(struct boot_module));
+	for (f = strtok_r(copy, "|", &save); f; f = strtok_r(NULL, "|", &save), field++) {
+		if (field == 0) {
+			e.title = xstrdup(f);
+		} else if (field == 1) {
+			if (streq(f, "elf"))
+				e.kind = BOOT_LINUX;
+			else if (streq(f, "xen"))
+				e.kind = BOOT_XEN;
+			else if (streq(f, "multiboot"))
+				e.kind = BOOT_MULTIBOOT;
+			else
+				r = -EINVAL;
+		} else if (startswith(f, "kernel ") && !e.kernel) {
+			split_path_args(f + 7, &e.kernel, &e.cmdline);
+		} else if (startswith(f, "initrd ")) {
+			e.initrd = xrealloc(e.initrd, (e.n_initrd + 2) * sizeof(char *));
+			e.initrd[e.n_initrd++] = bc_collapse(f + 7);
+		} else if (startswith(f, "append ")) {
+			free(e.cmdline);
+			e.cmdline = bc_collapse(f + 7);
+		} else if (startswith(f, "module ")) {
+			e.modules = xrealloc(e.modules, (e.n_modules + 2) * sizeof(struct boot_module));
+			split_path_args(f + 7, &e.modules[e.n_modules].path,
+					&e.modules[e.n_modules].args);
+			e.n_modules++;
+		} else {
+			r = -EINVAL;
+		}
+		if (r)
+			break;
+	}
+	free(copy);
+	if (!r && (field < 3 || !e.kernel || !*e.kernel || e.kernel[0] != '/'))
+		r = -EINVAL;
+	if (r) {
+		boot_entry_free(&e);
+		return r;
+	}
+	if (!e.cmdline)
+		e.cmdline = xstrdup("");
+	*ret = e;
+	return 0;
+}
+
+/* ---- final command line -------------------------------------------------- */
+
+struct words {
+	char **v;
+	size_t n;
+};
+
+static void words_split(struct words *w, const char *s)
+{
+	while (s && *s) {
+		while (is_ws(*s))
+			s++;
+		if (!*s)
+			break;
+		const char *e = s;
+		while (*e && !is_ws(*e))
+			e++;
+		if (!(e - s == 3 && strncmp(s, "---", 3) == 0)) {
+			w->v = xrealloc(w->v, (w->n + 1) * sizeof(char *));
+			w->v[w->n++] = xstrndup(s, e - s);
+		}
+		s = e;
+	}
+}
+
+static void words_free(struct words *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->v[i]);
+	free(w->v);
+	w->v = NULL;
+	w->n = 0;
+}
+
+static bool words_has(const struct words *w, const char *s)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->v[i] && streq(w->v[i], s))
+			return true;
+	return false;
+}
+
+static void words_remove_all(struct words *w, const struct words *rm)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->v[i] && words_has(rm, w->v[i])) {
+			free(w->v[i]);
+			w->v[i] = NULL;
+		}
+}
+
+static size_t keylen(const char *w)
+{
+	const char *eq = strchr(w, '=');
+	return eq ? (size_t)(eq - w) : strlen(w);
+}
+
+char *bootcfg_build_cmdline(const char *params, const char *add, const char *remove,
+			    const char *board_add, bool *ret_too_long)
+{
+	static const char *const iso_keys[] = {"iso-scan/filename", "findiso", "img_dev",
+					       "img_loop", "iso", "live-media"};
+	struct words wadd = {0}, wpar = {0}, wrm = {0}, wboard = {0}, out = {0};
+	struct sbuf b = {0};
+
+	words_split(&wadd, add);
+	words_split(&wpar, params);
+	words_split(&wrm, remove);
+	words_split(&wboard, board_add);
+	words_remove_all(&wadd, &wrm);
+	words_remove_all(&wpar, &wrm);
+	words_remove_all(&wboard, &wrm);
+
+	/* Keys forced by add: drop them from params, keep add's first value. */
+	for (size_t k = 0; k < ARRAY_SIZE(iso_keys); k++) {
+		size_t kl = strlen(iso_keys[k]);
+		bool in_add = false;
+		for (size_t i = 0; i < wadd.n; i++) {
+			if (!wadd.v[i] || keylen(wadd.v[i]) != kl || strncmp(wadd.v[i], iso_keys[k], kl))
+				continue;
+			if (in_add) {
+				free(wadd.v[i]);
+				wadd.v[i] = NULL;
+			}
+			in_add = true;
+		}
+		if (!in_add)
+			continue;
+		for (size_t i = 0; i < wpar.n; i++)
+			if (wpar.v[i] && keylen(wpar.v[i]) == kl &&
+			    strncmp(wpar.v[i], iso_keys[k], kl) == 0) {
+				free(wpar.v[i]);
+				wpar.v[i] = NULL;
+			}
+	}
+	for (size_t i = 0; i < wadd.n; i++)
+		if (wadd.v[i]) {
+			out.v = xrealloc(out.v, (out.n + 1) * sizeof(char *));
+			out.v[out.n++] = xstrdup(wadd.v[i]);
+		}
+	for (size_t i = 0; i < wpar.n; i++)
+		if (wpar.v[i]) {
+			out.v = xrealloc(out.v, (out.n + 1) * sizeof(char *));
+			out.v[out.n++] = xstrdup(wpar.v[i]);
+		}
+	for (size_t i = 0; i < wboard.n; i++)
+		if (wboard.v[i] && !words_has(&out, wboard.v[i])) {
+			out.v = xrealloc(out.v, (out.n + 1) * sizeof(char *));
+			out.v[out.n++] = xstrdup(wboard.v[i]);
+		}
+	for (size_t i = 0; i < out.n; i++) {
+		if (i)
+			sb_putc(&b, ' ');
+		sb_puts(&b, out.v[i]);
+	}
+	words_free(&wadd);
+	words_free(&wpar);
+	words_free(&wrm);
+	words_free(&wboard);
+	words_free(&out);
+	if (ret_too_long)
+		*ret_too_long = b.len > BOOTCFG_MAX_CMDLINE;
+	if (b.len > BOOTCFG_MAX_CMDLINE)
+		log_warn("kernel command line is %zu bytes (more than %d)", b.len,
+			 BOOTCFG_MAX_CMDLINE);
+	return sb_take(&b);
+}
+
+/* ---- default entry persistence ------------------------------------------- */
+
+static int sha256_file(const char *bootdir, const char *rel, char hex[65])
+{
+	_cleanup_close_ int fd = open_in(bootdir, rel, O_RDONLY);
+	unsigned char md[32], buf[65536];
+	unsigned mdlen = 0;
+	long n;
+	EVP_MD_CTX *ctx;
+
+	if (fd < 0)
+		return fd;
+	ctx = EVP_MD_CTX_new();
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return -EIO;
+	}
+	while ((n = read_full(fd, buf, sizeof(buf))) > 0)
+		EVP_DigestUpdate(ctx, buf, n);
+	if (n < 0 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return n < 0 ? (int)n : -EIO;
+	}
+	EVP_MD_CTX_free(ctx);
+	hex_encode(md, 32, hex);
+	return 0;
+}
+
+static int add_hash_line(struct sbuf *b, const char *bootdir, const char *rel)
+{
+	char hex[65];
+	int r = sha256_file(bootdir, rel, hex);
+	if (r < 0)
+		return log_error_errno(r, "cannot hash %s in %s", rel, bootdir);
+	sb_puts(b, hex);
+	sb_puts(b, "  .");
+	sb_puts(b, rel[0] == '/' ? "" : "/");
+	sb_puts(b, rel);
+	sb_putc(b, '\n');
+	return 0;
+}
+
+int bootcfg_save_default(const char *bootdir, const char *paramsdir,
+			 const struct boot_entry *e, unsigned index1)
+{
+	struct sbuf hashes = {0};
+	_cleanup_free_ char *line = NULL, *name = NULL, *content = NULL;
+	_cleanup_close_ int dfd = -1;
+	DIR *d;
+	struct dirent *de;
+	int r;
+
+	if (index1 == 0 || !e->kernel)
+		return -EINVAL;
+	r = add_hash_line(&hashes, bootdir, e->kernel);
+	for (size_t i = 0; r == 0 && i < e->n_modules; i++)
+		r = add_hash_line(&hashes, bootdir, e->modules[i].path);
+	for (size_t i = 0; r == 0 && i < e->n_initrd; i++)
+		r = add_hash_line(&hashes, bootdir, e->initrd[i]);
+	if (r < 0) {
+		sb_free(&hashes);
+		return r;
+	}
+	dfd = open(paramsdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		sb_free(&hashes);
+		return log_error_errno(-errno, "cannot open %s", paramsdir);
+	}
+	/* Remove older kexec_default.N.txt files. */
+	d = opendir(paramsdir);
+	while (d && (de = readdir(d))) {
+		if (startswith(de->d_name, "kexec_default.") &&
+		    strlen(de->d_name) > 18 && streq(de->d_name + strlen(de->d_name) - 4, ".txt"))
+			unlinkat(dfd, de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+	line = boot_entry_to_line(e);
+	content = xasprintf("%s\n", line);
+	name = xasprintf("kexec_default.%u.txt", index1);
+	r = fs_write_atomic_at(dfd, name, content, strlen(content), 0644);
+	if (r == 0)
+		r = fs_write_atomic_at(dfd, "kexec_default_hashes.txt", sb_str(&hashes),
+				       hashes.len, 0644);
+	sb_free(&hashes);
+	if (r < 0)
+		return log_error_errno(r, "cannot write default entry in %s", paramsdir);
+	return 0;
+}
+
+int bootcfg_load_default(const char *paramsdir, struct boot_entry *ret, unsigned *ret_index1)
+{
+	DIR *d = opendir(paramsdir);
+	struct dirent *de;
+	_cleanup_free_ char *found = NULL;
+	unsigned long long idx = 0;
+	int n = 0, r;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		const char *s = de->d_name;
+		size_t l = strlen(s);
+		if (!startswith(s, "kexec_default.") || l <= 18 || !streq(s + l - 4, ".txt"))
+			continue;
+		_cleanup_free_ char *num = xstrndup(s + 14, l - 18);
+		if (strspn(num, "0123456789") != strlen(num) ||
+		    parse_uint(num, 100000, &idx) < 0 || idx == 0)
+			continue;
+		n++;
+		free(found);
+		found = xstrdup(s);
+	}
+	closedir(d);
+	if (n == 0)
+		return -ENOENT;
+	if (n > 1)
+		return log_error_errno(-EINVAL, "%s: several kexec_default.N.txt files", paramsdir);
+	_cleanup_free_ char *path = xasprintf("%s/%s", paramsdir, found), *text = NULL;
+	size_t len;
+	r = fs_read_file(path, FS_SMALL_FILE_MAX, &text, &len);
+	if (r < 0)
+		return log_error_errno(r, "cannot read %s", path);
+	if (strlen(text) != len)
+		return log_error_errno(-EINVAL, "%s: NUL byte", path);
+	r = boot_entry_from_line(text, ret);
+	if (r < 0)
+		return log_error_errno(r, "%s: malformed entry", path);
+	parse_uint(found + 14, 100000, &idx);
+	*ret_index1 = (unsigned)strtoul(found + 14, NULL, 10);
+	return 0;
+}
+
+int bootcfg_verify_default_hashes(const char *bootdir, const char *paramsdir)
+{
+	_cleanup_free_ char *path = xasprintf("%s/kexec_default_hashes.txt", paramsdir);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r, bad = 0, lines = 0;
+
+	r = fs_read_file(path, FS_SMALL_FILE_MAX, &text, &len);
+	if (r < 0)
+		return log_error_errno(r, "cannot read %s", path);
+	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char hex[65];
+		lines++;
+		if (strlen(l) < 68 || l[64] != ' ' || l[65] != ' ' || l[66] != '.' || l[67] != '/') {
+			log_error("%s:%d: malformed line", path, lines);
+			bad++;
+			continue;
+		}
+		r = sha256_file(bootdir, l + 67, hex);
+		if (r < 0) {
+			log_error("%s: %s missing (%s)", path, l + 66, strerror(-r));
+			bad++;
+		} else if (strncasecmp(hex, l, 64) != 0) {
+			log_error("%s: hash mismatch for %s", path, l + 66);
+			bad++;
+		}
+	}
+	if (lines == 0) {
+		log_error("%s: empty", path);
+		bad++;
+	}
+	return bad ? -EBADMSG : 0;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static enum bootcfg_format guess_format(const char *bootdir, const char *config)
+{
+	const char *base = strrchr(config, '/');
+	base = base ? base + 1 : config;
+	if (bc_exists(bootdir, config, true) || strstr(config, "loader/") ||
+	    streq(base, "loader.conf"))
+		return BOOTCFG_BLS;
+	if (streq(base, "grub.conf") || streq(base, "menu.lst"))
+		return BOOTCFG_GRUB_LEGACY;
+	if (strcasestr(config, "isolinux") || strcasestr(config, "syslinux") ||
+	    strcasestr(config, "extlinux") || strcasestr(config, "pxelinux"))
+		return BOOTCFG_SYSLINUX;
+	return BOOTCFG_GRUB;
+}
+
+int bootcfg_parse(const char *bootdir, const char *config, enum bootcfg_format fmt,
+		  struct boot_entries *ret)
+{
+	if (ret->n == 0 && !ret->default_id)
+		ret->default_index = -1;
+	if (fs_has_dotdot(config))
+		return log_error_errno(-EXDEV, "%s: '..' not allowed", config);
+	if (fmt == BOOTCFG_AUTO)
+		fmt = guess_format(bootdir, config);
+	switch (fmt) {
+	case BOOTCFG_SYSLINUX: return bc_parse_syslinux(bootdir, config, ret);
+	case BOOTCFG_BLS: return bc_parse_bls(bootdir, config, ret);
+	case BOOTCFG_GRUB_LEGACY: return bc_parse_grub_legacy(bootdir, config, ret);
+	default: return bc_parse_grub(bootdir, config, ret);
+	}
+}
+
+/* ---- discovery ------------------------------------------------------------ */
+
+struct found {
+	char **v;
+	size_t n;
+};
+
+static void find_configs(const char *bootdir, const char *rel, int depth, struct found *f)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%s", bootdir, rel);
+	DIR *d;
+	struct dirent *de;
+	if (depth > 6 || f->n > 64)
+		return;
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		if (n[0] == '.')
+			continue;
+		_cleanup_free_ char *child = *rel ? xasprintf("%s/%s", rel, n) : xstrdup(n);
+		if (de->d_type == DT_DIR) {
+			find_configs(bootdir, child, depth + 1, f);
+		} else if (de->d_type == DT_REG &&
+			   (streq(n, "grub.cfg") || streq(n, "isolinux.cfg") ||
+			    streq(n, "syslinux.cfg") || streq(n, "extlinux.conf"))) {
+			f->v = xrealloc(f->v, (f->n + 1) * sizeof(char *));
+			f->v[f->n++] = TAKE_PTR(child);
+		}
+	}
+	closedir(d);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool same_entry(const struct boot_entry *a, const struct boot_entry *b)
+{
+	_cleanup_free_ char *la = boot_entry_to_line(a), *lb = boot_entry_to_line(b);
+	return streq(la, lb);
+}
+
+int bootcfg_scan(const char *bootdir, struct boot_entries *ret)
+{
+	struct found f = {0};
+	struct boot_entries all = {.default_index = -1};
+	int r = 0;
+
+	find_configs(bootdir, "", 0, &f);
+	qsort(f.v, f.n, sizeof(char *), cmp_str);
+	for (int pass = 0; pass < 2 && all.n == 0; pass++) {
+		for (size_t i = 0; i < f.n; i++) {
+			bool efi = strcasestr(f.v[i], "efi") != NULL;
+			if (efi != (pass == 1))
+				continue;
+			struct boot_entries one = {.default_index = -1};
+			int q = bootcfg_parse(bootdir, f.v[i], BOOTCFG_AUTO, &one);
+			if (q < 0)
+				log_warn("%s: skipped (%s)", f.v[i], strerror(-q));
+			for (size_t j = 0; j < one.n; j++) {
+				bool dup = false;
+				for (size_t k = 0; k < all.n && !dup; k++)
+					dup = same_entry(&all.v[k], &one.v[j]);
+				if (dup)
+					continue;
+				if (!all.default_id && (long)j == one.default_index) {
+					all.default_id = xstrdup(one.default_id ? one.default_id : "");
+					all.default_index = (long)all.n;
+				}
+				all.v = xrealloc(all.v, (all.n + 1) * sizeof(*all.v));
+				all.v[all.n++] = one.v[j];
+				memset(&one.v[j], 0, sizeof(one.v[j]));
+			}
+			boot_entries_free(&one);
+		}
+	}
+	if (all.n == 0 && (bc_exists(bootdir, "/loader/entries", true) ||
+			   bc_exists(bootdir, "/boot/loader/entries", true)))
+		r = bootcfg_parse(bootdir, "/loader", BOOTCFG_BLS, &all);
+	for (size_t i = 0; i < f.n; i++)
+		free(f.v[i]);
+	free(f.v);
+	if (r < 0) {
+		boot_entries_free(&all);
+		return r;
+	}
+	*ret = all;
+	return 0;
+}
