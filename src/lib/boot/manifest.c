@@ -1,0 +1,820 @@
+/* manifest.c - kexec_hashes.txt / kexec_tree.txt generation and checks. */
+#include "boot/manifest.h"
+#include "codec.h"
+#include "log.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+bool manifest_name_signable(const char *name)
+{
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == '\\' || *p >= 0x7f)
+			return false;
+	return true;
+}
+
+char *manifest_escape_name(const char *name)
+{
+	size_t n = strlen(name);
+	char *out = xmalloc(4 * n + 1), *o = out;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (*p < 0x20 || *p == '\\' || *p >= 0x7f)
+			o += sprintf(o, "\\x%02x", *p);
+		else
+			*o++ = (char)*p;
+	}
+	*o = '\0';
+	return out;
+}
+
+bool manifest_path_valid(const char *path)
+{
+	size_t n = strlen(path);
+	const char *c;
+
+	if (n < 2 || n > MANIFEST_MAX_PATH || path[0] != '.' || path[1] != '/')
+		return false;
+	if (n == 2)
+		return true; /* "./" */
+	if (path[n - 1] == '/')
+		return false;
+	c = path + 2;
+	for (;;) {
+		const char *e = strchrnul(c, '/');
+		size_t l = (size_t)(e - c);
+		if (l == 0 || (l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		if (!*e)
+			return true;
+		c = e + 1;
+	}
+}
+
+void manifest_free(struct manifest *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n; i++)
+		free(m->e[i].path);
+	free(m->e);
+	m->e = NULL;
+	m->n = 0;
+}
+
+void manifest_tree_free(struct manifest_tree *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		free(t->path[i]);
+	free(t->path);
+	t->path = NULL;
+	t->n = 0;
+}
+
+void manifest_scan_free(struct manifest_scan *s)
+{
+	if (!s)
+		return;
+	manifest_tree_free(&s->tree);
+	free(s->type);
+	free(s->size);
+	for (size_t i = 0; i < s->n_unsignable; i++)
+		free(s->unsignable[i]);
+	free(s->unsignable);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int manifest_parse_hashes(const char *buf, size_t len, struct manifest *ret,
+			  size_t *ret_line)
+{
+	struct manifest m = {0};
+	size_t cap = 0, line = 0, pos = 0;
+
+	if (len > MANIFEST_MAX_FILE)
+		return -EFBIG;
+	while (pos < len) {
+		const char *l = buf + pos;
+		const char *nl = memchr(l, '\n', len - pos);
+		size_t ll = nl ? (size_t)(nl - l) : len - pos;
+		uint8_t d[32];
+
+		line++;
+		pos += ll + (nl ? 1 : 0);
+		if (m.n >= MANIFEST_MAX_ENTRIES)
+			goto bad;
+		/* <64 hex><' '><' ' or '*'><name> */
+		if (ll < 67 || (l[65] != ' ' && l[65] != '*') || l[64] != ' ')
+			goto bad;
+		for (int i = 0; i < 32; i++) {
+			int hi = hexval(l[2 * i]), lo = hexval(l[2 * i + 1]);
+			if (hi < 0 || lo < 0)
+				goto bad;
+			d[i] = (uint8_t)(hi << 4 | lo);
+		}
+		size_t nl_len = ll - 66;
+		if (nl_len > MANIFEST_MAX_PATH || memchr(l + 66, '\0', nl_len))
+			goto bad;
+		for (size_t i = 0; i < nl_len; i++)
+			if ((unsigned char)l[66 + i] < 0x20)
+				goto bad;
+		if (m.n == cap) {
+			cap = cap ? 2 * cap : 64;
+			m.e = xrealloc(m.e, cap * sizeof(*m.e));
+		}
+		m.e[m.n].path = xstrndup(l + 66, nl_len);
+		memcpy(m.e[m.n].sha256, d, 32);
+		m.n++;
+	}
+	*ret = m;
+	return 0;
+bad:
+	manifest_free(&m);
+	if (ret_line)
+		*ret_line = line;
+	return -EINVAL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int manifest_parse_tree(const char *buf, size_t len, struct manifest_tree *ret,
+			size_t *ret_line)
+{
+	struct manifest_tree t = {0};
+	size_t cap = 0, pos = 0, line = 0;
+
+	if (len > MANIFEST_MAX_FILE)
+		return -EFBIG;
+	while (pos < len) {
+		const char *s = buf + pos;
+		const char *z = memchr(s, '\0', len - pos);
+		line++;
+		if (!z || z == s || t.n >= MANIFEST_MAX_ENTRIES)
+			goto bad;
+		if (!manifest_path_valid(s))
+			goto bad;
+		if (t.n == cap) {
+			cap = cap ? 2 * cap : 64;
+			t.path = xrealloc(t.path, cap * sizeof(char *));
+		}
+		t.path[t.n++] = xstrdup(s);
+		pos += (size_t)(z - s) + 1;
+	}
+	*ret = t;
+	return 0;
+bad:
+	manifest_tree_free(&t);
+	if (ret_line)
+		*ret_line = line;
+	return -EINVAL;
+}
+
+static int cmp_idx_path(const void *a, const void *b, void *arg)
+{
+	char **p = arg;
+	return strcmp(p[*(const size_t *)a], p[*(const size_t *)b]);
+}
+
+static int cmp_idx_size_desc(const void *a, const void *b, void *arg)
+{
+	const uint64_t *sz = arg;
+	uint64_t x = sz[*(const size_t *)a], y = sz[*(const size_t *)b];
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* ---- scanning --------------------------------------------------------- */
+
+struct scan_ctx {
+	struct manifest_scan *s;
+	size_t cap, ucap;
+	size_t total; /* entries visited, including excluded */
+};
+
+static void scan_add(struct scan_ctx *c, const char *path, enum manifest_ftype t,
+		     uint64_t size)
+{
+	struct manifest_scan *s = c->s;
+	if (s->tree.n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 256;
+		s->tree.path = xrealloc(s->tree.path, c->cap * sizeof(char *));
+		s->type = xrealloc(s->type, c->cap * sizeof(*s->type));
+		s->size = xrealloc(s->size, c->cap * sizeof(*s->size));
+	}
+	s->tree.path[s->tree.n] = xstrdup(path);
+	s->type[s->tree.n] = t;
+	s->size[s->tree.n] = size;
+	s->tree.n++;
+}
+
+static int scan_rec(struct scan_ctx *c, int dfd, char *path, size_t plen,
+		    unsigned depth, bool listed)
+{
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (depth > MANIFEST_MAX_DEPTH)
+		return -ELOOP;
+	d = fdopendir(dfd);
+	if (!d) {
+		r = -errno;
+		close(dfd);
+		return r;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		struct stat st;
+		enum manifest_ftype t;
+		size_t nlen = strlen(de->d_name);
+		bool child_listed = listed;
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (++c->total > MANIFEST_MAX_ENTRIES) {
+			r = -E2BIG;
+			break;
+		}
+		if (plen + 1 + nlen > MANIFEST_MAX_PATH) {
+			r = -ENAMETOOLONG;
+			break;
+		}
+		if (!manifest_name_signable(de->d_name)) {
+			struct manifest_scan *s = c->s;
+			if (s->n_unsignable == c->ucap) {
+				c->ucap = c->ucap ? 2 * c->ucap : 8;
+				s->unsignable = xrealloc(s->unsignable, c->ucap * sizeof(char *));
+			}
+			s->unsignable[s->n_unsignable++] =
+				xasprintf("%.*s%s%s", (int)plen, path,
+					  plen == 2 ? "" : "/", de->d_name);
+		}
+		/* path is "./" at the top, else "./a/b" */
+		size_t nplen;
+		if (plen == 2) {
+			memcpy(path + 2, de->d_name, nlen + 1);
+			nplen = 2 + nlen;
+			if (startswith(de->d_name, "kexec"))
+				child_listed = false;
+		} else {
+			path[plen] = '/';
+			memcpy(path + plen + 1, de->d_name, nlen + 1);
+			nplen = plen + 1 + nlen;
+		}
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+			break;
+		}
+		if (S_ISREG(st.st_mode))
+			t = MANIFEST_REG;
+		else if (S_ISDIR(st.st_mode))
+			t = MANIFEST_DIR;
+		else if (S_ISLNK(st.st_mode))
+			t = MANIFEST_SYMLINK;
+		else
+			t = MANIFEST_OTHER;
+		if (child_listed)
+			scan_add(c, path, t, t == MANIFEST_REG ? (uint64_t)st.st_size : 0);
+		if (t == MANIFEST_DIR) {
+			int cfd = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cfd < 0) {
+				r = -errno;
+				break;
+			}
+			r = scan_rec(c, cfd, path, nplen, depth + 1, child_listed);
+			if (r < 0)
+				break;
+		}
+		path[plen] = '\0';
+	}
+	if (!de && errno && r == 0)
+		r = -errno;
+	path[plen] = '\0';
+	closedir(d);
+	return r;
+}
+
+int manifest_scan_dir(int bootfd, struct manifest_scan *ret)
+{
+	struct manifest_scan s = {0};
+	struct scan_ctx c = {.s = &s};
+	char path[MANIFEST_MAX_PATH + 2] = "./";
+	int fd, r;
+	size_t *idx;
+
+	fd = openat(bootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	scan_add(&c, "./", MANIFEST_DIR, 0);
+	r = scan_rec(&c, fd, path, 2, 0, true);
+	if (r < 0) {
+		manifest_scan_free(&s);
+		return r;
+	}
+	/* Sort tree entries in byte order, carrying type/size along. */
+	idx = xcalloc(s.tree.n, sizeof(size_t));
+	for (size_t i = 0; i < s.tree.n; i++)
+		idx[i] = i;
+	qsort_r(idx, s.tree.n, sizeof(size_t), cmp_idx_path, s.tree.path);
+	{
+		char **np = xcalloc(s.tree.n ? s.tree.n : 1, sizeof(char *));
+		enum manifest_ftype *nt = xcalloc(s.tree.n ? s.tree.n : 1, sizeof(*nt));
+		uint64_t *ns = xcalloc(s.tree.n ? s.tree.n : 1, sizeof(*ns));
+		for (size_t i = 0; i < s.tree.n; i++) {
+			np[i] = s.tree.path[idx[i]];
+			nt[i] = s.type[idx[i]];
+			ns[i] = s.size[idx[i]];
+		}
+		free(s.tree.path);
+		free(s.type);
+		free(s.size);
+		s.tree.path = np;
+		s.type = nt;
+		s.size = ns;
+	}
+	free(idx);
+	if (s.n_unsignable)
+		qsort(s.unsignable, s.n_unsignable, sizeof(char *), cmp_str);
+	*ret = s;
+	return 0;
+}
+
+/* ---- parallel hashing ------------------------------------------------- */
+
+struct hash_job {
+	int bootfd;
+	char *const *paths;
+	size_t n;
+	size_t *order;
+	uint8_t (*out)[32];
+	int *errs;
+	atomic_size_t next;
+	atomic_size_t files_done;
+	atomic_uint_fast64_t bytes_done;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t workers_left;
+};
+
+static int hash_one(struct hash_job *j, const char *path, uint8_t out[32], uint8_t *buf)
+{
+	const char *rel = path;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	EVP_MD_CTX *ctx;
+	unsigned int dl = 0;
+	int r = 0;
+
+	if (startswith(rel, "./"))
+		rel += 2;
+	if (!*rel)
+		return -EISDIR;
+	fd = openat(j->bootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	ctx = EVP_MD_CTX_new();
+	if (!ctx)
+		return -ENOMEM;
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		r = -EIO;
+		goto out;
+	}
+	for (;;) {
+		long n = read_full(fd, buf, MANIFEST_CHUNK);
+		if (n < 0) {
+			r = (int)n;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1) {
+			r = -EIO;
+			goto out;
+		}
+		atomic_fetch_add(&j->bytes_done, (uint64_t)n);
+		if (n < MANIFEST_CHUNK)
+			break;
+	}
+	if (EVP_DigestFinal_ex(ctx, out, &dl) != 1 || dl != 32)
+		r = -EIO;
+out:
+	EVP_MD_CTX_free(ctx);
+	return r;
+}
+
+static void *hash_worker(void *arg)
+{
+	struct hash_job *j = arg;
+	uint8_t *buf = xmalloc(MANIFEST_CHUNK);
+
+	for (;;) {
+		size_t k = atomic_fetch_add(&j->next, 1);
+		if (k >= j->n)
+			break;
+		size_t i = j->order[k];
+		j->errs[i] = hash_one(j, j->paths[i], j->out[i], buf);
+		atomic_fetch_add(&j->files_done, 1);
+	}
+	free(buf);
+	pthread_mutex_lock(&j->lock);
+	j->workers_left--;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
+}
+
+int manifest_hash_files(int bootfd, char *const *paths, const uint64_t *sizes,
+			size_t n, uint8_t (*out)[32], int *errs,
+			manifest_progress_fn progress, void *userdata)
+{
+	struct hash_job j = {
+		.bootfd = bootfd, .paths = paths, .n = n, .out = out, .errs = errs,
+	};
+	uint64_t total = 0;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nthreads;
+	pthread_t *th;
+
+	if (n == 0)
+		return 0;
+	if (ncpu < 1)
+		ncpu = 1;
+	nthreads = (size_t)ncpu;
+	if (nthreads > 64)
+		nthreads = 64;
+	if (nthreads > n)
+		nthreads = n;
+	j.order = xcalloc(n, sizeof(size_t));
+	for (size_t i = 0; i < n; i++) {
+		j.order[i] = i;
+		total += sizes ? sizes[i] : 0;
+	}
+	if (sizes) {
+		/* Largest first: the longest file starts first, keeping the tail
+		 * short when a few big initrds dominate. */
+		qsort_r(j.order, n, sizeof(size_t), cmp_idx_size_desc, (void *)sizes);
+	}
+	atomic_init(&j.next, 0);
+	atomic_init(&j.files_done, 0);
+	atomic_init(&j.bytes_done, 0);
+	pthread_mutex_init(&j.lock, NULL);
+	pthread_cond_init(&j.cond, NULL);
+	th = xcalloc(nthreads, sizeof(pthread_t));
+	size_t started = 0;
+	for (size_t i = 0; i < nthreads; i++) {
+		pthread_mutex_lock(&j.lock);
+		j.workers_left++;
+		pthread_mutex_unlock(&j.lock);
+		if (pthread_create(&th[i], NULL, hash_worker, &j) != 0) {
+			pthread_mutex_lock(&j.lock);
+			j.workers_left--;
+			pthread_mutex_unlock(&j.lock);
+			break;
+		}
+		started++;
+	}
+	if (started == 0) {
+		/* No threads: do the work here. */
+		j.workers_left = 1;
+		hash_worker(&j);
+	}
+	pthread_mutex_lock(&j.lock);
+	while (j.workers_left > 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&j.cond, &j.lock, &ts);
+		if (progress && j.workers_left > 0) {
+			pthread_mutex_unlock(&j.lock);
+			progress(userdata, atomic_load(&j.bytes_done), total,
+				 atomic_load(&j.files_done), n);
+			pthread_mutex_lock(&j.lock);
+		}
+	}
+	pthread_mutex_unlock(&j.lock);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	if (progress)
+		progress(userdata, atomic_load(&j.bytes_done), total, n, n);
+	pthread_mutex_destroy(&j.lock);
+	pthread_cond_destroy(&j.cond);
+	free(th);
+	free(j.order);
+	return 0;
+}
+
+/* ---- generation ------------------------------------------------------- */
+
+struct buf {
+	char *p;
+	size_t n, cap;
+};
+
+static void buf_add(struct buf *b, const void *d, size_t n)
+{
+	if (b->n + n + 1 > b->cap) {
+		b->cap = (b->n + n + 1) * 2;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->n, d, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+int manifest_generate(int bootfd, const struct manifest_scan *scan,
+		      char **ret_hashes, size_t *ret_hashes_len,
+		      char **ret_tree, size_t *ret_tree_len,
+		      manifest_progress_fn progress, void *userdata)
+{
+	struct buf h = {0}, t = {0};
+	char **files;
+	uint64_t *sizes;
+	uint8_t (*dig)[32];
+	int *errs;
+	size_t nf = 0;
+	int r = 0;
+
+	if (scan->n_unsignable) {
+		_cleanup_free_ char *e = manifest_escape_name(scan->unsignable[0]);
+		log_error("cannot sign /boot: name %s has a control byte, '\\' or a byte >= 0x7f "
+			  "(%zu such name%s)", e, scan->n_unsignable,
+			  scan->n_unsignable == 1 ? "" : "s");
+		return -EINVAL;
+	}
+	files = xcalloc(scan->tree.n + 1, sizeof(char *));
+	sizes = xcalloc(scan->tree.n + 1, sizeof(uint64_t));
+	for (size_t i = 0; i < scan->tree.n; i++)
+		if (scan->type[i] == MANIFEST_REG) {
+			files[nf] = scan->tree.path[i];
+			sizes[nf++] = scan->size[i];
+		}
+	dig = xcalloc(nf + 1, 32);
+	errs = xcalloc(nf + 1, sizeof(int));
+	r = manifest_hash_files(bootfd, files, sizes, nf, dig, errs, progress, userdata);
+	for (size_t i = 0; r == 0 && i < nf; i++) {
+		char hex[65];
+		if (errs[i]) {
+			r = log_error_errno(errs[i], "cannot hash %s", files[i]);
+			break;
+		}
+		hex_encode(dig[i], 32, hex);
+		buf_add(&h, hex, 64);
+		buf_add(&h, "  ", 2);
+		buf_add(&h, files[i], strlen(files[i]));
+		buf_add(&h, "\n", 1);
+	}
+	for (size_t i = 0; r == 0 && i < scan->tree.n; i++)
+		buf_add(&t, scan->tree.path[i], strlen(scan->tree.path[i]) + 1);
+	free(files);
+	free(sizes);
+	free(dig);
+	free(errs);
+	if (r < 0) {
+		free(h.p);
+		free(t.p);
+		return r;
+	}
+	*ret_hashes = h.p ? h.p : xstrdup("");
+	*ret_hashes_len = h.n;
+	*ret_tree = t.p ? t.p : xstrdup("");
+	*ret_tree_len = t.n;
+	return 0;
+}
+
+/* ---- verification ----------------------------------------------------- */
+
+const char *manifest_issue_kind_name(enum manifest_issue_kind k)
+{
+	switch (k) {
+	case MANIFEST_CHANGED: return "changed";
+	case MANIFEST_MISSING: return "missing";
+	case MANIFEST_NEW: return "new";
+	case MANIFEST_NOT_REGULAR: return "not a regular file";
+	case MANIFEST_UNREADABLE: return "unreadable";
+	}
+	return "?";
+}
+
+size_t manifest_report_count(const struct manifest_report *r, enum manifest_issue_kind k)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < r->n_issue; i++)
+		c += r->issue[i].kind == k;
+	return c;
+}
+
+void manifest_report_free(struct manifest_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_issue; i++)
+		free(r->issue[i].path);
+	free(r->issue);
+	memset(r, 0, sizeof(*r));
+}
+
+static void add_issue(struct manifest_report *r, size_t *cap, enum manifest_issue_kind k,
+		      const char *path, int err)
+{
+	if (r->n_issue == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		r->issue = xrealloc(r->issue, *cap * sizeof(*r->issue));
+	}
+	r->issue[r->n_issue++] = (struct manifest_issue){k, xstrdup(path), err};
+}
+
+static int cmp_issue(const void *a, const void *b)
+{
+	const struct manifest_issue *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+	return c ? c : (int)x->kind - (int)y->kind;
+}
+
+/* Index of path in the sorted scan, or -1. */
+static long scan_find(const struct manifest_scan *s, const char *path)
+{
+	size_t lo = 0, hi = s->tree.n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(s->tree.path[mid], path);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* Normalise a sha256sum name to our "./x" form for lookup. */
+static char *norm_path(const char *p)
+{
+	if (startswith(p, "./"))
+		return xstrdup(p);
+	if (p[0] == '/')
+		return NULL; /* absolute names are never in a Heads manifest */
+	return xasprintf("./%s", p);
+}
+
+int manifest_verify(int bootfd, const struct manifest *hashes,
+		    const struct manifest_tree *tree, struct manifest_report *ret,
+		    manifest_progress_fn progress, void *userdata)
+{
+	struct manifest_scan s = {0};
+	struct manifest_report rep = {0};
+	size_t cap = 0;
+	int r;
+
+	r = manifest_scan_dir(bootfd, &s);
+	if (r < 0)
+		return r;
+
+	if (hashes) {
+		char **paths = xcalloc(hashes->n + 1, sizeof(char *));
+		uint64_t *sizes = xcalloc(hashes->n + 1, sizeof(uint64_t));
+		size_t *which = xcalloc(hashes->n + 1, sizeof(size_t));
+		uint8_t (*dig)[32] = xcalloc(hashes->n + 1, 32);
+		int *errs = xcalloc(hashes->n + 1, sizeof(int));
+		size_t nh = 0;
+
+		for (size_t i = 0; i < hashes->n; i++) {
+			char *p = norm_path(hashes->e[i].path);
+			long k = p && manifest_path_valid(p) ? scan_find(&s, p) : -1;
+			if (k < 0) {
+				/* Not in the listed tree: either absent, or under
+				 * an excluded ./kexec* path; hash it directly. */
+				struct stat st;
+				const char *rel = p ? p + 2 : NULL;
+				if (!p || !manifest_path_valid(p) ||
+				    fstatat(bootfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+					add_issue(&rep, &cap, MANIFEST_MISSING,
+						  p ? p : hashes->e[i].path, 0);
+				else if (!S_ISREG(st.st_mode))
+					add_issue(&rep, &cap, MANIFEST_NOT_REGULAR, p, 0);
+				else {
+					paths[nh] = p;
+					p = NULL;
+					sizes[nh] = (uint64_t)st.st_size;
+					which[nh++] = i;
+				}
+				free(p);
+				continue;
+			}
+			if (s.type[k] != MANIFEST_REG) {
+				add_issue(&rep, &cap, MANIFEST_NOT_REGULAR, p, 0);
+				free(p);
+				continue;
+			}
+			paths[nh] = p;
+			sizes[nh] = s.size[k];
+			which[nh++] = i;
+		}
+		r = manifest_hash_files(bootfd, paths, sizes, nh, dig, errs, progress, userdata);
+		for (size_t i = 0; r == 0 && i < nh; i++) {
+			const struct manifest_entry *e = &hashes->e[which[i]];
+			if (errs[i] == -ENOENT)
+				add_issue(&rep, &cap, MANIFEST_MISSING, paths[i], 0);
+			else if (errs[i] == -ELOOP || errs[i] == -EINVAL || errs[i] == -EISDIR)
+				add_issue(&rep, &cap, MANIFEST_NOT_REGULAR, paths[i], 0);
+			else if (errs[i])
+				add_issue(&rep, &cap, MANIFEST_UNREADABLE, paths[i], errs[i]);
+			else if (memcmp(dig[i], e->sha256, 32) != 0)
+				add_issue(&rep, &cap, MANIFEST_CHANGED, paths[i], 0);
+			else
+				rep.bytes_hashed += sizes[i];
+		}
+		rep.files_checked = hashes->n;
+		for (size_t i = 0; i < nh; i++)
+			free(paths[i]);
+		free(paths);
+		free(sizes);
+		free(which);
+		free(dig);
+		free(errs);
+		if (r < 0)
+			goto fail;
+	}
+
+	if (tree) {
+		char **signed_sorted = xcalloc(tree->n + 1, sizeof(char *));
+		memcpy(signed_sorted, tree->path, tree->n * sizeof(char *));
+		qsort(signed_sorted, tree->n, sizeof(char *), cmp_str);
+		size_t i = 0, k = 0;
+		while (i < tree->n || k < s.tree.n) {
+			int c;
+			if (i < tree->n && i > 0 && streq(signed_sorted[i], signed_sorted[i - 1])) {
+				i++;
+				continue;
+			}
+			if (i >= tree->n)
+				c = 1;
+			else if (k >= s.tree.n)
+				c = -1;
+			else
+				c = strcmp(signed_sorted[i], s.tree.path[k]);
+			if (c == 0) {
+				i++;
+				k++;
+			} else if (c < 0) {
+				add_issue(&rep, &cap, MANIFEST_MISSING, signed_sorted[i++], 0);
+			} else {
+				add_issue(&rep, &cap, MANIFEST_NEW, s.tree.path[k++], 0);
+			}
+		}
+		free(signed_sorted);
+	}
+	if (rep.n_issue) {
+		/* Sort, then keep one issue per (path, kind). */
+		size_t w = 1;
+		qsort(rep.issue, rep.n_issue, sizeof(*rep.issue), cmp_issue);
+		for (size_t i = 1; i < rep.n_issue; i++) {
+			if (cmp_issue(&rep.issue[i], &rep.issue[w - 1]) == 0)
+				free(rep.issue[i].path);
+			else
+				rep.issue[w++] = rep.issue[i];
+		}
+		rep.n_issue = w;
+	}
+	manifest_scan_free(&s);
+	*ret = rep;
+	return 0;
+fail:
+	manifest_scan_free(&s);
+	manifest_report_free(&rep);
+	return r;
+}

@@ -1,0 +1,537 @@
+/* sig.c - kexec.sig verification and signing through GPGME. */
+#include "boot/sig.h"
+#include "boot/manifest.h"
+#include "codec.h"
+#include "fs.h"
+#include "log.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <gpgme.h>
+
+#define KEYRING_FILE_MAX (64 * 1024 * 1024)
+
+const char *sig_state_name(enum sig_state s)
+{
+	switch (s) {
+	case SIG_VERIFIED: return "VERIFIED";
+	case SIG_MISSING: return "MISSING";
+	case SIG_BAD: return "BAD";
+	case SIG_UNKNOWN_KEY: return "UNKNOWN KEY";
+	case SIG_MALFORMED: return "MALFORMED";
+	case SIG_INVALID: return "INVALID";
+	}
+	return "?";
+}
+
+static pthread_once_t gpgme_once = PTHREAD_ONCE_INIT;
+static void gpgme_init_once(void)
+{
+	gpgme_check_version(NULL);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int sig_listing(int bootfd, const char *prefix, char **ret, size_t *ret_len)
+{
+	DIR *d;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0, dfd;
+
+	dfd = openat(bootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		r = -errno;
+		close(dfd);
+		return r;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		struct stat st;
+		if (fnmatch("kexec*.txt", de->d_name, 0) != 0)
+			continue;
+		if (!manifest_name_signable(de->d_name)) {
+			_cleanup_free_ char *e = manifest_escape_name(de->d_name);
+			log_error("%s: name not allowed in a signed /boot", e);
+			r = -EINVAL;
+			break;
+		}
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+			break;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			log_error("%s is not a regular file", de->d_name);
+			r = -EINVAL;
+			break;
+		}
+		if (n >= SIG_MAX_SIGNED_FILES) {
+			r = -E2BIG;
+			break;
+		}
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			names = xrealloc(names, cap * sizeof(char *));
+		}
+		names[n++] = xstrdup(de->d_name);
+	}
+	if (!de && errno && r == 0)
+		r = -errno;
+	closedir(d);
+	if (r == 0 && n == 0)
+		r = -ENOENT;
+	if (r == 0) {
+		uint8_t (*dig)[32] = xcalloc(n, 32);
+		int *errs = xcalloc(n, sizeof(int));
+		size_t len = 0, cap2 = n * (64 + 2 + strlen(prefix) + 256 + 2) + 1, plen = strlen(prefix);
+		char *out = NULL;
+
+		qsort(names, n, sizeof(char *), cmp_str);
+		r = manifest_hash_files(bootfd, names, NULL, n, dig, errs, NULL, NULL);
+		if (r == 0) {
+			out = xmalloc(cap2);
+			for (size_t i = 0; i < n; i++) {
+				size_t nl = strlen(names[i]);
+				if (errs[i]) {
+					r = log_error_errno(errs[i], "cannot hash %s", names[i]);
+					break;
+				}
+				if (len + 64 + 2 + plen + nl + 2 > cap2) {
+					cap2 = 2 * (len + 64 + 2 + plen + nl + 2);
+					out = xrealloc(out, cap2);
+				}
+				hex_encode(dig[i], 32, out + len);
+				len += 64;
+				out[len++] = ' ';
+				out[len++] = ' ';
+				memcpy(out + len, prefix, plen);
+				len += plen;
+				memcpy(out + len, names[i], nl);
+				len += nl;
+				out[len++] = '\n';
+			}
+			out[len] = '\0';
+		}
+		free(dig);
+		free(errs);
+		if (r == 0) {
+			*ret = out;
+			if (ret_len)
+				*ret_len = len;
+		} else {
+			free(out);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
+/* ---- private GnuPG home ---------------------------------------------- */
+
+static void rm_rf_at(int dfd, const char *name, int depth)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd >= 0 && (d = fdopendir(fd))) {
+		while ((de = readdir(d))) {
+			struct stat st;
+			if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+				continue;
+			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISDIR(st.st_mode) && depth < 4)
+				rm_rf_at(dirfd(d), de->d_name, depth + 1);
+			else
+				(void)unlinkat(dirfd(d), de->d_name, 0);
+		}
+		closedir(d);
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	(void)unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+static void rm_rf(const char *path)
+{
+	rm_rf_at(AT_FDCWD, path, 0);
+}
+
+/* Copy the keyring's public key files into a fresh 0700 temporary home. */
+static int private_home(const char *keyring_dir, char **ret)
+{
+	static const char *const files[] = {
+		"pubring.kbx", "pubring.gpg", "trustdb.gpg", "trustedkeys.kbx", "trustedkeys.gpg",
+	};
+	const char *tmp = getenv("TMPDIR");
+	_cleanup_close_ int dfd = -1;
+	char *home;
+	int copied = 0, r = 0;
+
+	home = xasprintf("%s/heads-gpg-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(home)) {
+		r = log_error_errno(-errno, "cannot create a temporary GnuPG home");
+		free(home);
+		return r;
+	}
+	dfd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *src = xasprintf("%s/%s", keyring_dir, files[i]);
+		_cleanup_free_ char *buf = NULL;
+		size_t len;
+		r = fs_read_file(src, KEYRING_FILE_MAX, &buf, &len);
+		if (r == -ENOENT) {
+			r = 0;
+			continue;
+		}
+		if (r < 0) {
+			log_error_errno(r, "cannot read keyring file %s", src);
+			goto fail;
+		}
+		r = fs_write_atomic_at(dfd, files[i], buf, len, 0600);
+		if (r < 0) {
+			log_error_errno(r, "cannot copy %s", src);
+			goto fail;
+		}
+		if (i < 2)
+			copied++;
+	}
+	if (!copied) {
+		r = log_error_errno(-ENOENT, "keyring %s has no pubring.kbx or pubring.gpg",
+				    keyring_dir);
+		goto fail;
+	}
+	*ret = home;
+	return 0;
+fail:
+	rm_rf(home);
+	free(home);
+	return r;
+}
+
+static int new_ctx(const char *home, gpgme_ctx_t *ret)
+{
+	gpgme_ctx_t ctx;
+	gpgme_error_t e;
+
+	pthread_once(&gpgme_once, gpgme_init_once);
+	e = gpgme_new(&ctx);
+	if (e)
+		return log_error_errno(-EIO, "gpgme_new: %s", gpgme_strerror(e));
+	e = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
+	if (!e && home)
+		e = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home);
+	if (e) {
+		gpgme_release(ctx);
+		return log_error_errno(-EIO, "GnuPG engine: %s", gpgme_strerror(e));
+	}
+	*ret = ctx;
+	return 0;
+}
+
+/* ---- verification ----------------------------------------------------- */
+
+static void set_detail(struct sig_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_detail(struct sig_result *res, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
+	va_end(ap);
+}
+
+int sig_verify_detached(const char *keyring_dir, const char *sig, size_t sig_len,
+			const char *data, size_t data_len, struct sig_result *res)
+{
+	_cleanup_free_ char *home = NULL;
+	gpgme_ctx_t ctx = NULL;
+	gpgme_data_t sd = NULL, td = NULL;
+	gpgme_verify_result_t vr;
+	gpgme_error_t e;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	res->state = SIG_INVALID;
+	r = private_home(keyring_dir, &home);
+	if (r < 0)
+		return r;
+	r = new_ctx(home, &ctx);
+	if (r < 0)
+		goto out;
+	if (gpgme_data_new_from_mem(&sd, sig, sig_len, 0) ||
+	    gpgme_data_new_from_mem(&td, data, data_len, 0)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	e = gpgme_op_verify(ctx, sd, td, NULL);
+	vr = gpgme_op_verify_result(ctx);
+	if (e) {
+		gpgme_err_code_t c = gpgme_err_code(e);
+		if (c == GPG_ERR_INV_ENGINE || c == GPG_ERR_ENOENT) {
+			r = log_error_errno(-EIO, "gpg could not run: %s", gpgme_strerror(e));
+			goto out;
+		}
+		res->state = SIG_MALFORMED;
+		set_detail(res, "no valid OpenPGP signature data (%s)", gpgme_strerror(e));
+		goto out;
+	}
+	if (!vr || !vr->signatures) {
+		res->state = SIG_MALFORMED;
+		set_detail(res, "no valid OpenPGP signature data");
+		goto out;
+	}
+	res->state = SIG_VERIFIED;
+	for (gpgme_signature_t s = vr->signatures; s; s = s->next) {
+		gpgme_err_code_t c = gpgme_err_code(s->status);
+		enum sig_state st;
+		if (s->fpr && !res->fpr[0])
+			snprintf(res->fpr, sizeof(res->fpr), "%s", s->fpr);
+		if (s->timestamp && !res->created)
+			res->created = (time_t)s->timestamp;
+		if (c == GPG_ERR_NO_ERROR)
+			continue;
+		if (c == GPG_ERR_BAD_SIGNATURE)
+			st = SIG_BAD;
+		else if (c == GPG_ERR_NO_PUBKEY)
+			st = SIG_UNKNOWN_KEY;
+		else
+			st = SIG_INVALID;
+		/* Keep the worst-informative state: BAD over UNKNOWN over INVALID. */
+		if (res->state == SIG_VERIFIED || st == SIG_BAD ||
+		    (st == SIG_UNKNOWN_KEY && res->state == SIG_INVALID)) {
+			res->state = st;
+			snprintf(res->fpr, sizeof(res->fpr), "%s", s->fpr ? s->fpr : "");
+			res->created = (time_t)s->timestamp;
+			set_detail(res, "%s", gpgme_strerror(s->status));
+		}
+	}
+out:
+	gpgme_data_release(sd);
+	gpgme_data_release(td);
+	if (ctx)
+		gpgme_release(ctx);
+	rm_rf(home);
+	return r;
+}
+
+int sig_verify_boot(int bootfd, const char *keyring_dir, struct sig_result *res)
+{
+	_cleanup_free_ char *sig = NULL, *list = NULL, *legacy = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t sig_len, list_len, legacy_len;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	fd = openat(bootfd, SIG_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == ENOENT) {
+		res->state = SIG_MISSING;
+		set_detail(res, "%s is missing", SIG_FILE);
+		return 0;
+	}
+	if (fd < 0) {
+		res->state = SIG_MALFORMED;
+		set_detail(res, "%s cannot be opened: %s", SIG_FILE,
+			   errno == ELOOP ? "it is a symlink" : strerror(errno));
+		return 0;
+	}
+	r = fs_read_fd(fd, SIG_MAX_FILE, &sig, &sig_len);
+	if (r < 0) {
+		res->state = SIG_MALFORMED;
+		set_detail(res, "%s cannot be read: %s", SIG_FILE,
+			   r == -EFBIG ? "larger than 256 KiB" : strerror(-r));
+		return 0;
+	}
+	r = sig_listing(bootfd, "", &list, &list_len);
+	if (r == -ENOENT) {
+		res->state = SIG_MISSING;
+		set_detail(res, "no kexec*.txt files to verify");
+		return 0;
+	}
+	if (r < 0) {
+		res->state = SIG_INVALID;
+		set_detail(res, "cannot list kexec*.txt: %s", strerror(-r));
+		return 0;
+	}
+	r = sig_verify_detached(keyring_dir, sig, sig_len, list, list_len, res);
+	if (r < 0 || res->state != SIG_BAD)
+		return r;
+	/* Older Heads signed absolute names. */
+	r = sig_listing(bootfd, SIG_LEGACY_PREFIX, &legacy, &legacy_len);
+	if (r == 0) {
+		struct sig_result lr;
+		r = sig_verify_detached(keyring_dir, sig, sig_len, legacy, legacy_len, &lr);
+		if (r == 0 && lr.state == SIG_VERIFIED) {
+			*res = lr;
+			res->legacy = true;
+		}
+	}
+	return r < 0 ? r : 0;
+}
+
+/* ---- signing ---------------------------------------------------------- */
+
+struct pin_state {
+	const struct sig_signer *s;
+	int attempt;
+	int err;
+};
+
+static gpgme_error_t pin_cb(void *hook, const char *uid_hint, const char *info,
+			    int prev_was_bad, int fd)
+{
+	struct pin_state *ps = hook;
+	_cleanup_secret_ struct secret *pin = NULL;
+	int max = ps->s->max_attempts > 0 ? ps->s->max_attempts : 3;
+	int r;
+
+	(void)info;
+	(void)prev_was_bad;
+	if (!ps->s->pin) {
+		ps->err = -EACCES;
+		return gpgme_error(GPG_ERR_CANCELED);
+	}
+	if (ps->attempt >= max) {
+		ps->err = -EACCES;
+		return gpgme_error(GPG_ERR_CANCELED);
+	}
+	ps->attempt++;
+	r = ps->s->pin(ps->s->userdata, uid_hint, ps->attempt, &pin);
+	if (r < 0) {
+		ps->err = r;
+		return gpgme_error(GPG_ERR_CANCELED);
+	}
+	if (memchr(pin->data, '\n', pin->len) || memchr(pin->data, '\0', pin->len)) {
+		ps->err = -EINVAL;
+		return gpgme_error(GPG_ERR_CANCELED);
+	}
+	if (gpgme_io_writen(fd, pin->data, pin->len) < 0 || gpgme_io_writen(fd, "\n", 1) < 0)
+		return gpgme_error(GPG_ERR_CANCELED);
+	return 0;
+}
+
+static int find_key(gpgme_ctx_t ctx, const char *id, gpgme_key_t *ret)
+{
+	gpgme_error_t e;
+	gpgme_key_t k = NULL;
+
+	e = gpgme_op_keylist_start(ctx, id, 1);
+	if (e)
+		return log_error_errno(-EIO, "cannot list secret keys: %s", gpgme_strerror(e));
+	while (!(e = gpgme_op_keylist_next(ctx, &k))) {
+		if (k->can_sign && !k->revoked && !k->expired && !k->disabled && !k->invalid)
+			break;
+		gpgme_key_unref(k);
+		k = NULL;
+	}
+	gpgme_op_keylist_end(ctx);
+	if (!k)
+		return log_error_errno(-ENOKEY, "no usable secret signing key%s%s",
+				       id ? " matching " : "", id ? id : "");
+	*ret = k;
+	return 0;
+}
+
+int sig_sign(const struct sig_signer *s, const char *data, size_t len, char **ret,
+	     size_t *ret_len, char *ret_fpr)
+{
+	gpgme_ctx_t ctx = NULL;
+	gpgme_key_t key = NULL;
+	gpgme_data_t in = NULL, out = NULL;
+	gpgme_sign_result_t sr;
+	gpgme_error_t e;
+	struct pin_state ps = {.s = s};
+	int r;
+
+	r = new_ctx(s->gnupghome, &ctx);
+	if (r < 0)
+		return r;
+	gpgme_set_armor(ctx, 1);
+	gpgme_set_textmode(ctx, 0);
+	e = gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);
+	if (e) {
+		r = log_error_errno(-EIO, "loopback pinentry: %s", gpgme_strerror(e));
+		goto out;
+	}
+	gpgme_set_passphrase_cb(ctx, pin_cb, &ps);
+	r = find_key(ctx, s->key, &key);
+	if (r < 0)
+		goto out;
+	gpgme_signers_clear(ctx);
+	e = gpgme_signers_add(ctx, key);
+	if (e) {
+		r = log_error_errno(-ENOKEY, "cannot use key %s: %s",
+				    key->fpr ? key->fpr : "?", gpgme_strerror(e));
+		goto out;
+	}
+	if (gpgme_data_new_from_mem(&in, data, len, 0) || gpgme_data_new(&out)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	e = gpgme_op_sign(ctx, in, out, GPGME_SIG_MODE_DETACH);
+	sr = gpgme_op_sign_result(ctx);
+	if (e || !sr || !sr->signatures || sr->invalid_signers) {
+		gpgme_err_code_t c = gpgme_err_code(e);
+		if (ps.err)
+			r = ps.err;
+		else if (c == GPG_ERR_BAD_PASSPHRASE)
+			r = -EACCES;
+		else if (c == GPG_ERR_CANCELED)
+			r = -ECANCELED;
+		else if (c == GPG_ERR_NO_SECKEY || c == GPG_ERR_UNUSABLE_SECKEY ||
+			 (sr && sr->invalid_signers))
+			r = -ENOKEY;
+		else
+			r = -EIO;
+		log_error("signing with %s failed: %s", key->fpr ? key->fpr : "?",
+			  r == -EACCES ? "bad PIN/passphrase" : e ? gpgme_strerror(e)
+							      : "no signature produced");
+		goto out;
+	}
+	{
+		size_t n = 0;
+		char *p = gpgme_data_release_and_get_mem(out, &n);
+		out = NULL;
+		if (!p) {
+			r = -ENOMEM;
+			goto out;
+		}
+		*ret = xmalloc(n + 1);
+		memcpy(*ret, p, n);
+		(*ret)[n] = '\0';
+		gpgme_free(p);
+		if (ret_len)
+			*ret_len = n;
+	}
+	if (ret_fpr)
+		snprintf(ret_fpr, 41, "%s", key->subkeys && key->subkeys->fpr ? key->subkeys->fpr
+								   : key->fpr ? key->fpr : "");
+	r = 0;
+out:
+	gpgme_data_release(in);
+	gpgme_data_release(out);
+	if (key)
+		gpgme_key_unref(key);
+	gpgme_release(ctx);
+	return r;
+}

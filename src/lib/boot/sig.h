@@ -1,0 +1,95 @@
+/* sig.h - kexec.sig: the detached OpenPGP signature over /boot's kexec*.txt.
+ *
+ * What is signed (heads-behaviour.md §3.1, §7.2): the output of
+ * `sha256sum kexec*.txt` run in the boot directory, i.e. one line
+ * "<64 lower hex>  <basename>\n" per file whose name matches kexec*.txt
+ * (regular files only), in C byte order of the names. The legacy form
+ * used absolute names "/boot/<basename>"; verification tries the relative
+ * form first, then the legacy one.
+ *
+ * Verification runs GPGME (gpg --verify) against a keyring directory: a
+ * GnuPG home holding only trusted public keys (the ROM keyring). It is
+ * never modified: its public keyring and trustdb are copied into a private
+ * temporary home (mode 0700 under $TMPDIR or /tmp) removed afterwards.
+ * A good signature from any key in that keyring is VERIFIED (like
+ * `gpg --verify`, owner trust is not required: the keyring is the trust).
+ * Every signature in kexec.sig must be good.
+ *
+ * Signing goes through GPGME with a chosen key (or the first secret key
+ * able to sign) in a GnuPG home (software key or a smartcard through the
+ * real gpg-agent/scdaemon), ASCII armour, loopback pinentry: the PIN is
+ * asked for through the callback only when gpg needs it, and handed over
+ * from a struct secret (never argv/env).
+ *
+ * Functions return 0 or a negative errno and log errors with log.h.
+ */
+#ifndef HEADS_BOOT_SIG_H
+#define HEADS_BOOT_SIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "secret.h"
+
+#define SIG_FILE "kexec.sig"
+#define SIG_MAX_FILE (256 * 1024)        /* kexec.sig bound */
+#define SIG_MAX_SIGNED_FILES 4096        /* kexec*.txt files */
+#define SIG_LEGACY_PREFIX "/boot/"
+
+enum sig_state {
+	SIG_VERIFIED = 0,  /* good signature by a keyring key */
+	SIG_MISSING,       /* no kexec.sig (or no kexec*.txt to check) */
+	SIG_BAD,           /* signature does not match the listing */
+	SIG_UNKNOWN_KEY,   /* made by a key not in the keyring (fpr set) */
+	SIG_MALFORMED,     /* no OpenPGP signature data in kexec.sig */
+	SIG_INVALID,       /* other failure (expired/revoked key, gpg error) */
+};
+
+struct sig_result {
+	enum sig_state state;
+	bool legacy;          /* verified with the absolute-name listing */
+	char fpr[64];         /* signer key fingerprint/id when known */
+	time_t created;       /* signature creation time when known (0 if not) */
+	char detail[256];     /* one-line reason for non-VERIFIED states */
+};
+
+const char *sig_state_name(enum sig_state s); /* "VERIFIED", "UNKNOWN KEY", ... */
+
+/* The sha256sum listing over kexec*.txt in bootfd. prefix "" for relative
+ * names or SIG_LEGACY_PREFIX. -ENOENT if there is no kexec*.txt; -EINVAL
+ * if a kexec*.txt name is not signable or one is not a regular file
+ * (symlink). *ret is NUL-terminated; caller frees. */
+int sig_listing(int bootfd, const char *prefix, char **ret, size_t *ret_len);
+
+/* Verify one detached signature over data against keyring_dir. The state
+ * is in *res; returns 0 whenever a state was determined, -errno only if
+ * GPGME could not run at all. */
+int sig_verify_detached(const char *keyring_dir, const char *sig, size_t sig_len,
+			const char *data, size_t data_len, struct sig_result *res);
+
+/* Verify bootfd/kexec.sig over the listing of bootfd/kexec*.txt (relative,
+ * then legacy). */
+int sig_verify_boot(int bootfd, const char *keyring_dir, struct sig_result *res);
+
+/* PIN source for signing: called (possibly several times, attempt = 1..)
+ * when gpg asks; return 0 and a secret, or -errno to abort. */
+typedef int (*sig_pin_fn)(void *userdata, const char *hint, int attempt,
+			  struct secret **ret);
+
+struct sig_signer {
+	const char *gnupghome; /* NULL: GPGME's default ($GNUPGHOME or ~/.gnupg) */
+	const char *key;       /* key id/fingerprint; NULL: first signing key */
+	sig_pin_fn pin;        /* may be NULL (unprotected key) */
+	void *userdata;
+	int max_attempts;      /* PIN attempts before giving up (0 -> 3) */
+};
+
+/* Sign data: ASCII-armoured detached signature in *ret (NUL-terminated).
+ * -ENOKEY no usable secret key, -EACCES bad PIN after the attempts,
+ * -ECANCELED PIN entry aborted, -EIO other gpg failures. The fingerprint
+ * of the key used is copied to ret_fpr (>= 41 bytes) if not NULL. */
+int sig_sign(const struct sig_signer *s, const char *data, size_t len, char **ret,
+	     size_t *ret_len, char *ret_fpr);
+
+#endif
