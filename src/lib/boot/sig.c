@@ -1,5 +1,6 @@
 /* sig.c - kexec.sig verification and signing through GPGME. */
 #include "boot/sig.h"
+#include "boot/boot-internal.h"
 #include "boot/manifest.h"
 #include "codec.h"
 #include "fs.h"
@@ -168,7 +169,7 @@ static void rm_rf_at(int dfd, const char *name, int depth)
 	(void)unlinkat(dfd, name, AT_REMOVEDIR);
 }
 
-static void rm_rf(const char *path)
+void boot_rm_rf(const char *path)
 {
 	rm_rf_at(AT_FDCWD, path, 0);
 }
@@ -224,7 +225,7 @@ static int private_home(const char *keyring_dir, char **ret)
 	*ret = home;
 	return 0;
 fail:
-	rm_rf(home);
+	boot_rm_rf(home);
 	free(home);
 	return r;
 }
@@ -331,7 +332,7 @@ out:
 	gpgme_data_release(td);
 	if (ctx)
 		gpgme_release(ctx);
-	rm_rf(home);
+	boot_rm_rf(home);
 	return r;
 }
 

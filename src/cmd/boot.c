@@ -1,0 +1,474 @@
+/* heads boot sign|verify|report - /boot integrity (issue 5). */
+#include "boot/integrity.h"
+#include "cmd/cmd.h"
+#include "config.h"
+#include "log.h"
+#include "secret.h"
+#include "tpm/tpm.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define DEFAULT_BOARD_CONFIG "/etc/config"
+#define DEFAULT_USER_CONFIG "/etc/config.user"
+#define PIN_MAX 256
+
+static const char usage[] =
+	"Usage: heads boot sign   --boot DIR [--gnupghome DIR] [--key ID] [--pin-fd FD]\n"
+	"                         [--tcti STR] [--owner-fd FD] [--no-rollback] [--config F]...\n"
+	"       heads boot verify --boot DIR --keyring DIR [--tcti STR] [--no-rollback]\n"
+	"                         [--config F]...\n"
+	"       heads boot report --boot DIR --keyring DIR [--tcti STR] [--no-rollback]\n"
+	"                         [--config F]...\n"
+	"\n"
+	"/boot integrity: kexec_hashes.txt (sha256 of every file), kexec_tree.txt\n"
+	"(every path), kexec_rollback.txt (TPM counter) and kexec.sig (detached\n"
+	"OpenPGP signature over `sha256sum kexec*.txt`), in the shell version's formats.\n"
+	"\n"
+	"sign    regenerates the manifests in a staging directory, advances the TPM\n"
+	"        rollback counter, signs with the key (default: the first secret\n"
+	"        signing key of --gnupghome, else $GNUPGHOME), and only then writes\n"
+	"        /boot with atomic renames (remounting it read-write if it is a\n"
+	"        read-only mount point, and read-only again afterwards). The PIN is\n"
+	"        asked on the terminal when gpg needs it, or read from --pin-fd.\n"
+	"        Names with bytes 0x01-0x1f, '\\' or >= 0x7f are refused.\n"
+	"verify  checks the signature against --keyring (a GnuPG home holding only\n"
+	"        the trusted public keys; it is not modified), every hashed file,\n"
+	"        the tree (new/missing paths), kexec_default_hashes.txt if present\n"
+	"        and the rollback counter; prints each problem on stderr.\n"
+	"report  prints the integrity report: signature state (VERIFIED, MISSING,\n"
+	"        BAD, UNKNOWN KEY with fingerprint, MALFORMED, INVALID), every\n"
+	"        changed, missing and new file, and the counter state.\n"
+	"\n"
+	"Rollback: used when a TPM is available (--tcti, $HEADS_TCTI, or\n"
+	"/dev/tpmrm0) unless --no-rollback or CONFIG_IGNORE_ROLLBACK=y in the\n"
+	"config files (--config, default " DEFAULT_BOARD_CONFIG " then " DEFAULT_USER_CONFIG ").\n"
+	"Counter creation needs the TPM owner passphrase: prompt or --owner-fd.\n"
+	"\n"
+	"Exit status: 0 everything holds / signed; 1 an integrity check failed or\n"
+	"signing failed; 2 usage error.\n";
+
+struct opts {
+	const char *boot, *keyring, *gnupghome, *key, *tcti;
+	int pin_fd, owner_fd;
+	bool no_rollback;
+	char **configs;
+	size_t n_configs;
+};
+
+static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{"boot", required_argument, NULL, 'b'},
+		{"keyring", required_argument, NULL, 'k'},
+		{"gnupghome", required_argument, NULL, 'g'},
+		{"key", required_argument, NULL, 'u'},
+		{"pin-fd", required_argument, NULL, 'p'},
+		{"owner-fd", required_argument, NULL, 'o'},
+		{"tcti", required_argument, NULL, 't'},
+		{"no-rollback", no_argument, NULL, 'n'},
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->pin_fd = o->owner_fd = -1;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'b': o->boot = optarg; break;
+		case 'k': o->keyring = optarg; break;
+		case 'g': o->gnupghome = optarg; break;
+		case 'u': o->key = optarg; break;
+		case 't': o->tcti = optarg; break;
+		case 'n': o->no_rollback = true; break;
+		case 'c':
+			o->configs = xrealloc(o->configs, (o->n_configs + 1) * sizeof(char *));
+			o->configs[o->n_configs++] = optarg;
+			break;
+		case 'p':
+		case 'o':
+			if (cmd_parse_fd(optarg, c == 'p' ? &o->pin_fd : &o->owner_fd) < 0)
+				return cmd_usage_error("boot", "%s: bad file descriptor '%s'", sub, optarg);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return -1;
+		default:
+			return cmd_usage_error("boot", "%s: bad option '%s'", sub, argv[optind - 1]);
+		}
+	}
+	if (optind != argc)
+		return cmd_usage_error("boot", "%s: unexpected argument '%s'", sub, argv[optind]);
+	if (!o->boot)
+		return cmd_usage_error("boot", "%s: --boot DIR is required", sub);
+	return 0;
+}
+
+/* CONFIG_IGNORE_ROLLBACK from the config layers. Returns 0 or exit code. */
+static int rollback_disabled(const struct opts *o, bool *ret)
+{
+	static char *defaults[] = {DEFAULT_BOARD_CONFIG, DEFAULT_USER_CONFIG};
+	char **v = o->n_configs ? o->configs : defaults;
+	size_t n = o->n_configs ? o->n_configs : ARRAY_SIZE(defaults);
+	struct config c;
+	int rc = 0;
+
+	*ret = o->no_rollback;
+	config_init(&c);
+	for (size_t i = 0; i < n; i++) {
+		char *err = NULL;
+		int r = config_load(&c, v[i], &err);
+		if (r == -ENOENT && !o->n_configs)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "heads boot: %s\n", err ? err : strerror(-r));
+			free(err);
+			rc = HEADS_EXIT_USAGE;
+			break;
+		}
+	}
+	if (rc == 0 && config_enabled(&c, "CONFIG_IGNORE_ROLLBACK"))
+		*ret = true;
+	config_free(&c);
+	return rc;
+}
+
+/* The TPM to use, or NULL when there is none. */
+static const char *tpm_tcti(const struct opts *o)
+{
+	const char *e = getenv("HEADS_TCTI");
+	if (o->tcti && *o->tcti)
+		return o->tcti;
+	if (e && *e)
+		return e;
+	if (access("/dev/tpmrm0", F_OK) == 0)
+		return "device:/dev/tpmrm0";
+	return NULL;
+}
+
+struct progress {
+	struct timespec start;
+	bool shown, tty;
+};
+
+static double elapsed(const struct timespec *s)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - s->tv_sec) + (double)(now.tv_nsec - s->tv_nsec) / 1e9;
+}
+
+static void progress_cb(void *ud, uint64_t bytes, uint64_t total, size_t files, size_t nfiles)
+{
+	struct progress *p = ud;
+	double t = elapsed(&p->start);
+	if (!p->tty || (t < 1.0 && !p->shown))
+		return;
+	p->shown = true;
+	fprintf(stderr, "\rhashing: %" PRIu64 "/%" PRIu64 " MiB, %zu/%zu files, %.0f MiB/s   ",
+		bytes >> 20, total >> 20, files, nfiles, t > 0 ? (double)bytes / (1 << 20) / t : 0.0);
+	if (files == nfiles)
+		fputc('\n', stderr);
+}
+
+static void progress_init(struct progress *p)
+{
+	clock_gettime(CLOCK_MONOTONIC, &p->start);
+	p->shown = false;
+	p->tty = isatty(STDERR_FILENO);
+}
+
+static void print_time(FILE *f, time_t t)
+{
+	struct tm tm;
+	char buf[64];
+	if (!t || !gmtime_r(&t, &tm))
+		return;
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	fprintf(f, ", signed %s", buf);
+}
+
+static void print_sig(FILE *f, const struct sig_result *s)
+{
+	fprintf(f, "signature: %s", sig_state_name(s->state));
+	if (s->fpr[0])
+		fprintf(f, " (key %s", s->fpr);
+	if (s->fpr[0]) {
+		print_time(f, s->created);
+		fputc(')', f);
+	}
+	if (s->legacy)
+		fprintf(f, " [legacy absolute names]");
+	if (s->state != SIG_VERIFIED && s->detail[0])
+		fprintf(f, ": %s", s->detail);
+	fputc('\n', f);
+}
+
+static void print_issues(FILE *f, const char *what, const struct manifest_report *m)
+{
+	for (size_t i = 0; i < m->n_issue; i++) {
+		_cleanup_free_ char *e = manifest_escape_name(m->issue[i].path);
+		fprintf(f, "%s%s: %s", what, manifest_issue_kind_name(m->issue[i].kind), e);
+		if (m->issue[i].kind == MANIFEST_UNREADABLE)
+			fprintf(f, " (%s)", strerror(-m->issue[i].err));
+		fputc('\n', f);
+	}
+}
+
+static void print_rollback(FILE *f, const struct rollback_result *r)
+{
+	fprintf(f, "counter: %s", rollback_state_name(r->state));
+	if (r->detail[0])
+		fprintf(f, ": %s", r->detail);
+	fputc('\n', f);
+}
+
+/* verify and report share the check; report prints everything on stdout,
+ * verify prints problems on stderr and one summary line. */
+static int check(int argc, char **argv, bool report)
+{
+	const char *sub = report ? "report" : "verify";
+	struct opts o;
+	struct integrity_report rep;
+	struct integrity_options io = {0};
+	struct progress pr;
+	struct tpm *tpm = NULL;
+	bool disabled;
+	int r, rc;
+
+	r = parse_opts(sub, argc, argv, &o);
+	if (r)
+		return r < 0 ? HEADS_EXIT_OK : r;
+	if (!o.keyring) {
+		free(o.configs);
+		return cmd_usage_error("boot", "%s: --keyring DIR is required", sub);
+	}
+	rc = rollback_disabled(&o, &disabled);
+	if (rc) {
+		free(o.configs);
+		return rc;
+	}
+	if (!disabled) {
+		const char *tcti = tpm_tcti(&o);
+		if (tcti && tpm_open(tcti, &tpm) < 0)
+			tpm = NULL; /* reported as a counter problem if one is needed */
+	}
+	progress_init(&pr);
+	io.bootdir = o.boot;
+	io.keyring = o.keyring;
+	io.tpm = tpm;
+	io.rollback_disabled = disabled;
+	io.progress = progress_cb;
+	io.userdata = &pr;
+	r = integrity_check(&io, &rep);
+	tpm_close(tpm);
+	free(o.configs);
+	if (r < 0) {
+		fprintf(stderr, "heads boot %s: cannot check %s: %s\n", sub, o.boot, strerror(-r));
+		return HEADS_EXIT_FAIL;
+	}
+	bool ok = integrity_ok(&rep);
+	if (report) {
+		FILE *f = stdout;
+		fprintf(f, "/boot integrity report: %s\n", o.boot);
+		print_sig(f, &rep.sig);
+		if (rep.hashes != INTEGRITY_MANIFEST_OK || rep.tree != INTEGRITY_MANIFEST_OK)
+			fprintf(f, "manifest: %s\n", rep.manifest_detail);
+		if (rep.files.n_issue == 0 && rep.hashes == INTEGRITY_MANIFEST_OK &&
+		    rep.tree == INTEGRITY_MANIFEST_OK)
+			fprintf(f, "files: OK (%zu checked)\n", rep.files.files_checked);
+		else
+			fprintf(f, "files: ALTERED (%zu changed, %zu missing, %zu new, %zu not regular, %zu unreadable)\n",
+				manifest_report_count(&rep.files, MANIFEST_CHANGED),
+				manifest_report_count(&rep.files, MANIFEST_MISSING),
+				manifest_report_count(&rep.files, MANIFEST_NEW),
+				manifest_report_count(&rep.files, MANIFEST_NOT_REGULAR),
+				manifest_report_count(&rep.files, MANIFEST_UNREADABLE));
+		print_issues(f, "  ", &rep.files);
+		if (rep.has_default_hashes) {
+			if (rep.default_hashes != INTEGRITY_MANIFEST_OK)
+				fprintf(f, "default boot files: %s malformed\n",
+					MANIFEST_DEFAULT_HASHES_FILE);
+			else
+				fprintf(f, "default boot files: %s\n",
+					rep.default_files.n_issue ? "ALTERED" : "OK");
+			print_issues(f, "  ", &rep.default_files);
+		}
+		print_rollback(f, &rep.rollback);
+		fprintf(f, "result: %s\n", ok ? "OK" : "FAILED");
+	} else {
+		FILE *f = stderr;
+		if (rep.sig.state != SIG_VERIFIED)
+			print_sig(f, &rep.sig);
+		if (rep.hashes != INTEGRITY_MANIFEST_OK || rep.tree != INTEGRITY_MANIFEST_OK)
+			fprintf(f, "manifest: %s\n", rep.manifest_detail);
+		print_issues(f, "", &rep.files);
+		if (rep.has_default_hashes && rep.default_hashes != INTEGRITY_MANIFEST_OK)
+			fprintf(f, "default boot files: %s malformed\n", MANIFEST_DEFAULT_HASHES_FILE);
+		print_issues(f, "default boot file ", &rep.default_files);
+		if (!(rep.rollback.state == ROLLBACK_OK || rep.rollback.state == ROLLBACK_NOT_USED ||
+		      rep.rollback.state == ROLLBACK_DISABLED))
+			print_rollback(f, &rep.rollback);
+		if (ok)
+			printf("/boot OK: signature VERIFIED%s, %zu files, counter %s\n",
+			       rep.sig.legacy ? " (legacy names)" : "", rep.files.files_checked,
+			       rollback_state_name(rep.rollback.state));
+		else
+			fprintf(f, "heads boot verify: %s FAILED integrity verification\n", o.boot);
+	}
+	integrity_report_free(&rep);
+	return ok ? HEADS_EXIT_OK : HEADS_EXIT_FAIL;
+}
+
+static int do_verify(int argc, char **argv) { return check(argc, argv, false); }
+static int do_report(int argc, char **argv) { return check(argc, argv, true); }
+
+struct pin_src {
+	int fd;
+};
+
+static int get_pin(void *ud, const char *hint, int attempt, struct secret **ret)
+{
+	struct pin_src *p = ud;
+	_cleanup_close_ int tty = -1;
+	_cleanup_free_ char *prompt = NULL;
+
+	if (p->fd >= 0) {
+		if (attempt > 1)
+			return -EACCES; /* the fd gave a wrong PIN: do not loop */
+		return secret_read_line_fd(p->fd, PIN_MAX, ret);
+	}
+	tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (tty < 0)
+		return -ENOTTY;
+	if (attempt > 1)
+		dprintf(tty, "Wrong PIN or passphrase (attempt %d of 3).\n", attempt);
+	prompt = xasprintf("GPG signing PIN%s%s: ", hint ? " for " : "", hint ? hint : "");
+	return secret_read_passphrase(tty, prompt, PIN_MAX, ret);
+}
+
+static int do_sign(int argc, char **argv)
+{
+	struct opts o;
+	struct integrity_sign_options so = {0};
+	struct integrity_sign_result res = {0};
+	struct pin_src ps;
+	struct progress pr;
+	struct tpm *tpm = NULL;
+	_cleanup_secret_ struct secret *owner = NULL;
+	bool disabled;
+	int r, rc;
+
+	r = parse_opts("sign", argc, argv, &o);
+	if (r)
+		return r < 0 ? HEADS_EXIT_OK : r;
+	if (o.keyring) {
+		free(o.configs);
+		return cmd_usage_error("boot", "sign: --keyring is for verify/report; use --gnupghome");
+	}
+	rc = rollback_disabled(&o, &disabled);
+	if (rc) {
+		free(o.configs);
+		return rc;
+	}
+	free(o.configs);
+	if (!disabled) {
+		const char *tcti = tpm_tcti(&o);
+		if (tcti) {
+			r = tpm_open(tcti, &tpm);
+			if (r < 0) {
+				fprintf(stderr, "heads boot sign: cannot open the TPM (%s): %s; "
+					"use --no-rollback to sign without the rollback counter\n",
+					tcti, strerror(-r));
+				return HEADS_EXIT_FAIL;
+			}
+		} else {
+			log_warn("no TPM: signing without a rollback counter");
+		}
+	}
+	if (tpm && o.owner_fd >= 0) {
+		r = secret_read_line_fd(o.owner_fd, PIN_MAX, &owner);
+		if (r < 0) {
+			tpm_close(tpm);
+			fprintf(stderr, "heads boot sign: cannot read the owner passphrase: %s\n",
+				strerror(-r));
+			return HEADS_EXIT_FAIL;
+		}
+	} else if (tpm) {
+		/* Needed only to create a counter: ask when /boot has none. */
+		_cleanup_free_ char *p = xasprintf("%s/%s", o.boot, ROLLBACK_FILE);
+		struct stat st;
+		if (lstat(p, &st) < 0 && errno == ENOENT) {
+			_cleanup_close_ int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+			if (tty >= 0)
+				r = secret_read_passphrase(tty, "TPM Owner Passphrase: ", PIN_MAX, &owner);
+			else
+				r = -ENOTTY;
+			if (r < 0) {
+				tpm_close(tpm);
+				fprintf(stderr, "heads boot sign: the TPM owner passphrase is needed "
+					"to create the rollback counter (--owner-fd): %s\n", strerror(-r));
+				return HEADS_EXIT_FAIL;
+			}
+		}
+	}
+	ps.fd = o.pin_fd;
+	progress_init(&pr);
+	so.bootdir = o.boot;
+	so.signer.gnupghome = o.gnupghome;
+	so.signer.key = o.key;
+	so.signer.pin = get_pin;
+	so.signer.userdata = &ps;
+	so.signer.max_attempts = 3;
+	so.tpm = tpm;
+	so.owner_auth = owner;
+	so.progress = progress_cb;
+	so.userdata = &pr;
+	r = integrity_sign(&so, &res);
+	tpm_close(tpm);
+	if (r < 0) {
+		const char *why = r == -EACCES ? "bad PIN or passphrase"
+				  : r == -ENOKEY ? "no usable signing key"
+				  : r == -ECANCELED ? "PIN entry cancelled"
+				  : strerror(-r);
+		fprintf(stderr, "heads boot sign: %s not signed: %s\n",
+			o.boot, why);
+		return HEADS_EXIT_FAIL;
+	}
+	printf("signed %s: %zu files, key %s, counter %s", o.boot, res.files, res.fpr,
+	       rollback_state_name(res.rollback.state));
+	if (res.rollback.state == ROLLBACK_OK)
+		printf(" (%" PRIx32 " = %" PRIu64 ")", res.rollback.id, res.rollback.tpm_value);
+	printf("\n");
+	return HEADS_EXIT_OK;
+}
+
+static const struct heads_subcommand subs[] = {
+	{"sign", "regenerate the manifests, advance the counter, sign /boot", do_sign},
+	{"verify", "exit 0 only if /boot's signature, files and counter hold", do_verify},
+	{"report", "print the /boot integrity report", do_report},
+	{},
+};
+
+static int run(int argc, char **argv);
+const struct heads_command cmd_boot = {
+	.name = "boot",
+	.summary = "/boot integrity: sign, verify, report",
+	.usage = usage,
+	.run = run,
+};
+
+static int run(int argc, char **argv)
+{
+	return cmd_run_sub(&cmd_boot, subs, argc, argv);
+}
