@@ -1,0 +1,567 @@
+#include "tpm_otp.h"
+
+#include "codec.h"
+#include "log.h"
+#include "secret.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_rc.h>
+
+static int rc_err(TSS2_RC rc, const char *what)
+{
+	int r = tpm_rc_to_errno(rc);
+	log_debug("TPM: %s: %s (0x%x)", what, Tss2_RC_Decode(rc), rc);
+	return r;
+}
+
+static void pcr_selection(uint32_t mask, TPML_PCR_SELECTION *sel)
+{
+	memset(sel, 0, sizeof(*sel));
+	sel->count = 1;
+	sel->pcrSelections[0].hash = TPM2_ALG_SHA256;
+	sel->pcrSelections[0].sizeofSelect = 3;
+	for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
+		if (mask & (1u << i))
+			sel->pcrSelections[0].pcrSelect[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
+/* Software PolicyPCR digest (TPM 2.0 part 3, 23.7), used when the TPM core
+ * does not provide tpm_policy_digest() yet: H(0^32 || TPM_CC_PolicyPCR ||
+ * TPML_PCR_SELECTION || H(values in PCR order)). */
+static int policy_digest(const struct tpm_pcr_values *v, uint8_t out[32])
+{
+	uint8_t buf[32 + 4 + sizeof(TPML_PCR_SELECTION) + 32], pcrs[TPM_PCR_COUNT * 32];
+	TPML_PCR_SELECTION sel;
+	size_t o = 0, n = 0;
+	unsigned len = 0;
+	int r;
+
+	r = tpm_policy_digest(v, false, out);
+	if (r != -EOPNOTSUPP)
+		return r;
+	pcr_selection(v->mask, &sel);
+	memset(buf, 0, 32);
+	o = 32;
+	buf[o++] = (TPM2_CC_PolicyPCR >> 24) & 0xff;
+	buf[o++] = (TPM2_CC_PolicyPCR >> 16) & 0xff;
+	buf[o++] = (TPM2_CC_PolicyPCR >> 8) & 0xff;
+	buf[o++] = TPM2_CC_PolicyPCR & 0xff;
+	if (Tss2_MU_TPML_PCR_SELECTION_Marshal(&sel, buf, sizeof(buf) - 32, &o) != TSS2_RC_SUCCESS)
+		return -EINVAL;
+	for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
+		if (v->mask & (1u << i)) {
+			memcpy(pcrs + n, v->sha256[i], 32);
+			n += 32;
+		}
+	if (!EVP_Digest(pcrs, n, buf + o, &len, EVP_sha256(), NULL))
+		return -EIO;
+	o += 32;
+	if (!EVP_Digest(buf, o, out, &len, EVP_sha256(), NULL))
+		return -EIO;
+	return 0;
+}
+
+/* A policy session with PolicyPCR on the current PCRs of mask. */
+static int policy_session(struct tpm *t, uint32_t mask, ESYS_TR *ret)
+{
+	ESYS_CONTEXT *e = tpm_esys(t);
+	TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_NULL};
+	TPM2B_DIGEST empty = {.size = 0};
+	TPML_PCR_SELECTION sel;
+	ESYS_TR s = ESYS_TR_NONE;
+	TSS2_RC rc;
+	int r;
+
+	r = tpm_policy_session(t, mask, false, ret);
+	if (r != -EOPNOTSUPP)
+		return r;
+	rc = Esys_StartAuthSession(e, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+				   ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, &s);
+	if (rc)
+		return rc_err(rc, "StartAuthSession(policy)");
+	tpm_track(t, s);
+	pcr_selection(mask, &sel);
+	rc = Esys_PolicyPCR(e, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty, &sel);
+	if (rc) {
+		tpm_flush(t, s);
+		return rc_err(rc, "PolicyPCR");
+	}
+	*ret = s;
+	return 0;
+}
+
+/* ESYS_TR of a persistent handle (closed with Esys_TR_Close, not flushed). */
+static int persistent(struct tpm *t, uint32_t handle, ESYS_TR *ret)
+{
+	TSS2_RC rc = Esys_TR_FromTPMPublic(tpm_esys(t), handle, ESYS_TR_NONE, ESYS_TR_NONE,
+					   ESYS_TR_NONE, ret);
+	if (rc)
+		return rc_err(rc, "TR_FromTPMPublic");
+	return 0;
+}
+
+int tpm_otp_present(struct tpm *t, uint32_t handle)
+{
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more;
+	TSS2_RC rc;
+	int found = 0;
+
+	rc = Esys_GetCapability(tpm_esys(t), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+				TPM2_CAP_HANDLES, handle, 1, &more, &cap);
+	if (rc)
+		return rc_err(rc, "GetCapability(handles)");
+	found = cap->data.handles.count > 0 && cap->data.handles.handle[0] == handle;
+	Esys_Free(cap);
+	return found;
+}
+
+int tpm_otp_expected(struct tpm *t, uint32_t mask, const char *eventlog_path,
+		     struct tpm_pcr_values *ret)
+{
+	struct tpm_pcr_values v;
+	int r;
+
+	if (mask == 0 || mask >> TPM_PCR_COUNT)
+		return -EINVAL;
+	r = tpm_pcr_read_mask(t, mask, v.sha256);
+	if (r < 0)
+		return r;
+	v.mask = mask;
+	if (mask & (1u << 4)) {
+		if (eventlog_path && access(eventlog_path, F_OK) == 0) {
+			/* The event-log parser belongs to the TPM core
+			 * (tpm/eventlog.h); until it is there we refuse
+			 * rather than guess. */
+			log_error("TOTP: cannot predict PCR 4 from %s: event log "
+				  "replay not available in this build", eventlog_path);
+			return -EOPNOTSUPP;
+		}
+		/* No event log: replay of nothing from the all-zero start. */
+		memset(v.sha256[4], 0, 32);
+	}
+	*ret = v;
+	return 0;
+}
+
+/* --- NV record of the expected values ----------------------------------- */
+
+static int record_encode(const struct tpm_pcr_values *v, uint8_t *buf, size_t *ret_len)
+{
+	size_t o = 0;
+	memcpy(buf, TPM_OTP_RECORD_MAGIC, 4);
+	o = 4;
+	buf[o++] = (uint8_t)(v->mask >> 24);
+	buf[o++] = (uint8_t)(v->mask >> 16);
+	buf[o++] = (uint8_t)(v->mask >> 8);
+	buf[o++] = (uint8_t)v->mask;
+	for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
+		if (v->mask & (1u << i)) {
+			memcpy(buf + o, v->sha256[i], 32);
+			o += 32;
+		}
+	*ret_len = o;
+	return 0;
+}
+
+static int record_undefine(struct tpm *t, const struct secret *owner_auth)
+{
+	ESYS_CONTEXT *e = tpm_esys(t);
+	ESYS_TR nv;
+	TSS2_RC rc;
+	int r = persistent(t, TPM_OTP_RECORD_INDEX, &nv);
+	if (r < 0)
+		return r;
+	rc = Esys_NV_UndefineSpace(e, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				   ESYS_TR_NONE);
+	(void)owner_auth;
+	if (rc) {
+		Esys_TR_Close(e, &nv);
+		return rc_err(rc, "NV_UndefineSpace(record)");
+	}
+	return 0;
+}
+
+static int record_write(struct tpm *t, const struct tpm_pcr_values *v,
+			const struct secret *owner_auth)
+{
+	ESYS_CONTEXT *e = tpm_esys(t);
+	uint8_t buf[8 + TPM_PCR_COUNT * 32];
+	size_t len;
+	TPM2B_AUTH empty = {.size = 0};
+	TPM2B_NV_PUBLIC pub = {0};
+	TPM2B_MAX_NV_BUFFER data = {0};
+	ESYS_TR nv = ESYS_TR_NONE;
+	TSS2_RC rc;
+	int r;
+
+	record_encode(v, buf, &len);
+	r = record_undefine(t, owner_auth);
+	if (r < 0 && r != TPM_E_NO_OBJECT)
+		return r;
+	pub.nvPublic.nvIndex = TPM_OTP_RECORD_INDEX;
+	pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
+	pub.nvPublic.attributes = TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_AUTHREAD |
+				  TPMA_NV_NO_DA | (TPM2_NT_ORDINARY << TPMA_NV_TPM2_NT_SHIFT);
+	pub.nvPublic.dataSize = (uint16_t)len;
+	rc = Esys_NV_DefineSpace(e, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				 ESYS_TR_NONE, &empty, &pub, &nv);
+	if (rc)
+		return rc_err(rc, "NV_DefineSpace(record)");
+	data.size = (uint16_t)len;
+	memcpy(data.buffer, buf, len);
+	rc = Esys_NV_Write(e, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+			   ESYS_TR_NONE, &data, 0);
+	Esys_TR_Close(e, &nv);
+	if (rc)
+		return rc_err(rc, "NV_Write(record)");
+	return 0;
+}
+
+static int record_read(struct tpm *t, struct tpm_pcr_values *ret)
+{
+	ESYS_CONTEXT *e = tpm_esys(t);
+	TPM2B_NV_PUBLIC *pub = NULL;
+	TPM2B_MAX_NV_BUFFER *data = NULL;
+	struct tpm_pcr_values v = {0};
+	ESYS_TR nv;
+	TSS2_RC rc;
+	size_t o = 8;
+	int r = persistent(t, TPM_OTP_RECORD_INDEX, &nv);
+	if (r < 0)
+		return r;
+	rc = Esys_NV_ReadPublic(e, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
+	if (rc) {
+		Esys_TR_Close(e, &nv);
+		return rc_err(rc, "NV_ReadPublic(record)");
+	}
+	rc = Esys_NV_Read(e, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+			  pub->nvPublic.dataSize, 0, &data);
+	Esys_Free(pub);
+	Esys_TR_Close(e, &nv);
+	if (rc)
+		return rc_err(rc, "NV_Read(record)");
+	r = -EBADMSG;
+	if (data->size < 8 || memcmp(data->buffer, TPM_OTP_RECORD_MAGIC, 4) != 0)
+		goto out;
+	v.mask = (uint32_t)data->buffer[4] << 24 | (uint32_t)data->buffer[5] << 16 |
+		 (uint32_t)data->buffer[6] << 8 | data->buffer[7];
+	if (v.mask >> TPM_PCR_COUNT)
+		goto out;
+	for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
+		if (v.mask & (1u << i)) {
+			if (o + 32 > data->size)
+				goto out;
+			memcpy(v.sha256[i], data->buffer + o, 32);
+			o += 32;
+		}
+	if (o != data->size)
+		goto out;
+	*ret = v;
+	r = 0;
+out:
+	Esys_Free(data);
+	return r;
+}
+
+/* --- seal / use / wipe --------------------------------------------------- */
+
+static void set_owner_auth(struct tpm *t, const struct secret *owner_auth)
+{
+	TPM2B_AUTH a = {.size = 0};
+	if (owner_auth && owner_auth->len > 0) {
+		a.size = (uint16_t)(owner_auth->len > sizeof(a.buffer) ? sizeof(a.buffer)
+								      : owner_auth->len);
+		memcpy(a.buffer, owner_auth->data, a.size);
+	}
+	Esys_TR_SetAuth(tpm_esys(t), ESYS_TR_RH_OWNER, &a);
+	explicit_bzero(&a, sizeof(a));
+}
+
+static int evict_at(struct tpm *t, uint32_t handle)
+{
+	ESYS_CONTEXT *e = tpm_esys(t);
+	ESYS_TR obj, out = ESYS_TR_NONE;
+	TSS2_RC rc;
+	int r = persistent(t, handle, &obj);
+	if (r < 0)
+		return r;
+	rc = Esys_EvictControl(e, ESYS_TR_RH_OWNER, obj, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+			       ESYS_TR_NONE, handle, &out);
+	if (rc) {
+		Esys_TR_Close(e, &obj);
+		return rc_err(rc, "EvictControl(remove)");
+	}
+	return 0;
+}
+
+int tpm_otp_seal(struct tpm *t, uint32_t handle, const struct secret *key,
+		 const struct tpm_pcr_values *expected, const struct secret *owner_auth)
+{
+	ESYS_CONTEXT *e = tpm_esys(t);
+	TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES,
+			    .keyBits = {.aes = 128},
+			    .mode = {.aes = TPM2_ALG_CFB}};
+	TPM2B_SENSITIVE_CREATE *sens = NULL;
+	TPM2B_PUBLIC pub = {0};
+	TPM2B_DATA outside = {.size = 0};
+	TPML_PCR_SELECTION creation_pcr = {.count = 0};
+	TPM2B_PRIVATE *out_priv = NULL;
+	TPM2B_PUBLIC *out_pub = NULL;
+	ESYS_TR primary = ESYS_TR_NONE, sess = ESYS_TR_NONE, obj = ESYS_TR_NONE, pers;
+	TSS2_RC rc;
+	int r;
+
+	if (!key || key->len != OTP_SECRET_LEN || !expected || expected->mask == 0)
+		return -EINVAL;
+	if ((handle & 0xff000000u) != 0x81000000u)
+		return -EINVAL;
+
+	pub.publicArea.type = TPM2_ALG_KEYEDHASH;
+	pub.publicArea.nameAlg = TPM2_ALG_SHA256;
+	pub.publicArea.objectAttributes = TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM |
+					  TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_ADMINWITHPOLICY;
+	pub.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_HMAC;
+	pub.publicArea.parameters.keyedHashDetail.scheme.details.hmac.hashAlg = TPM2_ALG_SHA1;
+	pub.publicArea.authPolicy.size = 32;
+	r = policy_digest(expected, pub.publicArea.authPolicy.buffer);
+	if (r < 0)
+		return log_error_errno(r, "TOTP: computing the PCR policy");
+
+	r = persistent(t, TPM_PRIMARY_HANDLE, &primary);
+	if (r == TPM_E_NO_OBJECT)
+		r = TPM_E_NO_PRIMARY;
+	if (r < 0)
+		return r;
+	/* Salted with the primary: the secret travels encrypted. */
+	rc = Esys_StartAuthSession(e, primary, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+				   ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &sess);
+	if (rc) {
+		r = rc_err(rc, "StartAuthSession(salted)");
+		goto out;
+	}
+	tpm_track(t, sess);
+	Esys_TRSess_SetAttributes(e, sess, TPMA_SESSION_DECRYPT | TPMA_SESSION_CONTINUESESSION,
+				  0xff);
+
+	/* The sensitive part lives in locked memory and is wiped. */
+	{
+		struct secret *sbuf = secret_new(sizeof(*sens));
+		if (!sbuf) {
+			r = -errno;
+			goto out;
+		}
+		sens = (TPM2B_SENSITIVE_CREATE *)sbuf->data;
+		sens->sensitive.data.size = (uint16_t)key->len;
+		memcpy(sens->sensitive.data.buffer, key->data, key->len);
+		rc = Esys_Create(e, primary, sess, ESYS_TR_NONE, ESYS_TR_NONE, sens, &pub,
+				 &outside, &creation_pcr, &out_priv, &out_pub, NULL, NULL, NULL);
+		secret_free(sbuf);
+		sens = NULL;
+	}
+	if (rc) {
+		r = rc_err(rc, "Create(keyedhash)");
+		goto out;
+	}
+	tpm_flush(t, sess);
+	sess = ESYS_TR_NONE;
+	rc = Esys_Load(e, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, out_priv,
+		       out_pub, &obj);
+	if (rc) {
+		r = rc_err(rc, "Load");
+		goto out;
+	}
+	tpm_track(t, obj);
+
+	set_owner_auth(t, owner_auth);
+	r = evict_at(t, handle);
+	if (r < 0 && r != TPM_E_NO_OBJECT)
+		goto out;
+	rc = Esys_EvictControl(e, ESYS_TR_RH_OWNER, obj, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+			       ESYS_TR_NONE, handle, &pers);
+	if (rc) {
+		r = rc_err(rc, "EvictControl(persist)");
+		goto out;
+	}
+	Esys_TR_Close(e, &pers);
+	r = record_write(t, expected, owner_auth);
+	if (r < 0)
+		log_warn("TOTP: the PCR record (NV 0x%08x) could not be written: a "
+			 "failure will not name the PCR that moved", TPM_OTP_RECORD_INDEX);
+	r = 0;
+out:
+	if (obj != ESYS_TR_NONE)
+		tpm_flush(t, obj);
+	if (sess != ESYS_TR_NONE)
+		tpm_flush(t, sess);
+	if (primary != ESYS_TR_NONE)
+		Esys_TR_Close(e, &primary);
+	Esys_Free(out_priv);
+	Esys_Free(out_pub);
+	return r;
+}
+
+int tpm_otp_hmac(struct tpm *t, uint32_t handle, uint32_t pcr_mask, const void *msg,
+		 size_t len, uint8_t ret[OTP_SHA1_LEN])
+{
+	ESYS_CONTEXT *e = tpm_esys(t);
+	TPM2B_MAX_BUFFER buf = {0};
+	TPM2B_DIGEST *out = NULL;
+	ESYS_TR key, sess = ESYS_TR_NONE;
+	TSS2_RC rc;
+	int r;
+
+	if (len > 64 || pcr_mask == 0 || pcr_mask >> TPM_PCR_COUNT)
+		return -EINVAL;
+	r = persistent(t, handle, &key);
+	if (r < 0)
+		return r;
+	r = policy_session(t, pcr_mask, &sess);
+	if (r < 0)
+		goto out;
+	buf.size = (uint16_t)len;
+	memcpy(buf.buffer, msg, len);
+	rc = Esys_HMAC(e, key, sess, ESYS_TR_NONE, ESYS_TR_NONE, &buf, TPM2_ALG_SHA1, &out);
+	if (rc) {
+		r = rc_err(rc, "HMAC");
+		goto out;
+	}
+	if (out->size != OTP_SHA1_LEN) {
+		r = -EBADMSG;
+		goto out;
+	}
+	memcpy(ret, out->buffer, OTP_SHA1_LEN);
+	r = 0;
+out:
+	if (out)
+		explicit_bzero(out, sizeof(*out));
+	Esys_Free(out);
+	if (sess != ESYS_TR_NONE)
+		tpm_flush(t, sess);
+	Esys_TR_Close(e, &key);
+	return r;
+}
+
+int tpm_otp_hotp(struct tpm *t, uint32_t handle, uint32_t pcr_mask, uint64_t counter,
+		 uint32_t *ret_code)
+{
+	uint8_t msg[8], mac[OTP_SHA1_LEN];
+	int r;
+
+	otp_counter_message(counter, msg);
+	r = tpm_otp_hmac(t, handle, pcr_mask, msg, sizeof(msg), mac);
+	if (r < 0)
+		return r;
+	r = otp_truncate(mac, OTP_DIGITS, ret_code);
+	explicit_bzero(mac, sizeof(mac));
+	return r;
+}
+
+int tpm_otp_totp(struct tpm *t, uint32_t handle, uint32_t pcr_mask, time_t now,
+		 uint32_t *ret_code)
+{
+	uint64_t c;
+	int r = otp_totp_counter(now, OTP_TOTP_PERIOD, &c);
+	if (r < 0)
+		return r;
+	return tpm_otp_hotp(t, handle, pcr_mask, c, ret_code);
+}
+
+static void append(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append(char **s, const char *fmt, ...)
+{
+	va_list ap;
+	char *add = NULL, *n;
+	va_start(ap, fmt);
+	if (vasprintf(&add, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	n = xasprintf("%s%s", *s ? *s : "", add);
+	free(add);
+	free(*s);
+	*s = n;
+}
+
+char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask)
+{
+	struct tpm_pcr_values rec, cur;
+	char *s = NULL;
+	unsigned moved = 0;
+	int r;
+
+	r = record_read(t, &rec);
+	if (r < 0) {
+		char list[128] = "";
+		for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
+			if (pcr_mask & (1u << i))
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%u",
+					 *list ? "," : "", i);
+		return xasprintf("the PCRs differ from the sealed values (one of PCR %s "
+				 "moved; no record of the expected values to say which)", list);
+	}
+	r = tpm_pcr_read_mask(t, rec.mask, cur.sha256);
+	if (r < 0)
+		return xasprintf("the PCRs differ from the sealed values (cannot read them "
+				 "now: %s)", strerror(-r));
+	for (unsigned i = 0; i < TPM_PCR_COUNT; i++) {
+		char a[17], b[17];
+		if (!(rec.mask & (1u << i)) || memcmp(rec.sha256[i], cur.sha256[i], 32) == 0)
+			continue;
+		hex_encode(rec.sha256[i], 8, a);
+		hex_encode(cur.sha256[i], 8, b);
+		append(&s, "%sPCR %u moved (sealed %s..., now %s...)", moved ? "; " : "", i, a, b);
+		moved++;
+	}
+	if (moved == 0) {
+		free(s);
+		return xstrdup("the PCR policy failed but the PCRs equal the recorded values "
+			       "(the object was replaced after the record was written?)");
+	}
+	return s;
+}
+
+char *tpm_otp_reason(struct tpm *t, int r, uint32_t pcr_mask)
+{
+	switch (r) {
+	case TPM_E_NO_TPM:
+		return xstrdup("no TPM: the TPM cannot be reached");
+	case TPM_E_NO_PRIMARY:
+		return xstrdup("the TPM has no primary key at 0x81000000: reset the TPM "
+			       "(heads tpm reset)");
+	case TPM_E_NO_OBJECT:
+		return xstrdup("TOTP/HOTP is not sealed in this TPM (no object at "
+			       "0x81004d47): run 'heads totp seal'");
+	case TPM_E_LOCKOUT:
+		return xstrdup("the TPM is in dictionary-attack lockout");
+	case TPM_E_AUTH_FAIL:
+		return xstrdup("the TPM refused the owner passphrase");
+	case TPM_E_PCR_MISMATCH:
+		if (t) {
+			_cleanup_free_ char *why = tpm_otp_explain(t, pcr_mask);
+			return xasprintf("the firmware measurements changed: %s", why);
+		}
+		return xstrdup("the firmware measurements changed (PCR policy failed)");
+	default:
+		return xasprintf("TPM operation failed: %s", strerror(r < 0 ? -r : r));
+	}
+}
+
+int tpm_otp_wipe(struct tpm *t, uint32_t handle, const struct secret *owner_auth)
+{
+	int r, r2;
+	set_owner_auth(t, owner_auth);
+	r = evict_at(t, handle);
+	r2 = record_undefine(t, owner_auth);
+	if (r < 0)
+		return r;
+	if (r2 < 0 && r2 != TPM_E_NO_OBJECT)
+		return r2;
+	return 0;
+}

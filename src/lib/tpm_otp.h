@@ -1,0 +1,81 @@
+/* tpm_otp.h - the TOTP/HOTP secret as a TPM2 keyed-hash object; codes are
+ * computed by the TPM (TPM2_HMAC), so the secret never enters RAM at boot.
+ * Reference: heads-behaviour.md §6, §2.3, §2.4 (beyond the reference, which
+ * unseals the secret into a file and computes in software).
+ *
+ * Object: TPM2_ALG_KEYEDHASH, scheme HMAC-SHA1, nameAlg SHA-256, attributes
+ * sign|fixedTPM|fixedParent|adminWithPolicy (no userWithAuth: only the
+ * policy authorises use), empty authValue, authPolicy = PolicyPCR over the
+ * expected sha256 values of the attestation PCRs (tpm_policy_digest()).
+ * Created under the persistent primary TPM_PRIMARY_HANDLE (never created
+ * here), with the secret sent in a session salted with the primary
+ * (parameter encryption), and persisted at TPM_HANDLE_TOTP (0x81004d47).
+ *
+ * Expected PCR values: PCRs 0-3 and 7 are read now; PCR 4 is the firmware-only
+ * value predicted from the firmware event log (tpm_predict_pcr(); with no log,
+ * e.g. swtpm or coreboot without one, the replay of nothing = all zeros, as the
+ * reference calcfuturepcr). The expected values are also kept in a small NV
+ * record (TPM_OTP_RECORD_INDEX, owner-written, readable with empty auth) so a
+ * failed code can name the PCRs that moved (expected vs actual).
+ *
+ * Each code uses one fresh policy session (PolicyPCR on the current PCRs),
+ * flushed right after. Outcomes are the TPM_E_* codes of tpm.h:
+ * TPM_E_NO_TPM, TPM_E_NO_PRIMARY, TPM_E_NO_OBJECT (not sealed),
+ * TPM_E_PCR_MISMATCH (PCRs moved; tpm_otp_explain() says which), TPM_E_LOCKOUT.
+ */
+#ifndef HEADS_TPM_OTP_H
+#define HEADS_TPM_OTP_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "otp.h"
+#include "tpm/tpm.h"
+
+/* Reference attestation PCRs: 0,1,2,3,4,7. */
+#define TPM_OTP_DEFAULT_PCRS 0x9fu
+/* NV record of the expected PCR values: "HOTR" magic, u32 mask (BE), then
+ * 32 bytes per PCR in the mask, lowest first. */
+#define TPM_OTP_RECORD_INDEX 0x01504d47u
+#define TPM_OTP_RECORD_MAGIC "HOTR"
+
+/* Expected values for mask: current PCRs, PCR 4 replaced by the firmware-only
+ * prediction from eventlog_path (NULL or missing file: all zeros; a file
+ * that does not parse is an error). */
+int tpm_otp_expected(struct tpm *t, uint32_t mask, const char *eventlog_path,
+		     struct tpm_pcr_values *ret);
+
+/* Create the keyed-hash object for key (exactly OTP_SECRET_LEN bytes) bound
+ * to expected, persist it at handle (replacing what is there; owner auth,
+ * NULL = empty) and write the NV record. */
+int tpm_otp_seal(struct tpm *t, uint32_t handle, const struct secret *key,
+		 const struct tpm_pcr_values *expected, const struct secret *owner_auth);
+
+/* HMAC-SHA1(key in TPM, msg) with a fresh policy session on the current PCRs
+ * in pcr_mask. msg at most 64 bytes. */
+int tpm_otp_hmac(struct tpm *t, uint32_t handle, uint32_t pcr_mask, const void *msg,
+		 size_t len, uint8_t ret[OTP_SHA1_LEN]);
+/* RFC 6238 / RFC 4226 codes (6 digits) computed by the TPM. */
+int tpm_otp_totp(struct tpm *t, uint32_t handle, uint32_t pcr_mask, time_t now,
+		 uint32_t *ret_code);
+int tpm_otp_hotp(struct tpm *t, uint32_t handle, uint32_t pcr_mask, uint64_t counter,
+		 uint32_t *ret_code);
+
+/* After TPM_E_PCR_MISMATCH: a human sentence naming the PCRs that differ from
+ * the record (expected vs actual, hex prefixes), or saying which PCRs may have
+ * moved if there is no record. Caller frees. Never NULL. */
+char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask);
+
+/* One sentence for a failed code/seal outcome r (a TPM_E_* or -errno):
+ * "no TPM", "not sealed", lockout, the PCRs that moved (tpm_otp_explain),
+ * never a bare error. t may be NULL (no TPM context). Caller frees. */
+char *tpm_otp_reason(struct tpm *t, int r, uint32_t pcr_mask);
+
+/* Remove the object at handle and the NV record (owner auth, NULL = empty).
+ * Nothing there is TPM_E_NO_OBJECT. */
+int tpm_otp_wipe(struct tpm *t, uint32_t handle, const struct secret *owner_auth);
+
+/* Is there an object at handle? 1 yes, 0 no, or -errno. */
+int tpm_otp_present(struct tpm *t, uint32_t handle);
+
+#endif
