@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Run recipe of the QEMU board: boot the Heads payload with a software TPM.
+
+    run.py --payload build/qemu [--disk IMG] [--state DIR] [--firmware ovmf|seabios]
+
+Starts swtpm (TPM 2.0, its state in --state, default PAYLOAD/tpm-state) on a
+unix control socket, then QEMU (TCG, -m 1024) with the TPM (tpm-tis), the
+payload as -kernel/-initrd and the serial console on this terminal
+(-nographic: quit with Ctrl-A X). When QEMU ends, the swtpm it started is
+stopped (by its pid). Firmware: OVMF (default) measures the kernel and, via
+the EFI stub, the initrd into PCRs 4 and 9 and writes a TCG event log;
+SeaBIOS boots faster and measures nothing of the payload.
+
+Also imported by the VM test driver (tests/vm/vm.py) for the same argv.
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+OVMF = "/usr/share/ovmf/OVMF.fd"
+SEABIOS = "/usr/share/seabios/bios-256k.bin"
+CMDLINE = "console=ttyS0"
+
+
+def swtpm_argv(state):
+    os.makedirs(state, mode=0o700, exist_ok=True)
+    return ["swtpm", "socket", "--tpm2",
+            "--tpmstate", f"dir={state}",
+            "--ctrl", f"type=unixio,path={os.path.join(state, 'swtpm.sock')}",
+            "--log", f"file={os.path.join(state, 'swtpm.log')},level=1",
+            "--terminate"]
+
+
+def qemu_argv(payload, state, disk=None, firmware="ovmf", interactive=True,
+              append="", memory=1024, snapshot=False):
+    fw = OVMF if firmware == "ovmf" else SEABIOS
+    argv = ["qemu-system-x86_64", "-accel", "tcg", "-m", str(memory),
+            "-bios", fw,
+            "-kernel", os.path.join(payload, "vmlinuz"),
+            "-initrd", os.path.join(payload, "initrd.cpio.xz"),
+            "-append", (CMDLINE + " " + append).strip(),
+            "-chardev", f"socket,id=chrtpm,path={os.path.join(state, 'swtpm.sock')}",
+            "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
+            "-device", "tpm-tis,tpmdev=tpm0",
+            "-nic", "none", "-no-reboot"]
+    if disk:
+        argv += ["-drive", f"file={disk},format=raw,if=virtio" +
+                 (",snapshot=on" if snapshot else "")]
+    if interactive:
+        argv += ["-nographic"]
+    else:
+        argv += ["-display", "none", "-monitor", "none", "-serial", "stdio"]
+    return argv
+
+
+def start_swtpm(state):
+    """Start swtpm for state; returns the Popen once its socket exists."""
+    sock = os.path.join(state, "swtpm.sock")
+    if os.path.exists(sock):
+        os.unlink(sock)
+    p = subprocess.Popen(swtpm_argv(state), stdin=subprocess.DEVNULL)
+    for _ in range(100):
+        if os.path.exists(sock):
+            return p
+        if p.poll() is not None:
+            raise RuntimeError(f"swtpm exited ({p.returncode}); see {state}/swtpm.log")
+        time.sleep(0.05)
+    p.kill()
+    raise RuntimeError("swtpm did not create its socket in 5 s")
+
+
+def stop(p):
+    if p and p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Boot Heads in QEMU with a software TPM.")
+    ap.add_argument("--payload", required=True, help="directory with vmlinuz, initrd.cpio.xz")
+    ap.add_argument("--disk", help="raw disk image (the demo disk)")
+    ap.add_argument("--state", help="swtpm state directory (default PAYLOAD/tpm-state)")
+    ap.add_argument("--firmware", choices=["ovmf", "seabios"], default="ovmf")
+    ap.add_argument("--append", default="", help="extra kernel command line words")
+    a = ap.parse_args()
+    state = a.state or os.path.join(a.payload, "tpm-state")
+    for f in ("vmlinuz", "initrd.cpio.xz"):
+        if not os.path.exists(os.path.join(a.payload, f)):
+            sys.exit(f"run: {a.payload}/{f} missing: run `make payload`")
+    print(f"QEMU board: firmware {a.firmware}, TPM state {state}, disk {a.disk or 'none'}")
+    print("Serial console on this terminal. Quit QEMU: Ctrl-A then X.")
+    sw = start_swtpm(state)
+    try:
+        rc = subprocess.call(qemu_argv(a.payload, state, a.disk, a.firmware, True, a.append))
+    finally:
+        stop(sw)
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()

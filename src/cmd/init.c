@@ -1,0 +1,543 @@
+/* heads init - PID 1 of the payload (reference: heads-behaviour.md 1.2, 2.1, 1.8).
+ *
+ * 1. Mount /proc /sys /dev (devtmpfs) /dev/pts /tmp /tmp/secret (tmpfs, 0700)
+ *    and securityfs; std fd links; PATH.
+ * 2. Open the TPM (no TPM: warn, go on unmeasured, like CONFIG_TPM=n).
+ * 3. Load the board's modules (/etc/modules, dependencies first) with
+ *    finit_module(2); before each load extend PCR 5 with the arguments (if
+ *    any) then the .ko file, as insmod.sh. Already loaded ones are skipped.
+ * 4. Read /etc/config and /etc/config.user; extend PCR 7 with each file's
+ *    name then its content (as cbfs-init.sh does for ROM files).
+ * 5. One key with a short timeout: `r` -> recovery shell.
+ * 6. Start the menu (`heads menu`) when this build has it; else a console
+ *    loop that shows the PCRs and boots the default entry (`heads kexec`).
+ * Recovery: extend PCR 4 "recovery", wipe /tmp/secret, show PCRs 0-7, run
+ * busybox sh on the console; when it exits, start over (re-measured).
+ * As PID 1 this never returns.
+ */
+#include "cmd/cmd.h"
+#include "config.h"
+#include "fs.h"
+#include "log.h"
+#include "modlist/modlist.h"
+#include "tpm/tpm.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+/* Commands this build may or may not have (other issues): weak, so init
+ * links either way and uses them when present. */
+extern const struct heads_command cmd_menu __attribute__((weak));
+extern const struct heads_command cmd_kexec __attribute__((weak));
+
+#define MODULES_FILE "/etc/modules"
+#define BOARD_CONFIG "/etc/config"
+#define USER_CONFIG "/etc/config.user"
+#define BUSYBOX "/bin/busybox"
+#define PCR_BOOT_MODE 4
+#define PCR_MODULES 5
+#define PCR_CONFIG 7
+
+static const char usage[] =
+	"Usage: heads init [--root DIR] [--check]\n"
+	"\n"
+	"PID 1 of the Heads payload (the kernel starts it as /init). Mounts /proc,\n"
+	"/sys, /dev, /dev/pts, /tmp, /tmp/secret (tmpfs) and securityfs; loads the\n"
+	"kernel modules listed in /etc/modules in order, extending PCR 5 with each\n"
+	"module's arguments (if any) and then its .ko file before loading it;\n"
+	"extends PCR 7 with /etc/config and /etc/config.user (the name, then the\n"
+	"content); then starts the menu. Press `r` at start for the recovery shell\n"
+	"(PCR 4 is extended with \"recovery\" first).\n"
+	"\n"
+	"  --check      do not mount, load or measure: parse the module list and the\n"
+	"               configuration files and print what init would do\n"
+	"  --root DIR   read etc/modules and etc/config* beneath DIR (with --check)\n"
+	"\n"
+	"Only PID 1 does the real thing; otherwise only --check is accepted.\n"
+	"Exit status (--check): 0 ok, 2 a malformed file (FILE:LINE: reason).\n";
+
+struct init_ctx {
+	struct tpm *tpm; /* NULL: no TPM, nothing measured */
+	struct config cfg;
+	int tty;         /* the console, for prompts */
+};
+
+/* --- early mounts ------------------------------------------------------- */
+
+static void mount_one(const char *src, const char *dir, const char *type,
+		      unsigned long flags, const char *data)
+{
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		log_warn("mkdir %s: %s", dir, strerror(errno));
+	if (mount(src, dir, type, flags, data) < 0 && errno != EBUSY)
+		log_warn("mount %s on %s: %s", type, dir, strerror(errno));
+}
+
+static void early_mounts(void)
+{
+	const unsigned long nosuid = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+	mount_one("proc", "/proc", "proc", nosuid, NULL);
+	mount_one("sysfs", "/sys", "sysfs", nosuid, NULL);
+	mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
+	mount_one("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		  "gid=5,mode=620,ptmxmode=000");
+	mount_one("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	mount_one("tmpfs", "/tmp/secret", "tmpfs", nosuid, "mode=0700");
+	mount_one("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+	mount_one("securityfs", "/sys/kernel/security", "securityfs", nosuid, NULL);
+	static const char *const links[][2] = {
+		{"/proc/self/fd", "/dev/fd"},
+		{"/proc/self/fd/0", "/dev/stdin"},
+		{"/proc/self/fd/1", "/dev/stdout"},
+		{"/proc/self/fd/2", "/dev/stderr"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
+		if (symlink(links[i][0], links[i][1]) < 0 && errno != EEXIST)
+			log_warn("symlink %s: %s", links[i][1], strerror(errno));
+	setenv("PATH", "/sbin:/bin:/usr/sbin:/usr/bin", 1);
+	setenv("HOME", "/root", 1);
+	setenv("TERM", "linux", 0);
+}
+
+/* The real tty behind /dev/console (last name in console/active), so the
+ * recovery shell can have it as its controlling terminal (cttyhack). */
+static int open_console(void)
+{
+	_cleanup_free_ char *active = NULL;
+	size_t len;
+	char *last;
+	int fd;
+
+	if (fs_read_file("/sys/class/tty/console/active", 4096, &active, &len) == 0) {
+		while (len > 0 && (active[len - 1] == '\n' || active[len - 1] == ' '))
+			active[--len] = '\0';
+		last = strrchr(active, ' ');
+		last = last ? last + 1 : active;
+		if (*last && !strchr(last, '/')) {
+			_cleanup_free_ char *p = xasprintf("/dev/%s", last);
+			fd = open(p, O_RDWR | O_NOCTTY | O_CLOEXEC);
+			if (fd >= 0)
+				return fd;
+		}
+	}
+	return open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+}
+
+/* --- measurement -------------------------------------------------------- */
+
+static int measure_string(struct init_ctx *c, unsigned pcr, const char *s)
+{
+	return c->tpm ? tpm_extend_string(c->tpm, pcr, s) : 0;
+}
+
+static int measure_file(struct init_ctx *c, unsigned pcr, const char *path)
+{
+	return c->tpm ? tpm_extend_file(c->tpm, pcr, path) : 0;
+}
+
+static void load_modules(struct init_ctx *c, const char *path, bool check)
+{
+	struct modlist m = {0};
+	_cleanup_free_ char *err = NULL;
+	int r = modlist_load(path, &m, &err);
+
+	if (r == -ENOENT) {
+		log_info("%s: no module list, nothing to load", path);
+		return;
+	}
+	if (r < 0) {
+		if (err)
+			log_error("%s", err);
+		else
+			log_error_errno(r, "%s", path);
+		return;
+	}
+	for (size_t i = 0; i < m.n; i++) {
+		const struct modlist_entry *e = &m.v[i];
+		if (check) {
+			printf("module %s%s%s\n", e->path, *e->args ? " " : "", e->args);
+			continue;
+		}
+		if (modlist_is_loaded(e->name)) {
+			log_debug("module %s already loaded", e->name);
+			continue;
+		}
+		/* Measure before loading (insmod.sh order); a module we could
+		 * not measure is not loaded: fail closed. */
+		if ((*e->args && measure_string(c, PCR_MODULES, e->args) < 0) ||
+		    measure_file(c, PCR_MODULES, e->path) < 0) {
+			log_error("%s: not loaded: measuring it into PCR %d failed", e->path,
+				  PCR_MODULES);
+			continue;
+		}
+		r = modlist_insmod(e->path, e->args);
+		if (r < 0 && r != -EEXIST)
+			log_error_errno(r, "%s:%u: loading %s", path, e->line, e->path);
+		else
+			log_debug("loaded %s", e->name);
+	}
+	log_info("modules: %zu in %s", m.n, path);
+	modlist_free(&m);
+}
+
+static int read_configs(struct init_ctx *c, const char *board, const char *user, bool check)
+{
+	const char *files[] = {board, user};
+	int ret = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *err = NULL;
+		int r;
+
+		if (access(files[i], F_OK) < 0)
+			continue;
+		/* Measured before it is parsed: what was read is on record even
+		 * if it is refused. Name, then content. */
+		if (!check && (measure_string(c, PCR_CONFIG, files[i]) < 0 ||
+			       measure_file(c, PCR_CONFIG, files[i]) < 0))
+			log_error("%s: measuring into PCR %d failed", files[i], PCR_CONFIG);
+		r = config_load(&c->cfg, files[i], &err);
+		if (r < 0) {
+			if (err)
+				log_error("%s (file ignored)", err);
+			else
+				log_error_errno(r, "%s (file ignored)", files[i]);
+			ret = r;
+		} else if (check) {
+			printf("config %s\n", files[i]);
+		}
+	}
+	return ret;
+}
+
+/* --- console ------------------------------------------------------------ */
+
+/* One key within timeout_ms, without waiting for Enter; 0 if none. Keys
+ * typed before init started are in the tty buffer already. */
+static int read_key(int fd, int timeout_ms)
+{
+	struct termios old, raw;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char ch = 0;
+	bool restore = tcgetattr(fd, &old) == 0;
+
+	if (restore) {
+		raw = old;
+		raw.c_lflag &= ~(ICANON | ECHO);
+		raw.c_cc[VMIN] = 1;
+		raw.c_cc[VTIME] = 0;
+		tcsetattr(fd, TCSANOW, &raw);
+	}
+	if (poll(&p, 1, timeout_ms) > 0 && read(fd, &ch, 1) != 1)
+		ch = 0;
+	if (restore)
+		tcsetattr(fd, TCSANOW, &old);
+	return (unsigned char)ch;
+}
+
+static void show_pcrs(struct init_ctx *c, unsigned n)
+{
+	uint8_t v[TPM_PCR_COUNT][32];
+	if (!c->tpm) {
+		printf("No TPM: nothing is measured.\n");
+		return;
+	}
+	if (tpm_pcr_read_mask(c->tpm, (1u << n) - 1, v) < 0) {
+		printf("Reading the PCRs failed (see /tmp/debug.log).\n");
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		printf("PCR-%02u: ", i);
+		for (unsigned j = 0; j < 32; j++)
+			printf("%02x", v[i][j]);
+		putchar('\n');
+	}
+}
+
+static void reap(void)
+{
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+/* Run cmd (a linked-in command) in a child with argv; its status. */
+static int run_child_command(const struct heads_command *cmd, char **argv)
+{
+	int argc = 0, status;
+	pid_t pid;
+
+	while (argv[argc])
+		argc++;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return log_error_errno(-errno, "fork");
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		_exit(cmd->run(argc, argv));
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void poweroff_or_reboot(int how)
+{
+	sync();
+	reboot(how);
+	log_error_errno(-errno, "reboot");
+}
+
+static void mount_boot(struct init_ctx *c)
+{
+	static const char *types[] = {"ext4", "vfat", "iso9660"};
+	const char *dev = config_get(&c->cfg, "CONFIG_BOOT_DEV");
+	struct stat st;
+
+	if (!dev || !*dev) {
+		log_warn("CONFIG_BOOT_DEV is not set: /boot is not mounted");
+		return;
+	}
+	if (stat("/boot/.", &st) == 0 && access("/proc/self/mountinfo", R_OK) == 0) {
+		_cleanup_free_ char *mi = NULL;
+		size_t len;
+		if (fs_read_file("/proc/self/mountinfo", 1 << 20, &mi, &len) == 0 &&
+		    strstr(mi, " /boot "))
+			return; /* already mounted */
+	}
+	mkdir("/boot", 0755);
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+		if (mount(dev, "/boot", types[i], MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) == 0) {
+			log_info("/boot: %s (%s, read-only)", dev, types[i]);
+			return;
+		}
+	log_error("/boot: cannot mount %s (ext4, vfat, iso9660): %s", dev, strerror(errno));
+}
+
+static void recovery(struct init_ctx *c, const char *why)
+{
+	for (;;) {
+		pid_t pid;
+		int status;
+
+		if (config_enabled(&c->cfg, "CONFIG_RESTRICTED_BOOT")) {
+			log_note("Restricted Boot: no recovery shell; rebooting");
+			sleep(5);
+			poweroff_or_reboot(RB_AUTOBOOT);
+			return;
+		}
+		/* Secrets do not survive into the shell. */
+		if (umount2("/tmp/secret", MNT_DETACH) < 0 && errno != EINVAL)
+			log_warn("wiping /tmp/secret: %s", strerror(errno));
+		mount_one("tmpfs", "/tmp/secret", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "mode=0700");
+		if (measure_string(c, PCR_BOOT_MODE, "recovery") < 0)
+			log_error("extending PCR %d with \"recovery\" failed", PCR_BOOT_MODE);
+		log_warn("Recovery shell: %s", why);
+		show_pcrs(c, 8);
+		printf("Entering the recovery shell (busybox sh); exit it to start over.\n");
+		fflush(NULL);
+		tcflush(c->tty, TCIFLUSH);
+		pid = fork();
+		if (pid < 0) {
+			log_error_errno(-errno, "fork");
+			sleep(1);
+			continue;
+		}
+		if (pid == 0) {
+			char *argv[] = {"sh", "-l", NULL};
+			setsid();
+			if (c->tty >= 0) {
+				ioctl(c->tty, TIOCSCTTY, 1);
+				dup2(c->tty, 0);
+				dup2(c->tty, 1);
+				dup2(c->tty, 2);
+			}
+			signal(SIGINT, SIG_DFL);
+			execv(BUSYBOX, argv);
+			fprintf(stderr, "heads init: cannot run %s: %s\n", BUSYBOX,
+				strerror(errno));
+			_exit(127);
+		}
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		reap();
+		if (getpid() != 1)
+			return;
+		why = "the shell exited";
+	}
+}
+
+static void boot_default(struct init_ctx *c)
+{
+	char *argv[] = {"kexec", "--boot", "/boot", "--default", NULL};
+	int r;
+
+	if (!&cmd_kexec) {
+		printf("This build has no `heads kexec`: booting entries is not available.\n");
+		return;
+	}
+	mount_boot(c);
+	r = run_child_command(&cmd_kexec, argv);
+	printf("Booting the default entry failed (status %d).\n", r);
+}
+
+static void console_loop(struct init_ctx *c)
+{
+	const char *board = config_get(&c->cfg, "CONFIG_BOARD_NAME");
+
+	for (;;) {
+		char line[64];
+		ssize_t n;
+
+		reap();
+		printf("\nHeads %s console%s%s\n", HEADS_VERSION, board ? " - " : "",
+		       board ? board : "");
+		show_pcrs(c, 8);
+		printf("[b] boot the default entry  [p] PCRs 0-9  [x] recovery shell\n"
+		       "[r] reboot  [o] power off\n"
+		       "heads> ");
+		fflush(stdout);
+		n = read(c->tty, line, sizeof(line) - 1);
+		if (n <= 0) {
+			sleep(1);
+			continue;
+		}
+		line[n] = '\0';
+		switch (line[0]) {
+		case 'b':
+			boot_default(c);
+			break;
+		case 'p':
+			show_pcrs(c, 10);
+			break;
+		case 'x':
+			recovery(c, "requested from the console");
+			break;
+		case 'r':
+			poweroff_or_reboot(RB_AUTOBOOT);
+			break;
+		case 'o':
+			poweroff_or_reboot(RB_POWER_OFF);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int run_check(const char *root)
+{
+	struct init_ctx c = {.tty = -1};
+	_cleanup_free_ char *mods = NULL, *board = NULL, *user = NULL;
+	struct modlist m = {0};
+	_cleanup_free_ char *err = NULL;
+	int r;
+
+	if (fs_path_join(root, MODULES_FILE, &mods) < 0 ||
+	    fs_path_join(root, BOARD_CONFIG, &board) < 0 ||
+	    fs_path_join(root, USER_CONFIG, &user) < 0)
+		return cmd_usage_error("init", "bad --root '%s'", root);
+	config_init(&c.cfg);
+	r = modlist_load(mods, &m, &err);
+	if (r < 0 && r != -ENOENT) {
+		fprintf(stderr, "heads init: %s\n", err ? err : strerror(-r));
+		config_free(&c.cfg);
+		return HEADS_EXIT_USAGE;
+	}
+	modlist_free(&m);
+	load_modules(&c, mods, true);
+	r = read_configs(&c, board, user, true);
+	config_free(&c.cfg);
+	return r < 0 ? HEADS_EXIT_USAGE : HEADS_EXIT_OK;
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"check", no_argument, NULL, 'c'},
+		{"root", required_argument, NULL, 'R'},
+		{},
+	};
+	struct init_ctx c = {.tty = -1};
+	const char *root = "/";
+	bool check = false;
+	int o, r, key;
+
+	/* As PID 1 the arguments are whatever the kernel passed on: ignore them
+	 * (an exit here would panic the kernel). */
+	optind = 1;
+	while (getpid() != 1 && (o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			check = true;
+			break;
+		case 'R':
+			root = optarg;
+			break;
+		default:
+			return cmd_usage_error("init", "bad option");
+		}
+	}
+	if (check)
+		return run_check(root);
+	if (getpid() != 1)
+		return cmd_usage_error("init", "not PID 1: only --check can run here");
+
+	umask(022);
+	early_mounts();
+	c.tty = open_console();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	log_open_session("/tmp/debug.log");
+	log_open_trace("/tmp/measuring_trace.log");
+	printf("heads init: Heads %s starting\n", HEADS_VERSION);
+	config_init(&c.cfg);
+
+	r = tpm_open(NULL, &c.tpm);
+	if (r < 0) {
+		log_warn("No TPM (%s): nothing will be measured", strerror(-r));
+		c.tpm = NULL;
+	}
+	load_modules(&c, MODULES_FILE, false);
+	read_configs(&c, BOARD_CONFIG, USER_CONFIG, false);
+	printf("heads init: measured boot done (PCR 5 modules, PCR 7 configuration)\n");
+
+	/* Reference: one key, 0.1 s. A key typed during the kernel's boot is
+	 * already buffered. */
+	key = read_key(c.tty, 100);
+	if (key == 'r')
+		recovery(&c, "'r' pressed at start");
+
+	if (&cmd_menu) {
+		char *margv[] = {"menu", NULL};
+		for (;;) {
+			r = run_child_command(&cmd_menu, margv);
+			log_warn("menu exited (status %d)", r);
+			recovery(&c, "the menu exited");
+		}
+	}
+	console_loop(&c);
+	return HEADS_EXIT_FAIL; /* not reached */
+}
+
+const struct heads_command cmd_init = {
+	.name = "init",
+	.summary = "PID 1: mount, load and measure modules and config, start the menu",
+	.usage = usage,
+	.run = run,
+};
