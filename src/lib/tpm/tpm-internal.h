@@ -18,10 +18,25 @@ struct tpm {
 	ESYS_CONTEXT *esys;
 	ESYS_TR *tracked;
 	size_t n_tracked;
+	ESYS_TR primary; /* cached TR of TPM_PRIMARY_HANDLE, ESYS_TR_NONE until looked up */
 };
 
 /* Map rc and log it at debug level; returns tpm_rc_to_errno(rc). */
 int tpm_log_rc(TSS2_RC rc, const char *what);
 int tpm_sha256(const void *data, size_t len, uint8_t out[32]);
+/* Log a TPM failure at error level; returns tpm_rc_to_errno(rc). */
+int tpm_log_rc_error(TSS2_RC rc, const char *what);
+/* authValue from a passphrase: raw bytes if <= 32, else SHA-256(bytes). */
+void tpm_auth_value(const struct secret *s, TPM2B_AUTH *ret);
+/* The persistent primary (cached). TPM_E_NO_PRIMARY if absent. */
+int tpm_get_primary(struct tpm *t, ESYS_TR *ret);
+/* ESYS_TR of a persistent handle or NV index (ReadPublic); caller
+ * Esys_TR_Close()s it. TPM_E_NO_OBJECT if absent. */
+int tpm_from_handle(struct tpm *t, uint32_t handle, ESYS_TR *ret);
+/* A salted (with the primary) HMAC session with parameter encryption
+ * (decrypt|encrypt|continue), tracked. */
+int tpm_hmac_session(struct tpm *t, ESYS_TR *ret);
+/* getrandom() into buf. */
+int tpm_random(void *buf, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
@@ -93,7 +94,6 @@ int tpm_rc_to_errno(TSS2_RC rc)
 	case TPM2_RC_BAD_AUTH & 0xbf:
 		return TPM_E_AUTH_FAIL;
 	case TPM2_RC_POLICY_FAIL & 0xbf:
-	case TPM2_RC_VALUE & 0xbf: /* PolicyPCR digest differs */
 		return TPM_E_PCR_MISMATCH;
 	case TPM2_RC_HANDLE & 0xbf:
 		return TPM_E_NO_OBJECT;
@@ -128,7 +128,7 @@ int tpm_log_rc(TSS2_RC rc, const char *what)
 	return r;
 }
 
-static int tpm_log_rc_error(TSS2_RC rc, const char *what)
+int tpm_log_rc_error(TSS2_RC rc, const char *what)
 {
 	int r = tpm_rc_to_errno(rc);
 	log_error("TPM: %s failed: %s (0x%x)", what, Tss2_RC_Decode(rc), rc);
@@ -145,7 +145,10 @@ int tpm_open(const char *tcti, struct tpm **ret)
 		if (!tcti || !*tcti)
 			tcti = "device:/dev/tpmrm0";
 	}
+	/* tpm2-tss logs every TPM error response itself; we log what matters. */
+	setenv("TSS2_LOG", "all+none", 0);
 	t = xcalloc(1, sizeof(*t));
+	t->primary = ESYS_TR_NONE;
 	rc = Tss2_TctiLdr_Initialize(tcti, &t->inner);
 	if (rc != TSS2_RC_SUCCESS) {
 		log_error("TPM: cannot open TCTI '%s': %s", tcti, Tss2_RC_Decode(rc));
@@ -432,5 +435,83 @@ int tpm_count_handles(struct tpm *t, unsigned *ret_transient, unsigned *ret_sess
 	}
 	*ret_transient = counts[0];
 	*ret_sessions = counts[1];
+	return 0;
+}
+
+void tpm_auth_value(const struct secret *s, TPM2B_AUTH *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (!s)
+		return;
+	if (s->len <= 32) {
+		ret->size = (UINT16)s->len;
+		memcpy(ret->buffer, s->data, s->len);
+	} else {
+		ret->size = 32;
+		tpm_sha256(s->data, s->len, ret->buffer);
+	}
+}
+
+int tpm_random(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int tpm_from_handle(struct tpm *t, uint32_t handle, ESYS_TR *ret)
+{
+	TSS2_RC rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE,
+					   ESYS_TR_NONE, ret);
+	if (rc != TSS2_RC_SUCCESS) {
+		int r = tpm_log_rc(rc, "ReadPublic");
+		return r == TPM_E_NO_TPM ? r : TPM_E_NO_OBJECT;
+	}
+	return 0;
+}
+
+int tpm_get_primary(struct tpm *t, ESYS_TR *ret)
+{
+	if (t->primary == ESYS_TR_NONE) {
+		int r = tpm_from_handle(t, TPM_PRIMARY_HANDLE, &t->primary);
+		if (r == TPM_E_NO_OBJECT) {
+			log_error("TPM: no primary key at 0x%08x: the TPM must be reset", TPM_PRIMARY_HANDLE);
+			return TPM_E_NO_PRIMARY;
+		}
+		if (r < 0)
+			return r;
+	}
+	*ret = t->primary;
+	return 0;
+}
+
+int tpm_hmac_session(struct tpm *t, ESYS_TR *ret)
+{
+	TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
+	ESYS_TR primary, s;
+	TSS2_RC rc;
+	int r = tpm_get_primary(t, &primary);
+	if (r < 0)
+		return r;
+	rc = Esys_StartAuthSession(t->esys, primary, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+				   ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &s);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "StartAuthSession(HMAC)");
+	tpm_track(t, s);
+	rc = Esys_TRSess_SetAttributes(t->esys, s,
+				       TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT |
+					       TPMA_SESSION_CONTINUESESSION, 0xff);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "session attributes");
+	*ret = s;
 	return 0;
 }

@@ -1,0 +1,256 @@
+/* nv.c - NV indices: monotonic counters and plain data indices. See tpm.h. */
+#include "tpm/tpm-internal.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <string.h>
+
+#define NV_CHUNK 512
+#define NV_MAX 2048
+
+static int set_owner_auth(struct tpm *t, const struct secret *owner_auth)
+{
+	TPM2B_AUTH a;
+	TSS2_RC rc;
+	tpm_auth_value(owner_auth, &a);
+	rc = Esys_TR_SetAuth(t->esys, ESYS_TR_RH_OWNER, &a);
+	explicit_bzero(&a, sizeof(a));
+	return rc == TSS2_RC_SUCCESS ? 0 : -EIO;
+}
+
+static int nv_define(struct tpm *t, uint32_t index, size_t size, TPMA_NV attrs,
+		     const struct secret *owner_auth)
+{
+	TPM2B_NV_PUBLIC pub = {0};
+	TPM2B_AUTH empty = {0};
+	ESYS_TR tr = ESYS_TR_NONE;
+	TSS2_RC rc;
+	int r;
+
+	if ((index >> 24) != 0x01 || size == 0 || size > NV_MAX)
+		return -EINVAL;
+	r = set_owner_auth(t, owner_auth);
+	if (r < 0)
+		return r;
+	pub.nvPublic.nvIndex = index;
+	pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
+	pub.nvPublic.attributes = attrs;
+	pub.nvPublic.dataSize = (UINT16)size;
+	rc = Esys_NV_DefineSpace(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				 ESYS_TR_NONE, &empty, &pub, &tr);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "NV_DefineSpace");
+	Esys_TR_Close(t->esys, &tr);
+	return 0;
+}
+
+int tpm_nv_define(struct tpm *t, uint32_t index, size_t size, const struct secret *owner_auth)
+{
+	return nv_define(t, index, size,
+			 TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_AUTHREAD |
+				 TPMA_NV_AUTHWRITE | TPMA_NV_NO_DA,
+			 owner_auth);
+}
+
+int tpm_nv_info(struct tpm *t, uint32_t index, uint32_t *ret_attributes, size_t *ret_size)
+{
+	TPM2B_NV_PUBLIC *pub = NULL;
+	ESYS_TR tr;
+	TSS2_RC rc;
+	int r = tpm_from_handle(t, index, &tr);
+	if (r < 0)
+		return r;
+	rc = Esys_NV_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
+	Esys_TR_Close(t->esys, &tr);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "NV_ReadPublic");
+	*ret_attributes = pub->nvPublic.attributes;
+	*ret_size = pub->nvPublic.dataSize;
+	Esys_Free(pub);
+	return 0;
+}
+
+int tpm_nv_write(struct tpm *t, uint32_t index, const void *data, size_t len,
+		 const struct secret *owner_auth)
+{
+	ESYS_TR tr, auth;
+	int r = tpm_from_handle(t, index, &tr);
+	if (r < 0)
+		return r;
+	if (owner_auth) {
+		r = set_owner_auth(t, owner_auth);
+		auth = ESYS_TR_RH_OWNER;
+	} else {
+		auth = tr;
+	}
+	for (size_t off = 0; r == 0 && off < len; off += NV_CHUNK) {
+		TPM2B_MAX_NV_BUFFER b;
+		size_t n = len - off < NV_CHUNK ? len - off : NV_CHUNK;
+		b.size = (UINT16)n;
+		memcpy(b.buffer, (const uint8_t *)data + off, n);
+		TSS2_RC rc = Esys_NV_Write(t->esys, auth, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+					   ESYS_TR_NONE, &b, (UINT16)off);
+		if (rc != TSS2_RC_SUCCESS)
+			r = tpm_log_rc_error(rc, "NV_Write");
+	}
+	Esys_TR_Close(t->esys, &tr);
+	return r;
+}
+
+static int nv_read_tr(struct tpm *t, ESYS_TR tr, size_t size, uint8_t *out)
+{
+	for (size_t off = 0; off < size; off += NV_CHUNK) {
+		TPM2B_MAX_NV_BUFFER *b = NULL;
+		size_t n = size - off < NV_CHUNK ? size - off : NV_CHUNK;
+		TSS2_RC rc = Esys_NV_Read(t->esys, tr, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+					  ESYS_TR_NONE, (UINT16)n, (UINT16)off, &b);
+		if (rc != TSS2_RC_SUCCESS) {
+			int r = tpm_log_rc(rc, "NV_Read");
+			if (r != -ENODATA)
+				tpm_log_rc_error(rc, "NV_Read");
+			return r;
+		}
+		if (b->size != n) {
+			Esys_Free(b);
+			return -EIO;
+		}
+		memcpy(out + off, b->buffer, n);
+		Esys_Free(b);
+	}
+	return 0;
+}
+
+int tpm_nv_read(struct tpm *t, uint32_t index, uint8_t **ret, size_t *ret_len)
+{
+	TPM2B_NV_PUBLIC *pub = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t size;
+	ESYS_TR tr;
+	TSS2_RC rc;
+	int r = tpm_from_handle(t, index, &tr);
+	if (r < 0)
+		return r;
+	rc = Esys_NV_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		Esys_TR_Close(t->esys, &tr);
+		return tpm_log_rc_error(rc, "NV_ReadPublic");
+	}
+	size = pub->nvPublic.dataSize;
+	Esys_Free(pub);
+	buf = xmalloc(size ? size : 1);
+	r = nv_read_tr(t, tr, size, buf);
+	Esys_TR_Close(t->esys, &tr);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(buf);
+	*ret_len = size;
+	return 0;
+}
+
+int tpm_nv_undefine(struct tpm *t, uint32_t index, const struct secret *owner_auth)
+{
+	ESYS_TR tr;
+	TSS2_RC rc;
+	int r = tpm_from_handle(t, index, &tr);
+	if (r < 0)
+		return r;
+	r = set_owner_auth(t, owner_auth);
+	if (r < 0) {
+		Esys_TR_Close(t->esys, &tr);
+		return r;
+	}
+	rc = Esys_NV_UndefineSpace(t->esys, ESYS_TR_RH_OWNER, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				   ESYS_TR_NONE);
+	if (rc != TSS2_RC_SUCCESS) {
+		Esys_TR_Close(t->esys, &tr);
+		return tpm_log_rc_error(rc, "NV_UndefineSpace");
+	}
+	/* UndefineSpace invalidated tr inside ESAPI. */
+	return 0;
+}
+
+/* --- counters ------------------------------------------------------------ */
+
+#define COUNTER_ATTRS                                                                     \
+	(TPMA_NV_OWNERREAD | TPMA_NV_AUTHREAD | TPMA_NV_AUTHWRITE |                      \
+	 ((TPMA_NV)TPM2_NT_COUNTER << TPMA_NV_TPM2_NT_SHIFT))
+
+int tpm_counter_read(struct tpm *t, uint32_t index, uint64_t *ret_value)
+{
+	uint8_t b[8];
+	ESYS_TR tr;
+	int r;
+
+	if ((index >> 24) != 0x01)
+		return -EINVAL;
+	r = tpm_from_handle(t, index, &tr);
+	if (r < 0)
+		return r;
+	r = nv_read_tr(t, tr, 8, b);
+	Esys_TR_Close(t->esys, &tr);
+	if (r < 0)
+		return r;
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	*ret_value = v;
+	return 0;
+}
+
+int tpm_counter_increment(struct tpm *t, uint32_t index, const struct secret *owner_auth,
+			  uint64_t *ret_value)
+{
+	ESYS_TR tr, auth;
+	TSS2_RC rc;
+	int r;
+
+	if ((index >> 24) != 0x01)
+		return -EINVAL;
+	r = tpm_from_handle(t, index, &tr);
+	if (r < 0)
+		return r;
+	if (owner_auth) {
+		r = set_owner_auth(t, owner_auth);
+		auth = ESYS_TR_RH_OWNER;
+	} else {
+		auth = tr;
+	}
+	if (r == 0) {
+		rc = Esys_NV_Increment(t->esys, auth, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+		if (rc != TSS2_RC_SUCCESS)
+			r = tpm_log_rc_error(rc, "NV_Increment");
+	}
+	Esys_TR_Close(t->esys, &tr);
+	if (r < 0)
+		return r;
+	if (ret_value)
+		return tpm_counter_read(t, index, ret_value);
+	return 0;
+}
+
+int tpm_counter_create(struct tpm *t, const struct secret *owner_auth, uint32_t *ret_index)
+{
+	for (int attempt = 0; attempt < 16; attempt++) {
+		uint8_t rnd[3];
+		uint32_t index;
+		int r = tpm_random(rnd, sizeof(rnd));
+		if (r < 0)
+			return r;
+		index = 0x01000000u | (uint32_t)rnd[0] << 16 | (uint32_t)rnd[1] << 8 | rnd[2];
+		if ((index & 0xffff0000u) == TPM_SEALREC_BASE)
+			continue;
+		r = nv_define(t, index, 8, COUNTER_ATTRS, owner_auth);
+		if (r == -EEXIST)
+			continue;
+		if (r < 0)
+			return r;
+		r = tpm_counter_increment(t, index, NULL, NULL);
+		if (r < 0)
+			return r;
+		log_info("TPM: created counter 0x%08x", index);
+		*ret_index = index;
+		return 0;
+	}
+	return log_error_errno(-EEXIST, "TPM: no free NV counter index found");
+}

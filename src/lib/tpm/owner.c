@@ -1,0 +1,135 @@
+/* owner.c - TPM reset (ownership), finalize before kexec, shutdown. */
+#include "tpm/tpm-internal.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <string.h>
+
+static int set_auth(struct tpm *t, ESYS_TR h, const TPM2B_AUTH *a)
+{
+	return Esys_TR_SetAuth(t->esys, h, a) == TSS2_RC_SUCCESS ? 0 : -EIO;
+}
+
+static int random_auth(TPM2B_AUTH *a)
+{
+	a->size = 32;
+	return tpm_random(a->buffer, 32);
+}
+
+/* Reference template: tpm2 createprimary -C owner -g sha256 -G ecc. */
+static void primary_template(TPM2B_PUBLIC *pub)
+{
+	memset(pub, 0, sizeof(*pub));
+	pub->publicArea.type = TPM2_ALG_ECC;
+	pub->publicArea.nameAlg = TPM2_ALG_SHA256;
+	pub->publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+					   TPMA_OBJECT_SENSITIVEDATAORIGIN |
+					   TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED |
+					   TPMA_OBJECT_DECRYPT;
+	pub->publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
+	pub->publicArea.parameters.eccDetail.symmetric.keyBits.aes = 128;
+	pub->publicArea.parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+	pub->publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+	pub->publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+	pub->publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+}
+
+int tpm_reset(struct tpm *t, const struct secret *owner_auth)
+{
+	TPM2B_AUTH owner, lockout, empty = {0};
+	TPM2B_SENSITIVE_CREATE sens = {0};
+	TPM2B_PUBLIC tmpl;
+	TPM2B_DATA outside = {0};
+	TPML_PCR_SELECTION pcrs = {0};
+	ESYS_TR primary = ESYS_TR_NONE, persisted = ESYS_TR_NONE;
+	TSS2_RC rc;
+	int r;
+
+	/* Forget cached handles: Clear flushes everything. */
+	while (t->n_tracked > 0)
+		tpm_flush(t, t->tracked[t->n_tracked - 1]);
+	if (t->primary != ESYS_TR_NONE) {
+		Esys_TR_Close(t->esys, &t->primary);
+		t->primary = ESYS_TR_NONE;
+	}
+	rc = Esys_ClearControl(t->esys, ESYS_TR_RH_PLATFORM, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+			       ESYS_TR_NONE, TPM2_NO);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "ClearControl(platform)");
+	rc = Esys_Clear(t->esys, ESYS_TR_RH_PLATFORM, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "Clear(platform)");
+	set_auth(t, ESYS_TR_RH_OWNER, &empty);
+	set_auth(t, ESYS_TR_RH_ENDORSEMENT, &empty);
+	set_auth(t, ESYS_TR_RH_LOCKOUT, &empty);
+
+	tpm_auth_value(owner_auth, &owner);
+	rc = Esys_HierarchyChangeAuth(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				      ESYS_TR_NONE, &owner);
+	if (rc == TSS2_RC_SUCCESS)
+		rc = Esys_HierarchyChangeAuth(t->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD,
+					      ESYS_TR_NONE, ESYS_TR_NONE, &owner);
+	explicit_bzero(&owner, sizeof(owner));
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "HierarchyChangeAuth(owner/endorsement)");
+
+	primary_template(&tmpl);
+	rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs, &primary, NULL, NULL,
+				NULL, NULL);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "CreatePrimary");
+	tpm_track(t, primary);
+	rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+			       ESYS_TR_NONE, TPM_PRIMARY_HANDLE, &persisted);
+	tpm_flush(t, primary);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "EvictControl(primary)");
+	t->primary = persisted;
+
+	rc = Esys_DictionaryAttackParameters(t->esys, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD,
+					     ESYS_TR_NONE, ESYS_TR_NONE, 10, 3600, 0);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "DictionaryAttackParameters");
+	r = random_auth(&lockout);
+	if (r < 0)
+		return r;
+	rc = Esys_HierarchyChangeAuth(t->esys, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				      ESYS_TR_NONE, &lockout);
+	explicit_bzero(&lockout, sizeof(lockout));
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "HierarchyChangeAuth(lockout)");
+	log_info("TPM: reset done; primary persisted at 0x%08x", TPM_PRIMARY_HANDLE);
+	return 0;
+}
+
+int tpm_finalize(struct tpm *t)
+{
+	TPM2B_AUTH a;
+	TSS2_RC rc;
+	int r;
+
+	while (t->n_tracked > 0)
+		tpm_flush(t, t->tracked[t->n_tracked - 1]);
+	r = random_auth(&a);
+	if (r < 0)
+		return r;
+	rc = Esys_HierarchyChangeAuth(t->esys, ESYS_TR_RH_PLATFORM, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				      ESYS_TR_NONE, &a);
+	explicit_bzero(&a, sizeof(a));
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "HierarchyChangeAuth(platform)");
+	return 0;
+}
+
+int tpm_shutdown(struct tpm *t)
+{
+	TSS2_RC rc;
+	while (t->n_tracked > 0)
+		tpm_flush(t, t->tracked[t->n_tracked - 1]);
+	rc = Esys_Shutdown(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_SU_CLEAR);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "Shutdown");
+	return 0;
+}
