@@ -1,0 +1,347 @@
+/* Unit tests of boot/manifest and boot/rollback (pure parts). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "boot/manifest.h"
+#include "boot/rollback.h"
+#include "codec.h"
+#include "util.h"
+
+#define H0 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+static char root[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(root, "/tmp/heads-test-manifest-XXXXXX");
+	return mkdtemp(root) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char *cmd = xasprintf("rm -rf '%s'", root);
+	int r;
+	(void)state;
+	r = system(cmd);
+	free(cmd);
+	return r == 0 ? 0 : -1;
+}
+
+static void put(const char *rel, const char *content)
+{
+	char *p = xasprintf("%s/%s", root, rel);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+	free(p);
+}
+
+static void mkd(const char *rel)
+{
+	char *p = xasprintf("%s/%s", root, rel);
+	assert_int_equal(mkdir(p, 0755), 0);
+	free(p);
+}
+
+static void test_signable(void **state)
+{
+	(void)state;
+	assert_true(manifest_name_signable("vmlinuz-6.1.0 (x)~+,=@"));
+	assert_false(manifest_name_signable("a\nb"));
+	assert_false(manifest_name_signable("a\x01"));
+	assert_false(manifest_name_signable("a\\b"));
+	assert_false(manifest_name_signable("a\x7f"));
+	assert_false(manifest_name_signable("caf\xc3\xa9"));
+	char *e = manifest_escape_name("a\nb\\c\xff");
+	assert_string_equal(e, "a\\x0ab\\x5cc\\xff");
+	free(e);
+}
+
+static void test_path_valid(void **state)
+{
+	(void)state;
+	assert_true(manifest_path_valid("./"));
+	assert_true(manifest_path_valid("./a/b"));
+	assert_true(manifest_path_valid("./.hidden"));
+	assert_false(manifest_path_valid("a"));
+	assert_false(manifest_path_valid("/a"));
+	assert_false(manifest_path_valid("./a/"));
+	assert_false(manifest_path_valid(".//a"));
+	assert_false(manifest_path_valid("./a/../b"));
+	assert_false(manifest_path_valid("./."));
+	assert_false(manifest_path_valid("./a/./b"));
+	assert_false(manifest_path_valid(""));
+}
+
+static void test_parse_hashes(void **state)
+{
+	struct manifest m;
+	size_t line = 0;
+	const char *good = H0 "  ./a\n" H0 " *./b c\n" "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855  ./d";
+	(void)state;
+
+	assert_int_equal(manifest_parse_hashes(good, strlen(good), &m, &line), 0);
+	assert_int_equal(m.n, 3);
+	assert_string_equal(m.e[0].path, "./a");
+	assert_string_equal(m.e[1].path, "./b c");
+	assert_string_equal(m.e[2].path, "./d");
+	assert_memory_equal(m.e[0].sha256, m.e[2].sha256, 32);
+	manifest_free(&m);
+
+	assert_int_equal(manifest_parse_hashes("", 0, &m, &line), 0);
+	assert_int_equal(m.n, 0);
+	manifest_free(&m);
+
+	static const char *bad[] = {
+		H0 " ./a\n",                 /* one space */
+		H0 "\t./a\n",
+		H0 "  \n",                   /* empty name */
+		"\\" H0 "  ./a\\nb\n",       /* GNU escaped name */
+		"g3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  ./a\n",
+		"e3b0  ./a\n",
+		H0 "  ./a\tb\n",             /* control byte in name */
+		"\n",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		line = 0;
+		assert_int_equal(manifest_parse_hashes(bad[i], strlen(bad[i]), &m, &line), -EINVAL);
+		assert_int_equal(line, 1);
+	}
+	const char *second = H0 "  ./a\nxx\n";
+	assert_int_equal(manifest_parse_hashes(second, strlen(second), &m, &line), -EINVAL);
+	assert_int_equal(line, 2);
+	/* NUL inside a name */
+	char nul[80];
+	memcpy(nul, H0 "  ./a", 69);
+	nul[67] = '\0';
+	assert_int_equal(manifest_parse_hashes(nul, 69, &m, &line), -EINVAL);
+}
+
+static void test_parse_tree(void **state)
+{
+	struct manifest_tree t;
+	size_t e = 0;
+	const char good[] = "./\0./a\0./a/b\0";
+	(void)state;
+
+	assert_int_equal(manifest_parse_tree(good, sizeof(good) - 1, &t, &e), 0);
+	assert_int_equal(t.n, 3);
+	assert_string_equal(t.path[2], "./a/b");
+	manifest_tree_free(&t);
+	assert_int_equal(manifest_parse_tree("./\0./a", 6, &t, &e), -EINVAL); /* no final NUL */
+	assert_int_equal(e, 2);
+	assert_int_equal(manifest_parse_tree("./\0\0", 4, &t, &e), -EINVAL);   /* empty entry */
+	assert_int_equal(manifest_parse_tree("./../x\0", 7, &t, &e), -EINVAL);
+	assert_int_equal(manifest_parse_tree("x\0", 2, &t, &e), -EINVAL);
+}
+
+static void test_scan_generate(void **state)
+{
+	struct manifest_scan s;
+	char *h, *t;
+	size_t hl, tl;
+	_cleanup_close_ int fd = -1;
+	(void)state;
+
+	mkd("grub");
+	mkd("kexecdir");
+	put("grub/grub.cfg", "");
+	put("kexecdir/x", "");
+	put("kexec_hashes.txt", "old");
+	put("vmlinuz", "");
+	put("B", "");
+	fd = open(root, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_int_equal(symlinkat("vmlinuz", fd, "link"), 0);
+	assert_int_equal(manifest_scan_dir(fd, &s), 0);
+	assert_int_equal(s.n_unsignable, 0);
+	/* byte order: "./" < "./B" < "./grub" < "./grub/grub.cfg" < "./link" < "./vmlinuz" */
+	assert_int_equal(s.tree.n, 6);
+	assert_string_equal(s.tree.path[0], "./");
+	assert_string_equal(s.tree.path[1], "./B");
+	assert_string_equal(s.tree.path[2], "./grub");
+	assert_string_equal(s.tree.path[3], "./grub/grub.cfg");
+	assert_string_equal(s.tree.path[4], "./link");
+	assert_int_equal(s.type[4], MANIFEST_SYMLINK);
+	assert_int_equal(manifest_generate(fd, &s, &h, &hl, &t, &tl, NULL, NULL), 0);
+	assert_string_equal(h, H0 "  ./B\n" H0 "  ./grub/grub.cfg\n" H0 "  ./vmlinuz\n");
+	assert_int_equal(tl, strlen("./") + strlen("./B") + strlen("./grub") +
+			 strlen("./grub/grub.cfg") + strlen("./link") + strlen("./vmlinuz") + 6);
+	assert_memory_equal(t, "./\0./B\0./grub\0", 14);
+	free(h);
+	free(t);
+	manifest_scan_free(&s);
+
+	/* an unsignable name anywhere (even under kexec*) refuses generation */
+	put("kexecdir/bad\x1b", "");
+	assert_int_equal(manifest_scan_dir(fd, &s), 0);
+	assert_int_equal(s.n_unsignable, 1);
+	assert_string_equal(s.unsignable[0], "./kexecdir/bad\x1b");
+	assert_int_equal(manifest_generate(fd, &s, &h, &hl, &t, &tl, NULL, NULL), -EINVAL);
+	manifest_scan_free(&s);
+}
+
+static void test_verify(void **state)
+{
+	struct manifest_scan s;
+	struct manifest m;
+	struct manifest_tree tr;
+	struct manifest_report rep;
+	char *h, *t;
+	size_t hl, tl;
+	_cleanup_close_ int fd = -1;
+	(void)state;
+
+	put("a", "1");
+	put("b", "2");
+	put("c", "3");
+	fd = open(root, O_RDONLY | O_DIRECTORY);
+	assert_int_equal(manifest_scan_dir(fd, &s), 0);
+	assert_int_equal(manifest_generate(fd, &s, &h, &hl, &t, &tl, NULL, NULL), 0);
+	manifest_scan_free(&s);
+	assert_int_equal(manifest_parse_hashes(h, hl, &m, NULL), 0);
+	assert_int_equal(manifest_parse_tree(t, tl, &tr, NULL), 0);
+
+	assert_int_equal(manifest_verify(fd, &m, &tr, &rep, NULL, NULL), 0);
+	assert_int_equal(rep.n_issue, 0);
+	assert_int_equal(rep.files_checked, 3);
+	manifest_report_free(&rep);
+
+	put("a", "changed");
+	assert_int_equal(unlinkat(fd, "b", 0), 0);
+	assert_int_equal(unlinkat(fd, "c", 0), 0);
+	assert_int_equal(symlinkat("a", fd, "c"), 0);
+	put("d", "new");
+	assert_int_equal(manifest_verify(fd, &m, &tr, &rep, NULL, NULL), 0);
+	assert_int_equal(rep.n_issue, 4);
+	assert_int_equal(rep.issue[0].kind, MANIFEST_CHANGED);
+	assert_string_equal(rep.issue[0].path, "./a");
+	assert_int_equal(rep.issue[1].kind, MANIFEST_MISSING);
+	assert_string_equal(rep.issue[1].path, "./b");
+	assert_int_equal(rep.issue[2].kind, MANIFEST_NOT_REGULAR);
+	assert_string_equal(rep.issue[2].path, "./c");
+	assert_int_equal(rep.issue[3].kind, MANIFEST_NEW);
+	assert_string_equal(rep.issue[3].path, "./d");
+	assert_int_equal(manifest_report_count(&rep, MANIFEST_MISSING), 1);
+	manifest_report_free(&rep);
+	manifest_free(&m);
+	manifest_tree_free(&tr);
+	free(h);
+	free(t);
+}
+
+static void test_hash_many_parallel(void **state)
+{
+	/* More files than cores, of different sizes: every digest lands at
+	 * its own index. */
+	enum { N = 40 };
+	char *paths[N];
+	uint64_t sizes[N];
+	uint8_t dig[N][32];
+	int errs[N];
+	_cleanup_close_ int fd = -1;
+	(void)state;
+
+	for (int i = 0; i < N; i++) {
+		char name[16], *content = xmalloc((size_t)i * 1000 + 1);
+		memset(content, 'a' + i % 26, (size_t)i * 1000);
+		content[i * 1000] = '\0';
+		snprintf(name, sizeof(name), "f%02d", i);
+		put(name, content);
+		free(content);
+		paths[i] = xasprintf("./%s", name);
+		sizes[i] = (uint64_t)i * 1000;
+	}
+	fd = open(root, O_RDONLY | O_DIRECTORY);
+	assert_int_equal(manifest_hash_files(fd, paths, sizes, N, dig, errs, NULL, NULL), 0);
+	for (int i = 0; i < N; i++) {
+		char *cmd = xasprintf("cd '%s' && sha256sum f%02d | cut -c1-64", root, i);
+		FILE *p = popen(cmd, "r");
+		char want[80] = "", hex[65];
+		assert_non_null(fgets(want, sizeof(want), p));
+		pclose(p);
+		hex_encode(dig[i], 32, hex);
+		assert_int_equal(errs[i], 0);
+		assert_memory_equal(hex, want, 64);
+		free(cmd);
+		free(paths[i]);
+	}
+}
+
+static void test_rollback_format(void **state)
+{
+	char txt[ROLLBACK_STATE_MAX];
+	uint8_t h[32];
+	uint32_t id;
+	size_t len;
+	char *s;
+	struct rollback_result res = {0};
+	(void)state;
+
+	rollback_state_text(0x1a2b3c4, 5, txt);
+	assert_string_equal(txt, "1a2b3c4: 0000000000000005\n");
+	s = rollback_format(0x1a2b3c4, 5, &len);
+	/* sha256 of "1a2b3c4: 0000000000000005\n" */
+	char *cmd = xasprintf("printf '1a2b3c4: 0000000000000005\\n' | sha256sum | cut -c1-64");
+	FILE *p = popen(cmd, "r");
+	char want[80] = "";
+	assert_non_null(fgets(want, sizeof(want), p));
+	pclose(p);
+	free(cmd);
+	assert_memory_equal(s, want, 64);
+	assert_string_equal(s + 64, "  /tmp/counter-1a2b3c4\n");
+	assert_int_equal(rollback_parse(s, len, &id, h), 0);
+	assert_int_equal(id, 0x1a2b3c4);
+
+	rollback_check_value(id, h, 5, &res);
+	assert_int_equal(res.state, ROLLBACK_OK);
+	rollback_check_value(id, h, 7, &res);
+	assert_int_equal(res.state, ROLLBACK_BEHIND);
+	assert_int_equal(res.behind_by, 2);
+	rollback_check_value(id, h, 4, &res);
+	assert_int_equal(res.state, ROLLBACK_MISMATCH);
+	rollback_check_value(id + 1, h, 5, &res);
+	assert_int_equal(res.state, ROLLBACK_MISMATCH);
+	free(s);
+
+	static const char *bad[] = {
+		H0 "  /tmp/counter-\n",
+		H0 "  /tmp/counter-xyz\n",
+		H0 "  /tmp/counter-123456789\n",
+		H0 "  /tmp/count-12\n",
+		H0 "  /tmp/counter-12\n" H0 "  /tmp/counter-13\n",
+		"",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(rollback_parse(bad[i], strlen(bad[i]), &id, h), -EINVAL);
+	/* the legacy TPM1 form (decimal ids) parses as hex digits, like the regex */
+	assert_int_equal(rollback_parse(H0 "  /tmp/counter-12\n", strlen(H0 "  /tmp/counter-12\n"), &id, h), 0);
+	assert_int_equal(id, 0x12);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_signable),
+		cmocka_unit_test(test_path_valid),
+		cmocka_unit_test(test_parse_hashes),
+		cmocka_unit_test(test_parse_tree),
+		cmocka_unit_test_setup_teardown(test_scan_generate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hash_many_parallel, setup, teardown),
+		cmocka_unit_test(test_rollback_format),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
