@@ -299,6 +299,9 @@ static int evict_at(struct tpm *t, uint32_t handle)
 		Esys_TR_Close(e, &obj);
 		return rc_err(rc, "EvictControl(remove)");
 	}
+	/* ESAPI keeps the evicted handle's metadata; drop it so the handle can
+	 * be looked up again in this context. */
+	Esys_TR_Close(e, &obj);
 	return 0;
 }
 
