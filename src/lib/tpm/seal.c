@@ -364,13 +364,13 @@ int tpm_unseal_mask(struct tpm *t, uint32_t handle, uint32_t mask, const struct 
 	r = tpm_log_rc(rc, "Unseal");
 	switch (r) {
 	case TPM_E_PCR_MISMATCH:
-		log_error("TPM: unseal of 0x%08x refused: PCR values differ from the sealed ones", handle);
+		log_debug("TPM: unseal of 0x%08x refused: PCR values differ from the sealed ones", handle);
 		break;
 	case TPM_E_AUTH_FAIL:
-		log_error("TPM: unseal of 0x%08x refused: wrong passphrase", handle);
+		log_debug("TPM: unseal of 0x%08x refused: wrong passphrase", handle);
 		break;
 	case TPM_E_LOCKOUT:
-		log_error("TPM: unseal of 0x%08x refused: the TPM is in dictionary-attack lockout", handle);
+		log_debug("TPM: unseal of 0x%08x refused: the TPM is in dictionary-attack lockout", handle);
 		break;
 	default:
 		tpm_log_rc_error(rc, "Unseal");

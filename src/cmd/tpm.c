@@ -1,0 +1,834 @@
+/* heads tpm ... - TPM 2.0: PCRs, event log, sealing, counters, ownership. */
+#include "cmd/cmd.h"
+#include "codec.h"
+#include "fs.h"
+#include "log.h"
+#include "secret.h"
+#include "tpm/eventlog.h"
+#include "tpm/tpm.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define PASS_MAX 256
+#define DEFAULT_TRACE "/tmp/measuring_trace.log"
+
+/* Exit codes of the TPM outcomes (documented in usage). */
+enum {
+	EXIT_PCR_MISMATCH = 1,
+	EXIT_AUTH = 3,
+	EXIT_LOCKOUT = 4,
+	EXIT_NO_OBJECT = 5,
+	EXIT_NO_TPM = 6,
+	EXIT_NO_PRIMARY = 7,
+};
+
+static const char usage[] =
+	"Usage: heads tpm pcrread [N...] [--bank sha256|sha1]\n"
+	"       heads tpm extend N (--string S | --file F) [--trace FILE]\n"
+	"       heads tpm eventlog [--file F] [--no-compare]\n"
+	"       heads tpm predict N [--eventlog F | --no-eventlog] [--string S]... [--file F]...\n"
+	"       heads tpm reset [--owner-fd FD]\n"
+	"       heads tpm seal HANDLE --pcrs LIST [--auth-fd FD] [--owner-fd FD]\n"
+	"                [--future N]... [--future-string N=S]... [--future-file N=F]...\n"
+	"                [--pcr-value N=HEX]... [--eventlog F | --no-eventlog]\n"
+	"       heads tpm unseal HANDLE [--auth-fd FD] [--pcrs LIST]\n"
+	"       heads tpm evict HANDLE [--owner-fd FD]\n"
+	"       heads tpm counter create [--owner-fd FD]\n"
+	"       heads tpm counter read INDEX\n"
+	"       heads tpm counter increment INDEX [--owner-fd FD]\n"
+	"       heads tpm info | finalize | shutdown\n"
+	"\n"
+	"Every subcommand takes --tcti STR (default $HEADS_TCTI, else\n"
+	"device:/dev/tpmrm0). Passphrases come from an fd (--x-fd N, one line) or a\n"
+	"no-echo prompt on /dev/tty, never from argv. Only the sha256 bank is\n"
+	"extended and sealed against.\n"
+	"\n"
+	"pcrread   one line per PCR: `N: <lower-case hex>` (default PCRs 0-23).\n"
+	"extend    sha256(S) or sha256(file content) into PCR N; appends a MEASURE\n"
+	"          line to the measurement trace (--trace, $HEADS_MEASURE_TRACE, else\n"
+	"          " DEFAULT_TRACE ").\n"
+	"eventlog  lists the firmware event log (default\n"
+	"          " TPM_EVENTLOG_DEFAULT ")\n"
+	"          and compares its replay with the live PCRs (exit 1 if different).\n"
+	"predict   the value PCR N will have: firmware log replay, then each --string\n"
+	"          and --file measurement in order.\n"
+	"seal      seals stdin (<= 128 bytes) at HANDLE (e.g. 0x81004d47) to the\n"
+	"          current values of the PCRs in LIST (e.g. 0,1,2,3,4,7), except:\n"
+	"          --future N: the firmware-only value of N (event log replay);\n"
+	"          --future-string/--future-file N=...: that plus these measurements;\n"
+	"          --pcr-value N=HEX: exactly this value. With --auth-fd the secret\n"
+	"          also needs that passphrase. The expected values are recorded in NV\n"
+	"          index 0x0148XXXX (XXXX = low 16 bits of HANDLE).\n"
+	"unseal    writes the secret to stdout. The PCR list comes from that record\n"
+	"          (or --pcrs). On a PCR mismatch, each moved PCR is named with its\n"
+	"          expected and actual value.\n"
+	"counter   NV monotonic counter (index 0x01XXXXXX); prints `INDEX: <16 hex>`.\n"
+	"reset     clears the TPM (platform auth), sets the owner passphrase, creates\n"
+	"          and persists the primary key at 0x81000000, DA 10 tries / 3600 s.\n"
+	"info      DA lockout state and loaded handles. finalize: random platform\n"
+	"          auth before kexec. shutdown: TPM2_Shutdown(CLEAR).\n"
+	"\n"
+	"Exit status: 0 ok; 1 check failed (PCR mismatch, event log differs);\n"
+	"2 usage error; 3 wrong passphrase or owner passphrase; 4 dictionary-attack\n"
+	"lockout (the TPM forgives one failure every recovery interval); 5 nothing\n"
+	"sealed at HANDLE / no such NV index; 6 no TPM; 7 no primary key (TPM reset\n"
+	"needed); 8 other TPM error.\n";
+
+static int exit_for(int r)
+{
+	switch (r) {
+	case 0:
+		return 0;
+	case TPM_E_PCR_MISMATCH:
+		return EXIT_PCR_MISMATCH;
+	case TPM_E_AUTH_FAIL:
+		return EXIT_AUTH;
+	case TPM_E_LOCKOUT:
+		return EXIT_LOCKOUT;
+	case TPM_E_NO_OBJECT:
+		return EXIT_NO_OBJECT;
+	case TPM_E_NO_TPM:
+		return EXIT_NO_TPM;
+	case TPM_E_NO_PRIMARY:
+		return EXIT_NO_PRIMARY;
+	default:
+		return 8;
+	}
+}
+
+/* Options shared by subcommands. */
+struct opts {
+	const char *tcti;
+	int owner_fd, auth_fd;
+	const char *str, *file, *trace, *eventlog, *bank, *pcrs;
+	bool no_eventlog, no_compare;
+	/* seal/predict prediction */
+	uint32_t future_mask;
+	struct extra {
+		unsigned pcr;
+		bool is_file;
+		const char *v;
+	} *extra;
+	size_t n_extra;
+	struct pcr_value {
+		unsigned pcr;
+		uint8_t v[32];
+	} *values;
+	size_t n_values;
+	int optind;
+};
+
+enum {
+	O_TCTI = 256, O_OWNER_FD, O_AUTH_FD, O_STRING, O_FILE, O_TRACE, O_EVENTLOG,
+	O_NO_EVENTLOG, O_NO_COMPARE, O_BANK, O_PCRS, O_FUTURE, O_FUTURE_STRING,
+	O_FUTURE_FILE, O_PCR_VALUE,
+};
+
+static int parse_pcr(const char *s, unsigned *ret)
+{
+	unsigned long long v;
+	if (parse_uint(s, TPM_PCR_COUNT - 1, &v) < 0)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+/* "N=REST" -> pcr, rest. */
+static int split_assign(const char *s, unsigned *pcr, const char **rest)
+{
+	const char *eq = strchr(s, '=');
+	char num[8];
+	if (!eq || (size_t)(eq - s) >= sizeof(num) || eq == s)
+		return -EINVAL;
+	memcpy(num, s, (size_t)(eq - s));
+	num[eq - s] = '\0';
+	*rest = eq + 1;
+	return parse_pcr(num, pcr);
+}
+
+static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{"tcti", required_argument, NULL, O_TCTI},
+		{"owner-fd", required_argument, NULL, O_OWNER_FD},
+		{"auth-fd", required_argument, NULL, O_AUTH_FD},
+		{"string", required_argument, NULL, O_STRING},
+		{"file", required_argument, NULL, O_FILE},
+		{"trace", required_argument, NULL, O_TRACE},
+		{"eventlog", required_argument, NULL, O_EVENTLOG},
+		{"no-eventlog", no_argument, NULL, O_NO_EVENTLOG},
+		{"no-compare", no_argument, NULL, O_NO_COMPARE},
+		{"bank", required_argument, NULL, O_BANK},
+		{"pcrs", required_argument, NULL, O_PCRS},
+		{"future", required_argument, NULL, O_FUTURE},
+		{"future-string", required_argument, NULL, O_FUTURE_STRING},
+		{"future-file", required_argument, NULL, O_FUTURE_FILE},
+		{"pcr-value", required_argument, NULL, O_PCR_VALUE},
+		{},
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->owner_fd = o->auth_fd = -1;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		unsigned pcr;
+		const char *rest;
+		switch (c) {
+		case O_TCTI:
+			o->tcti = optarg;
+			break;
+		case O_OWNER_FD:
+			if (cmd_parse_fd(optarg, &o->owner_fd) < 0)
+				return cmd_usage_error("tpm", "%s: bad --owner-fd '%s'", sub, optarg);
+			break;
+		case O_AUTH_FD:
+			if (cmd_parse_fd(optarg, &o->auth_fd) < 0)
+				return cmd_usage_error("tpm", "%s: bad --auth-fd '%s'", sub, optarg);
+			break;
+		case O_STRING:
+		case O_FILE:
+			if (streq(sub, "predict")) {
+				o->extra = xrealloc(o->extra, (o->n_extra + 1) * sizeof(*o->extra));
+				o->extra[o->n_extra++] = (struct extra){0, c == O_FILE, optarg};
+			} else if (c == O_STRING) {
+				o->str = optarg;
+			} else {
+				o->file = optarg;
+			}
+			break;
+		case O_TRACE:
+			o->trace = optarg;
+			break;
+		case O_EVENTLOG:
+			o->eventlog = optarg;
+			break;
+		case O_NO_EVENTLOG:
+			o->no_eventlog = true;
+			break;
+		case O_NO_COMPARE:
+			o->no_compare = true;
+			break;
+		case O_BANK:
+			if (!streq(optarg, "sha256") && !streq(optarg, "sha1"))
+				return cmd_usage_error("tpm", "bank must be sha256 or sha1");
+			o->bank = optarg;
+			break;
+		case O_PCRS:
+			o->pcrs = optarg;
+			break;
+		case O_FUTURE:
+			if (parse_pcr(optarg, &pcr) < 0)
+				return cmd_usage_error("tpm", "bad --future '%s'", optarg);
+			o->future_mask |= 1u << pcr;
+			break;
+		case O_FUTURE_STRING:
+		case O_FUTURE_FILE:
+			if (split_assign(optarg, &pcr, &rest) < 0)
+				return cmd_usage_error("tpm", "bad '%s': expected N=VALUE", optarg);
+			o->future_mask |= 1u << pcr;
+			o->extra = xrealloc(o->extra, (o->n_extra + 1) * sizeof(*o->extra));
+			o->extra[o->n_extra++] = (struct extra){pcr, c == O_FUTURE_FILE, rest};
+			break;
+		case O_PCR_VALUE: {
+			size_t len;
+			if (split_assign(optarg, &pcr, &rest) < 0 || strlen(rest) != 64)
+				return cmd_usage_error("tpm", "bad --pcr-value '%s': expected N=<64 hex>", optarg);
+			o->values = xrealloc(o->values, (o->n_values + 1) * sizeof(*o->values));
+			o->values[o->n_values].pcr = pcr;
+			if (hex_decode(rest, o->values[o->n_values].v, 32, &len) < 0 || len != 32)
+				return cmd_usage_error("tpm", "bad hex in --pcr-value '%s'", optarg);
+			o->n_values++;
+			break;
+		}
+		default:
+			return cmd_usage_error("tpm", "%s: unknown or incomplete option '%s'", sub,
+					       argv[optind - 1]);
+		}
+	}
+	o->optind = optind;
+	return 0;
+}
+
+static void free_opts(struct opts *o)
+{
+	free(o->extra);
+	free(o->values);
+}
+
+static int open_tpm(const struct opts *o, struct tpm **t)
+{
+	int r = tpm_open(cmd_tcti(o->tcti), t);
+	if (r < 0)
+		fprintf(stderr, "heads tpm: no TPM at %s\n", cmd_tcti(o->tcti));
+	return r;
+}
+
+/* Passphrase from fd, else a prompt on /dev/tty. */
+static int get_pass(int fd, const char *prompt, struct secret **ret)
+{
+	if (fd >= 0)
+		return secret_read_line_fd(fd, PASS_MAX, ret);
+	_cleanup_close_ int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (tty < 0) {
+		fprintf(stderr, "heads tpm: no terminal to ask for the %s; use the -fd option\n", prompt);
+		return -ENOTTY;
+	}
+	return secret_read_passphrase(tty, prompt, PASS_MAX, ret);
+}
+
+static int parse_handle(const char *s, uint32_t prefix, uint32_t *ret)
+{
+	unsigned long long v;
+	if (parse_uint(s, 0xffffffffULL, &v) < 0 || (v >> 24) != (prefix >> 24))
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+static void print_hex_line(unsigned pcr, const uint8_t *v, size_t len)
+{
+	char hex[65];
+	hex_encode(v, len, hex);
+	printf("%u: %s\n", pcr, hex);
+}
+
+static int do_pcrread(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	uint32_t mask = 0;
+	int r = parse_opts("pcrread", argc, argv, &o);
+	if (r)
+		return r;
+	for (int i = o.optind; i < argc; i++) {
+		unsigned pcr;
+		if (parse_pcr(argv[i], &pcr) < 0)
+			return cmd_usage_error("tpm", "bad PCR '%s'", argv[i]);
+		mask |= 1u << pcr;
+	}
+	if (!mask)
+		mask = (1u << TPM_PCR_COUNT) - 1;
+	if ((r = open_tpm(&o, &t)) < 0)
+		return exit_for(r);
+	if (!o.bank || streq(o.bank, "sha256")) {
+		uint8_t v[TPM_PCR_COUNT][32];
+		r = tpm_pcr_read_mask(t, mask, v);
+		if (r < 0)
+			return exit_for(r);
+		for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
+			if (mask & (1u << i))
+				print_hex_line(i, v[i], 32);
+	} else {
+		for (unsigned i = 0; i < TPM_PCR_COUNT; i++) {
+			uint8_t v[32];
+			size_t len;
+			if (!(mask & (1u << i)))
+				continue;
+			r = tpm_pcr_read(t, o.bank, i, v, &len);
+			if (r < 0)
+				return exit_for(r);
+			print_hex_line(i, v, len);
+		}
+	}
+	return fflush(stdout) == 0 ? 0 : HEADS_EXIT_FAIL;
+}
+
+static int do_extend(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	const char *trace;
+	unsigned pcr;
+	int r = parse_opts("extend", argc, argv, &o);
+	if (r)
+		return r;
+	if (argc - o.optind != 1 || parse_pcr(argv[o.optind], &pcr) < 0)
+		return cmd_usage_error("tpm", "extend takes one PCR number (0-23)");
+	if (!!o.str == !!o.file)
+		return cmd_usage_error("tpm", "extend needs exactly one of --string or --file");
+	trace = o.trace ? o.trace : getenv("HEADS_MEASURE_TRACE");
+	if (!trace || !*trace)
+		trace = DEFAULT_TRACE;
+	r = log_open_trace(trace);
+	if (r < 0) {
+		fprintf(stderr, "heads tpm: cannot open the measurement trace %s: %s\n", trace, strerror(-r));
+		return HEADS_EXIT_FAIL;
+	}
+	if ((r = open_tpm(&o, &t)) < 0)
+		return exit_for(r);
+	r = o.str ? tpm_extend_string(t, pcr, o.str) : tpm_extend_file(t, pcr, o.file);
+	if (r < 0) {
+		fprintf(stderr, "heads tpm: extending PCR %u failed: %s\n", pcr, strerror(-r));
+		return r == -ENOENT || r == -EISDIR || r == -EACCES ? HEADS_EXIT_USAGE : exit_for(r);
+	}
+	return 0;
+}
+
+static int load_log(const struct opts *o, struct tpm_eventlog **ret)
+{
+	int r = tpm_eventlog_load(o->eventlog, ret);
+	if (r < 0)
+		fprintf(stderr, "heads tpm: cannot use the event log %s: %s\n",
+			o->eventlog ? o->eventlog : TPM_EVENTLOG_DEFAULT,
+			r == -EBADMSG ? "malformed" : strerror(-r));
+	return r;
+}
+
+static int do_eventlog(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	struct tpm_eventlog *l = NULL;
+	const char *bank;
+	uint32_t used = 0;
+	bool differs = false;
+	int r = parse_opts("eventlog", argc, argv, &o);
+	if (r)
+		return r;
+	if (argc != o.optind)
+		return cmd_usage_error("tpm", "eventlog takes no arguments");
+	if (o.file)
+		o.eventlog = o.file;
+	if (load_log(&o, &l) < 0)
+		return HEADS_EXIT_USAGE;
+	bank = l->has_sha256_bank ? "sha256" : "sha1";
+	printf("# %s log, %zu events, bank %s\n", l->crypto_agile ? "crypto-agile" : "SHA-1 (TCPA)",
+	       l->n, bank);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct tpm_event *e = &l->events[i];
+		const char *name = tpm_event_type_name(e->type);
+		char hex[65] = "-";
+		if (streq(bank, "sha256") && e->has_sha256)
+			hex_encode(e->sha256, 32, hex);
+		else if (streq(bank, "sha1") && e->has_sha1)
+			hex_encode(e->sha1, 20, hex);
+		printf("%zu\tPCR %u\t%s\t%s\t%u bytes\n", i, e->pcr, hex,
+		       name ? name : "unknown", e->data_len);
+		if (e->pcr < TPM_PCR_COUNT && e->type != TPM_EV_NO_ACTION)
+			used |= 1u << e->pcr;
+	}
+	if (!o.no_compare) {
+		r = open_tpm(&o, &t);
+		if (r < 0) {
+			tpm_eventlog_free(l);
+			return exit_for(r);
+		}
+	}
+	for (unsigned pcr = 0; pcr < TPM_PCR_COUNT; pcr++) {
+		uint8_t want[32], live[32];
+		char hw[65], hl[65];
+		size_t len;
+		if (!(used & (1u << pcr)))
+			continue;
+		if (tpm_eventlog_replay(l, bank, pcr, want, &len) < 0) {
+			printf("PCR %u: replay impossible (an event lacks the %s digest)\n", pcr, bank);
+			differs = true;
+			continue;
+		}
+		hex_encode(want, len, hw);
+		if (o.no_compare) {
+			printf("PCR %u: replay %s\n", pcr, hw);
+			continue;
+		}
+		r = tpm_pcr_read(t, bank, pcr, live, &len);
+		if (r < 0) {
+			tpm_eventlog_free(l);
+			return exit_for(r);
+		}
+		hex_encode(live, len, hl);
+		if (streq(hw, hl)) {
+			printf("PCR %u: replay matches the live value %s\n", pcr, hw);
+		} else {
+			printf("PCR %u: replay %s differs from the live value %s\n", pcr, hw, hl);
+			differs = true;
+		}
+	}
+	tpm_eventlog_free(l);
+	if (differs)
+		fprintf(stderr, "heads tpm: the event log replay does not match the PCRs\n");
+	return differs ? HEADS_EXIT_FAIL : 0;
+}
+
+/* The measurement of one extra argument: sha256 of the string or file. */
+static int extra_digest(const struct extra *e, uint8_t out[32])
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	unsigned n = 32;
+	if (e->is_file) {
+		int r = fs_read_file(e->v, 1024UL * 1024 * 1024, &buf, &len);
+		if (r < 0) {
+			fprintf(stderr, "heads tpm: cannot read %s: %s\n", e->v, strerror(-r));
+			return r;
+		}
+	} else {
+		buf = xstrdup(e->v);
+		len = strlen(buf);
+	}
+	if (!EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL))
+		return -EIO;
+	return 0;
+}
+
+/* Predict every PCR in o->future_mask into v. */
+static int predict_into(const struct opts *o, struct tpm_pcr_values *v)
+{
+	struct tpm_eventlog *l = NULL;
+	int r = 0;
+	if (!o->future_mask)
+		return 0;
+	if (!o->no_eventlog && load_log(o, &l) < 0)
+		return -EINVAL;
+	for (unsigned pcr = 0; pcr < TPM_PCR_COUNT && r == 0; pcr++) {
+		uint8_t(*extra)[32];
+		size_t n = 0;
+		if (!(o->future_mask & (1u << pcr)))
+			continue;
+		extra = xcalloc(o->n_extra + 1, 32);
+		for (size_t i = 0; i < o->n_extra && r == 0; i++)
+			if (o->extra[i].pcr == pcr)
+				r = extra_digest(&o->extra[i], extra[n++]);
+		if (r == 0)
+			r = tpm_predict_pcr(l, pcr, (const uint8_t(*)[32])extra, n, v->sha256[pcr]);
+		free(extra);
+	}
+	tpm_eventlog_free(l);
+	return r;
+}
+
+static int do_predict(int argc, char **argv)
+{
+	struct opts o;
+	struct tpm_pcr_values v = {0};
+	unsigned pcr;
+	int r = parse_opts("predict", argc, argv, &o);
+	if (r)
+		return r;
+	if (argc - o.optind != 1 || parse_pcr(argv[o.optind], &pcr) < 0) {
+		free_opts(&o);
+		return cmd_usage_error("tpm", "predict takes one PCR number (0-23)");
+	}
+	for (size_t i = 0; i < o.n_extra; i++)
+		o.extra[i].pcr = pcr;
+	o.future_mask = 1u << pcr;
+	r = predict_into(&o, &v);
+	free_opts(&o);
+	if (r < 0)
+		return HEADS_EXIT_USAGE;
+	print_hex_line(pcr, v.sha256[pcr], 32);
+	return 0;
+}
+
+static int do_reset(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	_cleanup_secret_ struct secret *owner = NULL;
+	int r = parse_opts("reset", argc, argv, &o);
+	if (r)
+		return r;
+	if (argc != o.optind)
+		return cmd_usage_error("tpm", "reset takes no arguments");
+	if (get_pass(o.owner_fd, "New TPM Owner Passphrase: ", &owner) < 0)
+		return HEADS_EXIT_USAGE;
+	if ((r = open_tpm(&o, &t)) < 0)
+		return exit_for(r);
+	r = tpm_reset(t, owner);
+	if (r < 0) {
+		fprintf(stderr, "heads tpm: TPM reset failed\n");
+		return exit_for(r);
+	}
+	fprintf(stderr, "heads tpm: TPM reset; primary key at 0x%08x\n", TPM_PRIMARY_HANDLE);
+	return 0;
+}
+
+static int do_seal(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	_cleanup_secret_ struct secret *data = NULL, *auth = NULL, *owner = NULL;
+	struct tpm_pcr_values v, pred = {0};
+	uint32_t handle, mask;
+	int r = parse_opts("seal", argc, argv, &o), ex = 0;
+	if (r)
+		return r;
+	if (argc - o.optind != 1 || parse_handle(argv[o.optind], 0x81000000, &handle) < 0 ||
+	    handle == TPM_PRIMARY_HANDLE) {
+		free_opts(&o);
+		return cmd_usage_error("tpm", "seal takes one persistent HANDLE (0x81xxxxxx)");
+	}
+	if (!o.pcrs || tpm_parse_pcr_list(o.pcrs, &mask) < 0) {
+		free_opts(&o);
+		return cmd_usage_error("tpm", "seal needs --pcrs LIST (e.g. 0,1,2,3,4,7)");
+	}
+	for (size_t i = 0; i < o.n_values; i++)
+		if (!(mask & (1u << o.values[i].pcr)))
+			ex = cmd_usage_error("tpm", "--pcr-value %u is not in --pcrs", o.values[i].pcr);
+	if (o.future_mask & ~mask)
+		ex = cmd_usage_error("tpm", "a --future PCR is not in --pcrs");
+	if (ex)
+		goto out;
+	r = secret_read_fd(STDIN_FILENO, 128, &data);
+	if (r < 0) {
+		fprintf(stderr, "heads tpm: reading the secret from stdin: %s\n",
+			r == -EFBIG ? "more than 128 bytes" : strerror(-r));
+		ex = HEADS_EXIT_USAGE;
+		goto out;
+	}
+	if (o.auth_fd >= 0 && secret_read_line_fd(o.auth_fd, PASS_MAX, &auth) < 0) {
+		ex = HEADS_EXIT_USAGE;
+		goto out;
+	}
+	if (get_pass(o.owner_fd, "TPM Owner Passphrase: ", &owner) < 0) {
+		ex = HEADS_EXIT_USAGE;
+		goto out;
+	}
+	if (predict_into(&o, &pred) < 0) {
+		ex = HEADS_EXIT_USAGE;
+		goto out;
+	}
+	if ((r = open_tpm(&o, &t)) < 0) {
+		ex = exit_for(r);
+		goto out;
+	}
+	r = tpm_pcr_values_current(t, mask, &v);
+	if (r < 0) {
+		ex = exit_for(r);
+		goto out;
+	}
+	for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
+		if (o.future_mask & (1u << i))
+			memcpy(v.sha256[i], pred.sha256[i], 32);
+	for (size_t i = 0; i < o.n_values; i++)
+		memcpy(v.sha256[o.values[i].pcr], o.values[i].v, 32);
+	r = tpm_seal(t, handle, data, &v, auth, owner);
+	if (r < 0) {
+		fprintf(stderr, "heads tpm: sealing at 0x%08x failed%s\n", handle,
+			r == TPM_E_AUTH_FAIL ? ": wrong owner passphrase" : "");
+		ex = exit_for(r);
+	}
+out:
+	free_opts(&o);
+	return ex;
+}
+
+static void report_mismatch(struct tpm *t, uint32_t handle)
+{
+	struct tpm_pcr_values exp, cur;
+	bool with_auth;
+	if (tpm_sealed_expected(t, handle, &exp, &with_auth) < 0 ||
+	    tpm_pcr_values_current(t, exp.mask, &cur) < 0) {
+		fprintf(stderr, "heads tpm: unseal refused: PCR values differ from those sealed "
+				"(no record of the expected values)\n");
+		return;
+	}
+	fprintf(stderr, "heads tpm: unseal refused: PCR values differ from those sealed:\n");
+	for (unsigned i = 0; i < TPM_PCR_COUNT; i++) {
+		char he[65], hc[65];
+		if (!(exp.mask & (1u << i)) || memcmp(exp.sha256[i], cur.sha256[i], 32) == 0)
+			continue;
+		hex_encode(exp.sha256[i], 32, he);
+		hex_encode(cur.sha256[i], 32, hc);
+		fprintf(stderr, "  PCR %u: expected %s, actual %s\n", i, he, hc);
+	}
+}
+
+static int do_unseal(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	_cleanup_secret_ struct secret *auth = NULL, *out = NULL;
+	uint32_t handle, mask = 0;
+	int r = parse_opts("unseal", argc, argv, &o);
+	if (r)
+		return r;
+	if (argc - o.optind != 1 || parse_handle(argv[o.optind], 0x81000000, &handle) < 0)
+		return cmd_usage_error("tpm", "unseal takes one persistent HANDLE (0x81xxxxxx)");
+	if (o.pcrs && tpm_parse_pcr_list(o.pcrs, &mask) < 0)
+		return cmd_usage_error("tpm", "bad --pcrs '%s'", o.pcrs);
+	if (o.auth_fd >= 0 && secret_read_line_fd(o.auth_fd, PASS_MAX, &auth) < 0)
+		return HEADS_EXIT_USAGE;
+	if ((r = open_tpm(&o, &t)) < 0)
+		return exit_for(r);
+	r = mask ? tpm_unseal_mask(t, handle, mask, auth, &out) : tpm_unseal(t, handle, auth, &out);
+	switch (r) {
+	case 0:
+		if (write_full(STDOUT_FILENO, out->data, out->len) < 0)
+			return HEADS_EXIT_FAIL;
+		return 0;
+	case TPM_E_PCR_MISMATCH:
+		report_mismatch(t, handle);
+		break;
+	case TPM_E_AUTH_FAIL:
+		fprintf(stderr, "heads tpm: unseal refused: wrong passphrase (counts towards the "
+				"dictionary-attack lockout)\n");
+		break;
+	case TPM_E_LOCKOUT: {
+		uint32_t secs = 0, cnt = 0, max = 0;
+		tpm_lockout_status(t, NULL, &cnt, &max, &secs);
+		fprintf(stderr, "heads tpm: unseal refused: the TPM is in dictionary-attack lockout "
+				"(%u of %u failures); it forgives one failure every %u s\n",
+			cnt, max, secs);
+		break;
+	}
+	case TPM_E_NO_OBJECT:
+		fprintf(stderr, "heads tpm: nothing is sealed at 0x%08x\n", handle);
+		break;
+	case TPM_E_NO_PRIMARY:
+		fprintf(stderr, "heads tpm: no primary key at 0x%08x: the TPM must be reset\n",
+			TPM_PRIMARY_HANDLE);
+		break;
+	default:
+		fprintf(stderr, "heads tpm: unseal of 0x%08x failed: %s\n", handle, strerror(-r));
+	}
+	return exit_for(r);
+}
+
+static int do_evict(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	_cleanup_secret_ struct secret *owner = NULL;
+	uint32_t handle;
+	int r = parse_opts("evict", argc, argv, &o);
+	if (r)
+		return r;
+	if (argc - o.optind != 1 || parse_handle(argv[o.optind], 0x81000000, &handle) < 0)
+		return cmd_usage_error("tpm", "evict takes one persistent HANDLE (0x81xxxxxx)");
+	if (get_pass(o.owner_fd, "TPM Owner Passphrase: ", &owner) < 0)
+		return HEADS_EXIT_USAGE;
+	if ((r = open_tpm(&o, &t)) < 0)
+		return exit_for(r);
+	r = tpm_evict(t, handle, owner);
+	if (r == TPM_E_NO_OBJECT)
+		fprintf(stderr, "heads tpm: nothing at 0x%08x\n", handle);
+	else if (r < 0)
+		fprintf(stderr, "heads tpm: evicting 0x%08x failed\n", handle);
+	return exit_for(r);
+}
+
+static int do_counter(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	_cleanup_secret_ struct secret *owner = NULL;
+	const char *op;
+	uint32_t index = 0;
+	uint64_t value = 0;
+	int r;
+
+	if (argc < 2)
+		return cmd_usage_error("tpm", "counter needs create, read or increment");
+	op = argv[1];
+	r = parse_opts("counter", argc - 1, argv + 1, &o);
+	if (r)
+		return r;
+	argc -= 1;
+	argv += 1;
+	if (streq(op, "create")) {
+		if (argc != o.optind)
+			return cmd_usage_error("tpm", "counter create takes no arguments");
+		if (get_pass(o.owner_fd, "TPM Owner Passphrase: ", &owner) < 0)
+			return HEADS_EXIT_USAGE;
+	} else if (streq(op, "read") || streq(op, "increment")) {
+		if (argc - o.optind != 1 || parse_handle(argv[o.optind], 0x01000000, &index) < 0)
+			return cmd_usage_error("tpm", "counter %s takes one INDEX (0x01xxxxxx)", op);
+		if (streq(op, "increment") && o.owner_fd >= 0 &&
+		    secret_read_line_fd(o.owner_fd, PASS_MAX, &owner) < 0)
+			return HEADS_EXIT_USAGE;
+	} else {
+		return cmd_usage_error("tpm", "unknown counter operation '%s'", op);
+	}
+	if ((r = open_tpm(&o, &t)) < 0)
+		return exit_for(r);
+	if (streq(op, "create")) {
+		r = tpm_counter_create(t, owner, &index);
+		if (r == 0)
+			r = tpm_counter_read(t, index, &value);
+	} else if (streq(op, "read")) {
+		r = tpm_counter_read(t, index, &value);
+	} else {
+		r = tpm_counter_increment(t, index, owner, &value);
+	}
+	if (r < 0) {
+		fprintf(stderr, "heads tpm: counter %s failed%s\n", op,
+			r == TPM_E_NO_OBJECT ? ": no such counter" :
+			r == TPM_E_AUTH_FAIL ? ": authorization failed" : "");
+		return exit_for(r);
+	}
+	printf("%x: %016llx\n", index, (unsigned long long)value);
+	return 0;
+}
+
+static int do_simple(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	const char *sub = argv[0];
+	int r = parse_opts(sub, argc, argv, &o);
+	if (r)
+		return r;
+	if (argc != o.optind)
+		return cmd_usage_error("tpm", "%s takes no arguments", sub);
+	if ((r = open_tpm(&o, &t)) < 0)
+		return exit_for(r);
+	if (streq(sub, "finalize")) {
+		r = tpm_finalize(t);
+	} else if (streq(sub, "shutdown")) {
+		r = tpm_shutdown(t);
+	} else {
+		bool lockout;
+		uint32_t cnt, max, secs;
+		unsigned tr, se;
+		r = tpm_lockout_status(t, &lockout, &cnt, &max, &secs);
+		if (r == 0)
+			r = tpm_count_handles(t, &tr, &se);
+		if (r == 0)
+			printf("lockout: %s\nfailed-tries: %u\nmax-tries: %u\nrecovery-seconds: %u\n"
+			       "transient-handles: %u\nloaded-sessions: %u\n",
+			       lockout ? "yes" : "no", cnt, max, secs, tr, se);
+	}
+	if (r < 0)
+		fprintf(stderr, "heads tpm: %s failed\n", sub);
+	return exit_for(r);
+}
+
+static const struct heads_subcommand subs[] = {
+	{"pcrread", "read PCRs", do_pcrread},
+	{"extend", "extend a PCR", do_extend},
+	{"eventlog", "list and replay the firmware event log", do_eventlog},
+	{"predict", "compute a future PCR value", do_predict},
+	{"reset", "clear and take ownership", do_reset},
+	{"seal", "seal stdin to PCR values", do_seal},
+	{"unseal", "unseal to stdout", do_unseal},
+	{"evict", "remove a persistent object", do_evict},
+	{"counter", "NV monotonic counter", do_counter},
+	{"info", "DA and handle status", do_simple},
+	{"finalize", "lock the platform hierarchy", do_simple},
+	{"shutdown", "TPM2_Shutdown(CLEAR)", do_simple},
+	{},
+};
+
+static int run(int argc, char **argv);
+
+const struct heads_command cmd_tpm = {
+	.name = "tpm",
+	.summary = "TPM 2.0: PCRs, event log, seal/unseal, counters, ownership",
+	.usage = usage,
+	.run = run,
+};
+
+static int run(int argc, char **argv)
+{
+	return cmd_run_sub(&cmd_tpm, subs, argc, argv);
+}
