@@ -1,0 +1,464 @@
+"""heads boot sign|verify|report: tamper matrix and compatibility with
+sha256sum -c / gpg --verify / BusyBox find|sort -z (the shell version)."""
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from heads_test import main, run  # noqa: E402
+
+NO_TPM = {"HEADS_TCTI": ""}  # no TPM: rollback not used
+
+
+def gpg(home, *args, input=None, check=True):
+    return subprocess.run(["gpg", "--homedir", home, "--batch", "--quiet", *args],
+                          input=input, capture_output=True, check=check)
+
+
+def genkey(home, uid, passphrase=""):
+    os.makedirs(home, mode=0o700, exist_ok=True)
+    gpg(home, "--pinentry-mode", "loopback", "--passphrase", passphrase,
+        "--quick-gen-key", uid, "ed25519", "sign", "never")
+    out = gpg(home, "--with-colons", "--list-secret-keys").stdout.decode()
+    return [l.split(":")[9] for l in out.splitlines() if l.startswith("fpr:")][0]
+
+
+class Keys:
+    """Throwaway keys shared by every test of this file."""
+    root = None
+
+    @classmethod
+    def setup(cls):
+        cls.root = tempfile.mkdtemp(prefix="heads-test-boot-keys-")
+        cls.signer = os.path.join(cls.root, "signer")
+        cls.fpr = genkey(cls.signer, "Boot Signer <signer@example.org>")
+        cls.other = os.path.join(cls.root, "other")
+        cls.other_fpr = genkey(cls.other, "Intruder <intruder@example.org>")
+        cls.pinned = os.path.join(cls.root, "pinned")
+        cls.pinned_fpr = genkey(cls.pinned, "PIN Key <pin@example.org>", "123456")
+        # The ROM keyring: only the trusted public keys (signer + pinned).
+        cls.keyring = os.path.join(cls.root, "keyring")
+        os.makedirs(cls.keyring, mode=0o700)
+        for home in (cls.signer, cls.pinned):
+            pub = gpg(home, "--export", "--armor").stdout
+            gpg(cls.keyring, "--import", input=pub)
+
+    @classmethod
+    def teardown(cls):
+        for h in ("signer", "other", "pinned", "keyring"):
+            subprocess.run(["gpgconf", "--homedir", os.path.join(cls.root, h), "--kill", "all"],
+                           capture_output=True)
+        shutil.rmtree(cls.root, ignore_errors=True)
+
+
+def setUpModule():
+    Keys.setup()
+
+
+def tearDownModule():
+    Keys.teardown()
+
+
+def write(path, data, mode="wb"):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, mode) as f:
+        f.write(data)
+
+
+class BootTest(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="heads-test-boot-")
+        self.tmp = self._tmp.name
+        self.boot = os.path.join(self.tmp, "boot")
+        os.makedirs(self.boot)
+        rnd = hashlib.sha256(self.id().encode()).digest()
+        write(self.p("vmlinuz-6.1.0-amd64"), rnd * 4000)
+        write(self.p("initrd.img-6.1.0-amd64"), rnd[::-1] * 9000)
+        write(self.p("xen-4.17.gz"), b"xen" * 1000)
+        write(self.p("grub/grub.cfg"), b"menuentry 'Debian' { linux /vmlinuz-6.1.0-amd64 }\n")
+        write(self.p("grub/fonts/unicode.pf2"), b"font")
+        os.makedirs(self.p("efi"))
+        write(self.p("config-6.1.0-amd64"), b"CONFIG_X=y\n")
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def p(self, rel):
+        return os.path.join(self.boot, rel)
+
+    def sign(self, *extra, home=None, expect=0, **kw):
+        r = run("boot", "sign", "--boot", self.boot, "--gnupghome", home or Keys.signer,
+                "--no-rollback", *extra, env=NO_TPM, **kw)
+        self.assertEqual(r.returncode, expect, r.stdout + r.stderr)
+        return r
+
+    def verify(self, expect=0, *extra):
+        r = run("boot", "verify", "--boot", self.boot, "--keyring", Keys.keyring, *extra,
+                env=NO_TPM)
+        self.assertEqual(r.returncode, expect, r.stdout + r.stderr)
+        return r
+
+    def report(self):
+        return run("boot", "report", "--boot", self.boot, "--keyring", Keys.keyring, env=NO_TPM)
+
+    def snapshot(self):
+        out = {}
+        for d, _, files in os.walk(self.boot):
+            for f in files:
+                path = os.path.join(d, f)
+                with open(path, "rb") as fh:
+                    out[os.path.relpath(path, self.boot)] = fh.read()
+        return out
+
+    def refused(self, *messages):
+        r = self.verify(1)
+        for m in messages:
+            self.assertIn(m, r.stderr)
+        self.assertIn("FAILED integrity verification", r.stderr)
+        return r
+
+    def gpg_sign_listing(self, home, listing):
+        """Sign a listing the way the shell version does (gpg --detach-sign -a)."""
+        r = gpg(home, "--pinentry-mode", "loopback", "--passphrase", "",
+                "--digest-algo", "SHA256", "--detach-sign", "-a", input=listing)
+        write(self.p("kexec.sig"), r.stdout)
+
+    def listing(self, prefix=""):
+        names = sorted(n.encode() for n in os.listdir(self.boot)
+                       if n.startswith("kexec") and n.endswith(".txt"))
+        out = b""
+        for n in names:
+            with open(os.path.join(self.boot.encode(), n), "rb") as f:
+                out += hashlib.sha256(f.read()).hexdigest().encode() + b"  " + prefix.encode() + n + b"\n"
+        return out
+
+
+class SignVerify(BootTest):
+    def test_sign_then_verify_ok(self):
+        r = self.sign()
+        self.assertIn("signed %s: 6 files" % self.boot, r.stdout)
+        self.assertIn(Keys.fpr, r.stdout)
+        r = self.verify(0)
+        self.assertIn("/boot OK: signature VERIFIED", r.stdout)
+        rep = self.report()
+        self.assertEqual(rep.returncode, 0, rep.stderr)
+        self.assertIn("signature: VERIFIED (key %s" % Keys.fpr, rep.stdout)
+        self.assertIn("files: OK (6 checked)", rep.stdout)
+        self.assertIn("counter: NOT USED", rep.stdout)
+        self.assertIn("result: OK", rep.stdout)
+
+    def test_resign_after_update(self):
+        self.sign()
+        write(self.p("vmlinuz-6.2"), b"new kernel")
+        self.refused("new: ./vmlinuz-6.2")
+        self.sign()
+        self.verify(0)
+
+    def test_keyring_not_modified(self):
+        before = {f: os.stat(os.path.join(Keys.keyring, f)).st_mtime_ns
+                  for f in os.listdir(Keys.keyring)}
+        self.sign()
+        self.verify(0)
+        after = {f: os.stat(os.path.join(Keys.keyring, f)).st_mtime_ns
+                 for f in os.listdir(Keys.keyring)}
+        self.assertEqual(before, after)
+
+    def test_package_trigger_files_not_signed_and_removed(self):
+        write(self.p("kexec_package_trigger_pre.txt"), b"CHANGED_FILES=x\n")
+        self.sign()
+        self.assertFalse(os.path.exists(self.p("kexec_package_trigger_pre.txt")))
+        self.verify(0)
+
+    def test_pin_from_fd(self):
+        rfd, wfd = os.pipe()
+        os.write(wfd, b"123456\n")
+        os.close(wfd)
+        try:
+            r = self.sign("--pin-fd", str(rfd), home=Keys.pinned, pass_fds=(rfd,))
+        finally:
+            os.close(rfd)
+        self.assertIn(Keys.pinned_fpr, r.stdout)
+        self.verify(0)
+
+    def test_wrong_pin_leaves_boot_untouched(self):
+        self.sign()
+        before = self.snapshot()
+        write(self.p("vmlinuz-6.1.0-amd64"), b"changed")
+        before["vmlinuz-6.1.0-amd64"] = b"changed"
+        # gpg-agent caches a good PIN: start from a fresh agent.
+        subprocess.run(["gpgconf", "--homedir", Keys.pinned, "--kill", "gpg-agent"],
+                       capture_output=True)
+        rfd, wfd = os.pipe()
+        os.write(wfd, b"000000\n")
+        os.close(wfd)
+        try:
+            r = self.sign("--pin-fd", str(rfd), home=Keys.pinned, pass_fds=(rfd,), expect=1)
+        finally:
+            os.close(rfd)
+        self.assertIn("bad PIN or passphrase", r.stderr)
+        self.assertEqual(self.snapshot(), before)  # nothing written, old signature kept
+        self.refused("changed: ./vmlinuz-6.1.0-amd64")
+
+    def test_choose_key(self):
+        r = self.sign("--key", Keys.fpr)
+        self.assertIn(Keys.fpr, r.stdout)
+        r = self.sign("--key", "nobody@example.org", expect=1)
+        self.assertIn("no usable signing key", r.stderr)
+
+    def test_usage(self):
+        r = run("boot", "verify", "--boot", self.boot)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--keyring DIR is required", r.stderr)
+        r = run("boot", "sign")
+        self.assertEqual(r.returncode, 2)
+        r = run("boot", "--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("heads boot sign", r.stdout)
+
+    def test_ignore_rollback_config(self):
+        cfg = os.path.join(self.tmp, "config")
+        write(cfg, b'export CONFIG_IGNORE_ROLLBACK="y"\n')
+        # A TPM that does not exist is never opened when rollback is off.
+        r = run("boot", "sign", "--boot", self.boot, "--gnupghome", Keys.signer,
+                "--config", cfg, "--tcti", "swtpm:host=127.0.0.1,port=1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("counter DISABLED", r.stdout)
+        r = run("boot", "verify", "--boot", self.boot, "--keyring", Keys.keyring,
+                "--config", cfg, "--tcti", "swtpm:host=127.0.0.1,port=1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
+class TamperMatrix(BootTest):
+    """Each tampering is refused (exit 1) with its own message."""
+
+    def setUp(self):
+        super().setUp()
+        self.sign()
+        self.verify(0)
+
+    # --- files --------------------------------------------------------
+    def test_01_modify_file(self):
+        with open(self.p("initrd.img-6.1.0-amd64"), "r+b") as f:
+            f.seek(1000)
+            f.write(b"X")
+        self.refused("changed: ./initrd.img-6.1.0-amd64")
+
+    def test_02_add_file(self):
+        write(self.p("grub/evil.mod"), b"x")
+        self.refused("new: ./grub/evil.mod")
+
+    def test_03_remove_file(self):
+        os.unlink(self.p("xen-4.17.gz"))
+        self.refused("missing: ./xen-4.17.gz")
+
+    def test_04_rename_file(self):
+        os.rename(self.p("vmlinuz-6.1.0-amd64"), self.p("vmlinuz-old"))
+        self.refused("missing: ./vmlinuz-6.1.0-amd64", "new: ./vmlinuz-old")
+
+    def test_05_add_empty_directory(self):
+        os.makedirs(self.p("grub/x86_64-efi"))
+        self.refused("new: ./grub/x86_64-efi")
+
+    def test_06_remove_empty_directory(self):
+        os.rmdir(self.p("efi"))
+        self.refused("missing: ./efi")
+
+    def test_07_swap_file_for_symlink(self):
+        # Same content behind the symlink: sha256sum -c is fooled, we are not.
+        os.rename(self.p("vmlinuz-6.1.0-amd64"), self.p("../vm"))
+        os.symlink("../vm", self.p("vmlinuz-6.1.0-amd64"))
+        sc = subprocess.run(["sha256sum", "-c", "kexec_hashes.txt"], cwd=self.boot,
+                            capture_output=True)
+        self.assertEqual(sc.returncode, 0)
+        self.refused("not a regular file: ./vmlinuz-6.1.0-amd64")
+
+    def test_08_swap_directory_for_symlink(self):
+        shutil.copytree(self.p("grub"), os.path.join(self.tmp, "grub2"))
+        shutil.rmtree(self.p("grub"))
+        os.symlink("../grub2", self.p("grub"))
+        self.refused("missing: ./grub/grub.cfg", "missing: ./grub/fonts")
+
+    def test_09_swap_contents_of_two_files(self):
+        a, b = self.p("vmlinuz-6.1.0-amd64"), self.p("xen-4.17.gz")
+        os.rename(a, a + ".t")
+        os.rename(b, a)
+        os.rename(a + ".t", b)
+        self.refused("changed: ./vmlinuz-6.1.0-amd64", "changed: ./xen-4.17.gz")
+
+    def test_10_control_character_name(self):
+        write(self.p("grub/evil\nname"), b"x")
+        self.refused("new: ./grub/evil\\x0aname")
+        r = self.sign(expect=1)
+        self.assertIn("./grub/evil\\x0aname: name has a control byte", r.stderr)
+
+    def test_11_backslash_and_high_byte_names_refused_for_signing(self):
+        write(self.p("a\\b"), b"x")
+        write(os.path.join(self.boot.encode(), b"caf\xe9"), b"x")
+        r = self.sign(expect=1)
+        self.assertIn("./a\\x5cb: name has a control byte", r.stderr)
+        self.assertIn("./caf\\xe9: name has a control byte", r.stderr)
+        self.assertIn("2 unsignable names", r.stderr)
+        self.refused("new: ./a\\x5cb", "new: ./caf\\xe9")
+
+    # --- the signed kexec*.txt ----------------------------------------
+    def test_12_edit_hashes(self):
+        with open(self.p("kexec_hashes.txt"), "ab") as f:
+            f.write(b"0" * 64 + b"  ./extra\n")
+        self.refused("signature: BAD")
+
+    def test_13_edit_tree(self):
+        with open(self.p("kexec_tree.txt"), "ab") as f:
+            f.write(b"./extra\0")
+        self.refused("signature: BAD")
+
+    def test_14_remove_tree(self):
+        os.unlink(self.p("kexec_tree.txt"))
+        self.refused("signature: BAD", "manifest: kexec_tree.txt is missing")
+
+    def test_15_add_unsigned_kexec_file(self):
+        write(self.p("kexec_default.1.txt"), b"Debian|elf|kernel /vmlinuz\n")
+        self.refused("signature: BAD")
+
+    def test_16_edit_hashes_consistently_resigned_by_intruder(self):
+        write(self.p("evil"), b"x")
+        self.sign(home=Keys.other)
+        r = self.refused("signature: UNKNOWN KEY (key %s" % Keys.other_fpr)
+        self.assertNotIn("new: ./evil", r.stderr)  # the manifest itself is consistent
+
+    # --- kexec.sig ----------------------------------------------------
+    def test_17_remove_signature(self):
+        os.unlink(self.p("kexec.sig"))
+        self.refused("signature: MISSING: kexec.sig is missing")
+
+    def test_18_truncate_signature(self):
+        with open(self.p("kexec.sig"), "rb") as f:
+            sig = f.read()
+        write(self.p("kexec.sig"), sig[: len(sig) // 2])
+        self.refused("signature: MALFORMED")
+
+    def test_19_empty_signature(self):
+        write(self.p("kexec.sig"), b"")
+        self.refused("signature: MALFORMED")
+
+    def test_20_replace_signature_with_other_good_signature(self):
+        # A genuine signature by the trusted key, but over other content.
+        self.gpg_sign_listing(Keys.signer, b"something else\n")
+        self.refused("signature: BAD")
+
+    def test_21_signature_symlink(self):
+        os.rename(self.p("kexec.sig"), os.path.join(self.tmp, "sig"))
+        os.symlink("../sig", self.p("kexec.sig"))
+        self.refused("signature: MALFORMED: kexec.sig cannot be opened: it is a symlink")
+
+    def test_22_kexec_txt_symlink(self):
+        os.rename(self.p("kexec_tree.txt"), os.path.join(self.tmp, "t"))
+        os.symlink("../t", self.p("kexec_tree.txt"))
+        self.refused("signature: INVALID")
+
+    # --- whole /boot --------------------------------------------------
+    def test_23_empty_boot(self):
+        shutil.rmtree(self.boot)
+        os.makedirs(self.boot)
+        self.refused("signature: MISSING", "manifest: kexec_hashes.txt is missing")
+
+    def test_24_malformed_manifest_even_if_signed(self):
+        write(self.p("kexec_hashes.txt"), b"not a hash line\n")
+        self.gpg_sign_listing(Keys.signer, self.listing())
+        r = self.refused("manifest: kexec_hashes.txt:1: malformed line")
+        self.assertNotIn("signature:", r.stderr)
+
+    def test_25_default_hashes(self):
+        with open(self.p("vmlinuz-6.1.0-amd64"), "rb") as f:
+            h = hashlib.sha256(f.read()).hexdigest()
+        write(self.p("kexec_default_hashes.txt"), ("%s  ./vmlinuz-6.1.0-amd64\n" % h).encode())
+        self.sign()
+        self.verify(0)
+        write(self.p("vmlinuz-6.1.0-amd64"), b"evil")
+        self.refused("default boot file changed: ./vmlinuz-6.1.0-amd64",
+                     "changed: ./vmlinuz-6.1.0-amd64")
+
+    def test_26_report_lists_everything(self):
+        write(self.p("vmlinuz-6.1.0-amd64"), b"evil")
+        os.unlink(self.p("xen-4.17.gz"))
+        write(self.p("new"), b"x")
+        r = self.report()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("signature: VERIFIED", r.stdout)
+        self.assertIn("files: ALTERED (1 changed, 1 missing, 1 new, 0 not regular, 0 unreadable)",
+                      r.stdout)
+        self.assertIn("  changed: ./vmlinuz-6.1.0-amd64", r.stdout)
+        self.assertIn("  missing: ./xen-4.17.gz", r.stdout)
+        self.assertIn("  new: ./new", r.stdout)
+        self.assertIn("result: FAILED", r.stdout)
+
+    def test_27_rollback_file_without_tpm(self):
+        # A /boot bound to a TPM counter cannot be accepted without a TPM.
+        write(self.p("kexec_rollback.txt"),
+              b"0" * 64 + b"  /tmp/counter-1a2b3c4\n")
+        self.gpg_sign_listing(Keys.signer, self.listing())
+        self.refused("counter: NO TPM")
+        # ... unless rollback is explicitly disabled.
+        self.verify(0, "--no-rollback")
+
+
+class Compatibility(BootTest):
+    def test_tools_accept_what_we_write(self):
+        self.sign()
+        sc = subprocess.run(["sha256sum", "-c", "kexec_hashes.txt"], cwd=self.boot,
+                            capture_output=True, text=True)
+        self.assertEqual(sc.returncode, 0, sc.stdout + sc.stderr)
+        self.assertEqual(sc.stdout.count(": OK"), 6)
+        bb = subprocess.run(["busybox", "sha256sum", "-c", "kexec_hashes.txt"], cwd=self.boot,
+                            capture_output=True)
+        self.assertEqual(bb.returncode, 0)
+        # The shell version's check: (cd /boot; sha256sum kexec*.txt) | gpg --verify kexec.sig -
+        listing = subprocess.run("sha256sum kexec*.txt", shell=True, cwd=self.boot,
+                                 capture_output=True, env={"LC_ALL": "C", "PATH": os.environ["PATH"]}).stdout
+        v = gpg(Keys.keyring, "--verify", os.path.join(self.boot, "kexec.sig"), "-",
+                input=listing, check=False)
+        self.assertEqual(v.returncode, 0, v.stderr)
+        # The tree is byte-identical to BusyBox find | sort -z in the C locale.
+        tree = subprocess.run("busybox find ./ ! -path './kexec*' -print0 | busybox sort -z",
+                              shell=True, cwd=self.boot, capture_output=True,
+                              env={"LC_ALL": "C", "PATH": os.environ["PATH"]}).stdout
+        with open(self.p("kexec_tree.txt"), "rb") as f:
+            self.assertEqual(f.read(), tree)
+        # Hashes: the same lines as find -type f | xargs sha256sum (any order).
+        ref = subprocess.run("busybox find ./ -type f ! -path './kexec*' -print0 | "
+                             "busybox xargs -0 busybox sha256sum", shell=True, cwd=self.boot,
+                             capture_output=True).stdout
+        with open(self.p("kexec_hashes.txt"), "rb") as f:
+            self.assertEqual(sorted(f.read().splitlines()), sorted(ref.splitlines()))
+
+    def make_reference_boot(self, prefix=""):
+        """/boot signed exactly as kexec-sign-config.sh does, with no heads."""
+        sh = ("busybox find ./ -type f ! -path './kexec*' -print0 | busybox xargs -0 busybox "
+              "sha256sum > kexec_hashes.txt && busybox find ./ ! -path './kexec*' -print0 | "
+              "busybox sort -z > kexec_tree.txt")
+        subprocess.run(sh, shell=True, cwd=self.boot, check=True,
+                       env={"LC_ALL": "C", "PATH": os.environ["PATH"]})
+        self.gpg_sign_listing(Keys.signer, self.listing(prefix))
+
+    def test_we_accept_what_the_shell_version_writes(self):
+        self.make_reference_boot()
+        r = self.verify(0)
+        self.assertNotIn("legacy", r.stdout)
+        write(self.p("grub/grub.cfg"), b"evil")
+        self.refused("changed: ./grub/grub.cfg")
+
+    def test_legacy_absolute_names(self):
+        self.make_reference_boot("/boot/")
+        r = self.verify(0)
+        self.assertIn("(legacy names)", r.stdout)
+        self.assertIn("[legacy absolute names]", self.report().stdout)
+        with open(self.p("kexec_hashes.txt"), "ab") as f:
+            f.write(b"\n")
+        self.refused("signature: BAD")
+
+
+if __name__ == "__main__":
+    main()
