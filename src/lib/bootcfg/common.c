@@ -125,6 +125,12 @@ int bc_read(const char *bootdir, const char *rel, char **ret, size_t *ret_len)
 	return r;
 }
 
+bool is_xen_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	return strstr(b ? b + 1 : path, "xen") != NULL;
+}
+
 /* ---- entries ---------------------------------------------------------- */
 
 const char *boot_kind_to_string(enum boot_kind k)

@@ -30,6 +30,9 @@ bool bc_exists(const char *bootdir, const char *rel, bool want_dir);
 /* Read bootdir/rel bounded by BOOTCFG_MAX_FILE; logs errors with the name. */
 int bc_read(const char *bootdir, const char *rel, char **ret, size_t *ret_len);
 
+/* True if the file name of path contains "xen" (Xen vs other multiboot). */
+bool is_xen_name(const char *path);
+
 /* Append a copy of e if every file exists (else warn and drop). Takes
  * ownership of e's contents in both cases. */
 int bc_emit(const char *bootdir, struct boot_entries *l, struct boot_entry *e);

@@ -1,0 +1,123 @@
+/* heads entries - list the boot entries of a boot directory. */
+#include "cmd/cmd.h"
+#include "bootcfg/bootcfg.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+	"Usage: heads entries [--boot DIR] [--config PATH [--format F]] [--json|--lines|--default]\n"
+	"\n"
+	"Parses the boot configuration of DIR (default /boot) as text - nothing in it\n"
+	"is executed - and lists the bootable entries in boot-menu order.\n"
+	"\n"
+	"  --boot DIR     the boot directory (what is mounted at /boot, or an ISO root)\n"
+	"  --config PATH  parse only this configuration (relative to DIR; a directory\n"
+	"                 or loader.conf means BLS). Without it every grub.cfg,\n"
+	"                 isolinux.cfg, syslinux.cfg and extlinux.conf is parsed, then\n"
+	"                 loader/entries if nothing was found.\n"
+	"  --format F     grub, syslinux, bls or grub-legacy (default: from the name)\n"
+	"  --json         a JSON array of {title, kind, kernel, initrd[], cmdline,\n"
+	"                 modules[{path,args}]} (docs/entries-json.md; stable)\n"
+	"  --lines        the Heads entry line format (name|elf|kernel ...|initrd ...)\n"
+	"  --default      print the entry the bootloader boots by itself:\n"
+	"                 \"<menu path><TAB><title>\" (path like 1>2, a syslinux label\n"
+	"                 or a BLS file)\n"
+	"Without an output option: one line per entry, \"<n><TAB><kind><TAB><title>\".\n"
+	"\n"
+	"Exit status: 0 ok (even with no entries); 1 no default entry (--default) or\n"
+	"the configuration could not be parsed; 2 usage error.\n";
+
+static int run(int argc, char **argv);
+const struct heads_command cmd_entries = {
+	.name = "entries",
+	.summary = "list boot entries (GRUB, syslinux, BLS, Xen) as text or JSON",
+	.usage = usage,
+	.run = run,
+};
+
+static int run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"boot", required_argument, NULL, 'b'},
+		{"config", required_argument, NULL, 'c'},
+		{"format", required_argument, NULL, 'f'},
+		{"json", no_argument, NULL, 'j'},
+		{"lines", no_argument, NULL, 'l'},
+		{"default", no_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	const char *boot = "/boot", *config = NULL;
+	enum bootcfg_format fmt = BOOTCFG_AUTO;
+	int mode = 0, c, r;
+	struct boot_entries l = {.default_index = -1};
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "b:c:f:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b': boot = optarg; break;
+		case 'c': config = optarg; break;
+		case 'f':
+			if (streq(optarg, "grub"))
+				fmt = BOOTCFG_GRUB;
+			else if (streq(optarg, "syslinux") || streq(optarg, "isolinux") ||
+				 streq(optarg, "extlinux"))
+				fmt = BOOTCFG_SYSLINUX;
+			else if (streq(optarg, "bls"))
+				fmt = BOOTCFG_BLS;
+			else if (streq(optarg, "grub-legacy"))
+				fmt = BOOTCFG_GRUB_LEGACY;
+			else
+				return cmd_usage_error("entries", "unknown format '%s'", optarg);
+			break;
+		case 'j': case 'l': case 'd':
+			if (mode)
+				return cmd_usage_error("entries", "--json, --lines and --default exclude each other");
+			mode = c;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return HEADS_EXIT_OK;
+		default:
+			return cmd_usage_error("entries", "bad option");
+		}
+	}
+	if (optind != argc)
+		return cmd_usage_error("entries", "unexpected argument '%s'", argv[optind]);
+	if (fmt != BOOTCFG_AUTO && !config)
+		return cmd_usage_error("entries", "--format needs --config");
+
+	r = config ? bootcfg_parse(boot, config, fmt, &l) : bootcfg_scan(boot, &l);
+	if (r < 0) {
+		fprintf(stderr, "heads entries: %s: %s\n", config ? config : boot, strerror(-r));
+		boot_entries_free(&l);
+		return HEADS_EXIT_FAIL;
+	}
+	if (mode == 'j') {
+		_cleanup_free_ char *j = bootcfg_to_json(&l);
+		fputs(j, stdout);
+	} else if (mode == 'l') {
+		for (size_t i = 0; i < l.n; i++) {
+			_cleanup_free_ char *s = boot_entry_to_line(&l.v[i]);
+			printf("%s\n", s);
+		}
+	} else if (mode == 'd') {
+		if (!l.default_id || l.default_index < 0) {
+			fprintf(stderr, "heads entries: no bootable default entry%s%s\n",
+				l.default_id ? " (default is " : "", l.default_id ? l.default_id : "");
+			boot_entries_free(&l);
+			return HEADS_EXIT_FAIL;
+		}
+		printf("%s\t%s\n", l.default_id, l.v[l.default_index].title);
+	} else {
+		for (size_t i = 0; i < l.n; i++)
+			printf("%zu\t%s\t%s\n", i + 1, boot_kind_to_string(l.v[i].kind), l.v[i].title);
+	}
+	boot_entries_free(&l);
+	return fflush(stdout) == 0 ? HEADS_EXIT_OK : HEADS_EXIT_FAIL;
+}
