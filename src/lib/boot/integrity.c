@@ -433,6 +433,18 @@ int integrity_sign(const struct integrity_sign_options *o, struct integrity_sign
 	r = stage_seed(&st, bootfd);
 	if (r < 0)
 		goto out;
+	for (size_t i = 0; i < o->n_extra; i++) {
+		const struct integrity_file *x = &o->extra[i];
+		if (strchr(x->name, '/') || fnmatch("kexec*.txt", x->name, 0) != 0 ||
+		    fnmatch(TRIGGER_GLOB, x->name, 0) == 0) {
+			r = log_error_errno(-EINVAL, "%s: not a kexec*.txt name", x->name);
+			goto out;
+		}
+		char *copy = xmalloc(x->len + 1);
+		memcpy(copy, x->data, x->len);
+		copy[x->len] = '\0';
+		stage_put(&st, x->name, copy, x->len);
+	}
 	r = manifest_generate(bootfd, &scan, &hashes, &hashes_len, &tree, &tree_len,
 			      o->progress, o->userdata);
 	if (r < 0)

@@ -64,6 +64,15 @@ int integrity_check(const struct integrity_options *o, struct integrity_report *
 bool integrity_ok(const struct integrity_report *r);
 void integrity_report_free(struct integrity_report *r);
 
+/* A kexec*.txt to add to (or replace in) the signed set, e.g. the Disk
+ * Unlock Key's kexec_key_devices.txt: staged with the others and written
+ * to /boot only after the signature verified (additive, for duk.h). */
+struct integrity_file {
+	const char *name; /* basename matching kexec*.txt */
+	const char *data;
+	size_t len;
+};
+
 struct integrity_sign_options {
 	const char *bootdir;
 	const char *staging_parent;      /* NULL: $TMPDIR or /tmp */
@@ -72,6 +81,8 @@ struct integrity_sign_options {
 	const struct secret *owner_auth; /* for counter creation/increment */
 	manifest_progress_fn progress;
 	void *userdata;
+	const struct integrity_file *extra; /* n_extra files staged too */
+	size_t n_extra;
 };
 
 struct integrity_sign_result {
