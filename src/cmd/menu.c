@@ -1,0 +1,1912 @@
+/* heads menu - the Heads boot menu: start-up checks, main menu, options,
+ * integrity report, forced unsafe boot, auto-boot, first-boot ownership.
+ * Reference: heads-behaviour.md 1.3-1.10 (gui-init), 9 (menus), 7.4
+ * (ownership), 10.2 (bugs not copied).
+ *
+ * The flows are composed from the lib/ modules. A module that is not in
+ * this build (checked with __has_include while the other issues land) makes
+ * its menu item say "unavailable in this build" instead of pretending.
+ *
+ * Live vs. dry: the menu only powers off or kexecs for real when it runs in
+ * the payload (PID 1 is this same binary, i.e. we were started by
+ * `heads init`). Anywhere else (tests, a developer's machine) it describes
+ * the kexec it would do on stdout, does the PCR extensions on the TPM it
+ * was given, and exits. --no-act forces the dry behaviour.
+ */
+#include "cmd/cmd.h"
+#include "boot/rollback.h"
+#include "boot/sig.h"
+#include "bootcfg/bootcfg.h"
+#include "codec.h"
+#include "config.h"
+#include "fs.h"
+#include "kexec.h"
+#include "log.h"
+#include "otp.h"
+#include "qr.h"
+#include "tpm/tpm.h"
+#include "ui/ui.h"
+#include "util.h"
+
+#if __has_include("boot/integrity.h")
+#include "boot/integrity.h"
+#define HAVE_INTEGRITY 1
+#else
+#define HAVE_INTEGRITY 0
+#endif
+#if __has_include("tpm_otp.h")
+#include "tpm_otp.h"
+#define HAVE_TPM_OTP 1
+#else
+#define HAVE_TPM_OTP 0
+#endif
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <gpgme.h>
+#include <stdio.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_BOOT "/boot"
+#define DEFAULT_KEYRING "/.gnupg"
+#define DEFAULT_SECRET_DIR "/tmp/secret"
+#define DEFAULT_EVENTLOG "/sys/kernel/security/tpm0/binary_bios_measurements"
+#define BOARD_CONFIG "/etc/config"
+#define USER_CONFIG "/etc/config.user"
+#define PCR_BOOT_MODE 4
+#define OWNER_PASS_MAX 32
+#define GPG_PIN_MAX 25 /* MAX_HOTP_GPG_PIN_LENGTH, heads #1167 */
+
+enum {
+	EXIT_UI = 3, /* the UI could not go on (script ended, console closed) */
+};
+
+static const char usage[] =
+	"Usage: heads menu [options]\n"
+	"\n"
+	"The Heads boot menu (gui-init): checks /boot, the rollback counter, the GPG\n"
+	"keyring and the TOTP, then shows the main menu: default boot, refresh TOTP,\n"
+	"options, system info, power off. A /boot with no signed metadata and an\n"
+	"empty keyring is a clean boot: it offers to take ownership (TPM reset, GPG\n"
+	"key, sign /boot, default entry, TOTP with QR code).\n"
+	"\n"
+	"  --boot DIR            the /boot tree (default " DEFAULT_BOOT ")\n"
+	"  --keyring DIR         GnuPG home with the trusted public keys (ROM keyring;\n"
+	"                        default " DEFAULT_KEYRING ")\n"
+	"  --gnupghome DIR       GnuPG home holding the signing key (default: keyring)\n"
+	"  --config FILE         configuration layers (default " BOARD_CONFIG " then\n"
+	"                        " USER_CONFIG "); repeatable\n"
+	"  --user-config FILE    where settings are saved (default " USER_CONFIG ")\n"
+	"  --tcti TCTI           TPM (default $HEADS_TCTI, else device:/dev/tpmrm0)\n"
+	"  --secret-dir DIR      RAM-only secret area (default " DEFAULT_SECRET_DIR ")\n"
+	"  --eventlog FILE       firmware event log for the PCR 4 prediction\n"
+	"  --ui MODE             newt, line or script (default: $HEADS_UI, else newt on\n"
+	"                        a terminal, else line)\n"
+	"  --ui-script FILE      answers for the scripted UI ($HEADS_UI_SCRIPT);\n"
+	"                        passphrases come from $HEADS_UI_SECRET_FD\n"
+	"  --recovery-shell PATH shell for the recovery entry (default busybox sh)\n"
+	"  --no-act              never kexec or power off: describe instead\n"
+	"  --features            print which optional modules this build has\n"
+	"\n"
+	"Exit status: 0 booted (dry: the kexec plan was printed) or powered off;\n"
+	"1 a failure that ends the menu; 2 usage; 3 the UI ended (script or input\n"
+	"exhausted); entering the recovery shell exits with its status.\n";
+
+struct menu {
+	struct ui *ui;
+	struct config cfg;
+	const char *bootdir, *keyring, *gnupghome, *user_config, *tcti, *secret_dir;
+	const char *eventlog, *recovery_shell;
+	const char *board;
+	char totp[128], hotp[128];
+	char totp_reason[512];
+	enum ui_bg bg;
+	bool tpm_on, live, skip_to_menu, gate_required;
+	bool preflight_failed;
+	bool done;      /* leave the main loop */
+	int exit_code;
+};
+
+/* --- small helpers ---------------------------------------------------- */
+
+/* A UI error that means the conversation is over (script ended, console
+ * closed): the menu exits instead of looping. */
+static bool ui_fatal(int r)
+{
+	return r < 0 && r != -ECANCELED;
+}
+
+static int finish(struct menu *m, int code)
+{
+	m->done = true;
+	m->exit_code = code;
+	return code;
+}
+
+static void unavailable(struct menu *m, const char *what, const char *issue)
+{
+	_cleanup_free_ char *t = xasprintf("%s is unavailable in this build (%s).", what, issue);
+	log_warn("%s", t);
+	ui_msgbox(m->ui, UI_BG_WARNING, "Unavailable", t);
+}
+
+static int tpm_open_m(struct menu *m, struct tpm **ret)
+{
+	if (!m->tpm_on)
+		return -ENODEV;
+	return tpm_open(cmd_tcti(m->tcti), ret);
+}
+
+static void refresh_status(struct menu *m)
+{
+	ui_set_status(m->ui, m->board, m->totp, m->hotp);
+}
+
+static bool boot_has(const struct menu *m, const char *name)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", m->bootdir, name);
+	struct stat st;
+	return lstat(p, &st) == 0;
+}
+
+/* Any kexec*.txt at the top of /boot (signed metadata). */
+static bool boot_has_kexec_txt(const struct menu *m)
+{
+	DIR *d = opendir(m->bootdir);
+	struct dirent *de;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d)))
+		found = fnmatch("kexec*.txt", de->d_name, 0) == 0;
+	closedir(d);
+	return found;
+}
+
+/* Number of public keys in a GnuPG home (0 if it does not exist). */
+static int keyring_count(const char *home)
+{
+	gpgme_ctx_t ctx = NULL;
+	gpgme_key_t key;
+	struct stat st;
+	int n = 0;
+
+	if (stat(home, &st) < 0)
+		return 0;
+	gpgme_check_version(NULL);
+	if (gpgme_new(&ctx))
+		return -EIO;
+	if (gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home) ||
+	    gpgme_op_keylist_start(ctx, NULL, 0)) {
+		gpgme_release(ctx);
+		return -EIO;
+	}
+	while (gpgme_op_keylist_next(ctx, &key) == 0) {
+		n++;
+		gpgme_key_unref(key);
+	}
+	gpgme_op_keylist_end(ctx);
+	gpgme_release(ctx);
+	return n;
+}
+
+/* --- recovery, power --------------------------------------------------- */
+
+extern const struct heads_command cmd_recovery;
+
+/* Leave the menu for the recovery shell (reference `recovery "<msg>"`). */
+static int go_recovery(struct menu *m, const char *why)
+{
+	char *argv[16];
+	int argc = 0;
+
+	if (config_enabled(&m->cfg, "CONFIG_RESTRICTED_BOOT")) {
+		ui_msgbox(m->ui, UI_BG_ERROR, "Restricted Boot",
+			  "Restricted Boot is enabled: the recovery shell is disabled.");
+		return 0;
+	}
+	ui_close(m->ui);
+	m->ui = NULL;
+	argv[argc++] = "recovery";
+	argv[argc++] = "--message";
+	argv[argc++] = (char *)why;
+	argv[argc++] = "--secret-dir";
+	argv[argc++] = (char *)m->secret_dir;
+	if (m->tcti) {
+		argv[argc++] = "--tcti";
+		argv[argc++] = (char *)m->tcti;
+	}
+	if (m->recovery_shell) {
+		argv[argc++] = "--shell";
+		argv[argc++] = (char *)m->recovery_shell;
+	}
+	/* The configuration the menu runs with is the one recovery applies. */
+	for (size_t i = 0; i < m->cfg.n && argc < 12; i++) {
+		bool seen = false;
+		for (int j = 0; j < argc; j++)
+			if (streq(argv[j], m->cfg.entries[i].file))
+				seen = true;
+		if (!seen) {
+			argv[argc++] = "--config";
+			argv[argc++] = m->cfg.entries[i].file;
+		}
+	}
+	if (!m->live)
+		argv[argc++] = "--once";
+	argv[argc] = NULL;
+	optind = 1;
+	return finish(m, cmd_recovery.run(argc, argv));
+}
+
+static int power_off(struct menu *m)
+{
+	_cleanup_tpm_ struct tpm *t = NULL;
+
+	if (tpm_open_m(m, &t) == 0)
+		(void)tpm_shutdown(t);
+	sync();
+	if (!m->live) {
+		printf("heads menu: power off (dry run: not powering off)\n");
+		return finish(m, HEADS_EXIT_OK);
+	}
+	ui_close(m->ui);
+	m->ui = NULL;
+	reboot(RB_POWER_OFF);
+	return finish(m, log_error_errno(-errno, "power off") ? HEADS_EXIT_FAIL : 0);
+}
+
+/* --- TOTP -------------------------------------------------------------- */
+
+/* Reference update_totp: TOTP = code, or the failure state. 0 ok. */
+static int compute_totp(struct menu *m)
+{
+	m->totp_reason[0] = '\0';
+	if (!m->tpm_on) {
+		snprintf(m->totp, sizeof(m->totp), "NO TPM");
+		return 0;
+	}
+#if HAVE_TPM_OTP
+	{
+		_cleanup_tpm_ struct tpm *t = NULL;
+		uint32_t code;
+		int r = tpm_open_m(m, &t);
+
+		if (r == 0)
+			r = tpm_otp_totp(t, TPM_HANDLE_TOTP, TPM_OTP_DEFAULT_PCRS, time(NULL), &code);
+		if (r == 0) {
+			char c[OTP_CODE_MAX + 1];
+			otp_format_code(code, OTP_DIGITS, c);
+			snprintf(m->totp, sizeof(m->totp), "%s", c);
+			return 0;
+		}
+		_cleanup_free_ char *why = tpm_otp_reason(t, r, TPM_OTP_DEFAULT_PCRS);
+		snprintf(m->totp_reason, sizeof(m->totp_reason), "%s", why);
+		snprintf(m->totp, sizeof(m->totp), "ERROR");
+		return r;
+	}
+#else
+	snprintf(m->totp_reason, sizeof(m->totp_reason),
+		 "TOTP through the TPM is unavailable in this build (issue: TOTP/HOTP)");
+	snprintf(m->totp, sizeof(m->totp), "UNAVAILABLE");
+	return -EOPNOTSUPP;
+#endif
+}
+
+static void update_hotp(struct menu *m)
+{
+	/* HOTP dongles (hotp_verification) are not driven by this build. */
+	snprintf(m->hotp, sizeof(m->hotp), "%s",
+		 config_enabled(&m->cfg, "CONFIG_HOTPKEY") ? "unavailable" : "");
+}
+
+static int generate_totp(struct menu *m, const struct secret *owner);
+static int reset_tpm(struct menu *m);
+static int integrity_report_screen(struct menu *m);
+static int ownership(struct menu *m, bool clean_boot);
+
+/* Reference "ERROR: TOTP Generation Failed!" menu. */
+static int totp_failed_menu(struct menu *m)
+{
+	static const struct ui_item items[] = {
+		{"g", "Generate new TOTP/HOTP secret"},
+		{"i", "Ignore error and continue to main menu"},
+		{"p", "Reset the TPM"},
+		{"x", "Exit to recovery shell"},
+	};
+	_cleanup_free_ char *text = xasprintf(
+		"ERROR: Heads couldn't generate the TOTP code.\n\n%s\n\n"
+		"If you have just completed a Factory Reset, or just reflashed your BIOS, "
+		"you should generate a new TOTP secret.\n\n"
+		"If you have not just reflashed your BIOS, THIS COULD INDICATE TAMPERING!\n\n"
+		"How would you like to proceed?", m->totp_reason);
+	int r;
+
+	m->gate_required = true;
+	m->bg = UI_BG_ERROR;
+	if (m->skip_to_menu)
+		return 0;
+	r = ui_menu(m->ui, UI_BG_ERROR, "ERROR: TOTP Generation Failed!", text, items,
+		    ARRAY_SIZE(items), 0);
+	if (ui_fatal(r))
+		return r;
+	switch (r) {
+	case 0:
+		return generate_totp(m, NULL);
+	case 2:
+		if (integrity_report_screen(m) < 0 && m->done)
+			return 0;
+		return reset_tpm(m);
+	case 3:
+		return go_recovery(m, "TOTP generation failed");
+	default:
+		m->skip_to_menu = true;
+		return 0;
+	}
+}
+
+static int update_totp(struct menu *m)
+{
+	int r = compute_totp(m);
+	refresh_status(m);
+	if (r == 0) {
+		m->gate_required = false;
+		return 0;
+	}
+	return totp_failed_menu(m);
+}
+
+/* Show the QR code and otpauth URI of a new secret. */
+static int show_totp_qr(struct menu *m, const struct secret *key)
+{
+	_cleanup_secret_ struct secret *uri = NULL, *b32 = NULL, *art = NULL;
+	struct qr_matrix q = {0};
+	_cleanup_free_ char *label = xasprintf("%s", m->board && *m->board ? m->board :
+					       OTP_DEFAULT_LABEL);
+	int r;
+
+	if ((r = otp_totp_uri(label, key, &uri)) < 0 || (r = otp_base32(key, &b32)) < 0)
+		return log_error_errno(r, "building the otpauth URI");
+	if ((r = qr_encode((const char *)uri->data, uri->len, &q)) == 0) {
+		r = qr_render_utf8(&q, 2, &art);
+		qr_matrix_free(&q);
+	}
+	if (r < 0)
+		return log_error_errno(r, "rendering the QR code");
+	/* The QR code and the secret go straight to the terminal, never to a
+	 * log: they are the secret. */
+	{
+		_cleanup_free_ char *text = xasprintf(
+			"Scan this QR code with your TOTP app (or type the secret):\n\n%s\n"
+			"Secret (base32): %s\n", (const char *)art->data, (const char *)b32->data);
+		r = ui_textbox(m->ui, UI_BG_NORMAL, "New TOTP secret", text);
+		explicit_bzero(text, strlen(text));
+	}
+	return r;
+}
+
+#if HAVE_TPM_OTP
+static int seal_totp_with(struct menu *m, struct tpm *t, const struct secret *owner)
+{
+	_cleanup_secret_ struct secret *key = secret_new(OTP_SECRET_LEN);
+	struct tpm_pcr_values exp;
+	int r;
+
+	if (!key)
+		return -errno;
+	if ((r = secret_random(key, OTP_SECRET_LEN)) < 0)
+		return r;
+	r = tpm_otp_expected(t, TPM_OTP_DEFAULT_PCRS,
+			     access(m->eventlog, R_OK) == 0 ? m->eventlog : NULL, &exp);
+	if (r == 0)
+		r = tpm_otp_seal(t, TPM_HANDLE_TOTP, key, &exp, owner);
+	if (r < 0) {
+		_cleanup_free_ char *why = tpm_otp_reason(t, r, TPM_OTP_DEFAULT_PCRS);
+		_cleanup_free_ char *msg = xasprintf("Sealing the TOTP secret failed: %s", why);
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: TOTP sealing failed", msg);
+		return r;
+	}
+	log_info("TOTP secret sealed to PCRs 0,1,2,3,4,7");
+	return show_totp_qr(m, key);
+}
+#endif
+
+static int ask_owner_passphrase(struct menu *m, bool twice, struct secret **ret);
+
+/* Reference generate_totp_hotp (gated by the integrity report). */
+static int generate_totp(struct menu *m, const struct secret *owner_in)
+{
+#if HAVE_TPM_OTP
+	_cleanup_secret_ struct secret *owner = NULL;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	int r;
+
+	if (!m->tpm_on) {
+		ui_msgbox(m->ui, UI_BG_ERROR, "No TPM", "This board has no TPM (CONFIG_TPM).");
+		return 0;
+	}
+	if (m->gate_required) {
+		/* Integrity gate: look at the report before trusting a re-seal. */
+		r = integrity_report_screen(m);
+		if (ui_fatal(r) || m->done)
+			return r;
+		if (r != 1) {
+			ui_msgbox(m->ui, UI_BG_ERROR, "Integrity Gate",
+				  "/boot does not verify: resolve the integrity report first "
+				  "(update checksums and sign), then generate the secret.");
+			return 0;
+		}
+		r = ui_yesno(m->ui, UI_BG_WARNING, "Integrity Gate Passed",
+			     "The integrity report shows /boot verified by your key.\n\n"
+			     "Proceed with sealing a new TOTP secret?");
+		if (r != 1)
+			return ui_fatal(r) ? r : 0;
+	}
+	r = ui_yesno(m->ui, UI_BG_WARNING, "Generate new TOTP/HOTP secret",
+		     "This will erase your old secret and replace it with a new one!\n\n"
+		     "Do you want to proceed?");
+	if (r != 1)
+		return ui_fatal(r) ? r : 0;
+	if (!owner_in) {
+		if ((r = ask_owner_passphrase(m, false, &owner)) < 0)
+			return ui_fatal(r) ? r : 0;
+		owner_in = owner;
+	}
+	if ((r = tpm_open_m(m, &t)) < 0)
+		return log_error_errno(r, "opening the TPM");
+	r = seal_totp_with(m, t, owner_in);
+	tpm_close(t);
+	t = NULL;
+	if (ui_fatal(r) && r != -EPROTO && r != -EPIPE)
+		return 0; /* told the user; back to the menu */
+	if (r < 0)
+		return r;
+	return update_totp(m);
+#else
+	(void)owner_in;
+	unavailable(m, "Generating a TOTP secret", "issue: TOTP/HOTP (tpm_otp.h)");
+	return 0;
+#endif
+}
+
+/* --- TPM ownership pieces --------------------------------------------- */
+
+static int ask_owner_passphrase(struct menu *m, bool twice, struct secret **ret)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		_cleanup_secret_ struct secret *a = NULL, *b = NULL;
+		int r = ui_passphrase(m->ui, "TPM Owner Passphrase",
+				      twice ? "New TPM owner passphrase (1-32 characters)" :
+					      "TPM owner passphrase", OWNER_PASS_MAX, &a);
+		if (r == -EFBIG) {
+			ui_msgbox(m->ui, UI_BG_WARNING, "Too long",
+				  "The TPM owner passphrase is at most 32 characters.");
+			continue;
+		}
+		if (r < 0)
+			return r;
+		if (twice && a->len == 0) {
+			ui_msgbox(m->ui, UI_BG_WARNING, "Empty", "The passphrase cannot be empty.");
+			continue;
+		}
+		if (twice) {
+			r = ui_passphrase(m->ui, "TPM Owner Passphrase",
+					  "Repeat the new TPM owner passphrase", OWNER_PASS_MAX, &b);
+			if (r < 0 && r != -EFBIG)
+				return r;
+			if (r < 0 || !secret_equal(a, b)) {
+				ui_msgbox(m->ui, UI_BG_WARNING, "Mismatch",
+					  "The passphrases do not match.");
+				continue;
+			}
+		}
+		*ret = TAKE_PTR(a);
+		return 0;
+	}
+	return -EACCES;
+}
+
+/* Reference reset_tpm: confirm, new owner passphrase, reset, then the
+ * ownership steps that depend on it (counter, sign, TOTP). */
+static int reset_tpm(struct menu *m)
+{
+	if (!m->tpm_on) {
+		ui_msgbox(m->ui, UI_BG_ERROR, "No TPM", "This board has no TPM (CONFIG_TPM).");
+		return 0;
+	}
+	return ownership(m, false);
+}
+
+/* --- /boot integrity ---------------------------------------------------- */
+
+#if HAVE_INTEGRITY
+static void progress_cb(void *u, uint64_t done, uint64_t total, size_t fd, size_t ft)
+{
+	struct menu *m = u;
+	(void)fd;
+	(void)ft;
+	ui_progress(m->ui, "Verifying /boot", "Hashing files",
+		    total ? (unsigned)(done * 100 / total) : 0);
+}
+
+static int run_integrity(struct menu *m, struct integrity_report *rep)
+{
+	_cleanup_tpm_ struct tpm *t = NULL;
+	struct integrity_options o = {
+		.bootdir = m->bootdir,
+		.keyring = m->keyring,
+		.rollback_disabled = config_enabled(&m->cfg, "CONFIG_IGNORE_ROLLBACK") ||
+				     !m->tpm_on,
+		.progress = progress_cb,
+		.userdata = m,
+	};
+	int r;
+
+	if (m->tpm_on && tpm_open_m(m, &t) == 0)
+		o.tpm = t;
+	r = integrity_check(&o, rep);
+	ui_progress_end(m->ui);
+	return r;
+}
+
+static void append(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append(char **s, const char *fmt, ...)
+{
+	va_list ap;
+	char *add = NULL, *n;
+	va_start(ap, fmt);
+	if (vasprintf(&add, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	n = xasprintf("%s%s", *s ? *s : "", add);
+	free(add);
+	free(*s);
+	*s = n;
+}
+
+static char *issues_text(const struct manifest_report *f, size_t max)
+{
+	char *s = NULL;
+	for (size_t i = 0; i < f->n_issue && i < max; i++) {
+		_cleanup_free_ char *p = manifest_escape_name(f->issue[i].path);
+		append(&s, "  %s: %s\n", manifest_issue_kind_name(f->issue[i].kind), p);
+	}
+	if (f->n_issue > max)
+		append(&s, "  ... and %zu more\n", f->n_issue - max);
+	return s ? s : xstrdup("");
+}
+
+static const char *manifest_state_name(enum integrity_manifest_state s)
+{
+	return s == INTEGRITY_MANIFEST_OK ? "present" :
+	       s == INTEGRITY_MANIFEST_MISSING ? "MISSING" : "MALFORMED";
+}
+
+/* The reference "Measured Integrity Report" as text. */
+static char *report_text(struct menu *m, const struct integrity_report *rep)
+{
+	char date[64], *s = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+	bool files_ok = rep->hashes == INTEGRITY_MANIFEST_OK &&
+			rep->tree == INTEGRITY_MANIFEST_OK && rep->files.n_issue == 0;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	append(&s, "Date: %s\n", date);
+	append(&s, "TOTP: %s%s%s\n", m->totp, m->totp_reason[0] ? " - " : "", m->totp_reason);
+	if (*m->hotp)
+		append(&s, "HOTP: %s\n", m->hotp);
+	append(&s, "/boot/kexec.sig: %s", sig_state_name(rep->sig.state));
+	if (rep->sig.state == SIG_UNKNOWN_KEY && rep->sig.fpr[0])
+		append(&s, " (key %s)", rep->sig.fpr);
+	if (rep->sig.state != SIG_VERIFIED && rep->sig.detail[0])
+		append(&s, " - %s", rep->sig.detail);
+	append(&s, "\n");
+	append(&s, "Boot files: %s", files_ok ? "OK" : "UNTRUSTED/ALTERED");
+	append(&s, " (%zu checked)\n", rep->files.files_checked);
+	if (rep->hashes != INTEGRITY_MANIFEST_OK || rep->tree != INTEGRITY_MANIFEST_OK)
+		append(&s, "  kexec_hashes.txt %s, kexec_tree.txt %s%s%s\n",
+		       manifest_state_name(rep->hashes), manifest_state_name(rep->tree),
+		       rep->manifest_detail[0] ? ": " : "", rep->manifest_detail);
+	if (rep->files.n_issue) {
+		_cleanup_free_ char *l = issues_text(&rep->files, 10);
+		append(&s, "%s", l);
+	}
+	if (rep->has_default_hashes) {
+		append(&s, "Default entry files: %s\n",
+		       rep->default_hashes == INTEGRITY_MANIFEST_OK &&
+				       rep->default_files.n_issue == 0 ? "OK" : "ALTERED");
+		if (rep->default_files.n_issue) {
+			_cleanup_free_ char *l = issues_text(&rep->default_files, 10);
+			append(&s, "%s", l);
+		}
+	}
+	append(&s, "Rollback counter: %s%s%s\n", rollback_state_name(rep->rollback.state),
+	       rep->rollback.detail[0] ? " - " : "", rep->rollback.detail);
+	if (integrity_ok(rep))
+		append(&s, "\nEverything verified: /boot is signed by a key in the ROM "
+			   "keyring and unchanged.\n");
+	else
+		append(&s, "\nSomething does not verify. If you did not just update your OS "
+			   "or change /boot yourself, THIS COULD INDICATE TAMPERING. "
+			   "Investigate before booting.\n");
+	return s;
+}
+
+static int update_checksums(struct menu *m);
+
+/* Detail of the mismatches and the signed files (investigation screens). */
+static int investigate(struct menu *m, const struct integrity_report *rep)
+{
+	static const struct ui_item items[] = {
+		{"d", "Show mismatch details"},
+		{"s", "Show the signed kexec*.txt files"},
+		{"u", "Update checksums now (sign /boot)"},
+		{"r", "Drop to recovery shell"},
+		{"c", "Continue"},
+	};
+	for (;;) {
+		int r = ui_menu(m->ui, UI_BG_ERROR, "Integrity investigation",
+				"Look at what changed before deciding. Only sign /boot again "
+				"if you made these changes yourself.", items, ARRAY_SIZE(items), 0);
+		if (ui_fatal(r))
+			return r;
+		switch (r) {
+		case 0: {
+			_cleanup_free_ char *a = issues_text(&rep->files, SIZE_MAX);
+			_cleanup_free_ char *b = issues_text(&rep->default_files, SIZE_MAX);
+			_cleanup_free_ char *t = xasprintf("Boot files:\n%s%s%s%s",
+				*a ? a : "  no differences\n", rep->manifest_detail[0] ? "  " : "",
+				rep->manifest_detail, *b ? "\nDefault entry files:\n" : "");
+			_cleanup_free_ char *t2 = xasprintf("%s%s", t, b);
+			ui_textbox(m->ui, UI_BG_ERROR, "Mismatch details", t2);
+			break;
+		}
+		case 1: {
+			_cleanup_close_ int fd = open(m->bootdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			_cleanup_free_ char *listing = NULL;
+			size_t len;
+			if (rep->sig.state != SIG_VERIFIED || fd < 0 ||
+			    sig_listing(fd, "", &listing, &len) < 0)
+				ui_msgbox(m->ui, UI_BG_ERROR, "Signed files",
+					  "There is no verified signature over the kexec*.txt files.");
+			else
+				ui_textbox(m->ui, UI_BG_NORMAL, "Signed files (sha256)", listing);
+			break;
+		}
+		case 2:
+			return update_checksums(m);
+		case 3:
+			return go_recovery(m, "investigating integrity discrepancies");
+		default:
+			return 0;
+		}
+	}
+}
+
+/* Reference report_integrity_measurements. Returns 1 when /boot verifies,
+ * 0 when not, <0 on a UI failure. */
+static int integrity_report_screen(struct menu *m)
+{
+	struct integrity_report rep = {0};
+	_cleanup_free_ char *text = NULL;
+	int r = run_integrity(m, &rep);
+	bool ok;
+
+	if (r < 0) {
+		_cleanup_free_ char *t = xasprintf("Cannot read %s: %s", m->bootdir, strerror(-r));
+		ui_msgbox(m->ui, UI_BG_ERROR, "Measured Integrity Report", t);
+		return 0;
+	}
+	ok = integrity_ok(&rep);
+	text = report_text(m, &rep);
+	if (ok) {
+		r = ui_textbox(m->ui, UI_BG_NORMAL, "Measured Integrity Report", text);
+		integrity_report_free(&rep);
+		return r < 0 ? r : 1;
+	}
+	{
+		static const struct ui_item items[] = {
+			{"i", "Investigate discrepancies"},
+			{"c", "Continue"},
+		};
+		r = ui_menu(m->ui, UI_BG_ERROR, "Measured Integrity Report", text, items,
+			    ARRAY_SIZE(items), 0);
+		if (r == 0)
+			r = investigate(m, &rep);
+		else if (!ui_fatal(r))
+			r = 0;
+	}
+	integrity_report_free(&rep);
+	return r;
+}
+
+/* PIN callback for signing: the key's passphrase / card PIN from the UI. */
+static int sign_pin(void *userdata, const char *hint, int attempt, struct secret **ret)
+{
+	struct menu *m = userdata;
+	_cleanup_free_ char *p = xasprintf("GPG key passphrase / card PIN%s%s (attempt %d)",
+					   hint && *hint ? " for " : "", hint ? hint : "", attempt);
+	return ui_passphrase(m->ui, "Sign /boot", p, GPG_PIN_MAX * 4, ret);
+}
+
+static int sign_boot(struct menu *m, const struct secret *owner, const char *key)
+{
+	_cleanup_tpm_ struct tpm *t = NULL;
+	struct integrity_sign_options o = {
+		.bootdir = m->bootdir,
+		.signer = {.gnupghome = m->gnupghome, .key = key, .pin = sign_pin,
+			   .userdata = m, .max_attempts = 3},
+		.owner_auth = owner,
+		.progress = progress_cb,
+		.userdata = m,
+	};
+	struct integrity_sign_result res = {0};
+	int r;
+
+	if (m->tpm_on && !config_enabled(&m->cfg, "CONFIG_IGNORE_ROLLBACK")) {
+		if ((r = tpm_open_m(m, &t)) < 0)
+			return log_error_errno(r, "opening the TPM for the rollback counter");
+		o.tpm = t;
+	}
+	r = integrity_sign(&o, &res);
+	ui_progress_end(m->ui);
+	if (r < 0) {
+		_cleanup_free_ char *t2 = xasprintf("Signing /boot failed: %s. Nothing in %s "
+						    "was changed.", strerror(-r), m->bootdir);
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Signing failed", t2);
+		return r;
+	}
+	log_info("/boot signed: %zu files, key %s, rollback %s", res.files, res.fpr,
+		 rollback_state_name(res.rollback.state));
+	return 0;
+}
+
+/* Options -> u: reference prompt_update_checksums. */
+static int update_checksums(struct menu *m)
+{
+	_cleanup_secret_ struct secret *owner = NULL;
+	int r = ui_yesno(m->ui, UI_BG_WARNING, "Update Checksums and sign all files in /boot",
+			 "You have chosen to update the checksums and sign all of the files in "
+			 "/boot.\n\nThis means that you trust that these files have not been "
+			 "tampered with.\n\nYou will need your GPG key (or card) to continue and "
+			 "this change will modify your disk.\n\nDo you want to continue?");
+	if (r != 1)
+		return ui_fatal(r) ? r : 0;
+	if (m->tpm_on && !boot_has(m, ROLLBACK_FILE) &&
+	    !config_enabled(&m->cfg, "CONFIG_IGNORE_ROLLBACK")) {
+		/* A new rollback counter needs the owner passphrase. */
+		if ((r = ask_owner_passphrase(m, false, &owner)) < 0)
+			return ui_fatal(r) ? r : 0;
+	}
+	r = sign_boot(m, owner, NULL);
+	if (r == -EPROTO || r == -EPIPE)
+		return r;
+	if (r == 0)
+		ui_msgbox(m->ui, UI_BG_NORMAL, "Signed", "/boot has been signed.");
+	return 0;
+}
+#else
+static int integrity_report_screen(struct menu *m)
+{
+	unavailable(m, "The /boot integrity report", "issue: /boot integrity (integrity.h)");
+	return 0;
+}
+
+static int update_checksums(struct menu *m)
+{
+	unavailable(m, "Signing /boot", "issue: /boot integrity (integrity.h)");
+	return 0;
+}
+#endif
+
+/* --- booting ----------------------------------------------------------- */
+
+static int extend_pcr4(struct menu *m, const char *what)
+{
+	_cleanup_tpm_ struct tpm *t = NULL;
+	int r;
+
+	if (!m->tpm_on)
+		return 0;
+	r = tpm_open_m(m, &t);
+	if (r == 0)
+		r = tpm_extend_string(t, PCR_BOOT_MODE, what);
+	if (r < 0)
+		return log_error_errno(r, "extending PCR %d with \"%s\"", PCR_BOOT_MODE, what);
+	log_info("PCR %d extended with \"%s\"", PCR_BOOT_MODE, what);
+	return 0;
+}
+
+/* Dry run: what would boot, on stdout (stable lines for tests). */
+static void describe_dry(struct menu *m, const struct boot_entry *e, const char *pcr4)
+{
+	_cleanup_free_ char *line = boot_entry_to_line(e);
+	_cleanup_free_ char *cmd = bootcfg_build_cmdline(
+		e->cmdline, NULL, config_get(&m->cfg, "CONFIG_BOOT_KERNEL_REMOVE"),
+		config_get(&m->cfg, "CONFIG_BOOT_KERNEL_ADD"), NULL);
+
+	printf("heads menu: boot (dry run): %s\n", e->title);
+	printf("entry: %s\n", line);
+	printf("kernel: %s\n", e->kernel);
+	for (size_t i = 0; i < e->n_initrd; i++)
+		printf("initrd: %s\n", e->initrd[i]);
+	printf("cmdline: %s\n", cmd ? cmd : "");
+	if (pcr4)
+		printf("pcr4: extended with \"%s\"\n", pcr4);
+	if (m->tpm_on) {
+		_cleanup_tpm_ struct tpm *t = NULL;
+		uint8_t v[32];
+		size_t len;
+		if (tpm_open_m(m, &t) == 0 && tpm_pcr_read(t, "sha256", PCR_BOOT_MODE, v, &len) == 0) {
+			char hex[65];
+			hex_encode(v, 32, hex);
+			printf("pcr4-value: %s\n", hex);
+		}
+	}
+}
+
+/* Describe (dry) or load and execute (live) the entry. pcr4: what PCR 4 is
+ * extended with first (NULL: it already was). */
+static int kexec_entry(struct menu *m, const struct boot_entry *e, const char *pcr4)
+{
+	struct kexec_opts o;
+	struct kexec_plan p = {0};
+	int r;
+
+	/* PCR 4 leaves its firmware value before anything of the OS runs, so
+	 * nothing sealed to the boot-time PCRs unseals after this point. */
+	if (pcr4 && extend_pcr4(m, pcr4) < 0) {
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot refused",
+			  "PCR 4 could not be extended: not booting.");
+		return 0;
+	}
+	if (!m->live) {
+		ui_close(m->ui);
+		m->ui = NULL;
+		describe_dry(m, e, pcr4);
+		return finish(m, HEADS_EXIT_OK);
+	}
+	kexec_opts_init(&o);
+	o.board_add = config_get(&m->cfg, "CONFIG_BOOT_KERNEL_ADD");
+	o.remove = config_get(&m->cfg, "CONFIG_BOOT_KERNEL_REMOVE");
+	r = kexec_plan_build(m->bootdir, e, &o, &p);
+	if (r == 0) {
+		r = kexec_plan_load(&p, NULL);
+		kexec_plan_free(&p);
+	}
+	if (r < 0) {
+		_cleanup_free_ char *t = xasprintf("Cannot boot '%s': %s", e->title, strerror(-r));
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot failed", t);
+		return go_recovery(m, "Failed default boot");
+	}
+	{
+		_cleanup_tpm_ struct tpm *t = NULL;
+		if (tpm_open_m(m, &t) == 0)
+			(void)tpm_finalize(t);
+	}
+	ui_close(m->ui);
+	m->ui = NULL;
+	r = kexec_exec();
+	log_error_errno(r, "kexec");
+	return finish(m, HEADS_EXIT_FAIL);
+}
+
+/* Reference confirm_menu_option: what will boot, then boot / default / back.
+ * Returns 1 boot, 2 make default and boot, 0 back. */
+static int confirm_entry(struct menu *m, const struct boot_entry *e)
+{
+	static const struct ui_item items[] = {
+		{"y", "Boot"},
+		{"d", "Make default, sign /boot, and boot"},
+		{"b", "Back to the menu"},
+	};
+	_cleanup_free_ char *cmd = bootcfg_build_cmdline(
+		e->cmdline, NULL, config_get(&m->cfg, "CONFIG_BOOT_KERNEL_REMOVE"),
+		config_get(&m->cfg, "CONFIG_BOOT_KERNEL_ADD"), NULL);
+	char *t = xasprintf("%s\n\nKernel: %s\n", e->title, e->kernel);
+	int r;
+
+	for (size_t i = 0; i < e->n_initrd; i++) {
+		char *n = xasprintf("%sInitrd: %s\n", t, e->initrd[i]);
+		free(t);
+		t = n;
+	}
+	{
+		char *n = xasprintf("%sFinal command line: %s\n", t, cmd ? cmd : "");
+		free(t);
+		t = n;
+	}
+	r = ui_menu(m->ui, UI_BG_NORMAL, "Confirm boot details", t, items, ARRAY_SIZE(items), 0);
+	free(t);
+	if (ui_fatal(r))
+		return r;
+	return r == 0 ? 1 : r == 1 ? 2 : 0;
+}
+
+static int save_default(struct menu *m, const struct boot_entry *e, unsigned index1)
+{
+	int r = bootcfg_save_default(m->bootdir, m->bootdir, e, index1);
+	if (r < 0) {
+		_cleanup_free_ char *t = xasprintf("Saving the default entry failed: %s",
+						   strerror(-r));
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR", t);
+		return r;
+	}
+#if HAVE_INTEGRITY
+	return sign_boot(m, NULL, NULL);
+#else
+	unavailable(m, "Signing /boot", "issue: /boot integrity (integrity.h)");
+	return -EOPNOTSUPP;
+#endif
+}
+
+/* The OS boot menu (reference user_select). forced: no checks, PCR 4 was
+ * already extended with "unsafe". */
+static int boot_menu(struct menu *m, bool forced)
+{
+	struct boot_entries l = {0};
+	struct ui_item *items;
+	char **keys;
+	int r = bootcfg_scan(m->bootdir, &l);
+
+	if (r < 0 || l.n == 0) {
+		_cleanup_free_ char *t = xasprintf("No boot entries found in %s%s%s.", m->bootdir,
+						   r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: No boot options", t);
+		boot_entries_free(&l);
+		return 0;
+	}
+	items = xcalloc(l.n, sizeof(*items));
+	keys = xcalloc(l.n, sizeof(char *));
+	for (size_t i = 0; i < l.n; i++) {
+		keys[i] = xasprintf("%zu", i + 1);
+		items[i].key = keys[i];
+		items[i].label = l.v[i].title;
+	}
+	for (;;) {
+		r = ui_menu(m->ui, forced ? UI_BG_ERROR : UI_BG_NORMAL,
+			    forced ? "UNSAFE boot: select your boot option" :
+				     "Select your boot option", "", items, l.n,
+			    l.n == 1 ? 0 : (l.default_index >= 0 ? (size_t)l.default_index : 0));
+		if (r < 0)
+			break;
+		const struct boot_entry *e = &l.v[r];
+		int c = forced ? 1 : confirm_entry(m, e);
+		if (ui_fatal(c)) {
+			r = c;
+			break;
+		}
+		if (c == 0)
+			continue;
+		if (c == 2 && save_default(m, e, (unsigned)r + 1) < 0)
+			continue;
+		r = kexec_entry(m, e, forced ? NULL : "generic");
+		break;
+	}
+	for (size_t i = 0; i < l.n; i++)
+		free(keys[i]);
+	free(keys);
+	free(items);
+	boot_entries_free(&l);
+	return r == -ECANCELED ? 0 : r;
+}
+
+/* /boot must verify before a normal boot (reference verify_global_hashes). */
+static int verified_or_report(struct menu *m)
+{
+#if HAVE_INTEGRITY
+	struct integrity_report rep = {0};
+	int r = run_integrity(m, &rep);
+	static const struct ui_item items[] = {
+		{"i", "Investigate discrepancies"},
+		{"u", "Update checksums now (sign /boot)"},
+		{"m", "Return to main menu"},
+	};
+	_cleanup_free_ char *text = NULL;
+
+	if (r < 0) {
+		_cleanup_free_ char *t = xasprintf("Cannot read %s: %s", m->bootdir, strerror(-r));
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: /boot", t);
+		return 0;
+	}
+	if (integrity_ok(&rep)) {
+		integrity_report_free(&rep);
+		return 1;
+	}
+	text = report_text(m, &rep);
+	log_error("/boot does not verify: boot refused");
+	r = ui_menu(m->ui, UI_BG_ERROR, "ERROR: Boot Hash Mismatch", text, items,
+		    ARRAY_SIZE(items), 2);
+	if (r == 0)
+		r = investigate(m, &rep);
+	else if (r == 1)
+		r = update_checksums(m);
+	integrity_report_free(&rep);
+	return ui_fatal(r) ? r : 0;
+#else
+	unavailable(m, "Verifying /boot", "issue: /boot integrity (integrity.h); boot refused");
+	return 0;
+#endif
+}
+
+/* Main menu d: reference attempt_default_boot. */
+static int default_boot(struct menu *m)
+{
+	struct boot_entry e = {0};
+	struct boot_entries l = {0};
+	unsigned idx;
+	int r = verified_or_report(m);
+
+	if (r <= 0)
+		return r;
+	r = bootcfg_load_default(m->bootdir, &e, &idx);
+	if (r == -ENOENT) {
+		r = ui_yesno(m->ui, UI_BG_WARNING, "No Default Boot Option Configured",
+			     "There is no default boot option configured yet.\n\n"
+			     "Would you like to load a menu of boot options?\n"
+			     "Otherwise you will return to the main menu.");
+		if (r != 1)
+			return ui_fatal(r) ? r : 0;
+		return boot_menu(m, false);
+	}
+	if (r < 0) {
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Default boot",
+			  "The default boot option (kexec_default.N.txt) is malformed.");
+		return 0;
+	}
+	/* The saved line must still be entry N of the menu (reference
+	 * default_select); the signature already covers the file itself. */
+	r = bootcfg_scan(m->bootdir, &l);
+	if (r < 0 || idx == 0 || idx > l.n) {
+		r = 0;
+	} else {
+		_cleanup_free_ char *a = boot_entry_to_line(&e);
+		_cleanup_free_ char *b = boot_entry_to_line(&l.v[idx - 1]);
+		r = streq(a, b);
+	}
+	boot_entries_free(&l);
+	if (!r) {
+		boot_entry_free(&e);
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot Entry Has Changed",
+			  "The list of boot entries has changed.\n\nPlease set a new default.");
+		return boot_menu(m, false);
+	}
+	r = kexec_entry(m, &e, "generic");
+	boot_entry_free(&e);
+	return r;
+}
+
+/* Options -> b -> i: reference force_unsafe_boot, with PCR 4 extended
+ * first (the reference never extended it, 10.2 #6). */
+static int force_unsafe_boot(struct menu *m)
+{
+	int r;
+
+	if (config_enabled(&m->cfg, "CONFIG_RESTRICTED_BOOT")) {
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Restricted Boot",
+			  "Restricted Boot is enabled: unsafe boot is not allowed.");
+		return 0;
+	}
+	r = ui_yesno(m->ui, UI_BG_ERROR, "Unsafe Boot Warning",
+		     "WARNING: Proceeding with an unsafe boot skips the /boot signature, "
+		     "the checksums and the rollback counter.\n\nPCR 4 is extended now: "
+		     "the TOTP and the Disk Unlock Key will not unseal until you reboot.\n\n"
+		     "Do you want to proceed?");
+	if (r != 1)
+		return ui_fatal(r) ? r : 0;
+	if (extend_pcr4(m, "unsafe") < 0) {
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR", "PCR 4 could not be extended: not booting.");
+		return 0;
+	}
+	/* From here on nothing sealed to this boot's PCRs may unseal: check it,
+	 * and show the outcome in the status line. */
+	if (m->tpm_on && compute_totp(m) == 0)
+		log_error("the TOTP still unseals after extending PCR 4: the seal does "
+			  "not cover PCR 4");
+	else if (m->tpm_on)
+		log_info("TOTP no longer unseals in this boot: %s", m->totp_reason);
+	snprintf(m->totp, sizeof(m->totp), "UNSAFE BOOT");
+	m->bg = UI_BG_ERROR;
+	refresh_status(m);
+	return boot_menu(m, true);
+}
+
+/* --- other screens --------------------------------------------------- */
+
+static int system_info(struct menu *m)
+{
+	struct utsname u;
+	struct sysinfo si;
+	_cleanup_free_ char *cpu = NULL, *cpuinfo = NULL;
+	size_t len;
+	char *t;
+	int r;
+
+	uname(&u);
+	if (fs_read_file("/proc/cpuinfo", 4 * 1024 * 1024, &cpuinfo, &len) == 0) {
+		char *p = strstr(cpuinfo, "model name");
+		if (p && (p = strchr(p, ':'))) {
+			size_t n = strcspn(p + 2, "\n");
+			cpu = xstrndup(p + 2, n);
+		}
+	}
+	sysinfo(&si);
+	t = xasprintf("Board: %s\nKernel: %s %s\nCPU: %s\nRAM: %llu MiB\n/boot: %s\n",
+		      m->board && *m->board ? m->board : "(unknown)", u.sysname, u.release,
+		      cpu ? cpu : "(unknown)",
+		      (unsigned long long)si.totalram * si.mem_unit / (1024 * 1024), m->bootdir);
+	r = ui_textbox(m->ui, UI_BG_NORMAL, "System Info", t);
+	free(t);
+	return r;
+}
+
+static int tpm_options(struct menu *m)
+{
+	static const struct ui_item items[] = {
+		{"g", "Generate new TOTP/HOTP secret"},
+		{"r", "Reset the TPM"},
+		{"t", "TOTP/HOTP does not match after refresh, troubleshoot"},
+		{"m", "Return to main menu"},
+	};
+	int r = ui_menu(m->ui, UI_BG_NORMAL, "TPM/TOTP/HOTP Options", "", items,
+			ARRAY_SIZE(items), 0);
+	if (ui_fatal(r))
+		return r;
+	switch (r) {
+	case 0:
+		return generate_totp(m, NULL);
+	case 1:
+		r = integrity_report_screen(m);
+		if (ui_fatal(r) || m->done)
+			return r;
+		return reset_tpm(m);
+	case 2: {
+		char date[64];
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		_cleanup_free_ char *t = xasprintf(
+			"The system time is %s.\n\nTOTP codes depend on the time: if it is "
+			"wrong, the codes will not match your phone. If the time is right and "
+			"the codes still differ, the firmware or its configuration changed.",
+			date);
+		return ui_msgbox(m->ui, UI_BG_NORMAL, "Time", t);
+	}
+	default:
+		return 0;
+	}
+}
+
+static int boot_options(struct menu *m)
+{
+	static const struct ui_item items[] = {
+		{"m", "Show OS boot menu"},
+		{"u", "USB boot"},
+		{"i", "Ignore tampering and force a boot (Unsafe!)"},
+		{"r", "Return to main menu"},
+	};
+	int r = ui_menu(m->ui, UI_BG_NORMAL, "Boot Options", "Select a boot option:", items,
+			ARRAY_SIZE(items), 0);
+	if (ui_fatal(r))
+		return r;
+	switch (r) {
+	case 0:
+		r = verified_or_report(m);
+		return r <= 0 ? r : boot_menu(m, false);
+	case 1:
+		unavailable(m, "USB boot", "issue: USB/ISO boot");
+		return 0;
+	case 2:
+		return force_unsafe_boot(m);
+	default:
+		return 0;
+	}
+}
+
+static int options_menu(struct menu *m)
+{
+	static const struct ui_item items[] = {
+		{"b", "Boot Options -->"},
+		{"t", "TPM/TOTP/HOTP Options -->"},
+		{"i", "Investigate integrity discrepancies"},
+		{"u", "Update checksums and sign all files in /boot"},
+		{"c", "Change configuration settings -->"},
+		{"f", "Flash/Update the BIOS -->"},
+		{"g", "GPG Options -->"},
+		{"F", "OEM Factory Reset / Re-Ownership -->"},
+		{"C", "Reencrypt LUKS container -->"},
+		{"P", "Change LUKS Disk Recovery Key passphrase ->"},
+		{"x", "Exit to recovery shell"},
+		{"r", "<-- Return to main menu"},
+	};
+	int r = ui_menu(m->ui, UI_BG_NORMAL, "Heads Options", "Select an option:", items,
+			ARRAY_SIZE(items), 0);
+	if (ui_fatal(r))
+		return r;
+	switch (items[r < 0 ? ARRAY_SIZE(items) - 1 : (size_t)r].key[0]) {
+	case 'b':
+		return boot_options(m);
+	case 't':
+		return tpm_options(m);
+	case 'i':
+		r = integrity_report_screen(m);
+		return ui_fatal(r) ? r : 0;
+	case 'u':
+		return update_checksums(m);
+	case 'c':
+		unavailable(m, "The configuration menu", "issue: configuration GUI");
+		return 0;
+	case 'f':
+		unavailable(m, "Flashing the BIOS", "issue: firmware update");
+		return 0;
+	case 'g':
+		unavailable(m, "The GPG options menu", "issue: GPG key management");
+		return 0;
+	case 'F':
+		return ownership(m, false);
+	case 'C':
+		unavailable(m, "LUKS reencryption from the menu", "issue: LUKS (use `heads luks`)");
+		return 0;
+	case 'P':
+		unavailable(m, "Changing the LUKS DRK passphrase from the menu",
+			    "issue: LUKS (use `heads luks`)");
+		return 0;
+	case 'x':
+		return go_recovery(m, "requested from the options menu");
+	default:
+		return 0;
+	}
+}
+
+static int main_menu(struct menu *m)
+{
+	static const struct ui_item items[] = {
+		{"d", "Default boot"},
+		{"r", "Refresh TOTP/HOTP"},
+		{"o", "Options -->"},
+		{"s", "System Info"},
+		{"p", "Power Off"},
+	};
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	_cleanup_free_ char *title = xasprintf("%s | Heads Boot Menu",
+					       m->board && *m->board ? m->board : "Heads");
+	_cleanup_free_ char *text = NULL;
+	int r;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	text = xasprintf("%s\nTOTP: %s%s%s", date, m->totp, *m->hotp ? " | HOTP: " : "",
+			 m->hotp);
+	refresh_status(m);
+	r = ui_menu(m->ui, m->bg, title, text, items, ARRAY_SIZE(items), 0);
+	if (ui_fatal(r))
+		return r;
+	switch (r) {
+	case 0:
+		return default_boot(m);
+	case 1:
+		m->skip_to_menu = false;
+		m->bg = UI_BG_NORMAL;
+		update_hotp(m);
+		return update_totp(m);
+	case 2:
+		return options_menu(m);
+	case 3:
+		return system_info(m);
+	case 4:
+		return power_off(m);
+	default:
+		return 0; /* Esc: redisplay */
+	}
+}
+
+/* --- start-up checks ----------------------------------------------------- */
+
+/* Reference rollback preflight (heads-behaviour.md 2.5), in return mode.
+ * 0 passes; else the reason in *ret. */
+static int rollback_preflight(struct menu *m, char **ret)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", m->bootdir, ROLLBACK_FILE), *buf = NULL;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	struct rollback_result res = {0};
+	size_t len;
+	int r;
+
+	if (!m->tpm_on || config_enabled(&m->cfg, "CONFIG_IGNORE_ROLLBACK"))
+		return 0;
+	r = fs_read_file(p, ROLLBACK_MAX_FILE, &buf, &len);
+	if (r == -ENOENT) {
+		if (boot_has(m, "kexec.sig") || boot_has(m, "kexec_default_hashes.txt")) {
+			*ret = xstrdup("Boot integrity counter file missing: /boot has signed "
+				       "metadata but no kexec_rollback.txt.");
+			return -ENOENT;
+		}
+		return 0; /* first ownership */
+	}
+	if (r < 0) {
+		*ret = xasprintf("%s cannot be read: %s", p, strerror(-r));
+		return r;
+	}
+	if ((r = tpm_open_m(m, &t)) < 0) {
+		*ret = xasprintf("The TPM cannot be opened: %s", strerror(-r));
+		return r;
+	}
+	r = rollback_verify(t, buf, len, &res);
+	if (r < 0 || res.state != ROLLBACK_OK) {
+		*ret = xasprintf("TPM integrity counter %s%s%s. This can mean the TPM was "
+				 "reset or swapped, or /boot was replaced by an older copy.",
+				 r < 0 ? "cannot be checked" : rollback_state_name(res.state),
+				 res.detail[0] ? ": " : "", res.detail);
+		return r < 0 ? r : -EBADMSG;
+	}
+	return 0;
+}
+
+static int preflight_menu(struct menu *m)
+{
+	static const struct ui_item items[] = {
+		{"i", "Show integrity report"},
+		{"o", "OEM Factory Reset / Re-Ownership"},
+		{"t", "Reset the TPM"},
+		{"m", "Continue to main menu"},
+	};
+	for (;;) {
+		_cleanup_free_ char *why = NULL, *text = NULL;
+		int r = rollback_preflight(m, &why);
+
+		if (r == 0) {
+			m->preflight_failed = false;
+			return 0;
+		}
+		m->preflight_failed = true;
+		m->bg = UI_BG_ERROR;
+		text = xasprintf("%s\n\nThe rollback counter that binds your signed /boot to "
+				 "this TPM does not match. Until it is fixed, TOTP/HOTP are not "
+				 "checked and /boot cannot be re-signed.", why);
+		r = ui_menu(m->ui, UI_BG_ERROR, "ERROR: TPM State Inconsistent", text, items,
+			    ARRAY_SIZE(items), 0);
+		if (ui_fatal(r))
+			return r;
+		switch (r) {
+		case 0:
+			r = integrity_report_screen(m);
+			break;
+		case 1:
+			r = ownership(m, false);
+			break;
+		case 2:
+			r = reset_tpm(m);
+			break;
+		default:
+			m->skip_to_menu = true;
+			return 0;
+		}
+		if (ui_fatal(r) || m->done)
+			return r;
+	}
+}
+
+static int gpg_key_check(struct menu *m)
+{
+	static const struct ui_item items[] = {
+		{"g", "Add a GPG key to the running BIOS"},
+		{"F", "OEM Factory Reset / Re-Ownership"},
+		{"i", "Ignore error and continue to main menu"},
+		{"x", "Exit to recovery shell"},
+	};
+	int n = keyring_count(m->keyring), r;
+
+	if (n > 0)
+		return 0;
+	m->bg = UI_BG_ERROR;
+	if (m->skip_to_menu)
+		return 0;
+	r = ui_menu(m->ui, UI_BG_ERROR, "ERROR: GPG keyring empty!",
+		    "ERROR: Heads couldn't find any GPG keys in your keyring.\n\n"
+		    "If this is the first time the system has booted, you should add a "
+		    "public GPG key to the BIOS now.\n\nIf you just reflashed a new BIOS, "
+		    "you'll need to add at least one public key to the keyring.\n\n"
+		    "If you have not just reflashed your BIOS, THIS COULD INDICATE TAMPERING!",
+		    items, ARRAY_SIZE(items), 0);
+	if (ui_fatal(r))
+		return r;
+	switch (r) {
+	case 0:
+		unavailable(m, "Adding a GPG key to the BIOS", "issue: GPG key management");
+		return 0;
+	case 1:
+		return ownership(m, false);
+	case 3:
+		return go_recovery(m, "GPG keyring empty");
+	default:
+		m->skip_to_menu = true;
+		return 0;
+	}
+}
+
+static int no_boot_menu(struct menu *m)
+{
+	static const struct ui_item items[] = {
+		{"b", "Select a new boot device"},
+		{"u", "Boot from USB"},
+		{"m", "Continue to the main menu"},
+		{"x", "Exit to recovery shell"},
+	};
+	_cleanup_free_ char *text = xasprintf(
+		"Heads couldn't find a /boot to use (%s is empty or missing).\n\n"
+		"Please select a new boot device, boot from USB, or continue.", m->bootdir);
+	int r = ui_menu(m->ui, UI_BG_ERROR, "ERROR: No /boot Partition Found", text, items,
+			ARRAY_SIZE(items), 2);
+	if (ui_fatal(r))
+		return r;
+	switch (r) {
+	case 0: {
+		_cleanup_free_ char *dev = NULL, *err = NULL;
+		r = ui_input(m->ui, "Boot device", "Block device holding /boot (saved as "
+			     "CONFIG_BOOT_DEV; used from the next boot)",
+			     config_get(&m->cfg, "CONFIG_BOOT_DEV"), &dev);
+		if (r < 0)
+			return ui_fatal(r) ? r : 0;
+		if (config_set(m->user_config, "CONFIG_BOOT_DEV", dev, &err) < 0)
+			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR", err ? err : "saving failed");
+		return 0;
+	}
+	case 1:
+		unavailable(m, "USB boot", "issue: USB/ISO boot");
+		return 0;
+	case 3:
+		return go_recovery(m, "no /boot partition found");
+	default:
+		m->skip_to_menu = true;
+		return 0;
+	}
+}
+
+static bool boot_populated(const struct menu *m)
+{
+	DIR *d = opendir(m->bootdir);
+	struct dirent *de;
+	bool any = false;
+
+	if (!d)
+		return false;
+	while (!any && (de = readdir(d)))
+		any = !streq(de->d_name, ".") && !streq(de->d_name, "..") &&
+		      !streq(de->d_name, "lost+found");
+	closedir(d);
+	return any;
+}
+
+/* --- first-boot ownership (heads-behaviour.md 7.4, 1.10 reset_tpm) ------ */
+
+/* Passphrase callback for the new key: the Admin passphrase just chosen. */
+struct genkey_pass {
+	const struct secret *pass;
+};
+
+static gpgme_error_t genkey_passphrase_cb(void *hook, const char *uid_hint,
+					  const char *info, int prev_bad, int fd)
+{
+	struct genkey_pass *g = hook;
+	(void)uid_hint;
+	(void)info;
+	if (prev_bad)
+		return gpg_error(GPG_ERR_BAD_PASSPHRASE);
+	if (write_full(fd, g->pass->data, g->pass->len) < 0 || write_full(fd, "\n", 1) < 0)
+		return gpg_error(GPG_ERR_CANCELED);
+	return 0;
+}
+
+/* An in-memory signing key (RSA 3072 by default, CONFIG_GPG_ALGO=p256 for
+ * NIST P-256) protected by pass, in the GnuPG home m->gnupghome; its public
+ * key imported into the ROM keyring. The fingerprint goes to fpr (41). */
+static int generate_gpg_key(struct menu *m, const char *uid, const struct secret *pass,
+			    char *fpr)
+{
+	gpgme_ctx_t ctx = NULL;
+	gpgme_genkey_result_t res;
+	gpgme_data_t pub = NULL;
+	struct genkey_pass gp = {.pass = pass};
+	const char *algo = config_get(&m->cfg, "CONFIG_GPG_ALGO");
+	gpgme_error_t e;
+	int r = -EIO;
+
+	algo = algo && (streq(algo, "p256") || streq(algo, "ECC")) ? "nistp256" : "rsa3072";
+	if (fs_mkdir_p(m->gnupghome, 0700) < 0)
+		return log_error_errno(-errno, "creating %s", m->gnupghome);
+	gpgme_check_version(NULL);
+	if (gpgme_new(&ctx))
+		return -EIO;
+	gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, m->gnupghome);
+	gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);
+	gpgme_set_passphrase_cb(ctx, genkey_passphrase_cb, &gp);
+	e = gpgme_op_createkey(ctx, uid, algo, 0, 0, NULL,
+			       GPGME_CREATE_SIGN | GPGME_CREATE_CERT | GPGME_CREATE_FORCE);
+	if (e) {
+		log_error("GPG key generation failed: %s", gpgme_strerror(e));
+		goto out;
+	}
+	res = gpgme_op_genkey_result(ctx);
+	if (!res || !res->fpr)
+		goto out;
+	snprintf(fpr, 41, "%s", res->fpr);
+	/* Public key into the ROM keyring (when it is another GnuPG home). */
+	if (!streq(m->keyring, m->gnupghome)) {
+		gpgme_ctx_t kctx = NULL;
+		if (gpgme_data_new(&pub) || gpgme_op_export(ctx, fpr, 0, pub))
+			goto out;
+		if (fs_mkdir_p(m->keyring, 0700) < 0 || gpgme_new(&kctx))
+			goto out;
+		gpgme_ctx_set_engine_info(kctx, GPGME_PROTOCOL_OpenPGP, NULL, m->keyring);
+		gpgme_data_seek(pub, 0, SEEK_SET);
+		e = gpgme_op_import(kctx, pub);
+		gpgme_release(kctx);
+		if (e) {
+			log_error("importing the public key into %s: %s", m->keyring,
+				  gpgme_strerror(e));
+			goto out;
+		}
+	}
+	log_info("GPG key %s generated; public key in %s", fpr, m->keyring);
+	r = 0;
+out:
+	gpgme_data_release(pub);
+	gpgme_release(ctx);
+	return r;
+}
+
+static int ask_new_passphrase(struct menu *m, const char *title, const char *what,
+			      size_t min, size_t max, struct secret **ret)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		_cleanup_secret_ struct secret *a = NULL, *b = NULL;
+		_cleanup_free_ char *p1 = xasprintf("New %s (%zu-%zu characters)", what, min, max);
+		_cleanup_free_ char *p2 = xasprintf("Repeat the new %s", what);
+		int r = ui_passphrase(m->ui, title, p1, max, &a);
+		if (r < 0 && r != -EFBIG)
+			return r;
+		if (r == -EFBIG || a->len < min) {
+			ui_msgbox(m->ui, UI_BG_WARNING, title, "Wrong length, try again.");
+			continue;
+		}
+		r = ui_passphrase(m->ui, title, p2, max, &b);
+		if (r < 0 && r != -EFBIG)
+			return r;
+		if (r < 0 || !secret_equal(a, b)) {
+			ui_msgbox(m->ui, UI_BG_WARNING, title, "The entries do not match.");
+			continue;
+		}
+		*ret = TAKE_PTR(a);
+		return 0;
+	}
+	return -EACCES;
+}
+
+/* Reference "Clean Boot Detected" / OEM Factory Reset / Re-Ownership.
+ * TPM reset with a new owner passphrase; a GPG key generated in memory; its
+ * public key into the ROM keyring; choose the default entry; sign /boot
+ * (creating the rollback counter); seal the TOTP and show its QR code. */
+static int ownership(struct menu *m, bool clean_boot)
+{
+	_cleanup_secret_ struct secret *owner = NULL, *gpgpass = NULL;
+	_cleanup_free_ char *uid = NULL;
+	char fpr[41] = "";
+	int r;
+
+	r = ui_yesno(m->ui, UI_BG_WARNING,
+		     clean_boot ? "Clean Boot Detected - Take Ownership?" :
+				  "OEM Factory Reset / Re-Ownership",
+		     clean_boot ?
+		     "No signed /boot and no GPG key were found: this looks like the first "
+		     "boot.\n\nTaking ownership will reset the TPM with a new owner "
+		     "passphrase, generate a GPG signing key, sign /boot, set the default "
+		     "boot entry and seal a new TOTP secret.\n\nContinue?" :
+		     "This will RESET THE TPM, replace the GPG signing key, re-sign /boot "
+		     "and seal a new TOTP secret. Everything sealed before (TOTP, disk "
+		     "unlock key) is lost.\n\nContinue?");
+	if (r != 1)
+		return ui_fatal(r) ? r : 0;
+
+	/* 1. TPM reset with a new owner passphrase. */
+	if (m->tpm_on) {
+		_cleanup_tpm_ struct tpm *t = NULL;
+		if ((r = ask_new_passphrase(m, "TPM Owner Passphrase", "TPM owner passphrase",
+					    1, OWNER_PASS_MAX, &owner)) < 0)
+			return ui_fatal(r) && r != -EACCES ? r : 0;
+		r = tpm_open_m(m, &t);
+		if (r == 0)
+			r = tpm_reset(t, owner);
+		if (r < 0) {
+			_cleanup_free_ char *e = xasprintf("Resetting the TPM failed: %s",
+							   strerror(-r));
+			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: TPM reset failed", e);
+			return 0;
+		}
+		log_info("TPM reset with a new owner passphrase");
+	}
+
+	/* 2. GPG signing key, in memory, passphrase-protected. */
+	if ((r = ask_new_passphrase(m, "GPG key passphrase", "GPG key passphrase (Admin PIN)",
+				    8, GPG_PIN_MAX, &gpgpass)) < 0)
+		return ui_fatal(r) && r != -EACCES ? r : 0;
+	r = ui_input(m->ui, "GPG key identity", "Name and e-mail of the key",
+		     "OEM Key <oem@example.com>", &uid);
+	if (r < 0)
+		return ui_fatal(r) ? r : 0;
+	ui_progress(m->ui, "GPG", "Generating the signing key", 10);
+	r = generate_gpg_key(m, uid, gpgpass, fpr);
+	ui_progress_end(m->ui);
+	if (r < 0) {
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: GPG", "Generating the GPG key failed.");
+		return 0;
+	}
+
+	/* 3. Default entry (first entry, or the user's choice). */
+	{
+		struct boot_entries l = {0};
+		r = bootcfg_scan(m->bootdir, &l);
+		if (r == 0 && l.n > 0) {
+			struct ui_item *items = xcalloc(l.n, sizeof(*items));
+			char **keys = xcalloc(l.n, sizeof(char *));
+			for (size_t i = 0; i < l.n; i++) {
+				keys[i] = xasprintf("%zu", i + 1);
+				items[i].key = keys[i];
+				items[i].label = l.v[i].title;
+			}
+			r = ui_menu(m->ui, UI_BG_NORMAL, "Default boot entry",
+				    "Choose the entry booted by 'Default boot':", items, l.n,
+				    l.default_index >= 0 ? (size_t)l.default_index : 0);
+			if (r >= 0)
+				r = bootcfg_save_default(m->bootdir, m->bootdir, &l.v[r],
+							 (unsigned)r + 1);
+			for (size_t i = 0; i < l.n; i++)
+				free(keys[i]);
+			free(keys);
+			free(items);
+		} else {
+			log_warn("no boot entries in %s: no default set", m->bootdir);
+			r = 0;
+		}
+		boot_entries_free(&l);
+		if (r == -EPROTO || r == -EPIPE)
+			return r;
+		if (r < 0 && r != -ECANCELED)
+			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR", "Saving the default entry failed.");
+	}
+
+	/* 4. Sign /boot with the new key (creates the rollback counter). */
+#if HAVE_INTEGRITY
+	{
+		r = sign_boot(m, owner, fpr);
+		if (r == -EPROTO || r == -EPIPE)
+			return r;
+		if (r < 0)
+			return 0;
+	}
+#else
+	unavailable(m, "Signing /boot", "issue: /boot integrity (integrity.h)");
+#endif
+
+	/* 5. TOTP secret, sealed, shown as a QR code. */
+#if HAVE_TPM_OTP
+	if (m->tpm_on) {
+		_cleanup_tpm_ struct tpm *t = NULL;
+		if ((r = tpm_open_m(m, &t)) == 0)
+			r = seal_totp_with(m, t, owner);
+		if (r == -EPROTO || r == -EPIPE)
+			return r;
+	}
+#else
+	unavailable(m, "Sealing the TOTP secret", "issue: TOTP/HOTP (tpm_otp.h)");
+#endif
+	/* 6. Disk Unlock Key: set up from the boot menu once LUKS lands. */
+	{
+		_cleanup_free_ char *t = xasprintf(
+			"Ownership complete.\n\nGPG key: %s\nGPG public key: in %s\n"
+			"TPM: %s\n\nThe Disk Unlock Key (optional) is not set up from here in this "
+			"build (issue: LUKS).", fpr, m->keyring,
+			m->tpm_on ? "reset with your new owner passphrase" : "none");
+		ui_msgbox(m->ui, UI_BG_NORMAL, "OEM Factory Reset / Re-Ownership", t);
+	}
+	m->skip_to_menu = false;
+	m->bg = UI_BG_NORMAL;
+	update_hotp(m);
+	return update_totp(m);
+}
+
+static int startup(struct menu *m)
+{
+	int r;
+
+	/* /boot */
+	while (!boot_populated(m)) {
+		r = no_boot_menu(m);
+		if (ui_fatal(r) || m->done)
+			return r;
+		if (m->skip_to_menu)
+			break;
+	}
+	/* Clean boot: no kexec*.txt and an empty keyring. */
+	if (boot_populated(m) && !boot_has_kexec_txt(m) && keyring_count(m->keyring) == 0) {
+		r = ownership(m, true);
+		if (ui_fatal(r) || m->done)
+			return r;
+	}
+	r = preflight_menu(m);
+	if (ui_fatal(r) || m->done)
+		return r;
+	if (m->preflight_failed) {
+		/* Reference: GPG/TOTP/HOTP checks are skipped entirely. */
+		snprintf(m->totp, sizeof(m->totp), "%s", "");
+		return 0;
+	}
+	r = gpg_key_check(m);
+	if (ui_fatal(r) || m->done)
+		return r;
+	update_hotp(m);
+	r = update_totp(m);
+	if (ui_fatal(r) || m->done)
+		return r;
+	/* Auto-boot only with a successful HOTP, as the reference. */
+	if (streq(m->hotp, "Success") && config_get(&m->cfg, "CONFIG_AUTO_BOOT_TIMEOUT")) {
+		unsigned long long secs;
+		if (parse_uint(config_get(&m->cfg, "CONFIG_AUTO_BOOT_TIMEOUT"), 3600, &secs) == 0 &&
+		    secs > 0) {
+			_cleanup_free_ char *t = xasprintf("Automatic boot in %llu seconds unless "
+							   "interrupted by keypress...", secs);
+			r = ui_countdown(m->ui, t, (unsigned)secs);
+			if (ui_fatal(r))
+				return r;
+			if (r == 0)
+				return default_boot(m);
+		}
+	}
+	return 0;
+}
+
+/* --- entry point -------------------------------------------------------- */
+
+/* In the payload: PID 1 is this very binary (heads init). */
+static bool running_live(void)
+{
+	struct stat a, b;
+	if (getpid() == 1)
+		return true;
+	if (getppid() != 1)
+		return false;
+	return stat("/proc/1/exe", &a) == 0 && stat("/proc/self/exe", &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static int load_config(struct menu *m, char **files, size_t n)
+{
+	static char *defaults[] = {BOARD_CONFIG, USER_CONFIG};
+	char **v = n ? files : defaults;
+	size_t k = n ? n : ARRAY_SIZE(defaults);
+
+	for (size_t i = 0; i < k; i++) {
+		_cleanup_free_ char *err = NULL;
+		int r = config_load(&m->cfg, v[i], &err);
+		if (r == -ENOENT && !n)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "heads menu: %s\n", err ? err : strerror(-r));
+			return HEADS_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"boot", required_argument, NULL, 'b'},
+		{"keyring", required_argument, NULL, 'k'},
+		{"gnupghome", required_argument, NULL, 'G'},
+		{"config", required_argument, NULL, 'c'},
+		{"user-config", required_argument, NULL, 'U'},
+		{"tcti", required_argument, NULL, 't'},
+		{"secret-dir", required_argument, NULL, 's'},
+		{"eventlog", required_argument, NULL, 'e'},
+		{"ui", required_argument, NULL, 'u'},
+		{"ui-script", required_argument, NULL, 'S'},
+		{"recovery-shell", required_argument, NULL, 'R'},
+		{"no-act", no_argument, NULL, 'n'},
+		{"features", no_argument, NULL, 'F'},
+		{},
+	};
+	struct menu m = {
+		.bootdir = DEFAULT_BOOT, .keyring = DEFAULT_KEYRING,
+		.user_config = USER_CONFIG, .secret_dir = DEFAULT_SECRET_DIR,
+		.eventlog = DEFAULT_EVENTLOG,
+	};
+	struct ui_options uo;
+	_cleanup_free_ char **files = NULL;
+	size_t n_files = 0;
+	bool no_act = false;
+	int c, r;
+
+	ui_options_init(&uo);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b': m.bootdir = optarg; break;
+		case 'k': m.keyring = optarg; break;
+		case 'G': m.gnupghome = optarg; break;
+		case 'U': m.user_config = optarg; break;
+		case 't': m.tcti = optarg; break;
+		case 's': m.secret_dir = optarg; break;
+		case 'e': m.eventlog = optarg; break;
+		case 'R': m.recovery_shell = optarg; break;
+		case 'n': no_act = true; break;
+		case 'F':
+			printf("integrity %s\ntotp %s\n", HAVE_INTEGRITY ? "yes" : "no",
+			       HAVE_TPM_OTP ? "yes" : "no");
+			return HEADS_EXIT_OK;
+		case 'S': uo.script_path = optarg; break;
+		case 'u':
+			if ((r = ui_mode_from_string(optarg)) < 0)
+				return cmd_usage_error("menu", "bad --ui '%s'", optarg);
+			uo.mode = r;
+			break;
+		case 'c':
+			files = xrealloc(files, (n_files + 1) * sizeof(char *));
+			files[n_files++] = optarg;
+			break;
+		default:
+			return cmd_usage_error("menu", "bad option");
+		}
+	}
+	if (optind != argc)
+		return cmd_usage_error("menu", "unexpected argument '%s'", argv[optind]);
+	if (!m.gnupghome)
+		m.gnupghome = m.keyring;
+	if (ui_options_from_env(&uo) < 0)
+		return HEADS_EXIT_USAGE;
+
+	config_init(&m.cfg);
+	if ((r = load_config(&m, files, n_files))) {
+		config_free(&m.cfg);
+		return r;
+	}
+	m.board = config_get(&m.cfg, "CONFIG_BOARD_NAME");
+	m.tpm_on = config_enabled(&m.cfg, "CONFIG_TPM");
+	m.live = !no_act && running_live();
+
+	r = ui_open(&uo, &m.ui);
+	if (r < 0) {
+		config_free(&m.cfg);
+		return r == -ENOENT || r == -EINVAL ? HEADS_EXIT_USAGE : HEADS_EXIT_FAIL;
+	}
+	refresh_status(&m);
+
+	r = startup(&m);
+	while (!m.done && !ui_fatal(r))
+		r = main_menu(&m);
+	if (!m.done)
+		m.exit_code = (r == -EPROTO || r == -EPIPE || r == -ENOKEY) ? EXIT_UI :
+			      HEADS_EXIT_FAIL;
+	ui_close(m.ui);
+	config_free(&m.cfg);
+	return m.exit_code;
+}
+
+const struct heads_command cmd_menu = {
+	.name = "menu",
+	.summary = "the boot menu: checks, TOTP, integrity report, boot, ownership",
+	.usage = usage,
+	.run = run,
+};

@@ -1,0 +1,244 @@
+"""heads menu through the scripted UI: clean boot -> ownership -> TOTP ->
+default boot; a modified /boot file refused and named; forced boot extends
+PCR 4 and the TOTP stops unsealing; recovery from the menu; start-up error
+menus. The TPM is a private swtpm whose state persists across runs
+(with-swtpm --state), so every run is a fresh "boot" of the same machine."""
+import base64
+import hashlib
+import hmac
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from heads_test import TempDirTest, main, run  # noqa: E402
+
+HEADS = os.environ.get("HEADS", "heads")
+WITH_SWTPM = os.environ.get("WITH_SWTPM")
+
+GRUB = """menuentry 'Debian GNU/Linux' {
+	linux /vmlinuz-6.1 root=/dev/mapper/root ro quiet
+	initrd /initrd.img-6.1
+}
+menuentry 'Debian (recovery mode)' {
+	linux /vmlinuz-6.1 root=/dev/mapper/root ro single
+	initrd /initrd.img-6.1
+}
+"""
+
+
+def features():
+    r = run("menu", "--features")
+    return dict(line.split() for line in r.stdout.splitlines())
+
+
+FEATURES = features()
+HAVE_INTEGRITY = FEATURES.get("integrity") == "yes"
+HAVE_TOTP = FEATURES.get("totp") == "yes"
+
+
+def totp(secret_b32, t):
+    key = base64.b32decode(secret_b32)
+    mac = hmac.new(key, struct.pack(">Q", int(t) // 30), hashlib.sha1).digest()
+    o = mac[-1] & 15
+    return "%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7fffffff) % 1000000)
+
+
+def extend(pcr, data):
+    return hashlib.sha256(pcr + hashlib.sha256(data).digest()).digest()
+
+
+class MenuTest(TempDirTest):
+    def setUp(self):
+        super().setUp()
+        self.boot = os.path.join(self.tmp, "boot")
+        os.makedirs(os.path.join(self.boot, "grub"))
+        self.write("boot/grub/grub.cfg", GRUB)
+        self.write("boot/vmlinuz-6.1", "kernel image\n")
+        self.write("boot/initrd.img-6.1", "initrd image\n")
+        self.keyring = os.path.join(self.tmp, "keyring")
+        self.state = os.path.join(self.tmp, "tpmstate")
+        self.secret = os.path.join(self.tmp, "secret")
+        self.config = self.write("config", 'CONFIG_TPM=y\nCONFIG_BOARD_NAME="QEMU Test"\n'
+                                 'CONFIG_GPG_ALGO=p256\n')
+
+    def tearDown(self):
+        if os.path.isdir(self.keyring):
+            subprocess.run(["gpgconf", "--homedir", self.keyring, "--kill", "all"],
+                           capture_output=True)
+        super().tearDown()
+
+    def menu(self, answers, secrets="", config=None, tpm=True, extra=()):
+        script = self.write("script", "".join(a + "\n" for a in answers))
+        sfile = self.write("secrets", "".join(s + "\n" for s in secrets))
+        args = ["menu", "--ui", "script", "--ui-script", script, "--boot", self.boot,
+                "--keyring", self.keyring, "--config", config or self.config,
+                "--secret-dir", self.secret, "--user-config",
+                os.path.join(self.tmp, "config.user"), "--no-act", *extra]
+        with open(sfile) as sf:
+            env = dict(os.environ, HEADS_UI_SECRET_FD=str(sf.fileno()))
+            env.pop("HEADS_UI", None)
+            cmd = [HEADS, *args]
+            if tpm:
+                cmd = [WITH_SWTPM, "--state", self.state, "--", *cmd]
+            return subprocess.run(cmd, capture_output=True, text=True, env=env,
+                                  pass_fds=(sf.fileno(),), timeout=180)
+
+    def own(self):
+        """First boot: take ownership; returns (result, base32 TOTP secret)."""
+        r = self.menu(["y", "Test Key <test@example.com>", "1", "p"],
+                      ["ownerpass", "ownerpass", "gpgpassphrase", "gpgpassphrase",
+                       "gpgpassphrase"])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        m = re.search(r"Secret \(base32\): ([A-Z2-7]+)", r.stdout)
+        self.assertIsNotNone(m, r.stdout)
+        return r, m.group(1)
+
+
+class Ownership(MenuTest):
+    def setUp(self):
+        if not (WITH_SWTPM and HAVE_INTEGRITY and HAVE_TOTP):
+            self.skipTest("needs swtpm, integrity and TOTP modules in this build")
+        super().setUp()
+
+    def test_clean_boot_ownership_totp_default_boot(self):
+        r, secret = self.own()
+        self.assertIn("=== yesno [warning] Clean Boot Detected - Take Ownership?", r.stdout)
+        for f in ("kexec.sig", "kexec_hashes.txt", "kexec_tree.txt", "kexec_rollback.txt",
+                  "kexec_default.1.txt", "kexec_default_hashes.txt"):
+            self.assertTrue(os.path.exists(os.path.join(self.boot, f)), f)
+        self.assertIn("power off (dry run", r.stdout)
+
+        # Next boot: the TOTP shown is the code the host computes from the
+        # enrolled secret, then the default entry boots (after PCR 4).
+        t0 = time.time()
+        r = self.menu(["d"])
+        t1 = time.time()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        shown = re.search(r"^status: QEMU Test \| .* \| TOTP: (\d{6})$", r.stdout, re.M)
+        self.assertIsNotNone(shown, r.stdout)
+        self.assertIn(shown.group(1), {totp(secret, t0), totp(secret, t1)})
+        self.assertNotIn("Clean Boot Detected", r.stdout)
+        self.assertIn("heads menu: boot (dry run): Debian GNU/Linux\n", r.stdout)
+        self.assertIn("kernel: /vmlinuz-6.1\n", r.stdout)
+        self.assertIn('pcr4: extended with "generic"', r.stdout)
+        pcr4 = re.search(r"^pcr4-value: ([0-9a-f]{64})$", r.stdout, re.M).group(1)
+        self.assertEqual(bytes.fromhex(pcr4), extend(b"\0" * 32, b"generic"))
+
+    def test_modified_boot_file_refused_and_named(self):
+        self.own()
+        with open(os.path.join(self.boot, "vmlinuz-6.1"), "a") as f:
+            f.write("evil\n")
+        r = self.menu(["d", "m", "p"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("=== menu [error] ERROR: Boot Hash Mismatch", r.stdout)
+        report = r.stdout.split("ERROR: Boot Hash Mismatch", 1)[1]
+        self.assertIn("changed: ./vmlinuz-6.1", report.split("=== ")[0])
+        self.assertIn("Boot files: UNTRUSTED/ALTERED", r.stdout)
+        self.assertNotIn("boot (dry run)", r.stdout)
+        self.assertIn("boot refused", r.stderr)
+
+    def test_forced_boot_extends_pcr4_and_totp_stops(self):
+        self.own()
+        with open(os.path.join(self.boot, "vmlinuz-6.1"), "a") as f:
+            f.write("changed\n")
+        r = self.menu(["o", "b", "i", "y", "2"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("=== yesno [error] Unsafe Boot Warning", r.stdout)
+        self.assertIn('PCR 4 extended with "unsafe"', r.stderr)
+        self.assertIn("TOTP no longer unseals in this boot", r.stderr)
+        self.assertIn("heads menu: boot (dry run): Debian (recovery mode)", r.stdout)
+        pcr4 = re.search(r"^pcr4-value: ([0-9a-f]{64})$", r.stdout, re.M).group(1)
+        self.assertEqual(bytes.fromhex(pcr4), extend(b"\0" * 32, b"unsafe"))
+
+    def test_restricted_boot_refuses_forced_boot(self):
+        self.own()
+        with open(self.config) as f:
+            cfg = self.write("config.r", f.read() + "CONFIG_RESTRICTED_BOOT=y\n")
+        r = self.menu(["o", "b", "i", "p"], config=cfg)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("Restricted Boot is enabled: unsafe boot is not allowed.", r.stdout)
+        self.assertNotIn("boot (dry run)", r.stdout)
+
+    def test_rollback_file_missing_is_tpm_state_inconsistent(self):
+        self.own()
+        os.unlink(os.path.join(self.boot, "kexec_rollback.txt"))
+        r = self.menu(["m", "p"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("=== menu [error] ERROR: TPM State Inconsistent", r.stdout)
+        self.assertIn("Boot integrity counter file missing", r.stdout)
+
+
+class Startup(MenuTest):
+    def test_recovery_from_menu_extends_pcr4_and_wipes(self):
+        if not WITH_SWTPM:
+            self.skipTest("no swtpm")
+        os.makedirs(self.secret)
+        self.write("secret/tpm_owner_passphrase", "x")
+        # kexec*.txt present: not a clean boot; empty keyring -> its error menu.
+        self.write("boot/kexec_hashes.txt", "")
+        r = self.menu(["x"], extra=("--recovery-shell", "/bin/true"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("=== menu [error] ERROR: GPG keyring empty!", r.stdout)
+        self.assertEqual(os.listdir(self.secret), [])
+        pcr4 = re.findall(r"^\s+4: ([0-9a-f]{64})$", r.stdout, re.M)
+        self.assertEqual([bytes.fromhex(p) for p in pcr4], [extend(b"\0" * 32, b"recovery")])
+
+    def test_no_boot_partition_menu(self):
+        shutil.rmtree(self.boot)
+        os.makedirs(self.boot)
+        cfg = self.write("config.notpm", "CONFIG_TPM=n\n")
+        r = self.menu(["m", "s", "p"], config=cfg, tpm=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("=== menu [error] ERROR: No /boot Partition Found", r.stdout)
+        self.assertIn("=== textbox [normal] System Info", r.stdout)
+        self.assertIn("TOTP: NO TPM", r.stdout)
+
+    def test_select_boot_device_saved(self):
+        shutil.rmtree(self.boot)
+        os.makedirs(self.boot)
+        cfg = self.write("config.notpm", "CONFIG_TPM=n\n")
+        r = self.menu(["b", "/dev/vdb1", "m", "p"], config=cfg, tpm=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(os.path.join(self.tmp, "config.user")) as f:
+            self.assertIn('CONFIG_BOOT_DEV="/dev/vdb1"', f.read())
+
+    def test_script_exhausted_exit_3(self):
+        cfg = self.write("config.notpm", "CONFIG_TPM=n\n")
+        self.write("boot/kexec_hashes.txt", "")
+        r = self.menu(["i"], config=cfg, tpm=False)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn("script ended", r.stderr)
+
+    def test_unknown_answer_exit_3(self):
+        cfg = self.write("config.notpm", "CONFIG_TPM=n\n")
+        self.write("boot/kexec_hashes.txt", "")
+        r = self.menu(["i", "Z"], config=cfg, tpm=False)
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("'Z' is not a key of menu", r.stderr)
+
+    def test_line_mode_on_a_pipe(self):
+        cfg = self.write("config.notpm", "CONFIG_TPM=n\nCONFIG_BOARD_NAME=Pipe\n")
+        self.write("boot/kexec_hashes.txt", "")
+        env = dict(os.environ)
+        env.pop("HEADS_UI", None)
+        r = subprocess.run([HEADS, "menu", "--boot", self.boot, "--keyring", self.keyring,
+                            "--config", cfg, "--no-act", "--secret-dir", self.secret],
+                           input="i\n5\n", capture_output=True, text=True, env=env,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("==== !! ERROR !! ERROR: GPG keyring empty! ====", r.stdout)
+        self.assertIn("==== !! ERROR !! Pipe | Heads Boot Menu ====", r.stdout)
+        self.assertIn("  5) p   Power Off", r.stdout)
+
+    def test_usage(self):
+        self.assertEqual(run("menu", "--ui", "fancy").returncode, 2)
+        self.assertEqual(run("menu", "stray").returncode, 2)
+
+
+if __name__ == "__main__":
+    main()
