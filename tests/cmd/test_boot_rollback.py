@@ -1,0 +1,174 @@
+"""heads boot sign|verify with the TPM rollback counter (swtpm)."""
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from heads_test import run  # noqa: E402
+import test_boot  # noqa: E402
+from test_boot import BootTest, Keys  # noqa: E402
+
+
+
+def free_port_pair():
+    for _ in range(100):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        s.close()
+        if p >= 65535:
+            continue
+        s2 = socket.socket()
+        try:
+            s2.bind(("127.0.0.1", p + 1))
+            return p
+        except OSError:
+            continue
+        finally:
+            s2.close()
+    raise RuntimeError("no free port pair")
+
+
+class Swtpm:
+    """A private swtpm kept running across commands (as a real TPM is: no
+    unclean power cycle between commands), stopped by its own pid."""
+
+    def __init__(self, state_dir):
+        os.makedirs(state_dir, exist_ok=True)
+        self.port = free_port_pair()
+        self.proc = subprocess.Popen(
+            ["swtpm", "socket", "--tpm2",
+             "--server", f"type=tcp,port={self.port},bindaddr=127.0.0.1",
+             "--ctrl", f"type=tcp,port={self.port + 1},bindaddr=127.0.0.1",
+             "--flags", "not-need-init,startup-clear",
+             "--tpmstate", f"dir={state_dir}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.tcti = f"swtpm:host=127.0.0.1,port={self.port}"
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.1).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("swtpm did not start")
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+
+def setUpModule():
+    Keys.setup()
+
+
+def tearDownModule():
+    Keys.teardown()
+
+
+class Rollback(BootTest):
+    def setUp(self):
+        super().setUp()
+        self.sw = Swtpm(os.path.join(self.tmp, "tpm-state"))
+        self.addCleanup(self.sw.stop)
+
+    def tpm_run(self, *args, tpm=None, pass_fds=()):
+        return run(*args, pass_fds=pass_fds, env={"HEADS_TCTI": (tpm or self.sw).tcti})
+
+    def tsign(self, expect=0):
+        rfd, wfd = os.pipe()
+        os.write(wfd, b"\n")  # fresh swtpm: empty owner passphrase
+        os.close(wfd)
+        try:
+            r = self.tpm_run("boot", "sign", "--boot", self.boot, "--gnupghome", Keys.signer,
+                             "--owner-fd", str(rfd), pass_fds=(rfd,))
+        finally:
+            os.close(rfd)
+        self.assertEqual(r.returncode, expect, r.stdout + r.stderr)
+        return r
+
+    def tverify(self, expect=0, tpm=None, *extra):
+        r = self.tpm_run("boot", "verify", "--boot", self.boot, "--keyring", Keys.keyring,
+                         *extra, tpm=tpm)
+        self.assertEqual(r.returncode, expect, r.stdout + r.stderr)
+        return r
+
+    def test_counter_binding_and_replay(self):
+        r = self.tsign()
+        m = re.search(r"counter OK \(([0-9a-f]+) = (\d+)\)", r.stdout)
+        self.assertIsNotNone(m, r.stdout)
+        cid, value = m.group(1), int(m.group(2))
+        # Reference format: sha256sum of /tmp/counter-<id> holding "<id>: <16 hex>\n".
+        state_text = "%s: %016x\n" % (cid, value)
+        with open(self.p("kexec_rollback.txt")) as f:
+            self.assertEqual(f.read(), "%s  /tmp/counter-%s\n"
+                             % (hashlib.sha256(state_text.encode()).hexdigest(), cid))
+        counter_file = "/tmp/counter-%s" % cid
+        if not os.path.exists(counter_file):
+            try:
+                with open(counter_file, "w") as f:
+                    f.write(state_text)
+                sc = subprocess.run(["sha256sum", "-c", "kexec_rollback.txt"], cwd=self.boot,
+                                    capture_output=True)
+                self.assertEqual(sc.returncode, 0, sc.stdout)
+            finally:
+                os.unlink(counter_file)
+        r = self.tverify(0)
+        self.assertIn("counter OK", r.stdout)
+
+        old = os.path.join(self.tmp, "old-boot")
+        shutil.copytree(self.boot, old, symlinks=True)
+        # Re-signing increments the same counter first.
+        r = self.tsign()
+        self.assertIn("counter OK (%s = %d)" % (cid, value + 1), r.stdout)
+        self.tverify(0)
+
+        # Replay the older, validly signed /boot: refused.
+        shutil.rmtree(self.boot)
+        shutil.copytree(old, self.boot, symlinks=True)
+        r = self.tverify(1)
+        self.assertIn("counter: BEHIND", r.stderr)
+        self.assertIn("signed at counter value %d" % value, r.stderr)
+        self.assertNotIn("signature:", r.stderr)  # the signature itself is good
+        # report shows it too
+        rep = self.tpm_run("boot", "report", "--boot", self.boot, "--keyring", Keys.keyring)
+        self.assertEqual(rep.returncode, 1)
+        self.assertIn("signature: VERIFIED", rep.stdout)
+        self.assertIn("counter: BEHIND", rep.stdout)
+        # Explicitly disabled: accepted.
+        self.tverify(0, None, "--no-rollback")
+
+    def test_other_tpm_is_refused(self):
+        self.tsign()
+        other = Swtpm(os.path.join(self.tmp, "another-tpm"))
+        try:
+            r = self.tverify(1, other)
+        finally:
+            other.stop()
+        self.assertIn("counter: TPM ERROR", r.stderr)
+        self.assertIn("cannot be read", r.stderr)
+
+    def test_counter_file_tampered(self):
+        self.tsign()
+        with open(self.p("kexec_rollback.txt")) as f:
+            line = f.read()
+        with open(self.p("kexec_rollback.txt"), "w") as f:
+            f.write(("1" if line[0] == "0" else "0") + line[1:])
+        r = self.tverify(1)
+        self.assertIn("signature: BAD", r.stderr)
+        self.assertIn("counter: MISMATCH", r.stderr)
+
+
+if __name__ == "__main__":
+    test_boot.main()
