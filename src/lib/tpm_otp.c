@@ -4,14 +4,13 @@
 #include "log.h"
 #include "secret.h"
 #include "util.h"
+#include "tpm/eventlog.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
 
 static int rc_err(TSS2_RC rc, const char *what)
@@ -19,82 +18,6 @@ static int rc_err(TSS2_RC rc, const char *what)
 	int r = tpm_rc_to_errno(rc);
 	log_debug("TPM: %s: %s (0x%x)", what, Tss2_RC_Decode(rc), rc);
 	return r;
-}
-
-static void pcr_selection(uint32_t mask, TPML_PCR_SELECTION *sel)
-{
-	memset(sel, 0, sizeof(*sel));
-	sel->count = 1;
-	sel->pcrSelections[0].hash = TPM2_ALG_SHA256;
-	sel->pcrSelections[0].sizeofSelect = 3;
-	for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
-		if (mask & (1u << i))
-			sel->pcrSelections[0].pcrSelect[i / 8] |= (uint8_t)(1u << (i % 8));
-}
-
-/* Software PolicyPCR digest (TPM 2.0 part 3, 23.7), used when the TPM core
- * does not provide tpm_policy_digest() yet: H(0^32 || TPM_CC_PolicyPCR ||
- * TPML_PCR_SELECTION || H(values in PCR order)). */
-static int policy_digest(const struct tpm_pcr_values *v, uint8_t out[32])
-{
-	uint8_t buf[32 + 4 + sizeof(TPML_PCR_SELECTION) + 32], pcrs[TPM_PCR_COUNT * 32];
-	TPML_PCR_SELECTION sel;
-	size_t o = 0, n = 0;
-	unsigned len = 0;
-	int r;
-
-	r = tpm_policy_digest(v, false, out);
-	if (r != -EOPNOTSUPP)
-		return r;
-	pcr_selection(v->mask, &sel);
-	memset(buf, 0, 32);
-	o = 32;
-	buf[o++] = (TPM2_CC_PolicyPCR >> 24) & 0xff;
-	buf[o++] = (TPM2_CC_PolicyPCR >> 16) & 0xff;
-	buf[o++] = (TPM2_CC_PolicyPCR >> 8) & 0xff;
-	buf[o++] = TPM2_CC_PolicyPCR & 0xff;
-	if (Tss2_MU_TPML_PCR_SELECTION_Marshal(&sel, buf, sizeof(buf) - 32, &o) != TSS2_RC_SUCCESS)
-		return -EINVAL;
-	for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
-		if (v->mask & (1u << i)) {
-			memcpy(pcrs + n, v->sha256[i], 32);
-			n += 32;
-		}
-	if (!EVP_Digest(pcrs, n, buf + o, &len, EVP_sha256(), NULL))
-		return -EIO;
-	o += 32;
-	if (!EVP_Digest(buf, o, out, &len, EVP_sha256(), NULL))
-		return -EIO;
-	return 0;
-}
-
-/* A policy session with PolicyPCR on the current PCRs of mask. */
-static int policy_session(struct tpm *t, uint32_t mask, ESYS_TR *ret)
-{
-	ESYS_CONTEXT *e = tpm_esys(t);
-	TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_NULL};
-	TPM2B_DIGEST empty = {.size = 0};
-	TPML_PCR_SELECTION sel;
-	ESYS_TR s = ESYS_TR_NONE;
-	TSS2_RC rc;
-	int r;
-
-	r = tpm_policy_session(t, mask, false, ret);
-	if (r != -EOPNOTSUPP)
-		return r;
-	rc = Esys_StartAuthSession(e, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-				   ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, &s);
-	if (rc)
-		return rc_err(rc, "StartAuthSession(policy)");
-	tpm_track(t, s);
-	pcr_selection(mask, &sel);
-	rc = Esys_PolicyPCR(e, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty, &sel);
-	if (rc) {
-		tpm_flush(t, s);
-		return rc_err(rc, "PolicyPCR");
-	}
-	*ret = s;
-	return 0;
 }
 
 /* ESYS_TR of a persistent handle (closed with Esys_TR_Close, not flushed). */
@@ -136,16 +59,21 @@ int tpm_otp_expected(struct tpm *t, uint32_t mask, const char *eventlog_path,
 		return r;
 	v.mask = mask;
 	if (mask & (1u << 4)) {
-		if (eventlog_path && access(eventlog_path, F_OK) == 0) {
-			/* The event-log parser belongs to the TPM core
-			 * (tpm/eventlog.h); until it is there we refuse
-			 * rather than guess. */
-			log_error("TOTP: cannot predict PCR 4 from %s: event log "
-				  "replay not available in this build", eventlog_path);
-			return -EOPNOTSUPP;
+		/* PCR 4 = its firmware-only value: replay of the firmware event
+		 * log; no log = replay of nothing from the all-zero start. */
+		struct tpm_eventlog *log = NULL;
+		bool have_log = eventlog_path && access(eventlog_path, F_OK) == 0;
+		if (have_log) {
+			r = tpm_eventlog_load(eventlog_path, &log);
+			if (r < 0)
+				return log_error_errno(r, "TOTP: cannot read the event log %s",
+						       eventlog_path);
 		}
-		/* No event log: replay of nothing from the all-zero start. */
-		memset(v.sha256[4], 0, 32);
+		r = tpm_predict_pcr(log, 4, NULL, 0, v.sha256[4]);
+		tpm_eventlog_free(log);
+		if (r < 0)
+			return log_error_errno(r, "TOTP: cannot predict PCR 4 from %s",
+					       have_log ? eventlog_path : "(no event log)");
 	}
 	*ret = v;
 	return 0;
@@ -285,26 +213,6 @@ static void set_owner_auth(struct tpm *t, const struct secret *owner_auth)
 	explicit_bzero(&a, sizeof(a));
 }
 
-static int evict_at(struct tpm *t, uint32_t handle)
-{
-	ESYS_CONTEXT *e = tpm_esys(t);
-	ESYS_TR obj, out = ESYS_TR_NONE;
-	TSS2_RC rc;
-	int r = persistent(t, handle, &obj);
-	if (r < 0)
-		return r;
-	rc = Esys_EvictControl(e, ESYS_TR_RH_OWNER, obj, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-			       ESYS_TR_NONE, handle, &out);
-	if (rc) {
-		Esys_TR_Close(e, &obj);
-		return rc_err(rc, "EvictControl(remove)");
-	}
-	/* ESAPI keeps the evicted handle's metadata; drop it so the handle can
-	 * be looked up again in this context. */
-	Esys_TR_Close(e, &obj);
-	return 0;
-}
-
 int tpm_otp_seal(struct tpm *t, uint32_t handle, const struct secret *key,
 		 const struct tpm_pcr_values *expected, const struct secret *owner_auth)
 {
@@ -334,7 +242,7 @@ int tpm_otp_seal(struct tpm *t, uint32_t handle, const struct secret *key,
 	pub.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_HMAC;
 	pub.publicArea.parameters.keyedHashDetail.scheme.details.hmac.hashAlg = TPM2_ALG_SHA1;
 	pub.publicArea.authPolicy.size = 32;
-	r = policy_digest(expected, pub.publicArea.authPolicy.buffer);
+	r = tpm_policy_digest(expected, false, pub.publicArea.authPolicy.buffer);
 	if (r < 0)
 		return log_error_errno(r, "TOTP: computing the PCR policy");
 
@@ -383,10 +291,12 @@ int tpm_otp_seal(struct tpm *t, uint32_t handle, const struct secret *key,
 	}
 	tpm_track(t, obj);
 
-	set_owner_auth(t, owner_auth);
-	r = evict_at(t, handle);
+	/* Replace what is there (tpm_evict also drops a TPM-core PCR record of
+	 * a secret once sealed at this handle). */
+	r = tpm_evict(t, handle, owner_auth);
 	if (r < 0 && r != TPM_E_NO_OBJECT)
 		goto out;
+	set_owner_auth(t, owner_auth);
 	rc = Esys_EvictControl(e, ESYS_TR_RH_OWNER, obj, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 			       ESYS_TR_NONE, handle, &pers);
 	if (rc) {
@@ -426,7 +336,7 @@ int tpm_otp_hmac(struct tpm *t, uint32_t handle, uint32_t pcr_mask, const void *
 	r = persistent(t, handle, &key);
 	if (r < 0)
 		return r;
-	r = policy_session(t, pcr_mask, &sess);
+	r = tpm_policy_session(t, pcr_mask, false, &sess);
 	if (r < 0)
 		goto out;
 	buf.size = (uint16_t)len;
@@ -492,6 +402,27 @@ static void append(char **s, const char *fmt, ...)
 	*s = n;
 }
 
+/* The record describes the object's policy (not left over from another). */
+static bool record_matches(struct tpm *t, const struct tpm_pcr_values *rec)
+{
+	ESYS_CONTEXT *e = tpm_esys(t);
+	TPM2B_PUBLIC *pub = NULL;
+	uint8_t digest[32];
+	bool ok = false;
+	ESYS_TR obj;
+
+	if (persistent(t, TPM_HANDLE_TOTP, &obj) < 0)
+		return false;
+	if (Esys_ReadPublic(e, obj, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL,
+			    NULL) == TSS2_RC_SUCCESS &&
+	    tpm_policy_digest(rec, false, digest) == 0)
+		ok = pub->publicArea.authPolicy.size == 32 &&
+		     memcmp(pub->publicArea.authPolicy.buffer, digest, 32) == 0;
+	Esys_Free(pub);
+	Esys_TR_Close(e, &obj);
+	return ok;
+}
+
 char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask)
 {
 	struct tpm_pcr_values rec, cur;
@@ -509,6 +440,10 @@ char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask)
 		return xasprintf("the PCRs differ from the sealed values (one of PCR %s "
 				 "moved; no record of the expected values to say which)", list);
 	}
+	if (!record_matches(t, &rec))
+		return xstrdup("the PCRs differ from the sealed values (the record of the "
+			       "expected values does not match the object, so it cannot say "
+			       "which PCR moved)");
 	r = tpm_pcr_read_mask(t, rec.mask, cur.sha256);
 	if (r < 0)
 		return xasprintf("the PCRs differ from the sealed values (cannot read them "
@@ -559,8 +494,8 @@ char *tpm_otp_reason(struct tpm *t, int r, uint32_t pcr_mask)
 int tpm_otp_wipe(struct tpm *t, uint32_t handle, const struct secret *owner_auth)
 {
 	int r, r2;
+	r = tpm_evict(t, handle, owner_auth);
 	set_owner_auth(t, owner_auth);
-	r = evict_at(t, handle);
 	r2 = record_undefine(t, owner_auth);
 	if (r < 0)
 		return r;

@@ -236,6 +236,60 @@ class Totp(TempDirTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("PCR 4 moved", r.stderr)
 
+    def replay_pcr4_of_log(self, log):
+        """Extend swtpm's PCR 4 with the log's PCR 4 sha256 digests (parsed by
+        tpm2-tools, an independent parser): the firmware-only value."""
+        y = subprocess.run(["tpm2_eventlog", log], capture_output=True, text=True,
+                           timeout=60).stdout
+        n = 0
+        for ev in y.split("- EventNum:")[1:]:
+            if not re.search(r"^\s+PCRIndex: 4$", ev, re.M):
+                continue
+            d = re.search(r"AlgorithmId: sha256\n\s+Digest: \"([0-9a-f]{64})\"", ev).group(1)
+            self.tpm.tools("tpm2_pcrextend", f"4:sha256={d}")
+            n += 1
+        self.assertGreater(n, 0)
+
+    def test_pcr4_predicted_from_event_log(self):
+        self.take_ownership()
+        log = os.path.join(os.environ["HEADS_SRCDIR"], "tests/data/eventlog/qemu-ovmf-swtpm.bin")
+        firmware_pcr4 = "b712ed89cac65a21182c460804bbac44861bc3cb30ed5a3f2179ffc21d75ce20"
+        # Sealed now (PCR 4 still zero here): the policy uses the prediction,
+        # so no code until PCR 4 reaches the firmware value.
+        r = self.heads("totp", "seal", "--eventlog", log, "--config", "/dev/null", owner=OWNER)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("no code in this boot", r.stderr)
+        b32 = re.search(r"Secret \(base32\): (\S+)", r.stdout).group(1)
+        r = self.show()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("PCR 4 moved (sealed b712ed89cac65a21..., now 0000000000000000...)", r.stderr)
+        self.replay_pcr4_of_log(log)
+        self.assertIn(firmware_pcr4, self.tpm.tools("tpm2_pcrread", "sha256:4").replace("0x", "").lower())
+        self.assert_code_matches(b32)
+        # Heads' own boot-mode extension (recovery) then breaks it.
+        self.tpm.tools("tpm2_pcrextend", "4:sha256=" + "ef" * 32)
+        r = self.show()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("PCR 4 moved (sealed b712ed89", r.stderr)
+
+    def test_pcr4_without_event_log_is_zero(self):
+        self.take_ownership()
+        self.tpm.tools("tpm2_pcrextend", "4:sha256=" + "ef" * 32)  # e.g. already in recovery
+        r = self.heads("totp", "seal", "--eventlog", os.path.join(self.tmp, "none"),
+                       "--config", "/dev/null", owner=OWNER)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.show()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("PCR 4 moved (sealed 0000000000000000...", r.stderr)
+
+    def test_malformed_event_log_refused(self):
+        self.take_ownership()
+        bad = self.write("bad.bin", "not an event log at all" * 10)
+        r = self.heads("totp", "seal", "--eventlog", bad, "--config", "/dev/null", owner=OWNER)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("bad.bin", r.stderr)
+        self.assertNotIn("Secret", r.stdout)
+
     def test_custom_pcr_list(self):
         self.take_ownership()
         r = self.heads("totp", "seal", "--pcrs", "0,2", "--config", "/dev/null",
