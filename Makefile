@@ -13,7 +13,7 @@ ASAN_SUITES ?= --suite unit --suite tpm --suite luks
 FUZZ_SECONDS ?= 20
 MESON_TEST  ?= meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps build check check-build check-asan check-fuzz run clean
+.PHONY: all deps build check check-build check-asan check-fuzz run clean payload disk run-reset
 
 all: build
 
@@ -51,11 +51,30 @@ check-fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	$(MESON_TEST) -C $(FUZZ_BUILD) --suite fuzz
 
-run: deps build
-	@echo "make run: will build the payload (kernel + initramfs with heads as /init)"
-	@echo "and boot it in QEMU with a software TPM on this terminal."
-	@echo "Not available yet: the QEMU board is issue 'Payload build and the QEMU board'."
-	@exit 1
+# QEMU board (boards/qemu): payload = Debian's kernel + our initramfs; demo
+# disk = debootstrap'd Debian 12 on LUKS2 (root needed, cached by recipe hash).
+QEMU_OUT ?= $(BUILD)/qemu
+FIRMWARE ?= ovmf
+
+payload: build
+	python3 tools/payload/build-payload.py --board boards/qemu --heads $(BUILD)/heads \
+		--out $(QEMU_OUT)
+
+disk:
+	tools/disk/build-disk.sh $(QEMU_OUT)
+
+# The disk the VM writes to is a copy of the demo disk (make run-reset drops
+# it and the TPM state: a fresh start). Quit QEMU with Ctrl-A X.
+run: deps build payload
+	@if tools/disk/build-disk.sh $(QEMU_OUT); then \
+		test -e $(QEMU_OUT)/disk.img || \
+			cp --sparse=always $(QEMU_OUT)/demo-disk.img $(QEMU_OUT)/disk.img; \
+		disk="--disk $(QEMU_OUT)/disk.img"; \
+	else echo "make run: no demo disk (see above): booting without one"; disk=""; fi; \
+	boards/qemu/run.py --payload $(QEMU_OUT) --firmware $(FIRMWARE) $$disk
+
+run-reset:
+	rm -rf $(QEMU_OUT)/tpm-state $(QEMU_OUT)/disk.img
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -11,13 +11,15 @@
  * 5. One key with a short timeout: `r` -> recovery shell.
  * 6. Start the menu (`heads menu`) when this build has it; else a console
  *    loop that shows the PCRs and boots the default entry (`heads kexec`).
- * Recovery: extend PCR 4 "recovery", wipe /tmp/secret, show PCRs 0-7, run
- * busybox sh on the console; when it exits, start over (re-measured).
+ * Recovery: `heads recovery` (wipe /tmp/secret, extend PCR 4 "recovery",
+ * show PCRs 0-7, busybox sh on the console; when it exits, start over).
  * As PID 1 this never returns.
  */
 #include "cmd/cmd.h"
+#include "bootcfg/bootcfg.h"
 #include "config.h"
 #include "fs.h"
+#include "kexec.h"
 #include "log.h"
 #include "modlist/modlist.h"
 #include "tpm/tpm.h"
@@ -38,15 +40,15 @@
 #include <termios.h>
 #include <unistd.h>
 
-/* Commands this build may or may not have (other issues): weak, so init
- * links either way and uses them when present. */
+/* The menu (UI issue) may not be in this build yet: weak, so init links
+ * either way and starts it when present. The recovery shell is
+ * `heads recovery` (wipe /tmp/secret, PCR 4 "recovery", GPG challenge). */
 extern const struct heads_command cmd_menu __attribute__((weak));
-extern const struct heads_command cmd_kexec __attribute__((weak));
+extern const struct heads_command cmd_recovery;
 
 #define MODULES_FILE "/etc/modules"
 #define BOARD_CONFIG "/etc/config"
 #define USER_CONFIG "/etc/config.user"
-#define BUSYBOX "/bin/busybox"
 #define PCR_BOOT_MODE 4
 #define PCR_MODULES 5
 #define PCR_CONFIG 7
@@ -329,72 +331,66 @@ static void mount_boot(struct init_ctx *c)
 	log_error("/boot: cannot mount %s (ext4, vfat, iso9660): %s", dev, strerror(errno));
 }
 
+/* `heads recovery`: it loops (wipe, PCR 4 "recovery", shell) until it
+ * cannot give a shell; then we are back here. */
 static void recovery(struct init_ctx *c, const char *why)
 {
-	for (;;) {
-		pid_t pid;
-		int status;
-
-		if (config_enabled(&c->cfg, "CONFIG_RESTRICTED_BOOT")) {
-			log_note("Restricted Boot: no recovery shell; rebooting");
-			sleep(5);
-			poweroff_or_reboot(RB_AUTOBOOT);
-			return;
-		}
-		/* Secrets do not survive into the shell. */
-		if (umount2("/tmp/secret", MNT_DETACH) < 0 && errno != EINVAL)
-			log_warn("wiping /tmp/secret: %s", strerror(errno));
-		mount_one("tmpfs", "/tmp/secret", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			  "mode=0700");
-		if (measure_string(c, PCR_BOOT_MODE, "recovery") < 0)
-			log_error("extending PCR %d with \"recovery\" failed", PCR_BOOT_MODE);
-		log_warn("Recovery shell: %s", why);
-		show_pcrs(c, 8);
-		printf("Entering the recovery shell (busybox sh); exit it to start over.\n");
-		fflush(NULL);
-		tcflush(c->tty, TCIFLUSH);
-		pid = fork();
-		if (pid < 0) {
-			log_error_errno(-errno, "fork");
-			sleep(1);
-			continue;
-		}
-		if (pid == 0) {
-			char *argv[] = {"sh", "-l", NULL};
-			setsid();
-			if (c->tty >= 0) {
-				ioctl(c->tty, TIOCSCTTY, 1);
-				dup2(c->tty, 0);
-				dup2(c->tty, 1);
-				dup2(c->tty, 2);
-			}
-			signal(SIGINT, SIG_DFL);
-			execv(BUSYBOX, argv);
-			fprintf(stderr, "heads init: cannot run %s: %s\n", BUSYBOX,
-				strerror(errno));
-			_exit(127);
-		}
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		reap();
-		if (getpid() != 1)
-			return;
-		why = "the shell exited";
-	}
-}
-
-static void boot_default(struct init_ctx *c)
-{
-	char *argv[] = {"kexec", "--boot", "/boot", "--default", NULL};
+	char *argv[] = {"recovery", "--message", (char *)why, NULL};
 	int r;
 
-	if (!&cmd_kexec) {
-		printf("This build has no `heads kexec`: booting entries is not available.\n");
+	(void)c;
+	r = run_child_command(&cmd_recovery, argv);
+	if (r == 3) { /* Restricted Boot: no shell; the caller reboots */
+		sleep(5);
+		poweroff_or_reboot(RB_AUTOBOOT);
+	}
+	log_warn("recovery shell ended (status %d)", r);
+}
+
+/* Until the menu lands: parse /boot, take the bootloader's default entry
+ * (else the first) and kexec it with the board's add/remove words. */
+static void boot_default(struct init_ctx *c)
+{
+	struct boot_entries l = {0};
+	struct kexec_plan plan = {0};
+	struct kexec_opts o;
+	const struct boot_entry *e;
+	int r;
+
+	mount_boot(c);
+	r = bootcfg_scan("/boot", &l);
+	if (r < 0 || l.n == 0) {
+		printf("No boot entry found in /boot (%s).\n", r < 0 ? strerror(-r) : "none");
+		boot_entries_free(&l);
 		return;
 	}
-	mount_boot(c);
-	r = run_child_command(&cmd_kexec, argv);
-	printf("Booting the default entry failed (status %d).\n", r);
+	e = &l.v[l.default_index >= 0 ? (size_t)l.default_index : 0];
+	printf("Booting '%s'\n", e->title);
+	kexec_opts_init(&o);
+	o.board_add = config_get(&c->cfg, "CONFIG_BOOT_KERNEL_ADD");
+	o.remove = config_get(&c->cfg, "CONFIG_BOOT_KERNEL_REMOVE");
+	r = kexec_plan_build("/boot", e, &o, &plan);
+	if (r == 0) {
+		kexec_plan_describe(&plan, NULL, stdout);
+		fflush(NULL);
+		r = kexec_plan_load(&plan, NULL);
+	}
+	if (r == 0) {
+		/* Nothing measured after this point may be trusted by the OS:
+		 * Heads extends PCR 4 before kexec when no DUK is used. */
+		if (measure_string(c, PCR_BOOT_MODE, "generic") < 0)
+			log_error("extending PCR %d failed: not booting", PCR_BOOT_MODE);
+		else {
+			if (c->tpm)
+				tpm_close(c->tpm);
+			c->tpm = NULL;
+			sync();
+			r = kexec_exec();
+		}
+	}
+	printf("Booting the default entry failed: %s\n", strerror(-r));
+	kexec_plan_free(&plan);
+	boot_entries_free(&l);
 }
 
 static void console_loop(struct init_ctx *c)
@@ -427,7 +423,7 @@ static void console_loop(struct init_ctx *c)
 			show_pcrs(c, 10);
 			break;
 		case 'x':
-			recovery(c, "requested from the console");
+			recovery(c, "Recovery shell requested from the console");
 			break;
 		case 'r':
 			poweroff_or_reboot(RB_AUTOBOOT);
@@ -502,6 +498,10 @@ static int run(int argc, char **argv)
 	umask(022);
 	early_mounts();
 	c.tty = open_console();
+	/* The real tty as stdio: the menu (newt) and the shell need one. */
+	if (c.tty >= 0)
+		for (int fd = 0; fd <= 2; fd++)
+			dup2(c.tty, fd);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	log_open_session("/tmp/debug.log");
 	log_open_trace("/tmp/measuring_trace.log");
@@ -521,14 +521,20 @@ static int run(int argc, char **argv)
 	 * already buffered. */
 	key = read_key(c.tty, 100);
 	if (key == 'r')
-		recovery(&c, "'r' pressed at start");
+		recovery(&c, "Recovery shell: 'r' pressed at start");
 
 	if (&cmd_menu) {
+		/* Reference init: the boot script is respawned forever. */
 		char *margv[] = {"menu", NULL};
+		mount_boot(&c);
+		if (c.tpm)
+			tpm_close(c.tpm); /* the menu opens its own */
+		c.tpm = NULL;
 		for (;;) {
 			r = run_child_command(&cmd_menu, margv);
-			log_warn("menu exited (status %d)", r);
-			recovery(&c, "the menu exited");
+			log_warn("menu exited (status %d); starting it again", r);
+			reap();
+			sleep(1);
 		}
 	}
 	console_loop(&c);

@@ -1,0 +1,244 @@
+"""VM test driver (Python standard library only).
+
+Boots the payload in QEMU (TCG) with a private swtpm, talks to the serial
+console through pipes, and matches markers as substrings (escape codes and
+kernel messages may surround them). Only the qemu and swtpm this driver
+started are ever stopped, by their pid.
+
+    with VM(payload_dir, firmware="ovmf", disk=img) as vm:
+        vm.expect("heads>", 180)
+        vm.send("p\n")
+
+Builders used by the tests: ensure_payload() (tools/payload, rebuilt when an
+input is newer than the initrd) and ensure_disk() (tools/disk, cached by
+recipe hash; needs root).
+"""
+import base64
+import hashlib
+import importlib.util
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SRCDIR = os.environ.get("HEADS_SRCDIR",
+                        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+BUILDDIR = os.environ.get("HEADS_BUILDDIR", os.path.join(SRCDIR, "build"))
+HEADS = os.environ.get("HEADS", os.path.join(BUILDDIR, "heads"))
+BOARD = os.path.join(SRCDIR, "boards", "qemu")
+QEMU_DIR = os.path.join(BUILDDIR, "qemu")
+
+_spec = importlib.util.spec_from_file_location("board_qemu_run", os.path.join(BOARD, "run.py"))
+board = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(board)
+
+
+class SkipVM(Exception):
+    """The VM suite cannot run here (missing tool, not root)."""
+
+
+def log(msg):
+    print(f"[vm {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# --- builders ---------------------------------------------------------------
+
+def payload_inputs():
+    files = [HEADS, os.path.join(SRCDIR, "tools", "payload", "build-payload.py")]
+    files += [os.path.join(BOARD, f) for f in os.listdir(BOARD)]
+    return files
+
+
+def build_payload(out):
+    r = subprocess.run([sys.executable, os.path.join(SRCDIR, "tools", "payload", "build-payload.py"),
+                        "--board", BOARD, "--heads", HEADS, "--out", out],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"payload build failed:\n{r.stdout}{r.stderr}")
+    return r.stdout
+
+
+def ensure_payload(out=QEMU_DIR):
+    for tool in ("qemu-system-x86_64", "swtpm"):
+        if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode:
+            raise SkipVM(f"{tool} not installed (make deps)")
+    initrd = os.path.join(out, "initrd.cpio.xz")
+    if os.path.exists(initrd):
+        t = os.path.getmtime(initrd)
+        if all(os.path.getmtime(f) <= t for f in payload_inputs() if os.path.exists(f)):
+            return out
+    log(f"building the payload into {out}")
+    sys.stdout.write(build_payload(out))
+    return out
+
+
+def ensure_disk(out=QEMU_DIR):
+    if os.geteuid() != 0:
+        raise SkipVM("the demo disk is built as root (debootstrap, chroot)")
+    log("building the demo disk (debootstrap on the first run: minutes)")
+    r = subprocess.run([os.path.join(SRCDIR, "tools", "disk", "build-disk.sh"), out],
+                       capture_output=True, text=True)
+    sys.stdout.write(r.stdout)
+    if r.returncode == 77:
+        raise SkipVM(r.stderr.strip())
+    if r.returncode != 0:
+        raise RuntimeError(f"demo disk build failed:\n{r.stderr}")
+    return os.path.join(out, "demo-disk.img")
+
+
+# --- the VM -----------------------------------------------------------------
+
+class VM:
+    def __init__(self, payload, firmware="ovmf", disk=None, append="", name="vm"):
+        self.payload, self.firmware, self.disk, self.append = payload, firmware, disk, append
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"heads-{name}-")
+        self.state = os.path.join(self._tmp.name, "tpm-state")
+        self.log_path = os.path.join(BUILDDIR, "meson-logs", f"{name}-console.log")
+        self.buf = bytearray()
+        self.pos = 0
+        self.lock = threading.Lock()
+        self.swtpm = self.qemu = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def start(self):
+        self.swtpm = board.start_swtpm(self.state)
+        argv = board.qemu_argv(self.payload, self.state, self.disk, self.firmware,
+                               interactive=False, append=self.append, snapshot=True)
+        log("starting: " + " ".join(argv))
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        self._log = open(self.log_path, "wb")
+        self.qemu = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.t0 = time.monotonic()
+        threading.Thread(target=self._reader, daemon=True).start()
+
+    def _reader(self):
+        out = self.qemu.stdout
+        while True:
+            b = out.read1(65536)
+            if not b:
+                break
+            with self.lock:
+                self.buf += b
+            self._log.write(b)
+            self._log.flush()
+
+    def elapsed(self):
+        return time.monotonic() - self.t0
+
+    def expect(self, marker, timeout, regex=False):
+        """Wait for marker after the last match; returns the text from the
+        last match up to and including it. Raises TimeoutError."""
+        pat = re.compile(marker.encode() if regex else re.escape(marker.encode()))
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                m = pat.search(self.buf, self.pos)
+                if m:
+                    text = bytes(self.buf[self.pos:m.end()])
+                    self.pos = m.end()
+                    return text.decode(errors="replace")
+                tail = bytes(self.buf[-2000:])
+            if self.qemu.poll() is not None:
+                raise TimeoutError(f"QEMU exited ({self.qemu.returncode}) before {marker!r}; "
+                                   f"console tail:\n{tail.decode(errors='replace')}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {marker!r} within {timeout} s; console tail:\n"
+                                   f"{tail.decode(errors='replace')}")
+            time.sleep(0.1)
+
+    def send(self, text):
+        self.qemu.stdin.write(text.encode())
+        self.qemu.stdin.flush()
+
+    def shell(self, command, timeout=60):
+        """Run a command in the recovery shell; returns its output (between
+        unique markers, so the echoed command line is not in it)."""
+        tag = hashlib.sha256(os.urandom(8)).hexdigest()[:8]
+        # The markers are made by the shell ($((...))), so the echo of the
+        # command line does not match them.
+        self.send(f"echo BEGIN-{tag}-$((6*7)); {command}; echo END-{tag}-$((6*7))\n")
+        self.expect(f"BEGIN-{tag}-42", timeout)
+        out = self.expect(f"END-{tag}-42", timeout)
+        return out[:-len(f"END-{tag}-42")].replace("\r", "")
+
+    def close(self):
+        if self.qemu and self.qemu.poll() is None:
+            self.qemu.kill()
+            self.qemu.wait()
+        board.stop(self.swtpm)
+        if getattr(self, "_log", None):
+            self._log.close()
+        self._tmp.cleanup()
+
+
+# --- TCG event log (crypto-agile, TCG PC Client Platform Firmware Profile) ---
+
+EV_NO_ACTION = 3
+ALG_SHA256 = 0x000B
+
+
+def replay_eventlog(data):
+    """Replay the SHA-256 bank of a crypto-agile TCG event log; returns
+    {pcr: 32-byte value} for every PCR the log touches."""
+    pcrs = {}
+    # First event: TCG_PCR_EVENT (SHA-1 layout) carrying the Spec ID event.
+    _, etype, = struct.unpack_from("<II", data, 0)
+    size, = struct.unpack_from("<I", data, 28)
+    spec = data[32:32 + size]
+    if not spec.startswith(b"Spec ID Event03"):
+        raise ValueError("not a crypto-agile event log")
+    nalg, = struct.unpack_from("<I", spec, 24)
+    sizes = {}
+    for i in range(nalg):
+        alg, dsize = struct.unpack_from("<HH", spec, 28 + 4 * i)
+        sizes[alg] = dsize
+    off = 32 + size
+    while off + 12 <= len(data):
+        pcr, etype, count = struct.unpack_from("<III", data, off)
+        off += 12
+        digest = None
+        for _ in range(count):
+            alg, = struct.unpack_from("<H", data, off)
+            off += 2
+            if alg == ALG_SHA256:
+                digest = data[off:off + 32]
+            off += sizes[alg]
+        esize, = struct.unpack_from("<I", data, off)
+        off += 4
+        event = data[off:off + esize]
+        off += esize
+        if etype == EV_NO_ACTION:
+            if event.startswith(b"StartupLocality\0"):
+                pcrs[0] = bytes(31) + event[16:17]
+            continue
+        pcrs[pcr] = hashlib.sha256(pcrs.get(pcr, bytes(32)) + digest).digest()
+    return pcrs
+
+
+def parse_trace(text):
+    """MEASURE lines of the measurement trace -> [(pcr, digest bytes, description)]."""
+    out = []
+    for line in text.splitlines():
+        f = line.strip().split("\t")
+        if len(f) >= 5 and f[0] == "MEASURE" and f[2] == "sha256":
+            out.append((int(f[1]), bytes.fromhex(f[3]), f[4]))
+    return out
+
+
+def extend(value, digest):
+    return hashlib.sha256(value + digest).digest()
+
+
+def b64(text):
+    return base64.b64decode("".join(text.split()))
