@@ -1,0 +1,707 @@
+/* heads duk setup|unlock - the LUKS Disk Unlock Key (issue 9,
+ * heads-behaviour.md 1.6, 2.3, 4.6, 5.2). The flow lives in lib/duk.c;
+ * this file asks the questions and boots. */
+#include "cmd/cmd.h"
+#include "config.h"
+#include "duk.h"
+#include "fs.h"
+#include "kexec.h"
+#include "log.h"
+#include "luks/luks.h"
+#include "secret.h"
+#include "tpm/tpm.h"
+#include "tpm_otp.h"
+#include "ui/ui.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PASS_MAX 4096
+#define DRK_MIN_LEN 8
+#define DEFAULT_BOARD_CONFIG "/etc/config"
+#define DEFAULT_USER_CONFIG "/etc/config.user"
+
+enum {
+	EXIT_DRK_FALLBACK = 3, /* not unsealed: booting with the DRK typed into the OS */
+	EXIT_HEADERS_CHANGED = 4,
+};
+
+static const char usage[] =
+	"Usage: heads duk setup  --boot DIR [SELECTION] [--drk-fd FD] [--duk-fd FD]\n"
+	"                        [--owner-fd FD] [--tcti T] [--eventlog F | --no-eventlog]\n"
+	"                        [--trace F] [--modules F] [--gnupghome D] [--key ID]\n"
+	"                        [--pin-fd FD] [--no-sign] [--no-rollback] [--yes]\n"
+	"       heads duk unlock --boot DIR [--duk-fd FD] [--tcti T]\n"
+	"                        [--drk-fallback ask|yes|no] [--no-act] [--config F]...\n"
+	"\n"
+	"The Disk Unlock Key (DUK): 128 random bytes added to every LUKS container of\n"
+	"the OS, sealed in the TPM at 0x81000003 to PCRs 0-7 of the next boot and a\n"
+	"passphrase, handed to the OS initramfs as /secret.key so it boots without\n"
+	"typing the disk passphrase.\n"
+	"\n"
+	"setup   SELECTION is DEVICE... or --devices-file F (\"DEVICE [UUID]\" lines);\n"
+	"        default: every LUKS container on non-removable disks. The Disk\n"
+	"        Recovery Key (DRK) is tested on all of them (3 tries; containers it\n"
+	"        does not open are dropped after confirmation, or with --yes); the DUK\n"
+	"        passphrase (>= 12 characters) is asked twice; all containers must\n"
+	"        share one LUKS version. The DUK goes into key slot 7 (LUKS1) / 31\n"
+	"        (LUKS2) with a minimal PBKDF2 (slot 1 and the old DUK slot are wiped;\n"
+	"        other used slots but the DRK's only if confirmed or --yes). Sealed\n"
+	"        against: PCRs 0-3 and 7 now; PCR 4 firmware-only and PCRs 5-6\n"
+	"        predicted (firmware event log --eventlog, default the kernel's; the\n"
+	"        modules init loads from --trace (/tmp/measuring_trace.log) and\n"
+	"        --modules (/etc/modules); the new LUKS headers). Writes\n"
+	"        kexec_key_devices.txt, kexec_lukshdr_hash.txt and\n"
+	"        kexec_initrd_crypttab_overrides.txt and re-signs /boot (gpg key\n"
+	"        --key in --gnupghome, PIN from --pin-fd or the terminal; rollback\n"
+	"        counter advanced unless --no-rollback), or writes them unsigned with\n"
+	"        --no-sign. A reboot is needed before the key unseals.\n"
+	"unlock  Measures the LUKS headers of kexec_key_devices.txt into PCR 6 and\n"
+	"        refuses if they differ from kexec_lukshdr_hash.txt; shows the TOTP;\n"
+	"        asks the DUK passphrase (3 tries, blank aborts); unseals; ALWAYS\n"
+	"        extends PCR 4 with \"generic\" afterwards; checks the key opens every\n"
+	"        container; then boots the default entry (kexec_default.N.txt) with\n"
+	"        /secret.key and the crypttab overrides appended to its initrd. If the\n"
+	"        key did not unseal it says why and offers to boot without it (the OS\n"
+	"        asks for the Disk Recovery Key): --drk-fallback yes|no answers that.\n"
+	"        --no-act describes the kexec instead of doing it.\n"
+	"\n"
+	"Passphrases come from a no-echo prompt or a file descriptor: --drk-fd (one\n"
+	"line), --duk-fd (setup: the passphrase and its confirmation, one line each;\n"
+	"unlock: one line per attempt), --owner-fd (TPM owner passphrase), --pin-fd.\n"
+	"\n"
+	"Exit status: 0 done (unlock: unsealed and booted/described); 1 failed;\n"
+	"2 usage error; 3 (unlock) the key was not unsealed and the boot goes on\n"
+	"with the Disk Recovery Key typed into the OS; 4 (unlock) the LUKS headers\n"
+	"changed since sealing: refused, reseal with `heads duk setup`.\n";
+
+struct opts {
+	const char *boot, *devices_file, *tcti, *eventlog, *trace, *modules;
+	const char *gnupghome, *key, *fallback;
+	int drk_fd, duk_fd, owner_fd, pin_fd;
+	bool no_eventlog, no_sign, no_rollback, yes, no_act;
+	char **configs;
+	size_t n_configs;
+	struct ui *ui; /* opened on first need */
+};
+
+enum {
+	O_BOOT = 0x100, O_DEVFILE, O_TCTI, O_EVENTLOG, O_NO_EVENTLOG, O_TRACE, O_MODULES,
+	O_GNUPGHOME, O_KEY, O_PIN_FD, O_NO_SIGN, O_NO_ROLLBACK, O_YES, O_DRK_FD, O_DUK_FD,
+	O_OWNER_FD, O_FALLBACK, O_NO_ACT, O_CONFIG,
+};
+
+static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{"boot", required_argument, NULL, O_BOOT},
+		{"devices-file", required_argument, NULL, O_DEVFILE},
+		{"tcti", required_argument, NULL, O_TCTI},
+		{"eventlog", required_argument, NULL, O_EVENTLOG},
+		{"no-eventlog", no_argument, NULL, O_NO_EVENTLOG},
+		{"trace", required_argument, NULL, O_TRACE},
+		{"modules", required_argument, NULL, O_MODULES},
+		{"gnupghome", required_argument, NULL, O_GNUPGHOME},
+		{"key", required_argument, NULL, O_KEY},
+		{"pin-fd", required_argument, NULL, O_PIN_FD},
+		{"no-sign", no_argument, NULL, O_NO_SIGN},
+		{"no-rollback", no_argument, NULL, O_NO_ROLLBACK},
+		{"yes", no_argument, NULL, O_YES},
+		{"drk-fd", required_argument, NULL, O_DRK_FD},
+		{"duk-fd", required_argument, NULL, O_DUK_FD},
+		{"owner-fd", required_argument, NULL, O_OWNER_FD},
+		{"drk-fallback", required_argument, NULL, O_FALLBACK},
+		{"no-act", no_argument, NULL, O_NO_ACT},
+		{"config", required_argument, NULL, O_CONFIG},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	int c, *fd;
+
+	memset(o, 0, sizeof(*o));
+	o->drk_fd = o->duk_fd = o->owner_fd = o->pin_fd = -1;
+	o->fallback = "ask";
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case O_BOOT: o->boot = optarg; break;
+		case O_DEVFILE: o->devices_file = optarg; break;
+		case O_TCTI: o->tcti = optarg; break;
+		case O_EVENTLOG: o->eventlog = optarg; break;
+		case O_NO_EVENTLOG: o->no_eventlog = true; break;
+		case O_TRACE: o->trace = optarg; break;
+		case O_MODULES: o->modules = optarg; break;
+		case O_GNUPGHOME: o->gnupghome = optarg; break;
+		case O_KEY: o->key = optarg; break;
+		case O_NO_SIGN: o->no_sign = true; break;
+		case O_NO_ROLLBACK: o->no_rollback = true; break;
+		case O_YES: o->yes = true; break;
+		case O_NO_ACT: o->no_act = true; break;
+		case O_FALLBACK:
+			if (!streq(optarg, "ask") && !streq(optarg, "yes") && !streq(optarg, "no"))
+				return cmd_usage_error("duk", "%s: --drk-fallback ask|yes|no", sub);
+			o->fallback = optarg;
+			break;
+		case O_CONFIG:
+			o->configs = xrealloc(o->configs, (o->n_configs + 1) * sizeof(char *));
+			o->configs[o->n_configs++] = optarg;
+			break;
+		case O_PIN_FD:
+		case O_DRK_FD:
+		case O_DUK_FD:
+		case O_OWNER_FD:
+			fd = c == O_PIN_FD ? &o->pin_fd : c == O_DRK_FD ? &o->drk_fd :
+			     c == O_DUK_FD ? &o->duk_fd : &o->owner_fd;
+			if (cmd_parse_fd(optarg, fd) < 0)
+				return cmd_usage_error("duk", "%s: bad file descriptor '%s'", sub, optarg);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return -1;
+		default:
+			return cmd_usage_error("duk", "%s: bad option '%s'", sub, argv[optind - 1]);
+		}
+	}
+	if (!o->boot)
+		return cmd_usage_error("duk", "%s: --boot DIR is required", sub);
+	return 0;
+}
+
+static int get_ui(struct opts *o, struct ui **ret)
+{
+	struct ui_options uo;
+	int r;
+
+	if (!o->ui) {
+		ui_options_init(&uo);
+		r = ui_options_from_env(&uo);
+		if (r == 0)
+			r = ui_open(&uo, &o->ui);
+		if (r < 0)
+			return log_error_errno(r, "cannot talk to the user (no terminal; use the "
+					       "--*-fd options)");
+	}
+	*ret = o->ui;
+	return 0;
+}
+
+/* A passphrase from fd (one line) or the UI. */
+static int ask_secret(struct opts *o, int fd, const char *title, const char *prompt,
+		      struct secret **ret)
+{
+	struct ui *ui = NULL;
+	int r;
+
+	if (fd >= 0)
+		return secret_read_line_fd(fd, PASS_MAX, ret);
+	r = get_ui(o, &ui);
+	if (r < 0)
+		return r;
+	return ui_passphrase(ui, title, prompt, PASS_MAX, ret);
+}
+
+/* yes (1) / no (0): answered by --yes, else asked. */
+static int ask_yes(struct opts *o, bool preset, enum ui_bg bg, const char *title,
+		   const char *text)
+{
+	struct ui *ui = NULL;
+	int r;
+
+	if (preset)
+		return 1;
+	r = get_ui(o, &ui);
+	if (r < 0)
+		return r;
+	return ui_yesno(ui, bg, title, text);
+}
+
+/* --- setup --------------------------------------------------------------- */
+
+static int select_devices(const struct opts *o, int argc, char **argv,
+			  struct luks_device **ret, size_t *ret_n)
+{
+	struct luks_device *v = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	if (o->devices_file && optind < argc)
+		return cmd_usage_error("duk", "setup: give devices or --devices-file, not both");
+	if (!o->devices_file && optind == argc) {
+		r = luks_discover(false, &v, &n);
+		if (r < 0) {
+			log_error_errno(r, "cannot list the LUKS containers");
+			return HEADS_EXIT_FAIL;
+		}
+	} else if (o->devices_file) {
+		_cleanup_free_ char *text = NULL, *err = NULL;
+		struct luks_key_device *kd = NULL;
+		size_t kn = 0, len;
+		r = fs_read_file(o->devices_file, 64 * 1024, &text, &len);
+		if (r == 0)
+			r = luks_parse_key_devices(text, len, &kd, &kn, &err);
+		if (r < 0) {
+			log_error("%s: %s", o->devices_file, err ? err : strerror(-r));
+			return HEADS_EXIT_USAGE;
+		}
+		v = xcalloc(kn ? kn : 1, sizeof(*v));
+		for (size_t i = 0; i < kn && r >= 0; i++)
+			if ((r = luks_probe(kd[i].path, &v[n])) >= 0)
+				n++;
+		luks_key_devices_free(kd, kn);
+	} else {
+		if (argc - optind > LUKS_MAX_DEVICES)
+			return cmd_usage_error("duk", "setup: at most %d devices", LUKS_MAX_DEVICES);
+		v = xcalloc((size_t)(argc - optind), sizeof(*v));
+		for (int i = optind; i < argc && r >= 0; i++)
+			if ((r = luks_probe(argv[i], &v[n])) >= 0)
+				n++;
+	}
+	if (r < 0) {
+		luks_devices_free(v, n);
+		return HEADS_EXIT_FAIL; /* luks_probe named the device */
+	}
+	if (n == 0) {
+		free(v);
+		log_error("no LUKS container to set up the Disk Unlock Key for");
+		return HEADS_EXIT_FAIL;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static char *device_names(const struct luks_device *v, size_t n, uint64_t mask)
+{
+	char *s = xstrdup("");
+	for (size_t i = 0; i < n; i++)
+		if (mask & (UINT64_C(1) << i)) {
+			char *t = xasprintf("%s%s%s", s, *s ? " " : "", v[i].path);
+			free(s);
+			s = t;
+		}
+	return s;
+}
+
+/* Reference 5.2 step 2: up to 3 rounds; the selection is narrowed to the
+ * containers the DRK opens. Returns 0 or an exit status. */
+static int validate_drk(struct opts *o, struct luks_device *v, size_t *n,
+			struct secret **ret_drk)
+{
+	uint64_t all = *n >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << *n) - 1;
+	_cleanup_free_ char *names = device_names(v, *n, all);
+	_cleanup_free_ char *prompt = xasprintf("Enter LUKS Disk Recovery Key (DRK) passphrase "
+						"that can unlock %s: ", names);
+
+	for (int round = 1; round <= 3; round++) {
+		_cleanup_secret_ struct secret *drk = NULL;
+		uint64_t ok;
+		int r = ask_secret(o, o->drk_fd, "Disk Recovery Key", prompt, &drk);
+		if (r < 0) {
+			log_error_errno(r, "reading the Disk Recovery Key");
+			return HEADS_EXIT_FAIL;
+		}
+		if (drk->len < DRK_MIN_LEN) {
+			log_error("the Disk Recovery Key has at least %d characters", DRK_MIN_LEN);
+		} else if ((r = duk_drk_check(v, *n, drk, &ok)) == (int)*n) {
+			*ret_drk = TAKE_PTR(drk);
+			return 0;
+		} else if (r > 0) {
+			_cleanup_free_ char *bad = device_names(v, *n, all & ~ok);
+			_cleanup_free_ char *good = device_names(v, *n, ok);
+			_cleanup_free_ char *q = xasprintf(
+				"The Disk Recovery Key does not open: %s.\n\nContinue with only the "
+				"unlockable devices (%s)?", bad, good);
+			log_warn("the Disk Recovery Key does not open %s", bad);
+			int y = ask_yes(o, o->yes, UI_BG_WARNING, "Disk Recovery Key", q);
+			if (y == 1) {
+				size_t k = 0;
+				for (size_t i = 0; i < *n; i++) {
+					if (ok & (UINT64_C(1) << i))
+						v[k++] = v[i];
+					else
+						luks_device_done(&v[i]);
+				}
+				*n = k;
+				*ret_drk = TAKE_PTR(drk);
+				return 0;
+			}
+		} else {
+			log_error("the Disk Recovery Key opens none of %s", names);
+		}
+		if (o->drk_fd >= 0)
+			break; /* a script gave a wrong key: do not read on */
+	}
+	log_error("Disk Recovery Key: retry count exceeded");
+	return HEADS_EXIT_FAIL;
+}
+
+/* Reference 5.2 step 3: >= 12 characters, twice, 3 attempts. */
+static int ask_duk_passphrase(struct opts *o, struct secret **ret)
+{
+	for (int a = 1; a <= 3; a++) {
+		_cleanup_secret_ struct secret *p = NULL, *q = NULL;
+		int r = ask_secret(o, o->duk_fd, "Disk Unlock Key",
+				   "New LUKS TPM Disk Unlock Key passphrase (DUK, at least 12 "
+				   "characters): ", &p);
+		if (r == 0)
+			r = ask_secret(o, o->duk_fd, "Disk Unlock Key",
+				       "Repeat the Disk Unlock Key passphrase: ", &q);
+		if (r < 0) {
+			log_error_errno(r, "reading the Disk Unlock Key passphrase");
+			return HEADS_EXIT_FAIL;
+		}
+		r = duk_check_passphrase(p, q);
+		if (r == 0) {
+			*ret = TAKE_PTR(p);
+			return 0;
+		}
+		log_error("%s", r == -EINVAL ? "the Disk Unlock Key passphrase must have at least "
+						"12 characters" :
+			       r == -ENOTUNIQ ? "the two Disk Unlock Key passphrases differ" :
+						"the Disk Unlock Key passphrase is too long");
+		if (o->duk_fd >= 0)
+			break;
+	}
+	log_error("Disk Unlock Key passphrase: retry count exceeded");
+	return HEADS_EXIT_FAIL;
+}
+
+static bool confirm_wipe(void *ud, const char *device, int slot)
+{
+	struct opts *o = ud;
+	_cleanup_free_ char *q = xasprintf("Key slot %d of %s is in use and is not the Disk "
+					   "Recovery Key.\n\nWipe key slot %d on %s?", slot,
+					   device, slot, device);
+	return ask_yes(o, o->yes, UI_BG_WARNING, "Wipe LUKS key slot", q) == 1;
+}
+
+struct pin_src {
+	struct opts *o;
+};
+
+static int get_pin(void *ud, const char *hint, int attempt, struct secret **ret)
+{
+	struct pin_src *p = ud;
+	_cleanup_free_ char *prompt = NULL;
+
+	if (p->o->pin_fd >= 0) {
+		if (attempt > 1)
+			return -EACCES;
+		return secret_read_line_fd(p->o->pin_fd, PASS_MAX, ret);
+	}
+	prompt = xasprintf("GPG signing PIN%s%s: ", hint ? " for " : "", hint ? hint : "");
+	return ask_secret(p->o, -1, "Sign /boot", prompt, ret);
+}
+
+static int do_setup(int argc, char **argv)
+{
+	struct opts o;
+	struct luks_device *v = NULL;
+	size_t n = 0;
+	_cleanup_secret_ struct secret *drk = NULL, *pass = NULL, *owner = NULL;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	struct luks_opts lo = {.confirm_wipe = confirm_wipe};
+	struct pin_src ps;
+	struct duk_setup_options so;
+	struct duk_setup_result res;
+	int r, rc;
+
+	r = parse_opts("setup", argc, argv, &o);
+	if (r)
+		return r < 0 ? HEADS_EXIT_OK : r;
+	rc = select_devices(&o, argc, argv, &v, &n);
+	if (rc)
+		goto out;
+	if (luks_same_version(v, n) < 0) {
+		rc = HEADS_EXIT_USAGE;
+		goto out;
+	}
+	r = tpm_open(cmd_tcti(o.tcti), &t);
+	if (r < 0) {
+		log_error_errno(r, "cannot open the TPM");
+		rc = HEADS_EXIT_FAIL;
+		goto out;
+	}
+	rc = validate_drk(&o, v, &n, &drk);
+	if (rc)
+		goto out;
+	rc = ask_duk_passphrase(&o, &pass);
+	if (rc)
+		goto out;
+	r = ask_secret(&o, o.owner_fd, "TPM owner", "TPM owner passphrase: ", &owner);
+	if (r < 0) {
+		log_error_errno(r, "reading the TPM owner passphrase");
+		rc = HEADS_EXIT_FAIL;
+		goto out;
+	}
+	lo.userdata = &o;
+	ps.o = &o;
+	memset(&so, 0, sizeof(so));
+	so.bootdir = o.boot;
+	so.devices = v;
+	so.n_devices = n;
+	so.drk = drk;
+	so.passphrase = pass;
+	so.owner_auth = owner;
+	so.pcr.eventlog = o.eventlog;
+	so.pcr.no_eventlog = o.no_eventlog;
+	so.pcr.trace = o.trace;
+	so.pcr.modules = o.modules;
+	so.luks = &lo;
+	so.sign = !o.no_sign;
+	so.gnupghome = o.gnupghome;
+	so.key = o.key;
+	so.pin = get_pin;
+	so.pin_userdata = &ps;
+	so.rollback = !o.no_rollback;
+	r = duk_setup(t, &so, &res);
+	if (r < 0) {
+		fprintf(stderr, "heads duk setup: failed: %s\n", strerror(-r));
+		rc = HEADS_EXIT_FAIL;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		printf("%s: duk slot %d drk slot %d\n", v[i].path, res.duk_slot[i], res.drk_slot[i]);
+	printf("sealed at 0x%08x to PCRs 0-7 + passphrase; crypttab: %s; /boot %s%s\n",
+	       TPM_HANDLE_DUK, res.crypttab_from_initrd ? "from the default initrd" : "generic",
+	       so.sign ? "signed by " : "files written unsigned", so.sign ? res.fpr : "");
+	printf("Reboot to unlock with the Disk Unlock Key.\n");
+	rc = HEADS_EXIT_OK;
+out:
+	luks_devices_free(v, n);
+	ui_close(o.ui);
+	free(o.configs);
+	return rc;
+}
+
+/* --- unlock -------------------------------------------------------------- */
+
+struct unlock_ctx {
+	struct opts *o;
+	struct tpm *t;
+};
+
+static int show_totp(void *ud, int attempt)
+{
+	struct unlock_ctx *c = ud;
+	uint32_t code;
+	char when[32], text[256];
+	time_t now = time(NULL);
+	struct tm tm;
+	int r = tpm_otp_totp(c->t, TPM_HANDLE_TOTP, TPM_OTP_DEFAULT_PCRS, now, &code);
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	if (r == 0) {
+		char s[OTP_CODE_MAX + 1];
+		otp_format_code(code, OTP_DIGITS, s);
+		snprintf(text, sizeof(text), "%s  TOTP: %s", when, s);
+	} else {
+		_cleanup_free_ char *why = tpm_otp_reason(c->t, r, TPM_OTP_DEFAULT_PCRS);
+		snprintf(text, sizeof(text), "%s  TOTP: unavailable (%s)", when, why);
+	}
+	if (c->o->duk_fd >= 0) {
+		fprintf(stderr, "%s\n", text);
+		return 0;
+	}
+	struct ui *ui = NULL;
+	_cleanup_free_ char *body = xasprintf("%s\n\nCompare the TOTP code with your phone "
+					      "before typing the Disk Unlock Key passphrase "
+					      "(attempt %d of %d).", text, attempt, DUK_TRIES);
+	r = get_ui(c->o, &ui);
+	if (r < 0)
+		return r;
+	r = ui_msgbox(ui, UI_BG_NORMAL, "TOTP", body);
+	return r == -ECANCELED ? 0 : r;
+}
+
+static int unlock_passphrase(void *ud, int attempt, const char *last_error,
+			     struct secret **ret)
+{
+	struct unlock_ctx *c = ud;
+	_cleanup_free_ char *prompt = xasprintf(
+		"%s%sEnter LUKS TPM Disk Unlock Key passphrase (blank to abort, attempt %d of %d): ",
+		last_error ? last_error : "", last_error ? "\n" : "", attempt, DUK_TRIES);
+	int r = ask_secret(c->o, c->o->duk_fd, "Disk Unlock Key", prompt, ret);
+	if (r < 0)
+		log_error_errno(r, "reading the Disk Unlock Key passphrase");
+	return r;
+}
+
+static int load_boot_config(const struct opts *o, struct config *c)
+{
+	static char *defaults[] = {DEFAULT_BOARD_CONFIG, DEFAULT_USER_CONFIG};
+	char **v = o->n_configs ? o->configs : defaults;
+	size_t n = o->n_configs ? o->n_configs : ARRAY_SIZE(defaults);
+
+	config_init(c);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *err = NULL;
+		int r = config_load(c, v[i], &err);
+		if (r == -ENOENT && !o->n_configs)
+			continue;
+		if (r < 0) {
+			log_error("%s", err ? err : strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Boot (or describe) the default entry, with the key injected if given. */
+static int boot_default(struct opts *o, struct tpm *t, const struct duk_unlock_result *u)
+{
+	struct boot_entry e = {0};
+	struct kexec_opts ko;
+	struct kexec_plan p = {0};
+	struct config cfg;
+	_cleanup_close_ int fd = -1;
+	unsigned idx;
+	int r;
+
+	r = bootcfg_load_default(o->boot, &e, &idx);
+	if (r < 0) {
+		log_error_errno(r, "%s: no usable default boot entry (kexec_default.N.txt)", o->boot);
+		return r;
+	}
+	if (u->key) {
+		fd = duk_inject(o->boot, &e, u->key, u->devices, u->n_devices);
+		if (fd < 0) {
+			boot_entry_free(&e);
+			return fd;
+		}
+	}
+	r = load_boot_config(o, &cfg);
+	if (r < 0) {
+		boot_entry_free(&e);
+		config_free(&cfg);
+		return r;
+	}
+	kexec_opts_init(&ko);
+	ko.board_add = config_get(&cfg, "CONFIG_BOOT_KERNEL_ADD");
+	ko.remove = config_get(&cfg, "CONFIG_BOOT_KERNEL_REMOVE");
+	ko.initrd_fd = fd;
+	if (o->no_act) {
+		/* What would boot (stable lines for tests), from the entry alone. */
+		_cleanup_free_ char *cmd = bootcfg_build_cmdline(e.cmdline, ko.add, ko.remove,
+								 ko.board_add, NULL);
+		struct stat st;
+		printf("boot: %s\nkernel: %s\n", e.title, e.kernel);
+		for (size_t i = 0; i < e.n_initrd; i++)
+			printf("initrd: %s\n", e.initrd[i]);
+		printf("cmdline: %s\n", cmd ? cmd : "");
+		if (fd >= 0 && fstat(fd, &st) == 0)
+			printf("initrd-injected: %lld bytes (/secret.key + crypttab)\n",
+			       (long long)st.st_size);
+		r = 0;
+	} else if ((r = kexec_plan_build(o->boot, &e, &ko, &p)) == 0) {
+		r = kexec_plan_load(&p, NULL);
+		if (r == 0) {
+			(void)tpm_finalize(t);
+			ui_close(o->ui);
+			o->ui = NULL;
+			r = kexec_exec();
+		}
+	}
+	kexec_plan_free(&p);
+	config_free(&cfg);
+	boot_entry_free(&e);
+	if (r < 0)
+		log_error_errno(r, "booting the default entry");
+	return r;
+}
+
+static int do_unlock(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	struct duk_unlock_result res;
+	struct unlock_ctx uc;
+	struct duk_unlock_callbacks cb = {show_totp, unlock_passphrase, &uc};
+	int r, rc;
+
+	r = parse_opts("unlock", argc, argv, &o);
+	if (r)
+		return r < 0 ? HEADS_EXIT_OK : r;
+	if (optind != argc) {
+		free(o.configs);
+		return cmd_usage_error("duk", "unlock: unexpected argument '%s'", argv[optind]);
+	}
+	r = tpm_open(cmd_tcti(o.tcti), &t);
+	if (r < 0) {
+		char why[256];
+		duk_reason(NULL, r, why, sizeof(why));
+		fprintf(stderr, "heads duk unlock: %s\n", why);
+		free(o.configs);
+		return HEADS_EXIT_FAIL;
+	}
+	uc.o = &o;
+	uc.t = t;
+	r = duk_unlock(t, o.boot, &cb, &res);
+	if (r == 0) {
+		printf("duk: unlocked: %zu container%s open with the Disk Unlock Key; PCR 4 "
+		       "extended with \"generic\"\n", res.n_devices, res.n_devices == 1 ? "" : "s");
+		rc = boot_default(&o, t, &res) < 0 ? HEADS_EXIT_FAIL : HEADS_EXIT_OK;
+		goto out;
+	}
+	printf("duk: not unlocked: %s\n", res.reason);
+	if (r == -EIO) {
+		rc = HEADS_EXIT_FAIL;
+		goto out;
+	}
+	if (r == DUK_E_HEADERS_CHANGED) {
+		if (o.ui)
+			ui_msgbox(o.ui, UI_BG_ERROR, "ERROR: LUKS headers changed", res.reason);
+		printf("duk: refused: reseal the Disk Unlock Key with `heads duk setup`\n");
+		rc = EXIT_HEADERS_CHANGED;
+		goto out;
+	}
+	{
+		_cleanup_free_ char *q = xasprintf("%s\n\nDo you wish to boot and use the LUKS Disk "
+						   "Recovery Key?", res.reason);
+		int y = streq(o.fallback, "yes") ? 1 : streq(o.fallback, "no") ? 0 :
+			ask_yes(&o, false, UI_BG_WARNING, "Disk Unlock Key not unsealed", q);
+		if (y != 1) {
+			printf("duk: boot aborted\n");
+			rc = HEADS_EXIT_FAIL;
+			goto out;
+		}
+	}
+	printf("duk: booting without the Disk Unlock Key: type the Disk Recovery Key when "
+	       "the OS asks\n");
+	rc = boot_default(&o, t, &res) < 0 ? HEADS_EXIT_FAIL : EXIT_DRK_FALLBACK;
+out:
+	duk_unlock_result_free(&res);
+	ui_close(o.ui);
+	free(o.configs);
+	return rc;
+}
+
+static const struct heads_subcommand subs[] = {
+	{"setup", "add the Disk Unlock Key to the LUKS containers and seal it", do_setup},
+	{"unlock", "unseal the Disk Unlock Key and boot the default entry with it", do_unlock},
+	{},
+};
+
+static int run(int argc, char **argv);
+
+const struct heads_command cmd_duk = {
+	.name = "duk",
+	.summary = "LUKS Disk Unlock Key: setup (seal to the TPM) and unlock at boot",
+	.usage = usage,
+	.run = run,
+};
+
+static int run(int argc, char **argv)
+{
+	return cmd_run_sub(&cmd_duk, subs, argc, argv);
+}

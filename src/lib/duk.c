@@ -1,0 +1,915 @@
+/* duk.c - Disk Unlock Key setup and unlock (see duk.h). */
+#include "duk.h"
+
+#include "boot/integrity.h"
+#include "codec.h"
+#include "cpio.h"
+#include "fs.h"
+#include "log.h"
+#include "modlist/modlist.h"
+#include "tpm/eventlog.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define DUK_MAX_DIGESTS 4096
+#define DUK_INITRD_MAX (512u * 1024 * 1024)
+#define DUK_BOOT_FILE_MAX (1024 * 1024)
+
+static void sha256(const void *data, size_t len, uint8_t out[32])
+{
+	unsigned int n = 32;
+	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
+		abort(); /* cannot happen with libcrypto's built-in SHA-256 */
+}
+
+/* --- pure helpers ---------------------------------------------------------- */
+
+int duk_check_passphrase(const struct secret *pass, const struct secret *again)
+{
+	if (!pass || pass->len < DUK_PASSPHRASE_MIN)
+		return -EINVAL;
+	if (pass->len > DUK_PASSPHRASE_MAX)
+		return -EMSGSIZE;
+	if (again && !secret_equal(pass, again))
+		return -ENOTUNIQ;
+	return 0;
+}
+
+struct trace_line {
+	uint8_t digest[32];
+	char *desc; /* as in the trace (escaped) */
+};
+
+static void trace_lines_free(struct trace_line *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].desc);
+	free(v);
+}
+
+/* The PCR 5 sha256 lines of a trace. */
+static int trace_parse_pcr5(const char *trace, size_t len, struct trace_line **ret, size_t *ret_n)
+{
+	struct trace_line *v = NULL;
+	size_t n = 0;
+	const char *p = trace, *end = trace + len;
+
+	if (len > DUK_TRACE_MAX)
+		return -EFBIG;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		size_t ll = (size_t)(le - p);
+		if (ll >= 8 && memcmp(p, "MEASURE\t", 8) == 0) {
+			/* MEASURE \t pcr \t bank \t hex \t desc */
+			const char *f[5];
+			size_t fl[5];
+			const char *q = p;
+			int k = 0;
+			while (k < 5) {
+				const char *tab = k < 4 ? memchr(q, '\t', (size_t)(le - q)) : NULL;
+				f[k] = q;
+				fl[k] = tab ? (size_t)(tab - q) : (size_t)(le - q);
+				k++;
+				if (!tab)
+					break;
+				q = tab + 1;
+			}
+			if (k != 5) {
+				trace_lines_free(v, n);
+				return -EBADMSG;
+			}
+			bool pcr5 = fl[1] == 1 && f[1][0] == '5';
+			bool sha = fl[2] == 6 && memcmp(f[2], "sha256", 6) == 0;
+			if (pcr5 && sha) {
+				char hex[65];
+				size_t dl = 0;
+				if (fl[3] != 64 || n >= DUK_MAX_DIGESTS) {
+					trace_lines_free(v, n);
+					return fl[3] != 64 ? -EBADMSG : -E2BIG;
+				}
+				memcpy(hex, f[3], 64);
+				hex[64] = '\0';
+				v = xrealloc(v, (n + 1) * sizeof(*v));
+				if (hex_decode(hex, v[n].digest, 32, &dl) < 0 || dl != 32) {
+					trace_lines_free(v, n);
+					return -EBADMSG;
+				}
+				v[n].desc = xstrndup(f[4], fl[4]);
+				n++;
+			}
+		}
+		p = nl ? nl + 1 : end;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int duk_trace_pcr5(const char *trace, size_t len, char *const *module_paths,
+		   char *const *module_args, size_t n_modules, uint8_t (**ret)[32],
+		   size_t *ret_n)
+{
+	struct trace_line *l = NULL;
+	size_t nl = 0, n = 0, cur = 0;
+	uint8_t(*out)[32] = NULL;
+	int r = trace_parse_pcr5(trace, len, &l, &nl);
+
+	if (r < 0)
+		return r;
+	if (nl)
+		out = xcalloc(nl, 32);
+	if (!module_paths) {
+		for (size_t i = 0; i < nl; i++)
+			memcpy(out[n++], l[i].digest, 32);
+	} else {
+		for (size_t m = 0; m < n_modules; m++) {
+			_cleanup_free_ char *path = log_escape(module_paths[m]);
+			_cleanup_free_ char *args = NULL;
+			size_t j;
+			if (module_args && module_args[m] && *module_args[m])
+				args = log_escape(module_args[m]);
+			for (j = cur; j < nl && !streq(l[j].desc, path); j++)
+				;
+			if (j == nl)
+				continue; /* built in or already loaded: not measured */
+			if (args) {
+				/* init measures the arguments right before the file */
+				if (j == cur || !streq(l[j - 1].desc, args))
+					continue;
+				memcpy(out[n++], l[j - 1].digest, 32);
+			}
+			memcpy(out[n++], l[j].digest, 32);
+			cur = j + 1;
+		}
+	}
+	trace_lines_free(l, nl);
+	if (n == 0) {
+		free(out);
+		out = NULL;
+	}
+	*ret = out;
+	*ret_n = n;
+	return 0;
+}
+
+struct hdr_line {
+	char hex[65];
+	char *name;
+};
+
+static int hdr_parse(const char *s, size_t len, struct hdr_line **ret, size_t *ret_n)
+{
+	struct hdr_line *v = NULL;
+	size_t n = 0;
+	const char *p = s, *end = s + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		size_t ll = (size_t)(le - p);
+		if (ll > 0) {
+			if (ll < 67 || p[64] != ' ' || p[65] != ' ' || n >= LUKS_MAX_DEVICES) {
+				for (size_t i = 0; i < n; i++)
+					free(v[i].name);
+				free(v);
+				return -EBADMSG;
+			}
+			v = xrealloc(v, (n + 1) * sizeof(*v));
+			memcpy(v[n].hex, p, 64);
+			v[n].hex[64] = '\0';
+			v[n].name = xstrndup(p + 66, ll - 66);
+			n++;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* "/tmp/lukshdr-_dev_vda2" -> "/dev/vda2" (for messages). */
+static char *hdr_device(const char *name)
+{
+	const char *b = strstr(name, "lukshdr-");
+	char *d = xstrdup(b ? b + 8 : name);
+	for (char *c = d; *c; c++)
+		if (*c == '_')
+			*c = '/';
+	return d;
+}
+
+static void appendf(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void appendf(char **s, const char *fmt, ...)
+{
+	va_list ap;
+	char *add, *n;
+	va_start(ap, fmt);
+	if (vasprintf(&add, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	n = xasprintf("%s%s", *s ? *s : "", add);
+	free(add);
+	free(*s);
+	*s = n;
+}
+
+int duk_compare_headers(const char *sealed, size_t sealed_len, const char *now,
+			size_t now_len, char **ret_detail)
+{
+	struct hdr_line *a = NULL, *b = NULL;
+	size_t na = 0, nb = 0;
+	char *d = NULL;
+
+	if (sealed_len == now_len && memcmp(sealed, now, now_len) == 0) {
+		if (ret_detail)
+			*ret_detail = NULL;
+		return 0;
+	}
+	if (hdr_parse(sealed, sealed_len, &a, &na) < 0) {
+		d = xstrdup("the sealed header listing (" DUK_LUKSHDR_FILE ") is malformed");
+	} else {
+		(void)hdr_parse(now, now_len, &b, &nb);
+		for (size_t i = 0; i < na; i++) {
+			_cleanup_free_ char *dev = hdr_device(a[i].name);
+			size_t j;
+			for (j = 0; j < nb && !streq(a[i].name, b[j].name); j++)
+				;
+			if (j == nb)
+				appendf(&d, "%s%s: no longer present", d ? "; " : "", dev);
+			else if (!streq(a[i].hex, b[j].hex))
+				appendf(&d, "%s%s: LUKS header changed", d ? "; " : "", dev);
+		}
+		for (size_t j = 0; j < nb; j++) {
+			size_t i;
+			for (i = 0; i < na && !streq(a[i].name, b[j].name); i++)
+				;
+			if (i == na) {
+				_cleanup_free_ char *dev = hdr_device(b[j].name);
+				appendf(&d, "%s%s: not present when the key was sealed", d ? "; " : "",
+					dev);
+			}
+		}
+		if (!d)
+			d = xstrdup("the header listing differs (order or format)");
+	}
+	for (size_t i = 0; i < na; i++)
+		free(a[i].name);
+	for (size_t i = 0; i < nb; i++)
+		free(b[i].name);
+	free(a);
+	free(b);
+	if (ret_detail)
+		*ret_detail = d;
+	else
+		free(d);
+	return DUK_E_HEADERS_CHANGED;
+}
+
+char *duk_key_devices_text(const struct luks_device *v, size_t n)
+{
+	char *s = xstrdup("");
+	for (size_t i = 0; i < n; i++)
+		appendf(&s, "%s %s\n", v[i].path, v[i].uuid ? v[i].uuid : "");
+	return s;
+}
+
+char *duk_fallback_overrides(const struct luks_key_device *v, size_t n)
+{
+	static const char *const files[] = {"etc/crypttab", "cryptroot/crypttab"};
+	char *s = xstrdup("");
+	for (size_t f = 0; f < ARRAY_SIZE(files); f++)
+		for (size_t i = 0; i < n; i++)
+			if (v[i].uuid && *v[i].uuid)
+				appendf(&s, "%s:luks-%s UUID=%s /secret.key luks,discard\n", files[f],
+					v[i].uuid, v[i].uuid);
+	return s;
+}
+
+/* --- PCR prediction ---------------------------------------------------------- */
+
+static int load_eventlog(const struct duk_pcr_sources *src, struct tpm_eventlog **ret)
+{
+	const char *path = src && src->eventlog ? src->eventlog : TPM_EVENTLOG_DEFAULT;
+	int r;
+
+	*ret = NULL;
+	if (src && src->no_eventlog)
+		return 0;
+	r = tpm_eventlog_load(path, ret);
+	if (r == -ENOENT) {
+		log_info("no firmware event log at %s: predicting from all-zero PCRs", path);
+		*ret = NULL;
+		return 0;
+	}
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot use the firmware event log", path);
+	return 0;
+}
+
+static int predict_pcr5(const struct duk_pcr_sources *src, const struct tpm_eventlog *log,
+			struct tpm_pcr_values *v)
+{
+	const char *tpath = src && src->trace ? src->trace : DUK_TRACE_DEFAULT;
+	const char *mpath = src && src->modules ? src->modules : DUK_MODULES_DEFAULT;
+	_cleanup_free_ char *trace = NULL, *err = NULL;
+	_cleanup_free_ uint8_t(*dig)[32] = NULL;
+	_cleanup_free_ char **paths = NULL, **args = NULL;
+	struct modlist m = {0};
+	size_t len, n = 0;
+	bool have_mods;
+	uint8_t pred[32];
+	int r;
+
+	r = fs_read_file(tpath, DUK_TRACE_MAX, &trace, &len);
+	if (r == -ENOENT) {
+		log_warn("%s: no measurement trace: PCR %d is sealed to its current value "
+			 "(every module loaded in this session)", tpath, DUK_PCR_MODULES);
+		return 0;
+	}
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot read the measurement trace", tpath);
+	r = modlist_load(mpath, &m, &err);
+	if (r < 0 && r != -ENOENT) {
+		if (err)
+			log_error("%s", err);
+		return log_error_errno(r, "%s: cannot read the module list", mpath);
+	}
+	have_mods = r == 0;
+	if (have_mods && m.n) {
+		paths = xcalloc(m.n, sizeof(char *));
+		args = xcalloc(m.n, sizeof(char *));
+		for (size_t i = 0; i < m.n; i++) {
+			paths[i] = m.v[i].path;
+			args[i] = m.v[i].args;
+		}
+	}
+	r = duk_trace_pcr5(trace, len, have_mods ? (paths ? paths : (char *[]){NULL}) : NULL,
+			   args, have_mods ? m.n : 0, &dig, &n);
+	modlist_free(&m);
+	if (r < 0)
+		return log_error_errno(r, "%s: malformed measurement trace", tpath);
+	r = tpm_predict_pcr(log, DUK_PCR_MODULES, (const uint8_t(*)[32])dig, n, pred);
+	if (r < 0)
+		return log_error_errno(r, "predicting PCR %d", DUK_PCR_MODULES);
+	if (memcmp(pred, v->sha256[DUK_PCR_MODULES], 32) != 0)
+		log_note("PCR %d: modules loaded after init are not part of the sealed value "
+			 "(%zu boot-time measurements)", DUK_PCR_MODULES, n);
+	memcpy(v->sha256[DUK_PCR_MODULES], pred, 32);
+	return 0;
+}
+
+int duk_expected_pcrs(struct tpm *t, const struct duk_pcr_sources *src, const char *listing,
+		      size_t listing_len, struct tpm_pcr_values *ret)
+{
+	struct tpm_eventlog *log = NULL;
+	struct tpm_pcr_values v;
+	uint8_t d[1][32];
+	int r;
+
+	r = tpm_pcr_values_current(t, DUK_PCR_MASK, &v);
+	if (r < 0)
+		return log_error_errno(r, "reading PCRs 0-7");
+	r = load_eventlog(src, &log);
+	if (r < 0)
+		return r;
+	r = tpm_predict_pcr(log, DUK_PCR_BOOT_MODE, NULL, 0, v.sha256[DUK_PCR_BOOT_MODE]);
+	if (r == 0)
+		r = predict_pcr5(src, log, &v);
+	if (r == 0) {
+		sha256(listing, listing_len, d[0]);
+		r = tpm_predict_pcr(log, DUK_PCR_LUKS, (const uint8_t(*)[32])d, 1,
+				    v.sha256[DUK_PCR_LUKS]);
+	}
+	tpm_eventlog_free(log);
+	if (r < 0)
+		return log_error_errno(r, "predicting the PCRs of the next boot");
+	*ret = v;
+	return 0;
+}
+
+/* --- initrd helpers ---------------------------------------------------------- */
+
+/* Paths (absolute in bootdir) of the entry's initrd(s). */
+static size_t entry_initrds(const struct boot_entry *e, const char *const **ret)
+{
+	static const char *one[1];
+	if (e->kind == BOOT_LINUX) {
+		*ret = (const char *const *)e->initrd;
+		return e->n_initrd;
+	}
+	if (e->n_modules >= 2) {
+		one[0] = e->modules[1].path;
+		*ret = one;
+		return 1;
+	}
+	*ret = NULL;
+	return 0;
+}
+
+static int open_in_boot(int bootfd, const char *path)
+{
+	while (*path == '/')
+		path++;
+	return fs_open_beneath(bootfd, path, O_RDONLY | O_CLOEXEC, 0);
+}
+
+/* One fd with the entry's initrd(s): the file itself, or a memfd holding
+ * them concatenated (each padded to 4 bytes). */
+static int initrd_fd(const char *bootdir, const struct boot_entry *e)
+{
+	_cleanup_close_ int bootfd = open(bootdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	const char *const *paths;
+	size_t n = entry_initrds(e, &paths);
+	_cleanup_close_ int mfd = -1;
+	uint64_t total = 0;
+
+	if (bootfd < 0)
+		return log_error_errno(-errno, "cannot open %s", bootdir);
+	if (n == 0)
+		return log_error_errno(-ENOENT, "the boot entry '%s' has no initrd", e->title);
+	if (n == 1) {
+		int fd = open_in_boot(bootfd, paths[0]);
+		if (fd < 0)
+			return log_error_errno(fd, "%s%s: cannot open the initrd", bootdir, paths[0]);
+		return fd;
+	}
+	mfd = memfd_create("initrds", MFD_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_close_ int fd = open_in_boot(bootfd, paths[i]);
+		_cleanup_free_ char *buf = NULL;
+		size_t len;
+		static const char zero[4];
+		int r;
+		if (fd < 0)
+			return log_error_errno(fd, "%s%s: cannot open the initrd", bootdir, paths[i]);
+		r = fs_read_fd(fd, DUK_INITRD_MAX, &buf, &len);
+		if (r < 0)
+			return log_error_errno(r, "%s%s: cannot read", bootdir, paths[i]);
+		total += len + ((4 - (len & 3)) & 3);
+		if (total > DUK_INITRD_MAX)
+			return -EFBIG;
+		if (write_full(mfd, buf, len) < 0 || write_full(mfd, zero, (4 - (len & 3)) & 3) < 0)
+			return -errno;
+	}
+	if (lseek(mfd, 0, SEEK_SET) < 0)
+		return -errno;
+	return TAKE_FD(mfd);
+}
+
+/* Override lines from the default entry's initrd ("" if it has no crypttab).
+ * -ENOENT if there is no default entry. */
+static int default_overrides(const char *bootdir, char **ret)
+{
+	struct boot_entry e = {0};
+	unsigned idx;
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *img = NULL;
+	size_t len;
+	int r;
+
+	r = bootcfg_load_default(bootdir, &e, &idx);
+	if (r < 0)
+		return r;
+	fd = initrd_fd(bootdir, &e);
+	boot_entry_free(&e);
+	if (fd < 0)
+		return fd;
+	r = fs_read_fd(fd, DUK_INITRD_MAX, &img, &len);
+	if (r < 0)
+		return r;
+	return initrd_crypttab_overrides(img, len, ret);
+}
+
+int duk_inject(const char *bootdir, const struct boot_entry *e, const struct secret *key,
+	       const struct luks_key_device *devices, size_t n_devices)
+{
+	_cleanup_free_ char *path = NULL, *over = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t len;
+	int r;
+
+	path = xasprintf("%s/%s", bootdir, DUK_CRYPTTAB_FILE);
+	r = fs_read_file(path, DUK_BOOT_FILE_MAX, &over, &len);
+	if (r == -ENOENT) {
+		over = duk_fallback_overrides(devices, n_devices);
+	} else if (r < 0) {
+		return log_error_errno(r, "%s: cannot read", path);
+	}
+	fd = initrd_fd(bootdir, e);
+	if (fd < 0)
+		return fd;
+	r = initrd_inject_key(fd, key, over);
+	if (r < 0)
+		return log_error_errno(r, "cannot add the key to the initrd of '%s'", e->title);
+	return r;
+}
+
+/* --- setup ----------------------------------------------------------------- */
+
+int duk_drk_check(const struct luks_device *v, size_t n, const struct secret *drk,
+		  uint64_t *ret_ok)
+{
+	uint64_t ok = 0;
+	int count = 0;
+
+	if (n > LUKS_MAX_DEVICES)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++) {
+		int r = luks_test_passphrase(v[i].path, drk, -1);
+		if (r >= 0) {
+			ok |= UINT64_C(1) << i;
+			count++;
+		} else if (r != -EPERM) {
+			log_warn("%s: cannot test the Disk Recovery Key: %s", v[i].path,
+				 strerror(-r));
+		}
+	}
+	*ret_ok = ok;
+	return count;
+}
+
+static int write_unsigned(const char *bootdir, const struct integrity_file *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", bootdir, f[i].name);
+		int r = fs_write_atomic(p, f[i].data, f[i].len, 0644);
+		if (r < 0)
+			return log_error_errno(r, "cannot write %s", p);
+	}
+	return 0;
+}
+
+int duk_setup(struct tpm *t, const struct duk_setup_options *o, struct duk_setup_result *ret)
+{
+	struct duk_setup_result res;
+	_cleanup_secret_ struct secret *duk = NULL;
+	_cleanup_free_ char *listing = NULL, *devtext = NULL, *over = NULL;
+	struct luks_key_device *kd = NULL;
+	size_t listing_len;
+	int r;
+
+	memset(&res, 0, sizeof(res));
+	if (!o->n_devices || o->n_devices > LUKS_MAX_DEVICES)
+		return log_error_errno(-EINVAL, "no LUKS container selected for the Disk Unlock Key");
+	r = duk_check_passphrase(o->passphrase, NULL);
+	if (r < 0)
+		return log_error_errno(r, "the Disk Unlock Key passphrase must have at least %d "
+				       "characters", DUK_PASSPHRASE_MIN);
+	r = luks_same_version(o->devices, o->n_devices);
+	if (r < 0)
+		return r;
+
+	/* 4. the key: 128 random bytes, only ever in locked memory */
+	duk = secret_new(LUKS_DUK_LEN);
+	if (!duk)
+		return log_error_errno(-errno, "cannot allocate the Disk Unlock Key");
+	r = secret_random(duk, LUKS_DUK_LEN);
+	if (r < 0)
+		return log_error_errno(r, "no randomness for the Disk Unlock Key");
+
+	/* 5. add it to every container (slot rules in luks.h) */
+	for (size_t i = 0; i < o->n_devices; i++) {
+		struct luks_duk_result lr;
+		r = luks_add_duk(o->devices[i].path, o->drk, duk, -1, o->luks, &lr);
+		if (r < 0)
+			return log_error_errno(r, "%s: adding the Disk Unlock Key failed",
+					       o->devices[i].path);
+		res.duk_slot[i] = lr.duk_slot;
+		res.drk_slot[i] = lr.drk_slot;
+		log_info("%s: Disk Unlock Key in key slot %d (Disk Recovery Key in %d)",
+			 o->devices[i].path, lr.duk_slot, lr.drk_slot);
+	}
+
+	/* 6-7. the new headers, the PCRs of the next boot, seal */
+	r = luks_header_listing(o->devices, o->n_devices, DUK_HEADER_DIR, &listing, &listing_len);
+	if (r < 0)
+		return log_error_errno(r, "cannot list the new LUKS headers");
+	r = duk_expected_pcrs(t, &o->pcr, listing, listing_len, &res.sealed);
+	if (r < 0)
+		return r;
+	r = tpm_seal(t, TPM_HANDLE_DUK, duk, &res.sealed, o->passphrase, o->owner_auth);
+	if (r < 0)
+		return log_error_errno(r, "sealing the Disk Unlock Key at 0x%08x", TPM_HANDLE_DUK);
+	log_info("Disk Unlock Key sealed at 0x%08x to PCRs 0-7 and its passphrase",
+		 TPM_HANDLE_DUK);
+
+	/* 8. the /boot files (4.6: crypttab overrides from the default initrd) */
+	devtext = duk_key_devices_text(o->devices, o->n_devices);
+	r = default_overrides(o->bootdir, &over);
+	if (r == 0 && *over) {
+		res.crypttab_from_initrd = true;
+	} else {
+		if (r == -ENOENT)
+			log_warn("no default boot entry in %s: generic crypttab lines", o->bootdir);
+		else if (r < 0)
+			log_warn("cannot read crypttab from the default entry's initrd (%s): generic "
+				 "crypttab lines", strerror(-r));
+		else
+			log_info("the default entry's initrd has no crypttab: generic crypttab lines");
+		free(over);
+		kd = xcalloc(o->n_devices, sizeof(*kd));
+		for (size_t i = 0; i < o->n_devices; i++) {
+			kd[i].path = o->devices[i].path;
+			kd[i].uuid = o->devices[i].uuid;
+		}
+		over = duk_fallback_overrides(kd, o->n_devices);
+		free(kd);
+	}
+	const struct integrity_file files[] = {
+		{DUK_KEY_DEVICES_FILE, devtext, strlen(devtext)},
+		{DUK_LUKSHDR_FILE, listing, listing_len},
+		{DUK_CRYPTTAB_FILE, over, strlen(over)},
+	};
+	if (o->sign) {
+		struct integrity_sign_options so = {
+			.bootdir = o->bootdir,
+			.signer = {.gnupghome = o->gnupghome, .key = o->key, .pin = o->pin,
+				   .userdata = o->pin_userdata},
+			.tpm = o->rollback ? t : NULL,
+			.owner_auth = o->owner_auth,
+			.extra = files,
+			.n_extra = ARRAY_SIZE(files),
+		};
+		struct integrity_sign_result sr;
+		r = integrity_sign(&so, &sr);
+		if (r < 0)
+			return log_error_errno(r, "signing %s with the Disk Unlock Key files",
+					       o->bootdir);
+		memcpy(res.fpr, sr.fpr, sizeof(res.fpr));
+	} else {
+		r = write_unsigned(o->bootdir, files, ARRAY_SIZE(files));
+		if (r < 0)
+			return r;
+	}
+	if (ret)
+		*ret = res;
+	return 0;
+}
+
+/* --- unlock ---------------------------------------------------------------- */
+
+void duk_unlock_result_free(struct duk_unlock_result *r)
+{
+	secret_free(r->key);
+	r->key = NULL;
+	luks_key_devices_free(r->devices, r->n_devices);
+	r->devices = NULL;
+	r->n_devices = 0;
+}
+
+static void explain_pcrs(struct tpm *t, char *out, size_t size)
+{
+	struct tpm_pcr_values exp, cur;
+	bool with_auth;
+	size_t off;
+
+	off = (size_t)snprintf(out, size, "The TPM refused to unseal the Disk Unlock Key: the "
+				"PCRs it was sealed to have changed");
+	if (!t || tpm_sealed_expected(t, TPM_HANDLE_DUK, &exp, &with_auth) < 0 ||
+	    tpm_pcr_values_current(t, exp.mask, &cur) < 0) {
+		snprintf(out + off, off < size ? size - off : 0,
+			 " (firmware 0-3, boot mode 4, kernel modules 5, LUKS headers 6, "
+			 "ROM configuration 7).");
+		return;
+	}
+	for (unsigned p = 0; p < TPM_PCR_COUNT && off < size; p++) {
+		char a[9], b[9];
+		if (!(exp.mask & (1u << p)) || memcmp(exp.sha256[p], cur.sha256[p], 32) == 0)
+			continue;
+		hex_encode(exp.sha256[p], 4, a);
+		hex_encode(cur.sha256[p], 4, b);
+		off += (size_t)snprintf(out + off, size - off, "; PCR %u expected %s..., now %s...",
+					p, a, b);
+	}
+	if (off < size)
+		snprintf(out + off, size - off, ".");
+}
+
+void duk_reason(struct tpm *t, int r, char *out, size_t size)
+{
+	switch (r) {
+	case 0:
+		snprintf(out, size, "Unlocked with the Disk Unlock Key.");
+		break;
+	case DUK_E_NOT_SET_UP:
+		snprintf(out, size, "No Disk Unlock Key is set up (no " DUK_KEY_DEVICES_FILE ").");
+		break;
+	case DUK_E_HEADERS_CHANGED:
+		snprintf(out, size, "Encrypted disk keys have changed since the TPM Disk Unlock Key "
+			 "was sealed. If you did not make this change (re-encryption, Disk "
+			 "Recovery Key change), the disk may have been tampered with. Reseal the "
+			 "Disk Unlock Key (heads duk setup).");
+		break;
+	case TPM_E_PCR_MISMATCH:
+		explain_pcrs(t, out, size);
+		break;
+	case TPM_E_AUTH_FAIL:
+		snprintf(out, size, "Wrong Disk Unlock Key passphrase.");
+		break;
+	case TPM_E_LOCKOUT:
+		snprintf(out, size, "The TPM is in dictionary-attack lockout after too many wrong "
+			 "passphrases: wait for it to forgive a failure, or reset the TPM.");
+		break;
+	case TPM_E_NO_OBJECT:
+		snprintf(out, size, "Nothing is sealed at 0x%08x: the TPM was reset or the Disk "
+			 "Unlock Key was never sealed. Set it up again.", TPM_HANDLE_DUK);
+		break;
+	case TPM_E_NO_PRIMARY:
+		snprintf(out, size, "The TPM has no primary key (0x%08x): reset the TPM, then set "
+			 "up the Disk Unlock Key again.", TPM_PRIMARY_HANDLE);
+		break;
+	case TPM_E_NO_TPM:
+		snprintf(out, size, "No TPM: the Disk Unlock Key cannot be unsealed.");
+		break;
+	case DUK_E_ABORTED:
+		snprintf(out, size, "Disk Unlock Key entry aborted.");
+		break;
+	case DUK_E_BAD_KEY:
+		snprintf(out, size, "The unsealed key does not open every LUKS container.");
+		break;
+	case -EIO:
+		snprintf(out, size, "PCR 4 could not be extended: refusing to boot.");
+		break;
+	default:
+		snprintf(out, size, "Disk Unlock Key: %s.", strerror(r < 0 ? -r : r));
+		break;
+	}
+}
+
+static void set_reason(struct tpm *t, struct duk_unlock_result *res, int r, const char *detail)
+{
+	size_t off;
+	duk_reason(t, r, res->reason, sizeof(res->reason));
+	off = strlen(res->reason);
+	if (detail && off + 2 < sizeof(res->reason))
+		snprintf(res->reason + off, sizeof(res->reason) - off, " (%s)", detail);
+}
+
+/* Steps 1-3 of the reference kexec-insert-key: devices, PCR 6, compare. */
+static int check_headers(struct tpm *t, const char *bootdir, struct duk_unlock_result *res,
+			 char **ret_detail)
+{
+	_cleanup_free_ char *path = NULL, *text = NULL, *err = NULL, *sealed = NULL;
+	_cleanup_free_ char *listing = NULL;
+	struct luks_device *v = NULL;
+	size_t len, n, sealed_len, listing_len;
+	int r;
+
+	*ret_detail = NULL;
+	path = xasprintf("%s/%s", bootdir, DUK_KEY_DEVICES_FILE);
+	r = fs_read_file(path, DUK_BOOT_FILE_MAX, &text, &len);
+	if (r == -ENOENT)
+		return DUK_E_NOT_SET_UP;
+	if (r < 0)
+		return log_error_errno(r, "%s", path);
+	r = luks_parse_key_devices(text, len, &res->devices, &res->n_devices, &err);
+	if (r < 0) {
+		log_error("%s: %s", path, err ? err : strerror(-r));
+		return r;
+	}
+	n = res->n_devices;
+	if (n == 0)
+		return DUK_E_NOT_SET_UP;
+	v = xcalloc(n, sizeof(*v));
+	for (size_t i = 0; i < n; i++) {
+		r = luks_probe(res->devices[i].path, &v[i]);
+		if (r < 0) {
+			*ret_detail = xasprintf("%s: %s", res->devices[i].path,
+						r == -EINVAL ? "no longer a LUKS container" :
+							       strerror(-r));
+			r = DUK_E_HEADERS_CHANGED;
+			goto out;
+		}
+		if (res->devices[i].uuid && v[i].uuid &&
+		    strcasecmp(res->devices[i].uuid, v[i].uuid) != 0) {
+			*ret_detail = xasprintf("%s: LUKS UUID is %s, was %s", v[i].path,
+						v[i].uuid, res->devices[i].uuid);
+			r = DUK_E_HEADERS_CHANGED;
+			goto out;
+		}
+	}
+	r = luks_header_listing(v, n, DUK_HEADER_DIR, &listing, &listing_len);
+	if (r < 0) {
+		log_error_errno(r, "cannot measure the LUKS headers");
+		goto out;
+	}
+	r = tpm_extend_buffer(t, DUK_PCR_LUKS, listing, listing_len, "/tmp/luksDump.txt");
+	if (r < 0) {
+		log_error_errno(r, "extending PCR %d with the LUKS headers", DUK_PCR_LUKS);
+		goto out;
+	}
+	free(path);
+	path = xasprintf("%s/%s", bootdir, DUK_LUKSHDR_FILE);
+	r = fs_read_file(path, DUK_BOOT_FILE_MAX, &sealed, &sealed_len);
+	if (r == -ENOENT) {
+		log_warn("%s is missing: cannot check the LUKS headers against the sealed ones",
+			 path);
+		log_warn("reseal the Disk Unlock Key to recreate it");
+		r = 0;
+		goto out;
+	}
+	if (r < 0) {
+		log_error_errno(r, "%s", path);
+		goto out;
+	}
+	r = duk_compare_headers(sealed, sealed_len, listing, listing_len, ret_detail);
+	if (r < 0)
+		log_warn("Encrypted disk keys have changed since the TPM Disk Unlock Key was "
+			 "sealed: %s", *ret_detail);
+out:
+	luks_devices_free(v, n);
+	return r;
+}
+
+int duk_unlock(struct tpm *t, const char *bootdir, const struct duk_unlock_callbacks *cb,
+	       struct duk_unlock_result *ret)
+{
+	struct duk_unlock_result *res = ret;
+	_cleanup_free_ char *detail = NULL;
+	struct secret *key = NULL;
+	int r, e;
+
+	memset(res, 0, sizeof(*res));
+	r = check_headers(t, bootdir, res, &detail);
+	if (r == 0) {
+		const char *last = NULL;
+		char why[256];
+		for (int a = 1; a <= DUK_TRIES; a++) {
+			_cleanup_secret_ struct secret *pass = NULL;
+			if (cb && cb->show_totp && (r = cb->show_totp(cb->userdata, a)) < 0)
+				break;
+			r = cb && cb->passphrase ? cb->passphrase(cb->userdata, a, last, &pass) :
+						   -ENOKEY;
+			if (r == 0 && pass->len == 0)
+				r = DUK_E_ABORTED;
+			if (r < 0)
+				break;
+			res->attempts = a;
+			r = tpm_unseal_mask(t, TPM_HANDLE_DUK, DUK_PCR_MASK, pass, &key);
+			if (r != TPM_E_AUTH_FAIL)
+				break;
+			duk_reason(t, r, why, sizeof(why));
+			last = why;
+			log_warn("Disk Unlock Key: wrong passphrase (attempt %d of %d)", a, DUK_TRIES);
+		}
+		if (r == TPM_E_AUTH_FAIL)
+			log_error("Retry count exceeded: the Disk Unlock Key was not unsealed");
+	}
+	/* The reason may need the PCRs as they are now: before PCR 4 moves. */
+	if (r < 0)
+		set_reason(t, res, r, detail);
+
+	/* Reference 1.6 step 5: always, whatever happened. */
+	e = tpm_extend_string(t, DUK_PCR_BOOT_MODE, "generic");
+	if (e < 0) {
+		log_error_errno(e, "extending PCR %d with \"generic\"", DUK_PCR_BOOT_MODE);
+		secret_free(key);
+		res->outcome = -EIO;
+		set_reason(t, res, -EIO, NULL);
+		return -EIO;
+	}
+	res->pcr4_extended = true;
+
+	if (r == 0 && key->len != LUKS_DUK_LEN) {
+		log_error("the unsealed Disk Unlock Key has %zu bytes, not %d", key->len, LUKS_DUK_LEN);
+		r = DUK_E_BAD_KEY;
+		set_reason(t, res, r, NULL);
+	}
+	for (size_t i = 0; r == 0 && i < res->n_devices; i++) {
+		int s = luks_test_passphrase(res->devices[i].path, key, -1);
+		if (s < 0) {
+			_cleanup_free_ char *d = xasprintf("%s: %s", res->devices[i].path,
+							   s == -EPERM ? "no key slot opens" :
+									 strerror(-s));
+			r = DUK_E_BAD_KEY;
+			set_reason(t, res, r, d);
+		} else {
+			log_info("%s: opens with the Disk Unlock Key (key slot %d)",
+				 res->devices[i].path, s);
+		}
+	}
+	if (r < 0) {
+		secret_free(key);
+		key = NULL;
+	} else {
+		duk_reason(t, 0, res->reason, sizeof(res->reason));
+	}
+	res->key = key;
+	res->outcome = r;
+	return r;
+}
