@@ -69,20 +69,26 @@ def write(path, data, mode="wb"):
         f.write(data)
 
 
+def populate(boot):
+    """A small /boot shaped like a Debian one."""
+    os.makedirs(boot)
+    rnd = hashlib.sha256(boot.encode()).digest()
+    p = lambda rel: os.path.join(boot, rel)  # noqa: E731
+    write(p("vmlinuz-6.1.0-amd64"), rnd * 4000)
+    write(p("initrd.img-6.1.0-amd64"), rnd[::-1] * 9000)
+    write(p("xen-4.17.gz"), b"xen" * 1000)
+    write(p("grub/grub.cfg"), b"menuentry 'Debian' { linux /vmlinuz-6.1.0-amd64 }\n")
+    write(p("grub/fonts/unicode.pf2"), b"font")
+    os.makedirs(p("efi"))
+    write(p("config-6.1.0-amd64"), b"CONFIG_X=y\n")
+
+
 class BootTest(unittest.TestCase):
     def setUp(self):
         self._tmp = tempfile.TemporaryDirectory(prefix="heads-test-boot-")
         self.tmp = self._tmp.name
         self.boot = os.path.join(self.tmp, "boot")
-        os.makedirs(self.boot)
-        rnd = hashlib.sha256(self.id().encode()).digest()
-        write(self.p("vmlinuz-6.1.0-amd64"), rnd * 4000)
-        write(self.p("initrd.img-6.1.0-amd64"), rnd[::-1] * 9000)
-        write(self.p("xen-4.17.gz"), b"xen" * 1000)
-        write(self.p("grub/grub.cfg"), b"menuentry 'Debian' { linux /vmlinuz-6.1.0-amd64 }\n")
-        write(self.p("grub/fonts/unicode.pf2"), b"font")
-        os.makedirs(self.p("efi"))
-        write(self.p("config-6.1.0-amd64"), b"CONFIG_X=y\n")
+        populate(self.boot)
 
     def tearDown(self):
         self._tmp.cleanup()
@@ -233,12 +239,29 @@ class SignVerify(BootTest):
 
 
 class TamperMatrix(BootTest):
-    """Each tampering is refused (exit 1) with its own message."""
+    """Each tampering is refused (exit 1) with its own message. One /boot is
+    signed and verified once; every test tampers with its own copy."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls._template = tempfile.TemporaryDirectory(prefix="heads-test-boot-signed-")
+        cls.template = os.path.join(cls._template.name, "boot")
+        populate(cls.template)
+        for sub in ("sign", "verify"):
+            args = (["--gnupghome", Keys.signer] if sub == "sign" else ["--keyring", Keys.keyring])
+            r = run("boot", sub, "--boot", cls.template, "--no-rollback", *args, env=NO_TPM)
+            if r.returncode != 0:
+                raise RuntimeError(r.stdout + r.stderr)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._template.cleanup()
 
     def setUp(self):
-        super().setUp()
-        self.sign()
-        self.verify(0)
+        self._tmp = tempfile.TemporaryDirectory(prefix="heads-test-boot-")
+        self.tmp = self._tmp.name
+        self.boot = os.path.join(self.tmp, "boot")
+        shutil.copytree(self.template, self.boot, symlinks=True)
 
     # --- files --------------------------------------------------------
     def test_01_modify_file(self):
