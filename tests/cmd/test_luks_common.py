@@ -147,11 +147,12 @@ def volume_key(path, passphrase):
     return bytes.fromhex("".join(m.group(1).split()))
 
 
-def oracle_decrypt(path, passphrase, length):
+def oracle_decrypt(path, passphrase, length, key=None):
     """Decrypt the first length bytes of the data segment with an
     independent AES-XTS-plain64 implementation (python3-cryptography)."""
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-    key = volume_key(path, passphrase)
+    if key is None:
+        key = volume_key(path, passphrase)
     d = dump(path)
     if "aes-xts-plain64" not in d:
         raise AssertionError("oracle supports aes-xts-plain64 only")
