@@ -62,9 +62,14 @@ class Swtpm:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.tcti = f"swtpm:host=127.0.0.1,port={self.port}"
         for _ in range(200):
+            if self.proc.poll() is not None:
+                break
             try:
                 socket.create_connection(("127.0.0.1", self.port), 0.1).close()
-                return
+                time.sleep(0.05)
+                if self.proc.poll() is None:
+                    return
+                break  # that port belongs to someone else
             except OSError:
                 time.sleep(0.02)
         raise RuntimeError("swtpm did not start")
