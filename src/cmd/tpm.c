@@ -44,6 +44,10 @@ static const char usage[] =
 	"       heads tpm counter create [--owner-fd FD]\n"
 	"       heads tpm counter read INDEX\n"
 	"       heads tpm counter increment INDEX [--owner-fd FD]\n"
+	"       heads tpm nv define INDEX --size N [--owner-fd FD]\n"
+	"       heads tpm nv write INDEX [--owner-fd FD]   (data on stdin)\n"
+	"       heads tpm nv read INDEX | info INDEX\n"
+	"       heads tpm nv undefine INDEX [--owner-fd FD]\n"
 	"       heads tpm info | finalize | shutdown\n"
 	"\n"
 	"Every subcommand takes --tcti STR (default $HEADS_TCTI, else\n"
@@ -71,6 +75,10 @@ static const char usage[] =
 	"          (or --pcrs). On a PCR mismatch, each moved PCR is named with its\n"
 	"          expected and actual value.\n"
 	"counter   NV monotonic counter (index 0x01XXXXXX); prints `INDEX: <16 hex>`.\n"
+	"nv        plain NV index (ownerwrite|ownerread|authread|authwrite|no_da,\n"
+	"          empty index auth; write without --owner-fd uses index auth);\n"
+	"          read writes the raw content to stdout; info prints\n"
+	"          `attributes: 0x<hex>` and `size: N`.\n"
 	"reset     clears the TPM (platform auth), sets the owner passphrase, creates\n"
 	"          and persists the primary key at 0x81000000, DA 10 tries / 3600 s.\n"
 	"info      DA lockout state and loaded handles. finalize: random platform\n"
@@ -123,13 +131,14 @@ struct opts {
 		uint8_t v[32];
 	} *values;
 	size_t n_values;
+	unsigned long long size;
 	int optind;
 };
 
 enum {
 	O_TCTI = 256, O_OWNER_FD, O_AUTH_FD, O_STRING, O_FILE, O_TRACE, O_EVENTLOG,
 	O_NO_EVENTLOG, O_NO_COMPARE, O_BANK, O_PCRS, O_FUTURE, O_FUTURE_STRING,
-	O_FUTURE_FILE, O_PCR_VALUE,
+	O_FUTURE_FILE, O_PCR_VALUE, O_SIZE,
 };
 
 static int parse_pcr(const char *s, unsigned *ret)
@@ -172,6 +181,7 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		{"future-string", required_argument, NULL, O_FUTURE_STRING},
 		{"future-file", required_argument, NULL, O_FUTURE_FILE},
 		{"pcr-value", required_argument, NULL, O_PCR_VALUE},
+		{"size", required_argument, NULL, O_SIZE},
 		{},
 	};
 	int c;
@@ -250,6 +260,10 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 			o->n_values++;
 			break;
 		}
+		case O_SIZE:
+			if (parse_uint(optarg, 2048, &o->size) < 0 || o->size == 0)
+				return cmd_usage_error("tpm", "bad --size '%s' (1-2048)", optarg);
+			break;
 		default:
 			return cmd_usage_error("tpm", "%s: unknown or incomplete option '%s'", sub,
 					       argv[optind - 1]);
@@ -770,6 +784,67 @@ static int do_counter(int argc, char **argv)
 	return 0;
 }
 
+static int do_nv(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	_cleanup_secret_ struct secret *owner = NULL, *data = NULL;
+	const char *op;
+	uint32_t index;
+	int r;
+
+	if (argc < 2)
+		return cmd_usage_error("tpm", "nv needs define, write, read, info or undefine");
+	op = argv[1];
+	r = parse_opts("nv", argc - 1, argv + 1, &o);
+	if (r)
+		return r;
+	argc -= 1;
+	argv += 1;
+	if (!streq(op, "define") && !streq(op, "write") && !streq(op, "read") &&
+	    !streq(op, "info") && !streq(op, "undefine"))
+		return cmd_usage_error("tpm", "unknown nv operation '%s'", op);
+	if (argc - o.optind != 1 || parse_handle(argv[o.optind], 0x01000000, &index) < 0)
+		return cmd_usage_error("tpm", "nv %s takes one INDEX (0x01xxxxxx)", op);
+	if (streq(op, "define") && !o.size)
+		return cmd_usage_error("tpm", "nv define needs --size N");
+	if (streq(op, "define") || streq(op, "undefine") || (streq(op, "write") && o.owner_fd >= 0))
+		if (get_pass(o.owner_fd, "TPM Owner Passphrase: ", &owner) < 0)
+			return HEADS_EXIT_USAGE;
+	if (streq(op, "write") && secret_read_fd(STDIN_FILENO, 2048, &data) < 0) {
+		fprintf(stderr, "heads tpm: nv write: cannot read up to 2048 bytes from stdin\n");
+		return HEADS_EXIT_USAGE;
+	}
+	if ((r = open_tpm(&o, &t)) < 0)
+		return exit_for(r);
+	if (streq(op, "define")) {
+		r = tpm_nv_define(t, index, (size_t)o.size, owner);
+	} else if (streq(op, "undefine")) {
+		r = tpm_nv_undefine(t, index, owner);
+	} else if (streq(op, "write")) {
+		r = tpm_nv_write(t, index, data->data, data->len, owner);
+	} else if (streq(op, "info")) {
+		uint32_t attrs;
+		size_t size;
+		r = tpm_nv_info(t, index, &attrs, &size);
+		if (r == 0)
+			printf("attributes: 0x%08x\nsize: %zu\n", attrs, size);
+	} else {
+		_cleanup_free_ uint8_t *buf = NULL;
+		size_t len;
+		r = tpm_nv_read(t, index, &buf, &len);
+		if (r == 0 && write_full(STDOUT_FILENO, buf, len) < 0)
+			return HEADS_EXIT_FAIL;
+	}
+	if (r < 0)
+		fprintf(stderr, "heads tpm: nv %s 0x%08x failed%s\n", op, index,
+			r == TPM_E_NO_OBJECT ? ": no such index" :
+			r == TPM_E_AUTH_FAIL ? ": authorization failed" :
+			r == -EEXIST ? ": already defined" :
+			r == -ENODATA ? ": never written" : "");
+	return exit_for(r);
+}
+
 static int do_simple(int argc, char **argv)
 {
 	struct opts o;
@@ -813,6 +888,7 @@ static const struct heads_subcommand subs[] = {
 	{"unseal", "unseal to stdout", do_unseal},
 	{"evict", "remove a persistent object", do_evict},
 	{"counter", "NV monotonic counter", do_counter},
+	{"nv", "plain NV index", do_nv},
 	{"info", "DA and handle status", do_simple},
 	{"finalize", "lock the platform hierarchy", do_simple},
 	{"shutdown", "TPM2_Shutdown(CLEAR)", do_simple},

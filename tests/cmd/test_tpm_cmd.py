@@ -314,6 +314,28 @@ class TpmCmdTest(TempDirTest):
         self.assertEqual(self.tpm("counter", "read", "0x01ffff00").returncode, 5)
         self.assertEqual(self.tpm("counter", "read", "0x81000000").returncode, 2)
 
+    def test_nv_define_write_read_undefine(self):
+        self.reset()
+        own = {"--owner-fd": OWNER + "\n"}
+        p = self.tpm("nv", "define", "0x01500002", "--size", "600", fds=own)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.tpm("nv", "info", "0x01500002")
+        self.assertIn("size: 600\n", p.stdout)
+        attrs = int(re.search(r"attributes: 0x([0-9a-f]{8})", p.stdout).group(1), 16)
+        self.assertTrue(attrs & 0x2)         # TPMA_NV_OWNERWRITE
+        self.assertTrue(attrs & 0x02000000)  # TPMA_NV_NO_DA
+        data = bytes(range(256)) * 2 + b"\x00" * 88
+        p = self.tpm("nv", "write", "0x01500002", input=data, text=False)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.tpm("nv", "read", "0x01500002", text=False)
+        self.assertEqual((p.returncode, p.stdout), (0, data))
+        self.assertEqual(self.tpm("nv", "define", "0x01500002", "--size", "8", fds=own).returncode, 8)
+        self.assertEqual(self.tpm("nv", "undefine", "0x01500002",
+                                  fds={"--owner-fd": "wrong\n"}).returncode, 3)
+        self.assertEqual(self.tpm("nv", "undefine", "0x01500002", fds=own).returncode, 0)
+        self.assertEqual(self.tpm("nv", "read", "0x01500002").returncode, 5)
+        self.assertEqual(self.tpm("nv", "define", "0x01500002", fds=own).returncode, 2)
+
     def test_eventlog_lists_and_compares(self):
         p = self.tpm("eventlog", "--file", LOG, "--no-compare")
         self.assertEqual(p.returncode, 0, p.stderr)
