@@ -63,7 +63,9 @@ int tpm_otp_hotp(struct tpm *t, uint32_t handle, uint32_t pcr_mask, uint64_t cou
 
 /* After TPM_E_PCR_MISMATCH: a human sentence naming the PCRs that differ from
  * the record (expected vs actual, hex prefixes), or saying which PCRs may have
- * moved if there is no record. Caller frees. Never NULL. */
+ * moved if there is no record or the record does not match the authPolicy of
+ * the object at TPM_HANDLE_TOTP (the record is for that handle only). Caller
+ * frees. Never NULL. */
 char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask);
 
 /* One sentence for a failed code/seal outcome r (a TPM_E_* or -errno):
@@ -71,8 +73,9 @@ char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask);
  * never a bare error. t may be NULL (no TPM context). Caller frees. */
 char *tpm_otp_reason(struct tpm *t, int r, uint32_t pcr_mask);
 
-/* Remove the object at handle and the NV record (owner auth, NULL = empty).
- * Nothing there is TPM_E_NO_OBJECT. */
+/* Remove the object at handle (tpm_evict(), which also drops a TPM-core
+ * record of that handle) and the NV record (owner auth, NULL = empty).
+ * Nothing there is TPM_E_NO_OBJECT; a wrong owner passphrase TPM_E_AUTH_FAIL. */
 int tpm_otp_wipe(struct tpm *t, uint32_t handle, const struct secret *owner_auth);
 
 /* Is there an object at handle? 1 yes, 0 no, or -errno. */

@@ -202,6 +202,24 @@ class Totp(TempDirTest):
         self.assertEqual(z.stdout.strip(),
                          f"otpauth://totp/qemu-coreboot-fbwhiptail-tpm2?secret={b32}")
 
+    def test_show_live_redraws_until_enter(self):
+        self.take_ownership()
+        b32, _ = self.seal()
+        env = dict(os.environ, HEADS_TCTI=self.tpm.tcti, **QUIET)
+        p = subprocess.Popen([os.environ.get("HEADS", "heads"), "totp", "show", "--live",
+                              "--config", "/dev/null"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        time.sleep(2.5)
+        self.assertIsNone(p.poll(), "live mode ended before a key was pressed")
+        out, err = p.communicate("\n", timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        frames = re.findall(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC\] \| TOTP code: (\d{6}) \| "
+                            r"Press Enter to continue\.\.\.", out)
+        self.assertGreaterEqual(len(frames), 2, out)
+        self.assertGreaterEqual(len({t for t, _ in frames}), 2, "the clock did not advance")
+        for t, code in frames:
+            self.assertEqual(code, oathtool("--totp", "-b", "-N", t + " UTC", b32))
+
     def test_reseal_gives_new_secret(self):
         self.take_ownership()
         a, _ = self.seal()
