@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libcryptsetup.h>
 #include <openssl/evp.h>
 
 #define DUK_MAX_DIGESTS 4096
@@ -554,6 +555,25 @@ static int write_unsigned(const char *bootdir, const struct integrity_file *f, s
 	return 0;
 }
 
+/* LUKS2: mark the DUK key slot "prefer" so an any-slot open (the OS
+ * initramfs with crypttab's key file, and our own check at unlock) tries it
+ * first instead of running the DRK slot's Argon2 (up to 1 GiB, seconds)
+ * with the wrong key before reaching it. LUKS1 has no priorities. */
+static int prefer_slot(const char *path, int slot)
+{
+	struct crypt_device *cd = NULL;
+	int r = crypt_init(&cd, path);
+
+	if (r == 0)
+		r = crypt_load(cd, CRYPT_LUKS2, NULL);
+	if (r == 0)
+		r = crypt_keyslot_set_priority(cd, slot, CRYPT_SLOT_PRIORITY_PREFER);
+	crypt_free(cd);
+	if (r < 0)
+		log_warn("%s: cannot give key slot %d priority: %s", path, slot, strerror(-r));
+	return r;
+}
+
 int duk_setup(struct tpm *t, const struct duk_setup_options *o, struct duk_setup_result *ret)
 {
 	struct duk_setup_result res;
@@ -591,6 +611,8 @@ int duk_setup(struct tpm *t, const struct duk_setup_options *o, struct duk_setup
 					       o->devices[i].path);
 		res.duk_slot[i] = lr.duk_slot;
 		res.drk_slot[i] = lr.drk_slot;
+		if (o->devices[i].version == 2)
+			(void)prefer_slot(o->devices[i].path, lr.duk_slot);
 		log_info("%s: Disk Unlock Key in key slot %d (Disk Recovery Key in %d)",
 			 o->devices[i].path, lr.duk_slot, lr.drk_slot);
 	}

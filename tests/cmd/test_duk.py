@@ -219,6 +219,7 @@ class DukTest(TempDirTest):
             slot31 = dump.split("  31: luks2")[1].split("Digests:")[0]
             self.assertIn("PBKDF:      pbkdf2", slot31)
             self.assertIn("Iterations: 1000", slot31)
+            self.assertIn("Priority:   preferred", slot31)  # tried first by any-slot opens
         self.assertEqual(self.read("kexec_key_devices.txt"),
                          "".join(f"{d} {u}\n" for d, u in zip(self.devs, self.uuids)))
         # Reference format: sha256sum of the header backups, one per device.
