@@ -428,6 +428,59 @@ class TamperMatrix(BootTest):
         self.verify(0, "--no-rollback")
 
 
+class ReadOnlyMount(BootTest):
+    """/boot mounted read-only: remounted rw only to write, then ro again."""
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest("needs root to mount")
+        self.mounted = False
+        self.mnt = os.path.join(self.tmp, "mnt")
+        os.makedirs(self.mnt)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "heads-test-boot",
+                            self.mnt], capture_output=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount tmpfs: %s" % r.stderr.decode())
+        self.mounted = True
+        for name in os.listdir(self.boot):
+            src = os.path.join(self.boot, name)
+            (shutil.copytree if os.path.isdir(src) else shutil.copy2)(src, os.path.join(self.mnt, name))
+        self.boot = self.mnt
+        subprocess.run(["mount", "-o", "remount,ro", self.mnt], check=True)
+
+    def tearDown(self):
+        if getattr(self, "mounted", False):
+            subprocess.run(["umount", self.mnt], capture_output=True)
+        super().tearDown()
+
+    def options(self):
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                if fields[4] == self.mnt:
+                    return fields[5].split(",")
+        self.fail("mount point not found")
+
+    def test_sign_remounts_and_restores_ro(self):
+        self.assertIn("ro", self.options())
+        r = self.sign()
+        self.assertIn("remounted %s read-write" % self.mnt, r.stderr)
+        self.assertIn("remounted %s read-only" % self.mnt, r.stderr)
+        self.assertIn("ro", self.options())
+        self.verify(0)
+
+    def test_subdirectory_of_ro_mount_is_not_remounted(self):
+        subprocess.run(["mount", "-o", "remount,rw", self.mnt], check=True)
+        os.makedirs(os.path.join(self.mnt, "sub"))
+        write(os.path.join(self.mnt, "sub", "f"), b"x")
+        subprocess.run(["mount", "-o", "remount,ro", self.mnt], check=True)
+        self.boot = os.path.join(self.mnt, "sub")
+        r = self.sign(expect=1)
+        self.assertIn("is read-only and is not itself a mount point", r.stderr)
+        self.assertIn("ro", self.options())
+
+
 class Compatibility(BootTest):
     def test_tools_accept_what_we_write(self):
         self.sign()
