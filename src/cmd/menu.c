@@ -19,6 +19,7 @@
 #include "bootcfg/bootcfg.h"
 #include "codec.h"
 #include "config.h"
+#include "duk.h"
 #include "fs.h"
 #include "kexec.h"
 #include "log.h"
@@ -206,7 +207,7 @@ extern const struct heads_command cmd_recovery;
 /* Leave the menu for the recovery shell (reference `recovery "<msg>"`). */
 static int go_recovery(struct menu *m, const char *why)
 {
-	char *argv[16];
+	char *argv[24];
 	int argc = 0;
 
 	if (config_enabled(&m->cfg, "CONFIG_RESTRICTED_BOOT")) {
@@ -225,12 +226,16 @@ static int go_recovery(struct menu *m, const char *why)
 		argv[argc++] = "--tcti";
 		argv[argc++] = (char *)m->tcti;
 	}
+	argv[argc++] = "--keyring";
+	argv[argc++] = (char *)m->keyring;
+	argv[argc++] = "--gnupghome";
+	argv[argc++] = (char *)m->gnupghome;
 	if (m->recovery_shell) {
 		argv[argc++] = "--shell";
 		argv[argc++] = (char *)m->recovery_shell;
 	}
 	/* The configuration the menu runs with is the one recovery applies. */
-	for (size_t i = 0; i < m->cfg.n && argc < 12; i++) {
+	for (size_t i = 0; i < m->cfg.n && argc < 19; i++) {
 		bool seen = false;
 		for (int j = 0; j < argc; j++)
 			if (streq(argv[j], m->cfg.entries[i].file))
@@ -855,17 +860,105 @@ static void describe_dry(struct menu *m, const struct boot_entry *e, const char 
 	}
 }
 
-/* Describe (dry) or load and execute (live) the entry. pcr4: what PCR 4 is
- * extended with first (NULL: it already was). */
-static int kexec_entry(struct menu *m, const struct boot_entry *e, const char *pcr4)
+/* DUK unlock callbacks (reference kexec-unseal-key: TOTP first, then the
+ * passphrase, 3 tries). */
+static int duk_show_totp(void *u, int attempt)
 {
-	struct kexec_opts o;
-	struct kexec_plan p = {0};
+	struct menu *m = u;
+	_cleanup_free_ char *t = NULL;
+	(void)attempt;
+	compute_totp(m);
+	refresh_status(m);
+	t = xasprintf("TOTP: %s\n\nCompare it with your phone before typing the Disk "
+		      "Unlock Key passphrase.", m->totp);
+	return ui_msgbox(m->ui, UI_BG_NORMAL, "Disk Unlock Key", t);
+}
+
+static int duk_passphrase_cb(void *u, int attempt, const char *last_error,
+			     struct secret **ret)
+{
+	struct menu *m = u;
+	_cleanup_free_ char *p = xasprintf("Enter LUKS TPM Disk Unlock Key passphrase "
+					   "(attempt %d of %d, blank to abort)", attempt, DUK_TRIES);
+	if (last_error)
+		ui_msgbox(m->ui, UI_BG_WARNING, "Disk Unlock Key", last_error);
+	return ui_passphrase(m->ui, "Disk Unlock Key", p, DUK_PASSPHRASE_MAX, ret);
+}
+
+/* With kexec_key_devices.txt in /boot: unseal the DUK (this extends PCR 4
+ * with "generic" whatever happens) and build the initrd with the key.
+ * *ret_fd: the initrd override or -1 (boot with the Disk Recovery Key).
+ * Returns 1 go on, 0 back to the menu, <0 UI failure / recovery. */
+static int duk_for_boot(struct menu *m, const struct boot_entry *e, int *ret_fd)
+{
+	_cleanup_tpm_ struct tpm *t = NULL;
+	struct duk_unlock_callbacks cb = {
+		.show_totp = duk_show_totp, .passphrase = duk_passphrase_cb, .userdata = m,
+	};
+	struct duk_unlock_result res = {0};
 	int r;
 
+	*ret_fd = -1;
+	r = tpm_open_m(m, &t);
+	if (r == 0)
+		r = duk_unlock(t, m->bootdir, &cb, &res);
+	if (r == -EIO || (r < 0 && !res.pcr4_extended)) {
+		duk_unlock_result_free(&res);
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot refused",
+			  "PCR 4 could not be extended: not booting.");
+		return 0;
+	}
+	if (r == 0) {
+		r = duk_inject(m->bootdir, e, res.key, res.devices, res.n_devices);
+		duk_unlock_result_free(&res);
+		if (r >= 0) {
+			*ret_fd = r;
+			log_info("Disk Unlock Key injected into the initrd");
+			return 1;
+		}
+		log_error_errno(r, "adding the Disk Unlock Key to the initrd");
+	} else {
+		_cleanup_free_ char *t2 = xasprintf("%s\n\nDo you wish to boot and use the LUKS "
+						    "Disk Recovery Key?", res.reason[0] ? res.reason :
+						    strerror(-r));
+		duk_unlock_result_free(&res);
+		r = ui_yesno(m->ui, UI_BG_WARNING, "Disk Unlock Key unavailable", t2);
+		if (ui_fatal(r))
+			return r;
+		if (r == 1)
+			return 1;
+		/* PCR 4 is extended: the menu cannot go on safely (reference DIEs). */
+		return go_recovery(m, "Disk Unlock Key not used and boot declined");
+	}
+	r = ui_yesno(m->ui, UI_BG_WARNING, "Disk Unlock Key unavailable",
+		     "The initrd with the Disk Unlock Key could not be built.\n\n"
+		     "Do you wish to boot and use the LUKS Disk Recovery Key?");
+	if (ui_fatal(r))
+		return r;
+	return r == 1 ? 1 : go_recovery(m, "Disk Unlock Key initrd failed");
+}
+
+/* Describe (dry) or load and execute (live) the entry. pcr4: what PCR 4 is
+ * extended with first (NULL: it already was, forced boot). */
+static int kexec_entry(struct menu *m, const struct boot_entry *e, const char *pcr4)
+{
+	_cleanup_close_ int initrd_fd = -1;
+	struct kexec_opts o;
+	struct kexec_plan p = {0};
+	bool extended = false;
+	int r;
+
+	/* Disk Unlock Key (normal boots only; its unlock extends PCR 4). */
+	if (pcr4 && m->tpm_on && boot_has(m, DUK_KEY_DEVICES_FILE) &&
+	    !config_enabled(&m->cfg, "CONFIG_TPM_NO_LUKS_DISK_UNLOCK")) {
+		r = duk_for_boot(m, e, &initrd_fd);
+		if (r <= 0 || m->done)
+			return r;
+		extended = true;
+	}
 	/* PCR 4 leaves its firmware value before anything of the OS runs, so
 	 * nothing sealed to the boot-time PCRs unseals after this point. */
-	if (pcr4 && extend_pcr4(m, pcr4) < 0) {
+	if (pcr4 && !extended && extend_pcr4(m, pcr4) < 0) {
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot refused",
 			  "PCR 4 could not be extended: not booting.");
 		return 0;
@@ -874,11 +967,15 @@ static int kexec_entry(struct menu *m, const struct boot_entry *e, const char *p
 		ui_close(m->ui);
 		m->ui = NULL;
 		describe_dry(m, e, pcr4);
+		if (extended)
+			printf("duk: %s\n", initrd_fd >= 0 ? "unlocked, key added to the initrd" :
+				"not used (Disk Recovery Key)");
 		return finish(m, HEADS_EXIT_OK);
 	}
 	kexec_opts_init(&o);
 	o.board_add = config_get(&m->cfg, "CONFIG_BOOT_KERNEL_ADD");
 	o.remove = config_get(&m->cfg, "CONFIG_BOOT_KERNEL_REMOVE");
+	o.initrd_fd = initrd_fd;
 	r = kexec_plan_build(m->bootdir, e, &o, &p);
 	if (r == 0) {
 		r = kexec_plan_load(&p, NULL);

@@ -10,10 +10,13 @@
  * be extended; under CONFIG_RESTRICTED_BOOT=y there is no shell at all.
  */
 #include "cmd/cmd.h"
+#include "boot/sig.h"
+#include "codec.h"
 #include "config.h"
 #include "fs.h"
 #include "log.h"
 #include "tpm/tpm.h"
+#include "ui/ui.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -34,6 +37,8 @@
 #define USER_CONFIG "/etc/config.user"
 #define PCR_BOOT_MODE 4
 #define WIPE_MAX_DEPTH 16
+#define DEFAULT_KEYRING "/.gnupg"
+#define GPG_TRIES 3
 
 enum {
 	EXIT_RESTRICTED = 3,
@@ -44,6 +49,7 @@ enum {
 static const char usage[] =
 	"Usage: heads recovery [--message TEXT] [--once|--rounds N] [--secret-dir DIR]\n"
 	"                      [--shell PATH] [--tcti TCTI] [--config FILE]...\n"
+	"                      [--keyring DIR] [--gnupghome DIR]\n"
 	"\n"
 	"The recovery shell. Wipes DIR (default " DEFAULT_SECRET_DIR ": every file is\n"
 	"overwritten with zeros and removed), extends PCR 4 with \"recovery\" (when\n"
@@ -58,8 +64,12 @@ static const char usage[] =
 	"  --tcti TCTI    TPM (default $HEADS_TCTI, else device:/dev/tpmrm0)\n"
 	"\n"
 	"CONFIG_RESTRICTED_BOOT=y: no shell (exit 3; the caller reboots).\n"
-	"CONFIG_HAVE_GPG_KEY_BACKUP=y: a GPG signing challenge is required first;\n"
-	"this build cannot run it yet, so the shell is refused (exit 5).\n"
+	"CONFIG_HAVE_GPG_KEY_BACKUP=y: a GPG challenge first: a random nonce is\n"
+	"signed with your key (card PIN / key passphrase asked on the console, or\n"
+	"from $HEADS_UI_SECRET_FD with HEADS_UI=script) and the signature must\n"
+	"verify against the ROM keyring; 3 failures: no shell (exit 5).\n"
+	"  --keyring DIR   trusted public keys (default " DEFAULT_KEYRING ")\n"
+	"  --gnupghome DIR GnuPG home with the signing key or card (default: keyring)\n"
 	"\n"
 	"Exit status: the last shell's status with --once/--rounds; 1 wiping failed; 2 usage;\n"
 	"3 Restricted Boot; 4 PCR 4 could not be extended (no shell started);\n"
@@ -199,6 +209,66 @@ static int run_shell(const char *shell)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+static int challenge_pin(void *userdata, const char *hint, int attempt,
+			 struct secret **ret)
+{
+	struct ui *ui = userdata;
+	_cleanup_free_ char *p = xasprintf("GPG card PIN / key passphrase%s%s (attempt %d)",
+					   hint && *hint ? " for " : "", hint ? hint : "", attempt);
+	return ui_passphrase(ui, "Recovery shell authentication", p, 256, ret);
+}
+
+/* Reference gpg_auth: sign a fresh 20-byte nonce with the user's key and
+ * verify it against the ROM keyring. 0 passed, -EACCES failed. */
+static int gpg_challenge(const char *keyring, const char *gnupghome)
+{
+	_cleanup_ui_ struct ui *ui = NULL;
+	struct ui_options uo;
+	int r;
+
+	ui_options_init(&uo);
+	(void)ui_options_from_env(&uo);
+	if (uo.mode == UI_NEWT || uo.mode == UI_AUTO)
+		uo.mode = UI_LINE; /* a console prompt right before the shell */
+	if (uo.mode == UI_SCRIPT && !uo.script_path)
+		uo.script_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	r = ui_open(&uo, &ui);
+	if (uo.script_fd >= 0)
+		close(uo.script_fd);
+	if (r < 0)
+		return log_error_errno(r, "GPG challenge: no console");
+
+	for (int attempt = 1; attempt <= GPG_TRIES; attempt++) {
+		_cleanup_secret_ struct secret *nonce = secret_new(20);
+		_cleanup_free_ char *sig = NULL;
+		char data[41];
+		size_t sig_len;
+		struct sig_signer signer = {
+			.gnupghome = gnupghome, .pin = challenge_pin, .userdata = ui,
+			.max_attempts = 1,
+		};
+		struct sig_result res = {0};
+
+		if (!nonce || secret_random(nonce, 20) < 0)
+			return -EIO;
+		hex_encode(nonce->data, 20, data);
+		r = sig_sign(&signer, data, 40, &sig, &sig_len, NULL);
+		if (r == 0)
+			r = sig_verify_detached(keyring, sig, sig_len, data, 40, &res);
+		if (r == 0 && res.state == SIG_VERIFIED) {
+			log_info("GPG challenge passed");
+			return 0;
+		}
+		log_warn("GPG challenge failed (attempt %d of %d): %s", attempt, GPG_TRIES,
+			 r < 0 ? strerror(-r) : res.detail[0] ? res.detail :
+			 sig_state_name(res.state));
+		if (r == -ECANCELED || r == -EPIPE || r == -ENOKEY)
+			break;
+	}
+	log_error("GPG authentication failed, please reboot");
+	return -EACCES;
+}
+
 static int load_config(char **files, size_t n, struct config *c)
 {
 	static char *defaults[] = {BOARD_CONFIG, USER_CONFIG};
@@ -228,10 +298,13 @@ static int run(int argc, char **argv)
 		{"shell", required_argument, NULL, 'S'},
 		{"tcti", required_argument, NULL, 't'},
 		{"config", required_argument, NULL, 'c'},
+		{"keyring", required_argument, NULL, 'k'},
+		{"gnupghome", required_argument, NULL, 'G'},
 		{},
 	};
 	const char *message = "Recovery shell requested", *secret_dir = DEFAULT_SECRET_DIR;
 	const char *shell = DEFAULT_SHELL, *tcti = NULL;
+	const char *keyring = DEFAULT_KEYRING, *gnupghome = NULL;
 	_cleanup_free_ char **files = NULL;
 	size_t n_files = 0;
 	unsigned long long rounds = 0;
@@ -250,6 +323,8 @@ static int run(int argc, char **argv)
 		case 's': secret_dir = optarg; break;
 		case 'S': shell = optarg; break;
 		case 't': tcti = optarg; break;
+		case 'k': keyring = optarg; break;
+		case 'G': gnupghome = optarg; break;
 		case 'c':
 			files = xrealloc(files, (n_files + 1) * sizeof(char *));
 			files[n_files++] = optarg;
@@ -292,9 +367,8 @@ static int run(int argc, char **argv)
 		} else {
 			log_warn("CONFIG_TPM is not y: nothing measured");
 		}
-		if (config_enabled(&cfg, "CONFIG_HAVE_GPG_KEY_BACKUP")) {
-			log_error("CONFIG_HAVE_GPG_KEY_BACKUP=y requires a GPG challenge, which "
-				  "this build cannot run yet (issue: sig); no shell");
+		if (config_enabled(&cfg, "CONFIG_HAVE_GPG_KEY_BACKUP") &&
+		    gpg_challenge(keyring, gnupghome ? gnupghome : keyring) < 0) {
 			r = EXIT_AUTH;
 			break;
 		}

@@ -2,6 +2,7 @@
 import hashlib
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -39,7 +40,6 @@ class Recovery(TempDirTest):
         if shell_input is None:
             shell_input = f"ls -A {self.secret}; touch {self.marker}; exit 7\n"
         if tpm:
-            import subprocess
             return subprocess.run([WITH_SWTPM, "--", os.environ["HEADS"], *args],
                                   input=shell_input, capture_output=True, text=True,
                                   timeout=120)
@@ -85,10 +85,62 @@ class Recovery(TempDirTest):
         self.assertEqual(r.returncode, 3)
         self.assertFalse(os.path.exists(self.marker))
 
-    def test_gpg_challenge_required_fails_closed(self):
-        r = self.recovery('CONFIG_HAVE_GPG_KEY_BACKUP=y\n', "--once")
-        self.assertEqual(r.returncode, 5)
+    def gpg_home(self, name, passphrase=""):
+        home = os.path.join(self.tmp, name)
+        os.makedirs(home, mode=0o700)
+        self.homes.append(home)
+        subprocess.run(["gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback",
+                        "--passphrase", passphrase, "--quick-gen-key",
+                        f"{name} <{name}@example.com>", "nistp256", "sign", "never"],
+                       check=True, capture_output=True)
+        return home
+
+    def tearDown(self):
+        for h in getattr(self, "homes", []):
+            subprocess.run(["gpgconf", "--homedir", h, "--kill", "all"], capture_output=True)
+        super().tearDown()
+
+    def test_gpg_challenge_passes_then_shell(self):
+        self.homes = []
+        home = self.gpg_home("owner", "cardpin123")
+        cfg = self.write("config", "CONFIG_HAVE_GPG_KEY_BACKUP=y\n")
+        pins = self.write("pins", "cardpin123\n")
+        with open(pins) as f:
+            r = subprocess.run(
+                [os.environ["HEADS"], "recovery", "--config", cfg, "--secret-dir",
+                 self.secret, "--shell", "/bin/sh", "--once", "--keyring", home],
+                input=f"touch {self.marker}; exit 7\n", capture_output=True, text=True,
+                pass_fds=(f.fileno(),), timeout=120,
+                env=dict(os.environ, HEADS_UI="script", HEADS_UI_SECRET_FD=str(f.fileno())))
+        self.assertEqual(r.returncode, 7, r.stdout + r.stderr)
+        self.assertIn("GPG challenge passed", r.stderr)
+        self.assertTrue(os.path.exists(self.marker))
+
+    def test_gpg_challenge_wrong_pin_no_shell(self):
+        self.homes = []
+        home = self.gpg_home("owner", "cardpin123")
+        cfg = self.write("config", "CONFIG_HAVE_GPG_KEY_BACKUP=y\n")
+        pins = self.write("pins", "wrong1\nwrong2\nwrong3\n")
+        with open(pins) as f:
+            r = subprocess.run(
+                [os.environ["HEADS"], "recovery", "--config", cfg, "--secret-dir",
+                 self.secret, "--shell", "/bin/sh", "--once", "--keyring", home],
+                input=f"touch {self.marker}; exit 7\n", capture_output=True, text=True,
+                pass_fds=(f.fileno(),), timeout=120,
+                env=dict(os.environ, HEADS_UI="script", HEADS_UI_SECRET_FD=str(f.fileno())))
+        self.assertEqual(r.returncode, 5, r.stdout + r.stderr)
+        self.assertIn("GPG authentication failed", r.stderr)
         self.assertFalse(os.path.exists(self.marker))
+
+    def test_gpg_challenge_key_not_in_rom_keyring(self):
+        self.homes = []
+        rom = self.gpg_home("rom")
+        other = self.gpg_home("attacker")
+        r = self.recovery("CONFIG_HAVE_GPG_KEY_BACKUP=y\n", "--once", "--keyring", rom,
+                          "--gnupghome", other)
+        self.assertEqual(r.returncode, 5, r.stdout + r.stderr)
+        self.assertFalse(os.path.exists(self.marker))
+        self.assertEqual(os.listdir(self.secret), [])
 
     def test_symlink_in_secret_dir_not_followed(self):
         outside = self.write("outside", "keep me")
