@@ -201,11 +201,23 @@ static int hdr_parse(const char *s, size_t len, struct hdr_line **ret, size_t *r
 	return 0;
 }
 
-/* "/tmp/lukshdr-_dev_vda2" -> "/dev/vda2" (for messages). */
-static char *hdr_device(const char *name)
+/* "/tmp/lukshdr-_dev_vda2" -> "/dev/vda2" (for messages): the device whose
+ * mangled path ('/' -> '_') it is, else the lossy reverse mapping. */
+static char *hdr_device(const char *name, const struct luks_key_device *devs, size_t n)
 {
 	const char *b = strstr(name, "lukshdr-");
-	char *d = xstrdup(b ? b + 8 : name);
+	const char *m = b ? b + 8 : name;
+	char *d;
+
+	for (size_t i = 0; devs && i < n; i++) {
+		_cleanup_free_ char *x = xstrdup(devs[i].path);
+		for (char *c = x; *c; c++)
+			if (*c == '/')
+				*c = '_';
+		if (streq(x, m))
+			return xstrdup(devs[i].path);
+	}
+	d = xstrdup(m);
 	for (char *c = d; *c; c++)
 		if (*c == '_')
 			*c = '/';
@@ -228,7 +240,8 @@ static void appendf(char **s, const char *fmt, ...)
 }
 
 int duk_compare_headers(const char *sealed, size_t sealed_len, const char *now,
-			size_t now_len, char **ret_detail)
+			size_t now_len, const struct luks_key_device *devs, size_t n_devs,
+			char **ret_detail)
 {
 	struct hdr_line *a = NULL, *b = NULL;
 	size_t na = 0, nb = 0;
@@ -244,7 +257,7 @@ int duk_compare_headers(const char *sealed, size_t sealed_len, const char *now,
 	} else {
 		(void)hdr_parse(now, now_len, &b, &nb);
 		for (size_t i = 0; i < na; i++) {
-			_cleanup_free_ char *dev = hdr_device(a[i].name);
+			_cleanup_free_ char *dev = hdr_device(a[i].name, devs, n_devs);
 			size_t j;
 			for (j = 0; j < nb && !streq(a[i].name, b[j].name); j++)
 				;
@@ -258,7 +271,7 @@ int duk_compare_headers(const char *sealed, size_t sealed_len, const char *now,
 			for (i = 0; i < na && !streq(a[i].name, b[j].name); i++)
 				;
 			if (i == na) {
-				_cleanup_free_ char *dev = hdr_device(b[j].name);
+				_cleanup_free_ char *dev = hdr_device(b[j].name, devs, n_devs);
 				appendf(&d, "%s%s: not present when the key was sealed", d ? "; " : "",
 					dev);
 			}
@@ -849,7 +862,8 @@ static int check_headers(struct tpm *t, const char *bootdir, struct duk_unlock_r
 		log_error_errno(r, "%s", path);
 		goto out;
 	}
-	r = duk_compare_headers(sealed, sealed_len, listing, listing_len, ret_detail);
+	r = duk_compare_headers(sealed, sealed_len, listing, listing_len, res->devices, n,
+				ret_detail);
 	if (r < 0)
 		log_warn("Encrypted disk keys have changed since the TPM Disk Unlock Key was "
 			 "sealed: %s", *ret_detail);

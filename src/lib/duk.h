@@ -83,9 +83,11 @@ int duk_trace_pcr5(const char *trace, size_t len, char *const *module_paths,
 /* Compare the sealed header listing with the current one (both sha256sum
  * lines "<hex>  <dir>/lukshdr-<dev>"). 0 if byte-identical; else
  * DUK_E_HEADERS_CHANGED and *ret_detail (caller frees) names each device
- * whose header changed, appeared or disappeared. */
+ * whose header changed, appeared or disappeared (by its path in devs when
+ * the mangled name matches; devs may be NULL). */
 int duk_compare_headers(const char *sealed, size_t sealed_len, const char *now,
-			size_t now_len, char **ret_detail);
+			size_t now_len, const struct luks_key_device *devs, size_t n_devs,
+			char **ret_detail);
 
 /* kexec_key_devices.txt text: "<path> <uuid>\n" per device. */
 char *duk_key_devices_text(const struct luks_device *v, size_t n);

@@ -40,9 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		free(d);
 	}
-	if (duk_compare_headers(hdr, hlen, hdr, hlen, &detail) != 0 || detail)
+	if (duk_compare_headers(hdr, hlen, hdr, hlen, NULL, 0, &detail) != 0 || detail)
 		abort();
-	if (duk_compare_headers(hdr, hlen, trace, tlen, &detail) == 0) {
+	if (duk_compare_headers(hdr, hlen, trace, tlen, NULL, 0, &detail) == 0) {
 		if (tlen != hlen || memcmp(hdr, trace, tlen) != 0 || detail)
 			abort();
 	} else if (!detail) {

@@ -314,6 +314,27 @@ class DukTest(TempDirTest):
         r = self.unlock(DUK)
         self.assertIn("duk: unlocked", r.stdout, r.stderr)
 
+    def test_drk_change_and_reencryption_invalidate(self):
+        """Issue 9 item 3: a DRK passphrase change or a reencryption after
+        setup is detected at the next boot (header change) and a reseal is
+        asked for."""
+        self.set_up_and_reboot()
+        r = heads(self.tpm, "luks", "change-passphrase", self.devs[0],
+                  fds={"--drk-fd": DRK, "--new-fd": b"new recovery passphrase"})
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.unlock(DUK)
+        self.assertEqual(r.returncode, 4, r.stdout + r.stderr)
+        self.assertIn(f"{self.devs[0]}: LUKS header changed", r.stdout)
+        self.assertIn("Reseal", r.stdout)
+        self.tpm.reboot()
+        self.init_boot()
+        r = heads(self.tpm, "luks", "reencrypt", "--fast", self.devs[1],
+                  fds={"--drk-fd": DRK})
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.unlock(DUK)
+        self.assertEqual(r.returncode, 4, r.stdout + r.stderr)
+        self.assertIn(f"{self.devs[1]}: LUKS header changed", r.stdout)
+
     def test_three_wrong_passphrases_drk_fallback(self):
         self.set_up_and_reboot()
         r = self.unlock(b"wrong one 1111", b"wrong two 2222", b"wrong three 33", DUK,
