@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <openssl/evp.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,17 +365,43 @@ int tpm_extend_string(struct tpm *t, unsigned pcr, const char *s)
 	return tpm_extend_buffer(t, pcr, s, strlen(s), s);
 }
 
-/* Files measured at boot are modules, LUKS dumps, config files: 1 GiB cap. */
-#define EXTEND_FILE_MAX (1024UL * 1024 * 1024)
-
+/* Hash the file in chunks: no size limit, constant memory. */
 int tpm_extend_file(struct tpm *t, unsigned pcr, const char *path)
 {
-	_cleanup_free_ char *buf = NULL;
-	size_t len;
-	int r = fs_read_file(path, EXTEND_FILE_MAX, &buf, &len);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_free_ uint8_t *buf = NULL;
+	EVP_MD_CTX *ctx;
+	uint8_t h[32];
+	unsigned int n = 32;
+	int r = 0;
+
+	if (fd < 0)
+		return log_error_errno(-errno, "TPM: cannot open %s to measure it", path);
+	buf = xmalloc(1 << 16);
+	ctx = EVP_MD_CTX_new();
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(ctx);
+		return -ENOMEM;
+	}
+	for (;;) {
+		long k = read_full(fd, buf, 1 << 16);
+		if (k < 0) {
+			r = log_error_errno((int)k, "TPM: cannot read %s to measure it", path);
+			break;
+		}
+		if (k == 0)
+			break;
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)k)) {
+			r = -EIO;
+			break;
+		}
+	}
+	if (r == 0 && !EVP_DigestFinal_ex(ctx, h, &n))
+		r = -EIO;
+	EVP_MD_CTX_free(ctx);
 	if (r < 0)
-		return log_error_errno(r, "TPM: cannot read %s to measure it", path);
-	return tpm_extend_buffer(t, pcr, buf, len, path);
+		return r;
+	return tpm_extend_digest(t, pcr, h, path);
 }
 
 int tpm_parse_pcr_list(const char *s, uint32_t *ret_mask)
