@@ -242,6 +242,42 @@ static void test_verify(void **state)
 	free(t);
 }
 
+struct prog {
+	uint64_t bytes, total;
+	size_t files, nfiles, calls;
+};
+
+static void prog_cb(void *ud, uint64_t b, uint64_t t, size_t f, size_t n)
+{
+	struct prog *p = ud;
+	assert_true(b >= p->bytes && f >= p->files); /* monotonic */
+	assert_true(b <= t && f <= n);
+	p->bytes = b;
+	p->total = t;
+	p->files = f;
+	p->nfiles = n;
+	p->calls++;
+}
+
+static void test_hash_symlinked_dir_refused(void **state)
+{
+	/* A path through a symlinked directory is never hashed: the file is
+	 * reached only by following the link. */
+	char *paths[] = {"./d/f", "./real/f"};
+	uint8_t dig[2][32];
+	int errs[2];
+	_cleanup_close_ int fd = -1;
+	(void)state;
+
+	mkd("real");
+	put("real/f", "x");
+	fd = open(root, O_RDONLY | O_DIRECTORY);
+	assert_int_equal(symlinkat("real", fd, "d"), 0);
+	assert_int_equal(manifest_hash_files(fd, paths, NULL, 2, dig, errs, NULL, NULL), 0);
+	assert_int_equal(errs[0], -ELOOP);
+	assert_int_equal(errs[1], 0);
+}
+
 static void test_hash_many_parallel(void **state)
 {
 	/* More files than cores, of different sizes: every digest lands at
@@ -264,8 +300,15 @@ static void test_hash_many_parallel(void **state)
 		paths[i] = xasprintf("./%s", name);
 		sizes[i] = (uint64_t)i * 1000;
 	}
+	struct prog pr = {0};
 	fd = open(root, O_RDONLY | O_DIRECTORY);
-	assert_int_equal(manifest_hash_files(fd, paths, sizes, N, dig, errs, NULL, NULL), 0);
+	assert_int_equal(manifest_hash_files(fd, paths, sizes, N, dig, errs, prog_cb, &pr), 0);
+	/* the last progress call reports everything done */
+	assert_true(pr.calls >= 1);
+	assert_int_equal(pr.files, N);
+	assert_int_equal(pr.nfiles, N);
+	assert_int_equal(pr.bytes, pr.total);
+	assert_int_equal(pr.total, (uint64_t)(N - 1) * N / 2 * 1000);
 	for (int i = 0; i < N; i++) {
 		char *cmd = xasprintf("cd '%s' && sha256sum f%02d | cut -c1-64", root, i);
 		FILE *p = popen(cmd, "r");
@@ -341,6 +384,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scan_generate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hash_many_parallel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hash_symlinked_dir_refused, setup, teardown),
 		cmocka_unit_test(test_rollback_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
