@@ -122,7 +122,9 @@ int tpm_policy_session(struct tpm *t, uint32_t pcr_mask, bool with_auth_value,
  * expected values to the NV record TPM_SEALREC_BASE|(handle&0xffff)
  * (owner-written, readable with empty auth) for diagnostics.
  * Returns 0, TPM_E_NO_PRIMARY, TPM_E_AUTH_FAIL (owner), TPM_E_LOCKOUT,
- * TPM_E_NV_FULL or -errno. */
+ * TPM_E_NV_FULL or -errno. If only the record cannot be written, the object
+ * is persisted but the error is returned. Passphrase/owner auth longer than
+ * 32 bytes is used as its SHA-256 (a TPM limit). */
 int tpm_seal(struct tpm *t, uint32_t handle, const struct secret *data,
 	     const struct tpm_pcr_values *expected, const struct secret *auth,
 	     const struct secret *owner_auth);
@@ -137,8 +139,13 @@ int tpm_seal(struct tpm *t, uint32_t handle, const struct secret *data,
  *   TPM_E_PCR_MISMATCH PCRs moved (use tpm_sealed_expected() to name them)
  *   TPM_E_AUTH_FAIL    wrong passphrase (or a passphrase is needed/not needed)
  *   TPM_E_LOCKOUT      DA lockout (tpm_lockout_status() gives the time)
- * The PCR mask is taken from the NV record; without a record, mask must be
- * given with tpm_unseal_mask(). */
+ * tpm_unseal() takes the PCR mask and whether a passphrase is needed from
+ * the NV record (see tpm_sealed_expected()): a needed passphrase that is not
+ * given is TPM_E_AUTH_FAIL without a TPM attempt (no DA count); a passphrase
+ * given for an object without one is ignored. An object without a record is
+ * -ENODATA (use tpm_unseal_mask()). tpm_unseal_mask() uses exactly the
+ * given mask and uses PolicyAuthValue iff auth is non-NULL (a mismatch in
+ * that choice shows up as TPM_E_PCR_MISMATCH). */
 int tpm_unseal(struct tpm *t, uint32_t handle, const struct secret *auth,
 	       struct secret **ret);
 int tpm_unseal_mask(struct tpm *t, uint32_t handle, uint32_t mask,
@@ -170,8 +177,9 @@ int tpm_counter_read(struct tpm *t, uint32_t index, uint64_t *ret_value);
 /* owner_auth NULL: index (empty) auth, else owner auth. Returns the new value. */
 int tpm_counter_increment(struct tpm *t, uint32_t index, const struct secret *owner_auth,
 			  uint64_t *ret_value);
-/* Ordinary NV index: attributes ownerwrite|ownerread|authread|authwrite (no DA on
- * empty auth). */
+/* Ordinary NV index: attributes ownerwrite|ownerread|authread|authwrite|no_da,
+ * empty index auth, 1..2048 bytes. -EEXIST if defined; reading an index never
+ * written is -ENODATA. Writes/reads go in 512-byte chunks. */
 int tpm_nv_define(struct tpm *t, uint32_t index, size_t size, const struct secret *owner_auth);
 int tpm_nv_write(struct tpm *t, uint32_t index, const void *data, size_t len,
 		 const struct secret *owner_auth);
