@@ -25,7 +25,8 @@ static const char usage[] =
 	"Options:\n"
 	"  --boot DIR   directory holding " OTP_COUNTER_FILE " (default /boot)\n"
 	"  --tcti STR   TPM to use (default $HEADS_TCTI, else device:/dev/tpmrm0)\n"
-	"  --pcrs LIST  attestation PCRs of the object (default 0,1,2,3,4,7)\n"
+	"  --pcrs LIST  attestation PCRs of the object (default: the list it was\n"
+	"               sealed with, from its TPM record, else 0,1,2,3,4,7)\n"
 	"\n"
 	"Exit status: 0 ok; 1 no code (counter file missing/empty/malformed or not\n"
 	"writable, or the TPM refused: the reason is printed); 2 usage.\n";
@@ -38,7 +39,7 @@ static int do_code(int argc, char **argv)
 		{"pcrs", required_argument, NULL, 'p'},
 		{},
 	};
-	const char *boot = "/boot", *tcti = NULL, *pcrs = "0,1,2,3,4,7";
+	const char *boot = "/boot", *tcti = NULL, *pcrs = NULL;
 	_cleanup_free_ char *path = NULL, *why = NULL;
 	_cleanup_tpm_ struct tpm *t = NULL;
 	char code[OTP_CODE_MAX + 1];
@@ -65,7 +66,7 @@ static int do_code(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cmd_usage_error("hotp", "unexpected argument '%s'", argv[optind]);
-	if (tpm_parse_pcr_list(pcrs, &mask) < 0 || mask == 0)
+	if (tpm_parse_pcr_list(pcrs ? pcrs : "0,1,2,3,4,7", &mask) < 0 || mask == 0)
 		return cmd_usage_error("hotp", "bad PCR list '%s'", pcrs);
 	r = fs_path_join(boot, OTP_COUNTER_FILE, &path);
 	if (r < 0)
@@ -86,6 +87,8 @@ static int do_code(int argc, char **argv)
 		return HEADS_EXIT_FAIL;
 	}
 	r = tpm_open(cmd_tcti(tcti), &t);
+	if (r == 0 && !pcrs)
+		(void)tpm_otp_sealed_mask(t, &mask); /* the sealed list wins */
 	if (r == 0)
 		r = tpm_otp_hotp(t, TPM_HANDLE_TOTP, mask, n, &c);
 	if (r < 0) {

@@ -37,8 +37,9 @@ static const char usage[] =
 	"Options:\n"
 	"  --tcti STR        TPM to use (default $HEADS_TCTI, else device:/dev/tpmrm0)\n"
 	"  --owner-fd FD     read the TPM owner passphrase from FD (default: empty)\n"
-	"  --pcrs LIST       attestation PCRs, e.g. 0,1,2,3,4,7 (default: board config\n"
-	"                    CONFIG_TOTP_PCRS, else 0,1,2,3,4,7)\n"
+	"  --pcrs LIST       attestation PCRs, e.g. 0,1,2,3,4,7 (seal default: board\n"
+	"                    config CONFIG_TOTP_PCRS, else 0,1,2,3,4,7; show default:\n"
+	"                    the list the object was sealed with, from its TPM record)\n"
 	"  --label NAME      otpauth label (default: CONFIG_BOARD_NAME, else TPMTOTP)\n"
 	"  --eventlog FILE   firmware event log for the PCR 4 prediction (default\n"
 	"                    " DEFAULT_EVENTLOG ";\n"
@@ -181,6 +182,15 @@ static int read_owner(const struct opts *o, struct secret **ret)
 	return r;
 }
 
+/* Without --pcrs, the PCR list the object was sealed with wins over the
+ * board config (the TPM enforces the policy either way). */
+static void use_sealed_mask(struct tpm *t, struct opts *o)
+{
+	uint32_t m;
+	if (!o->pcrs && tpm_otp_sealed_mask(t, &m) == 0)
+		o->mask = m;
+}
+
 static int fail(struct tpm *t, int r, uint32_t mask, const char *what)
 {
 	_cleanup_free_ char *why = tpm_otp_reason(t, r, mask);
@@ -302,6 +312,7 @@ static int do_show(int argc, char **argv)
 		ret = fail(NULL, r, o.mask, "no TOTP code");
 		goto out;
 	}
+	use_sealed_mask(t, &o);
 	if (!o.live) {
 		time_t now = time(NULL);
 		r = tpm_otp_totp(t, TPM_HANDLE_TOTP, o.mask, now, &c);

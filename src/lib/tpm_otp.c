@@ -402,6 +402,14 @@ static void append(char **s, const char *fmt, ...)
 	*s = n;
 }
 
+static void mask_list(uint32_t mask, char *out, size_t n)
+{
+	out[0] = '\0';
+	for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
+		if (mask & (1u << i))
+			snprintf(out + strlen(out), n - strlen(out), "%s%u", *out ? "," : "", i);
+}
+
 /* The record describes the object's policy (not left over from another). */
 static bool record_matches(struct tpm *t, const struct tpm_pcr_values *rec)
 {
@@ -423,6 +431,18 @@ static bool record_matches(struct tpm *t, const struct tpm_pcr_values *rec)
 	return ok;
 }
 
+int tpm_otp_sealed_mask(struct tpm *t, uint32_t *ret_mask)
+{
+	struct tpm_pcr_values rec;
+	int r = record_read(t, &rec);
+	if (r < 0)
+		return r;
+	if (!record_matches(t, &rec))
+		return -EBADMSG;
+	*ret_mask = rec.mask;
+	return 0;
+}
+
 char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask)
 {
 	struct tpm_pcr_values rec, cur;
@@ -432,11 +452,8 @@ char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask)
 
 	r = record_read(t, &rec);
 	if (r < 0) {
-		char list[128] = "";
-		for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
-			if (pcr_mask & (1u << i))
-				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%u",
-					 *list ? "," : "", i);
+		char list[128];
+		mask_list(pcr_mask, list, sizeof(list));
 		return xasprintf("the PCRs differ from the sealed values (one of PCR %s "
 				 "moved; no record of the expected values to say which)", list);
 	}
@@ -444,6 +461,13 @@ char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask)
 		return xstrdup("the PCRs differ from the sealed values (the record of the "
 			       "expected values does not match the object, so it cannot say "
 			       "which PCR moved)");
+	if (pcr_mask != rec.mask) {
+		char want[128], got[128];
+		mask_list(pcr_mask, want, sizeof(want));
+		mask_list(rec.mask, got, sizeof(got));
+		return xasprintf("the PCR list %s is not the one the object was sealed "
+				 "with (%s)", want, got);
+	}
 	r = tpm_pcr_read_mask(t, rec.mask, cur.sha256);
 	if (r < 0)
 		return xasprintf("the PCRs differ from the sealed values (cannot read them "

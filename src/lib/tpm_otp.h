@@ -68,6 +68,11 @@ int tpm_otp_hotp(struct tpm *t, uint32_t handle, uint32_t pcr_mask, uint64_t cou
  * frees. Never NULL. */
 char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask);
 
+/* The PCR mask the object at TPM_HANDLE_TOTP was sealed with, from the NV
+ * record after checking it against the object's authPolicy. TPM_E_NO_OBJECT
+ * without a record, -EBADMSG if the record does not describe the object. */
+int tpm_otp_sealed_mask(struct tpm *t, uint32_t *ret_mask);
+
 /* One sentence for a failed code/seal outcome r (a TPM_E_* or -errno):
  * "no TPM", "not sealed", lockout, the PCRs that moved (tpm_otp_explain),
  * never a bare error. t may be NULL (no TPM context). Caller frees. */

@@ -319,6 +319,18 @@ class Totp(TempDirTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         m = SHOW_RE.match(r.stdout)
         self.assertEqual(m.group(2), oathtool("--totp", "-b", "-N", m.group(1) + " UTC", b32))
+        # Without --pcrs the sealed list (from the TPM record) wins over the
+        # default 0,1,2,3,4,7.
+        self.assert_code_matches(b32)
+        self.write("boot/kexec_hotp_counter", "3\n")
+        r = self.heads("hotp", "code", "--boot", os.path.join(self.tmp, "boot"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, oathtool("-b", "-c", "3", b32) + "\n")
+        # An explicit list that differs from the sealed one fails closed.
+        r = self.heads("totp", "show", "--pcrs", "0,1,2", "--config", "/dev/null")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("the PCR list 0,1,2 is not the one the object was sealed with (0,2)",
+                      r.stderr)
 
     def test_hotp_code_advances_counter(self):
         self.take_ownership()
