@@ -56,7 +56,13 @@ check-fuzz: $(FUZZ_BUILD)/build.ninja
 QEMU_OUT ?= $(BUILD)/qemu
 FIRMWARE ?= ovmf
 
+# Rebuilt only when heads, the builder or a board file changed; the sha256
+# of the initrd is printed either way.
 payload: build
+	@$(MAKE) --no-print-directory $(QEMU_OUT)/initrd.cpio.xz
+	@sha256sum $(QEMU_OUT)/initrd.cpio.xz
+
+$(QEMU_OUT)/initrd.cpio.xz: $(BUILD)/heads tools/payload/build-payload.py $(wildcard boards/qemu/*)
 	python3 tools/payload/build-payload.py --board boards/qemu --heads $(BUILD)/heads \
 		--out $(QEMU_OUT)
 

@@ -173,9 +173,15 @@ class VM:
         return out[:-len(f"END-{tag}-42")].replace("\r", "")
 
     def close(self):
-        if self.qemu and self.qemu.poll() is None:
-            self.qemu.kill()
-            self.qemu.wait()
+        if self.qemu:
+            if self.qemu.poll() is None:
+                self.qemu.kill()
+                self.qemu.wait()
+            for f in (self.qemu.stdin, self.qemu.stdout):
+                try:
+                    f.close()
+                except OSError:
+                    pass
         board.stop(self.swtpm)
         if getattr(self, "_log", None):
             self._log.close()

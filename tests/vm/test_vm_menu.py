@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""VM suite, the menu (issue 10): the payload in QEMU with a private swtpm and
+a small /boot disk, driven on the serial console in line mode (HEADS_UI=line
+on the kernel command line reaches init's environment).
+
+Boot 1: clean boot -> ownership (TPM reset, GPG key, default entry, /boot
+signed, TOTP sealed, QR) -> power off. Boot 2 (same TPM, same disk): the TOTP
+shown equals the code the host computes from the enrolled secret; default
+boot kexecs into the target (a busybox initrd printing a marker). Boot 3:
+one /boot file modified on the host -> boot refused, the report names it;
+then a forced boot: PCR 4 "unsafe", the TOTP no longer unseals. Boot 4: the
+recovery shell from the menu: /tmp/secret wiped, PCR 4 "recovery".
+"""
+import base64
+import hashlib
+import hmac
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vm  # noqa: E402
+
+BOOT_TIMEOUT = 300
+STEP = 600          # ownership under TCG: key generation, TPM reset, signing
+PART_OFFSET = 2048 * 512
+MARKER = "HEADS-MENU-TARGET-OK"
+
+
+def totp(secret_b32, t):
+    key = base64.b32decode(secret_b32)
+    mac = hmac.new(key, struct.pack(">Q", int(t) // 30), hashlib.sha1).digest()
+    o = mac[-1] & 15
+    return "%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7fffffff) % 1000000)
+
+
+def run(*argv, **kw):
+    return subprocess.run(argv, check=True, capture_output=True, **kw)
+
+
+def make_disk(tmp, payload):
+    """A 96 MiB disk, one partition (vda1 = CONFIG_BOOT_DEV), ext4 /boot with
+    the payload's kernel, a busybox target initrd and a grub.cfg."""
+    boot = os.path.join(tmp, "bootfs")
+    root = os.path.join(tmp, "target")
+    os.makedirs(os.path.join(boot, "grub"))
+    os.makedirs(os.path.join(root, "bin"))
+    shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
+    os.symlink("busybox", os.path.join(root, "bin", "sh"))
+    with open(os.path.join(root, "init"), "w") as f:
+        f.write("#!/bin/sh\n/bin/busybox echo %s\n/bin/busybox poweroff -f\n" % MARKER)
+    os.chmod(os.path.join(root, "init"), 0o755)
+    files = subprocess.run("find . | sort", shell=True, cwd=root, capture_output=True,
+                           check=True).stdout
+    cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], input=files, cwd=root,
+                          capture_output=True, check=True).stdout
+    with open(os.path.join(boot, "initrd.img"), "wb") as f:
+        f.write(cpio)
+    shutil.copy(os.path.join(payload, "vmlinuz"), os.path.join(boot, "vmlinuz"))
+    with open(os.path.join(boot, "grub", "grub.cfg"), "w") as f:
+        f.write("menuentry 'Target' {\n\tlinux /vmlinuz quiet panic=-1\n"
+                "\tinitrd /initrd.img\n}\n")
+    img = os.path.join(tmp, "disk.img")
+    with open(img, "wb") as f:
+        f.truncate(96 * 1024 * 1024)
+    run("sfdisk", "--quiet", img, input=b"label: dos\nstart=2048, type=83\n")
+    run("mke2fs", "-q", "-t", "ext4", "-F", "-E", f"offset={PART_OFFSET}", "-d", boot,
+        img, "64M")
+    return img
+
+
+def modify_boot_file(tmp, img, name, data):
+    """Replace a file of the ext4 partition from the host (debugfs on a copy
+    of the partition, written back)."""
+    part = os.path.join(tmp, "part.img")
+    run("dd", f"if={img}", f"of={part}", "bs=512", "skip=2048", "count=131072",
+        "status=none")
+    new = os.path.join(tmp, "newfile")
+    with open(new, "w") as f:
+        f.write(data)
+    run("debugfs", "-w", "-R", f"rm {name}", part)
+    run("debugfs", "-w", "-R", f"write {new} {name}", part)
+    run("dd", f"if={part}", f"of={img}", "bs=512", "seek=2048", "conv=notrunc",
+        "status=none")
+
+
+class MenuVM(vm.VM):
+    """One machine across boots: TPM state and disk kept (no snapshot)."""
+
+    def __init__(self, payload, disk, state, name):
+        super().__init__(payload, firmware="seabios", disk=disk,
+                         append="HEADS_UI=line", name=name)
+        self.state = state
+
+    def start(self):
+        self.swtpm = vm.board.start_swtpm(self.state)
+        argv = vm.board.qemu_argv(self.payload, self.state, self.disk, self.firmware,
+                                  interactive=False, append=self.append, snapshot=False)
+        vm.log("starting: " + " ".join(argv))
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        self._log = open(self.log_path, "ab")
+        self.qemu = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.t0 = time.monotonic()
+        import threading
+        threading.Thread(target=self._reader, daemon=True).start()
+
+    def answer(self, prompt, text, timeout=STEP):
+        out = self.expect(prompt, timeout)
+        self.send(text + "\n")
+        return out
+
+    def wait_exit(self, timeout=120):
+        self.qemu.wait(timeout)
+
+
+class MenuFlow(unittest.TestCase):
+    def test_ownership_totp_boot_tamper_force_recovery(self):
+        try:
+            payload = vm.ensure_payload()
+        except vm.SkipVM as e:
+            self.skipTest(str(e))
+        commands = subprocess.run([vm.HEADS, "--help"], capture_output=True,
+                                  text=True).stdout
+        if "\n  menu " not in commands:
+            self.skipTest("this build has no menu")
+        with tempfile.TemporaryDirectory(prefix="heads-vm-menu-") as tmp:
+            state = os.path.join(tmp, "tpm")
+            os.makedirs(state)
+            disk = make_disk(tmp, payload)
+
+            # Boot 1: clean boot -> ownership.
+            with MenuVM(payload, disk, state, "vm-menu") as m:
+                m.answer("Clean Boot Detected - Take Ownership?", "y", BOOT_TIMEOUT)
+                m.answer("New TPM owner passphrase (1-32 characters): ", "owner-pass")
+                m.answer("Repeat the new TPM owner passphrase: ", "owner-pass")
+                m.answer("New GPG key passphrase (Admin PIN) (8-25 characters): ",
+                         "gpg-pass-123")
+                m.answer("Repeat the new GPG key passphrase (Admin PIN): ", "gpg-pass-123")
+                m.answer("Name and e-mail of the key [OEM Key <oem@example.com>]: ", "")
+                m.answer("Choose [1-1 or key", "1")
+                m.answer("(attempt 1): ", "gpg-pass-123")
+                out = m.expect("[Press Enter to continue]", STEP)
+                secret = re.search(r"Secret \(base32\): ([A-Z2-7]+)", out).group(1)
+                m.send("\n")
+                m.answer("Ownership complete.", "", STEP)  # completion box
+                m.expect("Heads Boot Menu ====", STEP)
+                m.answer("Choose [1-5 or key", "p")
+                m.wait_exit()
+
+            # Boot 2: TOTP = host code; default boot into the target.
+            with MenuVM(payload, disk, state, "vm-menu") as m:
+                t0 = time.time()
+                out = m.expect("Heads Boot Menu ====", BOOT_TIMEOUT)
+                out += m.expect("Choose [1-5 or key", 60)
+                t1 = time.time()
+                shown = re.search(r"TOTP: (\d{6})", out)
+                self.assertIsNotNone(shown, out)
+                self.assertIn(shown.group(1), {totp(secret, t) for t in
+                                               (t0 - 30, t0, t1, t1 + 30)})
+                m.send("d\n")
+                m.expect(MARKER, STEP)
+                m.wait_exit()
+
+            # Boot 3: a modified /boot file is refused and named; then force.
+            modify_boot_file(tmp, disk, "grub/grub.cfg",
+                             "menuentry 'Target' {\n\tlinux /vmlinuz panic=-1 evil\n"
+                             "\tinitrd /initrd.img\n}\n")
+            with MenuVM(payload, disk, state, "vm-menu") as m:
+                m.answer("Choose [1-5 or key", "d", BOOT_TIMEOUT)
+                out = m.expect("ERROR: Boot Hash Mismatch", STEP)
+                out += m.expect("Choose [1-3 or key", 60)
+                self.assertIn("changed: ./grub/grub.cfg", out)
+                m.send("m\n")
+                m.answer("Choose [1-5 or key", "o", 60)
+                m.answer("Choose [1-12 or key", "b", 60)
+                m.answer("Choose [1-4 or key", "i", 60)
+                m.answer("Unsafe Boot Warning", "y", 60)
+                out = m.expect("Choose [1-1 or key", STEP)
+                self.assertIn("TOTP: UNSAFE BOOT", out)
+                m.send("1\n")
+                m.expect(MARKER, STEP)
+                m.wait_exit()
+            log = open(m.log_path, errors="replace").read()
+            self.assertIn('PCR 4 extended with "unsafe"', log)
+            self.assertIn("TOTP no longer unseals in this boot", log)
+
+            # Boot 4: recovery from the menu.
+            with MenuVM(payload, disk, state, "vm-menu") as m:
+                m.answer("Choose [1-5 or key", "o", BOOT_TIMEOUT)
+                m.answer("Choose [1-12 or key", "x", 60)
+                m.expect("Entering the recovery shell", 120)
+                m.send("dmesg -n 1\n")
+                self.assertEqual(m.shell("ls -A /tmp/secret | wc -l").strip(), "0")
+                pcr4 = m.shell("cat /sys/class/tpm/tpm0/pcr-sha256/4").strip().lower()
+                trace = vm.parse_trace(m.shell("cat /tmp/measuring_trace.log"))
+                self.assertIn((4, hashlib.sha256(b"recovery").digest(), "recovery"), trace)
+                self.assertEqual(len(pcr4), 64)
+
+
+if __name__ == "__main__":
+    try:
+        r = unittest.main(verbosity=2, exit=False).result
+    except vm.SkipVM as e:
+        print(f"SKIP: {e}")
+        sys.exit(77)
+    if r.failures or r.errors:
+        sys.exit(1)
+    if r.skipped and r.testsRun == len(r.skipped):
+        sys.exit(77)
