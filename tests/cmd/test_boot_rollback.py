@@ -159,6 +159,26 @@ class Rollback(BootTest):
         self.assertIn("counter: TPM ERROR", r.stderr)
         self.assertIn("cannot be read", r.stderr)
 
+    def test_counter_replaced_by_ordinary_nv_index(self):
+        # TPM swapped/cleared and an ordinary (owner-written, data) NV index
+        # defined at the counter's id: refused as a bad policy.
+        r = self.tsign()
+        cid = re.search(r"counter OK \(([0-9a-f]+) = ", r.stdout).group(1)
+        other = Swtpm(os.path.join(self.tmp, "another-tpm"))
+        try:
+            rfd, wfd = os.pipe()
+            os.write(wfd, b"\n")
+            os.close(wfd)
+            d = self.tpm_run("tpm", "nv", "define", "0x" + cid, "--size", "8", "--owner-fd",
+                             str(rfd), tpm=other, pass_fds=(rfd,))
+            os.close(rfd)
+            self.assertEqual(d.returncode, 0, d.stderr)
+            r = self.tverify(1, other)
+        finally:
+            other.stop()
+        self.assertIn("counter: BAD POLICY", r.stderr)
+        self.assertIn("invalid security policy", r.stderr)
+
     def test_counter_file_tampered(self):
         self.tsign()
         with open(self.p("kexec_rollback.txt")) as f:

@@ -628,6 +628,46 @@ int manifest_generate(int bootfd, const struct manifest_scan *scan,
 	return 0;
 }
 
+int manifest_hash_lines(int bootfd, char *const *paths, size_t n, char **ret,
+			size_t *ret_len)
+{
+	struct buf b = {0};
+	uint8_t (*dig)[32];
+	int *errs, r = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!manifest_path_valid(paths[i]) || streq(paths[i], "./") ||
+		    !manifest_name_signable(paths[i])) {
+			_cleanup_free_ char *e = manifest_escape_name(paths[i]);
+			return log_error_errno(-EINVAL, "%s: not a path for a manifest", e);
+		}
+	dig = xcalloc(n + 1, 32);
+	errs = xcalloc(n + 1, sizeof(int));
+	r = manifest_hash_files(bootfd, paths, NULL, n, dig, errs, NULL, NULL);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		char hex[65];
+		if (errs[i]) {
+			r = log_error_errno(errs[i], "cannot hash %s", paths[i]);
+			break;
+		}
+		hex_encode(dig[i], 32, hex);
+		buf_add(&b, hex, 64);
+		buf_add(&b, "  ", 2);
+		buf_add(&b, paths[i], strlen(paths[i]));
+		buf_add(&b, "\n", 1);
+	}
+	free(dig);
+	free(errs);
+	if (r < 0) {
+		free(b.p);
+		return r;
+	}
+	*ret = b.p ? b.p : xstrdup("");
+	if (ret_len)
+		*ret_len = b.n;
+	return 0;
+}
+
 /* ---- verification ----------------------------------------------------- */
 
 const char *manifest_issue_kind_name(enum manifest_issue_kind k)

@@ -134,6 +134,14 @@ int manifest_generate(int bootfd, const struct manifest_scan *scan,
 		      char **ret_tree, size_t *ret_tree_len,
 		      manifest_progress_fn progress, void *userdata);
 
+/* sha256sum lines "<hex>  <path>\n" for the given paths (each "./x",
+ * manifest_path_valid and signable; regular files reached without any
+ * symlink), in the given order: kexec_default_hashes.txt for the kernel,
+ * initrd and modules of the default entry. -EINVAL for a bad path, else
+ * the errno of the first file that cannot be hashed (logged). */
+int manifest_hash_lines(int bootfd, char *const *paths, size_t n, char **ret,
+			size_t *ret_len);
+
 /* Result of checking /boot against signed manifests. */
 enum manifest_issue_kind {
 	MANIFEST_CHANGED = 0,   /* hash differs */

@@ -24,6 +24,7 @@ const char *rollback_state_name(enum rollback_state s)
 	case ROLLBACK_MALFORMED: return "MALFORMED";
 	case ROLLBACK_NO_TPM: return "NO TPM";
 	case ROLLBACK_TPM_ERROR: return "TPM ERROR";
+	case ROLLBACK_BAD_POLICY: return "BAD POLICY";
 	}
 	return "?";
 }
@@ -150,6 +151,29 @@ int rollback_verify(struct tpm *t, const char *buf, size_t len, struct rollback_
 		return 0;
 	}
 	res->id = id;
+	/* Reference preflight: the index must be an NV counter that the index
+	 * auth (authwrite) can advance; ownerwrite alone, nothing, or another
+	 * index type means the counter was replaced or redefined. */
+	{
+		uint32_t attrs = 0;
+		size_t size = 0;
+		r = tpm_nv_info(t, id, &attrs, &size);
+		if (r < 0) {
+			res->state = ROLLBACK_TPM_ERROR;
+			set_detail(res, "TPM integrity counter %" PRIx32 " cannot be read (%s): "
+				   "possible TPM swap attack; reset the TPM", id, strerror(-r));
+			return 0;
+		}
+		if (((attrs & TPMA_NV_TPM2_NT_MASK) >> TPMA_NV_TPM2_NT_SHIFT) != TPM2_NT_COUNTER ||
+		    size != 8 || !(attrs & TPMA_NV_AUTHWRITE)) {
+			res->state = ROLLBACK_BAD_POLICY;
+			set_detail(res, "TPM counter %" PRIx32 " has an invalid security policy "
+				   "(attributes 0x%08" PRIx32 "%s); reset the TPM", id, attrs,
+				   attrs & TPMA_NV_OWNERWRITE ? ", owner-writable only" :
+				   !(attrs & TPMA_NV_AUTHWRITE) ? ", not writable" : "");
+			return 0;
+		}
+	}
 	r = tpm_counter_read(t, id, &v);
 	if (r < 0) {
 		res->state = ROLLBACK_TPM_ERROR;

@@ -39,6 +39,8 @@ enum rollback_state {
 	ROLLBACK_MALFORMED,    /* kexec_rollback.txt unreadable/unparsable */
 	ROLLBACK_NO_TPM,       /* a counter is required but there is no TPM */
 	ROLLBACK_TPM_ERROR,    /* the counter cannot be read */
+	ROLLBACK_BAD_POLICY,   /* the NV index is not a counter the index
+				  auth can increment (reference preflight) */
 };
 
 struct rollback_result {

@@ -278,6 +278,28 @@ static void test_hash_symlinked_dir_refused(void **state)
 	assert_int_equal(errs[1], 0);
 }
 
+static void test_hash_lines(void **state)
+{
+	char *paths[] = {"./vmlinuz", "./grub/grub.cfg"};
+	char *bad[] = {"vmlinuz"};
+	char *out = NULL;
+	size_t len;
+	_cleanup_close_ int fd = -1;
+	(void)state;
+
+	mkd("grub");
+	put("vmlinuz", "");
+	put("grub/grub.cfg", "");
+	fd = open(root, O_RDONLY | O_DIRECTORY);
+	assert_int_equal(manifest_hash_lines(fd, paths, 2, &out, &len), 0);
+	assert_string_equal(out, H0 "  ./vmlinuz\n" H0 "  ./grub/grub.cfg\n");
+	assert_int_equal(len, strlen(out));
+	free(out);
+	assert_int_equal(manifest_hash_lines(fd, bad, 1, &out, &len), -EINVAL);
+	paths[0] = "./absent";
+	assert_int_equal(manifest_hash_lines(fd, paths, 2, &out, &len), -ENOENT);
+}
+
 static void test_hash_many_parallel(void **state)
 {
 	/* More files than cores, of different sizes: every digest lands at
@@ -385,6 +407,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hash_many_parallel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hash_symlinked_dir_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hash_lines, setup, teardown),
 		cmocka_unit_test(test_rollback_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
