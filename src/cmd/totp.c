@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
@@ -36,7 +37,8 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  --tcti STR        TPM to use (default $HEADS_TCTI, else device:/dev/tpmrm0)\n"
-	"  --owner-fd FD     read the TPM owner passphrase from FD (default: empty)\n"
+	"  --owner-fd FD     read the TPM owner passphrase from FD (default: prompt\n"
+	"                    on the terminal; empty if stdin is not a terminal)\n"
 	"  --pcrs LIST       attestation PCRs, e.g. 0,1,2,3,4,7 (seal default: board\n"
 	"                    config CONFIG_TOTP_PCRS, else 0,1,2,3,4,7; show default:\n"
 	"                    the list the object was sealed with, from its TPM record)\n"
@@ -172,8 +174,18 @@ static int read_owner(const struct opts *o, struct secret **ret)
 {
 	int r;
 	if (o->owner_fd < 0) {
+		/* Interactive: prompt as the reference does; scripted (no
+		 * terminal): empty owner auth. */
+		_cleanup_close_ int tty = isatty(STDIN_FILENO) ? open("/dev/tty", O_RDWR | O_CLOEXEC)
+							       : -1;
 		*ret = NULL;
-		return 0;
+		if (tty < 0)
+			return 0;
+		r = secret_read_passphrase(tty, "TPM Owner Passphrase: ", 1024, ret);
+		if (r < 0)
+			fprintf(stderr, "heads totp: cannot read the owner passphrase: %s\n",
+				strerror(-r));
+		return r;
 	}
 	r = secret_read_line_fd(o->owner_fd, 1024, ret);
 	if (r < 0)

@@ -389,6 +389,33 @@ class Totp(TempDirTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("not sealed", r.stderr)
 
+    def test_owner_passphrase_prompt_on_terminal(self):
+        import pty
+        self.take_ownership()
+        self.seal()
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.environ.update(QUIET, HEADS_TCTI=self.tpm.tcti)
+            os.execv(os.environ.get("HEADS", "heads"), ["heads", "totp", "wipe"])
+        out = b""
+        deadline = time.time() + 30
+        while b"TPM Owner Passphrase:" not in out and time.time() < deadline:
+            out += os.read(fd, 1024)
+        os.write(fd, OWNER.encode() + b"\n")
+        while True:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0, out)
+        self.assertNotIn(OWNER.encode(), out)  # no echo
+        self.assertNotIn("0x81004D47", self.tpm.tools("tpm2_getcap", "handles-persistent"))
+
     def test_wrong_owner_passphrase(self):
         self.take_ownership()
         r = self.heads("totp", "seal", "--config", "/dev/null", owner="wrong")
