@@ -1,6 +1,7 @@
 /* heads duk setup|unlock - the LUKS Disk Unlock Key (issue 9,
  * heads-behaviour.md 1.6, 2.3, 4.6, 5.2). The flow lives in lib/duk.c;
  * this file asks the questions and boots. */
+#include "boot/integrity.h"
 #include "cmd/cmd.h"
 #include "config.h"
 #include "duk.h"
@@ -39,7 +40,7 @@ static const char usage[] =
 	"                        [--owner-fd FD] [--tcti T] [--eventlog F | --no-eventlog]\n"
 	"                        [--trace F] [--modules F] [--gnupghome D] [--key ID]\n"
 	"                        [--pin-fd FD] [--no-sign] [--no-rollback] [--yes]\n"
-	"       heads duk unlock --boot DIR [--duk-fd FD] [--tcti T]\n"
+	"       heads duk unlock --boot DIR [--duk-fd FD] [--tcti T] [--keyring DIR]\n"
 	"                        [--drk-fallback ask|yes|no] [--no-act] [--config F]...\n"
 	"\n"
 	"The Disk Unlock Key (DUK): 128 random bytes added to every LUKS container of\n"
@@ -72,7 +73,10 @@ static const char usage[] =
 	"        /secret.key and the crypttab overrides appended to its initrd. If the\n"
 	"        key did not unseal it says why and offers to boot without it (the OS\n"
 	"        asks for the Disk Recovery Key): --drk-fallback yes|no answers that.\n"
-	"        --no-act describes the kexec instead of doing it.\n"
+	"        --no-act describes the kexec instead of doing it. --keyring DIR: first\n"
+	"        verify /boot (signature by a key of DIR, every hash, rollback\n"
+	"        counter) as `heads boot verify` does, and refuse if it fails (the\n"
+	"        menu does this before it calls the unlock).\n"
 	"\n"
 	"Passphrases come from a no-echo prompt or a file descriptor: --drk-fd (one\n"
 	"line), --duk-fd (setup: the passphrase and its confirmation, one line each;\n"
@@ -85,7 +89,7 @@ static const char usage[] =
 
 struct opts {
 	const char *boot, *devices_file, *tcti, *eventlog, *trace, *modules;
-	const char *gnupghome, *key, *fallback;
+	const char *gnupghome, *key, *fallback, *keyring;
 	int drk_fd, duk_fd, owner_fd, pin_fd;
 	bool no_eventlog, no_sign, no_rollback, yes, no_act;
 	char **configs;
@@ -96,7 +100,7 @@ struct opts {
 enum {
 	O_BOOT = 0x100, O_DEVFILE, O_TCTI, O_EVENTLOG, O_NO_EVENTLOG, O_TRACE, O_MODULES,
 	O_GNUPGHOME, O_KEY, O_PIN_FD, O_NO_SIGN, O_NO_ROLLBACK, O_YES, O_DRK_FD, O_DUK_FD,
-	O_OWNER_FD, O_FALLBACK, O_NO_ACT, O_CONFIG,
+	O_OWNER_FD, O_FALLBACK, O_NO_ACT, O_CONFIG, O_KEYRING,
 };
 
 static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
@@ -121,6 +125,7 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		{"drk-fallback", required_argument, NULL, O_FALLBACK},
 		{"no-act", no_argument, NULL, O_NO_ACT},
 		{"config", required_argument, NULL, O_CONFIG},
+		{"keyring", required_argument, NULL, O_KEYRING},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -146,6 +151,7 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		case O_NO_ROLLBACK: o->no_rollback = true; break;
 		case O_YES: o->yes = true; break;
 		case O_NO_ACT: o->no_act = true; break;
+		case O_KEYRING: o->keyring = optarg; break;
 		case O_FALLBACK:
 			if (!streq(optarg, "ask") && !streq(optarg, "yes") && !streq(optarg, "no"))
 				return cmd_usage_error("duk", "%s: --drk-fallback ask|yes|no", sub);
@@ -643,6 +649,23 @@ static int do_unlock(int argc, char **argv)
 		fprintf(stderr, "heads duk unlock: %s\n", why);
 		free(o.configs);
 		return HEADS_EXIT_FAIL;
+	}
+	if (o.keyring) {
+		/* The key devices, header listing and crypttab overrides are
+		 * only trusted once /boot verifies (reference check_config). */
+		struct integrity_options io = {.bootdir = o.boot, .keyring = o.keyring, .tpm = t};
+		struct integrity_report rep;
+		bool ok;
+		r = integrity_check(&io, &rep);
+		ok = r == 0 && integrity_ok(&rep);
+		if (r == 0)
+			integrity_report_free(&rep);
+		if (!ok) {
+			fprintf(stderr, "heads duk unlock: %s does not verify against %s: not "
+				"unlocking (see `heads boot report`)\n", o.boot, o.keyring);
+			free(o.configs);
+			return HEADS_EXIT_FAIL;
+		}
 	}
 	uc.o = &o;
 	uc.t = t;

@@ -283,6 +283,28 @@ class DukTest(TempDirTest):
         size = int(r.stdout.split("initrd-injected: ")[1].split()[0])
         self.assertGreater(size, os.path.getsize(os.path.join(self.boot, "initrd.img")) + 128)
 
+    def test_unlock_verifies_boot_with_keyring(self):
+        """--keyring: the signed DUK files are trusted only once /boot
+        verifies; a tampered crypttab override refuses before any unseal."""
+        self.set_up_and_reboot()
+        path = os.path.join(self.boot, "kexec_initrd_crypttab_overrides.txt")
+        with open(path, "a") as f:
+            f.write("etc/crypttab:evil UUID=x /secret.key luks\n")
+        r = heads(self.tpm, "duk", "unlock", "--boot", self.boot, "--no-act", "--keyring",
+                  self.keyring, "--drk-fallback", "no", fds={"--duk-fd": DUK + b"\n"})
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("does not verify", r.stderr)
+        self.assertNotIn("duk: unlocked", r.stdout)
+        self.assertEqual(self.pcr(4), bytes(32))  # nothing unsealed, nothing extended
+        with open(path) as f:
+            good = f.read().replace("etc/crypttab:evil UUID=x /secret.key luks\n", "")
+        with open(path, "w") as f:
+            f.write(good)
+        r = heads(self.tpm, "duk", "unlock", "--boot", self.boot, "--no-act", "--keyring",
+                  self.keyring, "--drk-fallback", "no", "--config", os.devnull,
+                  fds={"--duk-fd": DUK + b"\n"})
+        self.assertIn("duk: unlocked", r.stdout, r.stderr)
+
     def test_pcr5_extra_module_in_this_boot_is_not_sealed(self):
         """Setup ran in a boot that also loaded extra.ko: the next boot loads
         only the listed module and still unseals (10.2 #19 fixed)."""
