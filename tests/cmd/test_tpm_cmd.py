@@ -359,10 +359,19 @@ class TpmCmdTest(TempDirTest):
         self.assertEqual(p.stdout, "4: " + sha256(bytes.fromhex(v4.strip()) + sha256(b"usb")).hex() + "\n")
 
     def test_finalize_locks_platform_and_shutdown(self):
+        # never-owned TPM, platform locked: reset falls back to the (empty)
+        # lockout authorization
         self.assertEqual(self.tpm("finalize").returncode, 0)
-        # platform auth is now unknown: a reset (platform Clear) is refused
+        self.reset()
+        self.assertEqual(self.seal("0x81004d47", "0", b"x").returncode, 0)
+        # owned now (random lockout auth), platform still locked (a second
+        # finalize cannot change the unknown platform auth): reset refused
+        self.assertEqual(self.tpm("finalize").returncode, 3)
         p = self.tpm("reset", fds={"--owner-fd": OWNER + "\n"})
         self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("lockout authorization is not empty", p.stderr)
+        p = self.tpm("unseal", "0x81004d47", text=False)
+        self.assertEqual((p.returncode, p.stdout), (0, b"x"))  # nothing was cleared
         self.assertEqual(self.tpm("shutdown").returncode, 0)
 
 

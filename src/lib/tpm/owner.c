@@ -53,13 +53,28 @@ int tpm_reset(struct tpm *t, const struct secret *owner_auth)
 		Esys_TR_Close(t->esys, &t->primary);
 		t->primary = ESYS_TR_NONE;
 	}
+	/* Reference: clear with platform auth (empty under coreboot). Firmware
+	 * that locked the platform hierarchy (UEFI, or our own finalize) leaves
+	 * the lockout hierarchy: its auth is empty on a never-owned TPM. */
 	rc = Esys_ClearControl(t->esys, ESYS_TR_RH_PLATFORM, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 			       ESYS_TR_NONE, TPM2_NO);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpm_log_rc_error(rc, "ClearControl(platform)");
-	rc = Esys_Clear(t->esys, ESYS_TR_RH_PLATFORM, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpm_log_rc_error(rc, "Clear(platform)");
+	if (rc == TSS2_RC_SUCCESS)
+		rc = Esys_Clear(t->esys, ESYS_TR_RH_PLATFORM, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				ESYS_TR_NONE);
+	if (rc != TSS2_RC_SUCCESS) {
+		r = tpm_log_rc(rc, "Clear(platform)");
+		if (r == TPM_E_NO_TPM)
+			return tpm_log_rc_error(rc, "Clear(platform)");
+		log_debug("TPM: platform hierarchy unavailable, clearing with lockout auth");
+		set_auth(t, ESYS_TR_RH_LOCKOUT, &empty);
+		rc = Esys_Clear(t->esys, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				ESYS_TR_NONE);
+		if (rc != TSS2_RC_SUCCESS) {
+			log_error("TPM: cannot clear: the platform hierarchy is locked and the "
+				  "lockout authorization is not empty");
+			return tpm_log_rc_error(rc, "Clear(lockout)");
+		}
+	}
 	set_auth(t, ESYS_TR_RH_OWNER, &empty);
 	set_auth(t, ESYS_TR_RH_ENDORSEMENT, &empty);
 	set_auth(t, ESYS_TR_RH_LOCKOUT, &empty);

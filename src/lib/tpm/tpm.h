@@ -192,7 +192,10 @@ int tpm_nv_info(struct tpm *t, uint32_t index, uint32_t *ret_attributes, size_t 
 /* --- Ownership ----------------------------------------------------------- */
 
 /* TPM reset (reference tpmr reset): ClearControl(platform, NO) + Clear
- * (platform auth, empty), owner and endorsement auth := owner_auth,
+ * (platform auth, empty) - or, when the platform hierarchy is locked
+ * (UEFI firmware, tpm_finalize), Clear with the lockout hierarchy's auth if
+ * it is still empty (a never-owned TPM); else TPM_E_AUTH_FAIL -
+ * then owner and endorsement auth := owner_auth,
  * ECC P-256 primary (sha256, reference template) persisted at 0x81000000,
  * DA max-tries 10 / recovery 3600 s / lockout recovery 0, lockout auth :=
  * 32 random bytes never shown. */
