@@ -36,6 +36,9 @@ const char *sig_state_name(enum sig_state s)
 static pthread_once_t gpgme_once = PTHREAD_ONCE_INIT;
 static void gpgme_init_once(void)
 {
+	/* Skip gpgconf discovery (several gpgconf/gpgsm processes per
+	 * context): we only use the OpenPGP engine, gpg from PATH. */
+	gpgme_set_global_flag("disable-gpgconf", "1");
 	gpgme_check_version(NULL);
 }
 
