@@ -382,6 +382,54 @@ class DukTest(TempDirTest):
         self.assertIn("boot aborted", r.stdout)
         self.assertEqual(self.pcr(4), GENERIC)
 
+    def test_scripted_ui_setup_and_unlock(self):
+        """The interactive paths through the UI (scripted back-end): the DRK
+        does not open a third container -> asked, answered "continue with
+        the unlockable ones"; at boot the TOTP screen comes before every
+        passphrase prompt and a wrong first passphrase is retried."""
+        other = os.path.join(self.tmp, "other.img")
+        with open(other, "wb") as f:
+            f.truncate(20 << 20)
+        sh("cryptsetup", "luksFormat", "-q", "--type", "luks2", *CHEAP, "--key-file", "-",
+           other, input=b"a different recovery key")
+        script = self.write("setup.script", "# continue with the unlockable devices?\ny\n")
+        r_fd, w_fd = os.pipe()
+        os.write(w_fd, DRK + b"\n" + DUK + b"\n" + DUK + b"\n")
+        os.close(w_fd)
+        env = dict(os.environ, HEADS_TCTI=self.tpm.tcti, HEADS_UI="script",
+                   HEADS_UI_SCRIPT=script, HEADS_UI_SECRET_FD=str(r_fd))
+        o_r, o_w = os.pipe()
+        os.write(o_w, OWNER)
+        os.close(o_w)
+        p = subprocess.run([HEADS, "duk", "setup", "--boot", self.boot, *self.devs, other,
+                            "--owner-fd", str(o_r), "--gnupghome", self.gnupg, "--no-eventlog",
+                            "--trace", self.trace, "--modules", self.modlist],
+                           pass_fds=[r_fd, o_r], capture_output=True, text=True, env=env,
+                           stdin=subprocess.DEVNULL, timeout=120)
+        os.close(r_fd)
+        os.close(o_r)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("Continue with only the unlockable devices", p.stdout)
+        self.assertIn(f"does not open: {other}", p.stdout)
+        self.assertNotIn(other, self.read("kexec_key_devices.txt"))
+        self.assertEqual(len(self.read("kexec_key_devices.txt").splitlines()), 2)
+
+        self.tpm.reboot()
+        self.init_boot()
+        script = self.write("unlock.script", "")
+        r_fd, w_fd = os.pipe()
+        os.write(w_fd, b"not the passphrase\n" + DUK + b"\n")
+        os.close(w_fd)
+        env.update(HEADS_TCTI=self.tpm.tcti, HEADS_UI_SCRIPT=script, HEADS_UI_SECRET_FD=str(r_fd))
+        p = subprocess.run([HEADS, "duk", "unlock", "--boot", self.boot, "--no-act",
+                            "--config", os.devnull], pass_fds=[r_fd], capture_output=True,
+                           text=True, env=env, stdin=subprocess.DEVNULL, timeout=120)
+        os.close(r_fd)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(p.stdout.count("TOTP: unavailable"), 2)  # no TOTP sealed here
+        self.assertIn("Wrong Disk Unlock Key passphrase.", p.stdout)
+        self.assertIn("duk: unlocked: 2 containers", p.stdout)
+
     def test_not_set_up(self):
         r = self.unlock(DUK)
         self.assertEqual(r.returncode, 1)
