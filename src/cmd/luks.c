@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -47,8 +48,9 @@ static const char usage[] =
 	"reencrypt          offline LUKS2 reencryption with a new volume key, crash-safe\n"
 	"                   (checksum resilience); an interrupted run is resumed. Only\n"
 	"                   the DRK is kept: the DUK must be added and sealed again.\n"
-	"                   --fast: no resilience (a crash destroys data). LUKS1 is\n"
-	"                   refused: convert it to LUKS2 first.\n"
+	"                   --fast: no resilience (a crash destroys data). Ctrl-C or\n"
+	"                   SIGTERM stops at the next hotzone (\"DEVICE: interrupted\").\n"
+	"                   LUKS1 is refused: convert it to LUKS2 first.\n"
 	"measure            header backup of each container, ordered by UUID; writes the\n"
 	"                   sha256sum listing to --output (default /tmp/luksDump.txt)\n"
 	"                   and stdout; --extend extends PCR 6 with it.\n"
@@ -505,6 +507,14 @@ static void show_progress(void *userdata, const char *device, uint64_t done, uin
 	fflush(stderr);
 }
 
+static volatile int interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
 static int do_reencrypt(int argc, char **argv)
 {
 	struct opts o;
@@ -521,6 +531,11 @@ static int do_reencrypt(int argc, char **argv)
 		luks_devices_free(v, n);
 		return HEADS_EXIT_FAIL;
 	}
+	/* Ctrl-C / SIGTERM stop at the next hotzone boundary: resumable. */
+	struct sigaction sa = {.sa_handler = on_interrupt};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	if (o.fast)
 		log_warn("--fast: no resilience. DO NOT POWER DOWN: an interruption destroys "
 			 "the data being reencrypted");
@@ -530,11 +545,15 @@ static int do_reencrypt(int argc, char **argv)
 	struct luks_opts lo = lib_opts(&o);
 	lo.progress = show_progress;
 	lo.userdata = &last;
-	for (size_t i = 0; i < n; i++) {
+	lo.interrupt = &interrupted;
+	for (size_t i = 0; i < n && !interrupted; i++) {
 		bool resumed = false;
 		last = -1;
 		r = luks_reencrypt(v[i].path, drk, &lo, &resumed);
-		if (r < 0) {
+		if (r == -EINTR) {
+			printf("%s: interrupted\n", v[i].path);
+			fails++;
+		} else if (r < 0) {
 			printf("%s: fails\n", v[i].path);
 			fails++;
 		} else {

@@ -5,12 +5,13 @@ import hashlib
 import os
 import random
 import signal
+import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from heads_test import TempDirTest, main  # noqa: E402
+from heads_test import HEADS, TempDirTest, main  # noqa: E402
 from test_luks_common import (dump, encrypt_in_place, heads, luks_format,  # noqa: E402
                               opens, oracle_decrypt, spawn, used_slots, volume_key)
 
@@ -130,6 +131,32 @@ class ReencryptKilled(TempDirTest):
         self.assertGreaterEqual(resumed, 1)
         # the oracle can fail: with the first volume key the data is noise
         self.assertNotEqual(oracle_decrypt(img, None, 4096, key=first_key), self.data[:4096])
+
+    def test_sigterm_stops_cleanly_then_resumes(self):
+        data = random.Random(SEED + 2).randbytes(40 << 20)
+        img = os.path.join(self.tmp, "t.img")
+        encrypt_in_place(img, data, self.key)
+        r, w = os.pipe()
+        os.write(w, self.key)
+        os.close(w)
+        p = subprocess.Popen([HEADS, "luks", "reencrypt", "--drk-fd", str(r), img],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             pass_fds=[r], start_new_session=True)
+        os.close(r)
+        # SIGTERM as soon as it announces the reencryption (the handler is
+        # installed before that line): it must stop after the first hotzone
+        for line in p.stderr:
+            if "reencrypting with checksum resilience" in line:
+                p.send_signal(signal.SIGTERM)
+                break
+        out, err = p.communicate(timeout=120)
+        self.assertEqual(p.returncode, 1, err)
+        self.assertEqual(out, f"{img}: interrupted\n")
+        self.assertIn("Requirements:", dump(img))  # in progress, clean
+        r2 = heads("luks", "reencrypt", img, fds={"--drk-fd": self.key})
+        self.assertEqual(r2.returncode, 0, r2.stderr)
+        self.assertIn("(resumed)", r2.stdout)
+        self.assertEqual(oracle_decrypt(img, self.key, len(data)), data)
 
     def test_fast_and_several_containers(self):
         a, b = self.image("a.img"), self.image("b.img")

@@ -553,7 +553,7 @@ static int reencrypt_progress(uint64_t size, uint64_t offset, void *usrptr)
 		eta = (double)(size - offset) / rate;
 	if (p->o && p->o->progress)
 		p->o->progress(p->o->userdata, p->path, offset, size, rate, eta);
-	return 0;
+	return p->o && p->o->interrupt && *p->o->interrupt ? 1 : 0;
 }
 
 static int reencrypt_state_of(struct crypt_device *cd)
@@ -581,12 +581,18 @@ int luks_reencrypt_state(const char *path)
 	return reencrypt_state_of(cd);
 }
 
+static uint64_t hotzone_sectors(const char *resilience)
+{
+	return resilience && streq(resilience, "checksum") ? LUKS_REENCRYPT_HOTZONE / 512 : 0;
+}
+
 static int reencrypt_init_flags(struct crypt_device *cd, const struct secret *drk,
 				uint32_t flags, const char *resilience)
 {
 	struct crypt_params_reencrypt rp = {
 		.resilience = resilience,
 		.hash = resilience && streq(resilience, "checksum") ? "sha256" : NULL,
+		.max_hotzone_size = hotzone_sectors(resilience),
 		.flags = flags,
 	};
 	return crypt_reencrypt_init_by_passphrase(cd, NULL, (const char *)drk->data, drk->len,
@@ -713,6 +719,7 @@ int luks_reencrypt(const char *path, const struct secret *drk, const struct luks
 			.direction = CRYPT_REENCRYPT_FORWARD,
 			.resilience = resilience,
 			.hash = streq(resilience, "checksum") ? "sha256" : NULL,
+			.max_hotzone_size = hotzone_sectors(resilience),
 			.luks2 = &l2,
 		};
 		r = crypt_reencrypt_init_by_passphrase(cd, NULL, (const char *)drk->data, drk->len,
@@ -726,6 +733,10 @@ int luks_reencrypt(const char *path, const struct secret *drk, const struct luks
 	r = crypt_reencrypt_run(cd, reencrypt_progress, &pc);
 	if (r < 0)
 		return log_error_errno(r, "%s: reencryption failed (run it again to resume)", path);
+	if (opts && opts->interrupt && *opts->interrupt && reencrypt_state_of(cd) != 0) {
+		log_warn("%s: reencryption interrupted: run it again to resume", path);
+		return -EINTR;
+	}
 	return 0;
 }
 
