@@ -331,8 +331,10 @@ int tpm_otp_hmac(struct tpm *t, uint32_t handle, uint32_t pcr_mask, const void *
 	TSS2_RC rc;
 	int r;
 
-	if (len > 64 || pcr_mask == 0 || pcr_mask >> TPM_PCR_COUNT)
+	if (len > 64 || pcr_mask >> TPM_PCR_COUNT)
 		return -EINVAL;
+	if (pcr_mask == 0 && tpm_otp_sealed_mask(t, &pcr_mask) < 0)
+		pcr_mask = TPM_OTP_DEFAULT_PCRS;
 	r = persistent(t, handle, &key);
 	if (r < 0)
 		return r;
@@ -451,6 +453,10 @@ char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask)
 	int r;
 
 	r = record_read(t, &rec);
+	if (r == 0 && pcr_mask == 0)
+		pcr_mask = rec.mask;
+	if (pcr_mask == 0)
+		pcr_mask = TPM_OTP_DEFAULT_PCRS;
 	if (r < 0) {
 		char list[128];
 		mask_list(pcr_mask, list, sizeof(list));

@@ -52,7 +52,9 @@ int tpm_otp_seal(struct tpm *t, uint32_t handle, const struct secret *key,
 		 const struct tpm_pcr_values *expected, const struct secret *owner_auth);
 
 /* HMAC-SHA1(key in TPM, msg) with a fresh policy session on the current PCRs
- * in pcr_mask. msg at most 64 bytes. */
+ * in pcr_mask. msg at most 64 bytes. pcr_mask 0 (here and in the functions
+ * below) means the list the object was sealed with (tpm_otp_sealed_mask()),
+ * else TPM_OTP_DEFAULT_PCRS. */
 int tpm_otp_hmac(struct tpm *t, uint32_t handle, uint32_t pcr_mask, const void *msg,
 		 size_t len, uint8_t ret[OTP_SHA1_LEN]);
 /* RFC 6238 / RFC 4226 codes (6 digits) computed by the TPM. */

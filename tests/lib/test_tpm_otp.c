@@ -82,6 +82,9 @@ static void test_rfc_vectors_in_tpm(void **state)
 		assert_int_equal(tpm_otp_hotp(f->t, TPM_HANDLE_TOTP, MASK, c, &code), 0);
 		assert_int_equal(code, hotp[c]);
 	}
+	/* mask 0: the sealed list, from the record. */
+	assert_int_equal(tpm_otp_hotp(f->t, TPM_HANDLE_TOTP, 0, 9, &code), 0);
+	assert_int_equal(code, 520489);
 	/* RFC 6238 SHA-1 rows, 6-digit truncation of the same HMACs. */
 	assert_int_equal(tpm_otp_totp(f->t, TPM_HANDLE_TOTP, MASK, 59, &code), 0);
 	assert_int_equal(code, 287082);
@@ -116,6 +119,37 @@ static void test_policy_and_explanation(void **state)
 	seal_rfc_key(f);
 	assert_int_equal(tpm_otp_hotp(f->t, TPM_HANDLE_TOTP, MASK, 1, &code), 0);
 	assert_int_equal(code, 287082);
+}
+
+static void test_sealed_mask(void **state)
+{
+	struct fixture *f = *state;
+	struct tpm_pcr_values exp;
+	struct secret *key = secret_dup(rfc_key, 20);
+	uint32_t code, mask = 0;
+	char *why;
+
+	assert_int_equal(tpm_otp_sealed_mask(f->t, &mask), TPM_E_NO_OBJECT);
+	assert_int_equal(tpm_otp_expected(f->t, 0x5, NULL, &exp), 0);
+	assert_int_equal(tpm_otp_seal(f->t, TPM_HANDLE_TOTP, key, &exp, f->owner), 0);
+	assert_int_equal(tpm_otp_sealed_mask(f->t, &mask), 0);
+	assert_int_equal(mask, 0x5);
+	assert_int_equal(tpm_extend_string(f->t, 7, "outside this policy"), 0);
+	assert_int_equal(tpm_otp_hotp(f->t, TPM_HANDLE_TOTP, 0, 2, &code), 0);
+	assert_int_equal(code, 359152);
+	assert_int_equal(tpm_otp_hotp(f->t, TPM_HANDLE_TOTP, MASK, 2, &code),
+			 TPM_E_PCR_MISMATCH);
+	why = tpm_otp_explain(f->t, MASK);
+	assert_non_null(strstr(why, "the PCR list 0,1,2,3,4,7 is not the one the object was "
+				    "sealed with (0,2)"));
+	free(why);
+	assert_int_equal(tpm_extend_string(f->t, 2, "inside"), 0);
+	assert_int_equal(tpm_otp_hotp(f->t, TPM_HANDLE_TOTP, 0, 2, &code), TPM_E_PCR_MISMATCH);
+	why = tpm_otp_explain(f->t, 0);
+	assert_non_null(strstr(why, "PCR 2 moved"));
+	free(why);
+	secret_free(key);
+	assert_no_leaks(f->t);
 }
 
 static void test_wipe(void **state)
@@ -162,6 +196,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rfc_vectors_in_tpm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_and_explanation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sealed_mask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wipe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
 	};
