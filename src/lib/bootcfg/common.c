@@ -206,11 +206,37 @@ static size_t output_bytes(const struct boot_entry *e)
 	return n;
 }
 
+/* A path missing as written but present with (or without) a leading /boot:
+ * BLS entries and configs written for a root-fs layout on a separate /boot
+ * partition, or the other way round. */
+static void fix_boot_prefix(const char *bootdir, char **path)
+{
+	if (!*path || bc_exists(bootdir, *path, false))
+		return;
+	if (startswith(*path, "/boot/") && bc_exists(bootdir, *path + 5, false)) {
+		char *t = xstrdup(*path + 5);
+		free(*path);
+		*path = t;
+	} else if (!startswith(*path, "/boot/")) {
+		char *t = xasprintf("/boot%s", *path);
+		if (bc_exists(bootdir, t, false)) {
+			free(*path);
+			*path = t;
+		} else {
+			free(t);
+		}
+	}
+}
+
 int bc_emit(const char *bootdir, struct boot_entries *l, struct boot_entry *e)
 {
 	const char *missing = NULL;
-	static size_t total; /* per-process bound is enforced per list below */
-	(void)total;
+
+	fix_boot_prefix(bootdir, &e->kernel);
+	for (size_t i = 0; i < e->n_initrd; i++)
+		fix_boot_prefix(bootdir, &e->initrd[i]);
+	for (size_t i = 0; i < e->n_modules; i++)
+		fix_boot_prefix(bootdir, &e->modules[i].path);
 
 	if (!e->kernel || !*e->kernel)
 		missing = "(no kernel)";

@@ -197,6 +197,11 @@ static struct token lex(struct parser *p)
 		t.type = c == '{' ? T_LBRACE : T_RBRACE;
 		return t;
 	}
+	if (c == '|' || c == '&' || c == '<' || c == '>') {
+		p->pos++;
+		perr(p, "pipes and redirections are not GRUB script");
+		return t; /* T_EOF ends the parse */
+	}
 	t.type = T_WORD;
 	while ((c = pc(p)) != -1) {
 		if (is_blank(c) || c == '\n' || c == ';' || c == '{' || c == '}' ||

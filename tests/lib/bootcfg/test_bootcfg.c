@@ -253,6 +253,21 @@ static void test_bls(void **state)
 	boot_entries_free(&l);
 }
 
+static void test_boot_prefix_fallback(void **state)
+{
+	(void)state;
+	touch_kernels();
+	put("boot/vmlinuz-r", "k");
+	put("grub/grub.cfg", "menuentry a { linux /boot/vmlinuz root=x; initrd /initrd.img; }\n"
+			     "menuentry b { linux /vmlinuz-r; initrd /boot/initrd.img; }\n");
+	struct boot_entries l = parse("grub/grub.cfg", BOOTCFG_GRUB, 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[0].kernel, "/vmlinuz");
+	assert_string_equal(l.v[1].kernel, "/boot/vmlinuz-r");
+	assert_string_equal(l.v[1].initrd[0], "/initrd.img");
+	boot_entries_free(&l);
+}
+
 /* ---- cmdline builder ---- */
 
 static void test_cmdline(void **state)
@@ -391,6 +406,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_syslinux_include_cycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syslinux_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_boot_prefix_fallback, setup, teardown),
 		cmocka_unit_test(test_cmdline),
 		cmocka_unit_test(test_line_roundtrip),
 		cmocka_unit_test(test_json_escaping),
