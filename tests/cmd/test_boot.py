@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -208,6 +209,42 @@ class SignVerify(BootTest):
         self.assertIn("bad PIN or passphrase", r.stderr)
         self.assertEqual(self.snapshot(), before)  # nothing written, old signature kept
         self.refused("changed: ./vmlinuz-6.1.0-amd64")
+
+    def test_pin_from_terminal_prompt(self):
+        """No --pin-fd: the PIN is asked on the controlling terminal, no echo."""
+        import pty
+        import select
+        subprocess.run(["gpgconf", "--homedir", Keys.pinned, "--kill", "gpg-agent"],
+                       capture_output=True)
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.environ["HEADS_TCTI"] = ""
+            os.execv(os.environ["HEADS"], ["heads", "boot", "sign", "--boot", self.boot,
+                                           "--gnupghome", Keys.pinned, "--no-rollback"])
+        out = b""
+        sent = False
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            r, _, _ = select.select([fd], [], [], 1)
+            if not r:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if not sent and b"GPG signing PIN" in out:
+                os.write(fd, b"123456\n")
+                sent = True
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        self.assertTrue(sent, out)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0, out)
+        self.assertNotIn(b"123456", out)  # not echoed
+        self.assertIn(Keys.pinned_fpr.encode(), out)
+        self.verify(0)
 
     def test_choose_key(self):
         r = self.sign("--key", Keys.fpr)
