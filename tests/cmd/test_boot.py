@@ -223,10 +223,15 @@ class SignVerify(BootTest):
                                            "--gnupghome", Keys.pinned, "--no-rollback"])
         out = b""
         sent = False
+        status = None
         deadline = time.time() + 60
         while time.time() < deadline:
-            r, _, _ = select.select([fd], [], [], 1)
+            r, _, _ = select.select([fd], [], [], 0.2)
             if not r:
+                done, st = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status = st
+                    break
                 continue
             try:
                 chunk = os.read(fd, 4096)
@@ -238,7 +243,8 @@ class SignVerify(BootTest):
             if not sent and b"GPG signing PIN" in out:
                 os.write(fd, b"123456\n")
                 sent = True
-        _, status = os.waitpid(pid, 0)
+        if status is None:
+            _, status = os.waitpid(pid, 0)
         os.close(fd)
         self.assertTrue(sent, out)
         self.assertEqual(os.waitstatus_to_exitcode(status), 0, out)
