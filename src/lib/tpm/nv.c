@@ -37,8 +37,13 @@ static int nv_define(struct tpm *t, uint32_t index, size_t size, TPMA_NV attrs,
 	pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
 	pub.nvPublic.attributes = attrs;
 	pub.nvPublic.dataSize = (UINT16)size;
-	rc = Esys_NV_DefineSpace(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-				 ESYS_TR_NONE, &empty, &pub, &tr);
+	ESYS_TR s;
+	r = tpm_owner_session(t, &s);
+	if (r < 0)
+		return r;
+	rc = Esys_NV_DefineSpace(t->esys, ESYS_TR_RH_OWNER, s, ESYS_TR_NONE, ESYS_TR_NONE, &empty,
+				 &pub, &tr);
+	tpm_owner_session_end(t, s);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_log_rc_error(rc, "NV_DefineSpace");
 	Esys_TR_Close(t->esys, &tr);
@@ -74,12 +79,14 @@ int tpm_nv_info(struct tpm *t, uint32_t index, uint32_t *ret_attributes, size_t 
 int tpm_nv_write(struct tpm *t, uint32_t index, const void *data, size_t len,
 		 const struct secret *owner_auth)
 {
-	ESYS_TR tr, auth;
+	ESYS_TR tr, auth, s = ESYS_TR_PASSWORD;
 	int r = tpm_from_handle(t, index, &tr);
 	if (r < 0)
 		return r;
 	if (owner_auth) {
 		r = set_owner_auth(t, owner_auth);
+		if (r == 0)
+			r = tpm_owner_session(t, &s);
 		auth = ESYS_TR_RH_OWNER;
 	} else {
 		auth = tr;
@@ -89,11 +96,12 @@ int tpm_nv_write(struct tpm *t, uint32_t index, const void *data, size_t len,
 		size_t n = len - off < NV_CHUNK ? len - off : NV_CHUNK;
 		b.size = (UINT16)n;
 		memcpy(b.buffer, (const uint8_t *)data + off, n);
-		TSS2_RC rc = Esys_NV_Write(t->esys, auth, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-					   ESYS_TR_NONE, &b, (UINT16)off);
+		TSS2_RC rc = Esys_NV_Write(t->esys, auth, tr, s, ESYS_TR_NONE, ESYS_TR_NONE, &b,
+					   (UINT16)off);
 		if (rc != TSS2_RC_SUCCESS)
 			r = tpm_log_rc_error(rc, "NV_Write");
 	}
+	tpm_owner_session_end(t, s);
 	Esys_TR_Close(t->esys, &tr);
 	return r;
 }
@@ -160,8 +168,14 @@ int tpm_nv_undefine(struct tpm *t, uint32_t index, const struct secret *owner_au
 		Esys_TR_Close(t->esys, &tr);
 		return r;
 	}
-	rc = Esys_NV_UndefineSpace(t->esys, ESYS_TR_RH_OWNER, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-				   ESYS_TR_NONE);
+	ESYS_TR s;
+	r = tpm_owner_session(t, &s);
+	if (r < 0) {
+		Esys_TR_Close(t->esys, &tr);
+		return r;
+	}
+	rc = Esys_NV_UndefineSpace(t->esys, ESYS_TR_RH_OWNER, tr, s, ESYS_TR_NONE, ESYS_TR_NONE);
+	tpm_owner_session_end(t, s);
 	if (rc != TSS2_RC_SUCCESS) {
 		Esys_TR_Close(t->esys, &tr);
 		return tpm_log_rc_error(rc, "NV_UndefineSpace");
@@ -201,7 +215,7 @@ int tpm_counter_read(struct tpm *t, uint32_t index, uint64_t *ret_value)
 int tpm_counter_increment(struct tpm *t, uint32_t index, const struct secret *owner_auth,
 			  uint64_t *ret_value)
 {
-	ESYS_TR tr, auth;
+	ESYS_TR tr, auth, s = ESYS_TR_PASSWORD;
 	TSS2_RC rc;
 	int r;
 
@@ -212,15 +226,18 @@ int tpm_counter_increment(struct tpm *t, uint32_t index, const struct secret *ow
 		return r;
 	if (owner_auth) {
 		r = set_owner_auth(t, owner_auth);
+		if (r == 0)
+			r = tpm_owner_session(t, &s);
 		auth = ESYS_TR_RH_OWNER;
 	} else {
 		auth = tr;
 	}
 	if (r == 0) {
-		rc = Esys_NV_Increment(t->esys, auth, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+		rc = Esys_NV_Increment(t->esys, auth, tr, s, ESYS_TR_NONE, ESYS_TR_NONE);
 		if (rc != TSS2_RC_SUCCESS)
 			r = tpm_log_rc_error(rc, "NV_Increment");
 	}
+	tpm_owner_session_end(t, s);
 	Esys_TR_Close(t->esys, &tr);
 	if (r < 0)
 		return r;

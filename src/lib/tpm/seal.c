@@ -476,7 +476,12 @@ int tpm_evict(struct tpm *t, uint32_t handle, const struct secret *owner_auth)
 	explicit_bzero(&owner, sizeof(owner));
 	if (rc != TSS2_RC_SUCCESS)
 		return -EIO;
-	r = evict_if_present(t, handle, ESYS_TR_PASSWORD);
+	ESYS_TR sess;
+	r = tpm_owner_session(t, &sess);
+	if (r < 0)
+		return r;
+	r = evict_if_present(t, handle, sess);
+	tpm_owner_session_end(t, sess);
 	if (r < 0)
 		return r;
 	if (handle == TPM_PRIMARY_HANDLE)

@@ -36,6 +36,11 @@ int tpm_from_handle(struct tpm *t, uint32_t handle, ESYS_TR *ret);
 /* A salted (with the primary) HMAC session with parameter encryption
  * (decrypt|encrypt|continue), tracked. */
 int tpm_hmac_session(struct tpm *t, ESYS_TR *ret);
+/* Session for an owner-authorized command: a salted HMAC session (auth not
+ * in clear on the bus) if the primary exists, else ESYS_TR_PASSWORD.
+ * Release with tpm_owner_session_end(). */
+int tpm_owner_session(struct tpm *t, ESYS_TR *ret);
+void tpm_owner_session_end(struct tpm *t, ESYS_TR s);
 /* getrandom() into buf. */
 int tpm_random(void *buf, size_t len);
 

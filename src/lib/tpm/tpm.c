@@ -542,3 +542,24 @@ int tpm_hmac_session(struct tpm *t, ESYS_TR *ret)
 	*ret = s;
 	return 0;
 }
+
+int tpm_owner_session(struct tpm *t, ESYS_TR *ret)
+{
+	if (t->primary == ESYS_TR_NONE) {
+		int r = tpm_from_handle(t, TPM_PRIMARY_HANDLE, &t->primary);
+		if (r == TPM_E_NO_OBJECT) {
+			t->primary = ESYS_TR_NONE;
+			*ret = ESYS_TR_PASSWORD;
+			return 0;
+		}
+		if (r < 0)
+			return r;
+	}
+	return tpm_hmac_session(t, ret);
+}
+
+void tpm_owner_session_end(struct tpm *t, ESYS_TR s)
+{
+	if (s != ESYS_TR_PASSWORD && s != ESYS_TR_NONE)
+		tpm_flush(t, s);
+}
