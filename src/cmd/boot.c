@@ -21,7 +21,8 @@
 
 static const char usage[] =
 	"Usage: heads boot sign   --boot DIR [--gnupghome DIR] [--key ID] [--pin-fd FD]\n"
-	"                         [--tcti STR] [--owner-fd FD] [--no-rollback] [--config F]...\n"
+	"                         [--tcti STR] [--owner-fd FD] [--new-counter] [--no-rollback]\n"
+	"                         [--config F]...\n"
 	"       heads boot verify --boot DIR --keyring DIR [--tcti STR] [--no-rollback]\n"
 	"                         [--config F]...\n"
 	"       heads boot report --boot DIR --keyring DIR [--tcti STR] [--no-rollback]\n"
@@ -50,6 +51,8 @@ static const char usage[] =
 	"/dev/tpmrm0) unless --no-rollback or CONFIG_IGNORE_ROLLBACK=y in the\n"
 	"config files (--config, default " DEFAULT_BOARD_CONFIG " then " DEFAULT_USER_CONFIG ").\n"
 	"Counter creation needs the TPM owner passphrase: prompt or --owner-fd.\n"
+	"--new-counter creates a fresh counter even if /boot names one (after a\n"
+	"TPM reset, when the old counter is gone).\n"
 	"\n"
 	"Exit status: 0 everything holds / signed; 1 an integrity check failed or\n"
 	"signing failed; 2 usage error.\n";
@@ -57,7 +60,7 @@ static const char usage[] =
 struct opts {
 	const char *boot, *keyring, *gnupghome, *key, *tcti;
 	int pin_fd, owner_fd;
-	bool no_rollback;
+	bool no_rollback, new_counter;
 	char **configs;
 	size_t n_configs;
 };
@@ -73,6 +76,7 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		{"owner-fd", required_argument, NULL, 'o'},
 		{"tcti", required_argument, NULL, 't'},
 		{"no-rollback", no_argument, NULL, 'n'},
+		{"new-counter", no_argument, NULL, 'N'},
 		{"config", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{},
@@ -91,6 +95,7 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		case 'u': o->key = optarg; break;
 		case 't': o->tcti = optarg; break;
 		case 'n': o->no_rollback = true; break;
+		case 'N': o->new_counter = true; break;
 		case 'c':
 			o->configs = xrealloc(o->configs, (o->n_configs + 1) * sizeof(char *));
 			o->configs[o->n_configs++] = optarg;
@@ -408,7 +413,7 @@ static int do_sign(int argc, char **argv)
 		/* Needed only to create a counter: ask when /boot has none. */
 		_cleanup_free_ char *p = xasprintf("%s/%s", o.boot, ROLLBACK_FILE);
 		struct stat st;
-		if (lstat(p, &st) < 0 && errno == ENOENT) {
+		if (o.new_counter || (lstat(p, &st) < 0 && errno == ENOENT)) {
 			_cleanup_close_ int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 			if (tty >= 0)
 				r = secret_read_passphrase(tty, "TPM Owner Passphrase: ", PIN_MAX, &owner);
@@ -432,6 +437,7 @@ static int do_sign(int argc, char **argv)
 	so.signer.max_attempts = 3;
 	so.tpm = tpm;
 	so.owner_auth = owner;
+	so.new_counter = o.new_counter;
 	so.progress = progress_cb;
 	so.userdata = &pr;
 	r = integrity_sign(&so, &res);

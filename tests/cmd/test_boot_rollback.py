@@ -86,13 +86,13 @@ class Rollback(BootTest):
     def tpm_run(self, *args, tpm=None, pass_fds=()):
         return run(*args, pass_fds=pass_fds, env={"HEADS_TCTI": (tpm or self.sw).tcti})
 
-    def tsign(self, expect=0):
+    def tsign(self, expect=0, tpm=None, *extra):
         rfd, wfd = os.pipe()
         os.write(wfd, b"\n")  # fresh swtpm: empty owner passphrase
         os.close(wfd)
         try:
             r = self.tpm_run("boot", "sign", "--boot", self.boot, "--gnupghome", Keys.signer,
-                             "--owner-fd", str(rfd), pass_fds=(rfd,))
+                             "--owner-fd", str(rfd), *extra, tpm=tpm, pass_fds=(rfd,))
         finally:
             os.close(rfd)
         self.assertEqual(r.returncode, expect, r.stdout + r.stderr)
@@ -178,6 +178,22 @@ class Rollback(BootTest):
             other.stop()
         self.assertIn("counter: BAD POLICY", r.stderr)
         self.assertIn("invalid security policy", r.stderr)
+
+    def test_new_counter_after_tpm_reset(self):
+        self.tsign()
+        other = Swtpm(os.path.join(self.tmp, "reset-tpm"))
+        try:
+            before = self.snapshot()
+            r = self.tsign(1, other)
+            self.assertIn("cannot increment TPM rollback counter", r.stderr)
+            self.assertEqual(self.snapshot(), before)  # /boot untouched
+            r = self.tsign(0, other, "--new-counter")
+            self.assertRegex(r.stdout, r"counter OK \([0-9a-f]+ = \d+\)")
+            self.tverify(0, other)
+        finally:
+            other.stop()
+        r = self.tverify(1)  # the old TPM's counter no longer matches
+        self.assertIn("counter: TPM ERROR", r.stderr)
 
     def test_counter_file_tampered(self):
         self.tsign()

@@ -459,7 +459,7 @@ int integrity_sign(const struct integrity_sign_options *o, struct integrity_sign
 		const struct staged *old = NULL;
 		char *rb;
 		size_t rb_len;
-		for (size_t i = 0; i < st.n; i++)
+		for (size_t i = 0; i < st.n && !o->new_counter; i++)
 			if (streq(st.f[i].name, ROLLBACK_FILE))
 				old = &st.f[i];
 		r = rollback_advance(o->tpm, old ? old->data : NULL, old ? old->len : 0,

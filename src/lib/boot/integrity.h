@@ -79,6 +79,8 @@ struct integrity_sign_options {
 	struct sig_signer signer;
 	struct tpm *tpm;                 /* NULL: no rollback counter */
 	const struct secret *owner_auth; /* for counter creation/increment */
+	bool new_counter;                /* create a fresh counter even if /boot
+					    names one (after a TPM reset) */
 	manifest_progress_fn progress;
 	void *userdata;
 	const struct integrity_file *extra; /* n_extra files staged too */
