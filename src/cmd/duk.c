@@ -49,7 +49,8 @@ static const char usage[] =
 	"typing the disk passphrase.\n"
 	"\n"
 	"setup   SELECTION is DEVICE... or --devices-file F (\"DEVICE [UUID]\" lines);\n"
-	"        default: every LUKS container on non-removable disks. The Disk\n"
+	"        default: the containers of an existing kexec_key_devices.txt (a\n"
+	"        reseal), else every LUKS container on non-removable disks. The Disk\n"
 	"        Recovery Key (DRK) is tested on all of them (3 tries; containers it\n"
 	"        does not open are dropped after confirmation, or with --yes); the DUK\n"
 	"        passphrase (>= 12 characters) is asked twice; all containers must\n"
@@ -241,6 +242,17 @@ static int select_devices(const struct opts *o, int argc, char **argv,
 
 	if (o->devices_file && optind < argc)
 		return cmd_usage_error("duk", "setup: give devices or --devices-file, not both");
+	if (!o->devices_file && optind == argc) {
+		/* A reseal keeps the configured containers (reference "reuse
+		 * configured devices"). */
+		_cleanup_free_ char *conf = xasprintf("%s/%s", o->boot, DUK_KEY_DEVICES_FILE);
+		if (access(conf, F_OK) == 0) {
+			struct opts o2 = *o;
+			o2.devices_file = conf;
+			log_info("resealing for the containers of %s", conf);
+			return select_devices(&o2, argc, argv, ret, ret_n);
+		}
+	}
 	if (!o->devices_file && optind == argc) {
 		r = luks_discover(false, &v, &n);
 		if (r < 0) {

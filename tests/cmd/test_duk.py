@@ -328,9 +328,16 @@ class DukTest(TempDirTest):
         self.assertNotIn(f"{self.devs[0]}: LUKS header changed", r.stdout)
         self.assertIn("heads duk setup", r.stdout)
         self.assertEqual(self.pcr(4), GENERIC)  # extended all the same
-        # Resealing in this boot, then a reboot, unlocks again.
-        r = self.setup_duk("--no-rollback")
+        # Resealing in this boot (no devices given: the configured ones),
+        # then a reboot, unlocks again.
+        r = heads(self.tpm, "duk", "setup", "--boot", self.boot, "--gnupghome", self.gnupg,
+                  "--no-eventlog", "--trace", self.trace, "--modules", self.modlist,
+                  "--no-rollback", fds={"--drk-fd": DRK, "--duk-fd": DUK + b"\n" + DUK + b"\n",
+                                        "--owner-fd": OWNER})
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("resealing for the containers of", r.stderr)
+        for d in self.devs:
+            self.assertIn(f"{d}: duk slot 31", r.stdout)
         self.tpm.reboot()
         self.init_boot()
         r = self.unlock(DUK)
