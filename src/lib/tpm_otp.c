@@ -314,8 +314,10 @@ out:
 		tpm_flush(t, obj);
 	if (sess != ESYS_TR_NONE)
 		tpm_flush(t, sess);
-	if (primary != ESYS_TR_NONE)
-		Esys_TR_Close(e, &primary);
+	/* The primary's ESYS_TR is not closed: ESAPI hands out one TR per TPM
+	 * handle and context, and the TPM core caches it (tpm_close() ends
+	 * the context and every TR with it). */
+	(void)primary;
 	Esys_Free(out_priv);
 	Esys_Free(out_pub);
 	return r;
