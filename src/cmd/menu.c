@@ -50,7 +50,9 @@
 #include <gpgme.h>
 #include <stdio.h>
 #include <sys/reboot.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -744,7 +746,10 @@ static int sign_pin(void *userdata, const char *hint, int attempt, struct secret
 	return ui_passphrase(m->ui, "Sign /boot", p, GPG_PIN_MAX * 4, ret);
 }
 
-static int sign_boot(struct menu *m, const struct secret *owner, const char *key)
+/* Sign /boot; extra kexec*.txt files (the default entry) are staged and
+ * written only after the signature verified (never before, 10.3). */
+static int sign_boot_with(struct menu *m, const struct secret *owner, const char *key,
+			  const struct integrity_file *extra, size_t n_extra, bool new_counter)
 {
 	_cleanup_tpm_ struct tpm *t = NULL;
 	struct integrity_sign_options o = {
@@ -752,8 +757,11 @@ static int sign_boot(struct menu *m, const struct secret *owner, const char *key
 		.signer = {.gnupghome = m->gnupghome, .key = key, .pin = sign_pin,
 			   .userdata = m, .max_attempts = 3},
 		.owner_auth = owner,
+		.new_counter = new_counter,
 		.progress = progress_cb,
 		.userdata = m,
+		.extra = extra,
+		.n_extra = n_extra,
 	};
 	struct integrity_sign_result res = {0};
 	int r;
@@ -774,6 +782,85 @@ static int sign_boot(struct menu *m, const struct secret *owner, const char *key
 	log_info("/boot signed: %zu files, key %s, rollback %s", res.files, res.fpr,
 		 rollback_state_name(res.rollback.state));
 	return 0;
+}
+
+static int sign_boot(struct menu *m, const struct secret *owner, const char *key)
+{
+	return sign_boot_with(m, owner, key, NULL, 0, false);
+}
+
+/* Remount the boot directory rw (ro: false) or ro, if it is a mount point. */
+static int remount_boot(struct menu *m, bool rw)
+{
+	struct statvfs sv;
+	unsigned long flags = MS_REMOUNT;
+
+	if (statvfs(m->bootdir, &sv) < 0)
+		return -errno;
+	if (rw != !!(sv.f_flag & ST_RDONLY))
+		return 0; /* already as wanted */
+	if (sv.f_flag & ST_NOSUID)
+		flags |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV)
+		flags |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC)
+		flags |= MS_NOEXEC;
+	if (!rw)
+		flags |= MS_RDONLY;
+	return mount(NULL, m->bootdir, NULL, flags, NULL) < 0 ? -errno : 1;
+}
+
+/* Stage the default entry files (bootcfg_save_default into a private
+ * directory) and sign them with the rest of /boot. A previous default with
+ * another index is removed right before signing. */
+static int save_default_signed(struct menu *m, const struct boot_entry *e, unsigned index1,
+			       const struct secret *owner, const char *key, bool new_counter)
+{
+	char dir[] = "/tmp/heads-default-XXXXXX";
+	_cleanup_free_ char *dname = NULL, *ddata = NULL, *hdata = NULL, *hpath = NULL;
+	_cleanup_free_ char *dpath = NULL;
+	struct integrity_file extra[2];
+	size_t dlen = 0, hlen = 0;
+	DIR *d;
+	struct dirent *de;
+	int r;
+
+	if (!mkdtemp(dir))
+		return log_error_errno(-errno, "mkdtemp");
+	r = bootcfg_save_default(m->bootdir, dir, e, index1);
+	dname = xasprintf("kexec_default.%u.txt", index1);
+	dpath = xasprintf("%s/%s", dir, dname);
+	hpath = xasprintf("%s/kexec_default_hashes.txt", dir);
+	if (r == 0)
+		r = fs_read_file(dpath, FS_SMALL_FILE_MAX, &ddata, &dlen);
+	if (r == 0)
+		r = fs_read_file(hpath, FS_SMALL_FILE_MAX, &hdata, &hlen);
+	unlink(dpath);
+	unlink(hpath);
+	rmdir(dir);
+	if (r < 0)
+		return log_error_errno(r, "preparing the default entry files");
+	/* A default with another index would make two: remove it first. */
+	if ((d = opendir(m->bootdir))) {
+		bool remounted = false;
+		while ((de = readdir(d))) {
+			if (fnmatch("kexec_default.*.txt", de->d_name, 0) != 0 ||
+			    streq(de->d_name, dname))
+				continue;
+			if (!remounted && remount_boot(m, true) < 0)
+				break;
+			remounted = true;
+			if (unlinkat(dirfd(d), de->d_name, 0) < 0)
+				log_warn("removing %s/%s: %m", m->bootdir, de->d_name);
+		}
+		closedir(d);
+		if (remounted)
+			(void)remount_boot(m, false);
+	}
+	extra[0] = (struct integrity_file){.name = dname, .data = ddata, .len = dlen};
+	extra[1] = (struct integrity_file){.name = "kexec_default_hashes.txt", .data = hdata,
+					   .len = hlen};
+	return sign_boot_with(m, owner, key, extra, 2, new_counter);
 }
 
 /* Options -> u: reference prompt_update_checksums. */
@@ -1032,16 +1119,11 @@ static int confirm_entry(struct menu *m, const struct boot_entry *e)
 
 static int save_default(struct menu *m, const struct boot_entry *e, unsigned index1)
 {
-	int r = bootcfg_save_default(m->bootdir, m->bootdir, e, index1);
-	if (r < 0) {
-		_cleanup_free_ char *t = xasprintf("Saving the default entry failed: %s",
-						   strerror(-r));
-		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR", t);
-		return r;
-	}
 #if HAVE_INTEGRITY
-	return sign_boot(m, NULL, NULL);
+	return save_default_signed(m, e, index1, NULL, NULL, false);
 #else
+	(void)e;
+	(void)index1;
 	unavailable(m, "Signing /boot", "issue: /boot integrity (integrity.h)");
 	return -EOPNOTSUPP;
 #endif
@@ -1751,9 +1833,10 @@ static int ownership(struct menu *m, bool clean_boot)
 		return 0;
 	}
 
-	/* 3. Default entry (first entry, or the user's choice). */
+	/* 3. Default entry (the user's choice), signed with /boot in step 4. */
+	struct boot_entries l = {0};
+	long chosen = -1;
 	{
-		struct boot_entries l = {0};
 		r = bootcfg_scan(m->bootdir, &l);
 		if (r == 0 && l.n > 0) {
 			struct ui_item *items = xcalloc(l.n, sizeof(*items));
@@ -1767,8 +1850,7 @@ static int ownership(struct menu *m, bool clean_boot)
 				    "Choose the entry booted by 'Default boot':", items, l.n,
 				    l.default_index >= 0 ? (size_t)l.default_index : 0);
 			if (r >= 0)
-				r = bootcfg_save_default(m->bootdir, m->bootdir, &l.v[r],
-							 (unsigned)r + 1);
+				chosen = r;
 			for (size_t i = 0; i < l.n; i++)
 				free(keys[i]);
 			free(keys);
@@ -1777,23 +1859,25 @@ static int ownership(struct menu *m, bool clean_boot)
 			log_warn("no boot entries in %s: no default set", m->bootdir);
 			r = 0;
 		}
-		boot_entries_free(&l);
-		if (r == -EPROTO || r == -EPIPE)
+		if (r == -EPROTO || r == -EPIPE) {
+			boot_entries_free(&l);
 			return r;
-		if (r < 0 && r != -ECANCELED)
-			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR", "Saving the default entry failed.");
+		}
 	}
 
-	/* 4. Sign /boot with the new key (creates the rollback counter). */
+	/* 4. Sign /boot with the new key: a fresh rollback counter (the TPM was
+	 * just cleared), the default entry files staged with the rest. */
 #if HAVE_INTEGRITY
-	{
-		r = sign_boot(m, owner, fpr);
-		if (r == -EPROTO || r == -EPIPE)
-			return r;
-		if (r < 0)
-			return 0;
-	}
+	r = chosen >= 0 ? save_default_signed(m, &l.v[chosen], (unsigned)chosen + 1, owner, fpr,
+					      m->tpm_on) :
+			  sign_boot_with(m, owner, fpr, NULL, 0, m->tpm_on);
+	boot_entries_free(&l);
+	if (r == -EPROTO || r == -EPIPE)
+		return r;
+	if (r < 0)
+		return 0;
 #else
+	boot_entries_free(&l);
 	unavailable(m, "Signing /boot", "issue: /boot integrity (integrity.h)");
 #endif
 
