@@ -42,7 +42,7 @@ int tpm_reset(struct tpm *t, const struct secret *owner_auth)
 	TPM2B_PUBLIC tmpl;
 	TPM2B_DATA outside = {0};
 	TPML_PCR_SELECTION pcrs = {0};
-	ESYS_TR primary = ESYS_TR_NONE, persisted = ESYS_TR_NONE;
+	ESYS_TR primary = ESYS_TR_NONE, persisted = ESYS_TR_NONE, sess;
 	TSS2_RC rc;
 	int r;
 
@@ -79,16 +79,8 @@ int tpm_reset(struct tpm *t, const struct secret *owner_auth)
 	set_auth(t, ESYS_TR_RH_ENDORSEMENT, &empty);
 	set_auth(t, ESYS_TR_RH_LOCKOUT, &empty);
 
-	tpm_auth_value(owner_auth, &owner);
-	rc = Esys_HierarchyChangeAuth(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-				      ESYS_TR_NONE, &owner);
-	if (rc == TSS2_RC_SUCCESS)
-		rc = Esys_HierarchyChangeAuth(t->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD,
-					      ESYS_TR_NONE, ESYS_TR_NONE, &owner);
-	explicit_bzero(&owner, sizeof(owner));
-	if (rc != TSS2_RC_SUCCESS)
-		return tpm_log_rc_error(rc, "HierarchyChangeAuth(owner/endorsement)");
-
+	/* The primary first (owner auth still empty), so the new
+	 * authorizations can travel encrypted in a session salted with it. */
 	primary_template(&tmpl);
 	rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 				ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs, &primary, NULL, NULL,
@@ -103,16 +95,35 @@ int tpm_reset(struct tpm *t, const struct secret *owner_auth)
 		return tpm_log_rc_error(rc, "EvictControl(primary)");
 	t->primary = persisted;
 
-	rc = Esys_DictionaryAttackParameters(t->esys, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD,
-					     ESYS_TR_NONE, ESYS_TR_NONE, 10, 3600, 0);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpm_log_rc_error(rc, "DictionaryAttackParameters");
-	r = random_auth(&lockout);
+	r = tpm_hmac_session(t, &sess);
 	if (r < 0)
 		return r;
-	rc = Esys_HierarchyChangeAuth(t->esys, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-				      ESYS_TR_NONE, &lockout);
+	tpm_auth_value(owner_auth, &owner);
+	rc = Esys_HierarchyChangeAuth(t->esys, ESYS_TR_RH_OWNER, sess, ESYS_TR_NONE, ESYS_TR_NONE,
+				      &owner);
+	if (rc == TSS2_RC_SUCCESS)
+		rc = Esys_HierarchyChangeAuth(t->esys, ESYS_TR_RH_ENDORSEMENT, sess, ESYS_TR_NONE,
+					      ESYS_TR_NONE, &owner);
+	explicit_bzero(&owner, sizeof(owner));
+	if (rc != TSS2_RC_SUCCESS) {
+		tpm_flush(t, sess);
+		return tpm_log_rc_error(rc, "HierarchyChangeAuth(owner/endorsement)");
+	}
+	rc = Esys_DictionaryAttackParameters(t->esys, ESYS_TR_RH_LOCKOUT, sess, ESYS_TR_NONE,
+					     ESYS_TR_NONE, 10, 3600, 0);
+	if (rc != TSS2_RC_SUCCESS) {
+		tpm_flush(t, sess);
+		return tpm_log_rc_error(rc, "DictionaryAttackParameters");
+	}
+	r = random_auth(&lockout);
+	if (r < 0) {
+		tpm_flush(t, sess);
+		return r;
+	}
+	rc = Esys_HierarchyChangeAuth(t->esys, ESYS_TR_RH_LOCKOUT, sess, ESYS_TR_NONE, ESYS_TR_NONE,
+				      &lockout);
 	explicit_bzero(&lockout, sizeof(lockout));
+	tpm_flush(t, sess);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_log_rc_error(rc, "HierarchyChangeAuth(lockout)");
 	log_info("TPM: reset done; primary persisted at 0x%08x", TPM_PRIMARY_HANDLE);

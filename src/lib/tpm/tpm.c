@@ -506,8 +506,22 @@ int tpm_from_handle(struct tpm *t, uint32_t handle, ESYS_TR *ret)
 	return 0;
 }
 
+/* ESAPI hands out one ESYS_TR per TPM handle: a caller that Esys_TR_Close()s
+ * its TR of 0x81000000 also closes our cached one. Check before use (local,
+ * no TPM command); ESAPI never reuses a closed number. */
+static void revalidate_primary(struct tpm *t)
+{
+	TPM2B_NAME *name = NULL;
+	if (t->primary == ESYS_TR_NONE)
+		return;
+	if (Esys_TR_GetName(t->esys, t->primary, &name) != TSS2_RC_SUCCESS)
+		t->primary = ESYS_TR_NONE;
+	Esys_Free(name);
+}
+
 int tpm_get_primary(struct tpm *t, ESYS_TR *ret)
 {
+	revalidate_primary(t);
 	if (t->primary == ESYS_TR_NONE) {
 		int r = tpm_from_handle(t, TPM_PRIMARY_HANDLE, &t->primary);
 		if (r == TPM_E_NO_OBJECT) {
@@ -545,6 +559,7 @@ int tpm_hmac_session(struct tpm *t, ESYS_TR *ret)
 
 int tpm_owner_session(struct tpm *t, ESYS_TR *ret)
 {
+	revalidate_primary(t);
 	if (t->primary == ESYS_TR_NONE) {
 		int r = tpm_from_handle(t, TPM_PRIMARY_HANDLE, &t->primary);
 		if (r == TPM_E_NO_OBJECT) {
