@@ -149,6 +149,35 @@ class MultiContainer(TempDirTest):
         self.assertIn("line 1", r.stderr)
 
 
+@unittest.skipUnless(os.environ.get("WITH_SWTPM"), "needs the with-swtpm helper")
+class MeasurePcr6(TempDirTest):
+    def test_extend_pcr6_with_the_listing(self):
+        imgs = []
+        for i in range(2):
+            p = os.path.join(self.tmp, f"m{i}.img")
+            luks_format(p, DRK, size=20 << 20)
+            imgs.append(p)
+        out = os.path.join(self.tmp, "luksDump.txt")
+        trace = os.path.join(self.tmp, "pcr6.txt")
+        # inside one swtpm lifetime: measure, then read PCR 6 with tpm2-tools
+        script = (
+            "import os, subprocess, sys\n"
+            "r = subprocess.run(sys.argv[1:4] + ['--output', sys.argv[4], '--tmpdir', "
+            "os.path.dirname(sys.argv[4])] + sys.argv[6:])\n"
+            "if r.returncode: sys.exit(r.returncode)\n"
+            "env = dict(os.environ, TPM2TOOLS_TCTI=os.environ['HEADS_TCTI'])\n"
+            "p = subprocess.run(['tpm2_pcrread', 'sha256:6'], env=env, capture_output=True,"
+            " text=True, check=True)\n"
+            "open(sys.argv[5], 'w').write(p.stdout)\n")
+        r = subprocess.run([os.environ["WITH_SWTPM"], "--", sys.executable, "-c", script,
+                            os.environ.get("HEADS", "heads"), "luks", "measure", out, trace,
+                            "--extend", *imgs], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        listing = read(out)
+        expect = hashlib.sha256(b"\0" * 32 + hashlib.sha256(listing).digest()).hexdigest()
+        self.assertIn("0x" + expect.upper(), read(trace).decode())
+
+
 class SlotRules(TempDirTest):
     """DUK slot rules on image files (no root needed)."""
 

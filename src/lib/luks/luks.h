@@ -84,7 +84,7 @@ struct luks_opts {
 
 /* Checksum-resilience hotzone: libcryptsetup's default is as large as the
  * checksum area allows (hundreds of MiB, read whole before writing); 16 MiB
- * was 1.5-2x faster on the host (bench/luks) and bounds memory. */
+ * bounds memory and was ~1.5x faster on a 256 MiB device (ARCHITECTURE.md). */
 #define LUKS_REENCRYPT_HOTZONE (16u << 20)
 
 int luks_argon2_guard(const struct luks_opts *o, const char *device, const char *pbkdf_type,
