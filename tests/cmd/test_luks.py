@@ -52,6 +52,16 @@ class MultiContainer(TempDirTest):
             parent = os.path.basename(self.whole) if self.whole else os.path.basename(d)
             self.assertEqual(f[4], "parent=" + parent)
 
+    def test_discovery_finds_every_container(self):
+        # no DEVICE: libblkid discovery over every block device (other
+        # containers on this host may be listed too)
+        r = heads("luks", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        listed = {l.split("\t")[0]: l for l in r.stdout.splitlines()}
+        for d in self.devs:
+            self.assertIn(d, listed)
+            self.assertIn(luks_uuid(d), listed[d])
+
     def test_check_drk_all_ok_then_one_wrong(self):
         r = heads("luks", "check-drk", *self.devs, fds={"--drk-fd": DRK + b"\n"})
         self.assertEqual(r.returncode, 0, r.stderr)

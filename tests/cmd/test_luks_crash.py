@@ -12,7 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from heads_test import HEADS, TempDirTest, main  # noqa: E402
-from test_luks_common import (dump, encrypt_in_place, heads, luks_format,  # noqa: E402
+from test_luks_common import (add_key, dump, encrypt_in_place, heads, luks_format,  # noqa: E402
                               opens, oracle_decrypt, spawn, used_slots, volume_key)
 
 ROUNDS = 12
@@ -160,6 +160,7 @@ class ReencryptKilled(TempDirTest):
 
     def test_fast_and_several_containers(self):
         a, b = self.image("a.img"), self.image("b.img")
+        add_key(a, self.key, b"d" * 128, 31)  # a DUK: not carried over
         ka, kb = volume_key(a, self.key), volume_key(b, self.key)
         r = heads("luks", "reencrypt", "--fast", a, b, fds={"--drk-fd": self.key})
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -169,6 +170,9 @@ class ReencryptKilled(TempDirTest):
         for img, k in ((a, ka), (b, kb)):
             self.assertNotEqual(volume_key(img, self.key), k)
             self.assertEqual(oracle_decrypt(img, self.key, self.DATA), self.data)
+            self.assertEqual(len(used_slots(img)), 1)  # only the DRK
+        self.assertFalse(opens(a, b"d" * 128))
+        self.assertIn("add and seal the Disk Unlock Key again", r.stderr)
 
     def test_luks1_refused_untouched(self):
         img = os.path.join(self.tmp, "l1.img")
