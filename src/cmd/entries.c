@@ -32,6 +32,17 @@ static const char usage[] =
 	"Exit status: 0 ok (even with no entries); 1 no default entry (--default) or\n"
 	"the configuration could not be parsed; 2 usage error.\n";
 
+static const char *why(int r)
+{
+	switch (r) {
+	case -EFBIG: return "configuration file too large, refused";
+	case -E2BIG: return "configuration too large or runs too long, refused";
+	case -ELOOP: return "include/source loop or nesting too deep, refused";
+	case -EINVAL: return "syntax error, refused";
+	default: return strerror(-r);
+	}
+}
+
 static int run(int argc, char **argv);
 const struct heads_command cmd_entries = {
 	.name = "entries",
@@ -94,7 +105,7 @@ static int run(int argc, char **argv)
 
 	r = config ? bootcfg_parse(boot, config, fmt, &l) : bootcfg_scan(boot, &l);
 	if (r < 0) {
-		fprintf(stderr, "heads entries: %s: %s\n", config ? config : boot, strerror(-r));
+		fprintf(stderr, "heads entries: %s: %s\n", config ? config : boot, why(r));
 		boot_entries_free(&l);
 		return HEADS_EXIT_FAIL;
 	}

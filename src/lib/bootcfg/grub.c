@@ -31,6 +31,7 @@
 #define MAX_WORD (256u * 1024)
 #define MAX_VARS 4096u
 #define MAX_VALUE (1024u * 1024)
+#define MAX_EXPANDED (32u * 1024 * 1024) /* bytes produced by expansions per parse */
 
 /* ---- AST ------------------------------------------------------------- */
 
@@ -106,6 +107,9 @@ struct interp {
 	struct menu *menu;
 	struct loader *loader; /* non-NULL while running an entry */
 	unsigned steps, depth;
+	size_t expanded;
+	const char *cur_file; /* command being run, for messages */
+	unsigned cur_line;
 	int status;
 	bool returning, breaking, exiting, aborted;
 	int error;             /* fatal bound error */
@@ -121,6 +125,10 @@ static void fatal(struct interp *in, int err, const char *file, unsigned line, c
 		return;
 	in->error = err;
 	in->aborted = true;
+	if (!file) {
+		file = in->cur_file;
+		line = in->cur_line;
+	}
 	log_error("%s:%u: %s", file ? file : in->config, line, what);
 }
 
@@ -755,7 +763,7 @@ static void expand_word(struct interp *in, const char *raw, struct fields *out)
 	struct expander e = {0};
 	const char *p = raw;
 	while (*p) {
-		if (e.cur.len > MAX_VALUE) {
+		if (e.cur.len > MAX_VALUE || e.out.n > MAX_VALUE / 2) {
 			fatal(in, -E2BIG, NULL, 0, "expansion too large");
 			break;
 		}
@@ -812,8 +820,12 @@ static void expand_word(struct interp *in, const char *raw, struct fields *out)
 		}
 	}
 	ex_end_field(&e);
-	for (size_t i = 0; i < e.out.n; i++)
+	for (size_t i = 0; i < e.out.n; i++) {
+		in->expanded += strlen(e.out.v[i]) + 1;
 		fields_push(out, e.out.v[i]);
+	}
+	if (in->expanded > MAX_EXPANDED || out->n > MAX_VALUE / 2)
+		fatal(in, -E2BIG, NULL, 0, "configuration expands to too much text");
 	free(e.out.v);
 }
 
@@ -1364,6 +1376,8 @@ static int exec_node(struct interp *in, struct node *nd)
 		fatal(in, -E2BIG, nd->file, nd->line, "configuration runs too long (step limit)");
 		return 1;
 	}
+	in->cur_file = nd->file;
+	in->cur_line = nd->line;
 	switch (nd->type) {
 	case N_SIMPLE:
 		return exec_simple(in, nd);
