@@ -236,6 +236,19 @@ class DukTest(TempDirTest):
         v = heads(self.tpm, "boot", "verify", "--boot", self.boot, "--keyring", self.keyring)
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
 
+    def test_setup_generic_crypttab_without_one_in_initrd(self):
+        """An OS initrd without crypttab: the reference's generic lines, one per
+        container, for etc/crypttab and cryptroot/crypttab."""
+        self.write("boot/initrd.img", newc({"init": b"#!/bin/sh\n"}), mode="wb")
+        r = self.setup_duk("--no-sign")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("crypttab: generic", r.stdout)
+        self.assertIn("files written unsigned", r.stdout)
+        want = "".join(f"{f}:luks-{u} UUID={u} /secret.key luks,discard\n"
+                       for f in ("etc/crypttab", "cryptroot/crypttab") for u in self.uuids)
+        self.assertEqual(self.read("kexec_initrd_crypttab_overrides.txt"), want)
+        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec.sig")))
+
     def test_setup_refusals(self):
         r = self.setup_duk(duk=b"short pass", again=b"short pass")
         self.assertEqual(r.returncode, 1)
