@@ -397,20 +397,44 @@ class Totp(TempDirTest):
         if pid == 0:
             os.environ.update(QUIET, HEADS_TCTI=self.tpm.tcti)
             os.execv(os.environ.get("HEADS", "heads"), ["heads", "totp", "wipe"])
-        out = b""
-        deadline = time.time() + 30
-        while b"TPM Owner Passphrase:" not in out and time.time() < deadline:
-            out += os.read(fd, 1024)
-        os.write(fd, OWNER.encode() + b"\n")
-        while True:
-            try:
-                chunk = os.read(fd, 1024)
-            except OSError:
+        import select
+        import termios
+
+        def read_until(pred, timeout=60):
+            buf = b""
+            deadline = time.time() + timeout
+            while not pred(buf) and time.time() < deadline:
+                ready, _, _ = select.select([fd], [], [], 0.2)
+                if ready:
+                    try:
+                        chunk = os.read(fd, 1024)
+                    except OSError:  # child closed the terminal
+                        break
+                    if not chunk:
+                        break
+                    buf += chunk
+            return buf
+
+        try:
+            out = read_until(lambda b: b"TPM Owner Passphrase:" in b)
+            self.assertIn(b"TPM Owner Passphrase:", out)
+            # Type only once echo is off: turning it off flushes type-ahead.
+            deadline = time.time() + 60
+            while termios.tcgetattr(fd)[3] & termios.ECHO and time.time() < deadline:
+                time.sleep(0.05)
+            os.write(fd, OWNER.encode() + b"\n")
+            out += read_until(lambda b: False, timeout=60)
+        except BaseException:
+            os.kill(pid, 9)
+            raise
+        for _ in range(200):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
                 break
-            if not chunk:
-                break
-            out += chunk
-        _, status = os.waitpid(pid, 0)
+            time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            _, status = os.waitpid(pid, 0)
         os.close(fd)
         self.assertEqual(os.waitstatus_to_exitcode(status), 0, out)
         self.assertNotIn(OWNER.encode(), out)  # no echo
