@@ -279,7 +279,7 @@ static int check(int argc, char **argv, bool report)
 	tpm_close(tpm);
 	free(o.configs);
 	if (r < 0) {
-		fprintf(stderr, "heads boot %s: cannot check %s: %s\n", sub, o.boot, strerror(-r));
+		fprintf(stderr, "heads boot %s: cannot check %s (%s)\n", sub, o.boot, strerror(-r));
 		return HEADS_EXIT_FAIL;
 	}
 	bool ok = integrity_ok(&rep);

@@ -252,6 +252,16 @@ class SignVerify(BootTest):
         self.assertIn(Keys.pinned_fpr.encode(), out)
         self.verify(0)
 
+    def test_too_deep_tree(self):
+        deep = self.boot
+        for _ in range(70):
+            deep = os.path.join(deep, "d")
+        os.makedirs(deep)
+        r = self.verify(1)
+        self.assertIn("boot directory tree is deeper than 64 levels", r.stderr)
+        r = self.sign(expect=1)
+        self.assertIn("deeper than 64 levels", r.stderr)
+
     def test_choose_key(self):
         r = self.sign("--key", Keys.fpr)
         self.assertIn(Keys.fpr, r.stdout)

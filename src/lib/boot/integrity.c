@@ -117,10 +117,8 @@ int integrity_check(const struct integrity_options *o, struct integrity_report *
 	r = manifest_verify(bootfd, rep.hashes == INTEGRITY_MANIFEST_OK ? &hashes : NULL,
 			    rep.tree == INTEGRITY_MANIFEST_OK ? &tree : NULL, &rep.files,
 			    o->progress, o->userdata);
-	if (r < 0) {
-		log_error_errno(r, "cannot check %s", o->bootdir);
-		goto fail;
-	}
+	if (r < 0)
+		goto fail; /* logged by manifest_verify */
 	if (faccessat(bootfd, MANIFEST_DEFAULT_HASHES_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
 		struct integrity_report tmp = {0};
 		rep.has_default_hashes = true;

@@ -241,8 +241,10 @@ static int scan_rec(struct scan_ctx *c, int dfd, char *path, size_t plen,
 	struct dirent *de;
 	int r = 0;
 
-	if (depth > MANIFEST_MAX_DEPTH)
+	if (depth > MANIFEST_MAX_DEPTH) {
+		close(dfd);
 		return -ELOOP;
+	}
 	d = fdopendir(dfd);
 	if (!d) {
 		r = -errno;
@@ -336,6 +338,13 @@ int manifest_scan_dir(int bootfd, struct manifest_scan *ret)
 	r = scan_rec(&c, fd, path, 2, 0, true);
 	if (r < 0) {
 		manifest_scan_free(&s);
+		if (r == -ELOOP)
+			log_error("boot directory tree is deeper than %d levels", MANIFEST_MAX_DEPTH);
+		else if (r == -E2BIG)
+			log_error("boot directory holds more than %d entries", MANIFEST_MAX_ENTRIES);
+		else if (r == -ENAMETOOLONG)
+			log_error("a path in the boot directory is longer than %d bytes",
+				  MANIFEST_MAX_PATH);
 		return r;
 	}
 	/* Sort tree entries in byte order, carrying type/size along. */

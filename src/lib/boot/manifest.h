@@ -29,7 +29,8 @@
  * called from the calling thread about every 250 ms.
  *
  * All functions return 0 or a negative errno; parse errors are -EINVAL
- * with *ret_line set (1-based line or entry number). Nothing is printed.
+ * with *ret_line set (1-based line or entry number) and are not logged;
+ * scan limits and unreadable files are logged with log.h.
  */
 #ifndef HEADS_BOOT_MANIFEST_H
 #define HEADS_BOOT_MANIFEST_H
