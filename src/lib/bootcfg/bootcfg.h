@@ -93,8 +93,9 @@ int bootcfg_parse(const char *bootdir, const char *config, enum bootcfg_format f
 
 /* Discovery like Heads' scan_boot_options: every grub.cfg / isolinux.cfg /
  * syslinux.cfg / extlinux.conf under bootdir (paths containing "efi"/"EFI"
- * skipped unless nothing else is found), then BLS when nothing was found
- * and loader/entries exists. Duplicate entries are removed. */
+ * and ISO loopback.cfg files are used only if nothing else gave entries),
+ * then BLS when nothing was found and loader/entries exists. Duplicate
+ * entries are removed; the default is the first parsed config's default. */
 int bootcfg_scan(const char *bootdir, struct boot_entries *ret);
 
 /* JSON array (stable interface, docs/entries-json.md): objects with exactly

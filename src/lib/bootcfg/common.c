@@ -821,7 +821,7 @@ static void find_configs(const char *bootdir, const char *rel, int depth, struct
 		if (de->d_type == DT_DIR) {
 			find_configs(bootdir, child, depth + 1, f);
 		} else if (de->d_type == DT_REG &&
-			   (streq(n, "grub.cfg") || streq(n, "isolinux.cfg") ||
+			   (streq(n, "grub.cfg") || streq(n, "isolinux.cfg") || streq(n, "loopback.cfg") ||
 			    streq(n, "syslinux.cfg") || streq(n, "extlinux.conf"))) {
 			f->v = xrealloc(f->v, (f->n + 1) * sizeof(char *));
 			f->v[f->n++] = TAKE_PTR(child);
@@ -851,8 +851,10 @@ int bootcfg_scan(const char *bootdir, struct boot_entries *ret)
 	qsort(f.v, f.n, sizeof(char *), cmp_str);
 	for (int pass = 0; pass < 2 && all.n == 0; pass++) {
 		for (size_t i = 0; i < f.n; i++) {
-			bool efi = strcasestr(f.v[i], "efi") != NULL;
-			if (efi != (pass == 1))
+			/* EFI copies and ISO loopback.cfg only when nothing else boots */
+			bool late = strcasestr(f.v[i], "efi") != NULL ||
+				    strstr(f.v[i], "loopback.cfg") != NULL;
+			if (late != (pass == 1))
 				continue;
 			struct boot_entries one = {.default_index = -1};
 			int q = bootcfg_parse(bootdir, f.v[i], BOOTCFG_AUTO, &one);
