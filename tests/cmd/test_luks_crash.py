@@ -135,28 +135,37 @@ class ReencryptKilled(TempDirTest):
     def test_sigterm_stops_cleanly_then_resumes(self):
         data = random.Random(SEED + 2).randbytes(40 << 20)
         img = os.path.join(self.tmp, "t.img")
-        encrypt_in_place(img, data, self.key)
-        r, w = os.pipe()
-        os.write(w, self.key)
-        os.close(w)
-        p = subprocess.Popen([HEADS, "luks", "reencrypt", "--drk-fd", str(r), img],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             pass_fds=[r], start_new_session=True)
-        os.close(r)
-        # SIGTERM as soon as it announces the reencryption (the handler is
-        # installed before that line): it must stop after the first hotzone
-        for line in p.stderr:
-            if "reencrypting with checksum resilience" in line:
-                p.send_signal(signal.SIGTERM)
-                break
-        out, err = p.communicate(timeout=120)
-        self.assertEqual(p.returncode, 1, err)
-        self.assertEqual(out, f"{img}: interrupted\n")
-        self.assertIn("Requirements:", dump(img))  # in progress, clean
-        r2 = heads("luks", "reencrypt", img, fds={"--drk-fd": self.key})
-        self.assertEqual(r2.returncode, 0, r2.stderr)
-        self.assertIn("(resumed)", r2.stdout)
-        self.assertEqual(oracle_decrypt(img, self.key, len(data)), data)
+        # The SIGTERM must land while the run is going (about a second);
+        # on a very loaded host the whole run can finish before this
+        # process is scheduled again: then retry on a fresh image.
+        for attempt in range(5):
+            encrypt_in_place(img, data, self.key)
+            r, w = os.pipe()
+            os.write(w, self.key)
+            os.close(w)
+            p = subprocess.Popen([HEADS, "luks", "reencrypt", "--drk-fd", str(r), img],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 pass_fds=[r], start_new_session=True)
+            os.close(r)
+            # SIGTERM as soon as it announces the reencryption (the handler
+            # is installed before that line): it stops after a hotzone
+            for line in p.stderr:
+                if "reencrypting with checksum resilience" in line:
+                    p.send_signal(signal.SIGTERM)
+                    break
+            out, err = p.communicate(timeout=120)
+            if p.returncode == 0 and out.startswith(f"{img}: reencrypted, drk slot"):
+                print(f"attempt {attempt}: finished before the signal", file=sys.stderr)
+                continue
+            self.assertEqual(p.returncode, 1, err)
+            self.assertEqual(out, f"{img}: interrupted\n")
+            self.assertIn("Requirements:", dump(img))  # in progress, clean
+            r2 = heads("luks", "reencrypt", img, fds={"--drk-fd": self.key})
+            self.assertEqual(r2.returncode, 0, r2.stderr)
+            self.assertIn("(resumed)", r2.stdout)
+            self.assertEqual(oracle_decrypt(img, self.key, len(data)), data)
+            return
+        self.skipTest("the host was too loaded to signal a running reencryption")
 
     def test_fast_and_several_containers(self):
         a, b = self.image("a.img"), self.image("b.img")
