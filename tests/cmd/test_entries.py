@@ -62,6 +62,23 @@ class Entries(heads_test.TempDirTest):
         self.assertEqual(j[0]["title"], "$(touch %s);`touch %s`" % (marker, marker))
         self.assertFalse(os.path.exists(marker))
 
+    def test_hostile_paths_stay_literal(self):
+        b = self.boot()
+        marker = os.path.join(self.tmp, "pwned")
+        name = "vmlinuz-$(touch %s);`touch %s`" % (marker, marker)
+        self.write(name.replace("/", "_"), "x")
+        fname = name.replace("/", "_")
+        self.write("grub/grub.cfg", "menuentry 'p' { linux '/%s' a;b\n initrd /initrd-1 }\n" % fname)
+        p = run("entries", "--boot", b, "--config", "grub/grub.cfg", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        j = json.loads(p.stdout)
+        self.assertEqual(j[0]["kernel"], "/" + fname)
+        self.assertEqual(j[0]["cmdline"], "a")  # ';' ends the command in GRUB
+        p = run("kexec", "--boot", b, "--config", "grub/grub.cfg", "--entry", "1", "--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("kernel: %s/%s\n" % (b, fname), p.stdout)
+        self.assertFalse(os.path.exists(marker))
+
     def test_big_config_refused(self):
         b = self.boot()
         self.write("grub/grub.cfg", ("# padding\n" * (1024 * 1024)) + "menuentry x { linux /vmlinuz-1 }\n")
