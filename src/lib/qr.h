@@ -32,6 +32,7 @@ struct qr_matrix {
 	struct secret *modules; /* width*width bytes, 1 = dark */
 };
 
+/* text is a C string and len its strlen (1..QR_TEXT_MAX); -EINVAL else. */
 int qr_encode(const char *text, size_t len, struct qr_matrix *ret);
 void qr_matrix_free(struct qr_matrix *m);
 
