@@ -2,7 +2,9 @@
 sha256sum -c / gpg --verify / BusyBox find|sort -z (the shell version)."""
 import hashlib
 import os
+import atexit
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,9 @@ class Keys:
 
     @classmethod
     def setup(cls):
+        # A meson timeout sends SIGTERM: still stop our gpg-agents.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        atexit.register(cls.teardown)
         cls.root = tempfile.mkdtemp(prefix="heads-test-boot-keys-")
         cls.signer = os.path.join(cls.root, "signer")
         cls.fpr = genkey(cls.signer, "Boot Signer <signer@example.org>")
@@ -50,6 +55,8 @@ class Keys:
 
     @classmethod
     def teardown(cls):
+        if not cls.root or not os.path.isdir(cls.root):
+            return
         for h in ("signer", "other", "pinned", "keyring"):
             subprocess.run(["gpgconf", "--homedir", os.path.join(cls.root, h), "--kill", "all"],
                            capture_output=True)
