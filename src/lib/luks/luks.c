@@ -602,7 +602,13 @@ static int reencrypt_init_flags(struct crypt_device *cd, const struct secret *dr
 static int reencrypt_init_error(const char *path, int r, const char *what)
 {
 	if (r == -EPERM || r == -ENOENT) {
-		log_error("%s: the Disk Recovery Key does not open it", path);
+		/* Resuming needs both volume keys. A run killed inside
+		 * libcryptsetup's final teardown has lost the old-key slots
+		 * although the data is done: say so rather than "wrong key". */
+		log_error("%s: cannot %s the reencryption: the Disk Recovery Key does not open "
+			  "both the old and the new volume key slots (wrong passphrase, or a run "
+			  "killed while libcryptsetup was finishing removed the old slots)",
+			  path, what);
 		return -EPERM;
 	}
 	return log_error_errno(r, "%s: cannot %s the reencryption", path, what);
