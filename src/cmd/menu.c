@@ -1181,7 +1181,18 @@ static int boot_menu(struct menu *m, bool forced)
 }
 
 /* /boot must verify before a normal boot (reference verify_global_hashes). */
-static int verified_or_report(struct menu *m)
+#if HAVE_INTEGRITY
+/* Reference verify_global_hashes: signature, manifest, tree and rollback;
+ * the default entry's own hashes matter only for booting that default. */
+static bool global_ok(const struct integrity_report *r)
+{
+	struct integrity_report c = *r;
+	c.has_default_hashes = false;
+	return integrity_ok(&c);
+}
+#endif
+
+static int verified_or_report(struct menu *m, bool for_default)
 {
 #if HAVE_INTEGRITY
 	struct integrity_report rep = {0};
@@ -1198,7 +1209,7 @@ static int verified_or_report(struct menu *m)
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: /boot", t);
 		return 0;
 	}
-	if (integrity_ok(&rep)) {
+	if (for_default ? integrity_ok(&rep) : global_ok(&rep)) {
 		integrity_report_free(&rep);
 		return 1;
 	}
@@ -1213,6 +1224,7 @@ static int verified_or_report(struct menu *m)
 	integrity_report_free(&rep);
 	return ui_fatal(r) ? r : 0;
 #else
+	(void)for_default;
 	unavailable(m, "Verifying /boot", "issue: /boot integrity (integrity.h); boot refused");
 	return 0;
 #endif
@@ -1224,7 +1236,7 @@ static int default_boot(struct menu *m)
 	struct boot_entry e = {0};
 	struct boot_entries l = {0};
 	unsigned idx;
-	int r = verified_or_report(m);
+	int r = verified_or_report(m, true);
 
 	if (r <= 0)
 		return r;
@@ -1381,7 +1393,7 @@ static int boot_options(struct menu *m)
 		return r;
 	switch (r) {
 	case 0:
-		r = verified_or_report(m);
+		r = verified_or_report(m, false);
 		return r <= 0 ? r : boot_menu(m, false);
 	case 1:
 		unavailable(m, "USB boot", "issue: USB/ISO boot");

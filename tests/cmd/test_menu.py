@@ -142,6 +142,31 @@ class Ownership(MenuTest):
         self.assertNotIn("boot (dry run)", r.stdout)
         self.assertIn("boot refused", r.stderr)
 
+    def test_investigate_update_checksums_then_new_default(self):
+        """After an OS update: investigate, re-sign, then the default entry's
+        own hashes still differ, so the default is refused until a new one is
+        chosen from the (globally verified) boot menu."""
+        self.own()
+        with open(os.path.join(self.boot, "vmlinuz-6.1"), "a") as f:
+            f.write("kernel update\n")
+        r = self.menu(["d", "i", "d", "s", "u", "y", "d", "m", "o", "b", "m", "2", "d"],
+                      ["gpgpassphrase", "gpgpassphrase"])
+        self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr)
+        details = r.stdout.split("=== textbox [error] Mismatch details", 1)[1]
+        self.assertIn("changed: ./vmlinuz-6.1", details.split("=== ")[0])
+        self.assertIn("=== textbox [normal] Signed files (sha256)", r.stdout)
+        self.assertIn("=== msgbox [normal] Signed", r.stdout)
+        # Re-signed, but the saved default's own hashes are stale: refused.
+        second = r.stdout.split("=== msgbox [normal] Signed", 1)[1]
+        self.assertIn("Default entry files: ALTERED", second)
+        self.assertIn("heads menu: boot (dry run): Debian (recovery mode)", r.stdout)
+        self.assertTrue(os.path.exists(os.path.join(self.boot, "kexec_default.2.txt")))
+        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec_default.1.txt")))
+        # The next boot takes the new default without questions.
+        r = self.menu(["d"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("heads menu: boot (dry run): Debian (recovery mode)", r.stdout)
+
     def test_forced_boot_extends_pcr4_and_totp_stops(self):
         self.own()
         with open(os.path.join(self.boot, "vmlinuz-6.1"), "a") as f:
