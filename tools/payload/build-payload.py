@@ -27,6 +27,7 @@ import re
 import struct
 import subprocess
 import sys
+import tempfile
 
 LIBDIRS = ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/lib", "/usr/lib"]
 LIB_DEST = "usr/lib/x86_64-linux-gnu"
@@ -162,6 +163,15 @@ def add_elf_closure(tree, binaries):
 
 
 # --- kernel and modules -----------------------------------------------------
+
+def stripped(path):
+    """The file's bytes without symbols/debug info (binutils strip; deterministic)."""
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "stripped")
+        subprocess.run(["strip", "--strip-unneeded", "-o", out, path], check=True)
+        with open(out, "rb") as f:
+            return f.read()
+
 
 def version_key(v):
     return [int(x) if x.isdigit() else x for x in re.split(r"[.-]", v)]
@@ -328,7 +338,8 @@ def main():
     tree.chardev("dev/console", 5, 1)
     tree.chardev("dev/null", 1, 3, 0o666)
 
-    tree.host_file("usr/bin/heads", a.heads, 0o755)
+    # heads is built with debug info (debugoptimized): strip it for the payload.
+    tree.file("usr/bin/heads", stripped(a.heads), 0o755)
     elves = [a.heads]
     for src, dst in PROGRAMS:
         if not os.path.exists(src):
