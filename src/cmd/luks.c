@@ -51,6 +51,7 @@ static const char usage[] =
 	"                   --fast: no resilience (a crash destroys data). Ctrl-C or\n"
 	"                   SIGTERM stops at the next hotzone (\"DEVICE: interrupted\").\n"
 	"                   LUKS1 is refused: convert it to LUKS2 first.\n"
+	"                   --hotzone-mib N: checksum hotzone size (default 16).\n"
 	"measure            header backup of each container, ordered by UUID; writes the\n"
 	"                   sha256sum listing to --output (default /tmp/luksDump.txt)\n"
 	"                   and stdout; --extend extends PCR 6 with it.\n"
@@ -69,6 +70,7 @@ struct opts {
 	int prev_duk_slot;
 	bool yes, fast, all, extend;
 	uint64_t unlock_ram_kib;
+	unsigned hotzone_mib;
 };
 
 enum {
@@ -85,6 +87,7 @@ enum {
 	OPT_EXTEND,
 	OPT_TCTI,
 	OPT_RAM,
+	OPT_HOTZONE,
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o, int *ret_optind)
@@ -103,6 +106,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, int *ret_optind)
 		{"extend", no_argument, NULL, OPT_EXTEND},
 		{"tcti", required_argument, NULL, OPT_TCTI},
 		{"unlock-ram-mib", required_argument, NULL, OPT_RAM},
+		{"hotzone-mib", required_argument, NULL, OPT_HOTZONE},
 		{},
 	};
 	unsigned long long v;
@@ -157,6 +161,11 @@ static int parse_opts(int argc, char **argv, struct opts *o, int *ret_optind)
 			if (parse_uint(optarg, UINT64_MAX / 1024, &v) < 0 || v == 0)
 				return cmd_usage_error("luks", "--unlock-ram-mib: a positive number");
 			o->unlock_ram_kib = v * 1024;
+			break;
+		case OPT_HOTZONE:
+			if (parse_uint(optarg, 1024, &v) < 0 || v == 0)
+				return cmd_usage_error("luks", "--hotzone-mib: 1..1024");
+			o->hotzone_mib = (unsigned)v;
 			break;
 		default:
 			return cmd_usage_error("luks", "%s: unknown option or missing argument",
@@ -352,6 +361,7 @@ static struct luks_opts lib_opts(struct opts *o)
 		.confirm_wipe = ask_yes,
 		.userdata = o,
 		.resilience = o->fast ? "none" : "checksum",
+		.hotzone_mib = o->hotzone_mib,
 	};
 }
 

@@ -581,18 +581,19 @@ int luks_reencrypt_state(const char *path)
 	return reencrypt_state_of(cd);
 }
 
-static uint64_t hotzone_sectors(const char *resilience)
+static uint64_t hotzone_sectors(const struct luks_opts *o, const char *resilience)
 {
-	return resilience && streq(resilience, "checksum") ? LUKS_REENCRYPT_HOTZONE / 512 : 0;
+	uint64_t bytes = o && o->hotzone_mib ? (uint64_t)o->hotzone_mib << 20 : LUKS_REENCRYPT_HOTZONE;
+	return resilience && streq(resilience, "checksum") ? bytes / 512 : 0;
 }
 
 static int reencrypt_init_flags(struct crypt_device *cd, const struct secret *drk,
-				uint32_t flags, const char *resilience)
+				uint32_t flags, const char *resilience, const struct luks_opts *o)
 {
 	struct crypt_params_reencrypt rp = {
 		.resilience = resilience,
 		.hash = resilience && streq(resilience, "checksum") ? "sha256" : NULL,
-		.max_hotzone_size = hotzone_sectors(resilience),
+		.max_hotzone_size = hotzone_sectors(o, resilience),
 		.flags = flags,
 	};
 	return crypt_reencrypt_init_by_passphrase(cd, NULL, (const char *)drk->data, drk->len,
@@ -666,12 +667,12 @@ int luks_reencrypt(const char *path, const struct secret *drk, const struct luks
 		/* Crash: replay or roll back the hotzone from the resilience
 		 * data (cryptsetup repair), then resume. */
 		log_note("%s: an interrupted reencryption was found: recovering", path);
-		r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RECOVERY, NULL);
+		r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RECOVERY, NULL, opts);
 		if (r == -EINVAL) {
 			log_note("%s: repairing the reencryption metadata", path);
-			r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_REPAIR_NEEDED, NULL);
+			r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_REPAIR_NEEDED, NULL, opts);
 			if (r >= 0)
-				r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RECOVERY, NULL);
+				r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RECOVERY, NULL, opts);
 		}
 		if (r < 0)
 			return reencrypt_init_error(path, r, "recover");
@@ -686,13 +687,12 @@ int luks_reencrypt(const char *path, const struct secret *drk, const struct luks
 	}
 	if (state == 1) {
 		log_note("%s: resuming the interrupted reencryption", path);
-		r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RESUME_ONLY, resilience);
+		r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RESUME_ONLY, resilience, opts);
 		if (r == -EINVAL) {
 			log_note("%s: repairing the reencryption metadata", path);
-			r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_REPAIR_NEEDED, NULL);
+			r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_REPAIR_NEEDED, NULL, opts);
 			if (r >= 0)
-				r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RESUME_ONLY,
-							 resilience);
+				r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RESUME_ONLY, resilience, opts);
 		}
 		if (r < 0)
 			return reencrypt_init_error(path, r, "resume");
@@ -725,7 +725,7 @@ int luks_reencrypt(const char *path, const struct secret *drk, const struct luks
 			.direction = CRYPT_REENCRYPT_FORWARD,
 			.resilience = resilience,
 			.hash = streq(resilience, "checksum") ? "sha256" : NULL,
-			.max_hotzone_size = hotzone_sectors(resilience),
+			.max_hotzone_size = hotzone_sectors(opts, resilience),
 			.luks2 = &l2,
 		};
 		r = crypt_reencrypt_init_by_passphrase(cd, NULL, (const char *)drk->data, drk->len,

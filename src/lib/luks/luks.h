@@ -80,6 +80,8 @@ struct luks_opts {
 	 * next hotzone boundary: luks_reencrypt() then returns -EINTR and a
 	 * later run resumes. NULL: not interruptible. */
 	volatile int *interrupt;
+	/* Checksum hotzone in MiB; 0 = LUKS_REENCRYPT_HOTZONE. */
+	unsigned hotzone_mib;
 };
 
 /* Checksum-resilience hotzone: libcryptsetup's default is as large as the
