@@ -31,7 +31,8 @@
 #define MAX_WORD (256u * 1024)
 #define MAX_VARS 4096u
 #define MAX_VALUE (1024u * 1024)
-#define MAX_EXPANDED (32u * 1024 * 1024) /* bytes produced by expansions per parse */
+#define MAX_FIELDS 65536u /* words produced by one command */
+#define MAX_EXPANDED (16u * 1024 * 1024) /* bytes produced by expansions per parse */
 
 /* ---- AST ------------------------------------------------------------- */
 
@@ -42,7 +43,7 @@ struct node {
 	const char *file;
 	unsigned line;
 	char **words; /* raw source text of each word */
-	size_t n_words;
+	size_t n_words, cap_words;
 	struct node *cond, *body, *els; /* lists linked through next */
 	int menu_kind; /* 0 menuentry, 1 submenu, 2 hiddenentry */
 	struct node *next;
@@ -329,7 +330,10 @@ static struct node *new_node(struct parser *p, enum node_type type, unsigned lin
 
 static void node_add_word(struct node *n, char *w)
 {
-	n->words = xrealloc(n->words, (n->n_words + 1) * sizeof(char *));
+	if (n->n_words == n->cap_words) {
+		n->cap_words = n->cap_words ? 2 * n->cap_words : 4;
+		n->words = xrealloc(n->words, n->cap_words * sizeof(char *));
+	}
 	n->words[n->n_words++] = w;
 }
 
@@ -623,7 +627,7 @@ static void ctx_copy(struct ctx *dst, const struct ctx *src, bool exported_only)
 
 struct fields {
 	char **v;
-	size_t n;
+	size_t n, cap;
 };
 
 static void fields_free(struct fields *f)
@@ -632,12 +636,15 @@ static void fields_free(struct fields *f)
 		free(f->v[i]);
 	free(f->v);
 	f->v = NULL;
-	f->n = 0;
+	f->n = f->cap = 0;
 }
 
 static void fields_push(struct fields *f, char *s)
 {
-	f->v = xrealloc(f->v, (f->n + 1) * sizeof(char *));
+	if (f->n == f->cap) {
+		f->cap = f->cap ? 2 * f->cap : 8;
+		f->v = xrealloc(f->v, f->cap * sizeof(char *));
+	}
 	f->v[f->n++] = s;
 }
 
@@ -763,7 +770,7 @@ static void expand_word(struct interp *in, const char *raw, struct fields *out)
 	struct expander e = {0};
 	const char *p = raw;
 	while (*p) {
-		if (e.cur.len > MAX_VALUE || e.out.n > MAX_VALUE / 2) {
+		if (e.cur.len > MAX_VALUE || e.out.n > MAX_FIELDS) {
 			fatal(in, -E2BIG, NULL, 0, "expansion too large");
 			break;
 		}
@@ -824,7 +831,7 @@ static void expand_word(struct interp *in, const char *raw, struct fields *out)
 		in->expanded += strlen(e.out.v[i]) + 1;
 		fields_push(out, e.out.v[i]);
 	}
-	if (in->expanded > MAX_EXPANDED || out->n > MAX_VALUE / 2)
+	if (in->expanded > MAX_EXPANDED || out->n > MAX_FIELDS)
 		fatal(in, -E2BIG, NULL, 0, "configuration expands to too much text");
 	free(e.out.v);
 }
@@ -1335,7 +1342,8 @@ static int add_menu_item(struct interp *in, struct node *nd)
 		}
 		if (startswith(w, "--") && (strchr(w, '=') || streq(w, "--unrestricted")))
 			continue;
-		it.args = xrealloc(it.args, (it.n_args + 1) * sizeof(char *));
+		if ((it.n_args & (it.n_args - 1)) == 0) /* grow at powers of two */
+			it.args = xrealloc(it.args, (it.n_args ? 2 * it.n_args : 1) * sizeof(char *));
 		it.args[it.n_args++] = xstrdup(w);
 	}
 	fields_free(&f);
