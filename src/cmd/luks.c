@@ -556,10 +556,12 @@ static int do_reencrypt(int argc, char **argv)
 	lo.progress = show_progress;
 	lo.userdata = &last;
 	lo.interrupt = &interrupted;
-	for (size_t i = 0; i < n && !interrupted; i++) {
+	size_t done = 0;
+	for (size_t i = 0; i < n; i++) {
 		bool resumed = false;
 		last = -1;
-		r = luks_reencrypt(v[i].path, drk, &lo, &resumed);
+		/* a signal before this container started: do not start it */
+		r = interrupted ? -EINTR : luks_reencrypt(v[i].path, drk, &lo, &resumed);
 		if (r == -EINTR) {
 			printf("%s: interrupted\n", v[i].path);
 			fails++;
@@ -570,10 +572,11 @@ static int do_reencrypt(int argc, char **argv)
 			int slot = luks_test_passphrase(v[i].path, drk, -1);
 			printf("%s: reencrypted%s, drk slot %d\n", v[i].path,
 			       resumed ? " (resumed)" : "", slot);
+			done++;
 		}
 		fflush(stdout);
 	}
-	if (n > (size_t)fails)
+	if (done)
 		log_warn("new volume keys: only the Disk Recovery Key was kept; add and seal the "
 			 "Disk Unlock Key again");
 	luks_devices_free(v, n);
