@@ -9,64 +9,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from heads_test import run  # noqa: E402
+from heads_test import Swtpm, run  # noqa: E402
 import test_boot  # noqa: E402
 from test_boot import BootTest, Keys  # noqa: E402
 
-
-
-def free_port_pair():
-    for _ in range(100):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        p = s.getsockname()[1]
-        s.close()
-        if p >= 65535:
-            continue
-        s2 = socket.socket()
-        try:
-            s2.bind(("127.0.0.1", p + 1))
-            return p
-        except OSError:
-            continue
-        finally:
-            s2.close()
-    raise RuntimeError("no free port pair")
-
-
-class Swtpm:
-    """A private swtpm kept running across commands (as a real TPM is: no
-    unclean power cycle between commands), stopped by its own pid."""
-
-    def __init__(self, state_dir):
-        os.makedirs(state_dir, exist_ok=True)
-        self.port = free_port_pair()
-        self.proc = subprocess.Popen(
-            ["swtpm", "socket", "--tpm2",
-             "--server", f"type=tcp,port={self.port},bindaddr=127.0.0.1",
-             "--ctrl", f"type=tcp,port={self.port + 1},bindaddr=127.0.0.1",
-             "--flags", "not-need-init,startup-clear",
-             "--tpmstate", f"dir={state_dir}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.tcti = f"swtpm:host=127.0.0.1,port={self.port}"
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.1).close()
-                return
-            except OSError:
-                time.sleep(0.02)
-        self.stop()
-        raise RuntimeError("swtpm did not start")
-
-    def stop(self):
-        if self.proc:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
 
 
 def setUpModule():

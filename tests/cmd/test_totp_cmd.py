@@ -13,70 +13,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from heads_test import TempDirTest, main, run  # noqa: E402
+from heads_test import Swtpm, TempDirTest, free_port_pair, main, run  # noqa: E402
 
 OWNER = "owner passphrase 1"
 SHOW_RE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC TOTP: (\d{6})\n$")
 QUIET = {"TSS2_LOG": "all+NONE"}
-
-
-def free_port_pair():
-    for _ in range(200):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        p = s.getsockname()[1]
-        s.close()
-        if p >= 65535:
-            continue
-        s2 = socket.socket()
-        try:
-            s2.bind(("127.0.0.1", p + 1))
-            return p
-        except OSError:
-            continue
-        finally:
-            s2.close()
-    raise RuntimeError("no free port pair")
-
-
-class Swtpm:
-    """A private swtpm on loopback; stopped by its own pid only."""
-
-    def __init__(self, state_dir):
-        self.state = state_dir
-        self.port = free_port_pair()
-        self.proc = subprocess.Popen(
-            ["swtpm", "socket", "--tpm2",
-             "--server", f"type=tcp,port={self.port},bindaddr=127.0.0.1",
-             "--ctrl", f"type=tcp,port={self.port + 1},bindaddr=127.0.0.1",
-             "--flags", "not-need-init,startup-clear",
-             "--tpmstate", f"dir={state_dir}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.tcti = f"swtpm:host=127.0.0.1,port={self.port}"
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("swtpm did not start")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def tools(self, *args, check=True):
-        env = dict(os.environ, TPM2TOOLS_TCTI=self.tcti, **QUIET)
-        r = subprocess.run(list(args), capture_output=True, text=True, env=env, timeout=60)
-        if check and r.returncode != 0:
-            raise AssertionError(f"{args}: {r.stderr}")
-        return r.stdout
 
 
 def oathtool(*args):

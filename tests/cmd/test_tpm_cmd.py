@@ -15,78 +15,13 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from heads_test import TempDirTest, main, run  # noqa: E402
+from heads_test import Swtpm, TempDirTest, main, run  # noqa: E402
 
 SRC = os.environ.get("HEADS_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 LOG = os.path.join(SRC, "tests/data/eventlog/qemu-ovmf-swtpm.bin")
 LOG_PCRS = os.path.join(SRC, "tests/data/eventlog/qemu-ovmf-swtpm.pcrs-sha256.txt")
 OWNER = "owner passphrase 1"
 PCR_LINE = re.compile(r"^(\d+): ([0-9a-f]{64})$")
-
-
-def free_port_pair():
-    for _ in range(200):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        p = s.getsockname()[1]
-        s.close()
-        if p >= 65535:
-            continue
-        s2 = socket.socket()
-        try:
-            s2.bind(("127.0.0.1", p + 1))
-            return p
-        except OSError:
-            continue
-        finally:
-            s2.close()
-    raise RuntimeError("no free port pair")
-
-
-class Swtpm:
-    """A private swtpm on loopback, stopped by its own pid only."""
-
-    def __init__(self, state_dir):
-        self.state = state_dir
-        self.proc = None
-        self.start()
-
-    def start(self):
-        self.port = free_port_pair()
-        self.proc = subprocess.Popen(
-            ["swtpm", "socket", "--tpm2",
-             "--server", f"type=tcp,port={self.port},bindaddr=127.0.0.1",
-             "--ctrl", f"type=tcp,port={self.port + 1},bindaddr=127.0.0.1",
-             "--flags", "not-need-init,startup-clear",
-             "--tpmstate", f"dir={self.state}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.tcti = f"swtpm:host=127.0.0.1,port={self.port}"
-        for _ in range(200):
-            if self.proc.poll() is not None:
-                break
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.1).close()
-                time.sleep(0.05)
-                if self.proc.poll() is None:
-                    return
-                break  # that port belongs to someone else
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("swtpm did not start")
-
-    def stop(self):
-        if self.proc:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
-
-    def restart(self):
-        self.stop()
-        self.start()
 
 
 def sha256(b):
