@@ -3,9 +3,8 @@
  * Reference: heads-behaviour.md 1.3-1.10 (gui-init), 9 (menus), 7.4
  * (ownership), 10.2 (bugs not copied).
  *
- * The flows are composed from the lib/ modules. A module that is not in
- * this build (checked with __has_include while the other issues land) makes
- * its menu item say "unavailable in this build" instead of pretending.
+ * The flows are composed from the lib/ modules. A feature whose module does
+ * not exist yet says "unavailable in this build" instead of pretending.
  *
  * Live vs. dry: the menu only powers off or kexecs for real when it runs in
  * the payload (PID 1 is this same binary, i.e. we were started by
@@ -14,6 +13,7 @@
  * was given, and exits. --no-act forces the dry behaviour.
  */
 #include "cmd/cmd.h"
+#include "boot/integrity.h"
 #include "boot/rollback.h"
 #include "boot/sig.h"
 #include "bootcfg/bootcfg.h"
@@ -26,21 +26,9 @@
 #include "otp.h"
 #include "qr.h"
 #include "tpm/tpm.h"
+#include "tpm_otp.h"
 #include "ui/ui.h"
 #include "util.h"
-
-#if __has_include("boot/integrity.h")
-#include "boot/integrity.h"
-#define HAVE_INTEGRITY 1
-#else
-#define HAVE_INTEGRITY 0
-#endif
-#if __has_include("tpm_otp.h")
-#include "tpm_otp.h"
-#define HAVE_TPM_OTP 1
-#else
-#define HAVE_TPM_OTP 0
-#endif
 
 #include <dirent.h>
 #include <errno.h>
@@ -97,7 +85,6 @@ static const char usage[] =
 	"                        passphrases come from $HEADS_UI_SECRET_FD\n"
 	"  --recovery-shell PATH shell for the recovery entry (default busybox sh)\n"
 	"  --no-act              never kexec or power off: describe instead\n"
-	"  --features            print which optional modules this build has\n"
 	"\n"
 	"Exit status: 0 booted (dry: the kexec plan was printed) or powered off;\n"
 	"1 a failure that ends the menu; 2 usage; 3 the UI ended (script or input\n"
@@ -281,7 +268,6 @@ static int compute_totp(struct menu *m)
 		snprintf(m->totp, sizeof(m->totp), "NO TPM");
 		return 0;
 	}
-#if HAVE_TPM_OTP
 	{
 		_cleanup_tpm_ struct tpm *t = NULL;
 		uint32_t code;
@@ -300,12 +286,6 @@ static int compute_totp(struct menu *m)
 		snprintf(m->totp, sizeof(m->totp), "ERROR");
 		return r;
 	}
-#else
-	snprintf(m->totp_reason, sizeof(m->totp_reason),
-		 "TOTP through the TPM is unavailable in this build (issue: TOTP/HOTP)");
-	snprintf(m->totp, sizeof(m->totp), "UNAVAILABLE");
-	return -EOPNOTSUPP;
-#endif
 }
 
 static void update_hotp(struct menu *m)
@@ -400,7 +380,6 @@ static int show_totp_qr(struct menu *m, const struct secret *key)
 	return r;
 }
 
-#if HAVE_TPM_OTP
 static int seal_totp_with(struct menu *m, struct tpm *t, const struct secret *owner)
 {
 	_cleanup_secret_ struct secret *key = secret_new(OTP_SECRET_LEN);
@@ -424,14 +403,12 @@ static int seal_totp_with(struct menu *m, struct tpm *t, const struct secret *ow
 	log_info("TOTP secret sealed to PCRs 0,1,2,3,4,7");
 	return show_totp_qr(m, key);
 }
-#endif
 
 static int ask_owner_passphrase(struct menu *m, bool twice, struct secret **ret);
 
 /* Reference generate_totp_hotp (gated by the integrity report). */
 static int generate_totp(struct menu *m, const struct secret *owner_in)
 {
-#if HAVE_TPM_OTP
 	_cleanup_secret_ struct secret *owner = NULL;
 	_cleanup_tpm_ struct tpm *t = NULL;
 	int r;
@@ -477,11 +454,6 @@ static int generate_totp(struct menu *m, const struct secret *owner_in)
 	if (r < 0)
 		return r;
 	return update_totp(m);
-#else
-	(void)owner_in;
-	unavailable(m, "Generating a TOTP secret", "issue: TOTP/HOTP (tpm_otp.h)");
-	return 0;
-#endif
 }
 
 /* --- TPM ownership pieces --------------------------------------------- */
@@ -534,7 +506,6 @@ static int reset_tpm(struct menu *m)
 
 /* --- /boot integrity ---------------------------------------------------- */
 
-#if HAVE_INTEGRITY
 static void progress_cb(void *u, uint64_t done, uint64_t total, size_t fd, size_t ft)
 {
 	struct menu *m = u;
@@ -887,19 +858,6 @@ static int update_checksums(struct menu *m)
 		ui_msgbox(m->ui, UI_BG_NORMAL, "Signed", "/boot has been signed.");
 	return 0;
 }
-#else
-static int integrity_report_screen(struct menu *m)
-{
-	unavailable(m, "The /boot integrity report", "issue: /boot integrity (integrity.h)");
-	return 0;
-}
-
-static int update_checksums(struct menu *m)
-{
-	unavailable(m, "Signing /boot", "issue: /boot integrity (integrity.h)");
-	return 0;
-}
-#endif
 
 /* --- booting ----------------------------------------------------------- */
 
@@ -1119,14 +1077,7 @@ static int confirm_entry(struct menu *m, const struct boot_entry *e)
 
 static int save_default(struct menu *m, const struct boot_entry *e, unsigned index1)
 {
-#if HAVE_INTEGRITY
 	return save_default_signed(m, e, index1, NULL, NULL, false);
-#else
-	(void)e;
-	(void)index1;
-	unavailable(m, "Signing /boot", "issue: /boot integrity (integrity.h)");
-	return -EOPNOTSUPP;
-#endif
 }
 
 /* The OS boot menu (reference user_select). forced: no checks, PCR 4 was
@@ -1181,7 +1132,6 @@ static int boot_menu(struct menu *m, bool forced)
 }
 
 /* /boot must verify before a normal boot (reference verify_global_hashes). */
-#if HAVE_INTEGRITY
 /* Reference verify_global_hashes: signature, manifest, tree and rollback;
  * the default entry's own hashes matter only for booting that default. */
 static bool global_ok(const struct integrity_report *r)
@@ -1190,11 +1140,9 @@ static bool global_ok(const struct integrity_report *r)
 	c.has_default_hashes = false;
 	return integrity_ok(&c);
 }
-#endif
 
 static int verified_or_report(struct menu *m, bool for_default)
 {
-#if HAVE_INTEGRITY
 	struct integrity_report rep = {0};
 	int r = run_integrity(m, &rep);
 	static const struct ui_item items[] = {
@@ -1223,11 +1171,6 @@ static int verified_or_report(struct menu *m, bool for_default)
 		r = update_checksums(m);
 	integrity_report_free(&rep);
 	return ui_fatal(r) ? r : 0;
-#else
-	(void)for_default;
-	unavailable(m, "Verifying /boot", "issue: /boot integrity (integrity.h); boot refused");
-	return 0;
-#endif
 }
 
 /* Main menu d: reference attempt_default_boot. */
@@ -1879,7 +1822,6 @@ static int ownership(struct menu *m, bool clean_boot)
 
 	/* 4. Sign /boot with the new key: a fresh rollback counter (the TPM was
 	 * just cleared), the default entry files staged with the rest. */
-#if HAVE_INTEGRITY
 	r = chosen >= 0 ? save_default_signed(m, &l.v[chosen], (unsigned)chosen + 1, owner, fpr,
 					      m->tpm_on) :
 			  sign_boot_with(m, owner, fpr, NULL, 0, m->tpm_on);
@@ -1888,13 +1830,8 @@ static int ownership(struct menu *m, bool clean_boot)
 		return r;
 	if (r < 0)
 		return 0;
-#else
-	boot_entries_free(&l);
-	unavailable(m, "Signing /boot", "issue: /boot integrity (integrity.h)");
-#endif
 
 	/* 5. TOTP secret, sealed, shown as a QR code. */
-#if HAVE_TPM_OTP
 	if (m->tpm_on) {
 		_cleanup_tpm_ struct tpm *t = NULL;
 		if ((r = tpm_open_m(m, &t)) == 0)
@@ -1902,9 +1839,6 @@ static int ownership(struct menu *m, bool clean_boot)
 		if (r == -EPROTO || r == -EPIPE)
 			return r;
 	}
-#else
-	unavailable(m, "Sealing the TOTP secret", "issue: TOTP/HOTP (tpm_otp.h)");
-#endif
 	/* 6. Disk Unlock Key: set up from the boot menu once LUKS lands. */
 	{
 		_cleanup_free_ char *t = xasprintf(
@@ -2018,7 +1952,6 @@ static int run(int argc, char **argv)
 		{"ui-script", required_argument, NULL, 'S'},
 		{"recovery-shell", required_argument, NULL, 'R'},
 		{"no-act", no_argument, NULL, 'n'},
-		{"features", no_argument, NULL, 'F'},
 		{},
 	};
 	struct menu m = {
@@ -2045,10 +1978,6 @@ static int run(int argc, char **argv)
 		case 'e': m.eventlog = optarg; break;
 		case 'R': m.recovery_shell = optarg; break;
 		case 'n': no_act = true; break;
-		case 'F':
-			printf("integrity %s\ntotp %s\n", HAVE_INTEGRITY ? "yes" : "no",
-			       HAVE_TPM_OTP ? "yes" : "no");
-			return HEADS_EXIT_OK;
 		case 'S': uo.script_path = optarg; break;
 		case 'u':
 			if ((r = ui_mode_from_string(optarg)) < 0)
