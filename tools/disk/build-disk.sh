@@ -64,7 +64,10 @@ fi
 # The Debian mirror apt is configured with (deb822 URIs: or a deb line).
 mirror=$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
 	| grep -vE 'security|cloud.google|nodesource' | head -1 | awk '{print $2}' || true)
-mirror=${mirror:-http://deb.debian.org/debian}
+if [ -z "$mirror" ]; then
+	echo "build-disk: no Debian mirror configured for apt (/etc/apt/sources.list*)" >&2
+	exit 1
+fi
 
 work="$out/disk-work"
 rootfs="$work/rootfs"
