@@ -46,12 +46,12 @@ static void detail(struct integrity_report *r, const char *fmt, ...)
 	va_end(ap);
 }
 
-static enum integrity_manifest_state load_hashes(struct integrity_report *rep, int bootfd,
-						 const char *name, struct manifest *m)
+/* Read a manifest file beneath /boot; a missing or unreadable one is
+ * reported in rep and returned as its state. */
+static enum integrity_manifest_state read_manifest(struct integrity_report *rep, int bootfd,
+						   const char *name, char **buf, size_t *len)
 {
-	_cleanup_free_ char *buf = NULL;
-	size_t len, line = 0;
-	int r = read_beneath(bootfd, name, MANIFEST_MAX_FILE, &buf, &len);
+	int r = read_beneath(bootfd, name, MANIFEST_MAX_FILE, buf, len);
 	if (r == -ENOENT) {
 		detail(rep, "%s is missing", name);
 		return INTEGRITY_MANIFEST_MISSING;
@@ -61,6 +61,18 @@ static enum integrity_manifest_state load_hashes(struct integrity_report *rep, i
 		       r == -ELOOP || r == -EINVAL ? "not a regular file" : strerror(-r));
 		return INTEGRITY_MANIFEST_MALFORMED;
 	}
+	return INTEGRITY_MANIFEST_OK;
+}
+
+static enum integrity_manifest_state load_hashes(struct integrity_report *rep, int bootfd,
+						 const char *name, struct manifest *m)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len, line = 0;
+	enum integrity_manifest_state st = read_manifest(rep, bootfd, name, &buf, &len);
+	int r;
+	if (st != INTEGRITY_MANIFEST_OK)
+		return st;
 	r = manifest_parse_hashes(buf, len, m, &line);
 	if (r < 0) {
 		detail(rep, "%s:%zu: malformed line", name, line);
@@ -74,16 +86,11 @@ static enum integrity_manifest_state load_tree(struct integrity_report *rep, int
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len, entry = 0;
-	int r = read_beneath(bootfd, MANIFEST_TREE_FILE, MANIFEST_MAX_FILE, &buf, &len);
-	if (r == -ENOENT) {
-		detail(rep, "%s is missing", MANIFEST_TREE_FILE);
-		return INTEGRITY_MANIFEST_MISSING;
-	}
-	if (r < 0) {
-		detail(rep, "%s cannot be read: %s", MANIFEST_TREE_FILE,
-		       r == -ELOOP || r == -EINVAL ? "not a regular file" : strerror(-r));
-		return INTEGRITY_MANIFEST_MALFORMED;
-	}
+	enum integrity_manifest_state st =
+		read_manifest(rep, bootfd, MANIFEST_TREE_FILE, &buf, &len);
+	int r;
+	if (st != INTEGRITY_MANIFEST_OK)
+		return st;
 	r = manifest_parse_tree(buf, len, t, &entry);
 	if (r < 0) {
 		detail(rep, "%s: entry %zu is malformed", MANIFEST_TREE_FILE, entry);
