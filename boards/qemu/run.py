@@ -23,6 +23,8 @@ import time
 OVMF = "/usr/share/ovmf/OVMF.fd"
 SEABIOS = "/usr/share/seabios/bios-256k.bin"
 CMDLINE = "console=ttyS0"
+ROM_SERIAL = "heads-rom"
+ROM_SIZE = 1024 * 1024
 
 
 def swtpm_argv(state):
@@ -35,7 +37,10 @@ def swtpm_argv(state):
 
 
 def qemu_argv(payload, state, disk=None, firmware="ovmf", interactive=True,
-              append="", memory=1024, snapshot=False):
+              append="", memory=1024, snapshot=False, rom=None, drives=()):
+    """rom: the board's ROM config area image (virtio, serial "heads-rom");
+    drives: further raw images, virtio, in order after the disk (vdb, ...),
+    each a path or (path, serial)."""
     fw = OVMF if firmware == "ovmf" else SEABIOS
     argv = ["qemu-system-x86_64", "-accel", "tcg", "-m", str(memory),
             "-bios", fw,
@@ -49,6 +54,14 @@ def qemu_argv(payload, state, disk=None, firmware="ovmf", interactive=True,
     if disk:
         argv += ["-drive", f"file={disk},format=raw,if=virtio" +
                  (",snapshot=on" if snapshot else "")]
+    for d in drives:
+        path, serial = (d, None) if isinstance(d, str) else d
+        argv += ["-drive", f"file={path},format=raw,if=virtio" +
+                 (f",serial={serial}" if serial else "")]
+    if rom:
+        # Last, so it never takes the disk's name (/dev/vda); init finds it
+        # by its serial, not by its name.
+        argv += ["-drive", f"file={rom},format=raw,if=virtio,serial={ROM_SERIAL}"]
     if interactive:
         argv += ["-nographic"]
     else:

@@ -93,10 +93,17 @@ def ensure_disk(out=QEMU_DIR):
 # --- the VM -----------------------------------------------------------------
 
 class VM:
-    def __init__(self, payload, firmware="ovmf", disk=None, append="", name="vm"):
+    """One boot of the QEMU board. state: a TPM state directory kept across
+    boots (default: a private one for this boot); snapshot: the disk's writes
+    are dropped at exit; rom: the ROM config area image (kept, it is the
+    machine's flash); drives: further images (see board.qemu_argv)."""
+
+    def __init__(self, payload, firmware="ovmf", disk=None, append="", name="vm",
+                 state=None, snapshot=True, rom=None, drives=()):
         self.payload, self.firmware, self.disk, self.append = payload, firmware, disk, append
+        self.snapshot, self.rom, self.drives = snapshot, rom, drives
         self._tmp = tempfile.TemporaryDirectory(prefix=f"heads-{name}-")
-        self.state = os.path.join(self._tmp.name, "tpm-state")
+        self.state = state or os.path.join(self._tmp.name, "tpm-state")
         self.log_path = os.path.join(BUILDDIR, "meson-logs", f"{name}-console.log")
         self.buf = bytearray()
         self.pos = 0
@@ -113,7 +120,8 @@ class VM:
     def start(self):
         self.swtpm = board.start_swtpm(self.state)
         argv = board.qemu_argv(self.payload, self.state, self.disk, self.firmware,
-                               interactive=False, append=self.append, snapshot=True)
+                               interactive=False, append=self.append,
+                               snapshot=self.snapshot, rom=self.rom, drives=self.drives)
         log("starting: " + " ".join(argv))
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         self._log = open(self.log_path, "wb")
