@@ -1,0 +1,158 @@
+/* romcfg: slot encoding round trip, refusals, seq/slot choice on an image
+ * file, PCR 7 event order and fold (checked against OpenSSL directly). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "romcfg.h"
+#include "util.h"
+
+#define SLOT 8192
+
+static void h(const void *a, size_t n, uint8_t out[32])
+{
+	unsigned len = 32;
+	EVP_Digest(a, n, out, &len, EVP_sha256(), NULL);
+}
+
+static void test_encode_parse_round_trip(void **state)
+{
+	(void)state;
+	struct romcfg c = {.slot = -1}, back;
+	uint8_t *buf = xmalloc(SLOT);
+	assert_int_equal(romcfg_set(&c, "etc/config.user", "a=1\n", 4), 0);
+	assert_int_equal(romcfg_set(&c, ".gnupg/pubring.kbx", "\0kbx", 4), 0);
+	assert_int_equal(romcfg_set(&c, "etc/config.user", "a=2\n", 4), 0); /* replace */
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.v[0].name, ".gnupg/pubring.kbx"); /* sorted */
+	assert_int_equal(romcfg_encode(&c, 7, buf, SLOT), 0);
+	assert_int_equal(romcfg_parse_slot(buf, SLOT, &back), 0);
+	assert_int_equal(back.seq, 7);
+	assert_int_equal(back.n, 2);
+	assert_memory_equal(back.v[1].data, "a=2\n", 4);
+	assert_memory_equal(back.v[0].data, "\0kbx", 4);
+	romcfg_free(&back);
+	/* One flipped payload bit: checksum. */
+	buf[ROMCFG_HEADER_SIZE + 3] ^= 1;
+	assert_int_equal(romcfg_parse_slot(buf, SLOT, &back), -EBADMSG);
+	memset(buf, 0, SLOT);
+	assert_int_equal(romcfg_parse_slot(buf, SLOT, &back), -ENODATA);
+	memset(buf, 0xff, SLOT);
+	assert_int_equal(romcfg_parse_slot(buf, SLOT, &back), -ENODATA);
+	/* Does not fit. */
+	assert_int_equal(romcfg_encode(&c, 1, buf, 256), -ENOSPC);
+	romcfg_free(&c);
+	free(buf);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_int_equal(romcfg_name_ok("etc/config.user"), 0);
+	assert_int_equal(romcfg_name_ok(".gnupg/trustdb.gpg"), 0);
+	assert_int_equal(romcfg_name_ok(".gnupg/private-keys-v1.d"), -EINVAL);
+	assert_int_equal(romcfg_name_ok("/etc/config.user"), -EINVAL);
+	assert_int_equal(romcfg_name_ok("etc/config"), -EINVAL);
+	assert_int_equal(romcfg_name_ok(".gnupg/../init"), -EINVAL);
+	struct romcfg c = {.slot = -1};
+	assert_int_equal(romcfg_set(&c, "init", "x", 1), -EINVAL);
+	assert_int_equal(romcfg_remove(&c, "etc/config.user"), -ENOENT);
+}
+
+static void test_write_alternates_and_recovers(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test-romcfg-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 2 * SLOT), 0);
+	close(fd);
+	struct romcfg c = {.slot = -1}, r;
+	assert_int_equal(romcfg_read(path, &r), 0);
+	assert_int_equal(r.slot, -1);
+	assert_int_equal(romcfg_set(&c, "etc/config.user", "v1", 2), 0);
+	assert_int_equal(romcfg_write(path, &c), 0);
+	assert_int_equal(c.slot, 0);
+	assert_int_equal(c.seq, 1);
+	assert_int_equal(romcfg_set(&c, "etc/config.user", "v2", 2), 0);
+	assert_int_equal(romcfg_write(path, &c), 0);
+	assert_int_equal(c.slot, 1);
+	assert_int_equal(c.seq, 2);
+	/* A write from a stale copy (seq 0) still goes above the device's. */
+	struct romcfg stale = {.slot = -1};
+	assert_int_equal(romcfg_set(&stale, "etc/config.user", "v3", 2), 0);
+	assert_int_equal(romcfg_write(path, &stale), 0);
+	assert_int_equal(stale.slot, 0);
+	assert_int_equal(stale.seq, 3);
+	assert_int_equal(romcfg_read(path, &r), 0);
+	assert_int_equal(r.seq, 3);
+	assert_memory_equal(r.v[0].data, "v3", 2);
+	romcfg_free(&r);
+	assert_int_equal(romcfg_erase(path), 0);
+	assert_int_equal(romcfg_read(path, &r), 0);
+	assert_int_equal(r.slot, -1);
+	romcfg_free(&c);
+	romcfg_free(&stale);
+	unlink(path);
+}
+
+static void test_events_and_fold(void **state)
+{
+	(void)state;
+	char board[] = "/tmp/test-romcfg-board-XXXXXX";
+	int fd = mkstemp(board);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "B\n", 2), 2);
+	close(fd);
+	struct romcfg c = {.slot = -1};
+	struct romcfg_event *ev;
+	size_t n;
+	assert_int_equal(romcfg_set(&c, "etc/config.user", "U", 1), 0);
+	/* user file is ignored: the ROM has one. */
+	assert_int_equal(romcfg_events(&c, board, "/nonexistent", &ev, &n), 0);
+	assert_int_equal(n, 4);
+	uint8_t d[32], state0[32] = {1}, s[32], buf[64], out[32];
+	h(board, strlen(board), d);
+	assert_memory_equal(ev[0].digest, d, 32);
+	h("B\n", 2, d);
+	assert_memory_equal(ev[1].digest, d, 32);
+	assert_string_equal(ev[2].description, "/etc/config.user");
+	h("/etc/config.user", 16, d);
+	assert_memory_equal(ev[2].digest, d, 32);
+	h("U", 1, d);
+	assert_memory_equal(ev[3].digest, d, 32);
+	memcpy(s, state0, 32);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(buf, s, 32);
+		memcpy(buf + 32, ev[i].digest, 32);
+		h(buf, 64, s);
+	}
+	assert_int_equal(romcfg_fold(state0, ev, n, out), 0);
+	assert_memory_equal(out, s, 32);
+	romcfg_events_free(ev, n);
+	/* Missing board file: skipped, not an error. */
+	assert_int_equal(romcfg_events(NULL, "/nonexistent", NULL, &ev, &n), 0);
+	assert_int_equal(n, 0);
+	romcfg_events_free(ev, n);
+	romcfg_free(&c);
+	unlink(board);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_encode_parse_round_trip),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_write_alternates_and_recovers),
+		cmocka_unit_test(test_events_and_fold),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
