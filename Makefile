@@ -80,7 +80,7 @@ run: deps build payload
 	boards/qemu/run.py --payload $(QEMU_OUT) --firmware $(FIRMWARE) $$disk
 
 run-reset:
-	rm -rf $(QEMU_OUT)/tpm-state $(QEMU_OUT)/disk.img
+	rm -rf $(QEMU_OUT)/tpm-state $(QEMU_OUT)/disk.img $(QEMU_OUT)/rom.img
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

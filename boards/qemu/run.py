@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run recipe of the QEMU board: boot the Heads payload with a software TPM.
 
-    run.py --payload build/qemu [--disk IMG] [--state DIR] [--firmware ovmf|seabios]
+    run.py --payload build/qemu [--disk IMG] [--state DIR] [--rom IMG]
+           [--firmware ovmf|seabios]
 
 Starts swtpm (TPM 2.0, its state in --state, default PAYLOAD/tpm-state) on a
 unix control socket, then QEMU (TCG, -m 1024) with the TPM (tpm-tis), the
@@ -9,7 +10,10 @@ payload as -kernel/-initrd and the serial console on this terminal
 (-nographic: quit with Ctrl-A X). When QEMU ends, the swtpm it started is
 stopped (by its pid). Firmware: OVMF (default) measures the kernel and, via
 the EFI stub, the initrd into PCRs 4 and 9 and writes a TCG event log;
-SeaBIOS boots faster and measures nothing of the payload.
+SeaBIOS boots faster and measures nothing of the payload. The ROM config
+area (--rom, default PAYLOAD/rom.img, 1 MiB, created blank) is the board's
+flash: the owner's ROM keyring and config.user, kept across boots (see
+`heads rom --help`).
 
 Also imported by the VM test driver (tests/vm/vm.py) for the same argv.
 """
@@ -36,6 +40,12 @@ def swtpm_argv(state):
             "--terminate"]
 
 
+def virtio_drive(path, ident, serial=None):
+    """A raw image as a virtio disk (the serial is a device property)."""
+    return ["-drive", f"file={path},format=raw,if=none,id={ident}",
+            "-device", f"virtio-blk-pci,drive={ident}" + (f",serial={serial}" if serial else "")]
+
+
 def qemu_argv(payload, state, disk=None, firmware="ovmf", interactive=True,
               append="", memory=1024, snapshot=False, rom=None, drives=()):
     """rom: the board's ROM config area image (virtio, serial "heads-rom");
@@ -54,19 +64,26 @@ def qemu_argv(payload, state, disk=None, firmware="ovmf", interactive=True,
     if disk:
         argv += ["-drive", f"file={disk},format=raw,if=virtio" +
                  (",snapshot=on" if snapshot else "")]
-    for d in drives:
+    for i, d in enumerate(drives):
         path, serial = (d, None) if isinstance(d, str) else d
-        argv += ["-drive", f"file={path},format=raw,if=virtio" +
-                 (f",serial={serial}" if serial else "")]
+        argv += virtio_drive(path, f"drive{i}", serial)
     if rom:
         # Last, so it never takes the disk's name (/dev/vda); init finds it
         # by its serial, not by its name.
-        argv += ["-drive", f"file={rom},format=raw,if=virtio,serial={ROM_SERIAL}"]
+        argv += virtio_drive(rom, "rom", ROM_SERIAL)
     if interactive:
         argv += ["-nographic"]
     else:
         argv += ["-display", "none", "-monitor", "none", "-serial", "stdio"]
     return argv
+
+
+def blank_rom(path):
+    """Create a blank ROM config area image (zeros) unless it exists."""
+    if not os.path.exists(path):
+        with open(path, "wb") as f:
+            f.truncate(ROM_SIZE)
+    return path
 
 
 def start_swtpm(state):
@@ -102,8 +119,12 @@ def main():
     ap.add_argument("--state", help="swtpm state directory (default PAYLOAD/tpm-state)")
     ap.add_argument("--firmware", choices=["ovmf", "seabios"], default="ovmf")
     ap.add_argument("--append", default="", help="extra kernel command line words")
+    ap.add_argument("--rom", help="ROM config area image (default PAYLOAD/rom.img, "
+                    "created blank: the board's flash, kept across boots)")
     a = ap.parse_args()
     state = a.state or os.path.join(a.payload, "tpm-state")
+    rom = a.rom or os.path.join(a.payload, "rom.img")
+    blank_rom(rom)
     for f in ("vmlinuz", "initrd.cpio.xz"):
         if not os.path.exists(os.path.join(a.payload, f)):
             sys.exit(f"run: {a.payload}/{f} missing: run `make payload`")
@@ -111,7 +132,8 @@ def main():
     print("Serial console on this terminal. Quit QEMU: Ctrl-A then X.")
     sw = start_swtpm(state)
     try:
-        rc = subprocess.call(qemu_argv(a.payload, state, a.disk, a.firmware, True, a.append))
+        rc = subprocess.call(qemu_argv(a.payload, state, a.disk, a.firmware, True, a.append,
+                                       rom=rom))
     finally:
         stop(sw)
     sys.exit(rc)

@@ -6,8 +6,11 @@
  * 3. Load the board's modules (/etc/modules, dependencies first) with
  *    finit_module(2); before each load extend PCR 5 with the arguments (if
  *    any) then the .ko file, as insmod.sh. Already loaded ones are skipped.
- * 4. Read /etc/config and /etc/config.user; extend PCR 7 with each file's
- *    name then its content (as cbfs-init.sh does for ROM files).
+ * 4. PCR 7 (romcfg.h): /etc/config, then the ROM config area's files (a
+ *    virtio disk with serial "heads-rom" on the QEMU board; extracted into
+ *    /: the ROM keyring /.gnupg and etc/config.user), then the initramfs'
+ *    /etc/config.user if the ROM has none; each file's name then its
+ *    content (as cbfs-init.sh does for ROM files). Then read the configs.
  * 5. One key with a short timeout: `r` -> recovery shell.
  * 6. Start the menu (`heads menu`) when this build has it; else a console
  *    loop that shows the PCRs and boots the default entry (`heads kexec`).
@@ -22,6 +25,7 @@
 #include "kexec.h"
 #include "log.h"
 #include "modlist/modlist.h"
+#include "romcfg.h"
 #include "tpm/tpm.h"
 #include "util.h"
 
@@ -60,8 +64,9 @@ static const char usage[] =
 	"/sys, /dev, /dev/pts, /tmp, /tmp/secret (tmpfs) and securityfs; loads the\n"
 	"kernel modules listed in /etc/modules in order, extending PCR 5 with each\n"
 	"module's arguments (if any) and then its .ko file before loading it;\n"
-	"extends PCR 7 with /etc/config and /etc/config.user (the name, then the\n"
-	"content); then starts the menu. Press `r` at start for the recovery shell\n"
+	"extends PCR 7 with /etc/config, the ROM config area's files (extracted into\n"
+	"/: the ROM keyring /.gnupg, etc/config.user; see `heads rom --help`) and\n"
+	"else /etc/config.user (the name, then the content); then starts the menu. Press `r` at start for the recovery shell\n"
 	"(PCR 4 is extended with \"recovery\" first).\n"
 	"\n"
 	"  --check      do not mount, load or measure: parse the module list and the\n"
@@ -196,22 +201,64 @@ static void load_modules(struct init_ctx *c, const char *path, bool check)
 	modlist_free(&m);
 }
 
+/* PCR 7 (romcfg.h): the board config, the ROM config area's files (also
+ * extracted into / here: the ROM keyring /.gnupg and /etc/config.user), then
+ * the initramfs' config.user when the ROM has none. The value before is
+ * saved so a flow that rewrites the ROM can predict the next boot's PCR 7.
+ * Everything is measured before it is parsed: what was read is on record
+ * even if it is refused. */
+static void measure_configs(struct init_ctx *c, const char *board, const char *user)
+{
+	struct romcfg rom = {.slot = -1};
+	_cleanup_free_ char *dev = NULL;
+	struct romcfg_event *ev = NULL;
+	size_t n = 0;
+	uint8_t base[32];
+	size_t len = sizeof(base);
+	int r;
+
+	if (c->tpm && tpm_pcr_read(c->tpm, "sha256", PCR_CONFIG, base, &len) == 0 &&
+	    len == sizeof(base))
+		romcfg_save_base(ROMCFG_PCR7_BASE, base);
+	r = romcfg_find(NULL, NULL, &dev);
+	if (r == -ENOENT) {
+		usleep(200 * 1000); /* a virtio disk still probing */
+		r = romcfg_find(NULL, NULL, &dev);
+	}
+	if (r == 0 && romcfg_read(dev, &rom) == 0) {
+		printf("heads init: ROM config area %s: %zu files\n", dev, rom.n);
+		if (romcfg_extract(&rom, "/") < 0)
+			log_error("%s: extracting the ROM config files failed", dev);
+	} else if (r == 0) {
+		log_error("%s: the ROM config area is unreadable: booting without the "
+			  "ROM keyring and config.user", dev);
+	} else {
+		log_info("no ROM config area (no disk with serial %s)", ROMCFG_SERIAL);
+	}
+	r = romcfg_events(&rom, board, user, &ev, &n);
+	for (size_t i = 0; r == 0 && c->tpm && i < n; i++)
+		if (tpm_extend_digest(c->tpm, PCR_CONFIG, ev[i].digest, ev[i].description) < 0)
+			log_error("%s: measuring into PCR %d failed", ev[i].description,
+				  PCR_CONFIG);
+	if (r < 0)
+		log_error_errno(r, "listing the PCR %d measurements", PCR_CONFIG);
+	romcfg_events_free(ev, n);
+	romcfg_free(&rom);
+}
+
 static int read_configs(struct init_ctx *c, const char *board, const char *user, bool check)
 {
 	const char *files[] = {board, user};
 	int ret = 0;
 
+	if (!check)
+		measure_configs(c, board, user);
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		_cleanup_free_ char *err = NULL;
 		int r;
 
 		if (access(files[i], F_OK) < 0)
 			continue;
-		/* Measured before it is parsed: what was read is on record even
-		 * if it is refused. Name, then content. */
-		if (!check && (measure_string(c, PCR_CONFIG, files[i]) < 0 ||
-			       measure_file(c, PCR_CONFIG, files[i]) < 0))
-			log_error("%s: measuring into PCR %d failed", files[i], PCR_CONFIG);
 		r = config_load(&c->cfg, files[i], &err);
 		if (r < 0) {
 			if (err)
