@@ -418,8 +418,9 @@ int romcfg_find(const char *sys_block, const char *serial, char **ret)
 		_cleanup_free_ char *p = xasprintf("%s/%s/serial", root, de->d_name);
 		_cleanup_free_ char *s = NULL;
 		size_t len;
-		if (fs_read_file(p, 256, &s, &len) < 0)
+		if (fs_read_file(p, 8192, &s, &len) < 0) /* sysfs: st_size 4096 */
 			continue;
+		len = strlen(s);
 		while (len && (s[len - 1] == '\n' || s[len - 1] == ' '))
 			s[--len] = '\0';
 		if (streq(s, want)) {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "romcfg.h"
@@ -146,6 +147,39 @@ static void test_events_and_fold(void **state)
 	unlink(board);
 }
 
+/* sysfs files claim 4096 bytes; the serial has a newline. */
+static void test_find_by_serial(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/test-romcfg-sys-XXXXXX";
+	assert_non_null(mkdtemp(root));
+	char *d1 = xasprintf("%s/vda", root), *d2 = xasprintf("%s/vdb", root);
+	char *f1 = xasprintf("%s/serial", d1), *f2 = xasprintf("%s/serial", d2);
+	char pad[4096];
+	memset(pad, 0, sizeof(pad));
+	assert_int_equal(mkdir(d1, 0755), 0);
+	assert_int_equal(mkdir(d2, 0755), 0);
+	FILE *f = fopen(f1, "w");
+	fputs("disk-serial\n", f);
+	fclose(f);
+	f = fopen(f2, "w");
+	fputs(ROMCFG_SERIAL "\n", f);
+	fwrite(pad, 1, 4000, f); /* bigger than a serial, like sysfs' st_size */
+	fclose(f);
+	char *dev = NULL;
+	/* The NULs after the serial end the string. */
+	assert_int_equal(romcfg_find(root, NULL, &dev), 0);
+	assert_string_equal(dev, "/dev/vdb");
+	free(dev);
+	assert_int_equal(romcfg_find(root, "nothing", &dev), -ENOENT);
+	unlink(f1);
+	unlink(f2);
+	rmdir(d1);
+	rmdir(d2);
+	rmdir(root);
+	free(d1); free(d2); free(f1); free(f2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_write_alternates_and_recovers),
 		cmocka_unit_test(test_events_and_fold),
+		cmocka_unit_test(test_find_by_serial),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
