@@ -13,6 +13,7 @@
  * was given, and exits. --no-act forces the dry behaviour.
  */
 #include "cmd/cmd.h"
+#include "cmd/menu.h"
 #include "boot/integrity.h"
 #include "boot/rollback.h"
 #include "boot/sig.h"
@@ -53,8 +54,8 @@
 #define BOARD_CONFIG "/etc/config"
 #define USER_CONFIG "/etc/config.user"
 #define PCR_BOOT_MODE 4
-#define OWNER_PASS_MAX 32
-#define GPG_PIN_MAX 25 /* MAX_HOTP_GPG_PIN_LENGTH, heads #1167 */
+#define OWNER_PASS_MAX MENU_OWNER_PASS_MAX
+#define GPG_PIN_MAX MENU_GPG_PIN_MAX
 
 enum {
 	EXIT_UI = 3, /* the UI could not go on (script ended, console closed) */
@@ -85,34 +86,19 @@ static const char usage[] =
 	"                        passphrases come from $HEADS_UI_SECRET_FD\n"
 	"  --recovery-shell PATH shell for the recovery entry (default busybox sh)\n"
 	"  --no-act              never kexec or power off: describe instead\n"
+	"  --luks-devices FILE   LUKS containers for the LUKS options and the Disk\n"
+	"                        Unlock Key (\"DEVICE [UUID]\" lines; an empty file: none)\n"
+	"                        instead of /boot/kexec_key_devices.txt or discovery\n"
+	"  --trace FILE          measurement trace for the Disk Unlock Key's PCR 5\n"
+	"                        prediction (default /tmp/measuring_trace.log)\n"
+	"  --modules FILE        the board's module list for it (default /etc/modules)\n"
 	"\n"
 	"Exit status: 0 booted (dry: the kexec plan was printed) or powered off;\n"
 	"1 a failure that ends the menu; 2 usage; 3 the UI ended (script or input\n"
 	"exhausted); entering the recovery shell exits with its status.\n";
 
-struct menu {
-	struct ui *ui;
-	struct config cfg;
-	const char *bootdir, *keyring, *gnupghome, *user_config, *tcti, *secret_dir;
-	const char *eventlog, *recovery_shell;
-	const char *board;
-	char totp[128], hotp[128];
-	char totp_reason[512];
-	enum ui_bg bg;
-	bool tpm_on, live, skip_to_menu, gate_required;
-	bool preflight_failed;
-	bool done;      /* leave the main loop */
-	int exit_code;
-};
 
 /* --- small helpers ---------------------------------------------------- */
-
-/* A UI error that means the conversation is over (script ended, console
- * closed): the menu exits instead of looping. */
-static bool ui_fatal(int r)
-{
-	return r < 0 && r != -ECANCELED;
-}
 
 static int finish(struct menu *m, int code)
 {
@@ -128,7 +114,7 @@ static void unavailable(struct menu *m, const char *what, const char *issue)
 	ui_msgbox(m->ui, UI_BG_WARNING, "Unavailable", t);
 }
 
-static int tpm_open_m(struct menu *m, struct tpm **ret)
+int menu_tpm_open(struct menu *m, struct tpm **ret)
 {
 	if (!m->tpm_on)
 		return -ENODEV;
@@ -140,7 +126,7 @@ static void refresh_status(struct menu *m)
 	ui_set_status(m->ui, m->board, m->totp, m->hotp);
 }
 
-static bool boot_has(const struct menu *m, const char *name)
+bool menu_boot_has(const struct menu *m, const char *name)
 {
 	_cleanup_free_ char *p = xasprintf("%s/%s", m->bootdir, name);
 	struct stat st;
@@ -245,7 +231,7 @@ static int power_off(struct menu *m)
 {
 	_cleanup_tpm_ struct tpm *t = NULL;
 
-	if (tpm_open_m(m, &t) == 0)
+	if (menu_tpm_open(m, &t) == 0)
 		(void)tpm_shutdown(t);
 	sync();
 	if (!m->live) {
@@ -271,7 +257,7 @@ static int compute_totp(struct menu *m)
 	{
 		_cleanup_tpm_ struct tpm *t = NULL;
 		uint32_t code;
-		int r = tpm_open_m(m, &t);
+		int r = menu_tpm_open(m, &t);
 
 		if (r == 0)
 			r = tpm_otp_totp(t, TPM_HANDLE_TOTP, TPM_OTP_DEFAULT_PCRS, time(NULL), &code);
@@ -404,8 +390,6 @@ static int seal_totp_with(struct menu *m, struct tpm *t, const struct secret *ow
 	return show_totp_qr(m, key);
 }
 
-static int ask_owner_passphrase(struct menu *m, bool twice, struct secret **ret);
-
 /* Reference generate_totp_hotp (gated by the integrity report). */
 static int generate_totp(struct menu *m, const struct secret *owner_in)
 {
@@ -440,11 +424,11 @@ static int generate_totp(struct menu *m, const struct secret *owner_in)
 	if (r != 1)
 		return ui_fatal(r) ? r : 0;
 	if (!owner_in) {
-		if ((r = ask_owner_passphrase(m, false, &owner)) < 0)
+		if ((r = menu_ask_owner_passphrase(m, false, &owner)) < 0)
 			return ui_fatal(r) ? r : 0;
 		owner_in = owner;
 	}
-	if ((r = tpm_open_m(m, &t)) < 0)
+	if ((r = menu_tpm_open(m, &t)) < 0)
 		return log_error_errno(r, "opening the TPM");
 	r = seal_totp_with(m, t, owner_in);
 	tpm_close(t);
@@ -458,7 +442,7 @@ static int generate_totp(struct menu *m, const struct secret *owner_in)
 
 /* --- TPM ownership pieces --------------------------------------------- */
 
-static int ask_owner_passphrase(struct menu *m, bool twice, struct secret **ret)
+int menu_ask_owner_passphrase(struct menu *m, bool twice, struct secret **ret)
 {
 	for (int attempt = 0; attempt < 3; attempt++) {
 		_cleanup_secret_ struct secret *a = NULL, *b = NULL;
@@ -528,7 +512,7 @@ static int run_integrity(struct menu *m, struct integrity_report *rep)
 	};
 	int r;
 
-	if (m->tpm_on && tpm_open_m(m, &t) == 0)
+	if (m->tpm_on && menu_tpm_open(m, &t) == 0)
 		o.tpm = t;
 	r = integrity_check(&o, rep);
 	ui_progress_end(m->ui);
@@ -709,7 +693,7 @@ static int integrity_report_screen(struct menu *m)
 }
 
 /* PIN callback for signing: the key's passphrase / card PIN from the UI. */
-static int sign_pin(void *userdata, const char *hint, int attempt, struct secret **ret)
+int menu_sign_pin(void *userdata, const char *hint, int attempt, struct secret **ret)
 {
 	struct menu *m = userdata;
 	_cleanup_free_ char *p = xasprintf("GPG key passphrase / card PIN%s%s (attempt %d)",
@@ -725,7 +709,7 @@ static int sign_boot_with(struct menu *m, const struct secret *owner, const char
 	_cleanup_tpm_ struct tpm *t = NULL;
 	struct integrity_sign_options o = {
 		.bootdir = m->bootdir,
-		.signer = {.gnupghome = m->gnupghome, .key = key, .pin = sign_pin,
+		.signer = {.gnupghome = m->gnupghome, .key = key, .pin = menu_sign_pin,
 			   .userdata = m, .max_attempts = 3},
 		.owner_auth = owner,
 		.new_counter = new_counter,
@@ -738,7 +722,7 @@ static int sign_boot_with(struct menu *m, const struct secret *owner, const char
 	int r;
 
 	if (m->tpm_on && !config_enabled(&m->cfg, "CONFIG_IGNORE_ROLLBACK")) {
-		if ((r = tpm_open_m(m, &t)) < 0)
+		if ((r = menu_tpm_open(m, &t)) < 0)
 			return log_error_errno(r, "opening the TPM for the rollback counter");
 		o.tpm = t;
 	}
@@ -845,10 +829,10 @@ static int update_checksums(struct menu *m)
 			 "this change will modify your disk.\n\nDo you want to continue?");
 	if (r != 1)
 		return ui_fatal(r) ? r : 0;
-	if (m->tpm_on && !boot_has(m, ROLLBACK_FILE) &&
+	if (m->tpm_on && !menu_boot_has(m, ROLLBACK_FILE) &&
 	    !config_enabled(&m->cfg, "CONFIG_IGNORE_ROLLBACK")) {
 		/* A new rollback counter needs the owner passphrase. */
-		if ((r = ask_owner_passphrase(m, false, &owner)) < 0)
+		if ((r = menu_ask_owner_passphrase(m, false, &owner)) < 0)
 			return ui_fatal(r) ? r : 0;
 	}
 	r = sign_boot(m, owner, NULL);
@@ -868,7 +852,7 @@ static int extend_pcr4(struct menu *m, const char *what)
 
 	if (!m->tpm_on)
 		return 0;
-	r = tpm_open_m(m, &t);
+	r = menu_tpm_open(m, &t);
 	if (r == 0)
 		r = tpm_extend_string(t, PCR_BOOT_MODE, what);
 	if (r < 0)
@@ -897,7 +881,7 @@ static void describe_dry(struct menu *m, const struct boot_entry *e, const char 
 		_cleanup_tpm_ struct tpm *t = NULL;
 		uint8_t v[32];
 		size_t len;
-		if (tpm_open_m(m, &t) == 0 && tpm_pcr_read(t, "sha256", PCR_BOOT_MODE, v, &len) == 0) {
+		if (menu_tpm_open(m, &t) == 0 && tpm_pcr_read(t, "sha256", PCR_BOOT_MODE, v, &len) == 0) {
 			char hex[65];
 			hex_encode(v, 32, hex);
 			printf("pcr4-value: %s\n", hex);
@@ -944,7 +928,7 @@ static int duk_for_boot(struct menu *m, const struct boot_entry *e, int *ret_fd)
 	int r;
 
 	*ret_fd = -1;
-	r = tpm_open_m(m, &t);
+	r = menu_tpm_open(m, &t);
 	if (r == 0)
 		r = duk_unlock(t, m->bootdir, &cb, &res);
 	if (r == -EIO || (r < 0 && !res.pcr4_extended)) {
@@ -994,7 +978,7 @@ static int kexec_entry(struct menu *m, const struct boot_entry *e, const char *p
 	int r;
 
 	/* Disk Unlock Key (normal boots only; its unlock extends PCR 4). */
-	if (pcr4 && m->tpm_on && boot_has(m, DUK_KEY_DEVICES_FILE) &&
+	if (pcr4 && m->tpm_on && menu_boot_has(m, DUK_KEY_DEVICES_FILE) &&
 	    !config_enabled(&m->cfg, "CONFIG_TPM_NO_LUKS_DISK_UNLOCK")) {
 		r = duk_for_boot(m, e, &initrd_fd);
 		if (r <= 0 || m->done)
@@ -1033,7 +1017,7 @@ static int kexec_entry(struct menu *m, const struct boot_entry *e, const char *p
 	}
 	{
 		_cleanup_tpm_ struct tpm *t = NULL;
-		if (tpm_open_m(m, &t) == 0)
+		if (menu_tpm_open(m, &t) == 0)
 			(void)tpm_finalize(t);
 	}
 	ui_close(m->ui);
@@ -1361,6 +1345,7 @@ static int options_menu(struct menu *m)
 		{"F", "OEM Factory Reset / Re-Ownership -->"},
 		{"C", "Reencrypt LUKS container -->"},
 		{"P", "Change LUKS Disk Recovery Key passphrase ->"},
+		{"k", "Set up / reseal the LUKS TPM Disk Unlock Key -->"},
 		{"x", "Exit to recovery shell"},
 		{"r", "<-- Return to main menu"},
 	};
@@ -1390,12 +1375,11 @@ static int options_menu(struct menu *m)
 	case 'F':
 		return ownership(m, false);
 	case 'C':
-		unavailable(m, "LUKS reencryption from the menu", "issue: LUKS (use `heads luks`)");
-		return 0;
+		return menu_luks_reencrypt(m);
 	case 'P':
-		unavailable(m, "Changing the LUKS DRK passphrase from the menu",
-			    "issue: LUKS (use `heads luks`)");
-		return 0;
+		return menu_luks_change_drk(m);
+	case 'k':
+		return menu_duk_setup(m, NULL, NULL, NULL, false);
 	case 'x':
 		return go_recovery(m, "requested from the options menu");
 	default:
@@ -1463,7 +1447,7 @@ static int rollback_preflight(struct menu *m, char **ret)
 		return 0;
 	r = fs_read_file(p, ROLLBACK_MAX_FILE, &buf, &len);
 	if (r == -ENOENT) {
-		if (boot_has(m, "kexec.sig") || boot_has(m, "kexec_default_hashes.txt")) {
+		if (menu_boot_has(m, "kexec.sig") || menu_boot_has(m, "kexec_default_hashes.txt")) {
 			*ret = xstrdup("Boot integrity counter file missing: /boot has signed "
 				       "metadata but no kexec_rollback.txt.");
 			return -ENOENT;
@@ -1474,7 +1458,7 @@ static int rollback_preflight(struct menu *m, char **ret)
 		*ret = xasprintf("%s cannot be read: %s", p, strerror(-r));
 		return r;
 	}
-	if ((r = tpm_open_m(m, &t)) < 0) {
+	if ((r = menu_tpm_open(m, &t)) < 0) {
 		*ret = xasprintf("The TPM cannot be opened: %s", strerror(-r));
 		return r;
 	}
@@ -1702,7 +1686,7 @@ out:
 	return r;
 }
 
-static int ask_new_passphrase(struct menu *m, const char *title, const char *what,
+int menu_ask_new_passphrase(struct menu *m, const char *title, const char *what,
 			      size_t min, size_t max, struct secret **ret)
 {
 	for (int attempt = 0; attempt < 3; attempt++) {
@@ -1757,10 +1741,10 @@ static int ownership(struct menu *m, bool clean_boot)
 	/* 1. TPM reset with a new owner passphrase. */
 	if (m->tpm_on) {
 		_cleanup_tpm_ struct tpm *t = NULL;
-		if ((r = ask_new_passphrase(m, "TPM Owner Passphrase", "TPM owner passphrase",
+		if ((r = menu_ask_new_passphrase(m, "TPM Owner Passphrase", "TPM owner passphrase",
 					    1, OWNER_PASS_MAX, &owner)) < 0)
 			return ui_fatal(r) && r != -EACCES ? r : 0;
-		r = tpm_open_m(m, &t);
+		r = menu_tpm_open(m, &t);
 		if (r == 0)
 			r = tpm_reset(t, owner);
 		if (r < 0) {
@@ -1773,7 +1757,7 @@ static int ownership(struct menu *m, bool clean_boot)
 	}
 
 	/* 2. GPG signing key, in memory, passphrase-protected. */
-	if ((r = ask_new_passphrase(m, "GPG key passphrase", "GPG key passphrase (Admin PIN)",
+	if ((r = menu_ask_new_passphrase(m, "GPG key passphrase", "GPG key passphrase (Admin PIN)",
 				    8, GPG_PIN_MAX, &gpgpass)) < 0)
 		return ui_fatal(r) && r != -EACCES ? r : 0;
 	r = ui_input(m->ui, "GPG key identity", "Name and e-mail of the key",
@@ -1834,17 +1818,21 @@ static int ownership(struct menu *m, bool clean_boot)
 	/* 5. TOTP secret, sealed, shown as a QR code. */
 	if (m->tpm_on) {
 		_cleanup_tpm_ struct tpm *t = NULL;
-		if ((r = tpm_open_m(m, &t)) == 0)
+		if ((r = menu_tpm_open(m, &t)) == 0)
 			r = seal_totp_with(m, t, owner);
 		if (r == -EPROTO || r == -EPIPE)
 			return r;
 	}
-	/* 6. Disk Unlock Key: set up from the boot menu once LUKS lands. */
+	/* 6. Disk Unlock Key (optional; offered when there are containers). */
+	if (m->tpm_on) {
+		r = menu_duk_setup(m, NULL, owner, fpr, true);
+		if (ui_gone(r))
+			return r;
+	}
 	{
 		_cleanup_free_ char *t = xasprintf(
 			"Ownership complete.\n\nGPG key: %s\nGPG public key: in %s\n"
-			"TPM: %s\n\nThe Disk Unlock Key (optional) is not set up from here in this "
-			"build (issue: LUKS).", fpr, m->keyring,
+			"TPM: %s", fpr, m->keyring,
 			m->tpm_on ? "reset with your new owner passphrase" : "none");
 		ui_msgbox(m->ui, UI_BG_NORMAL, "OEM Factory Reset / Re-Ownership", t);
 	}
@@ -1952,6 +1940,9 @@ static int run(int argc, char **argv)
 		{"ui-script", required_argument, NULL, 'S'},
 		{"recovery-shell", required_argument, NULL, 'R'},
 		{"no-act", no_argument, NULL, 'n'},
+		{"luks-devices", required_argument, NULL, 'L'},
+		{"trace", required_argument, NULL, 'T'},
+		{"modules", required_argument, NULL, 'M'},
 		{},
 	};
 	struct menu m = {
@@ -1978,6 +1969,9 @@ static int run(int argc, char **argv)
 		case 'e': m.eventlog = optarg; break;
 		case 'R': m.recovery_shell = optarg; break;
 		case 'n': no_act = true; break;
+		case 'L': m.luks_devices = optarg; break;
+		case 'T': m.trace = optarg; break;
+		case 'M': m.modules = optarg; break;
 		case 'S': uo.script_path = optarg; break;
 		case 'u':
 			if ((r = ui_mode_from_string(optarg)) < 0)

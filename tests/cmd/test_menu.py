@@ -13,9 +13,11 @@ import struct
 import subprocess
 import sys
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from heads_test import TempDirTest, main, run  # noqa: E402
+import test_luks_common as lc  # noqa: E402
 
 HEADS = os.environ.get("HEADS", "heads")
 WITH_SWTPM = os.environ.get("WITH_SWTPM")
@@ -62,13 +64,19 @@ class MenuTest(TempDirTest):
                            capture_output=True)
         super().tearDown()
 
-    def menu(self, answers, secrets="", config=None, tpm=True, extra=()):
+    def menu(self, answers, secrets="", config=None, tpm=True, extra=(), luks=()):
+        """luks: the LUKS containers the menu may touch (never the host's
+        own: discovery would find other tests' loop devices)."""
         script = self.write("script", "".join(a + "\n" for a in answers))
         sfile = self.write("secrets", "".join(s + "\n" for s in secrets))
+        devices = self.write("luks-devices", "".join(d + "\n" for d in luks))
+        absent = os.path.join(self.tmp, "absent")
         args = ["menu", "--ui", "script", "--ui-script", script, "--boot", self.boot,
                 "--keyring", self.keyring, "--config", config or self.config,
                 "--secret-dir", self.secret, "--user-config",
-                os.path.join(self.tmp, "config.user"), "--no-act", *extra]
+                os.path.join(self.tmp, "config.user"), "--no-act",
+                "--luks-devices", devices, "--eventlog", absent, "--trace", absent,
+                "--modules", absent, *extra]
         with open(sfile) as sf:
             env = dict(os.environ, HEADS_UI_SECRET_FD=str(sf.fileno()))
             env.pop("HEADS_UI", None)
@@ -186,6 +194,105 @@ class Ownership(MenuTest):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("=== menu [error] ERROR: TPM State Inconsistent", r.stdout)
         self.assertIn("Boot integrity counter file missing", r.stdout)
+
+
+DRK = "recovery passphrase 1"
+DUK = "duk passphrase twelve+"
+
+
+class LuksMenu(MenuTest):
+    """Options C (reencryption), P (Disk Recovery Key change), the Disk
+    Unlock Key at the end of ownership and its reseal, on LUKS image files
+    (cryptsetup as the independent check)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0 or not shutil.which("cryptsetup"):
+            raise unittest.SkipTest("LUKS images need root and cryptsetup")
+
+    def setUp(self):
+        super().setUp()
+        self.write("boot/kexec_hashes.txt", "")  # not a clean boot (no-TPM tests)
+        self.notpm = self.write("config.notpm", "CONFIG_TPM=n\n")
+
+    def container(self, name, version=2, data=None):
+        path = os.path.join(self.tmp, name)
+        if data is None:
+            lc.luks_format(path, DRK.encode(), version=version, size=20 << 20)
+        else:
+            lc.encrypt_in_place(path, data, DRK.encode())
+        return path
+
+    def test_change_drk_passphrase(self):
+        devs = [self.container("a.img"), self.container("b.img")]
+        new = "a new recovery passphrase"
+        r = self.menu(["i", "o", "P", "p"], ["wrong passphrase", DRK, new, new],
+                      config=self.notpm, tpm=False, luks=devs)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("That passphrase opens none of the containers.", r.stdout)
+        report = r.stdout.split("=== textbox [normal] Disk Recovery Key changed", 1)[1]
+        for d in devs:
+            self.assertRegex(report, re.escape(d) + r": changed \(key slot \d+\)")
+            self.assertTrue(lc.opens(d, new.encode()), d)
+            self.assertFalse(lc.opens(d, DRK.encode()), d)
+
+    def test_reencrypt_crash_safe_fast_mode_warned(self):
+        data = [os.urandom(1 << 20), os.urandom(1 << 20)]
+        devs = [self.container("a.img", data=data[0]), self.container("b.img", data=data[1])]
+        before = [lc.volume_key(d, DRK.encode()) for d in devs]
+        # Fast mode: an explicit choice behind a red warning (declined here),
+        # then the crash-safe reencryption.
+        r = self.menu(["i", "o", "C", "f", "n", "o", "C", "s", "y", "p"], [DRK, DRK],
+                      config=self.notpm, tpm=False, luks=devs)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== yesno [error] Fast reencryption: DANGER", r.stdout)
+        self.assertRegex(r.stdout, r"=== progress LUKS reencryption: .*a\.img \(1 of 2\): "
+                         r"\d+/\d+ MiB, [0-9.]+ MiB/s, ETA \d+:\d\d 100%")
+        report = r.stdout.split("=== textbox [normal] LUKS reencryption done", 1)[1]
+        report = report.split("=== ")[0]
+        for d, plain, old in zip(devs, data, before):
+            self.assertRegex(report, re.escape(d) + r": reencrypted \(Disk Recovery Key in "
+                             r"slot \d+\)")
+            self.assertNotEqual(lc.volume_key(d, DRK.encode()), old)
+            self.assertEqual(lc.oracle_decrypt(d, DRK.encode(), len(plain)), plain)
+
+    def test_ownership_duk_unlock_reencrypt_reseal(self):
+        if not WITH_SWTPM:
+            self.skipTest("needs the with-swtpm helper (run through meson test)")
+        os.unlink(os.path.join(self.boot, "kexec_hashes.txt"))
+        devs = [self.container("a.img"), self.container("b.img")]
+        gpg = "gpgpassphrase"
+        # Ownership, then the optional Disk Unlock Key (offered: containers).
+        r = self.menu(["y", "Test Key <test@example.com>", "1", "y", "p"],
+                      ["ownerpass", "ownerpass", gpg, gpg, gpg, DRK, DUK, DUK, gpg], luks=devs)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== yesno [normal] Disk Unlock Key (optional)", r.stdout)
+        done = r.stdout.split("=== textbox [normal] Disk Unlock Key set up", 1)[1]
+        for d in devs:
+            self.assertIn(d + ": Disk Unlock Key in key slot 31, Disk Recovery Key in slot 0",
+                          done)
+            self.assertEqual(lc.used_slots(d), [0, 31])
+        with open(os.path.join(self.boot, "kexec_key_devices.txt")) as f:
+            self.assertEqual([l.split()[0] for l in f], devs)
+        # Next boot: the default boot unseals the key and adds it to the initrd.
+        r = self.menu(["d"], [DUK])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("duk: unlocked, key added to the initrd", r.stdout)
+        # Reencryption drops the DUK slot: the menu says the key is invalid
+        # and reseals it (the DRK already typed is reused).
+        before = [lc.volume_key(d, DRK.encode()) for d in devs]
+        r = self.menu(["o", "C", "s", "y", "y", "p"], [DRK, DUK, DUK, "ownerpass", gpg],
+                      luks=devs)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== textbox [normal] LUKS reencryption done", r.stdout)
+        self.assertIn("=== yesno [warning] Disk Unlock Key invalid", r.stdout)
+        self.assertIn("=== textbox [normal] Disk Unlock Key set up", r.stdout)
+        for d, old in zip(devs, before):
+            self.assertNotEqual(lc.volume_key(d, DRK.encode()), old)
+            self.assertIn(31, lc.used_slots(d))
+        r = self.menu(["d"], [DUK])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("duk: unlocked, key added to the initrd", r.stdout)
 
 
 class Startup(MenuTest):

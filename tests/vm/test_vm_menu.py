@@ -175,7 +175,7 @@ class MenuFlow(unittest.TestCase):
                 self.assertIn("changed: ./grub/grub.cfg", out)
                 m.send("m\n")
                 m.answer("Choose [1-5 or key", "o", 60)
-                m.answer("Choose [1-12 or key", "b", 60)
+                m.answer("Choose [1-13 or key", "b", 60)
                 m.answer("Choose [1-4 or key", "i", 60)
                 m.answer("Unsafe Boot Warning", "y", 60)
                 out = m.expect("Choose [1-1 or key", STEP)

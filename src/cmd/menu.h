@@ -1,0 +1,70 @@
+/* menu.h - internal to `heads menu`: the state shared by menu.c (the state
+ * machine) and the flows kept in their own files (menu_luks.c: LUKS
+ * reencryption, Disk Recovery Key change, Disk Unlock Key setup;
+ * menu_gpg.c: the owner's key backup and the ROM keyring). Not a library
+ * contract: these files are one command. */
+#ifndef HEADS_CMD_MENU_H
+#define HEADS_CMD_MENU_H
+
+#include <errno.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "secret.h"
+#include "tpm/tpm.h"
+#include "ui/ui.h"
+
+#define MENU_OWNER_PASS_MAX 32
+#define MENU_GPG_PIN_MAX 25 /* MAX_HOTP_GPG_PIN_LENGTH, heads #1167 */
+
+struct menu {
+	struct ui *ui;
+	struct config cfg;
+	const char *bootdir, *keyring, *gnupghome, *user_config, *tcti, *secret_dir;
+	const char *eventlog, *recovery_shell;
+	const char *luks_devices; /* kexec_key_devices.txt-format selection, or NULL */
+	const char *trace, *modules; /* DUK PCR 5 prediction inputs (NULL: defaults) */
+	const char *board;
+	char totp[128], hotp[128];
+	char totp_reason[512];
+	enum ui_bg bg;
+	bool tpm_on, live, skip_to_menu, gate_required;
+	bool preflight_failed;
+	bool done;      /* leave the main loop */
+	int exit_code;
+};
+
+/* A UI error that means the conversation is over (script ended, console
+ * closed): the menu exits instead of looping. */
+static inline bool ui_fatal(int r)
+{
+	return r < 0 && r != -ECANCELED;
+}
+
+/* The script or the console ended (or a script has no passphrase to
+ * give): stop at once, whatever the flow. */
+static inline bool ui_gone(int r)
+{
+	return r == -EPROTO || r == -EPIPE || r == -ENOKEY;
+}
+
+int menu_tpm_open(struct menu *m, struct tpm **ret);
+bool menu_boot_has(const struct menu *m, const char *name);
+/* TPM owner passphrase (twice when new); 3 attempts, -EACCES after. */
+int menu_ask_owner_passphrase(struct menu *m, bool twice, struct secret **ret);
+/* A new passphrase of min..max bytes, entered twice; 3 attempts. */
+int menu_ask_new_passphrase(struct menu *m, const char *title, const char *what, size_t min,
+			    size_t max, struct secret **ret);
+/* sig_pin_fn for /boot signing: the key passphrase / card PIN from the UI. */
+int menu_sign_pin(void *userdata, const char *hint, int attempt, struct secret **ret);
+
+/* menu_luks.c. Each returns 0 back to the menu, or a fatal UI error. */
+int menu_luks_reencrypt(struct menu *m);
+int menu_luks_change_drk(struct menu *m);
+/* DUK setup / reseal. drk, owner: already known (NULL: asked). key: the
+ * signing key (NULL: the default of the GnuPG home). ask: first ask
+ * whether to add one at all (ownership). */
+int menu_duk_setup(struct menu *m, const struct secret *drk, const struct secret *owner,
+		   const char *key, bool ask);
+
+#endif

@@ -1,0 +1,609 @@
+/* menu_luks.c - the menu's LUKS flows (part of `heads menu`): reencryption
+ * with a new volume key (Options C), the Disk Recovery Key passphrase
+ * change (Options P), the Disk Unlock Key setup / reseal (Options k, the
+ * end of ownership, and after either change). Reference heads-behaviour.md
+ * 5.2-5.4; the work is done by lib/luks and lib/duk.
+ *
+ * Containers: the --luks-devices file (kexec_key_devices.txt format), else
+ * /boot/kexec_key_devices.txt (the ones the DUK was set up for), else every
+ * LUKS container on a non-removable disk (luks_discover). */
+#include "cmd/cmd.h"
+#include "cmd/menu.h"
+#include "boot/rollback.h"
+#include "duk.h"
+#include "fs.h"
+#include "log.h"
+#include "luks/luks.h"
+#include "util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DRK_MIN 8
+#define DRK_MAX 512
+#define KEY_DEVICES_MAX (64 * 1024)
+
+struct containers {
+	struct luks_device *v;
+	size_t n;
+	const char *source; /* where the list came from, for the screens */
+};
+
+static void containers_free(struct containers *c)
+{
+	luks_devices_free(c->v, c->n);
+	c->v = NULL;
+	c->n = 0;
+}
+
+/* The device paths of the containers whose bit is set in mask, one a line. */
+static char *names(const struct containers *c, uint64_t mask)
+{
+	char *s = xstrdup("");
+	for (size_t i = 0; i < c->n; i++) {
+		if (!(mask & (UINT64_C(1) << i)))
+			continue;
+		char *t = xasprintf("%s  %s (LUKS%d)\n", s, c->v[i].path, c->v[i].version);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+static uint64_t all_of(size_t n)
+{
+	return n >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << n) - 1;
+}
+
+/* Probe the containers named in a kexec_key_devices.txt-format file.
+ * 0, -ENOENT (no such file), or an error already shown. */
+static int from_file(struct menu *m, const char *path, struct containers *c)
+{
+	_cleanup_free_ char *text = NULL, *err = NULL;
+	struct luks_key_device *kd = NULL;
+	size_t kn = 0, len = 0;
+	int r = fs_read_file(path, KEY_DEVICES_MAX, &text, &len);
+
+	if (r == -ENOENT)
+		return r;
+	if (r == 0)
+		r = luks_parse_key_devices(text, len, &kd, &kn, &err);
+	if (r < 0) {
+		_cleanup_free_ char *t = xasprintf("%s: %s", path, err ? err : strerror(-r));
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: LUKS containers", t);
+		return r;
+	}
+	c->v = xcalloc(kn ? kn : 1, sizeof(*c->v));
+	for (size_t i = 0; i < kn; i++) {
+		r = luks_probe(kd[i].path, &c->v[c->n]);
+		if (r == 0 && kd[i].uuid && strcasecmp(kd[i].uuid, c->v[c->n].uuid) != 0) {
+			luks_device_done(&c->v[c->n]);
+			r = -ESTALE;
+		} else if (r == 0) {
+			c->n++;
+		}
+		if (r < 0) {
+			_cleanup_free_ char *t = xasprintf(
+				"%s names %s, which %s.\n\nFix or remove that file (a new Disk Unlock "
+				"Key setup rewrites it).", path, kd[i].path,
+				r == -ESTALE ? "now has another LUKS UUID" :
+					       "is not a readable LUKS container");
+			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: LUKS containers", t);
+			luks_key_devices_free(kd, kn);
+			containers_free(c);
+			return r;
+		}
+	}
+	luks_key_devices_free(kd, kn);
+	return 0;
+}
+
+/* The containers to work on (see the top of the file). 0 with c->n
+ * possibly 0 (told the user), or <0 (told the user). */
+static int select_containers(struct menu *m, struct containers *c)
+{
+	_cleanup_free_ char *conf = xasprintf("%s/%s", m->bootdir, DUK_KEY_DEVICES_FILE);
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	if (m->luks_devices) {
+		c->source = "the configured container list";
+		r = from_file(m, m->luks_devices, c);
+		if (r == -ENOENT)
+			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: LUKS containers",
+				  "The container list given to the menu does not exist.");
+	} else if ((r = from_file(m, conf, c)) != -ENOENT) {
+		c->source = "/boot/" DUK_KEY_DEVICES_FILE;
+	} else {
+		c->source = "the disks of this machine";
+		r = luks_discover(false, &c->v, &c->n);
+		if (r < 0)
+			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: LUKS containers",
+				  "Listing the LUKS containers failed (see the log).");
+		else
+			r = 0;
+	}
+	if (r < 0)
+		return r;
+	if (c->n == 0)
+		ui_msgbox(m->ui, UI_BG_WARNING, "LUKS", "No LUKS container was found.");
+	if (c->n > 64) { /* the DRK check reports with a 64-bit mask */
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: LUKS containers",
+			  "More than 64 LUKS containers: not supported.");
+		containers_free(c);
+		return -E2BIG;
+	}
+	return 0;
+}
+
+/* Keep the containers whose bit is set in mask. */
+static void narrow(struct containers *c, uint64_t mask)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		if (mask & (UINT64_C(1) << i))
+			c->v[k++] = c->v[i];
+		else
+			luks_device_done(&c->v[i]);
+	}
+	c->n = k;
+}
+
+/* The Disk Recovery Key: it must open every container; when it opens only
+ * some, the user may go on with those (reference 5.2 step 2). known: a DRK
+ * already entered, tried first. 0 and *ret, -ECANCELED (declined or three
+ * wrong entries; told), or a fatal UI error. */
+static int get_drk(struct menu *m, struct containers *c, const struct secret *known,
+		   const char *why, struct secret **ret)
+{
+	_cleanup_free_ char *list = names(c, all_of(c->n));
+	_cleanup_free_ char *prompt = xasprintf("%s\n\nLUKS Disk Recovery Key (DRK) passphrase "
+						"that opens:\n%s", why, list);
+
+	for (int round = 1; round <= 3; round++) {
+		_cleanup_secret_ struct secret *drk = NULL;
+		uint64_t ok = 0;
+		int r;
+
+		if (known && round == 1)
+			drk = secret_dup(known->data, known->len);
+		else if ((r = ui_passphrase(m->ui, "Disk Recovery Key", prompt, DRK_MAX, &drk)) < 0 &&
+			 r != -EFBIG)
+			return r;
+		if (!drk) /* -EFBIG: longer than any Disk Recovery Key we accept */
+			continue;
+		if (drk->len == 0)
+			return -ECANCELED;
+		ui_progress(m->ui, "Disk Recovery Key", "Testing the passphrase on each container",
+			    0);
+		r = duk_drk_check(c->v, c->n, drk, &ok);
+		ui_progress_end(m->ui);
+		if (r == (int)c->n) {
+			*ret = TAKE_PTR(drk);
+			return 0;
+		}
+		if (r > 0) {
+			_cleanup_free_ char *bad = names(c, all_of(c->n) & ~ok);
+			_cleanup_free_ char *good = names(c, ok);
+			_cleanup_free_ char *q = xasprintf(
+				"The Disk Recovery Key does not open:\n%s\nContinue with only the "
+				"containers it opens?\n%s", bad, good);
+			log_warn("the Disk Recovery Key does not open every container");
+			r = ui_yesno(m->ui, UI_BG_WARNING, "Disk Recovery Key", q);
+			if (ui_fatal(r))
+				return r;
+			if (r == 1) {
+				narrow(c, ok);
+				*ret = TAKE_PTR(drk);
+				return 0;
+			}
+			continue;
+		}
+		if (!(known && round == 1))
+			ui_msgbox(m->ui, UI_BG_WARNING, "Disk Recovery Key",
+				  "That passphrase opens none of the containers.");
+	}
+	ui_msgbox(m->ui, UI_BG_ERROR, "Disk Recovery Key",
+		  "Three wrong Disk Recovery Key passphrases: nothing was changed.\n\n"
+		  "If it is forgotten, the disk cannot be recovered: reinstall the OS.");
+	return -ECANCELED;
+}
+
+/* --- Disk Unlock Key setup ------------------------------------------------ */
+
+static bool confirm_wipe(void *userdata, const char *device, int slot)
+{
+	struct menu *m = userdata;
+	_cleanup_free_ char *q = xasprintf("Key slot %d of %s is in use and is not the Disk "
+					   "Recovery Key.\n\nWipe key slot %d on %s?", slot,
+					   device, slot, device);
+	return ui_yesno(m->ui, UI_BG_WARNING, "Wipe LUKS key slot", q) == 1;
+}
+
+static int ask_duk_passphrase(struct menu *m, struct secret **ret)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		_cleanup_secret_ struct secret *a = NULL, *b = NULL;
+		int r = ui_passphrase(m->ui, "Disk Unlock Key",
+				      "New LUKS TPM Disk Unlock Key passphrase (at least 12 "
+				      "characters; typed at every boot)", DUK_PASSPHRASE_MAX, &a);
+		if (r == 0)
+			r = ui_passphrase(m->ui, "Disk Unlock Key",
+					  "Repeat the Disk Unlock Key passphrase", DUK_PASSPHRASE_MAX,
+					  &b);
+		if (r < 0 && r != -EFBIG)
+			return r;
+		r = r < 0 ? -EMSGSIZE : duk_check_passphrase(a, b);
+		if (r == 0) {
+			*ret = TAKE_PTR(a);
+			return 0;
+		}
+		ui_msgbox(m->ui, UI_BG_WARNING, "Disk Unlock Key",
+			  r == -EINVAL ? "The passphrase must have at least 12 characters." :
+			  r == -ENOTUNIQ ? "The two passphrases differ." :
+					   "The passphrase is too long.");
+	}
+	return -ECANCELED;
+}
+
+static int duk_setup_on(struct menu *m, struct containers *c, const struct secret *drk_in,
+			const struct secret *owner_in, const char *key)
+{
+	_cleanup_secret_ struct secret *drk = NULL, *pass = NULL, *owner = NULL;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	struct luks_opts lo = {.confirm_wipe = confirm_wipe, .userdata = m};
+	struct duk_setup_result res;
+	_cleanup_free_ char *report = NULL;
+	int r;
+
+	if (luks_same_version(c->v, c->n) < 0) {
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Disk Unlock Key",
+			  "The containers mix LUKS1 and LUKS2: one Disk Unlock Key needs one "
+			  "LUKS version.");
+		return 0;
+	}
+	r = get_drk(m, c, drk_in, "The Disk Unlock Key is added next to the Disk Recovery "
+		    "Key, which stays in its key slot.", &drk);
+	if (r < 0)
+		return ui_gone(r) ? r : 0;
+	if ((r = ask_duk_passphrase(m, &pass)) < 0) {
+		if (r == -ECANCELED)
+			ui_msgbox(m->ui, UI_BG_ERROR, "Disk Unlock Key",
+				  "No valid passphrase: the Disk Unlock Key was not set up.");
+		return ui_gone(r) ? r : 0;
+	}
+	if (!owner_in) {
+		if ((r = menu_ask_owner_passphrase(m, false, &owner)) < 0)
+			return ui_gone(r) ? r : 0;
+		owner_in = owner;
+	}
+	if ((r = menu_tpm_open(m, &t)) < 0) {
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Disk Unlock Key", "The TPM cannot be opened.");
+		return 0;
+	}
+	struct duk_setup_options so = {
+		.bootdir = m->bootdir,
+		.devices = c->v,
+		.n_devices = c->n,
+		.drk = drk,
+		.passphrase = pass,
+		.owner_auth = owner_in,
+		.pcr = {.eventlog = m->eventlog, .trace = m->trace, .modules = m->modules},
+		.luks = &lo,
+		.sign = true,
+		.gnupghome = m->gnupghome,
+		.key = key,
+		.pin = menu_sign_pin,
+		.pin_userdata = m,
+		.rollback = !config_enabled(&m->cfg, "CONFIG_IGNORE_ROLLBACK"),
+	};
+	ui_progress(m->ui, "Disk Unlock Key", "Adding the key to each container and sealing it",
+		    0);
+	r = duk_setup(t, &so, &res);
+	ui_progress_end(m->ui);
+	if (ui_gone(r))
+		return r;
+	if (r < 0) {
+		_cleanup_free_ char *e = xasprintf(
+			"Setting up the Disk Unlock Key failed: %s (details in the log).\n\n"
+			"Containers that got the key keep an unused key slot; the next setup "
+			"wipes it. /boot was %s.", strerror(-r),
+			r == -EACCES || r == -ECANCELED ? "not re-signed" : "left as it was");
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Disk Unlock Key", e);
+		return 0;
+	}
+	report = xstrdup("");
+	for (size_t i = 0; i < c->n; i++) {
+		char *n = xasprintf("%s%s: Disk Unlock Key in key slot %d, Disk Recovery Key in "
+				    "slot %d\n", report, c->v[i].path, res.duk_slot[i],
+				    res.drk_slot[i]);
+		free(report);
+		report = n;
+	}
+	{
+		_cleanup_free_ char *t2 = xasprintf(
+			"%s\nSealed in the TPM to PCRs 0-7 of the next boot and your passphrase.\n"
+			"crypttab for the OS: %s.\n/boot re-signed (key %s).\n\nReboot: the "
+			"Default boot then asks for the Disk Unlock Key passphrase.", report,
+			res.crypttab_from_initrd ? "from the default entry's initrd" :
+						   "generic lines", res.fpr);
+		r = ui_textbox(m->ui, UI_BG_NORMAL, "Disk Unlock Key set up", t2);
+	}
+	log_info("Disk Unlock Key set up on %zu container(s)", c->n);
+	return ui_gone(r) ? r : 0;
+}
+
+int menu_duk_setup(struct menu *m, const struct secret *drk, const struct secret *owner,
+		   const char *key, bool ask)
+{
+	struct containers c;
+	int r;
+
+	if (!m->tpm_on || config_enabled(&m->cfg, "CONFIG_TPM_NO_LUKS_DISK_UNLOCK")) {
+		if (!ask)
+			ui_msgbox(m->ui, UI_BG_WARNING, "Disk Unlock Key",
+				  m->tpm_on ? "The Disk Unlock Key is disabled on this board "
+					      "(CONFIG_TPM_NO_LUKS_DISK_UNLOCK)." :
+					      "The Disk Unlock Key needs a TPM (CONFIG_TPM).");
+		return 0;
+	}
+	if (ask) {
+		/* Offered, not forced: no container, no question. */
+		if (m->luks_devices || menu_boot_has(m, DUK_KEY_DEVICES_FILE)) {
+			if ((r = select_containers(m, &c)) < 0)
+				return ui_gone(r) ? r : 0;
+		} else {
+			memset(&c, 0, sizeof(c));
+			c.source = "the disks of this machine";
+			if (luks_discover(false, &c.v, &c.n) < 0)
+				c.n = 0;
+		}
+		if (c.n == 0) {
+			containers_free(&c);
+			return 0;
+		}
+		_cleanup_free_ char *list = names(&c, all_of(c.n));
+		_cleanup_free_ char *q = xasprintf(
+			"LUKS containers (%s):\n%s\nDo you wish to add a LUKS TPM Disk Unlock Key "
+			"(DUK)? The OS then boots with a passphrase of yours checked by the TPM "
+			"instead of the Disk Recovery Key.", c.source, list);
+		r = ui_yesno(m->ui, UI_BG_NORMAL, "Disk Unlock Key (optional)", q);
+		if (r != 1) {
+			containers_free(&c);
+			return ui_gone(r) ? r : 0;
+		}
+	} else if ((r = select_containers(m, &c)) < 0 || c.n == 0) {
+		containers_free(&c);
+		return ui_gone(r) ? r : 0;
+	}
+	r = duk_setup_on(m, &c, drk, owner, key);
+	containers_free(&c);
+	return r;
+}
+
+/* After new LUKS headers: the sealed DUK no longer matches (PCR 6 and
+ * kexec_lukshdr_hash.txt; a reencryption also dropped its key slot). */
+static int offer_reseal(struct menu *m, const struct secret *drk, bool reencrypted)
+{
+	int r;
+
+	if (!m->tpm_on || config_enabled(&m->cfg, "CONFIG_TPM_NO_LUKS_DISK_UNLOCK") ||
+	    !menu_boot_has(m, DUK_KEY_DEVICES_FILE))
+		return 0;
+	_cleanup_free_ char *q = xasprintf(
+		"The LUKS headers changed%s: the Disk Unlock Key is now INVALID (it was sealed "
+		"to the old headers, PCR 6). Until it is resealed, booting asks for the Disk "
+		"Recovery Key.\n\nReseal the Disk Unlock Key now?",
+		reencrypted ? " and the reencryption dropped its key slot" : "");
+	r = ui_yesno(m->ui, UI_BG_WARNING, "Disk Unlock Key invalid", q);
+	if (r != 1)
+		return ui_gone(r) ? r : 0;
+	struct containers c;
+	if ((r = select_containers(m, &c)) < 0 || c.n == 0) {
+		containers_free(&c);
+		return ui_gone(r) ? r : 0;
+	}
+	r = duk_setup_on(m, &c, drk, NULL, NULL);
+	containers_free(&c);
+	return r;
+}
+
+/* --- reencryption (Options C, reference 5.3) ---------------------------- */
+
+static volatile int reencrypt_interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	reencrypt_interrupted = 1;
+}
+
+struct progress_ctx {
+	struct menu *m;
+	size_t index, count;
+};
+
+static void reencrypt_progress(void *userdata, const char *device, uint64_t done,
+			       uint64_t total, double rate, double eta)
+{
+	struct progress_ctx *p = userdata;
+	unsigned pct = total ? (unsigned)(done * 100 / total) : 100;
+	_cleanup_free_ char *t = xasprintf("%s (%zu of %zu): %llu/%llu MiB, %.1f MiB/s, ETA "
+					   "%d:%02d", device, p->index + 1, p->count,
+					   (unsigned long long)(done >> 20),
+					   (unsigned long long)(total >> 20), rate / 1048576.0,
+					   (int)eta / 60, (int)eta % 60);
+	ui_progress(p->m->ui, "LUKS reencryption", t, pct);
+}
+
+/* Crash-safe (default) or fast: the fast mode is an explicit, warned
+ * choice. 1 crash-safe, 0 fast, <0 cancelled / UI error. */
+static int choose_resilience(struct menu *m)
+{
+	static const struct ui_item items[] = {
+		{"s", "Crash-safe (checksum resilience; an interruption is resumed)"},
+		{"f", "Fast, NOT crash-safe (a power loss destroys data)"},
+		{"c", "Cancel"},
+	};
+	int r = ui_menu(m->ui, UI_BG_NORMAL, "LUKS reencryption mode",
+			"How should the containers be reencrypted?", items, ARRAY_SIZE(items), 0);
+	if (r < 0)
+		return r;
+	if (r == 2)
+		return -ECANCELED;
+	if (r == 0)
+		return 1;
+	r = ui_yesno(m->ui, UI_BG_ERROR, "Fast reencryption: DANGER",
+		     "Fast reencryption keeps no copy of the data being rewritten.\n\nIf the "
+		     "machine loses power or crashes while it runs, THE DATA OF THE CONTAINER "
+		     "IS DESTROYED and cannot be recovered.\n\nUse the fast mode anyway?");
+	if (r < 0)
+		return r;
+	return r == 1 ? 0 : -ECANCELED;
+}
+
+int menu_luks_reencrypt(struct menu *m)
+{
+	_cleanup_secret_ struct secret *drk = NULL;
+	_cleanup_free_ char *list = NULL, *q = NULL, *report = NULL;
+	struct containers c;
+	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+	size_t done = 0;
+	int r, safe;
+
+	if ((r = select_containers(m, &c)) < 0 || c.n == 0) {
+		containers_free(&c);
+		return ui_gone(r) ? r : 0;
+	}
+	r = get_drk(m, &c, NULL, "Reencryption gives each container a new volume key. Only "
+		    "the Disk Recovery Key is kept: every other key slot (the Disk Unlock Key) "
+		    "is dropped.", &drk);
+	if (r < 0)
+		goto out;
+	if ((r = safe = choose_resilience(m)) < 0)
+		goto out;
+	list = names(&c, all_of(c.n));
+	q = xasprintf("Reencrypt these containers (from %s) with new volume keys?\n%s\n%s\n\n"
+		      "This takes a while (the whole container is rewritten).", c.source, list,
+		      safe ? "Crash-safe: if it is interrupted, choose this option again to "
+			     "resume." :
+			     "FAST MODE: DO NOT POWER DOWN until it is done.");
+	r = ui_yesno(m->ui, safe ? UI_BG_WARNING : UI_BG_ERROR, "LUKS reencryption", q);
+	if (r != 1) {
+		r = r == 0 ? -ECANCELED : r;
+		goto out;
+	}
+	sigemptyset(&sa.sa_mask);
+	reencrypt_interrupted = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	report = xstrdup("");
+	for (size_t i = 0; i < c.n; i++) {
+		struct progress_ctx p = {.m = m, .index = i, .count = c.n};
+		struct luks_opts lo = {
+			.progress = reencrypt_progress,
+			.userdata = &p,
+			.resilience = safe ? "checksum" : "none",
+			.interrupt = &reencrypt_interrupted,
+		};
+		bool resumed = false;
+		char *n;
+
+		r = reencrypt_interrupted ? -EINTR : luks_reencrypt(c.v[i].path, drk, &lo, &resumed);
+		ui_progress_end(m->ui);
+		if (r == 0) {
+			done++;
+			n = xasprintf("%s%s: reencrypted%s (Disk Recovery Key in slot %d)\n", report,
+				      c.v[i].path, resumed ? " (resumed)" : "",
+				      luks_test_passphrase(c.v[i].path, drk, -1));
+		} else {
+			n = xasprintf("%s%s: %s\n", report, c.v[i].path,
+				      r == -EOPNOTSUPP ? "NOT reencrypted: not supported for this "
+							 "container (LUKS1?)" :
+				      r == -EINTR ? "INTERRUPTED (choose the option again to resume)" :
+						    "FAILED (details in the log)");
+		}
+		log_info("%.*s", (int)(strlen(n) - strlen(report) - 1), n + strlen(report));
+		free(report);
+		report = n;
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	r = ui_textbox(m->ui, done == c.n ? UI_BG_NORMAL : UI_BG_ERROR,
+		       done == c.n ? "LUKS reencryption done" : "LUKS reencryption incomplete",
+		       report);
+	if (ui_fatal(r))
+		goto out;
+	r = done ? offer_reseal(m, drk, true) : 0;
+out:
+	containers_free(&c);
+	return ui_gone(r) ? r : 0;
+}
+
+/* --- Disk Recovery Key passphrase change (Options P, reference 5.4) ---- */
+
+int menu_luks_change_drk(struct menu *m)
+{
+	_cleanup_secret_ struct secret *drk = NULL, *newp = NULL;
+	_cleanup_free_ char *report = NULL;
+	struct containers c;
+	size_t done = 0;
+	int r;
+
+	if ((r = select_containers(m, &c)) < 0 || c.n == 0) {
+		containers_free(&c);
+		return ui_gone(r) ? r : 0;
+	}
+	r = get_drk(m, &c, NULL, "Current passphrase first.", &drk);
+	if (r < 0)
+		goto out;
+	r = ui_msgbox(m->ui, UI_BG_NORMAL, "New Disk Recovery Key passphrase",
+		      "Choose a long passphrase you will not forget: several random words "
+		      "(Diceware) are easier to remember than a short complex password.\n\n"
+		      "Without it (or a working Disk Unlock Key) the disk cannot be opened.");
+	if (ui_fatal(r))
+		goto out;
+	r = menu_ask_new_passphrase(m, "New Disk Recovery Key passphrase",
+				    "Disk Recovery Key passphrase", DRK_MIN, DRK_MAX, &newp);
+	if (r < 0)
+		goto out;
+	report = xstrdup("");
+	for (size_t i = 0; i < c.n; i++) {
+		struct luks_opts lo = {0};
+		enum luks_change_state st;
+		int slot = -1;
+		char *n;
+
+		ui_progress(m->ui, "Disk Recovery Key", c.v[i].path,
+			    (unsigned)(i * 100 / c.n));
+		r = luks_change_passphrase(c.v[i].path, drk, newp, &lo, &slot, &st);
+		if (r == 0) {
+			done++;
+			n = xasprintf("%s%s: %s (key slot %d)\n", report, c.v[i].path,
+				      st == LUKS_CHANGED ? "changed" :
+				      st == LUKS_COMPLETED ? "completed" : "already changed", slot);
+		} else {
+			n = xasprintf("%s%s: FAILED: %s (the old passphrase still opens it)\n",
+				      report, c.v[i].path,
+				      r == -E2BIG ? "its key slot needs more memory than the "
+						    "unlocking machine allows" :
+						    "see the log");
+		}
+		free(report);
+		report = n;
+	}
+	ui_progress_end(m->ui);
+	log_info("Disk Recovery Key change: %zu of %zu container(s)", done, c.n);
+	r = ui_textbox(m->ui, done == c.n ? UI_BG_NORMAL : UI_BG_ERROR,
+		       done == c.n ? "Disk Recovery Key changed" :
+				     "Disk Recovery Key change incomplete", report);
+	if (ui_fatal(r))
+		goto out;
+	r = done ? offer_reseal(m, newp, false) : 0;
+out:
+	containers_free(&c);
+	return ui_gone(r) ? r : 0;
+}
