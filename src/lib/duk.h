@@ -106,6 +106,9 @@ struct duk_pcr_sources {
 	bool no_eventlog;      /* ignore any log */
 	const char *trace;     /* NULL = DUK_TRACE_DEFAULT; missing: PCR 5 current */
 	const char *modules;   /* NULL = DUK_MODULES_DEFAULT; missing: all PCR 5 lines */
+	const uint8_t *pcr7;   /* NULL = PCR 7 as now; else the 32-byte value it will
+				* have at the next boot (the ROM config area was just
+				* rewritten: romcfg_predict_pcr7) */
 };
 
 /* Expected PCRs 0-7 for the DUK given the new header listing. */
