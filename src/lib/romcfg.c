@@ -473,7 +473,8 @@ static int add_file_events(struct romcfg_event **v, size_t *n, const char *path,
 	return 0;
 }
 
-static int add_host_file(struct romcfg_event **v, size_t *n, const char *path)
+/* Read from path, recorded under name (the payload path). */
+static int add_host_file(struct romcfg_event **v, size_t *n, const char *path, const char *name)
 {
 	_cleanup_free_ char *data = NULL;
 	size_t len;
@@ -482,7 +483,7 @@ static int add_host_file(struct romcfg_event **v, size_t *n, const char *path)
 		return 0;
 	if (r < 0)
 		return log_error_errno(r, "%s", path);
-	return add_file_events(v, n, path, data, len);
+	return add_file_events(v, n, name, data, len);
 }
 
 void romcfg_events_free(struct romcfg_event *v, size_t n)
@@ -498,7 +499,7 @@ int romcfg_events(const struct romcfg *c, const char *board, const char *user,
 	struct romcfg_event *v = NULL;
 	size_t n = 0;
 	bool rom_user = false;
-	int r = board ? add_host_file(&v, &n, board) : 0;
+	int r = board ? add_host_file(&v, &n, board, ROMCFG_BOARD_CONFIG) : 0;
 
 	for (size_t i = 0; r >= 0 && c && i < c->n; i++) {
 		_cleanup_free_ char *abs = xasprintf("/%s", c->v[i].name);
@@ -506,7 +507,7 @@ int romcfg_events(const struct romcfg *c, const char *board, const char *user,
 		r = add_file_events(&v, &n, abs, c->v[i].data, c->v[i].len);
 	}
 	if (r >= 0 && user && !rom_user)
-		r = add_host_file(&v, &n, user);
+		r = add_host_file(&v, &n, user, ROMCFG_USER_CONFIG);
 	if (r < 0) {
 		romcfg_events_free(v, n);
 		return r;
@@ -561,7 +562,7 @@ int romcfg_predict_pcr7(const struct romcfg *c, uint8_t ret[32])
 	int r = romcfg_load_base(ROMCFG_PCR7_BASE, base);
 	if (r < 0)
 		return r;
-	r = romcfg_events(c, "/etc/config", "/etc/config.user", &v, &n);
+	r = romcfg_events(c, ROMCFG_BOARD_CONFIG, ROMCFG_USER_CONFIG, &v, &n);
 	if (r < 0)
 		return r;
 	r = romcfg_fold(base, v, n, ret);

@@ -40,6 +40,8 @@
 #define ROMCFG_SERIAL "heads-rom"
 #define ROMCFG_PCR 7
 #define ROMCFG_PCR7_BASE "/tmp/pcr7_base.txt"
+#define ROMCFG_BOARD_CONFIG "/etc/config"
+#define ROMCFG_USER_CONFIG "/etc/config.user"
 #define ROMCFG_MAX_FILES 32
 #define ROMCFG_MAX_SLOT (8u * 1024 * 1024)
 #define ROMCFG_HEADER_SIZE 64
@@ -101,10 +103,13 @@ struct romcfg_event {
 	uint8_t digest[32];
 	char *description;
 };
-/* The PCR 7 events of a boot with ROM content c (NULL: none), board
- * config file board (absolute path; missing: skipped) and the initramfs
- * user config user (used only when c has no etc/config.user; missing:
- * skipped). Free with romcfg_events_free. */
+/* The PCR 7 events of a boot with ROM content c (NULL: none), the board
+ * config read from the file board (missing: skipped) and the initramfs
+ * user config read from user (used only when c has no etc/config.user;
+ * missing: skipped). They are recorded under their payload names
+ * ROMCFG_BOARD_CONFIG and ROMCFG_USER_CONFIG whatever path they are read
+ * from (the host predicts with the board's source file). Free with
+ * romcfg_events_free. */
 int romcfg_events(const struct romcfg *c, const char *board, const char *user,
 		  struct romcfg_event **ret, size_t *ret_n);
 void romcfg_events_free(struct romcfg_event *v, size_t n);
@@ -118,8 +123,8 @@ int romcfg_save_base(const char *path, const uint8_t base[32]);
 int romcfg_load_base(const char *path, uint8_t ret[32]);
 
 /* The PCR 7 value the next boot will have when the ROM holds c: the saved
- * base (ROMCFG_PCR7_BASE) folded with romcfg_events(c, "/etc/config",
- * "/etc/config.user"). -ENOENT when init saved no base (no TPM). */
+ * base (ROMCFG_PCR7_BASE) folded with romcfg_events(c, ROMCFG_BOARD_CONFIG,
+ * ROMCFG_USER_CONFIG). -ENOENT when init saved no base (no TPM). */
 int romcfg_predict_pcr7(const struct romcfg *c, uint8_t ret[32]);
 
 #endif

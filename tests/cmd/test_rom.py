@@ -149,8 +149,8 @@ class RomArea(TempDirTest):
 
         # Blank ROM: board config, then the initramfs' config.user.
         self.assertEqual(predict(), fold(base, [
-            (board, open(board, "rb").read()),
-            (user_initramfs, open(user_initramfs, "rb").read())]).hex())
+            ("/etc/config", open(board, "rb").read()),
+            ("/etc/config.user", open(user_initramfs, "rb").read())]).hex())
         # A ROM config.user replaces the initramfs one; ROM files in name order.
         home = os.path.join(self.tmp, "g")
         os.mkdir(home, 0o700)
@@ -161,7 +161,7 @@ class RomArea(TempDirTest):
         self.rom_ok("add-keyring", "--gnupghome", home)
         self.rom_ok("add", f"etc/config.user={rom_user}")
         self.assertEqual(predict(), fold(base, [
-            (board, open(board, "rb").read()),
+            ("/etc/config", open(board, "rb").read()),
             ("/.gnupg/pubring.kbx", kbx),
             ("/etc/config.user", open(rom_user, "rb").read())]).hex())
 

@@ -24,6 +24,11 @@ import vm  # noqa: E402
 BOOT_TIMEOUT = 300
 
 
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def shell_boot(m):
     m.expect("Run /init as init process", BOOT_TIMEOUT)
     m.send("r")  # buffered until init reads its one key
@@ -62,7 +67,7 @@ class RomTest(unittest.TestCase):
                 subprocess.run([vm.HEADS, "rom", *args, "--device", rom], check=True,
                                capture_output=True)
             state = os.path.join(tmp, "tpm")
-            kbx = hashlib.sha256(open(os.path.join(home, "pubring.kbx"), "rb").read())
+            kbx = hashlib.sha256(read(os.path.join(home, "pubring.kbx")))
 
             with vm.VM(payload, firmware="seabios", name="vm-rom", state=state,
                        rom=rom) as m:
@@ -70,7 +75,7 @@ class RomTest(unittest.TestCase):
                 self.assertIn(kbx.hexdigest(), m.shell("sha256sum /.gnupg/pubring.kbx"))
                 self.assertEqual(m.shell("cat /etc/config.user").strip(),
                                  'export CONFIG_ROM_TEST="boot1"')
-                sig = base64.b64encode(open(data + ".asc", "rb").read()).decode()
+                sig = base64.b64encode(read(data + ".asc")).decode()
                 m.shell(f"echo {sig} | base64 -d > /tmp/data.asc")
                 m.shell("echo 'signed by the owner' > /tmp/data")
                 out = m.shell("GNUPGHOME=/.gnupg gpg --batch --verify /tmp/data.asc "
