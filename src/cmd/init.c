@@ -345,8 +345,12 @@ static int run_child_command(const struct heads_command *cmd, char **argv)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static void poweroff_or_reboot(int how)
+/* Shutdown(CLEAR) first: a TPM restart without it after a DA-protected
+ * authorization counts as a dictionary-attack failure (tpm.h). */
+static void poweroff_or_reboot(struct init_ctx *c, int how)
 {
+	if (c->tpm)
+		(void)tpm_shutdown(c->tpm);
 	sync();
 	reboot(how);
 	log_error_errno(-errno, "reboot");
@@ -389,7 +393,7 @@ static void recovery(struct init_ctx *c, const char *why)
 	r = run_child_command(&cmd_recovery, argv);
 	if (r == 3) { /* Restricted Boot: no shell; the caller reboots */
 		sleep(5);
-		poweroff_or_reboot(RB_AUTOBOOT);
+		poweroff_or_reboot(c, RB_AUTOBOOT);
 	}
 	log_warn("recovery shell ended (status %d)", r);
 }
@@ -473,10 +477,10 @@ static void console_loop(struct init_ctx *c)
 			recovery(c, "Recovery shell requested from the console");
 			break;
 		case 'r':
-			poweroff_or_reboot(RB_AUTOBOOT);
+			poweroff_or_reboot(c, RB_AUTOBOOT);
 			break;
 		case 'o':
-			poweroff_or_reboot(RB_POWER_OFF);
+			poweroff_or_reboot(c, RB_POWER_OFF);
 			break;
 		default:
 			break;
