@@ -52,7 +52,7 @@ check-fuzz: $(FUZZ_BUILD)/build.ninja
 	$(MESON_TEST) -C $(FUZZ_BUILD) --suite fuzz
 
 # QEMU board (boards/qemu): payload = Debian's kernel + our initramfs; demo
-# disk = debootstrap'd Debian 12 on LUKS2 (root needed, cached by recipe hash).
+# disk = mmdebstrap'd Debian 12 on LUKS2 (root needed, cached by recipe hash).
 QEMU_OUT ?= $(BUILD)/qemu
 FIRMWARE ?= ovmf
 

@@ -109,11 +109,16 @@ class BootTest(unittest.TestCase):
         self.assertNotEqual(live[9], bytes(32))
 
 
+DRK = "heads-demo-drk"  # the demo disk's Disk Recovery Key (both containers)
+
+
 class KexecTest(unittest.TestCase):
     def test_kexec_demo_target(self):
         """SeaBIOS, demo disk: the console boots the default entry with kexec;
-        the target's initramfs asks for the LUKS2 passphrase and its
-        systemd runs on the unlocked root (marker unit)."""
+        the target's initramfs asks for the passphrase of each of its two
+        LUKS2 containers (root_crypt, home_crypt: one Disk Recovery Key),
+        its systemd runs on the unlocked root and mounts /home from
+        home_crypt (two marker units)."""
         payload = payload_or_skip()
         try:
             disk = vm.ensure_disk()
@@ -141,8 +146,13 @@ class KexecTest(unittest.TestCase):
                 m.shell("mount -o ro -t ext4 /dev/vda1 /boot")
                 m.send("heads kexec --boot /boot --default --exec\n")
                 m.expect("Please unlock disk root_crypt", TARGET_TIMEOUT)
-            m.send("heads-demo-root\n")
+            # cryptsetup's initramfs asks once per container (no reuse of
+            # the passphrase between crypttab entries).
+            m.send(DRK + "\n")
+            m.expect("Please unlock disk home_crypt", TARGET_TIMEOUT)
+            m.send(DRK + "\n")
             m.expect("HEADS-DEMO-TARGET: systemd reached", TARGET_TIMEOUT)
+            m.expect("HEADS-DEMO-HOME: /home mounted from home_crypt", TARGET_TIMEOUT)
 
 
 if __name__ == "__main__":
