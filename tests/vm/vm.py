@@ -256,3 +256,19 @@ def extend(value, digest):
 
 def b64(text):
     return base64.b64decode("".join(text.split()))
+
+
+def main():
+    """unittest.main for a VM test file: exit 77 (meson's skip) when every
+    test skipped or the suite cannot run here, 1 on a failure."""
+    import unittest
+    try:
+        r = unittest.main(verbosity=2, exit=False).result
+    except SkipVM as e:
+        print(f"SKIP: {e}")
+        sys.exit(77)
+    if r.failures or r.errors:
+        sys.exit(1)
+    if r.skipped and r.testsRun == len(r.skipped):
+        sys.exit(77)
+    sys.exit(0)
