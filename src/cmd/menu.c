@@ -68,7 +68,12 @@ static const char usage[] =
 	"keyring and the TOTP, then shows the main menu: default boot, refresh TOTP,\n"
 	"options, system info, power off. A /boot with no signed metadata and an\n"
 	"empty keyring is a clean boot: it offers to take ownership (TPM reset, GPG\n"
-	"key, sign /boot, default entry, TOTP with QR code).\n"
+	"key with an optional encrypted backup (CONFIG_GPG_BACKUP_DIR suggests where),\n"
+	"its public key into the ROM config area, default entry, sign /boot, TOTP\n"
+	"with QR code sealed to the next boot, optional Disk Unlock Key; then a\n"
+	"reboot when the ROM was written). Options also reencrypt the LUKS\n"
+	"containers, change the Disk Recovery Key passphrase and set up / reseal\n"
+	"the Disk Unlock Key.\n"
 	"\n"
 	"  --boot DIR            the /boot tree (default " DEFAULT_BOOT ")\n"
 	"  --keyring DIR         GnuPG home with the trusted public keys (ROM keyring;\n"
@@ -92,8 +97,12 @@ static const char usage[] =
 	"  --trace FILE          measurement trace for the Disk Unlock Key's PCR 5\n"
 	"                        prediction (default /tmp/measuring_trace.log)\n"
 	"  --modules FILE        the board's module list for it (default /etc/modules)\n"
+	"  --rom FILE            the ROM config area (device or image) where ownership\n"
+	"                        stores the public key (default: the board's, found by\n"
+	"                        its serial \"heads-rom\"; none: the key is not kept)\n"
 	"\n"
-	"Exit status: 0 booted (dry: the kexec plan was printed) or powered off;\n"
+	"Exit status: 0 booted (dry: the kexec plan was printed), powered off or\n"
+	"rebooted;\n"
 	"1 a failure that ends the menu; 2 usage; 3 the UI ended (script or input\n"
 	"exhausted); entering the recovery shell exits with its status.\n";
 
@@ -227,21 +236,29 @@ static int go_recovery(struct menu *m, const char *why)
 	return finish(m, cmd_recovery.run(argc, argv));
 }
 
-static int power_off(struct menu *m)
+/* Power off (how = RB_POWER_OFF) or reboot (RB_AUTOBOOT). */
+static int power_off_how(struct menu *m, int how)
 {
 	_cleanup_tpm_ struct tpm *t = NULL;
+	const char *what = how == RB_AUTOBOOT ? "reboot" : "power off";
 
 	if (menu_tpm_open(m, &t) == 0)
 		(void)tpm_shutdown(t);
 	sync();
 	if (!m->live) {
-		printf("heads menu: power off (dry run: not powering off)\n");
+		printf("heads menu: %s (dry run: not %s)\n", what,
+		       how == RB_AUTOBOOT ? "rebooting" : "powering off");
 		return finish(m, HEADS_EXIT_OK);
 	}
 	ui_close(m->ui);
 	m->ui = NULL;
-	reboot(RB_POWER_OFF);
-	return finish(m, log_error_errno(-errno, "power off") ? HEADS_EXIT_FAIL : 0);
+	reboot(how);
+	return finish(m, log_error_errno(-errno, "%s", what) ? HEADS_EXIT_FAIL : 0);
+}
+
+static int power_off(struct menu *m)
+{
+	return power_off_how(m, RB_POWER_OFF);
 }
 
 /* --- TOTP -------------------------------------------------------------- */
@@ -378,6 +395,8 @@ static int seal_totp_with(struct menu *m, struct tpm *t, const struct secret *ow
 		return r;
 	r = tpm_otp_expected(t, TPM_OTP_DEFAULT_PCRS,
 			     access(m->eventlog, R_OK) == 0 ? m->eventlog : NULL, &exp);
+	if (r == 0 && m->have_next_pcr7) /* the ROM changed: the next boot's PCR 7 */
+		memcpy(exp.sha256[7], m->next_pcr7, 32);
 	if (r == 0)
 		r = tpm_otp_seal(t, TPM_HANDLE_TOTP, key, &exp, owner);
 	if (r < 0) {
@@ -1610,24 +1629,6 @@ static bool boot_populated(const struct menu *m)
 
 /* --- first-boot ownership (heads-behaviour.md 7.4, 1.10 reset_tpm) ------ */
 
-/* Passphrase callback for the new key: the Admin passphrase just chosen. */
-struct genkey_pass {
-	const struct secret *pass;
-};
-
-static gpgme_error_t genkey_passphrase_cb(void *hook, const char *uid_hint,
-					  const char *info, int prev_bad, int fd)
-{
-	struct genkey_pass *g = hook;
-	(void)uid_hint;
-	(void)info;
-	if (prev_bad)
-		return gpg_error(GPG_ERR_BAD_PASSPHRASE);
-	if (write_full(fd, g->pass->data, g->pass->len) < 0 || write_full(fd, "\n", 1) < 0)
-		return gpg_error(GPG_ERR_CANCELED);
-	return 0;
-}
-
 /* An in-memory signing key (RSA 3072 by default, CONFIG_GPG_ALGO=p256 for
  * NIST P-256) protected by pass, in the GnuPG home m->gnupghome; its public
  * key imported into the ROM keyring. The fingerprint goes to fpr (41). */
@@ -1637,7 +1638,7 @@ static int generate_gpg_key(struct menu *m, const char *uid, const struct secret
 	gpgme_ctx_t ctx = NULL;
 	gpgme_genkey_result_t res;
 	gpgme_data_t pub = NULL;
-	struct genkey_pass gp = {.pass = pass};
+	struct menu_gpgme_pass gp = {.pass = pass};
 	const char *algo = config_get(&m->cfg, "CONFIG_GPG_ALGO");
 	gpgme_error_t e;
 	int r = -EIO;
@@ -1650,7 +1651,7 @@ static int generate_gpg_key(struct menu *m, const char *uid, const struct secret
 		return -EIO;
 	gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, m->gnupghome);
 	gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);
-	gpgme_set_passphrase_cb(ctx, genkey_passphrase_cb, &gp);
+	gpgme_set_passphrase_cb(ctx, menu_gpgme_pass_cb, &gp);
 	e = gpgme_op_createkey(ctx, uid, algo, 0, 0, NULL,
 			       GPGME_CREATE_SIGN | GPGME_CREATE_CERT | GPGME_CREATE_FORCE);
 	if (e) {
@@ -1771,6 +1772,22 @@ static int ownership(struct menu *m, bool clean_boot)
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: GPG", "Generating the GPG key failed.");
 		return 0;
 	}
+	/* 2b. Encrypted backup of the secret key (optional). */
+	if (ui_gone(r = menu_gpg_backup(m, fpr, gpgpass)))
+		return r;
+	/* 2c. The public key into the ROM keyring: the next boot verifies /boot
+	 * with it. The ROM is measured into PCR 7: what is sealed from here on
+	 * is sealed to the next boot's PCR 7. */
+	r = menu_rom_store_keyring(m);
+	if (ui_gone(r))
+		return r;
+	if (r == 1) {
+		m->rom_written = true;
+		m->have_next_pcr7 = menu_next_pcr7(m, m->next_pcr7) == 0;
+		if (!m->have_next_pcr7)
+			log_warn("PCR 7 of the next boot cannot be predicted (no base saved by "
+				 "init): sealing to the current PCR 7");
+	}
 
 	/* 3. Default entry (the user's choice), signed with /boot in step 4. */
 	struct boot_entries l = {0};
@@ -1831,11 +1848,18 @@ static int ownership(struct menu *m, bool clean_boot)
 	}
 	{
 		_cleanup_free_ char *t = xasprintf(
-			"Ownership complete.\n\nGPG key: %s\nGPG public key: in %s\n"
-			"TPM: %s", fpr, m->keyring,
-			m->tpm_on ? "reset with your new owner passphrase" : "none");
-		ui_msgbox(m->ui, UI_BG_NORMAL, "OEM Factory Reset / Re-Ownership", t);
+			"Ownership complete.\n\nGPG key: %s\nGPG public key: in %s%s\n"
+			"TPM: %s%s", fpr, m->keyring,
+			m->rom_written ? " and in the ROM" : " (NOT in the ROM: lost at reboot)",
+			m->tpm_on ? "reset with your new owner passphrase" : "none",
+			m->rom_written ? "\n\nThe ROM changed: the machine reboots now, and the "
+					 "TOTP is shown from the next boot on." : "");
+		r = ui_msgbox(m->ui, UI_BG_NORMAL, "OEM Factory Reset / Re-Ownership", t);
+		if (ui_gone(r))
+			return r;
 	}
+	if (m->rom_written)
+		return power_off_how(m, RB_AUTOBOOT);
 	m->skip_to_menu = false;
 	m->bg = UI_BG_NORMAL;
 	update_hotp(m);
@@ -1943,6 +1967,7 @@ static int run(int argc, char **argv)
 		{"luks-devices", required_argument, NULL, 'L'},
 		{"trace", required_argument, NULL, 'T'},
 		{"modules", required_argument, NULL, 'M'},
+		{"rom", required_argument, NULL, 'O'},
 		{},
 	};
 	struct menu m = {
@@ -1972,6 +1997,7 @@ static int run(int argc, char **argv)
 		case 'L': m.luks_devices = optarg; break;
 		case 'T': m.trace = optarg; break;
 		case 'M': m.modules = optarg; break;
+		case 'O': m.rom = optarg; break;
 		case 'S': uo.script_path = optarg; break;
 		case 'u':
 			if ((r = ui_mode_from_string(optarg)) < 0)

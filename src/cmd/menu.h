@@ -7,7 +7,9 @@
 #define HEADS_CMD_MENU_H
 
 #include <errno.h>
+#include <gpgme.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "secret.h"
@@ -24,12 +26,16 @@ struct menu {
 	const char *eventlog, *recovery_shell;
 	const char *luks_devices; /* kexec_key_devices.txt-format selection, or NULL */
 	const char *trace, *modules; /* DUK PCR 5 prediction inputs (NULL: defaults) */
+	const char *rom;          /* ROM config area device/image; NULL: the board's */
 	const char *board;
 	char totp[128], hotp[128];
 	char totp_reason[512];
 	enum ui_bg bg;
 	bool tpm_on, live, skip_to_menu, gate_required;
 	bool preflight_failed;
+	bool rom_written;   /* this menu rewrote the ROM config area: reboot */
+	bool have_next_pcr7; /* next_pcr7 is the next boot's PCR 7 (seal to it) */
+	uint8_t next_pcr7[32];
 	bool done;      /* leave the main loop */
 	int exit_code;
 };
@@ -66,5 +72,25 @@ int menu_luks_change_drk(struct menu *m);
  * whether to add one at all (ownership). */
 int menu_duk_setup(struct menu *m, const struct secret *drk, const struct secret *owner,
 		   const char *key, bool ask);
+
+/* menu_gpg.c. */
+/* GPGME loopback passphrase callback (hook: struct menu_gpgme_pass *):
+ * gives pass once, refuses a second try. */
+struct menu_gpgme_pass {
+	const struct secret *pass;
+};
+gpgme_error_t menu_gpgme_pass_cb(void *hook, const char *uid_hint, const char *info,
+				 int prev_bad, int fd);
+/* The ROM keyring (m->keyring's pubring.kbx, trustdb.gpg) into the ROM
+ * config area. 1 written; 0 the board has none (said so); <0 failed (said
+ * so) or a fatal UI error. */
+int menu_rom_store_keyring(struct menu *m);
+/* PCR 7 of the next boot from the ROM config area as it is now (romcfg
+ * prediction from the base init saved). -ENOENT: no ROM area or no base
+ * (PCR 7 will be as it is now). */
+int menu_next_pcr7(struct menu *m, uint8_t ret[32]);
+/* Offer an encrypted backup of the new secret key fpr (protected by
+ * keypass) to a directory or block device. 0 or a fatal UI error. */
+int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypass);
 
 #endif

@@ -102,8 +102,8 @@ static int from_file(struct menu *m, const char *path, struct containers *c)
 }
 
 /* The containers to work on (see the top of the file). 0 with c->n
- * possibly 0 (told the user), or <0 (told the user). */
-static int select_containers(struct menu *m, struct containers *c)
+ * possibly 0 (told the user unless quiet), or <0 (told the user). */
+static int select_containers(struct menu *m, struct containers *c, bool quiet)
 {
 	_cleanup_free_ char *conf = xasprintf("%s/%s", m->bootdir, DUK_KEY_DEVICES_FILE);
 	int r;
@@ -128,7 +128,7 @@ static int select_containers(struct menu *m, struct containers *c)
 	}
 	if (r < 0)
 		return r;
-	if (c->n == 0)
+	if (c->n == 0 && !quiet)
 		ui_msgbox(m->ui, UI_BG_WARNING, "LUKS", "No LUKS container was found.");
 	if (c->n > 64) { /* the DRK check reports with a 64-bit mask */
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: LUKS containers",
@@ -291,7 +291,8 @@ static int duk_setup_on(struct menu *m, struct containers *c, const struct secre
 		.drk = drk,
 		.passphrase = pass,
 		.owner_auth = owner_in,
-		.pcr = {.eventlog = m->eventlog, .trace = m->trace, .modules = m->modules},
+		.pcr = {.eventlog = m->eventlog, .trace = m->trace, .modules = m->modules,
+			.pcr7 = m->have_next_pcr7 ? m->next_pcr7 : NULL},
 		.luks = &lo,
 		.sign = true,
 		.gnupghome = m->gnupghome,
@@ -352,15 +353,8 @@ int menu_duk_setup(struct menu *m, const struct secret *drk, const struct secret
 	}
 	if (ask) {
 		/* Offered, not forced: no container, no question. */
-		if (m->luks_devices || menu_boot_has(m, DUK_KEY_DEVICES_FILE)) {
-			if ((r = select_containers(m, &c)) < 0)
-				return ui_gone(r) ? r : 0;
-		} else {
-			memset(&c, 0, sizeof(c));
-			c.source = "the disks of this machine";
-			if (luks_discover(false, &c.v, &c.n) < 0)
-				c.n = 0;
-		}
+		if ((r = select_containers(m, &c, true)) < 0)
+			return ui_gone(r) ? r : 0;
 		if (c.n == 0) {
 			containers_free(&c);
 			return 0;
@@ -375,7 +369,7 @@ int menu_duk_setup(struct menu *m, const struct secret *drk, const struct secret
 			containers_free(&c);
 			return ui_gone(r) ? r : 0;
 		}
-	} else if ((r = select_containers(m, &c)) < 0 || c.n == 0) {
+	} else if ((r = select_containers(m, &c, false)) < 0 || c.n == 0) {
 		containers_free(&c);
 		return ui_gone(r) ? r : 0;
 	}
@@ -402,13 +396,26 @@ static int offer_reseal(struct menu *m, const struct secret *drk, bool reencrypt
 	if (r != 1)
 		return ui_gone(r) ? r : 0;
 	struct containers c;
-	if ((r = select_containers(m, &c)) < 0 || c.n == 0) {
+	if ((r = select_containers(m, &c, false)) < 0 || c.n == 0) {
 		containers_free(&c);
 		return ui_gone(r) ? r : 0;
 	}
 	r = duk_setup_on(m, &c, drk, NULL, NULL);
 	containers_free(&c);
 	return r;
+}
+
+/* The per-container report of a header change (red unless all of the n
+ * containers succeeded), then the reseal offer if any changed. */
+static int report_and_reseal(struct menu *m, size_t n, size_t done, const char *ok_title,
+			     const char *bad_title, const char *report, const struct secret *drk,
+			     bool reencrypted)
+{
+	int r = ui_textbox(m->ui, done == n ? UI_BG_NORMAL : UI_BG_ERROR,
+			   done == n ? ok_title : bad_title, report);
+	if (ui_fatal(r))
+		return r;
+	return done ? offer_reseal(m, drk, reencrypted) : 0;
 }
 
 /* --- reencryption (Options C, reference 5.3) ---------------------------- */
@@ -474,7 +481,7 @@ int menu_luks_reencrypt(struct menu *m)
 	size_t done = 0;
 	int r, safe;
 
-	if ((r = select_containers(m, &c)) < 0 || c.n == 0) {
+	if ((r = select_containers(m, &c, false)) < 0 || c.n == 0) {
 		containers_free(&c);
 		return ui_gone(r) ? r : 0;
 	}
@@ -532,12 +539,8 @@ int menu_luks_reencrypt(struct menu *m)
 	}
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-	r = ui_textbox(m->ui, done == c.n ? UI_BG_NORMAL : UI_BG_ERROR,
-		       done == c.n ? "LUKS reencryption done" : "LUKS reencryption incomplete",
-		       report);
-	if (ui_fatal(r))
-		goto out;
-	r = done ? offer_reseal(m, drk, true) : 0;
+	r = report_and_reseal(m, c.n, done, "LUKS reencryption done",
+			      "LUKS reencryption incomplete", report, drk, true);
 out:
 	containers_free(&c);
 	return ui_gone(r) ? r : 0;
@@ -553,7 +556,7 @@ int menu_luks_change_drk(struct menu *m)
 	size_t done = 0;
 	int r;
 
-	if ((r = select_containers(m, &c)) < 0 || c.n == 0) {
+	if ((r = select_containers(m, &c, false)) < 0 || c.n == 0) {
 		containers_free(&c);
 		return ui_gone(r) ? r : 0;
 	}
@@ -597,12 +600,8 @@ int menu_luks_change_drk(struct menu *m)
 	}
 	ui_progress_end(m->ui);
 	log_info("Disk Recovery Key change: %zu of %zu container(s)", done, c.n);
-	r = ui_textbox(m->ui, done == c.n ? UI_BG_NORMAL : UI_BG_ERROR,
-		       done == c.n ? "Disk Recovery Key changed" :
-				     "Disk Recovery Key change incomplete", report);
-	if (ui_fatal(r))
-		goto out;
-	r = done ? offer_reseal(m, newp, false) : 0;
+	r = report_and_reseal(m, c.n, done, "Disk Recovery Key changed",
+			      "Disk Recovery Key change incomplete", report, newp, false);
 out:
 	containers_free(&c);
 	return ui_gone(r) ? r : 0;

@@ -12,6 +12,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -88,7 +89,7 @@ class MenuTest(TempDirTest):
 
     def own(self):
         """First boot: take ownership; returns (result, base32 TOTP secret)."""
-        r = self.menu(["y", "Test Key <test@example.com>", "1", "p"],
+        r = self.menu(["y", "Test Key <test@example.com>", "n", "1", "p"],
                       ["ownerpass", "ownerpass", "gpgpassphrase", "gpgpassphrase",
                        "gpgpassphrase"])
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
@@ -196,6 +197,124 @@ class Ownership(MenuTest):
         self.assertIn("Boot integrity counter file missing", r.stdout)
 
 
+def gpg(home, *args, input=None):
+    return subprocess.run(["gpg", "--homedir", home, "--batch", *args], input=input,
+                          capture_output=True, check=True)
+
+
+class OwnerKey(MenuTest):
+    """The owner's key at ownership: its public key into the ROM config area
+    (then a reboot: the ROM is measured into PCR 7), or a clear warning when
+    the board has none; the encrypted backup of the secret key restores."""
+
+    def setUp(self):
+        if not WITH_SWTPM:
+            self.skipTest("needs the with-swtpm helper (run through meson test)")
+        super().setUp()
+        self.backup = os.path.join(self.tmp, "usb")
+        os.makedirs(self.backup)
+        with open(self.config, "a") as f:
+            f.write(f'CONFIG_GPG_BACKUP_DIR="{self.backup}"\n')
+        self.homes = []
+
+    def tearDown(self):
+        for h in self.homes:
+            subprocess.run(["gpgconf", "--homedir", h, "--kill", "all"], capture_output=True)
+        super().tearDown()
+
+    def home(self, name):
+        h = tempfile.mkdtemp(prefix=name, dir=self.tmp)
+        self.homes.append(h)
+        return h
+
+    def restore(self, backup_file, passphrase):
+        """Decrypt the backup with gpg, import it into a new home: the
+        fingerprints of the secret keys there."""
+        dec = subprocess.run(["gpg", "--homedir", self.home("dec"), "--batch",
+                              "--pinentry-mode", "loopback", "--passphrase-fd", "0",
+                              "--decrypt", backup_file], input=passphrase.encode() + b"\n",
+                             capture_output=True)
+        if dec.returncode != 0:
+            return None, dec.stderr.decode()
+        home = self.home("restored")
+        gpg(home, "--pinentry-mode", "loopback", "--passphrase", "gpgpassphrase", "--import",
+            input=dec.stdout)
+        out = gpg(home, "--with-colons", "--list-secret-keys").stdout.decode()
+        return [l.split(":")[9] for l in out.splitlines() if l.startswith("fpr:")], home
+
+    def test_rom_keyring_backup_restores_reboot(self):
+        rom = os.path.join(self.tmp, "rom.img")
+        with open(rom, "wb") as f:
+            f.truncate(1 << 20)  # blank ROM config area (zeros)
+        r = self.menu(["y", "Test Key <test@example.com>", "y", "", "1"],
+                      ["ownerpass", "ownerpass", "gpgpassphrase", "gpgpassphrase",
+                       "backup passphrase", "backup passphrase", "gpgpassphrase"],
+                      extra=("--rom", rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        fpr = re.search(r"^GPG key: ([0-9A-F]{40})$", r.stdout, re.M).group(1)
+        self.assertIn("in the ROM", r.stdout)
+        self.assertIn("heads menu: reboot (dry run: not rebooting)", r.stdout)
+        self.assertNotIn("Heads Boot Menu", r.stdout)  # rebooted, not back to the menu
+        # The ROM keyring: the public key, no secret key; it verifies /boot.
+        listing = run("rom", "list", "--device", rom)
+        self.assertEqual(listing.returncode, 0, listing.stderr)
+        self.assertIn(".gnupg/pubring.kbx", listing.stdout)
+        self.assertIn(".gnupg/trustdb.gpg", listing.stdout)
+        root = os.path.join(self.tmp, "romroot")
+        x = run("rom", "extract", "--device", rom, "--root", root)
+        self.assertEqual(x.returncode, 0, x.stderr)
+        self.homes.append(os.path.join(root, ".gnupg"))
+        pub = gpg(os.path.join(root, ".gnupg"), "--with-colons", "--list-keys").stdout.decode()
+        self.assertIn(f"fpr:::::::::{fpr}:", pub)
+        sec = gpg(os.path.join(root, ".gnupg"), "--list-secret-keys").stdout
+        self.assertEqual(sec, b"")
+        v = run("boot", "verify", "--boot", self.boot, "--keyring", os.path.join(root, ".gnupg"),
+                "--no-rollback")
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        # The backup: written to the configured location, checked by the
+        # menu, restored here by gpg with the backup passphrase.
+        self.assertIn("=== msgbox [normal] GPG key backup", r.stdout)
+        backup = os.path.join(self.backup, f"heads-key-{fpr}.sec.asc")
+        with open(backup, "rb") as f:
+            self.assertTrue(f.read().startswith(b"-----BEGIN PGP MESSAGE-----"))
+        self.assertTrue(os.path.exists(os.path.join(self.backup, f"heads-key-{fpr}.pub.asc")))
+        fprs, home = self.restore(backup, "backup passphrase")
+        self.assertEqual(fprs and fprs[0], fpr, home)
+        # The restored key signs (with its own passphrase) and the ROM
+        # keyring verifies it.
+        data = self.write("data", "signed after a restore\n")
+        gpg(home, "--pinentry-mode", "loopback", "--passphrase", "gpgpassphrase",
+            "--detach-sign", data)
+        gpg(os.path.join(root, ".gnupg"), "--verify", data + ".sig", data)
+        self.assertIsNone(self.restore(backup, "wrong passphrase")[0])
+
+    def test_no_rom_area_said_backup_to_block_device(self):
+        if os.geteuid() != 0 or not shutil.which("losetup"):
+            self.skipTest("a loop device needs root")
+        img = os.path.join(self.tmp, "usb.img")
+        with open(img, "wb") as f:
+            f.truncate(16 << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", img], check=True, capture_output=True)
+        loops = lc.Loops()
+        self.addCleanup(loops.detach_all)
+        dev = loops.attach(img)
+        r = self.menu(["y", "Test Key <test@example.com>", "y", dev, "1", "p"],
+                      ["ownerpass", "ownerpass", "gpgpassphrase", "gpgpassphrase",
+                       "backup passphrase", "backup passphrase", "gpgpassphrase"])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== msgbox [warning] Public key NOT stored in the ROM", r.stdout)
+        self.assertIn("(NOT in the ROM: lost at reboot)", r.stdout)
+        self.assertIn("heads menu: power off (dry run", r.stdout)  # back in the menu
+        fpr = re.search(r"^GPG key: ([0-9A-F]{40})$", r.stdout, re.M).group(1)
+        loops.detach_all()
+        # Unmounted by the menu; read the file from the filesystem image.
+        out = os.path.join(self.tmp, "from-usb.asc")
+        subprocess.run(["debugfs", "-R", f"dump /heads-key-{fpr}.sec.asc {out}", img],
+                       check=True, capture_output=True)
+        fprs, home = self.restore(out, "backup passphrase")
+        self.assertEqual(fprs and fprs[0], fpr, home)
+
+
 DRK = "recovery passphrase 1"
 DUK = "duk passphrase twelve+"
 
@@ -263,7 +382,7 @@ class LuksMenu(MenuTest):
         devs = [self.container("a.img"), self.container("b.img")]
         gpg = "gpgpassphrase"
         # Ownership, then the optional Disk Unlock Key (offered: containers).
-        r = self.menu(["y", "Test Key <test@example.com>", "1", "y", "p"],
+        r = self.menu(["y", "Test Key <test@example.com>", "n", "1", "y", "p"],
                       ["ownerpass", "ownerpass", gpg, gpg, gpg, DRK, DUK, DUK, gpg], luks=devs)
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
         self.assertIn("=== yesno [normal] Disk Unlock Key (optional)", r.stdout)

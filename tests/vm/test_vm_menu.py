@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
-"""VM suite, the menu (issue 10): the payload in QEMU with a private swtpm and
-a small /boot disk, driven on the serial console in line mode (HEADS_UI=line
-on the kernel command line reaches init's environment).
+"""VM suite, the menu (issue 10): the payload in QEMU with a private swtpm,
+a small /boot disk and the board's ROM config area (a blank image: the
+machine's flash), driven on the serial console in line mode (HEADS_UI=line
+on the kernel command line reaches init's environment). TPM, ROM and disk
+are kept across boots.
 
-Boot 1: clean boot -> ownership (TPM reset, GPG key, default entry, /boot
-signed, TOTP sealed, QR); the TOTP shown equals the code the host computes
-from the enrolled secret; default boot kexecs into the target (a busybox
-initrd printing a marker). Boot 2 (same TPM, same disk, one /boot file
-modified on the host): the TOTP still matches; boot refused, the report
-names the file; a forced boot: PCR 4 "unsafe", the TOTP no longer unseals.
-Boot 3: the recovery shell from the menu: /tmp/secret wiped, PCR 4
-"recovery". The ROM keyring cannot be persisted by the QEMU board yet, so
-boots 2 and 3 first see "GPG keyring empty" (ignored).
+Boot 1: clean boot -> ownership (TPM reset, GPG key, its public key written
+into the ROM keyring, default entry, /boot signed, TOTP sealed to the next
+boot's PCR 7 with its QR), then the reboot the ROM write asks for. Boot 2:
+init extracts the ROM keyring (no "GPG keyring empty"); the TOTP shown
+equals the code the host computes from the enrolled secret; the default
+boot verifies /boot with the ROM key and kexecs into the target (a busybox
+initrd printing a marker). Boot 3 (one /boot file modified on the host):
+the TOTP still matches; the boot is refused and the report names the file;
+a forced boot extends PCR 4 "unsafe" and the TOTP no longer unseals.
+Boot 4: the recovery shell from the options menu: /tmp/secret wiped, PCR 4
+"recovery".
 """
 import base64
 import hashlib
@@ -93,25 +97,14 @@ def modify_boot_file(tmp, img, name, data):
 
 
 class MenuVM(vm.VM):
-    """One machine across boots: TPM state and disk kept (no snapshot)."""
+    """One boot of the machine: TPM state, ROM and disk kept (no snapshot)."""
 
-    def __init__(self, payload, disk, state, name):
-        super().__init__(payload, firmware="seabios", disk=disk,
-                         append="HEADS_UI=line", name=name)
-        self.state = state
-
-    def start(self):
-        self.swtpm = vm.board.start_swtpm(self.state)
-        argv = vm.board.qemu_argv(self.payload, self.state, self.disk, self.firmware,
-                                  interactive=False, append=self.append, snapshot=False)
-        vm.log("starting: " + " ".join(argv))
-        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-        self._log = open(self.log_path, "ab")
-        self.qemu = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
-        self.t0 = time.monotonic()
-        import threading
-        threading.Thread(target=self._reader, daemon=True).start()
+    def __init__(self, payload, disk, state, rom, name):
+        # The disk as the first explicit virtio device: an `if=virtio` disk
+        # (disk=) is enumerated after the ROM's -device and would be vdb,
+        # not the board's CONFIG_BOOT_DEV /dev/vda1.
+        super().__init__(payload, firmware="seabios", drives=[disk], append="HEADS_UI=line",
+                         name=name, state=state, snapshot=False, rom=rom)
 
     def answer(self, prompt, text, timeout=STEP):
         out = self.expect(prompt, timeout)
@@ -136,10 +129,11 @@ class MenuFlow(unittest.TestCase):
             state = os.path.join(tmp, "tpm")
             os.makedirs(state)
             disk = make_disk(tmp, payload)
+            rom = vm.board.blank_rom(os.path.join(tmp, "rom.img"))
 
-            # Boot 1: clean boot -> ownership; the TOTP shown equals the code
-            # the host computes from the enrolled secret; default boot.
-            with MenuVM(payload, disk, state, "vm-menu") as m:
+            # Boot 1: clean boot -> ownership; the public key goes into the
+            # ROM, so the machine reboots (QEMU runs with -no-reboot: exits).
+            with MenuVM(payload, disk, state, rom, "vm-menu-1") as m:
                 m.answer("Clean Boot Detected - Take Ownership?", "y", BOOT_TIMEOUT)
                 m.answer("New TPM owner passphrase (1-32 characters): ", "owner-pass")
                 m.answer("Repeat the new TPM owner passphrase: ", "owner-pass")
@@ -147,28 +141,40 @@ class MenuFlow(unittest.TestCase):
                          "gpg-pass-123")
                 m.answer("Repeat the new GPG key passphrase (Admin PIN): ", "gpg-pass-123")
                 m.answer("Name and e-mail of the key [OEM Key <oem@example.com>]: ", "")
+                m.answer("Write an encrypted backup of it", "n")
                 m.answer("Choose [1-1 or key", "1")
                 m.answer("(attempt 1): ", "gpg-pass-123")
                 out = m.expect("[Press Enter to continue]", STEP)
                 secret = re.search(r"Secret \(base32\): ([A-Z2-7]+)", out).group(1)
                 m.send("\n")
-                m.answer("Ownership complete.", "", STEP)  # completion box
-                self.check_totp(m, secret)
+                out = m.expect("The ROM changed: the machine reboots now", STEP)
+                self.assertIn("in the ROM", out)
+                m.send("\n")
+                m.wait_exit(STEP)
+            listing = subprocess.run([vm.HEADS, "rom", "list", "--device", rom],
+                                     capture_output=True, text=True, check=True).stdout
+            self.assertIn(".gnupg/pubring.kbx", listing)
+
+            # Boot 2: the ROM keyring is found; the TOTP (sealed to this
+            # boot's PCR 7) equals the host's code; the default boot verifies
+            # /boot with the ROM key and kexecs.
+            with MenuVM(payload, disk, state, rom, "vm-menu-2") as m:
+                out = self.check_totp(m, secret, BOOT_TIMEOUT)
+                self.assertNotIn("GPG keyring empty", out)
+                self.assertNotIn("TOTP Generation Failed", out)
                 m.send("d\n")
-                out = m.expect(MARKER, STEP)
+                m.expect(MARKER, STEP)
                 m.wait_exit()
 
-            # Boot 2 (same TPM, /boot modified on the host). The ROM keyring
-            # is in the payload's RAM and the QEMU board cannot persist it
-            # yet, so "keyring empty" comes first: ignore it. The TOTP still
-            # equals the host's code after the reboot; the modified file is
-            # named and the boot refused; a forced boot extends PCR 4.
+            # Boot 3 (same TPM and ROM, /boot modified on the host): the TOTP
+            # still matches; the modified file is named and the boot refused;
+            # a forced boot extends PCR 4.
             modify_boot_file(tmp, disk, "grub/grub.cfg",
                              "menuentry 'Target' {\n\tlinux /vmlinuz panic=-1 evil\n"
                              "\tinitrd /initrd.img\n}\n")
-            with MenuVM(payload, disk, state, "vm-menu") as m:
-                m.answer("ERROR: GPG keyring empty!", "i", BOOT_TIMEOUT)
-                self.check_totp(m, secret)
+            with MenuVM(payload, disk, state, rom, "vm-menu-3") as m:
+                out = self.check_totp(m, secret, BOOT_TIMEOUT)
+                self.assertNotIn("GPG keyring empty", out)
                 m.send("d\n")
                 out = m.expect("ERROR: Boot Hash Mismatch", STEP)
                 out += m.expect("Choose [1-3 or key", 60)
@@ -186,23 +192,28 @@ class MenuFlow(unittest.TestCase):
                 m.expect(MARKER, STEP)
                 m.wait_exit()
 
-            # Boot 3: the recovery shell from the menu.
-            with MenuVM(payload, disk, state, "vm-menu") as m:
-                m.answer("ERROR: GPG keyring empty!", "x", BOOT_TIMEOUT)
+            # Boot 4: the recovery shell from the options menu.
+            with MenuVM(payload, disk, state, rom, "vm-menu-4") as m:
+                self.check_totp(m, secret, BOOT_TIMEOUT)
+                m.send("o\n")
+                m.answer("Choose [1-13 or key", "x", 60)
                 m.expect("Entering the recovery shell", 120)
                 m.send("dmesg -n 1\n")
                 self.assertEqual(m.shell("ls -A /tmp/secret | wc -l").strip(), "0")
                 trace = vm.parse_trace(m.shell("cat /tmp/measuring_trace.log"))
                 self.assertIn((4, hashlib.sha256(b"recovery").digest(), "recovery"), trace)
 
-    def check_totp(self, m, secret):
+    def check_totp(self, m, secret, timeout=STEP):
+        """The main menu's TOTP is the host's code; returns the console text
+        up to the menu."""
+        out = m.expect("Heads Boot Menu ====", timeout)
         t0 = time.time()
-        out = m.expect("Heads Boot Menu ====", STEP)
         out += m.expect("Choose [1-5 or key", 60)
         t1 = time.time()
         shown = re.findall(r"TOTP: (\d{6})", out)
         self.assertTrue(shown, out)
         self.assertIn(shown[-1], {totp(secret, t) for t in (t0 - 30, t0, t1, t1 + 30)})
+        return out
 
 if __name__ == "__main__":
     try:
