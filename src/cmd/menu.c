@@ -184,6 +184,37 @@ static int keyring_count(const char *home)
 	return n;
 }
 
+/* "YYYY-MM-DD HH:MM:SS UTC" now. */
+static void utc_now(char date[64])
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(date, 64, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+/* A menu of boot entries, keyed "1".."n". Returns the index or -errno. */
+static int choose_entry(struct menu *m, enum ui_bg bg, const char *title, const char *text,
+			const struct boot_entries *l, size_t dflt)
+{
+	struct ui_item *items = xcalloc(l->n, sizeof(*items));
+	char **keys = xcalloc(l->n, sizeof(char *));
+	int r;
+
+	for (size_t i = 0; i < l->n; i++) {
+		keys[i] = xasprintf("%zu", i + 1);
+		items[i].key = keys[i];
+		items[i].label = l->v[i].title;
+	}
+	r = ui_menu(m->ui, bg, title, text, items, l->n, dflt);
+	for (size_t i = 0; i < l->n; i++)
+		free(keys[i]);
+	free(keys);
+	free(items);
+	return r;
+}
+
 /* --- recovery, power --------------------------------------------------- */
 
 extern const struct heads_command cmd_recovery;
@@ -575,13 +606,10 @@ static const char *manifest_state_name(enum integrity_manifest_state s)
 static char *report_text(struct menu *m, const struct integrity_report *rep)
 {
 	char date[64], *s = NULL;
-	time_t now = time(NULL);
-	struct tm tm;
 	bool files_ok = rep->hashes == INTEGRITY_MANIFEST_OK &&
 			rep->tree == INTEGRITY_MANIFEST_OK && rep->files.n_issue == 0;
 
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	utc_now(date);
 	append(&s, "Date: %s\n", date);
 	append(&s, "TOTP: %s%s%s\n", m->totp, m->totp_reason[0] ? " - " : "", m->totp_reason);
 	if (*m->hotp)
@@ -1088,8 +1116,6 @@ static int save_default(struct menu *m, const struct boot_entry *e, unsigned ind
 static int boot_menu(struct menu *m, bool forced)
 {
 	struct boot_entries l = {0};
-	struct ui_item *items;
-	char **keys;
 	int r = bootcfg_scan(m->bootdir, &l);
 
 	if (r < 0 || l.n == 0) {
@@ -1099,18 +1125,11 @@ static int boot_menu(struct menu *m, bool forced)
 		boot_entries_free(&l);
 		return 0;
 	}
-	items = xcalloc(l.n, sizeof(*items));
-	keys = xcalloc(l.n, sizeof(char *));
-	for (size_t i = 0; i < l.n; i++) {
-		keys[i] = xasprintf("%zu", i + 1);
-		items[i].key = keys[i];
-		items[i].label = l.v[i].title;
-	}
 	for (;;) {
-		r = ui_menu(m->ui, forced ? UI_BG_ERROR : UI_BG_NORMAL,
-			    forced ? "UNSAFE boot: select your boot option" :
-				     "Select your boot option", "", items, l.n,
-			    l.n == 1 ? 0 : (l.default_index >= 0 ? (size_t)l.default_index : 0));
+		r = choose_entry(m, forced ? UI_BG_ERROR : UI_BG_NORMAL,
+				 forced ? "UNSAFE boot: select your boot option" :
+					  "Select your boot option", "", &l,
+				 l.n == 1 ? 0 : (l.default_index >= 0 ? (size_t)l.default_index : 0));
 		if (r < 0)
 			break;
 		const struct boot_entry *e = &l.v[r];
@@ -1126,10 +1145,6 @@ static int boot_menu(struct menu *m, bool forced)
 		r = kexec_entry(m, e, forced ? NULL : "generic");
 		break;
 	}
-	for (size_t i = 0; i < l.n; i++)
-		free(keys[i]);
-	free(keys);
-	free(items);
 	boot_entries_free(&l);
 	return r == -ECANCELED ? 0 : r;
 }
@@ -1309,10 +1324,7 @@ static int tpm_options(struct menu *m)
 		return reset_tpm(m);
 	case 2: {
 		char date[64];
-		time_t now = time(NULL);
-		struct tm tm;
-		gmtime_r(&now, &tm);
-		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		utc_now(date);
 		_cleanup_free_ char *t = xasprintf(
 			"The system time is %s.\n\nTOTP codes depend on the time: if it is "
 			"wrong, the codes will not match your phone. If the time is right and "
@@ -1416,15 +1428,12 @@ static int main_menu(struct menu *m)
 		{"p", "Power Off"},
 	};
 	char date[64];
-	time_t now = time(NULL);
-	struct tm tm;
 	_cleanup_free_ char *title = xasprintf("%s | Heads Boot Menu",
 					       m->board && *m->board ? m->board : "Heads");
 	_cleanup_free_ char *text = NULL;
 	int r;
 
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	utc_now(date);
 	text = xasprintf("%s\nTOTP: %s%s%s", date, m->totp, *m->hotp ? " | HOTP: " : "",
 			 m->hotp);
 	refresh_status(m);
@@ -1795,22 +1804,11 @@ static int ownership(struct menu *m, bool clean_boot)
 	{
 		r = bootcfg_scan(m->bootdir, &l);
 		if (r == 0 && l.n > 0) {
-			struct ui_item *items = xcalloc(l.n, sizeof(*items));
-			char **keys = xcalloc(l.n, sizeof(char *));
-			for (size_t i = 0; i < l.n; i++) {
-				keys[i] = xasprintf("%zu", i + 1);
-				items[i].key = keys[i];
-				items[i].label = l.v[i].title;
-			}
-			r = ui_menu(m->ui, UI_BG_NORMAL, "Default boot entry",
-				    "Choose the entry booted by 'Default boot':", items, l.n,
-				    l.default_index >= 0 ? (size_t)l.default_index : 0);
+			r = choose_entry(m, UI_BG_NORMAL, "Default boot entry",
+					 "Choose the entry booted by 'Default boot':", &l,
+					 l.default_index >= 0 ? (size_t)l.default_index : 0);
 			if (r >= 0)
 				chosen = r;
-			for (size_t i = 0; i < l.n; i++)
-				free(keys[i]);
-			free(keys);
-			free(items);
 		} else {
 			log_warn("no boot entries in %s: no default set", m->bootdir);
 			r = 0;

@@ -215,13 +215,6 @@ class MenuFlow(unittest.TestCase):
         self.assertIn(shown[-1], {totp(secret, t) for t in (t0 - 30, t0, t1, t1 + 30)})
         return out
 
+
 if __name__ == "__main__":
-    try:
-        r = unittest.main(verbosity=2, exit=False).result
-    except vm.SkipVM as e:
-        print(f"SKIP: {e}")
-        sys.exit(77)
-    if r.failures or r.errors:
-        sys.exit(1)
-    if r.skipped and r.testsRun == len(r.skipped):
-        sys.exit(77)
+    vm.main()
