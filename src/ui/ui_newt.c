@@ -300,10 +300,12 @@ static int newt_progress(struct ui *ui, const char *title, const char *text, uns
 	struct newt_state *s = st(ui);
 	int cols, rows, w = 60;
 
+	screen_size(&cols, &rows);
+	if (w > cols - 8)
+		w = cols - 8;
+	if (w < 8)
+		w = 8;
 	if (!s->gauge_window) {
-		screen_size(&cols, &rows);
-		if (w > cols - 8)
-			w = cols - 8;
 		root(ui, UI_BG_NORMAL);
 		newtCenteredWindow(w + 2, 4, title);
 		s->gauge_label = newtLabel(1, 0, "");
@@ -312,7 +314,15 @@ static int newt_progress(struct ui *ui, const char *title, const char *text, uns
 		newtFormAddComponents(s->gauge_form, s->gauge_label, s->gauge_scale, NULL);
 		s->gauge_window = true;
 	}
-	newtLabelSetText(s->gauge_label, text);
+	/* A newt label is not clipped to its window: keep the end of a long
+	 * text (the figures: bytes, rate, ETA), one line. */
+	{
+		size_t len = strcspn(text, "\n");
+		_cleanup_free_ char *t = len > (size_t)w ?
+			xasprintf("...%.*s", w - 3, text + len - (size_t)(w - 3)) :
+			xstrndup(text, len);
+		newtLabelSetText(s->gauge_label, t);
+	}
 	newtScaleSet(s->gauge_scale, pct);
 	newtDrawForm(s->gauge_form);
 	newtRefresh();

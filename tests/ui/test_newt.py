@@ -67,6 +67,13 @@ class Newt(unittest.TestCase):
                   "BSpace", "BSpace", "BSpace", "hello", "Enter")
         self.wait_for("Passphrase:")
         self.tmux("send-keys", "-t", "demo", "s3cr3t", "Enter")
+        # A long progress text: clipped at the start, the figures stay
+        # inside the gauge window (its right border follows them).
+        s = self.wait_for("ETA 0:08")
+        line = next(l for l in s.splitlines() if "ETA 0:08" in l)
+        self.assertIn("...", line)
+        self.assertNotIn("a-very-long-volume", line)
+        self.assertRegex(line, r"ETA 0:08\s*[│|x]")
         self.wait_for("All widgets shown.")
         # The passphrase was never echoed.
         self.assertNotIn("s3cr3t", self.tmux("capture-pane", "-p", "-S", "-100", "-t", "demo"))

@@ -48,6 +48,10 @@ int main(int argc, char **argv)
 	fflush(out);
 	for (unsigned p = 0; p <= 100; p += 50)
 		ui_progress(ui, "Gauge", "Working", p);
+	/* A text longer than the gauge window: its end stays visible. */
+	ui_progress(ui, "Gauge", "/dev/mapper/a-very-long-volume-group-name-lv-root (1 of 2): "
+		    "100/200 MiB, 12.3 MiB/s, ETA 0:08", 50);
+	usleep(1500 * 1000);
 	ui_progress_end(ui);
 	r = ui_msgbox(ui, UI_BG_NORMAL, "Done", "All widgets shown.");
 	fprintf(out, "msgbox %d\n", r);
