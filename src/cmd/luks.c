@@ -25,7 +25,7 @@ static const char usage[] =
 	"       heads luks add-duk [--drk-fd FD] --duk-file F [--prev-duk-slot N] [--yes]\n"
 	"                          [SELECTION]\n"
 	"       heads luks change-passphrase [--drk-fd FD] [--new-fd FD] [SELECTION]\n"
-	"       heads luks reencrypt [--drk-fd FD] [--fast] [SELECTION]\n"
+	"       heads luks reencrypt [--drk-fd FD] [--fast] [--tmpdir D] [SELECTION]\n"
 	"       heads luks measure [--output F] [--tmpdir D] [--extend] [--tcti T] [SELECTION]\n"
 	"\n"
 	"SELECTION is DEVICE... (block devices or image files), or --devices-file F\n"
@@ -33,7 +33,10 @@ static const char usage[] =
 	"container found on non-removable disks (partitions, whole disks, NVMe, LVM).\n"
 	"\n"
 	"list               device, UUID, version, used key slots, parent disk;\n"
-	"                   --all includes USB/removable disks.\n"
+	"                   --all includes USB/removable disks. A container in the\n"
+	"                   middle of a reencryption is flagged \"reencryption=...\";\n"
+	"                   a LUKS1 container converted to LUKS2 for one that has not\n"
+	"                   finished \"LUKS1-PENDING\" (run reencrypt to finish it).\n"
 	"check-drk          test the Disk Recovery Key (DRK) on each container without\n"
 	"                   activating: \"DEVICE: ok slot N\" or \"DEVICE: fails\".\n"
 	"add-duk            add the 128-byte Disk Unlock Key (file on tmpfs) to every\n"
@@ -45,12 +48,18 @@ static const char usage[] =
 	"change-passphrase  crash-safe DRK change: add the new passphrase (same PBKDF\n"
 	"                   parameters), verify it, remove the old one. Run it again\n"
 	"                   after an interruption: it completes every container.\n"
-	"reencrypt          offline LUKS2 reencryption with a new volume key, crash-safe\n"
+	"reencrypt          offline reencryption with a new volume key, crash-safe\n"
 	"                   (checksum resilience); an interrupted run is resumed. Only\n"
 	"                   the DRK is kept: the DUK must be added and sealed again.\n"
 	"                   --fast: no resilience (a crash destroys data). Ctrl-C or\n"
 	"                   SIGTERM stops at the next hotzone (\"DEVICE: interrupted\").\n"
-	"                   LUKS1 is refused: convert it to LUKS2 first.\n"
+	"                   LUKS1: converted to LUKS2 (header backup in --tmpdir,\n"
+	"                   default /tmp, a tmpfs), reencrypted the same way, then\n"
+	"                   rebuilt as LUKS1 (same UUID, DRK slot and PBKDF2); needs\n"
+	"                   two free key slots (one with --fast). An interrupted run\n"
+	"                   is finished by the next one; a header torn by a crash\n"
+	"                   inside a conversion is restored from its backup (in RAM:\n"
+	"                   after a power loss there, see ARCHITECTURE.md).\n"
 	"                   --hotzone-mib N: checksum hotzone size (default 16).\n"
 	"measure            header backup of each container, ordered by UUID; writes the\n"
 	"                   sha256sum listing to --output (default /tmp/luksDump.txt)\n"
@@ -69,6 +78,7 @@ struct opts {
 	const char *duk_file, *devices_file, *output, *tmpdir, *tcti;
 	int prev_duk_slot;
 	bool yes, fast, all, extend;
+	bool recover; /* reencrypt: a device with a LUKS1 conversion backup is not probed */
 	uint64_t unlock_ram_kib;
 	unsigned hotzone_mib;
 };
@@ -176,6 +186,16 @@ static int parse_opts(int argc, char **argv, struct opts *o, int *ret_optind)
 	return 0;
 }
 
+/* reencrypt: a container whose LUKS1 conversion was interrupted may have
+ * a torn header that luks_reencrypt() restores from its backup. */
+static bool unprobed(const struct opts *o, const char *path, struct luks_device *d)
+{
+	if (!o->recover || !luks1_backup_exists(path, o->tmpdir))
+		return false;
+	*d = (struct luks_device){.path = xstrdup(path), .uuid = xstrdup("")};
+	return true;
+}
+
 /* The containers to work on: DEVICE arguments, --devices-file, or
  * discovery. Returns 0 or an exit status. */
 static int select_devices(const struct opts *o, int argc, char **argv, int oi,
@@ -205,13 +225,17 @@ static int select_devices(const struct opts *o, int argc, char **argv, int oi,
 		}
 		v = xcalloc(kn ? kn : 1, sizeof(*v));
 		for (size_t i = 0; i < kn; i++) {
+			if (unprobed(o, kd[i].path, &v[n])) {
+				n++;
+				continue;
+			}
 			if (luks_probe(kd[i].path, &v[n]) < 0) {
 				luks_key_devices_free(kd, kn);
 				luks_devices_free(v, n);
 				return HEADS_EXIT_FAIL;
 			}
 			n++;
-			if (kd[i].uuid && strcasecmp(kd[i].uuid, v[n - 1].uuid) != 0) {
+			if (kd[i].uuid && *v[n - 1].uuid && strcasecmp(kd[i].uuid, v[n - 1].uuid) != 0) {
 				log_error("%s: UUID %s differs from %s in %s", kd[i].path,
 					  v[n - 1].uuid, kd[i].uuid, o->devices_file);
 				luks_key_devices_free(kd, kn);
@@ -225,6 +249,10 @@ static int select_devices(const struct opts *o, int argc, char **argv, int oi,
 			return cmd_usage_error("luks", "at most %d devices", LUKS_MAX_DEVICES);
 		v = xcalloc((size_t)(argc - oi), sizeof(*v));
 		for (int i = oi; i < argc; i++) {
+			if (unprobed(o, argv[i], &v[n])) {
+				n++;
+				continue;
+			}
 			if (luks_probe(argv[i], &v[n]) < 0) {
 				luks_devices_free(v, n);
 				return HEADS_EXIT_FAIL;
@@ -316,9 +344,13 @@ static int do_list(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		char slots[128];
 		slots_string(v[i].used_slots, v[i].max_slots, slots, sizeof(slots));
-		printf("%s\t%s\tLUKS%d\tslots=%s\tparent=%s%s\n", v[i].path, v[i].uuid,
+		printf("%s\t%s\tLUKS%d\tslots=%s\tparent=%s%s%s%s\n", v[i].path, v[i].uuid,
 		       v[i].version, slots, v[i].parent ? v[i].parent : "-",
-		       v[i].removable ? "\tremovable" : "");
+		       v[i].removable ? "\tremovable" : "",
+		       v[i].reencrypt == 1 ? "\treencryption=interrupted" :
+		       v[i].reencrypt == 2 ? "\treencryption=crashed" : "",
+		       v[i].luks1_pending ? "\tLUKS1-PENDING (LUKS1 converted for an unfinished "
+					    "reencryption: run heads luks reencrypt)" : "");
 	}
 	luks_devices_free(v, n);
 	return HEADS_EXIT_OK;
@@ -362,6 +394,7 @@ static struct luks_opts lib_opts(struct opts *o)
 		.userdata = o,
 		.resilience = o->fast ? "none" : "checksum",
 		.hotzone_mib = o->hotzone_mib,
+		.backup_dir = o->tmpdir,
 	};
 }
 
@@ -535,6 +568,7 @@ static int do_reencrypt(int argc, char **argv)
 
 	if ((r = parse_opts(argc, argv, &o, &oi)))
 		return r;
+	o.recover = true;
 	if ((r = select_devices(&o, argc, argv, oi, &v, &n)))
 		return r;
 	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase: ", &drk) < 0) {

@@ -147,24 +147,47 @@ def volume_key(path, passphrase):
     return bytes.fromhex("".join(m.group(1).split()))
 
 
+def data_offset(path):
+    """Byte offset of the data segment (LUKS1 or LUKS2)."""
+    d = dump(path)
+    m = re.search(r"^Payload offset:\s*(\d+)", d, re.M)
+    if m:
+        return int(m.group(1)) * 512
+    return int(re.search(r"offset:\s*(\d+) \[bytes\]", d).group(1))
+
+
+def _xts(key, data, decrypt):
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    out = bytearray()
+    for sector in range(len(data) // 512):
+        c = Cipher(algorithms.AES(key), modes.XTS(sector.to_bytes(16, "little")))
+        c = c.decryptor() if decrypt else c.encryptor()
+        out += c.update(data[sector * 512:(sector + 1) * 512]) + c.finalize()
+    return bytes(out)
+
+
 def oracle_decrypt(path, passphrase, length, key=None):
     """Decrypt the first length bytes of the data segment with an
     independent AES-XTS-plain64 implementation (python3-cryptography)."""
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     if key is None:
         key = volume_key(path, passphrase)
     d = dump(path)
-    if "aes-xts-plain64" not in d:
+    if "aes-xts-plain64" not in d and not re.search(r"Cipher mode:\s*xts-plain64", d):
         raise AssertionError("oracle supports aes-xts-plain64 only")
-    off = int(re.search(r"offset:\s*(\d+) \[bytes\]", d).group(1))
-    out = bytearray()
     with open(path, "rb") as f:
-        f.seek(off)
+        f.seek(data_offset(path))
         data = f.read(length)
-    for sector in range(length // 512):
-        c = Cipher(algorithms.AES(key), modes.XTS(sector.to_bytes(16, "little"))).decryptor()
-        out += c.update(data[sector * 512:(sector + 1) * 512]) + c.finalize()
-    return bytes(out)
+    return _xts(key, data, True)
+
+
+def oracle_encrypt(path, passphrase, plaintext):
+    """Write plaintext into the data segment, encrypted with the volume key
+    by the same independent AES-XTS-plain64 (for LUKS1, which cryptsetup
+    cannot encrypt in place without device-mapper)."""
+    key = volume_key(path, passphrase)
+    with open(path, "r+b") as f:
+        f.seek(data_offset(path))
+        f.write(_xts(key, plaintext, False))
 
 
 def encrypt_in_place(path, plaintext, passphrase, reduce_mib=8):

@@ -120,7 +120,8 @@ class ReencryptKilled(TempDirTest):
             if kill_after(p, delay):
                 interrupted += 1
             r = heads("luks", "reencrypt", img, fds={"--drk-fd": self.key})
-            if r.returncode != 0 and "finishing removed the old slots" in r.stderr:
+            if r.returncode != 0 and ("finishing removed the old slots" in r.stderr or
+                                      "reencrypt the data a second time" in r.stderr):
                 window += 1
                 print(f"round {attempt}: delay {delay:.3f}/{full:.3f}s hit the libcryptsetup "
                       "teardown window (documented limit); recreating the image",
@@ -200,15 +201,6 @@ class ReencryptKilled(TempDirTest):
             self.assertEqual(len(used_slots(img)), 1)  # only the DRK
         self.assertFalse(opens(a, b"d" * 128))
         self.assertIn("add and seal the Disk Unlock Key again", r.stderr)
-
-    def test_luks1_refused_untouched(self):
-        img = os.path.join(self.tmp, "l1.img")
-        luks_format(img, self.key, version=1, size=20 << 20)
-        before = hashlib.sha256(read(img)).hexdigest()
-        r = heads("luks", "reencrypt", img, fds={"--drk-fd": self.key})
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("convert it to LUKS2", r.stderr)
-        self.assertEqual(hashlib.sha256(read(img)).hexdigest(), before)
 
     def test_wrong_drk_changes_nothing(self):
         img = self.image("w.img")

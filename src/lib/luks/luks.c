@@ -7,6 +7,7 @@
 #include <blkid/blkid.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <libcryptsetup.h>
 #include <limits.h>
 #include <openssl/evp.h>
@@ -36,7 +37,7 @@ static void crypt_freep(struct crypt_device **cd)
 }
 #define _cleanup_crypt_ _cleanup_(crypt_freep)
 
-static int open_luks(const char *path, struct crypt_device **ret)
+static int open_luks_quiet(const char *path, bool quiet, struct crypt_device **ret)
 {
 	struct crypt_device *cd = NULL;
 	int r;
@@ -44,11 +45,13 @@ static int open_luks(const char *path, struct crypt_device **ret)
 	crypt_set_log_callback(NULL, luks_crypt_log, NULL);
 	r = crypt_init(&cd, path);
 	if (r < 0)
-		return log_error_errno(r, "%s: cannot open", path);
+		return quiet ? r : log_error_errno(r, "%s: cannot open", path);
 	crypt_set_log_callback(cd, luks_crypt_log, NULL);
 	r = crypt_load(cd, CRYPT_LUKS, NULL);
 	if (r < 0) {
 		crypt_free(cd);
+		if (quiet)
+			return r;
 		if (r == -EINVAL)
 			log_error("%s: not a LUKS container (or a damaged header)", path);
 		else
@@ -57,6 +60,11 @@ static int open_luks(const char *path, struct crypt_device **ret)
 	}
 	*ret = cd;
 	return 0;
+}
+
+static int open_luks(const char *path, struct crypt_device **ret)
+{
+	return open_luks_quiet(path, false, ret);
 }
 
 static int version_of(struct crypt_device *cd)
@@ -162,6 +170,9 @@ static char *block_name(const char *path)
 	return xstrdup(b ? b + 1 : buf);
 }
 
+static int reencrypt_state_of(struct crypt_device *cd);
+static int luks1_marker(struct crypt_device *cd);
+
 int luks_probe(const char *path, struct luks_device *ret)
 {
 	_cleanup_crypt_ struct crypt_device *cd = NULL;
@@ -179,6 +190,10 @@ int luks_probe(const char *path, struct luks_device *ret)
 	if (d.max_slots <= 0 || d.max_slots > LUKS_MAX_SLOTS)
 		return log_error_errno(-EINVAL, "%s: unexpected key slot count", path);
 	d.used_slots = used_slots(cd, d.max_slots);
+	if (d.version == 2) {
+		d.reencrypt = reencrypt_state_of(cd);
+		d.luks1_pending = luks1_marker(cd) >= 0;
+	}
 	d.path = xstrdup(path);
 	d.uuid = xstrdup(crypt_get_uuid(cd) ? crypt_get_uuid(cd) : "");
 	name = block_name(path);
@@ -641,22 +656,107 @@ static void drop_stale_unbound(struct crypt_device *cd, const char *path,
 	}
 }
 
-int luks_reencrypt(const char *path, const struct secret *drk, const struct luks_opts *opts,
-		   bool *ret_resumed)
+static bool json_str_in(json_object *arr, const char *v)
 {
-	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	if (!arr || !json_object_is_type(arr, json_type_array))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		const char *e = json_object_get_string(json_object_array_get_idx(arr, i));
+		if (e && streq(e, v))
+			return true;
+	}
+	return false;
+}
+
+/* libcryptsetup 2.6.1 writes the final segment layout (one segment, the
+ * whole device under the new key) before its teardown; a run killed
+ * between the two leaves the reencryption flagged, and resuming it
+ * (crypt_reencrypt_init_by_passphrase + RESUME_ONLY, and `cryptsetup
+ * reencrypt --resume-only` alike) reencrypts the whole device AGAIN from
+ * the start: the data is destroyed (seen with the fsync kill sweep,
+ * tests/cmd/test_luks1.py). Detect that state from the metadata: one
+ * non-backup segment "0", dynamic size, bound to a digest other than the
+ * "backup-previous" segment's. Returns a mask of the new key's slots, 0
+ * if not in that state. */
+static uint32_t reencrypt_done_untorn(struct crypt_device *cd)
+{
+	const char *text = NULL;
+	json_object *root, *segs, *digs, *seg0 = NULL, *size;
+	const char *prev = NULL;
+	uint32_t mask = 0;
+	int crypt_segments = 0;
+
+	if (reencrypt_state_of(cd) != 1 || crypt_dump_json(cd, &text, 0) < 0 || !text)
+		return 0;
+	root = json_tokener_parse(text);
+	if (!root)
+		return 0;
+	if (!json_object_object_get_ex(root, "segments", &segs) ||
+	    !json_object_object_get_ex(root, "digests", &digs))
+		goto out;
+	json_object_object_foreach(segs, id, seg) {
+		json_object *flags = NULL;
+		json_object_object_get_ex(seg, "flags", &flags);
+		if (json_str_in(flags, "backup-previous"))
+			prev = id;
+		else if (!flags || json_object_array_length(flags) == 0) {
+			crypt_segments++;
+			if (streq(id, "0"))
+				seg0 = seg;
+		} else if (!json_str_in(flags, "backup-final") &&
+			   !json_str_in(flags, "backup-moved-segment"))
+			crypt_segments += 2; /* in-reencryption hotzone: not done */
+	}
+	if (crypt_segments != 1 || !seg0 || !prev ||
+	    !json_object_object_get_ex(seg0, "size", &size) ||
+	    !streq(json_object_get_string(size), "dynamic"))
+		goto out;
+	json_object_object_foreach(digs, did, dig) {
+		json_object *dsegs = NULL, *dks = NULL;
+		(void)did;
+		json_object_object_get_ex(dig, "segments", &dsegs);
+		json_object_object_get_ex(dig, "keyslots", &dks);
+		if (!json_str_in(dsegs, "0") || json_str_in(dsegs, prev) || !dks)
+			continue;
+		for (size_t i = 0; i < json_object_array_length(dks); i++) {
+			unsigned long long v;
+			if (parse_uint(json_object_get_string(json_object_array_get_idx(dks, i)),
+				       LUKS_MAX_SLOTS - 1, &v) == 0)
+				mask |= UINT32_C(1) << v;
+		}
+	}
+out:
+	json_object_put(root);
+	return mask;
+}
+
+/* The slot (in mask) the DRK opens, or -1. */
+static int drk_slot_in(struct crypt_device *cd, const struct secret *drk, uint32_t mask)
+{
+	for (int s = 0; s < LUKS_MAX_SLOTS; s++) {
+		if (!(mask & (UINT32_C(1) << s)))
+			continue;
+		int ks = crypt_keyslot_get_key_size(cd, s);
+		if (ks <= 0)
+			continue;
+		_cleanup_secret_ struct secret *k = secret_new((size_t)ks);
+		size_t len = (size_t)ks;
+		if (k && crypt_volume_key_get(cd, s, (char *)k->data, &len, (const char *)drk->data,
+					      drk->len) == s)
+			return s;
+	}
+	return -1;
+}
+
+/* The LUKS2 reencryption of an open container (cd is consumed). */
+static int reencrypt_luks2(struct crypt_device *cd_in, const char *path, const struct secret *drk,
+			   const struct luks_opts *opts, bool *ret_resumed)
+{
+	_cleanup_crypt_ struct crypt_device *cd = cd_in;
 	const char *resilience = opts && opts->resilience ? opts->resilience : "checksum";
 	struct progress_ctx pc = {.o = opts, .path = path};
 	int r, state, drk_slot, new_slot;
 
-	r = open_luks(path, &cd);
-	if (r < 0)
-		return r;
-	if (version_of(cd) != 2) {
-		log_error("%s: LUKS1 reencryption needs device-mapper and is not crash-safe here; "
-			  "convert it to LUKS2 (cryptsetup convert --type luks2) first", path);
-		return -EOPNOTSUPP;
-	}
 	state = reencrypt_state_of(cd);
 	if (state < 0)
 		return log_error_errno(-EINVAL, "%s: invalid reencryption state", path);
@@ -684,6 +784,13 @@ int luks_reencrypt(const char *path, const struct secret *drk, const struct luks
 		if (state < 0 || state == 2)
 			return log_error_errno(-EINVAL, "%s: reencryption recovery did not complete",
 					       path);
+	}
+	if (state == 1 && drk_slot_in(cd, drk, reencrypt_done_untorn(cd)) >= 0) {
+		log_error("%s: the reencryption had finished when it was interrupted, before "
+			  "libcryptsetup removed its metadata; resuming it would reencrypt the data a "
+			  "second time (libcryptsetup 2.6 bug): not resuming. The data is intact and "
+			  "the container opens; see ARCHITECTURE.md (luks) for finishing it", path);
+		return -EUCLEAN;
 	}
 	if (state == 1) {
 		log_note("%s: resuming the interrupted reencryption", path);
@@ -743,6 +850,451 @@ int luks_reencrypt(const char *path, const struct secret *drk, const struct luks
 		log_warn("%s: reencryption interrupted: run it again to resume", path);
 		return -EINTR;
 	}
+	return 0;
+}
+
+/* ---- LUKS1 reencryption: convert, reencrypt as LUKS2, rebuild LUKS1 ---- */
+
+/* The marker of a LUKS1 container converted for reencryption: subsystem
+ * LUKS1_PENDING_SUBSYSTEM, label "heads: LUKS1, DRK key slot N". Returns N,
+ * or -1 for no marker. */
+#define LUKS1_LABEL_PREFIX "heads: LUKS1, DRK key slot "
+
+static int luks1_marker(struct crypt_device *cd)
+{
+	const char *sub, *label;
+	unsigned long long v;
+
+	if (version_of(cd) != 2)
+		return -1;
+	sub = crypt_get_subsystem(cd);
+	label = crypt_get_label(cd);
+	if (!sub || !streq(sub, LUKS1_PENDING_SUBSYSTEM) || !label ||
+	    !startswith(label, LUKS1_LABEL_PREFIX))
+		return -1;
+	if (parse_uint(label + strlen(LUKS1_LABEL_PREFIX), 7, &v) < 0)
+		return -1;
+	return (int)v;
+}
+
+static int luks1_set_marker(struct crypt_device *cd, const char *path, int slot)
+{
+	char label[48];
+	snprintf(label, sizeof(label), LUKS1_LABEL_PREFIX "%d", slot);
+	int r = crypt_set_label(cd, label, LUKS1_PENDING_SUBSYSTEM);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot mark the LUKS1 conversion", path);
+	return 0;
+}
+
+/* "<dir>/heads-luks1-<path, '/' -> '_'>.<what>" */
+static char *luks1_file(const struct luks_opts *o, const char *path, const char *what)
+{
+	_cleanup_free_ char *m = xstrdup(path);
+	for (char *c = m; *c; c++)
+		if (*c == '/')
+			*c = '_';
+	return xasprintf("%s/heads-luks1-%s.%s", o && o->backup_dir ? o->backup_dir : "/tmp", m,
+			 what);
+}
+
+static bool file_exists(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The volume key the DRK opens in the header at path (a device or a
+ * header backup file); quiet. Returns the slot. */
+static int header_volume_key(const char *path, const struct secret *drk, char uuid[40],
+			     int *ret_version, struct secret **ret_vk)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	int r = open_luks_quiet(path, true, &cd);
+	if (r < 0)
+		return r;
+	if (uuid)
+		snprintf(uuid, 40, "%s", crypt_get_uuid(cd) ? crypt_get_uuid(cd) : "");
+	if (ret_version)
+		*ret_version = version_of(cd);
+	return get_volume_key(cd, drk, ret_vk);
+}
+
+bool luks1_backup_exists(const char *path, const char *backup_dir)
+{
+	struct luks_opts o = {.backup_dir = backup_dir};
+	_cleanup_free_ char *b1 = luks1_file(&o, path, "luks1"), *b2 = luks1_file(&o, path, "luks2");
+	return file_exists(b1) || file_exists(b2);
+}
+
+static void luks1_cleanup(const struct luks_opts *o, const char *path)
+{
+	static const char *const what[] = {"new", "luks1", "luks2"};
+	for (size_t i = 0; i < ARRAY_SIZE(what); i++) {
+		_cleanup_free_ char *f = luks1_file(o, path, what[i]);
+		(void)unlink(f);
+	}
+}
+
+/* A crash inside one of the two non-atomic header rewrites (crypt_convert
+ * to LUKS2, the LUKS1 header write at the end) leaves a header that does
+ * not load, or a LUKS1 header the DRK does not open. If this run's backup
+ * of the header before that rewrite exists and the DRK opens it, write it
+ * back: neither rewrite touches the data area. The newer backup (.luks2,
+ * taken before the conversion back; a new conversion deletes it first)
+ * wins. Returns 1 if restored, 0 if nothing to do. */
+static int luks1_recover_header(const char *path, const struct secret *drk,
+				const struct luks_opts *o)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	_cleanup_free_ char *b1 = luks1_file(o, path, "luks1"), *b2 = luks1_file(o, path, "luks2");
+	const char *bk = file_exists(b2) ? b2 : file_exists(b1) ? b1 : NULL;
+	char dev_uuid[40] = "", bk_uuid[40] = "";
+	int r, version = 0;
+
+	if (!bk)
+		return 0;
+	r = open_luks_quiet(path, true, &cd);
+	if (r == 0) {
+		snprintf(dev_uuid, sizeof(dev_uuid), "%s", crypt_get_uuid(cd) ? crypt_get_uuid(cd) : "");
+		if (version_of(cd) != 1 || test_on(cd, drk, -1) >= 0)
+			return 0; /* a LUKS2 header (two copies) or an intact LUKS1 one */
+		crypt_free(TAKE_PTR(cd));
+	}
+	{
+		_cleanup_secret_ struct secret *vk = NULL;
+		r = header_volume_key(bk, drk, bk_uuid, &version, &vk);
+		if (r < 0) {
+			log_warn("%s: header backup %s does not open with the Disk Recovery Key: "
+				 "not restoring it", path, bk);
+			return 0;
+		}
+	}
+	if (*dev_uuid && strcasecmp(dev_uuid, bk_uuid) != 0)
+		return 0; /* another container */
+	log_note("%s: the header was damaged by an interrupted %s: restoring the backup %s",
+		 path, bk == b2 ? "conversion back to LUKS1" : "conversion to LUKS2", bk);
+	crypt_set_log_callback(NULL, luks_crypt_log, NULL);
+	r = crypt_init(&cd, path);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot open", path);
+	crypt_set_log_callback(cd, luks_crypt_log, NULL);
+	r = crypt_header_restore(cd, version == 1 ? CRYPT_LUKS1 : CRYPT_LUKS2, bk);
+	if (r < 0)
+		return log_error_errno(r, "%s: restoring the header backup %s failed; restore it "
+				       "with `cryptsetup luksHeaderRestore %s --header-backup-file %s`",
+				       path, bk, path, bk);
+	return 1;
+}
+
+/* LUKS1 -> LUKS2 with the marker. Returns the DRK's LUKS1 slot. */
+static int luks1_to_luks2(const char *path, const struct secret *drk, const struct luks_opts *o)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	_cleanup_free_ char *b1 = luks1_file(o, path, "luks1"), *b2 = luks1_file(o, path, "luks2");
+	const char *resilience = o && o->resilience ? o->resilience : "checksum";
+	int r, slot, free_slots, need;
+
+	r = open_luks(path, &cd);
+	if (r < 0)
+		return r;
+	slot = test_on(cd, drk, -1);
+	if (slot == -EPERM) {
+		log_error("%s: the Disk Recovery Key does not open it", path);
+		return -EPERM;
+	}
+	if (slot < 0)
+		return log_error_errno(slot, "%s: cannot test the Disk Recovery Key", path);
+	/* One LUKS1 key slot area for the new volume key, one for the
+	 * checksums of the crash-safe hotzone. */
+	free_slots = 8 - __builtin_popcount(used_slots(cd, 8));
+	need = streq(resilience, "none") ? 1 : 2;
+	if (free_slots < need) {
+		log_error("%s: LUKS1 reencryption needs %d free key slot%s (the new volume key%s); "
+			  "%d free: remove an unused key slot first", path, need, need > 1 ? "s" : "",
+			  need > 1 ? " and the crash-safety checksums" : "", free_slots);
+		return -ENOSPC;
+	}
+	(void)unlink(b2); /* a stale one from an earlier run must never be restored */
+	(void)unlink(b1);
+	r = crypt_header_backup(cd, CRYPT_LUKS1, b1);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot back the LUKS1 header up to %s", path, b1);
+	log_note("%s: LUKS1: converting to LUKS2 for the reencryption, converted back at the end "
+		 "(header backup: %s)", path, b1);
+	r = crypt_convert(cd, CRYPT_LUKS2, NULL);
+	if (r < 0) {
+		log_error_errno(r, "%s: cannot convert the LUKS1 header to LUKS2", path);
+		crypt_free(TAKE_PTR(cd));
+		if (luks1_recover_header(path, drk, o) <= 0)
+			(void)unlink(b1); /* unchanged: nothing to restore */
+		return r;
+	}
+	crypt_free(TAKE_PTR(cd));
+	r = open_luks(path, &cd);
+	if (r < 0)
+		return r;
+	r = luks1_set_marker(cd, path, slot);
+	if (r < 0)
+		return r;
+	return slot;
+}
+
+/* A LUKS2 header without the marker that this boot's LUKS1 backup shows
+ * was converted by us (a crash between the conversion and the marker):
+ * mark it. Returns the DRK's LUKS1 slot or -1. */
+static int luks1_adopt(struct crypt_device *cd, const char *path, const struct secret *drk,
+		       const struct luks_opts *o)
+{
+	_cleanup_free_ char *b1 = luks1_file(o, path, "luks1");
+	_cleanup_secret_ struct secret *vk1 = NULL, *vk2 = NULL;
+	char uuid[40];
+	int version = 0, slot;
+
+	if (!file_exists(b1))
+		return -1;
+	slot = header_volume_key(b1, drk, uuid, &version, &vk1);
+	if (slot < 0 || version != 1 || !crypt_get_uuid(cd) ||
+	    strcasecmp(uuid, crypt_get_uuid(cd)) != 0)
+		return -1;
+	if (reencrypt_state_of(cd) != 0 || get_volume_key(cd, drk, &vk2) != slot ||
+	    !secret_equal(vk1, vk2))
+		return -1;
+	if (luks1_set_marker(cd, path, slot) < 0)
+		return -1;
+	log_note("%s: completing an interrupted conversion from LUKS1", path);
+	return slot;
+}
+
+/* The reencrypted, marked LUKS2 container back to LUKS1: a LUKS1 header is
+ * built in a file (same UUID, cipher, hash, payload offset; the DRK in its
+ * LUKS1 slot with its PBKDF2 iterations), checked, and written over the
+ * LUKS2 header by crypt_header_restore after a backup of the latter. */
+static int luks2_to_luks1(const char *path, const struct secret *drk, int slot, int key_slot,
+			  const struct luks_opts *o)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL, *nd = NULL;
+	_cleanup_secret_ struct secret *vk = NULL, *vk_new = NULL;
+	_cleanup_free_ char *b2 = luks1_file(o, path, "luks2"), *nf = luks1_file(o, path, "new");
+	struct crypt_pbkdf_type p = {0};
+	char cipher[64], mode[64], uuid[40], hash[32];
+	uint64_t offset;
+	int r, s, version = 0;
+
+	r = open_luks(path, &cd);
+	if (r < 0)
+		return r;
+	if (key_slot >= 0) {
+		/* the new key's slot (the old key's may still be there) */
+		int ks = crypt_get_volume_key_size(cd);
+		size_t len = ks > 0 ? (size_t)ks : 0;
+		vk = ks > 0 ? secret_new(len) : NULL;
+		s = vk ? crypt_volume_key_get(cd, key_slot, (char *)vk->data, &len,
+					      (const char *)drk->data, drk->len) : -ENOMEM;
+		if (s >= 0)
+			vk->len = len;
+	} else {
+		s = get_volume_key(cd, drk, &vk);
+	}
+	if (s < 0)
+		return log_error_errno(s, "%s: the Disk Recovery Key does not open the reencrypted "
+				       "container", path);
+	r = crypt_keyslot_get_pbkdf(cd, s, &p);
+	if (r < 0 || !p.type || !streq(p.type, CRYPT_KDF_PBKDF2) || !p.hash)
+		return log_error_errno(r < 0 ? r : -EINVAL, "%s: key slot %d is not PBKDF2: cannot "
+				       "convert back to LUKS1", path, s);
+	snprintf(hash, sizeof(hash), "%s", p.hash);
+	snprintf(cipher, sizeof(cipher), "%s", crypt_get_cipher(cd));
+	snprintf(mode, sizeof(mode), "%s", crypt_get_cipher_mode(cd));
+	snprintf(uuid, sizeof(uuid), "%s", crypt_get_uuid(cd));
+	offset = crypt_get_data_offset(cd);
+	log_note("%s: data reencrypted; building the LUKS1 header (DRK in slot %d)", path, slot);
+
+	/* The new LUKS1 header, built and checked off the device. */
+	{
+		_cleanup_close_ int fd = -1;
+		(void)unlink(nf);
+		fd = open(nf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 || ftruncate(fd, (off_t)((offset << 9) + (1 << 20))) < 0)
+			return log_error_errno(-errno, "%s: cannot create %s", path, nf);
+	}
+	crypt_set_log_callback(NULL, luks_crypt_log, NULL);
+	r = crypt_init(&nd, nf);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot open", nf);
+	crypt_set_log_callback(nd, luks_crypt_log, NULL);
+	struct crypt_pbkdf_type np = {
+		.type = CRYPT_KDF_PBKDF2,
+		.hash = hash,
+		.iterations = p.iterations,
+		.flags = CRYPT_PBKDF_NO_BENCHMARK,
+	};
+	struct crypt_params_luks1 p1 = {.hash = hash, .data_alignment = (size_t)offset};
+	r = crypt_set_pbkdf_type(nd, &np);
+	if (r >= 0)
+		r = crypt_format(nd, CRYPT_LUKS1, cipher, mode, uuid, (const char *)vk->data, vk->len,
+				 &p1);
+	if (r >= 0)
+		r = crypt_keyslot_add_by_volume_key(nd, slot, (const char *)vk->data, vk->len,
+						    (const char *)drk->data, drk->len);
+	if (r >= 0 && crypt_get_data_offset(nd) != offset)
+		r = -EINVAL;
+	crypt_free(TAKE_PTR(nd));
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot build the LUKS1 header (%s-%s, %s, offset %llu)",
+				       path, cipher, mode, hash, (unsigned long long)offset);
+	if (header_volume_key(nf, drk, NULL, &version, &vk_new) != slot || version != 1 ||
+	    !secret_equal(vk, vk_new))
+		return log_error_errno(-EIO, "%s: the rebuilt LUKS1 header %s does not open", path, nf);
+	secret_free(TAKE_PTR(vk_new));
+
+	/* Back up the LUKS2 header, then the one non-atomic write. */
+	(void)unlink(b2);
+	r = crypt_header_backup(cd, CRYPT_LUKS2, b2);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot back the LUKS2 header up to %s", path, b2);
+	crypt_free(TAKE_PTR(cd));
+	log_note("%s: converting back to LUKS1 (header backup: %s)", path, b2);
+	crypt_set_log_callback(NULL, luks_crypt_log, NULL);
+	r = crypt_init(&cd, path);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot open", path);
+	crypt_set_log_callback(cd, luks_crypt_log, NULL);
+	r = crypt_header_restore(cd, CRYPT_LUKS1, nf);
+	if (r < 0)
+		return log_error_errno(r, "%s: writing the LUKS1 header failed (run again: the "
+				       "backup %s is restored)", path, b2);
+	if (header_volume_key(path, drk, NULL, &version, &vk_new) != slot || version != 1 ||
+	    !secret_equal(vk, vk_new))
+		return log_error_errno(-EIO, "%s: the written LUKS1 header does not open with the "
+				       "Disk Recovery Key in slot %d (run again: the backup %s is "
+				       "restored)", path, slot, b2);
+	luks1_cleanup(o, path);
+	return 0;
+}
+
+/* A LUKS1 header whose volume key is the one of this run's pre-conversion
+ * LUKS2 backup: the conversion back completed before a crash. */
+static bool luks1_done(const char *path, const struct secret *drk, const struct luks_opts *o)
+{
+	_cleanup_free_ char *b2 = luks1_file(o, path, "luks2");
+	_cleanup_secret_ struct secret *a = NULL, *b = NULL;
+	int va = 0, vb = 0;
+
+	if (!file_exists(b2))
+		return false;
+	return header_volume_key(path, drk, NULL, &va, &a) >= 0 && va == 1 &&
+	       header_volume_key(b2, drk, NULL, &vb, &b) >= 0 && vb == 2 && secret_equal(a, b);
+}
+
+/* libcryptsetup destroys the old volume key's slots only in the teardown
+ * of a finished reencryption (reencrypt_teardown_ok), before it clears the
+ * requirement flag: a reencryption still flagged whose DRK no longer opens
+ * its LUKS1 slot (bound to the old key) but opens another one was killed
+ * there, with every sector already under the new key. Outside that window
+ * the DRK opens its slot, and resuming works. */
+static bool luks1_teardown_window(const char *path, const struct secret *drk, int slot)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	_cleanup_secret_ struct secret *vk = NULL;
+	int s;
+
+	if (open_luks_quiet(path, true, &cd) < 0 || reencrypt_state_of(cd) <= 0)
+		return false;
+	/* gone, or its key material already wiped (killed inside the slot's
+	 * destruction: area wiped, header not yet written). Not an
+	 * activation test: activation is refused during a reencryption. */
+	if (crypt_keyslot_status(cd, slot) != CRYPT_SLOT_INACTIVE) {
+		int ks = crypt_keyslot_get_key_size(cd, slot);
+		if (ks <= 0)
+			return false;
+		_cleanup_secret_ struct secret *k = secret_new((size_t)ks);
+		size_t len = (size_t)ks;
+		if (!k)
+			return false;
+		s = crypt_volume_key_get(cd, slot, (char *)k->data, &len, (const char *)drk->data,
+					 drk->len);
+		if (s != -EPERM && s != -ENOENT)
+			return false; /* it opens (or an error): not that window */
+	}
+	s = get_volume_key(cd, drk, &vk);
+	return s >= 0 && s != slot;
+}
+
+int luks_reencrypt(const char *path, const struct secret *drk, const struct luks_opts *opts,
+		   bool *ret_resumed)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	bool resumed = false, r2 = false;
+	int r, slot = -1, key_slot = -1;
+
+	if (ret_resumed)
+		*ret_resumed = false;
+	r = luks1_recover_header(path, drk, opts);
+	if (r < 0)
+		return r;
+	resumed = r > 0;
+	r = open_luks(path, &cd);
+	if (r < 0)
+		return r;
+	if (version_of(cd) == 1) {
+		if (luks1_done(path, drk, opts)) {
+			luks1_cleanup(opts, path);
+			log_note("%s: an interrupted run had finished: LUKS1 again", path);
+			if (ret_resumed)
+				*ret_resumed = true;
+			return 0;
+		}
+		crypt_free(TAKE_PTR(cd));
+		slot = luks1_to_luks2(path, drk, opts);
+		if (slot < 0)
+			return slot;
+		r = open_luks(path, &cd);
+		if (r < 0)
+			return r;
+	} else if (version_of(cd) == 2) {
+		slot = luks1_marker(cd);
+		if (slot < 0)
+			slot = luks1_adopt(cd, path, drk, opts);
+		if (slot >= 0) {
+			resumed = true;
+			log_note("%s: resuming the reencryption of a LUKS1 container (converted to "
+				 "LUKS2 while it runs)", path);
+		}
+	}
+	/* Marked and no reencryption in progress: the DRK still in its LUKS1
+	 * slot means the data was not reencrypted yet; in another slot, the
+	 * reencryption finished (libcryptsetup removed the old slot). */
+	if (slot >= 0 && reencrypt_state_of(cd) == 0 && test_on(cd, drk, -1) >= 0 &&
+	    test_on(cd, drk, slot) != slot) {
+		log_note("%s: data already reencrypted; converting back to LUKS1", path);
+		crypt_free(TAKE_PTR(cd));
+	} else if (slot >= 0 && (key_slot = drk_slot_in(cd, drk, reencrypt_done_untorn(cd))) >= 0) {
+		/* finished but not torn down: resuming would reencrypt again */
+		log_note("%s: the reencryption had finished (killed before libcryptsetup's "
+			 "teardown); converting back to LUKS1 with the new key", path);
+		crypt_free(TAKE_PTR(cd));
+		resumed = true;
+	} else if (slot >= 0 && luks1_teardown_window(path, drk, slot)) {
+		/* libcryptsetup was killed in the teardown of a finished
+		 * reencryption (old key slots gone, flag still set): the LUKS1
+		 * header rebuilt from the new key drops that state. */
+		log_note("%s: the reencryption had finished (killed while libcryptsetup removed "
+			 "the old key slots); converting back to LUKS1", path);
+		crypt_free(TAKE_PTR(cd));
+		resumed = true;
+	} else {
+		r = reencrypt_luks2(TAKE_PTR(cd), path, drk, opts, &r2);
+		if (r < 0)
+			return r;
+	}
+	if (slot >= 0) {
+		r = luks2_to_luks1(path, drk, slot, key_slot, opts);
+		if (r < 0)
+			return r;
+	}
+	if (ret_resumed)
+		*ret_resumed = resumed || r2;
 	return 0;
 }
 

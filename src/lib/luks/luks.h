@@ -39,6 +39,11 @@ struct luks_device {
 	bool removable; /* on USB or a removable disk */
 	uint32_t used_slots; /* bit N set: key slot N in use */
 	int max_slots; /* 8 or 32 */
+	int reencrypt; /* LUKS2 reencryption: 0 none, 1 in progress, 2 crashed */
+	/* A LUKS1 container converted to LUKS2 by an unfinished `luks
+	 * reencrypt` (marker in the LUKS2 subsystem label): the next run
+	 * finishes the reencryption and converts it back to LUKS1. */
+	bool luks1_pending;
 };
 
 void luks_device_done(struct luks_device *d);
@@ -82,6 +87,9 @@ struct luks_opts {
 	volatile int *interrupt;
 	/* Checksum hotzone in MiB; 0 = LUKS_REENCRYPT_HOTZONE. */
 	unsigned hotzone_mib;
+	/* LUKS1 reencryption: directory (tmpfs) for the header backups taken
+	 * before each non-atomic header rewrite; NULL = "/tmp". */
+	const char *backup_dir;
 };
 
 /* Checksum-resilience hotzone: libcryptsetup's default is as large as the
@@ -125,15 +133,32 @@ int luks_change_passphrase(const char *path, const struct secret *old_pass,
 			   const struct secret *new_pass, const struct luks_opts *opts,
 			   int *ret_slot, enum luks_change_state *ret_state);
 
-/* Reencrypt a LUKS2 container offline with a new volume key (same cipher
- * and key size): only the DRK is carried over (a new key slot with the DRK
+/* Reencrypt a container offline with a new volume key (same cipher and
+ * key size): only the DRK is carried over (a new key slot with the DRK
  * slot's PBKDF parameters), every other key slot (the DUK) is dropped, as
  * in the reference. An interrupted reencryption is detected and resumed
- * (crash recovery first). LUKS1 is refused with -EOPNOTSUPP (it needs
- * device-mapper: convert to LUKS2 or use cryptsetup in the VM).
- * *ret_resumed is set when an interrupted run was resumed. */
+ * (crash recovery first). *ret_resumed is set when an interrupted run was
+ * resumed.
+ *
+ * LUKS1 (libcryptsetup's reencryption is LUKS2-only; LUKS1 needs
+ * device-mapper): back the LUKS1 header up into opts->backup_dir, convert
+ * to LUKS2 (crypt_convert), mark it (subsystem LUKS1_PENDING_SUBSYSTEM,
+ * label with the DRK's LUKS1 slot), run the same crash-safe LUKS2
+ * reencryption, back the LUKS2 header up, then write a rebuilt LUKS1
+ * header (same UUID, cipher, hash, payload offset, DRK slot number and
+ * PBKDF2 iterations) with crypt_header_restore. A run finding the marker
+ * resumes; a header torn by a crash inside one of the two header rewrites
+ * is restored from its backup when the DRK opens the backup (ARCHITECTURE.md
+ * lists the windows). -ENOSPC: a LUKS1 header needs two free key slots. */
 int luks_reencrypt(const char *path, const struct secret *drk, const struct luks_opts *opts,
 		   bool *ret_resumed);
+
+#define LUKS1_PENDING_SUBSYSTEM "heads-luks1-reencrypt"
+
+/* True if an interrupted LUKS1 reencryption of path left a header backup
+ * in backup_dir (NULL = "/tmp"): the header may be torn, and
+ * luks_reencrypt() is the one to look at it (luks_probe() may fail). */
+bool luks1_backup_exists(const char *path, const char *backup_dir);
 
 /* Reencryption state: 0 none, 1 in progress (clean), 2 crashed, <0 error. */
 int luks_reencrypt_state(const char *path);
