@@ -1363,6 +1363,33 @@ static int boot_options(struct menu *m)
 	}
 }
 
+/* Reference GPG Options (9): the ROM keyring. Flashing a standalone
+ * firmware image and on-card key generation need hardware and a flasher
+ * this build does not drive. */
+static int gpg_options(struct menu *m)
+{
+	static const struct ui_item items[] = {
+		{"r", "Add a GPG key to the ROM keyring and write the ROM"},
+		{"e", "Replace the GPG key(s) in the ROM keyring and write the ROM"},
+		{"l", "List the keys in the ROM keyring"},
+		{"x", "Exit"},
+	};
+	int r = ui_menu(m->ui, UI_BG_NORMAL, "GPG Options", "Select a GPG option:", items,
+			ARRAY_SIZE(items), 2);
+	if (ui_fatal(r))
+		return r;
+	switch (r) {
+	case 0:
+	case 1:
+		r = menu_gpg_rom_keys(m, r == 1);
+		return r == 1 ? power_off_how(m, RB_AUTOBOOT) : r;
+	case 2:
+		return menu_gpg_list_keys(m);
+	default:
+		return 0;
+	}
+}
+
 static int options_menu(struct menu *m)
 {
 	static const struct ui_item items[] = {
@@ -1401,8 +1428,7 @@ static int options_menu(struct menu *m)
 		unavailable(m, "Flashing the BIOS", "issue: firmware update");
 		return 0;
 	case 'g':
-		unavailable(m, "The GPG options menu", "issue: GPG key management");
-		return 0;
+		return gpg_options(m);
 	case 'F':
 		return ownership(m, false);
 	case 'C':
@@ -1571,8 +1597,8 @@ static int gpg_key_check(struct menu *m)
 		return r;
 	switch (r) {
 	case 0:
-		unavailable(m, "Adding a GPG key to the BIOS", "issue: GPG key management");
-		return 0;
+		r = menu_gpg_rom_keys(m, false);
+		return r == 1 ? power_off_how(m, RB_AUTOBOOT) : r;
 	case 1:
 		return ownership(m, false);
 	case 3:

@@ -89,6 +89,12 @@ int menu_rom_store_keyring(struct menu *m);
  * prediction from the base init saved). -ENOENT: no ROM area or no base
  * (PCR 7 will be as it is now). */
 int menu_next_pcr7(struct menu *m, uint8_t ret[32]);
+/* GPG options: add the public keys of a file to the ROM keyring, or
+ * replace it with them, and write the ROM. 1 written (the caller reboots),
+ * 0 not (said why), or a fatal UI error. */
+int menu_gpg_rom_keys(struct menu *m, bool replace);
+/* The keys of the ROM keyring, as a text box. */
+int menu_gpg_list_keys(struct menu *m);
 /* Offer an encrypted backup of the new secret key fpr (protected by
  * keypass) to a directory or block device. 0 or a fatal UI error. */
 int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypass);

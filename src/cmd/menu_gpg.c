@@ -14,6 +14,7 @@
 #include <blkid/blkid.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <gpgme.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,7 +39,9 @@ static int rom_device(const struct menu *m, char **ret)
 	return romcfg_find(NULL, NULL, ret);
 }
 
-int menu_rom_store_keyring(struct menu *m)
+/* The keyring files of home into the ROM config area (see
+ * menu_rom_store_keyring). */
+static int rom_store_keyring_from(struct menu *m, const char *home)
 {
 	_cleanup_free_ char *dev = NULL;
 	struct romcfg c = {.slot = -1};
@@ -57,7 +60,7 @@ int menu_rom_store_keyring(struct menu *m)
 	if (r == 0)
 		r = romcfg_read(dev, &c);
 	if (r == 0)
-		r = romcfg_set_keyring(&c, m->keyring);
+		r = romcfg_set_keyring(&c, home);
 	if (r == 0)
 		r = romcfg_write(dev, &c);
 	romcfg_free(&c);
@@ -70,8 +73,13 @@ int menu_rom_store_keyring(struct menu *m)
 		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: ROM keyring", t);
 		return ui_gone(r) ? r : -EIO;
 	}
-	log_info("%s: ROM keyring written (%s)", dev, m->keyring);
+	log_info("%s: ROM keyring written (%s)", dev, home);
 	return 1;
+}
+
+int menu_rom_store_keyring(struct menu *m)
+{
+	return rom_store_keyring_from(m, m->keyring);
 }
 
 int menu_next_pcr7(struct menu *m, uint8_t ret[32])
@@ -353,5 +361,173 @@ int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypas
 			mnt ? strrchr(written, '/') + 1 : "");
 		r = ui_msgbox(m->ui, UI_BG_NORMAL, "GPG key backup", t);
 	}
+	return ui_gone(r) ? r : 0;
+}
+
+/* --- GPG options: the ROM keyring ----------------------------------------- */
+
+#define KEYFILE_MAX (1024 * 1024)
+
+/* "FPR  uid" lines of the keys in data (or of the keyring home when data
+ * is NULL); *ret_secret: some key in data has secret material. Returns the
+ * number of keys or -errno. */
+static int key_lines(const char *home, gpgme_data_t data, char **ret, bool *ret_secret)
+{
+	gpgme_ctx_t ctx = NULL;
+	gpgme_key_t key;
+	gpgme_error_t e;
+	char *s = xstrdup("");
+	int n = 0;
+
+	if (data && fs_mkdir_p(home, 0700) < 0) { /* gpg needs an existing home */
+		free(s);
+		return log_error_errno(-errno, "creating %s", home);
+	}
+	gpgme_check_version(NULL);
+	if (gpgme_new(&ctx) || gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home)) {
+		gpgme_release(ctx);
+		free(s);
+		return -EIO;
+	}
+	if (ret_secret)
+		*ret_secret = false;
+	e = data ? gpgme_op_keylist_from_data_start(ctx, data, 0) :
+		   gpgme_op_keylist_start(ctx, NULL, 0);
+	while (!e && !(e = gpgme_op_keylist_next(ctx, &key))) {
+		char *t = xasprintf("%s%s  %s\n", s, key->fpr ? key->fpr : "?",
+				    key->uids && key->uids->uid ? key->uids->uid : "");
+		free(s);
+		s = t;
+		if (ret_secret && key->secret)
+			*ret_secret = true;
+		gpgme_key_unref(key);
+		n++;
+	}
+	gpgme_op_keylist_end(ctx);
+	gpgme_release(ctx);
+	if (gpg_err_code(e) != GPG_ERR_EOF) {
+		log_error("listing keys: %s", gpgme_strerror(e));
+		free(s);
+		return -EBADMSG;
+	}
+	*ret = s;
+	return n;
+}
+
+static int import_into(const char *home, const char *text, size_t len)
+{
+	gpgme_ctx_t ctx = NULL;
+	gpgme_data_t d = NULL;
+	gpgme_import_result_t res;
+	gpgme_error_t e;
+
+	if (fs_mkdir_p(home, 0700) < 0)
+		return log_error_errno(-errno, "creating %s", home);
+	gpgme_check_version(NULL);
+	if (gpgme_new(&ctx))
+		return -EIO;
+	e = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home);
+	if (!e)
+		e = gpgme_data_new_from_mem(&d, text, len, 0);
+	if (!e)
+		e = gpgme_op_import(ctx, d);
+	res = e ? NULL : gpgme_op_import_result(ctx);
+	gpgme_data_release(d);
+	gpgme_release(ctx);
+	if (e || !res || res->considered == 0 || res->not_imported) {
+		log_error("importing into %s: %s", home, e ? gpgme_strerror(e) : "no key taken");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 ? -errno : 0;
+}
+
+int menu_gpg_rom_keys(struct menu *m, bool replace)
+{
+	_cleanup_free_ char *path = NULL, *text = NULL, *lines = NULL, *q = NULL;
+	char tmp[] = "/tmp/heads-keyring-XXXXXX";
+	gpgme_data_t d = NULL;
+	bool secret = false, made_tmp = false;
+	size_t len = 0;
+	int r, n;
+
+	if (config_enabled(&m->cfg, "CONFIG_RESTRICTED_BOOT")) {
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "Restricted Boot",
+			      "Restricted Boot is enabled: the ROM keyring cannot be changed.");
+		return ui_gone(r) ? r : 0;
+	}
+	if (replace) {
+		_cleanup_free_ char *dev = NULL;
+		if (rom_device(m, &dev) < 0) {
+			r = ui_msgbox(m->ui, UI_BG_ERROR, "ROM keyring",
+				      "This board has no ROM configuration area: there is no ROM "
+				      "keyring to replace.");
+			return ui_gone(r) ? r : 0;
+		}
+	}
+	r = ui_input(m->ui, replace ? "Replace the ROM keyring" : "Add a key to the ROM keyring",
+		     "Public key file (e.g. pubkey.asc on a mounted USB drive)", NULL, &path);
+	if (r < 0)
+		return ui_gone(r) ? r : 0;
+	gpgme_check_version(NULL);
+	r = fs_read_file(path, KEYFILE_MAX, &text, &len);
+	if (r == 0)
+		r = gpgme_data_new_from_mem(&d, text, len, 0) ? -ENOMEM : 0;
+	n = r < 0 ? r : key_lines(m->keyring, d, &lines, &secret);
+	gpgme_data_release(d);
+	if (n <= 0 || secret) {
+		_cleanup_free_ char *t = xasprintf(
+			"%s: %s", path, n < 0 && r < 0 ? strerror(-r) :
+			secret ? "it holds a SECRET key: only public keys go into the ROM keyring" :
+				 "no OpenPGP public key in it");
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: public key", t);
+		return ui_gone(r) ? r : 0;
+	}
+	q = xasprintf("%s these keys%s:\n\n%s\nThe ROM is rewritten and the machine reboots. "
+		      "The ROM is measured (PCR 7): after the reboot, generate a new TOTP/HOTP "
+		      "secret and reseal the Disk Unlock Key.\n\nContinue?",
+		      replace ? "Replace the ROM keyring with" : "Add to the ROM keyring",
+		      replace ? " (every key now in it is removed)" : "", lines);
+	r = ui_yesno(m->ui, UI_BG_WARNING, "ROM keyring", q);
+	if (r != 1)
+		return ui_gone(r) ? r : 0;
+	if (replace) {
+		if (!mkdtemp(tmp)) {
+			log_error_errno(-errno, "mkdtemp");
+			return 0;
+		}
+		made_tmp = true;
+	}
+	r = import_into(replace ? tmp : m->keyring, text, len);
+	if (r == 0)
+		r = rom_store_keyring_from(m, replace ? tmp : m->keyring);
+	else
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: public key",
+			      "Importing the key failed (details in the log).") < 0 ? -EPIPE : 0;
+	if (made_tmp)
+		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (r <= 0)
+		return ui_gone(r) ? r : 0;
+	m->rom_written = true;
+	log_info("ROM keyring %s: %d key(s) from %s", replace ? "replaced" : "extended", n, path);
+	r = ui_msgbox(m->ui, UI_BG_NORMAL, "ROM keyring",
+		      "The ROM keyring was written. The machine reboots now.");
+	return ui_gone(r) ? r : 1;
+}
+
+int menu_gpg_list_keys(struct menu *m)
+{
+	_cleanup_free_ char *lines = NULL;
+	int n = key_lines(m->keyring, NULL, &lines, NULL);
+	_cleanup_free_ char *t = n < 0 ? xasprintf("Cannot list %s.", m->keyring) :
+				 xasprintf("%d key(s) in the ROM keyring %s:\n\n%s", n, m->keyring,
+					   lines);
+	int r = ui_textbox(m->ui, n < 0 ? UI_BG_ERROR : UI_BG_NORMAL, "ROM keyring", t);
 	return ui_gone(r) ? r : 0;
 }

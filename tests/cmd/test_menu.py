@@ -315,6 +315,62 @@ class OwnerKey(MenuTest):
         self.assertEqual(fprs and fprs[0], fpr, home)
 
 
+class RomKeyringOptions(OwnerKey):
+    """GPG options (and the empty-keyring menu's "add a key"): public keys
+    from a file into the ROM keyring, replace it, list it; secret keys are
+    refused."""
+
+    def make_key(self, name):
+        home = self.home(name)
+        gpg(home, "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key",
+            f"{name} <{name}@example.org>", "ed25519", "sign", "never")
+        fpr = [l.split(":")[9] for l in gpg(home, "--with-colons", "--list-keys")
+               .stdout.decode().splitlines() if l.startswith("fpr:")][0]
+        pub = self.write(f"{name}.pub.asc", gpg(home, "--armor", "--export").stdout, "wb")
+        sec = self.write(f"{name}.sec.asc", gpg(home, "--pinentry-mode", "loopback",
+                                                "--passphrase", "", "--armor",
+                                                "--export-secret-keys").stdout, "wb")
+        return fpr, pub, sec
+
+    def rom_fprs(self, rom):
+        root = tempfile.mkdtemp(dir=self.tmp)
+        x = run("rom", "extract", "--device", rom, "--root", root)
+        self.assertEqual(x.returncode, 0, x.stderr)
+        self.homes.append(os.path.join(root, ".gnupg"))
+        out = gpg(os.path.join(root, ".gnupg"), "--with-colons", "--list-keys").stdout.decode()
+        return [l.split(":")[9] for l in out.splitlines() if l.startswith("fpr:")]
+
+    def test_add_list_refuse_secret_replace(self):
+        a, a_pub, a_sec = self.make_key("alice")
+        b, b_pub, _ = self.make_key("bob")
+        rom = os.path.join(self.tmp, "rom.img")
+        with open(rom, "wb") as f:
+            f.truncate(1 << 20)
+        self.write("boot/kexec_hashes.txt", "")  # signed metadata, empty keyring
+        cfg = self.write("config.notpm", "CONFIG_TPM=n\n")
+        # The keyring-empty menu: add a key from a file; the ROM is written
+        # and the machine reboots.
+        r = self.menu(["g", a_pub, "y"], config=cfg, tpm=False, extra=("--rom", rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== menu [error] ERROR: GPG keyring empty!", r.stdout)
+        self.assertIn(a, r.stdout.split("=== yesno [warning] ROM keyring", 1)[1])
+        self.assertIn("heads menu: reboot (dry run: not rebooting)", r.stdout)
+        self.assertEqual(self.rom_fprs(rom), [a])
+        # A secret key file is refused; the list shows the ROM keyring.
+        r = self.menu(["o", "g", "r", a_sec, "o", "g", "l", "p"], config=cfg, tpm=False,
+                      extra=("--rom", rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("it holds a SECRET key", r.stdout)
+        listing = r.stdout.split("=== textbox [normal] ROM keyring", 1)[1].split("===")[0]
+        self.assertIn(f"{a}  alice <alice@example.org>", listing)
+        self.assertEqual(self.rom_fprs(rom), [a])
+        # Replace: only bob's key is left in the ROM.
+        r = self.menu(["o", "g", "e", b_pub, "y"], config=cfg, tpm=False, extra=("--rom", rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("every key now in it is removed", r.stdout)
+        self.assertEqual(self.rom_fprs(rom), [b])
+
+
 DRK = "recovery passphrase 1"
 DUK = "duk passphrase twelve+"
 
