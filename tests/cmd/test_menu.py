@@ -431,6 +431,42 @@ class LuksMenu(MenuTest):
             self.assertNotEqual(lc.volume_key(d, DRK.encode()), old)
             self.assertEqual(lc.oracle_decrypt(d, DRK.encode(), len(plain)), plain)
 
+    def test_reencrypt_interrupted_then_resumed(self):
+        """SIGTERM during the reencryption stops it at a hotzone boundary
+        (reported INTERRUPTED); choosing the option again resumes it."""
+        dev = os.path.join(self.tmp, "big.img")
+        lc.luks_format(dev, DRK.encode(), size=400 << 20)
+        before = lc.volume_key(dev, DRK.encode())
+        script = self.write("script", "i\no\nC\ns\ny\np\n")
+        sfile = self.write("secrets", DRK + "\n")
+        devices = self.write("luks-devices", dev + "\n")
+        with open(sfile) as sf:
+            env = dict(os.environ, HEADS_UI_SECRET_FD=str(sf.fileno()))
+            env.pop("HEADS_UI", None)
+            p = subprocess.Popen(
+                [HEADS, "menu", "--ui", "script", "--ui-script", script, "--boot", self.boot,
+                 "--keyring", self.keyring, "--config", self.notpm, "--secret-dir",
+                 self.secret, "--no-act", "--luks-devices", devices],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                pass_fds=(sf.fileno(),))
+            out = ""
+            for line in p.stdout:
+                out += line
+                if re.match(r"=== progress LUKS reencryption: .* ([1-9]\d?)%$", line):
+                    p.send_signal(15)
+                    break
+            rest, err = p.communicate(timeout=300)
+        out += rest
+        self.assertEqual(p.returncode, 0, out[-3000:] + err)
+        report = out.split("=== textbox [error] LUKS reencryption incomplete", 1)[1]
+        self.assertIn(dev + ": INTERRUPTED (choose the option again to resume)", report)
+        self.assertIn("reencrypt", lc.dump(dev))  # the LUKS2 reencryption requirement
+        r = self.menu(["i", "o", "C", "s", "y", "p"], [DRK], config=self.notpm, tpm=False,
+                      luks=[dev])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertRegex(r.stdout, re.escape(dev) + r": reencrypted \(resumed\)")
+        self.assertNotEqual(lc.volume_key(dev, DRK.encode()), before)
+
     def test_ownership_duk_unlock_reencrypt_reseal(self):
         if not WITH_SWTPM:
             self.skipTest("needs the with-swtpm helper (run through meson test)")
