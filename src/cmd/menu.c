@@ -487,6 +487,8 @@ static int generate_totp(struct menu *m, const struct secret *owner_in)
 		return 0; /* told the user; back to the menu */
 	if (r < 0)
 		return r;
+	if (ui_gone(r = menu_duk_reseal_after_totp(m, owner_in)))
+		return r;
 	return update_totp(m);
 }
 

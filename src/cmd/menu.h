@@ -73,6 +73,10 @@ int menu_luks_change_drk(struct menu *m);
 int menu_duk_setup(struct menu *m, const struct secret *drk, const struct secret *owner,
 		   const char *key, bool ask);
 
+/* After a new TOTP secret (reference generate_totp_hotp: gate, generate,
+ * reseal DUK): offer the DUK reseal when one is configured. */
+int menu_duk_reseal_after_totp(struct menu *m, const struct secret *owner);
+
 /* menu_gpg.c. */
 /* GPGME loopback passphrase callback (hook: struct menu_gpgme_pass *):
  * gives pass once, refuses a second try. */

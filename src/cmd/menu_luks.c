@@ -378,31 +378,36 @@ int menu_duk_setup(struct menu *m, const struct secret *drk, const struct secret
 	return r;
 }
 
-/* After new LUKS headers: the sealed DUK no longer matches (PCR 6 and
- * kexec_lukshdr_hash.txt; a reencryption also dropped its key slot). */
-static int offer_reseal(struct menu *m, const struct secret *drk, bool reencrypted)
+/* Offer to reseal a configured DUK: why (the question's first paragraph),
+ * drk/owner: already known or NULL (asked). */
+static int offer_reseal(struct menu *m, const struct secret *drk, const struct secret *owner,
+			const char *title, const char *why)
 {
+	struct containers c;
 	int r;
 
 	if (!m->tpm_on || config_enabled(&m->cfg, "CONFIG_TPM_NO_LUKS_DISK_UNLOCK") ||
 	    !menu_boot_has(m, DUK_KEY_DEVICES_FILE))
 		return 0;
-	_cleanup_free_ char *q = xasprintf(
-		"The LUKS headers changed%s: the Disk Unlock Key is now INVALID (it was sealed "
-		"to the old headers, PCR 6). Until it is resealed, booting asks for the Disk "
-		"Recovery Key.\n\nReseal the Disk Unlock Key now?",
-		reencrypted ? " and the reencryption dropped its key slot" : "");
-	r = ui_yesno(m->ui, UI_BG_WARNING, "Disk Unlock Key invalid", q);
+	_cleanup_free_ char *q = xasprintf("%s\n\nReseal the Disk Unlock Key now?", why);
+	r = ui_yesno(m->ui, UI_BG_WARNING, title, q);
 	if (r != 1)
 		return ui_gone(r) ? r : 0;
-	struct containers c;
 	if ((r = select_containers(m, &c, false)) < 0 || c.n == 0) {
 		containers_free(&c);
 		return ui_gone(r) ? r : 0;
 	}
-	r = duk_setup_on(m, &c, drk, NULL, NULL);
+	r = duk_setup_on(m, &c, drk, owner, NULL);
 	containers_free(&c);
 	return r;
+}
+
+int menu_duk_reseal_after_totp(struct menu *m, const struct secret *owner)
+{
+	return offer_reseal(m, NULL, owner, "Disk Unlock Key",
+			    "A new TOTP secret was sealed to the PCRs of this firmware. The Disk "
+			    "Unlock Key is sealed to the same measurements (PCRs 0-7): if the "
+			    "firmware or its configuration changed, it no longer unseals either.");
 }
 
 /* The per-container report of a header change (red unless all of the n
@@ -415,7 +420,13 @@ static int report_and_reseal(struct menu *m, size_t n, size_t done, const char *
 			   done == n ? ok_title : bad_title, report);
 	if (ui_fatal(r))
 		return r;
-	return done ? offer_reseal(m, drk, reencrypted) : 0;
+	if (!done)
+		return 0;
+	_cleanup_free_ char *why = xasprintf(
+		"The LUKS headers changed%s: the Disk Unlock Key is now INVALID (it was sealed "
+		"to the old headers, PCR 6). Until it is resealed, booting asks for the Disk "
+		"Recovery Key.", reencrypted ? " and the reencryption dropped its key slot" : "");
+	return offer_reseal(m, drk, NULL, "Disk Unlock Key invalid", why);
 }
 
 /* --- reencryption (Options C, reference 5.3) ---------------------------- */

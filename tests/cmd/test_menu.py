@@ -504,6 +504,18 @@ class LuksMenu(MenuTest):
         r = self.menu(["d"], [DUK])
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
         self.assertIn("duk: unlocked, key added to the initrd", r.stdout)
+        # A new TOTP secret (TPM options) offers the DUK reseal too
+        # (reference generate_totp_hotp); the new DUK passphrase unlocks.
+        duk2 = "another duk passphrase"
+        r = self.menu(["o", "t", "g", "y", "y", "p"], ["ownerpass", DRK, duk2, duk2, gpg],
+                      luks=devs)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        after = r.stdout.split("=== textbox [normal] New TOTP secret", 1)[1]
+        self.assertIn("=== yesno [warning] Disk Unlock Key", after)
+        self.assertIn("=== textbox [normal] Disk Unlock Key set up", after)
+        r = self.menu(["d"], [duk2])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("duk: unlocked, key added to the initrd", r.stdout)
 
 
 class Startup(MenuTest):
