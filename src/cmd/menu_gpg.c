@@ -431,10 +431,11 @@ static int import_into(const char *home, const char *text, size_t len)
 		e = gpgme_data_new_from_mem(&d, text, len, 0);
 	if (!e)
 		e = gpgme_op_import(ctx, d);
-	res = e ? NULL : gpgme_op_import_result(ctx);
+	res = e ? NULL : gpgme_op_import_result(ctx); /* owned by ctx */
+	bool ok = res && res->considered > 0 && res->not_imported == 0;
 	gpgme_data_release(d);
 	gpgme_release(ctx);
-	if (e || !res || res->considered == 0 || res->not_imported) {
+	if (!ok) {
 		log_error("importing into %s: %s", home, e ? gpgme_strerror(e) : "no key taken");
 		return -EBADMSG;
 	}
