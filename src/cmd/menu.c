@@ -1365,6 +1365,77 @@ static int boot_options(struct menu *m)
 	}
 }
 
+/* Save one setting in the user config (RAM) and apply it now. */
+static int set_setting(struct menu *m, const char *key, const char *value)
+{
+	_cleanup_free_ char *err = NULL;
+	int r = config_set(m->user_config, key, value, &err);
+
+	if (r == 0)
+		r = config_load(&m->cfg, m->user_config, &err);
+	if (r < 0) {
+		_cleanup_free_ char *t = xasprintf("Saving %s failed: %s", key,
+						   err ? err : strerror(-r));
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: configuration", t);
+		return ui_gone(r) ? r : 0;
+	}
+	log_info("%s=\"%s\" saved in %s", key, value, m->user_config);
+	return 0;
+}
+
+/* Reference config-gui (9), the settings this build uses: changes go to
+ * the user config in RAM; "save" writes it into the ROM and reboots. */
+static int config_menu(struct menu *m)
+{
+	static const struct ui_item items[] = {
+		{"b", "Change the /boot device"},
+		{"M", "Configure automatic boot"},
+		{"s", "Save the configuration to the ROM (reboots)"},
+		{"x", "Return to the options menu"},
+	};
+	static const struct ui_item secs[] = {
+		{"0", "Off"}, {"1", "1 second"}, {"5", "5 seconds"}, {"10", "10 seconds"},
+	};
+	for (;;) {
+		const char *dev = config_get(&m->cfg, "CONFIG_BOOT_DEV");
+		const char *ab = config_get(&m->cfg, "CONFIG_AUTO_BOOT_TIMEOUT");
+		_cleanup_free_ char *text = xasprintf(
+			"/boot device: %s\nAutomatic boot: %s%s\n\nChanges apply now and last "
+			"until reboot unless saved to the ROM.", dev && *dev ? dev : "(not set)",
+			ab && *ab && !streq(ab, "0") ? ab : "off", ab && *ab && !streq(ab, "0") ?
+			" s (only after a successful HOTP check)" : "");
+		_cleanup_free_ char *in = NULL;
+		int r = ui_menu(m->ui, UI_BG_NORMAL, "Config Management Menu", text, items,
+				ARRAY_SIZE(items), ARRAY_SIZE(items) - 1);
+
+		if (ui_fatal(r))
+			return r;
+		switch (r) {
+		case 0:
+			r = ui_input(m->ui, "/boot device", "Block device holding /boot", dev, &in);
+			if (r == 0 && *in)
+				r = set_setting(m, "CONFIG_BOOT_DEV", in);
+			break;
+		case 1:
+			r = ui_menu(m->ui, UI_BG_NORMAL, "Automatic boot",
+				    "Boot the default entry after a countdown:", secs,
+				    ARRAY_SIZE(secs), 0);
+			if (r >= 0)
+				r = set_setting(m, "CONFIG_AUTO_BOOT_TIMEOUT", secs[r].key);
+			break;
+		case 2:
+			r = menu_rom_store_config(m);
+			if (r == 1)
+				return power_off_how(m, RB_AUTOBOOT);
+			break;
+		default:
+			return 0;
+		}
+		if (ui_gone(r))
+			return r;
+	}
+}
+
 /* Reference GPG Options (9): the ROM keyring. Flashing a standalone
  * firmware image and on-card key generation need hardware and a flasher
  * this build does not drive. */
@@ -1424,8 +1495,7 @@ static int options_menu(struct menu *m)
 	case 'u':
 		return update_checksums(m);
 	case 'c':
-		unavailable(m, "The configuration menu", "issue: configuration GUI");
-		return 0;
+		return config_menu(m);
 	case 'f':
 		unavailable(m, "Flashing the BIOS", "issue: firmware update");
 		return 0;

@@ -89,6 +89,10 @@ gpgme_error_t menu_gpgme_pass_cb(void *hook, const char *uid_hint, const char *i
  * config area. 1 written; 0 the board has none (said so); <0 failed (said
  * so) or a fatal UI error. */
 int menu_rom_store_keyring(struct menu *m);
+/* The user settings (m->user_config) into the ROM as etc/config.user,
+ * after a confirmation. 1 written (the caller reboots), 0 not (said why),
+ * or a fatal UI error. */
+int menu_rom_store_config(struct menu *m);
 /* PCR 7 of the next boot from the ROM config area as it is now (romcfg
  * prediction from the base init saved). -ENOENT: no ROM area or no base
  * (PCR 7 will be as it is now). */

@@ -82,6 +82,51 @@ int menu_rom_store_keyring(struct menu *m)
 	return rom_store_keyring_from(m, m->keyring);
 }
 
+int menu_rom_store_config(struct menu *m)
+{
+	_cleanup_free_ char *dev = NULL, *text = NULL;
+	struct romcfg c = {.slot = -1};
+	size_t len = 0;
+	int r = rom_device(m, &dev);
+
+	if (r == -ENOENT) {
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "Save configuration",
+			      "This board has no ROM configuration area: the settings stay in "
+			      "RAM until the next reboot.");
+		return ui_gone(r) ? r : 0;
+	}
+	r = fs_read_file(m->user_config, 64 * 1024, &text, &len);
+	if (r == -ENOENT) {
+		r = ui_msgbox(m->ui, UI_BG_NORMAL, "Save configuration",
+			      "No setting was changed: nothing to save.");
+		return ui_gone(r) ? r : 0;
+	}
+	r = ui_yesno(m->ui, UI_BG_WARNING, "Save configuration",
+		     "Write the settings into the ROM? The ROM is measured (PCR 7): after the "
+		     "reboot that follows, generate a new TOTP/HOTP secret and reseal the Disk "
+		     "Unlock Key.");
+	if (r != 1)
+		return ui_gone(r) ? r : 0;
+	r = romcfg_read(dev, &c);
+	if (r == 0)
+		r = romcfg_set(&c, "etc/config.user", text, len);
+	if (r == 0)
+		r = romcfg_write(dev, &c);
+	romcfg_free(&c);
+	if (r < 0) {
+		_cleanup_free_ char *t = xasprintf("Writing the settings into %s failed: %s.", dev,
+						   strerror(-r));
+		log_error_errno(r, "%s: storing etc/config.user", dev);
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Save configuration", t);
+		return ui_gone(r) ? r : 0;
+	}
+	m->rom_written = true;
+	log_info("%s: configuration written (%s)", dev, m->user_config);
+	r = ui_msgbox(m->ui, UI_BG_NORMAL, "Save configuration",
+		      "The settings were written into the ROM. The machine reboots now.");
+	return ui_gone(r) ? r : 1;
+}
+
 int menu_next_pcr7(struct menu *m, uint8_t ret[32])
 {
 	_cleanup_free_ char *dev = NULL;

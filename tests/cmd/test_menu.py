@@ -371,6 +371,42 @@ class RomKeyringOptions(OwnerKey):
         self.assertEqual(self.rom_fprs(rom), [b])
 
 
+class ConfigMenu(MenuTest):
+    def test_settings_saved_to_the_rom(self):
+        rom = os.path.join(self.tmp, "rom.img")
+        with open(rom, "wb") as f:
+            f.truncate(1 << 20)
+        self.write("boot/kexec_hashes.txt", "")
+        cfg = self.write("config.notpm", "CONFIG_TPM=n\nCONFIG_BOOT_DEV=/dev/vda1\n")
+        r = self.menu(["i", "o", "c", "b", "/dev/nvme0n1p1", "M", "5", "s", "y"],
+                      config=cfg, tpm=False, extra=("--rom", rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("/boot device: /dev/vda1\nAutomatic boot: off", r.stdout)
+        self.assertIn("/boot device: /dev/nvme0n1p1\nAutomatic boot: 5 s", r.stdout)
+        self.assertIn("heads menu: reboot (dry run: not rebooting)", r.stdout)
+        root = os.path.join(self.tmp, "romroot")
+        x = run("rom", "extract", "--device", rom, "--root", root)
+        self.assertEqual(x.returncode, 0, x.stderr)
+        with open(os.path.join(root, "etc", "config.user")) as f:
+            saved = f.read()
+        self.assertIn('CONFIG_BOOT_DEV="/dev/nvme0n1p1"', saved)
+        self.assertIn('CONFIG_AUTO_BOOT_TIMEOUT="5"', saved)
+
+    def test_nothing_to_save_and_no_rom_area(self):
+        self.write("boot/kexec_hashes.txt", "")
+        cfg = self.write("config.notpm", "CONFIG_TPM=n\n")
+        r = self.menu(["i", "o", "c", "s", "x", "p"], config=cfg, tpm=False)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("This board has no ROM configuration area", r.stdout)
+        rom = os.path.join(self.tmp, "rom.img")
+        with open(rom, "wb") as f:
+            f.truncate(1 << 20)
+        r = self.menu(["i", "o", "c", "s", "x", "p"], config=cfg, tpm=False,
+                      extra=("--rom", rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("No setting was changed: nothing to save.", r.stdout)
+
+
 DRK = "recovery passphrase 1"
 DUK = "duk passphrase twelve+"
 
