@@ -462,17 +462,15 @@ static int generate_totp(struct menu *m, const struct secret *owner_in)
 				  "(update checksums and sign), then generate the secret.");
 			return 0;
 		}
-		r = ui_yesno(m->ui, UI_BG_WARNING, "Integrity Gate Passed",
-			     "The integrity report shows /boot verified by your key.\n\n"
-			     "Proceed with sealing a new TOTP secret?");
-		if (r != 1)
-			return ui_fatal(r) ? r : 0;
+		if ((r = menu_yes(m, UI_BG_WARNING, "Integrity Gate Passed",
+				  "The integrity report shows /boot verified by your key.\n\n"
+				  "Proceed with sealing a new TOTP secret?")) != 1)
+			return r;
 	}
-	r = ui_yesno(m->ui, UI_BG_WARNING, "Generate new TOTP/HOTP secret",
-		     "This will erase your old secret and replace it with a new one!\n\n"
-		     "Do you want to proceed?");
-	if (r != 1)
-		return ui_fatal(r) ? r : 0;
+	if ((r = menu_yes(m, UI_BG_WARNING, "Generate new TOTP/HOTP secret",
+			  "This will erase your old secret and replace it with a new one!\n\n"
+			  "Do you want to proceed?")) != 1)
+		return r;
 	if (!owner_in) {
 		if ((r = menu_ask_owner_passphrase(m, false, &owner)) < 0)
 			return ui_fatal(r) ? r : 0;
@@ -1205,12 +1203,11 @@ static int default_boot(struct menu *m)
 		return r;
 	r = bootcfg_load_default(m->bootdir, &e, &idx);
 	if (r == -ENOENT) {
-		r = ui_yesno(m->ui, UI_BG_WARNING, "No Default Boot Option Configured",
-			     "There is no default boot option configured yet.\n\n"
-			     "Would you like to load a menu of boot options?\n"
-			     "Otherwise you will return to the main menu.");
-		if (r != 1)
-			return ui_fatal(r) ? r : 0;
+		if ((r = menu_yes(m, UI_BG_WARNING, "No Default Boot Option Configured",
+				  "There is no default boot option configured yet.\n\n"
+				  "Would you like to load a menu of boot options?\n"
+				  "Otherwise you will return to the main menu.")) != 1)
+			return r;
 		return boot_menu(m, false);
 	}
 	if (r < 0) {
@@ -1251,13 +1248,12 @@ static int force_unsafe_boot(struct menu *m)
 			  "Restricted Boot is enabled: unsafe boot is not allowed.");
 		return 0;
 	}
-	r = ui_yesno(m->ui, UI_BG_ERROR, "Unsafe Boot Warning",
-		     "WARNING: Proceeding with an unsafe boot skips the /boot signature, "
-		     "the checksums and the rollback counter.\n\nPCR 4 is extended now: "
-		     "the TOTP and the Disk Unlock Key will not unseal until you reboot.\n\n"
-		     "Do you want to proceed?");
-	if (r != 1)
-		return ui_fatal(r) ? r : 0;
+	if ((r = menu_yes(m, UI_BG_ERROR, "Unsafe Boot Warning",
+			  "WARNING: Proceeding with an unsafe boot skips the /boot signature, "
+			  "the checksums and the rollback counter.\n\nPCR 4 is extended now: "
+			  "the TOTP and the Disk Unlock Key will not unseal until you reboot.\n\n"
+			  "Do you want to proceed?")) != 1)
+		return r;
 	if (extend_pcr4(m, "unsafe") < 0) {
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR", "PCR 4 could not be extended: not booting.");
 		return 0;
@@ -1832,19 +1828,18 @@ static int ownership(struct menu *m, bool clean_boot)
 	char fpr[41] = "";
 	int r;
 
-	r = ui_yesno(m->ui, UI_BG_WARNING,
-		     clean_boot ? "Clean Boot Detected - Take Ownership?" :
+	if ((r = menu_yes(m, UI_BG_WARNING,
+			  clean_boot ? "Clean Boot Detected - Take Ownership?" :
 				  "OEM Factory Reset / Re-Ownership",
-		     clean_boot ?
-		     "No signed /boot and no GPG key were found: this looks like the first "
-		     "boot.\n\nTaking ownership will reset the TPM with a new owner "
-		     "passphrase, generate a GPG signing key, sign /boot, set the default "
-		     "boot entry and seal a new TOTP secret.\n\nContinue?" :
-		     "This will RESET THE TPM, replace the GPG signing key, re-sign /boot "
-		     "and seal a new TOTP secret. Everything sealed before (TOTP, disk "
-		     "unlock key) is lost.\n\nContinue?");
-	if (r != 1)
-		return ui_fatal(r) ? r : 0;
+			  clean_boot ?
+			  "No signed /boot and no GPG key were found: this looks like the first "
+			  "boot.\n\nTaking ownership will reset the TPM with a new owner "
+			  "passphrase, generate a GPG signing key, sign /boot, set the default "
+			  "boot entry and seal a new TOTP secret.\n\nContinue?" :
+			  "This will RESET THE TPM, replace the GPG signing key, re-sign /boot "
+			  "and seal a new TOTP secret. Everything sealed before (TOTP, disk "
+			  "unlock key) is lost.\n\nContinue?")) != 1)
+		return r;
 
 	/* 1. TPM reset with a new owner passphrase. */
 	if (m->tpm_on) {

@@ -54,6 +54,13 @@ static inline bool ui_gone(int r)
 	return r == -EPROTO || r == -EPIPE || r == -ENOKEY;
 }
 
+/* A yes/no question: 1 yes; 0 no or Esc; <0 the UI is gone. */
+static inline int menu_yes(struct menu *m, enum ui_bg bg, const char *title, const char *text)
+{
+	int r = ui_yesno(m->ui, bg, title, text);
+	return r == 1 ? 1 : ui_fatal(r) ? r : 0;
+}
+
 int menu_tpm_open(struct menu *m, struct tpm **ret);
 bool menu_boot_has(const struct menu *m, const char *name);
 /* TPM owner passphrase (twice when new); 3 attempts, -EACCES after. */

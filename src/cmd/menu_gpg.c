@@ -101,12 +101,11 @@ int menu_rom_store_config(struct menu *m)
 			      "No setting was changed: nothing to save.");
 		return ui_gone(r) ? r : 0;
 	}
-	r = ui_yesno(m->ui, UI_BG_WARNING, "Save configuration",
-		     "Write the settings into the ROM? The ROM is measured (PCR 7): after the "
-		     "reboot that follows, generate a new TOTP/HOTP secret and reseal the Disk "
-		     "Unlock Key.");
-	if (r != 1)
-		return ui_gone(r) ? r : 0;
+	if ((r = menu_yes(m, UI_BG_WARNING, "Save configuration",
+			  "Write the settings into the ROM? The ROM is measured (PCR 7): "
+			  "after the reboot that follows, generate a new TOTP/HOTP secret "
+			  "and reseal the Disk Unlock Key.")) != 1)
+		return r;
 	r = romcfg_read(dev, &c);
 	if (r == 0)
 		r = romcfg_set(&c, "etc/config.user", text, len);
@@ -321,7 +320,8 @@ static int mount_device(const char *dev, char **ret_mnt)
 
 static int write_backup(struct menu *m, const char *dir, const char *fpr,
 			const struct secret *enc, const char *pub, size_t pub_len,
-			const struct secret *backup_pass, const struct secret *plain, char **ret_path)
+			const struct secret *backup_pass, const struct secret *plain,
+			char **ret_path)
 {
 	_cleanup_free_ char *sec_path = xasprintf("%s/heads-key-%s.sec.asc", dir, fpr);
 	_cleanup_free_ char *pub_path = xasprintf("%s/heads-key-%s.pub.asc", dir, fpr);
@@ -346,12 +346,11 @@ int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypas
 	struct stat st;
 	int r;
 
-	r = ui_yesno(m->ui, UI_BG_NORMAL, "Encrypted GPG key backup",
-		     "The signing key was generated in memory: it is lost at power off.\n\n"
-		     "Write an encrypted backup of it (to a USB drive), to sign /boot again "
-		     "later or on another machine?");
-	if (r != 1)
-		return ui_gone(r) ? r : 0;
+	if ((r = menu_yes(m, UI_BG_NORMAL, "Encrypted GPG key backup",
+			  "The signing key was generated in memory: it is lost at power off.\n\n"
+			  "Write an encrypted backup of it (to a USB drive), to sign /boot again "
+			  "later or on another machine?")) != 1)
+		return r;
 	for (;;) {
 		free(where);
 		where = NULL;
@@ -540,9 +539,8 @@ int menu_gpg_rom_keys(struct menu *m, bool replace)
 		      "secret and reseal the Disk Unlock Key.\n\nContinue?",
 		      replace ? "Replace the ROM keyring with" : "Add to the ROM keyring",
 		      replace ? " (every key now in it is removed)" : "", lines);
-	r = ui_yesno(m->ui, UI_BG_WARNING, "ROM keyring", q);
-	if (r != 1)
-		return ui_gone(r) ? r : 0;
+	if ((r = menu_yes(m, UI_BG_WARNING, "ROM keyring", q)) != 1)
+		return r;
 	if (replace) {
 		if (!mkdtemp(tmp)) {
 			log_error_errno(-errno, "mkdtemp");

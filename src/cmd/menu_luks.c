@@ -87,8 +87,8 @@ static int from_file(struct menu *m, const char *path, struct containers *c)
 		}
 		if (r < 0) {
 			_cleanup_free_ char *t = xasprintf(
-				"%s names %s, which %s.\n\nFix or remove that file (a new Disk Unlock "
-				"Key setup rewrites it).", path, kd[i].path,
+				"%s names %s, which %s.\n\nFix or remove that file (a new "
+				"Disk Unlock Key setup rewrites it).", path, kd[i].path,
 				r == -ESTALE ? "now has another LUKS UUID" :
 					       "is not a readable LUKS container");
 			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: LUKS containers", t);
@@ -170,8 +170,8 @@ static int get_drk(struct menu *m, struct containers *c, const struct secret *kn
 
 		if (known && round == 1)
 			drk = secret_dup(known->data, known->len);
-		else if ((r = ui_passphrase(m->ui, "Disk Recovery Key", prompt, DRK_MAX, &drk)) < 0 &&
-			 r != -EFBIG)
+		else if ((r = ui_passphrase(m->ui, "Disk Recovery Key", prompt, DRK_MAX,
+					    &drk)) < 0 && r != -EFBIG)
 			return r;
 		if (!drk) /* -EFBIG: longer than any Disk Recovery Key we accept */
 			continue;
@@ -232,8 +232,8 @@ static int ask_duk_passphrase(struct menu *m, struct secret **ret)
 				      "characters; typed at every boot)", DUK_PASSPHRASE_MAX, &a);
 		if (r == 0)
 			r = ui_passphrase(m->ui, "Disk Unlock Key",
-					  "Repeat the Disk Unlock Key passphrase", DUK_PASSPHRASE_MAX,
-					  &b);
+					  "Repeat the Disk Unlock Key passphrase",
+					  DUK_PASSPHRASE_MAX, &b);
 		if (r < 0 && r != -EFBIG)
 			return r;
 		r = r < 0 ? -EMSGSIZE : duk_check_passphrase(a, b);
@@ -281,7 +281,8 @@ static int duk_setup_on(struct menu *m, struct containers *c, const struct secre
 		owner_in = owner;
 	}
 	if ((r = menu_tpm_open(m, &t)) < 0) {
-		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Disk Unlock Key", "The TPM cannot be opened.");
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Disk Unlock Key",
+			  "The TPM cannot be opened.");
 		return 0;
 	}
 	struct duk_setup_options so = {
@@ -390,9 +391,8 @@ static int offer_reseal(struct menu *m, const struct secret *drk, const struct s
 	    !menu_boot_has(m, DUK_KEY_DEVICES_FILE))
 		return 0;
 	_cleanup_free_ char *q = xasprintf("%s\n\nReseal the Disk Unlock Key now?", why);
-	r = ui_yesno(m->ui, UI_BG_WARNING, title, q);
-	if (r != 1)
-		return ui_gone(r) ? r : 0;
+	if ((r = menu_yes(m, UI_BG_WARNING, title, q)) != 1)
+		return r;
 	if ((r = select_containers(m, &c, false)) < 0 || c.n == 0) {
 		containers_free(&c);
 		return ui_gone(r) ? r : 0;
@@ -530,18 +530,20 @@ int menu_luks_reencrypt(struct menu *m)
 		bool resumed = false;
 		char *n;
 
-		r = reencrypt_interrupted ? -EINTR : luks_reencrypt(c.v[i].path, drk, &lo, &resumed);
+		r = reencrypt_interrupted ? -EINTR :
+					    luks_reencrypt(c.v[i].path, drk, &lo, &resumed);
 		ui_progress_end(m->ui);
 		if (r == 0) {
 			done++;
-			n = xasprintf("%s%s: reencrypted%s (Disk Recovery Key in slot %d)\n", report,
-				      c.v[i].path, resumed ? " (resumed)" : "",
+			n = xasprintf("%s%s: reencrypted%s (Disk Recovery Key in slot %d)\n",
+				      report, c.v[i].path, resumed ? " (resumed)" : "",
 				      luks_test_passphrase(c.v[i].path, drk, -1));
 		} else {
 			n = xasprintf("%s%s: %s\n", report, c.v[i].path,
 				      r == -EOPNOTSUPP ? "NOT reencrypted: not supported for this "
 							 "container (LUKS1?)" :
-				      r == -EINTR ? "INTERRUPTED (choose the option again to resume)" :
+				      r == -EINTR ? "INTERRUPTED (choose the option again to "
+						    "resume)" :
 						    "FAILED (details in the log)");
 		}
 		log_info("%.*s", (int)(strlen(n) - strlen(report) - 1), n + strlen(report));
