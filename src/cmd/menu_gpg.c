@@ -302,7 +302,14 @@ static int mount_device(const char *dev, char **ret_mnt)
 	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
 	if (blkid_do_safeprobe(pr) == 0 && blkid_probe_lookup_value(pr, "TYPE", &type, NULL) == 0 &&
 	    type) {
-		if (!mkdtemp(tmpl)) {
+		/* A USB drive's filesystem: only the usual ones reach the kernel's
+		 * parsers (a crafted image of an exotic one is attack surface). */
+		if (!streq(type, "vfat") && !streq(type, "exfat") && !streq(type, "ext2") &&
+		    !streq(type, "ext3") && !streq(type, "ext4")) {
+			log_error("%s: %s filesystem: only vfat, exfat and ext2/3/4 are mounted",
+				  dev, type);
+			r = -EMEDIUMTYPE;
+		} else if (!mkdtemp(tmpl)) {
 			r = -errno;
 		} else if (mount(dev, tmpl, type, MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
 			r = log_error_errno(-errno, "%s: mounting (%s)", dev, type);
@@ -337,47 +344,44 @@ static int write_backup(struct menu *m, const char *dir, const char *fpr,
 	return r;
 }
 
-int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypass)
+/* Ask where the backup goes: an existing directory or block device.
+ * 0 and *ret_where / *ret_st, -ECANCELED, or a fatal UI error. */
+static int ask_location(struct menu *m, char **ret_where, struct stat *ret_st)
 {
-	_cleanup_secret_ struct secret *bpass = NULL, *enc = NULL, *plain = NULL;
-	_cleanup_free_ char *where = NULL, *pub = NULL, *mnt = NULL, *written = NULL;
 	const char *dflt = config_get(&m->cfg, "CONFIG_GPG_BACKUP_DIR");
-	size_t pub_len = 0;
-	struct stat st;
-	int r;
 
-	if ((r = menu_yes(m, UI_BG_NORMAL, "Encrypted GPG key backup",
-			  "The signing key was generated in memory: it is lost at power off.\n\n"
-			  "Write an encrypted backup of it (to a USB drive), to sign /boot again "
-			  "later or on another machine?")) != 1)
-		return r;
 	for (;;) {
-		free(where);
-		where = NULL;
-		r = ui_input(m->ui, "Backup location",
-			     "Directory (a mounted USB drive) or block device (a USB partition) "
-			     "for the backup", dflt, &where);
+		_cleanup_free_ char *where = NULL;
+		int r = ui_input(m->ui, "Backup location",
+				 "Directory (a mounted USB drive) or block device (a USB "
+				 "partition) for the backup", dflt, &where);
 		if (r < 0)
-			return ui_gone(r) ? r : 0;
+			return r;
 		if (!*where && dflt) { /* Enter on the suggestion */
 			free(where);
 			where = xstrdup(dflt);
 		}
-		if (stat(where, &st) == 0 && (S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)))
-			break;
+		if (stat(where, ret_st) == 0 &&
+		    (S_ISDIR(ret_st->st_mode) || S_ISBLK(ret_st->st_mode))) {
+			*ret_where = TAKE_PTR(where);
+			return 0;
+		}
 		r = ui_msgbox(m->ui, UI_BG_WARNING, "Backup location",
 			      "That is neither a directory nor a block device.");
 		if (ui_gone(r))
 			return r;
 	}
-	r = menu_ask_new_passphrase(m, "Backup passphrase", "backup passphrase",
-				    BACKUP_PASS_MIN, BACKUP_PASS_MAX, &bpass);
-	if (r < 0)
-		return ui_gone(r) ? r : 0;
-	ui_progress(m->ui, "GPG key backup", "Exporting and encrypting the key", 0);
-	r = make_backup(m->gnupghome, fpr, keypass, bpass, &enc, &plain, &pub, &pub_len);
-	if (r == 0 && S_ISBLK(st.st_mode))
-		r = mount_device(where, &mnt);
+}
+
+/* Write the backup to where (a directory, or a block device mounted for
+ * it). 0 and the message for the user in *ret_done, or -errno. */
+static int backup_to(struct menu *m, const char *where, const struct stat *st, const char *fpr,
+		     const struct secret *enc, const char *pub, size_t pub_len,
+		     const struct secret *bpass, const struct secret *plain, char **ret_done)
+{
+	_cleanup_free_ char *mnt = NULL, *written = NULL;
+	int r = S_ISBLK(st->st_mode) ? mount_device(where, &mnt) : 0;
+
 	if (r == 0)
 		r = write_backup(m, mnt ? mnt : where, fpr, enc, pub, pub_len, bpass, plain,
 				 &written);
@@ -388,24 +392,60 @@ int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypas
 		else
 			rmdir(mnt);
 	}
+	if (r < 0)
+		return r;
+	log_info("GPG key backup written and checked: %s on %s", written, where);
+	*ret_done = xasprintf("Encrypted backup of key %s written to %s%s%s and checked (it "
+			      "decrypts to the key).\n\nKeep the drive and the backup passphrase "
+			      "apart.", fpr, mnt ? where : written, mnt ? ", file " : "",
+			      mnt ? strrchr(written, '/') + 1 : "");
+	return 0;
+}
+
+int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypass)
+{
+	_cleanup_secret_ struct secret *bpass = NULL, *enc = NULL, *plain = NULL;
+	_cleanup_free_ char *pub = NULL;
+	size_t pub_len = 0;
+	int r;
+
+	if ((r = menu_yes(m, UI_BG_NORMAL, "Encrypted GPG key backup",
+			  "The signing key was generated in memory: it is lost at power off.\n\n"
+			  "Write an encrypted backup of it (to a USB drive), to sign /boot again "
+			  "later or on another machine?")) != 1)
+		return r;
+	r = menu_ask_new_passphrase(m, "Backup passphrase", "backup passphrase",
+				    BACKUP_PASS_MIN, BACKUP_PASS_MAX, &bpass);
+	if (r < 0)
+		return ui_gone(r) ? r : 0;
+	ui_progress(m->ui, "GPG key backup", "Exporting and encrypting the key", 0);
+	r = make_backup(m->gnupghome, fpr, keypass, bpass, &enc, &plain, &pub, &pub_len);
 	ui_progress_end(m->ui);
 	if (r < 0) {
-		_cleanup_free_ char *t = xasprintf("The key backup to %s failed: %s (details in "
-						   "the log). There is NO backup of the key.",
-						   where, strerror(-r));
-		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: GPG key backup", t);
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: GPG key backup",
+			      "Exporting or encrypting the key failed (details in the log). There "
+			      "is NO backup of the key.");
 		return ui_gone(r) ? r : 0;
 	}
-	log_info("GPG key backup written and checked: %s", written);
-	{
-		_cleanup_free_ char *t = xasprintf(
-			"Encrypted backup of key %s written to %s%s%s and checked (it decrypts to "
-			"the key).\n\nKeep the drive and the backup passphrase apart.", fpr,
-			mnt ? where : written, mnt ? ", file " : "",
-			mnt ? strrchr(written, '/') + 1 : "");
-		r = ui_msgbox(m->ui, UI_BG_NORMAL, "GPG key backup", t);
+	for (;;) {
+		_cleanup_free_ char *where = NULL, *done = NULL, *t = NULL;
+		struct stat st;
+
+		if ((r = ask_location(m, &where, &st)) < 0)
+			return ui_gone(r) ? r : 0;
+		ui_progress(m->ui, "GPG key backup", "Writing and checking the backup", 0);
+		r = backup_to(m, where, &st, fpr, enc, pub, pub_len, bpass, plain, &done);
+		ui_progress_end(m->ui);
+		if (r == 0) {
+			r = ui_msgbox(m->ui, UI_BG_NORMAL, "GPG key backup", done);
+			return ui_gone(r) ? r : 0;
+		}
+		t = xasprintf("The key backup to %s failed: %s (details in the log). There is "
+			      "NO backup of the key yet.\n\nTry another location?", where,
+			      strerror(-r));
+		if ((r = menu_yes(m, UI_BG_ERROR, "ERROR: GPG key backup", t)) != 1)
+			return r;
 	}
-	return ui_gone(r) ? r : 0;
 }
 
 /* --- GPG options: the ROM keyring ----------------------------------------- */

@@ -295,13 +295,22 @@ class OwnerKey(MenuTest):
         with open(img, "wb") as f:
             f.truncate(16 << 20)
         subprocess.run(["mkfs.ext4", "-q", "-F", img], check=True, capture_output=True)
+        swap = os.path.join(self.tmp, "swap.img")
+        with open(swap, "wb") as f:
+            f.truncate(8 << 20)
+        subprocess.run(["mkswap", swap], check=True, capture_output=True)
         loops = lc.Loops()
         self.addCleanup(loops.detach_all)
         dev = loops.attach(img)
-        r = self.menu(["y", "Test Key <test@example.com>", "y", dev, "1", "p"],
+        odd = loops.attach(swap)
+        # A filesystem outside vfat/exfat/ext2-4 is not mounted; the user
+        # tries another location.
+        r = self.menu(["y", "Test Key <test@example.com>", "y", odd, "y", dev, "1", "p"],
                       ["ownerpass", "ownerpass", "gpgpassphrase", "gpgpassphrase",
                        "backup passphrase", "backup passphrase", "gpgpassphrase"])
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn(f"The key backup to {odd} failed", r.stdout)
+        self.assertIn("swap filesystem: only vfat, exfat and ext2/3/4 are mounted", r.stderr)
         self.assertIn("=== msgbox [warning] Public key NOT stored in the ROM", r.stdout)
         self.assertIn("(NOT in the ROM: lost at reboot)", r.stdout)
         self.assertIn("heads menu: power off (dry run", r.stdout)  # back in the menu
