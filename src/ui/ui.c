@@ -372,6 +372,25 @@ long ui_item_by_key(const struct ui_item *items, size_t n, const char *s)
 	return -1;
 }
 
+/* Columns of the first n bytes of s: UTF-8 continuation bytes take none
+ * (one column per code point; the terminal's glyphs here are all narrow). */
+static size_t columns(const char *s, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return c;
+}
+
+/* Bytes of the code point starting at s (at most n). */
+static size_t code_point_len(const char *s, size_t n)
+{
+	size_t k = 1;
+	while (k < n && ((unsigned char)s[k] & 0xc0) == 0x80)
+		k++;
+	return k;
+}
+
 char *ui_fold(const char *text, unsigned width)
 {
 	size_t len = strlen(text);
@@ -406,7 +425,7 @@ char *ui_fold(const char *text, unsigned width)
 			p++;
 			continue;
 		}
-		if (col > 0 && col + w > width) {
+		if (col > 0 && col + columns(p, w) > width) {
 			/* drop the blank(s) we emitted before the wrap */
 			while (o > 0 && out[o - 1] == ' ')
 				o--;
@@ -414,12 +433,15 @@ char *ui_fold(const char *text, unsigned width)
 			col = 0;
 		}
 		while (w > 0) {
-			size_t take = w;
-			if (take > width - col)
-				take = width - col;
+			/* As many whole code points as fit in the line. */
+			size_t take = 0, cols = 0;
+			while (take < w && col + cols < width) {
+				take += code_point_len(p + take, w - take);
+				cols++;
+			}
 			memcpy(out + o, p, take);
 			o += take;
-			col += take;
+			col += cols;
 			p += take;
 			w -= take;
 			if (w > 0) {

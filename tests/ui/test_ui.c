@@ -438,6 +438,25 @@ static void test_fold(void **state)
 	f = ui_fold("", 75);
 	assert_string_equal(f, "");
 	free(f);
+	/* UTF-8: a column per code point (the QR code's half blocks are 3
+	 * bytes each), never split inside one. */
+	{
+		char line[37 * 3 + 1] = "", two[10 * 3 + 1] = "";
+		for (int i = 0; i < 37; i++)
+			strcat(line, "\u2580");
+		f = ui_fold(line, 40);
+		assert_string_equal(f, line); /* 37 columns fit in 40 */
+		free(f);
+		for (int i = 0; i < 10; i++)
+			strcat(two, "\u2588");
+		f = ui_fold(two, 8);
+		assert_string_equal(f, "\u2588\u2588\u2588\u2588\u2588\u2588\u2588\u2588\n"
+				       "\u2588\u2588");
+		free(f);
+		f = ui_fold("ab \u00e9\u00e9\u00e9\u00e9\u00e9\u00e9 cd", 8);
+		assert_string_equal(f, "ab\n\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\ncd");
+		free(f);
+	}
 }
 
 int main(void)
