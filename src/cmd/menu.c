@@ -490,6 +490,40 @@ static int generate_totp(struct menu *m, const struct secret *owner_in)
 	return update_totp(m);
 }
 
+/* After this menu rewrote the ROM outside ownership (GPG options, saved
+ * configuration): the next boot's PCR 7 differs, so the TOTP sealed to this
+ * boot will not unseal. Offer to seal a new one (and reseal the DUK) to the
+ * next boot now, then reboot. */
+static int after_rom_write(struct menu *m)
+{
+	int r;
+
+	m->have_next_pcr7 = m->tpm_on && menu_next_pcr7(m, m->next_pcr7) == 0;
+	if (m->have_next_pcr7) {
+		r = menu_yes(m, UI_BG_WARNING, "ROM changed",
+			     "The ROM is measured into PCR 7: the TOTP secret sealed to this "
+			     "boot will not unseal after the reboot.\n\nSeal a new TOTP secret "
+			     "to the next boot now (TPM owner passphrase, then scan the new QR "
+			     "code)?");
+		if (r < 0)
+			return r;
+		if (r == 1) {
+			_cleanup_secret_ struct secret *owner = NULL;
+			_cleanup_tpm_ struct tpm *t = NULL;
+			r = menu_ask_owner_passphrase(m, false, &owner);
+			if (r == 0 && (r = menu_tpm_open(m, &t)) == 0)
+				r = seal_totp_with(m, t, owner);
+			tpm_close(t);
+			t = NULL;
+			if (ui_gone(r))
+				return r;
+			if (r == 0 && ui_gone(r = menu_duk_reseal_after_totp(m, owner)))
+				return r;
+		}
+	}
+	return power_off_how(m, RB_AUTOBOOT);
+}
+
 /* --- TPM ownership pieces --------------------------------------------- */
 
 int menu_ask_owner_passphrase(struct menu *m, bool twice, struct secret **ret)
@@ -1422,7 +1456,7 @@ static int config_menu(struct menu *m)
 		case 2:
 			r = menu_rom_store_config(m);
 			if (r == 1)
-				return power_off_how(m, RB_AUTOBOOT);
+				return after_rom_write(m);
 			break;
 		default:
 			return 0;
@@ -1451,7 +1485,7 @@ static int gpg_options(struct menu *m)
 	case 0:
 	case 1:
 		r = menu_gpg_rom_keys(m, r == 1);
-		return r == 1 ? power_off_how(m, RB_AUTOBOOT) : r;
+		return r == 1 ? after_rom_write(m) : r;
 	case 2:
 		return menu_gpg_list_keys(m);
 	default:
@@ -1666,7 +1700,7 @@ static int gpg_key_check(struct menu *m)
 	switch (r) {
 	case 0:
 		r = menu_gpg_rom_keys(m, false);
-		return r == 1 ? power_off_how(m, RB_AUTOBOOT) : r;
+		return r == 1 ? after_rom_write(m) : r;
 	case 1:
 		return ownership(m, false);
 	case 3:

@@ -102,9 +102,9 @@ int menu_rom_store_config(struct menu *m)
 		return ui_gone(r) ? r : 0;
 	}
 	if ((r = menu_yes(m, UI_BG_WARNING, "Save configuration",
-			  "Write the settings into the ROM? The ROM is measured (PCR 7): "
-			  "after the reboot that follows, generate a new TOTP/HOTP secret "
-			  "and reseal the Disk Unlock Key.")) != 1)
+			  "Write the settings into the ROM? The ROM is measured (PCR 7): the "
+			  "TOTP/HOTP secret and the Disk Unlock Key must then be resealed "
+			  "(offered next) or regenerated after the reboot.")) != 1)
 		return r;
 	r = romcfg_read(dev, &c);
 	if (r == 0)
@@ -575,8 +575,9 @@ int menu_gpg_rom_keys(struct menu *m, bool replace)
 		return ui_gone(r) ? r : 0;
 	}
 	q = xasprintf("%s these keys%s:\n\n%s\nThe ROM is rewritten and the machine reboots. "
-		      "The ROM is measured (PCR 7): after the reboot, generate a new TOTP/HOTP "
-		      "secret and reseal the Disk Unlock Key.\n\nContinue?",
+		      "The ROM is measured (PCR 7): the TOTP/HOTP secret and the Disk Unlock "
+		      "Key must then be resealed (offered next) or regenerated after the "
+		      "reboot.\n\nContinue?",
 		      replace ? "Replace the ROM keyring with" : "Add to the ROM keyring",
 		      replace ? " (every key now in it is removed)" : "", lines);
 	if ((r = menu_yes(m, UI_BG_WARNING, "ROM keyring", q)) != 1)

@@ -14,8 +14,10 @@ boot verifies /boot with the ROM key and kexecs into the target (a busybox
 initrd printing a marker). Boot 3 (one /boot file modified on the host):
 the TOTP still matches; the boot is refused and the report names the file;
 a forced boot extends PCR 4 "unsafe" and the TOTP no longer unseals.
-Boot 4: the recovery shell from the options menu: /tmp/secret wiped, PCR 4
-"recovery".
+Boot 4: a setting saved into the ROM from the configuration menu, and a new
+TOTP secret sealed to the next boot's PCR 7 before the reboot. Boot 5: the
+setting is in force and the new TOTP matches; the recovery shell from the
+options menu: /tmp/secret wiped, PCR 4 "recovery".
 """
 import base64
 import hashlib
@@ -192,13 +194,38 @@ class MenuFlow(unittest.TestCase):
                 m.expect(MARKER, STEP)
                 m.wait_exit()
 
-            # Boot 4: the recovery shell from the options menu.
+            # Boot 4: a setting saved into the ROM (configuration menu): PCR 7
+            # of the next boot changes, so a new TOTP secret is sealed to it
+            # before the reboot.
             with MenuVM(payload, disk, state, rom, "vm-menu-4") as m:
                 self.check_totp(m, secret, BOOT_TIMEOUT)
+                m.send("o\n")
+                m.answer("Choose [1-13 or key", "c", 60)
+                m.expect("Config Management Menu", 60)
+                m.answer("Choose [1-4 or key", "M", 60)
+                m.expect("Boot the default entry after a countdown", 60)
+                m.answer("Choose [1-4 or key", "5", 60)
+                m.expect("Automatic boot: 5 s", 60)
+                m.answer("Choose [1-4 or key", "s", 60)
+                m.answer("Write the settings into the ROM?", "y", 60)
+                m.answer("The machine reboots now.", "", STEP)
+                m.answer("Seal a new TOTP secret to the next boot now", "y", 60)
+                m.answer("TPM owner passphrase: ", "owner-pass", 60)
+                out = m.expect("[Press Enter to continue]", STEP)
+                secret = re.search(r"Secret \(base32\): ([A-Z2-7]+)", out).group(1)
+                m.send("\n")
+                m.wait_exit(STEP)
+
+            # Boot 5: the saved setting is in force, the new TOTP matches;
+            # the recovery shell from the options menu.
+            with MenuVM(payload, disk, state, rom, "vm-menu-5") as m:
+                out = self.check_totp(m, secret, BOOT_TIMEOUT)
+                self.assertNotIn("TOTP Generation Failed", out)
                 m.send("o\n")
                 m.answer("Choose [1-13 or key", "x", 60)
                 m.expect("Entering the recovery shell", 120)
                 m.send("dmesg -n 1\n")
+                self.assertIn('CONFIG_AUTO_BOOT_TIMEOUT="5"', m.shell("cat /etc/config.user"))
                 self.assertEqual(m.shell("ls -A /tmp/secret | wc -l").strip(), "0")
                 trace = vm.parse_trace(m.shell("cat /tmp/measuring_trace.log"))
                 self.assertIn((4, hashlib.sha256(b"recovery").digest(), "recovery"), trace)
