@@ -40,9 +40,10 @@ def swtpm_argv(state):
             "--terminate"]
 
 
-def virtio_drive(path, ident, serial=None):
+def virtio_drive(path, ident, serial=None, snapshot=False):
     """A raw image as a virtio disk (the serial is a device property)."""
-    return ["-drive", f"file={path},format=raw,if=none,id={ident}",
+    return ["-drive", f"file={path},format=raw,if=none,id={ident}" +
+            (",snapshot=on" if snapshot else ""),
             "-device", f"virtio-blk-pci,drive={ident}" + (f",serial={serial}" if serial else "")]
 
 
@@ -61,15 +62,16 @@ def qemu_argv(payload, state, disk=None, firmware="ovmf", interactive=True,
             "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
             "-device", "tpm-tis,tpmdev=tpm0",
             "-nic", "none", "-no-reboot"]
+    # Explicit devices in order: QEMU creates `if=virtio` drives after all
+    # -device ones, which would put the ROM before the disk.
     if disk:
-        argv += ["-drive", f"file={disk},format=raw,if=virtio" +
-                 (",snapshot=on" if snapshot else "")]
+        argv += virtio_drive(disk, "disk", snapshot=snapshot)
     for i, d in enumerate(drives):
         path, serial = (d, None) if isinstance(d, str) else d
         argv += virtio_drive(path, f"drive{i}", serial)
     if rom:
-        # Last, so it never takes the disk's name (/dev/vda); init finds it
-        # by its serial, not by its name.
+        # Last, after the disk (/dev/vda) and the drives; init finds it by
+        # its serial, not by its name.
         argv += virtio_drive(rom, "rom", ROM_SERIAL)
     if interactive:
         argv += ["-nographic"]

@@ -7,8 +7,9 @@ the ROM keyring verifies the owner's signature and holds no secret key, and
 the live PCR 7 equals the host's prediction (`heads rom predict-pcr7` from
 the base init saved). In the VM a new config.user is written into the ROM
 (`heads rom add`, the device found by its serial) and the next boot's PCR 7
-predicted there. Boot 2 (same TPM, same ROM): the new config.user is in
-force and PCR 7 equals that prediction.
+predicted there. Boot 2 (same TPM, same ROM, and a disk that must stay
+/dev/vda with the ROM after it): the new config.user is in force and PCR 7
+equals that prediction.
 """
 import base64
 import hashlib
@@ -118,9 +119,16 @@ class RomTest(unittest.TestCase):
                                      check=True, capture_output=True, text=True).stdout
             self.assertIn("sequence 3", listing)
 
+            # Boot 2 also has a disk: it must stay /dev/vda (CONFIG_BOOT_DEV
+            # names vda1), the ROM after it.
+            disk = os.path.join(tmp, "disk.img")
+            with open(disk, "wb") as f:
+                f.truncate(8 * 1024 * 1024)
             with vm.VM(payload, firmware="seabios", name="vm-rom", state=state,
-                       rom=rom) as m:
+                       rom=rom, disk=disk) as m:
                 shell_boot(m)
+                self.assertEqual(m.shell("cat /sys/block/vda/size").strip(), "16384")
+                self.assertEqual(m.shell("cat /sys/block/vdb/serial").strip(), "heads-rom")
                 self.assertEqual(m.shell("cat /etc/config.user").strip(),
                                  'export CONFIG_ROM_TEST="boot2"')
                 self.assertEqual(m.shell("cat /tmp/pcr7_base.txt").strip(), base)
