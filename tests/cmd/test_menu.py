@@ -128,6 +128,39 @@ class Ownership(MenuTest):
         pcr4 = re.search(r"^pcr4-value: ([0-9a-f]{64})$", r.stdout, re.M).group(1)
         self.assertEqual(bytes.fromhex(pcr4), extend(b"\0" * 32, b"generic"))
 
+    def test_line_mode_ownership_qr_decodes(self):
+        """Ownership on a dumb serial console (line mode, everything typed on
+        stdin): the QR code, folded to the console width, still decodes to
+        the otpauth URI of the secret shown beside it."""
+        from test_totp_cmd import terminal_to_pgm
+        if not shutil.which("zbarimg"):
+            self.skipTest("zbarimg not installed")
+        typed = ["y", "ownerpass", "ownerpass", "gpgpassphrase", "gpgpassphrase", "", "n",
+                 "", "1", "gpgpassphrase", "", "", "p"]
+        env = dict(os.environ)
+        env.pop("HEADS_UI", None)
+        r = subprocess.run(
+            [WITH_SWTPM, "--state", self.state, "--", HEADS, "menu", "--ui", "line", "--boot",
+             self.boot, "--keyring", self.keyring, "--config", self.config, "--secret-dir",
+             self.secret, "--no-act", "--luks-devices", self.write("none", ""), "--eventlog",
+             os.path.join(self.tmp, "absent")],
+            input="".join(t + "\n" for t in typed), capture_output=True, text=True, env=env,
+            timeout=180)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        lines = r.stdout.splitlines()
+        start = lines.index("Scan this QR code with your TOTP app (or type the secret):") + 1
+        end = next(i for i, l in enumerate(lines) if l.startswith("Secret (base32): "))
+        b32 = lines[end].split(": ", 1)[1]
+        qr = [l for l in lines[start:end] if l.strip()]
+        self.assertEqual(len({len(l) for l in qr}), 1, "QR rows of unequal width:\n" +
+                         "\n".join(qr))
+        pgm = os.path.join(self.tmp, "console.pgm")
+        terminal_to_pgm(qr, pgm)
+        z = subprocess.run(["zbarimg", "--raw", "-q", pgm], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(z.returncode, 0, z.stderr)
+        self.assertRegex(z.stdout.strip(), r"^otpauth://totp/QEMU(%20| )Test\?secret=" + b32 + "$")
+
     def test_modified_boot_file_refused_and_named(self):
         self.own()
         with open(os.path.join(self.boot, "vmlinuz-6.1"), "a") as f:
