@@ -8,7 +8,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <libgen.h>
@@ -100,20 +99,6 @@ static enum integrity_manifest_state load_tree(struct integrity_report *rep, int
 	return INTEGRITY_MANIFEST_OK;
 }
 
-struct sig_job {
-	int bootfd;
-	const char *keyring;
-	struct sig_result *res;
-	int r;
-};
-
-static void *sig_thread(void *p)
-{
-	struct sig_job *j = p;
-	j->r = sig_verify_boot(j->bootfd, j->keyring, j->res);
-	return NULL;
-}
-
 int integrity_check(const struct integrity_options *o, struct integrity_report *ret)
 {
 	struct integrity_report rep = {0};
@@ -126,27 +111,19 @@ int integrity_check(const struct integrity_options *o, struct integrity_report *
 	if (bootfd < 0)
 		return log_error_errno(-errno, "cannot open boot directory %s", o->bootdir);
 
-	/* The signature check (a gpg process: mostly waiting) runs beside the
-	 * hashing; both results are needed before anything is decided. */
-	struct sig_job sj = {.bootfd = bootfd, .keyring = o->keyring, .res = &rep.sig};
-	pthread_t sig_th;
-	bool threaded = pthread_create(&sig_th, NULL, sig_thread, &sj) == 0;
-	if (!threaded)
-		sig_thread(&sj);
+	r = sig_verify_boot(bootfd, o->keyring, &rep.sig);
+	if (r < 0) {
+		rep.sig.state = SIG_INVALID;
+		snprintf(rep.sig.detail, sizeof(rep.sig.detail),
+			 "signature could not be checked against keyring %s: %s", o->keyring,
+			 strerror(-r));
+	}
 
 	rep.hashes = load_hashes(&rep, bootfd, MANIFEST_HASHES_FILE, &hashes);
 	rep.tree = load_tree(&rep, bootfd, &tree);
 	r = manifest_verify(bootfd, rep.hashes == INTEGRITY_MANIFEST_OK ? &hashes : NULL,
 			    rep.tree == INTEGRITY_MANIFEST_OK ? &tree : NULL, &rep.files,
 			    o->progress, o->userdata);
-	if (threaded)
-		pthread_join(sig_th, NULL);
-	if (sj.r < 0) {
-		rep.sig.state = SIG_INVALID;
-		snprintf(rep.sig.detail, sizeof(rep.sig.detail),
-			 "signature could not be checked against keyring %s: %s", o->keyring,
-			 strerror(-sj.r));
-	}
 	if (r < 0)
 		goto fail; /* logged by manifest_verify */
 	if (faccessat(bootfd, MANIFEST_DEFAULT_HASHES_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
