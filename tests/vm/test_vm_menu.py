@@ -102,10 +102,7 @@ class MenuVM(vm.VM):
     """One boot of the machine: TPM state, ROM and disk kept (no snapshot)."""
 
     def __init__(self, payload, disk, state, rom, name):
-        # The disk as the first explicit virtio device: an `if=virtio` disk
-        # (disk=) is enumerated after the ROM's -device and would be vdb,
-        # not the board's CONFIG_BOOT_DEV /dev/vda1.
-        super().__init__(payload, firmware="seabios", drives=[disk], append="HEADS_UI=line",
+        super().__init__(payload, firmware="seabios", disk=disk, append="HEADS_UI=line",
                          name=name, state=state, snapshot=False, rom=rom)
 
     def answer(self, prompt, text, timeout=STEP):
