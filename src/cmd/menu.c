@@ -72,8 +72,9 @@ static const char usage[] =
 	"its public key into the ROM config area, default entry, sign /boot, TOTP\n"
 	"with QR code sealed to the next boot, optional Disk Unlock Key; then a\n"
 	"reboot when the ROM was written). Options also reencrypt the LUKS\n"
-	"containers, change the Disk Recovery Key passphrase and set up / reseal\n"
-	"the Disk Unlock Key.\n"
+	"containers, change the Disk Recovery Key passphrase, set up / reseal the\n"
+	"Disk Unlock Key, add or replace keys in the ROM keyring (GPG options) and\n"
+	"save settings into the ROM (configuration menu).\n"
 	"\n"
 	"  --boot DIR            the /boot tree (default " DEFAULT_BOOT ")\n"
 	"  --keyring DIR         GnuPG home with the trusted public keys (ROM keyring;\n"
@@ -90,7 +91,7 @@ static const char usage[] =
 	"  --ui-script FILE      answers for the scripted UI ($HEADS_UI_SCRIPT);\n"
 	"                        passphrases come from $HEADS_UI_SECRET_FD\n"
 	"  --recovery-shell PATH shell for the recovery entry (default busybox sh)\n"
-	"  --no-act              never kexec or power off: describe instead\n"
+	"  --no-act              never kexec, power off or reboot: describe instead\n"
 	"  --luks-devices FILE   LUKS containers for the LUKS options and the Disk\n"
 	"                        Unlock Key (\"DEVICE [UUID]\" lines; an empty file: none)\n"
 	"                        instead of /boot/kexec_key_devices.txt or discovery\n"
@@ -102,9 +103,8 @@ static const char usage[] =
 	"                        its serial \"heads-rom\"; none: the key is not kept)\n"
 	"\n"
 	"Exit status: 0 booted (dry: the kexec plan was printed), powered off or\n"
-	"rebooted;\n"
-	"1 a failure that ends the menu; 2 usage; 3 the UI ended (script or input\n"
-	"exhausted); entering the recovery shell exits with its status.\n";
+	"rebooted; 1 a failure that ends the menu; 2 usage; 3 the UI ended (script\n"
+	"or input exhausted); entering the recovery shell exits with its status.\n";
 
 
 /* --- small helpers ---------------------------------------------------- */
