@@ -21,6 +21,10 @@ from test_luks_common import (add_key, dump, encrypt_in_place, heads, luks_forma
 
 DRK = b"luks1 recovery key"
 DATA = 8 << 20
+# LeakSanitizer cannot run under ptrace (strace): it exits non-zero at the
+# end of an ASan build's run. The sweep only needs the exit status.
+TRACED_ENV = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
+                  ":detect_leaks=0")
 SEED = int(os.environ.get("LUKS_CRASH_SEED", str(int(time.time()))))
 # PBKDF2 iterations high enough that each key-slot operation of the
 # conversions takes tens of ms, so kill points can land in them.
@@ -87,7 +91,7 @@ class Luks1Reencrypt(Luks1Test):
         r = self.reencrypt(img)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, f"{img}: reencrypted, drk slot 2\n")
-        self.assertIn("converting back to LUKS1", r.stderr)
+        self.assertIn("writing the LUKS1 header", r.stderr)
         self.assertIn("MiB/s", r.stderr)
         self.assert_done(img, 2, k0)
         d = dump(img)
@@ -221,8 +225,8 @@ class Luks1Killed(Luks1Test):
 
 @unittest.skipUnless(shutil.which("strace"), "needs strace")
 class Luks1KillSweep(Luks1Test):
-    """SIGKILL delivered at the N-th fsync (every one) and the N-th write
-    (every 7th) of a whole run, by strace's syscall fault injection: every
+    """SIGKILL delivered at the N-th fsync (every 2nd) and the N-th write
+    (every 10th) of a whole run, by strace's syscall fault injection: every
     header write boundary of the conversion, each hotzone, libcryptsetup's
     teardown and the conversion back. The next run must finish it."""
     DATA = 4 << 20
@@ -241,10 +245,13 @@ class Luks1KillSweep(Luks1Test):
                                 "-e", f"inject={syscall}:signal=SIGKILL:when={n}", HEADS,
                                 "luks", "reencrypt", "--hotzone-mib", "1", "--tmpdir", self.bk,
                                 "--drk-fd", str(rfd), img], capture_output=True, text=True,
-                               pass_fds=[rfd], timeout=120)
+                               pass_fds=[rfd], timeout=120, env=TRACED_ENV)
             os.close(rfd)
-            if p.returncode == 0:
-                break  # the run has fewer such calls: swept them all
+            if p.returncode not in (-signal.SIGKILL, 128 + signal.SIGKILL):
+                # not killed: the run has fewer such calls, swept them all
+                self.assertEqual(p.returncode, 0, f"{syscall} #{n}: {p.stdout}{p.stderr}")
+                break
+            self.assertLess(n, 1000, "the sweep does not end")
             what = f"SIGKILL at {syscall} #{n}"
             lst = heads("luks", "list", img)
             r = self.reencrypt(img)
@@ -261,11 +268,11 @@ class Luks1KillSweep(Luks1Test):
               file=sys.stderr)
         return points
 
-    def test_sigkill_at_every_fsync(self):
-        self.assertGreaterEqual(self.sweep("fsync", 1), 20)
+    def test_sigkill_at_every_second_fsync(self):
+        self.assertGreaterEqual(self.sweep("fsync", 2), 15)
 
-    def test_sigkill_at_every_seventh_write(self):
-        self.assertGreaterEqual(self.sweep("write", 7), 10)
+    def test_sigkill_at_every_tenth_write(self):
+        self.assertGreaterEqual(self.sweep("write", 10), 10)
 
 
 class Luks1TornHeader(Luks1Test):

@@ -140,8 +140,9 @@ def gpt_partitions(loops, image, count, part_mib):
     return [loops.attach(image, p["start"] * 512, p["size"] * 512) for p in parts], None
 
 
-def volume_key(path, passphrase):
-    out = sh("cryptsetup", "luksDump", "--dump-volume-key", "-q", "--key-file", "-",
+def volume_key(path, passphrase, slot=None):
+    extra = ["--key-slot", str(slot)] if slot is not None else []
+    out = sh("cryptsetup", "luksDump", "--dump-volume-key", "-q", *extra, "--key-file", "-",
              path, input=passphrase).stdout.decode()
     m = re.search(r"MK dump:\s*((?:[0-9a-f]{2}\s+)+)", out)
     return bytes.fromhex("".join(m.group(1).split()))

@@ -788,8 +788,9 @@ static int reencrypt_luks2(struct crypt_device *cd_in, const char *path, const s
 	if (state == 1 && drk_slot_in(cd, drk, reencrypt_done_untorn(cd)) >= 0) {
 		log_error("%s: the reencryption had finished when it was interrupted, before "
 			  "libcryptsetup removed its metadata; resuming it would reencrypt the data a "
-			  "second time (libcryptsetup 2.6 bug): not resuming. The data is intact and "
-			  "the container opens; see ARCHITECTURE.md (luks) for finishing it", path);
+			  "second time (libcryptsetup 2.6 bug): not resuming. The data is intact under "
+			  "the new key and the Disk Recovery Key still opens it; see ARCHITECTURE.md "
+			  "(luks)", path);
 		return -EUCLEAN;
 	}
 	if (state == 1) {
@@ -957,8 +958,15 @@ static int luks1_recover_header(const char *path, const struct secret *drk,
 	r = open_luks_quiet(path, true, &cd);
 	if (r == 0) {
 		snprintf(dev_uuid, sizeof(dev_uuid), "%s", crypt_get_uuid(cd) ? crypt_get_uuid(cd) : "");
-		if (version_of(cd) != 1 || test_on(cd, drk, -1) >= 0)
-			return 0; /* a LUKS2 header (two copies) or an intact LUKS1 one */
+		if (version_of(cd) == 1 && test_on(cd, drk, -1) >= 0)
+			return 0; /* an intact LUKS1 header */
+		if (version_of(cd) == 2) {
+			/* LUKS2 headers have two copies; only a torn rebuild
+			 * (rebuild_header) leaves one the DRK opens no slot of */
+			_cleanup_secret_ struct secret *k = NULL;
+			if (get_volume_key(cd, drk, &k) >= 0)
+				return 0;
+		}
 		crypt_free(TAKE_PTR(cd));
 	}
 	{
@@ -1066,19 +1074,29 @@ static int luks1_adopt(struct crypt_device *cd, const char *path, const struct s
 	return slot;
 }
 
-/* The reencrypted, marked LUKS2 container back to LUKS1: a LUKS1 header is
- * built in a file (same UUID, cipher, hash, payload offset; the DRK in its
- * LUKS1 slot with its PBKDF2 iterations), checked, and written over the
- * LUKS2 header by crypt_header_restore after a backup of the latter. */
-static int luks2_to_luks1(const char *path, const struct secret *drk, int slot, int key_slot,
-			  const struct luks_opts *o)
+/* The reencrypted container's header rebuilt from its new volume key:
+ * type CRYPT_LUKS1 (the conversion back of a marked LUKS1 container) or
+ * CRYPT_LUKS2 (a LUKS2 reencryption killed between libcryptsetup's final
+ * segment write and the end of its teardown, which cannot be resumed).
+ * Built in a file with the same UUID, cipher, data offset (LUKS1: hash;
+ * LUKS2: metadata and key slot area sizes, sector size, label, subsystem,
+ * activation flags), the DRK in key slot `slot` with the PBKDF parameters
+ * of the slot it opens now, checked (volume key) off the device, then
+ * written by crypt_header_restore after a backup of the current header.
+ * key_slot: the slot holding the new key (-1: any slot the DRK opens). */
+static int rebuild_header(const char *path, const struct secret *drk, int slot, int key_slot,
+			  const char *type, const struct luks_opts *o)
 {
 	_cleanup_crypt_ struct crypt_device *cd = NULL, *nd = NULL;
 	_cleanup_secret_ struct secret *vk = NULL, *vk_new = NULL;
 	_cleanup_free_ char *b2 = luks1_file(o, path, "luks2"), *nf = luks1_file(o, path, "new");
+	_cleanup_free_ char *label = NULL, *subsystem = NULL;
 	struct crypt_pbkdf_type p = {0};
-	char cipher[64], mode[64], uuid[40], hash[32];
-	uint64_t offset;
+	char cipher[64], mode[64], uuid[40], hash[32], kdf[32];
+	uint64_t offset, md_size = 0, ks_size = 0;
+	uint32_t act_flags = 0;
+	bool luks1 = streq(type, CRYPT_LUKS1);
+	int want = luks1 ? 1 : 2;
 	int r, s, version = 0;
 
 	r = open_luks(path, &cd);
@@ -1100,17 +1118,27 @@ static int luks2_to_luks1(const char *path, const struct secret *drk, int slot, 
 		return log_error_errno(s, "%s: the Disk Recovery Key does not open the reencrypted "
 				       "container", path);
 	r = crypt_keyslot_get_pbkdf(cd, s, &p);
-	if (r < 0 || !p.type || !streq(p.type, CRYPT_KDF_PBKDF2) || !p.hash)
+	if (r < 0 || !p.type || (luks1 && (!streq(p.type, CRYPT_KDF_PBKDF2) || !p.hash)))
 		return log_error_errno(r < 0 ? r : -EINVAL, "%s: key slot %d is not PBKDF2: cannot "
 				       "convert back to LUKS1", path, s);
-	snprintf(hash, sizeof(hash), "%s", p.hash);
+	snprintf(kdf, sizeof(kdf), "%s", p.type);
+	snprintf(hash, sizeof(hash), "%s", p.hash ? p.hash : "sha256");
 	snprintf(cipher, sizeof(cipher), "%s", crypt_get_cipher(cd));
 	snprintf(mode, sizeof(mode), "%s", crypt_get_cipher_mode(cd));
 	snprintf(uuid, sizeof(uuid), "%s", crypt_get_uuid(cd));
 	offset = crypt_get_data_offset(cd);
-	log_note("%s: data reencrypted; building the LUKS1 header (DRK in slot %d)", path, slot);
+	if (!luks1) {
+		if (crypt_get_metadata_size(cd, &md_size, &ks_size) < 0 ||
+		    crypt_persistent_flags_get(cd, CRYPT_FLAGS_ACTIVATION, &act_flags) < 0)
+			return log_error_errno(-EINVAL, "%s: cannot read the LUKS2 header layout", path);
+		label = crypt_get_label(cd) && *crypt_get_label(cd) ? xstrdup(crypt_get_label(cd)) : NULL;
+		subsystem = crypt_get_subsystem(cd) && *crypt_get_subsystem(cd) ?
+				    xstrdup(crypt_get_subsystem(cd)) : NULL;
+	}
+	log_note("%s: data reencrypted; building the %s header (DRK in slot %d)", path,
+		 luks1 ? "LUKS1" : "LUKS2", slot);
 
-	/* The new LUKS1 header, built and checked off the device. */
+	/* The new header, built and checked off the device. */
 	{
 		_cleanup_close_ int fd = -1;
 		(void)unlink(nf);
@@ -1124,16 +1152,28 @@ static int luks2_to_luks1(const char *path, const struct secret *drk, int slot, 
 		return log_error_errno(r, "%s: cannot open", nf);
 	crypt_set_log_callback(nd, luks_crypt_log, NULL);
 	struct crypt_pbkdf_type np = {
-		.type = CRYPT_KDF_PBKDF2,
+		.type = kdf,
 		.hash = hash,
 		.iterations = p.iterations,
+		.max_memory_kb = startswith(kdf, "argon2") ? p.max_memory_kb : 0,
+		.parallel_threads = startswith(kdf, "argon2") ? p.parallel_threads : 0,
 		.flags = CRYPT_PBKDF_NO_BENCHMARK,
 	};
 	struct crypt_params_luks1 p1 = {.hash = hash, .data_alignment = (size_t)offset};
+	struct crypt_params_luks2 p2 = {
+		.data_alignment = (size_t)offset,
+		.sector_size = (uint32_t)crypt_get_sector_size(cd),
+		.label = label,
+		.subsystem = subsystem,
+	};
 	r = crypt_set_pbkdf_type(nd, &np);
+	if (r >= 0 && !luks1)
+		r = crypt_set_metadata_size(nd, md_size, ks_size);
 	if (r >= 0)
-		r = crypt_format(nd, CRYPT_LUKS1, cipher, mode, uuid, (const char *)vk->data, vk->len,
-				 &p1);
+		r = crypt_format(nd, type, cipher, mode, uuid, (const char *)vk->data, vk->len,
+				 luks1 ? (void *)&p1 : (void *)&p2);
+	if (r >= 0 && !luks1 && act_flags)
+		r = crypt_persistent_flags_set(nd, CRYPT_FLAGS_ACTIVATION, act_flags);
 	if (r >= 0)
 		r = crypt_keyslot_add_by_volume_key(nd, slot, (const char *)vk->data, vk->len,
 						    (const char *)drk->data, drk->len);
@@ -1141,32 +1181,33 @@ static int luks2_to_luks1(const char *path, const struct secret *drk, int slot, 
 		r = -EINVAL;
 	crypt_free(TAKE_PTR(nd));
 	if (r < 0)
-		return log_error_errno(r, "%s: cannot build the LUKS1 header (%s-%s, %s, offset %llu)",
-				       path, cipher, mode, hash, (unsigned long long)offset);
-	if (header_volume_key(nf, drk, NULL, &version, &vk_new) != slot || version != 1 ||
+		return log_error_errno(r, "%s: cannot build the %s header (%s-%s, offset %llu)", path,
+				       type, cipher, mode, (unsigned long long)offset);
+	if (header_volume_key(nf, drk, NULL, &version, &vk_new) != slot || version != want ||
 	    !secret_equal(vk, vk_new))
-		return log_error_errno(-EIO, "%s: the rebuilt LUKS1 header %s does not open", path, nf);
+		return log_error_errno(-EIO, "%s: the rebuilt header %s does not open", path, nf);
 	secret_free(TAKE_PTR(vk_new));
 
-	/* Back up the LUKS2 header, then the one non-atomic write. */
+	/* Back up the current LUKS2 header, then the one non-atomic write. */
 	(void)unlink(b2);
 	r = crypt_header_backup(cd, CRYPT_LUKS2, b2);
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot back the LUKS2 header up to %s", path, b2);
 	crypt_free(TAKE_PTR(cd));
-	log_note("%s: converting back to LUKS1 (header backup: %s)", path, b2);
+	log_note("%s: writing the %s header (header backup: %s)", path, luks1 ? "LUKS1" : "LUKS2",
+		 b2);
 	crypt_set_log_callback(NULL, luks_crypt_log, NULL);
 	r = crypt_init(&cd, path);
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot open", path);
 	crypt_set_log_callback(cd, luks_crypt_log, NULL);
-	r = crypt_header_restore(cd, CRYPT_LUKS1, nf);
+	r = crypt_header_restore(cd, type, nf);
 	if (r < 0)
-		return log_error_errno(r, "%s: writing the LUKS1 header failed (run again: the "
-				       "backup %s is restored)", path, b2);
-	if (header_volume_key(path, drk, NULL, &version, &vk_new) != slot || version != 1 ||
+		return log_error_errno(r, "%s: writing the %s header failed (run again: the "
+				       "backup %s is restored)", path, type, b2);
+	if (header_volume_key(path, drk, NULL, &version, &vk_new) != slot || version != want ||
 	    !secret_equal(vk, vk_new))
-		return log_error_errno(-EIO, "%s: the written LUKS1 header does not open with the "
+		return log_error_errno(-EIO, "%s: the written header does not open with the "
 				       "Disk Recovery Key in slot %d (run again: the backup %s is "
 				       "restored)", path, slot, b2);
 	luks1_cleanup(o, path);
@@ -1283,16 +1324,28 @@ int luks_reencrypt(const char *path, const struct secret *drk, const struct luks
 			 "the old key slots); converting back to LUKS1", path);
 		crypt_free(TAKE_PTR(cd));
 		resumed = true;
+	} else if (slot < 0 && (key_slot = drk_slot_in(cd, drk, reencrypt_done_untorn(cd))) >= 0) {
+		/* LUKS2, finished before libcryptsetup's teardown ended (the
+		 * libcryptsetup 2.6.1 resume bug, or the old slots already
+		 * gone): a LUKS2 header rebuilt from the new key ends it. */
+		log_note("%s: the reencryption had finished (killed before libcryptsetup's "
+			 "teardown ended); rebuilding the LUKS2 header with the new key", path);
+		crypt_free(TAKE_PTR(cd));
+		r = rebuild_header(path, drk, key_slot, key_slot, CRYPT_LUKS2, opts);
+		if (r < 0)
+			return r;
+		resumed = true;
 	} else {
 		r = reencrypt_luks2(TAKE_PTR(cd), path, drk, opts, &r2);
 		if (r < 0)
 			return r;
 	}
 	if (slot >= 0) {
-		r = luks2_to_luks1(path, drk, slot, key_slot, opts);
+		r = rebuild_header(path, drk, slot, key_slot, CRYPT_LUKS1, opts);
 		if (r < 0)
 			return r;
 	}
+	luks1_cleanup(opts, path); /* no stale backup outlives a finished run */
 	if (ret_resumed)
 		*ret_resumed = resumed || r2;
 	return 0;

@@ -93,9 +93,12 @@ struct luks_opts {
 };
 
 /* Checksum-resilience hotzone: libcryptsetup's default is as large as the
- * checksum area allows (hundreds of MiB, read whole before writing); 16 MiB
- * bounds memory and was ~1.5x faster on a 256 MiB device (ARCHITECTURE.md). */
-#define LUKS_REENCRYPT_HOTZONE (16u << 20)
+ * checksum area allows (hundreds of MiB, read whole before writing); 64 MiB
+ * bounds memory (peak RSS ~95 MiB, 43 MiB at 16) and needs a quarter of the
+ * data syncs of 16 MiB, 10-30 % faster at 1 GiB (bench/RESULTS.md).
+ * libcryptsetup shrinks it to what the checksum area holds (a LUKS1
+ * header converted for reencryption: ~24 MiB). */
+#define LUKS_REENCRYPT_HOTZONE (64u << 20)
 
 int luks_argon2_guard(const struct luks_opts *o, const char *device, const char *pbkdf_type,
 		      uint32_t memory_kib);
