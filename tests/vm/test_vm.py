@@ -156,13 +156,4 @@ class KexecTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    try:
-        r = unittest.main(verbosity=2, exit=False).result
-    except vm.SkipVM as e:
-        print(f"SKIP: {e}")
-        sys.exit(77)
-    if r.failures or r.errors:
-        sys.exit(1)
-    if r.skipped and r.testsRun == len(r.skipped):
-        sys.exit(77)
-    sys.exit(0)
+    vm.main()

@@ -113,14 +113,6 @@ def add_keyslot(tmp, img, index):
     os.unlink(path)
 
 
-def shell_boot(m):
-    m.expect("Run /init as init process", BOOT_TIMEOUT)
-    m.send("r")  # buffered until init reads its one key
-    m.expect("heads init: measured boot done", BOOT_TIMEOUT)
-    m.expect("Entering the recovery shell", 120)
-    m.send("dmesg -n 1\n")
-
-
 def check(m, command, timeout=STEP):
     """Run command in the VM shell; returns (exit status, output)."""
     out = m.shell(f"{command}; echo rc=$?", timeout)
@@ -184,7 +176,7 @@ class DukFlow(unittest.TestCase):
 
         # Boot 1: ownership and the DUK setup from the recovery shell.
         with DukVM(payload, disk, state, rom, "vm-duk-1") as m:
-            shell_boot(m)
+            m.recovery_shell(BOOT_TIMEOUT)
             m.shell("mkdir -m 700 /tmp/t && cd /tmp/t && "
                     f"echo '{OWNER}' > owner && echo '{DRK}' > drk && "
                     f"echo '{DUK}' > duk && echo '{DUK}' >> duk && cd /")

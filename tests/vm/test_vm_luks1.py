@@ -48,10 +48,7 @@ class Luks1InVM(unittest.TestCase):
             uuid, k0 = luks_uuid(img), volume_key(img, DRK.encode())
 
             with vm.VM(payload, firmware="seabios", drives=[img], name="vm-luks1") as m:
-                m.expect("Run /init as init process", BOOT_TIMEOUT)
-                m.send("r")
-                m.expect("Entering the recovery shell", BOOT_TIMEOUT)
-                m.send("dmesg -n 1\n")
+                m.recovery_shell(BOOT_TIMEOUT)
                 out = m.shell("heads luks list /dev/vda")
                 self.assertRegex(out, rf"/dev/vda\t{uuid}\tLUKS1\tslots=1\t")
                 # the DRK into a tmpfs file by a shell builtin, then fd 3

@@ -30,14 +30,6 @@ def read(path):
         return f.read()
 
 
-def shell_boot(m):
-    m.expect("Run /init as init process", BOOT_TIMEOUT)
-    m.send("r")  # buffered until init reads its one key
-    m.expect("heads init: measured boot done", BOOT_TIMEOUT)
-    m.expect("Entering the recovery shell", 120)
-    m.send("dmesg -n 1\n")
-
-
 def pcr7(m):
     return m.shell("cat /sys/class/tpm/tpm0/pcr-sha256/7").strip().lower()
 
@@ -72,7 +64,7 @@ class RomTest(unittest.TestCase):
 
             with vm.VM(payload, firmware="seabios", name="vm-rom", state=state,
                        rom=rom) as m:
-                shell_boot(m)
+                m.recovery_shell(BOOT_TIMEOUT)
                 self.assertIn(kbx.hexdigest(), m.shell("sha256sum /.gnupg/pubring.kbx"))
                 self.assertEqual(m.shell("cat /etc/config.user").strip(),
                                  'export CONFIG_ROM_TEST="boot1"')
@@ -126,7 +118,7 @@ class RomTest(unittest.TestCase):
                 f.truncate(8 * 1024 * 1024)
             with vm.VM(payload, firmware="seabios", name="vm-rom", state=state,
                        rom=rom, disk=disk) as m:
-                shell_boot(m)
+                m.recovery_shell(BOOT_TIMEOUT)
                 self.assertEqual(m.shell("cat /sys/block/vda/size").strip(), "16384")
                 self.assertEqual(m.shell("cat /sys/block/vdb/serial").strip(), "heads-rom")
                 self.assertEqual(m.shell("cat /etc/config.user").strip(),

@@ -169,6 +169,15 @@ class VM:
         self.qemu.stdin.write(text.encode())
         self.qemu.stdin.flush()
 
+    def recovery_shell(self, timeout=300):
+        """From power-on: `r` at init's one-key prompt (buffered in the tty
+        until init reads it), then the recovery shell, kernel messages off."""
+        self.expect("Run /init as init process", timeout)
+        self.send("r")
+        self.expect("heads init: measured boot done", timeout)
+        self.expect("Entering the recovery shell", timeout)
+        self.send("dmesg -n 1\n")
+
     def shell(self, command, timeout=60):
         """Run a command in the recovery shell; returns its output (between
         unique markers, so the echoed command line is not in it)."""
