@@ -10,14 +10,12 @@ boot fails after the PCR 4 "generic" extension; setup refusals."""
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from heads_test import HEADS, TempDirTest, main  # noqa: E402
+from heads_test import HEADS, Swtpm, TempDirTest, main  # noqa: E402
 
 DRK = b"recovery passphrase 1"
 DUK = b"duk passphrase twelve+"
@@ -28,57 +26,6 @@ GENERIC = hashlib.sha256(bytes(32) + hashlib.sha256(b"generic").digest()).digest
 
 def sh(*args, input=None, check=True):
     return subprocess.run(list(args), input=input, capture_output=True, check=check)
-
-
-def free_port():
-    for _ in range(100):
-        with socket.socket() as a, socket.socket() as b:
-            try:
-                a.bind(("127.0.0.1", 0))
-                p = a.getsockname()[1]
-                b.bind(("127.0.0.1", p + 1))
-                return p
-            except OSError:
-                continue
-    raise RuntimeError("no free port pair")
-
-
-class SwTPM:
-    """A private swtpm; stop() + start() on the same state is a reboot."""
-
-    def __init__(self, state):
-        self.state, self.proc = state, None
-        os.makedirs(state, exist_ok=True)
-
-    def start(self):
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            ["swtpm", "socket", "--tpm2",
-             "--server", f"type=tcp,port={self.port},bindaddr=127.0.0.1",
-             "--ctrl", f"type=tcp,port={self.port + 1},bindaddr=127.0.0.1",
-             "--flags", "not-need-init,startup-clear", "--tpmstate", f"dir={self.state}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        self.tcti = f"swtpm:host=127.0.0.1,port={self.port}"
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def reboot(self):
-        self.stop()
-        self.start()
 
 
 def heads(tpm, *args, fds=None, timeout=120):
@@ -125,8 +72,7 @@ class DukTest(TempDirTest):
 
     def setUp(self):
         super().setUp()
-        self.tpm = SwTPM(os.path.join(self.tmp, "tpmstate"))
-        self.tpm.start()
+        self.tpm = Swtpm(os.path.join(self.tmp, "tpmstate"))
         self.addCleanup(self.tpm.stop)
         r = heads(self.tpm, "tpm", "reset", fds={"--owner-fd": OWNER})
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -205,7 +151,7 @@ class DukTest(TempDirTest):
     def set_up_and_reboot(self):
         r = self.setup_duk()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.tpm.reboot()
+        self.tpm.restart()
         self.init_boot()
         return r
 
@@ -345,7 +291,7 @@ class DukTest(TempDirTest):
         self.assertIn("resealing for the containers of", r.stderr)
         for d in self.devs:
             self.assertIn(f"{d}: duk slot 31", r.stdout)
-        self.tpm.reboot()
+        self.tpm.restart()
         self.init_boot()
         r = self.unlock(DUK)
         self.assertIn("duk: unlocked", r.stdout, r.stderr)
@@ -362,7 +308,7 @@ class DukTest(TempDirTest):
         self.assertEqual(r.returncode, 4, r.stdout + r.stderr)
         self.assertIn(f"{self.devs[0]}: LUKS header changed", r.stdout)
         self.assertIn("Reseal", r.stdout)
-        self.tpm.reboot()
+        self.tpm.restart()
         self.init_boot()
         r = heads(self.tpm, "luks", "reencrypt", "--fast", self.devs[1],
                   fds={"--drk-fd": DRK})
@@ -428,7 +374,7 @@ class DukTest(TempDirTest):
         self.assertNotIn(other, self.read("kexec_key_devices.txt"))
         self.assertEqual(len(self.read("kexec_key_devices.txt").splitlines()), 2)
 
-        self.tpm.reboot()
+        self.tpm.restart()
         self.init_boot()
         script = self.write("unlock.script", "")
         r_fd, w_fd = os.pipe()

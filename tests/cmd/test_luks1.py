@@ -15,16 +15,12 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from heads_test import HEADS, TempDirTest, main  # noqa: E402
-from test_luks_common import (add_key, dump, encrypt_in_place, heads, luks_format,  # noqa: E402
+from test_luks_common import (reencrypt_killed_at, add_key, dump, encrypt_in_place, heads,  # noqa: E402
                               luks_uuid, opens, oracle_decrypt, oracle_encrypt, sh, used_slots,
                               volume_key)
 
 DRK = b"luks1 recovery key"
 DATA = 8 << 20
-# LeakSanitizer cannot run under ptrace (strace): it exits non-zero at the
-# end of an ASan build's run. The sweep only needs the exit status.
-TRACED_ENV = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
-                  ":detect_leaks=0")
 SEED = int(os.environ.get("LUKS_CRASH_SEED", str(int(time.time()))))
 # PBKDF2 iterations high enough that each key-slot operation of the
 # conversions takes tens of ms, so kill points can land in them.
@@ -238,16 +234,8 @@ class Luks1KillSweep(Luks1Test):
         n = 1
         while True:
             key = volume_key(img, DRK)
-            rfd, w = os.pipe()
-            os.write(w, DRK)
-            os.close(w)
-            p = subprocess.run(["strace", "-f", "-o", "/dev/null", "-e", f"trace={syscall}",
-                                "-e", f"inject={syscall}:signal=SIGKILL:when={n}", HEADS,
-                                "luks", "reencrypt", "--hotzone-mib", "1", "--tmpdir", self.bk,
-                                "--drk-fd", str(rfd), img], capture_output=True, text=True,
-                               pass_fds=[rfd], timeout=120, env=TRACED_ENV)
-            os.close(rfd)
-            if p.returncode not in (-signal.SIGKILL, 128 + signal.SIGKILL):
+            killed, p = reencrypt_killed_at(img, DRK, syscall, n, self.bk)
+            if not killed:
                 # not killed: the run has fewer such calls, swept them all
                 self.assertEqual(p.returncode, 0, f"{syscall} #{n}: {p.stdout}{p.stderr}")
                 break

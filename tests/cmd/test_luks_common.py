@@ -2,6 +2,7 @@
 independent data oracle (no device-mapper needed)."""
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -199,3 +200,27 @@ def encrypt_in_place(path, plaintext, passphrase, reduce_mib=8):
     sh("cryptsetup", "reencrypt", "--encrypt", "--type", "luks2", "-q",
        "--reduce-device-size", f"{reduce_mib}M", *CHEAP, "--force-offline-reencrypt",
        "--key-file", "-", path, input=passphrase)
+
+
+# LeakSanitizer cannot run under ptrace (strace): it exits non-zero at the
+# end of an ASan build's run. The sweeps only need the exit status.
+TRACED_ENV = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
+                  ":detect_leaks=0")
+
+
+def reencrypt_killed_at(img, key, syscall, n, tmpdir):
+    """`heads luks reencrypt` (1 MiB hotzones) SIGKILLed by strace's fault
+    injection at the n-th `syscall`. Returns (killed, CompletedProcess):
+    not killed means the run made fewer such calls and ran to its end."""
+    rfd, w = os.pipe()
+    os.write(w, key)
+    os.close(w)
+    try:
+        p = subprocess.run(["strace", "-f", "-o", "/dev/null", "-e", f"trace={syscall}",
+                            "-e", f"inject={syscall}:signal=SIGKILL:when={n}", HEADS,
+                            "luks", "reencrypt", "--hotzone-mib", "1", "--tmpdir", tmpdir,
+                            "--drk-fd", str(rfd), img], capture_output=True, text=True,
+                           pass_fds=[rfd], timeout=120, env=TRACED_ENV)
+    finally:
+        os.close(rfd)
+    return p.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), p

@@ -13,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from heads_test import HEADS, TempDirTest, main  # noqa: E402
-from test_luks_common import (add_key, dump, encrypt_in_place, heads, luks_format,  # noqa: E402
+from test_luks_common import (reencrypt_killed_at, add_key, dump, encrypt_in_place, heads, luks_format,  # noqa: E402
                               opens, oracle_decrypt, spawn, used_slots, volume_key)
 
 ROUNDS = 12
@@ -21,10 +21,6 @@ ROUNDS = 12
 # random kill points spread over every step (Argon2 would be slower still).
 SLOW_PBKDF = ["--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "10000"]
 SEED = int(os.environ.get("LUKS_CRASH_SEED", str(int(time.time()))))
-# LeakSanitizer cannot run under ptrace (strace): it exits non-zero at the
-# end of an ASan build's run. The sweep only needs the exit status.
-TRACED_ENV = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
-                  ":detect_leaks=0")
 
 
 def read(path):
@@ -225,16 +221,8 @@ class ReencryptKillSweep(TempDirTest):
         n, points, rebuilt = 1, 0, 0
         while True:
             k0 = volume_key(img, key)
-            rfd, w = os.pipe()
-            os.write(w, key)
-            os.close(w)
-            p = subprocess.run(["strace", "-f", "-o", "/dev/null", "-e", "trace=fsync", "-e",
-                                f"inject=fsync:signal=SIGKILL:when={n}", HEADS, "luks",
-                                "reencrypt", "--hotzone-mib", "1", "--tmpdir", bk, "--drk-fd",
-                                str(rfd), img], capture_output=True, pass_fds=[rfd], timeout=120,
-                               env=TRACED_ENV)
-            os.close(rfd)
-            if p.returncode not in (-signal.SIGKILL, 128 + signal.SIGKILL):
+            killed, p = reencrypt_killed_at(img, key, "fsync", n, bk)
+            if not killed:
                 # not killed: the run has fewer fsyncs, swept them all
                 self.assertEqual(p.returncode, 0, f"fsync #{n}: {p.stdout}{p.stderr}")
                 break

@@ -278,6 +278,17 @@ static int test_on(struct crypt_device *cd, const struct secret *pass, int slot)
 	return r;
 }
 
+/* The slot the DRK opens, or a logged error naming the device. */
+static int drk_slot_of(struct crypt_device *cd, const char *path, const struct secret *drk)
+{
+	int r = test_on(cd, drk, -1);
+	if (r == -EPERM)
+		log_error("%s: the Disk Recovery Key does not open it", path);
+	else if (r < 0)
+		log_error_errno(r, "%s: cannot test the Disk Recovery Key", path);
+	return r;
+}
+
 int luks_test_passphrase(const char *path, const struct secret *pass, int slot)
 {
 	_cleanup_crypt_ struct crypt_device *cd = NULL;
@@ -808,13 +819,9 @@ static int reencrypt_luks2(struct crypt_device *cd_in, const char *path, const s
 		char cipher[64], mode[64];
 		int vk_size = crypt_get_volume_key_size(cd);
 		drop_stale_unbound(cd, path, drk);
-		drk_slot = test_on(cd, drk, -1);
-		if (drk_slot == -EPERM) {
-			log_error("%s: the Disk Recovery Key does not open it", path);
-			return -EPERM;
-		}
+		drk_slot = drk_slot_of(cd, path, drk);
 		if (drk_slot < 0)
-			return log_error_errno(drk_slot, "%s: cannot test the Disk Recovery Key", path);
+			return drk_slot;
 		r = copy_pbkdf(cd, path, drk_slot, opts);
 		if (r < 0)
 			return r;
@@ -1006,13 +1013,9 @@ static int luks1_to_luks2(const char *path, const struct secret *drk, const stru
 	r = open_luks(path, &cd);
 	if (r < 0)
 		return r;
-	slot = test_on(cd, drk, -1);
-	if (slot == -EPERM) {
-		log_error("%s: the Disk Recovery Key does not open it", path);
-		return -EPERM;
-	}
+	slot = drk_slot_of(cd, path, drk);
 	if (slot < 0)
-		return log_error_errno(slot, "%s: cannot test the Disk Recovery Key", path);
+		return slot;
 	/* One LUKS1 key slot area for the new volume key, one for the
 	 * checksums of the crash-safe hotzone. */
 	free_slots = 8 - __builtin_popcount(used_slots(cd, 8));
