@@ -206,6 +206,11 @@ void integrity_report_free(struct integrity_report *r)
 		return;
 	manifest_report_free(&r->files);
 	manifest_report_free(&r->default_files);
+	if (r->signed_set) {
+		boot_signed_free(r->signed_set);
+		free(r->signed_set);
+		r->signed_set = NULL;
+	}
 }
 
 /* ---- signing ---------------------------------------------------------- */

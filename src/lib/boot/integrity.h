@@ -29,6 +29,7 @@
 #include "boot/manifest.h"
 #include "boot/rollback.h"
 #include "boot/sig.h"
+#include "boot/signed.h"
 
 struct tpm;
 
@@ -47,6 +48,10 @@ struct integrity_report {
 	enum integrity_manifest_state default_hashes;
 	struct manifest_report default_files;
 	struct rollback_result rollback;
+	/* What kexec.sig vouches for, parsed from the bytes it covers; NULL
+	 * unless the signature is VERIFIED and kexec_hashes.txt and
+	 * kexec_tree.txt parsed (boot/view.h reads /boot through it). */
+	struct boot_signed *signed_set;
 };
 
 struct integrity_options {

@@ -197,6 +197,57 @@ bad:
 	return -EINVAL;
 }
 
+void manifest_links_free(struct manifest_links *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->l[i].path);
+		free(l->l[i].target);
+	}
+	free(l->l);
+	l->l = NULL;
+	l->n = 0;
+}
+
+int manifest_parse_links(const char *buf, size_t len, struct manifest_links *ret,
+			 size_t *ret_line)
+{
+	struct manifest_links v = {0};
+	size_t cap = 0, pos = 0, line = 0;
+
+	if (len > MANIFEST_MAX_FILE)
+		return -EFBIG;
+	while (pos < len) {
+		const char *p = buf + pos, *pz = memchr(p, '\0', len - pos), *t, *tz;
+		line++;
+		if (!pz || pz == p || v.n >= MANIFEST_MAX_ENTRIES || !manifest_path_valid(p) ||
+		    streq(p, "./"))
+			goto bad;
+		t = pz + 1;
+		tz = t < buf + len ? memchr(t, '\0', (size_t)(buf + len - t)) : NULL;
+		if (!tz || tz == t || (size_t)(tz - t) > MANIFEST_MAX_PATH)
+			goto bad;
+		if (v.n && strcmp(v.l[v.n - 1].path, p) >= 0)
+			goto bad; /* sorted, no duplicates */
+		if (v.n == cap) {
+			cap = cap ? 2 * cap : 16;
+			v.l = xrealloc(v.l, cap * sizeof(*v.l));
+		}
+		v.l[v.n].path = xstrdup(p);
+		v.l[v.n].target = xstrdup(t);
+		v.n++;
+		pos = (size_t)(tz - buf) + 1;
+	}
+	*ret = v;
+	return 0;
+bad:
+	manifest_links_free(&v);
+	if (ret_line)
+		*ret_line = line;
+	return -EINVAL;
+}
+
 static int cmp_idx_path(const void *a, const void *b, void *arg)
 {
 	char **p = arg;

@@ -66,6 +66,30 @@ struct manifest_tree {
 	size_t n;
 };
 
+/* kexec_links.txt: every symlink of the signed tree and its target, so a
+ * retargeted, added or removed link is seen (the shell version ignores this
+ * file; kexec.sig covers it like every kexec*.txt). Format: for each symlink
+ * in C byte order of the path, "./<path>" NUL "<target as readlink(2)>" NUL.
+ * Targets are non-empty, <= MANIFEST_MAX_PATH, no NUL. */
+#define MANIFEST_LINKS_FILE "kexec_links.txt"
+
+struct manifest_link {
+	char *path;   /* "./x" */
+	char *target; /* raw readlink(2) text */
+};
+
+struct manifest_links {
+	struct manifest_link *l;
+	size_t n;
+};
+
+/* Parse kexec_links.txt (format above); -EINVAL with *ret_line = the entry
+ * number on an odd count, an invalid path, an empty target or unsorted or
+ * duplicate paths. */
+int manifest_parse_links(const char *buf, size_t len, struct manifest_links *ret,
+			 size_t *ret_line);
+void manifest_links_free(struct manifest_links *l);
+
 enum manifest_ftype {
 	MANIFEST_REG = 0,
 	MANIFEST_DIR,
