@@ -1,4 +1,6 @@
 #include "cmd/cmd.h"
+#include "boot/integrity.h"
+#include "boot/view.h"
 #include "util.h"
 
 #include <errno.h>
@@ -28,6 +30,33 @@ int cmd_run_sub(const struct heads_command *parent, const struct heads_subcomman
 		if (streq(s->name, argv[1]))
 			return s->run(argc - 1, argv + 1);
 	return cmd_usage_error(parent->name, "unknown subcommand '%s'", argv[1]);
+}
+
+int cmd_boot_view(const char *cmd, const char *boot, const char *keyring,
+		  struct integrity_report *rep, struct boot_view **ret)
+{
+	struct integrity_options io = {.bootdir = boot, .keyring = keyring,
+				       .rollback_disabled = true};
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	if (!keyring)
+		return boot_view_open(boot, NULL, ret);
+	r = integrity_check(&io, rep);
+	if (r < 0)
+		return r;
+	if (!rep->signed_set) {
+		fprintf(stderr, "heads %s: %s: signature %s against %s%s%s: nothing in it is "
+			"trusted\n", cmd, boot, sig_state_name(rep->sig.state), keyring,
+			rep->sig.detail[0] ? ": " : "", rep->sig.detail[0] ? rep->sig.detail :
+			rep->manifest_detail);
+		integrity_report_free(rep);
+		return -EBADMSG;
+	}
+	r = boot_view_open(boot, rep->signed_set, ret);
+	if (r < 0)
+		integrity_report_free(rep);
+	return r;
 }
 
 const char *cmd_tcti(const char *opt)

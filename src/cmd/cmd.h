@@ -48,6 +48,17 @@ const char *cmd_tcti(const char *opt);
 /* Parse a file-descriptor argument (--x-fd N). Returns 0 or -EINVAL. */
 int cmd_parse_fd(const char *s, int *ret_fd);
 
+struct boot_view;
+struct integrity_report;
+
+/* The view of boot that a command reads boot entries through: with a
+ * keyring, /boot is checked (integrity_check, no TPM) and the view is the
+ * verified one (NULL signed set: the signature does not verify -> error
+ * naming the state, -EBADMSG); without, the unverified view. rep is filled
+ * with a keyring (free it with integrity_report_free after the view). */
+int cmd_boot_view(const char *cmd, const char *boot, const char *keyring,
+		  struct integrity_report *rep, struct boot_view **ret);
+
 /* True if argv contains --help or -h before a "--". */
 bool cmd_has_help(int argc, char **argv);
 

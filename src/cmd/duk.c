@@ -5,6 +5,8 @@
 #include "cmd/cmd.h"
 #include "config.h"
 #include "duk.h"
+#include "boot/view.h"
+#include "cpio.h"
 #include "fs.h"
 #include "kexec.h"
 #include "log.h"
@@ -40,7 +42,7 @@ static const char usage[] =
 	"                        [--owner-fd FD] [--tcti T] [--eventlog F | --no-eventlog]\n"
 	"                        [--trace F] [--modules F] [--gnupghome D] [--key ID]\n"
 	"                        [--pin-fd FD] [--no-sign] [--no-rollback] [--yes]\n"
-	"       heads duk unlock --boot DIR [--duk-fd FD] [--tcti T] [--keyring DIR]\n"
+	"       heads duk unlock --boot DIR --keyring DIR [--duk-fd FD] [--tcti T]\n"
 	"                        [--drk-fallback ask|yes|no] [--no-act] [--config F]...\n"
 	"\n"
 	"The Disk Unlock Key (DUK): 128 random bytes added to every LUKS container of\n"
@@ -74,10 +76,12 @@ static const char usage[] =
 	"        /secret.key and the crypttab overrides appended to its initrd. If the\n"
 	"        key did not unseal it says why and offers to boot without it (the OS\n"
 	"        asks for the Disk Recovery Key): --drk-fallback yes|no answers that.\n"
-	"        --no-act describes the kexec instead of doing it. --keyring DIR: first\n"
-	"        verify /boot (signature by a key of DIR, every hash, rollback\n"
-	"        counter) as `heads boot verify` does, and refuse if it fails (the\n"
-	"        menu does this before it calls the unlock).\n"
+	"        --no-act describes the kexec instead of doing it. --keyring DIR\n"
+	"        (required): first verify /boot (signature by a key of DIR, every\n"
+	"        hash, rollback counter) as `heads boot verify` does and refuse if\n"
+	"        it fails; the key devices, headers, overrides and default entry\n"
+	"        are then taken from the signed bytes, and the entry's kernel and\n"
+	"        initrd are read and checked before anything is unsealed.\n"
 	"\n"
 	"Passphrases come from a no-echo prompt or a file descriptor: --drk-fd (one\n"
 	"line), --duk-fd (setup: the passphrase and its confirmation, one line each;\n"
@@ -575,73 +579,89 @@ static int load_boot_config(const struct opts *o, struct config *c)
 	return 0;
 }
 
-/* Boot (or describe) the default entry, with the key injected if given. */
-static int boot_default(struct opts *o, struct tpm *t, const struct duk_unlock_result *u)
+/* The signed default entry, every file read once and checked against the
+ * signed /boot: built before anything is unsealed. */
+static int plan_default(struct opts *o, const struct boot_signed *signed_set,
+			struct kexec_plan *ret, char **ret_title)
 {
 	struct boot_entry e = {0};
 	struct kexec_opts ko;
-	struct kexec_plan p = {0};
 	struct config cfg;
-	_cleanup_close_ int fd = -1;
+	_cleanup_view_ struct boot_view *view = NULL;
 	unsigned idx;
 	int r;
 
-	r = bootcfg_load_default(o->boot, &e, &idx);
-	if (r < 0) {
-		log_error_errno(r, "%s: no usable default boot entry (kexec_default.N.txt)", o->boot);
-		return r;
-	}
-	if (u->key) {
-		fd = duk_inject(o->boot, &e, u->key, u->devices, u->n_devices);
-		if (fd < 0) {
-			boot_entry_free(&e);
-			return fd;
-		}
-	}
+	r = bootcfg_signed_default(signed_set, &e, &idx);
+	if (r < 0)
+		return log_error_errno(r, "%s: no signed default boot entry (kexec_default.N.txt)",
+				       o->boot);
 	r = load_boot_config(o, &cfg);
-	if (r < 0) {
-		boot_entry_free(&e);
-		config_free(&cfg);
-		return r;
+	if (r == 0)
+		r = boot_view_open(o->boot, signed_set, &view);
+	if (r == 0) {
+		kexec_opts_init(&ko);
+		ko.board_add = config_get(&cfg, "CONFIG_BOOT_KERNEL_ADD");
+		ko.remove = config_get(&cfg, "CONFIG_BOOT_KERNEL_REMOVE");
+		r = kexec_plan_build(view, &e, &ko, ret);
+		if (r < 0)
+			log_error("'%s': a file of the default entry does not verify: nothing is "
+				  "unsealed", e.title);
 	}
-	kexec_opts_init(&ko);
-	ko.board_add = config_get(&cfg, "CONFIG_BOOT_KERNEL_ADD");
-	ko.remove = config_get(&cfg, "CONFIG_BOOT_KERNEL_REMOVE");
-	ko.initrd_fd = fd;
-	if (o->no_act) {
-		/* What would boot (stable lines for tests), from the entry alone. */
-		_cleanup_free_ char *cmd = bootcfg_build_cmdline(e.cmdline, ko.add, ko.remove,
-								 ko.board_add, NULL);
-		struct stat st;
-		printf("boot: %s\nkernel: %s\n", e.title, e.kernel);
-		for (size_t i = 0; i < e.n_initrd; i++)
-			printf("initrd: %s\n", e.initrd[i]);
-		printf("cmdline: %s\n", cmd ? cmd : "");
-		if (fd >= 0 && fstat(fd, &st) == 0)
-			printf("initrd-injected: %lld bytes (/secret.key + crypttab)\n",
-			       (long long)st.st_size);
-		r = 0;
-	} else if ((r = kexec_plan_build(o->boot, &e, &ko, &p)) == 0) {
-		r = kexec_plan_load(&p, NULL);
-		if (r == 0) {
-			(void)tpm_finalize(t);
-			ui_close(o->ui);
-			o->ui = NULL;
-			r = kexec_exec();
-		}
-	}
-	kexec_plan_free(&p);
+	if (r == 0)
+		*ret_title = xstrdup(e.title ? e.title : "");
 	config_free(&cfg);
 	boot_entry_free(&e);
-	if (r < 0)
-		log_error_errno(r, "booting the default entry");
 	return r;
+}
+
+/* Boot (or describe) the planned default entry, with the key injected into
+ * its (verified) initrd if one was unsealed. */
+static int boot_planned(struct opts *o, struct tpm *t, struct kexec_plan *p, const char *title,
+			const struct boot_signed *signed_set, const struct duk_unlock_result *u)
+{
+	int r = 0;
+
+	if (u->key) {
+		int fd = duk_inject(signed_set, kexec_plan_initrd_fd(p), u->key, u->devices,
+				    u->n_devices);
+		if (fd < 0)
+			return fd;
+		r = kexec_plan_set_initrd(p, fd);
+		if (r < 0) {
+			initrd_wipe(fd);
+			close(fd);
+			return log_error_errno(r, "the default entry has no initrd for the key");
+		}
+	}
+	if (o->no_act) {
+		/* What would boot (stable lines for tests). */
+		struct stat st;
+		_cleanup_free_ char *tt = bootcfg_escape(title);
+		printf("boot: %s\n", tt);
+		kexec_plan_describe(p, NULL, stdout);
+		if (u->key && fstat(kexec_plan_initrd_fd(p), &st) == 0)
+			printf("initrd-injected: %lld bytes (/secret.key + crypttab)\n",
+			       (long long)st.st_size);
+		return 0;
+	}
+	r = kexec_plan_load(p, NULL);
+	if (r == 0)
+		r = tpm_finalize(t);
+	if (r == 0) {
+		ui_close(o->ui);
+		o->ui = NULL;
+		r = kexec_exec();
+	}
+	return log_error_errno(r, "booting the default entry");
 }
 
 static int do_unlock(int argc, char **argv)
 {
 	struct opts o;
 	_cleanup_tpm_ struct tpm *t = NULL;
+	struct integrity_report rep = {0};
+	struct kexec_plan plan = {.initrd_fd = -1, .kernel = {.fd = -1}};
+	char *title = NULL;
 	struct duk_unlock_result res;
 	struct unlock_ctx uc;
 	struct duk_unlock_callbacks cb = {show_totp, unlock_passphrase, &uc};
@@ -662,30 +682,42 @@ static int do_unlock(int argc, char **argv)
 		free(o.configs);
 		return HEADS_EXIT_FAIL;
 	}
-	if (o.keyring) {
-		/* The key devices, header listing and crypttab overrides are
-		 * only trusted once /boot verifies (reference check_config). */
-		struct integrity_options io = {.bootdir = o.boot, .keyring = o.keyring, .tpm = t};
-		struct integrity_report rep;
+	/* The key devices, header listing and crypttab overrides are trusted,
+	 * and the default entry booted, only from a /boot that verifies, and
+	 * the entry's files are read and checked before anything is unsealed. */
+	{
+		struct integrity_options io = {.bootdir = o.boot, .keyring = o.keyring, .tpm = t,
+					       .rollback_disabled = o.no_rollback};
 		bool ok;
+		if (!o.keyring) {
+			free(o.configs);
+			return cmd_usage_error("duk", "unlock: --keyring DIR is required (the "
+					       "signed /boot is what unlocks)");
+		}
 		r = integrity_check(&io, &rep);
-		ok = r == 0 && integrity_ok(&rep);
-		if (r == 0)
-			integrity_report_free(&rep);
+		ok = r == 0 && integrity_ok(&rep) && rep.signed_set;
 		if (!ok) {
+			if (r == 0)
+				integrity_report_free(&rep);
 			fprintf(stderr, "heads duk unlock: %s does not verify against %s: not "
 				"unlocking (see `heads boot report`)\n", o.boot, o.keyring);
 			free(o.configs);
 			return HEADS_EXIT_FAIL;
 		}
 	}
+	memset(&res, 0, sizeof(res));
+	if (plan_default(&o, rep.signed_set, &plan, &title) < 0) {
+		rc = HEADS_EXIT_FAIL;
+		goto out;
+	}
 	uc.o = &o;
 	uc.t = t;
-	r = duk_unlock(t, o.boot, &cb, &res);
+	r = duk_unlock(t, rep.signed_set, &cb, &res);
 	if (r == 0) {
 		printf("duk: unlocked: %zu container%s open with the Disk Unlock Key; PCR 4 "
 		       "extended with \"generic\"\n", res.n_devices, res.n_devices == 1 ? "" : "s");
-		rc = boot_default(&o, t, &res) < 0 ? HEADS_EXIT_FAIL : HEADS_EXIT_OK;
+		rc = boot_planned(&o, t, &plan, title, rep.signed_set, &res) < 0 ? HEADS_EXIT_FAIL
+										: HEADS_EXIT_OK;
 		goto out;
 	}
 	printf("duk: not unlocked: %s\n", res.reason);
@@ -713,8 +745,12 @@ static int do_unlock(int argc, char **argv)
 	}
 	printf("duk: booting without the Disk Unlock Key: type the Disk Recovery Key when "
 	       "the OS asks\n");
-	rc = boot_default(&o, t, &res) < 0 ? HEADS_EXIT_FAIL : EXIT_DRK_FALLBACK;
+	rc = boot_planned(&o, t, &plan, title, rep.signed_set, &res) < 0 ? HEADS_EXIT_FAIL
+									 : EXIT_DRK_FALLBACK;
 out:
+	kexec_plan_free(&plan); /* wipes an injected key that did not boot */
+	free(title);
+	integrity_report_free(&rep);
 	duk_unlock_result_free(&res);
 	ui_close(o.ui);
 	free(o.configs);

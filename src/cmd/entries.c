@@ -1,5 +1,6 @@
 /* heads entries - list the boot entries of a boot directory. */
 #include "cmd/cmd.h"
+#include "boot/integrity.h"
 #include "bootcfg/bootcfg.h"
 #include "log.h"
 #include "util.h"
@@ -10,12 +11,19 @@
 #include <string.h>
 
 static const char usage[] =
-	"Usage: heads entries [--boot DIR] [--config PATH [--format F]] [--json|--lines|--default]\n"
+	"Usage: heads entries [--boot DIR] [--keyring K] [--config PATH [--format F]]\n"
+	"                     [--json|--lines|--default]\n"
 	"\n"
 	"Parses the boot configuration of DIR (default /boot) as text - nothing in it\n"
 	"is executed - and lists the bootable entries in boot-menu order.\n"
 	"\n"
 	"  --boot DIR     the boot directory (what is mounted at /boot, or an ISO root)\n"
+	"  --keyring K    a GnuPG home with the trusted public keys (the ROM keyring):\n"
+	"                 DIR's signature must verify, configurations are found only\n"
+	"                 in the signed tree and parsed only from bytes matching their\n"
+	"                 signed hash, and an entry is listed only if its kernel,\n"
+	"                 initrds and modules are signed files. Without it nothing is\n"
+	"                 checked, and standard error says UNVERIFIED first.\n"
 	"  --config PATH  parse only this configuration (relative to DIR; a directory\n"
 	"                 or loader.conf means BLS). Without it every grub.cfg,\n"
 	"                 isolinux.cfg, syslinux.cfg and extlinux.conf is parsed, then\n"
@@ -29,8 +37,11 @@ static const char usage[] =
 	"                 or a BLS file)\n"
 	"Without an output option: one line per entry, \"<n><TAB><kind><TAB><title>\".\n"
 	"\n"
-	"Exit status: 0 ok (even with no entries); 1 no default entry (--default) or\n"
-	"the configuration could not be parsed; 2 usage error.\n";
+	"Titles are printed with control bytes escaped (\\xHH).\n"
+	"\n"
+	"Exit status: 0 ok (even with no entries); 1 no default entry (--default),\n"
+	"the configuration could not be parsed or DIR does not verify against K;\n"
+	"2 usage error.\n";
 
 static const char *why(int r)
 {
@@ -56,6 +67,7 @@ static int run(int argc, char **argv)
 	static const struct option opts[] = {
 		{"boot", required_argument, NULL, 'b'},
 		{"config", required_argument, NULL, 'c'},
+		{"keyring", required_argument, NULL, 'k'},
 		{"format", required_argument, NULL, 'f'},
 		{"json", no_argument, NULL, 'j'},
 		{"lines", no_argument, NULL, 'l'},
@@ -63,7 +75,9 @@ static int run(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
-	const char *boot = "/boot", *config = NULL;
+	const char *boot = "/boot", *config = NULL, *keyring = NULL;
+	struct integrity_report rep = {0};
+	_cleanup_view_ struct boot_view *view = NULL;
 	enum bootcfg_format fmt = BOOTCFG_AUTO;
 	int mode = 0, c, r;
 	struct boot_entries l = {.default_index = -1};
@@ -73,6 +87,7 @@ static int run(int argc, char **argv)
 		switch (c) {
 		case 'b': boot = optarg; break;
 		case 'c': config = optarg; break;
+		case 'k': keyring = optarg; break;
 		case 'f':
 			if (streq(optarg, "grub"))
 				fmt = BOOTCFG_GRUB;
@@ -103,10 +118,17 @@ static int run(int argc, char **argv)
 	if (fmt != BOOTCFG_AUTO && !config)
 		return cmd_usage_error("entries", "--format needs --config");
 
-	r = config ? bootcfg_parse(boot, config, fmt, &l) : bootcfg_scan(boot, &l);
+	r = cmd_boot_view("entries", boot, keyring, &rep, &view);
+	if (r < 0)
+		return HEADS_EXIT_FAIL;
+	if (!keyring)
+		fprintf(stderr, "UNVERIFIED: %s is not checked against a "
+			"keyring (--keyring)\n", boot);
+	r = config ? bootcfg_parse(view, config, fmt, &l) : bootcfg_scan(view, &l);
 	if (r < 0) {
 		fprintf(stderr, "heads entries: %s: %s\n", config ? config : boot, why(r));
 		boot_entries_free(&l);
+		integrity_report_free(&rep);
 		return HEADS_EXIT_FAIL;
 	}
 	if (mode == 'j') {
@@ -122,13 +144,18 @@ static int run(int argc, char **argv)
 			fprintf(stderr, "heads entries: no bootable default entry%s%s\n",
 				l.default_id ? " (default is " : "", l.default_id ? l.default_id : "");
 			boot_entries_free(&l);
+			integrity_report_free(&rep);
 			return HEADS_EXIT_FAIL;
 		}
-		printf("%s\t%s\n", l.default_id, l.v[l.default_index].title);
+		_cleanup_free_ char *t = bootcfg_escape(l.v[l.default_index].title);
+		printf("%s\t%s\n", l.default_id, t);
 	} else {
-		for (size_t i = 0; i < l.n; i++)
-			printf("%zu\t%s\t%s\n", i + 1, boot_kind_to_string(l.v[i].kind), l.v[i].title);
+		for (size_t i = 0; i < l.n; i++) {
+			_cleanup_free_ char *t = bootcfg_escape(l.v[i].title);
+			printf("%zu\t%s\t%s\n", i + 1, boot_kind_to_string(l.v[i].kind), t);
+		}
 	}
 	boot_entries_free(&l);
+	integrity_report_free(&rep);
 	return fflush(stdout) == 0 ? HEADS_EXIT_OK : HEADS_EXIT_FAIL;
 }

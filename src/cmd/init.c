@@ -44,10 +44,11 @@
 #include <termios.h>
 #include <unistd.h>
 
-/* The menu (UI issue) may not be in this build yet: weak, so init links
- * either way and starts it when present. The recovery shell is
- * `heads recovery` (wipe /tmp/secret, PCR 4 "recovery", GPG challenge). */
-extern const struct heads_command cmd_menu __attribute__((weak));
+/* init starts the menu (respawned forever, as the reference's boot script)
+ * and has no boot path of its own: every boot goes through the menu's
+ * verified one. The recovery shell is `heads recovery` (wipe /tmp/secret,
+ * PCR 4 "recovery", GPG challenge). */
+extern const struct heads_command cmd_menu;
 extern const struct heads_command cmd_recovery;
 
 #define MODULES_FILE "/etc/modules"
@@ -298,25 +299,6 @@ static int read_key(int fd, int timeout_ms)
 	return (unsigned char)ch;
 }
 
-static void show_pcrs(struct init_ctx *c, unsigned n)
-{
-	uint8_t v[TPM_PCR_COUNT][32];
-	if (!c->tpm) {
-		printf("No TPM: nothing is measured.\n");
-		return;
-	}
-	if (tpm_pcr_read_mask(c->tpm, (1u << n) - 1, v) < 0) {
-		printf("Reading the PCRs failed (see /tmp/debug.log).\n");
-		return;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		printf("PCR-%02u: ", i);
-		for (unsigned j = 0; j < 32; j++)
-			printf("%02x", v[i][j]);
-		putchar('\n');
-	}
-}
-
 static void reap(void)
 {
 	while (waitpid(-1, NULL, WNOHANG) > 0)
@@ -396,96 +378,6 @@ static void recovery(struct init_ctx *c, const char *why)
 		poweroff_or_reboot(c, RB_AUTOBOOT);
 	}
 	log_warn("recovery shell ended (status %d)", r);
-}
-
-/* Until the menu lands: parse /boot, take the bootloader's default entry
- * (else the first) and kexec it with the board's add/remove words. */
-static void boot_default(struct init_ctx *c)
-{
-	struct boot_entries l = {0};
-	struct kexec_plan plan = {0};
-	struct kexec_opts o;
-	const struct boot_entry *e;
-	int r;
-
-	mount_boot(c);
-	r = bootcfg_scan("/boot", &l);
-	if (r < 0 || l.n == 0) {
-		printf("No boot entry found in /boot (%s).\n", r < 0 ? strerror(-r) : "none");
-		boot_entries_free(&l);
-		return;
-	}
-	e = &l.v[l.default_index >= 0 ? (size_t)l.default_index : 0];
-	printf("Booting '%s'\n", e->title);
-	kexec_opts_init(&o);
-	o.board_add = config_get(&c->cfg, "CONFIG_BOOT_KERNEL_ADD");
-	o.remove = config_get(&c->cfg, "CONFIG_BOOT_KERNEL_REMOVE");
-	r = kexec_plan_build("/boot", e, &o, &plan);
-	if (r == 0) {
-		kexec_plan_describe(&plan, NULL, stdout);
-		fflush(NULL);
-		r = kexec_plan_load(&plan, NULL);
-	}
-	if (r == 0) {
-		/* Nothing measured after this point may be trusted by the OS:
-		 * Heads extends PCR 4 before kexec when no DUK is used. */
-		if (measure_string(c, PCR_BOOT_MODE, "generic") < 0)
-			log_error("extending PCR %d failed: not booting", PCR_BOOT_MODE);
-		else {
-			if (c->tpm)
-				tpm_close(c->tpm);
-			c->tpm = NULL;
-			sync();
-			r = kexec_exec();
-		}
-	}
-	printf("Booting the default entry failed: %s\n", strerror(-r));
-	kexec_plan_free(&plan);
-	boot_entries_free(&l);
-}
-
-static void console_loop(struct init_ctx *c)
-{
-	const char *board = config_get(&c->cfg, "CONFIG_BOARD_NAME");
-
-	for (;;) {
-		char line[64];
-		ssize_t n;
-
-		reap();
-		printf("\nHeads %s console%s%s\n", HEADS_VERSION, board ? " - " : "",
-		       board ? board : "");
-		show_pcrs(c, 8);
-		printf("[b] boot the default entry  [p] PCRs 0-9  [x] recovery shell\n"
-		       "[r] reboot  [o] power off\n"
-		       "heads> ");
-		fflush(stdout);
-		n = read(c->tty, line, sizeof(line) - 1);
-		if (n <= 0) {
-			sleep(1);
-			continue;
-		}
-		line[n] = '\0';
-		switch (line[0]) {
-		case 'b':
-			boot_default(c);
-			break;
-		case 'p':
-			show_pcrs(c, 10);
-			break;
-		case 'x':
-			recovery(c, "Recovery shell requested from the console");
-			break;
-		case 'r':
-			poweroff_or_reboot(c, RB_AUTOBOOT);
-			break;
-		case 'o':
-			poweroff_or_reboot(c, RB_POWER_OFF);
-			break;
-		default:
-			break;
-		}
-	}
 }
 
 static int run_check(const char *root)
@@ -574,21 +466,18 @@ static int run(int argc, char **argv)
 	if (key == 'r')
 		recovery(&c, "Recovery shell: 'r' pressed at start");
 
-	if (&cmd_menu) {
-		/* Reference init: the boot script is respawned forever. */
-		char *margv[] = {"menu", NULL};
-		mount_boot(&c);
-		if (c.tpm)
-			tpm_close(c.tpm); /* the menu opens its own */
-		c.tpm = NULL;
-		for (;;) {
-			r = run_child_command(&cmd_menu, margv);
-			log_warn("menu exited (status %d); starting it again", r);
-			reap();
-			sleep(1);
-		}
+	/* Reference init: the boot script is respawned forever. */
+	char *margv[] = {"menu", NULL};
+	mount_boot(&c);
+	if (c.tpm)
+		tpm_close(c.tpm); /* the menu opens its own */
+	c.tpm = NULL;
+	for (;;) {
+		r = run_child_command(&cmd_menu, margv);
+		log_warn("menu exited (status %d); starting it again", r);
+		reap();
+		sleep(1);
 	}
-	console_loop(&c);
 	return HEADS_EXIT_FAIL; /* not reached */
 }
 

@@ -1,41 +1,61 @@
 /* heads kexec - load (and start) a boot entry with kexec, or show what
  * would be loaded. */
 #include "cmd/cmd.h"
+#include "boot/integrity.h"
 #include "bootcfg/bootcfg.h"
 #include "kexec.h"
 #include "log.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 static const char usage[] =
-	"Usage: heads kexec [--boot DIR] [--config PATH] ENTRY [options] [--dry-run|--exec]\n"
+	"Usage: heads kexec [--boot DIR] [--keyring K] [--config PATH] ENTRY [options]\n"
+	"                   [--dry-run|--exec]\n"
 	"\n"
 	"ENTRY is one of:\n"
 	"  --entry N        the N-th entry (1-based) of `heads entries` for DIR/PATH\n"
 	"  --title TITLE    the entry with exactly this title (\"Submenu>Entry\")\n"
 	"  --default        the entry the bootloader boots by itself\n"
 	"  --line LINE      an entry in the Heads line format (kexec_default.N.txt)\n"
-	"  --saved PARAMS   the entry saved in PARAMS/kexec_default.N.txt\n"
+	"  --saved PARAMS   the entry saved in PARAMS/kexec_default.N.txt (with\n"
+	"                   --keyring: the signed kexec_default.N.txt of DIR; PARAMS\n"
+	"                   must then be DIR)\n"
 	"Options:\n"
 	"  --boot DIR       boot directory (default /boot); every file must be in it\n"
+	"  --keyring K      a GnuPG home with the trusted public keys (ROM keyring):\n"
+	"                   DIR's signature must verify; the entry comes from signed\n"
+	"                   configurations and every file it loads is read once and\n"
+	"                   its SHA-256 compared with the signed line of that exact\n"
+	"                   path (exit 1 naming the file otherwise). Without it\n"
+	"                   nothing is checked and the first line says UNVERIFIED.\n"
 	"  --add WORDS      add to the kernel command line (e.g. iso-scan/filename=...)\n"
 	"  --remove WORDS   remove these whole words (CONFIG_BOOT_KERNEL_REMOVE)\n"
 	"  --board-add WORDS  append if missing (CONFIG_BOOT_KERNEL_ADD)\n"
-	"  --initrd-fd N    use the initrd open on fd N instead of the entry's initrd\n"
-	"                   (for Xen: replaces the second module)\n"
+	"  --initrd-fd N    give the OS the initrd open on fd N instead of the\n"
+	"                   entry's (which is still read and checked; for Xen:\n"
+	"                   replaces the second module)\n"
 	"  --kexec PATH     kexec-tools binary for Xen/multiboot (default /sbin/kexec)\n"
-	"  --dry-run        print what would be loaded and load nothing:\n"
+	"  --dry-run        read and check every file, print what would be loaded\n"
+	"                   and load nothing:\n"
+	"                     UNVERIFIED: ...         (first line, without --keyring)\n"
 	"                     kind: linux|xen|multiboot\n"
+	"                     verified: yes|NO (UNVERIFIED)\n"
 	"                     kernel: PATH\n"
-	"                     initrd: PATH            (one line per initrd, or fd:N)\n"
+	"                     kernel-sha256: HEX [(signed)]\n"
+	"                     initrd: PATH            (one pair per initrd, or\n"
+	"                     initrd-sha256: HEX       \"initrd: replaced (N bytes)\")\n"
 	"                     cmdline: FINAL COMMAND LINE\n"
-	"                     module: PATH ARGS       (xen/multiboot, in order)\n"
+	"                     module: PATH ARGS       (xen/multiboot, in order,\n"
+	"                     module-sha256: HEX       each with its hash)\n"
 	"                     method: kexec_file_load | kexec-tools\n"
-	"                     exec: kexec -l ...      (xen/multiboot: the exact argv)\n"
+	"                     exec: kexec -l ...      (xen/multiboot: the exact argv,\n"
+	"                                              files as /proc/self/fd/N)\n"
+	"                   Control bytes in paths and arguments are shown as \\xHH.\n"
 	"  --exec           after loading, reboot into the loaded kernel\n"
 	"\n"
 	"Linux entries are loaded with kexec_file_load(2); Xen and multiboot entries\n"
@@ -57,6 +77,7 @@ static int run(int argc, char **argv)
 	static const struct option opts[] = {
 		{"boot", required_argument, NULL, 'b'},
 		{"config", required_argument, NULL, 'c'},
+		{"keyring", required_argument, NULL, 'K'},
 		{"entry", required_argument, NULL, 'n'},
 		{"title", required_argument, NULL, 't'},
 		{"default", no_argument, NULL, 'D'},
@@ -73,6 +94,10 @@ static int run(int argc, char **argv)
 		{},
 	};
 	const char *boot = "/boot", *config = NULL, *title = NULL, *line = NULL, *saved = NULL;
+	const char *keyring = NULL;
+	struct integrity_report rep = {0};
+	_cleanup_view_ struct boot_view *view = NULL;
+	_cleanup_close_ int initrd_fd = -1;
 	unsigned long long idx = 0;
 	bool dry = false, exec = false, def = false;
 	int selectors = 0, c, r, ret = HEADS_EXIT_OK;
@@ -80,7 +105,7 @@ static int run(int argc, char **argv)
 	struct boot_entries l = {.default_index = -1};
 	struct boot_entry one = {0};
 	const struct boot_entry *e = NULL;
-	struct kexec_plan plan = {.initrd_fd = -1};
+	struct kexec_plan plan = {.initrd_fd = -1, .kernel = {.fd = -1}};
 
 	kexec_opts_init(&o);
 	optind = 1;
@@ -88,6 +113,7 @@ static int run(int argc, char **argv)
 		switch (c) {
 		case 'b': boot = optarg; break;
 		case 'c': config = optarg; break;
+		case 'K': keyring = optarg; break;
 		case 'n':
 			if (parse_uint(optarg, 100000, &idx) < 0 || idx == 0)
 				return cmd_usage_error("kexec", "--entry takes a number from 1");
@@ -101,7 +127,7 @@ static int run(int argc, char **argv)
 		case 'r': o.remove = optarg; break;
 		case 'B': o.board_add = optarg; break;
 		case 'i':
-			if (cmd_parse_fd(optarg, &o.initrd_fd) < 0)
+			if (cmd_parse_fd(optarg, &initrd_fd) < 0)
 				return cmd_usage_error("kexec", "bad --initrd-fd");
 			break;
 		case 'k': o.kexec_tool = optarg; break;
@@ -121,20 +147,30 @@ static int run(int argc, char **argv)
 	if (dry && exec)
 		return cmd_usage_error("kexec", "--dry-run and --exec exclude each other");
 
+	if (keyring && saved && !streq(saved, boot))
+		return cmd_usage_error("kexec", "with --keyring, --saved must be the --boot directory "
+				       "(the signed kexec_default.N.txt is used)");
+	r = cmd_boot_view("kexec", boot, keyring, &rep, &view);
+	if (r < 0)
+		return HEADS_EXIT_FAIL;
+	if (!keyring)
+		printf("UNVERIFIED: %s is not checked against a keyring (--keyring)\n", boot);
 	if (line) {
 		if (boot_entry_from_line(line, &one) < 0)
 			return cmd_usage_error("kexec", "malformed entry line");
 		e = &one;
 	} else if (saved) {
 		unsigned n1;
-		r = bootcfg_load_default(saved, &one, &n1);
+		r = keyring ? bootcfg_signed_default(rep.signed_set, &one, &n1)
+			    : bootcfg_load_default(saved, &one, &n1);
 		if (r < 0) {
 			fprintf(stderr, "heads kexec: no saved default entry in %s: %s\n", saved, strerror(-r));
-			return r == -ENOENT ? 3 : HEADS_EXIT_FAIL;
+			ret = r == -ENOENT ? 3 : HEADS_EXIT_FAIL;
+			goto out;
 		}
 		e = &one;
 	} else {
-		r = config ? bootcfg_parse(boot, config, BOOTCFG_AUTO, &l) : bootcfg_scan(boot, &l);
+		r = config ? bootcfg_parse(view, config, BOOTCFG_AUTO, &l) : bootcfg_scan(view, &l);
 		if (r < 0) {
 			fprintf(stderr, "heads kexec: %s: %s\n", config ? config : boot, strerror(-r));
 			ret = HEADS_EXIT_FAIL;
@@ -157,10 +193,22 @@ static int run(int argc, char **argv)
 			goto out;
 		}
 	}
-	r = kexec_plan_build(boot, e, &o, &plan);
+	r = kexec_plan_build(view, e, &o, &plan);
 	if (r < 0) {
+		fprintf(stderr, "heads kexec: not loading '%s': a file of this entry %s\n",
+			e->title ? e->title : "", keyring ? "does not verify (above)" : "cannot be read");
 		ret = HEADS_EXIT_FAIL;
 		goto out;
+	}
+	if (initrd_fd >= 0) {
+		int fd = fcntl(initrd_fd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0 || kexec_plan_set_initrd(&plan, fd) < 0) {
+			if (fd >= 0)
+				close(fd);
+			fprintf(stderr, "heads kexec: --initrd-fd: this entry has no initrd to replace\n");
+			ret = HEADS_EXIT_FAIL;
+			goto out;
+		}
 	}
 	if (dry) {
 		kexec_plan_describe(&plan, o.kexec_tool, stdout);
@@ -179,5 +227,6 @@ out:
 	kexec_plan_free(&plan);
 	boot_entry_free(&one);
 	boot_entries_free(&l);
+	integrity_report_free(&rep);
 	return ret;
 }

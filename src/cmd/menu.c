@@ -19,6 +19,7 @@
 #include "boot/sig.h"
 #include "bootcfg/bootcfg.h"
 #include "codec.h"
+#include "cpio.h"
 #include "config.h"
 #include "duk.h"
 #include "fs.h"
@@ -140,6 +141,26 @@ bool menu_boot_has(const struct menu *m, const char *name)
 	_cleanup_free_ char *p = xasprintf("%s/%s", m->bootdir, name);
 	struct stat st;
 	return lstat(p, &st) == 0;
+}
+
+static void menu_forget_signed(struct menu *m)
+{
+	if (m->signed_set) {
+		boot_signed_free(m->signed_set);
+		free(m->signed_set);
+		m->signed_set = NULL;
+	}
+}
+
+/* The view a boot reads /boot through: the signed one (from the last check
+ * that passed; none: refused) or, for an explicit unsafe boot and for
+ * ownership (which signs what the user accepts), the unverified one. */
+static int menu_view(struct menu *m, bool verified, struct boot_view **ret)
+{
+	if (verified && !m->signed_set)
+		return log_error_errno(-EBADMSG, "%s has not been verified: not booting",
+				       m->bootdir);
+	return boot_view_open(m->bootdir, verified ? m->signed_set : NULL, ret);
 }
 
 /* Any kexec*.txt at the top of /boot (signed metadata). */
@@ -603,6 +624,14 @@ static int run_integrity(struct menu *m, struct integrity_report *rep)
 	return r;
 }
 
+static void append_escaped(char **s, const char *label, const char *value, const char *end)
+{
+	_cleanup_free_ char *v = bootcfg_escape(value ? value : "");
+	char *n = xasprintf("%s%s%s%s", *s ? *s : "", label, v, end);
+	free(*s);
+	*s = n;
+}
+
 static void append(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void append(char **s, const char *fmt, ...)
 {
@@ -849,7 +878,8 @@ static int remount_boot(struct menu *m, bool rw)
 /* Stage the default entry files (bootcfg_save_default into a private
  * directory) and sign them with the rest of /boot. A previous default with
  * another index is removed right before signing. */
-static int save_default_signed(struct menu *m, const struct boot_entry *e, unsigned index1,
+static int save_default_signed(struct menu *m, struct boot_view *view,
+			       const struct boot_entry *e, unsigned index1,
 			       const struct secret *owner, const char *key, bool new_counter)
 {
 	char dir[] = "/tmp/heads-default-XXXXXX";
@@ -863,7 +893,7 @@ static int save_default_signed(struct menu *m, const struct boot_entry *e, unsig
 
 	if (!mkdtemp(dir))
 		return log_error_errno(-errno, "mkdtemp");
-	r = bootcfg_save_default(m->bootdir, dir, e, index1);
+	r = bootcfg_save_default(view, dir, e, index1);
 	dname = xasprintf("kexec_default.%u.txt", index1);
 	dpath = xasprintf("%s/%s", dir, dname);
 	hpath = xasprintf("%s/kexec_default_hashes.txt", dir);
@@ -995,11 +1025,11 @@ static int duk_passphrase_cb(void *u, int attempt, const char *last_error,
 	return ui_passphrase(m->ui, "Disk Unlock Key", p, DUK_PASSPHRASE_MAX, ret);
 }
 
-/* With kexec_key_devices.txt in /boot: unseal the DUK (this extends PCR 4
- * with "generic" whatever happens) and build the initrd with the key.
- * *ret_fd: the initrd override or -1 (boot with the Disk Recovery Key).
- * Returns 1 go on, 0 back to the menu, <0 UI failure / recovery. */
-static int duk_for_boot(struct menu *m, const struct boot_entry *e, int *ret_fd)
+/* With a signed kexec_key_devices.txt: unseal the DUK (this extends PCR 4
+ * with "generic" whatever happens) and give the OS the plan's initrd (the
+ * verified bytes) with the key added. Returns 1 go on (with or without the
+ * key), 0 back to the menu, <0 UI failure / recovery. */
+static int duk_for_boot(struct menu *m, struct kexec_plan *p)
 {
 	_cleanup_tpm_ struct tpm *t = NULL;
 	struct duk_unlock_callbacks cb = {
@@ -1008,10 +1038,9 @@ static int duk_for_boot(struct menu *m, const struct boot_entry *e, int *ret_fd)
 	struct duk_unlock_result res = {0};
 	int r;
 
-	*ret_fd = -1;
 	r = menu_tpm_open(m, &t);
 	if (r == 0)
-		r = duk_unlock(t, m->bootdir, &cb, &res);
+		r = duk_unlock(t, m->signed_set, &cb, &res);
 	if (r == -EIO || (r < 0 && !res.pcr4_extended)) {
 		duk_unlock_result_free(&res);
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot refused",
@@ -1019,14 +1048,18 @@ static int duk_for_boot(struct menu *m, const struct boot_entry *e, int *ret_fd)
 		return 0;
 	}
 	if (r == 0) {
-		r = duk_inject(m->bootdir, e, res.key, res.devices, res.n_devices);
+		int fd = duk_inject(m->signed_set, kexec_plan_initrd_fd(p), res.key, res.devices,
+				    res.n_devices);
 		duk_unlock_result_free(&res);
-		if (r >= 0) {
-			*ret_fd = r;
+		if (fd >= 0 && (r = kexec_plan_set_initrd(p, fd)) == 0) {
 			log_info("Disk Unlock Key injected into the initrd");
 			return 1;
 		}
-		log_error_errno(r, "adding the Disk Unlock Key to the initrd");
+		if (fd >= 0) {
+			initrd_wipe(fd);
+			close(fd);
+		}
+		log_error_errno(fd < 0 ? fd : r, "adding the Disk Unlock Key to the initrd");
 	} else {
 		_cleanup_free_ char *t2 = xasprintf("%s\n\nDo you wish to boot and use the LUKS "
 						    "Disk Recovery Key?", res.reason[0] ? res.reason :
@@ -1048,27 +1081,49 @@ static int duk_for_boot(struct menu *m, const struct boot_entry *e, int *ret_fd)
 	return r == 1 ? 1 : go_recovery(m, "Disk Unlock Key initrd failed");
 }
 
-/* Describe (dry) or load and execute (live) the entry. pcr4: what PCR 4 is
- * extended with first (NULL: it already was, forced boot). */
-static int kexec_entry(struct menu *m, const struct boot_entry *e, const char *pcr4)
+/* Read and check every file of the entry (the one read: what is hashed is
+ * what boots), then the Disk Unlock Key, PCR 4, and describe (dry) or load
+ * and execute (live). pcr4: what PCR 4 is extended with first (NULL: it
+ * already was, forced boot through an unverified view). */
+static int kexec_entry(struct menu *m, struct boot_view *view, const struct boot_entry *e,
+		       const char *pcr4)
 {
-	_cleanup_close_ int initrd_fd = -1;
 	struct kexec_opts o;
-	struct kexec_plan p = {0};
-	bool extended = false;
+	struct kexec_plan p = {.initrd_fd = -1, .kernel = {.fd = -1}};
+	bool extended = false, duk = false;
 	int r;
 
-	/* Disk Unlock Key (normal boots only; its unlock extends PCR 4). */
-	if (pcr4 && m->tpm_on && menu_boot_has(m, DUK_KEY_DEVICES_FILE) &&
+	kexec_opts_init(&o);
+	o.board_add = config_get(&m->cfg, "CONFIG_BOOT_KERNEL_ADD");
+	o.remove = config_get(&m->cfg, "CONFIG_BOOT_KERNEL_REMOVE");
+	r = kexec_plan_build(view, e, &o, &p);
+	if (r < 0) {
+		_cleanup_free_ char *title = bootcfg_escape(e->title);
+		_cleanup_free_ char *t = xasprintf("Cannot boot '%s': %s%s", title,
+						   r == -EBADMSG || r == -EPERM ?
+						   "a file does not match the signed /boot" :
+						   strerror(-r), r == -EBADMSG || r == -EPERM ?
+						   " (see the log). Nothing was unsealed." : "");
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot refused", t);
+		return 0;
+	}
+	/* Disk Unlock Key (normal boots only, verified bytes only; its unlock
+	 * extends PCR 4). */
+	if (pcr4 && p.verified && m->tpm_on && boot_signed_file(m->signed_set,
+								DUK_KEY_DEVICES_FILE) &&
 	    !config_enabled(&m->cfg, "CONFIG_TPM_NO_LUKS_DISK_UNLOCK")) {
-		r = duk_for_boot(m, e, &initrd_fd);
-		if (r <= 0 || m->done)
+		r = duk_for_boot(m, &p);
+		if (r <= 0 || m->done) {
+			kexec_plan_free(&p);
 			return r;
+		}
 		extended = true;
+		duk = p.initrd_replaced;
 	}
 	/* PCR 4 leaves its firmware value before anything of the OS runs, so
 	 * nothing sealed to the boot-time PCRs unseals after this point. */
 	if (pcr4 && !extended && extend_pcr4(m, pcr4) < 0) {
+		kexec_plan_free(&p);
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot refused",
 			  "PCR 4 could not be extended: not booting.");
 		return 0;
@@ -1077,29 +1132,28 @@ static int kexec_entry(struct menu *m, const struct boot_entry *e, const char *p
 		ui_close(m->ui);
 		m->ui = NULL;
 		describe_dry(m, e, pcr4);
+		printf("verified: %s\n", p.verified ? "yes" : "NO (unsafe boot)");
 		if (extended)
-			printf("duk: %s\n", initrd_fd >= 0 ? "unlocked, key added to the initrd" :
+			printf("duk: %s\n", duk ? "unlocked, key added to the initrd" :
 				"not used (Disk Recovery Key)");
+		kexec_plan_free(&p); /* wipes the key */
 		return finish(m, HEADS_EXIT_OK);
 	}
-	kexec_opts_init(&o);
-	o.board_add = config_get(&m->cfg, "CONFIG_BOOT_KERNEL_ADD");
-	o.remove = config_get(&m->cfg, "CONFIG_BOOT_KERNEL_REMOVE");
-	o.initrd_fd = initrd_fd;
-	r = kexec_plan_build(m->bootdir, e, &o, &p);
+	r = kexec_plan_load(&p, NULL);
 	if (r == 0) {
-		r = kexec_plan_load(&p, NULL);
-		kexec_plan_free(&p);
+		_cleanup_tpm_ struct tpm *t = NULL;
+		r = m->tpm_on ? menu_tpm_open(m, &t) : 0;
+		if (r == 0 && t)
+			r = tpm_finalize(t);
+		if (r < 0)
+			log_error_errno(r, "TPM finalize (platform hierarchy lock) failed: not booting");
 	}
+	kexec_plan_free(&p); /* the kernel has its copy; ours is wiped */
 	if (r < 0) {
-		_cleanup_free_ char *t = xasprintf("Cannot boot '%s': %s", e->title, strerror(-r));
+		_cleanup_free_ char *title = bootcfg_escape(e->title);
+		_cleanup_free_ char *t = xasprintf("Cannot boot '%s': %s", title, strerror(-r));
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot failed", t);
 		return go_recovery(m, "Failed default boot");
-	}
-	{
-		_cleanup_tpm_ struct tpm *t = NULL;
-		if (menu_tpm_open(m, &t) == 0)
-			(void)tpm_finalize(t);
 	}
 	ui_close(m->ui);
 	m->ui = NULL;
@@ -1109,7 +1163,8 @@ static int kexec_entry(struct menu *m, const struct boot_entry *e, const char *p
 }
 
 /* Reference confirm_menu_option: what will boot, then boot / default / back.
- * Returns 1 boot, 2 make default and boot, 0 back. */
+ * Every path, module and argument as it will be used, control bytes
+ * escaped. Returns 1 boot, 2 make default and boot, 0 back. */
 static int confirm_entry(struct menu *m, const struct boot_entry *e)
 {
 	static const struct ui_item items[] = {
@@ -1117,21 +1172,27 @@ static int confirm_entry(struct menu *m, const struct boot_entry *e)
 		{"d", "Make default, sign /boot, and boot"},
 		{"b", "Back to the menu"},
 	};
-	_cleanup_free_ char *cmd = bootcfg_build_cmdline(
-		e->cmdline, NULL, config_get(&m->cfg, "CONFIG_BOOT_KERNEL_REMOVE"),
-		config_get(&m->cfg, "CONFIG_BOOT_KERNEL_ADD"), NULL);
-	char *t = xasprintf("%s\n\nKernel: %s\n", e->title, e->kernel);
+	const char *rm = config_get(&m->cfg, "CONFIG_BOOT_KERNEL_REMOVE");
+	const char *add = config_get(&m->cfg, "CONFIG_BOOT_KERNEL_ADD");
+	_cleanup_free_ char *cmd = e->kind == BOOT_LINUX ?
+					   bootcfg_build_cmdline(e->cmdline, NULL, rm, add, NULL) :
+					   xstrdup(e->cmdline ? e->cmdline : "");
+	char *t = NULL;
 	int r;
 
-	for (size_t i = 0; i < e->n_initrd; i++) {
-		char *n = xasprintf("%sInitrd: %s\n", t, e->initrd[i]);
-		free(t);
-		t = n;
-	}
-	{
-		char *n = xasprintf("%sFinal command line: %s\n", t, cmd ? cmd : "");
-		free(t);
-		t = n;
+	append_escaped(&t, "", e->title, "\n\n");
+	append_escaped(&t, e->kind == BOOT_LINUX ? "Kernel: " : "Hypervisor: ", e->kernel, "\n");
+	for (size_t i = 0; i < e->n_initrd; i++)
+		append_escaped(&t, "Initrd: ", e->initrd[i], "\n");
+	append_escaped(&t, e->kind == BOOT_LINUX ? "Final command line: " : "Hypervisor arguments: ",
+		       cmd, "\n");
+	for (size_t i = 0; i < e->n_modules; i++) {
+		_cleanup_free_ char *args = i == 0 && e->kind == BOOT_XEN ?
+			bootcfg_build_cmdline(e->modules[i].args, NULL, rm, add, NULL) :
+			xstrdup(e->modules[i].args ? e->modules[i].args : "");
+		_cleanup_free_ char *label = xasprintf("Module %zu: ", i + 1);
+		append_escaped(&t, label, e->modules[i].path, "\n");
+		append_escaped(&t, "  arguments: ", args, "\n");
 	}
 	r = ui_menu(m->ui, UI_BG_NORMAL, "Confirm boot details", t, items, ARRAY_SIZE(items), 0);
 	free(t);
@@ -1140,20 +1201,20 @@ static int confirm_entry(struct menu *m, const struct boot_entry *e)
 	return r == 0 ? 1 : r == 1 ? 2 : 0;
 }
 
-static int save_default(struct menu *m, const struct boot_entry *e, unsigned index1)
-{
-	return save_default_signed(m, e, index1, NULL, NULL, false);
-}
-
-/* The OS boot menu (reference user_select). forced: no checks, PCR 4 was
- * already extended with "unsafe". */
+/* The OS boot menu (reference user_select). forced: an explicit unsafe boot
+ * (PCR 4 was already extended with "unsafe"), read through the unverified
+ * view; otherwise only what the last passed check signed is listed. */
 static int boot_menu(struct menu *m, bool forced)
 {
 	struct boot_entries l = {0};
-	int r = bootcfg_scan(m->bootdir, &l);
+	_cleanup_view_ struct boot_view *view = NULL;
+	int r = menu_view(m, !forced, &view);
 
+	if (r == 0)
+		r = bootcfg_scan(view, &l);
 	if (r < 0 || l.n == 0) {
-		_cleanup_free_ char *t = xasprintf("No boot entries found in %s%s%s.", m->bootdir,
+		_cleanup_free_ char *t = xasprintf("No %sboot entries found in %s%s%s.",
+						   forced ? "" : "signed ", m->bootdir,
 						   r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: No boot options", t);
 		boot_entries_free(&l);
@@ -1174,9 +1235,9 @@ static int boot_menu(struct menu *m, bool forced)
 		}
 		if (c == 0)
 			continue;
-		if (c == 2 && save_default(m, e, (unsigned)r + 1) < 0)
+		if (c == 2 && save_default_signed(m, view, e, (unsigned)r + 1, NULL, NULL, false) < 0)
 			continue;
-		r = kexec_entry(m, e, forced ? NULL : "generic");
+		r = kexec_entry(m, view, e, forced ? NULL : "generic");
 		break;
 	}
 	boot_entries_free(&l);
@@ -1193,10 +1254,12 @@ static bool global_ok(const struct integrity_report *r)
 	return integrity_ok(&c);
 }
 
+/* 1 when /boot verifies (m->signed_set then holds what was signed), 0 after
+ * the report (nothing to boot), <0 a fatal UI error. */
 static int verified_or_report(struct menu *m, bool for_default)
 {
 	struct integrity_report rep = {0};
-	int r = run_integrity(m, &rep);
+	int r;
 	static const struct ui_item items[] = {
 		{"i", "Investigate discrepancies"},
 		{"u", "Update checksums now (sign /boot)"},
@@ -1204,12 +1267,15 @@ static int verified_or_report(struct menu *m, bool for_default)
 	};
 	_cleanup_free_ char *text = NULL;
 
+	menu_forget_signed(m);
+	r = run_integrity(m, &rep);
 	if (r < 0) {
 		_cleanup_free_ char *t = xasprintf("Cannot read %s: %s", m->bootdir, strerror(-r));
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: /boot", t);
 		return 0;
 	}
-	if (for_default ? integrity_ok(&rep) : global_ok(&rep)) {
+	if ((for_default ? integrity_ok(&rep) : global_ok(&rep)) && rep.signed_set) {
+		m->signed_set = TAKE_PTR(rep.signed_set);
 		integrity_report_free(&rep);
 		return 1;
 	}
@@ -1225,17 +1291,19 @@ static int verified_or_report(struct menu *m, bool for_default)
 	return ui_fatal(r) ? r : 0;
 }
 
-/* Main menu d: reference attempt_default_boot. */
+/* Main menu d: reference attempt_default_boot, from the signed
+ * kexec_default.N.txt only. */
 static int default_boot(struct menu *m)
 {
 	struct boot_entry e = {0};
 	struct boot_entries l = {0};
+	_cleanup_view_ struct boot_view *view = NULL;
 	unsigned idx;
 	int r = verified_or_report(m, true);
 
 	if (r <= 0)
 		return r;
-	r = bootcfg_load_default(m->bootdir, &e, &idx);
+	r = bootcfg_signed_default(m->signed_set, &e, &idx);
 	if (r == -ENOENT) {
 		if ((r = menu_yes(m, UI_BG_WARNING, "No Default Boot Option Configured",
 				  "There is no default boot option configured yet.\n\n"
@@ -1249,9 +1317,11 @@ static int default_boot(struct menu *m)
 			  "The default boot option (kexec_default.N.txt) is malformed.");
 		return 0;
 	}
-	/* The saved line must still be entry N of the menu (reference
+	/* The saved line must still be entry N of the (signed) menu (reference
 	 * default_select); the signature already covers the file itself. */
-	r = bootcfg_scan(m->bootdir, &l);
+	r = menu_view(m, true, &view);
+	if (r == 0)
+		r = bootcfg_scan(view, &l);
 	if (r < 0 || idx == 0 || idx > l.n) {
 		r = 0;
 	} else {
@@ -1266,7 +1336,7 @@ static int default_boot(struct menu *m)
 			  "The list of boot entries has changed.\n\nPlease set a new default.");
 		return boot_menu(m, false);
 	}
-	r = kexec_entry(m, &e, "generic");
+	r = kexec_entry(m, view, &e, "generic");
 	boot_entry_free(&e);
 	return r;
 }
@@ -1927,9 +1997,13 @@ static int ownership(struct menu *m, bool clean_boot)
 
 	/* 3. Default entry (the user's choice), signed with /boot in step 4. */
 	struct boot_entries l = {0};
+	_cleanup_view_ struct boot_view *view = NULL;
 	long chosen = -1;
 	{
-		r = bootcfg_scan(m->bootdir, &l);
+		/* what the owner is about to sign: the unverified view */
+		r = menu_view(m, false, &view);
+		if (r == 0)
+			r = bootcfg_scan(view, &l);
 		if (r == 0 && l.n > 0) {
 			r = choose_entry(m, UI_BG_NORMAL, "Default boot entry",
 					 "Choose the entry booted by 'Default boot':", &l,
@@ -1948,8 +2022,8 @@ static int ownership(struct menu *m, bool clean_boot)
 
 	/* 4. Sign /boot with the new key: a fresh rollback counter (the TPM was
 	 * just cleared), the default entry files staged with the rest. */
-	r = chosen >= 0 ? save_default_signed(m, &l.v[chosen], (unsigned)chosen + 1, owner, fpr,
-					      m->tpm_on) :
+	r = chosen >= 0 ? save_default_signed(m, view, &l.v[chosen], (unsigned)chosen + 1, owner,
+					      fpr, m->tpm_on) :
 			  sign_boot_with(m, owner, fpr, NULL, 0, m->tpm_on);
 	boot_entries_free(&l);
 	if (r == -EPROTO || r == -EPIPE)
@@ -2147,6 +2221,7 @@ static int run(int argc, char **argv)
 	config_init(&m.cfg);
 	if ((r = load_config(&m, files, n_files))) {
 		config_free(&m.cfg);
+	menu_forget_signed(&m);
 		return r;
 	}
 	m.board = config_get(&m.cfg, "CONFIG_BOARD_NAME");
@@ -2156,6 +2231,7 @@ static int run(int argc, char **argv)
 	r = ui_open(&uo, &m.ui);
 	if (r < 0) {
 		config_free(&m.cfg);
+	menu_forget_signed(&m);
 		return r == -ENOENT || r == -EINVAL ? HEADS_EXIT_USAGE : HEADS_EXIT_FAIL;
 	}
 	refresh_status(&m);
@@ -2168,6 +2244,7 @@ static int run(int argc, char **argv)
 			      HEADS_EXIT_FAIL;
 	ui_close(m.ui);
 	config_free(&m.cfg);
+	menu_forget_signed(&m);
 	return m.exit_code;
 }
 

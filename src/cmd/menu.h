@@ -36,6 +36,9 @@ struct menu {
 	bool rom_written;   /* this menu rewrote the ROM config area: reboot */
 	bool have_next_pcr7; /* next_pcr7 is the next boot's PCR 7 (seal to it) */
 	uint8_t next_pcr7[32];
+	/* What kexec.sig vouched for at the last check that passed (owned):
+	 * normal boots read /boot only through it (boot/view.h). */
+	struct boot_signed *signed_set;
 	bool done;      /* leave the main loop */
 	int exit_code;
 };

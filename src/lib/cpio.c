@@ -591,7 +591,7 @@ int initrd_inject_key(int initrd_fd, const struct secret *key, const char *overr
 	cpio_writer_free(&w);
 	if (r < 0)
 		goto out;
-	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		r = log_error_errno(-errno, "sealing the initrd memfd");
 		goto out;
 	}
@@ -610,4 +610,23 @@ out:
 		free(made[i]);
 	free(made);
 	return r;
+}
+
+int initrd_wipe(int fd)
+{
+	static const uint8_t zero[65536];
+	struct stat st;
+	off_t off = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	while (off < st.st_size) {
+		size_t n = st.st_size - off > (off_t)sizeof(zero) ? sizeof(zero)
+								  : (size_t)(st.st_size - off);
+		ssize_t w = pwrite(fd, zero, n, off);
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		off += w;
+	}
+	return 0;
 }

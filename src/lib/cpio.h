@@ -74,7 +74,12 @@ int cpio_walk(const void *image, size_t len, cpio_visit_fn fn, void *userdata);
 int initrd_crypttab_overrides(const void *image, size_t len, char **ret);
 
 /* Build the injected initrd: see above. overrides may be NULL or "" (then
- * no crypttab file is added). Returns a sealed memfd (>= 0) positioned at 0. */
+ * no crypttab file is added). Returns a memfd (>= 0) positioned at 0, sealed
+ * against shrinking and growing; it stays writable for initrd_wipe() only
+ * (it never leaves this process but to the kernel or kexec-tools). */
 int initrd_inject_key(int initrd_fd, const struct secret *key, const char *overrides);
+/* Overwrite the whole memfd with zeros (a boot that did not happen must not
+ * leave the key in memory). */
+int initrd_wipe(int fd);
 
 #endif

@@ -511,27 +511,20 @@ static int default_overrides(const char *bootdir, char **ret)
 	return initrd_crypttab_overrides(img, len, ret);
 }
 
-int duk_inject(const char *bootdir, const struct boot_entry *e, const struct secret *key,
+int duk_inject(const struct boot_signed *s, int initrd, const struct secret *key,
 	       const struct luks_key_device *devices, size_t n_devices)
 {
-	_cleanup_free_ char *path = NULL, *over = NULL;
-	_cleanup_close_ int fd = -1;
-	size_t len;
+	const struct boot_signed_file *f = boot_signed_file(s, DUK_CRYPTTAB_FILE);
+	_cleanup_free_ char *fallback = NULL;
 	int r;
 
-	path = xasprintf("%s/%s", bootdir, DUK_CRYPTTAB_FILE);
-	r = fs_read_file(path, DUK_BOOT_FILE_MAX, &over, &len);
-	if (r == -ENOENT) {
-		over = duk_fallback_overrides(devices, n_devices);
-	} else if (r < 0) {
-		return log_error_errno(r, "%s: cannot read", path);
-	}
-	fd = initrd_fd(bootdir, e);
-	if (fd < 0)
-		return fd;
-	r = initrd_inject_key(fd, key, over);
+	if (initrd < 0)
+		return log_error_errno(-ENOENT, "the boot entry has no initrd to add the key to");
+	if (!f)
+		fallback = duk_fallback_overrides(devices, n_devices);
+	r = initrd_inject_key(initrd, key, f ? f->data : fallback);
 	if (r < 0)
-		return log_error_errno(r, "cannot add the key to the initrd of '%s'", e->title);
+		return log_error_errno(r, "cannot add the key to the initrd");
 	return r;
 }
 
@@ -798,25 +791,22 @@ static void set_reason(struct tpm *t, struct duk_unlock_result *res, int r, cons
 }
 
 /* Steps 1-3 of the reference kexec-insert-key: devices, PCR 6, compare. */
-static int check_headers(struct tpm *t, const char *bootdir, struct duk_unlock_result *res,
-			 char **ret_detail)
+static int check_headers(struct tpm *t, const struct boot_signed *s,
+			 struct duk_unlock_result *res, char **ret_detail)
 {
-	_cleanup_free_ char *path = NULL, *text = NULL, *err = NULL, *sealed = NULL;
-	_cleanup_free_ char *listing = NULL;
+	const struct boot_signed_file *kd = boot_signed_file(s, DUK_KEY_DEVICES_FILE);
+	const struct boot_signed_file *hdr = boot_signed_file(s, DUK_LUKSHDR_FILE);
+	_cleanup_free_ char *err = NULL, *listing = NULL;
 	struct luks_device *v = NULL;
-	size_t len, n, sealed_len, listing_len;
+	size_t n, listing_len;
 	int r;
 
 	*ret_detail = NULL;
-	path = xasprintf("%s/%s", bootdir, DUK_KEY_DEVICES_FILE);
-	r = fs_read_file(path, DUK_BOOT_FILE_MAX, &text, &len);
-	if (r == -ENOENT)
+	if (!kd)
 		return DUK_E_NOT_SET_UP;
-	if (r < 0)
-		return log_error_errno(r, "%s", path);
-	r = luks_parse_key_devices(text, len, &res->devices, &res->n_devices, &err);
+	r = luks_parse_key_devices(kd->data, kd->len, &res->devices, &res->n_devices, &err);
 	if (r < 0) {
-		log_error("%s: %s", path, err ? err : strerror(-r));
+		log_error("%s: %s", DUK_KEY_DEVICES_FILE, err ? err : strerror(-r));
 		return r;
 	}
 	n = res->n_devices;
@@ -850,21 +840,14 @@ static int check_headers(struct tpm *t, const char *bootdir, struct duk_unlock_r
 		log_error_errno(r, "extending PCR %d with the LUKS headers", DUK_PCR_LUKS);
 		goto out;
 	}
-	free(path);
-	path = xasprintf("%s/%s", bootdir, DUK_LUKSHDR_FILE);
-	r = fs_read_file(path, DUK_BOOT_FILE_MAX, &sealed, &sealed_len);
-	if (r == -ENOENT) {
-		log_warn("%s is missing: cannot check the LUKS headers against the sealed ones",
-			 path);
+	if (!hdr) {
+		log_warn("%s is not signed: cannot check the LUKS headers against the sealed "
+			 "ones", DUK_LUKSHDR_FILE);
 		log_warn("reseal the Disk Unlock Key to recreate it");
 		r = 0;
 		goto out;
 	}
-	if (r < 0) {
-		log_error_errno(r, "%s", path);
-		goto out;
-	}
-	r = duk_compare_headers(sealed, sealed_len, listing, listing_len, res->devices, n,
+	r = duk_compare_headers(hdr->data, hdr->len, listing, listing_len, res->devices, n,
 				ret_detail);
 	if (r < 0)
 		log_warn("Encrypted disk keys have changed since the TPM Disk Unlock Key was "
@@ -874,7 +857,7 @@ out:
 	return r;
 }
 
-int duk_unlock(struct tpm *t, const char *bootdir, const struct duk_unlock_callbacks *cb,
+int duk_unlock(struct tpm *t, const struct boot_signed *s, const struct duk_unlock_callbacks *cb,
 	       struct duk_unlock_result *ret)
 {
 	struct duk_unlock_result *res = ret;
@@ -883,7 +866,7 @@ int duk_unlock(struct tpm *t, const char *bootdir, const struct duk_unlock_callb
 	int r, e;
 
 	memset(res, 0, sizeof(*res));
-	r = check_headers(t, bootdir, res, &detail);
+	r = check_headers(t, s, res, &detail);
 	if (r == 0) {
 		const char *last = NULL;
 		char why[256];

@@ -35,6 +35,7 @@
 #include "bootcfg/bootcfg.h"
 #include "luks/luks.h"
 #include "secret.h"
+#include "boot/signed.h"
 #include "tpm/tpm.h"
 
 #define DUK_PASSPHRASE_MIN 12
@@ -182,26 +183,27 @@ struct duk_unlock_result {
 };
 void duk_unlock_result_free(struct duk_unlock_result *r);
 
-/* Reference kexec-insert-key up to the initrd: read bootdir's key devices
- * and sealed header listing, measure the headers into PCR 6, refuse
+/* Reference kexec-insert-key up to the initrd: the key devices and sealed
+ * header listing from the signed kexec*.txt of s (never re-read from
+ * /boot; NULL or unsigned: DUK_E_NOT_SET_UP, nothing unsealed), measure the headers into PCR 6, refuse
  * (DUK_E_HEADERS_CHANGED) if they changed, else up to DUK_TRIES unseal
  * attempts (a wrong passphrase retries; PCRs moved, lockout, no object stop
  * at once), then ALWAYS extend PCR 4 with "generic". An unsealed key is
  * checked to open every key device (DUK_E_BAD_KEY otherwise). Returns the
  * outcome (also in ret->outcome); -EIO when PCR 4 could not be extended. */
-int duk_unlock(struct tpm *t, const char *bootdir, const struct duk_unlock_callbacks *cb,
-	       struct duk_unlock_result *ret);
+int duk_unlock(struct tpm *t, const struct boot_signed *s,
+	       const struct duk_unlock_callbacks *cb, struct duk_unlock_result *ret);
 
 /* Human reason for an unlock/unseal outcome; names moved PCRs when the
  * TPM is given. Writes at most size bytes. */
 void duk_reason(struct tpm *t, int r, char *out, size_t size);
 
-/* The default entry's initrd with /secret.key and the crypttab files of
- * bootdir's kexec_initrd_crypttab_overrides.txt (fallback lines from devices
- * when that file is absent) appended: a sealed memfd (initrd_inject_key()).
- * Several initrds are concatenated first (4-byte aligned, as the kernel
- * reads them); for xen/multiboot the 2nd module is the initrd. */
-int duk_inject(const char *bootdir, const struct boot_entry *e, const struct secret *key,
+/* The initrd the OS gets (kexec_plan_initrd_fd(): the verified bytes, read
+ * once) with /secret.key and the crypttab files of the signed
+ * kexec_initrd_crypttab_overrides.txt (fallback lines from devices when s
+ * has none) appended: a memfd from initrd_inject_key(), to give to
+ * kexec_plan_set_initrd(). */
+int duk_inject(const struct boot_signed *s, int initrd, const struct secret *key,
 	       const struct luks_key_device *devices, size_t n_devices);
 
 #endif

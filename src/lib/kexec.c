@@ -1,5 +1,7 @@
 /* kexec.c - resolve a boot entry into a kexec plan; describe or load it. */
 #include "kexec.h"
+#include "codec.h"
+#include "cpio.h"
 #include "fs.h"
 #include "log.h"
 #include "util.h"
@@ -26,47 +28,34 @@
 void kexec_opts_init(struct kexec_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->initrd_fd = -1;
 }
 
 void kexec_plan_free(struct kexec_plan *p)
 {
 	if (!p)
 		return;
-	free(p->kernel);
-	free(p->cmdline);
+	free(p->bootdir);
+	/* a replaced initrd may hold a key (duk_inject): wipe it, the boot
+	 * did not happen (after a successful kexec this is never reached) */
+	if (p->initrd_replaced) {
+		int fd = kexec_plan_initrd_fd(p);
+		if (fd >= 0 && initrd_wipe(fd) < 0)
+			log_warn("cannot wipe the replaced initrd: %m");
+	}
+	boot_blob_free(&p->kernel);
 	for (size_t i = 0; i < p->n_initrd; i++)
-		free(p->initrd[i]);
+		boot_blob_free(&p->initrd[i]);
 	free(p->initrd);
+	/* the single initrd's fd belongs to its blob */
+	if (p->initrd_fd >= 0 && (p->n_initrd != 1 || p->initrd_replaced))
+		close(p->initrd_fd);
 	for (size_t i = 0; i < p->n_modules; i++) {
-		free(p->modules[i].path);
+		boot_blob_free(&p->modules[i].blob);
 		free(p->modules[i].args);
 	}
 	free(p->modules);
 	memset(p, 0, sizeof(*p));
 	p->initrd_fd = -1;
-}
-
-/* rel must be a regular file beneath bootdir; returns bootdir + rel. */
-static int resolve(const char *bootdir, const char *rel, char **ret)
-{
-	_cleanup_close_ int dfd = open(bootdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_close_ int fd = -1;
-	struct stat st;
-	const char *r = rel;
-
-	if (dfd < 0)
-		return log_error_errno(-errno, "cannot open boot directory %s", bootdir);
-	while (*r == '/')
-		r++;
-	if (!*r)
-		return log_error_errno(-EINVAL, "empty path in boot entry");
-	fd = fs_open_beneath(dfd, r, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return log_error_errno(fd, "Failed to find file %s in %s", rel, bootdir);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return log_error_errno(-EINVAL, "%s in %s is not a regular file", rel, bootdir);
-	return fs_path_join(bootdir, r, ret);
 }
 
 static bool has_word(const char *s, const char *w)
@@ -78,27 +67,79 @@ static bool has_word(const char *s, const char *w)
 	return false;
 }
 
-int kexec_plan_build(const char *bootdir, const struct boot_entry *e, const struct kexec_opts *o,
-		     struct kexec_plan *ret)
+/* Concatenate the initrd memfds (each padded to 4 bytes) into a new one. */
+static int concat_initrds(const struct kexec_plan *p)
 {
-	struct kexec_plan p = {.kind = e->kind, .initrd_fd = o->initrd_fd};
+	_cleanup_close_ int mfd = memfd_create("heads-initrds", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	static const uint8_t zero[4];
+	uint8_t buf[65536];
+	if (mfd < 0)
+		return -errno;
+	for (size_t i = 0; i < p->n_initrd; i++) {
+		int fd = p->initrd[i].fd;
+		off_t off = 0;
+		long n;
+		int r;
+		while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+			if ((r = write_full(mfd, buf, (size_t)n)) < 0)
+				return r;
+			off += n;
+		}
+		if (n < 0)
+			return -errno;
+		if (off % 4 && (r = write_full(mfd, zero, 4 - (size_t)(off % 4))) < 0)
+			return r;
+	}
+	if (lseek(mfd, 0, SEEK_SET) < 0 ||
+	    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		return -errno;
+	return TAKE_FD(mfd);
+}
+
+static int load_blob(struct boot_view *v, const char *path, struct boot_blob *b, bool *verified)
+{
+	int r = boot_view_load(v, path, b);
+	if (r < 0)
+		return r; /* logged with the path by the view */
+	if (!b->verified)
+		*verified = false;
+	return 0;
+}
+
+int kexec_plan_build(struct boot_view *view, const struct boot_entry *e,
+		     const struct kexec_opts *o, struct kexec_plan *ret)
+{
+	struct kexec_plan p = {.kind = e->kind, .initrd_fd = -1, .verified = true,
+			       .kernel = {.fd = -1}};
 	int r;
 
-	if (!e->kernel)
-		return log_error_errno(-EINVAL, "boot entry '%s' has no kernel", e->title ? e->title : "");
-	r = resolve(bootdir, e->kernel, &p.kernel);
+	p.bootdir = xstrdup(boot_view_dir(view));
+	if (!e->kernel) {
+		r = log_error_errno(-EINVAL, "boot entry '%s' has no kernel", e->title ? e->title : "");
+		goto fail;
+	}
+	r = load_blob(view, e->kernel, &p.kernel, &p.verified);
 	if (r < 0)
 		goto fail;
 	if (e->kind == BOOT_LINUX) {
 		p.cmdline = bootcfg_build_cmdline(e->cmdline, o->add, o->remove, o->board_add,
 						  &p.cmdline_too_long);
-		if (o->initrd_fd < 0) {
-			p.initrd = xcalloc(e->n_initrd + 1, sizeof(char *));
-			for (size_t i = 0; i < e->n_initrd; i++) {
-				r = resolve(bootdir, e->initrd[i], &p.initrd[i]);
-				if (r < 0)
-					goto fail;
-				p.n_initrd++;
+		p.initrd = xcalloc(e->n_initrd + 1, sizeof(*p.initrd));
+		for (size_t i = 0; i < e->n_initrd; i++) {
+			p.initrd[i].fd = -1;
+			r = load_blob(view, e->initrd[i], &p.initrd[i], &p.verified);
+			if (r < 0)
+				goto fail;
+			p.n_initrd++;
+		}
+		if (p.n_initrd == 1) {
+			p.initrd_fd = p.initrd[0].fd;
+		} else if (p.n_initrd > 1) {
+			p.initrd_fd = concat_initrds(&p);
+			if (p.initrd_fd < 0) {
+				r = log_error_errno(p.initrd_fd, "cannot concatenate the initrds");
+				p.initrd_fd = -1;
+				goto fail;
 			}
 		}
 	} else {
@@ -116,24 +157,19 @@ int kexec_plan_build(const char *bootdir, const struct boot_entry *e, const stru
 		} else {
 			p.cmdline = xstrdup(e->cmdline ? e->cmdline : "");
 		}
-		p.modules = xcalloc(e->n_modules + 1, sizeof(struct boot_module));
+		p.modules = xcalloc(e->n_modules + 1, sizeof(*p.modules));
 		for (size_t i = 0; i < e->n_modules; i++) {
-			struct boot_module *m = &p.modules[i];
-			if (i == 1 && o->initrd_fd >= 0) {
-				m->path = xasprintf("/proc/self/fd/%d", o->initrd_fd);
-			} else {
-				r = resolve(bootdir, e->modules[i].path, &m->path);
-				if (r < 0) {
-					p.n_modules = i;
-					goto fail;
-				}
-			}
+			struct kexec_module *m = &p.modules[i];
+			m->blob.fd = -1;
+			p.n_modules = i + 1;
+			r = load_blob(view, e->modules[i].path, &m->blob, &p.verified);
+			if (r < 0)
+				goto fail;
 			if (i == 0 && e->kind == BOOT_XEN)
 				m->args = bootcfg_build_cmdline(e->modules[i].args, o->add, o->remove,
 								o->board_add, &p.cmdline_too_long);
 			else
 				m->args = xstrdup(e->modules[i].args ? e->modules[i].args : "");
-			p.n_modules = i + 1;
 		}
 	}
 	*ret = p;
@@ -141,6 +177,35 @@ int kexec_plan_build(const char *bootdir, const struct boot_entry *e, const stru
 fail:
 	kexec_plan_free(&p);
 	return r;
+}
+
+int kexec_plan_initrd_fd(const struct kexec_plan *p)
+{
+	if (p->kind == BOOT_LINUX)
+		return p->initrd_fd;
+	return p->n_modules > 1 ? p->modules[1].blob.fd : -1;
+}
+
+int kexec_plan_set_initrd(struct kexec_plan *p, int fd)
+{
+	if (p->kind == BOOT_LINUX) {
+		if (p->initrd_fd < 0)
+			return -EINVAL;
+		if (p->n_initrd != 1 || p->initrd_replaced)
+			close(p->initrd_fd);
+		p->initrd_fd = fd;
+		p->initrd_replaced = true;
+		return 0;
+	}
+	if (p->n_modules < 2)
+		return -EINVAL;
+	struct boot_blob *b = &p->modules[1].blob;
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = fd;
+	b->verified = false; /* built from verified bytes, no longer them */
+	p->initrd_replaced = true;
+	return 0;
 }
 
 void kexec_argv_free(char **argv)
@@ -152,25 +217,22 @@ void kexec_argv_free(char **argv)
 
 char **kexec_plan_argv(const struct kexec_plan *p, const char *tool)
 {
-	size_t n = 0, cap = 8 + p->n_modules + p->n_initrd;
+	size_t n = 0, cap = 8 + p->n_modules;
 	char **v = xcalloc(cap, sizeof(char *));
 	v[n++] = xstrdup(tool ? tool : DEFAULT_KEXEC_TOOL);
 	v[n++] = xstrdup("-l");
-	v[n++] = xstrdup(p->kernel);
+	v[n++] = xasprintf("/proc/self/fd/%d", p->kernel.fd);
 	if (p->kind == BOOT_LINUX) {
-		/* equivalent kexec-tools call (kexec keeps only the last --initrd,
-		 * so at most one is given: the override or the first one) */
 		if (p->initrd_fd >= 0)
 			v[n++] = xasprintf("--initrd=/proc/self/fd/%d", p->initrd_fd);
-		else if (p->n_initrd)
-			v[n++] = xasprintf("--initrd=%s", p->initrd[0]);
 		v[n++] = xasprintf("--append=%s", p->cmdline);
 	} else {
 		v[n++] = xasprintf("--command-line=%s", p->cmdline);
 		for (size_t i = 0; i < p->n_modules; i++)
 			v[n++] = *p->modules[i].args
-					 ? xasprintf("--module=%s %s", p->modules[i].path, p->modules[i].args)
-					 : xasprintf("--module=%s", p->modules[i].path);
+					 ? xasprintf("--module=/proc/self/fd/%d %s",
+						     p->modules[i].blob.fd, p->modules[i].args)
+					 : xasprintf("--module=/proc/self/fd/%d", p->modules[i].blob.fd);
 	}
 	v[n] = NULL;
 	return v;
@@ -192,29 +254,51 @@ static void put_quoted(FILE *out, const char *s)
 	fputc('\'', out);
 }
 
+static void put_escaped(FILE *out, const char *key, const char *a, const char *b)
+{
+	_cleanup_free_ char *x = bootcfg_escape(a), *y = bootcfg_escape(b ? b : "");
+	fprintf(out, "%s: %s%s\n", key, x, y);
+}
+
+static void put_file(FILE *out, const char *key, const struct kexec_plan *p,
+		     const struct boot_blob *b, const char *args)
+{
+	_cleanup_free_ char *path = xasprintf("%s%s%s", p->bootdir, b->path[0] == '/' ? "" : "/",
+					      b->path);
+	_cleanup_free_ char *tail = args && *args ? xasprintf(" %s", args) : NULL;
+	char hex[65];
+	put_escaped(out, key, path, tail);
+	hex_encode(b->sha256, 32, hex);
+	fprintf(out, "%s-sha256: %s%s\n", key, hex, b->verified ? " (signed)" : "");
+}
+
 int kexec_plan_describe(const struct kexec_plan *p, const char *tool, FILE *out)
 {
 	fprintf(out, "kind: %s\n", boot_kind_to_string(p->kind));
-	fprintf(out, "kernel: %s\n", p->kernel);
+	fprintf(out, "verified: %s\n", p->verified ? "yes" : "NO (UNVERIFIED)");
+	put_file(out, "kernel", p, &p->kernel, NULL);
 	if (p->kind == BOOT_LINUX) {
-		if (p->initrd_fd >= 0)
-			fprintf(out, "initrd: fd:%d\n", p->initrd_fd);
-		for (size_t i = 0; i < p->n_initrd; i++)
-			fprintf(out, "initrd: %s\n", p->initrd[i]);
-		fprintf(out, "cmdline: %s\n", p->cmdline);
+		for (size_t i = 0; i < p->n_initrd && !p->initrd_replaced; i++)
+			put_file(out, "initrd", p, &p->initrd[i], NULL);
+		if (p->initrd_replaced) {
+			struct stat st;
+			fprintf(out, "initrd: replaced (%lld bytes)\n",
+				fstat(p->initrd_fd, &st) == 0 ? (long long)st.st_size : -1LL);
+		}
+		put_escaped(out, "cmdline", p->cmdline, NULL);
 		fprintf(out, "method: kexec_file_load%s\n",
 			p->n_initrd > 1 ? " (initrds concatenated)" : "");
 	} else {
-		fprintf(out, "cmdline: %s\n", p->cmdline);
+		put_escaped(out, "cmdline", p->cmdline, NULL);
 		for (size_t i = 0; i < p->n_modules; i++)
-			fprintf(out, "module: %s%s%s\n", p->modules[i].path,
-				*p->modules[i].args ? " " : "", p->modules[i].args);
+			put_file(out, "module", p, &p->modules[i].blob, p->modules[i].args);
 		fprintf(out, "method: kexec-tools\n");
 		char **v = kexec_plan_argv(p, tool);
 		fputs("exec:", out);
 		for (size_t i = 0; v[i]; i++) {
+			_cleanup_free_ char *w = bootcfg_escape(v[i]);
 			fputc(' ', out);
-			put_quoted(out, v[i]);
+			put_quoted(out, w);
 		}
 		fputc('\n', out);
 		kexec_argv_free(v);
@@ -224,65 +308,26 @@ int kexec_plan_describe(const struct kexec_plan *p, const char *tool, FILE *out)
 	return ferror(out) ? -EIO : 0;
 }
 
-/* Concatenate initrds (each padded to 4 bytes) into a memfd. */
-static int concat_initrds(const struct kexec_plan *p)
+static int rewind_fd(int fd)
 {
-	_cleanup_close_ int mfd = memfd_create("heads-initrds", MFD_CLOEXEC);
-	static const uint8_t zero[4];
-	uint8_t buf[65536];
-	if (mfd < 0)
-		return -errno;
-	for (size_t i = 0; i < p->n_initrd; i++) {
-		_cleanup_close_ int fd = open(p->initrd[i], O_RDONLY | O_CLOEXEC);
-		long n, total = 0;
-		int r;
-		if (fd < 0)
-			return log_error_errno(-errno, "cannot open %s", p->initrd[i]);
-		while ((n = read_full(fd, buf, sizeof(buf))) > 0) {
-			if ((r = write_full(mfd, buf, n)) < 0)
-				return r;
-			total += n;
-		}
-		if (n < 0)
-			return (int)n;
-		if (total % 4 && (r = write_full(mfd, zero, 4 - total % 4)) < 0)
-			return r;
-	}
-	if (lseek(mfd, 0, SEEK_SET) < 0)
-		return -errno;
-	return TAKE_FD(mfd);
+	return fd < 0 || lseek(fd, 0, SEEK_SET) >= 0 ? 0 : -errno;
 }
 
 int kexec_plan_load(const struct kexec_plan *p, const char *tool)
 {
 	if (p->kind == BOOT_LINUX) {
-		_cleanup_close_ int kfd = open(p->kernel, O_RDONLY | O_CLOEXEC);
-		_cleanup_close_ int own = -1;
-		int ifd = -1;
-		unsigned long flags = 0;
-		if (kfd < 0)
-			return log_error_errno(-errno, "cannot open %s", p->kernel);
-		if (p->initrd_fd >= 0) {
-			ifd = p->initrd_fd;
-			if (lseek(ifd, 0, SEEK_SET) < 0 && errno != ESPIPE)
-				return log_error_errno(-errno, "initrd fd");
-		} else if (p->n_initrd == 1) {
-			own = open(p->initrd[0], O_RDONLY | O_CLOEXEC);
-			if (own < 0)
-				return log_error_errno(-errno, "cannot open %s", p->initrd[0]);
-			ifd = own;
-		} else if (p->n_initrd > 1) {
-			own = concat_initrds(p);
-			if (own < 0)
-				return log_error_errno(own, "cannot concatenate initrds");
-			ifd = own;
-		} else {
-			flags |= KEXEC_FILE_NO_INITRAMFS;
-		}
+		unsigned long flags = p->initrd_fd < 0 ? KEXEC_FILE_NO_INITRAMFS : 0;
 		size_t len = strlen(p->cmdline) + 1;
-		if (syscall(SYS_kexec_file_load, kfd, ifd, len, p->cmdline, flags) < 0)
-			return log_error_errno(-errno, "kexec_file_load of %s", p->kernel);
-		log_info("kexec: loaded %s", p->kernel);
+		int r = rewind_fd(p->kernel.fd);
+		if (r == 0)
+			r = rewind_fd(p->initrd_fd);
+		if (r < 0)
+			return log_error_errno(r, "kexec: cannot rewind a loaded file");
+		if (syscall(SYS_kexec_file_load, p->kernel.fd, p->initrd_fd, len, p->cmdline,
+			    flags) < 0)
+			return log_error_errno(-errno, "kexec_file_load of %s%s", p->bootdir,
+					       p->kernel.path);
+		log_info("kexec: loaded %s%s", p->bootdir, p->kernel.path);
 		return 0;
 	}
 	char **v = kexec_plan_argv(p, tool);
@@ -292,11 +337,17 @@ int kexec_plan_load(const struct kexec_plan *p, const char *tool)
 		return log_error_errno(-errno, "fork");
 	}
 	if (pid == 0) {
-		/* keep an initrd override fd open across exec for /proc/self/fd/N */
-		if (p->initrd_fd >= 0) {
-			int fl = fcntl(p->initrd_fd, F_GETFD);
-			if (fl >= 0)
-				fcntl(p->initrd_fd, F_SETFD, fl & ~FD_CLOEXEC);
+		/* the memfds stay open across exec for /proc/self/fd/N (the
+		 * child's own descriptors; the parent's keep FD_CLOEXEC) */
+		int fds[1 + p->n_modules];
+		fds[0] = p->kernel.fd;
+		for (size_t i = 0; i < p->n_modules; i++)
+			fds[1 + i] = p->modules[i].blob.fd;
+		for (size_t i = 0; i < 1 + p->n_modules; i++) {
+			int fl = fcntl(fds[i], F_GETFD);
+			if (fl < 0 || fcntl(fds[i], F_SETFD, fl & ~FD_CLOEXEC) < 0 ||
+			    lseek(fds[i], 0, SEEK_SET) < 0)
+				_exit(126);
 		}
 		execv(v[0], v);
 		_exit(127);
@@ -306,8 +357,8 @@ int kexec_plan_load(const struct kexec_plan *p, const char *tool)
 		;
 	int r = 0;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		r = log_error_errno(-EIO, "%s -l %s failed (status %d)", v[0], p->kernel,
-				    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		r = log_error_errno(-EIO, "%s -l %s%s failed (status %d)", v[0], p->bootdir,
+				    p->kernel.path, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	kexec_argv_free(v);
 	return r;
 }

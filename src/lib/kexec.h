@@ -1,25 +1,29 @@
 /* kexec.h - load a boot entry for kexec, or describe what would be loaded.
  *
  * Contract:
- * - kexec_plan_build() resolves a struct boot_entry against the boot
- *   directory into absolute file paths and the final command line(s)
- *   (bootcfg_build_cmdline() with the add/remove/board rules). Every file
- *   must exist beneath bootdir (opened with fs_open_beneath(), so symlinks
- *   cannot escape): -ENOENT otherwise, logged with the path.
- * - Linux entries are loaded with kexec_file_load(2) (kernel fd, initrd fd,
- *   command line); with several initrds they are concatenated (each padded
- *   to 4 bytes) into a memfd, as the kernel accepts concatenated archives.
- *   An initrd override fd (e.g. the memfd from initrd_inject_key()) replaces
- *   the entry's initrd(s).
+ * - kexec_plan_build() reads every file of a struct boot_entry (kernel,
+ *   initrds, multiboot modules) once, through a boot view (boot/view.h),
+ *   into sealed memfds: with a verified view each one's SHA-256 equals the
+ *   signed line of that exact path or the build fails naming the file
+ *   (-EBADMSG, -EPERM for an unsigned file or link). The plan holds only
+ *   those memfds: loading never opens a path again. It also builds the
+ *   final command line(s) (bootcfg_build_cmdline() with the add/remove/board
+ *   rules).
+ * - Linux entries are loaded with kexec_file_load(2) from the kernel memfd
+ *   and the initrd memfd (several initrds are concatenated, each padded to
+ *   4 bytes, into one memfd, as the kernel accepts concatenated archives).
+ * - kexec_plan_set_initrd() replaces the initrd the OS gets (the Disk Unlock
+ *   Key injection builds it from kexec_plan_initrd_fd(), the verified
+ *   bytes): for Linux the initrd, for Xen/multiboot the second module.
  * - Xen and multiboot entries are loaded with kexec-tools:
- *   `kexec -l HYPERVISOR --command-line=ARGS --module="PATH ARGS" ...`
- *   run with fork+execv and an argv array (never a shell). For Xen the
- *   hypervisor arguments get "no-real-mode reboot=no vga=current" appended
- *   (as Heads does) and the first module's arguments go through the cmdline
- *   builder; for xen an initrd override replaces module 2 (passed as
- *   /proc/self/fd/N to kexec-tools).
- * - kexec_plan_describe() prints exactly what kexec_plan_load() would do,
- *   one "key: value" per line (stable; see `heads kexec --help`).
+ *   `kexec -l /proc/self/fd/K --command-line=ARGS --module="/proc/self/fd/M ARGS"`
+ *   run with fork+execv and an argv array (never a shell), the memfds
+ *   inherited by the child. For Xen the hypervisor arguments get
+ *   "no-real-mode reboot=no vga=current" appended (as Heads does) and the
+ *   first module's arguments go through the cmdline builder.
+ * - kexec_plan_describe() prints what kexec_plan_load() would do, one
+ *   "key: value" per line (stable; see `heads kexec --help`), with the
+ *   SHA-256 of every file and whether it matched a signed line.
  * - kexec_exec() reboots into the loaded kernel (reboot(LINUX_REBOOT_CMD_KEXEC)).
  * All return 0 or a negative errno.
  */
@@ -35,37 +39,56 @@ struct kexec_opts {
 	const char *add;        /* extra words (e.g. iso-scan/filename=...) */
 	const char *remove;     /* CONFIG_BOOT_KERNEL_REMOVE + -r words */
 	const char *board_add;  /* CONFIG_BOOT_KERNEL_ADD */
-	int initrd_fd;          /* override, or -1 */
 	const char *kexec_tool; /* path of kexec-tools' kexec; NULL = "/sbin/kexec" */
+};
+
+struct kexec_module {
+	struct boot_blob blob;
+	char *args;          /* final arguments */
 };
 
 struct kexec_plan {
 	enum boot_kind kind;
-	char *kernel;        /* absolute path */
-	char **initrd;       /* absolute paths (linux), n_initrd may be 0 */
+	char *bootdir;
+	bool verified;       /* every file matched a signed line */
+	struct boot_blob kernel;
+	struct boot_blob *initrd;    /* linux: the entry's initrds */
 	size_t n_initrd;
-	int initrd_fd;       /* override (borrowed), -1 if none */
+	int initrd_fd;       /* linux: what the kernel gets (the single
+				initrd's memfd, the concatenation, or a
+				replacement); -1 for none */
+	bool initrd_replaced;
 	char *cmdline;       /* final cmdline (linux) or hypervisor args */
-	struct boot_module *modules; /* absolute paths, final args */
+	struct kexec_module *modules;
 	size_t n_modules;
 	bool cmdline_too_long;
 };
 
 void kexec_opts_init(struct kexec_opts *o);
-int kexec_plan_build(const char *bootdir, const struct boot_entry *e,
+int kexec_plan_build(struct boot_view *view, const struct boot_entry *e,
 		     const struct kexec_opts *o, struct kexec_plan *ret);
 void kexec_plan_free(struct kexec_plan *p);
 
-/* The argv kexec-tools would get (xen/multiboot), NULL-terminated; also
- * meaningful for Linux as the equivalent kexec-tools call. Caller frees
- * with kexec_argv_free(). */
+/* The initrd the OS would get (not owned; -1 if none). */
+int kexec_plan_initrd_fd(const struct kexec_plan *p);
+/* Replace it with fd (taken). -EINVAL for an entry without one.
+ * kexec_plan_free() overwrites a replaced initrd with zeros (it may hold
+ * the Disk Unlock Key: a boot that did not happen leaves no copy). */
+int kexec_plan_set_initrd(struct kexec_plan *p, int fd);
+
+/* The argv kexec-tools would get (xen/multiboot), NULL-terminated, with
+ * /proc/self/fd/N for every file; also meaningful for Linux as the
+ * equivalent kexec-tools call. Caller frees with kexec_argv_free(). */
 char **kexec_plan_argv(const struct kexec_plan *p, const char *kexec_tool);
 void kexec_argv_free(char **argv);
 
-/* Lines: "kind: linux", "kernel: PATH", "initrd: PATH" (one per initrd, or
- * "initrd: fd:N" for an override), "cmdline: ...", "module: PATH ARGS",
- * and for xen/multiboot "exec: kexec -l ..." with the argv words each
- * shell-quoted for display only. */
+/* Lines: "kind: linux", "verified: yes|NO", "kernel: PATH", "kernel-sha256:
+ * HEX", "initrd: PATH" + "initrd-sha256: HEX" (one pair per initrd;
+ * "initrd: replaced (N bytes)" after kexec_plan_set_initrd), "cmdline: ...",
+ * "module: PATH ARGS" + "module-sha256: HEX", and for xen/multiboot "exec:
+ * kexec -l ..." with the argv words each shell-quoted for display only.
+ * PATH is the boot directory + the path the entry names; control bytes
+ * are escaped (bootcfg_escape). */
 int kexec_plan_describe(const struct kexec_plan *p, const char *kexec_tool, FILE *out);
 
 /* Load for a later kexec_exec(). Needs CAP_SYS_BOOT. */

@@ -1,5 +1,6 @@
 """heads kexec --dry-run: exactly what would be loaded (real kexec is
 exercised by the QEMU board tests)."""
+import hashlib
 import os
 import sys
 import unittest
@@ -7,6 +8,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import heads_test  # noqa: E402
 from heads_test import run  # noqa: E402
+
+
+X = hashlib.sha256(b"x").hexdigest()
 
 
 class Kexec(heads_test.TempDirTest):
@@ -32,12 +36,18 @@ class Kexec(heads_test.TempDirTest):
         self.assertEqual(p.returncode, 0, p.stderr)
         b = self.b
         self.assertEqual(p.stdout,
+                         "UNVERIFIED: %s is not checked against a keyring (--keyring)\n"
                          "kind: linux\n"
+                         "verified: NO (UNVERIFIED)\n"
                          "kernel: %s/vmlinuz-1\n"
+                         "kernel-sha256: %s\n"
                          "initrd: %s/ucode.img\n"
+                         "initrd-sha256: %s\n"
                          "initrd: %s/initrd-1\n"
+                         "initrd-sha256: %s\n"
                          "cmdline: iso-scan/filename=/a.iso root=/dev/sda1 ro splash intel_iommu=on\n"
-                         "method: kexec_file_load (initrds concatenated)\n" % (b, b, b))
+                         "method: kexec_file_load (initrds concatenated)\n"
+                         % (b, b, X, b, X, b, X))
 
     def test_xen_dry_run_with_initrd_override(self):
         fd = os.open(os.path.join(self.b, "initrd-1"), os.O_RDONLY)
@@ -48,17 +58,27 @@ class Kexec(heads_test.TempDirTest):
             os.close(fd)
         self.assertEqual(p.returncode, 0, p.stderr)
         b = self.b
-        self.assertEqual(p.stdout,
-                         "kind: xen\n"
-                         "kernel: %s/xen-4.17.gz\n"
-                         "cmdline: placeholder dom0_mem=1G no-real-mode reboot=no vga=current\n"
-                         "module: %s/vmlinuz-1 placeholder root=/dev/sda1\n"
-                         "module: /proc/self/fd/%d\n"
-                         "method: kexec-tools\n"
-                         "exec: /usr/sbin/kexec -l %s/xen-4.17.gz "
-                         "'--command-line=placeholder dom0_mem=1G no-real-mode reboot=no vga=current' "
-                         "'--module=%s/vmlinuz-1 placeholder root=/dev/sda1' "
-                         "--module=/proc/self/fd/%d\n" % (b, b, fd, b, b, fd))
+        # the files become memfds: kexec-tools reads /proc/self/fd/N (the
+        # numbers are heads' own descriptors); the initrd module is replaced
+        out = p.stdout.splitlines()
+        exec_line = out.pop()
+        self.assertEqual(out, [
+            "UNVERIFIED: %s is not checked against a keyring (--keyring)" % b,
+            "kind: xen",
+            "verified: NO (UNVERIFIED)",
+            "kernel: %s/xen-4.17.gz" % b,
+            "kernel-sha256: " + X,
+            "cmdline: placeholder dom0_mem=1G no-real-mode reboot=no vga=current",
+            "module: %s/vmlinuz-1 placeholder root=/dev/sda1" % b,
+            "module-sha256: " + X,
+            "module: %s/initrd-1" % b,
+            "module-sha256: " + X,
+            "method: kexec-tools"])
+        self.assertRegex(exec_line,
+                         r"^exec: /usr/sbin/kexec -l /proc/self/fd/\d+ "
+                         r"'--command-line=placeholder dom0_mem=1G no-real-mode reboot=no "
+                         r"vga=current' '--module=/proc/self/fd/\d+ placeholder root=/dev/sda1' "
+                         r"--module=/proc/self/fd/\d+$")
 
     def test_line_and_saved(self):
         line = "L|elf|kernel /vmlinuz-1|initrd /initrd-1|append ro"
@@ -71,13 +91,14 @@ class Kexec(heads_test.TempDirTest):
         p = run("kexec", "--boot", self.b, "--saved", params, "--dry-run")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("initrd: %s/initrd-1\n" % self.b, p.stdout)
+        self.assertTrue(p.stdout.startswith("UNVERIFIED: "), p.stdout)
         p = run("kexec", "--boot", self.b, "--saved", self.b, "--dry-run")
         self.assertEqual(p.returncode, 3)
 
     def test_missing_and_escaping_files_fail(self):
         p = run("kexec", "--boot", self.b, "--line", "x|elf|kernel /vmlinuz-1|initrd /initrd-9", "--dry-run")
         self.assertEqual(p.returncode, 1)
-        self.assertIn("Failed to find file /initrd-9", p.stderr)
+        self.assertIn("%s/initrd-9: cannot open" % self.b, p.stderr)
         os.symlink("/etc/passwd", os.path.join(self.b, "evil"))
         p = run("kexec", "--boot", self.b, "--line", "x|elf|kernel /evil", "--dry-run")
         self.assertEqual(p.returncode, 1)

@@ -95,11 +95,11 @@ static char *trim(char *s)
 	return s;
 }
 
-static int bls_read(const char *bootdir, const char *rel, struct bls *b)
+static int bls_read(struct boot_view *view, const char *rel, struct bls *b)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len;
-	int r = bc_read(bootdir, rel, &text, &len);
+	int r = bc_read(view, rel, &text, &len);
 	if (r < 0)
 		return r;
 	b->file = xstrdup(rel[0] == '/' ? rel + 1 : rel);
@@ -169,32 +169,33 @@ static char *expand(const char *s, bc_lookup_fn lookup, void *ud)
 	return c;
 }
 
-int bc_bls_load(const char *bootdir, const char *entries_dir, bc_lookup_fn lookup, void *ud,
+int bc_bls_load(struct boot_view *view, const char *entries_dir, bc_lookup_fn lookup, void *ud,
 		struct boot_entries *l)
 {
-	_cleanup_free_ char *dpath = xasprintf("%s/%s", bootdir, entries_dir);
+	struct boot_view_dirent *de = NULL;
 	struct bls *v = NULL;
-	size_t n = 0;
-	DIR *d;
-	struct dirent *de;
+	size_t n = 0, n_de = 0;
 	int r = 0;
 
 	if (fs_has_dotdot(entries_dir))
 		return -EXDEV;
-	d = opendir(dpath);
-	if (!d)
-		return log_error_errno(-errno, "cannot open %s", dpath);
-	while ((de = readdir(d))) {
-		size_t nl = strlen(de->d_name);
-		if (de->d_name[0] == '.' || nl < 6 || !streq(de->d_name + nl - 5, ".conf"))
+	r = boot_view_list(view, entries_dir, &de, &n_de);
+	if (r < 0)
+		return log_error_errno(r, "cannot list %s%s", boot_view_dir(view), entries_dir);
+	for (size_t i = 0; i < n_de; i++) {
+		const char *name = de[i].name;
+		size_t nl = strlen(name);
+		if (name[0] == '.' || nl < 6 || !streq(name + nl - 5, ".conf") ||
+		    de[i].type != BOOT_VIEW_FILE)
 			continue;
 		if (n >= BLS_MAX_FILES) {
-			r = log_error_errno(-E2BIG, "%s: more than %d entries", dpath, BLS_MAX_FILES);
+			r = log_error_errno(-E2BIG, "%s: more than %d entries", entries_dir,
+					    BLS_MAX_FILES);
 			break;
 		}
-		_cleanup_free_ char *rel = xasprintf("%s/%s", entries_dir, de->d_name);
+		_cleanup_free_ char *rel = xasprintf("%s/%s", entries_dir, name);
 		struct bls b = {0};
-		int q = bls_read(bootdir, rel, &b);
+		int q = bls_read(view, rel, &b);
 		if (q < 0) {
 			log_warn("%s: skipped (%s)", rel, strerror(-q));
 			bls_free(&b);
@@ -207,7 +208,7 @@ int bc_bls_load(const char *bootdir, const char *entries_dir, bc_lookup_fn looku
 		v = xrealloc(v, (n + 1) * sizeof(*v));
 		v[n++] = b;
 	}
-	closedir(d);
+	boot_view_dirents_free(de, n_de);
 	if (r == 0)
 		qsort(v, n, sizeof(*v), bls_cmp);
 	for (size_t i = 0; r == 0 && i < n; i++) {
@@ -229,7 +230,7 @@ int bc_bls_load(const char *bootdir, const char *entries_dir, bc_lookup_fn looku
 				e.initrd = xrealloc(e.initrd, (e.n_initrd + 1) * sizeof(char *));
 				e.initrd[e.n_initrd++] = bc_strip_device(w);
 			}
-			r = bc_emit(bootdir, l, &e);
+			r = bc_emit(view, l, &e);
 		} else {
 			/* raw: for blscfg, expanded later by the GRUB interpreter */
 			e.kernel = xstrdup(b->linux_);
@@ -279,14 +280,14 @@ static const char *env_lookup(const char *name, void *ud)
 }
 
 /* `set default_kernelopts="..."` in a grub.cfg next to the entries. */
-static void default_kernelopts(const char *bootdir, struct env *env)
+static void default_kernelopts(struct boot_view *view, struct env *env)
 {
 	static const char *const cfgs[] = {"/grub2/grub.cfg", "/grub/grub.cfg", "/boot/grub2/grub.cfg",
 					   "/boot/grub/grub.cfg"};
 	for (size_t i = 0; i < ARRAY_SIZE(cfgs); i++) {
 		_cleanup_free_ char *t = NULL;
 		size_t len;
-		if (!bc_exists(bootdir, cfgs[i], false) || bc_read(bootdir, cfgs[i], &t, &len) < 0)
+		if (!bc_exists(view, cfgs[i], false) || bc_read(view, cfgs[i], &t, &len) < 0)
 			continue;
 		char *p = strstr(t, "set default_kernelopts=");
 		if (!p)
@@ -300,7 +301,7 @@ static void default_kernelopts(const char *bootdir, struct env *env)
 	}
 }
 
-int bc_parse_bls(const char *bootdir, const char *config, struct boot_entries *l)
+int bc_parse_bls(struct boot_view *view, const char *config, struct boot_entries *l)
 {
 	static const char *const envs[] = {"/grub2/grubenv", "/grub/grubenv", "/boot/grub2/grubenv",
 					   "/boot/grub/grubenv", "/EFI/fedora/grubenv"};
@@ -310,20 +311,20 @@ int bc_parse_bls(const char *bootdir, const char *config, struct boot_entries *l
 	size_t first = l->n;
 	int r;
 
-	if (bc_exists(bootdir, "/loader/entries", true))
+	if (bc_exists(view, "/loader/entries", true))
 		dir = "loader/entries";
-	else if (bc_exists(bootdir, "/boot/loader/entries", true))
+	else if (bc_exists(view, "/boot/loader/entries", true))
 		dir = "boot/loader/entries";
-	if (strstr(config, "entries") && bc_exists(bootdir, config, true))
+	if (strstr(config, "entries") && bc_exists(view, config, true))
 		dir = config[0] == '/' ? config + 1 : config;
 	if (!dir)
-		return log_error_errno(-ENOENT, "%s: no loader/entries directory", bootdir);
+		return log_error_errno(-ENOENT, "%s: no loader/entries directory", boot_view_dir(view));
 
-	default_kernelopts(bootdir, &env);
+	default_kernelopts(view, &env);
 	for (size_t i = 0; i < ARRAY_SIZE(envs); i++) {
 		_cleanup_free_ char *t = NULL;
 		size_t len;
-		if (bc_exists(bootdir, envs[i], false) && bc_read(bootdir, envs[i], &t, &len) == 0) {
+		if (bc_exists(view, envs[i], false) && bc_read(view, envs[i], &t, &len) == 0) {
 			bc_parse_grubenv(t, len, env_cb, &env);
 			break;
 		}
@@ -332,8 +333,8 @@ int bc_parse_bls(const char *bootdir, const char *config, struct boot_entries *l
 	{
 		_cleanup_free_ char *t = NULL;
 		size_t len;
-		if (bc_exists(bootdir, "/loader/loader.conf", false) &&
-		    bc_read(bootdir, "/loader/loader.conf", &t, &len) == 0) {
+		if (bc_exists(view, "/loader/loader.conf", false) &&
+		    bc_read(view, "/loader/loader.conf", &t, &len) == 0) {
 			for (char *save = NULL, *ln = strtok_r(t, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
 				ln = trim(ln);
 				if (startswith(ln, "default") && (ln[7] == ' ' || ln[7] == '\t')) {
@@ -346,7 +347,7 @@ int bc_parse_bls(const char *bootdir, const char *config, struct boot_entries *l
 		if (!def && saved && *saved)
 			def = xstrdup(saved);
 	}
-	r = bc_bls_load(bootdir, dir, env_lookup, &env, l);
+	r = bc_bls_load(view, dir, env_lookup, &env, l);
 	if (r == 0 && l->n > first && !l->default_id) {
 		long idx = (long)first;
 		if (def) {

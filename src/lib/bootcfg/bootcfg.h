@@ -15,10 +15,16 @@
  *   nesting, and syslinux INCLUDE cycles are refused with -ELOOP); loop
  *   iterations, commands executed, entries and total output are capped
  *   (-E2BIG). Errors are logged once with FILE:LINE.
+ * - Every file is read through a boot view (boot/view.h): with a verified
+ *   view, configurations are found in the signed tree only and parsed only
+ *   from bytes that hash to their signed line; an unsigned file is as good
+ *   as absent.
  * - Paths in entries are absolute inside the boot directory (begin with
  *   '/'), device prefixes such as "(hd0,gpt2)" or "($root)" removed, "//"
  *   kept. An entry whose kernel, module or initrd file does not exist in the
- *   boot directory is dropped with a warning naming the file.
+ *   view is dropped with a warning naming the file, and so is an entry with
+ *   a path holding whitespace or a control byte (the reference line format
+ *   and kexec-tools' --module could not carry it faithfully).
  * - Entries are in boot-menu order; a GRUB submenu contributes
  *   "Submenu>Entry" titles.
  * All functions return 0 on success or a negative errno.
@@ -28,6 +34,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "boot/view.h"
 
 #define BOOTCFG_MAX_FILE (4u * 1024 * 1024)   /* one configuration file */
 #define BOOTCFG_MAX_DEPTH 16                  /* source/INCLUDE/call/submenu nesting */
@@ -83,20 +91,25 @@ void boot_entries_free(struct boot_entries *l);
 void boot_entry_copy(struct boot_entry *dst, const struct boot_entry *src);
 
 /* Parse one configuration file (or BLS directory) config, a path relative to
- * bootdir (a leading '/' is accepted). Entries are appended to *ret (call
+ * the view's boot directory (a leading '/' is accepted). Entries are appended to *ret (call
  * with a zeroed struct). fmt BOOTCFG_AUTO guesses from the name: *.conf
  * under loader/ or a directory -> BLS, isolinux/syslinux/extlinux *.cfg or
  * a file whose first keyword is a syslinux one -> syslinux, grub.conf /
  * menu.lst -> GRUB-legacy, else GRUB. */
-int bootcfg_parse(const char *bootdir, const char *config, enum bootcfg_format fmt,
+int bootcfg_parse(struct boot_view *view, const char *config, enum bootcfg_format fmt,
 		  struct boot_entries *ret);
 
 /* Discovery like Heads' scan_boot_options: every grub.cfg / isolinux.cfg /
- * syslinux.cfg / extlinux.conf under bootdir (paths containing "efi"/"EFI"
+ * syslinux.cfg / extlinux.conf the view lists (never under a top-level
+ * kexec* name) (paths containing "efi"/"EFI"
  * and ISO loopback.cfg files are used only if nothing else gave entries),
  * then BLS when nothing was found and loader/entries exists. Duplicate
  * entries are removed; the default is the first parsed config's default. */
-int bootcfg_scan(const char *bootdir, struct boot_entries *ret);
+int bootcfg_scan(struct boot_view *view, struct boot_entries *ret);
+
+/* Printable copy of a title, path or command line for a screen or a log:
+ * bytes below 0x20 and 0x7f as \xHH. Caller frees. */
+char *bootcfg_escape(const char *s);
 
 /* JSON array (stable interface, docs/entries-json.md): objects with exactly
  * title, kind, kernel, initrd[], cmdline, modules[{path,args}]. Caller frees. */
@@ -126,15 +139,18 @@ char *bootcfg_build_cmdline(const char *params, const char *add, const char *rem
  * writes paramsdir/kexec_default.<index1>.txt (one line, boot_entry_to_line()
  * + "\n"; other kexec_default.*.txt removed) and
  * paramsdir/kexec_default_hashes.txt ("<sha256 hex>  ./<path>" for the
- * kernel, every module and every initrd, files read from bootdir), both
- * atomically. index1 is the 1-based menu position. Signing is not done here. */
-int bootcfg_save_default(const char *bootdir, const char *paramsdir,
+ * kernel, every module and every initrd as the entry names them). With a
+ * verified view the digests are the signed ones (through signed links: a
+ * symlinked kernel stores what verifies), nothing is read; an unverified
+ * view hashes the files. Paths with whitespace are refused (-EINVAL).
+ * Signing is not done here. */
+int bootcfg_save_default(struct boot_view *view, const char *paramsdir,
 			 const struct boot_entry *e, unsigned index1);
 /* Find paramsdir/kexec_default.N.txt: returns the entry and N, -ENOENT if
  * none, -EINVAL if several or malformed. */
 int bootcfg_load_default(const char *paramsdir, struct boot_entry *ret, unsigned *ret_index1);
-/* Recompute the hashes of kexec_default_hashes.txt against bootdir: 0 if all
- * match, -EBADMSG on a mismatch or a missing file (logged by name). */
-int bootcfg_verify_default_hashes(const char *bootdir, const char *paramsdir);
+/* The same from the signed kexec*.txt (the bytes the signature covers). */
+int bootcfg_signed_default(const struct boot_signed *s, struct boot_entry *ret,
+			   unsigned *ret_index1);
 
 #endif

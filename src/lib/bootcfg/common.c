@@ -86,43 +86,15 @@ char *bc_strip_device(const char *path)
 	return xasprintf("/%s", p);
 }
 
-static int open_in(const char *bootdir, const char *rel, int flags)
+bool bc_exists(struct boot_view *view, const char *rel, bool want_dir)
 {
-	_cleanup_close_ int dfd = open(bootdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	while (*rel == '/')
-		rel++;
-	if (!*rel)
-		return fcntl(dfd, F_DUPFD_CLOEXEC, 0) < 0 ? -errno : TAKE_FD(dfd);
-	return fs_open_beneath(dfd, rel, flags | O_CLOEXEC, 0);
+	enum boot_view_type t = boot_view_stat(view, rel);
+	return want_dir ? t == BOOT_VIEW_DIR : t == BOOT_VIEW_FILE;
 }
 
-bool bc_exists(const char *bootdir, const char *rel, bool want_dir)
+int bc_read(struct boot_view *view, const char *rel, char **ret, size_t *ret_len)
 {
-	struct stat st;
-	_cleanup_close_ int fd = open_in(bootdir, rel, O_PATH);
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return false;
-	return want_dir ? S_ISDIR(st.st_mode) : !S_ISDIR(st.st_mode);
-}
-
-int bc_read(const char *bootdir, const char *rel, char **ret, size_t *ret_len)
-{
-	_cleanup_close_ int fd = open_in(bootdir, rel, O_RDONLY);
-	struct stat st;
-	int r;
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISDIR(st.st_mode))
-		return -EISDIR;
-	r = fs_read_fd(fd, BOOTCFG_MAX_FILE, ret, ret_len);
-	if (r == -EFBIG)
-		log_error("%s: configuration file larger than %u bytes, refused", rel,
-			  BOOTCFG_MAX_FILE);
-	return r;
+	return boot_view_read(view, rel, BOOTCFG_MAX_FILE, ret, ret_len);
 }
 
 bool is_xen_name(const char *path)
@@ -209,17 +181,17 @@ static size_t output_bytes(const struct boot_entry *e)
 /* A path missing as written but present with (or without) a leading /boot:
  * BLS entries and configs written for a root-fs layout on a separate /boot
  * partition, or the other way round. */
-static void fix_boot_prefix(const char *bootdir, char **path)
+static void fix_boot_prefix(struct boot_view *view, char **path)
 {
-	if (!*path || bc_exists(bootdir, *path, false))
+	if (!*path || bc_exists(view, *path, false))
 		return;
-	if (startswith(*path, "/boot/") && bc_exists(bootdir, *path + 5, false)) {
+	if (startswith(*path, "/boot/") && bc_exists(view, *path + 5, false)) {
 		char *t = xstrdup(*path + 5);
 		free(*path);
 		*path = t;
 	} else if (!startswith(*path, "/boot/")) {
 		char *t = xasprintf("/boot%s", *path);
-		if (bc_exists(bootdir, t, false)) {
+		if (bc_exists(view, t, false)) {
 			free(*path);
 			*path = t;
 		} else {
@@ -228,29 +200,55 @@ static void fix_boot_prefix(const char *bootdir, char **path)
 	}
 }
 
-int bc_emit(const char *bootdir, struct boot_entries *l, struct boot_entry *e)
+/* A path that the reference line format (and kexec-tools' --module) can
+ * carry: no whitespace, no control byte. */
+static bool path_ok(const char *p)
 {
-	const char *missing = NULL;
+	for (; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
 
-	fix_boot_prefix(bootdir, &e->kernel);
+int bc_emit(struct boot_view *view, struct boot_entries *l, struct boot_entry *e)
+{
+	const char *missing = NULL, *bad = NULL;
+
+	fix_boot_prefix(view, &e->kernel);
 	for (size_t i = 0; i < e->n_initrd; i++)
-		fix_boot_prefix(bootdir, &e->initrd[i]);
+		fix_boot_prefix(view, &e->initrd[i]);
 	for (size_t i = 0; i < e->n_modules; i++)
-		fix_boot_prefix(bootdir, &e->modules[i].path);
+		fix_boot_prefix(view, &e->modules[i].path);
 
+	if (e->kernel && !path_ok(e->kernel))
+		bad = e->kernel;
+	for (size_t i = 0; !bad && i < e->n_initrd; i++)
+		if (!path_ok(e->initrd[i]))
+			bad = e->initrd[i];
+	for (size_t i = 0; !bad && i < e->n_modules; i++)
+		if (!path_ok(e->modules[i].path))
+			bad = e->modules[i].path;
+	if (bad) {
+		_cleanup_free_ char *t = bootcfg_escape(e->title ? e->title : "");
+		_cleanup_free_ char *p = bootcfg_escape(bad);
+		log_warn("boot entry '%s' dropped: path '%s' has whitespace or control bytes", t, p);
+		boot_entry_free(e);
+		return 0;
+	}
 	if (!e->kernel || !*e->kernel)
 		missing = "(no kernel)";
-	else if (!bc_exists(bootdir, e->kernel, false))
+	else if (!bc_exists(view, e->kernel, false))
 		missing = e->kernel;
 	for (size_t i = 0; !missing && i < e->n_initrd; i++)
-		if (!bc_exists(bootdir, e->initrd[i], false))
+		if (!bc_exists(view, e->initrd[i], false))
 			missing = e->initrd[i];
 	for (size_t i = 0; !missing && i < e->n_modules; i++)
-		if (!bc_exists(bootdir, e->modules[i].path, false))
+		if (!bc_exists(view, e->modules[i].path, false))
 			missing = e->modules[i].path;
 	if (missing) {
-		log_warn("boot entry '%s' dropped: %s not found in %s", e->title ? e->title : "",
-			 missing, bootdir);
+		_cleanup_free_ char *t = bootcfg_escape(e->title ? e->title : "");
+		log_warn("boot entry '%s' dropped: %s not found in %s%s", t, missing,
+			 boot_view_dir(view), boot_view_verified(view) ? " (or not signed)" : "");
 		boot_entry_free(e);
 		return 0;
 	}
@@ -597,38 +595,27 @@ char *bootcfg_build_cmdline(const char *params, const char *add, const char *rem
 
 /* ---- default entry persistence ------------------------------------------- */
 
-static int sha256_file(const char *bootdir, const char *rel, char hex[65])
+static int add_hash_line(struct sbuf *b, struct boot_view *view, const char *rel)
 {
-	_cleanup_close_ int fd = open_in(bootdir, rel, O_RDONLY);
-	unsigned char md[32], buf[65536];
-	unsigned mdlen = 0;
-	long n;
-	EVP_MD_CTX *ctx;
-
-	if (fd < 0)
-		return fd;
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(ctx);
-		return -EIO;
-	}
-	while ((n = read_full(fd, buf, sizeof(buf))) > 0)
-		EVP_DigestUpdate(ctx, buf, n);
-	if (n < 0 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1) {
-		EVP_MD_CTX_free(ctx);
-		return n < 0 ? (int)n : -EIO;
-	}
-	EVP_MD_CTX_free(ctx);
-	hex_encode(md, 32, hex);
-	return 0;
-}
-
-static int add_hash_line(struct sbuf *b, const char *bootdir, const char *rel)
-{
+	uint8_t md[32];
 	char hex[65];
-	int r = sha256_file(bootdir, rel, hex);
+	int r;
+
+	if (!path_ok(rel))
+		return log_error_errno(-EINVAL, "'%s': a path with whitespace or control bytes "
+				       "cannot be saved", rel);
+	if (boot_view_verified(view)) {
+		r = boot_view_signed_digest(view, rel, md);
+	} else {
+		struct boot_blob blob = {.fd = -1};
+		r = boot_view_load(view, rel, &blob);
+		if (r == 0)
+			memcpy(md, blob.sha256, 32);
+		boot_blob_free(&blob);
+	}
 	if (r < 0)
-		return log_error_errno(r, "cannot hash %s in %s", rel, bootdir);
+		return log_error_errno(r, "cannot hash %s in %s", rel, boot_view_dir(view));
+	hex_encode(md, 32, hex);
 	sb_puts(b, hex);
 	sb_puts(b, "  .");
 	sb_puts(b, rel[0] == '/' ? "" : "/");
@@ -637,7 +624,7 @@ static int add_hash_line(struct sbuf *b, const char *bootdir, const char *rel)
 	return 0;
 }
 
-int bootcfg_save_default(const char *bootdir, const char *paramsdir,
+int bootcfg_save_default(struct boot_view *view, const char *paramsdir,
 			 const struct boot_entry *e, unsigned index1)
 {
 	struct sbuf hashes = {0};
@@ -649,11 +636,11 @@ int bootcfg_save_default(const char *bootdir, const char *paramsdir,
 
 	if (index1 == 0 || !e->kernel)
 		return -EINVAL;
-	r = add_hash_line(&hashes, bootdir, e->kernel);
+	r = add_hash_line(&hashes, view, e->kernel);
 	for (size_t i = 0; r == 0 && i < e->n_modules; i++)
-		r = add_hash_line(&hashes, bootdir, e->modules[i].path);
+		r = add_hash_line(&hashes, view, e->modules[i].path);
 	for (size_t i = 0; r == 0 && i < e->n_initrd; i++)
-		r = add_hash_line(&hashes, bootdir, e->initrd[i]);
+		r = add_hash_line(&hashes, view, e->initrd[i]);
 	if (r < 0) {
 		sb_free(&hashes);
 		return r;
@@ -685,28 +672,48 @@ int bootcfg_save_default(const char *bootdir, const char *paramsdir,
 	return 0;
 }
 
+/* N of "kexec_default.N.txt" (1..100000), 0 if name is not one. */
+static unsigned default_index(const char *name)
+{
+	size_t l = strlen(name);
+	unsigned long long idx = 0;
+	if (!startswith(name, "kexec_default.") || l <= 18 || !streq(name + l - 4, ".txt"))
+		return 0;
+	_cleanup_free_ char *num = xstrndup(name + 14, l - 18);
+	if (strspn(num, "0123456789") != strlen(num) || parse_uint(num, 100000, &idx) < 0)
+		return 0;
+	return (unsigned)idx;
+}
+
+static int parse_default(const char *name, const char *text, size_t len, struct boot_entry *ret)
+{
+	int r;
+	if (strlen(text) != len)
+		return log_error_errno(-EINVAL, "%s: NUL byte", name);
+	r = boot_entry_from_line(text, ret);
+	if (r < 0)
+		return log_error_errno(r, "%s: malformed entry", name);
+	return 0;
+}
+
 int bootcfg_load_default(const char *paramsdir, struct boot_entry *ret, unsigned *ret_index1)
 {
 	DIR *d = opendir(paramsdir);
 	struct dirent *de;
 	_cleanup_free_ char *found = NULL;
-	unsigned long long idx = 0;
+	unsigned idx = 0;
 	int n = 0, r;
 
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
-		const char *s = de->d_name;
-		size_t l = strlen(s);
-		if (!startswith(s, "kexec_default.") || l <= 18 || !streq(s + l - 4, ".txt"))
-			continue;
-		_cleanup_free_ char *num = xstrndup(s + 14, l - 18);
-		if (strspn(num, "0123456789") != strlen(num) ||
-		    parse_uint(num, 100000, &idx) < 0 || idx == 0)
+		unsigned i = default_index(de->d_name);
+		if (!i)
 			continue;
 		n++;
+		idx = i;
 		free(found);
-		found = xstrdup(s);
+		found = xstrdup(de->d_name);
 	}
 	closedir(d);
 	if (n == 0)
@@ -718,57 +725,59 @@ int bootcfg_load_default(const char *paramsdir, struct boot_entry *ret, unsigned
 	r = fs_read_file(path, FS_SMALL_FILE_MAX, &text, &len);
 	if (r < 0)
 		return log_error_errno(r, "cannot read %s", path);
-	if (strlen(text) != len)
-		return log_error_errno(-EINVAL, "%s: NUL byte", path);
-	r = boot_entry_from_line(text, ret);
-	if (r < 0)
-		return log_error_errno(r, "%s: malformed entry", path);
-	parse_uint(found + 14, 100000, &idx);
-	*ret_index1 = (unsigned)strtoul(found + 14, NULL, 10);
-	return 0;
+	r = parse_default(path, text, len, ret);
+	if (r == 0)
+		*ret_index1 = idx;
+	return r;
 }
 
-int bootcfg_verify_default_hashes(const char *bootdir, const char *paramsdir)
+int bootcfg_signed_default(const struct boot_signed *s, struct boot_entry *ret,
+			   unsigned *ret_index1)
 {
-	_cleanup_free_ char *path = xasprintf("%s/kexec_default_hashes.txt", paramsdir);
-	_cleanup_free_ char *text = NULL;
-	size_t len;
-	int r, bad = 0, lines = 0;
+	const struct boot_signed_file *found = NULL;
+	unsigned idx = 0;
+	int n = 0, r;
 
-	r = fs_read_file(path, FS_SMALL_FILE_MAX, &text, &len);
-	if (r < 0)
-		return log_error_errno(r, "cannot read %s", path);
-	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char hex[65];
-		lines++;
-		if (strlen(l) < 68 || l[64] != ' ' || l[65] != ' ' || l[66] != '.' || l[67] != '/') {
-			log_error("%s:%d: malformed line", path, lines);
-			bad++;
+	for (size_t i = 0; i < s->n_files; i++) {
+		unsigned k = default_index(s->files[i].name);
+		if (!k)
 			continue;
-		}
-		r = sha256_file(bootdir, l + 67, hex);
-		if (r < 0) {
-			log_error("%s: %s missing (%s)", path, l + 66, strerror(-r));
-			bad++;
-		} else if (strncasecmp(hex, l, 64) != 0) {
-			log_error("%s: hash mismatch for %s", path, l + 66);
-			bad++;
+		n++;
+		idx = k;
+		found = &s->files[i];
+	}
+	if (n == 0)
+		return -ENOENT;
+	if (n > 1)
+		return log_error_errno(-EINVAL, "several signed kexec_default.N.txt files");
+	r = parse_default(found->name, found->data, found->len, ret);
+	if (r == 0)
+		*ret_index1 = idx;
+	return r;
+}
+
+char *bootcfg_escape(const char *s)
+{
+	struct sbuf b = {0};
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			char t[5];
+			snprintf(t, sizeof(t), "\\x%02x", *p);
+			sb_puts(&b, t);
+		} else {
+			sb_putc(&b, (char)*p);
 		}
 	}
-	if (lines == 0) {
-		log_error("%s: empty", path);
-		bad++;
-	}
-	return bad ? -EBADMSG : 0;
+	return sb_take(&b);
 }
 
 /* ---- dispatch --------------------------------------------------------- */
 
-static enum bootcfg_format guess_format(const char *bootdir, const char *config)
+static enum bootcfg_format guess_format(struct boot_view *view, const char *config)
 {
 	const char *base = strrchr(config, '/');
 	base = base ? base + 1 : config;
-	if (bc_exists(bootdir, config, true) || strstr(config, "loader/") ||
+	if (bc_exists(view, config, true) || strstr(config, "loader/") ||
 	    streq(base, "loader.conf"))
 		return BOOTCFG_BLS;
 	if (streq(base, "grub.conf") || streq(base, "menu.lst"))
@@ -779,7 +788,7 @@ static enum bootcfg_format guess_format(const char *bootdir, const char *config)
 	return BOOTCFG_GRUB;
 }
 
-int bootcfg_parse(const char *bootdir, const char *config, enum bootcfg_format fmt,
+int bootcfg_parse(struct boot_view *view, const char *config, enum bootcfg_format fmt,
 		  struct boot_entries *ret)
 {
 	if (ret->n == 0 && !ret->default_id)
@@ -787,12 +796,12 @@ int bootcfg_parse(const char *bootdir, const char *config, enum bootcfg_format f
 	if (fs_has_dotdot(config))
 		return log_error_errno(-EXDEV, "%s: '..' not allowed", config);
 	if (fmt == BOOTCFG_AUTO)
-		fmt = guess_format(bootdir, config);
+		fmt = guess_format(view, config);
 	switch (fmt) {
-	case BOOTCFG_SYSLINUX: return bc_parse_syslinux(bootdir, config, ret);
-	case BOOTCFG_BLS: return bc_parse_bls(bootdir, config, ret);
-	case BOOTCFG_GRUB_LEGACY: return bc_parse_grub_legacy(bootdir, config, ret);
-	default: return bc_parse_grub(bootdir, config, ret);
+	case BOOTCFG_SYSLINUX: return bc_parse_syslinux(view, config, ret);
+	case BOOTCFG_BLS: return bc_parse_bls(view, config, ret);
+	case BOOTCFG_GRUB_LEGACY: return bc_parse_grub_legacy(view, config, ret);
+	default: return bc_parse_grub(view, config, ret);
 	}
 }
 
@@ -803,31 +812,35 @@ struct found {
 	size_t n;
 };
 
-static void find_configs(const char *bootdir, const char *rel, int depth, struct found *f)
+static bool config_name(const char *n)
 {
-	_cleanup_free_ char *path = xasprintf("%s/%s", bootdir, rel);
-	DIR *d;
-	struct dirent *de;
-	if (depth > 6 || f->n > 64)
+	return streq(n, "grub.cfg") || streq(n, "isolinux.cfg") || streq(n, "loopback.cfg") ||
+	       streq(n, "syslinux.cfg") || streq(n, "extlinux.conf");
+}
+
+/* Configuration files under rel, as the view lists them (a verified view
+ * lists only the signed tree; top-level kexec* names never); symlinks are
+ * not followed. */
+static void find_configs(struct boot_view *view, const char *rel, int depth, struct found *f)
+{
+	struct boot_view_dirent *de = NULL;
+	size_t n = 0;
+
+	if (depth > 6 || f->n > 64 || boot_view_list(view, *rel ? rel : "/", &de, &n) < 0)
 		return;
-	d = opendir(path);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		const char *n = de->d_name;
-		if (n[0] == '.')
+	for (size_t i = 0; i < n; i++) {
+		const char *name = de[i].name;
+		if (name[0] == '.')
 			continue;
-		_cleanup_free_ char *child = *rel ? xasprintf("%s/%s", rel, n) : xstrdup(n);
-		if (de->d_type == DT_DIR) {
-			find_configs(bootdir, child, depth + 1, f);
-		} else if (de->d_type == DT_REG &&
-			   (streq(n, "grub.cfg") || streq(n, "isolinux.cfg") || streq(n, "loopback.cfg") ||
-			    streq(n, "syslinux.cfg") || streq(n, "extlinux.conf"))) {
+		_cleanup_free_ char *child = *rel ? xasprintf("%s/%s", rel, name) : xstrdup(name);
+		if (de[i].type == BOOT_VIEW_DIR) {
+			find_configs(view, child, depth + 1, f);
+		} else if (de[i].type == BOOT_VIEW_FILE && config_name(name)) {
 			f->v = xrealloc(f->v, (f->n + 1) * sizeof(char *));
 			f->v[f->n++] = TAKE_PTR(child);
 		}
 	}
-	closedir(d);
+	boot_view_dirents_free(de, n);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -841,13 +854,13 @@ static bool same_entry(const struct boot_entry *a, const struct boot_entry *b)
 	return streq(la, lb);
 }
 
-int bootcfg_scan(const char *bootdir, struct boot_entries *ret)
+int bootcfg_scan(struct boot_view *view, struct boot_entries *ret)
 {
 	struct found f = {0};
 	struct boot_entries all = {.default_index = -1};
 	int r = 0;
 
-	find_configs(bootdir, "", 0, &f);
+	find_configs(view, "", 0, &f);
 	qsort(f.v, f.n, sizeof(char *), cmp_str);
 	for (int pass = 0; pass < 2 && all.n == 0; pass++) {
 		for (size_t i = 0; i < f.n; i++) {
@@ -857,7 +870,7 @@ int bootcfg_scan(const char *bootdir, struct boot_entries *ret)
 			if (late != (pass == 1))
 				continue;
 			struct boot_entries one = {.default_index = -1};
-			int q = bootcfg_parse(bootdir, f.v[i], BOOTCFG_AUTO, &one);
+			int q = bootcfg_parse(view, f.v[i], BOOTCFG_AUTO, &one);
 			if (q < 0)
 				log_warn("%s: skipped (%s)", f.v[i], strerror(-q));
 			for (size_t j = 0; j < one.n; j++) {
@@ -877,9 +890,9 @@ int bootcfg_scan(const char *bootdir, struct boot_entries *ret)
 			boot_entries_free(&one);
 		}
 	}
-	if (all.n == 0 && (bc_exists(bootdir, "/loader/entries", true) ||
-			   bc_exists(bootdir, "/boot/loader/entries", true)))
-		r = bootcfg_parse(bootdir, "/loader", BOOTCFG_BLS, &all);
+	if (all.n == 0 && (bc_exists(view, "/loader/entries", true) ||
+			   bc_exists(view, "/boot/loader/entries", true)))
+		r = bootcfg_parse(view, "/loader", BOOTCFG_BLS, &all);
 	for (size_t i = 0; i < f.n; i++)
 		free(f.v[i]);
 	free(f.v);

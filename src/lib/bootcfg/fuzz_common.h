@@ -81,8 +81,12 @@ static void fuzz_parse_as(const char *rel, enum bootcfg_format fmt, const uint8_
 	if (fs_mkdir_p(d, 0755) < 0 || fs_write_atomic(p, data, size, 0644) < 0)
 		abort();
 	struct boot_entries l = {.default_index = -1};
-	if (bootcfg_parse(dir, fmt == BOOTCFG_BLS ? "loader" : rel, fmt, &l) == 0)
+	struct boot_view *v = NULL;
+	if (boot_view_open(dir, NULL, &v) < 0)
+		abort();
+	if (bootcfg_parse(v, fmt == BOOTCFG_BLS ? "loader" : rel, fmt, &l) == 0)
 		fuzz_check(&l);
+	boot_view_free(v);
 	boot_entries_free(&l);
 	free(d);
 	free(p);

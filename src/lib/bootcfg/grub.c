@@ -97,7 +97,7 @@ struct loader {
 };
 
 struct interp {
-	const char *bootdir;
+	struct boot_view *view;
 	const char *config;
 	char *prefix;          /* directory of the top configuration, "/grub" */
 	struct ctx *ctx;
@@ -860,18 +860,18 @@ static bool file_test(struct interp *in, const char *path, int kind)
 	if (fs_has_dotdot(rel))
 		return false;
 	if (kind == 'd')
-		return bc_exists(in->bootdir, rel, true);
+		return bc_exists(in->view, rel, true);
 	if (kind == 'f')
-		return bc_exists(in->bootdir, rel, false);
+		return bc_exists(in->view, rel, false);
 	if (kind == 's') {
 		char *t = NULL;
 		size_t l = 0;
-		if (!bc_exists(in->bootdir, rel, false) || bc_read(in->bootdir, rel, &t, &l) < 0)
+		if (!bc_exists(in->view, rel, false) || bc_read(in->view, rel, &t, &l) < 0)
 			return false;
 		free(t);
 		return l > 0;
 	}
-	return bc_exists(in->bootdir, rel, false) || bc_exists(in->bootdir, rel, true);
+	return bc_exists(in->view, rel, false) || bc_exists(in->view, rel, true);
 }
 
 static bool parse_long(const char *s, long long *v)
@@ -1116,9 +1116,9 @@ static int do_load_env(struct interp *in, char **a, size_t n)
 	if (!file)
 		file = xasprintf("%s/grubenv", in->prefix);
 	_cleanup_free_ char *rel = bc_strip_device(file);
-	if (fs_has_dotdot(rel) || !bc_exists(in->bootdir, rel, false))
+	if (fs_has_dotdot(rel) || !bc_exists(in->view, rel, false))
 		return 1;
-	if (bc_read(in->bootdir, rel, &text, &len) < 0)
+	if (bc_read(in->view, rel, &text, &len) < 0)
 		return 1;
 	if (f.n)
 		bc_parse_grubenv(text, len, env_filter_cb, &f);
@@ -1477,9 +1477,9 @@ static int run_file(struct interp *in, const char *path, bool must_exist)
 		rel = bc_strip_device(path);
 	if (fs_has_dotdot(rel))
 		return 1;
-	if (!bc_exists(in->bootdir, rel, false)) {
+	if (!bc_exists(in->view, rel, false)) {
 		if (must_exist) {
-			log_error("%s: not found in %s", rel, in->bootdir);
+			log_error("%s: not found in %s", rel, boot_view_dir(in->view));
 			in->error = -ENOENT;
 			in->aborted = true;
 		} else {
@@ -1495,7 +1495,7 @@ static int run_file(struct interp *in, const char *path, bool must_exist)
 		fatal(in, -E2BIG, rel, 0, "too many configuration files sourced");
 		return 1;
 	}
-	r = bc_read(in->bootdir, rel, &text, &len);
+	r = bc_read(in->view, rel, &text, &len);
 	if (r < 0) {
 		if (r == -EFBIG || must_exist) {
 			in->error = r;
@@ -1554,12 +1554,12 @@ static void put_live(struct sbuf *b, const char *s)
 static int run_blscfg(struct interp *in)
 {
 	struct boot_entries raw = {.default_index = -1};
-	const char *dir = bc_exists(in->bootdir, "/loader/entries", true) ? "/loader/entries" :
-			  bc_exists(in->bootdir, "/boot/loader/entries", true) ? "/boot/loader/entries" : NULL;
+	const char *dir = bc_exists(in->view, "/loader/entries", true) ? "/loader/entries" :
+			  bc_exists(in->view, "/boot/loader/entries", true) ? "/boot/loader/entries" : NULL;
 	if (!dir)
 		return 1;
 	/* bc_bls_load with raw mode: kernel/initrd/options unexpanded ($vars kept). */
-	int r = bc_bls_load(in->bootdir, dir, NULL, NULL, &raw);
+	int r = bc_bls_load(in->view, dir, NULL, NULL, &raw);
 	if (r < 0) {
 		boot_entries_free(&raw);
 		return 1;
@@ -1687,7 +1687,7 @@ static void run_entry(struct interp *in, struct item *it, struct ctx *ctx, const
 			e.n_modules = ld.n_modules;
 			ld.n_modules = 0;
 		}
-		int r = bc_emit(in->bootdir, in->out, &e);
+		int r = bc_emit(in->view, in->out, &e);
 		if (r < 0 && !in->error) {
 			in->error = r;
 			in->aborted = true;
@@ -1797,7 +1797,7 @@ static char *resolve_default(struct interp *in, struct menu *top, struct ctx *ct
 	return sb_take(&b);
 }
 
-int bc_parse_grub(const char *bootdir, const char *config, struct boot_entries *l)
+int bc_parse_grub(struct boot_view *view, const char *config, struct boot_entries *l)
 {
 	struct interp in = {0};
 	struct ctx top = {0};
@@ -1805,7 +1805,7 @@ int bc_parse_grub(const char *bootdir, const char *config, struct boot_entries *
 	_cleanup_free_ char *rel = bc_strip_device(config), *def = NULL;
 	int r;
 
-	in.bootdir = bootdir;
+	in.view = view;
 	in.config = rel;
 	in.out = l;
 	in.ctx = &top;
@@ -1822,8 +1822,8 @@ int bc_parse_grub(const char *bootdir, const char *config, struct boot_entries *
 	var_set(&in, "grub_cpu", "");
 	var_set(&in, "config_file", rel);
 
-	if (!bc_exists(bootdir, rel, false)) {
-		r = log_error_errno(-ENOENT, "%s: not found in %s", rel, bootdir);
+	if (!bc_exists(view, rel, false)) {
+		r = log_error_errno(-ENOENT, "%s: not found in %s", rel, boot_view_dir(view));
 		goto out;
 	}
 	run_file(&in, rel, true);

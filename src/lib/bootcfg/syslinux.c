@@ -32,7 +32,7 @@ struct sl_label {
 };
 
 struct sl {
-	const char *bootdir;
+	struct boot_view *view;
 	char *dir;         /* directory of the top config, "/isolinux" */
 	struct frame *frames;
 	size_t n_frames;
@@ -228,13 +228,13 @@ static int sl_file(struct sl *s, const char *rel)
 				       BOOTCFG_MAX_DEPTH);
 	if (++s->files > SL_MAX_FILES)
 		return log_error_errno(-E2BIG, "%s: more than %d included files", rel, SL_MAX_FILES);
-	if (!bc_exists(s->bootdir, rel, false)) {
+	if (!bc_exists(s->view, rel, false)) {
 		if (s->depth == 0)
-			return log_error_errno(-ENOENT, "%s: not found in %s", rel, s->bootdir);
+			return log_error_errno(-ENOENT, "%s: not found in %s", rel, boot_view_dir(s->view));
 		log_debug("%s: included file missing, skipped", rel);
 		return 0;
 	}
-	r = bc_read(s->bootdir, rel, &text, &len);
+	r = bc_read(s->view, rel, &text, &len);
 	if (r < 0)
 		return s->depth == 0 || r == -EFBIG ? r : 0;
 	if (strlen(text) != len)
@@ -338,7 +338,7 @@ static int emit_label(struct sl *s, struct sl_label *l, struct boot_entries *out
 				e.n_modules++;
 			}
 		}
-		return bc_emit(s->bootdir, out, &e);
+		return bc_emit(s->view, out, &e);
 	}
 	/* Other COM32 modules are not kernels; memtest images are not Linux. */
 	if (c32 || strncasecmp(base, "memtest", 7) == 0) {
@@ -367,12 +367,12 @@ static int emit_label(struct sl *s, struct sl_label *l, struct boot_entries *out
 	}
 	e.cmdline = bc_collapse(sb_str(&cl));
 	sb_free(&cl);
-	return bc_emit(s->bootdir, out, &e);
+	return bc_emit(s->view, out, &e);
 }
 
-int bc_parse_syslinux(const char *bootdir, const char *config, struct boot_entries *l)
+int bc_parse_syslinux(struct boot_view *view, const char *config, struct boot_entries *l)
 {
-	struct sl s = {.bootdir = bootdir, .cur_frame = -1};
+	struct sl s = {.view = view, .cur_frame = -1};
 	_cleanup_free_ char *rel = config[0] == '/' ? xstrdup(config) : xasprintf("/%s", config);
 	size_t first = l->n;
 	int r;
@@ -423,7 +423,7 @@ int bc_parse_syslinux(const char *bootdir, const char *config, struct boot_entri
 
 /* ---- GRUB legacy (grub.conf / menu.lst) ------------------------------------ */
 
-int bc_parse_grub_legacy(const char *bootdir, const char *config, struct boot_entries *l)
+int bc_parse_grub_legacy(struct boot_view *view, const char *config, struct boot_entries *l)
 {
 	_cleanup_free_ char *text = NULL, *rel = config[0] == '/' ? xstrdup(config) : xasprintf("/%s", config);
 	size_t len, first = l->n;
@@ -433,7 +433,7 @@ int bc_parse_grub_legacy(const char *bootdir, const char *config, struct boot_en
 	unsigned idx = 0;
 	int r;
 
-	r = bc_read(bootdir, rel, &text, &len);
+	r = bc_read(view, rel, &text, &len);
 	if (r < 0)
 		return log_error_errno(r, "cannot read %s", rel);
 	for (char *save = NULL, *ln = strtok_r(text, "\n", &save); ln && r == 0; ln = strtok_r(NULL, "\n", &save)) {
@@ -446,7 +446,7 @@ int bc_parse_grub_legacy(const char *bootdir, const char *config, struct boot_en
 			continue;
 		if ((v = kw(t, "title"))) {
 			if (have)
-				r = bc_emit(bootdir, l, &e);
+				r = bc_emit(view, l, &e);
 			memset(&e, 0, sizeof(e));
 			e.title = trimdup(v);
 			e.id = xasprintf("%u", idx++);
@@ -469,7 +469,7 @@ int bc_parse_grub_legacy(const char *bootdir, const char *config, struct boot_en
 		}
 	}
 	if (have && r == 0)
-		r = bc_emit(bootdir, l, &e);
+		r = bc_emit(view, l, &e);
 	else
 		boot_entry_free(&e);
 	if (r == 0 && !l->default_id && idx > 0) {
