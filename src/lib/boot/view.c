@@ -246,6 +246,8 @@ static int link_of(struct boot_view *v, const char *path, char **ret)
 	return 1;
 }
 
+static enum boot_view_type type_of(struct boot_view *v, const char *real);
+
 /* Resolution without the final type check. *ret_unsigned_link is set when
  * a verified view met a symlink the signed table does not have. */
 static int resolve(struct boot_view *v, const char *path, char **ret, bool *ret_unsigned_link)
@@ -274,9 +276,11 @@ static int resolve(struct boot_view *v, const char *path, char **ret, bool *ret_
 		r = link_of(v, p, &target);
 		if (r < 0)
 			break;
-		if (r == 0 && v->s && !in_tree(v, p)) {
-			/* not signed at all: find out whether it is a link on
-			 * disk, to say so (the shell version's default hashes) */
+		if (r == 0 && v->s && (!in_tree(v, p) || (type_of(v, p) == BOOT_VIEW_OTHER))) {
+			/* not signed at all, or signed as neither a file nor a
+			 * directory (a symlink of a /boot signed without
+			 * kexec_links.txt): is it a link on disk? (the shell
+			 * version's default hashes may cover it) */
 			struct stat st;
 			if (ret_unsigned_link && fstatat(v->dfd, p, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    S_ISLNK(st.st_mode))
@@ -326,6 +330,9 @@ static int resolve(struct boot_view *v, const char *path, char **ret, bool *ret_
 	return r;
 }
 
+/* Verified: a file is a hashed path; a directory is the root or a tree
+ * path that has children in the tree (an empty signed directory has
+ * nothing to offer anyway); other tree paths (links, fifos) are OTHER. */
 static enum boot_view_type type_of(struct boot_view *v, const char *real)
 {
 	if (v->s) {
@@ -333,7 +340,13 @@ static enum boot_view_type type_of(struct boot_view *v, const char *real)
 			return BOOT_VIEW_DIR;
 		if (find_entry(v->hash, v->n_hash, real))
 			return BOOT_VIEW_FILE;
-		return in_tree(v, real) ? BOOT_VIEW_DIR : BOOT_VIEW_NONE;
+		if (!in_tree(v, real))
+			return BOOT_VIEW_NONE;
+		_cleanup_free_ char *prefix = xasprintf("%s/", real);
+		size_t i = tree_lower(v, prefix);
+		if (i < v->n_tree && startswith(v->tree[i], prefix))
+			return BOOT_VIEW_DIR;
+		return BOOT_VIEW_OTHER;
 	}
 	struct stat st;
 	if (fstatat(v->dfd, real, &st, AT_SYMLINK_NOFOLLOW) < 0)
