@@ -142,7 +142,8 @@ class Ownership(MenuTest):
         r = subprocess.run(
             [WITH_SWTPM, "--state", self.state, "--", HEADS, "menu", "--ui", "line", "--boot",
              self.boot, "--keyring", self.keyring, "--config", self.config, "--secret-dir",
-             self.secret, "--no-act", "--luks-devices", self.write("none", ""), "--eventlog",
+             self.secret, "--user-config", os.path.join(self.tmp, "config.user"),
+             "--no-act", "--luks-devices", self.write("none", ""), "--eventlog",
              os.path.join(self.tmp, "absent")],
             input="".join(t + "\n" for t in typed), capture_output=True, text=True, env=env,
             timeout=180)
@@ -524,7 +525,8 @@ class LuksMenu(MenuTest):
             p = subprocess.Popen(
                 [HEADS, "menu", "--ui", "script", "--ui-script", script, "--boot", self.boot,
                  "--keyring", self.keyring, "--config", self.notpm, "--secret-dir",
-                 self.secret, "--no-act", "--luks-devices", devices],
+                 self.secret, "--user-config", os.path.join(self.tmp, "config.user"),
+                 "--no-act", "--luks-devices", devices],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                 pass_fds=(sf.fileno(),))
             out = ""
@@ -650,7 +652,8 @@ class Startup(MenuTest):
         env = dict(os.environ)
         env.pop("HEADS_UI", None)
         r = subprocess.run([HEADS, "menu", "--boot", self.boot, "--keyring", self.keyring,
-                            "--config", cfg, "--no-act", "--secret-dir", self.secret],
+                            "--config", cfg, "--no-act", "--secret-dir", self.secret,
+                            "--user-config", os.path.join(self.tmp, "config.user")],
                            input="i\n5\n", capture_output=True, text=True, env=env,
                            timeout=60)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
