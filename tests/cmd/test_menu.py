@@ -303,8 +303,20 @@ class OwnerKey(MenuTest):
         sec = gpg(os.path.join(root, ".gnupg"), "--list-secret-keys").stdout
         self.assertEqual(sec, b"")
         v = run("boot", "verify", "--boot", self.boot, "--keyring", os.path.join(root, ".gnupg"),
-                "--no-rollback")
+                "--no-rollback", "--config", os.devnull)
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        # Issue 15 item 5: the machine has a counter now, recorded in the
+        # ROM with the one /boot binds: a /boot without it fails from now on.
+        with open(os.path.join(root, "etc", "config.user")) as f:
+            cfg = f.read()
+        self.assertIn('CONFIG_BOOT_REQ_ROLLBACK="y"', cfg)
+        with open(os.path.join(self.boot, "kexec_rollback.txt")) as f:
+            cid = re.search(r"counter-([0-9a-f]+)", f.read()).group(1)
+        self.assertIn('CONFIG_ROLLBACK_COUNTER="0x%s"' % cid, cfg)
+        v = run("boot", "verify", "--boot", self.boot, "--keyring", os.path.join(root, ".gnupg"),
+                "--no-rollback", "--config", os.path.join(root, "etc", "config.user"))
+        self.assertEqual(v.returncode, 1, v.stdout + v.stderr)
+        self.assertIn("counter: DISABLED", v.stderr)
         # The backup: written to the configured location, checked by the
         # menu, restored here by gpg with the backup passphrase.
         self.assertIn("=== msgbox [normal] GPG key backup", r.stdout)
