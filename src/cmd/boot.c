@@ -21,35 +21,51 @@
 
 static const char usage[] =
 	"Usage: heads boot sign   --boot DIR [--gnupghome DIR] [--key ID] [--pin-fd FD]\n"
-	"                         [--tcti STR] [--owner-fd FD] [--new-counter] [--no-rollback]\n"
-	"                         [--config F]...\n"
+	"                         [--keyring DIR] [--keep] [--tcti STR] [--owner-fd FD]\n"
+	"                         [--new-counter] [--no-rollback] [--config F]...\n"
 	"       heads boot verify --boot DIR --keyring DIR [--tcti STR] [--no-rollback]\n"
 	"                         [--config F]...\n"
 	"       heads boot report --boot DIR --keyring DIR [--tcti STR] [--no-rollback]\n"
 	"                         [--config F]...\n"
 	"\n"
 	"/boot integrity: kexec_hashes.txt (sha256 of every file), kexec_tree.txt\n"
-	"(every path), kexec_rollback.txt (TPM counter) and kexec.sig (detached\n"
-	"OpenPGP signature over `sha256sum kexec*.txt`), in the shell version's formats.\n"
+	"(every path), kexec_links.txt (every symlink and its target),\n"
+	"kexec_rollback.txt (TPM counter) and kexec.sig (detached OpenPGP signature\n"
+	"over `sha256sum kexec*.txt`; kexec_package_trigger_* excluded), in the shell\n"
+	"version's formats (kexec_links.txt and kexec.sig.listing, a copy of the\n"
+	"signed listing, are ignored by it).\n"
 	"\n"
-	"sign    regenerates the manifests in a staging directory, advances the TPM\n"
-	"        rollback counter, signs with the key (default: the first secret\n"
+	"sign    regenerates the manifests from /boot as it is now (this is the\n"
+	"        explicit \"update checksums\": it trusts every file), advances the\n"
+	"        TPM rollback counter, signs with the key (default: the first secret\n"
 	"        signing key of --gnupghome, else $GNUPGHOME), and only then writes\n"
 	"        /boot with atomic renames (remounting it read-write if it is a\n"
-	"        read-only mount point, and read-only again afterwards). The PIN is\n"
-	"        asked on the terminal when gpg needs it, or read from --pin-fd.\n"
-	"        Names with bytes 0x01-0x1f, '\\' or >= 0x7f are refused.\n"
+	"        read-only mount point, and read-only again afterwards). Of the\n"
+	"        kexec*.txt on disk only those covered by the current signature,\n"
+	"        verified against --keyring (default: --gnupghome), are signed\n"
+	"        again; any other is named and NOT signed. The PIN is asked on the\n"
+	"        terminal when gpg needs it, or read from --pin-fd; gpg-agent's\n"
+	"        passphrase cache is emptied afterwards. Names with bytes 0x01-0x1f,\n"
+	"        '\\' or >= 0x7f are refused.\n"
+	"        --keep: do not regenerate anything: /boot must verify against\n"
+	"        --keyring first (else exit 1, nothing written); the signed files\n"
+	"        are signed again unchanged (with the counter advanced).\n"
 	"verify  checks the signature against --keyring (a GnuPG home holding only\n"
 	"        the trusted public keys; it is not modified), every hashed file,\n"
-	"        the tree (new/missing paths), kexec_default_hashes.txt if present\n"
-	"        and the rollback counter; prints each problem on stderr.\n"
+	"        the tree (new/missing paths), the symlinks against kexec_links.txt,\n"
+	"        kexec_default_hashes.txt if present and the rollback counter;\n"
+	"        prints each problem on stderr, naming the path or link.\n"
 	"report  prints the integrity report: signature state (VERIFIED, MISSING,\n"
 	"        BAD, UNKNOWN KEY with fingerprint, MALFORMED, INVALID), every\n"
-	"        changed, missing and new file, and the counter state.\n"
+	"        unsigned or changed kexec*.txt, every changed, missing and new file\n"
+	"        or link, package trigger files, and the counter state.\n"
 	"\n"
 	"Rollback: used when a TPM is available (--tcti, $HEADS_TCTI, or\n"
 	"/dev/tpmrm0) unless --no-rollback or CONFIG_IGNORE_ROLLBACK=y in the\n"
 	"config files (--config, default " DEFAULT_BOARD_CONFIG " then " DEFAULT_USER_CONFIG ").\n"
+	"CONFIG_BOOT_REQ_ROLLBACK=y (written at ownership): a /boot without a\n"
+	"verified counter fails, even with --no-rollback; CONFIG_ROLLBACK_COUNTER=0xN:\n"
+	"kexec_rollback.txt must name that counter.\n"
 	"Counter creation needs the TPM owner passphrase: prompt or --owner-fd.\n"
 	"--new-counter creates a fresh counter even if /boot names one (after a\n"
 	"TPM reset, when the old counter is gone).\n"
@@ -60,7 +76,9 @@ static const char usage[] =
 struct opts {
 	const char *boot, *keyring, *gnupghome, *key, *tcti;
 	int pin_fd, owner_fd;
-	bool no_rollback, new_counter;
+	bool no_rollback, new_counter, keep;
+	bool req_rollback;        /* CONFIG_BOOT_REQ_ROLLBACK=y */
+	uint32_t counter;         /* CONFIG_ROLLBACK_COUNTER */
 	char **configs;
 	size_t n_configs;
 };
@@ -77,6 +95,7 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		{"tcti", required_argument, NULL, 't'},
 		{"no-rollback", no_argument, NULL, 'n'},
 		{"new-counter", no_argument, NULL, 'N'},
+		{"keep", no_argument, NULL, 'K'},
 		{"config", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{},
@@ -96,6 +115,7 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		case 't': o->tcti = optarg; break;
 		case 'n': o->no_rollback = true; break;
 		case 'N': o->new_counter = true; break;
+		case 'K': o->keep = true; break;
 		case 'c':
 			o->configs = xrealloc(o->configs, (o->n_configs + 1) * sizeof(char *));
 			o->configs[o->n_configs++] = optarg;
@@ -119,8 +139,9 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* CONFIG_IGNORE_ROLLBACK from the config layers. Returns 0 or exit code. */
-static int rollback_disabled(const struct opts *o, bool *ret)
+/* CONFIG_IGNORE_ROLLBACK, CONFIG_BOOT_REQ_ROLLBACK, CONFIG_ROLLBACK_COUNTER
+ * from the config layers. Returns 0 or exit code. */
+static int rollback_disabled(struct opts *o, bool *ret)
 {
 	static char *defaults[] = {DEFAULT_BOARD_CONFIG, DEFAULT_USER_CONFIG};
 	char **v = o->n_configs ? o->configs : defaults;
@@ -144,6 +165,17 @@ static int rollback_disabled(const struct opts *o, bool *ret)
 	}
 	if (rc == 0 && config_enabled(&c, "CONFIG_IGNORE_ROLLBACK"))
 		*ret = true;
+	if (rc == 0) {
+		const char *id = config_get(&c, "CONFIG_ROLLBACK_COUNTER");
+		unsigned long long v = 0;
+		o->req_rollback = config_enabled(&c, "CONFIG_BOOT_REQ_ROLLBACK");
+		if (id && *id && (parse_uint(id, UINT32_MAX, &v) < 0 || v == 0)) {
+			fprintf(stderr, "heads boot: CONFIG_ROLLBACK_COUNTER=%s is not a counter "
+				"index\n", id);
+			rc = HEADS_EXIT_USAGE;
+		}
+		o->counter = (uint32_t)v;
+	}
 	config_free(&c);
 	return rc;
 }
@@ -224,10 +256,34 @@ static void print_issues(FILE *f, const char *what, const struct manifest_report
 	for (size_t i = 0; i < m->n_issue; i++) {
 		_cleanup_free_ char *e = manifest_escape_name(m->issue[i].path);
 		fprintf(f, "%s%s: %s", what, manifest_issue_kind_name(m->issue[i].kind), e);
-		if (m->issue[i].kind == MANIFEST_UNREADABLE)
+		if (m->issue[i].detail) {
+			_cleanup_free_ char *d = manifest_escape_name(m->issue[i].detail);
+			fprintf(f, " (%s)", d);
+		} else if (m->issue[i].kind == MANIFEST_UNREADABLE) {
 			fprintf(f, " (%s)", strerror(-m->issue[i].err));
+		}
 		fputc('\n', f);
 	}
+}
+
+/* What is not a failure but must be seen. */
+static void print_notes(FILE *f, const char *indent, const struct integrity_report *rep)
+{
+	for (size_t i = 0; i < rep->n_triggers; i++)
+		fprintf(f, "%spackage trigger present: %s (written by the OS's package "
+			"hooks; not signed)\n", indent, rep->triggers[i]);
+	for (size_t i = 0; i < rep->files.n_unbound; i++) {
+		_cleanup_free_ char *e = manifest_escape_name(rep->files.unbound[i]);
+		fprintf(f, "%sunbound symlink: %s (no signed kexec_links.txt: not verified, "
+			"never followed when booting)\n", indent, e);
+	}
+}
+
+static void print_kexec_files(FILE *f, const char *indent, const struct integrity_report *rep)
+{
+	char what[64];
+	snprintf(what, sizeof(what), "%skexec*.txt ", indent);
+	print_issues(f, what, &rep->kexec_files);
 }
 
 static void print_rollback(FILE *f, const struct rollback_result *r)
@@ -273,6 +329,8 @@ static int check(int argc, char **argv, bool report)
 	io.keyring = o.keyring;
 	io.tpm = tpm;
 	io.rollback_disabled = disabled;
+	io.require_rollback = o.req_rollback;
+	io.rollback_counter = o.counter;
 	io.progress = progress_cb;
 	io.userdata = &pr;
 	r = integrity_check(&io, &rep);
@@ -287,7 +345,9 @@ static int check(int argc, char **argv, bool report)
 		FILE *f = stdout;
 		fprintf(f, "/boot integrity report: %s\n", o.boot);
 		print_sig(f, &rep.sig);
-		if (rep.hashes != INTEGRITY_MANIFEST_OK || rep.tree != INTEGRITY_MANIFEST_OK)
+		print_kexec_files(f, "  ", &rep);
+		if (rep.hashes != INTEGRITY_MANIFEST_OK || rep.tree != INTEGRITY_MANIFEST_OK ||
+		    rep.links == INTEGRITY_MANIFEST_MALFORMED)
 			fprintf(f, "manifest: %s\n", rep.manifest_detail);
 		if (rep.files.n_issue == 0 && rep.hashes == INTEGRITY_MANIFEST_OK &&
 		    rep.tree == INTEGRITY_MANIFEST_OK)
@@ -300,6 +360,7 @@ static int check(int argc, char **argv, bool report)
 				manifest_report_count(&rep.files, MANIFEST_NOT_REGULAR),
 				manifest_report_count(&rep.files, MANIFEST_UNREADABLE));
 		print_issues(f, "  ", &rep.files);
+		print_notes(f, "", &rep);
 		if (rep.has_default_hashes) {
 			if (rep.default_hashes != INTEGRITY_MANIFEST_OK)
 				fprintf(f, "default boot files: %s malformed\n",
@@ -315,14 +376,18 @@ static int check(int argc, char **argv, bool report)
 		FILE *f = stderr;
 		if (rep.sig.state != SIG_VERIFIED)
 			print_sig(f, &rep.sig);
-		if (rep.hashes != INTEGRITY_MANIFEST_OK || rep.tree != INTEGRITY_MANIFEST_OK)
+		print_kexec_files(f, "", &rep);
+		if (rep.hashes != INTEGRITY_MANIFEST_OK || rep.tree != INTEGRITY_MANIFEST_OK ||
+		    rep.links == INTEGRITY_MANIFEST_MALFORMED)
 			fprintf(f, "manifest: %s\n", rep.manifest_detail);
 		print_issues(f, "", &rep.files);
+		print_notes(f, "", &rep);
 		if (rep.has_default_hashes && rep.default_hashes != INTEGRITY_MANIFEST_OK)
 			fprintf(f, "default boot files: %s malformed\n", MANIFEST_DEFAULT_HASHES_FILE);
 		print_issues(f, "default boot file ", &rep.default_files);
 		if (!(rep.rollback.state == ROLLBACK_OK || rep.rollback.state == ROLLBACK_NOT_USED ||
-		      rep.rollback.state == ROLLBACK_DISABLED))
+		      rep.rollback.state == ROLLBACK_DISABLED) ||
+		    (rep.rollback_required && rep.rollback.state != ROLLBACK_OK))
 			print_rollback(f, &rep.rollback);
 		if (ok)
 			printf("/boot OK: signature VERIFIED%s, %zu files, counter %s\n",
@@ -377,9 +442,10 @@ static int do_sign(int argc, char **argv)
 	r = parse_opts("sign", argc, argv, &o);
 	if (r)
 		return r < 0 ? HEADS_EXIT_OK : r;
-	if (o.keyring) {
+	if (o.keep && !o.keyring) {
 		free(o.configs);
-		return cmd_usage_error("boot", "sign: --keyring is for verify/report; use --gnupghome");
+		return cmd_usage_error("boot", "sign: --keep needs --keyring DIR (what /boot must "
+				       "verify against)");
 	}
 	rc = rollback_disabled(&o, &disabled);
 	if (rc) {
@@ -430,6 +496,10 @@ static int do_sign(int argc, char **argv)
 	ps.fd = o.pin_fd;
 	progress_init(&pr);
 	so.bootdir = o.boot;
+	so.mode = o.keep ? INTEGRITY_SIGN_KEEP : INTEGRITY_SIGN_REGENERATE;
+	so.keyring = o.keyring;
+	so.require_rollback = o.req_rollback;
+	so.rollback_counter = o.counter;
 	so.signer.gnupghome = o.gnupghome;
 	so.signer.key = o.key;
 	so.signer.pin = get_pin;
@@ -446,6 +516,7 @@ static int do_sign(int argc, char **argv)
 		const char *why = r == -EACCES ? "bad PIN or passphrase"
 				  : r == -ENOKEY ? "no usable signing key"
 				  : r == -ECANCELED ? "PIN entry cancelled"
+				  : r == -EBADMSG ? "it does not verify (see `heads boot report`)"
 				  : strerror(-r);
 		fprintf(stderr, "heads boot sign: %s not signed: %s\n",
 			o.boot, why);

@@ -41,7 +41,8 @@ static const char usage[] =
 	"Usage: heads duk setup  --boot DIR [SELECTION] [--drk-fd FD] [--duk-fd FD]\n"
 	"                        [--owner-fd FD] [--tcti T] [--eventlog F | --no-eventlog]\n"
 	"                        [--trace F] [--modules F] [--gnupghome D] [--key ID]\n"
-	"                        [--pin-fd FD] [--no-sign] [--no-rollback] [--yes]\n"
+	"                        [--keyring DIR] [--pin-fd FD] [--no-sign] [--no-rollback]\n"
+	"                        [--yes]\n"
 	"       heads duk unlock --boot DIR --keyring DIR [--duk-fd FD] [--tcti T]\n"
 	"                        [--drk-fallback ask|yes|no] [--no-act] [--config F]...\n"
 	"\n"
@@ -67,7 +68,10 @@ static const char usage[] =
 	"        kexec_initrd_crypttab_overrides.txt and re-signs /boot (gpg key\n"
 	"        --key in --gnupghome, PIN from --pin-fd or the terminal; rollback\n"
 	"        counter advanced unless --no-rollback), or writes them unsigned with\n"
-	"        --no-sign. A reboot is needed before the key unseals.\n"
+	"        --no-sign. Signing needs --keyring DIR: /boot must verify against it\n"
+	"        before anything is changed (else exit 1), and its signed manifests are\n"
+	"        kept as they are (only these three files are added or replaced). A\n"
+	"        reboot is needed before the key unseals.\n"
 	"unlock  Measures the LUKS headers of kexec_key_devices.txt into PCR 6 and\n"
 	"        refuses if they differ from kexec_lukshdr_hash.txt; shows the TOTP;\n"
 	"        asks the DUK passphrase (3 tries, blank aborts); unseals; ALWAYS\n"
@@ -440,6 +444,11 @@ static int do_setup(int argc, char **argv)
 	r = parse_opts("setup", argc, argv, &o);
 	if (r)
 		return r < 0 ? HEADS_EXIT_OK : r;
+	if (!o.no_sign && !o.keyring) {
+		rc = cmd_usage_error("duk", "setup: signing /boot needs --keyring DIR (what "
+				     "/boot must verify against), or --no-sign");
+		goto out;
+	}
 	rc = select_devices(&o, argc, argv, &v, &n);
 	if (rc)
 		goto out;
@@ -480,6 +489,7 @@ static int do_setup(int argc, char **argv)
 	so.pcr.modules = o.modules;
 	so.luks = &lo;
 	so.sign = !o.no_sign;
+	so.keyring = o.keyring;
 	so.gnupghome = o.gnupghome;
 	so.key = o.key;
 	so.pin = get_pin;

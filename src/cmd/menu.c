@@ -604,6 +604,19 @@ static void progress_cb(void *u, uint64_t done, uint64_t total, size_t fd, size_
 		    total ? (unsigned)(done * 100 / total) : 0);
 }
 
+void menu_rollback_requirement(const struct menu *m, bool *ret_required, uint32_t *ret_counter)
+{
+	const char *id = config_get(&m->cfg, "CONFIG_ROLLBACK_COUNTER");
+	unsigned long long v = 0;
+
+	*ret_required = config_enabled(&m->cfg, "CONFIG_BOOT_REQ_ROLLBACK");
+	if (id && *id && parse_uint(id, UINT32_MAX, &v) < 0) {
+		log_warn("CONFIG_ROLLBACK_COUNTER=%s is not a counter index: ignored", id);
+		v = 0;
+	}
+	*ret_counter = (uint32_t)v;
+}
+
 static int run_integrity(struct menu *m, struct integrity_report *rep)
 {
 	_cleanup_tpm_ struct tpm *t = NULL;
@@ -617,6 +630,7 @@ static int run_integrity(struct menu *m, struct integrity_report *rep)
 	};
 	int r;
 
+	menu_rollback_requirement(m, &o.require_rollback, &o.rollback_counter);
 	if (m->tpm_on && menu_tpm_open(m, &t) == 0)
 		o.tpm = t;
 	r = integrity_check(&o, rep);
@@ -812,13 +826,25 @@ int menu_sign_pin(void *userdata, const char *hint, int attempt, struct secret *
 }
 
 /* Sign /boot; extra kexec*.txt files (the default entry) are staged and
- * written only after the signature verified (never before, 10.3). */
-static int sign_boot_with(struct menu *m, const struct secret *owner, const char *key,
-			  const struct integrity_file *extra, size_t n_extra, bool new_counter)
+ * written only after the signature verified (never before, 10.3). mode:
+ * REGENERATE only for "Update checksums" and ownership (after the report
+ * was shown / on a fresh machine); KEEP (every other signing) refuses a
+ * /boot that does not verify against the ROM keyring. remove: kexec*.txt
+ * dropped from the signed set (and from /boot) with this update. The
+ * rollback counter's index goes to *ret_counter (0: none). */
+static int sign_boot_with(struct menu *m, enum integrity_sign_mode mode,
+			  const struct secret *owner, const char *key,
+			  const struct integrity_file *extra, size_t n_extra,
+			  const char *const *remove, size_t n_remove, bool new_counter,
+			  uint32_t *ret_counter)
 {
 	_cleanup_tpm_ struct tpm *t = NULL;
 	struct integrity_sign_options o = {
 		.bootdir = m->bootdir,
+		.mode = mode,
+		.keyring = m->keyring,
+		.remove = remove,
+		.n_remove = n_remove,
 		.signer = {.gnupghome = m->gnupghome, .key = key, .pin = menu_sign_pin,
 			   .userdata = m, .max_attempts = 3},
 		.owner_auth = owner,
@@ -831,6 +857,7 @@ static int sign_boot_with(struct menu *m, const struct secret *owner, const char
 	struct integrity_sign_result res = {0};
 	int r;
 
+	menu_rollback_requirement(m, &o.require_rollback, &o.rollback_counter);
 	if (m->tpm_on && !config_enabled(&m->cfg, "CONFIG_IGNORE_ROLLBACK")) {
 		if ((r = menu_tpm_open(m, &t)) < 0)
 			return log_error_errno(r, "opening the TPM for the rollback counter");
@@ -839,48 +866,35 @@ static int sign_boot_with(struct menu *m, const struct secret *owner, const char
 	r = integrity_sign(&o, &res);
 	ui_progress_end(m->ui);
 	if (r < 0) {
-		_cleanup_free_ char *t2 = xasprintf("Signing /boot failed: %s. Nothing in %s "
-						    "was changed.", strerror(-r), m->bootdir);
+		_cleanup_free_ char *t2 = xasprintf(
+			"Signing /boot failed: %s. Nothing in %s was changed.%s", strerror(-r),
+			m->bootdir, r == -EBADMSG ? "\n\n/boot does not verify: look at the "
+			"integrity report; only \"Update checksums and sign\" signs a changed "
+			"/boot." : "");
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Signing failed", t2);
 		return r;
 	}
 	log_info("/boot signed: %zu files, key %s, rollback %s", res.files, res.fpr,
 		 rollback_state_name(res.rollback.state));
+	if (ret_counter)
+		*ret_counter = res.rollback.state == ROLLBACK_OK ? res.rollback.id : 0;
 	return 0;
 }
 
+/* "Update checksums and sign": the one user action that re-hashes /boot. */
 static int sign_boot(struct menu *m, const struct secret *owner, const char *key)
 {
-	return sign_boot_with(m, owner, key, NULL, 0, false);
-}
-
-/* Remount the boot directory rw (ro: false) or ro, if it is a mount point. */
-static int remount_boot(struct menu *m, bool rw)
-{
-	struct statvfs sv;
-	unsigned long flags = MS_REMOUNT;
-
-	if (statvfs(m->bootdir, &sv) < 0)
-		return -errno;
-	if (rw != !!(sv.f_flag & ST_RDONLY))
-		return 0; /* already as wanted */
-	if (sv.f_flag & ST_NOSUID)
-		flags |= MS_NOSUID;
-	if (sv.f_flag & ST_NODEV)
-		flags |= MS_NODEV;
-	if (sv.f_flag & ST_NOEXEC)
-		flags |= MS_NOEXEC;
-	if (!rw)
-		flags |= MS_RDONLY;
-	return mount(NULL, m->bootdir, NULL, flags, NULL) < 0 ? -errno : 1;
+	return sign_boot_with(m, INTEGRITY_SIGN_REGENERATE, owner, key, NULL, 0, NULL, 0, false,
+			      NULL);
 }
 
 /* Stage the default entry files (bootcfg_save_default into a private
  * directory) and sign them with the rest of /boot. A previous default with
  * another index is removed right before signing. */
 static int save_default_signed(struct menu *m, struct boot_view *view,
-			       const struct boot_entry *e, unsigned index1,
-			       const struct secret *owner, const char *key, bool new_counter)
+			       enum integrity_sign_mode mode, const struct boot_entry *e,
+			       unsigned index1, const struct secret *owner, const char *key,
+			       bool new_counter, uint32_t *ret_counter)
 {
 	char dir[] = "/tmp/heads-default-XXXXXX";
 	_cleanup_free_ char *dname = NULL, *ddata = NULL, *hdata = NULL, *hpath = NULL;
@@ -906,27 +920,30 @@ static int save_default_signed(struct menu *m, struct boot_view *view,
 	rmdir(dir);
 	if (r < 0)
 		return log_error_errno(r, "preparing the default entry files");
-	/* A default with another index would make two: remove it first. */
+	/* A default with another index would make two: it leaves the signed
+	 * set and /boot with this update (not before: KEEP checks /boot as
+	 * signed). */
+	char **remove = NULL;
+	size_t n_remove = 0;
 	if ((d = opendir(m->bootdir))) {
-		bool remounted = false;
 		while ((de = readdir(d))) {
 			if (fnmatch("kexec_default.*.txt", de->d_name, 0) != 0 ||
-			    streq(de->d_name, dname))
+			    streq(de->d_name, dname) || n_remove >= 64)
 				continue;
-			if (!remounted && remount_boot(m, true) < 0)
-				break;
-			remounted = true;
-			if (unlinkat(dirfd(d), de->d_name, 0) < 0)
-				log_warn("removing %s/%s: %m", m->bootdir, de->d_name);
+			remove = xrealloc(remove, (n_remove + 1) * sizeof(char *));
+			remove[n_remove++] = xstrdup(de->d_name);
 		}
 		closedir(d);
-		if (remounted)
-			(void)remount_boot(m, false);
 	}
 	extra[0] = (struct integrity_file){.name = dname, .data = ddata, .len = dlen};
 	extra[1] = (struct integrity_file){.name = "kexec_default_hashes.txt", .data = hdata,
 					   .len = hlen};
-	return sign_boot_with(m, owner, key, extra, 2, new_counter);
+	r = sign_boot_with(m, mode, owner, key, extra, 2, (const char *const *)remove, n_remove,
+			   new_counter, ret_counter);
+	for (size_t i = 0; i < n_remove; i++)
+		free(remove[i]);
+	free(remove);
+	return r;
 }
 
 /* Options -> u: reference prompt_update_checksums. */
@@ -1235,7 +1252,8 @@ static int boot_menu(struct menu *m, bool forced)
 		}
 		if (c == 0)
 			continue;
-		if (c == 2 && save_default_signed(m, view, e, (unsigned)r + 1, NULL, NULL, false) < 0)
+		if (c == 2 && save_default_signed(m, view, INTEGRITY_SIGN_KEEP, e, (unsigned)r + 1,
+						   NULL, NULL, false, NULL) < 0)
 			continue;
 		r = kexec_entry(m, view, e, forced ? NULL : "generic");
 		break;
@@ -2022,14 +2040,37 @@ static int ownership(struct menu *m, bool clean_boot)
 
 	/* 4. Sign /boot with the new key: a fresh rollback counter (the TPM was
 	 * just cleared), the default entry files staged with the rest. */
-	r = chosen >= 0 ? save_default_signed(m, view, &l.v[chosen], (unsigned)chosen + 1, owner,
-					      fpr, m->tpm_on) :
-			  sign_boot_with(m, owner, fpr, NULL, 0, m->tpm_on);
+	uint32_t counter = 0;
+	r = chosen >= 0 ? save_default_signed(m, view, INTEGRITY_SIGN_REGENERATE, &l.v[chosen],
+					      (unsigned)chosen + 1, owner, fpr, m->tpm_on,
+					      &counter) :
+			  sign_boot_with(m, INTEGRITY_SIGN_REGENERATE, owner, fpr, NULL, 0, NULL, 0,
+					 m->tpm_on, &counter);
 	boot_entries_free(&l);
 	if (r == -EPROTO || r == -EPIPE)
 		return r;
 	if (r < 0)
 		return 0;
+
+	/* 4b. The machine has a rollback counter now: from here on a /boot
+	 * without it (an older copy) must fail (CONFIG_BOOT_REQ_ROLLBACK), and
+	 * only this counter binds it. Kept in the ROM config area with the
+	 * keyring (measured into PCR 7: predicted again below). */
+	if (counter) {
+		_cleanup_free_ char *id = xasprintf("0x%x", counter);
+		if ((r = set_setting(m, "CONFIG_BOOT_REQ_ROLLBACK", "y")) < 0 ||
+		    (r = set_setting(m, "CONFIG_ROLLBACK_COUNTER", id)) < 0)
+			return r;
+		r = menu_rom_store_user_config(m);
+		if (r == -ENOENT)
+			log_warn("no ROM config area: CONFIG_BOOT_REQ_ROLLBACK holds only until "
+				 "the next reboot");
+		else if (r < 0)
+			log_warn("the rollback requirement is not stored in the ROM: %s",
+				 strerror(-r));
+		else
+			m->have_next_pcr7 = menu_next_pcr7(m, m->next_pcr7) == 0;
+	}
 
 	/* 5. TOTP secret, sealed, shown as a QR code. */
 	if (m->tpm_on) {

@@ -103,6 +103,11 @@ int menu_rom_store_keyring(struct menu *m);
  * after a confirmation. 1 written (the caller reboots), 0 not (said why),
  * or a fatal UI error. */
 int menu_rom_store_config(struct menu *m);
+/* The user config file into the ROM config area, no question asked
+ * (ownership); -ENOENT: no area on this board. Sets rom_written. */
+int menu_rom_store_user_config(struct menu *m);
+/* CONFIG_BOOT_REQ_ROLLBACK / CONFIG_ROLLBACK_COUNTER (0 = none or bad). */
+void menu_rollback_requirement(const struct menu *m, bool *ret_required, uint32_t *ret_counter);
 /* PCR 7 of the next boot from the ROM config area as it is now (romcfg
  * prediction from the base init saved). -ENOENT: no ROM area or no base
  * (PCR 7 will be as it is now). */

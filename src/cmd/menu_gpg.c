@@ -82,6 +82,30 @@ int menu_rom_store_keyring(struct menu *m)
 	return rom_store_keyring_from(m, m->keyring);
 }
 
+int menu_rom_store_user_config(struct menu *m)
+{
+	_cleanup_free_ char *dev = NULL, *text = NULL;
+	struct romcfg c = {.slot = -1};
+	size_t len = 0;
+	int r = rom_device(m, &dev);
+
+	if (r < 0)
+		return r;
+	r = fs_read_file(m->user_config, 64 * 1024, &text, &len);
+	if (r == 0)
+		r = romcfg_read(dev, &c);
+	if (r == 0)
+		r = romcfg_set(&c, "etc/config.user", text, len);
+	if (r == 0)
+		r = romcfg_write(dev, &c);
+	romcfg_free(&c);
+	if (r < 0)
+		return log_error_errno(r, "%s: storing etc/config.user", dev);
+	m->rom_written = true;
+	log_info("%s: configuration written (%s)", dev, m->user_config);
+	return 0;
+}
+
 int menu_rom_store_config(struct menu *m)
 {
 	_cleanup_free_ char *dev = NULL, *text = NULL;

@@ -296,12 +296,14 @@ static int duk_setup_on(struct menu *m, struct containers *c, const struct secre
 			.pcr7 = m->have_next_pcr7 ? m->next_pcr7 : NULL},
 		.luks = &lo,
 		.sign = true,
+		.keyring = m->keyring,
 		.gnupghome = m->gnupghome,
 		.key = key,
 		.pin = menu_sign_pin,
 		.pin_userdata = m,
 		.rollback = !config_enabled(&m->cfg, "CONFIG_IGNORE_ROLLBACK"),
 	};
+	menu_rollback_requirement(m, &so.require_rollback, &so.rollback_counter);
 	ui_progress(m->ui, "Disk Unlock Key", "Adding the key to each container and sealing it",
 		    0);
 	r = duk_setup(t, &so, &res);
@@ -314,6 +316,7 @@ static int duk_setup_on(struct menu *m, struct containers *c, const struct secre
 			"Containers that got the key keep an unused key slot; the next setup "
 			"wipes it. /boot was %s.", strerror(-r),
 			r == -EACCES || r == -ECANCELED ? "not re-signed" : "left as it was");
+		/* -EBADMSG: /boot did not verify, nothing was changed. */
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Disk Unlock Key", e);
 		return 0;
 	}

@@ -252,6 +252,11 @@ static int gpg_challenge(const char *keyring, const char *gnupghome)
 		if (!nonce || secret_random(nonce, 20) < 0)
 			return -EIO;
 		hex_encode(nonce->data, 20, data);
+		/* A PIN cached by gpg-agent (an earlier signing) must not
+		 * answer the challenge: the person at the console does. */
+		r = sig_agent_forget(gnupghome);
+		if (r < 0)
+			break;
 		r = sig_sign(&signer, data, 40, &sig, &sig_len, NULL);
 		if (r == 0)
 			r = sig_verify_detached(keyring, sig, sig_len, data, 40, &res);

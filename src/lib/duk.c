@@ -601,6 +601,30 @@ int duk_setup(struct tpm *t, const struct duk_setup_options *o, struct duk_setup
 	r = luks_same_version(o->devices, o->n_devices);
 	if (r < 0)
 		return r;
+	if (o->sign) {
+		/* Nothing is changed for a /boot that does not verify: the
+		 * signing at the end would refuse it anyway (KEEP). */
+		struct integrity_options io = {
+			.bootdir = o->bootdir, .keyring = o->keyring,
+			.tpm = o->rollback ? t : NULL, .rollback_disabled = !o->rollback,
+			.require_rollback = o->require_rollback,
+			.rollback_counter = o->rollback_counter,
+		};
+		struct integrity_report rep;
+		bool ok;
+		if (!o->keyring)
+			return log_error_errno(-EINVAL, "signing /boot with the Disk Unlock Key "
+					       "files needs the keyring it must verify against");
+		r = integrity_check(&io, &rep);
+		if (r < 0)
+			return r;
+		ok = integrity_ok(&rep);
+		integrity_report_free(&rep);
+		if (!ok)
+			return log_error_errno(-EBADMSG, "%s does not verify against %s: no Disk "
+					       "Unlock Key is set up for it (see `heads boot report`)",
+					       o->bootdir, o->keyring);
+	}
 
 	/* 4. the key: 128 random bytes, only ever in locked memory */
 	duk = secret_new(LUKS_DUK_LEN);
@@ -672,6 +696,10 @@ int duk_setup(struct tpm *t, const struct duk_setup_options *o, struct duk_setup
 				   .userdata = o->pin_userdata},
 			.tpm = o->rollback ? t : NULL,
 			.owner_auth = o->owner_auth,
+			.mode = INTEGRITY_SIGN_KEEP,
+			.keyring = o->keyring,
+			.require_rollback = o->require_rollback,
+			.rollback_counter = o->rollback_counter,
 			.extra = files,
 			.n_extra = ARRAY_SIZE(files),
 		};

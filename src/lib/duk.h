@@ -130,6 +130,12 @@ struct duk_setup_options {
 	/* /boot signing (integrity_sign) with the three files added; when
 	 * sign is false the files are written directly (unsigned). */
 	bool sign;
+	/* Signing keeps /boot's signed manifests (integrity_sign KEEP): /boot
+	 * must verify against keyring before anything is changed (-EBADMSG),
+	 * so a tampered /boot is never re-blessed by a DUK setup. */
+	const char *keyring;
+	bool require_rollback;          /* CONFIG_BOOT_REQ_ROLLBACK (the check) */
+	uint32_t rollback_counter;      /* CONFIG_ROLLBACK_COUNTER, 0 = any */
 	const char *gnupghome, *key;
 	sig_pin_fn pin;                 /* signing PIN (may be NULL) */
 	void *pin_userdata;

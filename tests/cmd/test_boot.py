@@ -440,7 +440,9 @@ class TamperMatrix(BootTest):
     def test_22_kexec_txt_symlink(self):
         os.rename(self.p("kexec_tree.txt"), os.path.join(self.tmp, "t"))
         os.symlink("../t", self.p("kexec_tree.txt"))
-        self.refused("signature: INVALID")
+        # Named, and not part of the listing: the signature no longer matches.
+        self.refused("kexec*.txt not a regular file: ./kexec_tree.txt (a symlink)",
+                     "signature: BAD")
 
     # --- whole /boot --------------------------------------------------
     def test_23_empty_boot(self):
@@ -458,7 +460,11 @@ class TamperMatrix(BootTest):
         with open(self.p("vmlinuz-6.1.0-amd64"), "rb") as f:
             h = hashlib.sha256(f.read()).hexdigest()
         write(self.p("kexec_default_hashes.txt"), ("%s  ./vmlinuz-6.1.0-amd64\n" % h).encode())
-        self.sign()
+        # Signed as the shell version does (`heads boot sign` never signs a
+        # kexec*.txt it did not write or find signed).
+        self.gpg_sign_listing(Keys.signer, self.listing())
+        self.verify(0)
+        self.sign()  # carried over: it is covered by the verified signature
         self.verify(0)
         write(self.p("vmlinuz-6.1.0-amd64"), b"evil")
         self.refused("default boot file changed: ./vmlinuz-6.1.0-amd64",
@@ -539,6 +545,162 @@ class ReadOnlyMount(BootTest):
         r = self.sign(expect=1)
         self.assertIn("is read-only and is not itself a mount point", r.stderr)
         self.assertIn("ro", self.options())
+
+
+class Issue15(BootTest):
+    """The trust chain holes of issue 15 (each test fails on the code before)."""
+
+    def pin_fd_sign(self, pin, expect, *extra):
+        rfd, wfd = os.pipe()
+        os.write(wfd, pin + b"\n")
+        os.close(wfd)
+        try:
+            return self.sign("--pin-fd", str(rfd), *extra, home=Keys.pinned, pass_fds=(rfd,),
+                             expect=expect)
+        finally:
+            os.close(rfd)
+
+    # --- item 1: the exclusion -----------------------------------------
+    def test_kexec_named_directory_is_not_excluded(self):
+        self.sign()
+        write(self.p("kexec_x/grub.cfg"), b"menuentry 'Evil' { linux /kexec_x/vmlinuz }\n")
+        write(self.p("kexec_x/vmlinuz"), b"evil kernel")
+        r = self.refused("new: ./kexec_x/grub.cfg", "new: ./kexec_x/vmlinuz")
+        self.assertNotIn("signature:", r.stderr)
+        # Once signed it is hashed like any file.
+        self.sign()
+        self.verify(0)
+        with open(self.p("kexec_hashes.txt")) as f:
+            self.assertIn("  ./kexec_x/grub.cfg\n", f.read())
+        write(self.p("kexec_x/grub.cfg"), b"changed")
+        self.refused("changed: ./kexec_x/grub.cfg")
+
+    def test_non_regular_kexec_names_are_scanned(self):
+        self.sign()
+        os.symlink("kexec_hashes.txt", self.p("kexec_evil.txt"))
+        os.mkfifo(self.p("kexec_fifo"))
+        self.refused("kexec*.txt not a regular file: ./kexec_evil.txt (a symlink)",
+                     "new: ./kexec_evil.txt", "new: ./kexec_fifo")
+
+    def test_hotp_counter_not_hashed(self):
+        self.sign()
+        write(self.p("kexec_hotp_counter"), b"3\n")
+        self.verify(0)
+
+    # --- item 3: symlinks -------------------------------------------------
+    def link_boot(self):
+        os.symlink("vmlinuz-6.1.0-amd64", self.p("vmlinuz"))
+        os.symlink("../vmlinuz-6.1.0-amd64", self.p("grub/vmlinuz"))
+        self.sign()
+        with open(self.p("kexec_links.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"./grub/vmlinuz\0../vmlinuz-6.1.0-amd64\0"
+                                       b"./vmlinuz\0vmlinuz-6.1.0-amd64\0")
+        self.verify(0)
+
+    def test_links_file_empty_when_no_link(self):
+        self.sign()
+        self.assertEqual(os.path.getsize(self.p("kexec_links.txt")), 0)
+        os.symlink("xen-4.17.gz", self.p("xen.gz"))
+        self.refused("new: ./xen.gz (symlink -> xen-4.17.gz is not in kexec_links.txt)")
+
+    def test_retargeted_link(self):
+        self.link_boot()
+        os.unlink(self.p("vmlinuz"))
+        os.symlink("xen-4.17.gz", self.p("vmlinuz"))
+        self.refused("changed: ./vmlinuz (symlink was -> vmlinuz-6.1.0-amd64, "
+                     "now -> xen-4.17.gz)")
+
+    def test_link_replaced_by_file(self):
+        self.link_boot()
+        with open(self.p("vmlinuz-6.1.0-amd64"), "rb") as f:
+            data = f.read()
+        os.unlink(self.p("vmlinuz"))
+        write(self.p("vmlinuz"), data)  # same bytes as the old target
+        self.refused("not a regular file: ./vmlinuz (was a symlink -> vmlinuz-6.1.0-amd64, "
+                     "now a regular file)")
+
+    def test_link_removed_and_added(self):
+        self.link_boot()
+        os.unlink(self.p("grub/vmlinuz"))
+        os.symlink("/etc/passwd", self.p("grub/evil"))
+        self.refused("missing: ./grub/vmlinuz", "new: ./grub/evil")
+
+    def test_shell_signed_links_are_unbound(self):
+        os.symlink("vmlinuz-6.1.0-amd64", self.p("vmlinuz"))
+        Compatibility.make_reference_boot(self)
+        r = self.verify(0)
+        self.assertIn("unbound symlink: ./vmlinuz", r.stderr)
+        self.assertIn("unbound symlink: ./vmlinuz", self.report().stdout)
+
+    # --- item 4: signing never launders -----------------------------------
+    def test_keep_refuses_tampered_boot(self):
+        self.sign()
+        with open(self.p("kexec.sig"), "rb") as f:
+            sig = f.read()
+        write(self.p("vmlinuz-6.1.0-amd64"), b"tampered")
+        r = self.sign("--keep", "--keyring", Keys.keyring, expect=1)
+        self.assertIn("refusing to sign", r.stderr)
+        self.assertIn("changed: ./vmlinuz-6.1.0-amd64", r.stderr)
+        with open(self.p("kexec.sig"), "rb") as f:
+            self.assertEqual(f.read(), sig)
+        self.refused("changed: ./vmlinuz-6.1.0-amd64")
+        # A /boot that verifies is signed again unchanged.
+        write(self.p("vmlinuz-6.1.0-amd64"), hashlib.sha256(self.boot.encode()).digest() * 4000)
+        with open(self.p("kexec_hashes.txt"), "rb") as f:
+            hashes = f.read()
+        self.sign("--keep", "--keyring", Keys.keyring)
+        with open(self.p("kexec_hashes.txt"), "rb") as f:
+            self.assertEqual(f.read(), hashes)
+        self.verify(0)
+
+    def test_planted_kexec_txt_never_signed(self):
+        self.sign()
+        write(self.p("kexec_evil.txt"), b"Evil|elf|kernel /evil\n")
+        r = self.sign("--keep", "--keyring", Keys.keyring, expect=1)
+        self.assertIn("refusing to sign", r.stderr)
+        r = self.sign()  # regenerate: the manifests, not the planted file
+        self.assertIn("kexec_evil.txt", r.stderr)
+        self.assertIn("NOT signed", r.stderr)
+        with open(self.p("kexec.sig.listing")) as f:
+            self.assertNotIn("kexec_evil.txt", f.read())
+        self.refused("kexec*.txt new: ./kexec_evil.txt (not covered by kexec.sig)")
+        os.unlink(self.p("kexec_evil.txt"))
+        self.verify(0)
+
+    def test_regenerate_carries_only_signed_kexec_files(self):
+        write(self.p("kexec_default.1.txt"), b"Debian|elf|kernel /vmlinuz-6.1.0-amd64\n")
+        self.sign()  # no signature yet: the default entry is not signed
+        self.refused("kexec*.txt new: ./kexec_default.1.txt")
+        os.unlink(self.p("kexec_default.1.txt"))
+        self.verify(0)
+
+    # --- item 9: no cached PIN -------------------------------------------
+    def test_second_sign_asks_the_pin_again(self):
+        self.pin_fd_sign(b"123456", 0)
+        r = self.pin_fd_sign(b"000000", 1)
+        self.assertIn("bad PIN or passphrase", r.stderr)
+
+    # --- item 11: package triggers, kexec*.txt named ------------------------
+    def test_package_trigger_is_not_tampering(self):
+        self.sign()
+        write(self.p("kexec_package_trigger_post.txt"), b"UPDATE_INITRAMFS_PACKAGE=x\n")
+        r = self.verify(0)
+        self.assertIn("package trigger present: kexec_package_trigger_post.txt", r.stderr)
+        rep = self.report()
+        self.assertIn("signature: VERIFIED", rep.stdout)
+        self.assertIn("package trigger present: kexec_package_trigger_post.txt", rep.stdout)
+
+    def test_added_and_changed_kexec_txt_named(self):
+        self.sign()
+        write(self.p("kexec_evil.txt"), b"x")
+        r = self.refused("signature: BAD", "kexec*.txt new: ./kexec_evil.txt")
+        os.unlink(self.p("kexec_evil.txt"))
+        with open(self.p("kexec_hashes.txt"), "ab") as f:
+            f.write(b"\n")
+        r = self.refused("signature: BAD", "kexec*.txt changed: ./kexec_hashes.txt")
+        self.assertNotIn("kexec_tree.txt", r.stderr)
+        os.unlink(self.p("kexec_links.txt"))
+        self.refused("kexec*.txt missing: ./kexec_links.txt")
 
 
 class Compatibility(BootTest):

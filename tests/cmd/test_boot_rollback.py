@@ -141,6 +141,46 @@ class Rollback(BootTest):
         r = self.tverify(1)  # the old TPM's counter no longer matches
         self.assertIn("counter: TPM ERROR", r.stderr)
 
+    def test_required_counter_refuses_older_unbound_boot(self):
+        """Issue 15 item 5: once the machine has a counter (recorded at
+        ownership: CONFIG_BOOT_REQ_ROLLBACK=y, CONFIG_ROLLBACK_COUNTER), an
+        older /boot signed without one (or --no-rollback) is refused."""
+        r = run("boot", "sign", "--boot", self.boot, "--gnupghome", Keys.signer,
+                "--no-rollback", env={"HEADS_TCTI": ""})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        old = os.path.join(self.tmp, "old-boot")
+        shutil.copytree(self.boot, old, symlinks=True)
+        r = self.tsign()
+        cid = re.search(r"counter OK \(([0-9a-f]+) = ", r.stdout).group(1)
+        cfg = os.path.join(self.tmp, "config.user")
+        with open(cfg, "w") as f:
+            f.write('export CONFIG_BOOT_REQ_ROLLBACK="y"\nexport CONFIG_ROLLBACK_COUNTER="0x%s"\n'
+                    % cid)
+        self.tverify(0, None, "--config", cfg)
+        shutil.rmtree(self.boot)
+        shutil.copytree(old, self.boot, symlinks=True)
+        # Without the requirement the replay passes as "counter NOT USED" ...
+        r = self.tverify(0, None, "--config", os.devnull)
+        self.assertIn("counter NOT USED", r.stdout)
+        # ... with it, it fails, and --no-rollback does not skip it.
+        r = self.tverify(1, None, "--config", cfg)
+        self.assertIn("counter: NOT USED: no kexec_rollback.txt, but this machine has a "
+                      "rollback counter", r.stderr)
+        r = self.tverify(1, None, "--config", cfg, "--no-rollback")
+        self.assertIn("counter: DISABLED", r.stderr)
+        # Signing keeps the requirement: KEEP refuses this /boot too.
+        r = self.tsign(1, None, "--config", cfg, "--keep", "--keyring", Keys.keyring)
+        self.assertIn("refusing to sign", r.stderr)
+
+    def test_required_counter_must_be_this_machines(self):
+        self.tsign()
+        cfg = os.path.join(self.tmp, "config.user")
+        with open(cfg, "w") as f:
+            f.write('export CONFIG_BOOT_REQ_ROLLBACK="y"\nexport CONFIG_ROLLBACK_COUNTER='
+                    '"0x1234567"\n')
+        r = self.tverify(1, None, "--config", cfg)
+        self.assertIn("this machine's counter is 0x1234567", r.stderr)
+
     def test_counter_file_tampered(self):
         self.tsign()
         with open(self.p("kexec_rollback.txt")) as f:

@@ -142,7 +142,8 @@ class Ownership(MenuTest):
         r = subprocess.run(
             [WITH_SWTPM, "--state", self.state, "--", HEADS, "menu", "--ui", "line", "--boot",
              self.boot, "--keyring", self.keyring, "--config", self.config, "--secret-dir",
-             self.secret, "--no-act", "--luks-devices", self.write("none", ""), "--eventlog",
+             self.secret, "--user-config", os.path.join(self.tmp, "config.user"),
+             "--no-act", "--luks-devices", self.write("none", ""), "--eventlog",
              os.path.join(self.tmp, "absent")],
             input="".join(t + "\n" for t in typed), capture_output=True, text=True, env=env,
             timeout=180)
@@ -302,8 +303,20 @@ class OwnerKey(MenuTest):
         sec = gpg(os.path.join(root, ".gnupg"), "--list-secret-keys").stdout
         self.assertEqual(sec, b"")
         v = run("boot", "verify", "--boot", self.boot, "--keyring", os.path.join(root, ".gnupg"),
-                "--no-rollback")
+                "--no-rollback", "--config", os.devnull)
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        # Issue 15 item 5: the machine has a counter now, recorded in the
+        # ROM with the one /boot binds: a /boot without it fails from now on.
+        with open(os.path.join(root, "etc", "config.user")) as f:
+            cfg = f.read()
+        self.assertIn('CONFIG_BOOT_REQ_ROLLBACK="y"', cfg)
+        with open(os.path.join(self.boot, "kexec_rollback.txt")) as f:
+            cid = re.search(r"counter-([0-9a-f]+)", f.read()).group(1)
+        self.assertIn('CONFIG_ROLLBACK_COUNTER="0x%s"' % cid, cfg)
+        v = run("boot", "verify", "--boot", self.boot, "--keyring", os.path.join(root, ".gnupg"),
+                "--no-rollback", "--config", os.path.join(root, "etc", "config.user"))
+        self.assertEqual(v.returncode, 1, v.stdout + v.stderr)
+        self.assertIn("counter: DISABLED", v.stderr)
         # The backup: written to the configured location, checked by the
         # menu, restored here by gpg with the backup passphrase.
         self.assertIn("=== msgbox [normal] GPG key backup", r.stdout)
@@ -524,7 +537,8 @@ class LuksMenu(MenuTest):
             p = subprocess.Popen(
                 [HEADS, "menu", "--ui", "script", "--ui-script", script, "--boot", self.boot,
                  "--keyring", self.keyring, "--config", self.notpm, "--secret-dir",
-                 self.secret, "--no-act", "--luks-devices", devices],
+                 self.secret, "--user-config", os.path.join(self.tmp, "config.user"),
+                 "--no-act", "--luks-devices", devices],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                 pass_fds=(sf.fileno(),))
             out = ""
@@ -650,7 +664,8 @@ class Startup(MenuTest):
         env = dict(os.environ)
         env.pop("HEADS_UI", None)
         r = subprocess.run([HEADS, "menu", "--boot", self.boot, "--keyring", self.keyring,
-                            "--config", cfg, "--no-act", "--secret-dir", self.secret],
+                            "--config", cfg, "--no-act", "--secret-dir", self.secret,
+                            "--user-config", os.path.join(self.tmp, "config.user")],
                            input="i\n5\n", capture_output=True, text=True, env=env,
                            timeout=60)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)

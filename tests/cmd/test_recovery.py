@@ -132,6 +132,27 @@ class Recovery(TempDirTest):
         self.assertIn("GPG authentication failed", r.stderr)
         self.assertFalse(os.path.exists(self.marker))
 
+    def test_gpg_challenge_not_answered_by_cached_pin(self):
+        """Issue 15 item 9: a PIN in gpg-agent's cache (an earlier signing
+        in this boot) does not pass the challenge."""
+        self.homes = []
+        home = self.gpg_home("owner", "cardpin123")
+        data = self.write("data", "x")
+        subprocess.run(["gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback",
+                        "--passphrase", "cardpin123", "--detach-sign", data],
+                       check=True, capture_output=True)  # the agent now caches it
+        cfg = self.write("config", "CONFIG_HAVE_GPG_KEY_BACKUP=y\n")
+        pins = self.write("pins", "wrong1\nwrong2\nwrong3\n")
+        with open(pins) as f:
+            r = subprocess.run(
+                [os.environ["HEADS"], "recovery", "--config", cfg, "--secret-dir",
+                 self.secret, "--shell", "/bin/sh", "--once", "--keyring", home],
+                input=f"touch {self.marker}; exit 7\n", capture_output=True, text=True,
+                pass_fds=(f.fileno(),), timeout=120,
+                env=dict(os.environ, HEADS_UI="script", HEADS_UI_SECRET_FD=str(f.fileno())))
+        self.assertEqual(r.returncode, 5, r.stdout + r.stderr)
+        self.assertFalse(os.path.exists(self.marker))
+
     def test_gpg_challenge_key_not_in_rom_keyring(self):
         self.homes = []
         rom = self.gpg_home("rom")

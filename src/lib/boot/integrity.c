@@ -18,7 +18,9 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-#define TRIGGER_GLOB "kexec_package_trigger*"
+#include <openssl/evp.h>
+
+#define TRIGGER_GLOB MANIFEST_TRIGGER_GLOB
 
 /* Read a small file beneath dirfd without following a final symlink. */
 static int read_beneath(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len)
@@ -46,64 +48,292 @@ static void detail(struct integrity_report *r, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Read a manifest file beneath /boot; a missing or unreadable one is
- * reported in rep and returned as its state. */
-static enum integrity_manifest_state read_manifest(struct integrity_report *rep, int bootfd,
-						   const char *name, char **buf, size_t *len)
+static int cmp_file(const void *a, const void *b)
 {
-	int r = read_beneath(bootfd, name, MANIFEST_MAX_FILE, buf, len);
-	if (r == -ENOENT) {
+	return strcmp(((const struct boot_signed_file *)a)->name,
+		      ((const struct boot_signed_file *)b)->name);
+}
+
+static void files_free(struct boot_signed_file *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(f[i].name);
+		free(f[i].data);
+	}
+	free(f);
+}
+
+static void add_kexec_issue(struct integrity_report *rep, enum manifest_issue_kind k,
+			    const char *name, const char *detail)
+{
+	_cleanup_free_ char *p = xasprintf("./%s", name);
+	manifest_report_add(&rep->kexec_files, k, p, detail);
+}
+
+/* Every top-level kexec*.txt read once: regular files into *ret (sorted
+ * by name); package triggers noted; anything else reported by name. */
+static int read_kexec_files(int bootfd, struct integrity_report *rep,
+			    struct boot_signed_file **ret, size_t *ret_n)
+{
+	struct boot_signed_file *f = NULL;
+	size_t n = 0, cap = 0;
+	int dfd = openat(bootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		r = -errno;
+		close(dfd);
+		return r;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		_cleanup_close_ int fd = -1;
+		struct stat st;
+		char *buf;
+		size_t len;
+
+		if (fnmatch("kexec*.txt", de->d_name, 0) != 0)
+			continue;
+		if (fnmatch(MANIFEST_TRIGGER_GLOB, de->d_name, 0) == 0) {
+			rep->triggers = xrealloc(rep->triggers,
+						 (rep->n_triggers + 1) * sizeof(char *));
+			rep->triggers[rep->n_triggers++] = manifest_escape_name(de->d_name);
+			continue;
+		}
+		if (!manifest_name_signable(de->d_name)) {
+			add_kexec_issue(rep, MANIFEST_NEW, de->d_name,
+					"name not allowed in a signed /boot");
+			continue;
+		}
+		fd = openat(dirfd(d), de->d_name,
+			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			int e = errno;
+			if (e == ENOENT)
+				continue; /* gone since readdir */
+			add_kexec_issue(rep, e == ELOOP ? MANIFEST_NOT_REGULAR : MANIFEST_UNREADABLE,
+					de->d_name, e == ELOOP ? "a symlink" : strerror(e));
+			continue;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			add_kexec_issue(rep, MANIFEST_NOT_REGULAR, de->d_name,
+					S_ISDIR(st.st_mode) ? "a directory" : "a special file");
+			continue;
+		}
+		r = fs_read_fd(fd, MANIFEST_MAX_FILE, &buf, &len);
+		if (r < 0) {
+			add_kexec_issue(rep, MANIFEST_UNREADABLE, de->d_name,
+					r == -EFBIG ? "larger than 32 MiB" : strerror(-r));
+			r = 0;
+			continue;
+		}
+		if (n >= SIG_MAX_SIGNED_FILES) {
+			free(buf);
+			r = log_error_errno(-E2BIG, "more than %d kexec*.txt files",
+					    SIG_MAX_SIGNED_FILES);
+			break;
+		}
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			f = xrealloc(f, cap * sizeof(*f));
+		}
+		f[n++] = (struct boot_signed_file){xstrdup(de->d_name), buf, len};
+	}
+	if (!de && errno && r == 0)
+		r = -errno;
+	closedir(d);
+	if (r < 0) {
+		files_free(f, n);
+		return r;
+	}
+	if (n)
+		qsort(f, n, sizeof(*f), cmp_file);
+	*ret = f;
+	*ret_n = n;
+	return 0;
+}
+
+/* The signature does not match the live listing: if it verifies over the
+ * copy of the signed listing, name every kexec*.txt that differs. */
+static void diff_signed_listing(int bootfd, const char *keyring, const char *sig,
+				size_t sig_len, const struct boot_signed_file *f, size_t n,
+				struct integrity_report *rep)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct manifest m = {0};
+	struct sig_result sr;
+	size_t len, line;
+	bool *seen;
+
+	if (read_beneath(bootfd, MANIFEST_SIG_LISTING_FILE, MANIFEST_MAX_FILE, &buf, &len) < 0)
+		return;
+	if (sig_verify_detached(keyring, sig, sig_len, buf, len, &sr) < 0 ||
+	    sr.state != SIG_VERIFIED)
+		return;
+	if (manifest_parse_hashes(buf, len, &m, &line) < 0)
+		return;
+	seen = xcalloc(n + 1, sizeof(bool));
+	for (size_t i = 0; i < m.n; i++) {
+		const char *name = m.e[i].path;
+		size_t k;
+		uint8_t d[32];
+		unsigned int dl = 0;
+		if (startswith(name, SIG_LEGACY_PREFIX))
+			name += strlen(SIG_LEGACY_PREFIX);
+		for (k = 0; k < n; k++)
+			if (streq(f[k].name, name))
+				break;
+		if (k == n) {
+			/* A non-regular one was already named. */
+			_cleanup_free_ char *p = xasprintf("./%s", name);
+			bool named = false;
+			for (size_t j = 0; j < rep->kexec_files.n_issue; j++)
+				named |= streq(rep->kexec_files.issue[j].path, p);
+			if (!named)
+				add_kexec_issue(rep, MANIFEST_MISSING, name, "signed, now absent");
+			continue;
+		}
+		seen[k] = true;
+		EVP_Digest(f[k].data, f[k].len, d, &dl, EVP_sha256(), NULL);
+		if (memcmp(d, m.e[i].sha256, 32) != 0)
+			add_kexec_issue(rep, MANIFEST_CHANGED, name, "differs from the signed file");
+	}
+	for (size_t k = 0; k < n; k++)
+		if (!seen[k])
+			add_kexec_issue(rep, MANIFEST_NEW, f[k].name, "not covered by kexec.sig");
+	free(seen);
+	manifest_free(&m);
+	rep->kexec_files_exact = true;
+	if (rep->kexec_files.n_issue)
+		snprintf(rep->sig.detail, sizeof(rep->sig.detail),
+			 "the kexec*.txt files differ from what kexec.sig signed");
+}
+
+static const struct boot_signed_file *need(struct integrity_report *rep,
+					   const struct boot_signed *ps, const char *name,
+					   enum integrity_manifest_state *st)
+{
+	const struct boot_signed_file *f = boot_signed_file(ps, name);
+	if (!f) {
 		detail(rep, "%s is missing", name);
-		return INTEGRITY_MANIFEST_MISSING;
+		*st = INTEGRITY_MANIFEST_MISSING;
 	}
-	if (r < 0) {
-		detail(rep, "%s cannot be read: %s", name,
-		       r == -ELOOP || r == -EINVAL ? "not a regular file" : strerror(-r));
-		return INTEGRITY_MANIFEST_MALFORMED;
-	}
-	return INTEGRITY_MANIFEST_OK;
+	return f;
 }
 
-static enum integrity_manifest_state load_hashes(struct integrity_report *rep, int bootfd,
-						 const char *name, struct manifest *m)
+/* Read, verify and parse the kexec*.txt: rep->sig, rep->kexec_files,
+ * rep->hashes/tree/links, rep->default_hashes; *ps holds every buffer read
+ * (signed or not: the caller decides). */
+static int read_signed(int bootfd, const char *keyring, struct integrity_report *rep,
+		       struct boot_signed *ps)
 {
-	_cleanup_free_ char *buf = NULL;
-	size_t len, line = 0;
-	enum integrity_manifest_state st = read_manifest(rep, bootfd, name, &buf, &len);
+	_cleanup_free_ char *sig = NULL;
+	const struct boot_signed_file *f;
+	size_t sig_len = 0, line = 0;
 	int r;
-	if (st != INTEGRITY_MANIFEST_OK)
-		return st;
-	r = manifest_parse_hashes(buf, len, m, &line);
-	if (r < 0) {
-		detail(rep, "%s:%zu: malformed line", name, line);
-		return INTEGRITY_MANIFEST_MALFORMED;
+
+	r = read_kexec_files(bootfd, rep, &ps->files, &ps->n_files);
+	if (r < 0)
+		return r;
+	if (sig_read_boot(bootfd, &sig, &sig_len, &rep->sig) == 1) {
+		r = sig_verify_files(keyring, sig, sig_len, ps->files, ps->n_files, &rep->sig);
+		if (r < 0) {
+			rep->sig.state = SIG_INVALID;
+			snprintf(rep->sig.detail, sizeof(rep->sig.detail),
+				 "signature could not be checked against keyring %s: %s", keyring,
+				 strerror(-r));
+		} else if (rep->sig.state != SIG_VERIFIED && rep->sig.state != SIG_MISSING) {
+			diff_signed_listing(bootfd, keyring, sig, sig_len, ps->files,
+					    ps->n_files, rep);
+		}
 	}
-	return INTEGRITY_MANIFEST_OK;
+
+	rep->hashes = rep->tree = INTEGRITY_MANIFEST_OK;
+	if ((f = need(rep, ps, MANIFEST_HASHES_FILE, &rep->hashes)) &&
+	    manifest_parse_hashes(f->data, f->len, &ps->hashes, &line) < 0) {
+		detail(rep, "%s:%zu: malformed line", MANIFEST_HASHES_FILE, line);
+		rep->hashes = INTEGRITY_MANIFEST_MALFORMED;
+	}
+	if ((f = need(rep, ps, MANIFEST_TREE_FILE, &rep->tree)) &&
+	    manifest_parse_tree(f->data, f->len, &ps->tree, &line) < 0) {
+		detail(rep, "%s: entry %zu is malformed", MANIFEST_TREE_FILE, line);
+		rep->tree = INTEGRITY_MANIFEST_MALFORMED;
+	}
+	rep->links = INTEGRITY_MANIFEST_MISSING;
+	if ((f = boot_signed_file(ps, MANIFEST_LINKS_FILE))) {
+		rep->links = INTEGRITY_MANIFEST_OK;
+		ps->has_links = true;
+		if (manifest_parse_links(f->data, f->len, &ps->links, &line) < 0) {
+			detail(rep, "%s: entry %zu is malformed", MANIFEST_LINKS_FILE, line);
+			rep->links = INTEGRITY_MANIFEST_MALFORMED;
+		}
+	}
+	if ((f = boot_signed_file(ps, MANIFEST_DEFAULT_HASHES_FILE))) {
+		rep->has_default_hashes = true;
+		rep->default_hashes = INTEGRITY_MANIFEST_OK;
+		if (manifest_parse_hashes(f->data, f->len, &ps->defaults, &line) < 0) {
+			detail(rep, "%s:%zu: malformed line", MANIFEST_DEFAULT_HASHES_FILE, line);
+			rep->default_hashes = INTEGRITY_MANIFEST_MALFORMED;
+		} else {
+			ps->has_defaults = true;
+		}
+	}
+	return 0;
 }
 
-static enum integrity_manifest_state load_tree(struct integrity_report *rep, int bootfd,
-					       struct manifest_tree *t)
+static void check_rollback(const struct integrity_options *o, const struct boot_signed *ps,
+			   struct integrity_report *rep, int *err)
 {
-	_cleanup_free_ char *buf = NULL;
-	size_t len, entry = 0;
-	enum integrity_manifest_state st =
-		read_manifest(rep, bootfd, MANIFEST_TREE_FILE, &buf, &len);
-	int r;
-	if (st != INTEGRITY_MANIFEST_OK)
-		return st;
-	r = manifest_parse_tree(buf, len, t, &entry);
-	if (r < 0) {
-		detail(rep, "%s: entry %zu is malformed", MANIFEST_TREE_FILE, entry);
-		return INTEGRITY_MANIFEST_MALFORMED;
+	const struct boot_signed_file *rb = boot_signed_file(ps, ROLLBACK_FILE);
+	struct rollback_result *res = &rep->rollback;
+	uint8_t h[32];
+
+	*err = 0;
+	rep->rollback_required = o->require_rollback;
+	if (o->rollback_disabled) {
+		res->state = ROLLBACK_DISABLED;
+		snprintf(res->detail, sizeof(res->detail), "rollback check disabled%s",
+			 o->require_rollback ? ", but this machine requires its counter "
+					       "(CONFIG_BOOT_REQ_ROLLBACK=y)" : "");
+		return;
 	}
-	return INTEGRITY_MANIFEST_OK;
+	if (!rb) {
+		res->state = ROLLBACK_NOT_USED;
+		snprintf(res->detail, sizeof(res->detail), "no %s%s", ROLLBACK_FILE,
+			 o->require_rollback ? ", but this machine has a rollback counter "
+					       "(CONFIG_BOOT_REQ_ROLLBACK=y): an older /boot?" : "");
+		return;
+	}
+	if (rollback_parse(rb->data, rb->len, &res->id, h) < 0) {
+		res->state = ROLLBACK_MALFORMED;
+		snprintf(res->detail, sizeof(res->detail), "%s is malformed", ROLLBACK_FILE);
+		return;
+	}
+	if (o->rollback_counter && res->id != o->rollback_counter) {
+		uint32_t id = res->id;
+		res->state = ROLLBACK_MISMATCH;
+		snprintf(res->detail, sizeof(res->detail),
+			 "%s binds counter 0x%x, this machine's counter is 0x%x", ROLLBACK_FILE,
+			 id, o->rollback_counter);
+		return;
+	}
+	if (!o->tpm) {
+		res->state = ROLLBACK_NO_TPM;
+		snprintf(res->detail, sizeof(res->detail),
+			 "%s binds a TPM counter but no TPM is available", ROLLBACK_FILE);
+		return;
+	}
+	*err = rollback_verify(o->tpm, rb->data, rb->len, res);
 }
 
 int integrity_check(const struct integrity_options *o, struct integrity_report *ret)
 {
 	struct integrity_report rep = {0};
-	struct manifest hashes = {0}, defaults = {0};
-	struct manifest_tree tree = {0};
+	struct boot_signed ps = {0};
 	_cleanup_close_ int bootfd = -1;
 	int r;
 
@@ -111,76 +341,35 @@ int integrity_check(const struct integrity_options *o, struct integrity_report *
 	if (bootfd < 0)
 		return log_error_errno(-errno, "cannot open boot directory %s", o->bootdir);
 
-	r = sig_verify_boot(bootfd, o->keyring, &rep.sig);
-	if (r < 0) {
-		rep.sig.state = SIG_INVALID;
-		snprintf(rep.sig.detail, sizeof(rep.sig.detail),
-			 "signature could not be checked against keyring %s: %s", o->keyring,
-			 strerror(-r));
-	}
-
-	rep.hashes = load_hashes(&rep, bootfd, MANIFEST_HASHES_FILE, &hashes);
-	rep.tree = load_tree(&rep, bootfd, &tree);
-	r = manifest_verify(bootfd, rep.hashes == INTEGRITY_MANIFEST_OK ? &hashes : NULL,
-			    rep.tree == INTEGRITY_MANIFEST_OK ? &tree : NULL, &rep.files,
-			    o->progress, o->userdata);
+	r = read_signed(bootfd, o->keyring, &rep, &ps);
+	if (r < 0)
+		goto fail;
+	r = manifest_verify_links(bootfd, rep.hashes == INTEGRITY_MANIFEST_OK ? &ps.hashes : NULL,
+				  rep.tree == INTEGRITY_MANIFEST_OK ? &ps.tree : NULL,
+				  ps.has_links ? MANIFEST_LINKS_CHECK : MANIFEST_LINKS_UNBOUND,
+				  rep.links == INTEGRITY_MANIFEST_OK ? &ps.links : NULL, &rep.files,
+				  o->progress, o->userdata);
 	if (r < 0)
 		goto fail; /* logged by manifest_verify */
-	if (faccessat(bootfd, MANIFEST_DEFAULT_HASHES_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		struct integrity_report tmp = {0};
-		rep.has_default_hashes = true;
-		rep.default_hashes = load_hashes(&tmp, bootfd, MANIFEST_DEFAULT_HASHES_FILE, &defaults);
-		if (rep.default_hashes != INTEGRITY_MANIFEST_OK)
-			detail(&rep, "%s", tmp.manifest_detail);
-		else {
-			r = manifest_verify(bootfd, &defaults, NULL, &rep.default_files, NULL, NULL);
-			if (r < 0)
-				goto fail;
-		}
+	if (ps.has_defaults) {
+		r = manifest_verify(bootfd, &ps.defaults, NULL, &rep.default_files, NULL, NULL);
+		if (r < 0)
+			goto fail;
 	}
-
-	/* Rollback counter. */
-	if (o->rollback_disabled) {
-		rep.rollback.state = ROLLBACK_DISABLED;
-		snprintf(rep.rollback.detail, sizeof(rep.rollback.detail),
-			 "rollback check disabled");
+	check_rollback(o, &ps, &rep, &r);
+	if (r < 0)
+		goto fail;
+	if (rep.sig.state == SIG_VERIFIED && rep.hashes == INTEGRITY_MANIFEST_OK &&
+	    rep.tree == INTEGRITY_MANIFEST_OK) {
+		rep.signed_set = xmalloc(sizeof(*rep.signed_set));
+		*rep.signed_set = ps;
 	} else {
-		_cleanup_free_ char *rb = NULL;
-		size_t rb_len;
-		r = read_beneath(bootfd, ROLLBACK_FILE, ROLLBACK_MAX_FILE, &rb, &rb_len);
-		if (r == -ENOENT) {
-			rep.rollback.state = ROLLBACK_NOT_USED;
-			snprintf(rep.rollback.detail, sizeof(rep.rollback.detail),
-				 "no %s", ROLLBACK_FILE);
-		} else if (r < 0) {
-			rep.rollback.state = ROLLBACK_MALFORMED;
-			snprintf(rep.rollback.detail, sizeof(rep.rollback.detail),
-				 "%s cannot be read: %s", ROLLBACK_FILE, strerror(-r));
-		} else if (!o->tpm) {
-			uint8_t h[32];
-			rep.rollback.state = ROLLBACK_NO_TPM;
-			if (rollback_parse(rb, rb_len, &rep.rollback.id, h) < 0)
-				rep.rollback.state = ROLLBACK_MALFORMED;
-			snprintf(rep.rollback.detail, sizeof(rep.rollback.detail),
-				 rep.rollback.state == ROLLBACK_MALFORMED
-					 ? "%s is malformed"
-					 : "%s binds a TPM counter but no TPM is available",
-				 ROLLBACK_FILE);
-		} else {
-			r = rollback_verify(o->tpm, rb, rb_len, &rep.rollback);
-			if (r < 0)
-				goto fail;
-		}
+		boot_signed_free(&ps);
 	}
-	manifest_free(&hashes);
-	manifest_free(&defaults);
-	manifest_tree_free(&tree);
 	*ret = rep;
 	return 0;
 fail:
-	manifest_free(&hashes);
-	manifest_free(&defaults);
-	manifest_tree_free(&tree);
+	boot_signed_free(&ps);
 	integrity_report_free(&rep);
 	return r;
 }
@@ -189,13 +378,16 @@ bool integrity_ok(const struct integrity_report *r)
 {
 	if (r->sig.state != SIG_VERIFIED)
 		return false;
-	if (r->hashes != INTEGRITY_MANIFEST_OK || r->tree != INTEGRITY_MANIFEST_OK)
+	if (r->hashes != INTEGRITY_MANIFEST_OK || r->tree != INTEGRITY_MANIFEST_OK ||
+	    r->links == INTEGRITY_MANIFEST_MALFORMED)
 		return false;
-	if (r->files.n_issue)
+	if (r->files.n_issue || r->kexec_files.n_issue)
 		return false;
 	if (r->has_default_hashes &&
 	    (r->default_hashes != INTEGRITY_MANIFEST_OK || r->default_files.n_issue))
 		return false;
+	if (r->rollback_required)
+		return r->rollback.state == ROLLBACK_OK;
 	return r->rollback.state == ROLLBACK_OK || r->rollback.state == ROLLBACK_NOT_USED ||
 	       r->rollback.state == ROLLBACK_DISABLED;
 }
@@ -206,6 +398,12 @@ void integrity_report_free(struct integrity_report *r)
 		return;
 	manifest_report_free(&r->files);
 	manifest_report_free(&r->default_files);
+	manifest_report_free(&r->kexec_files);
+	for (size_t i = 0; i < r->n_triggers; i++)
+		free(r->triggers[i]);
+	free(r->triggers);
+	r->triggers = NULL;
+	r->n_triggers = 0;
 	if (r->signed_set) {
 		boot_signed_free(r->signed_set);
 		free(r->signed_set);
@@ -246,43 +444,6 @@ static void stage_free(struct stage *s)
 		free(s->f[i].data);
 	}
 	free(s->f);
-}
-
-/* Seed with the existing kexec*.txt (regular files only). */
-static int stage_seed(struct stage *s, int bootfd)
-{
-	int dfd = openat(bootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-	struct dirent *de;
-	int r = 0;
-
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
-	if (!d) {
-		r = -errno;
-		close(dfd);
-		return r;
-	}
-	while ((errno = 0, de = readdir(d))) {
-		char *buf;
-		size_t len;
-		if (fnmatch("kexec*.txt", de->d_name, 0) != 0 ||
-		    fnmatch(TRIGGER_GLOB, de->d_name, 0) == 0)
-			continue;
-		r = read_beneath(dirfd(d), de->d_name, MANIFEST_MAX_FILE, &buf, &len);
-		if (r < 0) {
-			_cleanup_free_ char *e = manifest_escape_name(de->d_name);
-			log_error_errno(r, "%s: cannot stage%s", e,
-					r == -ELOOP || r == -EINVAL ? " (not a regular file)" : "");
-			break;
-		}
-		stage_put(s, de->d_name, buf, len);
-	}
-	if (!de && errno && r == 0)
-		r = -errno;
-	closedir(d);
-	return r;
 }
 
 static int mount_point_of(const char *path, char **ret)
@@ -389,80 +550,234 @@ static int remove_triggers(int bootfd)
 	return r;
 }
 
+static bool is_manifest_name(const char *n)
+{
+	return streq(n, MANIFEST_HASHES_FILE) || streq(n, MANIFEST_TREE_FILE) ||
+	       streq(n, MANIFEST_LINKS_FILE) || streq(n, ROLLBACK_FILE);
+}
+
+static void stage_copy(struct stage *st, const char *name, const char *data, size_t len)
+{
+	char *copy = xmalloc(len + 1);
+	memcpy(copy, data, len);
+	copy[len] = '\0';
+	stage_put(st, name, copy, len);
+}
+
+static void stage_drop(struct stage *st, const char *name)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (streq(st->f[i].name, name)) {
+			free(st->f[i].name);
+			free(st->f[i].data);
+			st->f[i] = st->f[--st->n];
+			return;
+		}
+}
+
+static int cmp_staged(const void *a, const void *b)
+{
+	return strcmp(((const struct staged *)a)->name, ((const struct staged *)b)->name);
+}
+
+/* KEEP: /boot must verify; its signed bytes, unchanged. */
+static int seed_keep(const struct integrity_sign_options *o, struct stage *st,
+		     struct integrity_sign_result *res)
+{
+	struct integrity_report rep = {0};
+	struct integrity_options io = {
+		.bootdir = o->bootdir,
+		.keyring = o->keyring,
+		.tpm = o->tpm,
+		.rollback_disabled = !o->tpm,
+		.require_rollback = o->require_rollback,
+		.rollback_counter = o->rollback_counter,
+		.progress = o->progress,
+		.userdata = o->userdata,
+	};
+	int r;
+
+	if (!o->keyring)
+		return log_error_errno(-EINVAL, "signing %s without regenerating its manifests "
+				       "needs the keyring to check it against", o->bootdir);
+	r = integrity_check(&io, &rep);
+	if (r < 0)
+		return r;
+	/* A caller replacing kexec_default_hashes.txt (a new default entry)
+	 * does not need the old default's files to match. */
+	for (size_t i = 0; i < o->n_extra; i++)
+		if (streq(o->extra[i].name, MANIFEST_DEFAULT_HASHES_FILE) &&
+		    rep.default_hashes == INTEGRITY_MANIFEST_OK) {
+			rep.has_default_hashes = false;
+			manifest_report_free(&rep.default_files);
+		}
+	if (!integrity_ok(&rep) || !rep.signed_set) {
+		const struct manifest_issue *first =
+			rep.kexec_files.n_issue ? &rep.kexec_files.issue[0] :
+			rep.files.n_issue ? &rep.files.issue[0] :
+			rep.default_files.n_issue ? &rep.default_files.issue[0] : NULL;
+		_cleanup_free_ char *e = first ? manifest_escape_name(first->path) : NULL;
+		log_error("refusing to sign %s: it does not verify against %s (signature %s, "
+			  "%zu file issue(s), counter %s); only \"Update checksums and sign\" may "
+			  "sign a changed /boot, after its report was shown", o->bootdir, o->keyring,
+			  sig_state_name(rep.sig.state),
+			  rep.files.n_issue + rep.kexec_files.n_issue + rep.default_files.n_issue,
+			  rollback_state_name(rep.rollback.state));
+		if (e)
+			log_error("  first: %s: %s", manifest_issue_kind_name(first->kind), e);
+		integrity_report_free(&rep);
+		return -EBADMSG;
+	}
+	for (size_t i = 0; i < rep.signed_set->n_files; i++)
+		stage_copy(st, rep.signed_set->files[i].name, rep.signed_set->files[i].data,
+			   rep.signed_set->files[i].len);
+	res->files = rep.files.files_checked;
+	integrity_report_free(&rep);
+	return 0;
+}
+
+/* REGENERATE: the kexec*.txt the current signature covers (not the
+ * manifests, regenerated); nothing else from disk. *old_rb: the rollback
+ * file on disk (signed or not), only as the counter to advance. */
+static int seed_regenerate(const struct integrity_sign_options *o, int bootfd,
+			   const char *keyring, struct stage *st, char **old_rb, size_t *old_rb_len)
+{
+	struct integrity_report rep = {0};
+	struct boot_signed ps = {0};
+	const struct boot_signed_file *rb;
+	bool verified;
+	int r;
+
+	r = read_signed(bootfd, keyring, &rep, &ps);
+	if (r < 0)
+		goto out;
+	verified = rep.sig.state == SIG_VERIFIED;
+	if (!verified && ps.n_files)
+		log_warn("%s: kexec.sig does not verify against %s (%s): no existing kexec*.txt "
+			 "is carried over", o->bootdir, keyring, sig_state_name(rep.sig.state));
+	for (size_t i = 0; i < ps.n_files; i++) {
+		const struct boot_signed_file *f = &ps.files[i];
+		if (is_manifest_name(f->name))
+			continue;
+		if (verified)
+			stage_copy(st, f->name, f->data, f->len);
+		else
+			log_warn("%s/%s: not covered by a verified signature: NOT signed (it stays "
+				 "on disk and will be reported until removed)", o->bootdir, f->name);
+	}
+	for (size_t i = 0; i < rep.kexec_files.n_issue; i++) {
+		_cleanup_free_ char *e = manifest_escape_name(rep.kexec_files.issue[i].path);
+		if (rep.kexec_files.issue[i].kind != MANIFEST_MISSING)
+			log_warn("%s: %s: NOT signed", e,
+				 rep.kexec_files.issue[i].detail ? rep.kexec_files.issue[i].detail
+								 : "not covered by kexec.sig");
+	}
+	if (verified && (rb = boot_signed_file(&ps, ROLLBACK_FILE)))
+		stage_copy(st, ROLLBACK_FILE, rb->data, rb->len);
+	if ((rb = boot_signed_file(&ps, ROLLBACK_FILE))) {
+		*old_rb = xmalloc(rb->len + 1);
+		memcpy(*old_rb, rb->data, rb->len + 1);
+		*old_rb_len = rb->len;
+	}
+out:
+	boot_signed_free(&ps);
+	integrity_report_free(&rep);
+	return r;
+}
+
 int integrity_sign(const struct integrity_sign_options *o, struct integrity_sign_result *ret)
 {
 	struct integrity_sign_result res = {0};
 	struct manifest_scan scan = {0};
 	struct stage st = {0};
-	_cleanup_close_ int bootfd = -1, stagefd = -1;
-	_cleanup_free_ char *stagedir = NULL, *listing = NULL, *sig = NULL, *mp = NULL;
-	_cleanup_free_ char *verify_home = NULL;
-	char *hashes = NULL, *tree = NULL;
-	size_t hashes_len, tree_len, listing_len, sig_len;
+	_cleanup_close_ int bootfd = -1;
+	_cleanup_free_ char *listing = NULL, *sig = NULL, *mp = NULL, *old_rb = NULL;
+	_cleanup_free_ char *signer_home = NULL;
+	struct boot_signed_file *bufs = NULL;
+	size_t listing_len, sig_len, old_rb_len = 0;
 	unsigned long mflags = 0;
-	const char *parent = o->staging_parent;
+	const char *keyring = o->keyring;
+	bool regen = o->mode == INTEGRITY_SIGN_REGENERATE;
 	int r;
 
 	bootfd = open(o->bootdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (bootfd < 0)
 		return log_error_errno(-errno, "cannot open boot directory %s", o->bootdir);
-
-	/* 1. names */
-	r = manifest_scan_dir(bootfd, &scan);
-	if (r < 0) {
-		log_error_errno(r, "cannot scan %s", o->bootdir);
-		goto out;
-	}
-	if (scan.n_unsignable) {
-		for (size_t i = 0; i < scan.n_unsignable; i++) {
-			_cleanup_free_ char *e = manifest_escape_name(scan.unsignable[i]);
-			log_error("%s: name has a control byte, '\\' or a byte >= 0x7f", e);
+	{
+		const char *home = o->signer.gnupghome;
+		if (!home || !*home)
+			home = getenv("GNUPGHOME");
+		if (!home || !*home) {
+			const char *h = getenv("HOME");
+			signer_home = xasprintf("%s/.gnupg", h && *h ? h : "");
+		} else {
+			signer_home = xstrdup(home);
 		}
-		r = log_error_errno(-EINVAL, "refusing to sign %s: %zu unsignable name%s",
-				    o->bootdir, scan.n_unsignable, scan.n_unsignable == 1 ? "" : "s");
-		goto out;
 	}
+	if (!keyring && regen)
+		keyring = signer_home;
 
-	/* 2. stage */
-	if (!parent || !*parent)
-		parent = getenv("TMPDIR");
-	if (!parent || !*parent)
-		parent = "/tmp";
-	stagedir = xasprintf("%s/heads-boot-stage-XXXXXX", parent);
-	if (!mkdtemp(stagedir)) {
-		r = log_error_errno(-errno, "cannot create staging directory in %s", parent);
-		free(stagedir);
-		stagedir = NULL;
-		goto out;
-	}
-	stagefd = open(stagedir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (stagefd < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = stage_seed(&st, bootfd);
-	if (r < 0)
-		goto out;
-	for (size_t i = 0; i < o->n_extra; i++) {
-		const struct integrity_file *x = &o->extra[i];
-		if (strchr(x->name, '/') || fnmatch("kexec*.txt", x->name, 0) != 0 ||
-		    fnmatch(TRIGGER_GLOB, x->name, 0) == 0) {
-			r = log_error_errno(-EINVAL, "%s: not a kexec*.txt name", x->name);
+	/* 0. the caller's files */
+	for (size_t i = 0; i < o->n_extra + o->n_remove; i++) {
+		const char *name = i < o->n_extra ? o->extra[i].name : o->remove[i - o->n_extra];
+		if (strchr(name, '/') || fnmatch("kexec*.txt", name, 0) != 0 ||
+		    fnmatch(TRIGGER_GLOB, name, 0) == 0 || !manifest_name_signable(name) ||
+		    (!regen && is_manifest_name(name))) {
+			r = log_error_errno(-EINVAL, "%s: not a kexec*.txt name %s", name,
+					    i < o->n_extra ? "this operation may write"
+							   : "this operation may remove");
 			goto out;
 		}
-		char *copy = xmalloc(x->len + 1);
-		memcpy(copy, x->data, x->len);
-		copy[x->len] = '\0';
-		stage_put(&st, x->name, copy, x->len);
 	}
-	r = manifest_generate(bootfd, &scan, &hashes, &hashes_len, &tree, &tree_len,
-			      o->progress, o->userdata);
+
+	/* 1. what is signed now */
+	if (regen) {
+		r = manifest_scan_dir(bootfd, &scan);
+		if (r < 0) {
+			log_error_errno(r, "cannot scan %s", o->bootdir);
+			goto out;
+		}
+		if (scan.n_unsignable) {
+			for (size_t i = 0; i < scan.n_unsignable; i++) {
+				_cleanup_free_ char *e = manifest_escape_name(scan.unsignable[i]);
+				log_error("%s: name has a control byte, '\\' or a byte >= 0x7f", e);
+			}
+			r = log_error_errno(-EINVAL, "refusing to sign %s: %zu unsignable name%s",
+					    o->bootdir, scan.n_unsignable,
+					    scan.n_unsignable == 1 ? "" : "s");
+			goto out;
+		}
+		r = seed_regenerate(o, bootfd, keyring, &st, &old_rb, &old_rb_len);
+	} else {
+		r = seed_keep(o, &st, &res);
+	}
 	if (r < 0)
 		goto out;
-	for (size_t i = 0; i < scan.tree.n; i++)
-		res.files += scan.type[i] == MANIFEST_REG;
-	stage_put(&st, MANIFEST_HASHES_FILE, hashes, hashes_len);
-	stage_put(&st, MANIFEST_TREE_FILE, tree, tree_len);
+
+	/* 2. stage: the caller's files, fresh manifests (REGENERATE) */
+	for (size_t i = 0; i < o->n_remove; i++)
+		stage_drop(&st, o->remove[i]);
+	for (size_t i = 0; i < o->n_extra; i++)
+		stage_copy(&st, o->extra[i].name, o->extra[i].data, o->extra[i].len);
+	if (regen) {
+		char *hashes = NULL, *tree = NULL, *links = NULL;
+		size_t hashes_len, tree_len, links_len;
+		r = manifest_generate(bootfd, &scan, &hashes, &hashes_len, &tree, &tree_len,
+				      o->progress, o->userdata);
+		if (r < 0)
+			goto out;
+		r = manifest_generate_links(bootfd, &scan, &links, &links_len);
+		if (r < 0) {
+			free(hashes);
+			free(tree);
+			goto out;
+		}
+		for (size_t i = 0; i < scan.tree.n; i++)
+			res.files += scan.type[i] == MANIFEST_REG;
+		stage_put(&st, MANIFEST_HASHES_FILE, hashes, hashes_len);
+		stage_put(&st, MANIFEST_TREE_FILE, tree, tree_len);
+		stage_put(&st, MANIFEST_LINKS_FILE, links, links_len);
+	}
 
 	/* 3. rollback */
 	if (o->tpm) {
@@ -472,7 +787,8 @@ int integrity_sign(const struct integrity_sign_options *o, struct integrity_sign
 		for (size_t i = 0; i < st.n && !o->new_counter; i++)
 			if (streq(st.f[i].name, ROLLBACK_FILE))
 				old = &st.f[i];
-		r = rollback_advance(o->tpm, old ? old->data : NULL, old ? old->len : 0,
+		r = rollback_advance(o->tpm, old ? old->data : o->new_counter ? NULL : old_rb,
+				     old ? old->len : o->new_counter ? 0 : old_rb_len,
 				     o->owner_auth, &rb, &rb_len, &res.rollback);
 		if (r < 0)
 			goto out;
@@ -480,34 +796,24 @@ int integrity_sign(const struct integrity_sign_options *o, struct integrity_sign
 	} else {
 		res.rollback.state = ROLLBACK_DISABLED;
 	}
-	for (size_t i = 0; i < st.n; i++) {
-		r = fs_write_atomic_at(stagefd, st.f[i].name, st.f[i].data, st.f[i].len, 0600);
-		if (r < 0) {
-			log_error_errno(r, "cannot stage %s", st.f[i].name);
-			goto out;
-		}
-	}
 
-	/* 4. sign and check */
-	r = sig_listing(stagefd, "", &listing, &listing_len);
-	if (r < 0) {
-		log_error_errno(r, "cannot list the staged kexec*.txt");
+	/* 4. sign the listing of the staged buffers and check it */
+	if (st.n)
+		qsort(st.f, st.n, sizeof(*st.f), cmp_staged);
+	bufs = xcalloc(st.n + 1, sizeof(*bufs));
+	for (size_t i = 0; i < st.n; i++)
+		bufs[i] = (struct boot_signed_file){st.f[i].name, st.f[i].data, st.f[i].len};
+	if (st.n == 0) {
+		r = log_error_errno(-ENOENT, "nothing to sign in %s", o->bootdir);
 		goto out;
 	}
+	sig_listing_bufs(bufs, st.n, "", &listing, &listing_len);
 	r = sig_sign(&o->signer, listing, listing_len, &sig, &sig_len, res.fpr);
 	if (r < 0)
 		goto out;
 	{
 		struct sig_result vr;
-		const char *home = o->signer.gnupghome;
-		if (!home || !*home)
-			home = getenv("GNUPGHOME");
-		if (!home || !*home) {
-			const char *h = getenv("HOME");
-			verify_home = xasprintf("%s/.gnupg", h && *h ? h : "");
-			home = verify_home;
-		}
-		r = sig_verify_detached(home, sig, sig_len, listing, listing_len, &vr);
+		r = sig_verify_detached(signer_home, sig, sig_len, listing, listing_len, &vr);
 		if (r == 0 && vr.state != SIG_VERIFIED)
 			r = log_error_errno(-EBADMSG, "the new signature does not verify: %s (%s)",
 					    sig_state_name(vr.state), vr.detail);
@@ -527,6 +833,15 @@ int integrity_sign(const struct integrity_sign_options *o, struct integrity_sign
 			break;
 		}
 	}
+	for (size_t i = 0; r == 0 && i < o->n_remove; i++)
+		if (unlinkat(bootfd, o->remove[i], 0) < 0 && errno != ENOENT)
+			r = log_error_errno(-errno, "cannot delete %s/%s", o->bootdir, o->remove[i]);
+	if (r == 0) {
+		r = fs_write_atomic_at(bootfd, MANIFEST_SIG_LISTING_FILE, listing, listing_len, 0644);
+		if (r < 0)
+			log_error_errno(r, "cannot write %s/%s", o->bootdir,
+					MANIFEST_SIG_LISTING_FILE);
+	}
 	if (r == 0) {
 		r = fs_write_atomic_at(bootfd, SIG_FILE, sig, sig_len, 0644);
 		if (r < 0)
@@ -540,8 +855,7 @@ int integrity_sign(const struct integrity_sign_options *o, struct integrity_sign
 			r = q;
 	}
 out:
-	if (stagedir)
-		boot_rm_rf(stagedir);
+	free(bufs);
 	stage_free(&st);
 	manifest_scan_free(&scan);
 	if (r == 0 && ret)

@@ -1,30 +1,46 @@
 /* integrity.h - the whole /boot integrity check and the signed update.
  *
- * integrity_check(): signature (sig.h), manifest and tree (manifest.h),
- * kexec_default_hashes.txt if present, rollback counter (rollback.h), in
- * one struct the UI and the boot flow render (`heads boot report`).
- * integrity_ok() is true only if all of them hold.
+ * integrity_check(): reads every top-level kexec*.txt once (no symlink,
+ * bounded), builds the `sha256sum kexec*.txt` listing from those buffers,
+ * verifies kexec.sig over it and parses the same buffers (signed.h), then
+ * checks /boot against them: manifest and tree (manifest.h), the signed
+ * symlink table kexec_links.txt, kexec_default_hashes.txt if present, the
+ * rollback counter (rollback.h). One struct the UI and the boot flow render
+ * (`heads boot report`); integrity_ok() is true only if all of them hold.
+ * kexec_package_trigger_* are never part of the listing (reported as
+ * present). When the listing does not match, kexec.sig is tried over
+ * kexec.sig.listing (the copy of the signed listing written at signing):
+ * if it verifies there, every added, changed or removed kexec*.txt is
+ * named in kexec_files.
  *
  * integrity_sign(): the reference update_checksums/kexec-sign-config flow,
- * made atomic:
- *   1. refuse names that cannot be signed (manifest_name_signable), and
- *      kexec*.txt that are not regular files;
- *   2. stage in a fresh 0700 directory under staging_parent ($TMPDIR or
- *      /tmp by default): the existing kexec*.txt (package trigger files
- *      are dropped, not signed), fresh kexec_hashes.txt and kexec_tree.txt;
- *   3. rollback (if a TPM context is given): increment the counter
- *      (create it when /boot has none), stage kexec_rollback.txt;
- *   4. sign the staged listing, verify the new signature;
- *   5. only then write /boot: remount its mount rw if it was ro, write each
- *      staged file with an atomic rename (fs_write_atomic_at), kexec.sig
- *      last, delete kexec_package_trigger_*.txt, remount ro if it was.
- * If the boot directory is not a mount point and is read-only, the update
- * fails rather than remounting some parent.
+ * made atomic, in one of two modes:
+ *   REGENERATE ("Update checksums and sign", ownership): fresh
+ *     kexec_hashes.txt, kexec_tree.txt, kexec_links.txt from a scan; the
+ *     kexec*.txt carried over are only those covered by the currently
+ *     VERIFIED signature (against keyring, default the signer's GnuPG home),
+ *     plus the caller's extras; any other kexec*.txt on disk is not signed
+ *     (logged by name, left on disk, so the next check names it).
+ *   KEEP (every other caller: DUK setup/reseal, save default): /boot must
+ *     pass integrity_check() against keyring first (else -EBADMSG, nothing
+ *     written); the signed bytes are staged unchanged, the caller's extras
+ *     added or replaced by name (never the manifests or the rollback file),
+ *     the names in remove dropped.
+ * Then: rollback (if a TPM context is given) increments the counter
+ * (creating it when there is none), stages kexec_rollback.txt; the staged
+ * listing is signed and the signature verified; only then /boot is written:
+ * remount rw if it was a ro mount point, each staged file with an atomic
+ * rename, removed names unlinked, kexec.sig.listing, kexec.sig last,
+ * kexec_package_trigger_* deleted, remount ro. If the boot directory is not
+ * a mount point and is read-only, the update fails rather than remounting
+ * some parent. Nothing is staged on disk: the listing is built from the
+ * staged buffers.
  */
 #ifndef HEADS_BOOT_INTEGRITY_H
 #define HEADS_BOOT_INTEGRITY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "boot/manifest.h"
 #include "boot/rollback.h"
@@ -48,6 +64,20 @@ struct integrity_report {
 	enum integrity_manifest_state default_hashes;
 	struct manifest_report default_files;
 	struct rollback_result rollback;
+	bool rollback_required;      /* only ROLLBACK_OK passes */
+	/* kexec_links.txt: OK, MISSING (not signed: a /boot signed by the
+	 * shell version; its symlinks are in files.unbound, reported but not
+	 * failing: nothing follows a link outside a signed table) or
+	 * MALFORMED. */
+	enum integrity_manifest_state links;
+	/* The kexec*.txt themselves, "./name": NOT_REGULAR / UNREADABLE / NEW
+	 * (a name that cannot be signed) always; NEW (not signed), CHANGED,
+	 * MISSING when the signature does not match the live listing but
+	 * verifies over kexec.sig.listing (kexec_files_exact). */
+	struct manifest_report kexec_files;
+	bool kexec_files_exact;
+	char **triggers;             /* kexec_package_trigger_* present */
+	size_t n_triggers;
 	/* What kexec.sig vouches for, parsed from the bytes it covers; NULL
 	 * unless the signature is VERIFIED and kexec_hashes.txt and
 	 * kexec_tree.txt parsed (boot/view.h reads /boot through it). */
@@ -59,6 +89,12 @@ struct integrity_options {
 	const char *keyring;       /* GnuPG home with the trusted public keys */
 	struct tpm *tpm;           /* NULL: no TPM */
 	bool rollback_disabled;    /* CONFIG_IGNORE_ROLLBACK=y / --no-rollback */
+	/* CONFIG_BOOT_REQ_ROLLBACK=y (written at ownership once the machine
+	 * has a counter): a missing, unbound or disabled counter fails.
+	 * rollback_counter (CONFIG_ROLLBACK_COUNTER, 0 = any): the NV index
+	 * kexec_rollback.txt must name. */
+	bool require_rollback;
+	uint32_t rollback_counter;
 	manifest_progress_fn progress;
 	void *userdata;
 };
@@ -78,9 +114,23 @@ struct integrity_file {
 	size_t len;
 };
 
+enum integrity_sign_mode {
+	INTEGRITY_SIGN_KEEP = 0,         /* default: keep the signed manifests */
+	INTEGRITY_SIGN_REGENERATE,       /* re-hash /boot (explicit user action) */
+};
+
 struct integrity_sign_options {
 	const char *bootdir;
-	const char *staging_parent;      /* NULL: $TMPDIR or /tmp */
+	const char *staging_parent;      /* unused (staging is in memory) */
+	enum integrity_sign_mode mode;
+	/* GnuPG home of the trusted public keys: what is signed now is what
+	 * verifies against it. KEEP: required. REGENERATE: NULL = the
+	 * signer's home. */
+	const char *keyring;
+	bool require_rollback;           /* KEEP's check (integrity_options) */
+	uint32_t rollback_counter;
+	const char *const *remove;       /* kexec*.txt names to drop (unlinked */
+	size_t n_remove;                 /* from /boot with the update) */
 	struct sig_signer signer;
 	struct tpm *tpm;                 /* NULL: no rollback counter */
 	const struct secret *owner_auth; /* for counter creation/increment */
@@ -93,7 +143,7 @@ struct integrity_sign_options {
 };
 
 struct integrity_sign_result {
-	size_t files;          /* regular files hashed */
+	size_t files;          /* regular files hashed (signed, in KEEP) */
 	char fpr[41];          /* signing key */
 	struct rollback_result rollback;
 	bool remounted;        /* /boot was ro and was remounted rw then ro */

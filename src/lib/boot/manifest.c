@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -95,6 +96,13 @@ void manifest_scan_free(struct manifest_scan *s)
 		free(s->unsignable[i]);
 	free(s->unsignable);
 	memset(s, 0, sizeof(*s));
+}
+
+bool manifest_name_excluded(const char *name)
+{
+	return fnmatch("kexec*.txt", name, 0) == 0 || streq(name, "kexec.sig") ||
+	       streq(name, MANIFEST_SIG_LISTING_FILE) || streq(name, "kexec_hotp_counter") ||
+	       fnmatch(MANIFEST_TRIGGER_GLOB, name, 0) == 0;
 }
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -328,21 +336,21 @@ static int scan_rec(struct scan_ctx *c, int dfd, char *path, size_t plen,
 				xasprintf("%.*s%s%s", (int)plen, path,
 					  plen == 2 ? "" : "/", de->d_name);
 		}
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+			break;
+		}
 		/* path is "./" at the top, else "./a/b" */
 		size_t nplen;
 		if (plen == 2) {
 			memcpy(path + 2, de->d_name, nlen + 1);
 			nplen = 2 + nlen;
-			if (startswith(de->d_name, "kexec"))
+			if (S_ISREG(st.st_mode) && manifest_name_excluded(de->d_name))
 				child_listed = false;
 		} else {
 			path[plen] = '/';
 			memcpy(path + plen + 1, de->d_name, nlen + 1);
 			nplen = plen + 1 + nlen;
-		}
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			r = -errno;
-			break;
 		}
 		if (S_ISREG(st.st_mode))
 			t = MANIFEST_REG;
@@ -688,6 +696,33 @@ int manifest_generate(int bootfd, const struct manifest_scan *scan,
 	return 0;
 }
 
+int manifest_generate_links(int bootfd, const struct manifest_scan *scan, char **ret,
+			    size_t *ret_len)
+{
+	struct buf b = {0};
+
+	for (size_t i = 0; i < scan->tree.n; i++) {
+		char t[MANIFEST_MAX_PATH + 1];
+		const char *p = scan->tree.path[i];
+		ssize_t n;
+		if (scan->type[i] != MANIFEST_SYMLINK)
+			continue;
+		n = readlinkat(bootfd, p + 2, t, sizeof(t));
+		if (n <= 0 || (size_t)n > MANIFEST_MAX_PATH) {
+			int r = n < 0 ? -errno : -EINVAL;
+			free(b.p);
+			return log_error_errno(r, "%s: symlink target %s", p,
+						n < 0 ? "unreadable" : "empty or too long");
+		}
+		buf_add(&b, p, strlen(p) + 1);
+		buf_add(&b, t, (size_t)n);
+		buf_add(&b, "", 1);
+	}
+	*ret = b.p ? b.p : xstrdup("");
+	*ret_len = b.n;
+	return 0;
+}
+
 int manifest_hash_lines(int bootfd, char *const *paths, size_t n, char **ret,
 			size_t *ret_len)
 {
@@ -754,20 +789,38 @@ void manifest_report_free(struct manifest_report *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->n_issue; i++)
+	for (size_t i = 0; i < r->n_issue; i++) {
 		free(r->issue[i].path);
+		free(r->issue[i].detail);
+	}
 	free(r->issue);
+	for (size_t i = 0; i < r->n_unbound; i++)
+		free(r->unbound[i]);
+	free(r->unbound);
 	memset(r, 0, sizeof(*r));
 }
 
-static void add_issue(struct manifest_report *r, size_t *cap, enum manifest_issue_kind k,
-		      const char *path, int err)
+static void add_issue_d(struct manifest_report *r, size_t *cap, enum manifest_issue_kind k,
+			const char *path, int err, char *detail)
 {
 	if (r->n_issue == *cap) {
 		*cap = *cap ? 2 * *cap : 16;
 		r->issue = xrealloc(r->issue, *cap * sizeof(*r->issue));
 	}
-	r->issue[r->n_issue++] = (struct manifest_issue){k, xstrdup(path), err};
+	r->issue[r->n_issue++] = (struct manifest_issue){k, xstrdup(path), err, detail};
+}
+
+static void add_issue(struct manifest_report *r, size_t *cap, enum manifest_issue_kind k,
+		      const char *path, int err)
+{
+	add_issue_d(r, cap, k, path, err, NULL);
+}
+
+void manifest_report_add(struct manifest_report *r, enum manifest_issue_kind k,
+			 const char *path, const char *detail)
+{
+	size_t cap = r->n_issue; /* grows on every add: fine for the few callers */
+	add_issue_d(r, &cap, k, path, 0, detail ? xstrdup(detail) : NULL);
 }
 
 static int cmp_issue(const void *a, const void *b)
@@ -807,6 +860,82 @@ static char *norm_path(const char *p)
 int manifest_verify(int bootfd, const struct manifest *hashes,
 		    const struct manifest_tree *tree, struct manifest_report *ret,
 		    manifest_progress_fn progress, void *userdata)
+{
+	return manifest_verify_links(bootfd, hashes, tree, MANIFEST_LINKS_IGNORE, NULL, ret,
+				     progress, userdata);
+}
+
+static char *read_link(int bootfd, const char *path)
+{
+	char buf[MANIFEST_MAX_PATH + 1];
+	const char *rel = startswith(path, "./") ? path + 2 : path;
+	ssize_t n = readlinkat(bootfd, rel, buf, sizeof(buf));
+	if (n < 0 || (size_t)n > MANIFEST_MAX_PATH)
+		return NULL;
+	buf[n] = '\0';
+	return xstrdup(buf);
+}
+
+/* The signed link table against the scan: every signed link must still be
+ * a symlink with the same target; every symlink of the scan must be signed. */
+static void check_links(int bootfd, const struct manifest_scan *s,
+			const struct manifest_links *links, struct manifest_report *rep,
+			size_t *cap)
+{
+	for (size_t i = 0; i < links->n; i++) {
+		const struct manifest_link *l = &links->l[i];
+		long k = scan_find(s, l->path);
+		if (k < 0) {
+			add_issue_d(rep, cap, MANIFEST_MISSING, l->path, 0,
+				    xasprintf("symlink -> %s is gone", l->target));
+		} else if (s->type[k] != MANIFEST_SYMLINK) {
+			add_issue_d(rep, cap, MANIFEST_NOT_REGULAR, l->path, 0,
+				    xasprintf("was a symlink -> %s, now a %s", l->target,
+					      s->type[k] == MANIFEST_DIR ? "directory" :
+					      s->type[k] == MANIFEST_REG ? "regular file" :
+					      "special file"));
+		} else {
+			_cleanup_free_ char *t = read_link(bootfd, l->path);
+			if (!t || !streq(t, l->target)) {
+				_cleanup_free_ char *e = t ? manifest_escape_name(t) : NULL;
+				add_issue_d(rep, cap, MANIFEST_CHANGED, l->path, 0,
+					    xasprintf("symlink was -> %s, now -> %s", l->target,
+						      e ? e : "(unreadable)"));
+			}
+		}
+	}
+	for (size_t k = 0; k < s->tree.n; k++) {
+		const char *p = s->tree.path[k];
+		size_t lo = 0, hi = links->n;
+		bool found = false;
+		if (s->type[k] != MANIFEST_SYMLINK)
+			continue;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			int c = strcmp(links->l[mid].path, p);
+			if (c == 0) {
+				found = true;
+				break;
+			}
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (!found) {
+			_cleanup_free_ char *t = read_link(bootfd, p);
+			_cleanup_free_ char *e = t ? manifest_escape_name(t) : NULL;
+			add_issue_d(rep, cap, MANIFEST_NEW, p, 0,
+				    xasprintf("symlink -> %s is not in %s", e ? e : "?",
+					      MANIFEST_LINKS_FILE));
+		}
+	}
+}
+
+int manifest_verify_links(int bootfd, const struct manifest *hashes,
+			  const struct manifest_tree *tree, enum manifest_links_mode mode,
+			  const struct manifest_links *links, struct manifest_report *ret,
+			  manifest_progress_fn progress, void *userdata)
 {
 	struct manifest_scan s = {0};
 	struct manifest_report rep = {0};
@@ -899,15 +1028,37 @@ int manifest_verify(int bootfd, const struct manifest *hashes,
 		}
 		free(signed_sorted);
 	}
+	if (mode == MANIFEST_LINKS_CHECK) {
+		static const struct manifest_links none;
+		check_links(bootfd, &s, links ? links : &none, &rep, &cap);
+	} else if (mode == MANIFEST_LINKS_UNBOUND) {
+		size_t ucap = 0;
+		for (size_t k = 0; k < s.tree.n; k++) {
+			if (s.type[k] != MANIFEST_SYMLINK)
+				continue;
+			if (rep.n_unbound == ucap) {
+				ucap = ucap ? 2 * ucap : 8;
+				rep.unbound = xrealloc(rep.unbound, ucap * sizeof(char *));
+			}
+			rep.unbound[rep.n_unbound++] = xstrdup(s.tree.path[k]);
+		}
+	}
 	if (rep.n_issue) {
-		/* Sort, then keep one issue per (path, kind). */
+		/* Sort (stable for equal keys: the first, with its detail,
+		 * is kept), then keep one issue per (path, kind). */
 		size_t w = 1;
 		qsort(rep.issue, rep.n_issue, sizeof(*rep.issue), cmp_issue);
 		for (size_t i = 1; i < rep.n_issue; i++) {
-			if (cmp_issue(&rep.issue[i], &rep.issue[w - 1]) == 0)
+			if (cmp_issue(&rep.issue[i], &rep.issue[w - 1]) == 0) {
+				if (!rep.issue[w - 1].detail) {
+					rep.issue[w - 1].detail = rep.issue[i].detail;
+					rep.issue[i].detail = NULL;
+				}
 				free(rep.issue[i].path);
-			else
+				free(rep.issue[i].detail);
+			} else {
 				rep.issue[w++] = rep.issue[i];
+			}
 		}
 		rep.n_issue = w;
 	}

@@ -2,13 +2,16 @@
  *
  * Formats (byte-exact with the shell version, heads-behaviour.md §3.1):
  * - kexec_hashes.txt: sha256sum lines "<64 lower hex>  ./<path>\n", one per
- *   regular file under the boot directory whose "./"-path does not start
- *   with "./kexec" (`find ./ -type f ! -path './kexec*'`). We write them in
+ *   regular file under the boot directory except the top-level files
+ *   manifest_name_excluded() names (the shell version excluded every
+ *   "./kexec*" path, so a directory kexec_x/ was never hashed: we scan it,
+ *   and a shell-signed /boot holding one reports it as new). We write them in
  *   C byte order of the path (the shell wrote find's readdir order; order
  *   does not matter to `sha256sum -c`). kexec_default_hashes.txt uses the
  *   same line format.
- * - kexec_tree.txt: every path `find ./ ! -path './kexec*' -print0` prints
- *   (the entry "./" itself, directories, files, symlinks, ...), each
+ * - kexec_tree.txt: every path of the scan (the same exclusion; for a /boot
+ *   without other kexec* names, exactly what `find ./ ! -path './kexec*'
+ *   -print0` prints: "./" itself, directories, files, symlinks, ...), each
  *   terminated by a NUL byte, sorted in C byte order (`sort -z`, BusyBox in
  *   the C locale).
  * Symlinks are never followed: a symlink is listed in the tree but is not a
@@ -42,6 +45,13 @@
 #define MANIFEST_HASHES_FILE "kexec_hashes.txt"
 #define MANIFEST_TREE_FILE "kexec_tree.txt"
 #define MANIFEST_DEFAULT_HASHES_FILE "kexec_default_hashes.txt"
+
+/* A copy of the listing kexec.sig signs (not a kexec*.txt, so never part
+ * of it): lets a failing check name the kexec*.txt that were added,
+ * changed or removed, once the signature verifies over this copy. */
+#define MANIFEST_SIG_LISTING_FILE "kexec.sig.listing"
+/* Written by the OS's package hooks; never signed, never hashed. */
+#define MANIFEST_TRIGGER_GLOB "kexec_package_trigger_*"
 
 #define MANIFEST_MAX_FILE (32 * 1024 * 1024)
 #define MANIFEST_MAX_ENTRIES (256 * 1024)
@@ -97,7 +107,15 @@ enum manifest_ftype {
 	MANIFEST_OTHER,
 };
 
-/* A scan of the boot directory (kexec* paths excluded, like find). */
+/* True for the top-level names that are not part of the manifests when
+ * they are regular files: kexec*.txt (covered by kexec.sig instead),
+ * kexec.sig, kexec.sig.listing, kexec_hotp_counter (changes on every HOTP
+ * use) and kexec_package_trigger_*. Anything else, and any of these that is
+ * not a regular file or not at the top, is scanned. */
+bool manifest_name_excluded(const char *name);
+
+/* A scan of the boot directory (manifest_name_excluded() top-level regular
+ * files left out). */
 struct manifest_scan {
 	struct manifest_tree tree;        /* every path, sorted, "./" first */
 	enum manifest_ftype *type;        /* per tree entry */
@@ -136,8 +154,8 @@ void manifest_free(struct manifest *m);
 void manifest_tree_free(struct manifest_tree *t);
 void manifest_scan_free(struct manifest_scan *s);
 
-/* Walk the directory bootfd (never following symlinks, not crossing into
- * kexec* paths at the top level). -ELOOP for a tree deeper than
+/* Walk the directory bootfd (never following symlinks, leaving out the
+ * excluded top-level regular files). -ELOOP for a tree deeper than
  * MANIFEST_MAX_DEPTH, -E2BIG for too many entries. */
 int manifest_scan_dir(int bootfd, struct manifest_scan *ret);
 
@@ -180,6 +198,7 @@ struct manifest_issue {
 	enum manifest_issue_kind kind;
 	char *path;  /* "./x", raw bytes (escape before printing) */
 	int err;     /* for UNREADABLE */
+	char *detail;/* NULL, or e.g. "symlink was -> a, now -> b" */
 };
 
 struct manifest_report {
@@ -187,7 +206,15 @@ struct manifest_report {
 	size_t n_issue;
 	size_t files_checked;   /* hash lines checked */
 	uint64_t bytes_hashed;
+	/* MANIFEST_LINKS_UNBOUND: the symlinks of the tree, bound by no
+	 * signed link table (a /boot signed by the shell version). */
+	char **unbound;
+	size_t n_unbound;
 };
+
+/* Append one issue (report built outside manifest_verify). */
+void manifest_report_add(struct manifest_report *r, enum manifest_issue_kind k,
+			 const char *path, const char *detail);
 
 const char *manifest_issue_kind_name(enum manifest_issue_kind k);
 
@@ -203,6 +230,29 @@ size_t manifest_report_count(const struct manifest_report *r,
 int manifest_verify(int bootfd, const struct manifest *hashes,
 		    const struct manifest_tree *tree, struct manifest_report *ret,
 		    manifest_progress_fn progress, void *userdata);
+
+/* What to do with symlinks. CHECK: against links (NULL = an empty table):
+ * a signed link that is gone is MISSING, one that is no longer a symlink
+ * NOT_REGULAR, one with another target CHANGED; a symlink not in the table
+ * NEW (each with a detail naming the targets); links are read with
+ * readlinkat, never followed. UNBOUND: no signed table; every symlink of
+ * the tree is listed in report->unbound. */
+enum manifest_links_mode {
+	MANIFEST_LINKS_IGNORE = 0,
+	MANIFEST_LINKS_CHECK,
+	MANIFEST_LINKS_UNBOUND,
+};
+
+int manifest_verify_links(int bootfd, const struct manifest *hashes,
+			  const struct manifest_tree *tree, enum manifest_links_mode mode,
+			  const struct manifest_links *links, struct manifest_report *ret,
+			  manifest_progress_fn progress, void *userdata);
+
+/* kexec_links.txt content for the symlinks of a scan (readlinkat, format
+ * above; empty when there is none). -EINVAL if a target is empty, longer
+ * than MANIFEST_MAX_PATH or unreadable (logged). */
+int manifest_generate_links(int bootfd, const struct manifest_scan *scan, char **ret,
+			    size_t *ret_len);
 
 void manifest_report_free(struct manifest_report *r);
 

@@ -2,6 +2,7 @@
 #include "boot/sig.h"
 #include "boot/boot-internal.h"
 #include "boot/manifest.h"
+#include "boot/signed.h"
 #include "codec.h"
 #include "fs.h"
 #include "log.h"
@@ -14,9 +15,12 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <gpgme.h>
+#include <openssl/evp.h>
 
 #define KEYRING_FILE_MAX (64 * 1024 * 1024)
 
@@ -66,7 +70,8 @@ int sig_listing(int bootfd, const char *prefix, char **ret, size_t *ret_len)
 	}
 	while ((errno = 0, de = readdir(d))) {
 		struct stat st;
-		if (fnmatch("kexec*.txt", de->d_name, 0) != 0)
+		if (fnmatch("kexec*.txt", de->d_name, 0) != 0 ||
+		    fnmatch(MANIFEST_TRIGGER_GLOB, de->d_name, 0) == 0)
 			continue;
 		if (!manifest_name_signable(de->d_name)) {
 			_cleanup_free_ char *e = manifest_escape_name(de->d_name);
@@ -144,6 +149,38 @@ int sig_listing(int bootfd, const char *prefix, char **ret, size_t *ret_len)
 		free(names[i]);
 	free(names);
 	return r;
+}
+
+void sig_listing_bufs(const struct boot_signed_file *files, size_t n, const char *prefix,
+		      char **ret, size_t *ret_len)
+{
+	size_t plen = strlen(prefix), cap = 1, len = 0;
+	char *out;
+
+	for (size_t i = 0; i < n; i++)
+		cap += 64 + 2 + plen + strlen(files[i].name) + 1;
+	out = xmalloc(cap);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t d[32];
+		unsigned int dl = 0;
+		size_t nl = strlen(files[i].name);
+		if (EVP_Digest(files[i].data, files[i].len, d, &dl, EVP_sha256(), NULL) != 1 ||
+		    dl != 32)
+			abort(); /* OpenSSL cannot hash: nothing sensible to do */
+		hex_encode(d, 32, out + len);
+		len += 64;
+		out[len++] = ' ';
+		out[len++] = ' ';
+		memcpy(out + len, prefix, plen);
+		len += plen;
+		memcpy(out + len, files[i].name, nl);
+		len += nl;
+		out[len++] = '\n';
+	}
+	out[len] = '\0';
+	*ret = out;
+	if (ret_len)
+		*ret_len = len;
 }
 
 /* ---- private GnuPG home ---------------------------------------------- */
@@ -339,6 +376,64 @@ out:
 	return r;
 }
 
+int sig_read_boot(int bootfd, char **ret, size_t *ret_len, struct sig_result *res)
+{
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	fd = openat(bootfd, SIG_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == ENOENT) {
+		res->state = SIG_MISSING;
+		set_detail(res, "%s is missing", SIG_FILE);
+		return 0;
+	}
+	if (fd < 0) {
+		res->state = SIG_MALFORMED;
+		set_detail(res, "%s cannot be opened: %s", SIG_FILE,
+			   errno == ELOOP ? "it is a symlink" : strerror(errno));
+		return 0;
+	}
+	r = fs_read_fd(fd, SIG_MAX_FILE, ret, ret_len);
+	if (r < 0) {
+		res->state = SIG_MALFORMED;
+		set_detail(res, "%s cannot be read: %s", SIG_FILE,
+			   r == -EFBIG ? "larger than 256 KiB" : strerror(-r));
+		return 0;
+	}
+	return 1;
+}
+
+int sig_verify_files(const char *keyring_dir, const char *sig, size_t sig_len,
+		     const struct boot_signed_file *files, size_t n, struct sig_result *res)
+{
+	_cleanup_free_ char *list = NULL, *legacy = NULL;
+	size_t list_len, legacy_len;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if (n == 0) {
+		res->state = SIG_MISSING;
+		set_detail(res, "no kexec*.txt files to verify");
+		return 0;
+	}
+	sig_listing_bufs(files, n, "", &list, &list_len);
+	r = sig_verify_detached(keyring_dir, sig, sig_len, list, list_len, res);
+	if (r < 0 || res->state != SIG_BAD)
+		return r;
+	/* Older Heads signed absolute names. */
+	sig_listing_bufs(files, n, SIG_LEGACY_PREFIX, &legacy, &legacy_len);
+	{
+		struct sig_result lr;
+		r = sig_verify_detached(keyring_dir, sig, sig_len, legacy, legacy_len, &lr);
+		if (r == 0 && lr.state == SIG_VERIFIED) {
+			*res = lr;
+			res->legacy = true;
+		}
+	}
+	return r < 0 ? r : 0;
+}
+
 int sig_verify_boot(int bootfd, const char *keyring_dir, struct sig_result *res)
 {
 	_cleanup_free_ char *sig = NULL, *list = NULL, *legacy = NULL;
@@ -391,6 +486,131 @@ int sig_verify_boot(int bootfd, const char *keyring_dir, struct sig_result *res)
 		}
 	}
 	return r < 0 ? r : 0;
+}
+
+/* ---- gpg-agent cache -------------------------------------------------- */
+
+/* z-base-32 (GnuPG's zb32_encode) of the first 15 bytes of d: 24 chars. */
+static void zb32(const uint8_t *d, char out[25])
+{
+	static const char a[] = "ybndrfg8ejkmcpqxot1uwisza345h769";
+	for (size_t i = 0; i < 24; i++) {
+		size_t bit = i * 5, byte = bit / 8, off = bit % 8;
+		unsigned v = (unsigned)d[byte] << 8 | (byte + 1 < 15 ? d[byte + 1] : 0);
+		out[i] = a[(v >> (11 - off)) & 31];
+	}
+	out[24] = '\0';
+}
+
+/* Where gpg-agent listens for home (GnuPG 2.1.13+): the home itself, or
+ * /run/user/<uid>/gnupg[/d.<zb32(sha1(home))>] when /run/user/<uid> exists. */
+static char *agent_socket(const char *home, bool default_home)
+{
+	_cleanup_free_ char *run = xasprintf("/run/user/%u", (unsigned)getuid());
+	struct stat st;
+	char *p = xasprintf("%s/S.gpg-agent", home);
+
+	if (lstat(p, &st) == 0 || stat(run, &st) < 0)
+		return p;
+	free(p);
+	if (default_home)
+		return xasprintf("%s/gnupg/S.gpg-agent", run);
+	{
+		uint8_t d[32];
+		unsigned int dl = 0;
+		char z[25];
+		EVP_Digest(home, strlen(home), d, &dl, EVP_sha1(), NULL);
+		zb32(d, z);
+		return xasprintf("%s/gnupg/d.%s/S.gpg-agent", run, z);
+	}
+}
+
+/* One Assuan command on a UNIX socket (the agent's protocol: a greeting
+ * line "OK ...", then per command status lines until "OK" or "ERR"). */
+static int assuan_command(const char *path, const char *cmd)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+	char buf[1024];
+	size_t have = 0;
+	int greeted = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	{
+		struct timeval tv = {.tv_sec = 10};
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	for (;;) {
+		char *nl;
+		ssize_t k;
+		while (!(nl = memchr(buf, '\n', have))) {
+			if (have == sizeof(buf))
+				have = 0; /* an over-long status line: drop it */
+			k = read(fd, buf + have, sizeof(buf) - have);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				return k < 0 ? -errno : -EPROTO;
+			have += (size_t)k;
+		}
+		*nl = '\0';
+		if (startswith(buf, "ERR")) {
+			log_debug("gpg-agent: %s: %s", greeted ? cmd : "greeting", buf);
+			return -EIO;
+		}
+		if (streq(buf, "OK") || startswith(buf, "OK ")) {
+			if (greeted)
+				return 0;
+			greeted = 1;
+			if (write_full(fd, cmd, strlen(cmd)) < 0 || write_full(fd, "\n", 1) < 0)
+				return -errno;
+		}
+		have -= (size_t)(nl + 1 - buf);
+		memmove(buf, nl + 1, have);
+	}
+}
+
+int sig_agent_forget(const char *gnupghome)
+{
+	_cleanup_free_ char *home = NULL, *sock = NULL;
+	const char *h = gnupghome && *gnupghome ? gnupghome : getenv("GNUPGHOME");
+	bool def = false;
+	struct stat st;
+	size_t n;
+	int r;
+
+	if (!h || !*h) {
+		const char *hm = getenv("HOME");
+		home = xasprintf("%s/.gnupg", hm && *hm ? hm : "");
+		def = true;
+	} else if (h[0] != '/') {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)))
+			return log_error_errno(-errno, "getcwd");
+		home = xasprintf("%s/%s", cwd, h);
+	} else {
+		home = xstrdup(h);
+	}
+	n = strlen(home);
+	while (n > 1 && home[n - 1] == '/')
+		home[--n] = '\0';
+	sock = agent_socket(home, def);
+	if (lstat(sock, &st) < 0 && errno == ENOENT)
+		return 0; /* no agent: nothing cached */
+	r = assuan_command(sock, "RELOADAGENT");
+	if (r == -ECONNREFUSED || r == -ENOENT)
+		return 0; /* stale socket: the agent is gone, and its cache with it */
+	if (r < 0)
+		return log_error_errno(r, "cannot empty gpg-agent's passphrase cache (%s)", sock);
+	log_debug("gpg-agent passphrase cache emptied (%s)", sock);
+	return 0;
 }
 
 /* ---- signing ---------------------------------------------------------- */
@@ -537,5 +757,15 @@ out:
 	if (key)
 		gpgme_key_unref(key);
 	gpgme_release(ctx);
+	/* Never leave the PIN in gpg-agent's cache (a second signing must
+	 * ask again): a failure to empty it fails the signing. */
+	{
+		int q = sig_agent_forget(s->gnupghome);
+		if (q < 0 && r == 0) {
+			free(*ret);
+			*ret = NULL;
+			r = q;
+		}
+	}
 	return r;
 }

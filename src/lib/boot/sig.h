@@ -3,7 +3,8 @@
  * What is signed (heads-behaviour.md §3.1, §7.2): the output of
  * `sha256sum kexec*.txt` run in the boot directory, i.e. one line
  * "<64 lower hex>  <basename>\n" per file whose name matches kexec*.txt
- * (regular files only), in C byte order of the names. The legacy form
+ * (regular files only; kexec_package_trigger_*.txt, written by the OS's
+ * package hooks, are left out), in C byte order of the names. The legacy form
  * used absolute names "/boot/<basename>"; verification tries the relative
  * form first, then the legacy one.
  *
@@ -56,11 +57,35 @@ struct sig_result {
 
 const char *sig_state_name(enum sig_state s); /* "VERIFIED", "UNKNOWN KEY", ... */
 
-/* The sha256sum listing over kexec*.txt in bootfd. prefix "" for relative
+/* The sha256sum listing over kexec*.txt in bootfd (package trigger files
+ * kexec_package_trigger_* left out: they are never signed). prefix "" for relative
  * names or SIG_LEGACY_PREFIX. -ENOENT if there is no kexec*.txt; -EINVAL
  * if a kexec*.txt name is not signable or one is not a regular file
  * (symlink). *ret is NUL-terminated; caller frees. */
 int sig_listing(int bootfd, const char *prefix, char **ret, size_t *ret_len);
+
+struct boot_signed_file;
+
+/* The same listing from buffers already read (files sorted by name, each
+ * a kexec*.txt basename): what integrity_check() signs and verifies, so
+ * the bytes hashed are the bytes it parses. *ret NUL-terminated. */
+void sig_listing_bufs(const struct boot_signed_file *files, size_t n, const char *prefix,
+		      char **ret, size_t *ret_len);
+
+/* Read bootfd/kexec.sig (bounded, no symlink). Returns 1 with the bytes, or
+ * 0 with res set to MISSING/MALFORMED. */
+int sig_read_boot(int bootfd, char **ret, size_t *ret_len, struct sig_result *res);
+
+/* kexec.sig over the listing of these buffers: relative names, then the
+ * legacy absolute ones. MISSING when n == 0. 0 when a state was set. */
+int sig_verify_files(const char *keyring_dir, const char *sig, size_t sig_len,
+		     const struct boot_signed_file *files, size_t n, struct sig_result *res);
+
+/* Empty gpg-agent's passphrase cache for gnupghome (NULL: $GNUPGHOME or
+ * ~/.gnupg) through its Assuan socket ("RELOADAGENT"), so a PIN given for
+ * one signing is never reused by the next. No agent running: nothing is
+ * cached, 0. */
+int sig_agent_forget(const char *gnupghome);
 
 /* Verify one detached signature over data against keyring_dir. The state
  * is in *res; returns 0 whenever a state was determined, -errno only if
@@ -86,6 +111,8 @@ struct sig_signer {
 };
 
 /* Sign data: ASCII-armoured detached signature in *ret (NUL-terminated).
+ * gpg-agent's passphrase cache is emptied afterwards (sig_agent_forget),
+ * whatever the outcome.
  * -ENOKEY no usable secret key, -EACCES bad PIN after the attempts,
  * -ECANCELED PIN entry aborted, -EIO other gpg failures. The fingerprint
  * of the key used is copied to ret_fpr (>= 41 bytes) if not NULL. */

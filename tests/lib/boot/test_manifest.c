@@ -167,18 +167,24 @@ static void test_scan_generate(void **state)
 	assert_int_equal(symlinkat("vmlinuz", fd, "link"), 0);
 	assert_int_equal(manifest_scan_dir(fd, &s), 0);
 	assert_int_equal(s.n_unsignable, 0);
-	/* byte order: "./" < "./B" < "./grub" < "./grub/grub.cfg" < "./link" < "./vmlinuz" */
-	assert_int_equal(s.tree.n, 6);
+	/* byte order: "./" < "./B" < "./grub" < "./grub/grub.cfg" < "./kexecdir" <
+	 * "./kexecdir/x" < "./link" < "./vmlinuz"; a directory named kexec* is
+	 * scanned like any other (issue 15 item 1) */
+	assert_int_equal(s.tree.n, 8);
 	assert_string_equal(s.tree.path[0], "./");
 	assert_string_equal(s.tree.path[1], "./B");
 	assert_string_equal(s.tree.path[2], "./grub");
 	assert_string_equal(s.tree.path[3], "./grub/grub.cfg");
-	assert_string_equal(s.tree.path[4], "./link");
-	assert_int_equal(s.type[4], MANIFEST_SYMLINK);
+	assert_string_equal(s.tree.path[4], "./kexecdir");
+	assert_string_equal(s.tree.path[5], "./kexecdir/x");
+	assert_string_equal(s.tree.path[6], "./link");
+	assert_int_equal(s.type[6], MANIFEST_SYMLINK);
 	assert_int_equal(manifest_generate(fd, &s, &h, &hl, &t, &tl, NULL, NULL), 0);
-	assert_string_equal(h, H0 "  ./B\n" H0 "  ./grub/grub.cfg\n" H0 "  ./vmlinuz\n");
+	assert_string_equal(h, H0 "  ./B\n" H0 "  ./grub/grub.cfg\n" H0 "  ./kexecdir/x\n" H0
+			    "  ./vmlinuz\n");
 	assert_int_equal(tl, strlen("./") + strlen("./B") + strlen("./grub") +
-			 strlen("./grub/grub.cfg") + strlen("./link") + strlen("./vmlinuz") + 6);
+			 strlen("./grub/grub.cfg") + strlen("./kexecdir") + strlen("./kexecdir/x") +
+			 strlen("./link") + strlen("./vmlinuz") + 8);
 	assert_memory_equal(t, "./\0./B\0./grub\0", 14);
 	free(h);
 	free(t);
@@ -191,6 +197,115 @@ static void test_scan_generate(void **state)
 	assert_string_equal(s.unsignable[0], "./kexecdir/bad\x1b");
 	assert_int_equal(manifest_generate(fd, &s, &h, &hl, &t, &tl, NULL, NULL), -EINVAL);
 	manifest_scan_free(&s);
+}
+
+/* Issue 15 item 1: exactly the top-level regular kexec*.txt, kexec.sig,
+ * kexec.sig.listing, kexec_hotp_counter and kexec_package_trigger_* are
+ * left out; a kexec*.txt symlink, a fifo, a kexec_x/ directory are not. */
+static void test_scan_exclusion(void **state)
+{
+	struct manifest_scan s;
+	_cleanup_close_ int fd = -1;
+	static const char *const want[] = {
+		"./", "./kexec.sig.d", "./kexec_evil.txt", "./kexec_fifo", "./kexec_x",
+		"./kexec_x/grub.cfg", "./kexec_x/kexec_hashes.txt", "./kexecfile",
+	};
+	(void)state;
+
+	put("kexec_hashes.txt", "");
+	put("kexec.sig", "");
+	put("kexec.sig.listing", "");
+	put("kexec_hotp_counter", "1\n");
+	put("kexec_package_trigger_pre.txt", "");
+	put("kexecfile", "");
+	mkd("kexec.sig.d");
+	mkd("kexec_x");
+	put("kexec_x/grub.cfg", "menuentry");
+	put("kexec_x/kexec_hashes.txt", "");
+	fd = open(root, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_int_equal(symlinkat("kexec_hashes.txt", fd, "kexec_evil.txt"), 0);
+	assert_int_equal(mkfifoat(fd, "kexec_fifo", 0600), 0);
+	assert_int_equal(manifest_scan_dir(fd, &s), 0);
+	assert_int_equal(s.tree.n, ARRAY_SIZE(want));
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+		assert_string_equal(s.tree.path[i], want[i]);
+	assert_int_equal(s.type[2], MANIFEST_SYMLINK);
+	assert_int_equal(s.type[3], MANIFEST_OTHER);
+	manifest_scan_free(&s);
+	assert_true(manifest_name_excluded("kexec_default.1.txt"));
+	assert_true(manifest_name_excluded("kexec_package_trigger_post.txt"));
+	assert_false(manifest_name_excluded("kexec_x"));
+	assert_false(manifest_name_excluded("kexec.sig.d"));
+}
+
+/* Issue 15 item 3: kexec_links.txt written from a scan, and checked. */
+static void test_links(void **state)
+{
+	struct manifest_scan s;
+	struct manifest_links l;
+	struct manifest_report rep;
+	char *buf;
+	size_t len;
+	_cleanup_close_ int fd = -1;
+	(void)state;
+
+	put("vmlinuz-1", "a");
+	put("vmlinuz-2", "b");
+	mkd("d");
+	fd = open(root, O_RDONLY | O_DIRECTORY);
+	assert_int_equal(symlinkat("vmlinuz-1", fd, "vmlinuz"), 0);
+	assert_int_equal(symlinkat("../vmlinuz-2", fd, "d/old"), 0);
+	assert_int_equal(symlinkat("vmlinuz-2", fd, "gone"), 0);
+	assert_int_equal(manifest_scan_dir(fd, &s), 0);
+	assert_int_equal(manifest_generate_links(fd, &s, &buf, &len), 0);
+	manifest_scan_free(&s);
+	assert_int_equal(len, sizeof("./d/old\0../vmlinuz-2\0./gone\0vmlinuz-2\0"
+				     "./vmlinuz\0vmlinuz-1") );
+	assert_memory_equal(buf, "./d/old\0../vmlinuz-2\0./gone\0vmlinuz-2\0./vmlinuz\0vmlinuz-1",
+			    len);
+	assert_int_equal(manifest_parse_links(buf, len, &l, NULL), 0);
+	free(buf);
+	assert_int_equal(l.n, 3);
+
+	/* unchanged: nothing to report */
+	assert_int_equal(manifest_verify_links(fd, NULL, NULL, MANIFEST_LINKS_CHECK, &l, &rep,
+					       NULL, NULL), 0);
+	assert_int_equal(rep.n_issue, 0);
+	manifest_report_free(&rep);
+
+	/* retargeted, replaced by a file, removed, added */
+	assert_int_equal(unlinkat(fd, "vmlinuz", 0), 0);
+	assert_int_equal(symlinkat("vmlinuz-2", fd, "vmlinuz"), 0);
+	assert_int_equal(unlinkat(fd, "d/old", 0), 0);
+	put("d/old", "b");
+	assert_int_equal(unlinkat(fd, "gone", 0), 0);
+	assert_int_equal(symlinkat("/etc/passwd", fd, "d/new"), 0);
+	assert_int_equal(manifest_verify_links(fd, NULL, NULL, MANIFEST_LINKS_CHECK, &l, &rep,
+					       NULL, NULL), 0);
+	assert_int_equal(rep.n_issue, 4);
+	assert_string_equal(rep.issue[0].path, "./d/new");
+	assert_int_equal(rep.issue[0].kind, MANIFEST_NEW);
+	assert_string_equal(rep.issue[0].detail, "symlink -> /etc/passwd is not in kexec_links.txt");
+	assert_string_equal(rep.issue[1].path, "./d/old");
+	assert_int_equal(rep.issue[1].kind, MANIFEST_NOT_REGULAR);
+	assert_string_equal(rep.issue[1].detail, "was a symlink -> ../vmlinuz-2, now a regular file");
+	assert_string_equal(rep.issue[2].path, "./gone");
+	assert_int_equal(rep.issue[2].kind, MANIFEST_MISSING);
+	assert_string_equal(rep.issue[3].path, "./vmlinuz");
+	assert_int_equal(rep.issue[3].kind, MANIFEST_CHANGED);
+	assert_string_equal(rep.issue[3].detail, "symlink was -> vmlinuz-1, now -> vmlinuz-2");
+	manifest_report_free(&rep);
+
+	/* no signed table (shell-signed /boot): listed as unbound, no issue */
+	assert_int_equal(manifest_verify_links(fd, NULL, NULL, MANIFEST_LINKS_UNBOUND, NULL, &rep,
+					       NULL, NULL), 0);
+	assert_int_equal(rep.n_issue, 0);
+	assert_int_equal(rep.n_unbound, 2);
+	assert_string_equal(rep.unbound[0], "./d/new");
+	assert_string_equal(rep.unbound[1], "./vmlinuz");
+	manifest_report_free(&rep);
+	manifest_links_free(&l);
 }
 
 static void test_verify(void **state)
@@ -404,6 +519,8 @@ int main(void)
 		cmocka_unit_test(test_parse_hashes),
 		cmocka_unit_test(test_parse_tree),
 		cmocka_unit_test_setup_teardown(test_scan_generate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_exclusion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hash_many_parallel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hash_symlinked_dir_refused, setup, teardown),
