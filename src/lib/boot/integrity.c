@@ -225,30 +225,59 @@ static const struct boot_signed_file *need(struct integrity_report *rep,
 	return f;
 }
 
-/* Read, verify and parse the kexec*.txt: rep->sig, rep->kexec_files,
- * rep->hashes/tree/links, rep->default_hashes; *ps holds every buffer read
- * (signed or not: the caller decides). */
-static int read_signed(int bootfd, const char *keyring, struct integrity_report *rep,
-		       struct boot_signed *ps)
+/* The signature check runs in a child process (sig_verify_files_start)
+ * while /boot is hashed: its fixed cost (a gpg process) overlaps the
+ * hashing instead of preceding it. */
+struct pending_sig {
+	char *sig;
+	size_t len;
+	bool started;
+	struct sig_job job;
+};
+
+static void finish_sig(int bootfd, const char *keyring, struct pending_sig *p,
+		       const struct boot_signed *ps, struct integrity_report *rep)
 {
-	_cleanup_free_ char *sig = NULL;
+	int r;
+
+	if (!p->started)
+		return;
+	p->started = false;
+	r = sig_verify_files_join(&p->job, &rep->sig);
+	if (r < 0) {
+		rep->sig.state = SIG_INVALID;
+		snprintf(rep->sig.detail, sizeof(rep->sig.detail),
+			 "signature could not be checked against keyring %s: %s", keyring,
+			 strerror(-r));
+	} else if (rep->sig.state != SIG_VERIFIED && rep->sig.state != SIG_MISSING) {
+		diff_signed_listing(bootfd, keyring, p->sig, p->len, ps->files, ps->n_files, rep);
+	}
+}
+
+/* Read and parse the kexec*.txt and start the signature check over them:
+ * rep->kexec_files, rep->hashes/tree/links, rep->default_hashes (rep->sig
+ * when there is no signature to check; else finish_sig()); *ps holds every
+ * buffer read (signed or not: the caller decides). */
+static int read_signed(int bootfd, const char *keyring, struct integrity_report *rep,
+		       struct boot_signed *ps, struct pending_sig *pending)
+{
 	const struct boot_signed_file *f;
-	size_t sig_len = 0, line = 0;
+	size_t line = 0;
 	int r;
 
 	r = read_kexec_files(bootfd, rep, &ps->files, &ps->n_files);
 	if (r < 0)
 		return r;
-	if (sig_read_boot(bootfd, &sig, &sig_len, &rep->sig) == 1) {
-		r = sig_verify_files(keyring, sig, sig_len, ps->files, ps->n_files, &rep->sig);
+	if (sig_read_boot(bootfd, &pending->sig, &pending->len, &rep->sig) == 1) {
+		r = sig_verify_files_start(keyring, pending->sig, pending->len, ps->files,
+					   ps->n_files, &pending->job);
 		if (r < 0) {
 			rep->sig.state = SIG_INVALID;
 			snprintf(rep->sig.detail, sizeof(rep->sig.detail),
 				 "signature could not be checked against keyring %s: %s", keyring,
 				 strerror(-r));
-		} else if (rep->sig.state != SIG_VERIFIED && rep->sig.state != SIG_MISSING) {
-			diff_signed_listing(bootfd, keyring, sig, sig_len, ps->files,
-					    ps->n_files, rep);
+		} else {
+			pending->started = true;
 		}
 	}
 
@@ -334,6 +363,7 @@ int integrity_check(const struct integrity_options *o, struct integrity_report *
 {
 	struct integrity_report rep = {0};
 	struct boot_signed ps = {0};
+	struct pending_sig pending = {0};
 	_cleanup_close_ int bootfd = -1;
 	int r;
 
@@ -341,7 +371,7 @@ int integrity_check(const struct integrity_options *o, struct integrity_report *
 	if (bootfd < 0)
 		return log_error_errno(-errno, "cannot open boot directory %s", o->bootdir);
 
-	r = read_signed(bootfd, o->keyring, &rep, &ps);
+	r = read_signed(bootfd, o->keyring, &rep, &ps, &pending);
 	if (r < 0)
 		goto fail;
 	r = manifest_verify_links(bootfd, rep.hashes == INTEGRITY_MANIFEST_OK ? &ps.hashes : NULL,
@@ -349,6 +379,7 @@ int integrity_check(const struct integrity_options *o, struct integrity_report *
 				  ps.has_links ? MANIFEST_LINKS_CHECK : MANIFEST_LINKS_UNBOUND,
 				  rep.links == INTEGRITY_MANIFEST_OK ? &ps.links : NULL, &rep.files,
 				  o->progress, o->userdata);
+	finish_sig(bootfd, o->keyring, &pending, &ps, &rep);
 	if (r < 0)
 		goto fail; /* logged by manifest_verify */
 	if (ps.has_defaults) {
@@ -366,9 +397,12 @@ int integrity_check(const struct integrity_options *o, struct integrity_report *
 	} else {
 		boot_signed_free(&ps);
 	}
+	free(pending.sig);
 	*ret = rep;
 	return 0;
 fail:
+	finish_sig(bootfd, o->keyring, &pending, &ps, &rep);
+	free(pending.sig);
 	boot_signed_free(&ps);
 	integrity_report_free(&rep);
 	return r;
@@ -644,11 +678,14 @@ static int seed_regenerate(const struct integrity_sign_options *o, int bootfd,
 {
 	struct integrity_report rep = {0};
 	struct boot_signed ps = {0};
+	struct pending_sig pending = {0};
 	const struct boot_signed_file *rb;
 	bool verified;
 	int r;
 
-	r = read_signed(bootfd, keyring, &rep, &ps);
+	r = read_signed(bootfd, keyring, &rep, &ps, &pending);
+	finish_sig(bootfd, keyring, &pending, &ps, &rep);
+	free(pending.sig);
 	if (r < 0)
 		goto out;
 	verified = rep.sig.state == SIG_VERIFIED;

@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <pthread.h>
@@ -432,6 +433,61 @@ int sig_verify_files(const char *keyring_dir, const char *sig, size_t sig_len,
 		}
 	}
 	return r < 0 ? r : 0;
+}
+
+struct sig_job_reply {
+	int r;
+	struct sig_result res;
+};
+
+int sig_verify_files_start(const char *keyring_dir, const char *sig, size_t sig_len,
+			   const struct boot_signed_file *files, size_t n, struct sig_job *ret)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+		close(p[0]);
+		close(p[1]);
+		return r;
+	}
+	if (pid == 0) {
+		struct sig_job_reply rep = {0};
+		close(p[0]);
+		rep.r = sig_verify_files(keyring_dir, sig, sig_len, files, n, &rep.res);
+		_exit(write_full(p[1], &rep, sizeof(rep)) < 0 ? 1 : 0);
+	}
+	close(p[1]);
+	ret->pid = pid;
+	ret->fd = p[0];
+	return 0;
+}
+
+int sig_verify_files_join(struct sig_job *job, struct sig_result *res)
+{
+	struct sig_job_reply rep;
+	long n = read_full(job->fd, &rep, sizeof(rep));
+	int st = 0;
+
+	close(job->fd);
+	job->fd = -1;
+	while (waitpid(job->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (n != (long)sizeof(rep) || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		memset(res, 0, sizeof(*res));
+		res->state = SIG_INVALID;
+		set_detail(res, "the signature check did not complete");
+		return -EIO;
+	}
+	rep.res.detail[sizeof(rep.res.detail) - 1] = '\0';
+	rep.res.fpr[sizeof(rep.res.fpr) - 1] = '\0';
+	*res = rep.res;
+	return rep.r;
 }
 
 int sig_verify_boot(int bootfd, const char *keyring_dir, struct sig_result *res)

@@ -29,6 +29,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "secret.h"
@@ -80,6 +81,21 @@ int sig_read_boot(int bootfd, char **ret, size_t *ret_len, struct sig_result *re
  * legacy absolute ones. MISSING when n == 0. 0 when a state was set. */
 int sig_verify_files(const char *keyring_dir, const char *sig, size_t sig_len,
 		     const struct boot_signed_file *files, size_t n, struct sig_result *res);
+
+/* The same, run beside the caller's work: sig_verify_files_start() forks a
+ * process that runs sig_verify_files() (gpg via GPGME) while the caller
+ * hashes /boot, and sig_verify_files_join() waits for its result. The fork
+ * happens in the calling thread; call it before starting any thread (GCC's
+ * ASan, for one, can deadlock a child forked from a multi-threaded process).
+ * join returns what sig_verify_files() returned, or -EIO (the state
+ * INVALID) if the child died. */
+struct sig_job {
+	pid_t pid;
+	int fd;
+};
+int sig_verify_files_start(const char *keyring_dir, const char *sig, size_t sig_len,
+			   const struct boot_signed_file *files, size_t n, struct sig_job *ret);
+int sig_verify_files_join(struct sig_job *job, struct sig_result *res);
 
 /* Empty gpg-agent's passphrase cache for gnupghome (NULL: $GNUPGHOME or
  * ~/.gnupg) through its Assuan socket ("RELOADAGENT"), so a PIN given for
