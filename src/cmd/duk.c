@@ -646,7 +646,7 @@ static int boot_planned(struct opts *o, struct tpm *t, struct kexec_plan *p, con
 	if (o->no_act) {
 		/* What would boot (stable lines for tests). */
 		struct stat st;
-		_cleanup_free_ char *tt = bootcfg_escape(title);
+		_cleanup_free_ char *tt = str_escape_controls(title, false);
 		printf("boot: %s\n", tt);
 		kexec_plan_describe(p, NULL, stdout);
 		if (u->key && fstat(kexec_plan_initrd_fd(p), &st) == 0)

@@ -147,11 +147,11 @@ static int run(int argc, char **argv)
 			integrity_report_free(&rep);
 			return HEADS_EXIT_FAIL;
 		}
-		_cleanup_free_ char *t = bootcfg_escape(l.v[l.default_index].title);
+		_cleanup_free_ char *t = str_escape_controls(l.v[l.default_index].title, false);
 		printf("%s\t%s\n", l.default_id, t);
 	} else {
 		for (size_t i = 0; i < l.n; i++) {
-			_cleanup_free_ char *t = bootcfg_escape(l.v[i].title);
+			_cleanup_free_ char *t = str_escape_controls(l.v[i].title, false);
 			printf("%zu\t%s\t%s\n", i + 1, boot_kind_to_string(l.v[i].kind), t);
 		}
 	}

@@ -638,14 +638,6 @@ static int run_integrity(struct menu *m, struct integrity_report *rep)
 	return r;
 }
 
-static void append_escaped(char **s, const char *label, const char *value, const char *end)
-{
-	_cleanup_free_ char *v = bootcfg_escape(value ? value : "");
-	char *n = xasprintf("%s%s%s%s", *s ? *s : "", label, v, end);
-	free(*s);
-	*s = n;
-}
-
 static void append(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void append(char **s, const char *fmt, ...)
 {
@@ -997,7 +989,8 @@ static void describe_dry(struct menu *m, const struct boot_entry *e, const char 
 		e->cmdline, NULL, config_get(&m->cfg, "CONFIG_BOOT_KERNEL_REMOVE"),
 		config_get(&m->cfg, "CONFIG_BOOT_KERNEL_ADD"), NULL);
 
-	printf("heads menu: boot (dry run): %s\n", e->title);
+	_cleanup_free_ char *title = str_escape_controls(e->title, false);
+	printf("heads menu: boot (dry run): %s\n", title);
 	printf("entry: %s\n", line);
 	printf("kernel: %s\n", e->kernel);
 	for (size_t i = 0; i < e->n_initrd; i++)
@@ -1115,8 +1108,7 @@ static int kexec_entry(struct menu *m, struct boot_view *view, const struct boot
 	o.remove = config_get(&m->cfg, "CONFIG_BOOT_KERNEL_REMOVE");
 	r = kexec_plan_build(view, e, &o, &p);
 	if (r < 0) {
-		_cleanup_free_ char *title = bootcfg_escape(e->title);
-		_cleanup_free_ char *t = xasprintf("Cannot boot '%s': %s%s", title,
+		_cleanup_free_ char *t = xasprintf("Cannot boot '%s': %s%s", e->title,
 						   r == -EBADMSG || r == -EPERM ?
 						   "a file does not match the signed /boot" :
 						   strerror(-r), r == -EBADMSG || r == -EPERM ?
@@ -1167,8 +1159,7 @@ static int kexec_entry(struct menu *m, struct boot_view *view, const struct boot
 	}
 	kexec_plan_free(&p); /* the kernel has its copy; ours is wiped */
 	if (r < 0) {
-		_cleanup_free_ char *title = bootcfg_escape(e->title);
-		_cleanup_free_ char *t = xasprintf("Cannot boot '%s': %s", title, strerror(-r));
+		_cleanup_free_ char *t = xasprintf("Cannot boot '%s': %s", e->title, strerror(-r));
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot failed", t);
 		return go_recovery(m, "Failed default boot");
 	}
@@ -1180,8 +1171,8 @@ static int kexec_entry(struct menu *m, struct boot_view *view, const struct boot
 }
 
 /* Reference confirm_menu_option: what will boot, then boot / default / back.
- * Every path, module and argument as it will be used, control bytes
- * escaped. Returns 1 boot, 2 make default and boot, 0 back. */
+ * Every path, module and argument as it will be used (the UI escapes
+ * control bytes). Returns 1 boot, 2 make default and boot, 0 back. */
 static int confirm_entry(struct menu *m, const struct boot_entry *e)
 {
 	static const struct ui_item items[] = {
@@ -1197,19 +1188,17 @@ static int confirm_entry(struct menu *m, const struct boot_entry *e)
 	char *t = NULL;
 	int r;
 
-	append_escaped(&t, "", e->title, "\n\n");
-	append_escaped(&t, e->kind == BOOT_LINUX ? "Kernel: " : "Hypervisor: ", e->kernel, "\n");
+	append(&t, "%s\n\n", e->title);
+	append(&t, "%s%s\n", e->kind == BOOT_LINUX ? "Kernel: " : "Hypervisor: ", e->kernel);
 	for (size_t i = 0; i < e->n_initrd; i++)
-		append_escaped(&t, "Initrd: ", e->initrd[i], "\n");
-	append_escaped(&t, e->kind == BOOT_LINUX ? "Final command line: " : "Hypervisor arguments: ",
-		       cmd, "\n");
+		append(&t, "Initrd: %s\n", e->initrd[i]);
+	append(&t, "%s%s\n", e->kind == BOOT_LINUX ? "Final command line: " :
+		   "Hypervisor arguments: ", cmd ? cmd : "");
 	for (size_t i = 0; i < e->n_modules; i++) {
 		_cleanup_free_ char *args = i == 0 && e->kind == BOOT_XEN ?
 			bootcfg_build_cmdline(e->modules[i].args, NULL, rm, add, NULL) :
 			xstrdup(e->modules[i].args ? e->modules[i].args : "");
-		_cleanup_free_ char *label = xasprintf("Module %zu: ", i + 1);
-		append_escaped(&t, label, e->modules[i].path, "\n");
-		append_escaped(&t, "  arguments: ", args, "\n");
+		append(&t, "Module %zu: %s\n  arguments: %s\n", i + 1, e->modules[i].path, args);
 	}
 	r = ui_menu(m->ui, UI_BG_NORMAL, "Confirm boot details", t, items, ARRAY_SIZE(items), 0);
 	free(t);

@@ -256,7 +256,7 @@ static void put_quoted(FILE *out, const char *s)
 
 static void put_escaped(FILE *out, const char *key, const char *a, const char *b)
 {
-	_cleanup_free_ char *x = bootcfg_escape(a), *y = bootcfg_escape(b ? b : "");
+	_cleanup_free_ char *x = str_escape_controls(a, false), *y = str_escape_controls(b ? b : "", false);
 	fprintf(out, "%s: %s%s\n", key, x, y);
 }
 
@@ -296,7 +296,7 @@ int kexec_plan_describe(const struct kexec_plan *p, const char *tool, FILE *out)
 		char **v = kexec_plan_argv(p, tool);
 		fputs("exec:", out);
 		for (size_t i = 0; v[i]; i++) {
-			_cleanup_free_ char *w = bootcfg_escape(v[i]);
+			_cleanup_free_ char *w = str_escape_controls(v[i], false);
 			fputc(' ', out);
 			put_quoted(out, w);
 		}

@@ -88,7 +88,7 @@ void kexec_argv_free(char **argv);
  * "module: PATH ARGS" + "module-sha256: HEX", and for xen/multiboot "exec:
  * kexec -l ..." with the argv words each shell-quoted for display only.
  * PATH is the boot directory + the path the entry names; control bytes
- * are escaped (bootcfg_escape). */
+ * are escaped (str_escape_controls). */
 int kexec_plan_describe(const struct kexec_plan *p, const char *kexec_tool, FILE *out);
 
 /* Load for a later kexec_exec(). Needs CAP_SYS_BOOT. */

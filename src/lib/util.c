@@ -103,3 +103,27 @@ int write_full(int fd, const void *buf, size_t n)
 	}
 	return 0;
 }
+
+char *str_escape_controls(const char *s, bool keep_newlines)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n = 0;
+	char *out, *o;
+
+	for (const unsigned char *q = p; *q; q++)
+		n += (*q < 0x20 || *q == 0x7f) && !(keep_newlines && *q == '\n') ? 4 : 1;
+	o = out = xmalloc(n + 1);
+	for (; *p; p++) {
+		if ((*p < 0x20 || *p == 0x7f) && !(keep_newlines && *p == '\n')) {
+			static const char hex[] = "0123456789abcdef";
+			*o++ = '\\';
+			*o++ = 'x';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		} else {
+			*o++ = (char)*p;
+		}
+	}
+	*o = '\0';
+	return out;
+}

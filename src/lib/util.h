@@ -45,6 +45,12 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parse an unsigned integer in base 0 (decimal, 0x hex) with range check.
  * Returns 0 or -EINVAL / -ERANGE. */
+/* Printable copy of a string for a screen or a log: bytes below 0x20 and
+ * 0x7f as \xHH (keep_newlines: '\n' stays, for text bodies). What a person
+ * is shown then cannot be redrawn by the string (an escape sequence in a
+ * boot entry title, a carriage return in a path). Caller frees. */
+char *str_escape_controls(const char *s, bool keep_newlines);
+
 int parse_uint(const char *s, unsigned long long max, unsigned long long *ret);
 
 /* Read exactly/at most: loop over EINTR and short reads/writes. */

@@ -207,35 +207,61 @@ static int check_items(const struct ui_item *items, size_t n)
 	return 0;
 }
 
+/* Every string reaches a back-end with its control bytes escaped (text
+ * bodies keep their newlines): a boot entry title, a path or anything read
+ * from a disk cannot move the cursor, clear the screen or draw over a
+ * window. */
+#define CLEAN(s) _cleanup_free_ char *s##_c = str_escape_controls(s ? s : "", false)
+#define CLEAN_TEXT(s) _cleanup_free_ char *s##_c = str_escape_controls(s ? s : "", true)
+
 int ui_menu(struct ui *ui, enum ui_bg bg, const char *title, const char *text,
 	    const struct ui_item *items, size_t n, size_t default_idx)
 {
 	int r = check_items(items, n);
+	struct ui_item *clean;
 	if (r < 0)
 		return r;
-	return ui->ops->menu(ui, bg, title ? title : "", text ? text : "", items, n,
-			     default_idx);
+	CLEAN(title);
+	CLEAN_TEXT(text);
+	clean = xcalloc(n, sizeof(*clean));
+	for (size_t i = 0; i < n; i++) {
+		clean[i].key = items[i].key;
+		clean[i].label = str_escape_controls(items[i].label, false);
+	}
+	r = ui->ops->menu(ui, bg, title_c, text_c, clean, n, default_idx);
+	for (size_t i = 0; i < n; i++)
+		free((char *)clean[i].label);
+	free(clean);
+	return r;
 }
 
 int ui_yesno(struct ui *ui, enum ui_bg bg, const char *title, const char *text)
 {
-	return ui->ops->yesno(ui, bg, title ? title : "", text ? text : "");
+	CLEAN(title);
+	CLEAN_TEXT(text);
+	return ui->ops->yesno(ui, bg, title_c, text_c);
 }
 
 int ui_msgbox(struct ui *ui, enum ui_bg bg, const char *title, const char *text)
 {
-	return ui->ops->msgbox(ui, bg, title ? title : "", text ? text : "", false);
+	CLEAN(title);
+	CLEAN_TEXT(text);
+	return ui->ops->msgbox(ui, bg, title_c, text_c, false);
 }
 
 int ui_textbox(struct ui *ui, enum ui_bg bg, const char *title, const char *text)
 {
-	return ui->ops->msgbox(ui, bg, title ? title : "", text ? text : "", true);
+	CLEAN(title);
+	CLEAN_TEXT(text);
+	return ui->ops->msgbox(ui, bg, title_c, text_c, true);
 }
 
 int ui_input(struct ui *ui, const char *title, const char *prompt, const char *initial,
 	     char **ret)
 {
-	return ui->ops->input(ui, title ? title : "", prompt ? prompt : "", initial, ret);
+	CLEAN(title);
+	CLEAN_TEXT(prompt);
+	return ui->ops->input(ui, title_c, prompt_c, initial, ret);
 }
 
 int ui_passphrase(struct ui *ui, const char *title, const char *prompt, size_t max,
@@ -243,14 +269,18 @@ int ui_passphrase(struct ui *ui, const char *title, const char *prompt, size_t m
 {
 	if (max == 0 || max > SECRET_MAX)
 		return -EINVAL;
-	return ui->ops->passphrase(ui, title ? title : "", prompt ? prompt : "", max, ret);
+	CLEAN(title);
+	CLEAN_TEXT(prompt);
+	return ui->ops->passphrase(ui, title_c, prompt_c, max, ret);
 }
 
 int ui_progress(struct ui *ui, const char *title, const char *text, unsigned percent)
 {
 	if (percent > 100)
 		percent = 100;
-	return ui->ops->progress(ui, title ? title : "", text ? text : "", percent);
+	CLEAN(title);
+	CLEAN(text);
+	return ui->ops->progress(ui, title_c, text_c, percent);
 }
 
 void ui_progress_end(struct ui *ui)
@@ -260,10 +290,9 @@ void ui_progress_end(struct ui *ui)
 
 int ui_countdown(struct ui *ui, const char *text, unsigned seconds)
 {
-	return ui->ops->countdown(ui, text ? text : "", seconds);
+	CLEAN(text);
+	return ui->ops->countdown(ui, text_c, seconds);
 }
-
-/* --- helpers --------------------------------------------------------- */
 
 int ui_write(int fd, const char *s)
 {

@@ -144,6 +144,38 @@ static void test_script_menu(void **state)
 	close(out);
 }
 
+/* Strings from disks (boot entry titles, paths) cannot redraw the screen:
+ * every back-end gets them with control bytes escaped; text keeps its
+ * newlines. */
+static void test_controls_escaped_on_every_screen(void **state)
+{
+	int out = out_file();
+	struct ui *ui = open_script("1\ny\n", out, -1);
+	static const struct ui_item evil[] = {
+		{"1", "Debian\x1b[2J\x1b[H(fake: VERIFIED)"},
+		{"2", "tab\there\rCR"},
+	};
+	char *t;
+	(void)state;
+
+	assert_int_equal(ui_menu(ui, UI_BG_NORMAL, "Boot \x1b]0;x\x07", "line 1\nline\x1b[1A 2",
+				 evil, 2, 0), 0);
+	assert_int_equal(ui_yesno(ui, UI_BG_WARNING, "t\x7f", "a\nb\x08" "c"), 1);
+	t = slurp(out);
+	assert_null(strchr(t, 0x1b));
+	assert_null(strchr(t, 0x07));
+	assert_null(strchr(t, 0x7f));
+	assert_null(strchr(t, 0x08));
+	assert_null(strchr(t, '\r'));
+	assert_non_null(strstr(t, "Debian\\x1b[2J\\x1b[H(fake: VERIFIED)"));
+	assert_non_null(strstr(t, "tab\\x09here\\x0dCR"));
+	assert_non_null(strstr(t, "line 1\nline\\x1b[1A 2"));
+	assert_non_null(strstr(t, "a\nb\\x08c"));
+	free(t);
+	ui_close(ui);
+	close(out);
+}
+
 static void test_script_duplicate_keys_refused(void **state)
 {
 	const struct ui_item dup[] = {{"a", "one"}, {"a", "two"}};
@@ -466,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_script_menu),
 		cmocka_unit_test(test_script_duplicate_keys_refused),
+		cmocka_unit_test(test_controls_escaped_on_every_screen),
 		cmocka_unit_test(test_script_yesno_input_countdown),
 		cmocka_unit_test(test_script_passphrase_from_fd_only),
 		cmocka_unit_test(test_script_open_errors),

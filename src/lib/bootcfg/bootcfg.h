@@ -107,10 +107,6 @@ int bootcfg_parse(struct boot_view *view, const char *config, enum bootcfg_forma
  * entries are removed; the default is the first parsed config's default. */
 int bootcfg_scan(struct boot_view *view, struct boot_entries *ret);
 
-/* Printable copy of a title, path or command line for a screen or a log:
- * bytes below 0x20 and 0x7f as \xHH. Caller frees. */
-char *bootcfg_escape(const char *s);
-
 /* JSON array (stable interface, docs/entries-json.md): objects with exactly
  * title, kind, kernel, initrd[], cmdline, modules[{path,args}]. Caller frees. */
 char *bootcfg_to_json(const struct boot_entries *l);

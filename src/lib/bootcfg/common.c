@@ -229,8 +229,8 @@ int bc_emit(struct boot_view *view, struct boot_entries *l, struct boot_entry *e
 		if (!path_ok(e->modules[i].path))
 			bad = e->modules[i].path;
 	if (bad) {
-		_cleanup_free_ char *t = bootcfg_escape(e->title ? e->title : "");
-		_cleanup_free_ char *p = bootcfg_escape(bad);
+		_cleanup_free_ char *t = str_escape_controls(e->title ? e->title : "", false);
+		_cleanup_free_ char *p = str_escape_controls(bad, false);
 		log_warn("boot entry '%s' dropped: path '%s' has whitespace or control bytes", t, p);
 		boot_entry_free(e);
 		return 0;
@@ -246,7 +246,7 @@ int bc_emit(struct boot_view *view, struct boot_entries *l, struct boot_entry *e
 		if (!bc_exists(view, e->modules[i].path, false))
 			missing = e->modules[i].path;
 	if (missing) {
-		_cleanup_free_ char *t = bootcfg_escape(e->title ? e->title : "");
+		_cleanup_free_ char *t = str_escape_controls(e->title ? e->title : "", false);
 		log_warn("boot entry '%s' dropped: %s not found in %s%s", t, missing,
 			 boot_view_dir(view), boot_view_verified(view) ? " (or not signed)" : "");
 		boot_entry_free(e);
@@ -754,21 +754,6 @@ int bootcfg_signed_default(const struct boot_signed *s, struct boot_entry *ret,
 	if (r == 0)
 		*ret_index1 = idx;
 	return r;
-}
-
-char *bootcfg_escape(const char *s)
-{
-	struct sbuf b = {0};
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p < 0x20 || *p == 0x7f) {
-			char t[5];
-			snprintf(t, sizeof(t), "\\x%02x", *p);
-			sb_puts(&b, t);
-		} else {
-			sb_putc(&b, (char)*p);
-		}
-	}
-	return sb_take(&b);
 }
 
 /* ---- dispatch --------------------------------------------------------- */

@@ -415,7 +415,7 @@ static void test_hostile_paths_and_titles(void **state)
 	    "menuentry 'tab' { linux \"/vmlinuz\tx\" ro; }\n");
 	struct boot_entries l = parse("grub/grub.cfg", BOOTCFG_GRUB, 0);
 	assert_int_equal(l.n, 1);
-	char *t = bootcfg_escape("a\x1b[2Jb\x7f\n");
+	char *t = str_escape_controls("a\x1b[2Jb\x7f\n", false);
 	assert_string_equal(t, "a\\x1b[2Jb\\x7f\\x0a");
 	free(t);
 	boot_entries_free(&l);
