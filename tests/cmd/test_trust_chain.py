@@ -110,12 +110,27 @@ class EvilMaid(tm.MenuTest):
         self.assertIn("vmlinuz-6.1: content does not match its signed hash", k.stderr)
 
     def test_retargeted_symlink_refused_and_never_followed(self):
-        # An OS-style symlink, signed with an update of /boot.
+        # An OS-style symlink and an entry booting through it, signed with an
+        # update of /boot.
         os.symlink("vmlinuz-6.1", os.path.join(self.boot, "vmlinuz"))
+        with open(os.path.join(self.boot, "grub", "grub.cfg"), "a") as f:
+            f.write("menuentry 'Via link' {\n\tlinux /vmlinuz root=/dev/mapper/root ro\n"
+                    "\tinitrd /initrd.img-6.1\n}\n")
         r = self.menu(["o", "u", "y", "p"], [GPG])
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
         with open(os.path.join(self.boot, "kexec_links.txt"), "rb") as f:
             self.assertEqual(f.read(), b"./vmlinuz\0vmlinuz-6.1\0")
+        # Made the default: what is stored is what verifies (the file the
+        # signed link points to), and the next default boot gets the key.
+        r = self.menu(["o", "b", "m", "3", "d"], [GPG, DUK])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("heads menu: boot (dry run): Via link", r.stdout)
+        with open(os.path.join(self.boot, "kexec_default_hashes.txt")) as f:
+            self.assertRegex(f.read(), r"^[0-9a-f]{64}  \./vmlinuz-6\.1\n")
+        r = self.menu(["d"], [DUK])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("heads menu: boot (dry run): Via link", r.stdout)
+        self.assertIn("duk: unlocked, key added to the initrd", r.stdout)
         line = "L|elf|kernel /vmlinuz|initrd /initrd.img-6.1|append ro"
         k = self.cli("kexec", "--boot", self.boot, "--keyring", self.keyring, "--line", line,
                      "--dry-run")

@@ -708,7 +708,8 @@ fail:
 	return r;
 }
 
-int boot_view_signed_digest(struct boot_view *v, const char *path, uint8_t ret[32])
+int boot_view_signed_digest(struct boot_view *v, const char *path, uint8_t ret[32],
+			    char **ret_real)
 {
 	_cleanup_free_ char *real = NULL;
 	const uint8_t *expected;
@@ -721,5 +722,7 @@ int boot_view_signed_digest(struct boot_view *v, const char *path, uint8_t ret[3
 	if (r < 0)
 		return r;
 	memcpy(ret, expected, 32);
+	if (ret_real)
+		*ret_real = TAKE_PTR(real);
 	return 0;
 }

@@ -113,9 +113,13 @@ struct boot_blob {
 int boot_view_load(struct boot_view *v, const char *path, struct boot_blob *ret);
 void boot_blob_free(struct boot_blob *b);
 
-/* The signed digest that a boot_view_load() of path must match (verified
- * views only; nothing is read): for kexec_default_hashes.txt, so a default
- * entry whose kernel is a symlink stores what verifies. */
-int boot_view_signed_digest(struct boot_view *v, const char *path, uint8_t ret[32]);
+/* The signed digest that a boot_view_load() of path must match and the
+ * path it resolves to ("./vmlinuz-6.1" for a signed link "/vmlinuz"; ret_real
+ * may be NULL), verified views only, nothing is read: for
+ * kexec_default_hashes.txt, so a default entry whose kernel is a symlink
+ * stores what verifies (the real file, which is checked without following
+ * any link). */
+int boot_view_signed_digest(struct boot_view *v, const char *path, uint8_t ret[32],
+			    char **ret_real);
 
 #endif

@@ -135,9 +135,10 @@ char *bootcfg_build_cmdline(const char *params, const char *add, const char *rem
  * writes paramsdir/kexec_default.<index1>.txt (one line, boot_entry_to_line()
  * + "\n"; other kexec_default.*.txt removed) and
  * paramsdir/kexec_default_hashes.txt ("<sha256 hex>  ./<path>" for the
- * kernel, every module and every initrd as the entry names them). With a
- * verified view the digests are the signed ones (through signed links: a
- * symlinked kernel stores what verifies), nothing is read; an unverified
+ * kernel, every module and every initrd, each path as it resolves: a
+ * symlinked kernel stores the file it points to, which verifies without
+ * following a link). With a verified view the digests are the signed ones
+ * (links resolved by the signed table), nothing is read; an unverified
  * view hashes the files. Paths with whitespace are refused (-EINVAL).
  * Signing is not done here. */
 int bootcfg_save_default(struct boot_view *view, const char *paramsdir,

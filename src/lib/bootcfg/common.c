@@ -597,6 +597,7 @@ char *bootcfg_build_cmdline(const char *params, const char *add, const char *rem
 
 static int add_hash_line(struct sbuf *b, struct boot_view *view, const char *rel)
 {
+	_cleanup_free_ char *real = NULL;
 	uint8_t md[32];
 	char hex[65];
 	int r;
@@ -605,21 +606,23 @@ static int add_hash_line(struct sbuf *b, struct boot_view *view, const char *rel
 		return log_error_errno(-EINVAL, "'%s': a path with whitespace or control bytes "
 				       "cannot be saved", rel);
 	if (boot_view_verified(view)) {
-		r = boot_view_signed_digest(view, rel, md);
+		r = boot_view_signed_digest(view, rel, md, &real);
 	} else {
 		struct boot_blob blob = {.fd = -1};
 		r = boot_view_load(view, rel, &blob);
-		if (r == 0)
+		if (r == 0) {
 			memcpy(md, blob.sha256, 32);
+			real = TAKE_PTR(blob.real);
+		}
 		boot_blob_free(&blob);
 	}
 	if (r < 0)
 		return log_error_errno(r, "cannot hash %s in %s", rel, boot_view_dir(view));
+	/* the file it resolves to: what is checked without following links */
 	hex_encode(md, 32, hex);
 	sb_puts(b, hex);
-	sb_puts(b, "  .");
-	sb_puts(b, rel[0] == '/' ? "" : "/");
-	sb_puts(b, rel);
+	sb_puts(b, "  ");
+	sb_puts(b, real);
 	sb_putc(b, '\n');
 	return 0;
 }
