@@ -136,7 +136,7 @@ def main(argv):
             cases = t["cases"]
             if not cases:
                 status = "pass" if res in ("OK", "EXPECTEDFAIL") else "skip" if res == "SKIP" else "fail"
-                cases = [(None, status, res)]
+                cases = [(None, status, "exit 77, no case reported" if res == "SKIP" else res)]
             nfail = 0
             for case, status, detail in cases:
                 cid = f"{name}/{case}" if case else name
