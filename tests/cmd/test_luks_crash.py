@@ -13,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from heads_test import HEADS, TempDirTest, main  # noqa: E402
-from test_luks_common import (TRACED_ENV, reencrypt_killed_at, add_key, dump, encrypt_in_place, heads, luks_format,  # noqa: E402
+from test_luks_common import (TRACED_ENV, needs_root, reencrypt_killed_at, add_key, dump, encrypt_in_place, heads, luks_format,  # noqa: E402
                               opens, oracle_decrypt, spawn, used_slots, volume_key)
 
 ROUNDS = 12
@@ -82,6 +82,7 @@ class ChangePassphraseKilled(TempDirTest):
         self.assertGreaterEqual(interrupted, ROUNDS // 2)
 
 
+@needs_root
 class ReencryptKilled(TempDirTest):
     DATA = 8 << 20
 
@@ -193,6 +194,7 @@ class ReencryptKilled(TempDirTest):
 
 
 @unittest.skipUnless(shutil.which("strace"), "needs strace")
+@needs_root
 class ReencryptKillSweep(TempDirTest):
     """LUKS2, 1 MiB hotzones: SIGKILL at every 2nd fsync of a run (strace
     fault injection); the next run must finish with the data intact. This
