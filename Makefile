@@ -33,23 +33,40 @@ $(FUZZ_BUILD)/build.ninja:
 	CC=clang-14 meson setup $(FUZZ_BUILD) -Dfuzzing=true -Dfuzz_seconds=$(FUZZ_SECONDS) \
 		-Db_lundef=false
 
-# Every suite runs even if an earlier one failed; the summary decides.
-check: deps
-	-$(MAKE) check-build
-	-$(MAKE) check-asan
-	-$(MAKE) check-fuzz
-	@tools/test-summary.py $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+# `make check` runs in phases, each timed by tools/check-phase into
+# $(CHECK_PHASES); every phase runs even if an earlier one failed, and the
+# summary (cases counted, skips by name, phase times) decides.
+CHECK_PHASES ?= $(BUILD)/meson-logs/check-phases.tsv
+PHASE = -@tools/check-phase $(CHECK_PHASES)
+LOGS = meson-logs/testlog
 
+check:
+	@rm -f $(CHECK_PHASES) $(BUILD)/$(LOGS)*.json $(ASAN_BUILD)/$(LOGS)*.json $(FUZZ_BUILD)/$(LOGS)*.json
+	$(PHASE) deps -- $(MAKE) --no-print-directory deps
+	$(PHASE) build -- $(MAKE) --no-print-directory build
+	$(PHASE) unit --log $(BUILD)/$(LOGS)-unit.json -- \
+		$(MESON_TEST) -C $(BUILD) --suite unit --suite fuzz --logbase testlog-unit
+	$(PHASE) tpm --log $(BUILD)/$(LOGS)-tpm.json -- \
+		$(MESON_TEST) -C $(BUILD) --suite tpm --logbase testlog-tpm
+	$(PHASE) luks --log $(BUILD)/$(LOGS)-luks.json -- \
+		$(MESON_TEST) -C $(BUILD) --suite luks --logbase testlog-luks
+	$(PHASE) vm --log $(BUILD)/$(LOGS)-vm.json -- \
+		$(MESON_TEST) -C $(BUILD) --suite vm --logbase testlog-vm
+	$(PHASE) asan --log $(ASAN_BUILD)/$(LOGS)-asan.json -- $(MAKE) --no-print-directory check-asan
+	$(PHASE) fuzz --log $(FUZZ_BUILD)/$(LOGS)-fuzz.json -- $(MAKE) --no-print-directory check-fuzz
+	@tools/test-summary.py --phases $(CHECK_PHASES) $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+# One build directory's suites at a time (no phase times).
 check-build: build
 	$(MESON_TEST) -C $(BUILD)
 
 check-asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
-	$(MESON_TEST) -C $(ASAN_BUILD) $(ASAN_SUITES)
+	$(MESON_TEST) -C $(ASAN_BUILD) $(ASAN_SUITES) --logbase testlog-asan
 
 check-fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
-	$(MESON_TEST) -C $(FUZZ_BUILD) --suite fuzz
+	$(MESON_TEST) -C $(FUZZ_BUILD) --suite fuzz --logbase testlog-fuzz
 
 # QEMU board (boards/qemu): payload = Debian's kernel + our initramfs; demo
 # disk = mmdebstrap'd Debian 12 on LUKS2 (root needed, cached by recipe hash).

@@ -1,4 +1,4 @@
-"""Every real boot configuration in $HEADS_SHARED/fixtures/bootcfg parsed by
+"""Every real boot configuration in tests/data/bootcfg (see its README) parsed by
 `heads entries --boot DIR --config PATH --json` must equal EXPECTED.json, and
 `--default` must name the expected default entry."""
 import glob
@@ -10,7 +10,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import heads_test  # noqa: E402
 
-FIXTURES = os.path.join(os.environ.get("HEADS_SHARED", "/work/shared"), "fixtures", "bootcfg")
+FIXTURES = os.path.join(os.environ.get("HEADS_SRCDIR", os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))), "tests", "data", "bootcfg")
 
 FORMATS = {"grub": "grub", "grub+blscfg": "grub", "bls": "bls",
            "isolinux": "syslinux", "extlinux": "syslinux", "grub-legacy": "grub-legacy"}

@@ -15,7 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from heads_test import HEADS, TempDirTest, main  # noqa: E402
-from test_luks_common import (reencrypt_killed_at, add_key, dump, encrypt_in_place, heads,  # noqa: E402
+from test_luks_common import (needs_root, reencrypt_killed_at, add_key, dump, encrypt_in_place, heads,  # noqa: E402
                               luks_uuid, opens, oracle_decrypt, oracle_encrypt, sh, used_slots,
                               volume_key)
 
@@ -41,6 +41,7 @@ def drk_slot_luks1(path):
     return [s for s in used_slots(path) if opens(path, DRK, s)]
 
 
+@needs_root
 class Luks1Test(TempDirTest):
     DATA = DATA
     SIZE = 24 << 20

@@ -7,6 +7,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "helpers"))
+import heads_tap  # noqa: E402
+
 DEMO = sys.argv.pop(1) if len(sys.argv) > 1 else os.environ.get("UI_DEMO")
 
 
@@ -96,4 +99,4 @@ class Newt(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    heads_tap.main()

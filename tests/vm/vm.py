@@ -25,6 +25,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "helpers"))
+import heads_tap  # noqa: E402
+
 SRCDIR = os.environ.get("HEADS_SRCDIR",
                         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BUILDDIR = os.environ.get("HEADS_BUILDDIR", os.path.join(SRCDIR, "build"))
@@ -268,16 +271,6 @@ def b64(text):
 
 
 def main():
-    """unittest.main for a VM test file: exit 77 (meson's skip) when every
-    test skipped or the suite cannot run here, 1 on a failure."""
-    import unittest
-    try:
-        r = unittest.main(verbosity=2, exit=False).result
-    except SkipVM as e:
-        print(f"SKIP: {e}")
-        sys.exit(77)
-    if r.failures or r.errors:
-        sys.exit(1)
-    if r.skipped and r.testsRun == len(r.skipped):
-        sys.exit(77)
-    sys.exit(0)
+    """The entry point of a VM test file: each case reported in TAP, exit 1
+    on a failure, 77 when every case skipped (tests/helpers/heads_tap.py)."""
+    heads_tap.main()
