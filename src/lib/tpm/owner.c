@@ -46,7 +46,8 @@ int tpm_reset(struct tpm *t, const struct secret *owner_auth)
 	TSS2_RC rc;
 	int r;
 
-	/* Forget cached handles: Clear flushes everything. */
+	/* Forget cached handles and the pinned primary: Clear flushes everything. */
+	memset(&t->pin, 0, sizeof(t->pin));
 	while (t->n_tracked > 0)
 		tpm_flush(t, t->tracked[t->n_tracked - 1]);
 	if (t->primary != ESYS_TR_NONE) {
@@ -94,6 +95,15 @@ int tpm_reset(struct tpm *t, const struct secret *owner_auth)
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_log_rc_error(rc, "EvictControl(primary)");
 	t->primary = persisted;
+	/* This context now trusts the key it just made (tpm_primary_name() gives
+	 * the Name to record). */
+	{
+		TPM2B_NAME *name = NULL;
+		if (Esys_TR_GetName(t->esys, persisted, &name) != TSS2_RC_SUCCESS)
+			return -EIO;
+		t->pin = *name;
+		Esys_Free(name);
+	}
 
 	r = tpm_hmac_session(t, &sess);
 	if (r < 0)
