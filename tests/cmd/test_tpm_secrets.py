@@ -29,6 +29,38 @@ OWNER = b"owner passphrase 1"                           # <= 32 bytes: raw authV
 DUK_PASS = b"a disk unlock key passphrase over 32 bytes"  # > 32: SHA-256 authValue
 
 
+TPM_ST_SESSIONS = 0x8002
+TPM_RS_PW = 0x40000009
+TPMA_SESSION_DECRYPT = 0x20
+CC_HIERARCHY_CHANGE_AUTH = 0x129
+# Handles in the handle area of the commands that carry sessions here
+# (TPM 2.0 part 3); a command missing from this table fails the test.
+N_HANDLES = {0x11f: 2, 0x120: 2, 0x121: 1, 0x122: 2, 0x126: 1, 0x127: 1, 0x129: 1,
+             0x12a: 1, 0x131: 1, 0x134: 2, 0x137: 2, 0x139: 1, 0x13a: 1, 0x14e: 2,
+             0x153: 1, 0x155: 1, 0x157: 1, 0x15e: 1, 0x182: 1}
+
+
+def sessions(cmd, cc):
+    """(handle, attributes, hmac bytes) of each authorization of a command."""
+    if int.from_bytes(cmd[0:2], "big") != TPM_ST_SESSIONS:
+        return []
+    if cc not in N_HANDLES:
+        raise AssertionError(f"command 0x{cc:x} with sessions: add its handle count")
+    off = 10 + 4 * N_HANDLES[cc]
+    end = off + 4 + int.from_bytes(cmd[off:off + 4], "big")
+    off += 4
+    out = []
+    while off < end:
+        h = int.from_bytes(cmd[off:off + 4], "big")
+        n = int.from_bytes(cmd[off + 4:off + 6], "big")
+        off += 6 + n
+        attrs = cmd[off]
+        n = int.from_bytes(cmd[off + 1:off + 3], "big")
+        out.append((h, attrs, cmd[off + 3:off + 3 + n]))
+        off += 3 + n
+    return out
+
+
 def forms(secret):
     """The byte strings that must not appear on the bus for secret."""
     out = {"raw": secret, "hex": secret.hex().encode(), "HEX": secret.hex().upper().encode(),
@@ -121,6 +153,34 @@ class TpmSecrets(TempDirTest):
         for c in range(t0 - 1, t1 + 2):
             mac = hmac.new(totp, struct.pack(">Q", c), hashlib.sha1).digest()
             self.assert_not_on_bus(f"the TPM's HMAC of counter {c}", mac)
+
+    def assert_no_clear_authorization(self):
+        """No password session carries a non-empty authorization, and every
+        new hierarchy authorization (HierarchyChangeAuth) is encrypted."""
+        cmds = self.proxy.commands()
+        self.assertGreater(len(cmds), 0)
+        for cc, cmd in cmds:
+            ss = sessions(cmd, cc)
+            for h, attrs, mac in ss:
+                if h == TPM_RS_PW:
+                    self.assertEqual(mac, b"", f"command 0x{cc:x}: a password in clear")
+            if cc == CC_HIERARCHY_CHANGE_AUTH:
+                self.assertTrue(ss and ss[0][0] != TPM_RS_PW and ss[0][1] & TPMA_SESSION_DECRYPT,
+                                "HierarchyChangeAuth: the new authorization is not encrypted")
+
+    def test_authorizations_encrypted(self):
+        """Reset (owner, endorsement, lockout), finalize (platform), seal,
+        evict, NV: checked on the parsed commands, since finalize's and the
+        lockout's new authorizations are random values no test can know."""
+        owner = {"--owner-fd": OWNER}
+        self.heads("tpm", "reset", fds=owner)
+        self.heads("tpm", "nv", "define", "0x01500001", "--size", "16", fds=owner)
+        self.heads("tpm", "nv", "undefine", "0x01500001", fds=owner)
+        self.heads("tpm", "seal", "0x81000003", "--pcrs", "0,7",
+                   fds={"--auth-fd": DUK_PASS, **owner}, stdin=b"k" * 64)
+        self.heads("totp", "seal", "--config", "/dev/null", fds=owner)
+        self.heads("tpm", "finalize")
+        self.assert_no_clear_authorization()
 
     def test_owner_auth_refused_in_clear_without_primary(self):
         """No primary to salt with (a cleared TPM): a non-empty owner

@@ -18,6 +18,7 @@ class TpmProxy:
         self.target = target_port
         self.lock = threading.Lock()
         self.streams = []  # bytearray per (connection, direction)
+        self.command_streams = []  # client -> TPM on the command port
         self.listeners = []
         for _ in range(20):
             port = free_port_pair()
@@ -50,10 +51,12 @@ class TpmProxy:
             except OSError:
                 return
             u = socket.create_connection(("127.0.0.1", upstream_port))
-            for a, b in ((c, u), (u, c)):
+            for a, b, to_tpm in ((c, u, True), (u, c, False)):
                 buf = bytearray()
                 with self.lock:
                     self.streams.append(buf)
+                    if to_tpm and upstream_port == self.target:
+                        self.command_streams.append(buf)
                 threading.Thread(target=self._pump, args=(a, b, buf), daemon=True).start()
 
     def _pump(self, src, dst, buf):
@@ -78,6 +81,22 @@ class TpmProxy:
         """Every recorded stream (bytes), one per connection and direction."""
         with self.lock:
             return [bytes(b) for b in self.streams]
+
+    def commands(self):
+        """(command code, command bytes) of every TPM command sent, in order
+        per connection (the swtpm TCTI sends raw TPM command buffers)."""
+        out = []
+        with self.lock:
+            streams = [bytes(b) for b in self.command_streams]
+        for s in streams:
+            off = 0
+            while off + 10 <= len(s):
+                size = int.from_bytes(s[off + 2:off + 6], "big")
+                if size < 10:
+                    raise AssertionError(f"unparsable TPM command at {off}")
+                out.append((int.from_bytes(s[off + 6:off + 10], "big"), s[off:off + size]))
+                off += size
+        return out
 
     def total(self):
         return sum(len(b) for b in self.captured())
