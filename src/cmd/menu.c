@@ -1891,8 +1891,10 @@ static int ownership(struct menu *m, bool clean_boot)
 		 * into the ROM with the keyring, measured into PCR 7). */
 		if (r == 0)
 			r = tpm_primary_name(t, &name);
+		const char *step = "Resetting the TPM";
 		if (r == 0) {
 			_cleanup_free_ char *err = NULL;
+			step = "Recording the TPM primary key in the configuration";
 			r = config_set(m->user_config, CMD_CONFIG_PRIMARY_NAME, name, &err);
 			if (r == 0)
 				r = config_load(&m->cfg, m->user_config, &err);
@@ -1900,8 +1902,7 @@ static int ownership(struct menu *m, bool clean_boot)
 				log_error("recording the TPM primary key: %s", err ? err : strerror(-r));
 		}
 		if (r < 0) {
-			_cleanup_free_ char *e = xasprintf("Resetting the TPM failed: %s",
-							   strerror(-r));
+			_cleanup_free_ char *e = xasprintf("%s failed: %s", step, strerror(-r));
 			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: TPM reset failed", e);
 			return 0;
 		}

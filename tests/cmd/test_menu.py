@@ -159,7 +159,8 @@ class Ownership(MenuTest):
             [WITH_SWTPM, "--state", self.state, "--", HEADS, "menu", "--ui", "line", "--boot",
              self.boot, "--keyring", self.keyring, "--config", self.config, "--secret-dir",
              self.secret, "--no-act", "--luks-devices", self.write("none", ""), "--eventlog",
-             os.path.join(self.tmp, "absent")],
+             os.path.join(self.tmp, "absent"), "--user-config",
+             os.path.join(self.tmp, "config.user")],
             input="".join(t + "\n" for t in typed), capture_output=True, text=True, env=env,
             timeout=180)
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)

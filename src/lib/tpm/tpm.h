@@ -43,7 +43,7 @@ struct tpm; /* opaque context: one per operation */
 #define TPM_E_NV_FULL (-ENOSPC)         /* TPM out of NV/object space */
 /* The key at 0x81000000 is not the one pinned with tpm_pin_primary()
  * (recorded at ownership): the TPM was swapped, cleared or re-keyed. */
-#define TPM_E_PRIMARY_CHANGED (-EKEYREVOKED)
+#define TPM_E_PRIMARY_CHANGED (-EREMCHG)
 /* An NV record index (0x0148XXXX, the TOTP record) exists with attributes,
  * policy or name algorithm other than the ones heads defines it with: it was
  * not defined by heads (e.g. pre-defined with AUTHWRITE by someone else). */
