@@ -135,6 +135,18 @@ class PinnedPrimary(Base):
         self.assertIn(CHANGED, p.stderr_text)
         self.assertNotIn(b"Secret (base32)", p.stdout)
 
+    def test_hotp_refuses_other_key(self):
+        pin = self.reset()
+        self.heads("totp", "seal", "--config", "/dev/null", fds={"--owner-fd": OWNER}, check=0)
+        boot = os.path.join(self.tmp, "boot")
+        counter = self.write("boot/kexec_hotp_counter", "5\n")
+        self.heads("hotp", "code", "--boot", boot, "--primary-name", pin, check=0)
+        self.swap_primary()
+        p = self.heads("hotp", "code", "--boot", boot, "--primary-name", pin, check=1)
+        self.assertIn(CHANGED, p.stderr_text)
+        with open(counter) as f:
+            self.assertEqual(f.read(), "6\n")  # not advanced by the refused code
+
     def test_malformed_pin_is_a_usage_error(self):
         self.reset()
         p = self.unseal(pin="00zz")

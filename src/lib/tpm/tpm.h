@@ -77,8 +77,9 @@ unsigned tpm_command_count(const struct tpm *t);
 /* --- The primary key (0x81000000) ------------------------------------------
  * Every use of the primary (salt of a session, parent of Create/Load) goes
  * through tpm_get_primary(). Once a Name is pinned, the key found at
- * 0x81000000 must have exactly that Name (Esys_TR_GetName of the TR that
- * ESAPI built from ReadPublic, which it checks against the public area),
+ * 0x81000000 must have exactly that Name (Esys_TR_GetName: ESAPI hashes
+ * the public area it keeps for the TR -- the very key a salt is encrypted
+ * to -- so a forged Name in a ReadPublic answer does not pass),
  * else TPM_E_PRIMARY_CHANGED and nothing is salted with, sealed to or
  * unsealed under it. Without a pin, whatever key is there is used.
  * name_hex: the TPM2B_NAME bytes (nameAlg || digest: 68 hex digits for
