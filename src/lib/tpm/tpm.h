@@ -12,7 +12,10 @@
  *   printed to the user.
  * - Secrets (data, passphrases, owner auth) only travel in struct secret.
  *   Passphrases are used as raw bytes as the TPM authValue (the reference
- *   passes `hex:<hex of raw bytes>` to tpm2-tools, which is the same).
+ *   passes `hex:<hex of raw bytes>` to tpm2-tools, which is the same), or
+ *   as SHA-256(passphrase) when longer than 32 bytes. No authorization or
+ *   secret is sent in clear: owner auth in salted HMAC sessions, secrets
+ *   parameter-encrypted.
  * - The persistent primary (TPM_PRIMARY_HANDLE) is created only by
  *   tpm_reset(), never on the boot path; seal/unseal fail with
  *   TPM_E_NO_PRIMARY if it is missing.
