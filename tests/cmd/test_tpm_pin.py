@@ -221,6 +221,21 @@ class SealRecords(Base):
         self.seal(pcrs="0,1,2,3,7")
         self.assertEqual(self.unseal(check=0).stdout, b"the disk unlock key")
 
+    def test_platform_predefined_index_refused(self):
+        """Someone with the (still empty) platform authorization, before
+        finalize, pre-defines the record index with AUTHWRITE: the owner
+        cannot remove it; sealing says so and the unseal refuses the index."""
+        self.reset()
+        self.sw.tools("tpm2_nvdefine", "-C", "p", "-s", "169", "-a",
+                      "ppwrite|ppread|ownerwrite|ownerread|authread|authwrite|platformcreate|no_da",
+                      self.INDEX)
+        p = self.seal(pcrs="0,1,2,3,7", check=None)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(f"cannot remove NV index {self.INDEX}", p.stderr_text)
+        p = self.unseal(check=EXIT_FOREIGN_RECORD)
+        self.assertIn("was not defined by heads", p.stderr_text)
+        self.assertEqual(p.stdout, b"")
+
     def test_forged_mask_refused(self):
         """A record with another PCR mask (written by the owner-auth holder
         with heads' own attributes) does not match the object's policy."""
