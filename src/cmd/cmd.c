@@ -2,6 +2,7 @@
 #include "boot/integrity.h"
 #include "boot/view.h"
 #include "util.h"
+#include "tpm/tpm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,4 +91,19 @@ bool cmd_has_help(int argc, char **argv)
 			return true;
 	}
 	return false;
+}
+
+int cmd_tpm_open(const char *tcti, const char *primary_name, struct tpm **ret)
+{
+	struct tpm *t;
+	int r = tpm_open(cmd_tcti(tcti), &t);
+	if (r < 0)
+		return r;
+	r = tpm_pin_primary(t, primary_name);
+	if (r < 0) {
+		tpm_close(t);
+		return r;
+	}
+	*ret = t;
+	return 0;
 }

@@ -45,6 +45,14 @@ int cmd_run_sub(const struct heads_command *parent, const struct heads_subcomman
  * resource manager "device:/dev/tpmrm0". */
 const char *cmd_tcti(const char *opt);
 
+struct tpm;
+/* tpm_open(cmd_tcti(tcti)) and pin the primary key to primary_name (the
+ * hex Name recorded at ownership, CONFIG_TPM_PRIMARY_NAME; NULL or "" = no
+ * pin): every later use of the primary checks it (TPM_E_PRIMARY_CHANGED).
+ * A malformed Name is -EINVAL (logged). */
+int cmd_tpm_open(const char *tcti, const char *primary_name, struct tpm **ret);
+#define CMD_CONFIG_PRIMARY_NAME "CONFIG_TPM_PRIMARY_NAME"
+
 /* Parse a file-descriptor argument (--x-fd N). Returns 0 or -EINVAL. */
 int cmd_parse_fd(const char *s, int *ret_fd);
 

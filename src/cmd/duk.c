@@ -42,7 +42,7 @@ static const char usage[] =
 	"                        [--owner-fd FD] [--tcti T] [--eventlog F | --no-eventlog]\n"
 	"                        [--trace F] [--modules F] [--gnupghome D] [--key ID]\n"
 	"                        [--keyring DIR] [--pin-fd FD] [--no-sign] [--no-rollback]\n"
-	"                        [--yes]\n"
+	"                        [--yes] [--config F]...\n"
 	"       heads duk unlock --boot DIR --keyring DIR [--duk-fd FD] [--tcti T]\n"
 	"                        [--drk-fallback ask|yes|no] [--no-act] [--config F]...\n"
 	"\n"
@@ -90,6 +90,9 @@ static const char usage[] =
 	"Passphrases come from a no-echo prompt or a file descriptor: --drk-fd (one\n"
 	"line), --duk-fd (setup: the passphrase and its confirmation, one line each;\n"
 	"unlock: one line per attempt), --owner-fd (TPM owner passphrase), --pin-fd.\n"
+	"--config F: board/user config (default /etc/config then /etc/config.user);\n"
+	"its CONFIG_TPM_PRIMARY_NAME pins the TPM primary key (a different key at\n"
+	"0x81000000 is refused).\n"
 	"\n"
 	"Exit status: 0 done (unlock: unsealed and booted/described); 1 failed;\n"
 	"2 usage error; 3 (unlock) the key was not unsealed and the boot goes on\n"
@@ -428,6 +431,20 @@ static int get_pin(void *ud, const char *hint, int attempt, struct secret **ret)
 	return ask_secret(p->o, -1, "Sign /boot", prompt, ret);
 }
 
+static int load_boot_config(const struct opts *o, struct config *c);
+
+/* The TPM, pinned to the primary key recorded at ownership
+ * (CONFIG_TPM_PRIMARY_NAME of the board/user config), if any. */
+static int open_tpm(const struct opts *o, struct tpm **ret)
+{
+	struct config c;
+	int r = load_boot_config(o, &c);
+	if (r == 0)
+		r = cmd_tpm_open(o->tcti, config_get(&c, CMD_CONFIG_PRIMARY_NAME), ret);
+	config_free(&c);
+	return r;
+}
+
 static int do_setup(int argc, char **argv)
 {
 	struct opts o;
@@ -456,7 +473,7 @@ static int do_setup(int argc, char **argv)
 		rc = HEADS_EXIT_USAGE;
 		goto out;
 	}
-	r = tpm_open(cmd_tcti(o.tcti), &t);
+	r = open_tpm(&o, &t);
 	if (r < 0) {
 		log_error_errno(r, "cannot open the TPM");
 		rc = HEADS_EXIT_FAIL;
@@ -684,7 +701,7 @@ static int do_unlock(int argc, char **argv)
 		free(o.configs);
 		return cmd_usage_error("duk", "unlock: unexpected argument '%s'", argv[optind]);
 	}
-	r = tpm_open(cmd_tcti(o.tcti), &t);
+	r = open_tpm(&o, &t);
 	if (r < 0) {
 		char why[256];
 		duk_reason(NULL, r, why, sizeof(why));

@@ -14,6 +14,7 @@
 
 static const char usage[] =
 	"Usage: heads hotp code [--boot DIR] [--tcti STR] [--pcrs LIST]\n"
+	"                       [--primary-name HEX]\n"
 	"\n"
 	"code: read the counter N from DIR/" OTP_COUNTER_FILE " (default DIR\n"
 	"  /boot; format: decimal and a newline), compute HOTP(N) (RFC 4226, 6\n"
@@ -27,6 +28,8 @@ static const char usage[] =
 	"  --tcti STR   TPM to use (default $HEADS_TCTI, else device:/dev/tpmrm0)\n"
 	"  --pcrs LIST  attestation PCRs of the object (default: the list it was\n"
 	"               sealed with, from its TPM record, else 0,1,2,3,4,7)\n"
+	"  --primary-name HEX  the TPM primary key's Name recorded at ownership\n"
+	"               (CONFIG_TPM_PRIMARY_NAME): another key is refused\n"
 	"\n"
 	"Exit status: 0 ok; 1 no code (counter file missing/empty/malformed or not\n"
 	"writable, or the TPM refused: the reason is printed); 2 usage.\n";
@@ -37,9 +40,10 @@ static int do_code(int argc, char **argv)
 		{"boot", required_argument, NULL, 'b'},
 		{"tcti", required_argument, NULL, 't'},
 		{"pcrs", required_argument, NULL, 'p'},
+		{"primary-name", required_argument, NULL, 'n'},
 		{},
 	};
-	const char *boot = "/boot", *tcti = NULL, *pcrs = NULL;
+	const char *boot = "/boot", *tcti = NULL, *pcrs = NULL, *primary_name = NULL;
 	_cleanup_free_ char *path = NULL, *why = NULL;
 	_cleanup_tpm_ struct tpm *t = NULL;
 	char code[OTP_CODE_MAX + 1];
@@ -59,6 +63,9 @@ static int do_code(int argc, char **argv)
 			break;
 		case 'p':
 			pcrs = optarg;
+			break;
+		case 'n':
+			primary_name = optarg;
 			break;
 		default:
 			return cmd_usage_error("hotp", "bad option '%s'", argv[optind - 1]);
@@ -86,7 +93,7 @@ static int do_code(int argc, char **argv)
 		fprintf(stderr, "heads hotp: %s: HOTP counter exhausted\n", path);
 		return HEADS_EXIT_FAIL;
 	}
-	r = tpm_open(cmd_tcti(tcti), &t);
+	r = cmd_tpm_open(tcti, primary_name, &t);
 	if (r == 0 && !pcrs)
 		(void)tpm_otp_sealed_mask(t, &mask); /* the sealed list wins */
 	if (r == 0)

@@ -128,7 +128,9 @@ int menu_tpm_open(struct menu *m, struct tpm **ret)
 {
 	if (!m->tpm_on)
 		return -ENODEV;
-	return tpm_open(cmd_tcti(m->tcti), ret);
+	/* The primary key recorded at ownership (pinned: never salt with,
+	 * seal to or unseal under another). */
+	return cmd_tpm_open(m->tcti, config_get(&m->cfg, CMD_CONFIG_PRIMARY_NAME), ret);
 }
 
 static void refresh_status(struct menu *m)
@@ -1958,12 +1960,26 @@ static int ownership(struct menu *m, bool clean_boot)
 		if ((r = menu_ask_new_passphrase(m, "TPM Owner Passphrase", "TPM owner passphrase",
 					    1, OWNER_PASS_MAX, &owner)) < 0)
 			return ui_fatal(r) && r != -EACCES ? r : 0;
+		_cleanup_free_ char *name = NULL;
 		r = menu_tpm_open(m, &t);
 		if (r == 0)
 			r = tpm_reset(t, owner);
+		/* Record the new primary's Name in the owner's config (written
+		 * into the ROM with the keyring, measured into PCR 7). */
+		if (r == 0)
+			r = tpm_primary_name(t, &name);
+		const char *step = "Resetting the TPM";
+		if (r == 0) {
+			_cleanup_free_ char *err = NULL;
+			step = "Recording the TPM primary key in the configuration";
+			r = config_set(m->user_config, CMD_CONFIG_PRIMARY_NAME, name, &err);
+			if (r == 0)
+				r = config_load(&m->cfg, m->user_config, &err);
+			if (r < 0)
+				log_error("recording the TPM primary key: %s", err ? err : strerror(-r));
+		}
 		if (r < 0) {
-			_cleanup_free_ char *e = xasprintf("Resetting the TPM failed: %s",
-							   strerror(-r));
+			_cleanup_free_ char *e = xasprintf("%s failed: %s", step, strerror(-r));
 			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: TPM reset failed", e);
 			return 0;
 		}

@@ -95,8 +95,9 @@ struct menu_gpgme_pass {
 };
 gpgme_error_t menu_gpgme_pass_cb(void *hook, const char *uid_hint, const char *info,
 				 int prev_bad, int fd);
-/* The ROM keyring (m->keyring's pubring.kbx, trustdb.gpg) into the ROM
- * config area. 1 written; 0 the board has none (said so); <0 failed (said
+/* The ROM keyring (m->keyring's pubring.kbx, trustdb.gpg) and the user
+ * config (etc/config.user, if any: the primary key's Name recorded at
+ * ownership) into the ROM config area, in one write. 1 written; 0 the board has none (said so); <0 failed (said
  * so) or a fatal UI error. */
 int menu_rom_store_keyring(struct menu *m);
 /* The user settings (m->user_config) into the ROM as etc/config.user,

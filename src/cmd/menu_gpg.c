@@ -40,8 +40,9 @@ static int rom_device(const struct menu *m, char **ret)
 }
 
 /* The keyring files of home into the ROM config area (see
- * menu_rom_store_keyring). */
-static int rom_store_keyring_from(struct menu *m, const char *home)
+ * menu_rom_store_keyring); with_config: the user config too (ownership:
+ * CONFIG_TPM_PRIMARY_NAME), in the same ROM write. */
+static int rom_store_keyring_from(struct menu *m, const char *home, bool with_config)
 {
 	_cleanup_free_ char *dev = NULL;
 	struct romcfg c = {.slot = -1};
@@ -61,6 +62,15 @@ static int rom_store_keyring_from(struct menu *m, const char *home)
 		r = romcfg_read(dev, &c);
 	if (r == 0)
 		r = romcfg_set_keyring(&c, home);
+	if (r == 0 && with_config) {
+		_cleanup_free_ char *text = NULL;
+		size_t len = 0;
+		int q = fs_read_file(m->user_config, 64 * 1024, &text, &len);
+		if (q == 0)
+			r = romcfg_set(&c, "etc/config.user", text, len);
+		else if (q != -ENOENT)
+			r = q;
+	}
 	if (r == 0)
 		r = romcfg_write(dev, &c);
 	romcfg_free(&c);
@@ -79,7 +89,7 @@ static int rom_store_keyring_from(struct menu *m, const char *home)
 
 int menu_rom_store_keyring(struct menu *m)
 {
-	return rom_store_keyring_from(m, m->keyring);
+	return rom_store_keyring_from(m, m->keyring, true);
 }
 
 int menu_rom_store_user_config(struct menu *m)
@@ -615,7 +625,7 @@ int menu_gpg_rom_keys(struct menu *m, bool replace)
 	}
 	r = import_into(replace ? tmp : m->keyring, text, len);
 	if (r == 0)
-		r = rom_store_keyring_from(m, replace ? tmp : m->keyring);
+		r = rom_store_keyring_from(m, replace ? tmp : m->keyring, false);
 	else
 		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: public key",
 			      "Importing the key failed (details in the log).") < 0 ? -EPIPE : 0;

@@ -47,7 +47,8 @@ static const char usage[] =
 	"                    " DEFAULT_EVENTLOG ";\n"
 	"                    missing: PCR 4 is predicted as all zeros)\n"
 	"  --config FILE     board/user config to read (repeatable; default\n"
-	"                    /etc/config then /etc/config.user, missing ones skipped)\n"
+	"                    /etc/config then /etc/config.user, missing ones skipped);\n"
+	"                    CONFIG_TPM_PRIMARY_NAME there pins the primary key\n"
 	"\n"
 	"Exit status: 0 ok; 1 the code cannot be computed or sealing failed (the\n"
 	"reason is printed: which PCR moved, lockout, not sealed, no TPM); 2 usage.\n";
@@ -61,12 +62,14 @@ struct opts {
 	/* resolved */
 	uint32_t mask;
 	char *label_buf;
+	char *primary_name; /* CONFIG_TPM_PRIMARY_NAME: the pinned primary */
 };
 
 static void opts_free(struct opts *o)
 {
 	free(o->configs);
 	free(o->label_buf);
+	free(o->primary_name);
 }
 
 /* Board config: label and PCR list unless given on the command line. */
@@ -104,6 +107,11 @@ static int resolve(struct opts *o, const char *cmd)
 		fprintf(stderr, "heads %s: bad PCR list '%s'\n", cmd, pcrs);
 		config_free(&c);
 		return HEADS_EXIT_USAGE;
+	}
+	{
+		const char *pn = config_get(&c, CMD_CONFIG_PRIMARY_NAME);
+		if (pn && *pn)
+			o->primary_name = xstrdup(pn);
 	}
 	if (!o->label) {
 		const char *b = config_get(&c, "CONFIG_BOARD_NAME");
@@ -227,7 +235,7 @@ static int do_seal(int argc, char **argv)
 	}
 	if (read_owner(&o, &owner) < 0)
 		goto out_opts;
-	r = tpm_open(cmd_tcti(o.tcti), &t);
+	r = cmd_tpm_open(o.tcti, o.primary_name, &t);
 	if (r < 0) {
 		ret = fail(NULL, r, o.mask, "cannot seal");
 		goto out_opts;
@@ -319,7 +327,7 @@ static int do_show(int argc, char **argv)
 		opts_free(&o);
 		return r;
 	}
-	r = tpm_open(cmd_tcti(o.tcti), &t);
+	r = cmd_tpm_open(o.tcti, o.primary_name, &t);
 	if (r < 0) {
 		ret = fail(NULL, r, o.mask, "no TOTP code");
 		goto out;
@@ -394,7 +402,7 @@ static int do_wipe(int argc, char **argv)
 	}
 	if (read_owner(&o, &owner) < 0)
 		goto out;
-	r = tpm_open(cmd_tcti(o.tcti), &t);
+	r = cmd_tpm_open(o.tcti, o.primary_name, &t);
 	if (r == 0)
 		r = tpm_otp_wipe(t, TPM_HANDLE_TOTP, owner);
 	if (r < 0) {

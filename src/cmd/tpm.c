@@ -28,6 +28,8 @@ enum {
 	EXIT_NO_OBJECT = 5,
 	EXIT_NO_TPM = 6,
 	EXIT_NO_PRIMARY = 7,
+	EXIT_PRIMARY_CHANGED = 9,
+	EXIT_FOREIGN_RECORD = 10,
 };
 
 static const char usage[] =
@@ -51,7 +53,9 @@ static const char usage[] =
 	"       heads tpm info | finalize | shutdown\n"
 	"\n"
 	"Every subcommand takes --tcti STR (default $HEADS_TCTI, else\n"
-	"device:/dev/tpmrm0). Passphrases come from an fd (--x-fd N, one line) or a\n"
+	"device:/dev/tpmrm0) and --primary-name HEX: the Name of the primary key\n"
+	"recorded at ownership (CONFIG_TPM_PRIMARY_NAME); a different key at\n"
+	"0x81000000 is then never used to salt a session, seal or unseal. Passphrases come from an fd (--x-fd N, one line) or a\n"
 	"no-echo prompt on /dev/tty, never from argv. Only the sha256 bank is\n"
 	"extended and sealed against.\n"
 	"\n"
@@ -80,7 +84,8 @@ static const char usage[] =
 	"          read writes the raw content to stdout; info prints\n"
 	"          `attributes: 0x<hex>` and `size: N`.\n"
 	"reset     clears the TPM (platform auth), sets the owner passphrase, creates\n"
-	"          and persists the primary key at 0x81000000, DA 10 tries / 3600 s.\n"
+	"          and persists the primary key at 0x81000000, DA 10 tries / 3600 s;\n"
+	"          prints CONFIG_TPM_PRIMARY_NAME=\"<hex Name>\" (record it).\n"
 	"info      DA lockout state and loaded handles. finalize: random platform\n"
 	"          auth before kexec. shutdown: TPM2_Shutdown(CLEAR).\n"
 	"\n"
@@ -88,7 +93,8 @@ static const char usage[] =
 	"2 usage error; 3 wrong passphrase or owner passphrase; 4 dictionary-attack\n"
 	"lockout (the TPM forgives one failure every recovery interval); 5 nothing\n"
 	"sealed at HANDLE / no such NV index; 6 no TPM; 7 no primary key (TPM reset\n"
-	"needed); 8 other TPM error.\n";
+	"needed); 8 other TPM error; 9 the primary key is not the one recorded at\n"
+	"ownership (--primary-name); 10 a PCR record NV index not defined by heads.\n";
 
 static int exit_for(int r)
 {
@@ -107,6 +113,10 @@ static int exit_for(int r)
 		return EXIT_NO_TPM;
 	case TPM_E_NO_PRIMARY:
 		return EXIT_NO_PRIMARY;
+	case TPM_E_PRIMARY_CHANGED:
+		return EXIT_PRIMARY_CHANGED;
+	case TPM_E_FOREIGN_RECORD:
+		return EXIT_FOREIGN_RECORD;
 	default:
 		return 8;
 	}
@@ -114,7 +124,7 @@ static int exit_for(int r)
 
 /* Options shared by subcommands. */
 struct opts {
-	const char *tcti;
+	const char *tcti, *primary_name;
 	int owner_fd, auth_fd;
 	const char *str, *file, *trace, *eventlog, *bank, *pcrs;
 	bool no_eventlog, no_compare;
@@ -136,7 +146,7 @@ struct opts {
 };
 
 enum {
-	O_TCTI = 256, O_OWNER_FD, O_AUTH_FD, O_STRING, O_FILE, O_TRACE, O_EVENTLOG,
+	O_TCTI = 256, O_PRIMARY_NAME, O_OWNER_FD, O_AUTH_FD, O_STRING, O_FILE, O_TRACE, O_EVENTLOG,
 	O_NO_EVENTLOG, O_NO_COMPARE, O_BANK, O_PCRS, O_FUTURE, O_FUTURE_STRING,
 	O_FUTURE_FILE, O_PCR_VALUE, O_SIZE,
 };
@@ -167,6 +177,7 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
 		{"tcti", required_argument, NULL, O_TCTI},
+		{"primary-name", required_argument, NULL, O_PRIMARY_NAME},
 		{"owner-fd", required_argument, NULL, O_OWNER_FD},
 		{"auth-fd", required_argument, NULL, O_AUTH_FD},
 		{"string", required_argument, NULL, O_STRING},
@@ -196,6 +207,9 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		switch (c) {
 		case O_TCTI:
 			o->tcti = optarg;
+			break;
+		case O_PRIMARY_NAME:
+			o->primary_name = optarg;
 			break;
 		case O_OWNER_FD:
 			if (cmd_parse_fd(optarg, &o->owner_fd) < 0)
@@ -281,8 +295,10 @@ static void free_opts(struct opts *o)
 
 static int open_tpm(const struct opts *o, struct tpm **t)
 {
-	int r = tpm_open(cmd_tcti(o->tcti), t);
-	if (r < 0)
+	int r = cmd_tpm_open(o->tcti, o->primary_name, t);
+	if (r == -EINVAL)
+		fprintf(stderr, "heads tpm: bad --primary-name '%s'\n", o->primary_name);
+	else if (r < 0)
 		fprintf(stderr, "heads tpm: no TPM at %s\n", cmd_tcti(o->tcti));
 	return r;
 }
@@ -562,7 +578,13 @@ static int do_reset(int argc, char **argv)
 		fprintf(stderr, "heads tpm: TPM reset failed\n");
 		return exit_for(r);
 	}
+	_cleanup_free_ char *name = NULL;
+	r = tpm_primary_name(t, &name);
+	if (r < 0)
+		return exit_for(r);
 	fprintf(stderr, "heads tpm: TPM reset; primary key at 0x%08x\n", TPM_PRIMARY_HANDLE);
+	/* The line to record in the owner's configuration (the pin). */
+	printf("%s=\"%s\"\n", CMD_CONFIG_PRIMARY_NAME, name);
 	return 0;
 }
 
@@ -701,6 +723,15 @@ static int do_unseal(int argc, char **argv)
 	case TPM_E_NO_PRIMARY:
 		fprintf(stderr, "heads tpm: no primary key at 0x%08x: the TPM must be reset\n",
 			TPM_PRIMARY_HANDLE);
+		break;
+	case TPM_E_PRIMARY_CHANGED:
+		fprintf(stderr, "heads tpm: unseal refused: the primary key is not the one "
+				"recorded at ownership\n");
+		break;
+	case TPM_E_FOREIGN_RECORD:
+	case -EBADMSG:
+		fprintf(stderr, "heads tpm: unseal refused: the PCR record of 0x%08x cannot be "
+				"trusted\n", handle);
 		break;
 	default:
 		fprintf(stderr, "heads tpm: unseal of 0x%08x failed: %s\n", handle, strerror(-r));

@@ -625,6 +625,15 @@ int duk_setup(struct tpm *t, const struct duk_setup_options *o, struct duk_setup
 					       "Unlock Key is set up for it (see `heads boot report`)",
 					       o->bootdir, o->keyring);
 	}
+	/* Before any container is touched: the TPM's primary key is there and
+	 * is the one recorded at ownership (if pinned); tpm_seal() would only
+	 * find out after the key slots were written. */
+	{
+		ESYS_TR primary;
+		r = tpm_get_primary(t, &primary);
+		if (r < 0)
+			return r;
+	}
 
 	/* 4. the key: 128 random bytes, only ever in locked memory */
 	duk = secret_new(LUKS_DUK_LEN);
@@ -790,6 +799,11 @@ void duk_reason(struct tpm *t, int r, char *out, size_t size)
 	case TPM_E_NO_PRIMARY:
 		snprintf(out, size, "The TPM has no primary key (0x%08x): reset the TPM, then set "
 			 "up the Disk Unlock Key again.", TPM_PRIMARY_HANDLE);
+		break;
+	case TPM_E_PRIMARY_CHANGED:
+		snprintf(out, size, "The TPM's primary key (0x%08x) is not the one recorded at "
+			 "ownership: TPM swapped or reset? The Disk Unlock Key is not used.",
+			 TPM_PRIMARY_HANDLE);
 		break;
 	case TPM_E_NO_TPM:
 		snprintf(out, size, "No TPM: the Disk Unlock Key cannot be unsealed.");

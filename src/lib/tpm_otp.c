@@ -99,140 +99,64 @@ static int record_encode(const struct tpm_pcr_values *v, uint8_t *buf, size_t *r
 	return 0;
 }
 
-static int record_undefine(struct tpm *t, const struct secret *owner_auth)
-{
-	ESYS_CONTEXT *e = tpm_esys(t);
-	ESYS_TR nv;
-	TSS2_RC rc;
-	int r = persistent(t, TPM_OTP_RECORD_INDEX, &nv);
-	if (r < 0)
-		return r;
-	rc = Esys_NV_UndefineSpace(e, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-				   ESYS_TR_NONE);
-	(void)owner_auth;
-	if (rc) {
-		Esys_TR_Close(e, &nv);
-		return rc_err(rc, "NV_UndefineSpace(record)");
-	}
-	return 0;
-}
-
+/* Owner-written only (tpm_record_write: no AUTHWRITE, defined anew). */
 static int record_write(struct tpm *t, const struct tpm_pcr_values *v,
 			const struct secret *owner_auth)
 {
-	ESYS_CONTEXT *e = tpm_esys(t);
 	uint8_t buf[8 + TPM_PCR_COUNT * 32];
 	size_t len;
-	TPM2B_AUTH empty = {.size = 0};
-	TPM2B_NV_PUBLIC pub = {0};
-	TPM2B_MAX_NV_BUFFER data = {0};
-	ESYS_TR nv = ESYS_TR_NONE;
-	TSS2_RC rc;
-	int r;
 
 	record_encode(v, buf, &len);
-	r = record_undefine(t, owner_auth);
-	if (r < 0 && r != TPM_E_NO_OBJECT)
+	return tpm_record_write(t, TPM_OTP_RECORD_INDEX, buf, len, owner_auth);
+}
+
+/* Refuses an index heads did not define (tpm_record_read). */
+static int record_read(struct tpm *t, struct tpm_pcr_values *ret)
+{
+	_cleanup_free_ uint8_t *data = NULL;
+	struct tpm_pcr_values v = {0};
+	size_t len, o = 8;
+	int r = tpm_record_read(t, TPM_OTP_RECORD_INDEX, &data, &len);
+	if (r < 0)
 		return r;
-	pub.nvPublic.nvIndex = TPM_OTP_RECORD_INDEX;
-	pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
-	pub.nvPublic.attributes = TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_AUTHREAD |
-				  TPMA_NV_NO_DA | (TPM2_NT_ORDINARY << TPMA_NV_TPM2_NT_SHIFT);
-	pub.nvPublic.dataSize = (uint16_t)len;
-	rc = Esys_NV_DefineSpace(e, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-				 ESYS_TR_NONE, &empty, &pub, &nv);
-	if (rc)
-		return rc_err(rc, "NV_DefineSpace(record)");
-	data.size = (uint16_t)len;
-	memcpy(data.buffer, buf, len);
-	rc = Esys_NV_Write(e, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-			   ESYS_TR_NONE, &data, 0);
-	Esys_TR_Close(e, &nv);
-	if (rc)
-		return rc_err(rc, "NV_Write(record)");
+	if (len < 8 || memcmp(data, TPM_OTP_RECORD_MAGIC, 4) != 0)
+		return -EBADMSG;
+	v.mask = (uint32_t)data[4] << 24 | (uint32_t)data[5] << 16 | (uint32_t)data[6] << 8 |
+		 data[7];
+	if (v.mask == 0 || v.mask >> TPM_PCR_COUNT)
+		return -EBADMSG;
+	for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
+		if (v.mask & (1u << i)) {
+			if (o + 32 > len)
+				return -EBADMSG;
+			memcpy(v.sha256[i], data + o, 32);
+			o += 32;
+		}
+	if (o != len)
+		return -EBADMSG;
+	*ret = v;
 	return 0;
 }
 
-static int record_read(struct tpm *t, struct tpm_pcr_values *ret)
-{
-	ESYS_CONTEXT *e = tpm_esys(t);
-	TPM2B_NV_PUBLIC *pub = NULL;
-	TPM2B_MAX_NV_BUFFER *data = NULL;
-	struct tpm_pcr_values v = {0};
-	ESYS_TR nv;
-	TSS2_RC rc;
-	size_t o = 8;
-	int r = persistent(t, TPM_OTP_RECORD_INDEX, &nv);
-	if (r < 0)
-		return r;
-	rc = Esys_NV_ReadPublic(e, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
-	if (rc) {
-		Esys_TR_Close(e, &nv);
-		return rc_err(rc, "NV_ReadPublic(record)");
-	}
-	rc = Esys_NV_Read(e, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-			  pub->nvPublic.dataSize, 0, &data);
-	Esys_Free(pub);
-	Esys_TR_Close(e, &nv);
-	if (rc)
-		return rc_err(rc, "NV_Read(record)");
-	r = -EBADMSG;
-	if (data->size < 8 || memcmp(data->buffer, TPM_OTP_RECORD_MAGIC, 4) != 0)
-		goto out;
-	v.mask = (uint32_t)data->buffer[4] << 24 | (uint32_t)data->buffer[5] << 16 |
-		 (uint32_t)data->buffer[6] << 8 | data->buffer[7];
-	if (v.mask >> TPM_PCR_COUNT)
-		goto out;
-	for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
-		if (v.mask & (1u << i)) {
-			if (o + 32 > data->size)
-				goto out;
-			memcpy(v.sha256[i], data->buffer + o, 32);
-			o += 32;
-		}
-	if (o != data->size)
-		goto out;
-	*ret = v;
-	r = 0;
-out:
-	Esys_Free(data);
-	return r;
-}
-
 /* --- seal / use / wipe --------------------------------------------------- */
-
-static void set_owner_auth(struct tpm *t, const struct secret *owner_auth)
-{
-	TPM2B_AUTH a = {.size = 0};
-	if (owner_auth && owner_auth->len > 0) {
-		a.size = (uint16_t)(owner_auth->len > sizeof(a.buffer) ? sizeof(a.buffer)
-								      : owner_auth->len);
-		memcpy(a.buffer, owner_auth->data, a.size);
-	}
-	Esys_TR_SetAuth(tpm_esys(t), ESYS_TR_RH_OWNER, &a);
-	explicit_bzero(&a, sizeof(a));
-}
 
 int tpm_otp_seal(struct tpm *t, uint32_t handle, const struct secret *key,
 		 const struct tpm_pcr_values *expected, const struct secret *owner_auth)
 {
 	ESYS_CONTEXT *e = tpm_esys(t);
-	TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES,
-			    .keyBits = {.aes = 128},
-			    .mode = {.aes = TPM2_ALG_CFB}};
 	TPM2B_SENSITIVE_CREATE *sens = NULL;
 	TPM2B_PUBLIC pub = {0};
 	TPM2B_DATA outside = {.size = 0};
 	TPML_PCR_SELECTION creation_pcr = {.count = 0};
 	TPM2B_PRIVATE *out_priv = NULL;
 	TPM2B_PUBLIC *out_pub = NULL;
-	ESYS_TR primary = ESYS_TR_NONE, sess = ESYS_TR_NONE, obj = ESYS_TR_NONE, pers;
+	ESYS_TR primary = ESYS_TR_NONE, sess = ESYS_TR_NONE, obj = ESYS_TR_NONE;
 	TSS2_RC rc;
 	int r;
 
 	if (!key || key->len != OTP_SECRET_LEN || !expected || expected->mask == 0)
 		return -EINVAL;
-	if ((handle & 0xff000000u) != 0x81000000u)
+	if ((handle & 0xff000000u) != 0x81000000u || handle == TPM_PRIMARY_HANDLE)
 		return -EINVAL;
 
 	pub.publicArea.type = TPM2_ALG_KEYEDHASH;
@@ -246,21 +170,14 @@ int tpm_otp_seal(struct tpm *t, uint32_t handle, const struct secret *key,
 	if (r < 0)
 		return log_error_errno(r, "TOTP: computing the PCR policy");
 
-	r = persistent(t, TPM_PRIMARY_HANDLE, &primary);
-	if (r == TPM_E_NO_OBJECT)
-		r = TPM_E_NO_PRIMARY;
+	/* The primary (checked against the Name recorded at ownership, if
+	 * pinned) and a session salted with it: the secret travels encrypted. */
+	r = tpm_get_primary(t, &primary);
 	if (r < 0)
 		return r;
-	/* Salted with the primary: the secret travels encrypted. */
-	rc = Esys_StartAuthSession(e, primary, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-				   ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &sess);
-	if (rc) {
-		r = rc_err(rc, "StartAuthSession(salted)");
-		goto out;
-	}
-	tpm_track(t, sess);
-	Esys_TRSess_SetAttributes(e, sess, TPMA_SESSION_DECRYPT | TPMA_SESSION_CONTINUESESSION,
-				  0xff);
+	r = tpm_hmac_session(t, &sess);
+	if (r < 0)
+		return r;
 
 	/* The sensitive part lives in locked memory and is wiped. */
 	{
@@ -281,10 +198,9 @@ int tpm_otp_seal(struct tpm *t, uint32_t handle, const struct secret *key,
 		r = rc_err(rc, "Create(keyedhash)");
 		goto out;
 	}
+	rc = Esys_Load(e, primary, sess, ESYS_TR_NONE, ESYS_TR_NONE, out_priv, out_pub, &obj);
 	tpm_flush(t, sess);
 	sess = ESYS_TR_NONE;
-	rc = Esys_Load(e, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, out_priv,
-		       out_pub, &obj);
 	if (rc) {
 		r = rc_err(rc, "Load");
 		goto out;
@@ -292,18 +208,13 @@ int tpm_otp_seal(struct tpm *t, uint32_t handle, const struct secret *key,
 	tpm_track(t, obj);
 
 	/* Replace what is there (tpm_evict also drops a TPM-core PCR record of
-	 * a secret once sealed at this handle). */
+	 * a secret once sealed at this handle); owner auth in salted sessions. */
 	r = tpm_evict(t, handle, owner_auth);
 	if (r < 0 && r != TPM_E_NO_OBJECT)
 		goto out;
-	set_owner_auth(t, owner_auth);
-	rc = Esys_EvictControl(e, ESYS_TR_RH_OWNER, obj, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-			       ESYS_TR_NONE, handle, &pers);
-	if (rc) {
-		r = rc_err(rc, "EvictControl(persist)");
+	r = tpm_persist(t, obj, handle, owner_auth);
+	if (r < 0)
 		goto out;
-	}
-	Esys_TR_Close(e, &pers);
 	r = record_write(t, expected, owner_auth);
 	if (r < 0)
 		log_warn("TOTP: the PCR record (NV 0x%08x) could not be written: a "
@@ -317,7 +228,6 @@ out:
 	/* The primary's ESYS_TR is not closed: ESAPI hands out one TR per TPM
 	 * handle and context, and the TPM core caches it (tpm_close() ends
 	 * the context and every TR with it). */
-	(void)primary;
 	Esys_Free(out_priv);
 	Esys_Free(out_pub);
 	return r;
@@ -340,7 +250,8 @@ int tpm_otp_hmac(struct tpm *t, uint32_t handle, uint32_t pcr_mask, const void *
 	r = persistent(t, handle, &key);
 	if (r < 0)
 		return r;
-	r = tpm_policy_session(t, pcr_mask, false, &sess);
+	/* Salted with the (checked) primary: the HMAC comes back encrypted. */
+	r = tpm_policy_session_salted(t, pcr_mask, false, &sess);
 	if (r < 0)
 		goto out;
 	buf.size = (uint16_t)len;
@@ -459,6 +370,13 @@ char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask)
 		pcr_mask = rec.mask;
 	if (pcr_mask == 0)
 		pcr_mask = TPM_OTP_DEFAULT_PCRS;
+	if (r == TPM_E_FOREIGN_RECORD) {
+		char list[128];
+		mask_list(pcr_mask, list, sizeof(list));
+		return xasprintf("the PCRs differ from the sealed values (one of PCR %s moved; "
+				 "the record NV 0x%08x was not defined by heads and is ignored)",
+				 list, TPM_OTP_RECORD_INDEX);
+	}
 	if (r < 0) {
 		char list[128];
 		mask_list(pcr_mask, list, sizeof(list));
@@ -512,6 +430,9 @@ char *tpm_otp_reason(struct tpm *t, int r, uint32_t pcr_mask)
 		return xstrdup("the TPM is in dictionary-attack lockout");
 	case TPM_E_AUTH_FAIL:
 		return xstrdup("the TPM refused the owner passphrase");
+	case TPM_E_PRIMARY_CHANGED:
+		return xstrdup("the primary key at 0x81000000 is not the one recorded at "
+			       "ownership: TPM swapped or reset?");
 	case TPM_E_PCR_MISMATCH:
 		if (t) {
 			_cleanup_free_ char *why = tpm_otp_explain(t, pcr_mask);
@@ -527,8 +448,7 @@ int tpm_otp_wipe(struct tpm *t, uint32_t handle, const struct secret *owner_auth
 {
 	int r, r2;
 	r = tpm_evict(t, handle, owner_auth);
-	set_owner_auth(t, owner_auth);
-	r2 = record_undefine(t, owner_auth);
+	r2 = tpm_nv_undefine(t, TPM_OTP_RECORD_INDEX, owner_auth);
 	if (r < 0)
 		return r;
 	if (r2 < 0 && r2 != TPM_E_NO_OBJECT)

@@ -19,7 +19,12 @@
  * failed code can name the PCRs that moved (expected vs actual).
  *
  * Each code uses one fresh policy session (PolicyPCR on the current PCRs),
- * flushed right after. Outcomes are the TPM_E_* codes of tpm.h:
+ * salted with the primary so the HMAC comes back encrypted, flushed right
+ * after. Owner authorization (persist, record, wipe) goes in salted owner
+ * sessions (tpm_owner_session rule); the record is an owner-written record
+ * (tpm_record_write/read: an index heads did not define is refused). The
+ * primary is checked against the context's pin (tpm_pin_primary):
+ * TPM_E_PRIMARY_CHANGED. Outcomes are the TPM_E_* codes of tpm.h:
  * TPM_E_NO_TPM, TPM_E_NO_PRIMARY, TPM_E_NO_OBJECT (not sealed),
  * TPM_E_PCR_MISMATCH (PCRs moved; tpm_otp_explain() says which), TPM_E_LOCKOUT.
  */

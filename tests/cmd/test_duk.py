@@ -130,7 +130,7 @@ class DukTest(TempDirTest):
         again = duk if again is None else again
         return heads(self.tpm, "duk", "setup", "--boot", self.boot, *self.devs,
                      "--gnupghome", self.gnupg, "--no-eventlog", "--trace", self.trace,
-                     "--modules", self.modlist, *extra,
+                     "--modules", self.modlist, "--config", os.devnull, *extra,
                      fds={"--drk-fd": DRK, "--duk-fd": duk + b"\n" + again + b"\n",
                           "--owner-fd": OWNER})
 
@@ -195,6 +195,22 @@ class DukTest(TempDirTest):
         self.assertEqual(self.read("kexec_initrd_crypttab_overrides.txt"), want)
         self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec.sig")))
 
+    def test_pinned_primary_refused_before_any_slot(self):
+        """Issue 15 item 7: a config pinning another primary key: setup is
+        refused before a key slot is written, unlock before any unseal."""
+        other = self.write("pinned", 'CONFIG_TPM_PRIMARY_NAME="000b' + "00" * 32 + '"\n')
+        r = self.setup_duk("--no-sign", "--config", other)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("not the one recorded at ownership", r.stderr)
+        for d in self.devs:
+            self.assertNotIn("  31: luks2", sh("cryptsetup", "luksDump", d).stdout.decode())
+        self.set_up_and_reboot()
+        r = heads(self.tpm, "duk", "unlock", "--boot", self.boot, "--no-act",
+                  "--drk-fallback", "no", "--config", other, fds={"--duk-fd": DUK + b"\n"})
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("duk: unlocked", r.stdout)
+        self.assertIn("not the one recorded at ownership", r.stdout + r.stderr)
+
     def test_setup_refusals(self):
         r = self.setup_duk(duk=b"short pass", again=b"short pass")
         self.assertEqual(r.returncode, 1)
@@ -203,6 +219,7 @@ class DukTest(TempDirTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("differ", r.stderr)
         r = heads(self.tpm, "duk", "setup", "--boot", self.boot, *self.devs, "--no-sign",
+                  "--config", os.devnull,
                   fds={"--drk-fd": b"wrong recovery key", "--duk-fd": DUK + b"\n" + DUK + b"\n",
                        "--owner-fd": OWNER})
         self.assertEqual(r.returncode, 1)
@@ -244,7 +261,8 @@ class DukTest(TempDirTest):
         with open(path, "a") as f:
             f.write("etc/crypttab:evil UUID=x /secret.key luks\n")
         r = heads(self.tpm, "duk", "unlock", "--boot", self.boot, "--no-act", "--keyring",
-                  self.keyring, "--drk-fallback", "no", fds={"--duk-fd": DUK + b"\n"})
+                  self.keyring, "--drk-fallback", "no", "--config", os.devnull,
+                  fds={"--duk-fd": DUK + b"\n"})
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("does not verify", r.stderr)
         self.assertNotIn("duk: unlocked", r.stdout)
@@ -284,7 +302,7 @@ class DukTest(TempDirTest):
         # Resealing in this boot (no devices given: the configured ones),
         # then a reboot, unlocks again.
         r = heads(self.tpm, "duk", "setup", "--boot", self.boot, "--gnupghome", self.gnupg,
-                  "--no-eventlog", "--trace", self.trace, "--modules", self.modlist,
+                  "--config", os.devnull, "--no-eventlog", "--trace", self.trace, "--modules", self.modlist,
                   "--no-rollback", fds={"--drk-fd": DRK, "--duk-fd": DUK + b"\n" + DUK + b"\n",
                                         "--owner-fd": OWNER})
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -363,7 +381,8 @@ class DukTest(TempDirTest):
         os.close(o_w)
         p = subprocess.run([HEADS, "duk", "setup", "--boot", self.boot, *self.devs, other,
                             "--owner-fd", str(o_r), "--gnupghome", self.gnupg, "--no-eventlog",
-                            "--trace", self.trace, "--modules", self.modlist],
+                            "--trace", self.trace, "--modules", self.modlist,
+                            "--config", os.devnull],
                            pass_fds=[r_fd, o_r], capture_output=True, text=True, env=env,
                            stdin=subprocess.DEVNULL, timeout=120)
         os.close(r_fd)

@@ -104,6 +104,22 @@ class Ownership(MenuTest):
             self.skipTest("needs the with-swtpm helper (run through meson test)")
         super().setUp()
 
+    def test_ownership_pins_primary_key(self):
+        """Issue 15 item 7: ownership records the primary key's Name in the
+        user config; a TPM command pinned to it works, to another refuses."""
+        self.own()
+        with open(os.path.join(self.tmp, "config.user")) as f:
+            m = re.search(r'^export CONFIG_TPM_PRIMARY_NAME="([0-9a-f]{68})"$', f.read(), re.M)
+        self.assertIsNotNone(m)
+        name = m.group(1)
+        for pin, rc in ((name, 0), (name[:-1] + ("0" if name[-1] != "0" else "1"), 1)):
+            cfg = self.write("pinned", f'CONFIG_TPM_PRIMARY_NAME="{pin}"\n')
+            r = subprocess.run([WITH_SWTPM, "--state", self.state, "--", HEADS, "totp", "show",
+                                "--config", cfg], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, rc, r.stderr)
+            if rc:
+                self.assertIn("not the one recorded at ownership", r.stderr)
+
     def test_clean_boot_ownership_totp_default_boot(self):
         r, secret = self.own()
         self.assertIn("=== yesno [warning] Clean Boot Detected - Take Ownership?", r.stdout)
@@ -294,9 +310,12 @@ class OwnerKey(MenuTest):
         self.assertEqual(listing.returncode, 0, listing.stderr)
         self.assertIn(".gnupg/pubring.kbx", listing.stdout)
         self.assertIn(".gnupg/trustdb.gpg", listing.stdout)
+        self.assertIn("etc/config.user", listing.stdout)  # the primary key's Name
         root = os.path.join(self.tmp, "romroot")
         x = run("rom", "extract", "--device", rom, "--root", root)
         self.assertEqual(x.returncode, 0, x.stderr)
+        with open(os.path.join(root, "etc/config.user")) as f:
+            self.assertRegex(f.read(), r'CONFIG_TPM_PRIMARY_NAME="[0-9a-f]{68}"')
         self.homes.append(os.path.join(root, ".gnupg"))
         pub = gpg(os.path.join(root, ".gnupg"), "--with-colons", "--list-keys").stdout.decode()
         self.assertIn(f"fpr:::::::::{fpr}:", pub)

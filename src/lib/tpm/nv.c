@@ -9,16 +9,6 @@
 #define NV_CHUNK 512
 #define NV_MAX 2048
 
-static int set_owner_auth(struct tpm *t, const struct secret *owner_auth)
-{
-	TPM2B_AUTH a;
-	TSS2_RC rc;
-	tpm_auth_value(owner_auth, &a);
-	rc = Esys_TR_SetAuth(t->esys, ESYS_TR_RH_OWNER, &a);
-	explicit_bzero(&a, sizeof(a));
-	return rc == TSS2_RC_SUCCESS ? 0 : -EIO;
-}
-
 static int nv_define(struct tpm *t, uint32_t index, size_t size, TPMA_NV attrs,
 		     const struct secret *owner_auth)
 {
@@ -30,15 +20,12 @@ static int nv_define(struct tpm *t, uint32_t index, size_t size, TPMA_NV attrs,
 
 	if ((index >> 24) != 0x01 || size == 0 || size > NV_MAX)
 		return -EINVAL;
-	r = set_owner_auth(t, owner_auth);
-	if (r < 0)
-		return r;
 	pub.nvPublic.nvIndex = index;
 	pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
 	pub.nvPublic.attributes = attrs;
 	pub.nvPublic.dataSize = (UINT16)size;
 	ESYS_TR s;
-	r = tpm_owner_session(t, &s);
+	r = tpm_owner_session(t, owner_auth, &s);
 	if (r < 0)
 		return r;
 	rc = Esys_NV_DefineSpace(t->esys, ESYS_TR_RH_OWNER, s, ESYS_TR_NONE, ESYS_TR_NONE, &empty,
@@ -76,17 +63,16 @@ int tpm_nv_info(struct tpm *t, uint32_t index, uint32_t *ret_attributes, size_t 
 	return 0;
 }
 
-int tpm_nv_write(struct tpm *t, uint32_t index, const void *data, size_t len,
-		 const struct secret *owner_auth)
+/* as_owner: owner authorization (owner_auth NULL = empty), else index auth. */
+static int nv_write(struct tpm *t, uint32_t index, const void *data, size_t len,
+		    const struct secret *owner_auth, bool as_owner)
 {
 	ESYS_TR tr, auth, s = ESYS_TR_PASSWORD;
 	int r = tpm_from_handle(t, index, &tr);
 	if (r < 0)
 		return r;
-	if (owner_auth) {
-		r = set_owner_auth(t, owner_auth);
-		if (r == 0)
-			r = tpm_owner_session(t, &s);
+	if (as_owner) {
+		r = tpm_owner_session(t, owner_auth, &s);
 		auth = ESYS_TR_RH_OWNER;
 	} else {
 		auth = tr;
@@ -104,6 +90,12 @@ int tpm_nv_write(struct tpm *t, uint32_t index, const void *data, size_t len,
 	tpm_owner_session_end(t, s);
 	Esys_TR_Close(t->esys, &tr);
 	return r;
+}
+
+int tpm_nv_write(struct tpm *t, uint32_t index, const void *data, size_t len,
+		 const struct secret *owner_auth)
+{
+	return nv_write(t, index, data, len, owner_auth, owner_auth != NULL);
 }
 
 static int nv_read_tr(struct tpm *t, ESYS_TR tr, size_t size, uint8_t *out)
@@ -163,13 +155,8 @@ int tpm_nv_undefine(struct tpm *t, uint32_t index, const struct secret *owner_au
 	int r = tpm_from_handle(t, index, &tr);
 	if (r < 0)
 		return r;
-	r = set_owner_auth(t, owner_auth);
-	if (r < 0) {
-		Esys_TR_Close(t->esys, &tr);
-		return r;
-	}
 	ESYS_TR s;
-	r = tpm_owner_session(t, &s);
+	r = tpm_owner_session(t, owner_auth, &s);
 	if (r < 0) {
 		Esys_TR_Close(t->esys, &tr);
 		return r;
@@ -181,6 +168,73 @@ int tpm_nv_undefine(struct tpm *t, uint32_t index, const struct secret *owner_au
 		return tpm_log_rc_error(rc, "NV_UndefineSpace");
 	}
 	/* UndefineSpace invalidated tr inside ESAPI. */
+	return 0;
+}
+
+/* --- owner-written records ----------------------------------------------- */
+
+int tpm_record_write(struct tpm *t, uint32_t index, const void *data, size_t len,
+		     const struct secret *owner_auth)
+{
+	uint32_t attrs;
+	size_t cur;
+	int r;
+
+	if (len == 0 || len > NV_MAX)
+		return -EINVAL;
+	/* Never reuse what is there: whoever defined it, it is ours after this. */
+	r = tpm_nv_info(t, index, &attrs, &cur);
+	if (r == 0) {
+		r = tpm_nv_undefine(t, index, owner_auth);
+		if (r < 0)
+			return log_error_errno(r, "TPM: cannot remove NV index 0x%08x (attributes "
+					       "0x%08x) to define the record there", index, attrs);
+	} else if (r != TPM_E_NO_OBJECT) {
+		return r;
+	}
+	r = nv_define(t, index, len, TPM_RECORD_ATTRS, owner_auth);
+	if (r < 0)
+		return r;
+	return nv_write(t, index, data, len, owner_auth, true);
+}
+
+int tpm_record_read(struct tpm *t, uint32_t index, uint8_t **ret, size_t *ret_len)
+{
+	TPM2B_NV_PUBLIC *pub = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
+	TPMA_NV attrs;
+	size_t size;
+	ESYS_TR tr;
+	TSS2_RC rc;
+	int r = tpm_from_handle(t, index, &tr);
+	if (r < 0)
+		return r;
+	rc = Esys_NV_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		Esys_TR_Close(t->esys, &tr);
+		return tpm_log_rc_error(rc, "NV_ReadPublic");
+	}
+	attrs = pub->nvPublic.attributes;
+	size = pub->nvPublic.dataSize;
+	if ((attrs & ~TPMA_NV_WRITTEN) != TPM_RECORD_ATTRS || !(attrs & TPMA_NV_WRITTEN) ||
+	    pub->nvPublic.nameAlg != TPM2_ALG_SHA256 || pub->nvPublic.authPolicy.size != 0 ||
+	    size == 0 || size > NV_MAX) {
+		log_error("TPM: NV index 0x%08x was not defined by heads (attributes 0x%08x, "
+			  "expected 0x%08x written, name alg 0x%04x, policy %u bytes): refusing "
+			  "its record", index, attrs, (unsigned)TPM_RECORD_ATTRS,
+			  pub->nvPublic.nameAlg, pub->nvPublic.authPolicy.size);
+		Esys_Free(pub);
+		Esys_TR_Close(t->esys, &tr);
+		return TPM_E_FOREIGN_RECORD;
+	}
+	Esys_Free(pub);
+	buf = xmalloc(size);
+	r = nv_read_tr(t, tr, size, buf);
+	Esys_TR_Close(t->esys, &tr);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(buf);
+	*ret_len = size;
 	return 0;
 }
 
@@ -225,9 +279,7 @@ int tpm_counter_increment(struct tpm *t, uint32_t index, const struct secret *ow
 	if (r < 0)
 		return r;
 	if (owner_auth) {
-		r = set_owner_auth(t, owner_auth);
-		if (r == 0)
-			r = tpm_owner_session(t, &s);
+		r = tpm_owner_session(t, owner_auth, &s);
 		auth = ESYS_TR_RH_OWNER;
 	} else {
 		auth = tr;

@@ -46,7 +46,8 @@ int tpm_reset(struct tpm *t, const struct secret *owner_auth)
 	TSS2_RC rc;
 	int r;
 
-	/* Forget cached handles: Clear flushes everything. */
+	/* Forget cached handles and the pinned primary: Clear flushes everything. */
+	memset(&t->pin, 0, sizeof(t->pin));
 	while (t->n_tracked > 0)
 		tpm_flush(t, t->tracked[t->n_tracked - 1]);
 	if (t->primary != ESYS_TR_NONE) {
@@ -94,6 +95,15 @@ int tpm_reset(struct tpm *t, const struct secret *owner_auth)
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_log_rc_error(rc, "EvictControl(primary)");
 	t->primary = persisted;
+	/* This context now trusts the key it just made (tpm_primary_name() gives
+	 * the Name to record). */
+	{
+		TPM2B_NAME *name = NULL;
+		if (Esys_TR_GetName(t->esys, persisted, &name) != TSS2_RC_SUCCESS)
+			return -EIO;
+		t->pin = *name;
+		Esys_Free(name);
+	}
 
 	r = tpm_hmac_session(t, &sess);
 	if (r < 0)
@@ -141,9 +151,21 @@ int tpm_finalize(struct tpm *t)
 	r = random_auth(&a);
 	if (r < 0)
 		return r;
-	rc = Esys_HierarchyChangeAuth(t->esys, ESYS_TR_RH_PLATFORM, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	/* The new platform auth goes encrypted in a session salted with the
+	 * primary; without a usable primary (not owned yet, or not the pinned
+	 * one) it is still set, in clear: a random value nobody is told, and
+	 * leaving the platform hierarchy open would be worse. */
+	ESYS_TR sess = ESYS_TR_PASSWORD;
+	TPM2B_AUTH empty = {0};
+	Esys_TR_SetAuth(t->esys, ESYS_TR_RH_PLATFORM, &empty);
+	if (tpm_hmac_session(t, &sess) < 0) {
+		log_warn("TPM: no primary key to encrypt the new platform authorization with");
+		sess = ESYS_TR_PASSWORD;
+	}
+	rc = Esys_HierarchyChangeAuth(t->esys, ESYS_TR_RH_PLATFORM, sess, ESYS_TR_NONE,
 				      ESYS_TR_NONE, &a);
 	explicit_bzero(&a, sizeof(a));
+	tpm_owner_session_end(t, sess);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_log_rc_error(rc, "HierarchyChangeAuth(platform)");
 	return 0;

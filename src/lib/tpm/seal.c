@@ -136,6 +136,12 @@ int tpm_policy_session(struct tpm *t, uint32_t pcr_mask, bool with_auth_value, E
 	return policy_session(t, pcr_mask, with_auth_value, false, true, ret_session);
 }
 
+int tpm_policy_session_salted(struct tpm *t, uint32_t pcr_mask, bool with_auth_value,
+			      ESYS_TR *ret_session)
+{
+	return policy_session(t, pcr_mask, with_auth_value, true, true, ret_session);
+}
+
 static uint32_t sealrec_index(uint32_t handle)
 {
 	return TPM_SEALREC_BASE | (handle & 0xffff);
@@ -183,25 +189,8 @@ static int write_sealrec(struct tpm *t, uint32_t handle, const struct tpm_pcr_va
 			 bool with_auth, const struct secret *owner_auth)
 {
 	uint8_t buf[SEALREC_MAX];
-	size_t len = sealrec_encode(v, with_auth, buf), cur;
-	uint32_t idx = sealrec_index(handle), attrs;
-	int r;
-
-	r = tpm_nv_info(t, idx, &attrs, &cur);
-	if (r == 0 && cur != len) {
-		r = tpm_nv_undefine(t, idx, owner_auth);
-		if (r < 0)
-			return r;
-		r = TPM_E_NO_OBJECT;
-	}
-	if (r == TPM_E_NO_OBJECT) {
-		r = tpm_nv_define(t, idx, len, owner_auth);
-		if (r < 0)
-			return r;
-	} else if (r < 0) {
-		return r;
-	}
-	return tpm_nv_write(t, idx, buf, len, owner_auth);
+	size_t len = sealrec_encode(v, with_auth, buf);
+	return tpm_record_write(t, sealrec_index(handle), buf, len, owner_auth);
 }
 
 /* Evict the persistent object at handle if there is one. */
@@ -220,6 +209,30 @@ static int evict_if_present(struct tpm *t, uint32_t handle, ESYS_TR auth_session
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_log_rc_error(rc, "EvictControl (remove old object)");
 	return 1;
+}
+
+int tpm_persist(struct tpm *t, ESYS_TR loaded, uint32_t handle, const struct secret *owner_auth)
+{
+	ESYS_TR sess, persisted = ESYS_TR_NONE;
+	TSS2_RC rc;
+	int r;
+
+	if ((handle >> 24) != 0x81 || handle == TPM_PRIMARY_HANDLE)
+		return -EINVAL;
+	r = tpm_owner_session(t, owner_auth, &sess);
+	if (r < 0)
+		return r;
+	r = evict_if_present(t, handle, sess);
+	if (r >= 0) {
+		rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, loaded, sess, ESYS_TR_NONE,
+				       ESYS_TR_NONE, handle, &persisted);
+		if (rc != TSS2_RC_SUCCESS)
+			r = tpm_log_rc_error(rc, "EvictControl (persist)");
+		else
+			Esys_TR_Close(t->esys, &persisted);
+	}
+	tpm_owner_session_end(t, sess);
+	return r < 0 ? r : 0;
 }
 
 int tpm_seal(struct tpm *t, uint32_t handle, const struct secret *data,
@@ -388,7 +401,7 @@ static int read_sealrec(struct tpm *t, uint32_t handle, struct tpm_pcr_values *v
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
-	int r = tpm_nv_read(t, sealrec_index(handle), &buf, &len);
+	int r = tpm_record_read(t, sealrec_index(handle), &buf, &len);
 	if (r < 0)
 		return r;
 	r = sealrec_decode(buf, len, v, with_auth);
@@ -401,7 +414,9 @@ int tpm_unseal(struct tpm *t, uint32_t handle, const struct secret *auth, struct
 {
 	struct tpm_pcr_values v;
 	bool with_auth;
-	int r = read_sealrec(t, handle, &v, &with_auth);
+	/* The record only says which PCRs and whether a passphrase: believed
+	 * only once its policy digest equals the object's authPolicy. */
+	int r = tpm_sealed_expected(t, handle, &v, &with_auth);
 	if (r == TPM_E_NO_OBJECT) {
 		ESYS_TR obj, primary;
 		/* Say what is missing: the primary, the object, or only the record. */
@@ -450,7 +465,8 @@ int tpm_sealed_expected(struct tpm *t, uint32_t handle, struct tpm_pcr_values *r
 	r = tpm_policy_digest(&v, with_auth, digest);
 	if (r == 0 && (pub->publicArea.authPolicy.size != 32 ||
 		       memcmp(pub->publicArea.authPolicy.buffer, digest, 32) != 0)) {
-		log_error("TPM: the PCR record of 0x%08x does not match its policy", handle);
+		log_error("TPM: the PCR record of 0x%08x does not match its policy (forged or "
+			  "left over from another object): refusing it", handle);
 		r = -EBADMSG;
 	}
 	Esys_Free(pub);
@@ -463,21 +479,14 @@ int tpm_sealed_expected(struct tpm *t, uint32_t handle, struct tpm_pcr_values *r
 
 int tpm_evict(struct tpm *t, uint32_t handle, const struct secret *owner_auth)
 {
-	TPM2B_AUTH owner;
 	uint32_t attrs;
 	size_t sz;
-	TSS2_RC rc;
 	int r;
 
 	if ((handle >> 24) != 0x81)
 		return -EINVAL;
-	tpm_auth_value(owner_auth, &owner);
-	rc = Esys_TR_SetAuth(t->esys, ESYS_TR_RH_OWNER, &owner);
-	explicit_bzero(&owner, sizeof(owner));
-	if (rc != TSS2_RC_SUCCESS)
-		return -EIO;
 	ESYS_TR sess;
-	r = tpm_owner_session(t, &sess);
+	r = tpm_owner_session(t, owner_auth, &sess);
 	if (r < 0)
 		return r;
 	r = evict_if_present(t, handle, sess);

@@ -19,6 +19,7 @@ struct tpm {
 	ESYS_TR *tracked;
 	size_t n_tracked;
 	ESYS_TR primary; /* cached TR of TPM_PRIMARY_HANDLE, ESYS_TR_NONE until looked up */
+	TPM2B_NAME pin;  /* expected Name of the primary; size 0 = not pinned */
 };
 
 /* Map rc and log it at debug level; returns tpm_rc_to_errno(rc). */
@@ -28,18 +29,16 @@ int tpm_sha256(const void *data, size_t len, uint8_t out[32]);
 int tpm_log_rc_error(TSS2_RC rc, const char *what);
 /* authValue from a passphrase: raw bytes if <= 32, else SHA-256(bytes). */
 void tpm_auth_value(const struct secret *s, TPM2B_AUTH *ret);
-/* The persistent primary (cached). TPM_E_NO_PRIMARY if absent. */
-int tpm_get_primary(struct tpm *t, ESYS_TR *ret);
 /* ESYS_TR of a persistent handle or NV index (ReadPublic); caller
  * Esys_TR_Close()s it. TPM_E_NO_OBJECT if absent. */
 int tpm_from_handle(struct tpm *t, uint32_t handle, ESYS_TR *ret);
-/* A salted (with the primary) HMAC session with parameter encryption
- * (decrypt|encrypt|continue), tracked. */
-int tpm_hmac_session(struct tpm *t, ESYS_TR *ret);
-/* Session for an owner-authorized command: a salted HMAC session (auth not
- * in clear on the bus) if the primary exists, else ESYS_TR_PASSWORD.
+/* Set the owner authValue from owner_auth (tpm_auth_value rule) and start
+ * the session for an owner-authorized command: a salted HMAC session (the
+ * authorization never travels in clear). Without a primary only an EMPTY
+ * owner auth may go in a password session; a non-empty one is refused
+ * (TPM_E_NO_PRIMARY), as is a primary that is not the pinned one.
  * Release with tpm_owner_session_end(). */
-int tpm_owner_session(struct tpm *t, ESYS_TR *ret);
+int tpm_owner_session(struct tpm *t, const struct secret *owner_auth, ESYS_TR *ret);
 void tpm_owner_session_end(struct tpm *t, ESYS_TR s);
 /* getrandom() into buf. */
 int tpm_random(void *buf, size_t len);

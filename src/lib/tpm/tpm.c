@@ -519,19 +519,93 @@ static void revalidate_primary(struct tpm *t)
 	Esys_Free(name);
 }
 
-int tpm_get_primary(struct tpm *t, ESYS_TR *ret)
+/* The cached primary TR is the key pinned (if a pin is set). */
+static int check_pin(struct tpm *t)
+{
+	TPM2B_NAME *name = NULL;
+	int r = 0;
+
+	if (t->pin.size == 0)
+		return 0;
+	if (Esys_TR_GetName(t->esys, t->primary, &name) != TSS2_RC_SUCCESS)
+		return -EIO;
+	if (name->size != t->pin.size || memcmp(name->name, t->pin.name, name->size) != 0) {
+		_cleanup_free_ char *got = xmalloc(2 * name->size + 1);
+		_cleanup_free_ char *want = xmalloc(2 * t->pin.size + 1);
+		hex_encode(name->name, name->size, got);
+		hex_encode(t->pin.name, t->pin.size, want);
+		log_error("TPM: the primary key at 0x%08x is not the one recorded at ownership: "
+			  "TPM swapped or reset? (Name %s, recorded %s)", TPM_PRIMARY_HANDLE, got,
+			  want);
+		r = TPM_E_PRIMARY_CHANGED;
+	}
+	Esys_Free(name);
+	return r;
+}
+
+static int lookup_primary(struct tpm *t)
 {
 	revalidate_primary(t);
 	if (t->primary == ESYS_TR_NONE) {
 		int r = tpm_from_handle(t, TPM_PRIMARY_HANDLE, &t->primary);
-		if (r == TPM_E_NO_OBJECT) {
-			log_error("TPM: no primary key at 0x%08x: the TPM must be reset", TPM_PRIMARY_HANDLE);
-			return TPM_E_NO_PRIMARY;
-		}
-		if (r < 0)
+		if (r < 0) {
+			t->primary = ESYS_TR_NONE;
 			return r;
+		}
 	}
+	return 0;
+}
+
+int tpm_get_primary(struct tpm *t, ESYS_TR *ret)
+{
+	int r = lookup_primary(t);
+	if (r == TPM_E_NO_OBJECT) {
+		if (t->pin.size)
+			log_error("TPM: no primary key at 0x%08x (the one recorded at ownership is "
+				  "gone: TPM swapped or reset?)", TPM_PRIMARY_HANDLE);
+		else
+			log_error("TPM: no primary key at 0x%08x: the TPM must be reset",
+				  TPM_PRIMARY_HANDLE);
+		return TPM_E_NO_PRIMARY;
+	}
+	if (r < 0)
+		return r;
+	r = check_pin(t);
+	if (r < 0)
+		return r;
 	*ret = t->primary;
+	return 0;
+}
+
+int tpm_pin_primary(struct tpm *t, const char *name_hex)
+{
+	size_t n;
+
+	memset(&t->pin, 0, sizeof(t->pin));
+	if (!name_hex || !*name_hex)
+		return 0;
+	/* nameAlg (2 bytes) + a digest of at least 20 bytes */
+	if (hex_decode(name_hex, t->pin.name, sizeof(t->pin.name), &n) < 0 || n < 22) {
+		memset(&t->pin, 0, sizeof(t->pin));
+		return log_error_errno(-EINVAL, "TPM: malformed primary key Name '%s'", name_hex);
+	}
+	t->pin.size = (UINT16)n;
+	return 0;
+}
+
+int tpm_primary_name(struct tpm *t, char **ret_hex)
+{
+	TPM2B_NAME *name = NULL;
+	ESYS_TR p;
+	int r = tpm_get_primary(t, &p);
+	if (r < 0)
+		return r;
+	if (Esys_TR_GetName(t->esys, p, &name) != TSS2_RC_SUCCESS)
+		return -EIO;
+	char *h = xmalloc(2 * name->size + 1);
+	hex_encode(name->name, name->size, h);
+	Esys_Free(name);
+	*ret_hex = h;
 	return 0;
 }
 
@@ -557,19 +631,30 @@ int tpm_hmac_session(struct tpm *t, ESYS_TR *ret)
 	return 0;
 }
 
-int tpm_owner_session(struct tpm *t, ESYS_TR *ret)
+int tpm_owner_session(struct tpm *t, const struct secret *owner_auth, ESYS_TR *ret)
 {
-	revalidate_primary(t);
-	if (t->primary == ESYS_TR_NONE) {
-		int r = tpm_from_handle(t, TPM_PRIMARY_HANDLE, &t->primary);
-		if (r == TPM_E_NO_OBJECT) {
-			t->primary = ESYS_TR_NONE;
-			*ret = ESYS_TR_PASSWORD;
-			return 0;
-		}
-		if (r < 0)
-			return r;
+	TPM2B_AUTH a;
+	TSS2_RC rc;
+	int r;
+
+	tpm_auth_value(owner_auth, &a);
+	rc = Esys_TR_SetAuth(t->esys, ESYS_TR_RH_OWNER, &a);
+	explicit_bzero(&a, sizeof(a));
+	if (rc != TSS2_RC_SUCCESS)
+		return -EIO;
+	r = lookup_primary(t);
+	if (r == TPM_E_NO_OBJECT && !t->pin.size && (!owner_auth || owner_auth->len == 0)) {
+		/* Nothing to hide: an empty owner auth. */
+		*ret = ESYS_TR_PASSWORD;
+		return 0;
 	}
+	if (r == TPM_E_NO_OBJECT) {
+		log_error("TPM: no primary key at 0x%08x to encrypt the owner authorization "
+			  "with: refusing to send it in clear (reset the TPM)", TPM_PRIMARY_HANDLE);
+		return TPM_E_NO_PRIMARY;
+	}
+	if (r < 0)
+		return r;
 	return tpm_hmac_session(t, ret);
 }
 

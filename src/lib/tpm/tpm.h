@@ -12,7 +12,10 @@
  *   printed to the user.
  * - Secrets (data, passphrases, owner auth) only travel in struct secret.
  *   Passphrases are used as raw bytes as the TPM authValue (the reference
- *   passes `hex:<hex of raw bytes>` to tpm2-tools, which is the same).
+ *   passes `hex:<hex of raw bytes>` to tpm2-tools, which is the same), or
+ *   as SHA-256(passphrase) when longer than 32 bytes. No authorization or
+ *   secret is sent in clear: owner auth in salted HMAC sessions, secrets
+ *   parameter-encrypted.
  * - The persistent primary (TPM_PRIMARY_HANDLE) is created only by
  *   tpm_reset(), never on the boot path; seal/unseal fail with
  *   TPM_E_NO_PRIMARY if it is missing.
@@ -41,6 +44,13 @@ struct tpm; /* opaque context: one per operation */
 #define TPM_E_AUTH_FAIL (-EACCES)       /* wrong passphrase / owner auth (DA counted) */
 #define TPM_E_LOCKOUT (-EBUSY)          /* dictionary-attack lockout is active */
 #define TPM_E_NV_FULL (-ENOSPC)         /* TPM out of NV/object space */
+/* The key at 0x81000000 is not the one pinned with tpm_pin_primary()
+ * (recorded at ownership): the TPM was swapped, cleared or re-keyed. */
+#define TPM_E_PRIMARY_CHANGED (-EREMCHG)
+/* An NV record index (0x0148XXXX, the TOTP record) exists with attributes,
+ * policy or name algorithm other than the ones heads defines it with: it was
+ * not defined by heads (e.g. pre-defined with AUTHWRITE by someone else). */
+#define TPM_E_FOREIGN_RECORD (-EUCLEAN)
 
 #define TPM_PRIMARY_HANDLE 0x81000000u
 #define TPM_HANDLE_TOTP 0x81004d47u
@@ -66,6 +76,28 @@ static inline void tpm_closep(struct tpm **t) { tpm_close(*t); *t = NULL; }
 ESYS_CONTEXT *tpm_esys(struct tpm *t);
 /* Number of TPM commands sent through this context so far (benchmarks). */
 unsigned tpm_command_count(const struct tpm *t);
+
+/* --- The primary key (0x81000000) ------------------------------------------
+ * Every use of the primary (salt of a session, parent of Create/Load) goes
+ * through tpm_get_primary(). Once a Name is pinned, the key found at
+ * 0x81000000 must have exactly that Name (Esys_TR_GetName: ESAPI hashes
+ * the public area it keeps for the TR -- the very key a salt is encrypted
+ * to -- so a forged Name in a ReadPublic answer does not pass),
+ * else TPM_E_PRIMARY_CHANGED and nothing is salted with, sealed to or
+ * unsealed under it. Without a pin, whatever key is there is used.
+ * name_hex: the TPM2B_NAME bytes (nameAlg || digest: 68 hex digits for
+ * sha256), as tpm_primary_name() prints them; NULL or "" unpins. -EINVAL if
+ * malformed. tpm_reset() pins the primary it creates. */
+int tpm_pin_primary(struct tpm *t, const char *name_hex);
+/* Hex Name of the key at 0x81000000 (checked against the pin, if any).
+ * Caller frees. TPM_E_NO_PRIMARY if absent. */
+int tpm_primary_name(struct tpm *t, char **ret_hex);
+/* The primary's ESYS_TR (cached, shared: do not close). TPM_E_NO_PRIMARY if
+ * absent, TPM_E_PRIMARY_CHANGED if it is not the pinned one. */
+int tpm_get_primary(struct tpm *t, ESYS_TR *ret);
+/* An HMAC session salted with the (checked) primary, parameter encryption
+ * both ways (decrypt|encrypt|continueSession), tracked. */
+int tpm_hmac_session(struct tpm *t, ESYS_TR *ret);
 
 /* Record/forget a transient ESYS_TR (object or session) created outside
  * this module so tpm_close() flushes it; tpm_flush() flushes and forgets. */
@@ -113,6 +145,13 @@ int tpm_policy_digest(const struct tpm_pcr_values *v, bool with_auth_value,
  * the caller may tpm_flush() it earlier. */
 int tpm_policy_session(struct tpm *t, uint32_t pcr_mask, bool with_auth_value,
 		       ESYS_TR *ret_session);
+/* The same, salted with the (checked) primary and encrypting the response
+ * parameter of the command it authorizes (e.g. TPM2_HMAC's result). */
+int tpm_policy_session_salted(struct tpm *t, uint32_t pcr_mask, bool with_auth_value,
+			      ESYS_TR *ret_session);
+/* Persist the loaded transient object at handle (0x81xxxxxx), evicting
+ * whatever is there, with owner auth in a salted HMAC session. */
+int tpm_persist(struct tpm *t, ESYS_TR loaded, uint32_t handle, const struct secret *owner_auth);
 
 /* Seal data (<= 128 bytes) to expected PCR values (+ passphrase auth if auth
  * is non-NULL) under the primary, and persist it at handle (0x81xxxxxx),
@@ -140,7 +179,9 @@ int tpm_seal(struct tpm *t, uint32_t handle, const struct secret *data,
  *   TPM_E_AUTH_FAIL    wrong passphrase (or a passphrase is needed/not needed)
  *   TPM_E_LOCKOUT      DA lockout (tpm_lockout_status() gives the time)
  * tpm_unseal() takes the PCR mask and whether a passphrase is needed from
- * the NV record (see tpm_sealed_expected()): a needed passphrase that is not
+ * the NV record, checked against the object's policy first (see
+ * tpm_sealed_expected(); a record that does not match is -EBADMSG, one in an
+ * index heads did not define TPM_E_FOREIGN_RECORD): a needed passphrase that is not
  * given is TPM_E_AUTH_FAIL without a TPM attempt (no DA count); a passphrase
  * given for an object without one is ignored. An object without a record is
  * -ENODATA (use tpm_unseal_mask()). tpm_unseal_mask() uses exactly the
@@ -166,6 +207,19 @@ int tpm_lockout_status(struct tpm *t, bool *ret_lockout, uint32_t *ret_counter,
 		       uint32_t *ret_max_tries, uint32_t *ret_seconds);
 
 /* --- NV ------------------------------------------------------------------ */
+
+/* Owner-written records (the seal record 0x0148XXXX, the TOTP record):
+ * an ordinary index with exactly TPM_RECORD_ATTRS (no AUTHWRITE: only the
+ * owner writes it; read with empty index auth), nameAlg sha256, no policy.
+ * tpm_record_write() undefines whatever is at index (owner auth) and defines
+ * it anew before writing, so the content is always the owner's, in salted
+ * owner sessions. tpm_record_read() refuses (TPM_E_FOREIGN_RECORD, logged)
+ * an index with any other attributes, algorithm or policy, or never
+ * written; TPM_E_NO_OBJECT if undefined. len 1..2048. */
+#define TPM_RECORD_ATTRS (TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_AUTHREAD | TPMA_NV_NO_DA)
+int tpm_record_write(struct tpm *t, uint32_t index, const void *data, size_t len,
+		     const struct secret *owner_auth);
+int tpm_record_read(struct tpm *t, uint32_t index, uint8_t **ret, size_t *ret_len);
 
 /* A 64-bit NV counter at a random free index 0x01XXXXXX (not in the
  * TPM_SEALREC_BASE range) with the reference attributes
