@@ -35,6 +35,7 @@ void kexec_plan_free(struct kexec_plan *p)
 	if (!p)
 		return;
 	free(p->bootdir);
+	free(p->cmdline);
 	/* a replaced initrd may hold a key (duk_inject): wipe it, the boot
 	 * did not happen (after a successful kexec this is never reached) */
 	if (p->initrd_replaced) {
