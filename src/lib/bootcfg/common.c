@@ -849,7 +849,8 @@ int bootcfg_scan(struct boot_view *view, struct boot_entries *ret)
 	int r = 0;
 
 	find_configs(view, "", 0, &f);
-	qsort(f.v, f.n, sizeof(char *), cmp_str);
+	if (f.n)
+		qsort(f.v, f.n, sizeof(char *), cmp_str);
 	for (int pass = 0; pass < 2 && all.n == 0; pass++) {
 		for (size_t i = 0; i < f.n; i++) {
 			/* EFI copies and ISO loopback.cfg only when nothing else boots */
