@@ -1139,6 +1139,24 @@ static int kexec_entry(struct menu *m, struct boot_view *view, const struct boot
 			  "PCR 4 could not be extended: not booting.");
 		return 0;
 	}
+	/* Load (a dry run describes instead), then lock the TPM's platform
+	 * hierarchy for the next OS, as the reference's kexec_finalize; the dry
+	 * run does that for real too: only the kexec itself is left out. */
+	r = m->live ? kexec_plan_load(&p, NULL) : 0;
+	if (r == 0 && m->tpm_on) {
+		_cleanup_tpm_ struct tpm *t = NULL;
+		r = menu_tpm_open(m, &t);
+		if (r == 0)
+			r = tpm_finalize(t);
+		if (r < 0)
+			log_error_errno(r, "TPM finalize (platform hierarchy lock) failed: not booting");
+	}
+	if (r < 0) {
+		kexec_plan_free(&p); /* wipes an injected key */
+		_cleanup_free_ char *t = xasprintf("Cannot boot '%s': %s", e->title, strerror(-r));
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot failed", t);
+		return go_recovery(m, "Failed default boot");
+	}
 	if (!m->live) {
 		ui_close(m->ui);
 		m->ui = NULL;
@@ -1147,24 +1165,12 @@ static int kexec_entry(struct menu *m, struct boot_view *view, const struct boot
 		if (extended)
 			printf("duk: %s\n", duk ? "unlocked, key added to the initrd" :
 				"not used (Disk Recovery Key)");
+		if (m->tpm_on)
+			printf("tpm: finalized (platform hierarchy locked)\n");
 		kexec_plan_free(&p); /* wipes the key */
 		return finish(m, HEADS_EXIT_OK);
 	}
-	r = kexec_plan_load(&p, NULL);
-	if (r == 0) {
-		_cleanup_tpm_ struct tpm *t = NULL;
-		r = m->tpm_on ? menu_tpm_open(m, &t) : 0;
-		if (r == 0 && t)
-			r = tpm_finalize(t);
-		if (r < 0)
-			log_error_errno(r, "TPM finalize (platform hierarchy lock) failed: not booting");
-	}
 	kexec_plan_free(&p); /* the kernel has its copy; ours is wiped */
-	if (r < 0) {
-		_cleanup_free_ char *t = xasprintf("Cannot boot '%s': %s", e->title, strerror(-r));
-		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot failed", t);
-		return go_recovery(m, "Failed default boot");
-	}
 	ui_close(m->ui);
 	m->ui = NULL;
 	r = kexec_exec();

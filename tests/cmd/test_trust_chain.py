@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import unittest.mock
 
 sys.path.insert(0, os.path.dirname(__file__))
 from heads_test import main  # noqa: E402
@@ -154,6 +155,32 @@ class EvilMaid(tm.MenuTest):
             self.assertEqual(want, hashlib.sha256(f.read()).hexdigest())
         r = self.menu(["d", "m", "p"], [DUK])
         self.assert_refused_without_key(r, "./vmlinuz")
+
+
+class Finalize(EvilMaid):
+    """The TPM's platform hierarchy is locked before the next OS runs (the
+    reference's kexec_finalize); when that fails the boot stops and the key
+    that was already unsealed into the initrd is wiped, not handed over."""
+
+    def test_failed_tpm_finalize_stops_the_boot(self):
+        # Someone else already set a platform authorization in this power
+        # cycle: our finalize cannot lock it, and must not boot past that.
+        wrapper = self.write("heads-prefinalized",
+                             "#!/bin/sh\n\"$REAL_HEADS\" tpm finalize >/dev/null || exit 99\n"
+                             "exec \"$REAL_HEADS\" \"$@\"\n")
+        os.chmod(wrapper, 0o755)
+        os.environ["REAL_HEADS"] = HEADS
+        self.addCleanup(os.environ.pop, "REAL_HEADS", None)
+        with unittest.mock.patch.object(tm, "HEADS", wrapper):
+            r = self.menu(["d"], [DUK], extra=("--recovery-shell", "/bin/true"))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("TPM finalize (platform hierarchy lock) failed: not booting", r.stderr)
+        self.assertIn("=== msgbox [error] ERROR: Boot failed", r.stdout)
+        self.assertNotIn("boot (dry run)", r.stdout)
+        self.assertNotIn("tpm: finalized", r.stdout)
+        # and the normal case: finalized, then described
+        r = self.menu(["d"], [DUK])
+        self.assertIn("tpm: finalized (platform hierarchy locked)", r.stdout)
 
 
 class BlsOnly(unittest.TestCase):

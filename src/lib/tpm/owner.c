@@ -140,6 +140,25 @@ int tpm_reset(struct tpm *t, const struct secret *owner_auth)
 	return 0;
 }
 
+/* 1 when the platform hierarchy is disabled (phEnable clear: UEFI firmware
+ * such as OVMF does it before the OS runs), 0 when enabled, <0 error. */
+static int platform_disabled(struct tpm *t)
+{
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more;
+	int r = -EIO;
+	TSS2_RC rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+					TPM2_CAP_TPM_PROPERTIES, TPM2_PT_STARTUP_CLEAR, 1, &more,
+					&cap);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "GetCapability(startup clear)");
+	if (cap->data.tpmProperties.count == 1 &&
+	    cap->data.tpmProperties.tpmProperty[0].property == TPM2_PT_STARTUP_CLEAR)
+		r = !(cap->data.tpmProperties.tpmProperty[0].value & TPMA_STARTUP_CLEAR_PHENABLE);
+	Esys_Free(cap);
+	return r;
+}
+
 int tpm_finalize(struct tpm *t)
 {
 	TPM2B_AUTH a;
@@ -166,9 +185,15 @@ int tpm_finalize(struct tpm *t)
 				      ESYS_TR_NONE, &a);
 	explicit_bzero(&a, sizeof(a));
 	tpm_owner_session_end(t, sess);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpm_log_rc_error(rc, "HierarchyChangeAuth(platform)");
-	return 0;
+	if (rc == TSS2_RC_SUCCESS)
+		return 0;
+	/* Already locked by the firmware: nothing left to lock. Any other
+	 * failure leaves the platform hierarchy usable by the next OS. */
+	if (platform_disabled(t) == 1) {
+		log_info("TPM: the platform hierarchy is already disabled (firmware)");
+		return 0;
+	}
+	return tpm_log_rc_error(rc, "HierarchyChangeAuth(platform)");
 }
 
 int tpm_shutdown(struct tpm *t)
