@@ -648,6 +648,8 @@ static int boot_default(struct opts *o, struct tpm *t, const struct duk_unlock_r
 	return r;
 }
 
+static int load_boot_config(const struct opts *o, struct config *c);
+
 static int do_unlock(int argc, char **argv)
 {
 	struct opts o;
@@ -677,8 +679,19 @@ static int do_unlock(int argc, char **argv)
 		 * only trusted once /boot verifies (reference check_config). */
 		struct integrity_options io = {.bootdir = o.boot, .keyring = o.keyring, .tpm = t};
 		struct integrity_report rep;
+		struct config cfg;
 		bool ok;
-		r = integrity_check(&io, &rep);
+		int cr = load_boot_config(&o, &cfg);
+		if (cr == 0) {
+			const char *id = config_get(&cfg, "CONFIG_ROLLBACK_COUNTER");
+			unsigned long long v = 0;
+			io.require_rollback = config_enabled(&cfg, "CONFIG_BOOT_REQ_ROLLBACK");
+			if (id && *id && parse_uint(id, UINT32_MAX, &v) == 0)
+				io.rollback_counter = (uint32_t)v;
+			io.rollback_disabled = config_enabled(&cfg, "CONFIG_IGNORE_ROLLBACK");
+		}
+		config_free(&cfg);
+		r = cr < 0 ? cr : integrity_check(&io, &rep);
 		ok = r == 0 && integrity_ok(&rep);
 		if (r == 0)
 			integrity_report_free(&rep);

@@ -110,6 +110,7 @@ class DukTest(TempDirTest):
            "never")
         pub = sh("gpg", "--homedir", self.gnupg, "--export").stdout
         sh("gpg", "--homedir", self.keyring, "--batch", "--import", input=pub)
+        self.sign_boot()
         # The board's module list and this boot's measurement trace (as init
         # writes it): a.ko is on the list, extra.ko was loaded later.
         self.mods = {}
@@ -118,6 +119,26 @@ class DukTest(TempDirTest):
         self.modlist = self.write("modules", self.mods["a"] + "\n")
         self.trace = os.path.join(self.tmp, "trace.log")
         self.init_boot(extra=True)
+
+    def sign_boot(self):
+        """/boot signed before any DUK setup (setup only adds its files to a
+        /boot that verifies): manifests by heads, then the listing of every
+        kexec*.txt (the saved default too) signed as the shell version does."""
+        r = heads(None, "boot", "sign", "--boot", self.boot, "--gnupghome", self.gnupg,
+                  "--no-rollback")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        listing = b""
+        for n in sorted(n for n in os.listdir(self.boot)
+                        if n.startswith("kexec") and n.endswith(".txt")):
+            with open(os.path.join(self.boot, n), "rb") as f:
+                listing += hashlib.sha256(f.read()).hexdigest().encode() + b"  " + n.encode() + b"\n"
+        sig = sh("gpg", "--homedir", self.gnupg, "--batch", "--pinentry-mode", "loopback",
+                 "--passphrase", "", "--detach-sign", "-a", input=listing).stdout
+        with open(os.path.join(self.boot, "kexec.sig"), "wb") as f:
+            f.write(sig)
+        v = heads(None, "boot", "verify", "--boot", self.boot, "--keyring", self.keyring,
+                  "--no-rollback", "--config", os.devnull)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
 
     def init_boot(self, extra=False):
         """What heads init does at each boot: PCR 5 <- the listed modules."""
@@ -129,7 +150,8 @@ class DukTest(TempDirTest):
     def setup_duk(self, *extra, duk=DUK, again=None):
         again = duk if again is None else again
         return heads(self.tpm, "duk", "setup", "--boot", self.boot, *self.devs,
-                     "--gnupghome", self.gnupg, "--no-eventlog", "--trace", self.trace,
+                     "--gnupghome", self.gnupg, "--keyring", self.keyring,
+                     "--no-eventlog", "--trace", self.trace,
                      "--modules", self.modlist, *extra,
                      fds={"--drk-fd": DRK, "--duk-fd": duk + b"\n" + again + b"\n",
                           "--owner-fd": OWNER})
@@ -182,10 +204,33 @@ class DukTest(TempDirTest):
         v = heads(self.tpm, "boot", "verify", "--boot", self.boot, "--keyring", self.keyring)
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
 
+    def test_setup_refused_on_tampered_boot(self):
+        """Issue 15 item 4: a DUK setup never re-blesses a tampered kernel:
+        refused before any change, /boot's signature left as it was."""
+        with open(os.path.join(self.boot, "kexec.sig"), "rb") as f:
+            sig = f.read()
+        self.write("boot/vmlinuz", "evil kernel\n")
+        dumps = [sh("cryptsetup", "luksDump", d).stdout for d in self.devs]
+        r = self.setup_duk()
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("does not verify", r.stderr)
+        with open(os.path.join(self.boot, "kexec.sig"), "rb") as f:
+            self.assertEqual(f.read(), sig)
+        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec_key_devices.txt")))
+        self.assertEqual([sh("cryptsetup", "luksDump", d).stdout for d in self.devs], dumps)
+        # A planted kexec*.txt is refused the same way.
+        self.write("boot/vmlinuz", "kernel\n")
+        self.write("boot/kexec_evil.txt", "x\n")
+        r = self.setup_duk()
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("does not verify", r.stderr)
+
     def test_setup_generic_crypttab_without_one_in_initrd(self):
         """An OS initrd without crypttab: the reference's generic lines, one per
         container, for etc/crypttab and cryptroot/crypttab."""
         self.write("boot/initrd.img", newc({"init": b"#!/bin/sh\n"}), mode="wb")
+        with open(os.path.join(self.boot, "kexec.sig"), "rb") as f:
+            sig = f.read()
         r = self.setup_duk("--no-sign")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("crypttab: generic", r.stdout)
@@ -193,7 +238,8 @@ class DukTest(TempDirTest):
         want = "".join(f"{f}:luks-{u} UUID={u} /secret.key luks,discard\n"
                        for f in ("etc/crypttab", "cryptroot/crypttab") for u in self.uuids)
         self.assertEqual(self.read("kexec_initrd_crypttab_overrides.txt"), want)
-        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec.sig")))
+        with open(os.path.join(self.boot, "kexec.sig"), "rb") as f:
+            self.assertEqual(f.read(), sig)  # not signed again
 
     def test_setup_refusals(self):
         r = self.setup_duk(duk=b"short pass", again=b"short pass")
@@ -284,6 +330,7 @@ class DukTest(TempDirTest):
         # Resealing in this boot (no devices given: the configured ones),
         # then a reboot, unlocks again.
         r = heads(self.tpm, "duk", "setup", "--boot", self.boot, "--gnupghome", self.gnupg,
+                  "--keyring", self.keyring,
                   "--no-eventlog", "--trace", self.trace, "--modules", self.modlist,
                   "--no-rollback", fds={"--drk-fd": DRK, "--duk-fd": DUK + b"\n" + DUK + b"\n",
                                         "--owner-fd": OWNER})
@@ -362,7 +409,8 @@ class DukTest(TempDirTest):
         os.write(o_w, OWNER)
         os.close(o_w)
         p = subprocess.run([HEADS, "duk", "setup", "--boot", self.boot, *self.devs, other,
-                            "--owner-fd", str(o_r), "--gnupghome", self.gnupg, "--no-eventlog",
+                            "--owner-fd", str(o_r), "--gnupghome", self.gnupg,
+                            "--keyring", self.keyring, "--no-eventlog",
                             "--trace", self.trace, "--modules", self.modlist],
                            pass_fds=[r_fd, o_r], capture_output=True, text=True, env=env,
                            stdin=subprocess.DEVNULL, timeout=120)
