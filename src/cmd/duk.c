@@ -715,13 +715,25 @@ static int do_unlock(int argc, char **argv)
 	{
 		struct integrity_options io = {.bootdir = o.boot, .keyring = o.keyring, .tpm = t,
 					       .rollback_disabled = o.no_rollback};
+		struct config cfg;
 		bool ok;
+		int cr;
 		if (!o.keyring) {
 			free(o.configs);
 			return cmd_usage_error("duk", "unlock: --keyring DIR is required (the "
 					       "signed /boot is what unlocks)");
 		}
-		r = integrity_check(&io, &rep);
+		cr = load_boot_config(&o, &cfg);
+		if (cr == 0) {
+			const char *id = config_get(&cfg, "CONFIG_ROLLBACK_COUNTER");
+			unsigned long long v = 0;
+			io.require_rollback = config_enabled(&cfg, "CONFIG_BOOT_REQ_ROLLBACK");
+			if (id && *id && parse_uint(id, UINT32_MAX, &v) == 0)
+				io.rollback_counter = (uint32_t)v;
+			io.rollback_disabled |= config_enabled(&cfg, "CONFIG_IGNORE_ROLLBACK");
+		}
+		config_free(&cfg);
+		r = cr < 0 ? cr : integrity_check(&io, &rep);
 		ok = r == 0 && integrity_ok(&rep) && rep.signed_set;
 		if (!ok) {
 			if (r == 0)

@@ -691,6 +691,12 @@ static char *report_text(struct menu *m, const struct integrity_report *rep)
 	if (rep->sig.state != SIG_VERIFIED && rep->sig.detail[0])
 		append(&s, " - %s", rep->sig.detail);
 	append(&s, "\n");
+	if (rep->kexec_files.n_issue) {
+		_cleanup_free_ char *l = issues_text(&rep->kexec_files, 10);
+		append(&s, "kexec*.txt files:\n%s", l);
+	}
+	for (size_t i = 0; i < rep->n_triggers; i++)
+		append(&s, "Package trigger present: %s (the OS updated /boot)\n", rep->triggers[i]);
 	append(&s, "Boot files: %s", files_ok ? "OK" : "UNTRUSTED/ALTERED");
 	append(&s, " (%zu checked)\n", rep->files.files_checked);
 	if (rep->hashes != INTEGRITY_MANIFEST_OK || rep->tree != INTEGRITY_MANIFEST_OK)
@@ -701,6 +707,10 @@ static char *report_text(struct menu *m, const struct integrity_report *rep)
 		_cleanup_free_ char *l = issues_text(&rep->files, 10);
 		append(&s, "%s", l);
 	}
+	if (rep->files.n_unbound)
+		append(&s, "  %zu symlink%s not bound by a signed kexec_links.txt (signed by "
+			   "an older version: never followed when booting)\n",
+		       rep->files.n_unbound, rep->files.n_unbound == 1 ? "" : "s");
 	if (rep->has_default_hashes) {
 		append(&s, "Default entry files: %s\n",
 		       rep->default_hashes == INTEGRITY_MANIFEST_OK &&
@@ -752,15 +762,22 @@ static int investigate(struct menu *m, const struct integrity_report *rep)
 			break;
 		}
 		case 1: {
-			_cleanup_close_ int fd = open(m->bootdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			/* What the verified signature covers, from the bytes the
+			 * check verified (never re-read from /boot). */
 			_cleanup_free_ char *listing = NULL;
 			size_t len;
-			if (rep->sig.state != SIG_VERIFIED || fd < 0 ||
-			    sig_listing(fd, "", &listing, &len) < 0)
-				ui_msgbox(m->ui, UI_BG_ERROR, "Signed files",
-					  "There is no verified signature over the kexec*.txt files.");
-			else
+			if (rep->sig.state != SIG_VERIFIED || !rep->signed_set) {
+				_cleanup_free_ char *k = issues_text(&rep->kexec_files, SIZE_MAX);
+				_cleanup_free_ char *t = xasprintf(
+					"There is no verified signature over the kexec*.txt files.%s%s",
+					*k ? "\n\n" : "", k);
+				ui_msgbox(m->ui, UI_BG_ERROR, "Signed files", t);
+			} else {
+				sig_listing_bufs(rep->signed_set->files, rep->signed_set->n_files,
+						 rep->sig.legacy ? SIG_LEGACY_PREFIX : "", &listing,
+						 &len);
 				ui_textbox(m->ui, UI_BG_NORMAL, "Signed files (sha256)", listing);
+			}
 			break;
 		}
 		case 2:
@@ -944,7 +961,25 @@ static int save_default_signed(struct menu *m, struct boot_view *view,
 static int update_checksums(struct menu *m)
 {
 	_cleanup_secret_ struct secret *owner = NULL;
-	int r = ui_yesno(m->ui, UI_BG_WARNING, "Update Checksums and sign all files in /boot",
+	int r;
+
+	/* Signing re-blesses /boot as it is: show what that would bless. */
+	{
+		struct integrity_report rep = {0};
+		if (run_integrity(m, &rep) == 0) {
+			if (!integrity_ok(&rep)) {
+				_cleanup_free_ char *text = report_text(m, &rep);
+				r = ui_textbox(m->ui, UI_BG_WARNING,
+					       "What signing now would trust", text);
+				if (ui_gone(r)) {
+					integrity_report_free(&rep);
+					return r;
+				}
+			}
+			integrity_report_free(&rep);
+		}
+	}
+	r = ui_yesno(m->ui, UI_BG_WARNING, "Update Checksums and sign all files in /boot",
 			 "You have chosen to update the checksums and sign all of the files in "
 			 "/boot.\n\nThis means that you trust that these files have not been "
 			 "tampered with.\n\nYou will need your GPG key (or card) to continue and "

@@ -168,10 +168,11 @@ int secret_read_passphrase(int tty_fd, const char *prompt, size_t max,
 	sigset_t block, saved;
 	int r;
 
-	if (prompt)
-		(void)write_full(tty_fd, prompt, strlen(prompt));
-	if (tcgetattr(tty_fd, &old) < 0)
+	if (tcgetattr(tty_fd, &old) < 0) {
+		if (prompt)
+			(void)write_full(tty_fd, prompt, strlen(prompt));
 		return secret_read_line_fd(tty_fd, max, ret);
+	}
 
 	/* Block job-control/termination signals while echo is off so the
 	 * terminal is always restored. */
@@ -190,6 +191,10 @@ int secret_read_passphrase(int tty_fd, const char *prompt, size_t max,
 		sigprocmask(SIG_SETMASK, &saved, NULL);
 		return r;
 	}
+	/* The prompt only once type-ahead was flushed and echo is off: an
+	 * answer typed as soon as the prompt shows is never thrown away. */
+	if (prompt)
+		(void)write_full(tty_fd, prompt, strlen(prompt));
 	r = secret_read_line_fd(tty_fd, max, ret);
 	(void)tcsetattr(tty_fd, TCSAFLUSH, &old);
 	sigprocmask(SIG_SETMASK, &saved, NULL);

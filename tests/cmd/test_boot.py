@@ -674,6 +674,20 @@ class Issue15(BootTest):
         os.unlink(self.p("kexec_default.1.txt"))
         self.verify(0)
 
+    def test_regenerate_keeps_signed_files_next_to_a_planted_one(self):
+        write(self.p("kexec_default.1.txt"), b"Debian|elf|kernel /vmlinuz-6.1.0-amd64\n")
+        self.sign()
+        self.gpg_sign_listing(Keys.signer, self.listing())  # signed, as the shell does
+        self.sign()
+        write(self.p("kexec_evil.txt"), b"x")
+        r = self.sign()  # the signature is BAD now, but kexec.sig.listing verifies
+        self.assertIn("kexec_evil.txt", r.stderr)
+        self.refused("kexec*.txt new: ./kexec_evil.txt")
+        os.unlink(self.p("kexec_evil.txt"))
+        self.verify(0)
+        with open(self.p("kexec.sig.listing")) as f:
+            self.assertIn("  kexec_default.1.txt\n", f.read())
+
     # --- item 9: no cached PIN -------------------------------------------
     def test_second_sign_asks_the_pin_again(self):
         self.pin_fd_sign(b"123456", 0)

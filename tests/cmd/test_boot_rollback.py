@@ -172,6 +172,25 @@ class Rollback(BootTest):
         r = self.tsign(1, None, "--config", cfg, "--keep", "--keyring", Keys.keyring)
         self.assertIn("refusing to sign", r.stderr)
 
+    def test_keep_signing_advances_the_counter(self):
+        r = self.tsign()
+        m = re.search(r"counter OK \(([0-9a-f]+) = (\d+)\)", r.stdout)
+        with open(self.p("kexec_hashes.txt"), "rb") as f:
+            hashes = f.read()
+        r = self.tsign(0, None, "--keep", "--keyring", Keys.keyring)
+        self.assertIn("counter OK (%s = %d)" % (m.group(1), int(m.group(2)) + 1), r.stdout)
+        with open(self.p("kexec_hashes.txt"), "rb") as f:
+            self.assertEqual(f.read(), hashes)
+        self.tverify(0)
+        # An older /boot (counter behind) is not re-signed by KEEP.
+        old = os.path.join(self.tmp, "old")
+        shutil.copytree(self.boot, old, symlinks=True)
+        self.tsign(0, None, "--keep", "--keyring", Keys.keyring)
+        shutil.rmtree(self.boot)
+        shutil.copytree(old, self.boot, symlinks=True)
+        r = self.tsign(1, None, "--keep", "--keyring", Keys.keyring)
+        self.assertIn("counter BEHIND", r.stderr)
+
     def test_required_counter_must_be_this_machines(self):
         self.tsign()
         cfg = os.path.join(self.tmp, "config.user")

@@ -110,6 +110,7 @@ class DukTest(TempDirTest):
            "never")
         pub = sh("gpg", "--homedir", self.gnupg, "--export").stdout
         sh("gpg", "--homedir", self.keyring, "--batch", "--import", input=pub)
+        self.sign_boot()
         # The board's module list and this boot's measurement trace (as init
         # writes it): a.ko is on the list, extra.ko was loaded later.
         self.mods = {}
@@ -118,6 +119,26 @@ class DukTest(TempDirTest):
         self.modlist = self.write("modules", self.mods["a"] + "\n")
         self.trace = os.path.join(self.tmp, "trace.log")
         self.init_boot(extra=True)
+
+    def sign_boot(self):
+        """/boot signed before any DUK setup (setup only adds its files to a
+        /boot that verifies): manifests by heads, then the listing of every
+        kexec*.txt (the saved default too) signed as the shell version does."""
+        r = heads(None, "boot", "sign", "--boot", self.boot, "--gnupghome", self.gnupg,
+                  "--no-rollback")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        listing = b""
+        for n in sorted(n for n in os.listdir(self.boot)
+                        if n.startswith("kexec") and n.endswith(".txt")):
+            with open(os.path.join(self.boot, n), "rb") as f:
+                listing += hashlib.sha256(f.read()).hexdigest().encode() + b"  " + n.encode() + b"\n"
+        sig = sh("gpg", "--homedir", self.gnupg, "--batch", "--pinentry-mode", "loopback",
+                 "--passphrase", "", "--detach-sign", "-a", input=listing).stdout
+        with open(os.path.join(self.boot, "kexec.sig"), "wb") as f:
+            f.write(sig)
+        v = heads(None, "boot", "verify", "--boot", self.boot, "--keyring", self.keyring,
+                  "--no-rollback", "--config", os.devnull)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
 
     def init_boot(self, extra=False):
         """What heads init does at each boot: PCR 5 <- the listed modules."""
@@ -129,13 +150,15 @@ class DukTest(TempDirTest):
     def setup_duk(self, *extra, duk=DUK, again=None):
         again = duk if again is None else again
         return heads(self.tpm, "duk", "setup", "--boot", self.boot, *self.devs,
-                     "--gnupghome", self.gnupg, "--no-eventlog", "--trace", self.trace,
+                     "--gnupghome", self.gnupg, "--keyring", self.keyring,
+                     "--no-eventlog", "--trace", self.trace,
                      "--modules", self.modlist, "--config", os.devnull, *extra,
                      fds={"--drk-fd": DRK, "--duk-fd": duk + b"\n" + again + b"\n",
                           "--owner-fd": OWNER})
 
     def unlock(self, *passes, fallback="no"):
         return heads(self.tpm, "duk", "unlock", "--boot", self.boot, "--no-act",
+                     "--keyring", self.keyring,
                      "--drk-fallback", fallback, "--config", os.devnull,
                      fds={"--duk-fd": b"".join(p + b"\n" for p in passes)})
 
@@ -182,10 +205,33 @@ class DukTest(TempDirTest):
         v = heads(self.tpm, "boot", "verify", "--boot", self.boot, "--keyring", self.keyring)
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
 
+    def test_setup_refused_on_tampered_boot(self):
+        """Issue 15 item 4: a DUK setup never re-blesses a tampered kernel:
+        refused before any change, /boot's signature left as it was."""
+        with open(os.path.join(self.boot, "kexec.sig"), "rb") as f:
+            sig = f.read()
+        self.write("boot/vmlinuz", "evil kernel\n")
+        dumps = [sh("cryptsetup", "luksDump", d).stdout for d in self.devs]
+        r = self.setup_duk()
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("does not verify", r.stderr)
+        with open(os.path.join(self.boot, "kexec.sig"), "rb") as f:
+            self.assertEqual(f.read(), sig)
+        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec_key_devices.txt")))
+        self.assertEqual([sh("cryptsetup", "luksDump", d).stdout for d in self.devs], dumps)
+        # A planted kexec*.txt is refused the same way.
+        self.write("boot/vmlinuz", "kernel\n")
+        self.write("boot/kexec_evil.txt", "x\n")
+        r = self.setup_duk()
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("does not verify", r.stderr)
+
     def test_setup_generic_crypttab_without_one_in_initrd(self):
         """An OS initrd without crypttab: the reference's generic lines, one per
         container, for etc/crypttab and cryptroot/crypttab."""
         self.write("boot/initrd.img", newc({"init": b"#!/bin/sh\n"}), mode="wb")
+        with open(os.path.join(self.boot, "kexec.sig"), "rb") as f:
+            sig = f.read()
         r = self.setup_duk("--no-sign")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("crypttab: generic", r.stdout)
@@ -193,7 +239,8 @@ class DukTest(TempDirTest):
         want = "".join(f"{f}:luks-{u} UUID={u} /secret.key luks,discard\n"
                        for f in ("etc/crypttab", "cryptroot/crypttab") for u in self.uuids)
         self.assertEqual(self.read("kexec_initrd_crypttab_overrides.txt"), want)
-        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec.sig")))
+        with open(os.path.join(self.boot, "kexec.sig"), "rb") as f:
+            self.assertEqual(f.read(), sig)  # not signed again
 
     def test_pinned_primary_refused_before_any_slot(self):
         """Issue 15 item 7: a config pinning another primary key: setup is
@@ -206,7 +253,8 @@ class DukTest(TempDirTest):
             self.assertNotIn("  31: luks2", sh("cryptsetup", "luksDump", d).stdout.decode())
         self.set_up_and_reboot()
         r = heads(self.tpm, "duk", "unlock", "--boot", self.boot, "--no-act",
-                  "--drk-fallback", "no", "--config", other, fds={"--duk-fd": DUK + b"\n"})
+                  "--keyring", self.keyring, "--drk-fallback", "no", "--config", other,
+                  fds={"--duk-fd": DUK + b"\n"})
         self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertNotIn("duk: unlocked", r.stdout)
         self.assertIn("not the one recorded at ownership", r.stdout + r.stderr)
@@ -249,7 +297,8 @@ class DukTest(TempDirTest):
         r = self.unlock(DUK)
         self.assertIn("duk: unlocked", r.stdout, r.stderr)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("kernel: /vmlinuz\n", r.stdout)
+        self.assertIn("kernel: %s/vmlinuz\n" % self.boot, r.stdout)
+        self.assertIn("verified: yes\n", r.stdout)
         size = int(r.stdout.split("initrd-injected: ")[1].split()[0])
         self.assertGreater(size, os.path.getsize(os.path.join(self.boot, "initrd.img")) + 128)
 
@@ -302,7 +351,8 @@ class DukTest(TempDirTest):
         # Resealing in this boot (no devices given: the configured ones),
         # then a reboot, unlocks again.
         r = heads(self.tpm, "duk", "setup", "--boot", self.boot, "--gnupghome", self.gnupg,
-                  "--config", os.devnull, "--no-eventlog", "--trace", self.trace, "--modules", self.modlist,
+                  "--keyring", self.keyring, "--config", os.devnull,
+                  "--no-eventlog", "--trace", self.trace, "--modules", self.modlist,
                   "--no-rollback", fds={"--drk-fd": DRK, "--duk-fd": DUK + b"\n" + DUK + b"\n",
                                         "--owner-fd": OWNER})
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -344,7 +394,8 @@ class DukTest(TempDirTest):
         self.assertIn("Retry count exceeded", r.stderr)
         self.assertIn("Wrong Disk Unlock Key passphrase", r.stdout)
         self.assertIn("booting without the Disk Unlock Key", r.stdout)
-        self.assertIn("kernel: /vmlinuz\n", r.stdout)
+        self.assertIn("kernel: %s/vmlinuz\n" % self.boot, r.stdout)
+        self.assertIn("verified: yes\n", r.stdout)
         self.assertNotIn("initrd-injected", r.stdout)
         self.assertEqual(self.pcr(4), GENERIC)
         # The fourth (right) line was never read: the right passphrase now
@@ -380,7 +431,8 @@ class DukTest(TempDirTest):
         os.write(o_w, OWNER)
         os.close(o_w)
         p = subprocess.run([HEADS, "duk", "setup", "--boot", self.boot, *self.devs, other,
-                            "--owner-fd", str(o_r), "--gnupghome", self.gnupg, "--no-eventlog",
+                            "--owner-fd", str(o_r), "--gnupghome", self.gnupg,
+                            "--keyring", self.keyring, "--no-eventlog",
                             "--trace", self.trace, "--modules", self.modlist,
                             "--config", os.devnull],
                            pass_fds=[r_fd, o_r], capture_output=True, text=True, env=env,
@@ -401,7 +453,8 @@ class DukTest(TempDirTest):
         os.close(w_fd)
         env.update(HEADS_TCTI=self.tpm.tcti, HEADS_UI_SCRIPT=script, HEADS_UI_SECRET_FD=str(r_fd))
         p = subprocess.run([HEADS, "duk", "unlock", "--boot", self.boot, "--no-act",
-                            "--config", os.devnull], pass_fds=[r_fd], capture_output=True,
+                            "--keyring", self.keyring, "--config", os.devnull],
+                           pass_fds=[r_fd], capture_output=True,
                            text=True, env=env, stdin=subprocess.DEVNULL, timeout=120)
         os.close(r_fd)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)

@@ -1,5 +1,7 @@
-/* libFuzzer target: the kexec_tree.txt parser must never crash or leak, and
- * every accepted entry is a valid "./" path that re-serialises identically. */
+/* libFuzzer target: the NUL-separated parsers, kexec_tree.txt and
+ * kexec_links.txt, must never crash or leak; every accepted path is a valid
+ * "./" path, links are sorted with non-empty targets, and both re-serialise
+ * to exactly the input. */
 #include "boot/manifest.h"
 #include "util.h"
 
@@ -25,6 +27,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		manifest_tree_free(&t);
 	} else if (e == 0) {
 		abort();
+	}
+	{
+		struct manifest_links l;
+		e = 0;
+		if (manifest_parse_links((const char *)data, size, &l, &e) == 0) {
+			size_t len = 0;
+			for (size_t i = 0; i < l.n; i++) {
+				if (!manifest_path_valid(l.l[i].path) || !*l.l[i].target ||
+				    (i && strcmp(l.l[i - 1].path, l.l[i].path) >= 0))
+					abort();
+				len += strlen(l.l[i].path) + strlen(l.l[i].target) + 2;
+			}
+			if (len != size)
+				abort();
+			manifest_links_free(&l);
+		} else if (e == 0) {
+			abort();
+		}
 	}
 	return 0;
 }

@@ -689,14 +689,24 @@ static int seed_regenerate(const struct integrity_sign_options *o, int bootfd,
 	if (r < 0)
 		goto out;
 	verified = rep.sig.state == SIG_VERIFIED;
-	if (!verified && ps.n_files)
+	if (!verified && ps.n_files && !rep.kexec_files_exact)
 		log_warn("%s: kexec.sig does not verify against %s (%s): no existing kexec*.txt "
 			 "is carried over", o->bootdir, keyring, sig_state_name(rep.sig.state));
 	for (size_t i = 0; i < ps.n_files; i++) {
 		const struct boot_signed_file *f = &ps.files[i];
+		/* kexec.sig verified over kexec.sig.listing: the files that
+		 * still hash to their line there are signed bytes too. */
+		bool listed = false;
+		if (!verified && rep.kexec_files_exact) {
+			_cleanup_free_ char *p = xasprintf("./%s", f->name);
+			listed = true;
+			for (size_t k = 0; k < rep.kexec_files.n_issue; k++)
+				if (streq(rep.kexec_files.issue[k].path, p))
+					listed = false;
+		}
 		if (is_manifest_name(f->name))
 			continue;
-		if (verified)
+		if (verified || listed)
 			stage_copy(st, f->name, f->data, f->len);
 		else
 			log_warn("%s/%s: not covered by a verified signature: NOT signed (it stays "
@@ -709,8 +719,13 @@ static int seed_regenerate(const struct integrity_sign_options *o, int bootfd,
 				 rep.kexec_files.issue[i].detail ? rep.kexec_files.issue[i].detail
 								 : "not covered by kexec.sig");
 	}
-	if (verified && (rb = boot_signed_file(&ps, ROLLBACK_FILE)))
-		stage_copy(st, ROLLBACK_FILE, rb->data, rb->len);
+	if ((verified || rep.kexec_files_exact) && (rb = boot_signed_file(&ps, ROLLBACK_FILE))) {
+		bool changed = false;
+		for (size_t k = 0; k < rep.kexec_files.n_issue; k++)
+			changed |= streq(rep.kexec_files.issue[k].path, "./" ROLLBACK_FILE);
+		if (!changed)
+			stage_copy(st, ROLLBACK_FILE, rb->data, rb->len);
+	}
 	if ((rb = boot_signed_file(&ps, ROLLBACK_FILE))) {
 		*old_rb = xmalloc(rb->len + 1);
 		memcpy(*old_rb, rb->data, rb->len + 1);
