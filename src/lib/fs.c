@@ -199,3 +199,20 @@ int fs_mkdir_p(const char *path, mode_t mode)
 		return -errno;
 	return 0;
 }
+
+int fs_opendir_at(int dirfd, const char *name, DIR **ret)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}

@@ -18,6 +18,7 @@
 #define HEADS_FS_H
 
 #include <stddef.h>
+#include <dirent.h>
 #include <sys/types.h>
 
 /* Default bound for config-like files. */
@@ -35,6 +36,11 @@ int fs_has_dotdot(const char *rel);
 
 int fs_open_beneath(int dirfd, const char *rel, int flags, mode_t mode);
 int fs_path_join(const char *root, const char *rel, char **ret);
+
+/* A DIR stream over directory name beneath dirfd ("." for dirfd itself),
+ * on its own descriptor (closedir() leaves dirfd open); no symlink is
+ * followed. 0 or -errno. */
+int fs_opendir_at(int dirfd, const char *name, DIR **ret);
 
 /* mkdir -p with mode for the created components. */
 int fs_mkdir_p(const char *path, mode_t mode);

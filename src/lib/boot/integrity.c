@@ -77,19 +77,12 @@ static int read_kexec_files(int bootfd, struct integrity_report *rep,
 {
 	struct boot_signed_file *f = NULL;
 	size_t n = 0, cap = 0;
-	int dfd = openat(bootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d;
 	struct dirent *de;
-	int r = 0;
+	int r = fs_opendir_at(bootfd, ".", &d);
 
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
-	if (!d) {
-		r = -errno;
-		close(dfd);
+	if (r < 0)
 		return r;
-	}
 	while ((errno = 0, de = readdir(d))) {
 		_cleanup_close_ int fd = -1;
 		struct stat st;
@@ -564,18 +557,12 @@ static int restore_ro(const char *mp, unsigned long flags)
 
 static int remove_triggers(int bootfd)
 {
-	int dfd = openat(bootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d;
 	struct dirent *de;
-	int r = 0;
+	int r = fs_opendir_at(bootfd, ".", &d);
 
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
+	if (r < 0)
+		return r;
 	while ((de = readdir(d)))
 		if (fnmatch(TRIGGER_GLOB, de->d_name, 0) == 0 &&
 		    unlinkat(dirfd(d), de->d_name, 0) < 0)

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <sys/wait.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,111 +44,6 @@ static void gpgme_init_once(void)
 	 * context): we only use the OpenPGP engine, gpg from PATH. */
 	gpgme_set_global_flag("disable-gpgconf", "1");
 	gpgme_check_version(NULL);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int sig_listing(int bootfd, const char *prefix, char **ret, size_t *ret_len)
-{
-	DIR *d;
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	int r = 0, dfd;
-
-	dfd = openat(bootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
-	if (!d) {
-		r = -errno;
-		close(dfd);
-		return r;
-	}
-	while ((errno = 0, de = readdir(d))) {
-		struct stat st;
-		if (fnmatch("kexec*.txt", de->d_name, 0) != 0 ||
-		    fnmatch(MANIFEST_TRIGGER_GLOB, de->d_name, 0) == 0)
-			continue;
-		if (!manifest_name_signable(de->d_name)) {
-			_cleanup_free_ char *e = manifest_escape_name(de->d_name);
-			log_error("%s: name not allowed in a signed /boot", e);
-			r = -EINVAL;
-			break;
-		}
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			r = -errno;
-			break;
-		}
-		if (!S_ISREG(st.st_mode)) {
-			log_error("%s is not a regular file", de->d_name);
-			r = -EINVAL;
-			break;
-		}
-		if (n >= SIG_MAX_SIGNED_FILES) {
-			r = -E2BIG;
-			break;
-		}
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			names = xrealloc(names, cap * sizeof(char *));
-		}
-		names[n++] = xstrdup(de->d_name);
-	}
-	if (!de && errno && r == 0)
-		r = -errno;
-	closedir(d);
-	if (r == 0 && n == 0)
-		r = -ENOENT;
-	if (r == 0) {
-		uint8_t (*dig)[32] = xcalloc(n, 32);
-		int *errs = xcalloc(n, sizeof(int));
-		size_t len = 0, cap2 = n * (64 + 2 + strlen(prefix) + 256 + 2) + 1, plen = strlen(prefix);
-		char *out = NULL;
-
-		qsort(names, n, sizeof(char *), cmp_str);
-		r = manifest_hash_files(bootfd, names, NULL, n, dig, errs, NULL, NULL);
-		if (r == 0) {
-			out = xmalloc(cap2);
-			for (size_t i = 0; i < n; i++) {
-				size_t nl = strlen(names[i]);
-				if (errs[i]) {
-					r = log_error_errno(errs[i], "cannot hash %s", names[i]);
-					break;
-				}
-				if (len + 64 + 2 + plen + nl + 2 > cap2) {
-					cap2 = 2 * (len + 64 + 2 + plen + nl + 2);
-					out = xrealloc(out, cap2);
-				}
-				hex_encode(dig[i], 32, out + len);
-				len += 64;
-				out[len++] = ' ';
-				out[len++] = ' ';
-				memcpy(out + len, prefix, plen);
-				len += plen;
-				memcpy(out + len, names[i], nl);
-				len += nl;
-				out[len++] = '\n';
-			}
-			out[len] = '\0';
-		}
-		free(dig);
-		free(errs);
-		if (r == 0) {
-			*ret = out;
-			if (ret_len)
-				*ret_len = len;
-		} else {
-			free(out);
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return r;
 }
 
 void sig_listing_bufs(const struct boot_signed_file *files, size_t n, const char *prefix,
@@ -488,60 +382,6 @@ int sig_verify_files_join(struct sig_job *job, struct sig_result *res)
 	rep.res.fpr[sizeof(rep.res.fpr) - 1] = '\0';
 	*res = rep.res;
 	return rep.r;
-}
-
-int sig_verify_boot(int bootfd, const char *keyring_dir, struct sig_result *res)
-{
-	_cleanup_free_ char *sig = NULL, *list = NULL, *legacy = NULL;
-	_cleanup_close_ int fd = -1;
-	size_t sig_len, list_len, legacy_len;
-	int r;
-
-	memset(res, 0, sizeof(*res));
-	fd = openat(bootfd, SIG_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 && errno == ENOENT) {
-		res->state = SIG_MISSING;
-		set_detail(res, "%s is missing", SIG_FILE);
-		return 0;
-	}
-	if (fd < 0) {
-		res->state = SIG_MALFORMED;
-		set_detail(res, "%s cannot be opened: %s", SIG_FILE,
-			   errno == ELOOP ? "it is a symlink" : strerror(errno));
-		return 0;
-	}
-	r = fs_read_fd(fd, SIG_MAX_FILE, &sig, &sig_len);
-	if (r < 0) {
-		res->state = SIG_MALFORMED;
-		set_detail(res, "%s cannot be read: %s", SIG_FILE,
-			   r == -EFBIG ? "larger than 256 KiB" : strerror(-r));
-		return 0;
-	}
-	r = sig_listing(bootfd, "", &list, &list_len);
-	if (r == -ENOENT) {
-		res->state = SIG_MISSING;
-		set_detail(res, "no kexec*.txt files to verify");
-		return 0;
-	}
-	if (r < 0) {
-		res->state = SIG_INVALID;
-		set_detail(res, "cannot list kexec*.txt: %s", strerror(-r));
-		return 0;
-	}
-	r = sig_verify_detached(keyring_dir, sig, sig_len, list, list_len, res);
-	if (r < 0 || res->state != SIG_BAD)
-		return r;
-	/* Older Heads signed absolute names. */
-	r = sig_listing(bootfd, SIG_LEGACY_PREFIX, &legacy, &legacy_len);
-	if (r == 0) {
-		struct sig_result lr;
-		r = sig_verify_detached(keyring_dir, sig, sig_len, legacy, legacy_len, &lr);
-		if (r == 0 && lr.state == SIG_VERIFIED) {
-			*res = lr;
-			res->legacy = true;
-		}
-	}
-	return r < 0 ? r : 0;
 }
 
 /* ---- gpg-agent cache -------------------------------------------------- */

@@ -58,13 +58,6 @@ struct sig_result {
 
 const char *sig_state_name(enum sig_state s); /* "VERIFIED", "UNKNOWN KEY", ... */
 
-/* The sha256sum listing over kexec*.txt in bootfd (package trigger files
- * kexec_package_trigger_* left out: they are never signed). prefix "" for relative
- * names or SIG_LEGACY_PREFIX. -ENOENT if there is no kexec*.txt; -EINVAL
- * if a kexec*.txt name is not signable or one is not a regular file
- * (symlink). *ret is NUL-terminated; caller frees. */
-int sig_listing(int bootfd, const char *prefix, char **ret, size_t *ret_len);
-
 struct boot_signed_file;
 
 /* The same listing from buffers already read (files sorted by name, each
@@ -108,10 +101,6 @@ int sig_agent_forget(const char *gnupghome);
  * GPGME could not run at all. */
 int sig_verify_detached(const char *keyring_dir, const char *sig, size_t sig_len,
 			const char *data, size_t data_len, struct sig_result *res);
-
-/* Verify bootfd/kexec.sig over the listing of bootfd/kexec*.txt (relative,
- * then legacy). */
-int sig_verify_boot(int bootfd, const char *keyring_dir, struct sig_result *res);
 
 /* PIN source for signing: called (possibly several times, attempt = 1..)
  * when gpg asks; return 0 and a secret, or -errno to abort. */
