@@ -17,7 +17,9 @@ import unittest.mock
 
 sys.path.insert(0, os.path.dirname(__file__))
 from heads_test import main  # noqa: E402
+from heads_test import Swtpm  # noqa: E402
 from test_boot import genkey, gpg  # noqa: E402
+from tpm_capture import TpmProxy  # noqa: E402
 import test_luks_common as lc  # noqa: E402
 import test_menu as tm  # noqa: E402 (a module: its test classes are not run here)
 
@@ -159,28 +161,42 @@ class EvilMaid(tm.MenuTest):
 
 class Finalize(EvilMaid):
     """The TPM's platform hierarchy is locked before the next OS runs (the
-    reference's kexec_finalize); when that fails the boot stops and the key
-    that was already unsealed into the initrd is wiped, not handed over."""
+    reference's kexec_finalize). Locked before us (a platform authorization
+    set by the firmware, as SeaBIOS does, or an earlier finalize) is locked;
+    a TPM that fails the command stops the boot, and the key already
+    unsealed into the initrd is wiped, not handed over."""
+
+    def menu_on(self, tcti, answers, secrets):
+        os.environ["HEADS_TCTI"] = tcti
+        try:
+            return self.menu(answers, secrets, tpm=False)
+        finally:
+            os.environ.pop("HEADS_TCTI", None)
+
+    def test_platform_locked_before_us_is_locked(self):
+        tpm = Swtpm(self.state)  # the same machine, powered on again
+        self.addCleanup(tpm.stop)
+        r = subprocess.run([HEADS, "tpm", "finalize", "--tcti", tpm.tcti],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.menu_on(tpm.tcti, ["d"], [DUK])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("already has an authorization we do not know", r.stderr)
+        self.assertIn("duk: unlocked, key added to the initrd", r.stdout)
+        self.assertIn("tpm: finalized (platform hierarchy locked)", r.stdout)
 
     def test_failed_tpm_finalize_stops_the_boot(self):
-        # Someone else already set a platform authorization in this power
-        # cycle: our finalize cannot lock it, and must not boot past that.
-        wrapper = self.write("heads-prefinalized",
-                             "#!/bin/sh\n\"$REAL_HEADS\" tpm finalize >/dev/null || exit 99\n"
-                             "exec \"$REAL_HEADS\" \"$@\"\n")
-        os.chmod(wrapper, 0o755)
-        os.environ["REAL_HEADS"] = HEADS
-        self.addCleanup(os.environ.pop, "REAL_HEADS", None)
-        with unittest.mock.patch.object(tm, "HEADS", wrapper):
-            r = self.menu(["d"], [DUK], extra=("--recovery-shell", "/bin/true"))
+        tpm = Swtpm(self.state)
+        self.addCleanup(tpm.stop)
+        proxy = TpmProxy(tpm.port, fail={0x129: 0x101})  # HierarchyChangeAuth: FAILURE
+        self.addCleanup(proxy.close)
+        r = self.menu_on(proxy.tcti, ["d"], [DUK])
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
         self.assertIn("TPM finalize (platform hierarchy lock) failed: not booting", r.stderr)
         self.assertIn("=== msgbox [error] ERROR: Boot failed", r.stdout)
         self.assertNotIn("boot (dry run)", r.stdout)
         self.assertNotIn("tpm: finalized", r.stdout)
-        # and the normal case: finalized, then described
-        r = self.menu(["d"], [DUK])
-        self.assertIn("tpm: finalized (platform hierarchy locked)", r.stdout)
+        self.assertIn(0x129, [cc for cc, _ in proxy.commands()])
 
 
 class BlsOnly(unittest.TestCase):

@@ -14,8 +14,12 @@ from heads_test import free_port_pair
 
 
 class TpmProxy:
-    def __init__(self, target_port):
+    """fail: {command code: response code}: those commands are not forwarded
+    and answered with that error (a TPM failing one command)."""
+
+    def __init__(self, target_port, fail=None):
         self.target = target_port
+        self.fail = dict(fail or {})
         self.lock = threading.Lock()
         self.streams = []  # bytearray per (connection, direction)
         self.command_streams = []  # client -> TPM on the command port
@@ -57,9 +61,12 @@ class TpmProxy:
                     self.streams.append(buf)
                     if to_tpm and upstream_port == self.target:
                         self.command_streams.append(buf)
-                threading.Thread(target=self._pump, args=(a, b, buf), daemon=True).start()
+                inject = to_tpm and upstream_port == self.target and self.fail
+                threading.Thread(target=self._pump, args=(a, b, buf, inject),
+                                 daemon=True).start()
 
-    def _pump(self, src, dst, buf):
+    def _pump(self, src, dst, buf, inject=False):
+        pending = b""
         try:
             while True:
                 d = src.recv(65536)
@@ -67,7 +74,21 @@ class TpmProxy:
                     break
                 with self.lock:
                     buf += d
-                dst.sendall(d)
+                if not inject:
+                    dst.sendall(d)
+                    continue
+                # whole commands only: a failing one is answered here
+                pending += d
+                while len(pending) >= 10:
+                    size = int.from_bytes(pending[2:6], "big")
+                    if size < 10 or len(pending) < size:
+                        break
+                    cmd, pending = pending[:size], pending[size:]
+                    rc = self.fail.get(int.from_bytes(cmd[6:10], "big"))
+                    if rc is None:
+                        dst.sendall(cmd)
+                    else:
+                        src.sendall(b"\x80\x01" + (10).to_bytes(4, "big") + rc.to_bytes(4, "big"))
         except OSError:
             pass
         finally:

@@ -187,8 +187,16 @@ int tpm_finalize(struct tpm *t)
 	tpm_owner_session_end(t, sess);
 	if (rc == TSS2_RC_SUCCESS)
 		return 0;
-	/* Already locked by the firmware: nothing left to lock. Any other
-	 * failure leaves the platform hierarchy usable by the next OS. */
+	/* Already locked before us, and nothing left to lock: the firmware
+	 * disabled the platform hierarchy (OVMF), or set a platform
+	 * authorization nobody is told (SeaBIOS sets a random one at every
+	 * start; so does an earlier finalize in this power cycle). Any other
+	 * failure may leave it usable by the next OS: an error. */
+	if ((rc & ~TPM2_RC_N_MASK) == TPM2_RC_BAD_AUTH || (rc & ~TPM2_RC_N_MASK) == TPM2_RC_AUTH_FAIL) {
+		log_info("TPM: the platform hierarchy already has an authorization we do not "
+			 "know (set by the firmware): locked");
+		return 0;
+	}
 	if (platform_disabled(t) == 1) {
 		log_info("TPM: the platform hierarchy is already disabled (firmware)");
 		return 0;

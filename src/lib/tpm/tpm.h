@@ -255,8 +255,9 @@ int tpm_nv_info(struct tpm *t, uint32_t index, uint32_t *ret_attributes, size_t 
  * 32 random bytes never shown. */
 int tpm_reset(struct tpm *t, const struct secret *owner_auth);
 /* Before kexec: platform hierarchy auth := random, never shown. 0 also when
- * the firmware already disabled the platform hierarchy (phEnable clear);
- * any other failure is an error the caller must not boot past. */
+ * it was locked before us (the firmware disabled the platform hierarchy, or
+ * set an authorization that we, too, do not know); any other failure is an
+ * error the caller must not boot past. */
 int tpm_finalize(struct tpm *t);
 /* Shutdown(CLEAR). Call it before reboot/poweroff (as the reference's
  * reboot.sh does): after a DA-protected authorization (e.g. the DUK unseal
