@@ -31,7 +31,9 @@ EVIL = ("menuentry 'EVIL planted' {\n"
         "  initrd /kexec_x/initrd.img\n}\n")
 
 
-class EvilMaid(tm.MenuTest):
+class OwnedWithDuk(tm.MenuTest):
+    """A machine after ownership with the Disk Unlock Key on two containers."""
+
     def setUp(self):
         if not WITH_SWTPM:
             self.fail("needs the with-swtpm helper (run through meson test)")
@@ -72,6 +74,8 @@ class EvilMaid(tm.MenuTest):
         self.assertNotIn("duk: unlocked", r.stdout)
         self.assertNotIn("EVIL", r.stdout)
 
+
+class EvilMaid(OwnedWithDuk):
     def test_planted_entry_not_listed_not_verified_no_key(self):
         self.plant()
         # The default boot: /boot no longer verifies (a new, unsigned path
@@ -159,7 +163,7 @@ class EvilMaid(tm.MenuTest):
         self.assert_refused_without_key(r, "./vmlinuz")
 
 
-class Finalize(EvilMaid):
+class Finalize(OwnedWithDuk):
     """The TPM's platform hierarchy is locked before the next OS runs (the
     reference's kexec_finalize). Locked before us (a platform authorization
     set by the firmware, as SeaBIOS does, or an earlier finalize) is locked;
