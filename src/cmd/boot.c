@@ -1,5 +1,6 @@
 /* heads boot sign|verify|report - /boot integrity (issue 5). */
 #include "boot/integrity.h"
+#include "bootcfg/bootcfg.h"
 #include "cmd/cmd.h"
 #include "config.h"
 #include "log.h"
@@ -22,7 +23,8 @@
 static const char usage[] =
 	"Usage: heads boot sign   --boot DIR [--gnupghome DIR] [--key ID] [--pin-fd FD]\n"
 	"                         [--keyring DIR] [--keep] [--tcti STR] [--owner-fd FD]\n"
-	"                         [--new-counter] [--no-rollback] [--config F]...\n"
+	"                         [--new-counter] [--no-rollback] [--default N]\n"
+	"                         [--config F]...\n"
 	"       heads boot verify --boot DIR --keyring DIR [--tcti STR] [--no-rollback]\n"
 	"                         [--config F]...\n"
 	"       heads boot report --boot DIR --keyring DIR [--tcti STR] [--no-rollback]\n"
@@ -50,6 +52,10 @@ static const char usage[] =
 	"        --keep: do not regenerate anything: /boot must verify against\n"
 	"        --keyring first (else exit 1, nothing written); the signed files\n"
 	"        are signed again unchanged (with the counter advanced).\n"
+	"        --default N: also make entry N of `heads entries` the default\n"
+	"        (kexec_default.N.txt and kexec_default_hashes.txt, written by this\n"
+	"        signing; any other default leaves /boot). With --keep the entry\n"
+	"        must come from the signed configurations and files.\n"
 	"verify  checks the signature against --keyring (a GnuPG home holding only\n"
 	"        the trusted public keys; it is not modified), every hashed file,\n"
 	"        the tree (new/missing paths), the symlinks against kexec_links.txt,\n"
@@ -77,6 +83,7 @@ struct opts {
 	const char *boot, *keyring, *gnupghome, *key, *tcti;
 	int pin_fd, owner_fd;
 	bool no_rollback, new_counter, keep;
+	unsigned default_entry;   /* --default N, 0: none */
 	bool req_rollback;        /* CONFIG_BOOT_REQ_ROLLBACK=y */
 	uint32_t counter;         /* CONFIG_ROLLBACK_COUNTER */
 	char **configs;
@@ -96,6 +103,7 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		{"no-rollback", no_argument, NULL, 'n'},
 		{"new-counter", no_argument, NULL, 'N'},
 		{"keep", no_argument, NULL, 'K'},
+		{"default", required_argument, NULL, 'D'},
 		{"config", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{},
@@ -116,6 +124,14 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		case 'n': o->no_rollback = true; break;
 		case 'N': o->new_counter = true; break;
 		case 'K': o->keep = true; break;
+		case 'D': {
+			unsigned long long n;
+			if (parse_uint(optarg, 100000, &n) < 0 || n == 0)
+				return cmd_usage_error("boot", "%s: --default takes an entry number "
+						       "from 1", sub);
+			o->default_entry = (unsigned)n;
+			break;
+		}
 		case 'c':
 			o->configs = xrealloc(o->configs, (o->n_configs + 1) * sizeof(char *));
 			o->configs[o->n_configs++] = optarg;
@@ -427,6 +443,34 @@ static int get_pin(void *ud, const char *hint, int attempt, struct secret **ret)
 	return secret_read_passphrase(tty, prompt, PIN_MAX, ret);
 }
 
+/* --default N: the files that make entry N the default, from the view a
+ * signing of this kind trusts (REGENERATE: /boot as it is, which is what
+ * is signed; KEEP: the signed one). */
+static int default_files(const struct opts *o, struct bootcfg_default_files *ret)
+{
+	struct integrity_report rep = {0};
+	_cleanup_view_ struct boot_view *view = NULL;
+	struct boot_entries l = {.default_index = -1};
+	int r = cmd_boot_view("boot", o->boot, o->keep ? o->keyring : NULL, &rep, &view);
+
+	if (r == 0)
+		r = bootcfg_scan(view, &l);
+	if (r == 0 && o->default_entry > l.n) {
+		fprintf(stderr, "heads boot sign: no entry %u in %s (%zu entries)\n",
+			o->default_entry, o->boot, l.n);
+		r = -ENOENT;
+	}
+	if (r == 0)
+		r = bootcfg_default_files(view, &l.v[o->default_entry - 1], o->default_entry, ret);
+	if (r == 0) {
+		_cleanup_free_ char *t = str_escape_controls(l.v[o->default_entry - 1].title, false);
+		printf("default entry %u: %s\n", o->default_entry, t);
+	}
+	boot_entries_free(&l);
+	integrity_report_free(&rep);
+	return r;
+}
+
 static int do_sign(int argc, char **argv)
 {
 	struct opts o;
@@ -510,7 +554,23 @@ static int do_sign(int argc, char **argv)
 	so.new_counter = o.new_counter;
 	so.progress = progress_cb;
 	so.userdata = &pr;
+	struct bootcfg_default_files df = {0};
+	struct integrity_file extra[2];
+	if (o.default_entry) {
+		r = default_files(&o, &df);
+		if (r < 0) {
+			tpm_close(tpm);
+			return HEADS_EXIT_FAIL;
+		}
+		extra[0] = (struct integrity_file){.name = df.name, .data = df.line,
+						   .len = df.line_len};
+		extra[1] = (struct integrity_file){.name = MANIFEST_DEFAULT_HASHES_FILE,
+						   .data = df.hashes, .len = df.hashes_len};
+		so.extra = extra;
+		so.n_extra = 2;
+	}
 	r = integrity_sign(&so, &res);
+	bootcfg_default_files_free(&df);
 	tpm_close(tpm);
 	if (r < 0) {
 		const char *why = r == -EACCES ? "bad PIN or passphrase"

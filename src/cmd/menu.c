@@ -899,61 +899,24 @@ static int sign_boot(struct menu *m, const struct secret *owner, const char *key
 			      NULL);
 }
 
-/* Stage the default entry files (bootcfg_save_default into a private
- * directory) and sign them with the rest of /boot. A previous default with
- * another index is removed right before signing. */
+/* Sign the default entry files with the rest of /boot (a previous default
+ * with another index leaves the signed set and /boot with it). */
 static int save_default_signed(struct menu *m, struct boot_view *view,
 			       enum integrity_sign_mode mode, const struct boot_entry *e,
 			       unsigned index1, const struct secret *owner, const char *key,
 			       bool new_counter, uint32_t *ret_counter)
 {
-	char dir[] = "/tmp/heads-default-XXXXXX";
-	_cleanup_free_ char *dname = NULL, *ddata = NULL, *hdata = NULL, *hpath = NULL;
-	_cleanup_free_ char *dpath = NULL;
+	struct bootcfg_default_files f = {0};
 	struct integrity_file extra[2];
-	size_t dlen = 0, hlen = 0;
-	DIR *d;
-	struct dirent *de;
-	int r;
+	int r = bootcfg_default_files(view, e, index1, &f);
 
-	if (!mkdtemp(dir))
-		return log_error_errno(-errno, "mkdtemp");
-	r = bootcfg_save_default(view, dir, e, index1);
-	dname = xasprintf("kexec_default.%u.txt", index1);
-	dpath = xasprintf("%s/%s", dir, dname);
-	hpath = xasprintf("%s/kexec_default_hashes.txt", dir);
-	if (r == 0)
-		r = fs_read_file(dpath, FS_SMALL_FILE_MAX, &ddata, &dlen);
-	if (r == 0)
-		r = fs_read_file(hpath, FS_SMALL_FILE_MAX, &hdata, &hlen);
-	unlink(dpath);
-	unlink(hpath);
-	rmdir(dir);
 	if (r < 0)
 		return log_error_errno(r, "preparing the default entry files");
-	/* A default with another index would make two: it leaves the signed
-	 * set and /boot with this update (not before: KEEP checks /boot as
-	 * signed). */
-	char **remove = NULL;
-	size_t n_remove = 0;
-	if ((d = opendir(m->bootdir))) {
-		while ((de = readdir(d))) {
-			if (fnmatch("kexec_default.*.txt", de->d_name, 0) != 0 ||
-			    streq(de->d_name, dname) || n_remove >= 64)
-				continue;
-			remove = xrealloc(remove, (n_remove + 1) * sizeof(char *));
-			remove[n_remove++] = xstrdup(de->d_name);
-		}
-		closedir(d);
-	}
-	extra[0] = (struct integrity_file){.name = dname, .data = ddata, .len = dlen};
-	extra[1] = (struct integrity_file){.name = "kexec_default_hashes.txt", .data = hdata,
-					   .len = hlen};
-	r = sign_boot_with(m, mode, owner, key, extra, 2, (const char *const *)remove, n_remove,
-			   new_counter, ret_counter);
-	for (size_t i = 0; i < n_remove; i++)
-		free(remove[i]);
-	free(remove);
+	extra[0] = (struct integrity_file){.name = f.name, .data = f.line, .len = f.line_len};
+	extra[1] = (struct integrity_file){.name = MANIFEST_DEFAULT_HASHES_FILE, .data = f.hashes,
+					   .len = f.hashes_len};
+	r = sign_boot_with(m, mode, owner, key, extra, 2, NULL, 0, new_counter, ret_counter);
+	bootcfg_default_files_free(&f);
 	return r;
 }
 

@@ -152,6 +152,26 @@ class BootTest(unittest.TestCase):
 
 
 class SignVerify(BootTest):
+    def test_default_entry_signed_with_boot(self):
+        """--default N: the default entry files are written by this signing
+        (so they are signed); a new default replaces the old one."""
+        with open(self.p("grub/grub.cfg"), "a") as f:
+            f.write("menuentry 'Debian (rescue)' { linux /vmlinuz-6.1.0-amd64 single }\n")
+        r = self.sign("--default", "1")
+        self.assertIn("default entry 1: Debian\n", r.stdout)
+        with open(self.p("kexec_default.1.txt")) as f:
+            self.assertEqual(f.read(), "Debian|elf|kernel /vmlinuz-6.1.0-amd64\n")
+        with open(self.p("kexec_default_hashes.txt")) as f:
+            self.assertRegex(f.read(), r"^[0-9a-f]{64}  \./vmlinuz-6\.1\.0-amd64\n$")
+        self.verify()
+        r = self.sign("--default", "2", "--keep", "--keyring", Keys.keyring)
+        self.assertFalse(os.path.exists(self.p("kexec_default.1.txt")))
+        with open(self.p("kexec_default.2.txt")) as f:
+            self.assertIn("Debian (rescue)|elf|", f.read())
+        self.verify()
+        r = self.sign("--default", "9", expect=1)
+        self.assertIn("no entry 9", r.stderr)
+
     def test_sign_then_verify_ok(self):
         r = self.sign()
         self.assertIn("signed %s: 6 files" % self.boot, r.stdout)

@@ -185,20 +185,20 @@ class DukFlow(unittest.TestCase):
             rc, out = check(m, "heads totp seal --owner-fd 3 3</tmp/t/owner >/dev/null")
             self.assertEqual(rc, 0, out)
             m.shell("mount -t ext4 /dev/vda1 /boot")
-            # The default entry as the menu saves it: its line and hashes.
-            rc, out = check(m, "heads entries --boot /boot --lines | head -n 1 "
-                               "> /boot/kexec_default.1.txt && cd /boot && "
-                               "sha256sum ./vmlinuz-* ./initrd.img-* > kexec_default_hashes.txt"
-                               " && cd /")
-            self.assertEqual(rc, 0, out)
-            self.assertIn("Debian GNU/Linux (LUKS2 root)|elf|",
-                          m.shell("cat /boot/kexec_default.1.txt"))
             # The signing key into a tmpfs GNUPGHOME (console, base64).
             m.shell(f"mkdir -m 700 /tmp/t/gnupg && echo {secret_key} | base64 -d > /tmp/t/sk")
             rc, out = check(m, "gpg --homedir /tmp/t/gnupg --batch --import /tmp/t/sk 2>&1")
             self.assertEqual(rc, 0, out)
+            # /boot signed with the first entry as the default (as the
+            # ownership wizard does), then the DUK files signed with it.
+            rc, out = check(m, "heads boot sign --boot /boot --gnupghome /tmp/t/gnupg "
+                               "--default 1 --owner-fd 5 5</tmp/t/owner 2>&1")
+            self.assertEqual(rc, 0, out)
+            self.assertIn("Debian GNU/Linux (LUKS2 root)|elf|",
+                          m.shell("cat /boot/kexec_default.1.txt"))
             rc, out = check(m, "heads duk setup --boot /boot /dev/vda2 /dev/vda3 --yes "
-                               "--gnupghome /tmp/t/gnupg --drk-fd 3 --duk-fd 4 --owner-fd 5 "
+                               "--gnupghome /tmp/t/gnupg --keyring /.gnupg --drk-fd 3 "
+                               "--duk-fd 4 --owner-fd 5 "
                                "3</tmp/t/drk 4</tmp/t/duk 5</tmp/t/owner 2>&1")
             self.assertEqual(rc, 0, out)
             self.assertIn("/dev/vda2: duk slot 31 drk slot 0", out)
@@ -259,8 +259,8 @@ class DukFlow(unittest.TestCase):
             self.assertEqual(pcr4, ["generic", "recovery"])
             m.shell(f"mkdir -m 700 /tmp/t && echo '{DUK}' > /tmp/t/duk")
             m.shell("mountpoint -q /boot || mount -o ro -t ext4 /dev/vda1 /boot")
-            rc, out = check(m, "heads duk unlock --boot /boot --no-act --drk-fallback no "
-                               "--duk-fd 3 3</tmp/t/duk 2>&1")
+            rc, out = check(m, "heads duk unlock --boot /boot --keyring /.gnupg --no-act "
+                               "--drk-fallback no --duk-fd 3 3</tmp/t/duk 2>&1")
             self.assertEqual(rc, 1, out)
             self.assertNotIn("duk: unlocked", out)
             self.assertIn("PCR 4 expected", out)

@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#define DEFAULT_GLOB "kexec_default.*.txt"
 #define TRIGGER_GLOB MANIFEST_TRIGGER_GLOB
 
 /* Read a small file beneath dirfd without following a final symlink. */
@@ -733,7 +734,8 @@ int integrity_sign(const struct integrity_sign_options *o, struct integrity_sign
 	_cleanup_free_ char *listing = NULL, *sig = NULL, *mp = NULL, *old_rb = NULL;
 	_cleanup_free_ char *signer_home = NULL;
 	struct boot_signed_file *bufs = NULL;
-	size_t listing_len, sig_len, old_rb_len = 0;
+	char **old_defaults = NULL;
+	size_t listing_len, sig_len, old_rb_len = 0, n_old_defaults = 0;
 	unsigned long mflags = 0;
 	const char *keyring = o->keyring;
 	bool regen = o->mode == INTEGRITY_SIGN_REGENERATE;
@@ -793,9 +795,23 @@ int integrity_sign(const struct integrity_sign_options *o, struct integrity_sign
 	if (r < 0)
 		goto out;
 
-	/* 2. stage: the caller's files, fresh manifests (REGENERATE) */
+	/* 2. stage: the caller's files (a new default replaces any other one:
+	 * there is one default), fresh manifests (REGENERATE) */
 	for (size_t i = 0; i < o->n_remove; i++)
 		stage_drop(&st, o->remove[i]);
+	for (size_t i = 0; i < o->n_extra; i++) {
+		if (fnmatch(DEFAULT_GLOB, o->extra[i].name, 0) != 0)
+			continue;
+		for (size_t k = 0; k < st.n; k++)
+			if (fnmatch(DEFAULT_GLOB, st.f[k].name, 0) == 0 &&
+			    !streq(st.f[k].name, o->extra[i].name)) {
+				old_defaults = xrealloc(old_defaults,
+							(n_old_defaults + 1) * sizeof(char *));
+				old_defaults[n_old_defaults++] = xstrdup(st.f[k].name);
+			}
+	}
+	for (size_t i = 0; i < n_old_defaults; i++)
+		stage_drop(&st, old_defaults[i]);
 	for (size_t i = 0; i < o->n_extra; i++)
 		stage_copy(&st, o->extra[i].name, o->extra[i].data, o->extra[i].len);
 	if (regen) {
@@ -872,9 +888,11 @@ int integrity_sign(const struct integrity_sign_options *o, struct integrity_sign
 			break;
 		}
 	}
-	for (size_t i = 0; r == 0 && i < o->n_remove; i++)
-		if (unlinkat(bootfd, o->remove[i], 0) < 0 && errno != ENOENT)
-			r = log_error_errno(-errno, "cannot delete %s/%s", o->bootdir, o->remove[i]);
+	for (size_t i = 0; r == 0 && i < o->n_remove + n_old_defaults; i++) {
+		const char *name = i < o->n_remove ? o->remove[i] : old_defaults[i - o->n_remove];
+		if (unlinkat(bootfd, name, 0) < 0 && errno != ENOENT)
+			r = log_error_errno(-errno, "cannot delete %s/%s", o->bootdir, name);
+	}
 	if (r == 0) {
 		r = fs_write_atomic_at(bootfd, MANIFEST_SIG_LISTING_FILE, listing, listing_len, 0644);
 		if (r < 0)
@@ -895,6 +913,9 @@ int integrity_sign(const struct integrity_sign_options *o, struct integrity_sign
 	}
 out:
 	free(bufs);
+	for (size_t i = 0; i < n_old_defaults; i++)
+		free(old_defaults[i]);
+	free(old_defaults);
 	stage_free(&st);
 	manifest_scan_free(&scan);
 	if (r == 0 && ret)

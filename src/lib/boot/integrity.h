@@ -138,7 +138,10 @@ struct integrity_sign_options {
 					    names one (after a TPM reset) */
 	manifest_progress_fn progress;
 	void *userdata;
-	const struct integrity_file *extra; /* n_extra files staged too */
+	const struct integrity_file *extra; /* n_extra files staged too; a
+					       kexec_default.N.txt among them
+					       drops (and deletes) any other
+					       signed kexec_default.*.txt */
 	size_t n_extra;
 };
 

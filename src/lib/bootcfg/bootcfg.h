@@ -143,6 +143,19 @@ char *bootcfg_build_cmdline(const char *params, const char *add, const char *rem
  * Signing is not done here. */
 int bootcfg_save_default(struct boot_view *view, const char *paramsdir,
 			 const struct boot_entry *e, unsigned index1);
+/* The same two files in memory, to be signed with /boot (integrity_sign()
+ * extras: a kexec_default.N.txt among them replaces any other signed
+ * default). */
+struct bootcfg_default_files {
+	char *name;        /* "kexec_default.N.txt" */
+	char *line;        /* its content */
+	size_t line_len;
+	char *hashes;      /* kexec_default_hashes.txt */
+	size_t hashes_len;
+};
+int bootcfg_default_files(struct boot_view *view, const struct boot_entry *e, unsigned index1,
+			  struct bootcfg_default_files *ret);
+void bootcfg_default_files_free(struct bootcfg_default_files *d);
 /* Find paramsdir/kexec_default.N.txt: returns the entry and N, -ENOENT if
  * none, -EINVAL if several or malformed. */
 int bootcfg_load_default(const char *paramsdir, struct boot_entry *ret, unsigned *ret_index1);

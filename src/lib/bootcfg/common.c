@@ -627,14 +627,32 @@ static int add_hash_line(struct sbuf *b, struct boot_view *view, const char *rel
 	return 0;
 }
 
-int bootcfg_save_default(struct boot_view *view, const char *paramsdir,
-			 const struct boot_entry *e, unsigned index1)
+/* N of "kexec_default.N.txt" (1..100000), 0 if name is not one. */
+static unsigned default_index(const char *name)
+{
+	size_t l = strlen(name);
+	unsigned long long idx = 0;
+	if (!startswith(name, "kexec_default.") || l <= 18 || !streq(name + l - 4, ".txt"))
+		return 0;
+	_cleanup_free_ char *num = xstrndup(name + 14, l - 18);
+	if (strspn(num, "0123456789") != strlen(num) || parse_uint(num, 100000, &idx) < 0)
+		return 0;
+	return (unsigned)idx;
+}
+
+void bootcfg_default_files_free(struct bootcfg_default_files *d)
+{
+	free(d->name);
+	free(d->line);
+	free(d->hashes);
+	memset(d, 0, sizeof(*d));
+}
+
+int bootcfg_default_files(struct boot_view *view, const struct boot_entry *e, unsigned index1,
+			  struct bootcfg_default_files *ret)
 {
 	struct sbuf hashes = {0};
-	_cleanup_free_ char *line = NULL, *name = NULL, *content = NULL;
-	_cleanup_close_ int dfd = -1;
-	DIR *d;
-	struct dirent *de;
+	_cleanup_free_ char *line = NULL;
 	int r;
 
 	if (index1 == 0 || !e->kernel)
@@ -648,44 +666,46 @@ int bootcfg_save_default(struct boot_view *view, const char *paramsdir,
 		sb_free(&hashes);
 		return r;
 	}
+	line = boot_entry_to_line(e);
+	ret->name = xasprintf("kexec_default.%u.txt", index1);
+	ret->line = xasprintf("%s\n", line);
+	ret->line_len = strlen(ret->line);
+	ret->hashes_len = hashes.len;
+	ret->hashes = sb_take(&hashes);
+	return 0;
+}
+
+int bootcfg_save_default(struct boot_view *view, const char *paramsdir,
+			 const struct boot_entry *e, unsigned index1)
+{
+	struct bootcfg_default_files f = {0};
+	_cleanup_close_ int dfd = -1;
+	DIR *d;
+	struct dirent *de;
+	int r = bootcfg_default_files(view, e, index1, &f);
+
+	if (r < 0)
+		return r;
 	dfd = open(paramsdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
-		sb_free(&hashes);
+		bootcfg_default_files_free(&f);
 		return log_error_errno(-errno, "cannot open %s", paramsdir);
 	}
 	/* Remove older kexec_default.N.txt files. */
 	d = opendir(paramsdir);
-	while (d && (de = readdir(d))) {
-		if (startswith(de->d_name, "kexec_default.") &&
-		    strlen(de->d_name) > 18 && streq(de->d_name + strlen(de->d_name) - 4, ".txt"))
+	while (d && (de = readdir(d)))
+		if (default_index(de->d_name))
 			unlinkat(dfd, de->d_name, 0);
-	}
 	if (d)
 		closedir(d);
-	line = boot_entry_to_line(e);
-	content = xasprintf("%s\n", line);
-	name = xasprintf("kexec_default.%u.txt", index1);
-	r = fs_write_atomic_at(dfd, name, content, strlen(content), 0644);
+	r = fs_write_atomic_at(dfd, f.name, f.line, f.line_len, 0644);
 	if (r == 0)
-		r = fs_write_atomic_at(dfd, "kexec_default_hashes.txt", sb_str(&hashes),
-				       hashes.len, 0644);
-	sb_free(&hashes);
+		r = fs_write_atomic_at(dfd, MANIFEST_DEFAULT_HASHES_FILE, f.hashes, f.hashes_len,
+				       0644);
+	bootcfg_default_files_free(&f);
 	if (r < 0)
 		return log_error_errno(r, "cannot write default entry in %s", paramsdir);
 	return 0;
-}
-
-/* N of "kexec_default.N.txt" (1..100000), 0 if name is not one. */
-static unsigned default_index(const char *name)
-{
-	size_t l = strlen(name);
-	unsigned long long idx = 0;
-	if (!startswith(name, "kexec_default.") || l <= 18 || !streq(name + l - 4, ".txt"))
-		return 0;
-	_cleanup_free_ char *num = xstrndup(name + 14, l - 18);
-	if (strspn(num, "0123456789") != strlen(num) || parse_uint(num, 100000, &idx) < 0)
-		return 0;
-	return (unsigned)idx;
 }
 
 static int parse_default(const char *name, const char *text, size_t len, struct boot_entry *ret)
