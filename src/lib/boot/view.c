@@ -489,7 +489,7 @@ int boot_view_list(struct boot_view *v, const char *dir, struct boot_view_dirent
 	if (type_of(v, real) != BOOT_VIEW_DIR)
 		return -ENOTDIR;
 	r = v->s ? list_signed(v, real, ret, ret_n) : list_fs(v, real, ret, ret_n);
-	if (r == 0)
+	if (r == 0 && *ret_n)
 		qsort(*ret, *ret_n, sizeof(**ret), cmp_dirent);
 	return r;
 }
