@@ -163,6 +163,31 @@ class EvilMaid(OwnedWithDuk):
         self.assert_refused_without_key(r, "./vmlinuz")
 
 
+class WhatIsShownIsWhatBoots(OwnedWithDuk):
+    def test_confirmation_shows_modules_and_escapes_titles(self):
+        """The confirmation screen lists the hypervisor's arguments and every
+        module with its own; a title with an escape sequence cannot redraw
+        the screen (shown as \\x1b)."""
+        self.write("boot/xen-4.17.gz", "xen image\n")
+        with open(os.path.join(self.boot, "grub", "grub.cfg"), "a") as f:
+            f.write("menuentry 'Xen \x1b[2J\x1b[Hfake' {\n"
+                    "\tmultiboot2 /xen-4.17.gz dom0_mem=1G\n"
+                    "\tmodule2 /vmlinuz-6.1 root=/dev/mapper/root ro\n"
+                    "\tmodule2 /initrd.img-6.1\n}\n")
+        r = self.menu(["o", "u", "y", "p"], [GPG])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        r = self.menu(["o", "b", "m", "3", "b", "ESC", "ESC", "ESC", "p"], [])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertNotIn("\x1b", r.stdout)
+        self.assertIn("3) Xen \\x1b[2J\\x1b[Hfake", r.stdout)
+        screen = r.stdout.split("=== menu [normal] Confirm boot details", 1)[1].split("=== ")[0]
+        self.assertIn("Hypervisor: /xen-4.17.gz\n", screen)
+        self.assertIn("Hypervisor arguments: dom0_mem=1G\n", screen)
+        self.assertIn("Module 1: /vmlinuz-6.1\n  arguments: root=/dev/mapper/root ro\n",
+                      screen)
+        self.assertIn("Module 2: /initrd.img-6.1\n  arguments: \n", screen)
+
+
 class Finalize(OwnedWithDuk):
     """The TPM's platform hierarchy is locked before the next OS runs (the
     reference's kexec_finalize). Locked before us (a platform authorization
