@@ -4,6 +4,7 @@
  * protocols are src/lib/dongle; this file is the command surface only. */
 #include "cmd/cmd.h"
 #include "dongle/dongle.h"
+#include "dongle/hotp_boot.h"
 #include "fs.h"
 #include "log.h"
 #include "otp.h"
@@ -252,7 +253,7 @@ static int do_code(int argc, char **argv)
 {
 	char code[OTP_CODE_MAX + 1];
 	struct opts o;
-	uint32_t c;
+	uint32_t c = 0;
 	int r;
 
 	r = parse_opts(argc, argv, &o, "btpn");
@@ -271,9 +272,12 @@ static int do_code(int argc, char **argv)
 static int do_verify(int argc, char **argv)
 {
 	_cleanup_dongle_ struct dongle *d = NULL;
+	_cleanup_free_ char *path = NULL, *why = NULL;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	struct hotp_boot_result res;
 	enum dongle_result dr;
+	uint32_t mask = 0;
 	struct opts o;
-	uint32_t c;
 	int r;
 
 	r = parse_opts(argc, argv, &o, "btpnm");
@@ -281,17 +285,36 @@ static int do_verify(int argc, char **argv)
 		return r;
 	if (optind != argc)
 		return cmd_usage_error("hotp", "unexpected argument '%s'", argv[optind]);
+	if (o.pcrs && (tpm_parse_pcr_list(o.pcrs, &mask) < 0 || mask == 0))
+		return cmd_usage_error("hotp", "bad PCR list '%s'", o.pcrs);
+	if (fs_path_join(o.boot, OTP_COUNTER_FILE, &path) < 0)
+		return cmd_usage_error("hotp", "bad --boot '%s'", o.boot);
+	/* The dongle first: without one the counter must not move. */
 	dr = open_dongle(&o, &d);
 	if (dr != DONGLE_OK) {
 		printf("%s\n", dongle_result_str(dr));
 		return exit_for(dr);
 	}
-	r = boot_code(&o, &c);
-	if (r)
-		return r;
-	dr = dongle_hotp_check(d, c);
-	printf("%s\n", dongle_result_str(dr));
-	return exit_for(dr);
+	r = cmd_tpm_open(o.tcti, o.primary_name, &t);
+	if (r == 0)
+		r = hotp_boot_verify(t, mask, path, d, &res);
+	else
+		res = (struct hotp_boot_result){.code_error = r, .stage = HOTP_STAGE_TPM};
+	if (r == -EINVAL)
+		return HOTP_EXIT_NO_CODE;
+	if (res.code_error) {
+		if (res.stage == HOTP_STAGE_TPM) {
+			why = tpm_otp_reason(t, res.code_error, mask);
+			fprintf(stderr, "heads hotp: no HOTP code: %s\n", why);
+		} else
+			fprintf(stderr, "heads hotp: %s: %s\n", path,
+				res.stage == HOTP_STAGE_READ ? hotp_counter_reason(res.code_error)
+							     : strerror(-res.code_error));
+		printf("%s\n", hotp_status_word(&res));
+		return HOTP_EXIT_NO_CODE;
+	}
+	printf("%s\n", dongle_result_str(res.verdict));
+	return exit_for(res.verdict);
 }
 
 static int do_check(int argc, char **argv)

@@ -95,9 +95,15 @@ class HotpDongleTpm(TempDirTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.tpm.tools("tpm2_pcrextend", "0:sha256=" + "ab" * 32)
         r = self.run_heads("hotp", "verify", "--boot", self.boot, *self.model("nkpro"))
-        self.assertEqual(r.returncode, 7, r.stderr)
+        self.assertEqual((r.returncode, r.stdout), (7, "Unverified\n"), r.stderr)
         self.assertIn("no HOTP code", r.stderr)
         self.assertEqual(self.counter(), "2\n")
+
+    def test_verify_without_counter_file(self):
+        self.seal()
+        r = self.run_heads("hotp", "verify", "--boot", self.boot, *self.model("nkpro"))
+        self.assertEqual((r.returncode, r.stdout), (7, "Unverified\n"), r.stderr)
+        self.assertIn("no HOTP counter (not enrolled with a dongle?)", r.stderr)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "dongle/dongle.h"
+#include "dongle/hotp_boot.h"
 #include "dongle/nk3_secrets.h"
 #include "dongle/nk_hid.h"
 #include "dongle/transport.h"
@@ -515,6 +516,28 @@ static void test_result_strings(void **state)
 		assert_non_null(dongle_result_str((enum dongle_result)r));
 }
 
+/* The menu's status words (hotp_boot.h). */
+static void test_hotp_status_words(void **state)
+{
+	struct hotp_boot_result r = {0};
+	(void)state;
+	r.verdict = DONGLE_OK;
+	assert_string_equal(hotp_status_word(&r), "Success");
+	r.verdict = DONGLE_INVALID_CODE;
+	assert_string_equal(hotp_status_word(&r), "Invalid code");
+	r.verdict = DONGLE_NOT_CONFIGURED;
+	assert_string_equal(hotp_status_word(&r), "Not configured");
+	r.verdict = DONGLE_CONNECTION_ERROR;
+	assert_string_equal(hotp_status_word(&r), "Error");
+	r.code_error = -ENOENT;
+	r.stage = HOTP_STAGE_READ;
+	assert_string_equal(hotp_status_word(&r), "Unverified");
+	assert_string_equal(hotp_counter_reason(-ENOENT),
+			    "no HOTP counter (not enrolled with a dongle?)");
+	assert_string_equal(hotp_counter_reason(-EOVERFLOW), "HOTP counter exhausted");
+	assert_int_equal(hotp_boot_verify(NULL, 0, "x", NULL, &r), -EINVAL);
+}
+
 /* ---- discovery (fake sysfs) ---- */
 
 static char root[64];
@@ -648,6 +671,7 @@ int main(void)
 		cmocka_unit_test(test_nk3_without_secrets_app),
 		cmocka_unit_test(test_unsupported_attach),
 		cmocka_unit_test(test_result_strings),
+		cmocka_unit_test(test_hotp_status_words),
 		cmocka_unit_test(test_discover),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
