@@ -34,9 +34,11 @@ enum {
 /* Test builds only: tests/devices/model_transport.c defines this (linked
  * into heads-dongle-test, never into heads): a device model in-process
  * behind the same struct dongle. In the shipped binary it is NULL and
- * --test-model is refused. */
+ * --test-model is refused. Hidden visibility: the static linker resolves
+ * it (to NULL in heads), so no dynamic symbol exists for a preloaded
+ * library to supply. */
 extern enum dongle_result dongle_test_model_open(const char *spec, struct dongle **ret)
-	__attribute__((weak));
+	__attribute__((weak, visibility("hidden")));
 
 static const char usage[] =
 	"Usage: heads hotp code   [--boot DIR] [TPM OPTIONS]\n"

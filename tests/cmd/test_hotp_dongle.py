@@ -69,6 +69,9 @@ class HotpDongle(TempDirTest):
         r = subprocess.run(["nm", HEADS], capture_output=True, text=True, check=True)
         self.assertNotIn("nk_hid_model", r.stdout)
         self.assertNotIn("nk3_model", r.stdout)
+        # no dynamic symbol a preloaded library could define
+        r = subprocess.run(["nm", "-D", HEADS], capture_output=True, text=True, check=True)
+        self.assertNotIn("dongle_test_model_open", r.stdout)
 
     # --- Nitrokey Pro family
     def test_info_nkpro_and_librem(self):

@@ -19,7 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum dongle_result dongle_test_model_open(const char *spec, struct dongle **ret);
+enum dongle_result dongle_test_model_open(const char *spec, struct dongle **ret)
+	__attribute__((visibility("hidden")));
 
 struct saved {
 	char path[4096];
