@@ -71,14 +71,7 @@ int otp_counter_read(const char *path, uint64_t *ret);
 /* Write "<value>\n" atomically; value > OTP_COUNTER_MAX is -ERANGE. */
 int otp_counter_write(const char *path, uint64_t value);
 
-/* A device that checks HOTP codes (USB security dongle; a later issue
- * implements one with libnitrokey-compatible commands). check() returns 0
- * when the device accepts code, -EACCES for an invalid code, -ENODEV when no
- * device answers, -ENOKEY when its HOTP slot is not configured. */
-struct otp_verifier {
-	const char *name;
-	int (*check)(void *ctx, const char *code);
-	void *ctx;
-};
+/* A device that checks HOTP codes (USB security dongle): see
+ * dongle/dongle.h. */
 
 #endif
