@@ -9,6 +9,9 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <linux/openat2.h>
@@ -451,6 +454,63 @@ struct hash_job {
 	size_t workers_left;
 };
 
+/* Files are hashed from a read-only mapping of the page cache (no copy
+ * into a buffer: about a sixth of the CPU that hashing costs). A file
+ * truncated while it is mapped would raise SIGBUS: while hashing, SIGBUS
+ * in a worker jumps back to that worker's hash_one(), which reports the
+ * file as unreadable (-EIO) instead of killing the process. */
+#define MAP_WINDOW (64u << 20)
+static __thread sigjmp_buf *tls_sigbus;
+
+static void on_sigbus(int sig)
+{
+	if (tls_sigbus)
+		siglongjmp(*tls_sigbus, 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Hash [0, size) of fd from mappings of MAP_WINDOW bytes. */
+static int hash_mapped(struct hash_job *j, int fd, uint64_t size, EVP_MD_CTX *ctx)
+{
+	sigjmp_buf env;
+	uint8_t *volatile map = NULL;
+	volatile size_t maplen = 0;
+	volatile uint64_t off = 0;
+
+	if (sigsetjmp(env, 0)) {
+		tls_sigbus = NULL;
+		if (map)
+			munmap(map, maplen);
+		return -EIO; /* changed (truncated) while being hashed */
+	}
+	tls_sigbus = &env;
+	while (off < size) {
+		maplen = size - off > MAP_WINDOW ? MAP_WINDOW : (size_t)(size - off);
+		map = mmap(NULL, maplen, PROT_READ, MAP_SHARED, fd, (off_t)off);
+		if (map == MAP_FAILED) {
+			map = NULL;
+			tls_sigbus = NULL;
+			return -errno;
+		}
+		(void)madvise(map, maplen, MADV_SEQUENTIAL | MADV_WILLNEED);
+		for (size_t d = 0; d < maplen; d += MANIFEST_CHUNK) {
+			size_t n = maplen - d > MANIFEST_CHUNK ? MANIFEST_CHUNK : maplen - d;
+			if (EVP_DigestUpdate(ctx, map + d, n) != 1) {
+				tls_sigbus = NULL;
+				munmap(map, maplen);
+				return -EIO;
+			}
+			atomic_fetch_add(&j->bytes_done, (uint64_t)n);
+		}
+		munmap(map, maplen);
+		map = NULL;
+		off += maplen;
+	}
+	tls_sigbus = NULL;
+	return 0;
+}
+
 static int hash_one(struct hash_job *j, const char *path, uint8_t out[32], uint8_t *buf)
 {
 	const char *rel = path;
@@ -490,10 +550,14 @@ static int hash_one(struct hash_job *j, const char *path, uint8_t out[32], uint8
 		r = -EIO;
 		goto out;
 	}
-	for (;;) {
-		long n = read_full(fd, buf, MANIFEST_CHUNK);
+	r = hash_mapped(j, fd, (uint64_t)st.st_size, ctx);
+	if (r < 0)
+		goto out;
+	/* bytes beyond the size seen (a file that grew) count too */
+	for (off_t off = st.st_size;;) {
+		ssize_t n = pread(fd, buf, MANIFEST_CHUNK, off);
 		if (n < 0) {
-			r = (int)n;
+			r = -errno;
 			goto out;
 		}
 		if (n == 0)
@@ -502,9 +566,7 @@ static int hash_one(struct hash_job *j, const char *path, uint8_t out[32], uint8
 			r = -EIO;
 			goto out;
 		}
-		atomic_fetch_add(&j->bytes_done, (uint64_t)n);
-		if (n < MANIFEST_CHUNK)
-			break;
+		off += n;
 	}
 	if (EVP_DigestFinal_ex(ctx, out, &dl) != 1 || dl != 32)
 		r = -EIO;
@@ -555,6 +617,9 @@ int manifest_hash_files(int bootfd, char *const *paths, const uint64_t *sizes,
 		nthreads = 64;
 	if (nthreads > n)
 		nthreads = n;
+	struct sigaction sa = {.sa_handler = on_sigbus}, old_sa;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old_sa);
 	j.order = xcalloc(n, sizeof(size_t));
 	for (size_t i = 0; i < n; i++) {
 		j.order[i] = i;
@@ -613,6 +678,7 @@ int manifest_hash_files(int bootfd, char *const *paths, const uint64_t *sizes,
 		progress(userdata, atomic_load(&j.bytes_done), total, n, n);
 	pthread_mutex_destroy(&j.lock);
 	pthread_cond_destroy(&j.cond);
+	sigaction(SIGBUS, &old_sa, NULL);
 	free(th);
 	free(j.order);
 	return 0;
