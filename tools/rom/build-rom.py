@@ -95,18 +95,38 @@ def tool_version(argv):
         return "missing"
 
 
-def config_text(board, cmdline):
+def config_text(board, cmdline, rom_kb=None):
     lines = []
     with open(os.path.join(board, "coreboot.config")) as f:
         for line in f:
             if line.startswith("CONFIG_LINUX_COMMAND_LINE=") and cmdline is not None:
                 continue
+            if line.startswith("CONFIG_COREBOOT_ROMSIZE_KB_") and rom_kb:
+                line = f"CONFIG_COREBOOT_ROMSIZE_KB_{rom_kb}=y"
             lines.append(line.rstrip("\n"))
     lines.append('CONFIG_PAYLOAD_FILE="payload/bzImage"')
     lines.append('CONFIG_LINUX_INITRD="payload/initrd.cpio.xz"')
     if cmdline is not None:
         lines.append(f'CONFIG_LINUX_COMMAND_LINE="{cmdline}"')
     return "\n".join(lines) + "\n"
+
+
+def cbfs_report(rom):
+    """Sizes of the payload files and the CBFS free space (cbfstool print)."""
+    try:
+        out = subprocess.run(["cbfstool", rom, "print"], capture_output=True, text=True,
+                             check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "build-rom: cbfstool (coreboot-utils) missing: no CBFS report"
+    free = used = 0
+    for line in out.splitlines()[2:]:
+        f = line.split()
+        size = int(f[-2]) if f[-1] in ("none", "LZMA", "LZ4", "ZSTD") else int(f[-4])
+        if line.startswith("(empty)"):
+            free += size
+        else:
+            used += size
+    return f"CBFS: {used} bytes in files, {free} bytes free ({free / 1048576:.2f} MiB)"
 
 
 def main():
@@ -118,13 +138,15 @@ def main():
     ap.add_argument("--cmdline", help="kernel command line (default: the board's)")
     ap.add_argument("--no-cache", action="store_true", help="build even if cached (and "
                     "do not store the result)")
+    ap.add_argument("--rom-kb", type=int, choices=[8192, 16384],
+                    help="ROM size (default: the board's; QEMU's writable flash is <= 8192)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
 
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
     sources = read_sources(a.board)
-    cfg = config_text(a.board, a.cmdline)
+    cfg = config_text(a.board, a.cmdline, a.rom_kb)
     key = hashlib.sha256()
     with open(os.path.abspath(__file__), "rb") as f:
         key.update(f.read())
@@ -144,6 +166,7 @@ def main():
         shutil.copyfile(cached, rom + ".tmp")
         os.replace(rom + ".tmp", rom)
         print(f"build-rom: cached ({cached})", file=sys.stderr)
+        print(cbfs_report(rom), file=sys.stderr)
         print(f"{sha256_file(rom)}  {rom}")
         return
 
@@ -185,7 +208,10 @@ def main():
         for argv in steps:
             r = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
             if r.returncode:
-                sys.exit(f"build-rom: `{' '.join(argv)}` failed; see {log_path}")
+                with open(log_path) as f:
+                    full = [l for l in f if "Could not add" in l or "Largest empty" in l]
+                sys.exit(f"build-rom: `{' '.join(argv)}` failed; see {log_path}" +
+                         ("\n" + "".join(full) if full else ""))
             if "defconfig" in argv and not a.no_cache:
                 open(os.path.join(work, ".configured"), "w").close()
     built = os.path.join(tree, "build", "coreboot.rom")
@@ -198,6 +224,7 @@ def main():
     else:
         shutil.copyfile(rom, cached + ".tmp")
         os.replace(cached + ".tmp", cached)
+    print(cbfs_report(rom), file=sys.stderr)
     print(f"{sha256_file(rom)}  {rom}")
 
 
