@@ -20,6 +20,8 @@ Contents:
   /etc/modules listing them in load order; /etc/config from the board.
 """
 import argparse
+import atexit
+import shutil
 import hashlib
 import lzma
 import os
@@ -156,10 +158,57 @@ def add_elf_closure(tree, binaries):
             if soname in seen_libs:
                 continue
             seen_libs.add(soname)
-            src = find_lib(soname)
+            src = STUBS.get(soname) or find_lib(soname)
             tree.host_file(f"{LIB_DEST}/{soname}", os.path.realpath(src), 0o755)
             todo.append(os.path.realpath(src))
     return seen_libs
+
+
+# soname -> built stand-in library (board file `stubs`)
+STUBS = {}
+
+
+def dynsyms(path, defined):
+    r = subprocess.run(["nm", "-D", "--defined-only" if defined else "--undefined-only", path],
+                       capture_output=True, text=True, check=True)
+    return {l.split()[-1].split("@")[0] for l in r.stdout.splitlines() if l.strip()}
+
+
+def build_stubs(board, workdir):
+    """Compile the stand-ins a board lists (`stubs`: SONAME SOURCE [VERSION-SCRIPT],
+    paths relative to tools/payload/stubs) into workdir."""
+    path = os.path.join(board, "stubs")
+    if not os.path.exists(path):
+        return
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stubs")
+    with open(path) as f:
+        for line in f:
+            w = line.split("#", 1)[0].split()
+            if not w:
+                continue
+            out = os.path.join(workdir, w[0])
+            argv = ["gcc", "-shared", "-fPIC", "-Os", "-s", "-Wall", "-Werror",
+                    f"-Wl,-soname,{w[0]}", "-Wl,--build-id=none", "-o", out,
+                    os.path.join(here, w[1])]
+            if len(w) > 2:
+                argv.append(f"-Wl,--version-script={os.path.join(here, w[2])}")
+            subprocess.run(argv, check=True)
+            STUBS[w[0]] = out
+
+
+def check_stubs(tree_files):
+    """Every symbol a payload program imports from a stubbed library must be
+    defined by the stand-in (else the loader would fail at boot)."""
+    for soname, stub in STUBS.items():
+        real = dynsyms(os.path.realpath(find_lib(soname)), True)
+        have = dynsyms(stub, True)
+        for host in tree_files:
+            _, needed = elf_info(host)
+            if soname in needed:
+                missing = (dynsyms(host, False) & real) - have
+                if missing:
+                    sys.exit(f"build-payload: stub {soname} lacks {sorted(missing)} "
+                             f"(imported by {host})")
 
 
 # --- kernel and modules -----------------------------------------------------
@@ -404,6 +453,9 @@ def main():
             sys.exit(f"build-payload: {src} missing: run `make deps`")
         tree.host_file(dst, src, 0o755)
         elves.append(src)
+    stubdir = tempfile.mkdtemp(prefix="heads-stubs-")
+    atexit.register(shutil.rmtree, stubdir, True)
+    build_stubs(a.board, stubdir)
     libs = add_elf_closure(tree, elves)
     extra = []
     for soname in DLOPENED:
@@ -413,6 +465,16 @@ def main():
             libs.add(soname)
             extra.append(src)
     add_elf_closure(tree, extra)
+    if STUBS:
+        hosts = list(elves)
+        for path in tree.entries:
+            name = os.path.basename(path)
+            if path.startswith(LIB_DEST + "/") and ".so" in name and name not in STUBS:
+                try:
+                    hosts.append(os.path.realpath(find_lib(name)))
+                except FileNotFoundError:
+                    pass
+        check_stubs(hosts)
 
     # busybox applets, for the recovery shell only (never on the boot path).
     applets = [] if "/bin/busybox" in excluded else subprocess.run(
