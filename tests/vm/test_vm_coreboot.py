@@ -24,6 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "cmd"))
 import vm  # noqa: E402
+os.environ.setdefault("HEADS", vm.HEADS)
 import test_cbfs  # noqa: E402
 import importlib.util  # noqa: E402
 
