@@ -126,6 +126,39 @@ class TestCbfs(TempDirTest):
                              "heads/initrd/etc/config.user", "-t", "raw")
         self.assertEqual(run("tpm", "predict-pcr2", "--rom", rom).stdout.strip(), want)
 
+    def test_romcfg_cbfs_backend(self):
+        """heads rom reads the owner's files from heads/initrd/ in CBFS and
+        refuses to write a coreboot ROM."""
+        rom = os.path.join(self.tmp, "f.rom")
+        cbfs_images.fmap_image(rom)
+        files = cbfs_images.populate(rom, self.tmp)
+        bad = self.write("bad", "x")
+        cbfs_images.cbfstool(rom, "add", "-r", "COREBOOT", "-f", bad, "-n",
+                             "heads/initrd/etc/shadow", "-t", "raw")
+        r = run("rom", "list", "--device", rom)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for name in ("etc/config.user", ".gnupg/pubring.kbx"):
+            data = files["heads/initrd/" + name]
+            self.assertIn(f"{name} {len(data)} {hashlib.sha256(data).hexdigest()}", r.stdout)
+        self.assertNotIn("shadow", r.stdout)
+        root = os.path.join(self.tmp, "root")
+        r = run("rom", "extract", "--device", rom, "--root", root)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(root, "etc/config.user"), "rb") as fh:
+            self.assertEqual(fh.read(), files["heads/initrd/etc/config.user"])
+        r = run("rom", "add", "--device", rom, f"etc/config.user={bad}")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not implemented", r.stderr)
+        # LZMA-compressed owner files are read decompressed.
+        cfg = self.write("cfg", 'export CONFIG_X="y"\n' * 50)
+        cbfs_images.cbfstool(rom, "remove", "-r", "COREBOOT", "-n", "heads/initrd/etc/config.user")
+        cbfs_images.cbfstool(rom, "add", "-r", "COREBOOT", "-f", cfg, "-n",
+                             "heads/initrd/etc/config.user", "-t", "raw", "-c", "lzma")
+        with open(cfg, "rb") as fh:
+            want = fh.read()
+        r = run("rom", "list", "--device", rom)
+        self.assertIn(f"etc/config.user {len(want)} {hashlib.sha256(want).hexdigest()}", r.stdout)
+
     def test_errors(self):
         junk = self.write("junk", b"\x00" * 4096, "wb")
         r = run("tpm", "predict-pcr2", "--rom", junk)

@@ -144,6 +144,50 @@ class BootTest(unittest.TestCase):
             self.assertEqual(replay, [live.lower()])
             self.assertEqual(predicted, live.lower())
 
+    def test_romcfg_cbfs(self):
+        """The owner's files as CBFS files heads/initrd/... in the flash: init
+        reads them from /dev/mtd0, extracts them and measures them into PCR 7
+        (live = the host's prediction from the flash image); PCR 2 does not
+        move (coreboot does not load them)."""
+        rom = ensure_rom()
+        with tempfile.TemporaryDirectory(prefix="heads-cb-") as d:
+            flash = os.path.join(d, "flash.rom")
+            with open(rom, "rb") as src, open(flash, "wb") as dst:
+                dst.write(src.read())
+            cfg = os.path.join(d, "config.user")
+            with open(cfg, "w") as f:
+                f.write('export CONFIG_CB_TEST="from-cbfs"\n')
+            kbx = os.path.join(d, "pubring.kbx")
+            with open(kbx, "wb") as f:
+                f.write(os.urandom(500) * 6)  # compressible: stored LZMA
+            for src, name, comp in ((cfg, "etc/config.user", []),
+                                    (kbx, ".gnupg/pubring.kbx", ["-c", "lzma"])):
+                subprocess.run(["cbfstool", flash, "add", "-r", "COREBOOT", "-f", src, "-n",
+                                "heads/initrd/" + name, "-t", "raw", *comp], check=True)
+            pcr2 = [subprocess.run([vm.HEADS, "tpm", "predict-pcr2", "--rom", x],
+                                   capture_output=True, text=True, check=True).stdout.strip()
+                    for x in (rom, flash)]
+            self.assertEqual(pcr2[0], pcr2[1])
+            with CorebootVM(flash, name="vm-coreboot-romcfg") as m:
+                m.recovery_shell(BOOT_TIMEOUT)
+                value = m.shell("heads config get CONFIG_CB_TEST --file /etc/config.user")
+                kbx_sum = m.shell("heads rom list").strip()
+                base = m.shell("read b < /tmp/pcr7_base.txt; echo $b").split()[-1]
+                live7 = m.shell("heads tpm pcrread 7").split()[-1]
+                live2 = m.shell("heads tpm pcrread 2").split()[-1]
+                m.send("exit\n")
+            with open(m.log_path, errors="replace") as f:
+                self.assertIn("ROM config area /dev/mtd0: 2 files", f.read())
+            self.assertIn("from-cbfs", value)
+            with open(kbx, "rb") as f:
+                self.assertIn(hashlib.sha256(f.read()).hexdigest(), kbx_sum)
+            want7 = subprocess.run([vm.HEADS, "rom", "predict-pcr7", "--device", flash,
+                                    "--base", base, "--board",
+                                    os.path.join(BOARD, "config")],
+                                   capture_output=True, text=True, check=True).stdout.strip()
+            self.assertEqual(live7.lower(), want7)
+            self.assertEqual(live2.lower(), pcr2[0])
+
 
 if __name__ == "__main__":
     vm.main()
