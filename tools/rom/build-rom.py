@@ -129,6 +129,19 @@ def cbfs_report(rom):
     return f"CBFS: {used} bytes in files, {free} bytes free ({free / 1048576:.2f} MiB)"
 
 
+def report(out, rom):
+    """Print the CBFS line and append it to OUT/size-report.txt (the
+    payload builder's report, when there)."""
+    line = cbfs_report(rom)
+    print(line, file=sys.stderr)
+    path = os.path.join(out, "size-report.txt")
+    if os.path.exists(path):
+        with open(path) as f:
+            text = [l for l in f if not l.startswith("CBFS: ")]
+        with open(path, "w") as f:
+            f.writelines(text + [line + "\n"])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--board", required=True)
@@ -166,7 +179,7 @@ def main():
         shutil.copyfile(cached, rom + ".tmp")
         os.replace(rom + ".tmp", rom)
         print(f"build-rom: cached ({cached})", file=sys.stderr)
-        print(cbfs_report(rom), file=sys.stderr)
+        report(out, rom)
         print(f"{sha256_file(rom)}  {rom}")
         return
 
@@ -224,7 +237,7 @@ def main():
     else:
         shutil.copyfile(rom, cached + ".tmp")
         os.replace(cached + ".tmp", cached)
-    print(cbfs_report(rom), file=sys.stderr)
+    report(out, rom)
     print(f"{sha256_file(rom)}  {rom}")
 
 
