@@ -37,7 +37,7 @@ static const char usage[] =
 	"Exit: 0 ok, 1 not found or malformed, 2 usage.\n";
 
 struct opts {
-	const char *rom, *name, *region, *mem, *out;
+	const char *rom, *name, *region, *mem, *out, *log;
 	bool json, decompress;
 };
 
@@ -51,6 +51,7 @@ static int parse(const char *cmd, int argc, char **argv, struct opts *o)
 		{"decompress", no_argument, NULL, 'd'},
 		{"mem", required_argument, NULL, 'm'},
 		{"out", required_argument, NULL, 'o'},
+		{"log", required_argument, NULL, 'l'},
 		{},
 	};
 	int c;
@@ -65,6 +66,7 @@ static int parse(const char *cmd, int argc, char **argv, struct opts *o)
 		case 'd': o->decompress = true; break;
 		case 'm': o->mem = optarg; break;
 		case 'o': o->out = optarg; break;
+		case 'l': o->log = optarg; break;
 		default: return cmd_usage_error(cmd, "%s: bad option", argv[0]);
 		}
 	}
@@ -252,18 +254,84 @@ int cmd_tpm_predict_pcr2(int argc, char **argv)
 	return HEADS_EXIT_OK;
 }
 
+/* Each PCR 2 event of the log against the ROM's measurement of the same
+ * name: which of coreboot's stages moved. Returns the number of differences. */
+static int compare_with_rom(const struct tpm_eventlog *l, const struct opts *o)
+{
+	struct cbfs c;
+	struct coreboot_measurement m[6];
+	size_t n = 0;
+	bool seen[6] = {false};
+	int diff = 0;
+	_cleanup_free_ uint8_t *buf = NULL;
+
+	if (open_rom(o, &buf, &c))
+		return -1;
+	if (coreboot_measurements(&c, m, &n) < 0) {
+		cbfs_free(&c);
+		log_error("%s: not a coreboot ROM", o->rom);
+		return -1;
+	}
+	cbfs_free(&c);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct tpm_event *e = &l->events[i];
+		char name[64] = "";
+		size_t k;
+		if (e->pcr != COREBOOT_PCR2 || e->type == TPM_EV_NO_ACTION)
+			continue;
+		for (k = 0; k < e->data_len && k < sizeof(name) - 1 && e->data[k]; k++)
+			name[k] = (char)e->data[k];
+		name[k] = '\0';
+		for (k = 0; k < n && strcmp(m[k].name, name); k++)
+			;
+		if (k == n) {
+			printf("%s: not measured from this ROM\n", name);
+			diff++;
+		} else if (!e->has_sha256 || memcmp(e->sha256, m[k].sha256, 32)) {
+			printf("%s: MOVED (differs from %s)\n", name, o->rom);
+			seen[k] = true;
+			diff++;
+		} else {
+			printf("%s: as in %s\n", name, o->rom);
+			seen[k] = true;
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		if (!seen[k]) {
+			printf("%s: in %s, not in the log\n", m[k].name, o->rom);
+			diff++;
+		}
+	return diff;
+}
+
 int cmd_tpm_coreboot_log(int argc, char **argv)
 {
 	struct opts o;
 	_cleanup_free_ uint8_t *buf = NULL;
 	struct tpm_eventlog *l = NULL;
 	size_t len;
+	int diff = 0;
 	int r = parse("tpm", argc, argv, &o);
 	if (r)
 		return r;
-	r = coreboot_read_tpm_log(o.mem, &buf, &len);
-	if (r < 0)
+	if (o.log) { /* a saved log (--out) instead of cbmem */
+		char *b;
+		r = fs_read_file(o.log, CBTABLE_MAX * 16, &b, &len);
+		if (r < 0) {
+			log_error("%s: %s", o.log, strerror(-r));
+			return HEADS_EXIT_FAIL;
+		}
+		buf = (uint8_t *)b;
+		/* coreboot's layout (unused slots after the entries): its used part */
+		size_t used;
+		if (coreboot_tpm2_log_len(buf, len, &used) < 0) {
+			log_error("%s: not coreboot's TPM 2.0 log", o.log);
+			return HEADS_EXIT_FAIL;
+		}
+		len = used;
+	} else if (coreboot_read_tpm_log(o.mem, &buf, &len) < 0) {
 		return HEADS_EXIT_FAIL;
+	}
 	if (o.out) {
 		r = fs_write_atomic(o.out, buf, len, 0644);
 		if (r < 0) {
@@ -297,6 +365,10 @@ int cmd_tpm_coreboot_log(int argc, char **argv)
 		hex_encode(v, vl, hex);
 		printf("PCR %u replay %s\n", pcr, hex);
 	}
+	if (o.rom)
+		diff = compare_with_rom(l, &o);
 	tpm_eventlog_free(l);
-	return HEADS_EXIT_OK;
+	if (diff < 0)
+		return HEADS_EXIT_FAIL;
+	return diff ? HEADS_EXIT_FAIL : HEADS_EXIT_OK;
 }

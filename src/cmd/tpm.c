@@ -37,7 +37,7 @@ static const char usage[] =
 	"       heads tpm eventlog [--file F] [--no-compare]\n"
 	"       heads tpm predict N [--eventlog F | --no-eventlog] [--string S]... [--file F]...\n"
 	"       heads tpm predict-pcr2 --rom FILE\n"
-	"       heads tpm coreboot-log [--mem /dev/mem] [--out FILE]\n"
+	"       heads tpm coreboot-log [--mem /dev/mem | --log FILE] [--out FILE] [--rom ROM]\n"
 	"       heads tpm reset [--owner-fd FD]\n"
 	"       heads tpm seal HANDLE --pcrs LIST [--auth-fd FD] [--owner-fd FD]\n"
 	"                [--future N]... [--future-string N=S]... [--future-file N=F]...\n"

@@ -65,6 +65,43 @@ def compare_with_cbfstool(test, rom, tmp):
     return ours
 
 
+def coreboot_log(events):
+    """coreboot's cbmem TPM 2.0 log layout (tpm2_log_serialized.h): Spec ID
+    event with vendor info "CBT2", then 100-byte TCG_PCR_EVENT2 entries;
+    events: [(pcr, sha256 bytes, name)]."""
+    import struct
+    n = len(events)
+    vendor = struct.pack("<BBBIHHI", 0, 1, 0, 0x32544243, 50, n, 100)
+    spec = (b"Spec ID Event03\0" + struct.pack("<IBBBBI", 0, 0, 2, 0, 2, 1) +
+            struct.pack("<HH", 0xB, 32) + bytes([15]) + vendor)
+    out = struct.pack("<II", 0, 3) + bytes(20) + struct.pack("<I", len(spec)) + spec
+    for pcr, digest, name in events:
+        out += (struct.pack("<IIIH", pcr, 5, 1, 0xB) + digest + struct.pack("<I", 50) +
+                name.encode().ljust(50, b"\0"))
+    return out + bytes(100 * 3)  # unused slots
+
+
+def rom_measurements(rom):
+    """[(name, sha256)] coreboot would log for rom (Python oracle)."""
+    with open(rom, "rb") as fh:
+        img = fh.read()
+    i = img.index(b"__FMAP__")
+    nareas = int.from_bytes(img[i + 54:i + 56], "little")
+    out = []
+    for k in range(nareas):
+        a = img[i + 56 + 42 * k:i + 56 + 42 * (k + 1)]
+        if a[8:40].rstrip(b"\0") == b"FMAP":
+            off, size = int.from_bytes(a[0:4], "little"), int.from_bytes(a[4:8], "little")
+            out.append(("FMAP: FMAP", hashlib.sha256(img[off:off + size]).digest()))
+    for name in ("bootblock", "fallback/romstage", "fallback/postcar", "fallback/ramstage",
+                 "fallback/payload"):
+        r = subprocess.run(["cbfstool", rom, "extract", "-n", name, "-f", "/dev/stdout", "-U"],
+                           capture_output=True)
+        if r.returncode == 0:
+            out.append(("CBFS: " + name, hashlib.sha256(r.stdout).digest()))
+    return out
+
+
 def predict_pcr2_python(rom):
     """Independent oracle: FMAP region + bootblock, romstage, postcar,
     ramstage, payload as stored, extended from zeros."""
@@ -158,6 +195,32 @@ class TestCbfs(TempDirTest):
             want = fh.read()
         r = run("rom", "list", "--device", rom)
         self.assertIn(f"etc/config.user {len(want)} {hashlib.sha256(want).hexdigest()}", r.stdout)
+
+    def test_coreboot_log_vs_rom(self):
+        """A saved coreboot log replays; against the ROM it was made from every
+        stage is "as in"; against a ROM whose romstage changed, that stage is
+        named MOVED (exit 1)."""
+        rom = os.path.join(self.tmp, "f.rom")
+        cbfs_images.fmap_image(rom)
+        cbfs_images.populate(rom, self.tmp)
+        m = rom_measurements(rom)
+        log = self.write("log.bin", coreboot_log([(2, d, n) for n, d in m]), "wb")
+        want, _ = predict_pcr2_python(rom)
+        r = run("tpm", "coreboot-log", "--log", log, "--rom", rom)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(f"PCR 2 replay {want}", r.stdout)
+        self.assertIn("CBFS: fallback/romstage: as in", r.stdout)
+        p = self.write("rs", "changed romstage")
+        cbfs_images.cbfstool(rom, "remove", "-r", "COREBOOT", "-n", "fallback/romstage")
+        cbfs_images.cbfstool(rom, "add", "-r", "COREBOOT", "-f", p, "-n", "fallback/romstage",
+                             "-t", "raw")
+        r = run("tpm", "coreboot-log", "--log", log, "--rom", rom)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("CBFS: fallback/romstage: MOVED", r.stdout)
+        self.assertIn("CBFS: bootblock: as in", r.stdout)
+        # A log that is not coreboot's: refused.
+        junk = self.write("junk.bin", b"\0" * 64, "wb")
+        self.assertEqual(run("tpm", "coreboot-log", "--log", junk).returncode, 1)
 
     def test_errors(self):
         junk = self.write("junk", b"\x00" * 4096, "wb")

@@ -132,7 +132,7 @@ class BootTest(unittest.TestCase):
                 t_shell = m.elapsed()
                 live = m.shell("heads tpm pcrread 2").split()[-1]
                 sysfs = m.shell("read v < /sys/class/tpm/tpm0/pcr-sha256/2; echo $v").split()[-1]
-                log = m.shell("heads tpm coreboot-log")
+                log = m.shell("heads tpm coreboot-log --rom /dev/mtd0; echo rc=$?")
                 m.send("exit\n")
             print(log)
             print(f"coreboot banner at {t_cb:.1f} s, recovery shell at {t_shell:.1f} s")
@@ -140,6 +140,10 @@ class BootTest(unittest.TestCase):
             names = [ln.split("\t")[-1] for ln in log.splitlines() if ln.startswith("PCR 2\t")]
             self.assertEqual(names[:2], ["FMAP: FMAP", "CBFS: bootblock"])
             self.assertIn("CBFS: fallback/payload", names)
+            # every stage as in the flash the guest reads through MTD
+            self.assertIn("rc=0", log)
+            self.assertIn("CBFS: fallback/payload: as in /dev/mtd0", log)
+            self.assertNotIn("MOVED", log)
             self.assertEqual(live.lower(), sysfs.lower())
             self.assertEqual(replay, [live.lower()])
             self.assertEqual(predicted, live.lower())
