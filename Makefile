@@ -13,7 +13,8 @@ ASAN_SUITES ?= --suite unit --suite tpm --suite luks
 FUZZ_SECONDS ?= 20
 MESON_TEST  ?= meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps build check check-build check-asan check-fuzz run clean payload disk run-reset
+.PHONY: all deps build check check-build check-asan check-fuzz run clean payload disk run-reset \
+	rom kernel payload-ovmf payload-coreboot
 
 all: build
 
@@ -71,13 +72,39 @@ check-fuzz: $(FUZZ_BUILD)/build.ninja
 # QEMU board (boards/qemu): payload = Debian's kernel + our initramfs; demo
 # disk = mmdebstrap'd Debian 12 on LUKS2 (root needed, cached by recipe hash).
 QEMU_OUT ?= $(BUILD)/qemu
-FIRMWARE ?= ovmf
+# coreboot (default): boards/qemu-coreboot, coreboot + Heads in an 8 MiB
+# flash; ovmf or seabios: boards/qemu, the payload given to QEMU directly.
+FIRMWARE ?= coreboot
+CB_OUT ?= $(BUILD)/qemu-coreboot
+CB_BOARD = boards/qemu-coreboot
+# Where the pinned coreboot tarballs are found without network (the
+# download cache /var/cache/heads/downloads is tried first).
+DOWNLOAD_MIRROR ?= ../shared/downloads
+export DOWNLOAD_MIRROR
+
+# On the coreboot board the size report ends with the CBFS free space, so
+# `make payload` builds the ROM too (a payload change rebuilds it in seconds).
+payload: $(if $(filter coreboot,$(FIRMWARE)),rom,payload-ovmf)
 
 # Rebuilt only when heads, the builder or a board file changed; the sha256
 # of the initrd is printed either way.
-payload: build
+payload-ovmf: build
 	@$(MAKE) --no-print-directory $(QEMU_OUT)/initrd.cpio.xz
 	@sha256sum $(QEMU_OUT)/initrd.cpio.xz
+
+# The board kernel from Debian's linux-source-6.1 (cached by input hash).
+kernel:
+	@python3 tools/kernel/build-kernel.py --board $(CB_BOARD) --out $(CB_OUT)
+
+payload-coreboot: build kernel
+	@python3 tools/payload/build-payload.py --board $(CB_BOARD) --heads $(BUILD)/heads \
+		--kernel $(CB_OUT)/bzImage --out $(CB_OUT)
+
+# coreboot 26.06 + the payload: build/qemu-coreboot/coreboot.rom (8 MiB),
+# cached by input hash; prints its sha256 and the CBFS free space.
+rom: payload-coreboot
+	@python3 tools/rom/build-rom.py --board $(CB_BOARD) --kernel $(CB_OUT)/bzImage \
+		--initrd $(CB_OUT)/initrd.cpio.xz --out $(CB_OUT)
 
 $(QEMU_OUT)/initrd.cpio.xz: $(BUILD)/heads tools/payload/build-payload.py $(wildcard boards/qemu/*)
 	python3 tools/payload/build-payload.py --board boards/qemu --heads $(BUILD)/heads \
@@ -88,16 +115,18 @@ disk:
 
 # The disk the VM writes to is a copy of the demo disk (make run-reset drops
 # it and the TPM state: a fresh start). Quit QEMU with Ctrl-A X.
-run: deps build payload
+run: deps build $(if $(filter coreboot,$(FIRMWARE)),rom,payload)
 	@if tools/disk/build-disk.sh $(QEMU_OUT); then \
 		test -e $(QEMU_OUT)/disk.img || \
 			cp --sparse=always $(QEMU_OUT)/demo-disk.img $(QEMU_OUT)/disk.img; \
 		disk="--disk $(QEMU_OUT)/disk.img"; \
 	else echo "make run: no demo disk (see above): booting without one"; disk=""; fi; \
-	boards/qemu/run.py --payload $(QEMU_OUT) --firmware $(FIRMWARE) $$disk
+	if [ "$(FIRMWARE)" = coreboot ]; then boards/qemu-coreboot/run.py --out $(CB_OUT) $$disk; \
+	else boards/qemu/run.py --payload $(QEMU_OUT) --firmware $(FIRMWARE) $$disk; fi
 
 run-reset:
 	rm -rf $(QEMU_OUT)/tpm-state $(QEMU_OUT)/disk.img $(QEMU_OUT)/rom.img
+	rm -rf $(CB_OUT)/tpm-state $(CB_OUT)/flash.rom $(CB_OUT)/rom.img
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -54,7 +54,7 @@ static const char usage[] =
 	"The recovery shell. Wipes DIR (default " DEFAULT_SECRET_DIR ": every file is\n"
 	"overwritten with zeros and removed), extends PCR 4 with \"recovery\" (when\n"
 	"CONFIG_TPM=y), prints the message and PCRs 0-7, then runs the shell\n"
-	"(default " DEFAULT_SHELL " sh) on the terminal. When the shell exits, it starts\n"
+	"(default " DEFAULT_SHELL " sh, else /bin/sh) on the terminal. When the shell exits, it starts\n"
 	"over (wipe, extend, authenticate); --rounds N stops after N shells\n"
 	"(--once: 1).\n"
 	"\n"
@@ -340,6 +340,10 @@ static int run(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cmd_usage_error("recovery", "unexpected argument '%s'", argv[optind]);
+	/* A board without busybox (qemu-coreboot: 8 MiB flash) ships /bin/sh. */
+	if (streq(shell, DEFAULT_SHELL) && access(DEFAULT_SHELL, X_OK) != 0 &&
+	    access("/bin/sh", X_OK) == 0)
+		shell = "/bin/sh";
 
 	config_init(&cfg);
 	if ((r = load_config(files, n_files, &cfg))) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include "coreboot_cmd.h"
 
 #define PASS_MAX 256
 #define DEFAULT_TRACE "/tmp/measuring_trace.log"
@@ -37,6 +38,8 @@ static const char usage[] =
 	"       heads tpm extend N (--string S | --file F) [--trace FILE]\n"
 	"       heads tpm eventlog [--file F] [--no-compare]\n"
 	"       heads tpm predict N [--eventlog F | --no-eventlog] [--string S]... [--file F]...\n"
+	"       heads tpm predict-pcr2 --rom FILE\n"
+	"       heads tpm coreboot-log [--mem /dev/mem | --log FILE] [--out FILE] [--rom ROM]\n"
 	"       heads tpm reset [--owner-fd FD]\n"
 	"       heads tpm seal HANDLE --pcrs LIST [--auth-fd FD] [--owner-fd FD]\n"
 	"                [--future N]... [--future-string N=S]... [--future-file N=F]...\n"
@@ -914,6 +917,8 @@ static const struct heads_subcommand subs[] = {
 	{"extend", "extend a PCR", do_extend},
 	{"eventlog", "list and replay the firmware event log", do_eventlog},
 	{"predict", "compute a future PCR value", do_predict},
+	{"predict-pcr2", "PCR 2 coreboot will measure, from a ROM", cmd_tpm_predict_pcr2},
+	{"coreboot-log", "coreboot's TPM log (cbmem) and its replay", cmd_tpm_coreboot_log},
 	{"reset", "clear and take ownership", do_reset},
 	{"seal", "seal stdin to PCR values", do_seal},
 	{"unseal", "unseal to stdout", do_unseal},

@@ -1,6 +1,7 @@
 /* romcfg.c - the ROM configuration area (see romcfg.h). */
 #include "romcfg.h"
 
+#include "cbfs.h"
 #include "codec.h"
 #include "cpio.h"
 #include "fs.h"
@@ -252,8 +253,25 @@ static int read_slot(int fd, size_t slot_size, int i, uint8_t *buf)
 	return (size_t)n == slot_size ? 0 : -EIO;
 }
 
+/* The CBFS backend when path holds a coreboot image: 1, else 0. */
+static int read_cbfs(const char *path, struct romcfg *ret, int *r)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	*r = fs_read_file(path, CBFS_MAX_IMAGE, &buf, &len);
+	if (*r < 0 || !romcfg_is_cbfs(buf, len))
+		return 0;
+	*r = romcfg_parse_cbfs(buf, len, ret);
+	if (*r < 0)
+		log_error_errno(*r, "%s: the ROM's CBFS is unreadable", path);
+	return 1;
+}
+
 int romcfg_read(const char *path, struct romcfg *ret)
 {
+	int cr;
+	if (read_cbfs(path, ret, &cr))
+		return cr;
 	uint64_t size;
 	_cleanup_close_ int fd = open_area(path, O_RDONLY, &size);
 	if (fd < 0)
@@ -356,6 +374,16 @@ int romcfg_write(const char *path, struct romcfg *c)
 {
 	uint64_t size;
 	{
+		struct romcfg probe;
+		int cr;
+		if (read_cbfs(path, &probe, &cr)) {
+			if (cr == 0)
+				romcfg_free(&probe);
+			return log_error_errno(-ENOTSUP, "%s: a coreboot ROM: writing its CBFS is not "
+					       "implemented (add heads/initrd/ files with cbfstool)", path);
+		}
+	}
+	{
 		_cleanup_close_ int fd = open_area(path, O_RDONLY, &size);
 		if (fd < 0)
 			return log_error_errno(fd, "%s: opening the ROM config area", path);
@@ -429,6 +457,10 @@ int romcfg_find(const char *sys_block, const char *serial, char **ret)
 		}
 	}
 	closedir(d);
+	if (r == -ENOENT && !sys_block && access("/dev/mtd0", R_OK) == 0) {
+		*ret = xstrdup("/dev/mtd0");
+		r = 0;
+	}
 	return r;
 }
 

@@ -5,8 +5,11 @@
  * initramfs root and measured into PCR 7.
  *
  * On the QEMU board the area is a raw block device (a virtio disk whose
- * serial is ROMCFG_SERIAL, 1 MiB); on coreboot boards it would be CBFS
- * (not implemented). Writing it is the QEMU board's "flash the ROM".
+ * serial is ROMCFG_SERIAL, 1 MiB). Writing it is the QEMU board's "flash
+ * the ROM". On coreboot boards (qemu-coreboot) it is CBFS: the files
+ * "heads/initrd/<name>" of the flash (/dev/mtd0) or a ROM image; that
+ * backend (romcfg_cbfs.c) is read-only (the files are added on the host with
+ * cbfstool; romcfg_write refuses a CBFS target with -ENOTSUP).
  *
  * Contract:
  * - Layout: the device is two slots of half its size each. A slot is a
@@ -34,6 +37,7 @@
 #ifndef HEADS_ROMCFG_H
 #define HEADS_ROMCFG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,8 +70,15 @@ int romcfg_name_ok(const char *name);
 
 /* The block device whose sysfs "serial" is serial ("heads-rom" by default
  * when NULL), under sys_block ("/sys/block" when NULL): "/dev/<name>" in
- * *ret. -ENOENT when there is none. */
+ * *ret; with sys_block NULL and no such disk, the boot flash "/dev/mtd0"
+ * when it exists (CBFS backend). -ENOENT when there is none. */
 int romcfg_find(const char *sys_block, const char *serial, char **ret);
+
+/* CBFS backend: true if buf is a coreboot image (an FMAP with a COREBOOT
+ * region, no romcfg slot header); its heads/initrd/ files as a romcfg
+ * (names that romcfg_name_ok refuses are skipped with a warning). */
+bool romcfg_is_cbfs(const void *buf, size_t len);
+int romcfg_parse_cbfs(const void *buf, size_t len, struct romcfg *ret);
 
 /* Parse one slot (len bytes). Blank slot: -ENODATA. */
 int romcfg_parse_slot(const void *buf, size_t len, struct romcfg *ret);

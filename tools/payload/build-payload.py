@@ -20,6 +20,8 @@ Contents:
   /etc/modules listing them in load order; /etc/config from the board.
 """
 import argparse
+import atexit
+import shutil
 import hashlib
 import lzma
 import os
@@ -156,10 +158,57 @@ def add_elf_closure(tree, binaries):
             if soname in seen_libs:
                 continue
             seen_libs.add(soname)
-            src = find_lib(soname)
+            src = STUBS.get(soname) or find_lib(soname)
             tree.host_file(f"{LIB_DEST}/{soname}", os.path.realpath(src), 0o755)
             todo.append(os.path.realpath(src))
     return seen_libs
+
+
+# soname -> built stand-in library (board file `stubs`)
+STUBS = {}
+
+
+def dynsyms(path, defined):
+    r = subprocess.run(["nm", "-D", "--defined-only" if defined else "--undefined-only", path],
+                       capture_output=True, text=True, check=True)
+    return {l.split()[-1].split("@")[0] for l in r.stdout.splitlines() if l.strip()}
+
+
+def build_stubs(board, workdir):
+    """Compile the stand-ins a board lists (`stubs`: SONAME SOURCE [VERSION-SCRIPT],
+    paths relative to tools/payload/stubs) into workdir."""
+    path = os.path.join(board, "stubs")
+    if not os.path.exists(path):
+        return
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stubs")
+    with open(path) as f:
+        for line in f:
+            w = line.split("#", 1)[0].split()
+            if not w:
+                continue
+            out = os.path.join(workdir, w[0])
+            argv = ["gcc", "-shared", "-fPIC", "-Os", "-s", "-Wall", "-Werror",
+                    f"-Wl,-soname,{w[0]}", "-Wl,--build-id=none", "-o", out,
+                    os.path.join(here, w[1])]
+            if len(w) > 2:
+                argv.append(f"-Wl,--version-script={os.path.join(here, w[2])}")
+            subprocess.run(argv, check=True)
+            STUBS[w[0]] = out
+
+
+def check_stubs(tree_files):
+    """Every symbol a payload program imports from a stubbed library must be
+    defined by the stand-in (else the loader would fail at boot)."""
+    for soname, stub in STUBS.items():
+        real = dynsyms(os.path.realpath(find_lib(soname)), True)
+        have = dynsyms(stub, True)
+        for host in tree_files:
+            _, needed = elf_info(host)
+            if soname in needed:
+                missing = (dynsyms(host, False) & real) - have
+                if missing:
+                    sys.exit(f"build-payload: stub {soname} lacks {sorted(missing)} "
+                             f"(imported by {host})")
 
 
 # --- kernel and modules -----------------------------------------------------
@@ -292,6 +341,43 @@ def xz(data):
     return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32, filters=filters)
 
 
+def component_report(tree, programs):
+    """Every regular file of the initrd assigned to one component: each
+    program with the libraries it is the first (in this order) to need,
+    then kernel modules, then the rest. Sizes uncompressed and alone with
+    xz -9 (an estimate of its share of the initrd)."""
+    owner = {}
+    for name, src, dst in programs:
+        owner.setdefault(dst, name)
+        todo, seen = [src], set()
+        while todo:
+            interp, needed = elf_info(todo.pop())
+            for so in needed + ([os.path.basename(os.path.realpath(interp))] if interp else []):
+                if so in seen:
+                    continue
+                seen.add(so)
+                owner.setdefault(f"{LIB_DEST}/{so}", name)
+                try:
+                    todo.append(os.path.realpath(find_lib(so)))
+                except FileNotFoundError:
+                    pass
+    groups = {}
+    for path, (mode, data) in tree.entries.items():
+        if mode & 0o170000 != S_IFREG:
+            continue
+        g = owner.get(path) or ("modules" if "/modules/" in path else "other")
+        groups.setdefault(g, []).append(path)
+    lines = ["initrd by component (uncompressed, alone with xz -9; every file):"]
+    for g, paths in sorted(groups.items(), key=lambda kv: -sum(len(tree.entries[p][1])
+                                                               for p in kv[1])):
+        raw = b"".join(tree.entries[p][1] for p in sorted(paths))
+        lines.append(f"  {g:<12} {human(len(raw)):>11} {human(len(xz(raw))):>11}  "
+                     f"{len(paths)} files")
+        for p in sorted(paths, key=lambda p: -len(tree.entries[p][1])):
+            lines.append(f"      {human(len(tree.entries[p][1])):>11}  /{p}")
+    return lines
+
+
 def write_atomic(path, data):
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
@@ -328,7 +414,20 @@ def main():
 
     srcdir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     epoch = source_date_epoch(srcdir)
-    kernel, kver = pick_kernel(a.kernel)
+    # A board without a `modules` file has every driver built into its own
+    # kernel (boards/qemu-coreboot): no modules, any kernel file name.
+    has_modules = os.path.exists(os.path.join(a.board, "modules"))
+    if has_modules:
+        kernel, kver = pick_kernel(a.kernel)
+    else:
+        if not a.kernel:
+            sys.exit("build-payload: a board without modules needs --kernel")
+        kernel, kver = a.kernel, "board"
+    # Programs the board leaves out (`exclude`: one host path a line).
+    excluded = set()
+    if os.path.exists(os.path.join(a.board, "exclude")):
+        with open(os.path.join(a.board, "exclude")) as f:
+            excluded = {l.split("#", 1)[0].strip() for l in f} - {""}
     tree = Tree()
     for d in DIRS:
         tree.dir(d)
@@ -341,11 +440,22 @@ def main():
     # heads is built with debug info (debugoptimized): strip it for the payload.
     tree.file("usr/bin/heads", stripped(a.heads), 0o755)
     elves = [a.heads]
-    for src, dst in PROGRAMS:
+    # Programs the board adds (`programs`: HOST-PATH INITRAMFS-PATH a line).
+    programs = [(src, dst) for src, dst in PROGRAMS if src not in excluded]
+    if os.path.exists(os.path.join(a.board, "programs")):
+        with open(os.path.join(a.board, "programs")) as f:
+            for l in f:
+                l = l.split("#", 1)[0].split()
+                if l:
+                    programs.append((l[0], l[1]))
+    for src, dst in programs:
         if not os.path.exists(src):
             sys.exit(f"build-payload: {src} missing: run `make deps`")
         tree.host_file(dst, src, 0o755)
         elves.append(src)
+    stubdir = tempfile.mkdtemp(prefix="heads-stubs-")
+    atexit.register(shutil.rmtree, stubdir, True)
+    build_stubs(a.board, stubdir)
     libs = add_elf_closure(tree, elves)
     extra = []
     for soname in DLOPENED:
@@ -355,10 +465,20 @@ def main():
             libs.add(soname)
             extra.append(src)
     add_elf_closure(tree, extra)
+    if STUBS:
+        hosts = list(elves)
+        for path in tree.entries:
+            name = os.path.basename(path)
+            if path.startswith(LIB_DEST + "/") and ".so" in name and name not in STUBS:
+                try:
+                    hosts.append(os.path.realpath(find_lib(name)))
+                except FileNotFoundError:
+                    pass
+        check_stubs(hosts)
 
     # busybox applets, for the recovery shell only (never on the boot path).
-    applets = subprocess.run(["/bin/busybox", "--list-full"], capture_output=True,
-                             text=True, check=True).stdout.split()
+    applets = [] if "/bin/busybox" in excluded else subprocess.run(
+        ["/bin/busybox", "--list-full"], capture_output=True, text=True, check=True).stdout.split()
     for ap_path in applets:
         name = os.path.basename(ap_path)
         dest = f"usr/bin/{name}"
@@ -369,7 +489,8 @@ def main():
 
     # Board config and modules.
     tree.host_file("etc/config", os.path.join(a.board, "config"), 0o644)
-    mods = module_order(kver, read_board_modules(os.path.join(a.board, "modules")))
+    mods = module_order(kver, read_board_modules(os.path.join(a.board, "modules"))) \
+        if has_modules else []
     lines = []
     for rel, args in mods:
         dest = f"lib/modules/{kver}/{rel}"
@@ -394,6 +515,8 @@ def main():
 
     sizes = sorted(((len(v[1]), p) for p, v in tree.entries.items()
                     if v[0] & 0o170000 == S_IFREG), reverse=True)
+    components = component_report(tree, [("heads", a.heads, "usr/bin/heads")] +
+                                  [(os.path.basename(s_), s_, d) for s_, d in programs])
     sha = hashlib.sha256(initrd).hexdigest()
     report = [
         f"kernel        {kernel} ({kver}): {human(len(kdata))}",
@@ -406,6 +529,7 @@ def main():
     for size, p in sizes[:10]:
         alone = len(lzma.compress(tree.entries[p][1], preset=0))
         report.append(f"  {human(size):>11}  {human(alone):>11}  /{p}")
+    report += components
     text = "\n".join(report) + "\n"
     write_atomic(os.path.join(a.out, "size-report.txt"), text.encode())
     sys.stdout.write(text)

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Run recipe of the qemu-coreboot board: coreboot + Heads from the flash.
+
+    run.py --out build/qemu-coreboot [--disk IMG] [--state DIR] [--flash IMG] [--rom IMG]
+
+QEMU q35 (TCG: coreboot does not run under KVM here) with the ROM as
+writable system flash (pflash unit 0: the guest writes it with CFI commands
+and QEMU keeps the writes in the file), a software TPM 2.0 (swtpm, no
+startup-clear: coreboot sends TPM2_Startup), the serial console on this
+terminal (Ctrl-A X quits). The flash image (--flash, default
+OUT/flash.rom) is a copy of OUT/coreboot.rom made when missing: the
+machine's flash, kept across boots (`make run-reset` drops it).
+Until romcfg reads CBFS, the owner's files stay on the virtio ROM config
+area (--rom, default OUT/rom.img, as on boards/qemu).
+
+Also imported by the VM test driver (tests/vm/vm.py).
+"""
+import argparse
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location(
+    "board_qemu_run", os.path.join(os.path.dirname(HERE), "qemu", "run.py"))
+common = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(common)
+
+ROM_SIZE = 8 * 1024 * 1024
+
+
+def flash_copy(rom, flash):
+    """The writable flash image: a copy of the built ROM (made when missing
+    or when the ROM was rebuilt since, i.e. newer than the copy)."""
+    if not os.path.exists(flash) or os.path.getmtime(rom) > os.path.getmtime(flash):
+        shutil.copyfile(rom, flash + ".tmp")
+        os.replace(flash + ".tmp", flash)
+    return flash
+
+
+def qemu_argv(flash, state, disk=None, interactive=True, memory=1024, snapshot=False,
+              rom=None, drives=(), readonly=False):
+    argv = ["qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-m", str(memory)]
+    if readonly or os.path.getsize(flash) > ROM_SIZE:
+        argv += ["-bios", flash]  # QEMU takes no writable system flash over 8 MiB
+    else:
+        argv += ["-drive", f"if=pflash,format=raw,unit=0,file={flash}"]
+    argv += ["-chardev", f"socket,id=chrtpm,path={os.path.join(state, 'swtpm.sock')}",
+             "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
+             "-device", "tpm-tis,tpmdev=tpm0",
+             "-nic", "none", "-no-reboot"]
+    if disk:
+        argv += common.virtio_drive(disk, "disk", snapshot=snapshot)
+    for i, d in enumerate(drives):
+        path, serial = (d, None) if isinstance(d, str) else d
+        argv += common.virtio_drive(path, f"drive{i}", serial)
+    if rom:
+        argv += common.virtio_drive(rom, "rom", common.ROM_SERIAL)
+    if interactive:
+        argv += ["-nographic"]
+    else:
+        argv += ["-display", "none", "-monitor", "none", "-serial", "stdio"]
+    return argv
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Boot coreboot + Heads in QEMU with a software TPM.")
+    ap.add_argument("--out", required=True, help="directory with coreboot.rom (make rom)")
+    ap.add_argument("--disk", help="raw disk image (the demo disk)")
+    ap.add_argument("--state", help="swtpm state directory (default OUT/tpm-state)")
+    ap.add_argument("--flash", help="writable flash image (default OUT/flash.rom)")
+    ap.add_argument("--rom", help="ROM config area image (default OUT/rom.img)")
+    a = ap.parse_args()
+    rom = os.path.join(a.out, "coreboot.rom")
+    if not os.path.exists(rom):
+        sys.exit(f"run: {rom} missing: run `make rom`")
+    flash = flash_copy(rom, a.flash or os.path.join(a.out, "flash.rom"))
+    state = a.state or os.path.join(a.out, "tpm-state")
+    romcfg = common.blank_rom(a.rom or os.path.join(a.out, "rom.img"))
+    print(f"qemu-coreboot: flash {flash}, TPM state {state}, disk {a.disk or 'none'}")
+    print("Serial console on this terminal. Quit QEMU: Ctrl-A then X.")
+    sw = common.start_swtpm(state)
+    try:
+        rc = subprocess.call(qemu_argv(flash, state, a.disk, True, rom=romcfg))
+    finally:
+        common.stop(sw)
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()
