@@ -79,7 +79,7 @@ CB_OUT ?= $(BUILD)/qemu-coreboot
 CB_BOARD = boards/qemu-coreboot
 # Where the pinned coreboot tarballs are found without network (the
 # download cache /var/cache/heads/downloads is tried first).
-DOWNLOAD_MIRROR ?= ../shared/downloads
+DOWNLOAD_MIRROR ?= $(abspath ../shared/downloads)
 export DOWNLOAD_MIRROR
 
 # On the coreboot board the size report ends with the CBFS free space, so
