@@ -37,7 +37,7 @@ static const char usage[] =
 	"       heads tpm extend N (--string S | --file F) [--trace FILE]\n"
 	"       heads tpm eventlog [--file F] [--no-compare]\n"
 	"       heads tpm predict N [--eventlog F | --no-eventlog] [--string S]... [--file F]...\n"
-	"       heads tpm reset [--owner-fd FD]\n"
+	"       heads tpm reset [--owner-fd FD] [--da-max-tries N] [--da-recovery S]\n"
 	"       heads tpm seal HANDLE --pcrs LIST [--auth-fd FD] [--owner-fd FD]\n"
 	"                [--future N]... [--future-string N=S]... [--future-file N=F]...\n"
 	"                [--pcr-value N=HEX]... [--eventlog F | --no-eventlog]\n"
@@ -84,9 +84,12 @@ static const char usage[] =
 	"          read writes the raw content to stdout; info prints\n"
 	"          `attributes: 0x<hex>` and `size: N`.\n"
 	"reset     clears the TPM (platform auth), sets the owner passphrase, creates\n"
-	"          and persists the primary key at 0x81000000, DA 10 tries / 3600 s;\n"
+	"          and persists the primary key at 0x81000000, DA 10 tries / 3600 s\n"
+	"          (--da-max-tries, --da-recovery: tests), random lockout auth;\n"
 	"          prints CONFIG_TPM_PRIMARY_NAME=\"<hex Name>\" (record it).\n"
-	"info      DA lockout state and loaded handles. finalize: random platform\n"
+	"info      `lockout: no` or `lockout: yes, next try in N s` (N: the\n"
+	"          recovery interval, an upper bound: a TPM does not say when the\n"
+	"          last failure was), the DA counters and loaded handles. finalize: random platform\n"
 	"          auth before kexec. shutdown: TPM2_Shutdown(CLEAR).\n"
 	"\n"
 	"Exit status: 0 ok; 1 check failed (PCR mismatch, event log differs);\n"
@@ -142,13 +145,14 @@ struct opts {
 	} *values;
 	size_t n_values;
 	unsigned long long size;
+	unsigned long long da_max_tries, da_recovery;
 	int optind;
 };
 
 enum {
 	O_TCTI = 256, O_PRIMARY_NAME, O_OWNER_FD, O_AUTH_FD, O_STRING, O_FILE, O_TRACE, O_EVENTLOG,
 	O_NO_EVENTLOG, O_NO_COMPARE, O_BANK, O_PCRS, O_FUTURE, O_FUTURE_STRING,
-	O_FUTURE_FILE, O_PCR_VALUE, O_SIZE,
+	O_FUTURE_FILE, O_PCR_VALUE, O_SIZE, O_DA_MAX_TRIES, O_DA_RECOVERY,
 };
 
 static int parse_pcr(const char *s, unsigned *ret)
@@ -193,12 +197,16 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		{"future-file", required_argument, NULL, O_FUTURE_FILE},
 		{"pcr-value", required_argument, NULL, O_PCR_VALUE},
 		{"size", required_argument, NULL, O_SIZE},
+		{"da-max-tries", required_argument, NULL, O_DA_MAX_TRIES},
+		{"da-recovery", required_argument, NULL, O_DA_RECOVERY},
 		{},
 	};
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->owner_fd = o->auth_fd = -1;
+	o->da_max_tries = TPM_DA_MAX_TRIES;
+	o->da_recovery = TPM_DA_RECOVERY_SECONDS;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -207,6 +215,16 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		switch (c) {
 		case O_TCTI:
 			o->tcti = optarg;
+			break;
+		case O_DA_MAX_TRIES:
+			if (!streq(sub, "reset") || parse_uint(optarg, 1000, &o->da_max_tries) < 0 ||
+			    o->da_max_tries == 0)
+				return cmd_usage_error("tpm", "%s: bad --da-max-tries '%s'", sub, optarg);
+			break;
+		case O_DA_RECOVERY:
+			if (!streq(sub, "reset") || parse_uint(optarg, 86400, &o->da_recovery) < 0 ||
+			    o->da_recovery == 0)
+				return cmd_usage_error("tpm", "%s: bad --da-recovery '%s'", sub, optarg);
 			break;
 		case O_PRIMARY_NAME:
 			o->primary_name = optarg;
@@ -573,6 +591,7 @@ static int do_reset(int argc, char **argv)
 		return HEADS_EXIT_USAGE;
 	if ((r = open_tpm(&o, &t)) < 0)
 		return exit_for(r);
+	tpm_set_da_policy(t, (uint32_t)o.da_max_tries, (uint32_t)o.da_recovery);
 	r = tpm_reset(t, owner);
 	if (r < 0) {
 		fprintf(stderr, "heads tpm: TPM reset failed\n");
@@ -713,8 +732,9 @@ static int do_unseal(int argc, char **argv)
 		uint32_t secs = 0, cnt = 0, max = 0;
 		tpm_lockout_status(t, NULL, &cnt, &max, &secs);
 		fprintf(stderr, "heads tpm: unseal refused: the TPM is in dictionary-attack lockout "
-				"(%u of %u failures); it forgives one failure every %u s\n",
-			cnt, max, secs);
+				"(%u of %u failures): next try in %u s (it forgives one failure "
+				"every %u s)\n",
+			cnt, max, secs, secs);
 		break;
 	}
 	case TPM_E_NO_OBJECT:
@@ -806,9 +826,16 @@ static int do_counter(int argc, char **argv)
 		r = tpm_counter_increment(t, index, owner, &value);
 	}
 	if (r < 0) {
-		fprintf(stderr, "heads tpm: counter %s failed%s\n", op,
-			r == TPM_E_NO_OBJECT ? ": no such counter" :
-			r == TPM_E_AUTH_FAIL ? ": authorization failed" : "");
+		uint32_t secs = 0;
+		if (r == TPM_E_LOCKOUT)
+			tpm_lockout_status(t, NULL, NULL, NULL, &secs);
+		if (r == TPM_E_LOCKOUT)
+			fprintf(stderr, "heads tpm: counter %s refused: the TPM is in "
+					"dictionary-attack lockout: next try in %u s\n", op, secs);
+		else
+			fprintf(stderr, "heads tpm: counter %s failed%s\n", op,
+				r == TPM_E_NO_OBJECT ? ": no such counter" :
+				r == TPM_E_AUTH_FAIL ? ": authorization failed" : "");
 		return exit_for(r);
 	}
 	printf("%x: %016llx\n", index, (unsigned long long)value);
@@ -899,10 +926,15 @@ static int do_simple(int argc, char **argv)
 		r = tpm_lockout_status(t, &lockout, &cnt, &max, &secs);
 		if (r == 0)
 			r = tpm_count_handles(t, &tr, &se);
-		if (r == 0)
-			printf("lockout: %s\nfailed-tries: %u\nmax-tries: %u\nrecovery-seconds: %u\n"
+		if (r == 0) {
+			if (lockout)
+				printf("lockout: yes, next try in %u s\n", secs);
+			else
+				printf("lockout: no\n");
+			printf("failed-tries: %u\nmax-tries: %u\nrecovery-seconds: %u\n"
 			       "transient-handles: %u\nloaded-sessions: %u\n",
-			       lockout ? "yes" : "no", cnt, max, secs, tr, se);
+			       cnt, max, secs, tr, se);
+		}
 	}
 	if (r < 0)
 		fprintf(stderr, "heads tpm: %s failed\n", sub);

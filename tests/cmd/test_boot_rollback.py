@@ -105,6 +105,26 @@ class Rollback(BootTest):
         self.assertIn("counter: TPM ERROR", r.stderr)
         self.assertIn("cannot be read", r.stderr)
 
+    def test_lockout_is_reported_as_lockout(self):
+        """Issue 19: a counter unreadable because the TPM is in DA lockout is
+        LOCKOUT with the seconds to wait, never MISMATCH or 'TPM swap'."""
+        r = self.tsign()
+        cid = re.search(r"counter OK \(([0-9a-f]+) = ", r.stdout).group(1)
+        # A fresh swtpm allows 3 failures, one forgiven every 1000 s. Wrong
+        # index passphrases from an independent client (tpm2-tools):
+        for _ in range(3):
+            out = subprocess.run(["tpm2_nvread", "-T", self.sw.tcti, "-P", "wrong",
+                                  "-C", "0x" + cid, "0x" + cid], capture_output=True,
+                                 env=dict(os.environ, TSS2_LOG="all+NONE"))
+            self.assertNotEqual(out.returncode, 0)
+        r = self.tverify(1)
+        self.assertIn("counter: LOCKOUT", r.stderr)
+        self.assertIn("dictionary-attack lockout: next try in 1000 s", r.stderr)
+        self.assertNotIn("MISMATCH", r.stderr)
+        self.assertNotIn("swap", r.stderr)
+        r = self.tsign(1)
+        self.assertIn("lockout", r.stderr)
+
     def test_counter_replaced_by_ordinary_nv_index(self):
         # TPM swapped/cleared and an ordinary (owner-written, data) NV index
         # defined at the counter's id: refused as a bad policy.

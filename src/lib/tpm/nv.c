@@ -255,7 +255,11 @@ int tpm_counter_read(struct tpm *t, uint32_t index, uint64_t *ret_value)
 	r = tpm_from_handle(t, index, &tr);
 	if (r < 0)
 		return r;
-	r = nv_read_tr(t, tr, 8, b);
+	/* The counter's index auth is DA-protected: locked out, it is
+	 * unreadable, and that must read as lockout (never as MISMATCH). */
+	r = tpm_lockout_check(t, NULL);
+	if (r == 0)
+		r = nv_read_tr(t, tr, 8, b);
 	Esys_TR_Close(t->esys, &tr);
 	if (r < 0)
 		return r;
@@ -278,6 +282,11 @@ int tpm_counter_increment(struct tpm *t, uint32_t index, const struct secret *ow
 	r = tpm_from_handle(t, index, &tr);
 	if (r < 0)
 		return r;
+	r = tpm_lockout_check(t, NULL);
+	if (r < 0) {
+		Esys_TR_Close(t->esys, &tr);
+		return r;
+	}
 	if (owner_auth) {
 		r = tpm_owner_session(t, owner_auth, &s);
 		auth = ESYS_TR_RH_OWNER;

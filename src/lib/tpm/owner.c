@@ -120,7 +120,7 @@ int tpm_reset(struct tpm *t, const struct secret *owner_auth)
 		return tpm_log_rc_error(rc, "HierarchyChangeAuth(owner/endorsement)");
 	}
 	rc = Esys_DictionaryAttackParameters(t->esys, ESYS_TR_RH_LOCKOUT, sess, ESYS_TR_NONE,
-					     ESYS_TR_NONE, 10, 3600, 0);
+					     ESYS_TR_NONE, t->da_max_tries, t->da_recovery, 0);
 	if (rc != TSS2_RC_SUCCESS) {
 		tpm_flush(t, sess);
 		return tpm_log_rc_error(rc, "DictionaryAttackParameters");

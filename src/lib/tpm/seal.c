@@ -345,6 +345,10 @@ int tpm_unseal_mask(struct tpm *t, uint32_t handle, uint32_t mask, const struct 
 			log_error("TPM: nothing is sealed at 0x%08x", handle);
 		return r;
 	}
+	/* A passphrase is a DA-protected authorization: never send it (nor
+	 * report "wrong passphrase") while the TPM is locked out. */
+	if (auth && (r = tpm_lockout_check(t, NULL)) < 0)
+		goto out;
 	r = policy_session(t, mask, auth != NULL, true, false, &sess);
 	if (r < 0)
 		goto out;
@@ -503,41 +507,57 @@ int tpm_evict(struct tpm *t, uint32_t handle, const struct secret *owner_auth)
 	return r == 0 ? TPM_E_NO_OBJECT : 0;
 }
 
-static int get_property(struct tpm *t, TPM2_PT first, UINT32 n, UINT32 *vals)
-{
-	TPMS_CAPABILITY_DATA *cap = NULL;
-	TPMI_YES_NO more;
-	TSS2_RC rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-					TPM2_CAP_TPM_PROPERTIES, first, n, &more, &cap);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpm_log_rc_error(rc, "GetCapability(properties)");
-	for (UINT32 k = 0; k < n; k++) {
-		vals[k] = 0;
-		for (UINT32 i = 0; i < cap->data.tpmProperties.count; i++)
-			if (cap->data.tpmProperties.tpmProperty[i].property == first + k)
-				vals[k] = cap->data.tpmProperties.tpmProperty[i].value;
-	}
-	Esys_Free(cap);
-	return 0;
-}
-
 int tpm_lockout_status(struct tpm *t, bool *ret_lockout, uint32_t *ret_counter,
 		       uint32_t *ret_max_tries, uint32_t *ret_seconds)
 {
-	UINT32 perm, da[3];
-	int r = get_property(t, TPM2_PT_PERMANENT, 1, &perm);
-	if (r < 0)
-		return r;
-	r = get_property(t, TPM2_PT_LOCKOUT_COUNTER, 3, da);
-	if (r < 0)
-		return r;
+	/* TPM_PT_PERMANENT (0x200) .. TPM_PT_LOCKOUT_INTERVAL (0x210) */
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more;
+	UINT32 perm = 0, cnt = 0, max = 0, secs = 0;
+	TSS2_RC rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+					TPM2_CAP_TPM_PROPERTIES, TPM2_PT_PERMANENT,
+					TPM2_PT_LOCKOUT_INTERVAL - TPM2_PT_PERMANENT + 1, &more, &cap);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "GetCapability(DA properties)");
+	for (UINT32 i = 0; i < cap->data.tpmProperties.count && i < TPM2_MAX_TPM_PROPERTIES; i++) {
+		UINT32 v = cap->data.tpmProperties.tpmProperty[i].value;
+		switch (cap->data.tpmProperties.tpmProperty[i].property) {
+		case TPM2_PT_PERMANENT: perm = v; break;
+		case TPM2_PT_LOCKOUT_COUNTER: cnt = v; break;
+		case TPM2_PT_MAX_AUTH_FAIL: max = v; break;
+		case TPM2_PT_LOCKOUT_INTERVAL: secs = v; break;
+		default: break;
+		}
+	}
+	Esys_Free(cap);
 	if (ret_lockout)
 		*ret_lockout = (perm & TPMA_PERMANENT_INLOCKOUT) != 0;
 	if (ret_counter)
-		*ret_counter = da[0];
+		*ret_counter = cnt;
 	if (ret_max_tries)
-		*ret_max_tries = da[1];
+		*ret_max_tries = max;
 	if (ret_seconds)
-		*ret_seconds = da[2];
+		*ret_seconds = secs;
 	return 0;
+}
+
+int tpm_lockout_check(struct tpm *t, uint32_t *ret_seconds)
+{
+	bool locked;
+	uint32_t cnt, max, secs;
+	if (tpm_lockout_status(t, &locked, &cnt, &max, &secs) < 0)
+		return 0; /* not known to be locked: the operation reports its own error */
+	if (!locked)
+		return 0;
+	log_error("TPM: dictionary-attack lockout (%u of %u failed tries): next try in %u s",
+		  cnt, max, secs);
+	if (ret_seconds)
+		*ret_seconds = secs;
+	return TPM_E_LOCKOUT;
+}
+
+void tpm_set_da_policy(struct tpm *t, uint32_t max_tries, uint32_t recovery_seconds)
+{
+	t->da_max_tries = max_tries;
+	t->da_recovery = recovery_seconds;
 }

@@ -20,6 +20,7 @@ struct tpm {
 	size_t n_tracked;
 	ESYS_TR primary; /* cached TR of TPM_PRIMARY_HANDLE, ESYS_TR_NONE until looked up */
 	TPM2B_NAME pin;  /* expected Name of the primary; size 0 = not pinned */
+	uint32_t da_max_tries, da_recovery; /* policy set by tpm_reset() */
 };
 
 /* Map rc and log it at debug level; returns tpm_rc_to_errno(rc). */

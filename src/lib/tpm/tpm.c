@@ -150,6 +150,8 @@ int tpm_open(const char *tcti, struct tpm **ret)
 	setenv("TSS2_LOG", "all+none", 0);
 	t = xcalloc(1, sizeof(*t));
 	t->primary = ESYS_TR_NONE;
+	t->da_max_tries = TPM_DA_MAX_TRIES;
+	t->da_recovery = TPM_DA_RECOVERY_SECONDS;
 	rc = Tss2_TctiLdr_Initialize(tcti, &t->inner);
 	if (rc != TSS2_RC_SUCCESS) {
 		log_error("TPM: cannot open TCTI '%s': %s", tcti, Tss2_RC_Decode(rc));

@@ -200,11 +200,29 @@ int tpm_sealed_expected(struct tpm *t, uint32_t handle, struct tpm_pcr_values *r
 /* Remove a persistent object (and its NV record, if any). Owner auth. */
 int tpm_evict(struct tpm *t, uint32_t handle, const struct secret *owner_auth);
 
-/* DA state: *ret_lockout true while locked out; *ret_seconds is the time
- * until the TPM forgives one failure (TPM_PT_LOCKOUT_INTERVAL minus elapsed
- * is not reported by TPMs; this is the recovery interval, worst case). */
+/* DA state (one GetCapability: TPM_PT_PERMANENT inLockout,
+ * TPM_PT_LOCKOUT_COUNTER/_MAX_AUTH_FAIL/_INTERVAL): *ret_lockout true while
+ * locked out; *ret_counter failed tries, *ret_max_tries the limit,
+ * *ret_seconds the recovery interval (the TPM forgives one failure per
+ * interval). Any output may be NULL. */
 int tpm_lockout_status(struct tpm *t, bool *ret_lockout, uint32_t *ret_counter,
 		       uint32_t *ret_max_tries, uint32_t *ret_seconds);
+/* Called before every DA-protected authorization (a passphrase unseal, an
+ * NV counter read/increment with its index auth): 0 when not locked out;
+ * TPM_E_LOCKOUT (logged as "dictionary-attack lockout: next try in N s")
+ * when it is, without sending the authorization (so a locked TPM is never
+ * reported as a wrong passphrase, a swapped TPM or a counter MISMATCH).
+ * *ret_seconds (may be NULL) = seconds until the next try is allowed. A
+ * TPM does not report when the last failure happened, so this is the
+ * upper bound: the recovery interval. A TPM that cannot answer is not
+ * "locked": the error of the operation itself is reported then. */
+int tpm_lockout_check(struct tpm *t, uint32_t *ret_seconds);
+/* The dictionary-attack policy tpm_reset() sets (default: the reference's
+ * 10 tries, one forgotten every 3600 s, lockout recovery 0 and a random
+ * lockout authorization). Boards keep the default; tests shorten it. */
+#define TPM_DA_MAX_TRIES 10u
+#define TPM_DA_RECOVERY_SECONDS 3600u
+void tpm_set_da_policy(struct tpm *t, uint32_t max_tries, uint32_t recovery_seconds);
 
 /* --- NV ------------------------------------------------------------------ */
 
@@ -251,8 +269,8 @@ int tpm_nv_info(struct tpm *t, uint32_t index, uint32_t *ret_attributes, size_t 
  * it is still empty (a never-owned TPM); else TPM_E_AUTH_FAIL -
  * then owner and endorsement auth := owner_auth,
  * ECC P-256 primary (sha256, reference template) persisted at 0x81000000,
- * DA max-tries 10 / recovery 3600 s / lockout recovery 0, lockout auth :=
- * 32 random bytes never shown. */
+ * DA max-tries 10 / recovery 3600 s (tpm_set_da_policy) / lockout recovery
+ * 0, lockout auth := 32 random bytes never shown. */
 int tpm_reset(struct tpm *t, const struct secret *owner_auth);
 /* Before kexec: platform hierarchy auth := random, never shown. */
 int tpm_finalize(struct tpm *t);
