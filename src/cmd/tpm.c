@@ -52,8 +52,10 @@ static const char usage[] =
 	"       heads tpm nv undefine INDEX [--owner-fd FD]\n"
 	"       heads tpm info | finalize | shutdown\n"
 	"\n"
-	"Every subcommand takes --tcti STR (default $HEADS_TCTI, else\n"
-	"device:/dev/tpmrm0) and --primary-name HEX: the Name of the primary key\n"
+	"Every subcommand takes --tcti STR (default $HEADS_TCTI, else by\n"
+	"/sys/class/tpm/tpm0/tpm_version_major: device:/dev/tpmrm0 for a TPM 2.0,\n"
+	"tpm12-device:/dev/tpm0 for a TPM 1.2; tpm12-swtpm:host=H,port=P is swtpm in\n"
+	"TPM 1.2 mode) and --primary-name HEX: the Name of the primary key\n"
 	"recorded at ownership (CONFIG_TPM_PRIMARY_NAME); a different key at\n"
 	"0x81000000 is then never used to salt a session, seal or unseal. Passphrases come from an fd (--x-fd N, one line) or a\n"
 	"no-echo prompt on /dev/tty, never from argv. Only the sha256 bank is\n"
@@ -91,6 +93,17 @@ static const char usage[] =
 	"          recovery interval, an upper bound: a TPM does not say when the\n"
 	"          last failure was), the DA counters and loaded handles. finalize: random platform\n"
 	"          auth before kexec. shutdown: TPM2_Shutdown(CLEAR).\n"
+	"\n"
+	"TPM 1.2 (our own client, no TrouSerS): pcrread (sha1 bank; the default\n"
+	"there), extend (SHA-1 measurements, `sha1` trace lines), seal (current\n"
+	"values of PCRs 0-15; the blob in NV index HANDLE & 0xffffff, 312 bytes,\n"
+	"as the reference; owner passphrase to define/write it), unseal, evict,\n"
+	"counter (TPM_CreateCounter ids, label 3135106223, empty counter auth),\n"
+	"nv (owner-written indices), info (`lockout: yes, next try in N s` from the\n"
+	"TPM's DA information), finalize and shutdown (no-ops, as the reference).\n"
+	"Not yet on a TPM 1.2: reset (TakeOwnership), eventlog/predict and seal\n"
+	"--future/--pcr-value (SHA-256 replay only), the PCR record and the\n"
+	"\"PCR n: expected/actual\" report, --primary-name.\n"
 	"\n"
 	"Exit status: 0 ok; 1 check failed (PCR mismatch, event log differs);\n"
 	"2 usage error; 3 wrong passphrase or owner passphrase; 4 dictionary-attack\n"
@@ -343,6 +356,24 @@ static int parse_handle(const char *s, uint32_t prefix, uint32_t *ret)
 	return 0;
 }
 
+/* NV indices and counter ids: 0x01XXXXXX on a TPM 2.0; on a TPM 1.2 the
+ * TPM's own numbers (counter ids it assigns, NV indices such as 0x4d47). */
+static bool tcti_is_tpm12(const char *tcti)
+{
+	return strncmp(cmd_tcti(tcti), "tpm12-", 6) == 0;
+}
+
+static int parse_index(const struct opts *o, const char *s, uint32_t *ret)
+{
+	unsigned long long v;
+	if (!tcti_is_tpm12(o->tcti))
+		return parse_handle(s, 0x01000000, ret);
+	if (parse_uint(s, 0xffffffffULL, &v) < 0)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
 static void print_hex_line(unsigned pcr, const uint8_t *v, size_t len)
 {
 	char hex[65];
@@ -368,6 +399,12 @@ static int do_pcrread(int argc, char **argv)
 		mask = (1u << TPM_PCR_COUNT) - 1;
 	if ((r = open_tpm(&o, &t)) < 0)
 		return exit_for(r);
+	if (tpm_version(t) == 12 && o.bank && streq(o.bank, "sha256")) {
+		fprintf(stderr, "heads tpm: a TPM 1.2 has only SHA-1 PCRs (--bank sha1)\n");
+		return HEADS_EXIT_USAGE;
+	}
+	if (tpm_version(t) == 12 && !o.bank)
+		o.bank = "sha1";
 	if (!o.bank || streq(o.bank, "sha256")) {
 		uint8_t v[TPM_PCR_COUNT][32];
 		r = tpm_pcr_read_mask(t, mask, v);
@@ -598,6 +635,10 @@ static int do_reset(int argc, char **argv)
 		return exit_for(r);
 	}
 	_cleanup_free_ char *name = NULL;
+	if (tpm_version(t) == 12) { /* SRK 0x40000000, well-known auth: nothing to pin */
+		fprintf(stderr, "heads tpm: TPM 1.2 reset; owned, SRK at 0x40000000\n");
+		return 0;
+	}
 	r = tpm_primary_name(t, &name);
 	if (r < 0)
 		return exit_for(r);
@@ -656,6 +697,12 @@ static int do_seal(int argc, char **argv)
 		ex = exit_for(r);
 		goto out;
 	}
+	if (tpm_version(t) == 12 && (o.future_mask || o.n_values || mask >> 16)) {
+		fprintf(stderr, "heads tpm: on a TPM 1.2, seal takes the current values of PCRs "
+				"0-15 only (no --future/--pcr-value yet)\n");
+		ex = HEADS_EXIT_USAGE;
+		goto out;
+	}
 	r = tpm_pcr_values_current(t, mask, &v);
 	if (r < 0) {
 		ex = exit_for(r);
@@ -681,6 +728,10 @@ static void report_mismatch(struct tpm *t, uint32_t handle)
 {
 	struct tpm_pcr_values exp, cur;
 	bool with_auth;
+	if (tpm_version(t) == 12) { /* the blob names no values: nothing to compare */
+		fprintf(stderr, "heads tpm: unseal refused: PCR values differ from those sealed\n");
+		return;
+	}
 	if (tpm_sealed_expected(t, handle, &exp, &with_auth) < 0 ||
 	    tpm_pcr_values_current(t, exp.mask, &cur) < 0) {
 		fprintf(stderr, "heads tpm: unseal refused: PCR values differ from those sealed "
@@ -806,7 +857,7 @@ static int do_counter(int argc, char **argv)
 		if (get_pass(o.owner_fd, "TPM Owner Passphrase: ", &owner) < 0)
 			return HEADS_EXIT_USAGE;
 	} else if (streq(op, "read") || streq(op, "increment")) {
-		if (argc - o.optind != 1 || parse_handle(argv[o.optind], 0x01000000, &index) < 0)
+		if (argc - o.optind != 1 || parse_index(&o, argv[o.optind], &index) < 0)
 			return cmd_usage_error("tpm", "counter %s takes one INDEX (0x01xxxxxx)", op);
 		if (streq(op, "increment") && o.owner_fd >= 0 &&
 		    secret_read_line_fd(o.owner_fd, PASS_MAX, &owner) < 0)
@@ -862,7 +913,7 @@ static int do_nv(int argc, char **argv)
 	if (!streq(op, "define") && !streq(op, "write") && !streq(op, "read") &&
 	    !streq(op, "info") && !streq(op, "undefine"))
 		return cmd_usage_error("tpm", "unknown nv operation '%s'", op);
-	if (argc - o.optind != 1 || parse_handle(argv[o.optind], 0x01000000, &index) < 0)
+	if (argc - o.optind != 1 || parse_index(&o, argv[o.optind], &index) < 0)
 		return cmd_usage_error("tpm", "nv %s takes one INDEX (0x01xxxxxx)", op);
 	if (streq(op, "define") && !o.size)
 		return cmd_usage_error("tpm", "nv define needs --size N");
@@ -923,6 +974,10 @@ static int do_simple(int argc, char **argv)
 		bool lockout;
 		uint32_t cnt, max, secs;
 		unsigned tr, se;
+		char manu[5] = "?";
+		printf("TPM %s\n", tpm_version(t) == 12 ? "1.2" : "2.0");
+		if (tpm_manufacturer(t, manu) == 0)
+			printf("manufacturer: %s\n", manu);
 		r = tpm_lockout_status(t, &lockout, &cnt, &max, &secs);
 		if (r == 0)
 			r = tpm_count_handles(t, &tr, &se);
@@ -962,7 +1017,7 @@ static int run(int argc, char **argv);
 
 const struct heads_command cmd_tpm = {
 	.name = "tpm",
-	.summary = "TPM 2.0: PCRs, event log, seal/unseal, counters, ownership",
+	.summary = "TPM 2.0 and 1.2: PCRs, event log, seal/unseal, counters, ownership",
 	.usage = usage,
 	.run = run,
 };

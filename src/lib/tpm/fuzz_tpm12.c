@@ -13,6 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tpm12_da_info da;
 	struct tpm12_counter_value cv;
 	struct tpm12_perm_flags pf;
+	struct tpm12_nv_public nv;
+	struct tpm12_rsa_pub pk;
 	size_t n;
 
 	if (tpm12_rsp_parse(&r, data, size) == 0) {
@@ -28,5 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)tpm12_parse_counter_value(data, size, &cv);
 	(void)tpm12_parse_perm_flags(data, size, &pf);
 	(void)tpm12_stored_data_size(data, size, &n);
+	(void)tpm12_parse_nv_public(data, size, &nv);
+	(void)tpm12_parse_pubkey(data, size, &pk, &n);
 	return 0;
 }

@@ -37,6 +37,8 @@ static void primary_template(TPM2B_PUBLIC *pub)
 
 int tpm_reset(struct tpm *t, const struct secret *owner_auth)
 {
+	if (t->t12)
+		return tpm12_reset(t->t12, owner_auth);
 	TPM2B_AUTH owner, lockout, empty = {0};
 	TPM2B_SENSITIVE_CREATE sens = {0};
 	TPM2B_PUBLIC tmpl;
@@ -142,6 +144,8 @@ int tpm_reset(struct tpm *t, const struct secret *owner_auth)
 
 int tpm_finalize(struct tpm *t)
 {
+	if (t->t12)
+		return 0; /* reference: no-op on TPM 1.2 */
 	TPM2B_AUTH a;
 	TSS2_RC rc;
 	int r;
@@ -173,6 +177,8 @@ int tpm_finalize(struct tpm *t)
 
 int tpm_shutdown(struct tpm *t)
 {
+	if (t->t12)
+		return 0; /* reference: no-op on TPM 1.2 */
 	TSS2_RC rc;
 	while (t->n_tracked > 0)
 		tpm_flush(t, t->tracked[t->n_tracked - 1]);

@@ -133,12 +133,16 @@ static int policy_session(struct tpm *t, uint32_t pcr_mask, bool with_auth_value
 
 int tpm_policy_session(struct tpm *t, uint32_t pcr_mask, bool with_auth_value, ESYS_TR *ret_session)
 {
+	if (t->t12)
+		return tpm12_unsupported("a policy session");
 	return policy_session(t, pcr_mask, with_auth_value, false, true, ret_session);
 }
 
 int tpm_policy_session_salted(struct tpm *t, uint32_t pcr_mask, bool with_auth_value,
 			      ESYS_TR *ret_session)
 {
+	if (t->t12)
+		return tpm12_unsupported("a policy session");
 	return policy_session(t, pcr_mask, with_auth_value, true, true, ret_session);
 }
 
@@ -213,6 +217,8 @@ static int evict_if_present(struct tpm *t, uint32_t handle, ESYS_TR auth_session
 
 int tpm_persist(struct tpm *t, ESYS_TR loaded, uint32_t handle, const struct secret *owner_auth)
 {
+	if (t->t12)
+		return tpm12_unsupported("a persistent object");
 	ESYS_TR sess, persisted = ESYS_TR_NONE;
 	TSS2_RC rc;
 	int r;
@@ -239,6 +245,8 @@ int tpm_seal(struct tpm *t, uint32_t handle, const struct secret *data,
 	     const struct tpm_pcr_values *expected, const struct secret *auth,
 	     const struct secret *owner_auth)
 {
+	if (t->t12)
+		return tpm12_api_seal(t, handle, data, expected, auth, owner_auth);
 	TPM2B_SENSITIVE_CREATE sens = {0};
 	TPM2B_PUBLIC pub = {0};
 	TPM2B_DATA outside = {0};
@@ -328,6 +336,8 @@ out:
 int tpm_unseal_mask(struct tpm *t, uint32_t handle, uint32_t mask, const struct secret *auth,
 		    struct secret **ret)
 {
+	if (t->t12)
+		return (void)mask, tpm12_api_unseal(t, handle, auth, ret);
 	TPM2B_SENSITIVE_DATA *out = NULL;
 	TPM2B_AUTH a;
 	ESYS_TR obj = ESYS_TR_NONE, sess = ESYS_TR_NONE, primary;
@@ -416,6 +426,8 @@ static int read_sealrec(struct tpm *t, uint32_t handle, struct tpm_pcr_values *v
 
 int tpm_unseal(struct tpm *t, uint32_t handle, const struct secret *auth, struct secret **ret)
 {
+	if (t->t12)
+		return tpm12_api_unseal(t, handle, auth, ret);
 	struct tpm_pcr_values v;
 	bool with_auth;
 	/* The record only says which PCRs and whether a passphrase: believed
@@ -448,6 +460,8 @@ int tpm_unseal(struct tpm *t, uint32_t handle, const struct secret *auth, struct
 
 int tpm_sealed_expected(struct tpm *t, uint32_t handle, struct tpm_pcr_values *ret, bool *ret_with_auth)
 {
+	if (t->t12)
+		return tpm12_unsupported("the record of sealed PCR values");
 	struct tpm_pcr_values v;
 	TPM2B_PUBLIC *pub = NULL;
 	uint8_t digest[32];
@@ -483,6 +497,8 @@ int tpm_sealed_expected(struct tpm *t, uint32_t handle, struct tpm_pcr_values *r
 
 int tpm_evict(struct tpm *t, uint32_t handle, const struct secret *owner_auth)
 {
+	if (t->t12)
+		return tpm12_api_evict(t, handle, owner_auth);
 	uint32_t attrs;
 	size_t sz;
 	int r;
@@ -510,6 +526,8 @@ int tpm_evict(struct tpm *t, uint32_t handle, const struct secret *owner_auth)
 int tpm_lockout_status(struct tpm *t, bool *ret_lockout, uint32_t *ret_counter,
 		       uint32_t *ret_max_tries, uint32_t *ret_seconds)
 {
+	if (t->t12)
+		return tpm12_api_lockout_status(t, ret_lockout, ret_counter, ret_max_tries, ret_seconds);
 	/* TPM_PT_PERMANENT (0x200) .. TPM_PT_LOCKOUT_INTERVAL (0x210) */
 	TPMS_CAPABILITY_DATA *cap = NULL;
 	TPMI_YES_NO more;

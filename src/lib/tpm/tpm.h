@@ -65,9 +65,22 @@ struct tpm; /* opaque context: one per operation */
 
 /* Open the TPM: Tss2_TctiLdr_Initialize(tcti) + Esys_Initialize +
  * Startup(CLEAR) (TPM_RC_INITIALIZE, i.e. already started, is fine).
- * tcti NULL -> $HEADS_TCTI, else "device:/dev/tpmrm0".
+ * tcti NULL -> $HEADS_TCTI, else by /sys/class/tpm/tpm0/tpm_version_major:
+ * 1 -> "tpm12-device:/dev/tpm0", else "device:/dev/tpmrm0".
+ * "tpm12-device:PATH" and "tpm12-swtpm:host=H,port=P" select the TPM 1.2
+ * backend (tpm12.h: our own client, no TrouSerS), which implements PCR
+ * read (sha1 bank) / extend (SHA-1 measurements), the DA state, NV, counters and
+ * seal/unseal; other operations return -EOPNOTSUPP there (see `heads tpm
+ * --help`). On a TPM 1.2, struct tpm_pcr_values and tpm_pcr_read_mask()
+ * carry SHA-1 values in the first 20 bytes of each entry (rest zero).
  * Returns 0, TPM_E_NO_TPM, or -errno. */
 int tpm_open(const char *tcti, struct tpm **ret);
+/* 12 for a TPM 1.2, 20 for a TPM 2.0. */
+int tpm_version(const struct tpm *t);
+/* TPM_CAP_PROP_MANUFACTURER / TPM2_PT_MANUFACTURER as 4 characters. */
+int tpm_manufacturer(struct tpm *t, char ret[5]);
+/* Which TCTI tpm_open(NULL) would use (tcti from $HEADS_TCTI or detection). */
+const char *tpm_default_tcti(void);
 /* Flush every transient object/session still open, finalize ESAPI and the
  * TCTI, free. NULL is fine. */
 void tpm_close(struct tpm *t);

@@ -50,6 +50,14 @@ int tpm12_da_info(struct tpm12 *t, struct tpm12_da_info *ret);
  * owner passphrase. */
 int tpm12_check_owner(struct tpm12 *t, const struct secret *owner);
 
+/* Reset as the reference's tpmr reset on TPM 1.2: physical presence
+ * (TSC_PhysicalPresence cmd-enable + present), ForceClear, PhysicalEnable,
+ * PhysicalSetDeactivated(FALSE), ReadPubek, TakeOwnership (owner auth :=
+ * SHA-1(owner), SRK auth well-known, 2048-bit storage SRK; both
+ * encrypted to the EK with RSA-OAEP(SHA-1, "TCPA")), presence cleared.
+ * -EPERM with a message when the TPM needs a power cycle first. */
+int tpm12_reset(struct tpm12 *t, const struct secret *owner);
+
 /* Monotonic counters (TPM_CreateCounter: owner OSAP, counter auth by ADIP). */
 int tpm12_counter_create(struct tpm12 *t, const struct secret *owner, const struct secret *counter_auth,
 			 const uint8_t label[4], uint32_t *ret_id, uint32_t *ret_value);
@@ -65,6 +73,10 @@ int tpm12_nv_define(struct tpm12 *t, uint32_t index, uint32_t size, uint32_t per
 int tpm12_nv_write(struct tpm12 *t, uint32_t index, const void *data, size_t len,
 		   const struct secret *owner);
 int tpm12_nv_read(struct tpm12 *t, uint32_t index, size_t len, uint8_t *out);
+/* TPM_CAP_NV_INDEX: TPM_E_NO_OBJECT if undefined. */
+int tpm12_nv_info(struct tpm12 *t, uint32_t index, struct tpm12_nv_public *ret);
+/* NV_DefineSpace with size 0 (owner auth). */
+int tpm12_nv_undefine(struct tpm12 *t, uint32_t index, const struct secret *owner);
 
 /* TPM_Seal under the SRK (well-known auth) to PCR values (mask, values in
  * PCR order) with data auth (NULL = well-known), TPM_PCR_INFO with a 2-byte

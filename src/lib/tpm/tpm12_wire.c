@@ -207,6 +207,67 @@ int tpm12_stored_data_size(const uint8_t *p, size_t n, size_t *ret_len)
 	return 0;
 }
 
+/* TPM_PCR_INFO_SHORT: sizeOfSelect(2) select locality(1) digest(20) */
+static void rd_pcr_info_short(struct rd *d)
+{
+	uint32_t sel = rd_u(d, 2);
+	if (sel > 4) {
+		d->err = true;
+		return;
+	}
+	rd_bytes(d, sel);
+	rd_bytes(d, 1 + 20);
+}
+
+int tpm12_parse_nv_public(const uint8_t *p, size_t n, struct tpm12_nv_public *ret)
+{
+	struct rd d = {p, n, 0, false};
+	struct tpm12_nv_public v;
+	if (rd_u(&d, 2) != 0x0018) /* TPM_TAG_NV_DATA_PUBLIC */
+		return -EBADMSG;
+	v.index = rd_u(&d, 4);
+	rd_pcr_info_short(&d);
+	rd_pcr_info_short(&d);
+	if (rd_u(&d, 2) != 0x0017) /* TPM_TAG_NV_ATTRIBUTES */
+		return -EBADMSG;
+	v.permission = rd_u(&d, 4);
+	rd_bytes(&d, 3); /* bReadSTClear bWriteSTClear bWriteDefine */
+	v.size = rd_u(&d, 4);
+	if (d.err || d.off != n)
+		return -EBADMSG;
+	*ret = v;
+	return 0;
+}
+
+int tpm12_parse_pubkey(const uint8_t *p, size_t n, struct tpm12_rsa_pub *ret, size_t *ret_used)
+{
+	struct rd d = {p, n, 0, false};
+	struct tpm12_rsa_pub v = {0};
+	if (rd_u(&d, 4) != 1) /* TPM_ALG_RSA */
+		return -EBADMSG;
+	rd_u(&d, 2); /* encScheme */
+	rd_u(&d, 2); /* sigScheme */
+	uint32_t psize = rd_u(&d, 4);
+	if (d.err || psize < 12 || psize > 12 + 4)
+		return -EBADMSG;
+	uint32_t bits = rd_u(&d, 4);
+	rd_u(&d, 4); /* numPrimes */
+	uint32_t esize = rd_u(&d, 4);
+	if (d.err || esize > 4 || psize != 12 + esize)
+		return -EBADMSG;
+	v.e = esize ? rd_u(&d, esize) : 65537;
+	uint32_t klen = rd_u(&d, 4);
+	if (d.err || klen == 0 || klen > 512 || klen * 8 != bits)
+		return -EBADMSG;
+	v.n = rd_bytes(&d, klen);
+	v.n_len = klen;
+	if (d.err || v.e < 3)
+		return -EBADMSG;
+	*ret = v;
+	*ret_used = d.off;
+	return 0;
+}
+
 int tpm12_parse_perm_flags(const uint8_t *p, size_t n, struct tpm12_perm_flags *ret)
 {
 	/* tag (TPM_TAG_PERMANENT_FLAGS 0x001F) then 20 BOOLs in Part 2 order */

@@ -91,6 +91,7 @@
 #define TPM12_CAP_FLAG 0x00000004
 #define TPM12_CAP_PROPERTY 0x00000005
 #define TPM12_CAP_DA_LOGIC 0x00000019
+#define TPM12_CAP_NV_INDEX 0x00000011
 #define TPM12_CAP_VERSION_VAL 0x0000001A
 #define TPM12_CAP_FLAG_PERMANENT 0x00000108
 #define TPM12_CAP_PROP_MANUFACTURER 0x00000103
@@ -159,6 +160,21 @@ int tpm12_parse_counter_value(const uint8_t *p, size_t n, struct tpm12_counter_v
 int tpm12_stored_data_size(const uint8_t *p, size_t n, size_t *ret_len);
 /* TPM_PERMANENT_FLAGS bits the backend reports (Part 2 7.1): disable,
  * ownership, deactivated. */
+/* TPM_NV_DATA_PUBLIC (GetCapability TPM_CAP_NV_INDEX). */
+struct tpm12_nv_public {
+	uint32_t index;
+	uint32_t permission; /* TPM_NV_ATTRIBUTES.attributes */
+	uint32_t size;
+};
+int tpm12_parse_nv_public(const uint8_t *p, size_t n, struct tpm12_nv_public *ret);
+/* TPM_PUBKEY (ReadPubek): an RSA key; n points into the input. */
+struct tpm12_rsa_pub {
+	const uint8_t *n;
+	size_t n_len;
+	uint32_t e; /* 65537 when exponentSize is 0 */
+};
+/* Parses a TPM_PUBKEY at the start of p; *ret_used = its size. */
+int tpm12_parse_pubkey(const uint8_t *p, size_t n, struct tpm12_rsa_pub *ret, size_t *ret_used);
 struct tpm12_perm_flags {
 	bool disabled, ownership, deactivated, physical_presence_lifetime_lock;
 	bool physical_presence_hw_enable, physical_presence_cmd_enable;
