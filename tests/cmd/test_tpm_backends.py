@@ -156,6 +156,35 @@ class Backend:
         self.assertEqual(self.tpm("nv", "undefine", idx, fds=o).returncode, 0)
         self.assertEqual(self.tpm("nv", "read", idx).returncode, 5)
 
+    def test_totp_codes_match_oathtool(self):
+        """heads totp seal|show on both (TPM 2.0: TPM2_HMAC object; TPM 1.2:
+        unsealed into a locked buffer, HMAC in software), oathtool as oracle;
+        a moved PCR 7 stops the codes."""
+        self.reset()
+        env = {"HEADS_TCTI": self.sw.tcti, "TSS2_LOG": "all+NONE"}
+        r, w = os.pipe()
+        os.write(w, (OWNER + "\n").encode())
+        os.close(w)
+        try:
+            p = run("totp", "seal", "--label", "t", "--config", "/dev/null",
+                    "--eventlog", os.path.join(self.tmp, "no-log"), "--owner-fd", str(r),
+                    env=env, pass_fds=(r,))
+        finally:
+            os.close(r)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        b32 = re.search(r"^Secret \(base32\): ([A-Z2-7]{32})$", p.stdout, re.M).group(1)
+        p = run("totp", "show", "--config", "/dev/null", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m = re.match(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC TOTP: (\d{6})$", p.stdout.strip())
+        self.assertIsNotNone(m, p.stdout)
+        o = subprocess.run(["oathtool", "--totp", "-b", "-N", m.group(1) + " UTC", b32],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(m.group(2), o.stdout.strip())
+        self.assertEqual(self.tpm("extend", "7", "--string", "x").returncode, 0)
+        p = run("totp", "show", "--config", "/dev/null", env=env)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("PCR", p.stderr)
+
     def test_lockout_names_the_wait(self):
         """Wrong passphrases until the TPM locks: the right one is then
         refused as lockout with the seconds to wait (unseal and info agree),
