@@ -154,8 +154,10 @@ int rollback_verify(struct tpm *t, const char *buf, size_t len, struct rollback_
 	res->id = id;
 	/* Reference preflight: the index must be an NV counter that the index
 	 * auth (authwrite) can advance; ownerwrite alone, nothing, or another
-	 * index type means the counter was replaced or redefined. */
-	{
+	 * index type means the counter was replaced or redefined. A TPM 1.2
+	 * counter (TPM_CreateCounter) is no NV index: only ReadCounter can
+	 * tell, and it fails for anything that is not a counter. */
+	if (tpm_version(t) == 20) {
 		uint32_t attrs = 0;
 		size_t size = 0;
 		r = tpm_nv_info(t, id, &attrs, &size);
