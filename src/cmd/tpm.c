@@ -101,9 +101,10 @@ static const char usage[] =
 	"counter (TPM_CreateCounter ids, label 3135106223, empty counter auth),\n"
 	"nv (owner-written indices), info (`lockout: yes, next try in N s` from the\n"
 	"TPM's DA information), finalize and shutdown (no-ops, as the reference).\n"
-	"Not yet on a TPM 1.2: reset (TakeOwnership), eventlog/predict and seal\n"
-	"--future/--pcr-value (SHA-256 replay only), the PCR record and the\n"
-	"\"PCR n: expected/actual\" report, --primary-name.\n"
+	"reset (physical presence, ForceClear, TakeOwnership; SRK well-known),\n"
+	"predict and seal --future (SHA-1 replay of the log's SHA-1 digests).\n"
+	"Not on a TPM 1.2: seal --pcr-value and PCRs 16-23, the PCR record and the\n"
+	"\"PCR n: expected/actual\" report, --primary-name, the DA policy options.\n"
 	"\n"
 	"Exit status: 0 ok; 1 check failed (PCR mismatch, event log differs);\n"
 	"2 usage error; 3 wrong passphrase or owner passphrase; 4 dictionary-attack\n"
@@ -544,8 +545,9 @@ static int do_eventlog(int argc, char **argv)
 	return differs ? HEADS_EXIT_FAIL : 0;
 }
 
-/* The measurement of one extra argument: sha256 of the string or file. */
-static int extra_digest(const struct extra *e, uint8_t out[32])
+/* The measurement of one extra argument: sha256 (sha1 on a TPM 1.2) of
+ * the string or file. */
+static int extra_digest(const struct extra *e, bool sha1, uint8_t out[32])
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
@@ -560,7 +562,7 @@ static int extra_digest(const struct extra *e, uint8_t out[32])
 		buf = xstrdup(e->v);
 		len = strlen(buf);
 	}
-	if (!EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL))
+	if (!EVP_Digest(buf, len, out, &n, sha1 ? EVP_sha1() : EVP_sha256(), NULL))
 		return -EIO;
 	return 0;
 }
@@ -570,6 +572,8 @@ static int predict_into(const struct opts *o, struct tpm_pcr_values *v)
 {
 	struct tpm_eventlog *l = NULL;
 	int r = 0;
+	/* SHA-1 bank: a TPM 1.2, or --bank sha1 */
+	bool sha1 = (o->bank && streq(o->bank, "sha1")) || tcti_is_tpm12(o->tcti);
 	if (!o->future_mask)
 		return 0;
 	if (!o->no_eventlog && load_log(o, &l) < 0)
@@ -582,9 +586,17 @@ static int predict_into(const struct opts *o, struct tpm_pcr_values *v)
 		extra = xcalloc(o->n_extra + 1, 32);
 		for (size_t i = 0; i < o->n_extra && r == 0; i++)
 			if (o->extra[i].pcr == pcr)
-				r = extra_digest(&o->extra[i], extra[n++]);
-		if (r == 0)
+				r = extra_digest(&o->extra[i], sha1, extra[n++]);
+		if (r == 0 && sha1) {
+			uint8_t(*e20)[20] = xcalloc(n + 1, 20);
+			for (size_t i = 0; i < n; i++)
+				memcpy(e20[i], extra[i], 20);
+			memset(v->sha256[pcr], 0, 32);
+			r = tpm_predict_pcr_sha1(l, pcr, (const uint8_t(*)[20])e20, n, v->sha256[pcr]);
+			free(e20);
+		} else if (r == 0) {
 			r = tpm_predict_pcr(l, pcr, (const uint8_t(*)[32])extra, n, v->sha256[pcr]);
+		}
 		free(extra);
 	}
 	tpm_eventlog_free(l);
@@ -607,10 +619,11 @@ static int do_predict(int argc, char **argv)
 		o.extra[i].pcr = pcr;
 	o.future_mask = 1u << pcr;
 	r = predict_into(&o, &v);
+	bool sha1 = (o.bank && streq(o.bank, "sha1")) || tcti_is_tpm12(o.tcti);
 	free_opts(&o);
 	if (r < 0)
 		return HEADS_EXIT_USAGE;
-	print_hex_line(pcr, v.sha256[pcr], 32);
+	print_hex_line(pcr, v.sha256[pcr], sha1 ? 20 : 32);
 	return 0;
 }
 
@@ -697,9 +710,9 @@ static int do_seal(int argc, char **argv)
 		ex = exit_for(r);
 		goto out;
 	}
-	if (tpm_version(t) == 12 && (o.future_mask || o.n_values || mask >> 16)) {
-		fprintf(stderr, "heads tpm: on a TPM 1.2, seal takes the current values of PCRs "
-				"0-15 only (no --future/--pcr-value yet)\n");
+	if (tpm_version(t) == 12 && (o.n_values || mask >> 16)) {
+		fprintf(stderr, "heads tpm: on a TPM 1.2, seal takes PCRs 0-15, current or "
+				"--future (SHA-1 replay), no --pcr-value\n");
 		ex = HEADS_EXIT_USAGE;
 		goto out;
 	}

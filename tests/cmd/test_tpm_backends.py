@@ -114,6 +114,26 @@ class Backend:
         self.assertEqual((p.returncode, p.stdout), (1, b""))
         self.assertIn(b"PCR values differ from those sealed", p.stderr)
 
+    def test_sealed_to_predicted_value(self):
+        """predict / seal --future-file: the reference's calcfuturepcr in the
+        bank's hash (no event log = all-zero start), checked by hashlib."""
+        self.reset()
+        dump = self.write("luksDump.txt", "abc  /tmp/lukshdr-_dev_sda2\n")
+        p = self.tpm("predict", "6", "--no-eventlog", "--file", dump)
+        with open(dump, "rb") as f:
+            content = f.read()
+        want = self.h(bytes(self.dlen) + self.h(content).digest()).hexdigest()
+        self.assertEqual(p.stdout.strip(), "6: " + want, p.stderr)
+        p = self.tpm("seal", "0x81000003", "--pcrs", "0,1,2,3,4,6,7", "--no-eventlog",
+                     "--future-file", f"6={dump}", "--future", "4", input=b"duk",
+                     fds={"--owner-fd": OWNER + "\n", "--auth-fd": "passphrase12\n"},
+                     binary=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.unseal("0x81000003", "passphrase12").returncode, 1)
+        self.assertEqual(self.tpm("extend", "6", "--file", dump).returncode, 0)
+        p = self.unseal("0x81000003", "passphrase12")
+        self.assertEqual((p.returncode, p.stdout), (0, b"duk"), p.stderr)
+
     def test_passphrase_and_owner(self):
         self.reset()
         p = self.seal("0x81000003", "0,1,2,3,4,5,6,7", b"k" * 128, auth=DUK_PASS,
@@ -236,7 +256,7 @@ class Tpm12(Backend, TempDirTest):
         self.assertNotEqual(p.returncode, 0)
         p = self.seal("0x81004d47", "0,7", b"x")
         self.assertEqual(p.returncode, 0, p.stderr)
-        p = self.tpm("seal", "0x81004d47", "--pcrs", "0,4", "--future", "4", "--no-eventlog",
+        p = self.tpm("seal", "0x81004d47", "--pcrs", "0,4", "--pcr-value", "4=" + "00" * 32,
                      input=b"x",
                      fds={"--owner-fd": OWNER + "\n"}, binary=True)
         self.assertEqual(p.returncode, 2)

@@ -304,6 +304,12 @@ struct tpm_eventlog;
 int tpm_predict_pcr(const struct tpm_eventlog *log, unsigned pcr,
 		    const uint8_t (*extra)[32], size_t n_extra, uint8_t ret[32]);
 
+/* The same in the SHA-1 bank (TPM 1.2; the reference's calcfuturepcr with
+ * PCR_SIZE 20): replay of the log's SHA-1 digests, then the extra SHA-1
+ * measurements. */
+int tpm_predict_pcr_sha1(const struct tpm_eventlog *log, unsigned pcr,
+			 const uint8_t (*extra)[20], size_t n_extra, uint8_t ret[20]);
+
 /* "0,1,2-4,7" -> mask. -EINVAL on bad syntax or pcr >= 24. */
 int tpm_parse_pcr_list(const char *s, uint32_t *ret_mask);
 
