@@ -795,10 +795,13 @@ static int do_unseal(int argc, char **argv)
 	case TPM_E_LOCKOUT: {
 		uint32_t secs = 0, cnt = 0, max = 0;
 		tpm_lockout_status(t, NULL, &cnt, &max, &secs);
-		fprintf(stderr, "heads tpm: unseal refused: the TPM is in dictionary-attack lockout "
-				"(%u of %u failures): next try in %u s (it forgives one failure "
-				"every %u s)\n",
-			cnt, max, secs, secs);
+		if (tpm_version(t) == 12) /* the TPM reports the time left */
+			fprintf(stderr, "heads tpm: unseal refused: the TPM is in dictionary-attack "
+					"lockout (%u failures): next try in %u s\n", cnt, secs);
+		else
+			fprintf(stderr, "heads tpm: unseal refused: the TPM is in dictionary-attack "
+					"lockout (%u of %u failures): next try in %u s (it forgives "
+					"one failure every %u s)\n", cnt, max, secs, secs);
 		break;
 	}
 	case TPM_E_NO_OBJECT:

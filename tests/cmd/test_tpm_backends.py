@@ -10,6 +10,7 @@ DA state.
 import hashlib
 import os
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -248,6 +249,32 @@ class Tpm20(Backend, TempDirTest):
 
 class Tpm12(Backend, TempDirTest):
     TPM12 = True
+
+    def test_predict_from_tcpa_log_matches_sha1_replay(self):
+        """A TCPA (TPM 1.2, SHA-1) firmware log: `heads tpm predict` equals
+        a replay written here from the TCG 1.2 event layout (pcrIndex,
+        eventType, digest[20], eventSize, event; little-endian)."""
+        src = os.environ.get("HEADS_SRCDIR",
+                             os.path.join(os.path.dirname(__file__), "..", ".."))
+        log = os.path.join(src, "tests/data/eventlog/tcpa-sha1.bin")
+        with open(log, "rb") as f:
+            b = f.read()
+        pcrs, o = {}, 0
+        while o + 32 <= len(b):
+            pcr, _typ = struct.unpack_from("<II", b, o)
+            n = struct.unpack_from("<I", b, o + 28)[0]
+            pcrs[pcr] = hashlib.sha1(pcrs.get(pcr, bytes(20)) + b[o + 8:o + 28]).digest()
+            o += 32 + n
+        self.assertEqual(o, len(b))
+        self.assertGreaterEqual(len(pcrs), 2)
+        for pcr, want in pcrs.items():
+            p = self.tpm("predict", str(pcr), "--eventlog", log)
+            self.assertEqual(p.stdout.strip(), f"{pcr}: {want.hex()}", p.stderr)
+        # plus a measurement, as calcfuturepcr 4 <file>
+        f = self.write("m", "x")
+        p = self.tpm("predict", "4", "--eventlog", log, "--file", f)
+        want = hashlib.sha1(pcrs[4] + hashlib.sha1(b"x").digest()).hexdigest()
+        self.assertEqual(p.stdout.strip(), "4: " + want)
 
     def test_operations_not_on_tpm12_say_so(self):
         """`heads tpm --help` lists what a TPM 1.2 lacks; each says so."""
