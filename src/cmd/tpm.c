@@ -728,8 +728,15 @@ static int do_seal(int argc, char **argv)
 		memcpy(v.sha256[o.values[i].pcr], o.values[i].v, 32);
 	r = tpm_seal(t, handle, data, &v, auth, owner);
 	if (r < 0) {
-		fprintf(stderr, "heads tpm: sealing at 0x%08x failed%s\n", handle,
-			r == TPM_E_AUTH_FAIL ? ": wrong owner passphrase" : "");
+		uint32_t secs = 0;
+		if (r == TPM_E_LOCKOUT)
+			tpm_lockout_status(t, NULL, NULL, NULL, &secs);
+		if (r == TPM_E_LOCKOUT)
+			fprintf(stderr, "heads tpm: sealing at 0x%08x refused: the TPM is in "
+					"dictionary-attack lockout: next try in %u s\n", handle, secs);
+		else
+			fprintf(stderr, "heads tpm: sealing at 0x%08x failed%s\n", handle,
+				r == TPM_E_AUTH_FAIL ? ": wrong owner passphrase" : "");
 		ex = exit_for(r);
 	}
 out:

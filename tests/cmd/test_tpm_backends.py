@@ -233,6 +233,10 @@ class Backend:
         self.assertIsNotNone(m, p.stderr)
         wait = int(m.group(1))
         self.assertGreater(wait, 0)
+        # owner authorization is DA-protected too: refused as lockout
+        p = self.seal("0x81004d47", "0,7", b"x")
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn(b"lockout: next try in", p.stderr)
         info = self.tpm("info").stdout
         m = re.search(r"lockout: yes, next try in (\d+) s\n", info)
         self.assertIsNotNone(m, info)

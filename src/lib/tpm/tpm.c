@@ -767,6 +767,9 @@ int tpm_owner_session(struct tpm *t, const struct secret *owner_auth, ESYS_TR *r
 	explicit_bzero(&a, sizeof(a));
 	if (rc != TSS2_RC_SUCCESS)
 		return -EIO;
+	/* Owner authorization is DA-protected: locked, say so and send nothing. */
+	if ((r = tpm_lockout_check(t, NULL)) < 0)
+		return r;
 	r = lookup_primary(t);
 	if (r == TPM_E_NO_OBJECT && !t->pin.size && (!owner_auth || owner_auth->len == 0)) {
 		/* Nothing to hide: an empty owner auth. */
