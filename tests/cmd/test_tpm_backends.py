@@ -10,10 +10,14 @@ DA state.
 import hashlib
 import os
 import re
+import select
+import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
+import tty
 
 sys.path.insert(0, os.path.dirname(__file__))
 from heads_test import Swtpm, TempDirTest, main, run  # noqa: E402
@@ -279,6 +283,55 @@ class Tpm12(Backend, TempDirTest):
         p = self.tpm("predict", "4", "--eventlog", log, "--file", f)
         want = hashlib.sha1(pcrs[4] + hashlib.sha1(b"x").digest()).hexdigest()
         self.assertEqual(p.stdout.strip(), "4: " + want)
+
+    def test_device_transport(self):
+        """tpm12-device:PATH (what /dev/tpm0 is on a board): one write per
+        command, one read per response. A raw pty stands in for the device,
+        relayed here to the swtpm command port."""
+        start = self.pcr(16)  # before the relay holds swtpm's one connection
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        path = os.ttyname(slave)
+        sock = socket.create_connection(("127.0.0.1", self.sw.port))
+        done = threading.Event()
+
+        def relay():
+            try:
+                while not done.is_set():
+                    r, _, _ = select.select([master], [], [], 0.1)
+                    if not r:
+                        continue
+                    cmd = os.read(master, 4096)
+                    while len(cmd) < 6 or len(cmd) < struct.unpack(">I", cmd[2:6])[0]:
+                        cmd += os.read(master, 4096)
+                    sock.sendall(cmd)
+                    rsp = sock.recv(10)
+                    while len(rsp) < 10:
+                        rsp += sock.recv(10 - len(rsp))
+                    n = struct.unpack(">I", rsp[2:6])[0]
+                    while len(rsp) < n:
+                        rsp += sock.recv(n - len(rsp))
+                    os.write(master, rsp)
+            except OSError:
+                pass
+
+        th = threading.Thread(target=relay, daemon=True)
+        th.start()
+        try:
+            tcti = "tpm12-device:" + path
+            p = self.tpm("extend", "16", "--string", "dev", "--tcti", tcti)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            p = self.tpm("pcrread", "16", "--tcti", tcti)
+            want = hashlib.sha1(start + hashlib.sha1(b"dev").digest()).hexdigest()
+            self.assertEqual(p.stdout, f"16: {want}\n", p.stderr)
+            p = self.tpm("info", "--tcti", tcti)
+            self.assertTrue(p.stdout.startswith("TPM 1.2\n"), p.stdout + p.stderr)
+        finally:
+            done.set()
+            th.join(5)
+            sock.close()
+            os.close(master)
+            os.close(slave)
 
     def test_operations_not_on_tpm12_say_so(self):
         """`heads tpm --help` lists what a TPM 1.2 lacks; each says so."""
