@@ -557,10 +557,11 @@ int tpm_count_handles(struct tpm *t, unsigned *ret_transient, unsigned *ret_sess
 	unsigned counts[2];
 
 	if (t->t12) {
-		/* every OIAP/OSAP session is opened with continueAuthSession
-		 * clear: the TPM ends it with the command; no key is loaded */
-		*ret_transient = *ret_sessions = 0;
-		return 0;
+		/* loaded keys besides the SRK, and authorization sessions */
+		int r = tpm12_count_handles(t->t12, 1, ret_transient);
+		if (r == 0)
+			r = tpm12_count_handles(t->t12, 2, ret_sessions);
+		return r;
 	}
 	for (size_t k = 0; k < 2; k++) {
 		TPMS_CAPABILITY_DATA *cap = NULL;

@@ -369,6 +369,24 @@ static int osap(struct tpm12 *t, uint16_t etype, uint32_t evalue, const uint8_t 
 	return 0;
 }
 
+/* An authorization session the TPM may still hold (a command that failed
+ * before or without ending it): FlushSpecific(TPM_RT_AUTH), errors ignored
+ * (the TPM ends a session on a failed authorization itself). TPM 1.2s
+ * have few session slots and keep them across connections. */
+static void sess_flush(struct tpm12 *t, struct sess *s)
+{
+	struct tpm12_cmd c;
+	struct tpm12_rsp r;
+	uint8_t resp[TPM12_MAX_COMMAND];
+	if (!s->handle)
+		return;
+	tpm12_cmd_init(&c, TPM12_TAG_RQU_COMMAND, TPM12_ORD_FlushSpecific);
+	tpm12_put_u32(&c, s->handle);
+	tpm12_put_u32(&c, 0x00000002); /* TPM_RT_AUTH */
+	(void)tpm12_transmit(t, &c, resp, &r);
+	s->handle = 0;
+}
+
 /* ADIP: encAuth = newAuth XOR SHA1(sharedSecret || nonceEven). */
 static void adip(const struct sess *s, const uint8_t new_auth[20], uint8_t out[20])
 {
@@ -425,18 +443,22 @@ static int auth_transmit(struct tpm12 *t, struct tpm12_cmd *c, struct sess **ss,
 	in_digest(c, d);
 	for (unsigned i = 0; i < n; i++)
 		if ((e = add_auth(c, d, ss[i], cont)) < 0)
-			return e;
+			goto fail;
 	e = tpm12_transmit(t, c, resp, r);
 	if (e < 0)
-		return e;
+		goto fail;
 	if (r->rc != 0) {
 		log_debug("TPM 1.2: %s: %s (0x%x)", what, tpm12_rc_name(r->rc), r->rc);
-		return tpm12_rc_to_errno(r->rc);
+		e = tpm12_rc_to_errno(r->rc);
+		goto fail;
 	}
 	size_t tail = (size_t)n * TPM12_RSP_AUTH_TRAILER;
 	if (r->len < TPM12_HEADER + tail ||
 	    r->tag != (n == 1 ? TPM12_TAG_RSP_AUTH1 : TPM12_TAG_RSP_AUTH2))
-		return log_error_errno(-EBADMSG, "TPM 1.2: %s: malformed response", what);
+	{
+		e = log_error_errno(-EBADMSG, "TPM 1.2: %s: malformed response", what);
+		goto fail;
+	}
 	size_t out_end = r->len - tail;
 	EVP_MD_CTX *x = EVP_MD_CTX_new();
 	unsigned int dn = 20;
@@ -455,11 +477,17 @@ static int auth_transmit(struct tpm12 *t, struct tpm12_cmd *c, struct sess **ss,
 		memcpy(m + 40, ss[i]->odd, 20);
 		m[60] = tr[20];
 		hmac1(ss[i]->key, m, 61, a);
-		if (tr[20] > 1 || CRYPTO_memcmp(a, tr + 21, 20) != 0)
-			return log_error_errno(-EBADMSG, "TPM 1.2: %s: the response authorization "
-					       "does not verify (not our TPM, or tampered)", what);
+		if (tr[20] > 1 || CRYPTO_memcmp(a, tr + 21, 20) != 0) {
+			e = log_error_errno(-EBADMSG, "TPM 1.2: %s: the response authorization "
+					    "does not verify (not our TPM, or tampered)", what);
+			goto fail;
+		}
 	}
 	return 0;
+fail:
+	for (unsigned i = 0; i < n; i++)
+		sess_flush(t, ss[i]);
+	return e;
 }
 
 /* --- commands --------------------------------------------------------------- */
@@ -551,6 +579,21 @@ int tpm12_perm_flags(struct tpm12 *t, struct tpm12_perm_flags *ret)
 	if (e < 0)
 		return e;
 	return tpm12_parse_perm_flags(p, n, ret);
+}
+
+int tpm12_count_handles(struct tpm12 *t, uint32_t resource_type, unsigned *ret)
+{
+	uint8_t resp[TPM12_MAX_COMMAND], sub[4] = {0, 0, 0, (uint8_t)resource_type};
+	const uint8_t *p;
+	uint32_t n;
+	int e = get_cap(t, TPM12_CAP_HANDLE, sub, 4, resp, &p, &n);
+	if (e < 0)
+		return e;
+	/* TPM_KEY_HANDLE_LIST: loaded(2) handle(4)[loaded] */
+	if (n < 2 || n != 2 + 4 * (uint32_t)(p[0] << 8 | p[1]))
+		return log_error_errno(-EBADMSG, "TPM 1.2: malformed handle list");
+	*ret = (unsigned)(p[0] << 8 | p[1]);
+	return 0;
 }
 
 int tpm12_da_info(struct tpm12 *t, struct tpm12_da_info *ret)
@@ -855,8 +898,10 @@ int tpm12_unseal(struct tpm12 *t, const uint8_t *blob, size_t len, const struct 
 	tpm12_auth_value(auth, a);
 	e = oiap(t, a, &s2);
 	explicit_bzero(a, sizeof(a));
-	if (e < 0)
+	if (e < 0) {
+		sess_flush(t, &s1);
 		goto out;
+	}
 	tpm12_cmd_init(&c, TPM12_TAG_RQU_AUTH2, TPM12_ORD_Unseal);
 	tpm12_put_u32(&c, TPM12_KH_SRK);
 	tpm12_params_start(&c);

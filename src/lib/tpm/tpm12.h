@@ -44,6 +44,9 @@ int tpm12_extend(struct tpm12 *t, unsigned pcr, const uint8_t digest[20], uint8_
 /* TPM_CAP_PROP_MANUFACTURER as 4 printable characters + NUL. */
 int tpm12_manufacturer(struct tpm12 *t, char ret[5]);
 int tpm12_perm_flags(struct tpm12 *t, struct tpm12_perm_flags *ret);
+/* TPM_CAP_HANDLE: loaded handles of a resource type (TPM_RT_KEY 1,
+ * TPM_RT_AUTH 2). */
+int tpm12_count_handles(struct tpm12 *t, uint32_t resource_type, unsigned *ret);
 /* TPM_CAP_DA_LOGIC for the owner entity. */
 int tpm12_da_info(struct tpm12 *t, struct tpm12_da_info *ret);
 /* TPM_GetCapabilityOwner (owner-authorized, OIAP): a cheap check of the
