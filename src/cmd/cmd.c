@@ -62,13 +62,10 @@ int cmd_boot_view(const char *cmd, const char *boot, const char *keyring,
 
 const char *cmd_tcti(const char *opt)
 {
-	const char *e;
 	if (opt && *opt)
 		return opt;
-	e = getenv("HEADS_TCTI");
-	if (e && *e)
-		return e;
-	return "device:/dev/tpmrm0";
+	/* $HEADS_TCTI, else detected: /sys/class/tpm/tpm0/tpm_version_major */
+	return tpm_default_tcti();
 }
 
 int cmd_parse_fd(const char *s, int *ret_fd)

@@ -40,7 +40,7 @@ static const char usage[] =
 	"       heads tpm predict N [--eventlog F | --no-eventlog] [--string S]... [--file F]...\n"
 	"       heads tpm predict-pcr2 --rom FILE\n"
 	"       heads tpm coreboot-log [--mem /dev/mem | --log FILE] [--out FILE] [--rom ROM]\n"
-	"       heads tpm reset [--owner-fd FD]\n"
+	"       heads tpm reset [--owner-fd FD] [--da-max-tries N] [--da-recovery S]\n"
 	"       heads tpm seal HANDLE --pcrs LIST [--auth-fd FD] [--owner-fd FD]\n"
 	"                [--future N]... [--future-string N=S]... [--future-file N=F]...\n"
 	"                [--pcr-value N=HEX]... [--eventlog F | --no-eventlog]\n"
@@ -55,8 +55,10 @@ static const char usage[] =
 	"       heads tpm nv undefine INDEX [--owner-fd FD]\n"
 	"       heads tpm info | finalize | shutdown\n"
 	"\n"
-	"Every subcommand takes --tcti STR (default $HEADS_TCTI, else\n"
-	"device:/dev/tpmrm0) and --primary-name HEX: the Name of the primary key\n"
+	"Every subcommand takes --tcti STR (default $HEADS_TCTI, else by\n"
+	"/sys/class/tpm/tpm0/tpm_version_major: device:/dev/tpmrm0 for a TPM 2.0,\n"
+	"tpm12-device:/dev/tpm0 for a TPM 1.2; tpm12-swtpm:host=H,port=P is swtpm in\n"
+	"TPM 1.2 mode) and --primary-name HEX: the Name of the primary key\n"
 	"recorded at ownership (CONFIG_TPM_PRIMARY_NAME); a different key at\n"
 	"0x81000000 is then never used to salt a session, seal or unseal. Passphrases come from an fd (--x-fd N, one line) or a\n"
 	"no-echo prompt on /dev/tty, never from argv. Only the sha256 bank is\n"
@@ -87,10 +89,25 @@ static const char usage[] =
 	"          read writes the raw content to stdout; info prints\n"
 	"          `attributes: 0x<hex>` and `size: N`.\n"
 	"reset     clears the TPM (platform auth), sets the owner passphrase, creates\n"
-	"          and persists the primary key at 0x81000000, DA 10 tries / 3600 s;\n"
+	"          and persists the primary key at 0x81000000, DA 10 tries / 3600 s\n"
+	"          (--da-max-tries, --da-recovery: tests), random lockout auth;\n"
 	"          prints CONFIG_TPM_PRIMARY_NAME=\"<hex Name>\" (record it).\n"
-	"info      DA lockout state and loaded handles. finalize: random platform\n"
+	"info      `lockout: no` or `lockout: yes, next try in N s` (N: the\n"
+	"          recovery interval, an upper bound: a TPM does not say when the\n"
+	"          last failure was), the DA counters and loaded handles. finalize: random platform\n"
 	"          auth before kexec. shutdown: TPM2_Shutdown(CLEAR).\n"
+	"\n"
+	"TPM 1.2 (our own client, no TrouSerS): pcrread (sha1 bank; the default\n"
+	"there), extend (SHA-1 measurements, `sha1` trace lines), seal (current\n"
+	"values of PCRs 0-15; the blob in NV index HANDLE & 0xffffff, 312 bytes,\n"
+	"as the reference; owner passphrase to define/write it), unseal, evict,\n"
+	"counter (TPM_CreateCounter ids, label 3135106223, empty counter auth),\n"
+	"nv (owner-written indices), info (`lockout: yes, next try in N s` from the\n"
+	"TPM's DA information), finalize and shutdown (no-ops, as the reference).\n"
+	"reset (physical presence, ForceClear, TakeOwnership; SRK well-known),\n"
+	"predict and seal --future (SHA-1 replay of the log's SHA-1 digests).\n"
+	"Not on a TPM 1.2: seal --pcr-value and PCRs 16-23, the PCR record and the\n"
+	"\"PCR n: expected/actual\" report, --primary-name, the DA policy options.\n"
 	"\n"
 	"Exit status: 0 ok; 1 check failed (PCR mismatch, event log differs);\n"
 	"2 usage error; 3 wrong passphrase or owner passphrase; 4 dictionary-attack\n"
@@ -145,13 +162,14 @@ struct opts {
 	} *values;
 	size_t n_values;
 	unsigned long long size;
+	unsigned long long da_max_tries, da_recovery;
 	int optind;
 };
 
 enum {
 	O_TCTI = 256, O_PRIMARY_NAME, O_OWNER_FD, O_AUTH_FD, O_STRING, O_FILE, O_TRACE, O_EVENTLOG,
 	O_NO_EVENTLOG, O_NO_COMPARE, O_BANK, O_PCRS, O_FUTURE, O_FUTURE_STRING,
-	O_FUTURE_FILE, O_PCR_VALUE, O_SIZE,
+	O_FUTURE_FILE, O_PCR_VALUE, O_SIZE, O_DA_MAX_TRIES, O_DA_RECOVERY,
 };
 
 static int parse_pcr(const char *s, unsigned *ret)
@@ -196,12 +214,16 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		{"future-file", required_argument, NULL, O_FUTURE_FILE},
 		{"pcr-value", required_argument, NULL, O_PCR_VALUE},
 		{"size", required_argument, NULL, O_SIZE},
+		{"da-max-tries", required_argument, NULL, O_DA_MAX_TRIES},
+		{"da-recovery", required_argument, NULL, O_DA_RECOVERY},
 		{},
 	};
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->owner_fd = o->auth_fd = -1;
+	o->da_max_tries = TPM_DA_MAX_TRIES;
+	o->da_recovery = TPM_DA_RECOVERY_SECONDS;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -210,6 +232,16 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 		switch (c) {
 		case O_TCTI:
 			o->tcti = optarg;
+			break;
+		case O_DA_MAX_TRIES:
+			if (!streq(sub, "reset") || parse_uint(optarg, 1000, &o->da_max_tries) < 0 ||
+			    o->da_max_tries == 0)
+				return cmd_usage_error("tpm", "%s: bad --da-max-tries '%s'", sub, optarg);
+			break;
+		case O_DA_RECOVERY:
+			if (!streq(sub, "reset") || parse_uint(optarg, 86400, &o->da_recovery) < 0 ||
+			    o->da_recovery == 0)
+				return cmd_usage_error("tpm", "%s: bad --da-recovery '%s'", sub, optarg);
 			break;
 		case O_PRIMARY_NAME:
 			o->primary_name = optarg;
@@ -328,6 +360,24 @@ static int parse_handle(const char *s, uint32_t prefix, uint32_t *ret)
 	return 0;
 }
 
+/* NV indices and counter ids: 0x01XXXXXX on a TPM 2.0; on a TPM 1.2 the
+ * TPM's own numbers (counter ids it assigns, NV indices such as 0x4d47). */
+static bool tcti_is_tpm12(const char *tcti)
+{
+	return strncmp(cmd_tcti(tcti), "tpm12-", 6) == 0;
+}
+
+static int parse_index(const struct opts *o, const char *s, uint32_t *ret)
+{
+	unsigned long long v;
+	if (!tcti_is_tpm12(o->tcti))
+		return parse_handle(s, 0x01000000, ret);
+	if (parse_uint(s, 0xffffffffULL, &v) < 0)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
 static void print_hex_line(unsigned pcr, const uint8_t *v, size_t len)
 {
 	char hex[65];
@@ -353,6 +403,12 @@ static int do_pcrread(int argc, char **argv)
 		mask = (1u << TPM_PCR_COUNT) - 1;
 	if ((r = open_tpm(&o, &t)) < 0)
 		return exit_for(r);
+	if (tpm_version(t) == 12 && o.bank && streq(o.bank, "sha256")) {
+		fprintf(stderr, "heads tpm: a TPM 1.2 has only SHA-1 PCRs (--bank sha1)\n");
+		return HEADS_EXIT_USAGE;
+	}
+	if (tpm_version(t) == 12 && !o.bank)
+		o.bank = "sha1";
 	if (!o.bank || streq(o.bank, "sha256")) {
 		uint8_t v[TPM_PCR_COUNT][32];
 		r = tpm_pcr_read_mask(t, mask, v);
@@ -492,8 +548,9 @@ static int do_eventlog(int argc, char **argv)
 	return differs ? HEADS_EXIT_FAIL : 0;
 }
 
-/* The measurement of one extra argument: sha256 of the string or file. */
-static int extra_digest(const struct extra *e, uint8_t out[32])
+/* The measurement of one extra argument: sha256 (sha1 on a TPM 1.2) of
+ * the string or file. */
+static int extra_digest(const struct extra *e, bool sha1, uint8_t out[32])
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
@@ -508,7 +565,7 @@ static int extra_digest(const struct extra *e, uint8_t out[32])
 		buf = xstrdup(e->v);
 		len = strlen(buf);
 	}
-	if (!EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL))
+	if (!EVP_Digest(buf, len, out, &n, sha1 ? EVP_sha1() : EVP_sha256(), NULL))
 		return -EIO;
 	return 0;
 }
@@ -518,6 +575,8 @@ static int predict_into(const struct opts *o, struct tpm_pcr_values *v)
 {
 	struct tpm_eventlog *l = NULL;
 	int r = 0;
+	/* SHA-1 bank: a TPM 1.2, or --bank sha1 */
+	bool sha1 = (o->bank && streq(o->bank, "sha1")) || tcti_is_tpm12(o->tcti);
 	if (!o->future_mask)
 		return 0;
 	if (!o->no_eventlog && load_log(o, &l) < 0)
@@ -530,9 +589,17 @@ static int predict_into(const struct opts *o, struct tpm_pcr_values *v)
 		extra = xcalloc(o->n_extra + 1, 32);
 		for (size_t i = 0; i < o->n_extra && r == 0; i++)
 			if (o->extra[i].pcr == pcr)
-				r = extra_digest(&o->extra[i], extra[n++]);
-		if (r == 0)
+				r = extra_digest(&o->extra[i], sha1, extra[n++]);
+		if (r == 0 && sha1) {
+			uint8_t(*e20)[20] = xcalloc(n + 1, 20);
+			for (size_t i = 0; i < n; i++)
+				memcpy(e20[i], extra[i], 20);
+			memset(v->sha256[pcr], 0, 32);
+			r = tpm_predict_pcr_sha1(l, pcr, (const uint8_t(*)[20])e20, n, v->sha256[pcr]);
+			free(e20);
+		} else if (r == 0) {
 			r = tpm_predict_pcr(l, pcr, (const uint8_t(*)[32])extra, n, v->sha256[pcr]);
+		}
 		free(extra);
 	}
 	tpm_eventlog_free(l);
@@ -555,10 +622,11 @@ static int do_predict(int argc, char **argv)
 		o.extra[i].pcr = pcr;
 	o.future_mask = 1u << pcr;
 	r = predict_into(&o, &v);
+	bool sha1 = (o.bank && streq(o.bank, "sha1")) || tcti_is_tpm12(o.tcti);
 	free_opts(&o);
 	if (r < 0)
 		return HEADS_EXIT_USAGE;
-	print_hex_line(pcr, v.sha256[pcr], 32);
+	print_hex_line(pcr, v.sha256[pcr], sha1 ? 20 : 32);
 	return 0;
 }
 
@@ -576,12 +644,17 @@ static int do_reset(int argc, char **argv)
 		return HEADS_EXIT_USAGE;
 	if ((r = open_tpm(&o, &t)) < 0)
 		return exit_for(r);
+	tpm_set_da_policy(t, (uint32_t)o.da_max_tries, (uint32_t)o.da_recovery);
 	r = tpm_reset(t, owner);
 	if (r < 0) {
 		fprintf(stderr, "heads tpm: TPM reset failed\n");
 		return exit_for(r);
 	}
 	_cleanup_free_ char *name = NULL;
+	if (tpm_version(t) == 12) { /* SRK 0x40000000, well-known auth: nothing to pin */
+		fprintf(stderr, "heads tpm: TPM 1.2 reset; owned, SRK at 0x40000000\n");
+		return 0;
+	}
 	r = tpm_primary_name(t, &name);
 	if (r < 0)
 		return exit_for(r);
@@ -640,6 +713,12 @@ static int do_seal(int argc, char **argv)
 		ex = exit_for(r);
 		goto out;
 	}
+	if (tpm_version(t) == 12 && (o.n_values || mask >> 16)) {
+		fprintf(stderr, "heads tpm: on a TPM 1.2, seal takes PCRs 0-15, current or "
+				"--future (SHA-1 replay), no --pcr-value\n");
+		ex = HEADS_EXIT_USAGE;
+		goto out;
+	}
 	r = tpm_pcr_values_current(t, mask, &v);
 	if (r < 0) {
 		ex = exit_for(r);
@@ -652,8 +731,15 @@ static int do_seal(int argc, char **argv)
 		memcpy(v.sha256[o.values[i].pcr], o.values[i].v, 32);
 	r = tpm_seal(t, handle, data, &v, auth, owner);
 	if (r < 0) {
-		fprintf(stderr, "heads tpm: sealing at 0x%08x failed%s\n", handle,
-			r == TPM_E_AUTH_FAIL ? ": wrong owner passphrase" : "");
+		uint32_t secs = 0;
+		if (r == TPM_E_LOCKOUT)
+			tpm_lockout_status(t, NULL, NULL, NULL, &secs);
+		if (r == TPM_E_LOCKOUT)
+			fprintf(stderr, "heads tpm: sealing at 0x%08x refused: the TPM is in "
+					"dictionary-attack lockout: next try in %u s\n", handle, secs);
+		else
+			fprintf(stderr, "heads tpm: sealing at 0x%08x failed%s\n", handle,
+				r == TPM_E_AUTH_FAIL ? ": wrong owner passphrase" : "");
 		ex = exit_for(r);
 	}
 out:
@@ -665,6 +751,10 @@ static void report_mismatch(struct tpm *t, uint32_t handle)
 {
 	struct tpm_pcr_values exp, cur;
 	bool with_auth;
+	if (tpm_version(t) == 12) { /* the blob names no values: nothing to compare */
+		fprintf(stderr, "heads tpm: unseal refused: PCR values differ from those sealed\n");
+		return;
+	}
 	if (tpm_sealed_expected(t, handle, &exp, &with_auth) < 0 ||
 	    tpm_pcr_values_current(t, exp.mask, &cur) < 0) {
 		fprintf(stderr, "heads tpm: unseal refused: PCR values differ from those sealed "
@@ -715,9 +805,13 @@ static int do_unseal(int argc, char **argv)
 	case TPM_E_LOCKOUT: {
 		uint32_t secs = 0, cnt = 0, max = 0;
 		tpm_lockout_status(t, NULL, &cnt, &max, &secs);
-		fprintf(stderr, "heads tpm: unseal refused: the TPM is in dictionary-attack lockout "
-				"(%u of %u failures); it forgives one failure every %u s\n",
-			cnt, max, secs);
+		if (tpm_version(t) == 12) /* the TPM reports the time left */
+			fprintf(stderr, "heads tpm: unseal refused: the TPM is in dictionary-attack "
+					"lockout (%u failures): next try in %u s\n", cnt, secs);
+		else
+			fprintf(stderr, "heads tpm: unseal refused: the TPM is in dictionary-attack "
+					"lockout (%u of %u failures): next try in %u s (it forgives "
+					"one failure every %u s)\n", cnt, max, secs, secs);
 		break;
 	}
 	case TPM_E_NO_OBJECT:
@@ -789,7 +883,7 @@ static int do_counter(int argc, char **argv)
 		if (get_pass(o.owner_fd, "TPM Owner Passphrase: ", &owner) < 0)
 			return HEADS_EXIT_USAGE;
 	} else if (streq(op, "read") || streq(op, "increment")) {
-		if (argc - o.optind != 1 || parse_handle(argv[o.optind], 0x01000000, &index) < 0)
+		if (argc - o.optind != 1 || parse_index(&o, argv[o.optind], &index) < 0)
 			return cmd_usage_error("tpm", "counter %s takes one INDEX (0x01xxxxxx)", op);
 		if (streq(op, "increment") && o.owner_fd >= 0 &&
 		    secret_read_line_fd(o.owner_fd, PASS_MAX, &owner) < 0)
@@ -809,9 +903,16 @@ static int do_counter(int argc, char **argv)
 		r = tpm_counter_increment(t, index, owner, &value);
 	}
 	if (r < 0) {
-		fprintf(stderr, "heads tpm: counter %s failed%s\n", op,
-			r == TPM_E_NO_OBJECT ? ": no such counter" :
-			r == TPM_E_AUTH_FAIL ? ": authorization failed" : "");
+		uint32_t secs = 0;
+		if (r == TPM_E_LOCKOUT)
+			tpm_lockout_status(t, NULL, NULL, NULL, &secs);
+		if (r == TPM_E_LOCKOUT)
+			fprintf(stderr, "heads tpm: counter %s refused: the TPM is in "
+					"dictionary-attack lockout: next try in %u s\n", op, secs);
+		else
+			fprintf(stderr, "heads tpm: counter %s failed%s\n", op,
+				r == TPM_E_NO_OBJECT ? ": no such counter" :
+				r == TPM_E_AUTH_FAIL ? ": authorization failed" : "");
 		return exit_for(r);
 	}
 	printf("%x: %016llx\n", index, (unsigned long long)value);
@@ -838,7 +939,7 @@ static int do_nv(int argc, char **argv)
 	if (!streq(op, "define") && !streq(op, "write") && !streq(op, "read") &&
 	    !streq(op, "info") && !streq(op, "undefine"))
 		return cmd_usage_error("tpm", "unknown nv operation '%s'", op);
-	if (argc - o.optind != 1 || parse_handle(argv[o.optind], 0x01000000, &index) < 0)
+	if (argc - o.optind != 1 || parse_index(&o, argv[o.optind], &index) < 0)
 		return cmd_usage_error("tpm", "nv %s takes one INDEX (0x01xxxxxx)", op);
 	if (streq(op, "define") && !o.size)
 		return cmd_usage_error("tpm", "nv define needs --size N");
@@ -899,13 +1000,22 @@ static int do_simple(int argc, char **argv)
 		bool lockout;
 		uint32_t cnt, max, secs;
 		unsigned tr, se;
+		char manu[5] = "?";
+		printf("TPM %s\n", tpm_version(t) == 12 ? "1.2" : "2.0");
+		if (tpm_manufacturer(t, manu) == 0)
+			printf("manufacturer: %s\n", manu);
 		r = tpm_lockout_status(t, &lockout, &cnt, &max, &secs);
 		if (r == 0)
 			r = tpm_count_handles(t, &tr, &se);
-		if (r == 0)
-			printf("lockout: %s\nfailed-tries: %u\nmax-tries: %u\nrecovery-seconds: %u\n"
+		if (r == 0) {
+			if (lockout)
+				printf("lockout: yes, next try in %u s\n", secs);
+			else
+				printf("lockout: no\n");
+			printf("failed-tries: %u\nmax-tries: %u\nrecovery-seconds: %u\n"
 			       "transient-handles: %u\nloaded-sessions: %u\n",
-			       lockout ? "yes" : "no", cnt, max, secs, tr, se);
+			       cnt, max, secs, tr, se);
+		}
 	}
 	if (r < 0)
 		fprintf(stderr, "heads tpm: %s failed\n", sub);
@@ -935,7 +1045,7 @@ static int run(int argc, char **argv);
 
 const struct heads_command cmd_tpm = {
 	.name = "tpm",
-	.summary = "TPM 2.0: PCRs, event log, seal/unseal, counters, ownership",
+	.summary = "TPM 2.0 and 1.2: PCRs, event log, seal/unseal, counters, ownership",
 	.usage = usage,
 	.run = run,
 };

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <tss2/tss2_rc.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 static int rc_err(TSS2_RC rc, const char *what)
 {
@@ -30,8 +32,73 @@ static int persistent(struct tpm *t, uint32_t handle, ESYS_TR *ret)
 	return 0;
 }
 
+/* --- TPM 1.2: as the reference, the secret is a TPM_Seal blob in NV
+ * (handle & 0xffffff: 0x4d47) unsealed into a locked buffer for a software
+ * HMAC-SHA1 and wiped right after (a TPM 1.2 has no HMAC object). */
+static int tpm12_otp_present(struct tpm *t, uint32_t handle)
+{
+	/* The "primary" of a TPM 1.2 is the SRK 0x40000000 of an owned TPM; a
+	 * seal without it fails with TPM_NOSRK = TPM_E_NO_PRIMARY. */
+	if (handle == TPM_PRIMARY_HANDLE)
+		return 1;
+	int r = tpm_nv_info(t, handle & 0x00ffffffu, NULL, NULL);
+	if (r == TPM_E_NO_OBJECT)
+		return 0;
+	return r < 0 ? r : 1;
+}
+
+static int tpm12_otp_expected(struct tpm *t, uint32_t mask, const char *eventlog_path,
+			      struct tpm_pcr_values *ret)
+{
+	struct tpm_pcr_values v;
+	int r;
+	if (mask == 0 || mask >> 16)
+		return -EINVAL;
+	r = tpm_pcr_values_current(t, mask, &v);
+	if (r < 0)
+		return r;
+	if (mask & (1u << 4)) {
+		/* PCR 4 firmware-only: SHA-1 replay of the log (none = zeros) */
+		struct tpm_eventlog *log = NULL;
+		size_t len;
+		memset(v.sha256[4], 0, sizeof(v.sha256[4]));
+		if (eventlog_path && access(eventlog_path, F_OK) == 0) {
+			r = tpm_eventlog_load(eventlog_path, &log);
+			if (r < 0)
+				return log_error_errno(r, "TOTP: cannot read the event log %s",
+						       eventlog_path);
+			r = tpm_eventlog_replay(log, "sha1", 4, v.sha256[4], &len);
+			tpm_eventlog_free(log);
+			if (r < 0)
+				return log_error_errno(r, "TOTP: cannot predict PCR 4 (sha1)");
+		}
+	}
+	*ret = v;
+	return 0;
+}
+
+static int tpm12_otp_hmac(struct tpm *t, uint32_t handle, const void *msg, size_t len,
+			  uint8_t ret[OTP_SHA1_LEN])
+{
+	struct secret *key = NULL;
+	unsigned int n = OTP_SHA1_LEN;
+	if (len > 64)
+		return -EINVAL;
+	int r = tpm_unseal(t, handle, NULL, &key);
+	if (r < 0)
+		return r;
+	/* the reference's totp reads exactly 20 bytes */
+	if (key->len < OTP_SECRET_LEN ||
+	    !HMAC(EVP_sha1(), key->data, OTP_SECRET_LEN, msg, len, ret, &n))
+		r = -EBADMSG;
+	secret_free(key);
+	return r;
+}
+
 int tpm_otp_present(struct tpm *t, uint32_t handle)
 {
+	if (t && tpm_version(t) == 12)
+		return tpm12_otp_present(t, handle);
 	TPMS_CAPABILITY_DATA *cap = NULL;
 	TPMI_YES_NO more;
 	TSS2_RC rc;
@@ -49,6 +116,8 @@ int tpm_otp_present(struct tpm *t, uint32_t handle)
 int tpm_otp_expected(struct tpm *t, uint32_t mask, const char *eventlog_path,
 		     struct tpm_pcr_values *ret)
 {
+	if (t && tpm_version(t) == 12)
+		return tpm12_otp_expected(t, mask, eventlog_path, ret);
 	struct tpm_pcr_values v;
 	int r;
 
@@ -143,6 +212,8 @@ static int record_read(struct tpm *t, struct tpm_pcr_values *ret)
 int tpm_otp_seal(struct tpm *t, uint32_t handle, const struct secret *key,
 		 const struct tpm_pcr_values *expected, const struct secret *owner_auth)
 {
+	if (t && tpm_version(t) == 12)
+		return tpm_seal(t, handle, key, expected, NULL, owner_auth);
 	ESYS_CONTEXT *e = tpm_esys(t);
 	TPM2B_SENSITIVE_CREATE *sens = NULL;
 	TPM2B_PUBLIC pub = {0};
@@ -236,6 +307,8 @@ out:
 int tpm_otp_hmac(struct tpm *t, uint32_t handle, uint32_t pcr_mask, const void *msg,
 		 size_t len, uint8_t ret[OTP_SHA1_LEN])
 {
+	if (t && tpm_version(t) == 12)
+		return (void)pcr_mask, tpm12_otp_hmac(t, handle, msg, len, ret);
 	ESYS_CONTEXT *e = tpm_esys(t);
 	TPM2B_MAX_BUFFER buf = {0};
 	TPM2B_DIGEST *out = NULL;
@@ -348,6 +421,8 @@ static bool record_matches(struct tpm *t, const struct tpm_pcr_values *rec)
 
 int tpm_otp_sealed_mask(struct tpm *t, uint32_t *ret_mask)
 {
+	if (t && tpm_version(t) == 12)
+		return TPM_E_NO_OBJECT; /* a TPM 1.2 blob names no PCR list */
 	struct tpm_pcr_values rec;
 	int r = record_read(t, &rec);
 	if (r < 0)
@@ -360,6 +435,8 @@ int tpm_otp_sealed_mask(struct tpm *t, uint32_t *ret_mask)
 
 char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask)
 {
+	if (t && tpm_version(t) == 12)
+		return xstrdup("PCRs 0-3, 4 or 7 differ from those the secret was sealed to (a TPM 1.2 sealed blob records no values to compare)");
 	struct tpm_pcr_values rec, cur;
 	char *s = NULL;
 	unsigned moved = 0;
@@ -446,6 +523,8 @@ char *tpm_otp_reason(struct tpm *t, int r, uint32_t pcr_mask)
 
 int tpm_otp_wipe(struct tpm *t, uint32_t handle, const struct secret *owner_auth)
 {
+	if (t && tpm_version(t) == 12)
+		return tpm_evict(t, handle, owner_auth);
 	int r, r2;
 	r = tpm_evict(t, handle, owner_auth);
 	r2 = tpm_nv_undefine(t, TPM_OTP_RECORD_INDEX, owner_auth);

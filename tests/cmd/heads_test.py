@@ -63,22 +63,31 @@ class Swtpm:
     TPM is), stopped by its own pid only. State persists in state_dir, so
     restart() is a power cycle."""
 
-    def __init__(self, state_dir):
+    def __init__(self, state_dir, tpm12=False):
+        """tpm12: swtpm in TPM 1.2 mode (no --tpm2), given an endorsement key
+        on first use (swtpm_setup --createek, as a TPM leaves the factory),
+        never owned; its TCTI is tpm12-swtpm:host=...,port=..."""
         os.makedirs(state_dir, exist_ok=True)
         self.state = state_dir
+        self.tpm12 = tpm12
         self.proc = None
+        if tpm12 and not os.listdir(state_dir):
+            subprocess.run(["swtpm_setup", "--tpmstate", state_dir, "--createek",
+                            "--config", "/dev/null"], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
         self.start()
 
     def start(self):
         self.port = free_port_pair()
         self.proc = subprocess.Popen(
-            ["swtpm", "socket", "--tpm2",
+            ["swtpm", "socket", *([] if self.tpm12 else ["--tpm2"]),
              "--server", f"type=tcp,port={self.port},bindaddr=127.0.0.1",
              "--ctrl", f"type=tcp,port={self.port + 1},bindaddr=127.0.0.1",
              "--flags", "not-need-init,startup-clear",
              "--tpmstate", f"dir={self.state}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.tcti = f"swtpm:host=127.0.0.1,port={self.port}"
+        self.tcti = (("tpm12-" if self.tpm12 else "")
+                     + f"swtpm:host=127.0.0.1,port={self.port}")
         for _ in range(200):
             if self.proc.poll() is not None:
                 break

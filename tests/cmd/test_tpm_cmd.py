@@ -183,6 +183,51 @@ class TpmCmdTest(TempDirTest):
         self.assertIn("3600 s", p.stderr)
         self.assertIn("lockout: yes", self.tpm("info").stdout)
 
+    def test_lockout_names_the_wait_then_recovers(self):
+        """Issue 19: a locked TPM says so with the seconds to wait (in unseal,
+        counter and info), the right passphrase is refused as lockout, never
+        as a wrong one, and works again once the recovery interval passed."""
+        p = self.tpm("reset", "--da-max-tries", "3", "--da-recovery", "2",
+                     fds={"--owner-fd": OWNER + "\n"})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        info = self.tpm("info").stdout
+        self.assertIn("lockout: no\n", info)
+        self.assertIn("max-tries: 3\n", info)
+        self.assertIn("recovery-seconds: 2\n", info)
+        p = self.tpm("counter", "create", fds={"--owner-fd": OWNER + "\n"})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        counter = p.stdout.split(":")[0]
+        p = self.seal("0x81000003", "0,1,2,3,4,5,6,7", b"k" * 32, auth="disk unlock key pass")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for _ in range(3):
+            p = self.unseal("0x81000003", "wrong")
+            self.assertEqual(p.returncode, 3, p.stderr)
+            self.assertIn("wrong passphrase", p.stderr)
+        p = self.unseal("0x81000003", "disk unlock key pass")
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("dictionary-attack lockout", p.stderr)
+        self.assertIn("next try in 2 s", p.stderr)
+        self.assertNotIn("wrong passphrase", p.stderr)
+        self.assertIn("lockout: yes, next try in 2 s\n", self.tpm("info").stdout)
+        p = self.tpm("counter", "read", "0x" + counter)
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("lockout: next try in 2 s", p.stderr)
+        # independent oracle: tpm2-tools sees the same DA state
+        caps = self.sw.tools("tpm2_getcap", "properties-variable")
+        self.assertRegex(caps, r"inLockout:\s+1")
+        time.sleep(2.5)  # one failure forgiven
+        self.assertIn("lockout: no\n", self.tpm("info").stdout)
+        p = self.tpm("unseal", "0x81000003", fds={"--auth-fd": "disk unlock key pass\n"},
+                     text=False)
+        self.assertEqual((p.returncode, p.stdout), (0, b"k" * 32), p.stderr)
+        self.assertEqual(self.tpm("counter", "read", "0x" + counter).returncode, 0)
+
+    def test_da_policy_options_only_for_reset(self):
+        p = self.tpm("info", "--da-recovery", "2")
+        self.assertEqual(p.returncode, 2)
+        p = self.tpm("reset", "--da-max-tries", "0", fds={"--owner-fd": OWNER + "\n"})
+        self.assertEqual(p.returncode, 2)
+
     def test_sealed_to_predicted_value(self):
         self.reset()
         dump = self.write("luksDump.txt", "abc  /tmp/lukshdr-_dev_sda2\n")

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -74,7 +75,8 @@ int swtpm_start(struct swtpm *t)
 	if (port < 0)
 		return port;
 	t->port = port;
-	snprintf(t->tcti, sizeof(t->tcti), "swtpm:host=127.0.0.1,port=%d", port);
+	snprintf(t->tcti, sizeof(t->tcti), "%sswtpm:host=127.0.0.1,port=%d",
+		 t->tpm12 ? "tpm12-" : "", port);
 	snprintf(server, sizeof(server), "type=tcp,port=%d,bindaddr=127.0.0.1", port);
 	snprintf(ctrl, sizeof(ctrl), "type=tcp,port=%d,bindaddr=127.0.0.1", port + 1);
 	snprintf(state, sizeof(state), "dir=%s", t->state_dir);
@@ -86,6 +88,8 @@ int swtpm_start(struct swtpm *t)
 		char *argv[] = {"swtpm", "socket", "--tpm2", "--server", server, "--ctrl", ctrl,
 				"--flags", "not-need-init,startup-clear", "--tpmstate", state,
 				NULL};
+		if (t->tpm12) /* drop --tpm2: TPM 1.2 mode */
+			memmove(&argv[2], &argv[3], sizeof(argv) - 3 * sizeof(argv[0]));
 		execvp("swtpm", argv);
 		_exit(127);
 	}
@@ -146,4 +150,36 @@ void swtpm_destroy(struct swtpm *t)
 			waitpid(p, NULL, 0);
 	}
 	t->state_dir[0] = '\0';
+}
+
+int swtpm12_manufacture(struct swtpm *t, const char *owner_pass)
+{
+	int status;
+	pid_t pid;
+
+	if (!t->state_dir[0]) {
+		const char *tmp = getenv("TMPDIR");
+		snprintf(t->state_dir, sizeof(t->state_dir), "%s/heads-swtpm-XXXXXX",
+			 tmp && *tmp ? tmp : "/tmp");
+		if (!mkdtemp(t->state_dir))
+			return -errno;
+	}
+	t->tpm12 = 1;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		if (devnull >= 0) {
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		execlp("swtpm_setup", "swtpm_setup", "--tpmstate", t->state_dir, "--createek",
+		       "--take-ownership", "--ownerpass", owner_pass, "--srk-well-known",
+		       "--config", "/dev/null", (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }

@@ -16,7 +16,16 @@ struct swtpm {
 	int port;
 	char state_dir[256];
 	char tcti[128]; /* "swtpm:host=127.0.0.1,port=P" */
+	/* Set before swtpm_start(): a TPM 1.2 (swtpm without --tpm2); tcti is
+	 * then "tpm12-swtpm:host=127.0.0.1,port=P". */
+	int tpm12;
 };
+
+/* TPM 1.2 only, before swtpm_start() on an empty state: manufacture it as
+ * a TPM 1.2 machine leaves the factory and Heads finds it after a reset:
+ * EK created, owned with SHA-1(owner_pass), SRK well-known (swtpm_setup,
+ * an independent implementation of TakeOwnership). Creates state_dir. */
+int swtpm12_manufacture(struct swtpm *t, const char *owner_pass);
 
 /* Start a fresh swtpm (state_dir empty) or restart on t->state_dir. 0/-errno. */
 int swtpm_start(struct swtpm *t);

@@ -25,6 +25,7 @@ const char *rollback_state_name(enum rollback_state s)
 	case ROLLBACK_NO_TPM: return "NO TPM";
 	case ROLLBACK_TPM_ERROR: return "TPM ERROR";
 	case ROLLBACK_BAD_POLICY: return "BAD POLICY";
+	case ROLLBACK_LOCKOUT: return "LOCKOUT";
 	}
 	return "?";
 }
@@ -153,8 +154,10 @@ int rollback_verify(struct tpm *t, const char *buf, size_t len, struct rollback_
 	res->id = id;
 	/* Reference preflight: the index must be an NV counter that the index
 	 * auth (authwrite) can advance; ownerwrite alone, nothing, or another
-	 * index type means the counter was replaced or redefined. */
-	{
+	 * index type means the counter was replaced or redefined. A TPM 1.2
+	 * counter (TPM_CreateCounter) is no NV index: only ReadCounter can
+	 * tell, and it fails for anything that is not a counter. */
+	if (tpm_version(t) == 20) {
 		uint32_t attrs = 0;
 		size_t size = 0;
 		r = tpm_nv_info(t, id, &attrs, &size);
@@ -175,6 +178,14 @@ int rollback_verify(struct tpm *t, const char *buf, size_t len, struct rollback_
 		}
 	}
 	r = tpm_counter_read(t, id, &v);
+	if (r == TPM_E_LOCKOUT) {
+		uint32_t secs = 0;
+		tpm_lockout_status(t, NULL, NULL, NULL, &secs);
+		res->state = ROLLBACK_LOCKOUT;
+		set_detail(res, "TPM counter %" PRIx32 " cannot be read: the TPM is in "
+			   "dictionary-attack lockout: next try in %" PRIu32 " s", id, secs);
+		return 0;
+	}
 	if (r < 0) {
 		res->state = ROLLBACK_TPM_ERROR;
 		set_detail(res, "TPM integrity counter %" PRIx32 " cannot be read (%s): "
@@ -214,6 +225,14 @@ int rollback_advance(struct tpm *t, const char *existing, size_t existing_len,
 	r = tpm_counter_increment(t, id, NULL, &v);
 	if (r == TPM_E_AUTH_FAIL && owner_auth)
 		r = tpm_counter_increment(t, id, owner_auth, &v);
+	if (r == TPM_E_LOCKOUT) {
+		uint32_t secs = 0;
+		tpm_lockout_status(t, NULL, NULL, NULL, &secs);
+		res->state = ROLLBACK_LOCKOUT;
+		set_detail(res, "cannot increment TPM counter %" PRIx32 ": the TPM is in "
+			   "dictionary-attack lockout: next try in %" PRIu32 " s", id, secs);
+		return log_error_errno(r, "cannot increment TPM rollback counter %" PRIx32, id);
+	}
 	if (r < 0) {
 		res->state = ROLLBACK_TPM_ERROR;
 		set_detail(res, "cannot increment TPM counter %" PRIx32 ": %s", id, strerror(-r));

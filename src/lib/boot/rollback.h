@@ -41,6 +41,9 @@ enum rollback_state {
 	ROLLBACK_TPM_ERROR,    /* the counter cannot be read */
 	ROLLBACK_BAD_POLICY,   /* the NV index is not a counter the index
 				  auth can increment (reference preflight) */
+	ROLLBACK_LOCKOUT,      /* the counter is unreadable because the TPM is
+				  in dictionary-attack lockout (detail: the
+				  seconds until the next try) */
 };
 
 struct rollback_result {

@@ -292,6 +292,28 @@ int tpm_predict_pcr(const struct tpm_eventlog *log, unsigned pcr, const uint8_t 
 	return 0;
 }
 
+int tpm_predict_pcr_sha1(const struct tpm_eventlog *log, unsigned pcr,
+			 const uint8_t (*extra)[20], size_t n_extra, uint8_t ret[20])
+{
+	uint8_t state[32], buf[40];
+	unsigned int n = 20;
+	int r;
+
+	if (pcr >= TPM_PCR_COUNT)
+		return -EINVAL;
+	r = replay(log, false, pcr, state);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n_extra; i++) {
+		memcpy(buf, state, 20);
+		memcpy(buf + 20, extra[i], 20);
+		if (!EVP_Digest(buf, 40, state, &n, EVP_sha1(), NULL))
+			return -EIO;
+	}
+	memcpy(ret, state, 20);
+	return 0;
+}
+
 const char *tpm_event_type_name(uint32_t type)
 {
 	static const struct {

@@ -39,6 +39,8 @@ static int nv_define(struct tpm *t, uint32_t index, size_t size, TPMA_NV attrs,
 
 int tpm_nv_define(struct tpm *t, uint32_t index, size_t size, const struct secret *owner_auth)
 {
+	if (t->t12)
+		return size > 2048 || size == 0 ? -EINVAL : tpm12_nv_define(t->t12, index, (uint32_t)size, TPM12_NV_PER_OWNERWRITE, owner_auth);
 	return nv_define(t, index, size,
 			 TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_AUTHREAD |
 				 TPMA_NV_AUTHWRITE | TPMA_NV_NO_DA,
@@ -47,6 +49,8 @@ int tpm_nv_define(struct tpm *t, uint32_t index, size_t size, const struct secre
 
 int tpm_nv_info(struct tpm *t, uint32_t index, uint32_t *ret_attributes, size_t *ret_size)
 {
+	if (t->t12)
+		return tpm12_api_nv_info(t, index, ret_attributes, ret_size);
 	TPM2B_NV_PUBLIC *pub = NULL;
 	ESYS_TR tr;
 	TSS2_RC rc;
@@ -95,6 +99,8 @@ static int nv_write(struct tpm *t, uint32_t index, const void *data, size_t len,
 int tpm_nv_write(struct tpm *t, uint32_t index, const void *data, size_t len,
 		 const struct secret *owner_auth)
 {
+	if (t->t12)
+		return tpm12_nv_write(t->t12, index, data, len, owner_auth);
 	return nv_write(t, index, data, len, owner_auth, owner_auth != NULL);
 }
 
@@ -123,6 +129,8 @@ static int nv_read_tr(struct tpm *t, ESYS_TR tr, size_t size, uint8_t *out)
 
 int tpm_nv_read(struct tpm *t, uint32_t index, uint8_t **ret, size_t *ret_len)
 {
+	if (t->t12)
+		return tpm12_api_nv_read(t, index, ret, ret_len);
 	TPM2B_NV_PUBLIC *pub = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t size;
@@ -150,6 +158,8 @@ int tpm_nv_read(struct tpm *t, uint32_t index, uint8_t **ret, size_t *ret_len)
 
 int tpm_nv_undefine(struct tpm *t, uint32_t index, const struct secret *owner_auth)
 {
+	if (t->t12)
+		return tpm12_nv_undefine(t->t12, index, owner_auth);
 	ESYS_TR tr;
 	TSS2_RC rc;
 	int r = tpm_from_handle(t, index, &tr);
@@ -176,6 +186,8 @@ int tpm_nv_undefine(struct tpm *t, uint32_t index, const struct secret *owner_au
 int tpm_record_write(struct tpm *t, uint32_t index, const void *data, size_t len,
 		     const struct secret *owner_auth)
 {
+	if (t->t12)
+		return tpm12_unsupported("an owner-written NV record");
 	uint32_t attrs;
 	size_t cur;
 	int r;
@@ -200,6 +212,8 @@ int tpm_record_write(struct tpm *t, uint32_t index, const void *data, size_t len
 
 int tpm_record_read(struct tpm *t, uint32_t index, uint8_t **ret, size_t *ret_len)
 {
+	if (t->t12)
+		return tpm12_unsupported("an owner-written NV record");
 	TPM2B_NV_PUBLIC *pub = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
 	TPMA_NV attrs;
@@ -246,6 +260,8 @@ int tpm_record_read(struct tpm *t, uint32_t index, uint8_t **ret, size_t *ret_le
 
 int tpm_counter_read(struct tpm *t, uint32_t index, uint64_t *ret_value)
 {
+	if (t->t12)
+		return tpm12_api_counter_read(t, index, ret_value);
 	uint8_t b[8];
 	ESYS_TR tr;
 	int r;
@@ -255,7 +271,11 @@ int tpm_counter_read(struct tpm *t, uint32_t index, uint64_t *ret_value)
 	r = tpm_from_handle(t, index, &tr);
 	if (r < 0)
 		return r;
-	r = nv_read_tr(t, tr, 8, b);
+	/* The counter's index auth is DA-protected: locked out, it is
+	 * unreadable, and that must read as lockout (never as MISMATCH). */
+	r = tpm_lockout_check(t, NULL);
+	if (r == 0)
+		r = nv_read_tr(t, tr, 8, b);
 	Esys_TR_Close(t->esys, &tr);
 	if (r < 0)
 		return r;
@@ -269,6 +289,8 @@ int tpm_counter_read(struct tpm *t, uint32_t index, uint64_t *ret_value)
 int tpm_counter_increment(struct tpm *t, uint32_t index, const struct secret *owner_auth,
 			  uint64_t *ret_value)
 {
+	if (t->t12)
+		return (void)owner_auth, tpm12_api_counter_increment(t, index, ret_value);
 	ESYS_TR tr, auth, s = ESYS_TR_PASSWORD;
 	TSS2_RC rc;
 	int r;
@@ -278,6 +300,11 @@ int tpm_counter_increment(struct tpm *t, uint32_t index, const struct secret *ow
 	r = tpm_from_handle(t, index, &tr);
 	if (r < 0)
 		return r;
+	r = tpm_lockout_check(t, NULL);
+	if (r < 0) {
+		Esys_TR_Close(t->esys, &tr);
+		return r;
+	}
 	if (owner_auth) {
 		r = tpm_owner_session(t, owner_auth, &s);
 		auth = ESYS_TR_RH_OWNER;
@@ -300,6 +327,8 @@ int tpm_counter_increment(struct tpm *t, uint32_t index, const struct secret *ow
 
 int tpm_counter_create(struct tpm *t, const struct secret *owner_auth, uint32_t *ret_index)
 {
+	if (t->t12)
+		return tpm12_api_counter_create(t, owner_auth, ret_index);
 	for (int attempt = 0; attempt < 16; attempt++) {
 		uint8_t rnd[3];
 		uint32_t index;

@@ -37,6 +37,8 @@ static void primary_template(TPM2B_PUBLIC *pub)
 
 int tpm_reset(struct tpm *t, const struct secret *owner_auth)
 {
+	if (t->t12)
+		return tpm12_reset(t->t12, owner_auth);
 	TPM2B_AUTH owner, lockout, empty = {0};
 	TPM2B_SENSITIVE_CREATE sens = {0};
 	TPM2B_PUBLIC tmpl;
@@ -120,7 +122,7 @@ int tpm_reset(struct tpm *t, const struct secret *owner_auth)
 		return tpm_log_rc_error(rc, "HierarchyChangeAuth(owner/endorsement)");
 	}
 	rc = Esys_DictionaryAttackParameters(t->esys, ESYS_TR_RH_LOCKOUT, sess, ESYS_TR_NONE,
-					     ESYS_TR_NONE, 10, 3600, 0);
+					     ESYS_TR_NONE, t->da_max_tries, t->da_recovery, 0);
 	if (rc != TSS2_RC_SUCCESS) {
 		tpm_flush(t, sess);
 		return tpm_log_rc_error(rc, "DictionaryAttackParameters");
@@ -161,6 +163,8 @@ static int platform_disabled(struct tpm *t)
 
 int tpm_finalize(struct tpm *t)
 {
+	if (t->t12)
+		return 0; /* reference: no-op on TPM 1.2 */
 	TPM2B_AUTH a;
 	TSS2_RC rc;
 	int r;
@@ -206,6 +210,8 @@ int tpm_finalize(struct tpm *t)
 
 int tpm_shutdown(struct tpm *t)
 {
+	if (t->t12)
+		return 0; /* reference: no-op on TPM 1.2 */
 	TSS2_RC rc;
 	while (t->n_tracked > 0)
 		tpm_flush(t, t->tracked[t->n_tracked - 1]);

@@ -133,12 +133,16 @@ static int policy_session(struct tpm *t, uint32_t pcr_mask, bool with_auth_value
 
 int tpm_policy_session(struct tpm *t, uint32_t pcr_mask, bool with_auth_value, ESYS_TR *ret_session)
 {
+	if (t->t12)
+		return tpm12_unsupported("a policy session");
 	return policy_session(t, pcr_mask, with_auth_value, false, true, ret_session);
 }
 
 int tpm_policy_session_salted(struct tpm *t, uint32_t pcr_mask, bool with_auth_value,
 			      ESYS_TR *ret_session)
 {
+	if (t->t12)
+		return tpm12_unsupported("a policy session");
 	return policy_session(t, pcr_mask, with_auth_value, true, true, ret_session);
 }
 
@@ -213,6 +217,8 @@ static int evict_if_present(struct tpm *t, uint32_t handle, ESYS_TR auth_session
 
 int tpm_persist(struct tpm *t, ESYS_TR loaded, uint32_t handle, const struct secret *owner_auth)
 {
+	if (t->t12)
+		return tpm12_unsupported("a persistent object");
 	ESYS_TR sess, persisted = ESYS_TR_NONE;
 	TSS2_RC rc;
 	int r;
@@ -239,6 +245,8 @@ int tpm_seal(struct tpm *t, uint32_t handle, const struct secret *data,
 	     const struct tpm_pcr_values *expected, const struct secret *auth,
 	     const struct secret *owner_auth)
 {
+	if (t->t12)
+		return tpm12_api_seal(t, handle, data, expected, auth, owner_auth);
 	TPM2B_SENSITIVE_CREATE sens = {0};
 	TPM2B_PUBLIC pub = {0};
 	TPM2B_DATA outside = {0};
@@ -328,6 +336,8 @@ out:
 int tpm_unseal_mask(struct tpm *t, uint32_t handle, uint32_t mask, const struct secret *auth,
 		    struct secret **ret)
 {
+	if (t->t12)
+		return (void)mask, tpm12_api_unseal(t, handle, auth, ret);
 	TPM2B_SENSITIVE_DATA *out = NULL;
 	TPM2B_AUTH a;
 	ESYS_TR obj = ESYS_TR_NONE, sess = ESYS_TR_NONE, primary;
@@ -345,6 +355,10 @@ int tpm_unseal_mask(struct tpm *t, uint32_t handle, uint32_t mask, const struct 
 			log_error("TPM: nothing is sealed at 0x%08x", handle);
 		return r;
 	}
+	/* A passphrase is a DA-protected authorization: never send it (nor
+	 * report "wrong passphrase") while the TPM is locked out. */
+	if (auth && (r = tpm_lockout_check(t, NULL)) < 0)
+		goto out;
 	r = policy_session(t, mask, auth != NULL, true, false, &sess);
 	if (r < 0)
 		goto out;
@@ -412,6 +426,8 @@ static int read_sealrec(struct tpm *t, uint32_t handle, struct tpm_pcr_values *v
 
 int tpm_unseal(struct tpm *t, uint32_t handle, const struct secret *auth, struct secret **ret)
 {
+	if (t->t12)
+		return tpm12_api_unseal(t, handle, auth, ret);
 	struct tpm_pcr_values v;
 	bool with_auth;
 	/* The record only says which PCRs and whether a passphrase: believed
@@ -444,6 +460,8 @@ int tpm_unseal(struct tpm *t, uint32_t handle, const struct secret *auth, struct
 
 int tpm_sealed_expected(struct tpm *t, uint32_t handle, struct tpm_pcr_values *ret, bool *ret_with_auth)
 {
+	if (t->t12)
+		return tpm12_unsupported("the record of sealed PCR values");
 	struct tpm_pcr_values v;
 	TPM2B_PUBLIC *pub = NULL;
 	uint8_t digest[32];
@@ -479,6 +497,8 @@ int tpm_sealed_expected(struct tpm *t, uint32_t handle, struct tpm_pcr_values *r
 
 int tpm_evict(struct tpm *t, uint32_t handle, const struct secret *owner_auth)
 {
+	if (t->t12)
+		return tpm12_api_evict(t, handle, owner_auth);
 	uint32_t attrs;
 	size_t sz;
 	int r;
@@ -503,41 +523,59 @@ int tpm_evict(struct tpm *t, uint32_t handle, const struct secret *owner_auth)
 	return r == 0 ? TPM_E_NO_OBJECT : 0;
 }
 
-static int get_property(struct tpm *t, TPM2_PT first, UINT32 n, UINT32 *vals)
-{
-	TPMS_CAPABILITY_DATA *cap = NULL;
-	TPMI_YES_NO more;
-	TSS2_RC rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-					TPM2_CAP_TPM_PROPERTIES, first, n, &more, &cap);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpm_log_rc_error(rc, "GetCapability(properties)");
-	for (UINT32 k = 0; k < n; k++) {
-		vals[k] = 0;
-		for (UINT32 i = 0; i < cap->data.tpmProperties.count; i++)
-			if (cap->data.tpmProperties.tpmProperty[i].property == first + k)
-				vals[k] = cap->data.tpmProperties.tpmProperty[i].value;
-	}
-	Esys_Free(cap);
-	return 0;
-}
-
 int tpm_lockout_status(struct tpm *t, bool *ret_lockout, uint32_t *ret_counter,
 		       uint32_t *ret_max_tries, uint32_t *ret_seconds)
 {
-	UINT32 perm, da[3];
-	int r = get_property(t, TPM2_PT_PERMANENT, 1, &perm);
-	if (r < 0)
-		return r;
-	r = get_property(t, TPM2_PT_LOCKOUT_COUNTER, 3, da);
-	if (r < 0)
-		return r;
+	if (t->t12)
+		return tpm12_api_lockout_status(t, ret_lockout, ret_counter, ret_max_tries, ret_seconds);
+	/* TPM_PT_PERMANENT (0x200) .. TPM_PT_LOCKOUT_INTERVAL (0x210) */
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more;
+	UINT32 perm = 0, cnt = 0, max = 0, secs = 0;
+	TSS2_RC rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+					TPM2_CAP_TPM_PROPERTIES, TPM2_PT_PERMANENT,
+					TPM2_PT_LOCKOUT_INTERVAL - TPM2_PT_PERMANENT + 1, &more, &cap);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "GetCapability(DA properties)");
+	for (UINT32 i = 0; i < cap->data.tpmProperties.count && i < TPM2_MAX_TPM_PROPERTIES; i++) {
+		UINT32 v = cap->data.tpmProperties.tpmProperty[i].value;
+		switch (cap->data.tpmProperties.tpmProperty[i].property) {
+		case TPM2_PT_PERMANENT: perm = v; break;
+		case TPM2_PT_LOCKOUT_COUNTER: cnt = v; break;
+		case TPM2_PT_MAX_AUTH_FAIL: max = v; break;
+		case TPM2_PT_LOCKOUT_INTERVAL: secs = v; break;
+		default: break;
+		}
+	}
+	Esys_Free(cap);
 	if (ret_lockout)
 		*ret_lockout = (perm & TPMA_PERMANENT_INLOCKOUT) != 0;
 	if (ret_counter)
-		*ret_counter = da[0];
+		*ret_counter = cnt;
 	if (ret_max_tries)
-		*ret_max_tries = da[1];
+		*ret_max_tries = max;
 	if (ret_seconds)
-		*ret_seconds = da[2];
+		*ret_seconds = secs;
 	return 0;
+}
+
+int tpm_lockout_check(struct tpm *t, uint32_t *ret_seconds)
+{
+	bool locked;
+	uint32_t cnt, max, secs;
+	if (tpm_lockout_status(t, &locked, &cnt, &max, &secs) < 0)
+		return 0; /* not known to be locked: the operation reports its own error */
+	if (!locked)
+		return 0;
+	log_error("TPM: dictionary-attack lockout (%u of %u failed tries): next try in %u s",
+		  cnt, max, secs);
+	if (ret_seconds)
+		*ret_seconds = secs;
+	return TPM_E_LOCKOUT;
+}
+
+void tpm_set_da_policy(struct tpm *t, uint32_t max_tries, uint32_t recovery_seconds)
+{
+	t->da_max_tries = max_tries;
+	t->da_recovery = recovery_seconds;
 }

@@ -3,6 +3,7 @@
 #define HEADS_TPM_INTERNAL_H
 
 #include "tpm/tpm.h"
+#include "tpm/tpm12.h"
 
 #include <tss2/tss2_tcti.h>
 
@@ -20,6 +21,8 @@ struct tpm {
 	size_t n_tracked;
 	ESYS_TR primary; /* cached TR of TPM_PRIMARY_HANDLE, ESYS_TR_NONE until looked up */
 	TPM2B_NAME pin;  /* expected Name of the primary; size 0 = not pinned */
+	uint32_t da_max_tries, da_recovery; /* policy set by tpm_reset() */
+	struct tpm12 *t12; /* TPM 1.2 backend: no ESAPI (esys NULL) */
 };
 
 /* Map rc and log it at debug level; returns tpm_rc_to_errno(rc). */
@@ -40,6 +43,23 @@ int tpm_from_handle(struct tpm *t, uint32_t handle, ESYS_TR *ret);
  * Release with tpm_owner_session_end(). */
 int tpm_owner_session(struct tpm *t, const struct secret *owner_auth, ESYS_TR *ret);
 void tpm_owner_session_end(struct tpm *t, ESYS_TR s);
+/* On a TPM 1.2 an operation that does not exist there (yet): logged once,
+ * -EOPNOTSUPP. */
+int tpm12_unsupported(const char *what);
+/* tpm12_api.c: the TPM 1.2 side of tpm.h (t->t12 set). */
+int tpm12_api_seal(struct tpm *t, uint32_t handle, const struct secret *data,
+		   const struct tpm_pcr_values *expected, const struct secret *auth,
+		   const struct secret *owner_auth);
+int tpm12_api_unseal(struct tpm *t, uint32_t handle, const struct secret *auth,
+		     struct secret **ret);
+int tpm12_api_evict(struct tpm *t, uint32_t handle, const struct secret *owner_auth);
+int tpm12_api_lockout_status(struct tpm *t, bool *ret_lockout, uint32_t *ret_counter,
+			     uint32_t *ret_max_tries, uint32_t *ret_seconds);
+int tpm12_api_counter_create(struct tpm *t, const struct secret *owner_auth, uint32_t *ret_index);
+int tpm12_api_counter_read(struct tpm *t, uint32_t index, uint64_t *ret_value);
+int tpm12_api_counter_increment(struct tpm *t, uint32_t index, uint64_t *ret_value);
+int tpm12_api_nv_info(struct tpm *t, uint32_t index, uint32_t *ret_attributes, size_t *ret_size);
+int tpm12_api_nv_read(struct tpm *t, uint32_t index, uint8_t **ret, size_t *ret_len);
 /* getrandom() into buf. */
 int tpm_random(void *buf, size_t len);
 

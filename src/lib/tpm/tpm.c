@@ -136,20 +136,81 @@ int tpm_log_rc_error(TSS2_RC rc, const char *what)
 	return r;
 }
 
+int tpm12_unsupported(const char *what)
+{
+	log_error("TPM 1.2: %s is not available on a TPM 1.2 (see heads tpm --help)", what);
+	return -EOPNOTSUPP;
+}
+
+const char *tpm_default_tcti(void)
+{
+	const char *tcti = getenv("HEADS_TCTI");
+	char v[8] = "";
+	if (tcti && *tcti)
+		return tcti;
+	FILE *f = fopen("/sys/class/tpm/tpm0/tpm_version_major", "re");
+	if (f) {
+		if (!fgets(v, sizeof(v), f))
+			v[0] = '\0';
+		fclose(f);
+	}
+	if (v[0] == '1' && (v[1] == '\n' || v[1] == '\0'))
+		return "tpm12-device:/dev/tpm0";
+	return "device:/dev/tpmrm0";
+}
+
+int tpm_version(const struct tpm *t)
+{
+	return t->t12 ? 12 : 20;
+}
+
+int tpm_manufacturer(struct tpm *t, char ret[5])
+{
+	if (t->t12)
+		return tpm12_manufacturer(t->t12, ret);
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more;
+	TSS2_RC rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+					TPM2_CAP_TPM_PROPERTIES, TPM2_PT_MANUFACTURER, 1, &more, &cap);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, "GetCapability(manufacturer)");
+	uint32_t v = 0;
+	if (cap->data.tpmProperties.count == 1 &&
+	    cap->data.tpmProperties.tpmProperty[0].property == TPM2_PT_MANUFACTURER)
+		v = cap->data.tpmProperties.tpmProperty[0].value;
+	Esys_Free(cap);
+	for (int i = 0; i < 4; i++) {
+		uint8_t c = (uint8_t)(v >> (24 - 8 * i));
+		ret[i] = (c >= 0x20 && c < 0x7f) ? (char)c : ' ';
+	}
+	ret[4] = '\0';
+	return 0;
+}
+
 int tpm_open(const char *tcti, struct tpm **ret)
 {
 	struct tpm *t;
 	TSS2_RC rc;
 
-	if (!tcti || !*tcti) {
-		tcti = getenv("HEADS_TCTI");
-		if (!tcti || !*tcti)
-			tcti = "device:/dev/tpmrm0";
+	if (!tcti || !*tcti)
+		tcti = tpm_default_tcti();
+	if (strncmp(tcti, "tpm12-", 6) == 0) {
+		t = xcalloc(1, sizeof(*t));
+		t->primary = ESYS_TR_NONE;
+		int r = tpm12_open(tcti + 6, &t->t12);
+		if (r < 0) {
+			free(t);
+			return r;
+		}
+		*ret = t;
+		return 0;
 	}
 	/* tpm2-tss logs every TPM error response itself; we log what matters. */
 	setenv("TSS2_LOG", "all+none", 0);
 	t = xcalloc(1, sizeof(*t));
 	t->primary = ESYS_TR_NONE;
+	t->da_max_tries = TPM_DA_MAX_TRIES;
+	t->da_recovery = TPM_DA_RECOVERY_SECONDS;
 	rc = Tss2_TctiLdr_Initialize(tcti, &t->inner);
 	if (rc != TSS2_RC_SUCCESS) {
 		log_error("TPM: cannot open TCTI '%s': %s", tcti, Tss2_RC_Decode(rc));
@@ -211,13 +272,15 @@ void tpm_close(struct tpm *t)
 {
 	if (!t)
 		return;
+	tpm12_close(t->t12);
 	if (t->esys) {
 		while (t->n_tracked > 0)
 			tpm_flush(t, t->tracked[t->n_tracked - 1]);
 		Esys_Finalize(&t->esys);
 	}
 	free(t->tracked);
-	Tss2_TctiLdr_Finalize(&t->inner);
+	if (t->inner)
+		Tss2_TctiLdr_Finalize(&t->inner);
 	explicit_bzero(t, sizeof(*t));
 	free(t);
 }
@@ -229,6 +292,8 @@ ESYS_CONTEXT *tpm_esys(struct tpm *t)
 
 unsigned tpm_command_count(const struct tpm *t)
 {
+	if (t->t12)
+		return tpm12_command_count(t->t12);
 	return t->ct.count;
 }
 
@@ -307,6 +372,14 @@ int tpm_pcr_read(struct tpm *t, const char *bank, unsigned pcr, uint8_t *out, si
 
 	if (bank_alg(bank, &alg, &len) < 0 || pcr >= TPM_PCR_COUNT)
 		return -EINVAL;
+	if (t->t12) {
+		if (alg != TPM2_ALG_SHA1)
+			return -ENOENT; /* a TPM 1.2 has only SHA-1 PCRs */
+		r = tpm12_pcr_read(t->t12, pcr, out);
+		if (r == 0)
+			*ret_len = TPM_SHA1_LEN;
+		return r;
+	}
 	r = pcr_read_alg(t, alg, len, 1u << pcr, vals);
 	if (r < 0)
 		return r;
@@ -319,6 +392,17 @@ int tpm_pcr_read_mask(struct tpm *t, uint32_t mask, uint8_t out[TPM_PCR_COUNT][3
 {
 	if (mask >> TPM_PCR_COUNT)
 		return -EINVAL;
+	if (t->t12) {
+		for (unsigned i = 0; i < TPM_PCR_COUNT; i++) {
+			if (!(mask & (1u << i)))
+				continue;
+			memset(out[i], 0, 32);
+			int r = tpm12_pcr_read(t->t12, i, out[i]);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
 	return pcr_read_alg(t, TPM2_ALG_SHA256, 32, mask, out);
 }
 
@@ -330,6 +414,8 @@ int tpm_extend_digest(struct tpm *t, unsigned pcr, const uint8_t sha256[32], con
 
 	if (pcr >= TPM_PCR_COUNT)
 		return -EINVAL;
+	if (t->t12)
+		return tpm12_unsupported("extending with a SHA-256 digest");
 	d.digests[0].hashAlg = TPM2_ALG_SHA256;
 	memcpy(d.digests[0].digest.sha256, sha256, 32);
 	hex_encode(sha256, 32, hex);
@@ -350,10 +436,31 @@ int tpm_sha256(const void *data, size_t len, uint8_t out[32])
 	return 0;
 }
 
+/* TPM 1.2: PCR := SHA1(PCR || SHA1(data)), and the trace line says sha1. */
+static int extend12(struct tpm *t, unsigned pcr, const uint8_t h[20], const char *description)
+{
+	char hex[41];
+	if (pcr >= TPM_PCR_COUNT)
+		return -EINVAL;
+	hex_encode(h, 20, hex);
+	int r = tpm12_extend(t->t12, pcr, h, NULL);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *esc = log_escape(description ? description : "");
+	log_info("TPM: Extending PCR[%u] with %s (hash: %s)", pcr, esc, hex);
+	return log_measurement(pcr, "sha1", hex, description ? description : "");
+}
+
 int tpm_extend_buffer(struct tpm *t, unsigned pcr, const void *data, size_t len,
 		      const char *description)
 {
 	uint8_t h[32];
+	if (t->t12) {
+		unsigned int n = 20;
+		if (!EVP_Digest(data, len, h, &n, EVP_sha1(), NULL))
+			return -EIO;
+		return extend12(t, pcr, h, description);
+	}
 	int r = tpm_sha256(data, len, h);
 	if (r < 0)
 		return r;
@@ -379,7 +486,7 @@ int tpm_extend_file(struct tpm *t, unsigned pcr, const char *path)
 		return log_error_errno(-errno, "TPM: cannot open %s to measure it", path);
 	buf = xmalloc(1 << 16);
 	ctx = EVP_MD_CTX_new();
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+	if (!ctx || !EVP_DigestInit_ex(ctx, t->t12 ? EVP_sha1() : EVP_sha256(), NULL)) {
 		EVP_MD_CTX_free(ctx);
 		return -ENOMEM;
 	}
@@ -401,6 +508,8 @@ int tpm_extend_file(struct tpm *t, unsigned pcr, const char *path)
 	EVP_MD_CTX_free(ctx);
 	if (r < 0)
 		return r;
+	if (t->t12)
+		return extend12(t, pcr, h, path);
 	return tpm_extend_digest(t, pcr, h, path);
 }
 
@@ -447,6 +556,13 @@ int tpm_count_handles(struct tpm *t, unsigned *ret_transient, unsigned *ret_sess
 	} kinds[] = {{TPM2_TRANSIENT_FIRST}, {TPM2_LOADED_SESSION_FIRST}};
 	unsigned counts[2];
 
+	if (t->t12) {
+		/* loaded keys besides the SRK, and authorization sessions */
+		int r = tpm12_count_handles(t->t12, 1, ret_transient);
+		if (r == 0)
+			r = tpm12_count_handles(t->t12, 2, ret_sessions);
+		return r;
+	}
 	for (size_t k = 0; k < 2; k++) {
 		TPMS_CAPABILITY_DATA *cap = NULL;
 		TPMI_YES_NO more;
@@ -497,6 +613,8 @@ int tpm_random(void *buf, size_t len)
 
 int tpm_from_handle(struct tpm *t, uint32_t handle, ESYS_TR *ret)
 {
+	if (t->t12)
+		return tpm12_unsupported("a TPM 2.0 handle");
 	TSS2_RC rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE,
 					   ESYS_TR_NONE, ret);
 	if (rc != TSS2_RC_SUCCESS) {
@@ -558,6 +676,8 @@ static int lookup_primary(struct tpm *t)
 
 int tpm_get_primary(struct tpm *t, ESYS_TR *ret)
 {
+	if (t->t12)
+		return tpm12_unsupported("the primary key");
 	int r = lookup_primary(t);
 	if (r == TPM_E_NO_OBJECT) {
 		if (t->pin.size)
@@ -595,6 +715,8 @@ int tpm_pin_primary(struct tpm *t, const char *name_hex)
 
 int tpm_primary_name(struct tpm *t, char **ret_hex)
 {
+	if (t->t12)
+		return tpm12_unsupported("the primary key");
 	TPM2B_NAME *name = NULL;
 	ESYS_TR p;
 	int r = tpm_get_primary(t, &p);
@@ -611,6 +733,8 @@ int tpm_primary_name(struct tpm *t, char **ret_hex)
 
 int tpm_hmac_session(struct tpm *t, ESYS_TR *ret)
 {
+	if (t->t12)
+		return tpm12_unsupported("a TPM 2.0 session");
 	TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
 	ESYS_TR primary, s;
 	TSS2_RC rc;
@@ -633,6 +757,8 @@ int tpm_hmac_session(struct tpm *t, ESYS_TR *ret)
 
 int tpm_owner_session(struct tpm *t, const struct secret *owner_auth, ESYS_TR *ret)
 {
+	if (t->t12)
+		return tpm12_unsupported("a TPM 2.0 session");
 	TPM2B_AUTH a;
 	TSS2_RC rc;
 	int r;
@@ -642,6 +768,9 @@ int tpm_owner_session(struct tpm *t, const struct secret *owner_auth, ESYS_TR *r
 	explicit_bzero(&a, sizeof(a));
 	if (rc != TSS2_RC_SUCCESS)
 		return -EIO;
+	/* Owner authorization is DA-protected: locked, say so and send nothing. */
+	if ((r = tpm_lockout_check(t, NULL)) < 0)
+		return r;
 	r = lookup_primary(t);
 	if (r == TPM_E_NO_OBJECT && !t->pin.size && (!owner_auth || owner_auth->len == 0)) {
 		/* Nothing to hide: an empty owner auth. */

@@ -65,9 +65,22 @@ struct tpm; /* opaque context: one per operation */
 
 /* Open the TPM: Tss2_TctiLdr_Initialize(tcti) + Esys_Initialize +
  * Startup(CLEAR) (TPM_RC_INITIALIZE, i.e. already started, is fine).
- * tcti NULL -> $HEADS_TCTI, else "device:/dev/tpmrm0".
+ * tcti NULL -> $HEADS_TCTI, else by /sys/class/tpm/tpm0/tpm_version_major:
+ * 1 -> "tpm12-device:/dev/tpm0", else "device:/dev/tpmrm0".
+ * "tpm12-device:PATH" and "tpm12-swtpm:host=H,port=P" select the TPM 1.2
+ * backend (tpm12.h: our own client, no TrouSerS), which implements PCR
+ * read (sha1 bank) / extend (SHA-1 measurements), the DA state, NV, counters and
+ * seal/unseal; other operations return -EOPNOTSUPP there (see `heads tpm
+ * --help`). On a TPM 1.2, struct tpm_pcr_values and tpm_pcr_read_mask()
+ * carry SHA-1 values in the first 20 bytes of each entry (rest zero).
  * Returns 0, TPM_E_NO_TPM, or -errno. */
 int tpm_open(const char *tcti, struct tpm **ret);
+/* 12 for a TPM 1.2, 20 for a TPM 2.0. */
+int tpm_version(const struct tpm *t);
+/* TPM_CAP_PROP_MANUFACTURER / TPM2_PT_MANUFACTURER as 4 characters. */
+int tpm_manufacturer(struct tpm *t, char ret[5]);
+/* Which TCTI tpm_open(NULL) would use (tcti from $HEADS_TCTI or detection). */
+const char *tpm_default_tcti(void);
 /* Flush every transient object/session still open, finalize ESAPI and the
  * TCTI, free. NULL is fine. */
 void tpm_close(struct tpm *t);
@@ -200,11 +213,29 @@ int tpm_sealed_expected(struct tpm *t, uint32_t handle, struct tpm_pcr_values *r
 /* Remove a persistent object (and its NV record, if any). Owner auth. */
 int tpm_evict(struct tpm *t, uint32_t handle, const struct secret *owner_auth);
 
-/* DA state: *ret_lockout true while locked out; *ret_seconds is the time
- * until the TPM forgives one failure (TPM_PT_LOCKOUT_INTERVAL minus elapsed
- * is not reported by TPMs; this is the recovery interval, worst case). */
+/* DA state (one GetCapability: TPM_PT_PERMANENT inLockout,
+ * TPM_PT_LOCKOUT_COUNTER/_MAX_AUTH_FAIL/_INTERVAL): *ret_lockout true while
+ * locked out; *ret_counter failed tries, *ret_max_tries the limit,
+ * *ret_seconds the recovery interval (the TPM forgives one failure per
+ * interval). Any output may be NULL. */
 int tpm_lockout_status(struct tpm *t, bool *ret_lockout, uint32_t *ret_counter,
 		       uint32_t *ret_max_tries, uint32_t *ret_seconds);
+/* Called before every DA-protected authorization (a passphrase unseal, an
+ * NV counter read/increment with its index auth): 0 when not locked out;
+ * TPM_E_LOCKOUT (logged as "dictionary-attack lockout: next try in N s")
+ * when it is, without sending the authorization (so a locked TPM is never
+ * reported as a wrong passphrase, a swapped TPM or a counter MISMATCH).
+ * *ret_seconds (may be NULL) = seconds until the next try is allowed. A
+ * TPM does not report when the last failure happened, so this is the
+ * upper bound: the recovery interval. A TPM that cannot answer is not
+ * "locked": the error of the operation itself is reported then. */
+int tpm_lockout_check(struct tpm *t, uint32_t *ret_seconds);
+/* The dictionary-attack policy tpm_reset() sets (default: the reference's
+ * 10 tries, one forgotten every 3600 s, lockout recovery 0 and a random
+ * lockout authorization). Boards keep the default; tests shorten it. */
+#define TPM_DA_MAX_TRIES 10u
+#define TPM_DA_RECOVERY_SECONDS 3600u
+void tpm_set_da_policy(struct tpm *t, uint32_t max_tries, uint32_t recovery_seconds);
 
 /* --- NV ------------------------------------------------------------------ */
 
@@ -251,8 +282,8 @@ int tpm_nv_info(struct tpm *t, uint32_t index, uint32_t *ret_attributes, size_t 
  * it is still empty (a never-owned TPM); else TPM_E_AUTH_FAIL -
  * then owner and endorsement auth := owner_auth,
  * ECC P-256 primary (sha256, reference template) persisted at 0x81000000,
- * DA max-tries 10 / recovery 3600 s / lockout recovery 0, lockout auth :=
- * 32 random bytes never shown. */
+ * DA max-tries 10 / recovery 3600 s (tpm_set_da_policy) / lockout recovery
+ * 0, lockout auth := 32 random bytes never shown. */
 int tpm_reset(struct tpm *t, const struct secret *owner_auth);
 /* Before kexec: platform hierarchy auth := random, never shown. 0 also when
  * it was locked before us (the firmware disabled the platform hierarchy, or
@@ -275,6 +306,12 @@ struct tpm_eventlog;
  * extended with each of extra[0..n_extra). */
 int tpm_predict_pcr(const struct tpm_eventlog *log, unsigned pcr,
 		    const uint8_t (*extra)[32], size_t n_extra, uint8_t ret[32]);
+
+/* The same in the SHA-1 bank (TPM 1.2; the reference's calcfuturepcr with
+ * PCR_SIZE 20): replay of the log's SHA-1 digests, then the extra SHA-1
+ * measurements. */
+int tpm_predict_pcr_sha1(const struct tpm_eventlog *log, unsigned pcr,
+			 const uint8_t (*extra)[20], size_t n_extra, uint8_t ret[20]);
 
 /* "0,1,2-4,7" -> mask. -EINVAL on bad syntax or pcr >= 24. */
 int tpm_parse_pcr_list(const char *s, uint32_t *ret_mask);

@@ -1,0 +1,185 @@
+/* tpm12_api.c - the TPM 1.2 side of tpm.h (called from the public
+ * functions when the context holds a TPM 1.2). Reference layout
+ * (heads-behaviour.md 2.4): a sealed secret for persistent handle
+ * 0x81XXXXXX lives as a TPM_Seal blob (312 bytes) in NV index
+ * 0x00XXXXXX (0x81004d47 -> 0x4d47 TOTP, 0x81000003 -> 0x3 DUK); the
+ * rollback counter is a TPM_CreateCounter counter (label 0xbaddecaf =
+ * 3135106223, empty counter auth = SHA-1("")). */
+#include "tpm/tpm-internal.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SEALED_NV_SIZE 312u
+
+static int sealed_index(uint32_t handle, uint32_t *ret)
+{
+	if ((handle >> 24) != 0x81)
+		return -EINVAL;
+	*ret = handle & 0x00ffffffu;
+	return 0;
+}
+
+int tpm12_api_seal(struct tpm *t, uint32_t handle, const struct secret *data,
+		   const struct tpm_pcr_values *expected, const struct secret *auth,
+		   const struct secret *owner_auth)
+{
+	uint8_t vals[16][20];
+	_cleanup_free_ uint8_t *blob = NULL;
+	uint8_t padded[SEALED_NV_SIZE] = {0};
+	struct tpm12_nv_public pub;
+	size_t len;
+	uint32_t index;
+	int r;
+
+	if (sealed_index(handle, &index) < 0 || !expected || expected->mask >> 16)
+		return log_error_errno(-EINVAL, "TPM 1.2: seals only to PCRs 0-15");
+	for (unsigned i = 0; i < 16; i++)
+		memcpy(vals[i], expected->sha256[i], 20); /* SHA-1 values (tpm.h) */
+	r = tpm12_seal(t->t12, expected->mask, (const uint8_t(*)[20])vals, data, auth, &blob, &len);
+	if (r < 0)
+		return log_error_errno(r, "TPM 1.2: Seal failed");
+	if (len > SEALED_NV_SIZE)
+		return log_error_errno(-E2BIG, "TPM 1.2: sealed blob of %zu bytes", len);
+	memcpy(padded, blob, len);
+	r = tpm12_nv_info(t->t12, index, &pub);
+	if (r == 0 && pub.size != SEALED_NV_SIZE) {
+		r = tpm12_nv_undefine(t->t12, index, owner_auth);
+		if (r == 0)
+			r = TPM_E_NO_OBJECT;
+	}
+	if (r == TPM_E_NO_OBJECT)
+		r = tpm12_nv_define(t->t12, index, SEALED_NV_SIZE, TPM12_NV_PER_OWNERWRITE, owner_auth);
+	if (r == 0)
+		r = tpm12_nv_write(t->t12, index, padded, SEALED_NV_SIZE, owner_auth);
+	if (r < 0)
+		return log_error_errno(r, "TPM 1.2: cannot store the sealed blob in NV 0x%x", index);
+	log_info("TPM: sealed %zu bytes in NV 0x%x", data->len, index);
+	return 0;
+}
+
+int tpm12_api_unseal(struct tpm *t, uint32_t handle, const struct secret *auth,
+		     struct secret **ret)
+{
+	uint8_t blob[SEALED_NV_SIZE];
+	uint32_t index;
+	int r;
+
+	if (sealed_index(handle, &index) < 0)
+		return -EINVAL;
+	r = tpm12_nv_read(t->t12, index, sizeof(blob), blob);
+	if (r == TPM_E_NO_OBJECT)
+		log_error("TPM: nothing is sealed at 0x%08x (NV 0x%x)", handle, index);
+	if (r < 0)
+		return r;
+	/* A passphrase is a DA-protected authorization. */
+	if (auth && (r = tpm_lockout_check(t, NULL)) < 0)
+		return r;
+	r = tpm12_unseal(t->t12, blob, sizeof(blob), auth, ret);
+	explicit_bzero(blob, sizeof(blob));
+	if (r == -EBADMSG)
+		log_error("TPM: NV 0x%x holds no sealed blob", index);
+	return r == -EBADMSG ? TPM_E_NO_OBJECT : r;
+}
+
+int tpm12_api_evict(struct tpm *t, uint32_t handle, const struct secret *owner_auth)
+{
+	uint32_t index;
+	if (sealed_index(handle, &index) < 0)
+		return -EINVAL;
+	return tpm12_nv_undefine(t->t12, index, owner_auth);
+}
+
+int tpm12_api_lockout_status(struct tpm *t, bool *ret_lockout, uint32_t *ret_counter,
+			     uint32_t *ret_max_tries, uint32_t *ret_seconds)
+{
+	struct tpm12_da_info da;
+	int r = tpm12_da_info(t->t12, &da);
+	if (r < 0)
+		return r;
+	if (ret_lockout)
+		*ret_lockout = da.state == 1;
+	if (ret_counter)
+		*ret_counter = da.current;
+	if (ret_max_tries)
+		*ret_max_tries = da.threshold;
+	if (ret_seconds) /* actionDependValue: seconds until the lock ends */
+		*ret_seconds = da.depend;
+	return 0;
+}
+
+static struct secret *empty_secret(void)
+{
+	return secret_dup("", 0);
+}
+
+int tpm12_api_counter_create(struct tpm *t, const struct secret *owner_auth, uint32_t *ret_index)
+{
+	static const uint8_t label[4] = {0xba, 0xdd, 0xec, 0xaf}; /* 3135106223 */
+	_cleanup_secret_ struct secret *empty = empty_secret();
+	uint32_t v;
+	int r = tpm12_counter_create(t->t12, owner_auth, empty, label, ret_index, &v);
+	if (r < 0)
+		return log_error_errno(r, "TPM 1.2: CreateCounter failed");
+	return 0;
+}
+
+int tpm12_api_counter_read(struct tpm *t, uint32_t index, uint64_t *ret_value)
+{
+	uint32_t v;
+	int r = tpm12_counter_read(t->t12, index, &v);
+	if (r < 0)
+		return r;
+	*ret_value = v;
+	return 0;
+}
+
+int tpm12_api_counter_increment(struct tpm *t, uint32_t index, uint64_t *ret_value)
+{
+	_cleanup_secret_ struct secret *empty = empty_secret();
+	uint32_t v;
+	int r = tpm_lockout_check(t, NULL);
+	if (r < 0)
+		return r;
+	r = tpm12_counter_increment(t->t12, index, empty, &v);
+	if (r < 0)
+		return log_error_errno(r, "TPM 1.2: IncrementCounter failed");
+	if (ret_value)
+		*ret_value = v;
+	return 0;
+}
+
+int tpm12_api_nv_info(struct tpm *t, uint32_t index, uint32_t *ret_attributes, size_t *ret_size)
+{
+	struct tpm12_nv_public pub;
+	int r = tpm12_nv_info(t->t12, index, &pub);
+	if (r < 0)
+		return r;
+	if (ret_attributes)
+		*ret_attributes = pub.permission;
+	if (ret_size)
+		*ret_size = pub.size;
+	return 0;
+}
+
+int tpm12_api_nv_read(struct tpm *t, uint32_t index, uint8_t **ret, size_t *ret_len)
+{
+	size_t size;
+	int r = tpm12_api_nv_info(t, index, NULL, &size);
+	if (r < 0)
+		return r;
+	if (size == 0 || size > 2048)
+		return -EBADMSG;
+	uint8_t *b = xmalloc(size);
+	r = tpm12_nv_read(t->t12, index, size, b);
+	if (r < 0) {
+		free(b);
+		return r;
+	}
+	*ret = b;
+	*ret_len = size;
+	return 0;
+}
