@@ -459,7 +459,7 @@ struct hash_job {
  * truncated while it is mapped would raise SIGBUS: while hashing, SIGBUS
  * in a worker jumps back to that worker's hash_one(), which reports the
  * file as unreadable (-EIO) instead of killing the process. */
-#define MAP_WINDOW (64u << 20)
+#define MAP_WINDOW (8u << 20)
 static __thread sigjmp_buf *tls_sigbus;
 
 static void on_sigbus(int sig)
