@@ -840,13 +840,11 @@ int menu_sign_pin(void *userdata, const char *hint, int attempt, struct secret *
  * written only after the signature verified (never before, 10.3). mode:
  * REGENERATE only for "Update checksums" and ownership (after the report
  * was shown / on a fresh machine); KEEP (every other signing) refuses a
- * /boot that does not verify against the ROM keyring. remove: kexec*.txt
- * dropped from the signed set (and from /boot) with this update. The
- * rollback counter's index goes to *ret_counter (0: none). */
+ * /boot that does not verify against the ROM keyring. The rollback
+ * counter's index goes to *ret_counter (0: none). */
 static int sign_boot_with(struct menu *m, enum integrity_sign_mode mode,
 			  const struct secret *owner, const char *key,
-			  const struct integrity_file *extra, size_t n_extra,
-			  const char *const *remove, size_t n_remove, bool new_counter,
+			  const struct integrity_file *extra, size_t n_extra, bool new_counter,
 			  uint32_t *ret_counter)
 {
 	_cleanup_tpm_ struct tpm *t = NULL;
@@ -854,8 +852,6 @@ static int sign_boot_with(struct menu *m, enum integrity_sign_mode mode,
 		.bootdir = m->bootdir,
 		.mode = mode,
 		.keyring = m->keyring,
-		.remove = remove,
-		.n_remove = n_remove,
 		.signer = {.gnupghome = m->gnupghome, .key = key, .pin = menu_sign_pin,
 			   .userdata = m, .max_attempts = 3},
 		.owner_auth = owner,
@@ -895,7 +891,7 @@ static int sign_boot_with(struct menu *m, enum integrity_sign_mode mode,
 /* "Update checksums and sign": the one user action that re-hashes /boot. */
 static int sign_boot(struct menu *m, const struct secret *owner, const char *key)
 {
-	return sign_boot_with(m, INTEGRITY_SIGN_REGENERATE, owner, key, NULL, 0, NULL, 0, false,
+	return sign_boot_with(m, INTEGRITY_SIGN_REGENERATE, owner, key, NULL, 0, false,
 			      NULL);
 }
 
@@ -915,7 +911,7 @@ static int save_default_signed(struct menu *m, struct boot_view *view,
 	extra[0] = (struct integrity_file){.name = f.name, .data = f.line, .len = f.line_len};
 	extra[1] = (struct integrity_file){.name = MANIFEST_DEFAULT_HASHES_FILE, .data = f.hashes,
 					   .len = f.hashes_len};
-	r = sign_boot_with(m, mode, owner, key, extra, 2, NULL, 0, new_counter, ret_counter);
+	r = sign_boot_with(m, mode, owner, key, extra, 2, new_counter, ret_counter);
 	bootcfg_default_files_free(&f);
 	return r;
 }
@@ -2053,7 +2049,7 @@ static int ownership(struct menu *m, bool clean_boot)
 	r = chosen >= 0 ? save_default_signed(m, view, INTEGRITY_SIGN_REGENERATE, &l.v[chosen],
 					      (unsigned)chosen + 1, owner, fpr, m->tpm_on,
 					      &counter) :
-			  sign_boot_with(m, INTEGRITY_SIGN_REGENERATE, owner, fpr, NULL, 0, NULL, 0,
+			  sign_boot_with(m, INTEGRITY_SIGN_REGENERATE, owner, fpr, NULL, 0,
 					 m->tpm_on, &counter);
 	boot_entries_free(&l);
 	if (r == -EPROTO || r == -EPIPE)
