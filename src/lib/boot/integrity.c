@@ -308,6 +308,63 @@ static int read_signed(int bootfd, const char *keyring, struct integrity_report 
 	return 0;
 }
 
+static const struct manifest_entry *hash_line(const struct manifest *m, const char *path)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (streq(m->e[i].path, path))
+			return &m->e[i];
+	return NULL;
+}
+
+static void push_issue(struct manifest_report *r, enum manifest_issue_kind k, const char *path,
+		       int err)
+{
+	r->issue = xrealloc(r->issue, (r->n_issue + 1) * sizeof(*r->issue));
+	r->issue[r->n_issue++] = (struct manifest_issue){k, xstrdup(path), err, NULL};
+}
+
+/* kexec_default_hashes.txt: a line for a path kexec_hashes.txt also signs
+ * is decided from that line and the check just made of it (the file is not
+ * hashed a second time); only the others (a symlink path, on a /boot
+ * signed by the shell version) are hashed here. */
+static int check_defaults(int bootfd, const struct boot_signed *ps, struct integrity_report *rep)
+{
+	struct manifest rest = {.e = xcalloc(ps->defaults.n + 1, sizeof(*rest.e))};
+	struct manifest_report more = {0};
+	int r;
+
+	for (size_t i = 0; i < ps->defaults.n; i++) {
+		const struct manifest_entry *d = &ps->defaults.e[i];
+		const struct manifest_entry *h = hash_line(&ps->hashes, d->path);
+		if (!h) {
+			rest.e[rest.n++] = *d; /* borrowed */
+			continue;
+		}
+		rep->default_files.files_checked++;
+		if (memcmp(h->sha256, d->sha256, 32) != 0) {
+			push_issue(&rep->default_files, MANIFEST_CHANGED, d->path, 0);
+			continue;
+		}
+		for (size_t k = 0; k < rep->files.n_issue; k++)
+			if (streq(rep->files.issue[k].path, d->path)) {
+				push_issue(&rep->default_files, rep->files.issue[k].kind, d->path,
+					   rep->files.issue[k].err);
+				break;
+			}
+	}
+	r = manifest_verify(bootfd, &rest, NULL, &more, NULL, NULL);
+	free(rest.e);
+	if (r < 0)
+		return r;
+	for (size_t k = 0; k < more.n_issue; k++)
+		push_issue(&rep->default_files, more.issue[k].kind, more.issue[k].path,
+			   more.issue[k].err);
+	rep->default_files.files_checked += more.files_checked;
+	rep->default_files.bytes_hashed += more.bytes_hashed;
+	manifest_report_free(&more);
+	return 0;
+}
+
 static void check_rollback(const struct integrity_options *o, const struct boot_signed *ps,
 			   struct integrity_report *rep, int *err)
 {
@@ -377,7 +434,7 @@ int integrity_check(const struct integrity_options *o, struct integrity_report *
 	if (r < 0)
 		goto fail; /* logged by manifest_verify */
 	if (ps.has_defaults) {
-		r = manifest_verify(bootfd, &ps.defaults, NULL, &rep.default_files, NULL, NULL);
+		r = check_defaults(bootfd, &ps, &rep);
 		if (r < 0)
 			goto fail;
 	}
