@@ -5,6 +5,7 @@
 #include "codec.h"
 #include "cpio.h"
 #include "fs.h"
+#include "kexec.h"
 #include "log.h"
 #include "modlist/modlist.h"
 #include "tpm/eventlog.h"
@@ -418,94 +419,41 @@ int duk_expected_pcrs(struct tpm *t, const struct duk_pcr_sources *src, const ch
 
 /* --- initrd helpers ---------------------------------------------------------- */
 
-/* Paths (absolute in bootdir) of the entry's initrd(s). */
-static size_t entry_initrds(const struct boot_entry *e, const char *const **ret)
-{
-	static const char *one[1];
-	if (e->kind == BOOT_LINUX) {
-		*ret = (const char *const *)e->initrd;
-		return e->n_initrd;
-	}
-	if (e->n_modules >= 2) {
-		one[0] = e->modules[1].path;
-		*ret = one;
-		return 1;
-	}
-	*ret = NULL;
-	return 0;
-}
-
-static int open_in_boot(int bootfd, const char *path)
-{
-	while (*path == '/')
-		path++;
-	return fs_open_beneath(bootfd, path, O_RDONLY | O_CLOEXEC, 0);
-}
-
-/* One fd with the entry's initrd(s): the file itself, or a memfd holding
- * them concatenated (each padded to 4 bytes). */
-static int initrd_fd(const char *bootdir, const struct boot_entry *e)
-{
-	_cleanup_close_ int bootfd = open(bootdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	const char *const *paths;
-	size_t n = entry_initrds(e, &paths);
-	_cleanup_close_ int mfd = -1;
-	uint64_t total = 0;
-
-	if (bootfd < 0)
-		return log_error_errno(-errno, "cannot open %s", bootdir);
-	if (n == 0)
-		return log_error_errno(-ENOENT, "the boot entry '%s' has no initrd", e->title);
-	if (n == 1) {
-		int fd = open_in_boot(bootfd, paths[0]);
-		if (fd < 0)
-			return log_error_errno(fd, "%s%s: cannot open the initrd", bootdir, paths[0]);
-		return fd;
-	}
-	mfd = memfd_create("initrds", MFD_CLOEXEC);
-	if (mfd < 0)
-		return -errno;
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_close_ int fd = open_in_boot(bootfd, paths[i]);
-		_cleanup_free_ char *buf = NULL;
-		size_t len;
-		static const char zero[4];
-		int r;
-		if (fd < 0)
-			return log_error_errno(fd, "%s%s: cannot open the initrd", bootdir, paths[i]);
-		r = fs_read_fd(fd, DUK_INITRD_MAX, &buf, &len);
-		if (r < 0)
-			return log_error_errno(r, "%s%s: cannot read", bootdir, paths[i]);
-		total += len + ((4 - (len & 3)) & 3);
-		if (total > DUK_INITRD_MAX)
-			return -EFBIG;
-		if (write_full(mfd, buf, len) < 0 || write_full(mfd, zero, (4 - (len & 3)) & 3) < 0)
-			return -errno;
-	}
-	if (lseek(mfd, 0, SEEK_SET) < 0)
-		return -errno;
-	return TAKE_FD(mfd);
-}
-
-/* Override lines from the default entry's initrd ("" if it has no crypttab).
- * -ENOENT if there is no default entry. */
-static int default_overrides(const char *bootdir, char **ret)
+/* Override lines from the default entry's initrd ("" if it has no crypttab),
+ * read through the same road as a boot: with the signed set (signing), the
+ * signed default entry and its initrd checked against its signed line;
+ * without (--no-sign), the unverified view. -ENOENT: no default entry. */
+static int default_overrides(const char *bootdir, const struct boot_signed *signed_set,
+			     char **ret)
 {
 	struct boot_entry e = {0};
-	unsigned idx;
-	_cleanup_close_ int fd = -1;
+	struct kexec_opts ko;
+	struct kexec_plan p = {.initrd_fd = -1, .kernel = {.fd = -1}};
+	_cleanup_view_ struct boot_view *view = NULL;
 	_cleanup_free_ char *img = NULL;
+	unsigned idx;
 	size_t len;
-	int r;
+	int r, fd;
 
-	r = bootcfg_load_default(bootdir, &e, &idx);
+	r = signed_set ? bootcfg_signed_default(signed_set, &e, &idx)
+		       : bootcfg_load_default(bootdir, &e, &idx);
 	if (r < 0)
 		return r;
-	fd = initrd_fd(bootdir, &e);
+	kexec_opts_init(&ko);
+	r = boot_view_open(bootdir, signed_set, &view);
+	if (r == 0)
+		r = kexec_plan_build(view, &e, &ko, &p);
 	boot_entry_free(&e);
+	if (r < 0)
+		return r;
+	fd = kexec_plan_initrd_fd(&p);
 	if (fd < 0)
-		return fd;
-	r = fs_read_fd(fd, DUK_INITRD_MAX, &img, &len);
+		r = log_error_errno(-ENOENT, "the default boot entry has no initrd");
+	else if (lseek(fd, 0, SEEK_SET) < 0)
+		r = -errno;
+	else
+		r = fs_read_fd(fd, DUK_INITRD_MAX, &img, &len);
+	kexec_plan_free(&p);
 	if (r < 0)
 		return r;
 	return initrd_crypttab_overrides(img, len, ret);
@@ -582,8 +530,17 @@ static int prefer_slot(const char *path, int slot)
 	return r;
 }
 
+static void signed_freep(struct boot_signed **s)
+{
+	if (*s) {
+		boot_signed_free(*s);
+		free(*s);
+	}
+}
+
 int duk_setup(struct tpm *t, const struct duk_setup_options *o, struct duk_setup_result *ret)
 {
+	_cleanup_(signed_freep) struct boot_signed *signed_set = NULL;
 	struct duk_setup_result res;
 	_cleanup_secret_ struct secret *duk = NULL;
 	_cleanup_free_ char *listing = NULL, *devtext = NULL, *over = NULL;
@@ -618,7 +575,9 @@ int duk_setup(struct tpm *t, const struct duk_setup_options *o, struct duk_setup
 		r = integrity_check(&io, &rep);
 		if (r < 0)
 			return r;
-		ok = integrity_ok(&rep);
+		ok = integrity_ok(&rep) && rep.signed_set;
+		if (ok)
+			signed_set = TAKE_PTR(rep.signed_set);
 		integrity_report_free(&rep);
 		if (!ok)
 			return log_error_errno(-EBADMSG, "%s does not verify against %s: no Disk "
@@ -673,7 +632,7 @@ int duk_setup(struct tpm *t, const struct duk_setup_options *o, struct duk_setup
 
 	/* 8. the /boot files (4.6: crypttab overrides from the default initrd) */
 	devtext = duk_key_devices_text(o->devices, o->n_devices);
-	r = default_overrides(o->bootdir, &over);
+	r = default_overrides(o->bootdir, signed_set, &over);
 	if (r == 0 && *over) {
 		res.crypttab_from_initrd = true;
 	} else {
