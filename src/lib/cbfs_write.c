@@ -1,0 +1,269 @@
+/* cbfs_write.c - add, replace and remove CBFS files (see cbfs_write.h). */
+#include "cbfs_write.h"
+#include "cbfs.h"
+#include "log.h"
+#include "romcfg.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FILE_HEADER_LEN 24u
+#define EMPTY_HEADER_LEN 0x1cu /* 24 + "" rounded up to 4 */
+#define OWNER_PREFIX "heads/initrd/"
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint64_t align64(uint64_t v)
+{
+	return (v + CBFS_ALIGN - 1) / CBFS_ALIGN * CBFS_ALIGN;
+}
+
+static bool is_free(const struct cbfs_file *f)
+{
+	return f->type == CBFS_TYPE_NULL || f->type == CBFS_TYPE_DELETED;
+}
+
+/* The space an entry occupies: its header up to the 64-aligned end of its
+ * data, never past the region. */
+static uint32_t space_end(const struct cbfs *c, const struct cbfs_file *f)
+{
+	uint64_t e = align64((uint64_t)f->rom_data + f->len);
+	uint64_t region_end = (uint64_t)c->region_offset + c->region_size;
+	return (uint32_t)(e < region_end ? e : region_end);
+}
+
+/* An empty entry at pos covering [pos, end). */
+static void write_empty(uint8_t *rom, uint32_t pos, uint32_t end)
+{
+	memset(rom + pos, 0xff, end - pos);
+	memcpy(rom + pos, "LARCHIVE", 8);
+	put_be32(rom + pos + 8, end - pos - EMPTY_HEADER_LEN);
+	put_be32(rom + pos + 12, CBFS_TYPE_NULL);
+	put_be32(rom + pos + 16, 0);
+	put_be32(rom + pos + 20, EMPTY_HEADER_LEN);
+	memset(rom + pos + FILE_HEADER_LEN, 0, EMPTY_HEADER_LEN - FILE_HEADER_LEN);
+}
+
+static int parse(const uint8_t *rom, size_t len, const char *region, struct cbfs *c)
+{
+	int r = cbfs_parse(rom, len, region, c);
+	if (r < 0)
+		return r == -ENOENT ? -ENOENT : -EBADMSG;
+	if (c->region_offset % CBFS_ALIGN) {
+		cbfs_free(c);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static int check_name(const char *name)
+{
+	size_t l = name ? strlen(name) : 0;
+	if (l == 0 || l > CBFS_WRITE_NAME_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < l; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return -EINVAL;
+	return 0;
+}
+
+/* Merge every run of adjacent empty entries into one. */
+static int merge_empty(uint8_t *rom, size_t len, const char *region)
+{
+	struct cbfs c;
+	int r = parse(rom, len, region, &c);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < c.n; i++) {
+		size_t j = i;
+		if (!is_free(&c.files[i]))
+			continue;
+		while (j + 1 < c.n && is_free(&c.files[j + 1]) &&
+		       c.files[j + 1].rom_header == align64((uint64_t)c.files[j].rom_data + c.files[j].len))
+			j++;
+		if (j > i)
+			write_empty(rom, c.files[i].rom_header, space_end(&c, &c.files[j]));
+		i = j;
+	}
+	cbfs_free(&c);
+	return 0;
+}
+
+static int remove_in(uint8_t *rom, size_t len, const char *region, const char *name)
+{
+	struct cbfs c;
+	const struct cbfs_file *f;
+	int r = parse(rom, len, region, &c);
+	if (r < 0)
+		return r;
+	f = cbfs_find(&c, name);
+	if (!f) {
+		cbfs_free(&c);
+		return -ENOENT;
+	}
+	write_empty(rom, f->rom_header, space_end(&c, f));
+	cbfs_free(&c);
+	return merge_empty(rom, len, region);
+}
+
+static int add_in(uint8_t *rom, size_t len, const char *region, const char *name,
+		  uint32_t type, const void *data, size_t n)
+{
+	struct cbfs c;
+	size_t nl = strlen(name);
+	uint32_t hdr = FILE_HEADER_LEN + (uint32_t)((nl + 1 + 3) / 4 * 4);
+	int r = parse(rom, len, region, &c);
+	if (r < 0)
+		return r;
+	if (cbfs_find(&c, name)) {
+		cbfs_free(&c);
+		return -EEXIST;
+	}
+	if (n > c.region_size) {
+		cbfs_free(&c);
+		return -ENOSPC;
+	}
+	for (size_t i = 0; i < c.n; i++) {
+		const struct cbfs_file *f = &c.files[i];
+		uint32_t p = f->rom_header, e = space_end(&c, f);
+		uint64_t q;
+		if (!is_free(f) || (uint64_t)hdr + n > e - p)
+			continue;
+		q = align64((uint64_t)p + hdr + n);
+		memset(rom + p, 0xff, e - p);
+		memcpy(rom + p, "LARCHIVE", 8);
+		put_be32(rom + p + 8, (uint32_t)n);
+		put_be32(rom + p + 12, type);
+		put_be32(rom + p + 16, 0);
+		put_be32(rom + p + 20, hdr);
+		memset(rom + p + FILE_HEADER_LEN, 0, hdr - FILE_HEADER_LEN);
+		memcpy(rom + p + FILE_HEADER_LEN, name, nl);
+		if (n)
+			memcpy(rom + p + hdr, data, n);
+		if (q < e && e - q >= EMPTY_HEADER_LEN)
+			write_empty(rom, (uint32_t)q, e);
+		cbfs_free(&c);
+		return 0;
+	}
+	cbfs_free(&c);
+	return -ENOSPC;
+}
+
+int cbfs_add_file(uint8_t *rom, size_t len, const char *region, const char *name,
+		  uint32_t type, const void *data, size_t n)
+{
+	if (check_name(name) < 0 || type == CBFS_TYPE_NULL || type == CBFS_TYPE_DELETED)
+		return -EINVAL;
+	return add_in(rom, len, region, name, type, data, n);
+}
+
+int cbfs_remove_file(uint8_t *rom, size_t len, const char *region, const char *name)
+{
+	if (check_name(name) < 0)
+		return -EINVAL;
+	return remove_in(rom, len, region, name);
+}
+
+int cbfs_replace_file(uint8_t *rom, size_t len, const char *region, const char *name,
+		      uint32_t type, const void *data, size_t n)
+{
+	_cleanup_free_ uint8_t *save = NULL;
+	int r;
+	if (check_name(name) < 0 || type == CBFS_TYPE_NULL || type == CBFS_TYPE_DELETED)
+		return -EINVAL;
+	if (len > CBFS_MAX_IMAGE)
+		return -EFBIG;
+	save = xmalloc(len ? len : 1);
+	memcpy(save, rom, len);
+	r = remove_in(rom, len, region, name);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	r = add_in(rom, len, region, name, type, data, n);
+	if (r < 0)
+		memcpy(rom, save, len);
+	return r;
+}
+
+struct owner_file {
+	char *name;
+	uint8_t *data;
+	size_t len;
+};
+
+/* The owner files of an image (full CBFS names). */
+static int owner_files(const uint8_t *rom, size_t len, struct owner_file *out, size_t *ret_n)
+{
+	struct cbfs c;
+	size_t n = 0;
+	int r = parse(rom, len, NULL, &c);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < c.n; i++) {
+		const struct cbfs_file *f = &c.files[i];
+		if (is_free(f) || !startswith(f->name, OWNER_PREFIX) ||
+		    romcfg_name_ok(f->name + strlen(OWNER_PREFIX)) < 0)
+			continue;
+		if (n >= ROMCFG_MAX_FILES || f->decompressed_size > ROMCFG_MAX_SLOT) {
+			r = -E2BIG;
+			break;
+		}
+		r = cbfs_read(&c, f, &out[n].data, &out[n].len);
+		if (r < 0)
+			break;
+		out[n++].name = xstrdup(f->name);
+	}
+	cbfs_free(&c);
+	*ret_n = n;
+	return r;
+}
+
+static void owner_files_free(struct owner_file *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].data);
+	}
+}
+
+int cbfs_carry_owner_files(const uint8_t *from, size_t from_len, uint8_t *to, size_t to_len,
+			   size_t *ret_n)
+{
+	struct owner_file keep[ROMCFG_MAX_FILES] = {{0}}, drop[ROMCFG_MAX_FILES] = {{0}};
+	size_t nkeep = 0, ndrop = 0;
+	_cleanup_free_ uint8_t *work = NULL;
+	int r;
+
+	if (to_len > CBFS_MAX_IMAGE)
+		return -EFBIG;
+	r = owner_files(from, from_len, keep, &nkeep);
+	if (r < 0)
+		goto out;
+	r = owner_files(to, to_len, drop, &ndrop);
+	if (r < 0)
+		goto out;
+	work = xmalloc(to_len ? to_len : 1);
+	memcpy(work, to, to_len);
+	for (size_t i = 0; i < ndrop && r == 0; i++)
+		r = remove_in(work, to_len, NULL, drop[i].name);
+	for (size_t i = 0; i < nkeep && r == 0; i++)
+		r = add_in(work, to_len, NULL, keep[i].name, CBFS_TYPE_RAW, keep[i].data,
+			   keep[i].len);
+	if (r == 0) {
+		memcpy(to, work, to_len);
+		if (ret_n)
+			*ret_n = nkeep;
+	}
+out:
+	owner_files_free(keep, nkeep);
+	owner_files_free(drop, ndrop);
+	return r;
+}

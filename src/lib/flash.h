@@ -1,0 +1,96 @@
+/* flash.h - the boot flash chip, read and written through libflashrom (no
+ * flashrom process).
+ *
+ * Contract:
+ * - A programmer is named in flashrom's syntax "NAME[:PARAMS]":
+ *   "internal" (the chipset's SPI controller on hardware), "linux_mtd:dev=0"
+ *   (an MTD device, the QEMU board's pflash), "dummy:emulate=VARIABLE_SIZE,
+ *   size=N,image=FILE" (host tests; the dummy writes FILE back when the
+ *   chip is closed). Exactly one chip must be found (else -ENODEV, or
+ *   -ENOTUNIQ for several matching chip definitions).
+ * - Images are whole-chip images: an image whose size is not the chip's is
+ *   refused (-EMSGSIZE) before anything is read or written. A region is an
+ *   FMAP area of the image (our FMAP reader, cbfs.h); writing or verifying
+ *   one needs the chip's current FMAP to hold the same area at the same
+ *   offset and size (-EXDEV otherwise: the layout does not match the chip).
+ *   A whole write is refused (-EXDEV) when the chip holds an FMAP and the
+ *   new image has none (not an image of this kind of board).
+ * - Writing goes in FLASH_CHUNK pieces (aligned to the chip start): the
+ *   chip is read first, only pieces that differ are written, each piece is
+ *   read back and compared after its write and rewritten up to
+ *   FLASH_RETRIES times; the written range is read back once more at the
+ *   end. If a piece still does not verify, every piece written so far is
+ *   written back with its previous content (same checks): the chip then
+ *   holds the old image (state FLASH_STATE_OLD) or, when that fails too,
+ *   a mix (FLASH_STATE_MIXED: do not power off, write again).
+ * - Progress: a callback per piece for the phases "reading", "writing",
+ *   "verifying", "restoring".
+ * - libflashrom's messages go to log at debug level (errors at warn).
+ * All functions return 0 on success or a negative errno.
+ */
+#ifndef HEADS_FLASH_H
+#define HEADS_FLASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FLASH_CHUNK (64u * 1024)
+#define FLASH_RETRIES 3u
+#define FLASH_MAX_SIZE (64u * 1024 * 1024)
+
+struct flash;
+
+typedef void (*flash_progress_fn)(void *userdata, const char *phase, uint64_t done,
+				  uint64_t total);
+
+enum flash_state {
+	FLASH_STATE_NEW = 0, /* the chip holds the new content */
+	FLASH_STATE_OLD,     /* nothing changed, or restored after a failure */
+	FLASH_STATE_MIXED,   /* partly written: the write must be done again */
+};
+
+struct flash_write_result {
+	enum flash_state state;
+	uint32_t offset, size;  /* the range considered (whole chip or region) */
+	uint32_t pieces_written; /* pieces that differed and were written */
+	uint32_t retries;        /* extra writes after a piece did not verify */
+	uint32_t bad_offset;     /* on failure: the piece that did not verify */
+};
+
+/* Open the programmer and probe the chip. */
+int flash_open(const char *programmer, struct flash **ret);
+/* Shut the programmer down (the dummy saves its image file then). */
+int flash_close(struct flash *f);
+size_t flash_size(const struct flash *f);
+void flash_set_progress(struct flash *f, flash_progress_fn fn, void *userdata);
+
+/* The offset and size of FMAP area region of img (-ENOENT no FMAP or no
+ * such area, -EBADMSG outside the image). */
+int flash_region(const uint8_t *img, size_t len, const char *region, uint32_t *ret_offset,
+		 uint32_t *ret_size);
+
+/* The whole chip into a new buffer of flash_size() bytes. */
+int flash_read(struct flash *f, uint8_t **ret);
+
+/* Compare the chip (whole, or region of img) with img: 0 equal, 1 differ
+ * (*ret_first_diff = first differing chip offset, *ret_ndiff bytes). */
+int flash_verify(struct flash *f, const uint8_t *img, size_t len, const char *region,
+		 uint32_t *ret_first_diff, uint32_t *ret_ndiff);
+
+/* Write img (whole, or only region) as described above. cur: the chip's
+ * content if the caller just read it with flash_read (else NULL: read
+ * here). -EIO when the write did not verify (see res->state). */
+int flash_write(struct flash *f, const uint8_t *img, size_t len, const char *region,
+		const uint8_t *cur, struct flash_write_result *res);
+
+/* One flashrom write of [off, off+n) from img (a whole-chip buffer), with
+ * no read-back and no retry: the building block of flash_write, exposed
+ * for the test build's fault hook. */
+int flash_program_range(struct flash *f, const uint8_t *img, uint32_t off, uint32_t n);
+
+/* Test builds only (tests/devices/flash_fault.c defines it; `heads` does
+ * not): called after each piece is written, before it is read back. */
+__attribute__((weak)) void flash_test_after_write(struct flash *f, uint32_t off, uint32_t n,
+						  unsigned attempt);
+
+#endif

@@ -1,0 +1,219 @@
+"""heads flash read/write/verify against libflashrom's dummy programmer
+(an emulated chip whose content is a file, written back when the
+programmer shuts down): whole image, one FMAP region, wrong size and
+wrong layout refused, verify finding a difference, a write that does not
+take retried (test build's fault hook), and a chip that ignores page
+programs (a real dummy failure mode: spi_ignorelist)."""
+import os
+import random
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cbfs_images  # noqa: E402
+from heads_test import TempDirTest, main, run  # noqa: E402
+
+SIZE = 1024 * 1024
+PIECE = 64 * 1024
+
+
+def dummy(image, size=SIZE, extra=""):
+    return f"dummy:emulate=VARIABLE_SIZE,size={size},image={image}" + extra
+
+
+def rand(n, seed):
+    return random.Random(seed).randbytes(n)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def fmap_rom(path, seed, coreboot=(0x10000, 0xe0000)):
+    """A 1 MiB image: FMAP at 0 (area FMAP), COREBOOT, and RW_X after it;
+    random bytes everywhere else."""
+    img = bytearray(rand(SIZE, seed))
+    off, sz = coreboot
+    f = cbfs_images.fmap(0xffffffff - SIZE + 1, SIZE, "FLASH",
+                         [("FMAP", 0, 0x1000, 0), ("COREBOOT", off, sz, 0),
+                          ("RW_X", off + sz, SIZE - off - sz, 0)])
+    img[0:len(f)] = f
+    with open(path, "wb") as fh:
+        fh.write(img)
+    return bytes(img)
+
+
+class FlashTest(TempDirTest):
+    def chip(self, content):
+        p = os.path.join(self.tmp, "chip.bin")
+        with open(p, "wb") as f:
+            f.write(content)
+        return p
+
+    def rom(self, name, content):
+        return self.write(name, content, "wb")
+
+    def test_read_write_verify_whole(self):
+        old, new = rand(SIZE, 1), bytearray(rand(SIZE, 1))
+        new[3 * PIECE + 5] ^= 0xff          # two pieces differ
+        new[SIZE - 1] ^= 0x01
+        chip = self.chip(old)
+        out = os.path.join(self.tmp, "read.bin")
+        r = run("flash", "read", "--programmer", dummy(chip), "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(read(out), old)
+        self.assertIn("reading: 100%", r.stderr)
+        rom = self.rom("new.rom", bytes(new))
+        r = run("flash", "write", "--programmer", dummy(chip), "--rom", rom)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(read(chip), bytes(new))
+        self.assertIn("wrote 2 pieces (0 retries)", r.stdout)
+        self.assertIn("writing: 100%", r.stderr)
+        r = run("flash", "verify", "--programmer", dummy(chip), "--rom", rom)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # The same image again: nothing to write.
+        r = run("flash", "write", "--programmer", dummy(chip), "--rom", rom)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("wrote 0 pieces", r.stdout)
+
+    def test_verify_finds_difference(self):
+        old = rand(SIZE, 2)
+        chip = self.chip(old)
+        other = bytearray(old)
+        other[0x12345] ^= 0x40
+        rom = self.rom("other.rom", bytes(other))
+        r = run("flash", "verify", "--programmer", dummy(chip), "--rom", rom)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("first at 0x12345, 1 bytes", r.stdout)
+        self.assertEqual(read(chip), old)
+
+    def test_wrong_size_refused(self):
+        old = rand(SIZE, 3)
+        chip = self.chip(old)
+        for n in (SIZE // 2, SIZE + 4096):
+            rom = self.rom("wrong.rom", rand(n, 4))
+            r = run("flash", "write", "--programmer", dummy(chip), "--rom", rom)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(f"{n} bytes, the chip has {SIZE}: refused", r.stderr)
+            self.assertNotIn("writing", r.stderr)
+            r = run("flash", "verify", "--programmer", dummy(chip), "--rom", rom)
+            self.assertEqual(r.returncode, 1)
+        self.assertEqual(read(chip), old)
+
+    def test_region(self):
+        a = fmap_rom(os.path.join(self.tmp, "a.rom"), 5)
+        b = fmap_rom(os.path.join(self.tmp, "b.rom"), 6)
+        chip = self.chip(a)
+        r = run("flash", "write", "--programmer", dummy(chip),
+                "--rom", os.path.join(self.tmp, "b.rom"), "--region", "COREBOOT")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = read(chip)
+        # COREBOOT from b, everything else (FMAP area, RW_X) still a.
+        self.assertEqual(got[0x10000:0xf0000], b[0x10000:0xf0000])
+        self.assertEqual(got[:0x10000], a[:0x10000])
+        self.assertEqual(got[0xf0000:], a[0xf0000:])
+        r = run("flash", "verify", "--programmer", dummy(chip),
+                "--rom", os.path.join(self.tmp, "b.rom"), "--region", "COREBOOT")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run("flash", "verify", "--programmer", dummy(chip),
+                "--rom", os.path.join(self.tmp, "b.rom"))
+        self.assertEqual(r.returncode, 1)
+        # An unknown region, and a layout that does not match the chip.
+        r = run("flash", "write", "--programmer", dummy(chip),
+                "--rom", os.path.join(self.tmp, "b.rom"), "--region", "NOPE")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no FMAP region NOPE", r.stderr)
+        c = fmap_rom(os.path.join(self.tmp, "c.rom"), 7, coreboot=(0x20000, 0xd0000))
+        r = run("flash", "write", "--programmer", dummy(chip),
+                "--rom", os.path.join(self.tmp, "c.rom"), "--region", "COREBOOT")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("the layout does not match", r.stderr)
+        self.assertEqual(read(chip), got)
+        del c
+
+    def test_whole_write_needs_fmap_over_fmap(self):
+        a = fmap_rom(os.path.join(self.tmp, "a.rom"), 8)
+        chip = self.chip(a)
+        rom = self.rom("flat.rom", b"\xff" * SIZE)
+        r = run("flash", "write", "--programmer", dummy(chip), "--rom", rom)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("new image has no FMAP: refused", r.stderr)
+        self.assertEqual(read(chip), a)
+
+    def test_failed_write_retried(self):
+        old, new = rand(SIZE, 9), rand(SIZE, 10)
+        chip = self.chip(old)
+        rom = self.rom("new.rom", new)
+        # The piece at 0x50000 does not take on its first write.
+        r = subprocess.run([os.environ["HEADS_FLASH_TEST"], "flash", "write", "--programmer",
+                            dummy(chip), "--rom", rom], capture_output=True, text=True,
+                           env=dict(os.environ, HEADS_FLASH_FAULT="0x50010:1"), timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("0x50000..0x5ffff does not verify after writing (attempt 1 of 3)", r.stderr)
+        self.assertIn("0x50000..0x5ffff verified after 1 retry", r.stderr)
+        self.assertIn("(1 retry)", r.stdout)
+        self.assertEqual(read(chip), new)
+
+    def test_failed_write_restores_old(self):
+        old, new = rand(SIZE, 11), rand(SIZE, 12)
+        chip = self.chip(old)
+        rom = self.rom("new.rom", new)
+        # Every try of the piece at 0x70000 fails: pieces 0..6 were written
+        # already; all are put back.
+        r = subprocess.run([os.environ["HEADS_FLASH_TEST"], "flash", "write", "--programmer",
+                            dummy(chip), "--rom", rom], capture_output=True, text=True,
+                           env=dict(os.environ, HEADS_FLASH_FAULT="0x70000:3"), timeout=120)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("holds its previous content again", r.stderr)
+        self.assertIn("restoring: 100%", r.stderr)
+        self.assertEqual(read(chip), old)
+
+    def test_release_binary_has_no_fault_hook(self):
+        old, new = rand(SIZE, 13), rand(SIZE, 14)
+        chip = self.chip(old)
+        rom = self.rom("new.rom", new)
+        r = run("flash", "write", "--programmer", dummy(chip), "--rom", rom,
+                env={"HEADS_FLASH_FAULT": "0x0:3"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("(0 retries)", r.stdout)
+        self.assertEqual(read(chip), new)
+
+    def test_chip_ignoring_page_program(self):
+        """A real dummy failure: the emulated W25Q128FV (16 MiB, SPI) with
+        the page program command 0x02 ignored erases but never programs."""
+        size = 16 * 1024 * 1024
+        old = rand(size, 15)
+        new = bytearray(old)
+        new[0x200000] ^= 0xff
+        chip = self.chip(old)
+        rom = self.rom("new.rom", bytes(new))
+        prog = f"dummy:emulate=W25Q128FV,image={chip},spi_ignorelist=02"
+        r = run("flash", "write", "--programmer", prog, "--rom", rom, timeout=300)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("0x200000..0x20ffff does not verify after writing (write reported an "
+                      "error) (attempt 3 of 3)", r.stderr)
+        self.assertNotIn("Please report", r.stderr)
+        self.assertIn("the chip holds a partial image; do not power off, write again",
+                      r.stderr)
+        got = read(chip)
+        # Honest about it: that piece is erased, the rest untouched.
+        self.assertEqual(got[:0x200000], old[:0x200000])
+        self.assertEqual(got[0x210000:], old[0x210000:])
+        self.assertNotEqual(got[0x200000:0x210000], old[0x200000:0x210000])
+        # Without the fault the same chip takes the image.
+        prog = f"dummy:emulate=W25Q128FV,image={chip}"
+        r = run("flash", "write", "--programmer", prog, "--rom", rom, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(read(chip), bytes(new))
+
+    def test_usage(self):
+        self.assertEqual(run("flash", "write", "--rom", "x").returncode, 2)
+        self.assertEqual(run("flash", "read", "--programmer", "dummy").returncode, 2)
+        r = run("flash", "read", "--programmer", "nosuchprogrammer", "--out",
+                os.path.join(self.tmp, "o"))
+        self.assertEqual(r.returncode, 1)
+
+
+if __name__ == "__main__":
+    main()
