@@ -3,6 +3,7 @@
 #include "cmd.h"
 #include "coreboot_cmd.h"
 #include "cbfs.h"
+#include "cbfs_write.h"
 #include "codec.h"
 #include "coreboot.h"
 #include "fs.h"
@@ -17,10 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage[] =
 	"usage: heads cbfs list --rom FILE [--region NAME] [--json]\n"
 	"       heads cbfs extract --rom FILE --name NAME [--region NAME] [--decompress]\n"
+	"       heads cbfs add --rom FILE --name NAME --file F [--region NAME]\n"
+	"       heads cbfs remove --rom FILE --name NAME [--region NAME]\n"
 	"\n"
 	"The files of a coreboot ROM image (or flash device, e.g. /dev/mtd0): its\n"
 	"FMAP and the CBFS in region NAME (default " CBFS_DEFAULT_REGION "; an image\n"
@@ -33,11 +37,17 @@ static const char usage[] =
 	"         sha256 (of the stored bytes)}\n"
 	"extract  the stored bytes of file NAME on standard output (as cbfstool\n"
 	"         extract -U); --decompress: its content (LZMA decompressed)\n"
+	"add      put F's bytes into the image as raw file NAME (uncompressed, as\n"
+	"         cbfstool add -t raw), replacing a file of that name\n"
+	"remove   remove file NAME (its space becomes empty, merged with empty\n"
+	"         neighbours as cbfstool does)\n"
+	"add and remove edit the image file in place, atomically (a temporary\n"
+	"file in the same directory, synced, renamed over it).\n"
 	"\n"
 	"Exit: 0 ok, 1 not found or malformed, 2 usage.\n";
 
 struct opts {
-	const char *rom, *name, *region, *mem, *out, *log;
+	const char *rom, *name, *region, *mem, *out, *log, *file;
 	bool json, decompress;
 };
 
@@ -52,6 +62,7 @@ static int parse(const char *cmd, int argc, char **argv, struct opts *o)
 		{"mem", required_argument, NULL, 'm'},
 		{"out", required_argument, NULL, 'o'},
 		{"log", required_argument, NULL, 'l'},
+		{"file", required_argument, NULL, 'f'},
 		{},
 	};
 	int c;
@@ -67,6 +78,7 @@ static int parse(const char *cmd, int argc, char **argv, struct opts *o)
 		case 'm': o->mem = optarg; break;
 		case 'o': o->out = optarg; break;
 		case 'l': o->log = optarg; break;
+		case 'f': o->file = optarg; break;
 		default: return cmd_usage_error(cmd, "%s: bad option", argv[0]);
 		}
 	}
@@ -198,9 +210,84 @@ static int do_extract(int argc, char **argv)
 	return HEADS_EXIT_OK;
 }
 
+/* add / remove: edit the image in memory, then replace the file atomically. */
+static int do_edit(int argc, char **argv, bool add)
+{
+	struct opts o;
+	struct stat st;
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ char *data = NULL;
+	size_t len, n = 0;
+	bool existed = false;
+	int r = parse("cbfs", argc, argv, &o);
+	if (r)
+		return r;
+	if (!o.rom || !o.name || (add && !o.file))
+		return cmd_usage_error("cbfs", "%s: --rom FILE, --name NAME%s are required",
+				       argv[0], add ? " and --file F" : "");
+	if (!add && o.file)
+		return cmd_usage_error("cbfs", "remove: --file is not used");
+	if (stat(o.rom, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_error("%s: not a regular image file", o.rom);
+		return HEADS_EXIT_FAIL;
+	}
+	r = cbfs_load_image(o.rom, &buf, &len);
+	if (r < 0) {
+		log_error("%s: %s", o.rom, strerror(-r));
+		return HEADS_EXIT_FAIL;
+	}
+	if (add) {
+		struct cbfs c;
+		r = fs_read_file(o.file, CBFS_MAX_IMAGE, &data, &n);
+		if (r < 0) {
+			log_error("%s: %s", o.file, strerror(-r));
+			return HEADS_EXIT_FAIL;
+		}
+		if (cbfs_parse(buf, len, o.region, &c) == 0) {
+			existed = cbfs_find(&c, o.name) != NULL;
+			cbfs_free(&c);
+		}
+		r = cbfs_replace_file(buf, len, o.region, o.name, CBFS_TYPE_RAW, data, n);
+	} else {
+		r = cbfs_remove_file(buf, len, o.region, o.name);
+	}
+	if (r < 0) {
+		const char *why = r == -ENOSPC   ? "no empty space large enough"
+				  : r == -ENOENT ? "no such file (or region)"
+				  : r == -EINVAL ? "invalid name"
+				  : r == -EBADMSG ? "no valid CBFS"
+						  : strerror(-r);
+		log_error("%s: %s %s: %s (image unchanged)", o.rom, add ? "adding" : "removing",
+			  o.name, why);
+		return HEADS_EXIT_FAIL;
+	}
+	r = fs_write_atomic(o.rom, buf, len, st.st_mode & 07777);
+	if (r < 0) {
+		log_error("%s: %s", o.rom, strerror(-r));
+		return HEADS_EXIT_FAIL;
+	}
+	if (add)
+		printf("%s %s (%zu bytes)\n", existed ? "replaced" : "added", o.name, n);
+	else
+		printf("removed %s\n", o.name);
+	return HEADS_EXIT_OK;
+}
+
+static int do_add(int argc, char **argv)
+{
+	return do_edit(argc, argv, true);
+}
+
+static int do_remove(int argc, char **argv)
+{
+	return do_edit(argc, argv, false);
+}
+
 static const struct heads_subcommand subs[] = {
 	{"list", "list the CBFS files", do_list},
 	{"extract", "write one CBFS file to standard output", do_extract},
+	{"add", "add (or replace) a raw file in the image", do_add},
+	{"remove", "remove a file from the image", do_remove},
 	{},
 };
 
@@ -208,7 +295,7 @@ static int run(int argc, char **argv);
 
 const struct heads_command cmd_cbfs = {
 	.name = "cbfs",
-	.summary = "list and extract the files of a coreboot ROM (CBFS)",
+	.summary = "list, extract, add and remove the files of a coreboot ROM (CBFS)",
 	.usage = usage,
 	.run = run,
 };

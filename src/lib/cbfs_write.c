@@ -41,16 +41,22 @@ static uint32_t space_end(const struct cbfs *c, const struct cbfs_file *f)
 	return (uint32_t)(e < region_end ? e : region_end);
 }
 
-/* An empty entry at pos covering [pos, end). */
-static void write_empty(uint8_t *rom, uint32_t pos, uint32_t end)
+/* An empty entry at pos with len data bytes (all 0xff). */
+static void write_empty_len(uint8_t *rom, uint32_t pos, uint32_t len)
 {
-	memset(rom + pos, 0xff, end - pos);
+	memset(rom + pos, 0xff, EMPTY_HEADER_LEN + len);
 	memcpy(rom + pos, "LARCHIVE", 8);
-	put_be32(rom + pos + 8, end - pos - EMPTY_HEADER_LEN);
+	put_be32(rom + pos + 8, len);
 	put_be32(rom + pos + 12, CBFS_TYPE_NULL);
 	put_be32(rom + pos + 16, 0);
 	put_be32(rom + pos + 20, EMPTY_HEADER_LEN);
 	memset(rom + pos + FILE_HEADER_LEN, 0, EMPTY_HEADER_LEN - FILE_HEADER_LEN);
+}
+
+/* An empty entry at pos covering [pos, end). */
+static void write_empty(uint8_t *rom, uint32_t pos, uint32_t end)
+{
+	write_empty_len(rom, pos, end - pos - EMPTY_HEADER_LEN);
 }
 
 static int parse(const uint8_t *rom, size_t len, const char *region, struct cbfs *c)
@@ -76,7 +82,8 @@ static int check_name(const char *name)
 	return 0;
 }
 
-/* Merge every run of adjacent empty entries into one. */
+/* Every run of adjacent empty entries becomes one empty entry reaching the
+ * next file (cbfstool rewrites single empty entries too). */
 static int merge_empty(uint8_t *rom, size_t len, const char *region)
 {
 	struct cbfs c;
@@ -90,8 +97,7 @@ static int merge_empty(uint8_t *rom, size_t len, const char *region)
 		while (j + 1 < c.n && is_free(&c.files[j + 1]) &&
 		       c.files[j + 1].rom_header == align64((uint64_t)c.files[j].rom_data + c.files[j].len))
 			j++;
-		if (j > i)
-			write_empty(rom, c.files[i].rom_header, space_end(&c, &c.files[j]));
+		write_empty(rom, c.files[i].rom_header, space_end(&c, &c.files[j]));
 		i = j;
 	}
 	cbfs_free(&c);
@@ -121,7 +127,10 @@ static int add_in(uint8_t *rom, size_t len, const char *region, const char *name
 	struct cbfs c;
 	size_t nl = strlen(name);
 	uint32_t hdr = FILE_HEADER_LEN + (uint32_t)((nl + 1 + 3) / 4 * 4);
-	int r = parse(rom, len, region, &c);
+	int r = merge_empty(rom, len, region); /* as cbfstool add does first */
+	if (r < 0)
+		return r;
+	r = parse(rom, len, region, &c);
 	if (r < 0)
 		return r;
 	if (cbfs_find(&c, name)) {
@@ -149,8 +158,15 @@ static int add_in(uint8_t *rom, size_t len, const char *region, const char *name
 		memcpy(rom + p + FILE_HEADER_LEN, name, nl);
 		if (n)
 			memcpy(rom + p + hdr, data, n);
-		if (q < e && e - q >= EMPTY_HEADER_LEN)
-			write_empty(rom, (uint32_t)q, e);
+		if (q < e && e - q >= EMPTY_HEADER_LEN) {
+			/* cbfstool keeps the last 4 bytes of the region free (the
+			 * legacy master header pointer) when the new empty entry
+			 * would reach them. */
+			uint32_t elen = e - (uint32_t)q - EMPTY_HEADER_LEN;
+			if (q + EMPTY_HEADER_LEN + elen > (uint64_t)c.region_offset + c.region_size - 4)
+				elen -= 4;
+			write_empty_len(rom, (uint32_t)q, elen);
+		}
 		cbfs_free(&c);
 		return 0;
 	}
@@ -161,9 +177,18 @@ static int add_in(uint8_t *rom, size_t len, const char *region, const char *name
 int cbfs_add_file(uint8_t *rom, size_t len, const char *region, const char *name,
 		  uint32_t type, const void *data, size_t n)
 {
+	_cleanup_free_ uint8_t *save = NULL;
+	int r;
 	if (check_name(name) < 0 || type == CBFS_TYPE_NULL || type == CBFS_TYPE_DELETED)
 		return -EINVAL;
-	return add_in(rom, len, region, name, type, data, n);
+	if (len > CBFS_MAX_IMAGE)
+		return -EFBIG;
+	save = xmalloc(len ? len : 1);
+	memcpy(save, rom, len);
+	r = add_in(rom, len, region, name, type, data, n);
+	if (r < 0)
+		memcpy(rom, save, len); /* the merge before the placement */
+	return r;
 }
 
 int cbfs_remove_file(uint8_t *rom, size_t len, const char *region, const char *name)

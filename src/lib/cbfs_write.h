@@ -6,17 +6,22 @@
  * - The image is parsed with cbfs_parse() first (bounded; -EBADMSG on a
  *   malformed CBFS, nothing changed). Region NULL = "COREBOOT".
  * - Free space is the empty entries (type null 0xffffffff, or deleted 0).
- *   A new file goes into the first empty entry it fits in (first fit, in
- *   ROM order): header "LARCHIVE", len, type, attributes offset 0, data
- *   offset 24 + the name and its NUL rounded up to 4 bytes (cbfstool's
- *   header for an uncompressed raw file: no attributes), the data, 0xff up
- *   to the next 64-byte boundary; the rest of the space becomes a new empty
- *   entry there (name "", data offset 0x1c, len up to the end of the space,
- *   content 0xff). A file that fits nowhere is -ENOSPC.
+ *   Adding first merges empty entries (below), then puts the file into the
+ *   first empty entry it fits in (first fit, in ROM order): header
+ *   "LARCHIVE", len, type, attributes offset 0, data offset 24 + the name
+ *   and its NUL rounded up to 4 bytes (cbfstool's header for an
+ *   uncompressed raw file: no attributes), the data, 0xff up to the next
+ *   64-byte boundary; the rest of the space, if it holds an empty header
+ *   (0x1c bytes), becomes a new empty entry there (name "", data offset
+ *   0x1c, content 0xff, len up to the end of the space, less 4 bytes when
+ *   it reaches the end of the region: cbfstool keeps room for the legacy
+ *   master header pointer). A file that fits nowhere is -ENOSPC.
  * - Removing turns the file into empty space (its bytes and name set to
  *   0xff / 0), then every run of adjacent empty entries becomes one
- *   (cbfstool's merge): the empty header at the start of the run, its len
- *   up to the 64-aligned end of the run (never past the region).
+ *   (cbfstool's merge, which rewrites single empty entries too): the empty
+ *   header at the start of the run, its len up to the 64-aligned end of
+ *   the run (never past the region).
+ * - Names are compared exactly (cbfstool compares them ignoring case).
  * - Names: 1..CBFS_WRITE_NAME_MAX bytes, no control bytes; an existing
  *   name is -EEXIST for add (replace removes it first). Data <= the region.
  * - On any error the image is unchanged.
