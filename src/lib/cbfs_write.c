@@ -193,9 +193,18 @@ int cbfs_add_file(uint8_t *rom, size_t len, const char *region, const char *name
 
 int cbfs_remove_file(uint8_t *rom, size_t len, const char *region, const char *name)
 {
+	_cleanup_free_ uint8_t *save = NULL;
+	int r;
 	if (check_name(name) < 0)
 		return -EINVAL;
-	return remove_in(rom, len, region, name);
+	if (len > CBFS_MAX_IMAGE)
+		return -EFBIG;
+	save = xmalloc(len ? len : 1);
+	memcpy(save, rom, len);
+	r = remove_in(rom, len, region, name);
+	if (r < 0)
+		memcpy(rom, save, len);
+	return r;
 }
 
 int cbfs_replace_file(uint8_t *rom, size_t len, const char *region, const char *name,
