@@ -207,11 +207,24 @@ static int do_write(int argc, char **argv)
 	r = flash_read(f, &cur);
 	if (r == 0 && o.keep_owner) {
 		size_t nkept = 0;
-		r = cbfs_carry_owner_files(cur, len, img, len, &nkept);
-		if (r < 0)
-			log_error("%s: the owner's files could not be carried into the new image: %s",
-				  o.rom, strerror(-r));
-		else
+		struct fmap m;
+		/* Only from a coreboot image: a chip read that is not one has
+		 * no owner files to give, and the owner would lose them. */
+		r = fmap_parse(cur, len, &m);
+		if (r == 0) {
+			r = fmap_find(&m, CBFS_DEFAULT_REGION) ? 0 : -ENOENT;
+			fmap_free(&m);
+		}
+		if (r < 0) {
+			log_error("the chip holds no coreboot image (no FMAP with a " CBFS_DEFAULT_REGION
+				  " region): the owner's files could not be carried");
+		} else {
+			r = cbfs_carry_owner_files(cur, len, img, len, &nkept);
+			if (r < 0)
+				log_error("%s: the owner's files could not be carried into the new image: %s",
+					  o.rom, r == -ENOSPC ? "no room in its CBFS" : strerror(-r));
+		}
+		if (r == 0)
 			printf("kept %zu owner file%s from the chip\n", nkept, nkept == 1 ? "" : "s");
 	}
 	if (r == 0)

@@ -209,6 +209,52 @@ class FlashTest(TempDirTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(read(chip), bytes(new))
 
+    def test_keep_owner_files(self):
+        """The owner's keyring and config.user go from the chip into the new
+        image (the same bytes cbfstool gets by the same removes and adds)."""
+        def cbfs_rom(name, files):
+            p = os.path.join(self.tmp, name)
+            cbfs_images.fmap_image(p, size=SIZE)
+            for n, data in files:
+                f = self.write("f", data, "wb")
+                cbfs_images.cbfstool(p, "add", "-r", "COREBOOT", "-f", f, "-n", n, "-t", "raw")
+            return p
+        key, conf = rand(900, 16), b'export CONFIG_BOOT_DEV="/dev/sda1"\n'
+        old = cbfs_rom("old.rom", [("fallback/payload", b"old payload" * 50),
+                                   ("heads/initrd/.gnupg/pubring.kbx", key),
+                                   ("heads/initrd/etc/config.user", conf),
+                                   ("heads/initrd/not-owner", b"ignored")])
+        new = cbfs_rom("new.rom", [("fallback/payload", b"new payload" * 70),
+                                   ("heads/initrd/etc/config.user", b"export X=1\n")])
+        want = os.path.join(self.tmp, "want.rom")
+        with open(want, "wb") as f:
+            f.write(read(new))
+        cbfs_images.cbfstool(want, "remove", "-r", "COREBOOT", "-n",
+                             "heads/initrd/etc/config.user")
+        for n, data in (("heads/initrd/.gnupg/pubring.kbx", key),
+                        ("heads/initrd/etc/config.user", conf)):
+            f = self.write("f", data, "wb")
+            cbfs_images.cbfstool(want, "add", "-r", "COREBOOT", "-f", f, "-n", n, "-t", "raw")
+        chip = self.chip(read(old))
+        r = run("flash", "write", "--programmer", dummy(chip), "--rom", new,
+                "--keep-owner-files")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("kept 2 owner files from the chip", r.stdout)
+        self.assertEqual(read(chip), read(want))
+        r = subprocess.run([os.environ.get("HEADS", "heads"), "cbfs", "extract", "--rom", chip,
+                            "--name", "heads/initrd/.gnupg/pubring.kbx"], capture_output=True)
+        self.assertEqual(r.stdout, key)
+        # The image file itself is not changed.
+        self.assertIn(b"export X=1", read(new))
+        # A chip without CBFS: nothing to carry from -> refused, chip as it was.
+        flat = rand(SIZE, 17)
+        chip = self.chip(flat)
+        r = run("flash", "write", "--programmer", dummy(chip), "--rom", new,
+                "--keep-owner-files")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("could not be carried", r.stderr)
+        self.assertEqual(read(chip), flat)
+
     def test_usage(self):
         self.assertEqual(run("flash", "write", "--rom", "x").returncode, 2)
         self.assertEqual(run("flash", "read", "--programmer", "dummy").returncode, 2)
