@@ -68,7 +68,36 @@ static int parse(const uint8_t *rom, size_t len, const char *region, struct cbfs
 		cbfs_free(c);
 		return -ENOTSUP;
 	}
+	/* An FMAP inside the CBFS region would be overwritten by an edit
+	 * (and the region lost with it): not a layout we write. */
+	if (c->has_fmap && (uint64_t)c->fmap.offset + c->fmap.len > c->region_offset &&
+	    c->fmap.offset < (uint64_t)c->region_offset + c->region_size) {
+		cbfs_free(c);
+		return -EBADMSG;
+	}
 	return 0;
+}
+
+/* After an edit: the image still parses with the same FMAP and region (a
+ * file's bytes holding an FMAP signature found before the real one would
+ * change what every reader sees). */
+static int same_layout(const uint8_t *rom, size_t len, const char *region, const uint8_t *before)
+{
+	struct cbfs a, b;
+	int r = cbfs_parse(before, len, region, &a);
+	if (r < 0)
+		return -EBADMSG;
+	r = cbfs_parse(rom, len, region, &b);
+	if (r == 0) {
+		if (a.has_fmap != b.has_fmap || a.region_offset != b.region_offset ||
+		    a.region_size != b.region_size || (a.has_fmap && a.fmap.offset != b.fmap.offset))
+			r = -EBADMSG;
+		cbfs_free(&b);
+	} else {
+		r = -EBADMSG;
+	}
+	cbfs_free(&a);
+	return r;
 }
 
 static int check_name(const char *name)
@@ -186,8 +215,10 @@ int cbfs_add_file(uint8_t *rom, size_t len, const char *region, const char *name
 	save = xmalloc(len ? len : 1);
 	memcpy(save, rom, len);
 	r = add_in(rom, len, region, name, type, data, n);
+	if (r == 0)
+		r = same_layout(rom, len, region, save);
 	if (r < 0)
-		memcpy(rom, save, len); /* the merge before the placement */
+		memcpy(rom, save, len); /* (also the merge before the placement) */
 	return r;
 }
 
@@ -202,6 +233,8 @@ int cbfs_remove_file(uint8_t *rom, size_t len, const char *region, const char *n
 	save = xmalloc(len ? len : 1);
 	memcpy(save, rom, len);
 	r = remove_in(rom, len, region, name);
+	if (r == 0)
+		r = same_layout(rom, len, region, save);
 	if (r < 0)
 		memcpy(rom, save, len);
 	return r;
@@ -222,6 +255,8 @@ int cbfs_replace_file(uint8_t *rom, size_t len, const char *region, const char *
 	if (r < 0 && r != -ENOENT)
 		return r;
 	r = add_in(rom, len, region, name, type, data, n);
+	if (r == 0)
+		r = same_layout(rom, len, region, save);
 	if (r < 0)
 		memcpy(rom, save, len);
 	return r;
@@ -291,6 +326,8 @@ int cbfs_carry_owner_files(const uint8_t *from, size_t from_len, uint8_t *to, si
 	for (size_t i = 0; i < nkeep && r == 0; i++)
 		r = add_in(work, to_len, NULL, keep[i].name, CBFS_TYPE_RAW, keep[i].data,
 			   keep[i].len);
+	if (r == 0)
+		r = same_layout(work, to_len, NULL, to);
 	if (r == 0) {
 		memcpy(to, work, to_len);
 		if (ret_n)

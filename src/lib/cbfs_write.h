@@ -4,7 +4,8 @@
  *
  * Contract (format: cbfs.h):
  * - The image is parsed with cbfs_parse() first (bounded; -EBADMSG on a
- *   malformed CBFS, nothing changed). Region NULL = "COREBOOT".
+ *   malformed CBFS, nothing changed). Region NULL = "COREBOOT". An FMAP
+ *   inside the region is refused (-EBADMSG): an edit could overwrite it.
  * - Free space is the empty entries (type null 0xffffffff, or deleted 0).
  *   Adding first merges empty entries (below), then puts the file into the
  *   first empty entry it fits in (first fit, in ROM order): header
@@ -24,6 +25,9 @@
  * - Names are compared exactly (cbfstool compares them ignoring case).
  * - Names: 1..CBFS_WRITE_NAME_MAX bytes, no control bytes; an existing
  *   name is -EEXIST for add (replace removes it first). Data <= the region.
+ * - After an edit the image must parse with the same FMAP (offset) and
+ *   region, else the edit is undone (-EBADMSG): a file's bytes holding a
+ *   valid FMAP found before the real one would change what readers see.
  * - On any error the image is unchanged.
  * Returns 0 or a negative errno.
  */
