@@ -2,9 +2,11 @@
  * libflashrom (lib/flash.h). */
 #include "cmd.h"
 #include "cbfs.h"
-#include "flash.h"
 #include "cbfs_write.h"
+#include "codec.h"
+#include "flash.h"
 #include "fs.h"
+#include "romcfg.h"
 #include "log.h"
 #include "util.h"
 
@@ -19,6 +21,7 @@
 static const char usage[] =
 	"usage: heads flash read --programmer P --out FILE\n"
 	"       heads flash write --programmer P --rom FILE [--region NAME] [--keep-owner-files]\n"
+	"                         [--pcr7-base HEX] [--board-config FILE] [--user-config FILE]\n"
 	"       heads flash verify --programmer P --rom FILE [--region NAME]\n"
 	"\n"
 	"The boot flash chip through libflashrom. P is in flashrom's syntax:\n"
@@ -33,6 +36,12 @@ static const char usage[] =
 	"         on the chip). --keep-owner-files: the owner's files (CBFS\n"
 	"         heads/initrd/: the ROM keyring and etc/config.user) are copied\n"
 	"         from the chip into the new image before writing.\n"
+	"         Before writing, the next boot's PCR 2 (coreboot's measurements of\n"
+	"         the image that will be on the chip) and PCR 7 (its owner files,\n"
+	"         from the PCR 7 base init saved in " ROMCFG_PCR7_BASE ", or\n"
+	"         --pcr7-base; board config " ROMCFG_BOARD_CONFIG " and user config\n"
+	"         " ROMCFG_USER_CONFIG " unless given) are shown against the chip's\n"
+	"         current image: \"next boot: PCR N HEX (now HEX): changes|unchanged\".\n"
 	"verify   compare the chip (or one region) with FILE\n"
 	"\n"
 	"Progress is shown on standard error.\n"
@@ -40,7 +49,7 @@ static const char usage[] =
 	"2 usage.\n";
 
 struct opts {
-	const char *programmer, *out, *rom, *region;
+	const char *programmer, *out, *rom, *region, *pcr7_base, *board, *user;
 	bool keep_owner;
 };
 
@@ -52,6 +61,9 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"rom", required_argument, NULL, 'r'},
 		{"region", required_argument, NULL, 'R'},
 		{"keep-owner-files", no_argument, NULL, 'k'},
+		{"pcr7-base", required_argument, NULL, 'b'},
+		{"board-config", required_argument, NULL, 'B'},
+		{"user-config", required_argument, NULL, 'U'},
 		{},
 	};
 	int c;
@@ -64,6 +76,9 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'r': o->rom = optarg; break;
 		case 'R': o->region = optarg; break;
 		case 'k': o->keep_owner = true; break;
+		case 'b': o->pcr7_base = optarg; break;
+		case 'B': o->board = optarg; break;
+		case 'U': o->user = optarg; break;
 		default: return cmd_usage_error("flash", "%s: bad option", argv[0]);
 		}
 	}
@@ -122,6 +137,63 @@ static int load_rom(const char *path, uint8_t **buf, size_t *len)
 	}
 	*buf = (uint8_t *)b;
 	return 0;
+}
+
+/* What the next boot will measure, against the chip's current image. */
+static void show_prediction(const struct opts *o, const uint8_t *cur, const uint8_t *img,
+			    size_t len)
+{
+	uint8_t base[32];
+	bool have_base = false;
+	struct flash_pcrs now, next;
+	_cleanup_free_ uint8_t *final = NULL;
+	char a[65], b[65];
+
+	if (o->pcr7_base) {
+		size_t n = 0;
+		have_base = strlen(o->pcr7_base) == 64 &&
+			    hex_decode(o->pcr7_base, base, 32, &n) == 0 && n == 32;
+		if (!have_base)
+			log_warn("--pcr7-base is not 64 hex digits: PCR 7 not predicted");
+	} else {
+		have_base = romcfg_load_base(ROMCFG_PCR7_BASE, base) == 0;
+	}
+	if (o->region) {
+		/* the chip after the write: its content with the region replaced */
+		uint32_t off, n;
+		if (flash_region(img, len, o->region, &off, &n) < 0)
+			return; /* refused by the write with its reason */
+		final = xmalloc(len);
+		memcpy(final, cur, len);
+		memcpy(final + off, img + off, n);
+		img = final;
+	}
+	const char *board = o->board ? o->board : ROMCFG_BOARD_CONFIG;
+	const char *user = o->user ? o->user : ROMCFG_USER_CONFIG;
+	flash_predict_pcrs(cur, len, have_base ? base : NULL, board, user, &now);
+	flash_predict_pcrs(img, len, have_base ? base : NULL, board, user, &next);
+	if (next.pcr2_ok) {
+		hex_encode(next.pcr2, 32, a);
+		if (now.pcr2_ok)
+			hex_encode(now.pcr2, 32, b);
+		printf("next boot: PCR 2 %s (now %s): %s\n", a, now.pcr2_ok ? b : "unknown",
+		       now.pcr2_ok && !memcmp(now.pcr2, next.pcr2, 32) ? "unchanged" : "changes");
+	} else {
+		printf("next boot: PCR 2 cannot be predicted (not a coreboot image this build "
+		       "knows): seal again after the reboot\n");
+	}
+	if (next.pcr7_ok) {
+		hex_encode(next.pcr7, 32, a);
+		if (now.pcr7_ok)
+			hex_encode(now.pcr7, 32, b);
+		printf("next boot: PCR 7 %s (now %s): %s\n", a, now.pcr7_ok ? b : "unknown",
+		       now.pcr7_ok && !memcmp(now.pcr7, next.pcr7, 32) ? "unchanged" : "changes");
+	} else {
+		printf("next boot: PCR 7 cannot be predicted (%s)\n",
+		       have_base ? "no owner files readable in the image"
+				 : "no PCR 7 base saved by init");
+	}
+	fflush(stdout);
 }
 
 static int do_read(int argc, char **argv)
@@ -227,8 +299,10 @@ static int do_write(int argc, char **argv)
 		if (r == 0)
 			printf("kept %zu owner file%s from the chip\n", nkept, nkept == 1 ? "" : "s");
 	}
-	if (r == 0)
+	if (r == 0) {
+		show_prediction(&o, cur, img, len);
 		r = flash_write(f, img, len, o.region, cur, &res);
+	}
 	if (flash_close(f) < 0 && r == 0)
 		r = -EIO;
 	if (r == 0) {

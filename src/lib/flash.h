@@ -31,6 +31,7 @@
 #ifndef HEADS_FLASH_H
 #define HEADS_FLASH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -82,6 +83,21 @@ int flash_verify(struct flash *f, const uint8_t *img, size_t len, const char *re
  * here). -EIO when the write did not verify (see res->state). */
 int flash_write(struct flash *f, const uint8_t *img, size_t len, const char *region,
 		const uint8_t *cur, struct flash_write_result *res);
+
+/* The next boot after img is flashed (coreboot boards): PCR 2 as coreboot
+ * measures img (coreboot_predict_pcr2: FMAP region and the stages it
+ * loads, as stored) and, with pcr7_base (PCR 7 before init measures), PCR 7
+ * from img's owner files (romcfg_events with the board config file board
+ * and the initramfs user config user, either NULL to leave out). Each part
+ * is marked ok only when it could be computed (pcr2_ok false: not a
+ * coreboot image this prediction knows; the caller falls back to a reseal
+ * after the reboot). -ENODATA when neither could. */
+struct flash_pcrs {
+	bool pcr2_ok, pcr7_ok;
+	uint8_t pcr2[32], pcr7[32];
+};
+int flash_predict_pcrs(const uint8_t *img, size_t len, const uint8_t *pcr7_base,
+		       const char *board, const char *user, struct flash_pcrs *ret);
 
 /* One flashrom write of [off, off+n) from img (a whole-chip buffer), with
  * no read-back and no retry: the building block of flash_write, exposed

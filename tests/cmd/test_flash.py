@@ -4,6 +4,7 @@ programmer shuts down): whole image, one FMAP region, wrong size and
 wrong layout refused, verify finding a difference, a write that does not
 take retried (test build's fault hook), and a chip that ignores page
 programs (a real dummy failure mode: spi_ignorelist)."""
+import hashlib
 import os
 import random
 import subprocess
@@ -12,6 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cbfs_images  # noqa: E402
 from heads_test import TempDirTest, main, run  # noqa: E402
+from test_cbfs import predict_pcr2_python  # noqa: E402
 
 # 256 KiB: the dummy's VARIABLE_SIZE chip has one erase block, so flashrom
 # rewrites the whole chip for every 64 KiB piece.
@@ -71,6 +73,7 @@ class FlashTest(TempDirTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(read(chip), bytes(new))
         self.assertIn("wrote 2 pieces (0 retries)", r.stdout)
+        self.assertIn("next boot: PCR 2 cannot be predicted", r.stdout)
         self.assertIn("writing: 100%", r.stderr)
         r = run("flash", "verify", "--programmer", dummy(chip), "--rom", rom)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -254,6 +257,64 @@ class FlashTest(TempDirTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("could not be carried", r.stderr)
         self.assertEqual(read(chip), flat)
+
+    def test_prediction(self):
+        """Before the write: the next boot's PCR 2 (coreboot's measurements
+        of what will be on the chip) and PCR 7 (its owner files from the
+        base), against independent Python oracles of the flashed chip."""
+        def cbfs_rom(name, files):
+            p = os.path.join(self.tmp, name)
+            cbfs_images.fmap_image(p, size=SIZE)
+            for n, data in files:
+                f = self.write("f", data, "wb")
+                cbfs_images.cbfstool(p, "add", "-r", "COREBOOT", "-f", f, "-n", n, "-t", "raw")
+            return p
+        stages = [("bootblock", b"BB" * 300), ("fallback/romstage", b"RS" * 513)]
+        owner = [("heads/initrd/.gnupg/pubring.kbx", rand(500, 18)),
+                 ("heads/initrd/etc/config.user", b"export CONFIG_A=1\n")]
+        old = cbfs_rom("old.rom", stages + [("fallback/payload", b"v1" * 900)] + owner)
+        new = cbfs_rom("new.rom", stages + [("fallback/payload", b"v2" * 999)])
+        base = rand(32, 19)
+        board_text = b'export CONFIG_BOARD="qemu-coreboot"\n'
+        board = self.write("config", board_text, "wb")
+        chip = self.chip(read(old))
+
+        def pcr7(rom):
+            with open(rom, "rb") as f:
+                img = f.read()
+            files = {}
+            for n, _ in owner:
+                r = subprocess.run(["cbfstool", rom, "extract", "-r", "COREBOOT", "-n", n, "-f",
+                                    "/dev/stdout"], capture_output=True)
+                if r.returncode == 0:
+                    files[n[len("heads/initrd"):]] = r.stdout
+            del img
+            events = [b"/etc/config", board_text]
+            for n in sorted(files):
+                events += [n.encode(), files[n]]
+            state = base
+            for e in events:
+                state = hashlib.sha256(state + hashlib.sha256(e).digest()).digest()
+            return state.hex()
+
+        r = run("flash", "write", "--programmer", dummy(chip), "--rom", new, "--keep-owner-files",
+                "--pcr7-base", base.hex(), "--board-config", board,
+                "--user-config", os.path.join(self.tmp, "none"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        now2, next2 = predict_pcr2_python(old)[0], predict_pcr2_python(chip)[0]
+        self.assertNotEqual(now2, next2)
+        self.assertIn(f"next boot: PCR 2 {next2} (now {now2}): changes", r.stdout)
+        # The owner files were carried: PCR 7 stays (same files, same base).
+        self.assertEqual(pcr7(chip), pcr7(old))
+        self.assertIn(f"next boot: PCR 7 {pcr7(chip)} (now {pcr7(old)}): unchanged", r.stdout)
+        # Without them: PCR 7 changes, and that is said.
+        chip = self.chip(read(old))
+        r = run("flash", "write", "--programmer", dummy(chip), "--rom", new,
+                "--pcr7-base", base.hex(), "--board-config", board,
+                "--user-config", os.path.join(self.tmp, "none"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"next boot: PCR 7 {pcr7(chip)} (now {pcr7(old)}): changes", r.stdout)
+        self.assertNotEqual(pcr7(chip), pcr7(old))
 
     def test_usage(self):
         self.assertEqual(run("flash", "write", "--rom", "x").returncode, 2)
