@@ -262,79 +262,66 @@ int cbfs_replace_file(uint8_t *rom, size_t len, const char *region, const char *
 	return r;
 }
 
-struct owner_file {
-	char *name;
-	uint8_t *data;
-	size_t len;
-};
-
-/* The owner files of an image (full CBFS names). */
-static int owner_files(const uint8_t *rom, size_t len, struct owner_file *out, size_t *ret_n)
+/* to's owner files replaced by c's, in work (to_len bytes). */
+static int set_owner_files(uint8_t *work, size_t len, const struct romcfg *c)
 {
-	struct cbfs c;
-	size_t n = 0;
-	int r = parse(rom, len, NULL, &c);
+	struct cbfs cb;
+	char *drop[ROMCFG_MAX_FILES];
+	size_t ndrop = 0;
+	int r = parse(work, len, NULL, &cb);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < c.n; i++) {
-		const struct cbfs_file *f = &c.files[i];
+	for (size_t i = 0; i < cb.n && r == 0; i++) {
+		const struct cbfs_file *f = &cb.files[i];
 		if (is_free(f) || !startswith(f->name, OWNER_PREFIX) ||
 		    romcfg_name_ok(f->name + strlen(OWNER_PREFIX)) < 0)
 			continue;
-		if (n >= ROMCFG_MAX_FILES || f->decompressed_size > ROMCFG_MAX_SLOT) {
+		if (ndrop >= ROMCFG_MAX_FILES)
 			r = -E2BIG;
-			break;
-		}
-		r = cbfs_read(&c, f, &out[n].data, &out[n].len);
-		if (r < 0)
-			break;
-		out[n++].name = xstrdup(f->name);
+		else
+			drop[ndrop++] = xstrdup(f->name);
 	}
-	cbfs_free(&c);
-	*ret_n = n;
+	cbfs_free(&cb);
+	for (size_t i = 0; i < ndrop && r == 0; i++)
+		r = remove_in(work, len, NULL, drop[i]);
+	for (size_t i = 0; i < ndrop; i++)
+		free(drop[i]);
+	for (size_t i = 0; c && i < c->n && r == 0; i++) {
+		_cleanup_free_ char *name = NULL;
+		if (romcfg_name_ok(c->v[i].name) < 0)
+			return -EINVAL;
+		name = xasprintf(OWNER_PREFIX "%s", c->v[i].name);
+		r = add_in(work, len, NULL, name, CBFS_TYPE_RAW, c->v[i].data, c->v[i].len);
+	}
 	return r;
 }
 
-static void owner_files_free(struct owner_file *v, size_t n)
+int cbfs_set_owner_files(uint8_t *img, size_t len, const struct romcfg *c)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].name);
-		free(v[i].data);
-	}
+	_cleanup_free_ uint8_t *work = NULL;
+	int r;
+	if (len > CBFS_MAX_IMAGE)
+		return -EFBIG;
+	work = xmalloc(len ? len : 1);
+	memcpy(work, img, len);
+	r = set_owner_files(work, len, c);
+	if (r == 0)
+		r = same_layout(work, len, NULL, img);
+	if (r == 0)
+		memcpy(img, work, len);
+	return r;
 }
 
 int cbfs_carry_owner_files(const uint8_t *from, size_t from_len, uint8_t *to, size_t to_len,
 			   size_t *ret_n)
 {
-	struct owner_file keep[ROMCFG_MAX_FILES] = {{0}}, drop[ROMCFG_MAX_FILES] = {{0}};
-	size_t nkeep = 0, ndrop = 0;
-	_cleanup_free_ uint8_t *work = NULL;
-	int r;
-
-	if (to_len > CBFS_MAX_IMAGE)
-		return -EFBIG;
-	r = owner_files(from, from_len, keep, &nkeep);
+	struct romcfg c = {.slot = -1};
+	int r = romcfg_parse_cbfs(from, from_len, &c);
 	if (r < 0)
-		goto out;
-	r = owner_files(to, to_len, drop, &ndrop);
-	if (r < 0)
-		goto out;
-	work = xmalloc(to_len ? to_len : 1);
-	memcpy(work, to, to_len);
-	for (size_t i = 0; i < ndrop && r == 0; i++)
-		r = remove_in(work, to_len, NULL, drop[i].name);
-	for (size_t i = 0; i < nkeep && r == 0; i++)
-		r = add_in(work, to_len, NULL, keep[i].name, CBFS_TYPE_RAW, keep[i].data,
-			   keep[i].len);
-	if (r == 0)
-		r = same_layout(work, to_len, NULL, to);
-	if (r == 0) {
-		memcpy(to, work, to_len);
-		if (ret_n)
-			*ret_n = nkeep;
-	}
-out:
-	owner_files_free(keep, nkeep);
-	owner_files_free(drop, ndrop);
+		return r;
+	r = cbfs_set_owner_files(to, to_len, &c);
+	if (r == 0 && ret_n)
+		*ret_n = c.n;
+	romcfg_free(&c);
 	return r;
 }

@@ -47,10 +47,13 @@ int cbfs_remove_file(uint8_t *rom, size_t len, const char *region, const char *n
 int cbfs_replace_file(uint8_t *rom, size_t len, const char *region, const char *name,
 		      uint32_t type, const void *data, size_t n);
 
-/* The owner's files (CBFS "heads/initrd/" + a name romcfg_name_ok accepts:
- * the ROM keyring, etc/config.user) of image from, carried into image to:
- * to's own owner files are removed, from's are added as raw files with
- * their content (decompressed). *ret_n: how many were carried. */
+/* The owner's files: CBFS "heads/initrd/" + a name romcfg_name_ok accepts
+ * (the ROM keyring, etc/config.user). Set: every owner file of img is
+ * removed, then c's files are added as raw files in c's (name) order.
+ * Carry: the owner files of image from (read as romcfg_parse_cbfs does,
+ * decompressed) set into image to; *ret_n: how many. */
+struct romcfg;
+int cbfs_set_owner_files(uint8_t *img, size_t len, const struct romcfg *c);
 int cbfs_carry_owner_files(const uint8_t *from, size_t from_len, uint8_t *to, size_t to_len,
 			   size_t *ret_n);
 

@@ -377,10 +377,10 @@ int romcfg_write(const char *path, struct romcfg *c)
 		struct romcfg probe;
 		int cr;
 		if (read_cbfs(path, &probe, &cr)) {
-			if (cr == 0)
-				romcfg_free(&probe);
-			return log_error_errno(-ENOTSUP, "%s: a coreboot ROM: writing its CBFS is not "
-					       "implemented (add heads/initrd/ files with cbfstool)", path);
+			if (cr < 0)
+				return cr;
+			romcfg_free(&probe);
+			return romcfg_write_cbfs(path, c);
 		}
 	}
 	{

@@ -8,8 +8,9 @@
  * serial is ROMCFG_SERIAL, 1 MiB). Writing it is the QEMU board's "flash
  * the ROM". On coreboot boards (qemu-coreboot) it is CBFS: the files
  * "heads/initrd/<name>" of the flash (/dev/mtd0) or a ROM image; that
- * backend (romcfg_cbfs.c) is read-only (the files are added on the host with
- * cbfstool; romcfg_write refuses a CBFS target with -ENOTSUP).
+ * backend (romcfg_cbfs.c) writes with the CBFS writer (cbfs_write.h): an
+ * image file is replaced atomically, /dev/mtdN is flashed (flash.h, only the
+ * COREBOOT region's changed pieces, verified).
  *
  * Contract:
  * - Layout: the device is two slots of half its size each. A slot is a
@@ -79,6 +80,9 @@ int romcfg_find(const char *sys_block, const char *serial, char **ret);
  * (names that romcfg_name_ok refuses are skipped with a warning). */
 bool romcfg_is_cbfs(const void *buf, size_t len);
 int romcfg_parse_cbfs(const void *buf, size_t len, struct romcfg *ret);
+/* romcfg_write's CBFS backend: every owner file of the ROM at path replaced
+ * by c's (c->seq + 1, slot 0 on success). */
+int romcfg_write_cbfs(const char *path, struct romcfg *c);
 
 /* Parse one slot (len bytes). Blank slot: -ENODATA. */
 int romcfg_parse_slot(const void *buf, size_t len, struct romcfg *ret);

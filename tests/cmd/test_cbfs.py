@@ -165,7 +165,7 @@ class TestCbfs(TempDirTest):
 
     def test_romcfg_cbfs_backend(self):
         """heads rom reads the owner's files from heads/initrd/ in CBFS and
-        refuses to write a coreboot ROM."""
+        writes them there (issue 24's CBFS writer)."""
         rom = os.path.join(self.tmp, "f.rom")
         cbfs_images.fmap_image(rom)
         files = cbfs_images.populate(rom, self.tmp)
@@ -183,9 +183,23 @@ class TestCbfs(TempDirTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(os.path.join(root, "etc/config.user"), "rb") as fh:
             self.assertEqual(fh.read(), files["heads/initrd/etc/config.user"])
+        # Writing: the owner's files replaced with our CBFS writer, the same
+        # bytes as cbfstool's removes and adds (other files untouched).
+        want_rom = os.path.join(self.tmp, "want.rom")
+        with open(rom, "rb") as a, open(want_rom, "wb") as b:
+            b.write(a.read())
+        for name in ("heads/initrd/etc/config.user", "heads/initrd/.gnupg/pubring.kbx"):
+            cbfs_images.cbfstool(want_rom, "remove", "-r", "COREBOOT", "-n", name)
+        kbx = self.write("kbx", files["heads/initrd/.gnupg/pubring.kbx"], "wb")
+        for src, name in ((kbx, ".gnupg/pubring.kbx"), (bad, "etc/config.user")):
+            cbfs_images.cbfstool(want_rom, "add", "-r", "COREBOOT", "-f", src, "-n",
+                                 "heads/initrd/" + name, "-t", "raw")
         r = run("rom", "add", "--device", rom, f"etc/config.user={bad}")
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("not implemented", r.stderr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(rom, "rb") as a, open(want_rom, "rb") as b:
+            self.assertEqual(a.read(), b.read())
+        r = run("rom", "list", "--device", rom)
+        self.assertIn(f"etc/config.user 1 {hashlib.sha256(b'x').hexdigest()}", r.stdout)
         # LZMA-compressed owner files are read decompressed.
         cfg = self.write("cfg", 'export CONFIG_X="y"\n' * 50)
         cbfs_images.cbfstool(rom, "remove", "-r", "COREBOOT", "-n", "heads/initrd/etc/config.user")
