@@ -370,6 +370,7 @@ int flash_write(struct flash *f, const uint8_t *img, size_t len, const char *reg
 	_cleanup_free_ uint8_t *old = NULL, *cur = NULL, *back = NULL, *written = NULL;
 	struct flash_write_result out = {.state = FLASH_STATE_OLD};
 	uint32_t off, n, end, npieces, total = 0, done = 0;
+	bool read_failed = false;
 	int r;
 
 	r = check_image(f, img, len, region, NULL, &off, &n);
@@ -401,8 +402,11 @@ int flash_write(struct flash *f, const uint8_t *img, size_t len, const char *reg
 	for (int pass = 0; pass < 2 && r == 0; pass++) {
 		if (pass == 1) {
 			r = read_range(f, off, n, cur + off, "verifying");
-			if (r < 0)
+			if (r < 0) {
+				out.bad_offset = off;
+				read_failed = true;
 				break;
+			}
 		}
 		for (uint32_t at = off, i = 0; at < end; at = piece_end(at, end), i++) {
 			uint32_t pn = piece_end(at, end) - at;
@@ -432,8 +436,8 @@ int flash_write(struct flash *f, const uint8_t *img, size_t len, const char *reg
 	}
 
 	/* A piece does not verify: put back what was there, piece by piece. */
-	log_error("flash: 0x%x does not verify after %u writes: restoring the previous content",
-		  out.bad_offset, FLASH_RETRIES);
+	log_error("flash: 0x%x: %s: restoring the previous content", out.bad_offset,
+		  read_failed ? "the chip could not be read back" : "does not verify after 3 writes");
 	{
 		uint32_t rdone = 0, rtotal = 0;
 		bool ok = true;
