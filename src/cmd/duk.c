@@ -11,6 +11,7 @@
 #include "kexec.h"
 #include "log.h"
 #include "luks/luks.h"
+#include "luks/select.h"
 #include "secret.h"
 #include "tpm/tpm.h"
 #include "tpm_otp.h"
@@ -247,64 +248,34 @@ static int ask_yes(struct opts *o, bool preset, enum ui_bg bg, const char *title
 static int select_devices(const struct opts *o, int argc, char **argv,
 			  struct luks_device **ret, size_t *ret_n)
 {
-	struct luks_device *v = NULL;
-	size_t n = 0;
-	int r = 0;
+	_cleanup_free_ char *conf = NULL, *err = NULL;
+	struct luks_select s = {.devices_file = o->devices_file, .paths = argv + optind,
+				.n_paths = (size_t)(argc - optind)};
+	int r;
 
 	if (o->devices_file && optind < argc)
 		return cmd_usage_error("duk", "setup: give devices or --devices-file, not both");
 	if (!o->devices_file && optind == argc) {
 		/* A reseal keeps the configured containers (reference "reuse
 		 * configured devices"). */
-		_cleanup_free_ char *conf = xasprintf("%s/%s", o->boot, DUK_KEY_DEVICES_FILE);
+		conf = xasprintf("%s/%s", o->boot, DUK_KEY_DEVICES_FILE);
 		if (access(conf, F_OK) == 0) {
-			struct opts o2 = *o;
-			o2.devices_file = conf;
 			log_info("resealing for the containers of %s", conf);
-			return select_devices(&o2, argc, argv, ret, ret_n);
+			s.devices_file = conf;
 		}
 	}
-	if (!o->devices_file && optind == argc) {
-		r = luks_discover(false, &v, &n);
-		if (r < 0) {
-			log_error_errno(r, "cannot list the LUKS containers");
-			return HEADS_EXIT_FAIL;
-		}
-	} else if (o->devices_file) {
-		_cleanup_free_ char *text = NULL, *err = NULL;
-		struct luks_key_device *kd = NULL;
-		size_t kn = 0, len;
-		r = fs_read_file(o->devices_file, 64 * 1024, &text, &len);
-		if (r == 0)
-			r = luks_parse_key_devices(text, len, &kd, &kn, &err);
-		if (r < 0) {
-			log_error("%s: %s", o->devices_file, err ? err : strerror(-r));
-			return HEADS_EXIT_USAGE;
-		}
-		v = xcalloc(kn ? kn : 1, sizeof(*v));
-		for (size_t i = 0; i < kn && r >= 0; i++)
-			if ((r = luks_probe(kd[i].path, &v[n])) >= 0)
-				n++;
-		luks_key_devices_free(kd, kn);
-	} else {
-		if (argc - optind > LUKS_MAX_DEVICES)
-			return cmd_usage_error("duk", "setup: at most %d devices", LUKS_MAX_DEVICES);
-		v = xcalloc((size_t)(argc - optind), sizeof(*v));
-		for (int i = optind; i < argc && r >= 0; i++)
-			if ((r = luks_probe(argv[i], &v[n])) >= 0)
-				n++;
-	}
+	if (s.n_paths > LUKS_MAX_DEVICES)
+		return cmd_usage_error("duk", "setup: at most %d devices", LUKS_MAX_DEVICES);
+	r = luks_select_containers(&s, ret, ret_n, &err);
 	if (r < 0) {
-		luks_devices_free(v, n);
-		return HEADS_EXIT_FAIL; /* luks_probe named the device */
+		log_error("%s", err);
+		return luks_select_bad_input(r) ? HEADS_EXIT_USAGE : HEADS_EXIT_FAIL;
 	}
-	if (n == 0) {
-		free(v);
+	if (*ret_n == 0) {
+		free(*ret);
 		log_error("no LUKS container to set up the Disk Unlock Key for");
 		return HEADS_EXIT_FAIL;
 	}
-	*ret = v;
-	*ret_n = n;
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "fs.h"
 #include "log.h"
 #include "luks/luks.h"
+#include "luks/select.h"
 #include "secret.h"
 #include "tpm/tpm.h"
 #include "util.h"
@@ -191,8 +192,9 @@ static int parse_opts(int argc, char **argv, struct opts *o, int *ret_optind)
 
 /* reencrypt: a container whose LUKS1 conversion was interrupted may have
  * a torn header that luks_reencrypt() restores from its backup. */
-static bool unprobed(const struct opts *o, const char *path, struct luks_device *d)
+static bool unprobed(const char *path, struct luks_device *d, void *userdata)
 {
+	const struct opts *o = userdata;
 	if (!o->recover || !luks1_backup_exists(path, o->tmpdir))
 		return false;
 	*d = (struct luks_device){.path = xstrdup(path), .uuid = xstrdup("")};
@@ -204,76 +206,26 @@ static bool unprobed(const struct opts *o, const char *path, struct luks_device 
 static int select_devices(const struct opts *o, int argc, char **argv, int oi,
 			  struct luks_device **ret, size_t *ret_n)
 {
-	struct luks_device *v = NULL;
-	size_t n = 0;
+	_cleanup_free_ char *err = NULL;
+	struct luks_select s = {.devices_file = o->devices_file, .paths = argv + oi,
+				.n_paths = (size_t)(argc - oi), .discover_removable = o->all,
+				.unprobed = unprobed, .userdata = (void *)o};
 	int r;
 
 	if (o->devices_file && oi < argc)
 		return cmd_usage_error("luks", "give devices or --devices-file, not both");
-	if (o->devices_file) {
-		_cleanup_free_ char *text = NULL;
-		char *err = NULL;
-		struct luks_key_device *kd = NULL;
-		size_t kn = 0, len = 0;
-		r = fs_read_file(o->devices_file, 64 * 1024, &text, &len);
-		if (r < 0) {
-			log_error_errno(r, "%s: cannot read", o->devices_file);
-			return HEADS_EXIT_USAGE;
-		}
-		r = luks_parse_key_devices(text, len, &kd, &kn, &err);
-		if (r < 0) {
-			log_error("%s: %s", o->devices_file, err ? err : strerror(-r));
-			free(err);
-			return HEADS_EXIT_USAGE;
-		}
-		v = xcalloc(kn ? kn : 1, sizeof(*v));
-		for (size_t i = 0; i < kn; i++) {
-			if (unprobed(o, kd[i].path, &v[n])) {
-				n++;
-				continue;
-			}
-			if (luks_probe(kd[i].path, &v[n]) < 0) {
-				luks_key_devices_free(kd, kn);
-				luks_devices_free(v, n);
-				return HEADS_EXIT_FAIL;
-			}
-			n++;
-			if (kd[i].uuid && *v[n - 1].uuid && strcasecmp(kd[i].uuid, v[n - 1].uuid) != 0) {
-				log_error("%s: UUID %s differs from %s in %s", kd[i].path,
-					  v[n - 1].uuid, kd[i].uuid, o->devices_file);
-				luks_key_devices_free(kd, kn);
-				luks_devices_free(v, n);
-				return HEADS_EXIT_FAIL;
-			}
-		}
-		luks_key_devices_free(kd, kn);
-	} else if (oi < argc) {
-		if (argc - oi > LUKS_MAX_DEVICES)
-			return cmd_usage_error("luks", "at most %d devices", LUKS_MAX_DEVICES);
-		v = xcalloc((size_t)(argc - oi), sizeof(*v));
-		for (int i = oi; i < argc; i++) {
-			if (unprobed(o, argv[i], &v[n])) {
-				n++;
-				continue;
-			}
-			if (luks_probe(argv[i], &v[n]) < 0) {
-				luks_devices_free(v, n);
-				return HEADS_EXIT_FAIL;
-			}
-			n++;
-		}
-	} else {
-		r = luks_discover(o->all, &v, &n);
-		if (r < 0)
-			return HEADS_EXIT_FAIL;
+	if (s.n_paths > LUKS_MAX_DEVICES)
+		return cmd_usage_error("luks", "at most %d devices", LUKS_MAX_DEVICES);
+	r = luks_select_containers(&s, ret, ret_n, &err);
+	if (r < 0) {
+		log_error("%s", err);
+		return luks_select_bad_input(r) ? HEADS_EXIT_USAGE : HEADS_EXIT_FAIL;
 	}
-	if (n == 0) {
-		free(v);
+	if (*ret_n == 0) {
+		free(*ret);
 		log_error("no LUKS container selected or found");
 		return HEADS_EXIT_FAIL;
 	}
-	*ret = v;
-	*ret_n = n;
 	return 0;
 }
 
