@@ -3,6 +3,7 @@
  * this file asks the questions and boots. */
 #include "boot/integrity.h"
 #include "cmd/cmd.h"
+#include "board.h"
 #include "config.h"
 #include "duk.h"
 #include "boot/view.h"
@@ -30,8 +31,6 @@
 
 #define PASS_MAX 4096
 #define DRK_MIN_LEN 8
-#define DEFAULT_BOARD_CONFIG "/etc/config"
-#define DEFAULT_USER_CONFIG "/etc/config.user"
 
 enum {
 	EXIT_DRK_FALLBACK = 3, /* not unsealed: booting with the DRK typed into the OS */
@@ -508,6 +507,7 @@ out:
 struct unlock_ctx {
 	struct opts *o;
 	struct tpm *t;
+	uint32_t totp_pcrs; /* the board's CONFIG_TOTP_PCRS */
 };
 
 static int show_totp(void *ud, int attempt)
@@ -517,7 +517,8 @@ static int show_totp(void *ud, int attempt)
 	char when[32], text[256];
 	time_t now = time(NULL);
 	struct tm tm;
-	int r = tpm_otp_totp(c->t, TPM_HANDLE_TOTP, TPM_OTP_DEFAULT_PCRS, now, &code);
+	uint32_t mask = tpm_otp_code_mask(c->t, c->totp_pcrs);
+	int r = tpm_otp_totp(c->t, TPM_HANDLE_TOTP, mask, now, &code);
 
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
@@ -526,7 +527,7 @@ static int show_totp(void *ud, int attempt)
 		otp_format_code(code, OTP_DIGITS, s);
 		snprintf(text, sizeof(text), "%s  TOTP: %s", when, s);
 	} else {
-		_cleanup_free_ char *why = tpm_otp_reason(c->t, r, TPM_OTP_DEFAULT_PCRS);
+		_cleanup_free_ char *why = tpm_otp_reason(c->t, r, mask);
 		snprintf(text, sizeof(text), "%s  TOTP: unavailable (%s)", when, why);
 	}
 	if (c->o->duk_fd >= 0) {
@@ -559,22 +560,14 @@ static int unlock_passphrase(void *ud, int attempt, const char *last_error,
 
 static int load_boot_config(const struct opts *o, struct config *c)
 {
-	static char *defaults[] = {DEFAULT_BOARD_CONFIG, DEFAULT_USER_CONFIG};
-	char **v = o->n_configs ? o->configs : defaults;
-	size_t n = o->n_configs ? o->n_configs : ARRAY_SIZE(defaults);
+	_cleanup_free_ char *err = NULL;
+	int r;
 
 	config_init(c);
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *err = NULL;
-		int r = config_load(c, v[i], &err);
-		if (r == -ENOENT && !o->n_configs)
-			continue;
-		if (r < 0) {
-			log_error("%s", err ? err : strerror(-r));
-			return r;
-		}
-	}
-	return 0;
+	r = board_config_load(c, o->configs, o->n_configs, &err);
+	if (r < 0)
+		log_error("%s", err);
+	return r;
 }
 
 /* The signed default entry, every file read once and checked against the
@@ -661,7 +654,7 @@ static int do_unlock(int argc, char **argv)
 	struct kexec_plan plan = {.initrd_fd = -1, .kernel = {.fd = -1}};
 	char *title = NULL;
 	struct duk_unlock_result res;
-	struct unlock_ctx uc;
+	struct unlock_ctx uc = {.totp_pcrs = TPM_OTP_DEFAULT_PCRS};
 	struct duk_unlock_callbacks cb = {show_totp, unlock_passphrase, &uc};
 	int r, rc;
 
@@ -702,6 +695,9 @@ static int do_unlock(int argc, char **argv)
 			if (id && *id && parse_uint(id, UINT32_MAX, &v) == 0)
 				io.rollback_counter = (uint32_t)v;
 			io.rollback_disabled |= config_enabled(&cfg, "CONFIG_IGNORE_ROLLBACK");
+			_cleanup_free_ char *err = NULL;
+			if (board_totp_pcrs(&cfg, &uc.totp_pcrs, &err) < 0)
+				log_error("CONFIG_TOTP_PCRS: %s", err);
 		}
 		config_free(&cfg);
 		r = cr < 0 ? cr : integrity_check(&io, &rep);

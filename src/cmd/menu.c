@@ -13,6 +13,7 @@
  * was given, and exits. --no-act forces the dry behaviour.
  */
 #include "cmd/cmd.h"
+#include "board.h"
 #include "cmd/menu.h"
 #include "boot/integrity.h"
 #include "boot/rollback.h"
@@ -317,6 +318,20 @@ static int power_off(struct menu *m)
 
 /* --- TOTP -------------------------------------------------------------- */
 
+/* The board's attestation PCRs (CONFIG_TOTP_PCRS); a malformed list is
+ * said once and the reference list used for reading codes (sealing
+ * refuses it). */
+static uint32_t menu_totp_pcrs(struct menu *m)
+{
+	_cleanup_free_ char *err = NULL;
+	uint32_t mask;
+	if (board_totp_pcrs(&m->cfg, &mask, &err) < 0) {
+		log_error("CONFIG_TOTP_PCRS: %s", err);
+		return TPM_OTP_DEFAULT_PCRS;
+	}
+	return mask;
+}
+
 /* Reference update_totp: TOTP = code, or the failure state. 0 ok. */
 static int compute_totp(struct menu *m)
 {
@@ -330,15 +345,18 @@ static int compute_totp(struct menu *m)
 		uint32_t code;
 		int r = menu_tpm_open(m, &t);
 
-		if (r == 0)
-			r = tpm_otp_totp(t, TPM_HANDLE_TOTP, TPM_OTP_DEFAULT_PCRS, time(NULL), &code);
+		uint32_t mask = menu_totp_pcrs(m);
+		if (r == 0) {
+			mask = tpm_otp_code_mask(t, mask);
+			r = tpm_otp_totp(t, TPM_HANDLE_TOTP, mask, time(NULL), &code);
+		}
 		if (r == 0) {
 			char c[OTP_CODE_MAX + 1];
 			otp_format_code(code, OTP_DIGITS, c);
 			snprintf(m->totp, sizeof(m->totp), "%s", c);
 			return 0;
 		}
-		_cleanup_free_ char *why = tpm_otp_reason(t, r, TPM_OTP_DEFAULT_PCRS);
+		_cleanup_free_ char *why = tpm_otp_reason(t, r, mask);
 		snprintf(m->totp_reason, sizeof(m->totp_reason), "%s", why);
 		snprintf(m->totp, sizeof(m->totp), "ERROR");
 		return r;
@@ -439,27 +457,32 @@ static int show_totp_qr(struct menu *m, const struct secret *key)
 
 static int seal_totp_with(struct menu *m, struct tpm *t, const struct secret *owner)
 {
-	_cleanup_secret_ struct secret *key = secret_new(OTP_SECRET_LEN);
-	struct tpm_pcr_values exp;
+	_cleanup_secret_ struct secret *key = NULL;
+	_cleanup_free_ char *note = NULL, *list = NULL, *err = NULL;
+	enum tpm_otp_enrol_step step;
+	uint32_t mask;
 	int r;
 
-	if (!key)
-		return -errno;
-	if ((r = secret_random(key, OTP_SECRET_LEN)) < 0)
-		return r;
-	r = tpm_otp_expected(t, TPM_OTP_DEFAULT_PCRS,
-			     access(m->eventlog, R_OK) == 0 ? m->eventlog : NULL, &exp);
-	if (r == 0 && m->have_next_pcr7) /* the ROM changed: the next boot's PCR 7 */
-		memcpy(exp.sha256[7], m->next_pcr7, 32);
-	if (r == 0)
-		r = tpm_otp_seal(t, TPM_HANDLE_TOTP, key, &exp, owner);
-	if (r < 0) {
-		_cleanup_free_ char *why = tpm_otp_reason(t, r, TPM_OTP_DEFAULT_PCRS);
-		_cleanup_free_ char *msg = xasprintf("Sealing the TOTP secret failed: %s", why);
+	if ((r = board_totp_pcrs(&m->cfg, &mask, &err)) < 0) {
+		_cleanup_free_ char *msg = xasprintf("CONFIG_TOTP_PCRS: %s", err);
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: TOTP sealing failed", msg);
 		return r;
 	}
-	log_info("TOTP secret sealed to PCRs 0,1,2,3,4,7");
+	/* the ROM changed: PCR 7 is the next boot's */
+	r = tpm_otp_enrol(t, mask, access(m->eventlog, R_OK) == 0 ? m->eventlog : NULL,
+			  m->have_next_pcr7 ? m->next_pcr7 : NULL, owner, &key, &note, &step);
+	if (r < 0) {
+		_cleanup_free_ char *why = tpm_otp_reason(t, r, mask);
+		_cleanup_free_ char *msg = xasprintf("Sealing the TOTP secret failed: %s: %s",
+						     tpm_otp_enrol_step_name(step), why);
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: TOTP sealing failed", msg);
+		return r;
+	}
+	list = board_pcr_list(mask);
+	log_info("TOTP secret sealed to PCRs %s", list);
+	if (note)
+		log_info("no code in this boot (%s); it will work after a reboot with unchanged "
+			 "firmware", note);
 	return show_totp_qr(m, key);
 }
 
