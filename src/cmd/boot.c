@@ -2,6 +2,7 @@
 #include "boot/integrity.h"
 #include "bootcfg/bootcfg.h"
 #include "cmd/cmd.h"
+#include "board.h"
 #include "config.h"
 #include "log.h"
 #include "secret.h"
@@ -16,8 +17,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define DEFAULT_BOARD_CONFIG "/etc/config"
-#define DEFAULT_USER_CONFIG "/etc/config.user"
 #define PIN_MAX 256
 
 static const char usage[] =
@@ -68,7 +67,7 @@ static const char usage[] =
 	"\n"
 	"Rollback: used when a TPM is available (--tcti, $HEADS_TCTI, or\n"
 	"/dev/tpmrm0) unless --no-rollback or CONFIG_IGNORE_ROLLBACK=y in the\n"
-	"config files (--config, default " DEFAULT_BOARD_CONFIG " then " DEFAULT_USER_CONFIG ").\n"
+	"config files (--config, default " BOARD_CONFIG " then " BOARD_USER_CONFIG ").\n"
 	"CONFIG_BOOT_REQ_ROLLBACK=y (written at ownership): a /boot without a\n"
 	"verified counter fails, even with --no-rollback; CONFIG_ROLLBACK_COUNTER=0xN:\n"
 	"kexec_rollback.txt must name that counter.\n"
@@ -159,25 +158,15 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
  * from the config layers. Returns 0 or exit code. */
 static int rollback_disabled(struct opts *o, bool *ret)
 {
-	static char *defaults[] = {DEFAULT_BOARD_CONFIG, DEFAULT_USER_CONFIG};
-	char **v = o->n_configs ? o->configs : defaults;
-	size_t n = o->n_configs ? o->n_configs : ARRAY_SIZE(defaults);
+	_cleanup_free_ char *err = NULL;
 	struct config c;
 	int rc = 0;
 
 	*ret = o->no_rollback;
 	config_init(&c);
-	for (size_t i = 0; i < n; i++) {
-		char *err = NULL;
-		int r = config_load(&c, v[i], &err);
-		if (r == -ENOENT && !o->n_configs)
-			continue;
-		if (r < 0) {
-			fprintf(stderr, "heads boot: %s\n", err ? err : strerror(-r));
-			free(err);
-			rc = HEADS_EXIT_USAGE;
-			break;
-		}
+	if (board_config_load(&c, o->configs, o->n_configs, &err) < 0) {
+		fprintf(stderr, "heads boot: %s\n", err);
+		rc = HEADS_EXIT_USAGE;
 	}
 	if (rc == 0 && config_enabled(&c, "CONFIG_IGNORE_ROLLBACK"))
 		*ret = true;

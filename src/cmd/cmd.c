@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "board.h"
 #include "boot/integrity.h"
 #include "boot/view.h"
 #include "util.h"
@@ -62,10 +63,7 @@ int cmd_boot_view(const char *cmd, const char *boot, const char *keyring,
 
 const char *cmd_tcti(const char *opt)
 {
-	if (opt && *opt)
-		return opt;
-	/* $HEADS_TCTI, else detected: /sys/class/tpm/tpm0/tpm_version_major */
-	return tpm_default_tcti();
+	return board_tcti(opt);
 }
 
 int cmd_parse_fd(const char *s, int *ret_fd)

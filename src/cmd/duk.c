@@ -3,6 +3,7 @@
  * this file asks the questions and boots. */
 #include "boot/integrity.h"
 #include "cmd/cmd.h"
+#include "handover.h"
 #include "board.h"
 #include "config.h"
 #include "duk.h"
@@ -605,6 +606,13 @@ static int plan_default(struct opts *o, const struct boot_signed *signed_set,
 	return r;
 }
 
+static void close_ui(void *userdata)
+{
+	struct opts *o = userdata;
+	ui_close(o->ui);
+	o->ui = NULL;
+}
+
 /* Boot (or describe) the planned default entry, with the key injected into
  * its (verified) initrd if one was unsealed. */
 static int boot_planned(struct opts *o, struct tpm *t, struct kexec_plan *p, const char *title,
@@ -635,15 +643,15 @@ static int boot_planned(struct opts *o, struct tpm *t, struct kexec_plan *p, con
 			       (long long)st.st_size);
 		return 0;
 	}
-	r = kexec_plan_load(p, NULL);
-	if (r == 0)
-		r = tpm_finalize(t);
-	if (r == 0) {
-		ui_close(o->ui);
-		o->ui = NULL;
-		r = kexec_exec();
+	{
+		/* PCR 4 is extended already (duk_unlock, "generic"). */
+		struct handover h = {.plan = p, .tpm = t, .exec = true,
+				     .before_exec = close_ui, .userdata = o};
+		enum handover_step step;
+		r = handover_boot(&h, &step);
+		return log_error_errno(r, "booting the default entry: %s",
+				       handover_step_name(step));
 	}
-	return log_error_errno(r, "booting the default entry");
 }
 
 static int do_unlock(int argc, char **argv)

@@ -13,6 +13,7 @@
  * was given, and exits. --no-act forces the dry behaviour.
  */
 #include "cmd/cmd.h"
+#include "handover.h"
 #include "board.h"
 #include "cmd/menu.h"
 #include "boot/integrity.h"
@@ -53,9 +54,6 @@
 #define DEFAULT_KEYRING "/.gnupg"
 #define DEFAULT_SECRET_DIR "/tmp/secret"
 #define DEFAULT_EVENTLOG "/sys/kernel/security/tpm0/binary_bios_measurements"
-#define BOARD_CONFIG "/etc/config"
-#define USER_CONFIG "/etc/config.user"
-#define PCR_BOOT_MODE 4
 #define OWNER_PASS_MAX MENU_OWNER_PASS_MAX
 #define GPG_PIN_MAX MENU_GPG_PIN_MAX
 
@@ -83,8 +81,8 @@ static const char usage[] =
 	"                        default " DEFAULT_KEYRING ")\n"
 	"  --gnupghome DIR       GnuPG home holding the signing key (default: keyring)\n"
 	"  --config FILE         configuration layers (default " BOARD_CONFIG " then\n"
-	"                        " USER_CONFIG "); repeatable\n"
-	"  --user-config FILE    where settings are saved (default " USER_CONFIG ")\n"
+	"                        " BOARD_USER_CONFIG "); repeatable\n"
+	"  --user-config FILE    where settings are saved (default " BOARD_USER_CONFIG ")\n"
 	"  --tcti TCTI           TPM (default $HEADS_TCTI, else device:/dev/tpmrm0)\n"
 	"  --secret-dir DIR      RAM-only secret area (default " DEFAULT_SECRET_DIR ")\n"
 	"  --eventlog FILE       firmware event log for the PCR 4 prediction\n"
@@ -993,10 +991,10 @@ static int extend_pcr4(struct menu *m, const char *what)
 		return 0;
 	r = menu_tpm_open(m, &t);
 	if (r == 0)
-		r = tpm_extend_string(t, PCR_BOOT_MODE, what);
+		r = tpm_extend_string(t, BOARD_PCR_BOOT_MODE, what);
 	if (r < 0)
-		return log_error_errno(r, "extending PCR %d with \"%s\"", PCR_BOOT_MODE, what);
-	log_info("PCR %d extended with \"%s\"", PCR_BOOT_MODE, what);
+		return log_error_errno(r, "extending PCR %d with \"%s\"", BOARD_PCR_BOOT_MODE, what);
+	log_info("PCR %d extended with \"%s\"", BOARD_PCR_BOOT_MODE, what);
 	return 0;
 }
 
@@ -1021,7 +1019,7 @@ static void describe_dry(struct menu *m, const struct boot_entry *e, const char 
 		_cleanup_tpm_ struct tpm *t = NULL;
 		uint8_t v[32];
 		size_t len;
-		if (menu_tpm_open(m, &t) == 0 && tpm_pcr_read(t, "sha256", PCR_BOOT_MODE, v, &len) == 0) {
+		if (menu_tpm_open(m, &t) == 0 && tpm_pcr_read(t, "sha256", BOARD_PCR_BOOT_MODE, v, &len) == 0) {
 			char hex[65];
 			hex_encode(v, 32, hex);
 			printf("pcr4-value: %s\n", hex);
@@ -1110,6 +1108,21 @@ static int duk_for_boot(struct menu *m, struct kexec_plan *p)
 	return r == 1 ? 1 : go_recovery(m, "Disk Unlock Key initrd failed");
 }
 
+/* Right before kexec: the kernel has its copy of the plan, so ours (an
+ * injected key) is wiped, and the screen is given back. */
+struct handover_ctx {
+	struct menu *m;
+	struct kexec_plan *plan;
+};
+
+static void before_exec(void *userdata)
+{
+	struct handover_ctx *hc = userdata;
+	kexec_plan_free(hc->plan);
+	ui_close(hc->m->ui);
+	hc->m->ui = NULL;
+}
+
 /* Read and check every file of the entry (the one read: what is hashed is
  * what boots), then the Disk Unlock Key, PCR 4, and describe (dry) or load
  * and execute (live). pcr4: what PCR 4 is extended with first (NULL: it
@@ -1148,51 +1161,51 @@ static int kexec_entry(struct menu *m, struct boot_view *view, const struct boot
 		extended = true;
 		duk = p.initrd_replaced;
 	}
-	/* PCR 4 leaves its firmware value before anything of the OS runs, so
-	 * nothing sealed to the boot-time PCRs unseals after this point. */
-	if (pcr4 && !extended && extend_pcr4(m, pcr4) < 0) {
-		kexec_plan_free(&p);
-		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot refused",
-			  "PCR 4 could not be extended: not booting.");
-		return 0;
-	}
-	/* Load (a dry run describes instead), then lock the TPM's platform
-	 * hierarchy for the next OS, as the reference's kexec_finalize; the dry
-	 * run does that for real too: only the kexec itself is left out. */
-	r = m->live ? kexec_plan_load(&p, NULL) : 0;
-	if (r == 0 && m->tpm_on) {
+	/* The one road to the next kernel: PCR 4 (unless the Disk Unlock Key
+	 * did), load (a dry run describes instead), TPM finalize (the dry run
+	 * does that for real too), exec. */
+	{
 		_cleanup_tpm_ struct tpm *t = NULL;
-		r = menu_tpm_open(m, &t);
-		if (r == 0)
-			r = tpm_finalize(t);
+		struct handover_ctx hc = {m, &p};
+		struct handover h = {.plan = &p, .pcr4 = extended ? NULL : pcr4,
+				     .dry_run = !m->live, .exec = true,
+				     .before_exec = before_exec, .userdata = &hc};
+		enum handover_step step = HANDOVER_PCR4;
+
+		r = m->tpm_on ? menu_tpm_open(m, &t) : 0;
 		if (r < 0)
-			log_error_errno(r, "TPM finalize (platform hierarchy lock) failed: not booting");
+			log_error_errno(r, "opening the TPM");
+		else
+			h.tpm = t, r = handover_boot(&h, &step);
+		if (r < 0 && step == HANDOVER_PCR4) {
+			kexec_plan_free(&p);
+			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot refused",
+				  "PCR 4 could not be extended: not booting.");
+			return 0;
+		}
+		if (r < 0 && step != HANDOVER_EXEC) {
+			kexec_plan_free(&p); /* wipes an injected key */
+			_cleanup_free_ char *msg = xasprintf("Cannot boot '%s': %s", e->title,
+							     strerror(-r));
+			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot failed", msg);
+			return go_recovery(m, "Failed default boot");
+		}
+		if (r < 0) {
+			log_error_errno(r, "kexec");
+			return finish(m, HEADS_EXIT_FAIL);
+		}
 	}
-	if (r < 0) {
-		kexec_plan_free(&p); /* wipes an injected key */
-		_cleanup_free_ char *t = xasprintf("Cannot boot '%s': %s", e->title, strerror(-r));
-		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot failed", t);
-		return go_recovery(m, "Failed default boot");
-	}
-	if (!m->live) {
-		ui_close(m->ui);
-		m->ui = NULL;
-		describe_dry(m, e, pcr4);
-		printf("verified: %s\n", p.verified ? "yes" : "NO (unsafe boot)");
-		if (extended)
-			printf("duk: %s\n", duk ? "unlocked, key added to the initrd" :
-				"not used (Disk Recovery Key)");
-		if (m->tpm_on)
-			printf("tpm: finalized (platform hierarchy locked)\n");
-		kexec_plan_free(&p); /* wipes the key */
-		return finish(m, HEADS_EXIT_OK);
-	}
-	kexec_plan_free(&p); /* the kernel has its copy; ours is wiped */
 	ui_close(m->ui);
 	m->ui = NULL;
-	r = kexec_exec();
-	log_error_errno(r, "kexec");
-	return finish(m, HEADS_EXIT_FAIL);
+	describe_dry(m, e, pcr4);
+	printf("verified: %s\n", p.verified ? "yes" : "NO (unsafe boot)");
+	if (extended)
+		printf("duk: %s\n", duk ? "unlocked, key added to the initrd" :
+			"not used (Disk Recovery Key)");
+	if (m->tpm_on)
+		printf("tpm: finalized (platform hierarchy locked)\n");
+	kexec_plan_free(&p); /* wipes the key */
+	return finish(m, HEADS_EXIT_OK);
 }
 
 /* Reference confirm_menu_option: what will boot, then boot / default / back.
@@ -2200,19 +2213,11 @@ static bool running_live(void)
 
 static int load_config(struct menu *m, char **files, size_t n)
 {
-	static char *defaults[] = {BOARD_CONFIG, USER_CONFIG};
-	char **v = n ? files : defaults;
-	size_t k = n ? n : ARRAY_SIZE(defaults);
+	_cleanup_free_ char *err = NULL;
 
-	for (size_t i = 0; i < k; i++) {
-		_cleanup_free_ char *err = NULL;
-		int r = config_load(&m->cfg, v[i], &err);
-		if (r == -ENOENT && !n)
-			continue;
-		if (r < 0) {
-			fprintf(stderr, "heads menu: %s\n", err ? err : strerror(-r));
-			return HEADS_EXIT_USAGE;
-		}
+	if (board_config_load(&m->cfg, files, n, &err) < 0) {
+		fprintf(stderr, "heads menu: %s\n", err);
+		return HEADS_EXIT_USAGE;
 	}
 	return 0;
 }
@@ -2240,7 +2245,7 @@ static int run(int argc, char **argv)
 	};
 	struct menu m = {
 		.bootdir = DEFAULT_BOOT, .keyring = DEFAULT_KEYRING,
-		.user_config = USER_CONFIG, .secret_dir = DEFAULT_SECRET_DIR,
+		.user_config = BOARD_USER_CONFIG, .secret_dir = DEFAULT_SECRET_DIR,
 		.eventlog = DEFAULT_EVENTLOG,
 	};
 	struct ui_options uo;

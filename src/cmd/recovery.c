@@ -10,6 +10,7 @@
  * be extended; under CONFIG_RESTRICTED_BOOT=y there is no shell at all.
  */
 #include "cmd/cmd.h"
+#include "board.h"
 #include "boot/sig.h"
 #include "codec.h"
 #include "config.h"
@@ -33,9 +34,6 @@
 
 #define DEFAULT_SECRET_DIR "/tmp/secret"
 #define DEFAULT_SHELL "/bin/busybox"
-#define BOARD_CONFIG "/etc/config"
-#define USER_CONFIG "/etc/config.user"
-#define PCR_BOOT_MODE 4
 #define WIPE_MAX_DEPTH 16
 #define DEFAULT_KEYRING "/.gnupg"
 #define GPG_TRIES 3
@@ -59,7 +57,7 @@ static const char usage[] =
 	"(--once: 1).\n"
 	"\n"
 	"  --config FILE  configuration layers (default " BOARD_CONFIG " then\n"
-	"                 " USER_CONFIG ", missing ones skipped)\n"
+	"                 " BOARD_USER_CONFIG ", missing ones skipped)\n"
 	"  --shell PATH   program to run; \"busybox\" in its name runs it as `sh`\n"
 	"  --tcti TCTI    TPM (default $HEADS_TCTI, else device:/dev/tpmrm0)\n"
 	"\n"
@@ -276,19 +274,11 @@ static int gpg_challenge(const char *keyring, const char *gnupghome)
 
 static int load_config(char **files, size_t n, struct config *c)
 {
-	static char *defaults[] = {BOARD_CONFIG, USER_CONFIG};
-	char **v = n ? files : defaults;
-	size_t m = n ? n : ARRAY_SIZE(defaults);
+	_cleanup_free_ char *err = NULL;
 
-	for (size_t i = 0; i < m; i++) {
-		_cleanup_free_ char *err = NULL;
-		int r = config_load(c, v[i], &err);
-		if (r == -ENOENT && !n)
-			continue;
-		if (r < 0) {
-			fprintf(stderr, "heads recovery: %s\n", err ? err : strerror(-r));
-			return HEADS_EXIT_USAGE;
-		}
+	if (board_config_load(c, files, n, &err) < 0) {
+		fprintf(stderr, "heads recovery: %s\n", err);
+		return HEADS_EXIT_USAGE;
 	}
 	return 0;
 }
@@ -364,14 +354,14 @@ static int run(int argc, char **argv)
 			_cleanup_tpm_ struct tpm *t = NULL;
 			r = tpm_open(cmd_tcti(tcti), &t);
 			if (r == 0)
-				r = tpm_extend_string(t, PCR_BOOT_MODE, "recovery");
+				r = tpm_extend_string(t, BOARD_PCR_BOOT_MODE, "recovery");
 			if (r < 0) {
 				log_error_errno(r, "cannot extend PCR %d with \"recovery\"; "
-						"refusing the recovery shell", PCR_BOOT_MODE);
+						"refusing the recovery shell", BOARD_PCR_BOOT_MODE);
 				r = EXIT_NO_MEASURE;
 				break;
 			}
-			log_info("PCR %d extended with \"recovery\"", PCR_BOOT_MODE);
+			log_info("PCR %d extended with \"recovery\"", BOARD_PCR_BOOT_MODE);
 			print_pcrs(t);
 		} else {
 			log_warn("CONFIG_TPM is not y: nothing measured");
