@@ -415,7 +415,6 @@ struct pin_src {
 static int get_pin(void *ud, const char *hint, int attempt, struct secret **ret)
 {
 	struct pin_src *p = ud;
-	_cleanup_close_ int tty = -1;
 	_cleanup_free_ char *prompt = NULL;
 
 	if (p->fd >= 0) {
@@ -423,13 +422,9 @@ static int get_pin(void *ud, const char *hint, int attempt, struct secret **ret)
 			return -EACCES; /* the fd gave a wrong PIN: do not loop */
 		return secret_read_line_fd(p->fd, PIN_MAX, ret);
 	}
-	tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (tty < 0)
-		return -ENOTTY;
-	if (attempt > 1)
-		dprintf(tty, "Wrong PIN or passphrase (attempt %d of 3).\n", attempt);
-	prompt = xasprintf("GPG signing PIN%s%s: ", hint ? " for " : "", hint ? hint : "");
-	return secret_read_passphrase(tty, prompt, PIN_MAX, ret);
+	prompt = xasprintf("%sGPG signing PIN%s%s", attempt > 1 ? "Wrong PIN or passphrase. " :
+			   "", hint ? " for " : "", hint ? hint : "");
+	return cmd_passphrase(-1, "Sign /boot", prompt, PIN_MAX, ret);
 }
 
 /* --default N: the files that make entry N the default, from the view a
@@ -513,11 +508,7 @@ static int do_sign(int argc, char **argv)
 		_cleanup_free_ char *p = xasprintf("%s/%s", o.boot, ROLLBACK_FILE);
 		struct stat st;
 		if (o.new_counter || (lstat(p, &st) < 0 && errno == ENOENT)) {
-			_cleanup_close_ int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-			if (tty >= 0)
-				r = secret_read_passphrase(tty, "TPM Owner Passphrase: ", PIN_MAX, &owner);
-			else
-				r = -ENOTTY;
+			r = cmd_passphrase(-1, "TPM", "TPM Owner Passphrase", PIN_MAX, &owner);
 			if (r < 0) {
 				tpm_close(tpm);
 				fprintf(stderr, "heads boot sign: the TPM owner passphrase is needed "

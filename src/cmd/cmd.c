@@ -4,6 +4,8 @@
 #include "boot/view.h"
 #include "util.h"
 #include "tpm/tpm.h"
+#include "secret.h"
+#include "ui/ui.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -101,4 +103,28 @@ int cmd_tpm_open(const char *tcti, const char *primary_name, struct tpm **ret)
 	}
 	*ret = t;
 	return 0;
+}
+
+int cmd_passphrase(int fd, const char *title, const char *prompt, size_t max,
+		   struct secret **ret)
+{
+	_cleanup_close_ int tty = -1;
+	_cleanup_ui_ struct ui *ui = NULL;
+	struct ui_options uo;
+	int r;
+
+	if (fd >= 0)
+		return secret_read_line_fd(fd, max, ret);
+	tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (tty < 0)
+		return -ENOTTY;
+	ui_options_init(&uo);
+	if ((r = ui_options_from_env(&uo)) < 0)
+		return r;
+	if (uo.mode == UI_AUTO)
+		uo.mode = UI_LINE; /* a command's prompt: no full-screen UI unless asked */
+	uo.in_fd = uo.out_fd = tty;
+	if ((r = ui_open(&uo, &ui)) < 0)
+		return r;
+	return ui_passphrase(ui, title, prompt, max, ret);
 }

@@ -229,19 +229,13 @@ static int select_devices(const struct opts *o, int argc, char **argv, int oi,
 	return 0;
 }
 
-/* A passphrase from fd, or from a no-echo prompt on /dev/tty. */
+/* A passphrase from fd, or asked on the terminal (cmd_passphrase). */
 static int get_pass(int fd, const char *prompt, struct secret **ret)
 {
-	int r;
-	if (fd >= 0) {
-		r = secret_read_line_fd(fd, PASS_MAX, ret);
-	} else {
-		_cleanup_close_ int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (tty < 0) {
-			log_error("no terminal to ask for the passphrase: use an --xxx-fd option");
-			return -ENOTTY;
-		}
-		r = secret_read_passphrase(tty, prompt, PASS_MAX, ret);
+	int r = cmd_passphrase(fd, "LUKS", prompt, PASS_MAX, ret);
+	if (r == -ENOTTY) {
+		log_error("no terminal to ask for the passphrase: use an --xxx-fd option");
+		return r;
 	}
 	if (r < 0)
 		return log_error_errno(r, "cannot read the passphrase");
@@ -323,7 +317,7 @@ static int do_check_drk(int argc, char **argv)
 		return r;
 	if ((r = select_devices(&o, argc, argv, oi, &v, &n)))
 		return r;
-	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase: ", &drk) < 0) {
+	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase", &drk) < 0) {
 		luks_devices_free(v, n);
 		return HEADS_EXIT_FAIL;
 	}
@@ -383,7 +377,7 @@ static int do_add_duk(int argc, char **argv)
 		luks_devices_free(v, n);
 		return HEADS_EXIT_USAGE;
 	}
-	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase: ", &drk) < 0) {
+	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase", &drk) < 0) {
 		luks_devices_free(v, n);
 		return HEADS_EXIT_FAIL;
 	}
@@ -428,11 +422,11 @@ static int do_change(int argc, char **argv)
 		return r;
 	if ((r = select_devices(&o, argc, argv, oi, &v, &n)))
 		return r;
-	if (get_pass(o.drk_fd, "Current Disk Recovery Key passphrase: ", &drk) < 0 ||
-	    get_pass(o.new_fd, "New Disk Recovery Key passphrase: ", &newp) < 0)
+	if (get_pass(o.drk_fd, "Current Disk Recovery Key passphrase", &drk) < 0 ||
+	    get_pass(o.new_fd, "New Disk Recovery Key passphrase", &newp) < 0)
 		goto fail;
 	if (o.new_fd < 0) {
-		if (get_pass(-1, "New passphrase again: ", &again) < 0)
+		if (get_pass(-1, "New passphrase again", &again) < 0)
 			goto fail;
 		if (!secret_equal(newp, again)) {
 			log_error("the new passphrases differ");
@@ -526,7 +520,7 @@ static int do_reencrypt(int argc, char **argv)
 	o.recover = true;
 	if ((r = select_devices(&o, argc, argv, oi, &v, &n)))
 		return r;
-	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase: ", &drk) < 0) {
+	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase", &drk) < 0) {
 		luks_devices_free(v, n);
 		return HEADS_EXIT_FAIL;
 	}

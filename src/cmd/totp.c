@@ -171,12 +171,12 @@ static int read_owner(const struct opts *o, struct secret **ret)
 	if (o->owner_fd < 0) {
 		/* Interactive: prompt as the reference does; scripted (no
 		 * terminal): empty owner auth. */
-		_cleanup_close_ int tty = isatty(STDIN_FILENO) ? open("/dev/tty", O_RDWR | O_CLOEXEC)
-							       : -1;
 		*ret = NULL;
-		if (tty < 0)
+		if (!isatty(STDIN_FILENO))
 			return 0;
-		r = secret_read_passphrase(tty, "TPM Owner Passphrase: ", 1024, ret);
+		r = cmd_passphrase(-1, "TPM", "TPM Owner Passphrase", 1024, ret);
+		if (r == -ENOTTY)
+			return 0;
 		if (r < 0)
 			fprintf(stderr, "heads totp: cannot read the owner passphrase: %s\n",
 				strerror(-r));

@@ -338,17 +338,13 @@ static int open_tpm(const struct opts *o, struct tpm **t)
 	return r;
 }
 
-/* Passphrase from fd, else a prompt on /dev/tty. */
+/* Passphrase from fd, else a prompt on the terminal (cmd_passphrase). */
 static int get_pass(int fd, const char *prompt, struct secret **ret)
 {
-	if (fd >= 0)
-		return secret_read_line_fd(fd, PASS_MAX, ret);
-	_cleanup_close_ int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	if (tty < 0) {
+	int r = cmd_passphrase(fd, "TPM", prompt, PASS_MAX, ret);
+	if (r == -ENOTTY)
 		fprintf(stderr, "heads tpm: no terminal to ask for the %s; use the -fd option\n", prompt);
-		return -ENOTTY;
-	}
-	return secret_read_passphrase(tty, prompt, PASS_MAX, ret);
+	return r;
 }
 
 static int parse_handle(const char *s, uint32_t prefix, uint32_t *ret)
@@ -640,7 +636,7 @@ static int do_reset(int argc, char **argv)
 		return r;
 	if (argc != o.optind)
 		return cmd_usage_error("tpm", "reset takes no arguments");
-	if (get_pass(o.owner_fd, "New TPM Owner Passphrase: ", &owner) < 0)
+	if (get_pass(o.owner_fd, "New TPM Owner Passphrase", &owner) < 0)
 		return HEADS_EXIT_USAGE;
 	if ((r = open_tpm(&o, &t)) < 0)
 		return exit_for(r);
@@ -701,7 +697,7 @@ static int do_seal(int argc, char **argv)
 		ex = HEADS_EXIT_USAGE;
 		goto out;
 	}
-	if (get_pass(o.owner_fd, "TPM Owner Passphrase: ", &owner) < 0) {
+	if (get_pass(o.owner_fd, "TPM Owner Passphrase", &owner) < 0) {
 		ex = HEADS_EXIT_USAGE;
 		goto out;
 	}
@@ -847,7 +843,7 @@ static int do_evict(int argc, char **argv)
 		return r;
 	if (argc - o.optind != 1 || parse_handle(argv[o.optind], 0x81000000, &handle) < 0)
 		return cmd_usage_error("tpm", "evict takes one persistent HANDLE (0x81xxxxxx)");
-	if (get_pass(o.owner_fd, "TPM Owner Passphrase: ", &owner) < 0)
+	if (get_pass(o.owner_fd, "TPM Owner Passphrase", &owner) < 0)
 		return HEADS_EXIT_USAGE;
 	if ((r = open_tpm(&o, &t)) < 0)
 		return exit_for(r);
@@ -880,7 +876,7 @@ static int do_counter(int argc, char **argv)
 	if (streq(op, "create")) {
 		if (argc != o.optind)
 			return cmd_usage_error("tpm", "counter create takes no arguments");
-		if (get_pass(o.owner_fd, "TPM Owner Passphrase: ", &owner) < 0)
+		if (get_pass(o.owner_fd, "TPM Owner Passphrase", &owner) < 0)
 			return HEADS_EXIT_USAGE;
 	} else if (streq(op, "read") || streq(op, "increment")) {
 		if (argc - o.optind != 1 || parse_index(&o, argv[o.optind], &index) < 0)
@@ -944,7 +940,7 @@ static int do_nv(int argc, char **argv)
 	if (streq(op, "define") && !o.size)
 		return cmd_usage_error("tpm", "nv define needs --size N");
 	if (streq(op, "define") || streq(op, "undefine") || (streq(op, "write") && o.owner_fd >= 0))
-		if (get_pass(o.owner_fd, "TPM Owner Passphrase: ", &owner) < 0)
+		if (get_pass(o.owner_fd, "TPM Owner Passphrase", &owner) < 0)
 			return HEADS_EXIT_USAGE;
 	if (streq(op, "write") && secret_read_fd(STDIN_FILENO, 2048, &data) < 0) {
 		fprintf(stderr, "heads tpm: nv write: cannot read up to 2048 bytes from stdin\n");
