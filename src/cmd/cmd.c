@@ -6,6 +6,8 @@
 #include "tpm/tpm.h"
 #include "secret.h"
 #include "ui/ui.h"
+#include "log.h"
+#include "luks/select.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -127,4 +129,25 @@ int cmd_passphrase(int fd, const char *title, const char *prompt, size_t max,
 	if ((r = ui_open(&uo, &ui)) < 0)
 		return r;
 	return ui_passphrase(ui, title, prompt, max, ret);
+}
+
+int cmd_select_containers(const char *cmd, const struct luks_select *s, const char *none,
+			  struct luks_device **ret, size_t *ret_n)
+{
+	_cleanup_free_ char *err = NULL;
+	int r;
+
+	if (s->n_paths > LUKS_MAX_DEVICES)
+		return cmd_usage_error(cmd, "at most %d devices", LUKS_MAX_DEVICES);
+	r = luks_select_containers(s, ret, ret_n, &err);
+	if (r < 0) {
+		log_error("%s", err);
+		return luks_select_bad_input(r) ? HEADS_EXIT_USAGE : HEADS_EXIT_FAIL;
+	}
+	if (*ret_n == 0) {
+		free(*ret);
+		log_error("%s", none);
+		return HEADS_EXIT_FAIL;
+	}
+	return 0;
 }

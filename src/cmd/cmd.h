@@ -77,6 +77,14 @@ struct secret;
 int cmd_passphrase(int fd, const char *title, const char *prompt, size_t max,
 		   struct secret **ret);
 
+struct luks_select;
+struct luks_device;
+/* luks_select_containers() for a command: its error logged, mapped to an
+ * exit status (2 a bad file or too many devices, 1 a container refused);
+ * no container at all is 1 with "<none>" logged. 0 on success. */
+int cmd_select_containers(const char *cmd, const struct luks_select *s, const char *none,
+			  struct luks_device **ret, size_t *ret_n);
+
 /* True if argv contains --help or -h before a "--". */
 bool cmd_has_help(int argc, char **argv);
 

@@ -248,10 +248,9 @@ static int ask_yes(struct opts *o, bool preset, enum ui_bg bg, const char *title
 static int select_devices(const struct opts *o, int argc, char **argv,
 			  struct luks_device **ret, size_t *ret_n)
 {
-	_cleanup_free_ char *conf = NULL, *err = NULL;
+	_cleanup_free_ char *conf = NULL;
 	struct luks_select s = {.devices_file = o->devices_file, .paths = argv + optind,
 				.n_paths = (size_t)(argc - optind)};
-	int r;
 
 	if (o->devices_file && optind < argc)
 		return cmd_usage_error("duk", "setup: give devices or --devices-file, not both");
@@ -264,19 +263,8 @@ static int select_devices(const struct opts *o, int argc, char **argv,
 			s.devices_file = conf;
 		}
 	}
-	if (s.n_paths > LUKS_MAX_DEVICES)
-		return cmd_usage_error("duk", "setup: at most %d devices", LUKS_MAX_DEVICES);
-	r = luks_select_containers(&s, ret, ret_n, &err);
-	if (r < 0) {
-		log_error("%s", err);
-		return luks_select_bad_input(r) ? HEADS_EXIT_USAGE : HEADS_EXIT_FAIL;
-	}
-	if (*ret_n == 0) {
-		free(*ret);
-		log_error("no LUKS container to set up the Disk Unlock Key for");
-		return HEADS_EXIT_FAIL;
-	}
-	return 0;
+	return cmd_select_containers("duk", &s, "no LUKS container to set up the Disk Unlock "
+				     "Key for", ret, ret_n);
 }
 
 static char *device_names(const struct luks_device *v, size_t n, uint64_t mask)

@@ -206,27 +206,14 @@ static bool unprobed(const char *path, struct luks_device *d, void *userdata)
 static int select_devices(const struct opts *o, int argc, char **argv, int oi,
 			  struct luks_device **ret, size_t *ret_n)
 {
-	_cleanup_free_ char *err = NULL;
 	struct luks_select s = {.devices_file = o->devices_file, .paths = argv + oi,
 				.n_paths = (size_t)(argc - oi), .discover_removable = o->all,
 				.unprobed = unprobed, .userdata = (void *)o};
-	int r;
 
 	if (o->devices_file && oi < argc)
 		return cmd_usage_error("luks", "give devices or --devices-file, not both");
-	if (s.n_paths > LUKS_MAX_DEVICES)
-		return cmd_usage_error("luks", "at most %d devices", LUKS_MAX_DEVICES);
-	r = luks_select_containers(&s, ret, ret_n, &err);
-	if (r < 0) {
-		log_error("%s", err);
-		return luks_select_bad_input(r) ? HEADS_EXIT_USAGE : HEADS_EXIT_FAIL;
-	}
-	if (*ret_n == 0) {
-		free(*ret);
-		log_error("no LUKS container selected or found");
-		return HEADS_EXIT_FAIL;
-	}
-	return 0;
+	return cmd_select_containers("luks", &s, "no LUKS container selected or found", ret,
+				     ret_n);
 }
 
 /* A passphrase from fd, or asked on the terminal (cmd_passphrase). */

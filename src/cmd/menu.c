@@ -13,6 +13,7 @@
  * was given, and exits. --no-act forces the dry behaviour.
  */
 #include "cmd/cmd.h"
+#include "gpg/keyring.h"
 #include "handover.h"
 #include "board.h"
 #include "cmd/menu.h"
@@ -189,11 +190,9 @@ static int keyring_count(const char *home)
 
 	if (stat(home, &st) < 0)
 		return 0;
-	gpgme_check_version(NULL);
-	if (gpgme_new(&ctx))
+	if (gpg_context(home, 0, &ctx) < 0)
 		return -EIO;
-	if (gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home) ||
-	    gpgme_op_keylist_start(ctx, NULL, 0)) {
+	if (gpgme_op_keylist_start(ctx, NULL, 0)) {
 		gpgme_release(ctx);
 		return -EIO;
 	}
@@ -1896,13 +1895,8 @@ static int generate_gpg_key(struct menu *m, const char *uid, const struct secret
 	int r = -EIO;
 
 	algo = algo && (streq(algo, "p256") || streq(algo, "ECC")) ? "nistp256" : "rsa3072";
-	if (fs_mkdir_p(m->gnupghome, 0700) < 0)
-		return log_error_errno(-errno, "creating %s", m->gnupghome);
-	gpgme_check_version(NULL);
-	if (gpgme_new(&ctx))
+	if (gpg_context(m->gnupghome, GPG_CTX_MKDIR | GPG_CTX_LOOPBACK, &ctx) < 0)
 		return -EIO;
-	gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, m->gnupghome);
-	gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);
 	gpgme_set_passphrase_cb(ctx, menu_gpgme_pass_cb, &gp);
 	e = gpgme_op_createkey(ctx, uid, algo, 0, 0, NULL,
 			       GPGME_CREATE_SIGN | GPGME_CREATE_CERT | GPGME_CREATE_FORCE);
@@ -1919,9 +1913,8 @@ static int generate_gpg_key(struct menu *m, const char *uid, const struct secret
 		gpgme_ctx_t kctx = NULL;
 		if (gpgme_data_new(&pub) || gpgme_op_export(ctx, fpr, 0, pub))
 			goto out;
-		if (fs_mkdir_p(m->keyring, 0700) < 0 || gpgme_new(&kctx))
+		if (gpg_context(m->keyring, GPG_CTX_MKDIR, &kctx) < 0)
 			goto out;
-		gpgme_ctx_set_engine_info(kctx, GPGME_PROTOCOL_OpenPGP, NULL, m->keyring);
 		gpgme_data_seek(pub, 0, SEEK_SET);
 		e = gpgme_op_import(kctx, pub);
 		gpgme_release(kctx);

@@ -5,6 +5,7 @@
  * of the secret key (reference 7.4: in-memory key generation with a
  * backup). Reference heads-behaviour.md 7.1, 7.4. */
 #include "cmd/cmd.h"
+#include "gpg/keyring.h"
 #include "cmd/menu.h"
 #include "fs.h"
 #include "log.h"
@@ -197,15 +198,8 @@ static gpgme_ctx_t new_ctx(const char *home, struct menu_gpgme_pass *cb)
 {
 	gpgme_ctx_t ctx = NULL;
 
-	gpgme_check_version(NULL);
-	if (gpgme_new(&ctx))
+	if (gpg_context(home, GPG_CTX_LOOPBACK | GPG_CTX_ARMOR, &ctx) < 0)
 		return NULL;
-	if (gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home) ||
-	    gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK)) {
-		gpgme_release(ctx);
-		return NULL;
-	}
-	gpgme_set_armor(ctx, 1);
 	gpgme_set_passphrase_cb(ctx, menu_gpgme_pass_cb, cb);
 	return ctx;
 }
@@ -497,13 +491,8 @@ static int key_lines(const char *home, gpgme_data_t data, char **ret, bool *ret_
 	char *s = xstrdup("");
 	int n = 0;
 
-	if (data && fs_mkdir_p(home, 0700) < 0) { /* gpg needs an existing home */
-		free(s);
-		return log_error_errno(-errno, "creating %s", home);
-	}
-	gpgme_check_version(NULL);
-	if (gpgme_new(&ctx) || gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home)) {
-		gpgme_release(ctx);
+	/* gpg needs an existing home */
+	if (gpg_context(home, data ? GPG_CTX_MKDIR : 0, &ctx) < 0) {
 		free(s);
 		return -EIO;
 	}
@@ -539,14 +528,9 @@ static int import_into(const char *home, const char *text, size_t len)
 	gpgme_import_result_t res;
 	gpgme_error_t e;
 
-	if (fs_mkdir_p(home, 0700) < 0)
-		return log_error_errno(-errno, "creating %s", home);
-	gpgme_check_version(NULL);
-	if (gpgme_new(&ctx))
+	if (gpg_context(home, GPG_CTX_MKDIR, &ctx) < 0)
 		return -EIO;
-	e = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home);
-	if (!e)
-		e = gpgme_data_new_from_mem(&d, text, len, 0);
+	e = gpgme_data_new_from_mem(&d, text, len, 0);
 	if (!e)
 		e = gpgme_op_import(ctx, d);
 	res = e ? NULL : gpgme_op_import_result(ctx); /* owned by ctx */
@@ -594,7 +578,7 @@ int menu_gpg_rom_keys(struct menu *m, bool replace)
 		     "Public key file (e.g. pubkey.asc on a mounted USB drive)", NULL, &path);
 	if (r < 0)
 		return ui_gone(r) ? r : 0;
-	gpgme_check_version(NULL);
+	gpg_init();
 	r = fs_read_file(path, KEYFILE_MAX, &text, &len);
 	if (r == 0)
 		r = gpgme_data_new_from_mem(&d, text, len, 0) ? -ENOMEM : 0;
