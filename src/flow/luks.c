@@ -8,7 +8,7 @@
  * /boot/kexec_key_devices.txt (the ones the DUK was set up for), else every
  * LUKS container on a non-removable disk (luks_discover). */
 #include "cmd/cmd.h"
-#include "cmd/menu.h"
+#include "flow/menu.h"
 #include "boot/rollback.h"
 #include "duk.h"
 #include "fs.h"

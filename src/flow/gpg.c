@@ -6,7 +6,7 @@
  * backup). Reference heads-behaviour.md 7.1, 7.4. */
 #include "cmd/cmd.h"
 #include "gpg/keyring.h"
-#include "cmd/menu.h"
+#include "flow/menu.h"
 #include "fs.h"
 #include "log.h"
 #include "romcfg.h"
