@@ -271,11 +271,8 @@ static char *device_names(const struct luks_device *v, size_t n, uint64_t mask)
 {
 	char *s = xstrdup("");
 	for (size_t i = 0; i < n; i++)
-		if (mask & (UINT64_C(1) << i)) {
-			char *t = xasprintf("%s%s%s", s, *s ? " " : "", v[i].path);
-			free(s);
-			s = t;
-		}
+		if (mask & (UINT64_C(1) << i))
+			str_appendf(&s, "%s%s", *s ? " " : "", v[i].path);
 	return s;
 }
 

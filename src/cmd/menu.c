@@ -38,6 +38,7 @@
 #include "ui/ui.h"
 #include "util.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -290,6 +291,37 @@ static int power_off(struct menu *m)
 	return menu_power_off_how(m, RB_POWER_OFF);
 }
 
+/* --- screens ---------------------------------------------------------- */
+
+/* A screen is a table: the key a person presses, the label, and the flow
+ * it starts (NULL: back to the screen before). */
+struct screen_item {
+	const char *key;
+	const char *label;
+	int (*handler)(struct menu *m);
+};
+
+#define SCREEN_MAX 16
+
+/* Show the items, run the chosen one's handler. Esc or a NULL handler: 0
+ * (back); a fatal UI error is returned as is. */
+static int screen(struct menu *m, enum ui_bg bg, const char *title, const char *text,
+		  const struct screen_item *items, size_t n, size_t dflt)
+{
+	struct ui_item v[SCREEN_MAX];
+	int r;
+
+	assert(n <= SCREEN_MAX);
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct ui_item){items[i].key, items[i].label};
+	r = ui_menu(m->ui, bg, title, text, v, n, dflt);
+	if (ui_fatal(r))
+		return r;
+	if (r < 0 || !items[r].handler)
+		return 0;
+	return items[r].handler(m);
+}
+
 /* --- other screens --------------------------------------------------- */
 
 static int system_info(struct menu *m)
@@ -319,65 +351,66 @@ static int system_info(struct menu *m)
 	return r;
 }
 
+static int totp_time_help(struct menu *m)
+{
+	char date[64];
+	menu_utc_now(date);
+	_cleanup_free_ char *t = xasprintf(
+		"The system time is %s.\n\nTOTP codes depend on the time: if it is "
+		"wrong, the codes will not match your phone. If the time is right and "
+		"the codes still differ, the firmware or its configuration changed.",
+		date);
+	return ui_msgbox(m->ui, UI_BG_NORMAL, "Time", t);
+}
+
+static int generate_totp_asked(struct menu *m)
+{
+	return menu_generate_totp(m, NULL);
+}
+
+/* The integrity report first: a reset is only for a machine whose /boot
+ * the owner has looked at. */
+static int reset_tpm_reported(struct menu *m)
+{
+	int r = menu_integrity_report_screen(m);
+	if (ui_fatal(r) || m->done)
+		return r;
+	return menu_reset_tpm(m);
+}
+
 static int tpm_options(struct menu *m)
 {
-	static const struct ui_item items[] = {
-		{"g", "Generate new TOTP/HOTP secret"},
-		{"r", "Reset the TPM"},
-		{"t", "TOTP/HOTP does not match after refresh, troubleshoot"},
-		{"m", "Return to main menu"},
+	static const struct screen_item items[] = {
+		{"g", "Generate new TOTP/HOTP secret", generate_totp_asked},
+		{"r", "Reset the TPM", reset_tpm_reported},
+		{"t", "TOTP/HOTP does not match after refresh, troubleshoot", totp_time_help},
+		{"m", "Return to main menu", NULL},
 	};
-	int r = ui_menu(m->ui, UI_BG_NORMAL, "TPM/TOTP/HOTP Options", "", items,
-			ARRAY_SIZE(items), 0);
-	if (ui_fatal(r))
-		return r;
-	switch (r) {
-	case 0:
-		return menu_generate_totp(m, NULL);
-	case 1:
-		r = menu_integrity_report_screen(m);
-		if (ui_fatal(r) || m->done)
-			return r;
-		return menu_reset_tpm(m);
-	case 2: {
-		char date[64];
-		menu_utc_now(date);
-		_cleanup_free_ char *t = xasprintf(
-			"The system time is %s.\n\nTOTP codes depend on the time: if it is "
-			"wrong, the codes will not match your phone. If the time is right and "
-			"the codes still differ, the firmware or its configuration changed.",
-			date);
-		return ui_msgbox(m->ui, UI_BG_NORMAL, "Time", t);
-	}
-	default:
-		return 0;
-	}
+	return screen(m, UI_BG_NORMAL, "TPM/TOTP/HOTP Options", "", items, ARRAY_SIZE(items), 0);
+}
+
+static int os_boot_menu(struct menu *m)
+{
+	int r = menu_verified_or_report(m, false);
+	return r <= 0 ? r : menu_boot_menu(m, false);
+}
+
+static int usb_boot(struct menu *m)
+{
+	menu_unavailable(m, "USB boot", "issue: USB/ISO boot");
+	return 0;
 }
 
 static int boot_options(struct menu *m)
 {
-	static const struct ui_item items[] = {
-		{"m", "Show OS boot menu"},
-		{"u", "USB boot"},
-		{"i", "Ignore tampering and force a boot (Unsafe!)"},
-		{"r", "Return to main menu"},
+	static const struct screen_item items[] = {
+		{"m", "Show OS boot menu", os_boot_menu},
+		{"u", "USB boot", usb_boot},
+		{"i", "Ignore tampering and force a boot (Unsafe!)", menu_force_unsafe_boot},
+		{"r", "Return to main menu", NULL},
 	};
-	int r = ui_menu(m->ui, UI_BG_NORMAL, "Boot Options", "Select a boot option:", items,
-			ARRAY_SIZE(items), 0);
-	if (ui_fatal(r))
-		return r;
-	switch (r) {
-	case 0:
-		r = menu_verified_or_report(m, false);
-		return r <= 0 ? r : menu_boot_menu(m, false);
-	case 1:
-		menu_unavailable(m, "USB boot", "issue: USB/ISO boot");
-		return 0;
-	case 2:
-		return menu_force_unsafe_boot(m);
-	default:
-		return 0;
-	}
+	return screen(m, UI_BG_NORMAL, "Boot Options", "Select a boot option:", items,
+		      ARRAY_SIZE(items), 0);
 }
 
 /* Save one setting in the user config (RAM) and apply it now. */
@@ -454,122 +487,110 @@ static int config_menu(struct menu *m)
 /* Reference GPG Options (9): the ROM keyring. Flashing a standalone
  * firmware image and on-card key generation need hardware and a flasher
  * this build does not drive. */
+static int gpg_rom_keys(struct menu *m, bool replace)
+{
+	int r = menu_gpg_rom_keys(m, replace);
+	return r == 1 ? menu_after_rom_write(m) : r;
+}
+
+static int gpg_add_key(struct menu *m)
+{
+	return gpg_rom_keys(m, false);
+}
+
+static int gpg_replace_keys(struct menu *m)
+{
+	return gpg_rom_keys(m, true);
+}
+
 static int gpg_options(struct menu *m)
 {
-	static const struct ui_item items[] = {
-		{"r", "Add a GPG key to the ROM keyring and write the ROM"},
-		{"e", "Replace the GPG key(s) in the ROM keyring and write the ROM"},
-		{"l", "List the keys in the ROM keyring"},
-		{"x", "Exit"},
+	static const struct screen_item items[] = {
+		{"r", "Add a GPG key to the ROM keyring and write the ROM", gpg_add_key},
+		{"e", "Replace the GPG key(s) in the ROM keyring and write the ROM",
+		 gpg_replace_keys},
+		{"l", "List the keys in the ROM keyring", menu_gpg_list_keys},
+		{"x", "Exit", NULL},
 	};
-	int r = ui_menu(m->ui, UI_BG_NORMAL, "GPG Options", "Select a GPG option:", items,
-			ARRAY_SIZE(items), 2);
-	if (ui_fatal(r))
-		return r;
-	switch (r) {
-	case 0:
-	case 1:
-		r = menu_gpg_rom_keys(m, r == 1);
-		return r == 1 ? menu_after_rom_write(m) : r;
-	case 2:
-		return menu_gpg_list_keys(m);
-	default:
-		return 0;
-	}
+	return screen(m, UI_BG_NORMAL, "GPG Options", "Select a GPG option:", items,
+		      ARRAY_SIZE(items), 2);
+}
+
+static int integrity_report(struct menu *m)
+{
+	int r = menu_integrity_report_screen(m);
+	return ui_fatal(r) ? r : 0;
+}
+
+static int flash_bios(struct menu *m)
+{
+	menu_unavailable(m, "Flashing the BIOS", "issue: firmware update");
+	return 0;
+}
+
+static int re_ownership(struct menu *m)
+{
+	return menu_ownership(m, false);
+}
+
+static int duk_setup_asked(struct menu *m)
+{
+	return menu_duk_setup(m, NULL, NULL, NULL, false);
+}
+
+static int recovery_from_options(struct menu *m)
+{
+	return menu_go_recovery(m, "requested from the options menu");
 }
 
 static int options_menu(struct menu *m)
 {
-	static const struct ui_item items[] = {
-		{"b", "Boot Options -->"},
-		{"t", "TPM/TOTP/HOTP Options -->"},
-		{"i", "Investigate integrity discrepancies"},
-		{"u", "Update checksums and sign all files in /boot"},
-		{"c", "Change configuration settings -->"},
-		{"f", "Flash/Update the BIOS -->"},
-		{"g", "GPG Options -->"},
-		{"F", "OEM Factory Reset / Re-Ownership -->"},
-		{"C", "Reencrypt LUKS container -->"},
-		{"P", "Change LUKS Disk Recovery Key passphrase ->"},
-		{"k", "Set up / reseal the LUKS TPM Disk Unlock Key -->"},
-		{"x", "Exit to recovery shell"},
-		{"r", "<-- Return to main menu"},
+	static const struct screen_item items[] = {
+		{"b", "Boot Options -->", boot_options},
+		{"t", "TPM/TOTP/HOTP Options -->", tpm_options},
+		{"i", "Investigate integrity discrepancies", integrity_report},
+		{"u", "Update checksums and sign all files in /boot", menu_update_checksums},
+		{"c", "Change configuration settings -->", config_menu},
+		{"f", "Flash/Update the BIOS -->", flash_bios},
+		{"g", "GPG Options -->", gpg_options},
+		{"F", "OEM Factory Reset / Re-Ownership -->", re_ownership},
+		{"C", "Reencrypt LUKS container -->", menu_luks_reencrypt},
+		{"P", "Change LUKS Disk Recovery Key passphrase ->", menu_luks_change_drk},
+		{"k", "Set up / reseal the LUKS TPM Disk Unlock Key -->", duk_setup_asked},
+		{"x", "Exit to recovery shell", recovery_from_options},
+		{"r", "<-- Return to main menu", NULL},
 	};
-	int r = ui_menu(m->ui, UI_BG_NORMAL, "Heads Options", "Select an option:", items,
-			ARRAY_SIZE(items), 0);
-	if (ui_fatal(r))
-		return r;
-	switch (items[r < 0 ? ARRAY_SIZE(items) - 1 : (size_t)r].key[0]) {
-	case 'b':
-		return boot_options(m);
-	case 't':
-		return tpm_options(m);
-	case 'i':
-		r = menu_integrity_report_screen(m);
-		return ui_fatal(r) ? r : 0;
-	case 'u':
-		return menu_update_checksums(m);
-	case 'c':
-		return config_menu(m);
-	case 'f':
-		menu_unavailable(m, "Flashing the BIOS", "issue: firmware update");
-		return 0;
-	case 'g':
-		return gpg_options(m);
-	case 'F':
-		return menu_ownership(m, false);
-	case 'C':
-		return menu_luks_reencrypt(m);
-	case 'P':
-		return menu_luks_change_drk(m);
-	case 'k':
-		return menu_duk_setup(m, NULL, NULL, NULL, false);
-	case 'x':
-		return menu_go_recovery(m, "requested from the options menu");
-	default:
-		return 0;
-	}
+	return screen(m, UI_BG_NORMAL, "Heads Options", "Select an option:", items,
+		      ARRAY_SIZE(items), 0);
+}
+
+static int refresh_totp(struct menu *m)
+{
+	m->skip_to_menu = false;
+	m->bg = UI_BG_NORMAL;
+	menu_update_hotp(m);
+	return menu_update_totp(m);
 }
 
 static int main_menu(struct menu *m)
 {
-	static const struct ui_item items[] = {
-		{"d", "Default boot"},
-		{"r", "Refresh TOTP/HOTP"},
-		{"o", "Options -->"},
-		{"s", "System Info"},
-		{"p", "Power Off"},
+	static const struct screen_item items[] = {
+		{"d", "Default boot", menu_default_boot},
+		{"r", "Refresh TOTP/HOTP", refresh_totp},
+		{"o", "Options -->", options_menu},
+		{"s", "System Info", system_info},
+		{"p", "Power Off", power_off},
 	};
 	char date[64];
 	_cleanup_free_ char *title = xasprintf("%s | Heads Boot Menu",
 					       m->board && *m->board ? m->board : "Heads");
 	_cleanup_free_ char *text = NULL;
-	int r;
 
 	menu_utc_now(date);
 	text = xasprintf("%s\nTOTP: %s%s%s", date, m->totp, *m->hotp ? " | HOTP: " : "",
 			 m->hotp);
 	menu_refresh_status(m);
-	r = ui_menu(m->ui, m->bg, title, text, items, ARRAY_SIZE(items), 0);
-	if (ui_fatal(r))
-		return r;
-	switch (r) {
-	case 0:
-		return menu_default_boot(m);
-	case 1:
-		m->skip_to_menu = false;
-		m->bg = UI_BG_NORMAL;
-		menu_update_hotp(m);
-		return menu_update_totp(m);
-	case 2:
-		return options_menu(m);
-	case 3:
-		return system_info(m);
-	case 4:
-		return power_off(m);
-	default:
-		return 0; /* Esc: redisplay */
-	}
+	return screen(m, m->bg, title, text, items, ARRAY_SIZE(items), 0);
 }
 
 static int startup(struct menu *m)

@@ -286,17 +286,17 @@ static int confirm_entry(struct menu *m, const struct boot_entry *e)
 	char *t = NULL;
 	int r;
 
-	menu_append(&t, "%s\n\n", e->title);
-	menu_append(&t, "%s%s\n", e->kind == BOOT_LINUX ? "Kernel: " : "Hypervisor: ", e->kernel);
+	str_appendf(&t, "%s\n\n", e->title);
+	str_appendf(&t, "%s%s\n", e->kind == BOOT_LINUX ? "Kernel: " : "Hypervisor: ", e->kernel);
 	for (size_t i = 0; i < e->n_initrd; i++)
-		menu_append(&t, "Initrd: %s\n", e->initrd[i]);
-	menu_append(&t, "%s%s\n", e->kind == BOOT_LINUX ? "Final command line: " :
+		str_appendf(&t, "Initrd: %s\n", e->initrd[i]);
+	str_appendf(&t, "%s%s\n", e->kind == BOOT_LINUX ? "Final command line: " :
 		   "Hypervisor arguments: ", cmd ? cmd : "");
 	for (size_t i = 0; i < e->n_modules; i++) {
 		_cleanup_free_ char *args = i == 0 && e->kind == BOOT_XEN ?
 			bootcfg_build_cmdline(e->modules[i].args, NULL, rm, add, NULL) :
 			xstrdup(e->modules[i].args ? e->modules[i].args : "");
-		menu_append(&t, "Module %zu: %s\n  arguments: %s\n", i + 1, e->modules[i].path, args);
+		str_appendf(&t, "Module %zu: %s\n  arguments: %s\n", i + 1, e->modules[i].path, args);
 	}
 	r = ui_menu(m->ui, UI_BG_NORMAL, "Confirm boot details", t, items, ARRAY_SIZE(items), 0);
 	free(t);

@@ -501,10 +501,8 @@ static int key_lines(const char *home, gpgme_data_t data, char **ret, bool *ret_
 	e = data ? gpgme_op_keylist_from_data_start(ctx, data, 0) :
 		   gpgme_op_keylist_start(ctx, NULL, 0);
 	while (!e && !(e = gpgme_op_keylist_next(ctx, &key))) {
-		char *t = xasprintf("%s%s  %s\n", s, key->fpr ? key->fpr : "?",
-				    key->uids && key->uids->uid ? key->uids->uid : "");
-		free(s);
-		s = t;
+		str_appendf(&s, "%s  %s\n", key->fpr ? key->fpr : "?",
+			    key->uids && key->uids->uid ? key->uids->uid : "");
 		if (ret_secret && key->secret)
 			*ret_secret = true;
 		gpgme_key_unref(key);

@@ -85,29 +85,16 @@ int menu_run_integrity(struct menu *m, struct integrity_report *rep)
 	return r;
 }
 
-void menu_append(char **s, const char *fmt, ...)
-{
-	va_list ap;
-	char *add = NULL, *n;
-	va_start(ap, fmt);
-	if (vasprintf(&add, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	n = xasprintf("%s%s", *s ? *s : "", add);
-	free(add);
-	free(*s);
-	*s = n;
-}
 
 static char *issues_text(const struct manifest_report *f, size_t max)
 {
 	char *s = NULL;
 	for (size_t i = 0; i < f->n_issue && i < max; i++) {
 		_cleanup_free_ char *p = manifest_escape_name(f->issue[i].path);
-		menu_append(&s, "  %s: %s\n", manifest_issue_kind_name(f->issue[i].kind), p);
+		str_appendf(&s, "  %s: %s\n", manifest_issue_kind_name(f->issue[i].kind), p);
 	}
 	if (f->n_issue > max)
-		menu_append(&s, "  ... and %zu more\n", f->n_issue - max);
+		str_appendf(&s, "  ... and %zu more\n", f->n_issue - max);
 	return s ? s : xstrdup("");
 }
 
@@ -125,52 +112,52 @@ char *menu_report_text(struct menu *m, const struct integrity_report *rep)
 			rep->tree == INTEGRITY_MANIFEST_OK && rep->files.n_issue == 0;
 
 	menu_utc_now(date);
-	menu_append(&s, "Date: %s\n", date);
-	menu_append(&s, "TOTP: %s%s%s\n", m->totp, m->totp_reason[0] ? " - " : "", m->totp_reason);
+	str_appendf(&s, "Date: %s\n", date);
+	str_appendf(&s, "TOTP: %s%s%s\n", m->totp, m->totp_reason[0] ? " - " : "", m->totp_reason);
 	if (*m->hotp)
-		menu_append(&s, "HOTP: %s\n", m->hotp);
-	menu_append(&s, "/boot/kexec.sig: %s", sig_state_name(rep->sig.state));
+		str_appendf(&s, "HOTP: %s\n", m->hotp);
+	str_appendf(&s, "/boot/kexec.sig: %s", sig_state_name(rep->sig.state));
 	if (rep->sig.state == SIG_UNKNOWN_KEY && rep->sig.fpr[0])
-		menu_append(&s, " (key %s)", rep->sig.fpr);
+		str_appendf(&s, " (key %s)", rep->sig.fpr);
 	if (rep->sig.state != SIG_VERIFIED && rep->sig.detail[0])
-		menu_append(&s, " - %s", rep->sig.detail);
-	menu_append(&s, "\n");
+		str_appendf(&s, " - %s", rep->sig.detail);
+	str_appendf(&s, "\n");
 	if (rep->kexec_files.n_issue) {
 		_cleanup_free_ char *l = issues_text(&rep->kexec_files, 10);
-		menu_append(&s, "kexec*.txt files:\n%s", l);
+		str_appendf(&s, "kexec*.txt files:\n%s", l);
 	}
 	for (size_t i = 0; i < rep->n_triggers; i++)
-		menu_append(&s, "Package trigger present: %s (the OS updated /boot)\n", rep->triggers[i]);
-	menu_append(&s, "Boot files: %s", files_ok ? "OK" : "UNTRUSTED/ALTERED");
-	menu_append(&s, " (%zu checked)\n", rep->files.files_checked);
+		str_appendf(&s, "Package trigger present: %s (the OS updated /boot)\n", rep->triggers[i]);
+	str_appendf(&s, "Boot files: %s", files_ok ? "OK" : "UNTRUSTED/ALTERED");
+	str_appendf(&s, " (%zu checked)\n", rep->files.files_checked);
 	if (rep->hashes != INTEGRITY_MANIFEST_OK || rep->tree != INTEGRITY_MANIFEST_OK)
-		menu_append(&s, "  kexec_hashes.txt %s, kexec_tree.txt %s%s%s\n",
+		str_appendf(&s, "  kexec_hashes.txt %s, kexec_tree.txt %s%s%s\n",
 		       manifest_state_name(rep->hashes), manifest_state_name(rep->tree),
 		       rep->manifest_detail[0] ? ": " : "", rep->manifest_detail);
 	if (rep->files.n_issue) {
 		_cleanup_free_ char *l = issues_text(&rep->files, 10);
-		menu_append(&s, "%s", l);
+		str_appendf(&s, "%s", l);
 	}
 	if (rep->files.n_unbound)
-		menu_append(&s, "  %zu symlink%s not bound by a signed kexec_links.txt (signed by "
+		str_appendf(&s, "  %zu symlink%s not bound by a signed kexec_links.txt (signed by "
 			   "an older version: never followed when booting)\n",
 		       rep->files.n_unbound, rep->files.n_unbound == 1 ? "" : "s");
 	if (rep->has_default_hashes) {
-		menu_append(&s, "Default entry files: %s\n",
+		str_appendf(&s, "Default entry files: %s\n",
 		       rep->default_hashes == INTEGRITY_MANIFEST_OK &&
 				       rep->default_files.n_issue == 0 ? "OK" : "ALTERED");
 		if (rep->default_files.n_issue) {
 			_cleanup_free_ char *l = issues_text(&rep->default_files, 10);
-			menu_append(&s, "%s", l);
+			str_appendf(&s, "%s", l);
 		}
 	}
-	menu_append(&s, "Rollback counter: %s%s%s\n", rollback_state_name(rep->rollback.state),
+	str_appendf(&s, "Rollback counter: %s%s%s\n", rollback_state_name(rep->rollback.state),
 	       rep->rollback.detail[0] ? " - " : "", rep->rollback.detail);
 	if (integrity_ok(rep))
-		menu_append(&s, "\nEverything verified: /boot is signed by a key in the ROM "
+		str_appendf(&s, "\nEverything verified: /boot is signed by a key in the ROM "
 			   "keyring and unchanged.\n");
 	else
-		menu_append(&s, "\nSomething does not verify. If you did not just update your OS "
+		str_appendf(&s, "\nSomething does not verify. If you did not just update your OS "
 			   "or change /boot yourself, THIS COULD INDICATE TAMPERING. "
 			   "Investigate before booting.\n");
 	return s;

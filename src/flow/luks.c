@@ -46,9 +46,7 @@ static char *names(const struct containers *c, uint64_t mask)
 	for (size_t i = 0; i < c->n; i++) {
 		if (!(mask & (UINT64_C(1) << i)))
 			continue;
-		char *t = xasprintf("%s  %s (LUKS%d)\n", s, c->v[i].path, c->v[i].version);
-		free(s);
-		s = t;
+		str_appendf(&s, "  %s (LUKS%d)\n", c->v[i].path, c->v[i].version);
 	}
 	return s;
 }

@@ -163,7 +163,6 @@ int menu_save_default_signed(struct menu *m, struct boot_view *view,
 /* The integrity report as text (caller frees). */
 char *menu_report_text(struct menu *m, const struct integrity_report *rep);
 int menu_run_integrity(struct menu *m, struct integrity_report *rep);
-void menu_append(char **s, const char *fmt, ...);
 int menu_investigate(struct menu *m, const struct integrity_report *rep);
 int menu_sign_boot_with(struct menu *m, enum integrity_sign_mode mode,
 			  const struct secret *owner, const char *key,

@@ -375,20 +375,6 @@ int tpm_otp_totp(struct tpm *t, uint32_t handle, uint32_t pcr_mask, time_t now,
 	return tpm_otp_hotp(t, handle, pcr_mask, c, ret_code);
 }
 
-static void append(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void append(char **s, const char *fmt, ...)
-{
-	va_list ap;
-	char *add = NULL, *n;
-	va_start(ap, fmt);
-	if (vasprintf(&add, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	n = xasprintf("%s%s", *s ? *s : "", add);
-	free(add);
-	free(*s);
-	*s = n;
-}
 
 static void mask_list(uint32_t mask, char *out, size_t n)
 {
@@ -481,7 +467,7 @@ char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask)
 			continue;
 		hex_encode(rec.sha256[i], 8, a);
 		hex_encode(cur.sha256[i], 8, b);
-		append(&s, "%sPCR %u moved (sealed %s..., now %s...)", moved ? "; " : "", i, a, b);
+		str_appendf(&s, "%sPCR %u moved (sealed %s..., now %s...)", moved ? "; " : "", i, a, b);
 		moved++;
 	}
 	if (moved == 0) {
