@@ -93,10 +93,24 @@ int menu_rom_store_keyring(struct menu *m)
 	return rom_store_keyring_from(m, m->keyring, true);
 }
 
+/* text as etc/config.user into the ROM config area dev (the other files
+ * kept). */
+static int write_user_config(const char *dev, const char *text, size_t len)
+{
+	struct romcfg c = {.slot = -1};
+	int r = romcfg_read(dev, &c);
+
+	if (r == 0)
+		r = romcfg_set(&c, "etc/config.user", text, len);
+	if (r == 0)
+		r = romcfg_write(dev, &c);
+	romcfg_free(&c);
+	return r;
+}
+
 int menu_rom_store_user_config(struct menu *m)
 {
 	_cleanup_free_ char *dev = NULL, *text = NULL;
-	struct romcfg c = {.slot = -1};
 	size_t len = 0;
 	int r = rom_device(m, &dev);
 
@@ -104,12 +118,7 @@ int menu_rom_store_user_config(struct menu *m)
 		return r;
 	r = fs_read_file(m->user_config, 64 * 1024, &text, &len);
 	if (r == 0)
-		r = romcfg_read(dev, &c);
-	if (r == 0)
-		r = romcfg_set(&c, "etc/config.user", text, len);
-	if (r == 0)
-		r = romcfg_write(dev, &c);
-	romcfg_free(&c);
+		r = write_user_config(dev, text, len);
 	if (r < 0)
 		return log_error_errno(r, "%s: storing etc/config.user", dev);
 	m->rom_written = true;
@@ -120,7 +129,6 @@ int menu_rom_store_user_config(struct menu *m)
 int menu_rom_store_config(struct menu *m)
 {
 	_cleanup_free_ char *dev = NULL, *text = NULL;
-	struct romcfg c = {.slot = -1};
 	size_t len = 0;
 	int r = rom_device(m, &dev);
 
@@ -141,12 +149,7 @@ int menu_rom_store_config(struct menu *m)
 			  "TOTP/HOTP secret and the Disk Unlock Key must then be resealed "
 			  "(offered next) or regenerated after the reboot.")) != 1)
 		return r;
-	r = romcfg_read(dev, &c);
-	if (r == 0)
-		r = romcfg_set(&c, "etc/config.user", text, len);
-	if (r == 0)
-		r = romcfg_write(dev, &c);
-	romcfg_free(&c);
+	r = write_user_config(dev, text, len);
 	if (r < 0) {
 		_cleanup_free_ char *t = xasprintf("Writing the settings into %s failed: %s.", dev,
 						   strerror(-r));
