@@ -107,7 +107,7 @@ int iso_sums_find(const char *buf, size_t len, const char *name, uint8_t ret[32]
 
 enum iso_family {
 	ISO_FAMILY_UNKNOWN = 0,
-	ISO_FAMILY_CASPER,   /* Ubuntu and derivatives: boot=casper */
+	ISO_FAMILY_CASPER,   /* Ubuntu and derivatives: boot=casper or a /casper/ kernel */
 	ISO_FAMILY_LIVEBOOT, /* Debian live-boot: boot=live */
 	ISO_FAMILY_TAILS,    /* Tails (live-boot with its own rules) */
 	ISO_FAMILY_DRACUT,   /* Fedora/RHEL/openSUSE live: root=live: or rd.live.image */
@@ -140,8 +140,9 @@ struct iso_entry_info {
 };
 
 /* Classify entry e (from the ISO's configuration) and build the words it
- * needs. Parameters holding '$' are removed from e->cmdline first (the
- * reference strips unexpanded GRUB variables); e->cmdline is then replaced
+ * needs. Parameters holding '$' (the reference strips unexpanded GRUB
+ * variables) or ending in '=' (a variable expanded to nothing) are removed
+ * from e->cmdline first; e->cmdline is then replaced
  * by the final command line (bootcfg_build_cmdline with info->add and
  * opts->remove). */
 void iso_entry_prepare(struct boot_entry *e, const struct iso9660_tree *tree,

@@ -58,7 +58,10 @@ static bool has_word(const char *s, const char *w, bool prefix)
 	return false;
 }
 
-/* The words of s without those holding '$' (unexpanded GRUB variables). */
+/* The words of s without those holding '$' (unexpanded GRUB variables, as
+ * the reference strips them) or ending in '=' (a variable our GRUB
+ * interpreter expanded to nothing, e.g. findiso=${iso_path}: the words that
+ * find the ISO are added instead). */
 static char *strip_dollar_words(const char *s)
 {
 	char *out = xmalloc(strlen(s) + 1);
@@ -70,7 +73,7 @@ static char *strip_dollar_words(const char *s)
 			break;
 		const char *e = strchr(p, ' ');
 		size_t l = e ? (size_t)(e - p) : strlen(p);
-		if (!memchr(p, '$', l)) {
+		if (!memchr(p, '$', l) && p[l - 1] != '=') {
 			if (o)
 				out[o++] = ' ';
 			memcpy(out + o, p, l);
@@ -97,7 +100,7 @@ void iso_entry_prepare(struct boot_entry *e, const struct iso9660_tree *tree,
 	struct iso_entry_info i = {.family = ISO_FAMILY_UNKNOWN, .compat = ISO_COMPAT_MAYBE};
 
 	base = base ? base + 1 : (e->kernel ? e->kernel : "");
-	if (has_word(params, "boot=casper", false))
+	if (has_word(params, "boot=casper", false) || startswith(e->kernel ? e->kernel : "", "/casper/"))
 		i.family = ISO_FAMILY_CASPER;
 	else if (has_word(params, "boot=live", false))
 		i.family = (ci_contains(e->title, "tails") ||
@@ -121,6 +124,10 @@ void iso_entry_prepare(struct boot_entry *e, const struct iso9660_tree *tree,
 		i.compat = ISO_COMPAT_NO;
 		i.why = xstrdup("Xen/multiboot entry: its installer looks for a CD drive, not an "
 				"ISO file (write the ISO to the drive with dd instead)");
+		add = xstrdup("");
+	} else if (strstr(base, "memtest")) {
+		i.compat = ISO_COMPAT_MAYBE;
+		i.why = xstrdup("a memory tester: it needs nothing from the ISO");
 		add = xstrdup("");
 	} else if (i.family == ISO_FAMILY_UNKNOWN &&
 		   (strstr(e->kernel, "/install") || ci_contains(e->title, "install")) &&
@@ -180,7 +187,6 @@ void iso_entry_prepare(struct boot_entry *e, const struct iso9660_tree *tree,
 			break;
 		}
 	}
-	(void)base;
 	if (o->add && *o->add) {
 		char *t = xasprintf("%s %s", add, o->add);
 		free(add);
