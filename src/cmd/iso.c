@@ -49,7 +49,9 @@ static const char usage[] =
 	"  --uuid U       that file system's UUID (default: from the device)\n"
 	"  --iso-path P   FILE's path on the medium (default: from its mount point)\n"
 	"  --add WORDS    words added to every entry; --remove WORDS words removed\n"
-	"  --keyring K    verify FILE first (as verify does); not VERIFIED: exit 1\n"
+	"  --keyring K    verify FILE first (as verify does); not VERIFIED: exit 1.\n"
+	"                 The entries are then parsed only from bytes whose 1 MiB\n"
+	"                 chunk matches the digest recorded by that check\n"
 	"  --json         the entries as `heads entries --json` (docs/entries-json.md)\n"
 	"  --lines        the Heads entry line format\n"
 	"Default output, one entry per line:\n"
@@ -226,6 +228,16 @@ static int do_entries(int argc, char **argv)
 	if (iso_open(iso, &f) < 0)
 		return HEADS_EXIT_FAIL;
 	if (keyring) {
+		/* Plan: what parsing the image and loading its entries reads is
+		 * marked, so the check's one pass records those chunks and every
+		 * later read is compared with them (iso.h, iso_read_at). */
+		struct iso9660_tree t0 = {0};
+		struct boot_entries l0 = {.default_index = -1};
+		r = iso_entries(&f, &t0, &l0);
+		if (r >= 0)
+			iso_mark_entries(&f, &t0, &l0);
+		boot_entries_free(&l0);
+		iso9660_tree_free(&t0);
 		/* the report goes to stderr: stdout is the entry list */
 		int saved = dup(1);
 		fflush(stdout);

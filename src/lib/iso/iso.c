@@ -59,13 +59,24 @@ int iso_open(const char *path, struct iso_file *ret)
 		return log_error_errno(-errno, "%s", path);
 	if (!S_ISREG(st.st_mode))
 		return log_error_errno(-EINVAL, "%s: not a regular file", path);
-	memset(ret, 0, sizeof(*ret));
-	ret->fd = TAKE_FD(fd);
-	ret->dirfd = TAKE_FD(dfd);
-	ret->path = xstrdup(path);
+	iso_open_fd(TAKE_FD(fd), path, (uint64_t)st.st_size, ret);
+	free(ret->name);
 	ret->name = xstrdup(base);
-	ret->size = (uint64_t)st.st_size;
+	ret->dirfd = TAKE_FD(dfd);
 	return 0;
+}
+
+void iso_open_fd(int fd, const char *path, uint64_t size, struct iso_file *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->fd = fd;
+	ret->dirfd = -1;
+	ret->path = xstrdup(path);
+	ret->name = xstrdup(path);
+	ret->size = size;
+	ret->n_chunks = (size_t)((size + ISO_CHUNK - 1) / ISO_CHUNK);
+	ret->chunk_want = xcalloc(ret->n_chunks / 8 + 1, 1);
+	ret->cache_idx = UINT64_MAX;
 }
 
 void iso_close(struct iso_file *f)
@@ -76,8 +87,88 @@ void iso_close(struct iso_file *f)
 		close(f->dirfd);
 	free(f->path);
 	free(f->name);
+	free(f->chunk_want);
+	free(f->chunk_sha256);
+	free(f->cache);
 	memset(f, 0, sizeof(*f));
 	f->fd = f->dirfd = -1;
+}
+
+static bool want(const struct iso_file *f, uint64_t c)
+{
+	return f->chunk_want[c / 8] & (1u << (c % 8));
+}
+
+void iso_mark(struct iso_file *f, uint64_t off, uint64_t len)
+{
+	if (!len || off >= f->size)
+		return;
+	if (len > f->size - off)
+		len = f->size - off;
+	for (uint64_t c = off / ISO_CHUNK; c <= (off + len - 1) / ISO_CHUNK; c++)
+		f->chunk_want[c / 8] |= (uint8_t)(1u << (c % 8));
+}
+
+int iso_check_reads(struct iso_file *f)
+{
+	if (!f->chunks_recorded)
+		return log_error_errno(-EINVAL, "%s: no completed pass to check reads against",
+				       f->path);
+	f->checked = true;
+	f->cache_idx = UINT64_MAX;
+	return 0;
+}
+
+static int pread_all(struct iso_file *f, uint64_t off, size_t len, uint8_t *buf)
+{
+	int fd = f->fd;
+	return iso9660_pread(&fd, off, len, buf);
+}
+
+int iso_read_at(void *iso_file, uint64_t off, size_t len, uint8_t *buf)
+{
+	struct iso_file *f = iso_file;
+	int r;
+
+	if (off > f->size || len > f->size - off)
+		return log_error_errno(-EINVAL, "%s: read of %zu bytes at %llu beyond its end",
+				       f->path, len, (unsigned long long)off);
+	if (!f->checked) {
+		iso_mark(f, off, len);
+		return pread_all(f, off, len, buf);
+	}
+	while (len) {
+		uint64_t c = off / ISO_CHUNK, start = c * ISO_CHUNK;
+		size_t clen = (size_t)(f->size - start < ISO_CHUNK ? f->size - start : ISO_CHUNK);
+		if (f->cache_idx != c) {
+			uint8_t d[32];
+			unsigned int dl = 32;
+			if (!want(f, c))
+				return log_error_errno(-EPERM, "%s: bytes %llu-%llu were not part of the "
+						       "signature check's record: refused", f->path,
+						       (unsigned long long)start,
+						       (unsigned long long)(start + clen - 1));
+			if (!f->cache)
+				f->cache = xmalloc(ISO_CHUNK);
+			f->cache_idx = UINT64_MAX;
+			r = pread_all(f, start, clen, f->cache);
+			if (r < 0)
+				return r;
+			EVP_Digest(f->cache, clen, d, &dl, EVP_sha256(), NULL);
+			if (memcmp(d, f->chunk_sha256[c], 32) != 0)
+				return log_error_errno(-EBADMSG, "%s: bytes %llu-%llu changed since the "
+						       "file was verified: refused", f->path,
+						       (unsigned long long)start,
+						       (unsigned long long)(start + clen - 1));
+			f->cache_idx = c;
+		}
+		size_t in = (size_t)(off - start), take = clen - in < len ? clen - in : len;
+		memcpy(buf, f->cache + in, take);
+		buf += take;
+		off += take;
+		len -= take;
+	}
+	return 0;
 }
 
 /* ---- streaming SHA-256 ------------------------------------------------- */
@@ -85,6 +176,7 @@ void iso_close(struct iso_file *f)
 struct stream {
 	struct iso_file *f;
 	EVP_MD_CTX *md;
+	EVP_MD_CTX *cmd; /* the current marked chunk */
 	uint64_t pos;
 	bool failed;
 	iso_progress_fn progress;
@@ -98,10 +190,37 @@ static void stream_init(struct stream *s, struct iso_file *f, iso_progress_fn p,
 	s->progress = p;
 	s->userdata = ud;
 	s->md = EVP_MD_CTX_new();
-	if (!s->md || !EVP_DigestInit_ex(s->md, EVP_sha256(), NULL))
+	s->cmd = EVP_MD_CTX_new();
+	if (!s->md || !EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) || !s->cmd ||
+	    !EVP_DigestInit_ex(s->cmd, EVP_sha256(), NULL))
 		abort();
 	f->hashed = false;
+	f->chunks_recorded = false;
+	f->checked = false;
+	if (!f->chunk_sha256)
+		f->chunk_sha256 = xcalloc(f->n_chunks ? f->n_chunks : 1, 32);
 	(void)posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+
+/* The marked chunks' digests, from the same bytes as the whole-file one. */
+static void chunk_feed(struct stream *s, uint64_t pos, const uint8_t *b, size_t n)
+{
+	struct iso_file *f = s->f;
+	while (n) {
+		uint64_t c = pos / ISO_CHUNK;
+		size_t in = ISO_CHUNK - (size_t)(pos % ISO_CHUNK), take = n < in ? n : in;
+		if (want(f, c)) {
+			EVP_DigestUpdate(s->cmd, b, take);
+			if ((pos + take) % ISO_CHUNK == 0 || pos + take == f->size) {
+				unsigned int l = 32;
+				EVP_DigestFinal_ex(s->cmd, f->chunk_sha256[c], &l);
+				EVP_DigestInit_ex(s->cmd, EVP_sha256(), NULL);
+			}
+		}
+		pos += take;
+		b += take;
+		n -= take;
+	}
 }
 
 /* Next bytes into buf; 0 at the end, -errno on a read error. */
@@ -128,6 +247,7 @@ static ssize_t stream_read(struct stream *s, void *buf, size_t len)
 				       (unsigned long long)s->f->size);
 	}
 	EVP_DigestUpdate(s->md, buf, (size_t)n);
+	chunk_feed(s, s->pos, buf, (size_t)n);
 	s->pos += (uint64_t)n;
 	if (s->progress)
 		s->progress(s->userdata, s->pos, s->f->size);
@@ -135,6 +255,7 @@ static ssize_t stream_read(struct stream *s, void *buf, size_t len)
 		unsigned int l = 32;
 		EVP_DigestFinal_ex(s->md, s->f->sha256, &l);
 		s->f->hashed = true;
+		s->f->chunks_recorded = true;
 	}
 	return n;
 }
@@ -142,7 +263,8 @@ static ssize_t stream_read(struct stream *s, void *buf, size_t len)
 static void stream_free(struct stream *s)
 {
 	EVP_MD_CTX_free(s->md);
-	s->md = NULL;
+	EVP_MD_CTX_free(s->cmd);
+	s->md = s->cmd = NULL;
 }
 
 int iso_hash(struct iso_file *f, iso_progress_fn progress, void *userdata)
@@ -161,6 +283,7 @@ int iso_hash(struct iso_file *f, iso_progress_fn progress, void *userdata)
 		unsigned int l = 32;
 		EVP_Digest("", 0, f->sha256, &l, EVP_sha256(), NULL);
 		f->hashed = true;
+		f->chunks_recorded = true;
 	}
 	return 0;
 }
@@ -473,6 +596,7 @@ static off_t cb_seek(void *handle, off_t offset, int whence)
 	if (whence == SEEK_SET && offset == 0) {
 		/* a rewind: start the hash again so it covers one whole pass */
 		EVP_DigestInit_ex(s->md, EVP_sha256(), NULL);
+		EVP_DigestInit_ex(s->cmd, EVP_sha256(), NULL);
 		s->pos = 0;
 		s->f->hashed = false;
 		return 0;
@@ -486,8 +610,12 @@ static off_t cb_seek(void *handle, off_t offset, int whence)
 static int open_sibling(struct iso_file *f, const char *name, size_t max, char **ret,
 			size_t *ret_len)
 {
-	_cleanup_close_ int fd = openat(f->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = -1;
 	struct stat st;
+
+	if (f->dirfd < 0)
+		return -ENOENT;
+	fd = openat(f->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 
 	if (fd < 0)
 		return -errno;
@@ -716,6 +844,8 @@ int iso_verify(struct iso_file *f, const struct iso_verify_opts *o, struct iso_v
 	if (r > 0)
 		r = 0;
 out:
+	if (r >= 0 && res->state == ISO_VERIFIED && f->hashed)
+		r = iso_check_reads(f);
 	if (ctx)
 		gpgme_release(ctx);
 	rm_home(home);

@@ -43,16 +43,46 @@
 
 struct iso_file {
 	int fd;            /* the one descriptor of the ISO */
-	int dirfd;         /* its directory, for sibling files */
+	int dirfd;         /* its directory, for sibling files (-1 for a device) */
 	char *path;        /* as given (for messages) */
 	char *name;        /* basename */
 	uint64_t size;
 	bool hashed;
 	uint8_t sha256[32]; /* of the bytes read from fd (when hashed) */
+	/* Checked reads (see iso_read_at): the image in ISO_CHUNK chunks. */
+	size_t n_chunks;
+	uint8_t *chunk_want;         /* bit per chunk: read before the check, or marked */
+	uint8_t (*chunk_sha256)[32]; /* their digests, recorded by the last full pass */
+	bool chunks_recorded;
+	bool checked;                /* reads must match chunk_sha256 */
+	uint8_t *cache;              /* one checked chunk */
+	uint64_t cache_idx;
 };
 
+/* A regular file (no symlink in the last component). */
 int iso_open(const char *path, struct iso_file *ret);
+/* An already open image (a block device holding a dd-written ISO); fd is
+ * taken. */
+void iso_open_fd(int fd, const char *path, uint64_t size, struct iso_file *ret);
 void iso_close(struct iso_file *f);
+
+/* Hash what you load, for an image too large to keep in memory:
+ * - Before the signature check, iso_read_at() reads the file and marks
+ *   each ISO_CHUNK chunk it touched (the ISO 9660 directories, the
+ *   configuration files); iso_mark() marks more (the entries' kernels and
+ *   initrds, iso_mark_entries()).
+ * - The check's single pass over the file (iso_hash / iso_verify) also
+ *   records the SHA-256 of every marked chunk.
+ * - After iso_check_reads() (iso_verify calls it when the state is
+ *   VERIFIED), iso_read_at() serves whole chunks whose digest equals the
+ *   recorded one: a byte that differs from what was verified is -EBADMSG
+ *   ("changed since it was verified"), a chunk that was not marked -EPERM.
+ *   So the bytes parsed and loaded are bytes the signature covered, even
+ *   when the medium answers a second read differently, and no loop device
+ *   or kernel ISO 9660 driver is involved. */
+int iso_read_at(void *iso_file, uint64_t off, size_t len, uint8_t *buf); /* iso9660_read_fn */
+void iso_mark(struct iso_file *f, uint64_t off, uint64_t len);
+int iso_check_reads(struct iso_file *f); /* -EINVAL without a completed pass */
 
 /* done/total bytes; called at most once per ISO_CHUNK and at the end. */
 typedef void (*iso_progress_fn)(void *userdata, uint64_t done, uint64_t total);
@@ -158,7 +188,17 @@ void iso_entry_info_free(struct iso_entry_info *i);
  * the caller must then be told the device. Any ret_* may be NULL. */
 int iso_locate(struct iso_file *f, char **ret_path, char **ret_device, char **ret_uuid);
 
-/* The ISO's boot entries: the image is read with iso9660.h from f->fd;
+/* Mark the kernel, initrd and module files of entries (iso_mark). */
+void iso_mark_entries(struct iso_file *f, const struct iso9660_tree *t,
+		      const struct boot_entries *l);
+
+/* Read a file of the image into a sealed memfd through iso_read_at()
+ * (checked after iso_check_reads()). *ret_fd at offset 0. */
+int iso_load(struct iso_file *f, const struct iso9660_tree *t, const char *path, uint64_t max,
+	     int *ret_fd, uint64_t *ret_size, uint8_t ret_sha256[32]);
+
+/* The ISO's boot entries: the image is read with iso9660.h through
+ * iso_read_at();
  * its configuration files (*.cfg, *.conf, *.lst, grubenv, at most
  * BOOTCFG_MAX_FILE each) are copied into a private temporary directory
  * (under $TMPDIR or /tmp, removed before returning) with every other file

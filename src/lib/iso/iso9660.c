@@ -10,7 +10,8 @@
 #include <unistd.h>
 
 struct src {
-	int fd;
+	iso9660_read_fn read;
+	void *ctx;
 	const uint8_t *mem;
 	uint64_t size;
 };
@@ -25,8 +26,14 @@ static int src_read(const struct src *s, uint64_t off, size_t len, uint8_t *buf)
 		memcpy(buf, s->mem + off, len);
 		return 0;
 	}
+	return s->read(s->ctx, off, len, buf);
+}
+
+int iso9660_pread(void *ctx, uint64_t off, size_t len, uint8_t *buf)
+{
+	int fd = *(const int *)ctx;
 	while (len) {
-		ssize_t n = pread(s->fd, buf, len, (off_t)off);
+		ssize_t n = pread(fd, buf, len, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -328,15 +335,15 @@ static int list_src(const struct src *s, struct iso9660_tree *ret)
 	return 0;
 }
 
-int iso9660_list(int fd, uint64_t size, struct iso9660_tree *ret)
+int iso9660_list(iso9660_read_fn read, void *ctx, uint64_t size, struct iso9660_tree *ret)
 {
-	struct src s = {.fd = fd, .size = size};
+	struct src s = {.read = read, .ctx = ctx, .size = size};
 	return list_src(&s, ret);
 }
 
 int iso9660_list_mem(const uint8_t *data, size_t size, struct iso9660_tree *ret)
 {
-	struct src s = {.fd = -1, .mem = data, .size = size};
+	struct src s = {.mem = data, .size = size};
 	return list_src(&s, ret);
 }
 
@@ -360,9 +367,10 @@ const struct iso9660_file *iso9660_find(const struct iso9660_tree *t, const char
 	return NULL;
 }
 
-int iso9660_read(int fd, const struct iso9660_file *f, size_t max, char **ret, size_t *ret_len)
+int iso9660_read(iso9660_read_fn read, void *ctx, const struct iso9660_file *f, size_t max,
+		 char **ret, size_t *ret_len)
 {
-	struct src s = {.fd = fd, .size = UINT64_MAX};
+	struct src s = {.read = read, .ctx = ctx, .size = UINT64_MAX};
 	char *buf;
 	int r;
 

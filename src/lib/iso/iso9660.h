@@ -7,8 +7,9 @@
  * (the host test machines have no iso9660 driver at all).
  *
  * Contract:
- * - Every read is a pread() on the caller's fd (borrowed; never re-opened),
- *   bounds-checked against the image size given at open.
+ * - Every read goes through the caller's read function (iso9660_pread: a
+ *   pread() on a borrowed fd; iso.h: reads checked against the digests of
+ *   the verified pass), bounds-checked against the image size given.
  * - Names: Rock Ridge NM if the image has SUSP ("SP" in the root's "."
  *   record), else Joliet (UCS-2, from the supplementary descriptor), else
  *   the ISO name lowercased with ";N" and a trailing '.' removed. A name
@@ -49,16 +50,21 @@ struct iso9660_tree {
 	bool rock_ridge, joliet;
 };
 
-/* Walk the whole image of size bytes on fd. */
-int iso9660_list(int fd, uint64_t size, struct iso9660_tree *ret);
+/* Read len bytes at off into buf, all or an error (-errno, logged). */
+typedef int (*iso9660_read_fn)(void *ctx, uint64_t off, size_t len, uint8_t *buf);
+/* The plain one: ctx points to an int fd. */
+int iso9660_pread(void *ctx, uint64_t off, size_t len, uint8_t *buf);
+
+/* Walk the whole image of size bytes. */
+int iso9660_list(iso9660_read_fn read, void *ctx, uint64_t size, struct iso9660_tree *ret);
 void iso9660_tree_free(struct iso9660_tree *t);
 
 /* The file at path ("/a/b" or "a/b"), or NULL. */
 const struct iso9660_file *iso9660_find(const struct iso9660_tree *t, const char *path);
 
 /* Read a whole file into a NUL-terminated buffer; -EFBIG above max. */
-int iso9660_read(int fd, const struct iso9660_file *f, size_t max, char **ret,
-		 size_t *ret_len);
+int iso9660_read(iso9660_read_fn read, void *ctx, const struct iso9660_file *f, size_t max,
+		 char **ret, size_t *ret_len);
 
 /* Parse from memory (the fuzz target and unit tests). */
 int iso9660_list_mem(const uint8_t *data, size_t size, struct iso9660_tree *ret);

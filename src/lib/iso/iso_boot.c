@@ -12,9 +12,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/sysmacros.h>
 
 #include <blkid/blkid.h>
+#include <openssl/evp.h>
 
 #define SHADOW_MAX_COPY (64u * 1024 * 1024)
 
@@ -221,7 +223,7 @@ static bool is_config_name(const char *path)
 
 /* Create the image's tree under dirfd: directories, config files with their
  * bytes, every other file empty. */
-static int shadow(int fd, const struct iso9660_tree *t, int dirfd)
+static int shadow(struct iso_file *iso, const struct iso9660_tree *t, int dirfd)
 {
 	uint64_t copied = 0;
 	int r;
@@ -248,7 +250,7 @@ static int shadow(int fd, const struct iso9660_tree *t, int dirfd)
 					       "%u bytes in all", SHADOW_MAX_COPY);
 		_cleanup_free_ char *buf = NULL;
 		size_t len;
-		r = iso9660_read(fd, f, BOOTCFG_MAX_FILE, &buf, &len);
+		r = iso9660_read(iso_read_at, iso, f, BOOTCFG_MAX_FILE, &buf, &len);
 		if (r < 0)
 			return r;
 		r = write_full(out, buf, len);
@@ -292,7 +294,7 @@ int iso_entries(struct iso_file *f, struct iso9660_tree *ret_tree, struct boot_e
 	bool made = false;
 	int r;
 
-	r = iso9660_list(f->fd, f->size, &t);
+	r = iso9660_list(iso_read_at, f, f->size, &t);
 	if (r < 0)
 		return log_error_errno(r, "%s: not a readable ISO 9660 image", f->path);
 	if (!mkdtemp(dir)) {
@@ -305,7 +307,7 @@ int iso_entries(struct iso_file *f, struct iso9660_tree *ret_tree, struct boot_e
 		r = log_error_errno(-errno, "%s", dir);
 		goto out;
 	}
-	r = shadow(f->fd, &t, dfd);
+	r = shadow(f, &t, dfd);
 	if (r < 0)
 		goto out;
 	r = boot_view_open(dir, NULL, &view);
@@ -382,5 +384,68 @@ int iso_locate(struct iso_file *f, char **ret_path, char **ret_device, char **re
 		*ret_device = uuid ? xasprintf("/dev/disk/by-uuid/%s", uuid) : xstrdup(devname);
 	if (ret_uuid)
 		*ret_uuid = TAKE_PTR(uuid);
+	return 0;
+}
+
+static void mark_path(struct iso_file *f, const struct iso9660_tree *t, const char *path)
+{
+	const struct iso9660_file *x = path ? iso9660_find(t, path) : NULL;
+	if (x && !x->dir)
+		iso_mark(f, x->offset, x->size);
+}
+
+void iso_mark_entries(struct iso_file *f, const struct iso9660_tree *t,
+		      const struct boot_entries *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct boot_entry *e = &l->v[i];
+		mark_path(f, t, e->kernel);
+		for (size_t k = 0; k < e->n_initrd; k++)
+			mark_path(f, t, e->initrd[k]);
+		for (size_t k = 0; k < e->n_modules; k++)
+			mark_path(f, t, e->modules[k].path);
+	}
+}
+
+int iso_load(struct iso_file *f, const struct iso9660_tree *t, const char *path, uint64_t max,
+	     int *ret_fd, uint64_t *ret_size, uint8_t ret_sha256[32])
+{
+	const struct iso9660_file *x = iso9660_find(t, path);
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_close_ int mfd = -1;
+	EVP_MD_CTX *md;
+	unsigned int dl = 32;
+	int r = 0;
+
+	if (!x || x->dir)
+		return log_error_errno(-ENOENT, "%s: no file %s in the image", f->path, path);
+	if (x->size > max)
+		return log_error_errno(-EFBIG, "%s: %s is larger than %llu bytes", f->path, path,
+				       (unsigned long long)max);
+	mfd = memfd_create("heads-iso-load", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		return log_error_errno(-errno, "memfd_create");
+	buf = xmalloc(ISO_CHUNK);
+	md = EVP_MD_CTX_new();
+	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
+		abort();
+	for (uint64_t done = 0; done < x->size && r >= 0;) {
+		size_t n = (size_t)(x->size - done < ISO_CHUNK ? x->size - done : ISO_CHUNK);
+		r = iso_read_at(f, x->offset + done, n, buf);
+		if (r >= 0) {
+			EVP_DigestUpdate(md, buf, n);
+			r = write_full(mfd, buf, n);
+		}
+		done += n;
+	}
+	EVP_DigestFinal_ex(md, ret_sha256, &dl);
+	EVP_MD_CTX_free(md);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot load %s", f->path, path);
+	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0 ||
+	    lseek(mfd, 0, SEEK_SET) < 0)
+		return log_error_errno(-errno, "sealing the copy of %s", path);
+	*ret_fd = TAKE_FD(mfd);
+	*ret_size = x->size;
 	return 0;
 }

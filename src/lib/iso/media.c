@@ -297,20 +297,18 @@ static void read_mounted(struct media_volume *v)
 
 static void read_iso9660(struct media_volume *v)
 {
-	struct iso_file f = {.fd = -1, .dirfd = -1};
+	struct iso_file f;
 	uint64_t size = 0;
-	int r;
+	int fd, r;
 
-	f.fd = open(v->device, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (f.fd < 0 || ioctl(f.fd, BLKGETSIZE64, &size) < 0) {
+	fd = open(v->device, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size) < 0) {
 		set_error(v, MEDIA_ERROR, "%s: %s", v->device, strerror(errno));
-		if (f.fd >= 0)
-			close(f.fd);
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
-	f.path = xstrdup(v->device);
-	f.name = xstrdup(v->device);
-	f.size = size;
+	iso_open_fd(fd, v->device, size, &f);
 	r = iso_entries(&f, NULL, &v->entries);
 	if (r < 0)
 		set_error(v, MEDIA_ERROR, "%s: not a readable ISO 9660 image (%s)", v->device,
