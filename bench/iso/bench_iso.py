@@ -18,6 +18,7 @@ Usage: bench/iso/bench_iso.py [--heads build/heads] [--runs 5] [--size-mb 1024]
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,15 +32,20 @@ def sh(*args, **kw):
 
 
 def timed(args, runs):
+    """Median wall time and median CPU time (user+sys of the command and its
+    children, e.g. gpg): the CPU figure is what a busy machine distorts least."""
     subprocess.run(args, check=False, capture_output=True)  # warm-up
-    t = []
+    t, c = [], []
     for _ in range(runs):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         s = time.perf_counter()
         r = subprocess.run(args, capture_output=True)
         t.append(time.perf_counter() - s)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        c.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
         if r.returncode != 0:
             sys.exit(f"{args}: exit {r.returncode}: {r.stderr.decode()}")
-    return statistics.median(t)
+    return statistics.median(t), statistics.median(c)
 
 
 def openssl_rate():
@@ -72,6 +78,7 @@ def main():
                 f.write(block[::-1] if _ % 2 else block)
         size = os.path.getsize(iso)
 
+        load0 = os.getloadavg()[0]
         t_sum = timed(["sha256sum", iso], a.runs)
         digest = sh("sha256sum", iso).stdout.split()[0].decode()
         with open(os.path.join(media, "SHA256SUMS"), "w") as f:
@@ -87,14 +94,15 @@ def main():
         mb = size / 1e6
         print(f"file: {size} bytes ({a.size_mb} MiB), runs: {a.runs} (medians)")
         print(f"openssl speed -evp sha256 (1 MiB blocks, one core): {one_core / 1e6:.0f} MB/s")
-        print("| variant | wall s | MB/s | vs one core's SHA-256 | vs sha256sum |")
-        print("|---|---|---|---|---|")
-        for name, t in (("sha256sum (coreutils)", t_sum),
-                        ("heads iso verify, signed SHA256SUMS", t_list),
-                        ("heads iso verify, detached .sig (gpg hashes too)", t_sig)):
-            rate = mb / t
-            print(f"| {name} | {t:.3f} | {rate:.0f} | {rate * 1e6 / one_core:.2f} | "
-                  f"{t_sum / t:.2f} |")
+        print(f"load average (1 min) at start: {load0:.1f}, at end: {os.getloadavg()[0]:.1f}")
+        print("| variant | wall s | MB/s (wall) | wall rate vs one core's SHA-256 | CPU s | "
+              "MB per CPU-s | CPU rate vs one core's SHA-256 |")
+        print("|---|---|---|---|---|---|---|")
+        for name, (t, c) in (("sha256sum (coreutils)", t_sum),
+                             ("heads iso verify, signed SHA256SUMS", t_list),
+                             ("heads iso verify, detached .sig (gpg hashes too)", t_sig)):
+            print(f"| {name} | {t:.3f} | {mb / t:.0f} | {mb / t * 1e6 / one_core:.2f} | "
+                  f"{c:.3f} | {mb / c:.0f} | {mb / c * 1e6 / one_core:.2f} |")
     finally:
         subprocess.run(["gpgconf", "--homedir", os.path.join(tmp, "gnupg"), "--kill", "all"],
                        capture_output=True)

@@ -642,7 +642,7 @@ static int verify_detached_iso(gpgme_ctx_t ctx, struct iso_file *f, const char *
 		r = -ENOMEM;
 		goto out;
 	}
-	(void)gpgme_data_set_flag(td, "io-buffer-size", "1048576");
+	(void)gpgme_data_set_flag(td, "io-buffer-size", "65536");
 	e = gpgme_op_verify(ctx, sd, td, NULL);
 	if (e && (gpgme_err_code(e) == GPG_ERR_INV_ENGINE || gpgme_err_code(e) == GPG_ERR_ENOENT)) {
 		r = log_error_errno(-EIO, "gpg could not run: %s", gpgme_strerror(e));
