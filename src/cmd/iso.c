@@ -3,6 +3,7 @@
 #include "bootcfg/bootcfg.h"
 #include "codec.h"
 #include "iso/iso.h"
+#include "kexec.h"
 #include "log.h"
 #include "util.h"
 
@@ -19,6 +20,8 @@ static const char usage[] =
 	"       heads iso entries --iso FILE [--keyring K [--key-file F]] [--device D]\n"
 	"                        [--uuid U] [--iso-path P] [--add WORDS] [--remove WORDS]\n"
 	"                        [--json|--lines]\n"
+	"       heads iso kexec --iso FILE --entry N [entries options] [--board-add W]\n"
+	"                        [--kexec PATH] [--dry-run|--exec]\n"
 	"\n"
 	"verify: FILE is opened once and read once, streaming, through SHA-256 (a\n"
 	"progress line on a terminal, or with --progress). A detached signature\n"
@@ -56,6 +59,13 @@ static const char usage[] =
 	"  --lines        the Heads entry line format\n"
 	"Default output, one entry per line:\n"
 	"  \"<n><TAB><mark><TAB><family><TAB><title><TAB><final cmdline><TAB><why>\".\n"
+	"\n"
+	"kexec: entry N of `heads iso entries` (Linux only): its kernel and initrds\n"
+	"are read from the image into sealed memory (with --keyring: only bytes\n"
+	"whose chunk matches the verification's record) and loaded with\n"
+	"kexec_file_load; --dry-run prints what would be loaded, as `heads kexec\n"
+	"--dry-run` does (UNVERIFIED first without --keyring); --exec boots it. PCR 4\n"
+	"and the choice to boot an unsigned ISO belong to the menu.\n"
 	"\n"
 	"Exit status: 0 ok; 1 not verified (the reason is printed) or the image\n"
 	"cannot be read; 2 usage error.\n";
@@ -173,7 +183,99 @@ static int do_verify(int argc, char **argv)
 	return r;
 }
 
-static int do_entries(int argc, char **argv)
+struct ctx {
+	const char *iso, *keyring, *key_file, *device, *uuid, *iso_path, *add, *remove;
+	const char *board_add, *kexec_tool;
+	unsigned long long entry;
+	int mode;       /* entries: 'j' json, 'l' lines, 0 text; kexec: 'n' dry-run, 'x' exec, 0 load */
+	struct iso_file f;
+	bool open;
+	char *loc_path, *loc_dev, *loc_uuid;
+	struct iso9660_tree tree;
+	struct boot_entries l;
+	struct iso_entry_info *info;
+};
+
+static void ctx_free(struct ctx *c)
+{
+	for (size_t i = 0; c->info && i < c->l.n; i++)
+		iso_entry_info_free(&c->info[i]);
+	free(c->info);
+	boot_entries_free(&c->l);
+	iso9660_tree_free(&c->tree);
+	if (c->open)
+		iso_close(&c->f);
+	free(c->loc_path);
+	free(c->loc_dev);
+	free(c->loc_uuid);
+}
+
+/* Open, (plan, verify,) parse and prepare the entries. Exit status. */
+static int prepare(struct ctx *c, const char *cmd)
+{
+	int r;
+
+	if (iso_open(c->iso, &c->f) < 0)
+		return HEADS_EXIT_FAIL;
+	c->open = true;
+	c->l.default_index = -1;
+	if (c->keyring) {
+		/* Plan: what parsing the image and loading its entries reads is
+		 * marked, so the check's one pass records those chunks and every
+		 * later read is compared with them (iso.h, iso_read_at). */
+		struct iso9660_tree t0 = {0};
+		struct boot_entries l0 = {.default_index = -1};
+		r = iso_entries(&c->f, &t0, &l0);
+		if (r >= 0)
+			iso_mark_entries(&c->f, &t0, &l0);
+		boot_entries_free(&l0);
+		iso9660_tree_free(&t0);
+		/* the report goes to stderr: stdout is the entry list or the plan */
+		int saved = dup(1);
+		fflush(stdout);
+		dup2(2, 1);
+		r = verify(&c->f, c->keyring, c->key_file, false);
+		fflush(stdout);
+		dup2(saved, 1);
+		close(saved);
+		if (r != HEADS_EXIT_OK)
+			return r;
+	} else {
+		fprintf(stderr, "UNVERIFIED: %s is not checked against a keyring (--keyring)\n",
+			c->iso);
+	}
+	if (!c->iso_path || !c->device) {
+		r = iso_locate(&c->f, &c->loc_path, &c->loc_dev, &c->loc_uuid);
+		if (r < 0) {
+			fprintf(stderr, "heads %s: %s: cannot tell which device and path the booted "
+				"system will find it at (%s); give --device and --iso-path\n", cmd,
+				c->iso, strerror(-r));
+			return HEADS_EXIT_FAIL;
+		}
+	}
+	struct iso_boot_opts bo = {
+		.iso_path = c->iso_path ? c->iso_path : c->loc_path,
+		.device = c->device ? c->device : c->loc_dev,
+		.uuid = c->uuid ? c->uuid : c->device ? NULL : c->loc_uuid,
+		.add = c->add, .remove = c->remove,
+	};
+	r = iso_entries(&c->f, &c->tree, &c->l);
+	if (r < 0) {
+		fprintf(stderr, "heads %s: %s: no boot entries could be read (%s)\n", cmd, c->iso,
+			strerror(-r));
+		return HEADS_EXIT_FAIL;
+	}
+	c->info = xcalloc(c->l.n ? c->l.n : 1, sizeof(*c->info));
+	for (size_t i = 0; i < c->l.n; i++)
+		iso_entry_prepare(&c->l.v[i], &c->tree, &bo, &c->info[i]);
+	if (!c->l.n)
+		fprintf(stderr, "heads %s: %s: no bootable entry in its configuration\n", cmd, c->iso);
+	return HEADS_EXIT_OK;
+}
+
+enum { OPT_BOARD_ADD = 0x100, OPT_KEXEC, OPT_DRY, OPT_EXEC };
+
+static int parse(struct ctx *c, const char *cmd, bool kexec, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"iso", required_argument, NULL, 'i'},
@@ -186,132 +288,152 @@ static int do_entries(int argc, char **argv)
 		{"remove", required_argument, NULL, 'r'},
 		{"json", no_argument, NULL, 'j'},
 		{"lines", no_argument, NULL, 'l'},
+		{"entry", required_argument, NULL, 'e'},
+		{"board-add", required_argument, NULL, OPT_BOARD_ADD},
+		{"kexec", required_argument, NULL, OPT_KEXEC},
+		{"dry-run", no_argument, NULL, OPT_DRY},
+		{"exec", no_argument, NULL, OPT_EXEC},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
-	const char *iso = NULL, *keyring = NULL, *key_file = NULL, *device = NULL, *uuid = NULL;
-	const char *iso_path = NULL, *add = NULL, *remove = NULL;
-	_cleanup_free_ char *loc_path = NULL, *loc_dev = NULL, *loc_uuid = NULL;
-	struct iso9660_tree tree = {0};
-	struct boot_entries l = {.default_index = -1};
-	struct iso_file f;
-	int mode = 0, c, r, status = HEADS_EXIT_OK;
+	int o;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'i': iso = optarg; break;
-		case 'k': keyring = optarg; break;
-		case 'f': key_file = optarg; break;
-		case 'd': device = optarg; break;
-		case 'u': uuid = optarg; break;
-		case 'P': iso_path = optarg; break;
-		case 'a': add = optarg; break;
-		case 'r': remove = optarg; break;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'i': c->iso = optarg; break;
+		case 'k': c->keyring = optarg; break;
+		case 'f': c->key_file = optarg; break;
+		case 'd': c->device = optarg; break;
+		case 'u': c->uuid = optarg; break;
+		case 'P': c->iso_path = optarg; break;
+		case 'a': c->add = optarg; break;
+		case 'r': c->remove = optarg; break;
 		case 'j': case 'l':
-			if (mode)
-				return cmd_usage_error("iso entries", "--json and --lines exclude each other");
-			mode = c;
+			if (kexec)
+				return cmd_usage_error(cmd, "--json/--lines are options of iso entries");
+			if (c->mode)
+				return cmd_usage_error(cmd, "--json and --lines exclude each other");
+			c->mode = o;
 			break;
-		case 'h': fputs(usage, stdout); return HEADS_EXIT_OK;
-		default: return cmd_usage_error("iso entries", "bad option");
+		case 'e': case OPT_BOARD_ADD: case OPT_KEXEC: case OPT_DRY: case OPT_EXEC:
+			if (!kexec)
+				return cmd_usage_error(cmd, "--entry, --board-add, --kexec, --dry-run and "
+						       "--exec are options of iso kexec");
+			if (o == 'e' && (parse_uint(optarg, BOOTCFG_MAX_ENTRIES, &c->entry) < 0 ||
+					 !c->entry))
+				return cmd_usage_error(cmd, "--entry takes a number from 1");
+			if (o == OPT_BOARD_ADD)
+				c->board_add = optarg;
+			if (o == OPT_KEXEC)
+				c->kexec_tool = optarg;
+			if (o == OPT_DRY || o == OPT_EXEC) {
+				if (c->mode)
+					return cmd_usage_error(cmd, "--dry-run and --exec exclude each other");
+				c->mode = o == OPT_DRY ? 'n' : 'x';
+			}
+			break;
+		case 'h': fputs(usage, stdout); return -1;
+		default: return cmd_usage_error(cmd, "bad option");
 		}
 	}
 	if (optind != argc)
-		return cmd_usage_error("iso entries", "unexpected argument '%s'", argv[optind]);
-	if (!iso)
-		return cmd_usage_error("iso entries", "--iso FILE is required");
-	if (key_file && !keyring)
-		return cmd_usage_error("iso entries", "--key-file needs --keyring");
-	if (iso_path && iso_path[0] != '/')
-		return cmd_usage_error("iso entries", "--iso-path must start with '/'");
-	if (iso_open(iso, &f) < 0)
-		return HEADS_EXIT_FAIL;
-	if (keyring) {
-		/* Plan: what parsing the image and loading its entries reads is
-		 * marked, so the check's one pass records those chunks and every
-		 * later read is compared with them (iso.h, iso_read_at). */
-		struct iso9660_tree t0 = {0};
-		struct boot_entries l0 = {.default_index = -1};
-		r = iso_entries(&f, &t0, &l0);
-		if (r >= 0)
-			iso_mark_entries(&f, &t0, &l0);
-		boot_entries_free(&l0);
-		iso9660_tree_free(&t0);
-		/* the report goes to stderr: stdout is the entry list */
-		int saved = dup(1);
+		return cmd_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (!c->iso)
+		return cmd_usage_error(cmd, "--iso FILE is required");
+	if (c->key_file && !c->keyring)
+		return cmd_usage_error(cmd, "--key-file needs --keyring");
+	if (c->iso_path && c->iso_path[0] != '/')
+		return cmd_usage_error(cmd, "--iso-path must start with '/'");
+	if (kexec && !c->entry)
+		return cmd_usage_error(cmd, "--entry N is required");
+	return 0;
+}
+
+static int do_entries(int argc, char **argv)
+{
+	struct ctx c = {0};
+	int r = parse(&c, "iso entries", false, argc, argv);
+
+	if (r)
+		return r < 0 ? HEADS_EXIT_OK : r;
+	r = prepare(&c, "iso entries");
+	if (r == HEADS_EXIT_OK) {
+		if (c.mode == 'j') {
+			_cleanup_free_ char *j = bootcfg_to_json(&c.l);
+			fputs(j, stdout);
+		} else if (c.mode == 'l') {
+			for (size_t i = 0; i < c.l.n; i++) {
+				_cleanup_free_ char *s = boot_entry_to_line(&c.l.v[i]);
+				printf("%s\n", s);
+			}
+		} else {
+			for (size_t i = 0; i < c.l.n; i++) {
+				_cleanup_free_ char *t = str_escape_controls(c.l.v[i].title, false);
+				_cleanup_free_ char *cl = str_escape_controls(c.l.v[i].cmdline, false);
+				printf("%zu\t%s\t%s\t%s\t%s\t%s\n", i + 1,
+				       iso_compat_mark(c.info[i].compat),
+				       iso_family_name(c.info[i].family), t, cl, c.info[i].why);
+			}
+		}
+		if (fflush(stdout) != 0)
+			r = HEADS_EXIT_FAIL;
+	}
+	ctx_free(&c);
+	return r;
+}
+
+static int do_kexec(int argc, char **argv)
+{
+	struct ctx c = {0};
+	struct kexec_plan plan = {.initrd_fd = -1};
+	int r = parse(&c, "iso kexec", true, argc, argv);
+
+	if (r)
+		return r < 0 ? HEADS_EXIT_OK : r;
+	r = prepare(&c, "iso kexec");
+	if (r != HEADS_EXIT_OK)
+		goto out;
+	if (c.entry > c.l.n) {
+		fprintf(stderr, "heads iso kexec: %s has %zu entries, not %llu\n", c.iso, c.l.n,
+			c.entry);
+		r = HEADS_EXIT_FAIL;
+		goto out;
+	}
+	const struct iso_entry_info *in = &c.info[c.entry - 1];
+	if (in->compat == ISO_COMPAT_NO)
+		fprintf(stderr, "heads iso kexec: %s is marked [X]: %s\n", c.l.v[c.entry - 1].title,
+			in->why);
+	if (iso_plan_build(&c.f, &c.tree, &c.l.v[c.entry - 1], c.board_add, &plan) < 0) {
+		r = HEADS_EXIT_FAIL;
+		goto out;
+	}
+	if (!c.keyring)
+		printf("UNVERIFIED: %s is not checked against a keyring\n", c.iso);
+	if (c.mode == 'n') {
+		r = kexec_plan_describe(&plan, c.kexec_tool, stdout) < 0 ? HEADS_EXIT_FAIL
+									  : HEADS_EXIT_OK;
+		goto out;
+	}
+	if (kexec_plan_load(&plan, c.kexec_tool) < 0) {
+		r = HEADS_EXIT_FAIL;
+		goto out;
+	}
+	if (c.mode == 'x') {
 		fflush(stdout);
-		dup2(2, 1);
-		r = verify(&f, keyring, key_file, false);
-		fflush(stdout);
-		dup2(saved, 1);
-		close(saved);
-		if (r != HEADS_EXIT_OK) {
-			iso_close(&f);
-			return r;
-		}
-	} else {
-		fprintf(stderr, "UNVERIFIED: %s is not checked against a keyring (--keyring)\n", iso);
+		kexec_exec();
+		r = HEADS_EXIT_FAIL;
 	}
-	if (!iso_path || !device) {
-		r = iso_locate(&f, &loc_path, &loc_dev, &loc_uuid);
-		if (r < 0) {
-			fprintf(stderr, "heads iso entries: %s: cannot tell which device and path "
-				"the booted system will find it at (%s); give --device and "
-				"--iso-path\n", iso, strerror(-r));
-			iso_close(&f);
-			return HEADS_EXIT_FAIL;
-		}
-	}
-	struct iso_boot_opts bo = {
-		.iso_path = iso_path ? iso_path : loc_path,
-		.device = device ? device : loc_dev,
-		.uuid = uuid ? uuid : device ? NULL : loc_uuid,
-		.add = add, .remove = remove,
-	};
-	r = iso_entries(&f, &tree, &l);
-	if (r < 0) {
-		fprintf(stderr, "heads iso entries: %s: no boot entries could be read (%s)\n", iso,
-			strerror(-r));
-		iso_close(&f);
-		boot_entries_free(&l);
-		return HEADS_EXIT_FAIL;
-	}
-	struct iso_entry_info *info = xcalloc(l.n ? l.n : 1, sizeof(*info));
-	for (size_t i = 0; i < l.n; i++)
-		iso_entry_prepare(&l.v[i], &tree, &bo, &info[i]);
-	if (mode == 'j') {
-		_cleanup_free_ char *j = bootcfg_to_json(&l);
-		fputs(j, stdout);
-	} else if (mode == 'l') {
-		for (size_t i = 0; i < l.n; i++) {
-			_cleanup_free_ char *s = boot_entry_to_line(&l.v[i]);
-			printf("%s\n", s);
-		}
-	} else {
-		for (size_t i = 0; i < l.n; i++) {
-			_cleanup_free_ char *t = str_escape_controls(l.v[i].title, false);
-			_cleanup_free_ char *cl = str_escape_controls(l.v[i].cmdline, false);
-			printf("%zu\t%s\t%s\t%s\t%s\t%s\n", i + 1, iso_compat_mark(info[i].compat),
-			       iso_family_name(info[i].family), t, cl, info[i].why);
-		}
-	}
-	if (!l.n)
-		fprintf(stderr, "heads iso entries: %s: no bootable entry in its configuration\n", iso);
-	for (size_t i = 0; i < l.n; i++)
-		iso_entry_info_free(&info[i]);
-	free(info);
-	boot_entries_free(&l);
-	iso9660_tree_free(&tree);
-	iso_close(&f);
-	if (fflush(stdout) != 0)
-		status = HEADS_EXIT_FAIL;
-	return status;
+out:
+	kexec_plan_free(&plan);
+	ctx_free(&c);
+	return r;
 }
 
 static const struct heads_subcommand subs[] = {
 	{"verify", "check an ISO's signature (detached or a signed SHA256SUMS)", do_verify},
 	{"entries", "an ISO's boot entries with the words that find the ISO", do_entries},
+	{"kexec", "load an ISO entry's kernel and initrd (checked bytes) with kexec", do_kexec},
 	{},
 };
 

@@ -545,6 +545,65 @@ class Entries(IsoCase):
         self.assertIn("not a readable ISO 9660 image", r.stderr)
 
 
+class Kexec(IsoCase):
+    """heads iso kexec --dry-run: the plan's files are the image's bytes."""
+
+    def plan(self, iso, *args):
+        return run("iso", "kexec", "--iso", iso, "--device", DEV, "--iso-path", "/isos/live.iso",
+                   "--dry-run", *args)
+
+    def fields(self, out):
+        d = {}
+        for l in out.splitlines():
+            k, _, v = l.partition(": ")
+            d.setdefault(k, v)
+        return d
+
+    def test_unverified_plan(self):
+        iso = self.make_iso()
+        r = self.plan(iso, "--entry", "1", "--board-add", "console=ttyS0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("UNVERIFIED"))
+        f = self.fields(r.stdout)
+        self.assertEqual(f["verified"], "NO (UNVERIFIED)")
+        self.assertEqual(f["kernel-sha256"].split()[0],
+                         hashlib.sha256(b"kernel placeholder\n").hexdigest())
+        self.assertEqual(f["initrd-sha256"].split()[0],
+                         hashlib.sha256(b"initrd placeholder\n").hexdigest())
+        self.assertEqual(f["cmdline"].split(),
+                         ["findiso=/isos/live.iso", "boot=live", "components", "quiet", "splash",
+                          "console=ttyS0"])
+
+    def test_verified_plan(self):
+        iso = self.make_iso(pad_mib=3)
+        sign(Keys.distro, iso, iso + ".sig")
+        r = self.plan(iso, "--entry", "2", "--keyring", Keys.keyring)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        f = self.fields(r.stdout)
+        self.assertEqual(f["verified"], "yes")
+        self.assertEqual(f["kernel-sha256"].split()[0],
+                         hashlib.sha256(b"kernel placeholder\n").hexdigest())
+
+    def test_unsigned_with_keyring_loads_nothing(self):
+        iso = self.make_iso()
+        r = self.plan(iso, "--entry", "1", "--keyring", Keys.keyring)
+        self.assertEqual(r.returncode, 1)
+        self.assertNotIn("kernel-sha256", r.stdout)
+
+    def test_entry_out_of_range_and_xen(self):
+        iso = self.make_iso()
+        self.assertEqual(self.plan(iso, "--entry", "3").returncode, 1)
+        self.assertEqual(self.plan(iso).returncode, 2)
+        q = self.make_iso("qubes.iso", files={
+            "isolinux/isolinux.cfg": "LABEL q\n  KERNEL mboot.c32\n"
+                                     "  APPEND xen.gz --- vmlinuz --- initrd.img\n",
+            "isolinux/mboot.c32": "m\n", "isolinux/xen.gz": "x\n",
+            "isolinux/vmlinuz": "k\n", "isolinux/initrd.img": "i\n"})
+        r = self.plan(q, "--entry", "1")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("only Linux entries", r.stderr)
+
+
 class Fixtures(IsoCase):
     """The real ISO roots of tests/data/bootcfg, made into ISO images: the
     entries read from the image equal `heads entries` on the directory (the

@@ -197,6 +197,16 @@ void iso_mark_entries(struct iso_file *f, const struct iso9660_tree *t,
 int iso_load(struct iso_file *f, const struct iso9660_tree *t, const char *path, uint64_t max,
 	     int *ret_fd, uint64_t *ret_size, uint8_t ret_sha256[32]);
 
+/* A kexec plan (kexec.h) for a Linux entry of the image: kernel and
+ * initrds loaded with iso_load() (several initrds concatenated, each padded
+ * to 4 bytes, as kexec.c does), the command line = e->cmdline (already
+ * final, iso_entry_prepare) with board_add appended where missing.
+ * plan->verified is true only when the reads were checked (f->checked).
+ * Xen/multiboot entries: -EOPNOTSUPP. */
+struct kexec_plan;
+int iso_plan_build(struct iso_file *f, const struct iso9660_tree *t, const struct boot_entry *e,
+		   const char *board_add, struct kexec_plan *ret);
+
 /* The ISO's boot entries: the image is read with iso9660.h through
  * iso_read_at();
  * its configuration files (*.cfg, *.conf, *.lst, grubenv, at most

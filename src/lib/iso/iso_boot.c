@@ -1,6 +1,7 @@
 /* iso_boot.c - an ISO's boot entries and the command-line words each
  * distribution family needs to find its ISO file after kexec. */
 #include "iso/iso.h"
+#include "kexec.h"
 #include "log.h"
 #include "util.h"
 
@@ -448,4 +449,77 @@ int iso_load(struct iso_file *f, const struct iso9660_tree *t, const char *path,
 	*ret_fd = TAKE_FD(mfd);
 	*ret_size = x->size;
 	return 0;
+}
+
+static int blob_from_iso(struct iso_file *f, const struct iso9660_tree *t, const char *path,
+			 struct boot_blob *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	int r = iso_load(f, t, path, BOOT_VIEW_MAX_LOAD, &b->fd, &b->size, b->sha256);
+	if (r < 0)
+		return r;
+	b->path = xstrdup(path);
+	b->real = xasprintf(".%s", path);
+	b->verified = f->checked;
+	return 0;
+}
+
+int iso_plan_build(struct iso_file *f, const struct iso9660_tree *t, const struct boot_entry *e,
+		   const char *board_add, struct kexec_plan *ret)
+{
+	struct kexec_plan p = {.kind = e->kind, .initrd_fd = -1, .verified = f->checked};
+	int r;
+
+	if (e->kind != BOOT_LINUX)
+		return log_error_errno(-EOPNOTSUPP, "%s: %s: only Linux entries boot from an ISO file",
+				       f->path, e->title);
+	p.bootdir = xstrdup(f->path);
+	p.kernel.fd = -1;
+	r = blob_from_iso(f, t, e->kernel, &p.kernel);
+	if (r < 0)
+		goto fail;
+	p.initrd = xcalloc(e->n_initrd ? e->n_initrd : 1, sizeof(*p.initrd));
+	for (size_t i = 0; i < e->n_initrd; i++) {
+		r = blob_from_iso(f, t, e->initrd[i], &p.initrd[i]);
+		p.n_initrd = i + 1;
+		if (r < 0)
+			goto fail;
+	}
+	if (p.n_initrd == 1) {
+		p.initrd_fd = p.initrd[0].fd;
+	} else if (p.n_initrd > 1) {
+		int mfd = memfd_create("heads-iso-initrds", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (mfd < 0) {
+			r = log_error_errno(-errno, "memfd_create");
+			goto fail;
+		}
+		p.initrd_fd = mfd;
+		_cleanup_free_ uint8_t *buf = xmalloc(ISO_CHUNK);
+		for (size_t i = 0; i < p.n_initrd && r >= 0; i++) {
+			static const uint8_t pad[4];
+			ssize_t n;
+			if (lseek(p.initrd[i].fd, 0, SEEK_SET) < 0) {
+				r = -errno;
+				break;
+			}
+			while ((n = read(p.initrd[i].fd, buf, ISO_CHUNK)) > 0 && r >= 0)
+				r = write_full(mfd, buf, (size_t)n);
+			if (n < 0)
+				r = -errno;
+			if (r >= 0 && p.initrd[i].size % 4)
+				r = write_full(mfd, pad, 4 - p.initrd[i].size % 4);
+			(void)lseek(p.initrd[i].fd, 0, SEEK_SET);
+		}
+		if (r < 0 || lseek(mfd, 0, SEEK_SET) < 0) {
+			r = log_error_errno(r < 0 ? r : -errno, "cannot concatenate the initrds");
+			goto fail;
+		}
+	}
+	p.cmdline = bootcfg_build_cmdline(e->cmdline, NULL, NULL, board_add, &p.cmdline_too_long);
+	*ret = p;
+	return 0;
+fail:
+	kexec_plan_free(&p);
+	return r;
 }
