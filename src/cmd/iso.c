@@ -19,6 +19,7 @@ static const char usage[] =
 	"                        [--progress]\n"
 	"       heads iso entries --iso FILE [--keyring K [--key-file F]] [--device D]\n"
 	"                        [--uuid U] [--iso-path P] [--add WORDS] [--remove WORDS]\n"
+	"                        [--overrides DIR]\n"
 	"                        [--json|--lines]\n"
 	"       heads iso kexec --iso FILE --entry N [entries options] [--board-add W]\n"
 	"                        [--kexec PATH] [--dry-run|--exec]\n"
@@ -52,6 +53,11 @@ static const char usage[] =
 	"  --uuid U       that file system's UUID (default: from the device)\n"
 	"  --iso-path P   FILE's path on the medium (default: from its mount point)\n"
 	"  --add WORDS    words added to every entry; --remove WORDS words removed\n"
+	"  --overrides DIR  per-ISO overrides (the reference's kexec_iso/<path>/):\n"
+	"                 kexec_iso_add.txt replaces the words that find the ISO,\n"
+	"                 kexec_iso_remove.txt lists words to remove; used only if\n"
+	"                 DIR/kexec.sig verifies against --keyring ($ISO_PATH and\n"
+	"                 $DEV_UUID are substituted, no shell; other '$' refused)\n"
 	"  --keyring K    verify FILE first (as verify does); not VERIFIED: exit 1.\n"
 	"                 The entries are then parsed only from bytes whose 1 MiB\n"
 	"                 chunk matches the digest recorded by that check\n"
@@ -185,7 +191,9 @@ static int do_verify(int argc, char **argv)
 
 struct ctx {
 	const char *iso, *keyring, *key_file, *device, *uuid, *iso_path, *add, *remove;
-	const char *board_add, *kexec_tool;
+	const char *board_add, *kexec_tool, *overrides;
+	struct iso_overrides ov;
+	char *remove_all;
 	unsigned long long entry;
 	int mode;       /* entries: 'j' json, 'l' lines, 0 text; kexec: 'n' dry-run, 'x' exec, 0 load */
 	struct iso_file f;
@@ -208,6 +216,8 @@ static void ctx_free(struct ctx *c)
 	free(c->loc_path);
 	free(c->loc_dev);
 	free(c->loc_uuid);
+	iso_overrides_free(&c->ov);
+	free(c->remove_all);
 }
 
 /* Open, (plan, verify,) parse and prepare the entries. Exit status. */
@@ -259,6 +269,21 @@ static int prepare(struct ctx *c, const char *cmd)
 		.uuid = c->uuid ? c->uuid : c->device ? NULL : c->loc_uuid,
 		.add = c->add, .remove = c->remove,
 	};
+	if (c->overrides) {
+		r = iso_overrides_load(c->overrides, c->keyring, bo.iso_path, bo.uuid, &c->ov);
+		if (r < 0) {
+			fprintf(stderr, "heads %s: %s: overrides refused (%s)\n", cmd, c->overrides,
+				strerror(-r));
+			return HEADS_EXIT_FAIL;
+		}
+		if (c->ov.present) {
+			fprintf(stderr, "%s: signed ISO overrides used\n", c->overrides);
+			bo.replace_add = c->ov.add;
+			c->remove_all = xasprintf("%s %s", c->remove ? c->remove : "",
+						  c->ov.remove ? c->ov.remove : "");
+			bo.remove = c->remove_all;
+		}
+	}
 	r = iso_entries(&c->f, &c->tree, &c->l);
 	if (r < 0) {
 		fprintf(stderr, "heads %s: %s: no boot entries could be read (%s)\n", cmd, c->iso,
@@ -289,6 +314,7 @@ static int parse(struct ctx *c, const char *cmd, bool kexec, int argc, char **ar
 		{"json", no_argument, NULL, 'j'},
 		{"lines", no_argument, NULL, 'l'},
 		{"entry", required_argument, NULL, 'e'},
+		{"overrides", required_argument, NULL, 'o'},
 		{"board-add", required_argument, NULL, OPT_BOARD_ADD},
 		{"kexec", required_argument, NULL, OPT_KEXEC},
 		{"dry-run", no_argument, NULL, OPT_DRY},
@@ -309,6 +335,7 @@ static int parse(struct ctx *c, const char *cmd, bool kexec, int argc, char **ar
 		case 'P': c->iso_path = optarg; break;
 		case 'a': c->add = optarg; break;
 		case 'r': c->remove = optarg; break;
+		case 'o': c->overrides = optarg; break;
 		case 'j': case 'l':
 			if (kexec)
 				return cmd_usage_error(cmd, "--json/--lines are options of iso entries");

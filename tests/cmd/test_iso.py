@@ -514,6 +514,60 @@ class Entries(IsoCase):
             self.assertNotIn("quiet", x["cmdline"])
             self.assertNotIn("splash", x["cmdline"])
 
+    def overrides(self, add=None, remove=None, signer=None):
+        d = os.path.join(self.media, "kexec_iso", "isos", "live.iso")
+        os.makedirs(d, exist_ok=True)
+        listing = b""
+        for name, text in (("kexec_iso_add.txt", add), ("kexec_iso_remove.txt", remove)):
+            if text is not None:
+                with open(os.path.join(d, name), "w") as f:
+                    f.write(text + "\n")
+                with open(os.path.join(d, name), "rb") as f:
+                    listing += f"{hashlib.sha256(f.read()).hexdigest()}  {name}\n".encode()
+        if signer:
+            lp = os.path.join(self.tmp, "listing")
+            with open(lp, "wb") as f:
+                f.write(listing)
+            sign(signer, lp, os.path.join(d, "kexec.sig"), armor=True)
+        return d
+
+    def test_signed_overrides_replace_the_words(self):
+        iso = self.make_iso()
+        sign(Keys.distro, iso, iso + ".sig")
+        d = self.overrides(add="findiso=${ISO_PATH} iso-uuid=$DEV_UUID custom=1",
+                           remove="quiet", signer=Keys.distro)
+        rows = self.rows(self.entries(iso, "--keyring", Keys.keyring, "--overrides", d,
+                                      "--uuid", "1234-ABCD"))
+        for x in rows:
+            self.assertIn("findiso=/isos/live.iso", x["cmdline"])
+            self.assertIn("iso-uuid=1234-ABCD", x["cmdline"])
+            self.assertIn("custom=1", x["cmdline"])
+            self.assertNotIn("quiet", x["cmdline"])
+            self.assertIn("kexec_iso_add.txt", x["why"])
+
+    def test_unsigned_or_foreign_overrides_are_ignored(self):
+        iso = self.make_iso()
+        sign(Keys.distro, iso, iso + ".sig")
+        for signer in (None, Keys.other):
+            with self.subTest(signer=signer):
+                d = self.overrides(add="custom=1", remove="quiet", signer=signer)
+                r = self.entries(iso, "--keyring", Keys.keyring, "--overrides", d)
+                self.assertIn("ISO overrides", r.stderr)
+                rows = self.rows(r)
+                self.assertIn("quiet", rows[0]["cmdline"])  # the GRUB entry has it
+                for x in rows:
+                    self.assertNotIn("custom=1", x["cmdline"])
+                    self.assertIn("findiso=/isos/live.iso", x["cmdline"])
+                shutil.rmtree(d)
+
+    def test_overrides_with_a_shell_expansion_are_refused(self):
+        iso = self.make_iso()
+        sign(Keys.distro, iso, iso + ".sig")
+        d = self.overrides(add="findiso=$(reboot)", signer=Keys.distro)
+        r = self.entries(iso, "--keyring", Keys.keyring, "--overrides", d)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("shell expansion", r.stderr)
+
     def test_keyring_refuses_unsigned(self):
         iso = self.make_iso()
         r = self.entries(iso, "--keyring", Keys.keyring)

@@ -158,9 +158,28 @@ struct iso_boot_opts {
 	const char *iso_path;  /* the ISO's path on its medium, "/isos/x.iso" */
 	const char *device;    /* the medium as the OS finds it: /dev/disk/by-uuid/U or /dev/sdb1 */
 	const char *uuid;      /* the medium's file-system UUID (NULL if none) */
-	const char *add;       /* extra words (configuration, per-ISO override) */
+	const char *add;       /* extra words (configuration) */
 	const char *remove;    /* words to remove */
+	const char *replace_add; /* a per-ISO kexec_iso_add.txt: replaces the family words */
 };
+
+/* Per-ISO overrides (reference kexec-iso-init, heads-behaviour 1.7):
+ * dir/kexec_iso_add.txt replaces the words that find the ISO,
+ * dir/kexec_iso_remove.txt gives words to remove. Used only when
+ * dir/kexec.sig verifies (sig.h: `sha256sum kexec*.txt` of dir) against the
+ * keyring; otherwise ignored with a warning (present = false), as the
+ * reference's check_config copies nothing unsigned. Never a shell:
+ * $ISO_PATH/${ISO_PATH} and $DEV_UUID/${DEV_UUID} are replaced by iso_path
+ * and uuid, any other '$' or '`' refuses the file (-EINVAL). A missing dir
+ * is no override (0). */
+struct iso_overrides {
+	bool present;
+	char *add;    /* NULL: no kexec_iso_add.txt */
+	char *remove;
+};
+int iso_overrides_load(const char *dir, const char *keyring, const char *iso_path,
+		       const char *uuid, struct iso_overrides *ret);
+void iso_overrides_free(struct iso_overrides *o);
 
 struct iso_entry_info {
 	enum iso_family family;

@@ -190,6 +190,12 @@ void iso_entry_prepare(struct boot_entry *e, const struct iso9660_tree *tree,
 			break;
 		}
 	}
+	if (o->replace_add && i.compat != ISO_COMPAT_NO) {
+		free(add);
+		add = xstrdup(o->replace_add);
+		free(i.why);
+		i.why = xstrdup("the ISO's signed kexec_iso_add.txt gives the words");
+	}
 	if (o->add && *o->add) {
 		char *t = xasprintf("%s %s", add, o->add);
 		free(add);
