@@ -335,7 +335,7 @@ out:
 int iso_locate(struct iso_file *f, char **ret_path, char **ret_device, char **ret_uuid)
 {
 	_cleanup_free_ char *link = xasprintf("/proc/self/fd/%d", f->fd);
-	_cleanup_free_ char *self = NULL, *uevent = NULL, *devname = NULL, *uuid = NULL;
+	_cleanup_free_ char *self = NULL, *devname = NULL, *uuid = NULL;
 	char buf[4096];
 	struct stat st, pst;
 	ssize_t n;
