@@ -370,11 +370,11 @@ int media_scan(char *const *disks, size_t n, struct media_scan *ret)
 		struct probe p;
 		char **parts;
 		size_t np;
-		if (stat(disks[i], &st) < 0 || !S_ISBLK(st.st_mode)) {
-			int r = log_error_errno(-(errno ? errno : ENOTBLK), "%s: not a block device",
-						disks[i]);
+		int e = stat(disks[i], &st) < 0 ? -errno : S_ISBLK(st.st_mode) ? 0 : -ENOTBLK;
+		if (e < 0) {
+			log_error_errno(e, "%s: not a block device", disks[i]);
 			media_scan_free(&s);
-			return r ? r : -ENOTBLK;
+			return e;
 		}
 		probe_dev(disks[i], &p);
 		partitions(disks[i], &parts, &np);
