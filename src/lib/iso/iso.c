@@ -326,7 +326,7 @@ int iso_sums_find(const char *buf, size_t len, const char *name, uint8_t ret[32]
 		const char *sp = memchr(l, ' ', ll);
 		if (!sp)
 			return log_error_errno(-EINVAL, "checksum list line %u: no name", lineno);
-		if (sp[1] == '(' ) { /* BSD: ALG (NAME) = HEX */
+		if (sp + 1 < l + ll && sp[1] == '(') { /* BSD: ALG (NAME) = HEX */
 			size_t al = (size_t)(sp - l);
 			const char *end = l + ll;
 			const char *close = NULL;
