@@ -726,7 +726,7 @@ static int verify_sums(gpgme_ctx_t ctx, struct iso_file *f, const struct iso_ver
 				sig = NULL;
 				continue;
 			}
-			snprintf(res->method, sizeof(res->method), "%s (clear-signed)", de->d_name);
+			snprintf(res->method, sizeof(res->method), "%.100s (clear-signed)", de->d_name);
 			break;
 		}
 		closedir(d);
