@@ -174,8 +174,14 @@ static int failure_menu(struct menu *m, enum ui_bg bg, const char *title, const 
 		    retry ? ARRAY_SIZE(retry_items) : ARRAY_SIZE(fail_items), 0);
 	if (ui_fatal(r))
 		return r;
-	if (retry)
-		return r == 0 ? menu_update_hotp(m) : 0;
+	if (retry && r == 0)
+		return menu_update_hotp(m);
+	if (retry) {
+		/* reference: Ignore clears the gate (no code is not tampering) */
+		m->gate_required = false;
+		m->skip_to_menu = true;
+		return 0;
+	}
 	switch (r) {
 	case 0:
 		return regenerate(m);

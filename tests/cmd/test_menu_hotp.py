@@ -138,11 +138,38 @@ class MenuHotp(test_menu.MenuTest):
         self.assertNotIn("=== countdown", r.stdout)
 
 
+    def test_wrong_admin_pin_retries_shown(self):
+        """Enrolment: the retries left are shown before each prompt; with 3
+        left, 2 attempts (min(retries-1, 3)); two wrong PINs: not enrolled
+        (the last retry is kept), and the next boot has no HOTP code."""
+        r = self.hmenu(OWN, OWN_SECRETS + ["87654321", PIN])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("Admin PIN (3 tries left):", r.stdout)
+        self.assertIn("Admin PIN (2 tries left):", r.stdout)
+        self.assertIn("=== msgbox [normal] HOTP enrolled", r.stdout)
+
+    def test_two_wrong_admin_pins_not_enrolled(self):
+        r = self.hmenu(OWN[:4] + ["r", "i", "p"], OWN_SECRETS + ["87654321", "87654322"])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("Admin PIN (2 tries left):", r.stdout)
+        self.assertNotIn("Admin PIN (1 tries left):", r.stdout)
+        self.assertIn("=== msgbox [error] ERROR: HOTP not enrolled", r.stdout)
+        self.assertIn("=== menu [warning] Error checking code", r.stdout)
+        self.assertEqual(self.hotp_status(r.stdout)[-1], "Unverified")
+        self.assertNotIn("=== countdown", r.stdout)
+        self.assertFalse(os.path.exists(self.counter_path()))
+        info = subprocess.run([DONGLE_TEST, "hotp", "info", "--test-model", self.model],
+                              capture_output=True, text=True, timeout=60)
+        self.assertIn("Card counters: Admin 1,", info.stdout)
+
+
 class MenuHotpNk3(MenuHotp):
     """The Nitrokey 3 model: no Secrets PIN yet, so the PIN entered (twice)
     becomes it."""
     kind = "nk3"
     pins = [PIN, PIN]
+    test_wrong_admin_pin_retries_shown = None
+    test_two_wrong_admin_pins_not_enrolled = None
 
 
 if __name__ == "__main__":
