@@ -9,6 +9,7 @@
  * Only on boards with CONFIG_HOTPKEY=y; elsewhere the HOTP field stays empty
  * (the status line shows no HOTP at all). m->hotp_success is true only when
  * a code was computed and the dongle accepted it: auto-boot is gated on it. */
+#include "boot/integrity.h"
 #include "cmd/cmd.h"
 #include "dongle/dongle.h"
 #include "dongle/hotp_boot.h"
@@ -197,7 +198,8 @@ int menu_update_hotp(struct menu *m)
 {
 	_cleanup_dongle_ struct dongle *d = NULL;
 	_cleanup_tpm_ struct tpm *t = NULL;
-	_cleanup_free_ char *path = NULL, *text = NULL;
+	_cleanup_free_ char *path = NULL, *text = NULL, *mp = NULL;
+	unsigned long mflags = 0;
 	struct hotp_boot_result res;
 	enum dongle_result dr;
 	int r;
@@ -227,11 +229,17 @@ int menu_update_hotp(struct menu *m)
 	if ((r = firmware_notice(m, d)) < 0)
 		return r;
 	path = xasprintf("%s/%s", m->bootdir, OTP_COUNTER_FILE);
-	r = menu_tpm_open(m, &t);
-	if (r == 0)
-		r = hotp_boot_verify(t, 0, path, d, &res);
-	if (r < 0)
+	/* /boot is mounted read-only: rw for the counter file, ro after */
+	if ((r = menu_tpm_open(m, &t)) < 0)
 		res = (struct hotp_boot_result){.code_error = r, .stage = HOTP_STAGE_TPM};
+	else if ((r = integrity_boot_writable(m->bootdir, &mp, &mflags)) < 0)
+		res = (struct hotp_boot_result){.code_error = r, .stage = HOTP_STAGE_WRITE};
+	else {
+		r = hotp_boot_verify(t, 0, path, d, &res);
+		(void)integrity_boot_restore_ro(mp, mflags);
+		if (r < 0)
+			res = (struct hotp_boot_result){.code_error = r, .stage = HOTP_STAGE_READ};
+	}
 	set_hotp(m, hotp_status_word(&res), UI_BG_NORMAL);
 	if (res.code_error) {
 		_cleanup_free_ char *why = res.stage == HOTP_STAGE_TPM
@@ -336,7 +344,13 @@ int menu_hotp_enrol(struct menu *m, const struct secret *key)
 	}
 	if (dr == DONGLE_OK) {
 		path = xasprintf("%s/%s", m->bootdir, OTP_COUNTER_FILE);
-		r = otp_counter_write(path, 2);
+		_cleanup_free_ char *mp = NULL;
+		unsigned long mflags = 0;
+		r = integrity_boot_writable(m->bootdir, &mp, &mflags);
+		if (r == 0) {
+			r = otp_counter_write(path, 2);
+			(void)integrity_boot_restore_ro(mp, mflags);
+		}
 		if (r < 0) {
 			text = xasprintf("Your %s was enrolled, but %s could not be written: %s.",
 					 info.brand, path, strerror(-r));
