@@ -106,6 +106,8 @@ static const char usage[] =
 	"  --rom FILE            the ROM config area (device or image) where ownership\n"
 	"                        stores the public key (default: the board's, found by\n"
 	"                        its serial \"heads-rom\"; none: the key is not kept)\n"
+	"  --test-model SPEC     only in the test build heads-dongle-test: a HOTP\n"
+	"                        dongle model instead of USB (refused by heads)\n"
 	"\n"
 	"Exit status: 0 booted (dry: the kexec plan was printed), powered off or\n"
 	"rebooted; 1 a failure that ends the menu; 2 usage; 3 the UI ended (script\n"
@@ -568,8 +570,10 @@ static int refresh_totp(struct menu *m)
 {
 	m->skip_to_menu = false;
 	m->bg = UI_BG_NORMAL;
-	menu_update_hotp(m);
-	return menu_update_totp(m);
+	int r = menu_update_totp(m);
+	if (ui_fatal(r) || m->done)
+		return r;
+	return menu_update_hotp(m);
 }
 
 static int main_menu(struct menu *m)
@@ -622,12 +626,16 @@ static int startup(struct menu *m)
 	r = menu_gpg_key_check(m);
 	if (ui_fatal(r) || m->done)
 		return r;
-	menu_update_hotp(m);
 	r = menu_update_totp(m);
 	if (ui_fatal(r) || m->done)
 		return r;
-	/* Auto-boot only with a successful HOTP, as the reference. */
-	if (streq(m->hotp, "Success") && config_get(&m->cfg, "CONFIG_AUTO_BOOT_TIMEOUT")) {
+	r = menu_update_hotp(m); /* checks only when the TOTP unsealed */
+	if (ui_fatal(r) || m->done)
+		return r;
+	/* Auto-boot only after a successful HOTP check (a code the TPM
+	 * computed, accepted by the dongle), as the reference; the default
+	 * entry is verified by menu_default_boot before anything loads. */
+	if (m->hotp_success && config_get(&m->cfg, "CONFIG_AUTO_BOOT_TIMEOUT")) {
 		unsigned long long secs;
 		if (parse_uint(config_get(&m->cfg, "CONFIG_AUTO_BOOT_TIMEOUT"), 3600, &secs) == 0 &&
 		    secs > 0) {
@@ -687,6 +695,7 @@ static int run(int argc, char **argv)
 		{"trace", required_argument, NULL, 'T'},
 		{"modules", required_argument, NULL, 'M'},
 		{"rom", required_argument, NULL, 'O'},
+		{"test-model", required_argument, NULL, 'D'},
 		{},
 	};
 	struct menu m = {
@@ -717,6 +726,12 @@ static int run(int argc, char **argv)
 		case 'T': m.trace = optarg; break;
 		case 'M': m.modules = optarg; break;
 		case 'O': m.rom = optarg; break;
+		case 'D':
+			if (!menu_hotp_test_build())
+				return cmd_usage_error("menu", "--test-model exists only in the "
+							       "test build (heads-dongle-test)");
+			m.dongle_model = optarg;
+			break;
 		case 'S': uo.script_path = optarg; break;
 		case 'u':
 			if ((r = ui_mode_from_string(optarg)) < 0)

@@ -37,6 +37,12 @@ struct menu {
 	const char *rom;          /* ROM config area device/image; NULL: the board's */
 	const char *board;
 	char totp[128], hotp[128];
+	/* HOTP (flow/hotp.c): the dongle model of heads-dongle-test (NULL:
+	 * USB), the last brand seen, the firmware notice shown, and whether
+	 * the last check succeeded (a code computed and accepted): auto-boot
+	 * needs it. */
+	const char *dongle_model, *hotp_brand;
+	bool hotp_fw_shown, hotp_success;
 	char totp_reason[512];
 	enum ui_bg bg;
 	bool tpm_on, live, skip_to_menu, gate_required;
@@ -146,7 +152,15 @@ int menu_choose_entry(struct menu *m, enum ui_bg bg, const char *title, const ch
 			const struct boot_entries *l, size_t dflt);
 void menu_utc_now(char date[64]);
 void menu_refresh_status(struct menu *m);
-void menu_update_hotp(struct menu *m);
+/* flow/hotp.c: the HOTP check (status word in m->hotp; prompts and
+ * failure menus); 0 or a fatal UI error. */
+int menu_update_hotp(struct menu *m);
+/* The HOTP secret key into the dongle after a new TOTP secret (PIN asked,
+ * counter file 2); 0 (outcome told) or a fatal UI error. */
+int menu_hotp_enrol(struct menu *m, const struct secret *key);
+bool menu_hotp_enabled(const struct menu *m);
+/* heads-dongle-test (device models linked in): --test-model is accepted. */
+bool menu_hotp_test_build(void);
 int menu_seal_totp_with(struct menu *m, struct tpm *t, const struct secret *owner);
 int menu_update_totp(struct menu *m);
 int menu_compute_totp(struct menu *m);

@@ -348,6 +348,7 @@ int menu_ownership(struct menu *m, bool clean_boot)
 		return menu_power_off_how(m, RB_AUTOBOOT);
 	m->skip_to_menu = false;
 	m->bg = UI_BG_NORMAL;
-	menu_update_hotp(m);
-	return menu_update_totp(m);
+	if (ui_fatal(r = menu_update_totp(m)) || m->done)
+		return r;
+	return menu_update_hotp(m);
 }

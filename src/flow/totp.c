@@ -88,14 +88,6 @@ int menu_compute_totp(struct menu *m)
 	}
 }
 
-void menu_update_hotp(struct menu *m)
-{
-	/* HOTP dongles (hotp_verification) are not driven by this build. */
-	snprintf(m->hotp, sizeof(m->hotp), "%s",
-		 config_enabled(&m->cfg, "CONFIG_HOTPKEY") ? "unavailable" : "");
-}
-
-
 /* Reference "ERROR: TOTP Generation Failed!" menu. */
 static int totp_failed_menu(struct menu *m)
 {
@@ -204,7 +196,9 @@ int menu_seal_totp_with(struct menu *m, struct tpm *t, const struct secret *owne
 	if (note)
 		log_info("no code in this boot (%s); it will work after a reboot with unchanged "
 			 "firmware", note);
-	return show_totp_qr(m, key);
+	r = show_totp_qr(m, key);
+	/* the same secret into the HOTP dongle (reference seal-hotpkey) */
+	return r < 0 ? r : menu_hotp_enrol(m, key);
 }
 
 /* Reference generate_totp_hotp (gated by the integrity report). */

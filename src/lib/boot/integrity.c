@@ -981,3 +981,13 @@ out:
 		ret->rollback = res.rollback;
 	return r;
 }
+
+int integrity_boot_writable(const char *bootdir, char **ret_mp, unsigned long *ret_flags)
+{
+	return make_writable(bootdir, ret_mp, ret_flags);
+}
+
+int integrity_boot_restore_ro(const char *mp, unsigned long flags)
+{
+	return mp ? restore_ro(mp, flags) : 0;
+}

@@ -154,4 +154,12 @@ struct integrity_sign_result {
 
 int integrity_sign(const struct integrity_sign_options *o, struct integrity_sign_result *ret);
 
+/* A write to /boot outside signing (the unsigned HOTP counter file, as the
+ * shell version's remount rw/ro): bootdir made writable, remounted rw when
+ * it is a read-only mount point (*ret_mp set, caller frees; NULL when
+ * nothing was remounted); integrity_boot_restore_ro(mp, flags) after the
+ * write (NULL mp: nothing to do). Read-only and not a mount point: -EROFS. */
+int integrity_boot_writable(const char *bootdir, char **ret_mp, unsigned long *ret_flags);
+int integrity_boot_restore_ro(const char *mp, unsigned long flags);
+
 #endif
