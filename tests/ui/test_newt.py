@@ -34,7 +34,8 @@ def lines_outside_windows(screen):
 def qr_from_screen(screen):
     """The half-block QR code on a captured screen as a PGM image (light
     module = glyph, as qr_render_utf8 draws it), with a quiet zone."""
-    rows = [l for l in screen.split("\n") if l.count("\u2588") >= 8]
+    rows = [l for l in screen.splitlines()
+            if sum(l.count(c) for c in "\u2588\u2580\u2584") >= 8]
     if not rows:
         return None
     start = min(min(l.index(c) for c in "\u2588\u2580\u2584" if c in l) for l in rows)
