@@ -1797,7 +1797,7 @@ static char *resolve_default(struct interp *in, struct menu *top, struct ctx *ct
 	return sb_take(&b);
 }
 
-int bc_parse_grub(struct boot_view *view, const char *config, struct boot_entries *l)
+static int bc_parse_grub(struct boot_view *view, const char *config, struct boot_entries *l)
 {
 	struct interp in = {0};
 	struct ctx top = {0};
@@ -1908,3 +1908,9 @@ void bc_parse_grubenv(const char *text, size_t len, bc_env_fn fn, void *ud)
 		p = le + 1;
 	}
 }
+
+const struct bc_parser bc_parser_grub = {
+	.format = BOOTCFG_GRUB,
+	.claims = NULL, /* the fallback */
+	.parse = bc_parse_grub,
+};
