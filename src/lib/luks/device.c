@@ -32,7 +32,7 @@ void luks_crypt_log(int level, const char *msg, void *usrptr)
 	log_debug("libcryptsetup: %.*s", (int)n, msg);
 }
 
-int open_luks_quiet(const char *path, bool quiet, struct crypt_device **ret)
+int luks_open_quiet(const char *path, bool quiet, struct crypt_device **ret)
 {
 	struct crypt_device *cd = NULL;
 	int r;
@@ -57,12 +57,12 @@ int open_luks_quiet(const char *path, bool quiet, struct crypt_device **ret)
 	return 0;
 }
 
-int open_luks(const char *path, struct crypt_device **ret)
+int luks_open(const char *path, struct crypt_device **ret)
 {
-	return open_luks_quiet(path, false, ret);
+	return luks_open_quiet(path, false, ret);
 }
 
-int version_of(struct crypt_device *cd)
+int luks_version_of(struct crypt_device *cd)
 {
 	const char *t = crypt_get_type(cd);
 	if (t && streq(t, CRYPT_LUKS1))
@@ -72,7 +72,7 @@ int version_of(struct crypt_device *cd)
 	return 0;
 }
 
-uint32_t used_slots(struct crypt_device *cd, int max)
+uint32_t luks_used_slots(struct crypt_device *cd, int max)
 {
 	uint32_t m = 0;
 	for (int i = 0; i < max && i < LUKS_MAX_SLOTS; i++) {
@@ -172,18 +172,18 @@ int luks_probe(const char *path, struct luks_device *ret)
 	_cleanup_free_ char *name = NULL;
 	int r;
 
-	r = open_luks(path, &cd);
+	r = luks_open(path, &cd);
 	if (r < 0)
 		return r;
-	d.version = version_of(cd);
+	d.version = luks_version_of(cd);
 	if (!d.version)
 		return log_error_errno(-EMEDIUMTYPE, "%s: unsupported LUKS version", path);
 	d.max_slots = crypt_keyslot_max(crypt_get_type(cd));
 	if (d.max_slots <= 0 || d.max_slots > LUKS_MAX_SLOTS)
 		return log_error_errno(-EINVAL, "%s: unexpected key slot count", path);
-	d.used_slots = used_slots(cd, d.max_slots);
+	d.used_slots = luks_used_slots(cd, d.max_slots);
 	if (d.version == 2) {
-		d.reencrypt = reencrypt_state_of(cd);
+		d.reencrypt = luks_reencrypt_state_of(cd);
 		d.luks1_pending = luks1_marker(cd) >= 0;
 	}
 	d.path = xstrdup(path);

@@ -83,7 +83,7 @@ int luks_header_listing(const struct luks_device *v, size_t n, const char *dir, 
 				*c = '_';
 		file = xasprintf("%s/lukshdr-%s", dir, mangled);
 		(void)unlink(file); /* crypt_header_backup refuses an existing file */
-		r = open_luks(order[i]->path, &cd);
+		r = luks_open(order[i]->path, &cd);
 		if (r < 0)
 			break;
 		r = crypt_header_backup(cd, NULL, file);

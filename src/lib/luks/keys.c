@@ -19,7 +19,7 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 
-int test_on(struct crypt_device *cd, const struct secret *pass, int slot)
+int luks_test_on(struct crypt_device *cd, const struct secret *pass, int slot)
 {
 	int r = crypt_activate_by_passphrase(cd, NULL, slot < 0 ? CRYPT_ANY_SLOT : slot,
 					     (const char *)pass->data, pass->len, 0);
@@ -29,9 +29,9 @@ int test_on(struct crypt_device *cd, const struct secret *pass, int slot)
 }
 
 /* The slot the DRK opens, or a logged error naming the device. */
-int drk_slot_of(struct crypt_device *cd, const char *path, const struct secret *drk)
+int luks_drk_slot_of(struct crypt_device *cd, const char *path, const struct secret *drk)
 {
-	int r = test_on(cd, drk, -1);
+	int r = luks_test_on(cd, drk, -1);
 	if (r == -EPERM)
 		log_error("%s: the Disk Recovery Key does not open it", path);
 	else if (r < 0)
@@ -42,15 +42,15 @@ int drk_slot_of(struct crypt_device *cd, const char *path, const struct secret *
 int luks_test_passphrase(const char *path, const struct secret *pass, int slot)
 {
 	_cleanup_crypt_ struct crypt_device *cd = NULL;
-	int r = open_luks(path, &cd);
+	int r = luks_open(path, &cd);
 	if (r < 0)
 		return r;
-	return test_on(cd, pass, slot);
+	return luks_test_on(cd, pass, slot);
 }
 
 /* The volume key opened by pass; returns the slot. */
-int get_volume_key(struct crypt_device *cd, const struct secret *pass,
-		   struct secret **ret_vk)
+int luks_get_volume_key(struct crypt_device *cd, const struct secret *pass,
+			struct secret **ret_vk)
 {
 	_cleanup_secret_ struct secret *vk = NULL;
 	int size = crypt_get_volume_key_size(cd);
@@ -98,8 +98,8 @@ int luks_argon2_guard(const struct luks_opts *o, const char *device, const char 
 }
 
 /* Set the PBKDF for the next key slot to that of slot `from`. */
-int copy_pbkdf(struct crypt_device *cd, const char *path, int from,
-	       const struct luks_opts *o)
+int luks_copy_pbkdf(struct crypt_device *cd, const char *path, int from,
+		    const struct luks_opts *o)
 {
 	struct crypt_pbkdf_type p = {0};
 	char type[32], hash[32];
@@ -141,16 +141,16 @@ int luks_add_duk(const char *path, const struct secret *drk, const struct secret
 	int r, version, max, std_slot;
 	uint32_t used;
 
-	r = open_luks(path, &cd);
+	r = luks_open(path, &cd);
 	if (r < 0)
 		return r;
-	version = version_of(cd);
+	version = luks_version_of(cd);
 	if (!version)
 		return log_error_errno(-EMEDIUMTYPE, "%s: unsupported LUKS version", path);
 	max = crypt_keyslot_max(crypt_get_type(cd));
 	std_slot = version == 1 ? LUKS_DUK_SLOT_LUKS1 : LUKS_DUK_SLOT_LUKS2;
 
-	r = get_volume_key(cd, drk, &vk);
+	r = luks_get_volume_key(cd, drk, &vk);
 	if (r == -EPERM) {
 		log_error("%s: the Disk Recovery Key does not open it", path);
 		return r;
@@ -160,7 +160,7 @@ int luks_add_duk(const char *path, const struct secret *drk, const struct secret
 	res.drk_slot = r;
 	log_info("%s: Disk Recovery Key is in key slot %d", path, res.drk_slot);
 
-	used = used_slots(cd, max);
+	used = luks_used_slots(cd, max);
 	for (int s = 0; s < max; s++) {
 		if (!(used & (UINT32_C(1) << s)) || s == res.drk_slot)
 			continue; /* the DRK slot is never touched */
@@ -183,7 +183,7 @@ int luks_add_duk(const char *path, const struct secret *drk, const struct secret
 		log_info("%s: wiped key slot %d", path, s);
 	}
 
-	used = used_slots(cd, max);
+	used = luks_used_slots(cd, max);
 	if (std_slot != res.drk_slot && !(used & (UINT32_C(1) << std_slot))) {
 		res.duk_slot = std_slot;
 	} else {
@@ -231,15 +231,15 @@ int luks_change_passphrase(const char *path, const struct secret *old_pass,
 	_cleanup_secret_ struct secret *vk = NULL;
 	int r, old_slot, new_slot;
 
-	r = open_luks(path, &cd);
+	r = luks_open(path, &cd);
 	if (r < 0)
 		return r;
-	old_slot = get_volume_key(cd, old_pass, &vk);
+	old_slot = luks_get_volume_key(cd, old_pass, &vk);
 	if (old_slot < 0 && old_slot != -EPERM)
 		return log_error_errno(old_slot, "%s: cannot test the current passphrase", path);
 	/* A run interrupted after the new slot was added leaves both; one
 	 * interrupted after the old slot was destroyed leaves only new. */
-	new_slot = test_on(cd, new_pass, -1);
+	new_slot = luks_test_on(cd, new_pass, -1);
 	if (new_slot < 0 && new_slot != -EPERM)
 		return log_error_errno(new_slot, "%s: cannot test the new passphrase", path);
 	if (old_slot < 0) {
@@ -268,19 +268,19 @@ int luks_change_passphrase(const char *path, const struct secret *old_pass,
 	}
 
 	int max = crypt_keyslot_max(crypt_get_type(cd));
-	if (__builtin_popcount(used_slots(cd, max)) >= max) {
+	if (__builtin_popcount(luks_used_slots(cd, max)) >= max) {
 		log_error("%s: no free key slot: a crash-safe change needs one (wipe an "
 			  "unused slot first)", path);
 		return -ENOSPC;
 	}
-	r = copy_pbkdf(cd, path, old_slot, opts);
+	r = luks_copy_pbkdf(cd, path, old_slot, opts);
 	if (r < 0)
 		return r;
 	new_slot = crypt_keyslot_add_by_key(cd, CRYPT_ANY_SLOT, (const char *)vk->data, vk->len,
 					    (const char *)new_pass->data, new_pass->len, 0);
 	if (new_slot < 0)
 		return log_error_errno(new_slot, "%s: cannot add the new passphrase", path);
-	r = test_on(cd, new_pass, new_slot);
+	r = luks_test_on(cd, new_pass, new_slot);
 	if (r != new_slot) {
 		(void)crypt_keyslot_destroy(cd, new_slot);
 		log_error("%s: the new passphrase does not open its new key slot %d; "

@@ -19,21 +19,21 @@ static inline void crypt_freep(struct crypt_device **cd)
 
 /* device.c */
 void luks_crypt_log(int level, const char *msg, void *usrptr);
-int open_luks_quiet(const char *path, bool quiet, struct crypt_device **ret);
-int open_luks(const char *path, struct crypt_device **ret);
-int version_of(struct crypt_device *cd);
-uint32_t used_slots(struct crypt_device *cd, int max);
+int luks_open_quiet(const char *path, bool quiet, struct crypt_device **ret);
+int luks_open(const char *path, struct crypt_device **ret);
+int luks_version_of(struct crypt_device *cd);
+uint32_t luks_used_slots(struct crypt_device *cd, int max);
 
 /* keys.c */
-int test_on(struct crypt_device *cd, const struct secret *pass, int slot);
-int drk_slot_of(struct crypt_device *cd, const char *path, const struct secret *drk);
-int get_volume_key(struct crypt_device *cd, const struct secret *pass,
-		   struct secret **ret_vk);
-int copy_pbkdf(struct crypt_device *cd, const char *path, int from,
-	       const struct luks_opts *o);
+int luks_test_on(struct crypt_device *cd, const struct secret *pass, int slot);
+int luks_drk_slot_of(struct crypt_device *cd, const char *path, const struct secret *drk);
+int luks_get_volume_key(struct crypt_device *cd, const struct secret *pass,
+			struct secret **ret_vk);
+int luks_copy_pbkdf(struct crypt_device *cd, const char *path, int from,
+		    const struct luks_opts *o);
 
 /* reencrypt.c */
-int reencrypt_state_of(struct crypt_device *cd);
+int luks_reencrypt_state_of(struct crypt_device *cd);
 
 /* reencrypt_luks1.c */
 int luks1_marker(struct crypt_device *cd);
@@ -43,8 +43,8 @@ int luks1_recover_header(const char *path, const struct secret *drk,
 int luks1_to_luks2(const char *path, const struct secret *drk, const struct luks_opts *o);
 int luks1_adopt(struct crypt_device *cd, const char *path, const struct secret *drk,
 		const struct luks_opts *o);
-int rebuild_header(const char *path, const struct secret *drk, int slot, int key_slot,
-		   const char *type, const struct luks_opts *o);
+int luks1_rebuild_header(const char *path, const struct secret *drk, int slot, int key_slot,
+			 const char *type, const struct luks_opts *o);
 bool luks1_done(const char *path, const struct secret *drk, const struct luks_opts *o);
 bool luks1_teardown_window(const char *path, const struct secret *drk, int slot);
 

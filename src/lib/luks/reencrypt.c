@@ -55,7 +55,7 @@ static int reencrypt_progress(uint64_t size, uint64_t offset, void *usrptr)
 	return p->o && p->o->interrupt && *p->o->interrupt ? 1 : 0;
 }
 
-int reencrypt_state_of(struct crypt_device *cd)
+int luks_reencrypt_state_of(struct crypt_device *cd)
 {
 	switch (crypt_reencrypt_status(cd, NULL)) {
 	case CRYPT_REENCRYPT_NONE:
@@ -72,12 +72,12 @@ int reencrypt_state_of(struct crypt_device *cd)
 int luks_reencrypt_state(const char *path)
 {
 	_cleanup_crypt_ struct crypt_device *cd = NULL;
-	int r = open_luks(path, &cd);
+	int r = luks_open(path, &cd);
 	if (r < 0)
 		return r;
-	if (version_of(cd) != 2)
+	if (luks_version_of(cd) != 2)
 		return 0;
-	return reencrypt_state_of(cd);
+	return luks_reencrypt_state_of(cd);
 }
 
 static uint64_t hotzone_sectors(const struct luks_opts *o, const char *resilience)
@@ -170,7 +170,7 @@ static uint32_t reencrypt_done_untorn(struct crypt_device *cd)
 	uint32_t mask = 0;
 	int crypt_segments = 0;
 
-	if (reencrypt_state_of(cd) != 1 || crypt_dump_json(cd, &text, 0) < 0 || !text)
+	if (luks_reencrypt_state_of(cd) != 1 || crypt_dump_json(cd, &text, 0) < 0 || !text)
 		return 0;
 	root = json_tokener_parse(text);
 	if (!root)
@@ -241,7 +241,7 @@ static int reencrypt_luks2(struct crypt_device *cd_in, const char *path, const s
 	struct progress_ctx pc = {.o = opts, .path = path};
 	int r, state, drk_slot, new_slot;
 
-	state = reencrypt_state_of(cd);
+	state = luks_reencrypt_state_of(cd);
 	if (state < 0)
 		return log_error_errno(-EINVAL, "%s: invalid reencryption state", path);
 
@@ -261,10 +261,10 @@ static int reencrypt_luks2(struct crypt_device *cd_in, const char *path, const s
 		if (r < 0)
 			return reencrypt_init_error(path, r, "recover");
 		crypt_free(TAKE_PTR(cd));
-		r = open_luks(path, &cd);
+		r = luks_open(path, &cd);
 		if (r < 0)
 			return r;
-		state = reencrypt_state_of(cd);
+		state = luks_reencrypt_state_of(cd);
 		if (state < 0 || state == 2)
 			return log_error_errno(-EINVAL, "%s: reencryption recovery did not complete",
 					       path);
@@ -292,10 +292,10 @@ static int reencrypt_luks2(struct crypt_device *cd_in, const char *path, const s
 		char cipher[64], mode[64];
 		int vk_size = crypt_get_volume_key_size(cd);
 		drop_stale_unbound(cd, path, drk);
-		drk_slot = drk_slot_of(cd, path, drk);
+		drk_slot = luks_drk_slot_of(cd, path, drk);
 		if (drk_slot < 0)
 			return drk_slot;
-		r = copy_pbkdf(cd, path, drk_slot, opts);
+		r = luks_copy_pbkdf(cd, path, drk_slot, opts);
 		if (r < 0)
 			return r;
 		snprintf(cipher, sizeof(cipher), "%s", crypt_get_cipher(cd));
@@ -327,7 +327,7 @@ static int reencrypt_luks2(struct crypt_device *cd_in, const char *path, const s
 	r = crypt_reencrypt_run(cd, reencrypt_progress, &pc);
 	if (r < 0)
 		return log_error_errno(r, "%s: reencryption failed (run it again to resume)", path);
-	if (opts && opts->interrupt && *opts->interrupt && reencrypt_state_of(cd) != 0) {
+	if (opts && opts->interrupt && *opts->interrupt && luks_reencrypt_state_of(cd) != 0) {
 		log_warn("%s: reencryption interrupted: run it again to resume", path);
 		return -EINTR;
 	}
@@ -347,10 +347,10 @@ int luks_reencrypt(const char *path, const struct secret *drk, const struct luks
 	if (r < 0)
 		return r;
 	resumed = r > 0;
-	r = open_luks(path, &cd);
+	r = luks_open(path, &cd);
 	if (r < 0)
 		return r;
-	if (version_of(cd) == 1) {
+	if (luks_version_of(cd) == 1) {
 		if (luks1_done(path, drk, opts)) {
 			luks1_cleanup(opts, path);
 			log_note("%s: an interrupted run had finished: LUKS1 again", path);
@@ -362,10 +362,10 @@ int luks_reencrypt(const char *path, const struct secret *drk, const struct luks
 		slot = luks1_to_luks2(path, drk, opts);
 		if (slot < 0)
 			return slot;
-		r = open_luks(path, &cd);
+		r = luks_open(path, &cd);
 		if (r < 0)
 			return r;
-	} else if (version_of(cd) == 2) {
+	} else if (luks_version_of(cd) == 2) {
 		slot = luks1_marker(cd);
 		if (slot < 0)
 			slot = luks1_adopt(cd, path, drk, opts);
@@ -378,8 +378,8 @@ int luks_reencrypt(const char *path, const struct secret *drk, const struct luks
 	/* Marked and no reencryption in progress: the DRK still in its LUKS1
 	 * slot means the data was not reencrypted yet; in another slot, the
 	 * reencryption finished (libcryptsetup removed the old slot). */
-	if (slot >= 0 && reencrypt_state_of(cd) == 0 && test_on(cd, drk, -1) >= 0 &&
-	    test_on(cd, drk, slot) != slot) {
+	if (slot >= 0 && luks_reencrypt_state_of(cd) == 0 && luks_test_on(cd, drk, -1) >= 0 &&
+	    luks_test_on(cd, drk, slot) != slot) {
 		log_note("%s: data already reencrypted; converting back to LUKS1", path);
 		crypt_free(TAKE_PTR(cd));
 	} else if (slot >= 0 && (key_slot = drk_slot_in(cd, drk, reencrypt_done_untorn(cd))) >= 0) {
@@ -403,7 +403,7 @@ int luks_reencrypt(const char *path, const struct secret *drk, const struct luks
 		log_note("%s: the reencryption had finished (killed before libcryptsetup's "
 			 "teardown ended); rebuilding the LUKS2 header with the new key", path);
 		crypt_free(TAKE_PTR(cd));
-		r = rebuild_header(path, drk, key_slot, key_slot, CRYPT_LUKS2, opts);
+		r = luks1_rebuild_header(path, drk, key_slot, key_slot, CRYPT_LUKS2, opts);
 		if (r < 0)
 			return r;
 		resumed = true;
@@ -413,7 +413,7 @@ int luks_reencrypt(const char *path, const struct secret *drk, const struct luks
 			return r;
 	}
 	if (slot >= 0) {
-		r = rebuild_header(path, drk, slot, key_slot, CRYPT_LUKS1, opts);
+		r = luks1_rebuild_header(path, drk, slot, key_slot, CRYPT_LUKS1, opts);
 		if (r < 0)
 			return r;
 	}

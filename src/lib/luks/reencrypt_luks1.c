@@ -31,7 +31,7 @@ int luks1_marker(struct crypt_device *cd)
 	const char *sub, *label;
 	unsigned long long v;
 
-	if (version_of(cd) != 2)
+	if (luks_version_of(cd) != 2)
 		return -1;
 	sub = crypt_get_subsystem(cd);
 	label = crypt_get_label(cd);
@@ -76,14 +76,14 @@ static int header_volume_key(const char *path, const struct secret *drk, char uu
 			     int *ret_version, struct secret **ret_vk)
 {
 	_cleanup_crypt_ struct crypt_device *cd = NULL;
-	int r = open_luks_quiet(path, true, &cd);
+	int r = luks_open_quiet(path, true, &cd);
 	if (r < 0)
 		return r;
 	if (uuid)
 		snprintf(uuid, 40, "%s", crypt_get_uuid(cd) ? crypt_get_uuid(cd) : "");
 	if (ret_version)
-		*ret_version = version_of(cd);
-	return get_volume_key(cd, drk, ret_vk);
+		*ret_version = luks_version_of(cd);
+	return luks_get_volume_key(cd, drk, ret_vk);
 }
 
 bool luks1_backup_exists(const char *path, const char *backup_dir)
@@ -120,16 +120,16 @@ int luks1_recover_header(const char *path, const struct secret *drk,
 
 	if (!bk)
 		return 0;
-	r = open_luks_quiet(path, true, &cd);
+	r = luks_open_quiet(path, true, &cd);
 	if (r == 0) {
 		snprintf(dev_uuid, sizeof(dev_uuid), "%s", crypt_get_uuid(cd) ? crypt_get_uuid(cd) : "");
-		if (version_of(cd) == 1 && test_on(cd, drk, -1) >= 0)
+		if (luks_version_of(cd) == 1 && luks_test_on(cd, drk, -1) >= 0)
 			return 0; /* an intact LUKS1 header */
-		if (version_of(cd) == 2) {
+		if (luks_version_of(cd) == 2) {
 			/* LUKS2 headers have two copies; only a torn rebuild
 			 * (rebuild_header) leaves one the DRK opens no slot of */
 			_cleanup_secret_ struct secret *k = NULL;
-			if (get_volume_key(cd, drk, &k) >= 0)
+			if (luks_get_volume_key(cd, drk, &k) >= 0)
 				return 0;
 		}
 		crypt_free(TAKE_PTR(cd));
@@ -168,15 +168,15 @@ int luks1_to_luks2(const char *path, const struct secret *drk, const struct luks
 	const char *resilience = o && o->resilience ? o->resilience : "checksum";
 	int r, slot, free_slots, need;
 
-	r = open_luks(path, &cd);
+	r = luks_open(path, &cd);
 	if (r < 0)
 		return r;
-	slot = drk_slot_of(cd, path, drk);
+	slot = luks_drk_slot_of(cd, path, drk);
 	if (slot < 0)
 		return slot;
 	/* One LUKS1 key slot area for the new volume key, one for the
 	 * checksums of the crash-safe hotzone. */
-	free_slots = 8 - __builtin_popcount(used_slots(cd, 8));
+	free_slots = 8 - __builtin_popcount(luks_used_slots(cd, 8));
 	need = streq(resilience, "none") ? 1 : 2;
 	if (free_slots < need) {
 		log_error("%s: LUKS1 reencryption needs %d free key slot%s (the new volume key%s); "
@@ -200,7 +200,7 @@ int luks1_to_luks2(const char *path, const struct secret *drk, const struct luks
 		return r;
 	}
 	crypt_free(TAKE_PTR(cd));
-	r = open_luks(path, &cd);
+	r = luks_open(path, &cd);
 	if (r < 0)
 		return r;
 	r = luks1_set_marker(cd, path, slot);
@@ -226,7 +226,7 @@ int luks1_adopt(struct crypt_device *cd, const char *path, const struct secret *
 	if (slot < 0 || version != 1 || !crypt_get_uuid(cd) ||
 	    strcasecmp(uuid, crypt_get_uuid(cd)) != 0)
 		return -1;
-	if (reencrypt_state_of(cd) != 0 || get_volume_key(cd, drk, &vk2) != slot ||
+	if (luks_reencrypt_state_of(cd) != 0 || luks_get_volume_key(cd, drk, &vk2) != slot ||
 	    !secret_equal(vk1, vk2))
 		return -1;
 	if (luks1_set_marker(cd, path, slot) < 0)
@@ -245,8 +245,8 @@ int luks1_adopt(struct crypt_device *cd, const char *path, const struct secret *
  * of the slot it opens now, checked (volume key) off the device, then
  * written by crypt_header_restore after a backup of the current header.
  * key_slot: the slot holding the new key (-1: any slot the DRK opens). */
-int rebuild_header(const char *path, const struct secret *drk, int slot, int key_slot,
-		   const char *type, const struct luks_opts *o)
+int luks1_rebuild_header(const char *path, const struct secret *drk, int slot, int key_slot,
+			 const char *type, const struct luks_opts *o)
 {
 	_cleanup_crypt_ struct crypt_device *cd = NULL, *nd = NULL;
 	_cleanup_secret_ struct secret *vk = NULL, *vk_new = NULL;
@@ -260,7 +260,7 @@ int rebuild_header(const char *path, const struct secret *drk, int slot, int key
 	int want = luks1 ? 1 : 2;
 	int r, s, version = 0;
 
-	r = open_luks(path, &cd);
+	r = luks_open(path, &cd);
 	if (r < 0)
 		return r;
 	if (key_slot >= 0) {
@@ -273,7 +273,7 @@ int rebuild_header(const char *path, const struct secret *drk, int slot, int key
 		if (s >= 0)
 			vk->len = len;
 	} else {
-		s = get_volume_key(cd, drk, &vk);
+		s = luks_get_volume_key(cd, drk, &vk);
 	}
 	if (s < 0)
 		return log_error_errno(s, "%s: the Disk Recovery Key does not open the reencrypted "
@@ -401,7 +401,7 @@ bool luks1_teardown_window(const char *path, const struct secret *drk, int slot)
 	_cleanup_secret_ struct secret *vk = NULL;
 	int s;
 
-	if (open_luks_quiet(path, true, &cd) < 0 || reencrypt_state_of(cd) <= 0)
+	if (luks_open_quiet(path, true, &cd) < 0 || luks_reencrypt_state_of(cd) <= 0)
 		return false;
 	/* gone, or its key material already wiped (killed inside the slot's
 	 * destruction: area wiped, header not yet written). Not an
@@ -419,6 +419,6 @@ bool luks1_teardown_window(const char *path, const struct secret *drk, int slot)
 		if (s != -EPERM && s != -ENOENT)
 			return false; /* it opens (or an error): not that window */
 	}
-	s = get_volume_key(cd, drk, &vk);
+	s = luks_get_volume_key(cd, drk, &vk);
 	return s >= 0 && s != slot;
 }
