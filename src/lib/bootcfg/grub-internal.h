@@ -115,26 +115,26 @@ static inline bool is_name_start(int c) { return c == '_' || (c < 128 && c >= 0 
 static inline bool is_name(int c) { return c == '_' || (c < 128 && c >= 0 && isalnum(c)); }
 
 /* grub_parse.c */
-void fatal(struct interp *in, int err, const char *file, unsigned line, const char *what);
-struct node *parse_text(struct interp *in, const char *name, const char *text, size_t len,
-			int *err);
+void grub_fatal(struct interp *in, int err, const char *file, unsigned line, const char *what);
+struct node *grub_parse_text(struct interp *in, const char *name, const char *text, size_t len,
+			     int *err);
 
 /* grub_expand.c */
-struct var *var_find(struct ctx *c, const char *name);
-void var_set(struct interp *in, const char *name, const char *value);
-void var_unset(struct interp *in, const char *name);
-void ctx_free(struct ctx *c);
-void ctx_copy(struct ctx *dst, const struct ctx *src, bool exported_only);
-void fields_free(struct fields *f);
-void expand_word(struct interp *in, const char *raw, struct fields *out);
-void expand_words(struct interp *in, char **words, size_t n, struct fields *out);
+struct var *grub_var_find(struct ctx *c, const char *name);
+void grub_var_set(struct interp *in, const char *name, const char *value);
+void grub_var_unset(struct interp *in, const char *name);
+void grub_ctx_free(struct ctx *c);
+void grub_ctx_copy(struct ctx *dst, const struct ctx *src, bool exported_only);
+void grub_fields_free(struct fields *f);
+void grub_expand_word(struct interp *in, const char *raw, struct fields *out);
+void grub_expand_words(struct interp *in, char **words, size_t n, struct fields *out);
 
 /* grub_exec.c */
-void loader_reset(struct loader *l);
-int exec_list(struct interp *in, struct node *n);
-int run_file(struct interp *in, const char *path, bool must_exist);
+void grub_loader_reset(struct loader *l);
+int grub_exec_list(struct interp *in, struct node *n);
+int grub_run_file(struct interp *in, const char *path, bool must_exist);
 
 /* grub.c */
-int run_blscfg(struct interp *in);
+int grub_run_blscfg(struct interp *in);
 
 #endif

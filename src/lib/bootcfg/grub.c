@@ -60,7 +60,7 @@ static void put_live(struct sbuf *b, const char *s)
 	}
 }
 
-int run_blscfg(struct interp *in)
+int grub_run_blscfg(struct interp *in)
 {
 	struct boot_entries raw = {.default_index = -1};
 	const char *dir = bc_exists(in->view, "/loader/entries", true) ? "/loader/entries" :
@@ -103,9 +103,9 @@ int run_blscfg(struct interp *in)
 		}
 		sb_puts(&src, "}\n");
 		_cleanup_free_ char *name = xasprintf("%s (blscfg)", e->id ? e->id : dir);
-		struct node *list = parse_text(in, name, sb_str(&src), src.len, &err);
+		struct node *list = grub_parse_text(in, name, sb_str(&src), src.len, &err);
 		if (!err)
-			exec_list(in, list);
+			grub_exec_list(in, list);
 		else
 			log_warn("%s: BLS entry not representable, skipped", name);
 		sb_free(&src);
@@ -157,7 +157,7 @@ static void run_entry(struct interp *in, struct item *it, struct ctx *ctx, const
 {
 	struct ctx copy;
 	struct loader ld = {0};
-	ctx_copy(&copy, ctx, false);
+	grub_ctx_copy(&copy, ctx, false);
 	struct ctx *sc = in->ctx;
 	char **sv = in->argv;
 	size_t sn = in->argc;
@@ -169,7 +169,7 @@ static void run_entry(struct interp *in, struct item *it, struct ctx *ctx, const
 	in->loader = &ld;
 	in->menu = &dummy; /* menuentry inside an entry body: ignored */
 	in->depth++;
-	exec_list(in, it->body);
+	grub_exec_list(in, it->body);
 	in->depth--;
 	in->returning = in->breaking = in->exiting = false;
 	in->loader = NULL;
@@ -178,7 +178,7 @@ static void run_entry(struct interp *in, struct item *it, struct ctx *ctx, const
 	in->ctx = sc;
 	in->argv = sv;
 	in->argc = sn;
-	ctx_free(&copy);
+	grub_ctx_free(&copy);
 
 	if (ld.any && !in->aborted) {
 		struct boot_entry e = {0};
@@ -202,7 +202,7 @@ static void run_entry(struct interp *in, struct item *it, struct ctx *ctx, const
 			in->aborted = true;
 		}
 	}
-	loader_reset(&ld);
+	grub_loader_reset(&ld);
 }
 
 static void eval_menu(struct interp *in, struct menu *m, struct ctx *ctx, const char *title_prefix,
@@ -220,7 +220,7 @@ static void eval_menu(struct interp *in, struct menu *m, struct ctx *ctx, const 
 			continue;
 		}
 		if (level >= BOOTCFG_MAX_DEPTH) {
-			fatal(in, -ELOOP, NULL, 0, "submenus nested too deeply");
+			grub_fatal(in, -ELOOP, NULL, 0, "submenus nested too deeply");
 			return;
 		}
 		struct ctx sub;
@@ -228,13 +228,13 @@ static void eval_menu(struct interp *in, struct menu *m, struct ctx *ctx, const 
 		struct ctx *sc = in->ctx;
 		char **sv = in->argv;
 		size_t sn = in->argc;
-		ctx_copy(&sub, ctx, true);
+		grub_ctx_copy(&sub, ctx, true);
 		in->ctx = &sub;
 		in->menu = &sm;
 		in->argv = it->args;
 		in->argc = it->n_args;
 		in->depth++;
-		exec_list(in, it->body);
+		grub_exec_list(in, it->body);
 		in->depth--;
 		in->returning = in->breaking = in->exiting = false;
 		in->ctx = sc;
@@ -243,7 +243,7 @@ static void eval_menu(struct interp *in, struct menu *m, struct ctx *ctx, const 
 		in->argc = sn;
 		eval_menu(in, &sm, &sub, title, path, NULL, level + 1);
 		menu_free(&sm);
-		ctx_free(&sub);
+		grub_ctx_free(&sub);
 	}
 }
 
@@ -251,7 +251,7 @@ static void eval_menu(struct interp *in, struct menu *m, struct ctx *ctx, const 
  * component a number, an --id or a title; no match -> entry 0. */
 static char *resolve_default(struct interp *in, struct menu *top, struct ctx *ctx)
 {
-	struct var *v = var_find(ctx, "default");
+	struct var *v = grub_var_find(ctx, "default");
 	const char *def = v ? v->value : "";
 	struct sbuf b = {0};
 	long k;
@@ -323,19 +323,19 @@ static int bc_parse_grub(struct boot_view *view, const char *config, struct boot
 		const char *sl = strrchr(rel, '/');
 		in.prefix = sl && sl != rel ? xstrndup(rel, sl - rel) : xstrdup("");
 	}
-	var_set(&in, "prefix", in.prefix);
-	var_set(&in, "config_directory", in.prefix);
-	var_set(&in, "cmdpath", in.prefix);
-	var_set(&in, "root", "hd0");
-	var_set(&in, "grub_platform", "");
-	var_set(&in, "grub_cpu", "");
-	var_set(&in, "config_file", rel);
+	grub_var_set(&in, "prefix", in.prefix);
+	grub_var_set(&in, "config_directory", in.prefix);
+	grub_var_set(&in, "cmdpath", in.prefix);
+	grub_var_set(&in, "root", "hd0");
+	grub_var_set(&in, "grub_platform", "");
+	grub_var_set(&in, "grub_cpu", "");
+	grub_var_set(&in, "config_file", rel);
 
 	if (!bc_exists(view, rel, false)) {
 		r = log_error_errno(-ENOENT, "%s: not found in %s", rel, boot_view_dir(view));
 		goto out;
 	}
-	run_file(&in, rel, true);
+	grub_run_file(&in, rel, true);
 	if (in.error) {
 		r = in.error;
 		goto out;
@@ -361,7 +361,7 @@ static int bc_parse_grub(struct boot_view *view, const char *config, struct boot
 	r = 0;
 out:
 	menu_free(&menu);
-	ctx_free(&top);
+	grub_ctx_free(&top);
 	for (size_t i = 0; i < in.n_funcs; i++)
 		free(in.funcs[i].name);
 	free(in.funcs);

@@ -144,7 +144,7 @@ static struct func *func_find(struct interp *in, const char *name)
 	return NULL;
 }
 
-void loader_reset(struct loader *l)
+void grub_loader_reset(struct loader *l)
 {
 	free(l->kernel);
 	l->kernel = NULL;
@@ -188,7 +188,7 @@ static int do_loader(struct interp *in, const char *cmd, char **a, size_t n)
 			i++;
 		if (i >= n)
 			return 1;
-		loader_reset(l);
+		grub_loader_reset(l);
 		l->any = true;
 		l->kind = BOOT_LINUX;
 		l->kernel = bc_strip_device(a[i]);
@@ -214,7 +214,7 @@ static int do_loader(struct interp *in, const char *cmd, char **a, size_t n)
 			i++;
 		if (i >= n)
 			return 1;
-		loader_reset(l);
+		grub_loader_reset(l);
 		l->any = true;
 		l->kernel = bc_strip_device(a[i]);
 		l->kind = is_xen_name(l->kernel) ? BOOT_XEN : BOOT_MULTIBOOT;
@@ -240,7 +240,7 @@ static int do_loader(struct interp *in, const char *cmd, char **a, size_t n)
 static void env_set_cb(const char *key, const char *value, void *ud)
 {
 	struct interp *in = ud;
-	var_set(in, key, value);
+	grub_var_set(in, key, value);
 }
 
 struct env_filter {
@@ -254,7 +254,7 @@ static void env_filter_cb(const char *key, const char *value, void *ud)
 	struct env_filter *f = ud;
 	for (size_t i = 0; i < f->n; i++)
 		if (streq(f->names[i], key))
-			var_set(f->in, key, value);
+			grub_var_set(f->in, key, value);
 }
 
 static int do_load_env(struct interp *in, char **a, size_t n)
@@ -309,7 +309,7 @@ static int do_search(struct interp *in, char **a, size_t n, const char *cmd)
 		have_key = true;
 		found = kind != 'f' || file_test(in, a[1], 'e');
 		if (found)
-			var_set(in, var, "hd0");
+			grub_var_set(in, var, "hd0");
 		return cmd_status(found);
 	}
 	for (size_t i = 1; i < n; i++) {
@@ -335,7 +335,7 @@ static int do_search(struct interp *in, char **a, size_t n, const char *cmd)
 	if (!have_key)
 		return 1;
 	if (found && var[0])
-		var_set(in, var, "hd0");
+		grub_var_set(in, var, "hd0");
 	return cmd_status(found);
 }
 
@@ -353,18 +353,18 @@ static int exec_simple(struct interp *in, struct node *nd)
 				k++;
 			if (w[k] == '=') {
 				_cleanup_free_ char *name = xstrndup(w, k);
-				expand_word(in, w + k + 1, &f);
+				grub_expand_word(in, w + k + 1, &f);
 				_cleanup_free_ char *val = join_from(f.v, f.n, 0);
 				/* keep internal spacing of a single field */
-				var_set(in, name, f.n == 1 ? f.v[0] : val);
-				fields_free(&f);
+				grub_var_set(in, name, f.n == 1 ? f.v[0] : val);
+				grub_fields_free(&f);
 				return 0;
 			}
 		}
 	}
-	expand_words(in, nd->words, nd->n_words, &f);
+	grub_expand_words(in, nd->words, nd->n_words, &f);
 	if (in->aborted || f.n == 0) {
-		fields_free(&f);
+		grub_fields_free(&f);
 		return 0;
 	}
 	const char *cmd = f.v[0];
@@ -377,21 +377,21 @@ static int exec_simple(struct interp *in, struct node *nd)
 			if (!eq)
 				continue;
 			*eq = '\0';
-			var_set(in, a[i], eq + 1);
+			grub_var_set(in, a[i], eq + 1);
 		}
 	} else if (streq(cmd, "export")) {
 		for (size_t i = 1; i < n; i++) {
-			struct var *v = var_find(in->ctx, a[i]);
+			struct var *v = grub_var_find(in->ctx, a[i]);
 			if (!v) {
-				var_set(in, a[i], "");
-				v = var_find(in->ctx, a[i]);
+				grub_var_set(in, a[i], "");
+				v = grub_var_find(in->ctx, a[i]);
 			}
 			if (v)
 				v->exported = true;
 		}
 	} else if (streq(cmd, "unset")) {
 		for (size_t i = 1; i < n; i++)
-			var_unset(in, a[i]);
+			grub_var_unset(in, a[i]);
 	} else if (streq(cmd, "true") || streq(cmd, ":")) {
 		st = 0;
 	} else if (streq(cmd, "false")) {
@@ -403,7 +403,7 @@ static int exec_simple(struct interp *in, struct node *nd)
 		st = cmd_status(test_eval(in, a + 1, m - 1));
 	} else if (streq(cmd, "source") || streq(cmd, ".") || streq(cmd, "configfile") ||
 		   streq(cmd, "extract_entries_source") || streq(cmd, "extract_entries_configfile")) {
-		st = n >= 2 ? run_file(in, a[1], false) : 1;
+		st = n >= 2 ? grub_run_file(in, a[1], false) : 1;
 	} else if (streq(cmd, "load_env")) {
 		st = do_load_env(in, a, n);
 	} else if (startswith(cmd, "search")) {
@@ -411,7 +411,7 @@ static int exec_simple(struct interp *in, struct node *nd)
 	} else if (streq(cmd, "probe")) {
 		st = 1; /* device properties are unknown here */
 	} else if (streq(cmd, "blscfg")) {
-		st = run_blscfg(in);
+		st = grub_run_blscfg(in);
 	} else if (startswith(cmd, "linux") || startswith(cmd, "initrd") ||
 		   startswith(cmd, "multiboot") || startswith(cmd, "module")) {
 		st = do_loader(in, cmd, a, n);
@@ -434,14 +434,14 @@ static int exec_simple(struct interp *in, struct node *nd)
 	} else if (func_find(in, cmd)) {
 		struct func *fn = func_find(in, cmd);
 		if (in->depth >= BOOTCFG_MAX_DEPTH * 4) {
-			fatal(in, -ELOOP, nd->file, nd->line, "function calls nested too deeply");
+			grub_fatal(in, -ELOOP, nd->file, nd->line, "function calls nested too deeply");
 		} else {
 			char **sv = in->argv;
 			size_t sc = in->argc;
 			in->argv = a + 1;
 			in->argc = n - 1;
 			in->depth++;
-			st = exec_list(in, fn->body);
+			st = grub_exec_list(in, fn->body);
 			in->depth--;
 			in->returning = false;
 			in->argv = sv;
@@ -463,13 +463,13 @@ static int exec_simple(struct interp *in, struct node *nd)
 	} else {
 		st = 1; /* unknown command: GRUB reports an error and continues */
 	}
-	fields_free(&f);
+	grub_fields_free(&f);
 	return st;
 }
 
 static int exec_node(struct interp *in, struct node *nd);
 
-int exec_list(struct interp *in, struct node *n)
+int grub_exec_list(struct interp *in, struct node *n)
 {
 	int st = 0;
 	for (; n && !in->aborted && !in->returning && !in->breaking && !in->exiting; n = n->next) {
@@ -483,7 +483,7 @@ static int add_menu_item(struct interp *in, struct node *nd)
 {
 	struct fields f = {0};
 	struct item it = {0};
-	expand_words(in, nd->words, nd->n_words, &f);
+	grub_expand_words(in, nd->words, nd->n_words, &f);
 	for (size_t i = 0; i < f.n; i++) {
 		const char *w = f.v[i];
 		if (streq(w, "--class") || streq(w, "--users") || streq(w, "--hotkey") ||
@@ -508,7 +508,7 @@ static int add_menu_item(struct interp *in, struct node *nd)
 			it.args = xrealloc(it.args, (it.n_args ? 2 * it.n_args : 1) * sizeof(char *));
 		it.args[it.n_args++] = xstrdup(w);
 	}
-	fields_free(&f);
+	grub_fields_free(&f);
 	if (it.n_args == 0) {
 		free(it.id);
 		return 1; /* GRUB: "menuentry: missing arguments" */
@@ -527,7 +527,7 @@ static int add_menu_item(struct interp *in, struct node *nd)
 	it.submenu = nd->menu_kind == 1;
 	it.hidden = nd->menu_kind == 2;
 	if (in->menu->n >= BOOTCFG_MAX_ENTRIES) {
-		fatal(in, -E2BIG, nd->file, nd->line, "too many menu entries");
+		grub_fatal(in, -E2BIG, nd->file, nd->line, "too many menu entries");
 		for (size_t i = 0; i < it.n_args; i++)
 			free(it.args[i]);
 		free(it.args);
@@ -543,7 +543,7 @@ static int add_menu_item(struct interp *in, struct node *nd)
 static int exec_node(struct interp *in, struct node *nd)
 {
 	if (++in->steps > MAX_STEPS) {
-		fatal(in, -E2BIG, nd->file, nd->line, "configuration runs too long (step limit)");
+		grub_fatal(in, -E2BIG, nd->file, nd->line, "configuration runs too long (step limit)");
 		return 1;
 	}
 	in->cur_file = nd->file;
@@ -552,26 +552,26 @@ static int exec_node(struct interp *in, struct node *nd)
 	case N_SIMPLE:
 		return exec_simple(in, nd);
 	case N_IF: {
-		int c = exec_list(in, nd->cond);
+		int c = grub_exec_list(in, nd->cond);
 		if (in->aborted || in->returning || in->exiting || in->breaking)
 			return c;
 		if (c == 0)
-			return exec_list(in, nd->body);
+			return grub_exec_list(in, nd->body);
 		if (nd->els)
-			return exec_list(in, nd->els);
+			return grub_exec_list(in, nd->els);
 		return 0;
 	}
 	case N_FOR: {
 		struct fields f = {0};
 		int st = 0;
-		expand_words(in, nd->words + 1, nd->n_words - 1, &f);
+		grub_expand_words(in, nd->words + 1, nd->n_words - 1, &f);
 		for (size_t i = 0; i < f.n && !in->aborted; i++) {
 			if (i >= MAX_LOOP) {
-				fatal(in, -E2BIG, nd->file, nd->line, "loop limit reached");
+				grub_fatal(in, -E2BIG, nd->file, nd->line, "loop limit reached");
 				break;
 			}
-			var_set(in, nd->words[0], f.v[i]);
-			st = exec_list(in, nd->body);
+			grub_var_set(in, nd->words[0], f.v[i]);
+			st = grub_exec_list(in, nd->body);
 			if (in->breaking) {
 				in->breaking = false;
 				break;
@@ -579,7 +579,7 @@ static int exec_node(struct interp *in, struct node *nd)
 			if (in->returning || in->exiting)
 				break;
 		}
-		fields_free(&f);
+		grub_fields_free(&f);
 		return st;
 	}
 	case N_WHILE:
@@ -587,15 +587,15 @@ static int exec_node(struct interp *in, struct node *nd)
 		int st = 0;
 		for (unsigned i = 0; !in->aborted; i++) {
 			if (i >= MAX_LOOP) {
-				fatal(in, -E2BIG, nd->file, nd->line, "loop limit reached");
+				grub_fatal(in, -E2BIG, nd->file, nd->line, "loop limit reached");
 				break;
 			}
-			int c = exec_list(in, nd->cond);
+			int c = grub_exec_list(in, nd->cond);
 			if (in->returning || in->exiting || in->aborted)
 				break;
 			if ((c == 0) != (nd->type == N_WHILE))
 				break;
-			st = exec_list(in, nd->body);
+			st = grub_exec_list(in, nd->body);
 			if (in->breaking) {
 				in->breaking = false;
 				break;
@@ -607,7 +607,7 @@ static int exec_node(struct interp *in, struct node *nd)
 	}
 	case N_FUNC: {
 		struct fields f = {0};
-		expand_word(in, nd->words[0], &f);
+		grub_expand_word(in, nd->words[0], &f);
 		if (f.n == 1) {
 			struct func *fn = func_find(in, f.v[0]);
 			if (fn) {
@@ -617,7 +617,7 @@ static int exec_node(struct interp *in, struct node *nd)
 				in->funcs[in->n_funcs++] = (struct func){xstrdup(f.v[0]), nd->body};
 			}
 		}
-		fields_free(&f);
+		grub_fields_free(&f);
 		return 0;
 	}
 	case N_MENU:
@@ -627,7 +627,7 @@ static int exec_node(struct interp *in, struct node *nd)
 }
 
 /* Run a configuration file (path as written in the config). */
-int run_file(struct interp *in, const char *path, bool must_exist)
+int grub_run_file(struct interp *in, const char *path, bool must_exist)
 {
 	_cleanup_free_ char *rel = NULL, *text = NULL;
 	size_t len;
@@ -650,11 +650,11 @@ int run_file(struct interp *in, const char *path, bool must_exist)
 		return 1;
 	}
 	if (in->depth >= BOOTCFG_MAX_DEPTH) {
-		fatal(in, -ELOOP, rel, 0, "source/configfile nested too deeply (loop?)");
+		grub_fatal(in, -ELOOP, rel, 0, "source/configfile nested too deeply (loop?)");
 		return 1;
 	}
 	if (++in->n_files > 256) {
-		fatal(in, -E2BIG, rel, 0, "too many configuration files sourced");
+		grub_fatal(in, -E2BIG, rel, 0, "too many configuration files sourced");
 		return 1;
 	}
 	r = bc_read(in->view, rel, &text, &len);
@@ -669,7 +669,7 @@ int run_file(struct interp *in, const char *path, bool must_exist)
 		log_warn("%s: NUL byte in configuration, ignored from there", rel);
 		len = strlen(text);
 	}
-	struct node *list = parse_text(in, rel, text, len, &err);
+	struct node *list = grub_parse_text(in, rel, text, len, &err);
 	if (err) {
 		/* GRUB refuses a file with a syntax error as a whole. */
 		if (must_exist) {
@@ -679,7 +679,7 @@ int run_file(struct interp *in, const char *path, bool must_exist)
 		return 1;
 	}
 	in->depth++;
-	int st = exec_list(in, list);
+	int st = grub_exec_list(in, list);
 	in->depth--;
 	in->returning = false;
 	return st;

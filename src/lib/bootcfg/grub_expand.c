@@ -13,7 +13,7 @@
 
 /* ---- variables ---------------------------------------------------------- */
 
-struct var *var_find(struct ctx *c, const char *name)
+struct var *grub_var_find(struct ctx *c, const char *name)
 {
 	for (size_t i = 0; i < c->n; i++)
 		if (streq(c->v[i].name, name))
@@ -23,15 +23,15 @@ struct var *var_find(struct ctx *c, const char *name)
 
 static const char *var_get(struct interp *in, const char *name)
 {
-	struct var *v = var_find(in->ctx, name);
+	struct var *v = grub_var_find(in->ctx, name);
 	return v ? v->value : NULL;
 }
 
-void var_set(struct interp *in, const char *name, const char *value)
+void grub_var_set(struct interp *in, const char *name, const char *value)
 {
-	struct var *v = var_find(in->ctx, name);
+	struct var *v = grub_var_find(in->ctx, name);
 	if (strlen(value) > MAX_VALUE) {
-		fatal(in, -E2BIG, NULL, 0, "variable value too large");
+		grub_fatal(in, -E2BIG, NULL, 0, "variable value too large");
 		return;
 	}
 	if (v) {
@@ -40,16 +40,16 @@ void var_set(struct interp *in, const char *name, const char *value)
 		return;
 	}
 	if (in->ctx->n >= MAX_VARS) {
-		fatal(in, -E2BIG, NULL, 0, "too many variables");
+		grub_fatal(in, -E2BIG, NULL, 0, "too many variables");
 		return;
 	}
 	in->ctx->v = xrealloc(in->ctx->v, (in->ctx->n + 1) * sizeof(struct var));
 	in->ctx->v[in->ctx->n++] = (struct var){xstrdup(name), xstrdup(value), false};
 }
 
-void var_unset(struct interp *in, const char *name)
+void grub_var_unset(struct interp *in, const char *name)
 {
-	struct var *v = var_find(in->ctx, name);
+	struct var *v = grub_var_find(in->ctx, name);
 	if (!v)
 		return;
 	free(v->name);
@@ -57,7 +57,7 @@ void var_unset(struct interp *in, const char *name)
 	*v = in->ctx->v[--in->ctx->n];
 }
 
-void ctx_free(struct ctx *c)
+void grub_ctx_free(struct ctx *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
 		free(c->v[i].name);
@@ -68,7 +68,7 @@ void ctx_free(struct ctx *c)
 	c->n = 0;
 }
 
-void ctx_copy(struct ctx *dst, const struct ctx *src, bool exported_only)
+void grub_ctx_copy(struct ctx *dst, const struct ctx *src, bool exported_only)
 {
 	memset(dst, 0, sizeof(*dst));
 	dst->v = xcalloc(src->n + 1, sizeof(struct var));
@@ -80,7 +80,7 @@ void ctx_copy(struct ctx *dst, const struct ctx *src, bool exported_only)
 	}
 }
 
-void fields_free(struct fields *f)
+void grub_fields_free(struct fields *f)
 {
 	for (size_t i = 0; i < f->n; i++)
 		free(f->v[i]);
@@ -212,13 +212,13 @@ static void expand_var(struct interp *in, struct expander *e, const char *name, 
 }
 
 /* Expand one raw word into fields. */
-void expand_word(struct interp *in, const char *raw, struct fields *out)
+void grub_expand_word(struct interp *in, const char *raw, struct fields *out)
 {
 	struct expander e = {0};
 	const char *p = raw;
 	while (*p) {
 		if (e.cur.len > MAX_VALUE || e.out.n > MAX_FIELDS) {
-			fatal(in, -E2BIG, NULL, 0, "expansion too large");
+			grub_fatal(in, -E2BIG, NULL, 0, "expansion too large");
 			break;
 		}
 		if (*p == '\\') {
@@ -279,12 +279,12 @@ void expand_word(struct interp *in, const char *raw, struct fields *out)
 		fields_push(out, e.out.v[i]);
 	}
 	if (in->expanded > MAX_EXPANDED || out->n > MAX_FIELDS)
-		fatal(in, -E2BIG, NULL, 0, "configuration expands to too much text");
+		grub_fatal(in, -E2BIG, NULL, 0, "configuration expands to too much text");
 	free(e.out.v);
 }
 
-void expand_words(struct interp *in, char **words, size_t n, struct fields *out)
+void grub_expand_words(struct interp *in, char **words, size_t n, struct fields *out)
 {
 	for (size_t i = 0; i < n && !in->aborted; i++)
-		expand_word(in, words[i], out);
+		grub_expand_word(in, words[i], out);
 }

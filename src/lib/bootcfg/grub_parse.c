@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void fatal(struct interp *in, int err, const char *file, unsigned line, const char *what)
+void grub_fatal(struct interp *in, int err, const char *file, unsigned line, const char *what)
 {
 	if (in->error)
 		return;
@@ -424,8 +424,8 @@ static struct node *parse_list(struct tstream *ts, const char *const *terms, uns
 }
 
 /* Parse text of file (name for messages). Returns the list, *err on error. */
-struct node *parse_text(struct interp *in, const char *name, const char *text, size_t len,
-			int *err)
+struct node *grub_parse_text(struct interp *in, const char *name, const char *text, size_t len,
+			     int *err)
 {
 	struct parsed_file *pf = xcalloc(1, sizeof(*pf));
 	pf->name = xstrdup(name);
