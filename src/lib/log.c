@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -13,7 +14,9 @@ static int trace_fd = -1;
 static bool console_level_from_env_done;
 static log_console_sink console_sink;
 static void *console_sink_data;
-static bool in_sink; /* a sink that logs does not recurse */
+static __thread bool in_sink; /* a sink that logs does not recurse */
+/* Worker threads (parallel hashing) may log: one sink call at a time. */
+static pthread_mutex_t sink_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {
 	[LOG_ERROR] = "error",
@@ -119,7 +122,9 @@ static void emit(enum log_level level, const char *msg)
 		/* A message the sink itself logs stays in the session log. */
 		if (!in_sink) {
 			in_sink = true;
+			pthread_mutex_lock(&sink_lock);
 			console_sink(level, msg, console_sink_data);
+			pthread_mutex_unlock(&sink_lock);
 			in_sink = false;
 		}
 	} else {

@@ -35,7 +35,8 @@ void log_set_console_level(enum log_level level);
 
 /* Console messages (at or above the console threshold, without their level
  * prefix) go to fn instead of stderr while it is set; NULL restores stderr.
- * The session log is unaffected. fn must not log. */
+ * The session log is unaffected. Calls are serialised (worker threads may
+ * log); a message fn itself logs goes to the session log only. */
 typedef void (*log_console_sink)(enum log_level level, const char *msg, void *data);
 void log_set_console_sink(log_console_sink fn, void *data);
 enum log_level log_get_console_level(void);
