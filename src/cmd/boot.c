@@ -2,6 +2,7 @@
 #include "boot/integrity.h"
 #include "bootcfg/bootcfg.h"
 #include "cmd/cmd.h"
+#include "board.h"
 #include "config.h"
 #include "log.h"
 #include "secret.h"
@@ -16,8 +17,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define DEFAULT_BOARD_CONFIG "/etc/config"
-#define DEFAULT_USER_CONFIG "/etc/config.user"
 #define PIN_MAX 256
 
 static const char usage[] =
@@ -68,7 +67,7 @@ static const char usage[] =
 	"\n"
 	"Rollback: used when a TPM is available (--tcti, $HEADS_TCTI, or\n"
 	"/dev/tpmrm0) unless --no-rollback or CONFIG_IGNORE_ROLLBACK=y in the\n"
-	"config files (--config, default " DEFAULT_BOARD_CONFIG " then " DEFAULT_USER_CONFIG ").\n"
+	"config files (--config, default " BOARD_CONFIG " then " BOARD_USER_CONFIG ").\n"
 	"CONFIG_BOOT_REQ_ROLLBACK=y (written at ownership): a /boot without a\n"
 	"verified counter fails, even with --no-rollback; CONFIG_ROLLBACK_COUNTER=0xN:\n"
 	"kexec_rollback.txt must name that counter.\n"
@@ -159,25 +158,15 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
  * from the config layers. Returns 0 or exit code. */
 static int rollback_disabled(struct opts *o, bool *ret)
 {
-	static char *defaults[] = {DEFAULT_BOARD_CONFIG, DEFAULT_USER_CONFIG};
-	char **v = o->n_configs ? o->configs : defaults;
-	size_t n = o->n_configs ? o->n_configs : ARRAY_SIZE(defaults);
+	_cleanup_free_ char *err = NULL;
 	struct config c;
 	int rc = 0;
 
 	*ret = o->no_rollback;
 	config_init(&c);
-	for (size_t i = 0; i < n; i++) {
-		char *err = NULL;
-		int r = config_load(&c, v[i], &err);
-		if (r == -ENOENT && !o->n_configs)
-			continue;
-		if (r < 0) {
-			fprintf(stderr, "heads boot: %s\n", err ? err : strerror(-r));
-			free(err);
-			rc = HEADS_EXIT_USAGE;
-			break;
-		}
+	if (board_config_load(&c, o->configs, o->n_configs, &err) < 0) {
+		fprintf(stderr, "heads boot: %s\n", err);
+		rc = HEADS_EXIT_USAGE;
 	}
 	if (rc == 0 && config_enabled(&c, "CONFIG_IGNORE_ROLLBACK"))
 		*ret = true;
@@ -426,7 +415,6 @@ struct pin_src {
 static int get_pin(void *ud, const char *hint, int attempt, struct secret **ret)
 {
 	struct pin_src *p = ud;
-	_cleanup_close_ int tty = -1;
 	_cleanup_free_ char *prompt = NULL;
 
 	if (p->fd >= 0) {
@@ -434,13 +422,9 @@ static int get_pin(void *ud, const char *hint, int attempt, struct secret **ret)
 			return -EACCES; /* the fd gave a wrong PIN: do not loop */
 		return secret_read_line_fd(p->fd, PIN_MAX, ret);
 	}
-	tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (tty < 0)
-		return -ENOTTY;
-	if (attempt > 1)
-		dprintf(tty, "Wrong PIN or passphrase (attempt %d of 3).\n", attempt);
-	prompt = xasprintf("GPG signing PIN%s%s: ", hint ? " for " : "", hint ? hint : "");
-	return secret_read_passphrase(tty, prompt, PIN_MAX, ret);
+	prompt = xasprintf("%sGPG signing PIN%s%s", attempt > 1 ? "Wrong PIN or passphrase. " :
+			   "", hint ? " for " : "", hint ? hint : "");
+	return cmd_passphrase(-1, "Sign /boot", prompt, PIN_MAX, ret);
 }
 
 /* --default N: the files that make entry N the default, from the view a
@@ -524,11 +508,7 @@ static int do_sign(int argc, char **argv)
 		_cleanup_free_ char *p = xasprintf("%s/%s", o.boot, ROLLBACK_FILE);
 		struct stat st;
 		if (o.new_counter || (lstat(p, &st) < 0 && errno == ENOENT)) {
-			_cleanup_close_ int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-			if (tty >= 0)
-				r = secret_read_passphrase(tty, "TPM Owner Passphrase: ", PIN_MAX, &owner);
-			else
-				r = -ENOTTY;
+			r = cmd_passphrase(-1, "TPM", "TPM Owner Passphrase", PIN_MAX, &owner);
 			if (r < 0) {
 				tpm_close(tpm);
 				fprintf(stderr, "heads boot sign: the TPM owner passphrase is needed "

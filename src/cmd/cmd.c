@@ -1,8 +1,13 @@
 #include "cmd/cmd.h"
+#include "board.h"
 #include "boot/integrity.h"
 #include "boot/view.h"
 #include "util.h"
 #include "tpm/tpm.h"
+#include "secret.h"
+#include "ui/ui.h"
+#include "log.h"
+#include "luks/select.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,10 +67,7 @@ int cmd_boot_view(const char *cmd, const char *boot, const char *keyring,
 
 const char *cmd_tcti(const char *opt)
 {
-	if (opt && *opt)
-		return opt;
-	/* $HEADS_TCTI, else detected: /sys/class/tpm/tpm0/tpm_version_major */
-	return tpm_default_tcti();
+	return board_tcti(opt);
 }
 
 int cmd_parse_fd(const char *s, int *ret_fd)
@@ -102,5 +104,50 @@ int cmd_tpm_open(const char *tcti, const char *primary_name, struct tpm **ret)
 		return r;
 	}
 	*ret = t;
+	return 0;
+}
+
+int cmd_passphrase(int fd, const char *title, const char *prompt, size_t max,
+		   struct secret **ret)
+{
+	_cleanup_close_ int tty = -1;
+	_cleanup_ui_ struct ui *ui = NULL;
+	struct ui_options uo;
+	int r;
+
+	if (fd >= 0)
+		return secret_read_line_fd(fd, max, ret);
+	tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (tty < 0)
+		return -ENOTTY;
+	ui_options_init(&uo);
+	if ((r = ui_options_from_env(&uo)) < 0)
+		return r;
+	if (uo.mode == UI_AUTO)
+		uo.mode = UI_LINE; /* a command's prompt: no full-screen UI unless asked */
+	uo.in_fd = uo.out_fd = tty;
+	if ((r = ui_open(&uo, &ui)) < 0)
+		return r;
+	return ui_passphrase(ui, title, prompt, max, ret);
+}
+
+int cmd_select_containers(const char *cmd, const struct luks_select *s, const char *none,
+			  struct luks_device **ret, size_t *ret_n)
+{
+	_cleanup_free_ char *err = NULL;
+	int r;
+
+	if (s->n_paths > LUKS_MAX_DEVICES)
+		return cmd_usage_error(cmd, "at most %d devices", LUKS_MAX_DEVICES);
+	r = luks_select_containers(s, ret, ret_n, &err);
+	if (r < 0) {
+		log_error("%s", err);
+		return luks_select_bad_input(r) ? HEADS_EXIT_USAGE : HEADS_EXIT_FAIL;
+	}
+	if (*ret_n == 0) {
+		free(*ret);
+		log_error("%s", none);
+		return HEADS_EXIT_FAIL;
+	}
 	return 0;
 }

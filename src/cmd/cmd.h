@@ -12,6 +12,7 @@
 #define HEADS_CMD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum {
 	HEADS_EXIT_OK = 0,
@@ -66,6 +67,23 @@ struct integrity_report;
  * with a keyring (free it with integrity_report_free after the view). */
 int cmd_boot_view(const char *cmd, const char *boot, const char *keyring,
 		  struct integrity_report *rep, struct boot_view **ret);
+
+struct secret;
+/* A passphrase for a command: one line from fd (>= 0), else asked with
+ * ui_passphrase() on the terminal (/dev/tty; the back-end of $HEADS_UI,
+ * else line mode), never echoed. -ENOTTY without a terminal (the caller
+ * names its --*-fd option). Every command prompt goes through here, so the
+ * UI's password entry covers them all. */
+int cmd_passphrase(int fd, const char *title, const char *prompt, size_t max,
+		   struct secret **ret);
+
+struct luks_select;
+struct luks_device;
+/* luks_select_containers() for a command: its error logged, mapped to an
+ * exit status (2 a bad file or too many devices, 1 a container refused);
+ * no container at all is 1 with "<none>" logged. 0 on success. */
+int cmd_select_containers(const char *cmd, const struct luks_select *s, const char *none,
+			  struct luks_device **ret, size_t *ret_n);
 
 /* True if argv contains --help or -h before a "--". */
 bool cmd_has_help(int argc, char **argv);

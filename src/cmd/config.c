@@ -1,5 +1,6 @@
 /* heads config get|set|list - Heads configuration files without a shell. */
 #include "cmd/cmd.h"
+#include "board.h"
 #include "config.h"
 #include "util.h"
 
@@ -7,8 +8,6 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#define DEFAULT_BOARD_CONFIG "/etc/config"
-#define DEFAULT_USER_CONFIG "/etc/config.user"
 
 static const char usage[] =
 	"Usage: heads config get KEY [--file F]...\n"
@@ -17,10 +16,10 @@ static const char usage[] =
 	"\n"
 	"Reads Heads configuration files (`export CONFIG_X=\"value\"` lines) without a\n"
 	"shell. Files are layered in the order given; the last assignment of a key\n"
-	"wins. Without --file: " DEFAULT_BOARD_CONFIG " then " DEFAULT_USER_CONFIG
+	"wins. Without --file: " BOARD_CONFIG " then " BOARD_USER_CONFIG
 	" (missing ones\n"
 	"are skipped). `set` replaces or appends the key atomically in one file\n"
-	"(default " DEFAULT_USER_CONFIG ").\n"
+	"(default " BOARD_USER_CONFIG ").\n"
 	"\n"
 	"Exit status: 0 ok; 1 key not set (get); 2 usage error or a malformed file,\n"
 	"reported as FILE:LINE: reason.\n";
@@ -52,24 +51,12 @@ static int parse_file_opts(int argc, char **argv, struct files *f, int *ret_opti
 
 static int load_layers(const struct files *f, struct config *c)
 {
-	static char *defaults[] = {DEFAULT_BOARD_CONFIG, DEFAULT_USER_CONFIG};
-	char **v = f->explicit_files ? f->v : defaults;
-	size_t n = f->explicit_files ? f->n : ARRAY_SIZE(defaults);
+	_cleanup_free_ char *err = NULL;
 
-	for (size_t i = 0; i < n; i++) {
-		char *err = NULL;
-		int r = config_load(c, v[i], &err);
-		if (r == -ENOENT && !f->explicit_files)
-			continue;
-		if (r == -ENOENT) {
-			fprintf(stderr, "heads config: %s: no such file\n", v[i]);
-			return HEADS_EXIT_USAGE;
-		}
-		if (r < 0) {
-			fprintf(stderr, "heads config: %s\n", err ? err : strerror(-r));
-			free(err);
-			return HEADS_EXIT_USAGE;
-		}
+	if (board_config_load(c, f->explicit_files ? f->v : NULL,
+			      f->explicit_files ? f->n : 0, &err) < 0) {
+		fprintf(stderr, "heads config: %s\n", err);
+		return HEADS_EXIT_USAGE;
 	}
 	return 0;
 }
@@ -144,7 +131,7 @@ static int do_set(int argc, char **argv)
 		free(f.v);
 		return cmd_usage_error("config", "set takes KEY VALUE and at most one --file");
 	}
-	r = config_set(f.n ? f.v[0] : DEFAULT_USER_CONFIG, argv[oi], argv[oi + 1], &err);
+	r = config_set(f.n ? f.v[0] : BOARD_USER_CONFIG, argv[oi], argv[oi + 1], &err);
 	free(f.v);
 	if (r < 0) {
 		fprintf(stderr, "heads config: %s\n", err ? err : strerror(-r));

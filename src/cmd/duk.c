@@ -3,6 +3,8 @@
  * this file asks the questions and boots. */
 #include "boot/integrity.h"
 #include "cmd/cmd.h"
+#include "handover.h"
+#include "board.h"
 #include "config.h"
 #include "duk.h"
 #include "boot/view.h"
@@ -11,6 +13,7 @@
 #include "kexec.h"
 #include "log.h"
 #include "luks/luks.h"
+#include "luks/select.h"
 #include "secret.h"
 #include "tpm/tpm.h"
 #include "tpm_otp.h"
@@ -29,8 +32,6 @@
 
 #define PASS_MAX 4096
 #define DRK_MIN_LEN 8
-#define DEFAULT_BOARD_CONFIG "/etc/config"
-#define DEFAULT_USER_CONFIG "/etc/config.user"
 
 enum {
 	EXIT_DRK_FALLBACK = 3, /* not unsealed: booting with the DRK typed into the OS */
@@ -247,76 +248,31 @@ static int ask_yes(struct opts *o, bool preset, enum ui_bg bg, const char *title
 static int select_devices(const struct opts *o, int argc, char **argv,
 			  struct luks_device **ret, size_t *ret_n)
 {
-	struct luks_device *v = NULL;
-	size_t n = 0;
-	int r = 0;
+	_cleanup_free_ char *conf = NULL;
+	struct luks_select s = {.devices_file = o->devices_file, .paths = argv + optind,
+				.n_paths = (size_t)(argc - optind)};
 
 	if (o->devices_file && optind < argc)
 		return cmd_usage_error("duk", "setup: give devices or --devices-file, not both");
 	if (!o->devices_file && optind == argc) {
 		/* A reseal keeps the configured containers (reference "reuse
 		 * configured devices"). */
-		_cleanup_free_ char *conf = xasprintf("%s/%s", o->boot, DUK_KEY_DEVICES_FILE);
+		conf = xasprintf("%s/%s", o->boot, DUK_KEY_DEVICES_FILE);
 		if (access(conf, F_OK) == 0) {
-			struct opts o2 = *o;
-			o2.devices_file = conf;
 			log_info("resealing for the containers of %s", conf);
-			return select_devices(&o2, argc, argv, ret, ret_n);
+			s.devices_file = conf;
 		}
 	}
-	if (!o->devices_file && optind == argc) {
-		r = luks_discover(false, &v, &n);
-		if (r < 0) {
-			log_error_errno(r, "cannot list the LUKS containers");
-			return HEADS_EXIT_FAIL;
-		}
-	} else if (o->devices_file) {
-		_cleanup_free_ char *text = NULL, *err = NULL;
-		struct luks_key_device *kd = NULL;
-		size_t kn = 0, len;
-		r = fs_read_file(o->devices_file, 64 * 1024, &text, &len);
-		if (r == 0)
-			r = luks_parse_key_devices(text, len, &kd, &kn, &err);
-		if (r < 0) {
-			log_error("%s: %s", o->devices_file, err ? err : strerror(-r));
-			return HEADS_EXIT_USAGE;
-		}
-		v = xcalloc(kn ? kn : 1, sizeof(*v));
-		for (size_t i = 0; i < kn && r >= 0; i++)
-			if ((r = luks_probe(kd[i].path, &v[n])) >= 0)
-				n++;
-		luks_key_devices_free(kd, kn);
-	} else {
-		if (argc - optind > LUKS_MAX_DEVICES)
-			return cmd_usage_error("duk", "setup: at most %d devices", LUKS_MAX_DEVICES);
-		v = xcalloc((size_t)(argc - optind), sizeof(*v));
-		for (int i = optind; i < argc && r >= 0; i++)
-			if ((r = luks_probe(argv[i], &v[n])) >= 0)
-				n++;
-	}
-	if (r < 0) {
-		luks_devices_free(v, n);
-		return HEADS_EXIT_FAIL; /* luks_probe named the device */
-	}
-	if (n == 0) {
-		free(v);
-		log_error("no LUKS container to set up the Disk Unlock Key for");
-		return HEADS_EXIT_FAIL;
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
+	return cmd_select_containers("duk", &s, "no LUKS container to set up the Disk Unlock "
+				     "Key for", ret, ret_n);
 }
 
 static char *device_names(const struct luks_device *v, size_t n, uint64_t mask)
 {
 	char *s = xstrdup("");
 	for (size_t i = 0; i < n; i++)
-		if (mask & (UINT64_C(1) << i)) {
-			char *t = xasprintf("%s%s%s", s, *s ? " " : "", v[i].path);
-			free(s);
-			s = t;
-		}
+		if (mask & (UINT64_C(1) << i))
+			str_appendf(&s, "%s%s", *s ? " " : "", v[i].path);
 	return s;
 }
 
@@ -537,6 +493,7 @@ out:
 struct unlock_ctx {
 	struct opts *o;
 	struct tpm *t;
+	uint32_t totp_pcrs; /* the board's CONFIG_TOTP_PCRS */
 };
 
 static int show_totp(void *ud, int attempt)
@@ -546,7 +503,8 @@ static int show_totp(void *ud, int attempt)
 	char when[32], text[256];
 	time_t now = time(NULL);
 	struct tm tm;
-	int r = tpm_otp_totp(c->t, TPM_HANDLE_TOTP, TPM_OTP_DEFAULT_PCRS, now, &code);
+	uint32_t mask = tpm_otp_code_mask(c->t, c->totp_pcrs);
+	int r = tpm_otp_totp(c->t, TPM_HANDLE_TOTP, mask, now, &code);
 
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
@@ -555,7 +513,7 @@ static int show_totp(void *ud, int attempt)
 		otp_format_code(code, OTP_DIGITS, s);
 		snprintf(text, sizeof(text), "%s  TOTP: %s", when, s);
 	} else {
-		_cleanup_free_ char *why = tpm_otp_reason(c->t, r, TPM_OTP_DEFAULT_PCRS);
+		_cleanup_free_ char *why = tpm_otp_reason(c->t, r, mask);
 		snprintf(text, sizeof(text), "%s  TOTP: unavailable (%s)", when, why);
 	}
 	if (c->o->duk_fd >= 0) {
@@ -588,22 +546,14 @@ static int unlock_passphrase(void *ud, int attempt, const char *last_error,
 
 static int load_boot_config(const struct opts *o, struct config *c)
 {
-	static char *defaults[] = {DEFAULT_BOARD_CONFIG, DEFAULT_USER_CONFIG};
-	char **v = o->n_configs ? o->configs : defaults;
-	size_t n = o->n_configs ? o->n_configs : ARRAY_SIZE(defaults);
+	_cleanup_free_ char *err = NULL;
+	int r;
 
 	config_init(c);
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *err = NULL;
-		int r = config_load(c, v[i], &err);
-		if (r == -ENOENT && !o->n_configs)
-			continue;
-		if (r < 0) {
-			log_error("%s", err ? err : strerror(-r));
-			return r;
-		}
-	}
-	return 0;
+	r = board_config_load(c, o->configs, o->n_configs, &err);
+	if (r < 0)
+		log_error("%s", err);
+	return r;
 }
 
 /* The signed default entry, every file read once and checked against the
@@ -641,6 +591,13 @@ static int plan_default(struct opts *o, const struct boot_signed *signed_set,
 	return r;
 }
 
+static void close_ui(void *userdata)
+{
+	struct opts *o = userdata;
+	ui_close(o->ui);
+	o->ui = NULL;
+}
+
 /* Boot (or describe) the planned default entry, with the key injected into
  * its (verified) initrd if one was unsealed. */
 static int boot_planned(struct opts *o, struct tpm *t, struct kexec_plan *p, const char *title,
@@ -671,15 +628,15 @@ static int boot_planned(struct opts *o, struct tpm *t, struct kexec_plan *p, con
 			       (long long)st.st_size);
 		return 0;
 	}
-	r = kexec_plan_load(p, NULL);
-	if (r == 0)
-		r = tpm_finalize(t);
-	if (r == 0) {
-		ui_close(o->ui);
-		o->ui = NULL;
-		r = kexec_exec();
+	{
+		/* PCR 4 is extended already (duk_unlock, "generic"). */
+		struct handover h = {.plan = p, .tpm = t, .exec = true,
+				     .before_exec = close_ui, .userdata = o};
+		enum handover_step step;
+		r = handover_boot(&h, &step);
+		return log_error_errno(r, "booting the default entry: %s",
+				       handover_step_name(step));
 	}
-	return log_error_errno(r, "booting the default entry");
 }
 
 static int do_unlock(int argc, char **argv)
@@ -690,7 +647,7 @@ static int do_unlock(int argc, char **argv)
 	struct kexec_plan plan = {.initrd_fd = -1, .kernel = {.fd = -1}};
 	char *title = NULL;
 	struct duk_unlock_result res;
-	struct unlock_ctx uc;
+	struct unlock_ctx uc = {.totp_pcrs = TPM_OTP_DEFAULT_PCRS};
 	struct duk_unlock_callbacks cb = {show_totp, unlock_passphrase, &uc};
 	int r, rc;
 
@@ -731,6 +688,9 @@ static int do_unlock(int argc, char **argv)
 			if (id && *id && parse_uint(id, UINT32_MAX, &v) == 0)
 				io.rollback_counter = (uint32_t)v;
 			io.rollback_disabled |= config_enabled(&cfg, "CONFIG_IGNORE_ROLLBACK");
+			_cleanup_free_ char *err = NULL;
+			if (board_totp_pcrs(&cfg, &uc.totp_pcrs, &err) < 0)
+				log_error("CONFIG_TOTP_PCRS: %s", err);
 		}
 		config_free(&cfg);
 		r = cr < 0 ? cr : integrity_check(&io, &rep);

@@ -382,18 +382,11 @@ static int do_info(int argc, char **argv)
 /* One PIN: from the fd, or the terminal (no echo). */
 static int read_pin(const struct opts *o, const char *prompt, struct secret **ret)
 {
-	_cleanup_close_ int tty = -1;
-	int r;
+	int r = cmd_passphrase(o->pin_fd, "Security dongle", prompt, 256, ret);
 
-	if (o->pin_fd >= 0)
-		r = secret_read_line_fd(o->pin_fd, 256, ret);
-	else {
-		tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-		if (tty < 0) {
-			fprintf(stderr, "heads hotp: no terminal for the PIN (use --pin-fd)\n");
-			return -ENOTTY;
-		}
-		r = secret_read_passphrase(tty, prompt, 256, ret);
+	if (r == -ENOTTY) {
+		fprintf(stderr, "heads hotp: no terminal for the PIN (use --pin-fd)\n");
+		return r;
 	}
 	if (r < 0)
 		fprintf(stderr, "heads hotp: cannot read the PIN: %s\n", strerror(-r));
@@ -446,7 +439,7 @@ static int do_enroll(int argc, char **argv)
 		_cleanup_secret_ struct secret *pin = NULL;
 
 		print_retries(&i);
-		r = read_pin(&o, i.kind == DONGLE_KIND_NK3 ? "Secrets app PIN: " : "Admin PIN: ",
+		r = read_pin(&o, i.kind == DONGLE_KIND_NK3 ? "Secrets app PIN" : "Admin PIN",
 			     &pin);
 		if (r < 0)
 			return HEADS_EXIT_USAGE;

@@ -12,13 +12,14 @@
  *    /etc/config.user if the ROM has none; each file's name then its
  *    content (as cbfs-init.sh does for ROM files). Then read the configs.
  * 5. One key with a short timeout: `r` -> recovery shell.
- * 6. Start the menu (`heads menu`) when this build has it; else a console
- *    loop that shows the PCRs and boots the default entry (`heads kexec`).
+ * 6. Start the menu (`heads menu`), again whenever it exits. init has no
+ *    boot path of its own: every boot goes through the menu's verified one.
  * Recovery: `heads recovery` (wipe /tmp/secret, extend PCR 4 "recovery",
  * show PCRs 0-7, busybox sh on the console; when it exits, start over).
  * As PID 1 this never returns.
  */
 #include "cmd/cmd.h"
+#include "board.h"
 #include "bootcfg/bootcfg.h"
 #include "config.h"
 #include "fs.h"
@@ -52,9 +53,6 @@ extern const struct heads_command cmd_menu;
 extern const struct heads_command cmd_recovery;
 
 #define MODULES_FILE "/etc/modules"
-#define BOARD_CONFIG "/etc/config"
-#define USER_CONFIG "/etc/config.user"
-#define PCR_BOOT_MODE 4
 #define PCR_MODULES 5
 #define PCR_CONFIG 7
 
@@ -390,7 +388,7 @@ static int run_check(const char *root)
 
 	if (fs_path_join(root, MODULES_FILE, &mods) < 0 ||
 	    fs_path_join(root, BOARD_CONFIG, &board) < 0 ||
-	    fs_path_join(root, USER_CONFIG, &user) < 0)
+	    fs_path_join(root, BOARD_USER_CONFIG, &user) < 0)
 		return cmd_usage_error("init", "bad --root '%s'", root);
 	config_init(&c.cfg);
 	r = modlist_load(mods, &m, &err);
@@ -457,7 +455,7 @@ static int run(int argc, char **argv)
 		c.tpm = NULL;
 	}
 	load_modules(&c, MODULES_FILE, false);
-	read_configs(&c, BOARD_CONFIG, USER_CONFIG, false);
+	read_configs(&c, BOARD_CONFIG, BOARD_USER_CONFIG, false);
 	printf("heads init: measured boot done (PCR 5 modules, PCR 7 configuration)\n");
 
 	/* Reference: one key, 0.1 s. A key typed during the kernel's boot is

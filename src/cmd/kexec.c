@@ -1,6 +1,7 @@
 /* heads kexec - load (and start) a boot entry with kexec, or show what
  * would be loaded. */
 #include "cmd/cmd.h"
+#include "handover.h"
 #include "boot/integrity.h"
 #include "bootcfg/bootcfg.h"
 #include "kexec.h"
@@ -214,14 +215,12 @@ static int run(int argc, char **argv)
 		kexec_plan_describe(&plan, o.kexec_tool, stdout);
 		goto out;
 	}
-	r = kexec_plan_load(&plan, o.kexec_tool);
-	if (r < 0) {
-		ret = HEADS_EXIT_FAIL;
-		goto out;
-	}
-	if (exec) {
-		r = kexec_exec();
-		ret = HEADS_EXIT_FAIL; /* only reached on failure */
+	{
+		/* No TPM here: heads kexec neither extends PCR 4 nor finalizes. */
+		struct handover h = {.plan = &plan, .kexec_tool = o.kexec_tool, .exec = exec};
+		enum handover_step step;
+		if (handover_boot(&h, &step) < 0)
+			ret = HEADS_EXIT_FAIL; /* an exec returns only on failure */
 	}
 out:
 	kexec_plan_free(&plan);

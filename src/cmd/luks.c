@@ -5,6 +5,7 @@
 #include "fs.h"
 #include "log.h"
 #include "luks/luks.h"
+#include "luks/select.h"
 #include "secret.h"
 #include "tpm/tpm.h"
 #include "util.h"
@@ -191,8 +192,9 @@ static int parse_opts(int argc, char **argv, struct opts *o, int *ret_optind)
 
 /* reencrypt: a container whose LUKS1 conversion was interrupted may have
  * a torn header that luks_reencrypt() restores from its backup. */
-static bool unprobed(const struct opts *o, const char *path, struct luks_device *d)
+static bool unprobed(const char *path, struct luks_device *d, void *userdata)
 {
+	const struct opts *o = userdata;
 	if (!o->recover || !luks1_backup_exists(path, o->tmpdir))
 		return false;
 	*d = (struct luks_device){.path = xstrdup(path), .uuid = xstrdup("")};
@@ -204,92 +206,23 @@ static bool unprobed(const struct opts *o, const char *path, struct luks_device 
 static int select_devices(const struct opts *o, int argc, char **argv, int oi,
 			  struct luks_device **ret, size_t *ret_n)
 {
-	struct luks_device *v = NULL;
-	size_t n = 0;
-	int r;
+	struct luks_select s = {.devices_file = o->devices_file, .paths = argv + oi,
+				.n_paths = (size_t)(argc - oi), .discover_removable = o->all,
+				.unprobed = unprobed, .userdata = (void *)o};
 
 	if (o->devices_file && oi < argc)
 		return cmd_usage_error("luks", "give devices or --devices-file, not both");
-	if (o->devices_file) {
-		_cleanup_free_ char *text = NULL;
-		char *err = NULL;
-		struct luks_key_device *kd = NULL;
-		size_t kn = 0, len = 0;
-		r = fs_read_file(o->devices_file, 64 * 1024, &text, &len);
-		if (r < 0) {
-			log_error_errno(r, "%s: cannot read", o->devices_file);
-			return HEADS_EXIT_USAGE;
-		}
-		r = luks_parse_key_devices(text, len, &kd, &kn, &err);
-		if (r < 0) {
-			log_error("%s: %s", o->devices_file, err ? err : strerror(-r));
-			free(err);
-			return HEADS_EXIT_USAGE;
-		}
-		v = xcalloc(kn ? kn : 1, sizeof(*v));
-		for (size_t i = 0; i < kn; i++) {
-			if (unprobed(o, kd[i].path, &v[n])) {
-				n++;
-				continue;
-			}
-			if (luks_probe(kd[i].path, &v[n]) < 0) {
-				luks_key_devices_free(kd, kn);
-				luks_devices_free(v, n);
-				return HEADS_EXIT_FAIL;
-			}
-			n++;
-			if (kd[i].uuid && *v[n - 1].uuid && strcasecmp(kd[i].uuid, v[n - 1].uuid) != 0) {
-				log_error("%s: UUID %s differs from %s in %s", kd[i].path,
-					  v[n - 1].uuid, kd[i].uuid, o->devices_file);
-				luks_key_devices_free(kd, kn);
-				luks_devices_free(v, n);
-				return HEADS_EXIT_FAIL;
-			}
-		}
-		luks_key_devices_free(kd, kn);
-	} else if (oi < argc) {
-		if (argc - oi > LUKS_MAX_DEVICES)
-			return cmd_usage_error("luks", "at most %d devices", LUKS_MAX_DEVICES);
-		v = xcalloc((size_t)(argc - oi), sizeof(*v));
-		for (int i = oi; i < argc; i++) {
-			if (unprobed(o, argv[i], &v[n])) {
-				n++;
-				continue;
-			}
-			if (luks_probe(argv[i], &v[n]) < 0) {
-				luks_devices_free(v, n);
-				return HEADS_EXIT_FAIL;
-			}
-			n++;
-		}
-	} else {
-		r = luks_discover(o->all, &v, &n);
-		if (r < 0)
-			return HEADS_EXIT_FAIL;
-	}
-	if (n == 0) {
-		free(v);
-		log_error("no LUKS container selected or found");
-		return HEADS_EXIT_FAIL;
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
+	return cmd_select_containers("luks", &s, "no LUKS container selected or found", ret,
+				     ret_n);
 }
 
-/* A passphrase from fd, or from a no-echo prompt on /dev/tty. */
+/* A passphrase from fd, or asked on the terminal (cmd_passphrase). */
 static int get_pass(int fd, const char *prompt, struct secret **ret)
 {
-	int r;
-	if (fd >= 0) {
-		r = secret_read_line_fd(fd, PASS_MAX, ret);
-	} else {
-		_cleanup_close_ int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (tty < 0) {
-			log_error("no terminal to ask for the passphrase: use an --xxx-fd option");
-			return -ENOTTY;
-		}
-		r = secret_read_passphrase(tty, prompt, PASS_MAX, ret);
+	int r = cmd_passphrase(fd, "LUKS", prompt, PASS_MAX, ret);
+	if (r == -ENOTTY) {
+		log_error("no terminal to ask for the passphrase: use an --xxx-fd option");
+		return r;
 	}
 	if (r < 0)
 		return log_error_errno(r, "cannot read the passphrase");
@@ -371,7 +304,7 @@ static int do_check_drk(int argc, char **argv)
 		return r;
 	if ((r = select_devices(&o, argc, argv, oi, &v, &n)))
 		return r;
-	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase: ", &drk) < 0) {
+	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase", &drk) < 0) {
 		luks_devices_free(v, n);
 		return HEADS_EXIT_FAIL;
 	}
@@ -431,7 +364,7 @@ static int do_add_duk(int argc, char **argv)
 		luks_devices_free(v, n);
 		return HEADS_EXIT_USAGE;
 	}
-	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase: ", &drk) < 0) {
+	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase", &drk) < 0) {
 		luks_devices_free(v, n);
 		return HEADS_EXIT_FAIL;
 	}
@@ -476,11 +409,11 @@ static int do_change(int argc, char **argv)
 		return r;
 	if ((r = select_devices(&o, argc, argv, oi, &v, &n)))
 		return r;
-	if (get_pass(o.drk_fd, "Current Disk Recovery Key passphrase: ", &drk) < 0 ||
-	    get_pass(o.new_fd, "New Disk Recovery Key passphrase: ", &newp) < 0)
+	if (get_pass(o.drk_fd, "Current Disk Recovery Key passphrase", &drk) < 0 ||
+	    get_pass(o.new_fd, "New Disk Recovery Key passphrase", &newp) < 0)
 		goto fail;
 	if (o.new_fd < 0) {
-		if (get_pass(-1, "New passphrase again: ", &again) < 0)
+		if (get_pass(-1, "New passphrase again", &again) < 0)
 			goto fail;
 		if (!secret_equal(newp, again)) {
 			log_error("the new passphrases differ");
@@ -574,7 +507,7 @@ static int do_reencrypt(int argc, char **argv)
 	o.recover = true;
 	if ((r = select_devices(&o, argc, argv, oi, &v, &n)))
 		return r;
-	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase: ", &drk) < 0) {
+	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase", &drk) < 0) {
 		luks_devices_free(v, n);
 		return HEADS_EXIT_FAIL;
 	}

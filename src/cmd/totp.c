@@ -1,6 +1,7 @@
 /* heads totp seal|show|wipe - TOTP attestation computed inside the TPM
  * (issue 4; heads-behaviour.md §6). */
 #include "cmd/cmd.h"
+#include "board.h"
 #include "config.h"
 #include "log.h"
 #include "otp.h"
@@ -75,36 +76,22 @@ static void opts_free(struct opts *o)
 /* Board config: label and PCR list unless given on the command line. */
 static int resolve(struct opts *o, const char *cmd)
 {
-	static char *defaults[] = {"/etc/config", "/etc/config.user"};
-	char **v = o->n_configs ? o->configs : defaults;
-	size_t n = o->n_configs ? o->n_configs : ARRAY_SIZE(defaults);
-	const char *pcrs = o->pcrs;
+	_cleanup_free_ char *err = NULL;
 	struct config c;
-	int r = 0;
+	int r;
 
 	config_init(&c);
-	for (size_t i = 0; i < n; i++) {
-		char *err = NULL;
-		r = config_load(&c, v[i], &err);
-		if (r == -ENOENT && !o->n_configs) {
-			r = 0;
-			free(err);
-			continue;
+	r = board_config_load(&c, o->configs, o->n_configs, &err);
+	if (r == 0 && o->pcrs) {
+		if (tpm_parse_pcr_list(o->pcrs, &o->mask) < 0 || o->mask == 0) {
+			err = xasprintf("bad PCR list '%s'", o->pcrs);
+			r = -EINVAL;
 		}
-		if (r < 0) {
-			fprintf(stderr, "heads %s: %s\n", cmd, err ? err : strerror(-r));
-			free(err);
-			config_free(&c);
-			return HEADS_EXIT_USAGE;
-		}
+	} else if (r == 0) {
+		r = board_totp_pcrs(&c, &o->mask, &err);
 	}
-	if (!pcrs)
-		pcrs = config_get(&c, "CONFIG_TOTP_PCRS");
-	if (!pcrs || !*pcrs)
-		pcrs = "0,1,2,3,4,7";
-	r = tpm_parse_pcr_list(pcrs, &o->mask);
-	if (r < 0 || o->mask == 0) {
-		fprintf(stderr, "heads %s: bad PCR list '%s'\n", cmd, pcrs);
+	if (r < 0) {
+		fprintf(stderr, "heads %s: %s\n", cmd, err);
 		config_free(&c);
 		return HEADS_EXIT_USAGE;
 	}
@@ -184,12 +171,12 @@ static int read_owner(const struct opts *o, struct secret **ret)
 	if (o->owner_fd < 0) {
 		/* Interactive: prompt as the reference does; scripted (no
 		 * terminal): empty owner auth. */
-		_cleanup_close_ int tty = isatty(STDIN_FILENO) ? open("/dev/tty", O_RDWR | O_CLOEXEC)
-							       : -1;
 		*ret = NULL;
-		if (tty < 0)
+		if (!isatty(STDIN_FILENO))
 			return 0;
-		r = secret_read_passphrase(tty, "TPM Owner Passphrase: ", 1024, ret);
+		r = cmd_passphrase(-1, "TPM", "TPM Owner Passphrase", 1024, ret);
+		if (r == -ENOTTY)
+			return 0;
 		if (r < 0)
 			fprintf(stderr, "heads totp: cannot read the owner passphrase: %s\n",
 				strerror(-r));
@@ -206,9 +193,8 @@ static int read_owner(const struct opts *o, struct secret **ret)
  * board config (the TPM enforces the policy either way). */
 static void use_sealed_mask(struct tpm *t, struct opts *o)
 {
-	uint32_t m;
-	if (!o->pcrs && tpm_otp_sealed_mask(t, &m) == 0)
-		o->mask = m;
+	if (!o->pcrs)
+		o->mask = tpm_otp_code_mask(t, o->mask);
 }
 
 static int fail(struct tpm *t, int r, uint32_t mask, const char *what)
@@ -224,9 +210,9 @@ static int do_seal(int argc, char **argv)
 	_cleanup_tpm_ struct tpm *t = NULL;
 	_cleanup_secret_ struct secret *owner = NULL, *key = NULL, *uri = NULL, *b32 = NULL,
 				       *txt = NULL;
+	_cleanup_free_ char *note = NULL;
+	enum tpm_otp_enrol_step step;
 	struct qr_matrix qr = {0};
-	struct tpm_pcr_values expected;
-	uint32_t tcode = 0, scode = 0;
 	int r, ret = HEADS_EXIT_FAIL;
 
 	if ((r = parse(argc, argv, &o, true, false))) {
@@ -240,42 +226,21 @@ static int do_seal(int argc, char **argv)
 		ret = fail(NULL, r, o.mask, "cannot seal");
 		goto out_opts;
 	}
-	r = tpm_otp_present(t, TPM_PRIMARY_HANDLE);
-	if (r <= 0) {
-		ret = fail(t, r == 0 ? TPM_E_NO_PRIMARY : r, o.mask, "cannot seal");
-		goto out_opts;
-	}
-	r = tpm_otp_expected(t, o.mask, o.eventlog ? o.eventlog : DEFAULT_EVENTLOG, &expected);
+	r = tpm_otp_enrol(t, o.mask, o.eventlog ? o.eventlog : DEFAULT_EVENTLOG, NULL, owner,
+			  &key, &note, &step);
 	if (r < 0) {
-		ret = fail(t, r, o.mask, "cannot compute the expected PCR values");
+		if (step == TPM_OTP_STEP_SECRET)
+			fprintf(stderr, "heads totp: %s: %s\n", tpm_otp_enrol_step_name(step),
+				strerror(-r));
+		else if (step == TPM_OTP_STEP_MISMATCH)
+			fprintf(stderr, "heads totp: %s\n", tpm_otp_enrol_step_name(step));
+		else
+			ret = fail(t, r, o.mask, tpm_otp_enrol_step_name(step));
 		goto out_opts;
 	}
-	key = secret_new(OTP_SECRET_LEN);
-	if (!key || secret_random(key, OTP_SECRET_LEN) < 0) {
-		fprintf(stderr, "heads totp: cannot generate the secret: %m\n");
-		goto out_opts;
-	}
-	r = tpm_otp_seal(t, TPM_HANDLE_TOTP, key, &expected, owner);
-	if (r < 0) {
-		ret = fail(t, r, o.mask, "sealing the TOTP secret failed");
-		goto out_opts;
-	}
-	/* Self-check: the TPM must compute what the secret gives in software. */
-	time_t now = time(NULL);
-	r = tpm_otp_totp(t, TPM_HANDLE_TOTP, o.mask, now, &tcode);
-	if (r == TPM_E_PCR_MISMATCH) {
-		_cleanup_free_ char *why = tpm_otp_explain(t, o.mask);
+	if (note)
 		fprintf(stderr, "heads totp: note: no code in this boot (%s); it will work "
-				"after a reboot with unchanged firmware\n", why);
-	} else if (r < 0) {
-		ret = fail(t, r, o.mask, "the sealed object does not work");
-		goto out_opts;
-	} else if (otp_totp(key->data, key->len, now, OTP_TOTP_PERIOD, OTP_DIGITS, &scode) < 0 ||
-		   scode != tcode) {
-		fprintf(stderr, "heads totp: the TPM code does not match the secret; not "
-				"enrolled\n");
-		goto out_opts;
-	}
+				"after a reboot with unchanged firmware\n", note);
 
 	if ((r = otp_totp_uri(o.label, key, &uri)) < 0 || (r = otp_base32(key, &b32)) < 0 ||
 	    (r = qr_encode((const char *)uri->data, uri->len, &qr)) < 0 ||

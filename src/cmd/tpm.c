@@ -17,21 +17,10 @@
 
 #include <openssl/evp.h>
 #include "coreboot_cmd.h"
+#include "tpm_cmd.h"
 
-#define PASS_MAX 256
 #define DEFAULT_TRACE "/tmp/measuring_trace.log"
 
-/* Exit codes of the TPM outcomes (documented in usage). */
-enum {
-	EXIT_PCR_MISMATCH = 1,
-	EXIT_AUTH = 3,
-	EXIT_LOCKOUT = 4,
-	EXIT_NO_OBJECT = 5,
-	EXIT_NO_TPM = 6,
-	EXIT_NO_PRIMARY = 7,
-	EXIT_PRIMARY_CHANGED = 9,
-	EXIT_FOREIGN_RECORD = 10,
-};
 
 static const char usage[] =
 	"Usage: heads tpm pcrread [N...] [--bank sha256|sha1]\n"
@@ -116,7 +105,7 @@ static const char usage[] =
 	"needed); 8 other TPM error; 9 the primary key is not the one recorded at\n"
 	"ownership (--primary-name); 10 a PCR record NV index not defined by heads.\n";
 
-static int exit_for(int r)
+int tpm_cmd_exit_for(int r)
 {
 	switch (r) {
 	case 0:
@@ -142,35 +131,7 @@ static int exit_for(int r)
 	}
 }
 
-/* Options shared by subcommands. */
-struct opts {
-	const char *tcti, *primary_name;
-	int owner_fd, auth_fd;
-	const char *str, *file, *trace, *eventlog, *bank, *pcrs;
-	bool no_eventlog, no_compare;
-	/* seal/predict prediction */
-	uint32_t future_mask;
-	struct extra {
-		unsigned pcr;
-		bool is_file;
-		const char *v;
-	} *extra;
-	size_t n_extra;
-	struct pcr_value {
-		unsigned pcr;
-		uint8_t v[32];
-	} *values;
-	size_t n_values;
-	unsigned long long size;
-	unsigned long long da_max_tries, da_recovery;
-	int optind;
-};
 
-enum {
-	O_TCTI = 256, O_PRIMARY_NAME, O_OWNER_FD, O_AUTH_FD, O_STRING, O_FILE, O_TRACE, O_EVENTLOG,
-	O_NO_EVENTLOG, O_NO_COMPARE, O_BANK, O_PCRS, O_FUTURE, O_FUTURE_STRING,
-	O_FUTURE_FILE, O_PCR_VALUE, O_SIZE, O_DA_MAX_TRIES, O_DA_RECOVERY,
-};
 
 static int parse_pcr(const char *s, unsigned *ret)
 {
@@ -194,7 +155,7 @@ static int split_assign(const char *s, unsigned *pcr, const char **rest)
 	return parse_pcr(num, pcr);
 }
 
-static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
+int tpm_cmd_parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
 		{"tcti", required_argument, NULL, O_TCTI},
@@ -322,13 +283,13 @@ static int parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static void free_opts(struct opts *o)
+void tpm_cmd_free_opts(struct opts *o)
 {
 	free(o->extra);
 	free(o->values);
 }
 
-static int open_tpm(const struct opts *o, struct tpm **t)
+int tpm_cmd_open_tpm(const struct opts *o, struct tpm **t)
 {
 	int r = cmd_tpm_open(o->tcti, o->primary_name, t);
 	if (r == -EINVAL)
@@ -338,20 +299,16 @@ static int open_tpm(const struct opts *o, struct tpm **t)
 	return r;
 }
 
-/* Passphrase from fd, else a prompt on /dev/tty. */
-static int get_pass(int fd, const char *prompt, struct secret **ret)
+/* Passphrase from fd, else a prompt on the terminal (cmd_passphrase). */
+int tpm_cmd_get_pass(int fd, const char *prompt, struct secret **ret)
 {
-	if (fd >= 0)
-		return secret_read_line_fd(fd, PASS_MAX, ret);
-	_cleanup_close_ int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	if (tty < 0) {
+	int r = cmd_passphrase(fd, "TPM", prompt, PASS_MAX, ret);
+	if (r == -ENOTTY)
 		fprintf(stderr, "heads tpm: no terminal to ask for the %s; use the -fd option\n", prompt);
-		return -ENOTTY;
-	}
-	return secret_read_passphrase(tty, prompt, PASS_MAX, ret);
+	return r;
 }
 
-static int parse_handle(const char *s, uint32_t prefix, uint32_t *ret)
+int tpm_cmd_parse_handle(const char *s, uint32_t prefix, uint32_t *ret)
 {
 	unsigned long long v;
 	if (parse_uint(s, 0xffffffffULL, &v) < 0 || (v >> 24) != (prefix >> 24))
@@ -367,11 +324,11 @@ static bool tcti_is_tpm12(const char *tcti)
 	return strncmp(cmd_tcti(tcti), "tpm12-", 6) == 0;
 }
 
-static int parse_index(const struct opts *o, const char *s, uint32_t *ret)
+int tpm_cmd_parse_index(const struct opts *o, const char *s, uint32_t *ret)
 {
 	unsigned long long v;
 	if (!tcti_is_tpm12(o->tcti))
-		return parse_handle(s, 0x01000000, ret);
+		return tpm_cmd_parse_handle(s, 0x01000000, ret);
 	if (parse_uint(s, 0xffffffffULL, &v) < 0)
 		return -EINVAL;
 	*ret = (uint32_t)v;
@@ -390,7 +347,7 @@ static int do_pcrread(int argc, char **argv)
 	struct opts o;
 	_cleanup_tpm_ struct tpm *t = NULL;
 	uint32_t mask = 0;
-	int r = parse_opts("pcrread", argc, argv, &o);
+	int r = tpm_cmd_parse_opts("pcrread", argc, argv, &o);
 	if (r)
 		return r;
 	for (int i = o.optind; i < argc; i++) {
@@ -401,8 +358,8 @@ static int do_pcrread(int argc, char **argv)
 	}
 	if (!mask)
 		mask = (1u << TPM_PCR_COUNT) - 1;
-	if ((r = open_tpm(&o, &t)) < 0)
-		return exit_for(r);
+	if ((r = tpm_cmd_open_tpm(&o, &t)) < 0)
+		return tpm_cmd_exit_for(r);
 	if (tpm_version(t) == 12 && o.bank && streq(o.bank, "sha256")) {
 		fprintf(stderr, "heads tpm: a TPM 1.2 has only SHA-1 PCRs (--bank sha1)\n");
 		return HEADS_EXIT_USAGE;
@@ -413,7 +370,7 @@ static int do_pcrread(int argc, char **argv)
 		uint8_t v[TPM_PCR_COUNT][32];
 		r = tpm_pcr_read_mask(t, mask, v);
 		if (r < 0)
-			return exit_for(r);
+			return tpm_cmd_exit_for(r);
 		for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
 			if (mask & (1u << i))
 				print_hex_line(i, v[i], 32);
@@ -425,7 +382,7 @@ static int do_pcrread(int argc, char **argv)
 				continue;
 			r = tpm_pcr_read(t, o.bank, i, v, &len);
 			if (r < 0)
-				return exit_for(r);
+				return tpm_cmd_exit_for(r);
 			print_hex_line(i, v, len);
 		}
 	}
@@ -438,7 +395,7 @@ static int do_extend(int argc, char **argv)
 	_cleanup_tpm_ struct tpm *t = NULL;
 	const char *trace;
 	unsigned pcr;
-	int r = parse_opts("extend", argc, argv, &o);
+	int r = tpm_cmd_parse_opts("extend", argc, argv, &o);
 	if (r)
 		return r;
 	if (argc - o.optind != 1 || parse_pcr(argv[o.optind], &pcr) < 0)
@@ -453,12 +410,12 @@ static int do_extend(int argc, char **argv)
 		fprintf(stderr, "heads tpm: cannot open the measurement trace %s: %s\n", trace, strerror(-r));
 		return HEADS_EXIT_FAIL;
 	}
-	if ((r = open_tpm(&o, &t)) < 0)
-		return exit_for(r);
+	if ((r = tpm_cmd_open_tpm(&o, &t)) < 0)
+		return tpm_cmd_exit_for(r);
 	r = o.str ? tpm_extend_string(t, pcr, o.str) : tpm_extend_file(t, pcr, o.file);
 	if (r < 0) {
 		fprintf(stderr, "heads tpm: extending PCR %u failed: %s\n", pcr, strerror(-r));
-		return r == -ENOENT || r == -EISDIR || r == -EACCES ? HEADS_EXIT_USAGE : exit_for(r);
+		return r == -ENOENT || r == -EISDIR || r == -EACCES ? HEADS_EXIT_USAGE : tpm_cmd_exit_for(r);
 	}
 	return 0;
 }
@@ -481,7 +438,7 @@ static int do_eventlog(int argc, char **argv)
 	const char *bank;
 	uint32_t used = 0;
 	bool differs = false;
-	int r = parse_opts("eventlog", argc, argv, &o);
+	int r = tpm_cmd_parse_opts("eventlog", argc, argv, &o);
 	if (r)
 		return r;
 	if (argc != o.optind)
@@ -507,10 +464,10 @@ static int do_eventlog(int argc, char **argv)
 			used |= 1u << e->pcr;
 	}
 	if (!o.no_compare) {
-		r = open_tpm(&o, &t);
+		r = tpm_cmd_open_tpm(&o, &t);
 		if (r < 0) {
 			tpm_eventlog_free(l);
-			return exit_for(r);
+			return tpm_cmd_exit_for(r);
 		}
 	}
 	for (unsigned pcr = 0; pcr < TPM_PCR_COUNT; pcr++) {
@@ -532,7 +489,7 @@ static int do_eventlog(int argc, char **argv)
 		r = tpm_pcr_read(t, bank, pcr, live, &len);
 		if (r < 0) {
 			tpm_eventlog_free(l);
-			return exit_for(r);
+			return tpm_cmd_exit_for(r);
 		}
 		hex_encode(live, len, hl);
 		if (streq(hw, hl)) {
@@ -571,7 +528,7 @@ static int extra_digest(const struct extra *e, bool sha1, uint8_t out[32])
 }
 
 /* Predict every PCR in o->future_mask into v. */
-static int predict_into(const struct opts *o, struct tpm_pcr_values *v)
+int tpm_cmd_predict_into(const struct opts *o, struct tpm_pcr_values *v)
 {
 	struct tpm_eventlog *l = NULL;
 	int r = 0;
@@ -611,19 +568,19 @@ static int do_predict(int argc, char **argv)
 	struct opts o;
 	struct tpm_pcr_values v = {0};
 	unsigned pcr;
-	int r = parse_opts("predict", argc, argv, &o);
+	int r = tpm_cmd_parse_opts("predict", argc, argv, &o);
 	if (r)
 		return r;
 	if (argc - o.optind != 1 || parse_pcr(argv[o.optind], &pcr) < 0) {
-		free_opts(&o);
+		tpm_cmd_free_opts(&o);
 		return cmd_usage_error("tpm", "predict takes one PCR number (0-23)");
 	}
 	for (size_t i = 0; i < o.n_extra; i++)
 		o.extra[i].pcr = pcr;
 	o.future_mask = 1u << pcr;
-	r = predict_into(&o, &v);
+	r = tpm_cmd_predict_into(&o, &v);
 	bool sha1 = (o.bank && streq(o.bank, "sha1")) || tcti_is_tpm12(o.tcti);
-	free_opts(&o);
+	tpm_cmd_free_opts(&o);
 	if (r < 0)
 		return HEADS_EXIT_USAGE;
 	print_hex_line(pcr, v.sha256[pcr], sha1 ? 20 : 32);
@@ -635,20 +592,20 @@ static int do_reset(int argc, char **argv)
 	struct opts o;
 	_cleanup_tpm_ struct tpm *t = NULL;
 	_cleanup_secret_ struct secret *owner = NULL;
-	int r = parse_opts("reset", argc, argv, &o);
+	int r = tpm_cmd_parse_opts("reset", argc, argv, &o);
 	if (r)
 		return r;
 	if (argc != o.optind)
 		return cmd_usage_error("tpm", "reset takes no arguments");
-	if (get_pass(o.owner_fd, "New TPM Owner Passphrase: ", &owner) < 0)
+	if (tpm_cmd_get_pass(o.owner_fd, "New TPM Owner Passphrase", &owner) < 0)
 		return HEADS_EXIT_USAGE;
-	if ((r = open_tpm(&o, &t)) < 0)
-		return exit_for(r);
+	if ((r = tpm_cmd_open_tpm(&o, &t)) < 0)
+		return tpm_cmd_exit_for(r);
 	tpm_set_da_policy(t, (uint32_t)o.da_max_tries, (uint32_t)o.da_recovery);
 	r = tpm_reset(t, owner);
 	if (r < 0) {
 		fprintf(stderr, "heads tpm: TPM reset failed\n");
-		return exit_for(r);
+		return tpm_cmd_exit_for(r);
 	}
 	_cleanup_free_ char *name = NULL;
 	if (tpm_version(t) == 12) { /* SRK 0x40000000, well-known auth: nothing to pin */
@@ -657,327 +614,11 @@ static int do_reset(int argc, char **argv)
 	}
 	r = tpm_primary_name(t, &name);
 	if (r < 0)
-		return exit_for(r);
+		return tpm_cmd_exit_for(r);
 	fprintf(stderr, "heads tpm: TPM reset; primary key at 0x%08x\n", TPM_PRIMARY_HANDLE);
 	/* The line to record in the owner's configuration (the pin). */
 	printf("%s=\"%s\"\n", CMD_CONFIG_PRIMARY_NAME, name);
 	return 0;
-}
-
-static int do_seal(int argc, char **argv)
-{
-	struct opts o;
-	_cleanup_tpm_ struct tpm *t = NULL;
-	_cleanup_secret_ struct secret *data = NULL, *auth = NULL, *owner = NULL;
-	struct tpm_pcr_values v, pred = {0};
-	uint32_t handle, mask;
-	int r = parse_opts("seal", argc, argv, &o), ex = 0;
-	if (r)
-		return r;
-	if (argc - o.optind != 1 || parse_handle(argv[o.optind], 0x81000000, &handle) < 0 ||
-	    handle == TPM_PRIMARY_HANDLE) {
-		free_opts(&o);
-		return cmd_usage_error("tpm", "seal takes one persistent HANDLE (0x81xxxxxx)");
-	}
-	if (!o.pcrs || tpm_parse_pcr_list(o.pcrs, &mask) < 0) {
-		free_opts(&o);
-		return cmd_usage_error("tpm", "seal needs --pcrs LIST (e.g. 0,1,2,3,4,7)");
-	}
-	for (size_t i = 0; i < o.n_values; i++)
-		if (!(mask & (1u << o.values[i].pcr)))
-			ex = cmd_usage_error("tpm", "--pcr-value %u is not in --pcrs", o.values[i].pcr);
-	if (o.future_mask & ~mask)
-		ex = cmd_usage_error("tpm", "a --future PCR is not in --pcrs");
-	if (ex)
-		goto out;
-	r = secret_read_fd(STDIN_FILENO, 128, &data);
-	if (r < 0) {
-		fprintf(stderr, "heads tpm: reading the secret from stdin: %s\n",
-			r == -EFBIG ? "more than 128 bytes" : strerror(-r));
-		ex = HEADS_EXIT_USAGE;
-		goto out;
-	}
-	if (o.auth_fd >= 0 && secret_read_line_fd(o.auth_fd, PASS_MAX, &auth) < 0) {
-		ex = HEADS_EXIT_USAGE;
-		goto out;
-	}
-	if (get_pass(o.owner_fd, "TPM Owner Passphrase: ", &owner) < 0) {
-		ex = HEADS_EXIT_USAGE;
-		goto out;
-	}
-	if (predict_into(&o, &pred) < 0) {
-		ex = HEADS_EXIT_USAGE;
-		goto out;
-	}
-	if ((r = open_tpm(&o, &t)) < 0) {
-		ex = exit_for(r);
-		goto out;
-	}
-	if (tpm_version(t) == 12 && (o.n_values || mask >> 16)) {
-		fprintf(stderr, "heads tpm: on a TPM 1.2, seal takes PCRs 0-15, current or "
-				"--future (SHA-1 replay), no --pcr-value\n");
-		ex = HEADS_EXIT_USAGE;
-		goto out;
-	}
-	r = tpm_pcr_values_current(t, mask, &v);
-	if (r < 0) {
-		ex = exit_for(r);
-		goto out;
-	}
-	for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
-		if (o.future_mask & (1u << i))
-			memcpy(v.sha256[i], pred.sha256[i], 32);
-	for (size_t i = 0; i < o.n_values; i++)
-		memcpy(v.sha256[o.values[i].pcr], o.values[i].v, 32);
-	r = tpm_seal(t, handle, data, &v, auth, owner);
-	if (r < 0) {
-		uint32_t secs = 0;
-		if (r == TPM_E_LOCKOUT)
-			tpm_lockout_status(t, NULL, NULL, NULL, &secs);
-		if (r == TPM_E_LOCKOUT)
-			fprintf(stderr, "heads tpm: sealing at 0x%08x refused: the TPM is in "
-					"dictionary-attack lockout: next try in %u s\n", handle, secs);
-		else
-			fprintf(stderr, "heads tpm: sealing at 0x%08x failed%s\n", handle,
-				r == TPM_E_AUTH_FAIL ? ": wrong owner passphrase" : "");
-		ex = exit_for(r);
-	}
-out:
-	free_opts(&o);
-	return ex;
-}
-
-static void report_mismatch(struct tpm *t, uint32_t handle)
-{
-	struct tpm_pcr_values exp, cur;
-	bool with_auth;
-	if (tpm_version(t) == 12) { /* the blob names no values: nothing to compare */
-		fprintf(stderr, "heads tpm: unseal refused: PCR values differ from those sealed\n");
-		return;
-	}
-	if (tpm_sealed_expected(t, handle, &exp, &with_auth) < 0 ||
-	    tpm_pcr_values_current(t, exp.mask, &cur) < 0) {
-		fprintf(stderr, "heads tpm: unseal refused: PCR values differ from those sealed "
-				"(no record of the expected values)\n");
-		return;
-	}
-	fprintf(stderr, "heads tpm: unseal refused: PCR values differ from those sealed:\n");
-	for (unsigned i = 0; i < TPM_PCR_COUNT; i++) {
-		char he[65], hc[65];
-		if (!(exp.mask & (1u << i)) || memcmp(exp.sha256[i], cur.sha256[i], 32) == 0)
-			continue;
-		hex_encode(exp.sha256[i], 32, he);
-		hex_encode(cur.sha256[i], 32, hc);
-		fprintf(stderr, "  PCR %u: expected %s, actual %s\n", i, he, hc);
-	}
-}
-
-static int do_unseal(int argc, char **argv)
-{
-	struct opts o;
-	_cleanup_tpm_ struct tpm *t = NULL;
-	_cleanup_secret_ struct secret *auth = NULL, *out = NULL;
-	uint32_t handle, mask = 0;
-	int r = parse_opts("unseal", argc, argv, &o);
-	if (r)
-		return r;
-	if (argc - o.optind != 1 || parse_handle(argv[o.optind], 0x81000000, &handle) < 0)
-		return cmd_usage_error("tpm", "unseal takes one persistent HANDLE (0x81xxxxxx)");
-	if (o.pcrs && tpm_parse_pcr_list(o.pcrs, &mask) < 0)
-		return cmd_usage_error("tpm", "bad --pcrs '%s'", o.pcrs);
-	if (o.auth_fd >= 0 && secret_read_line_fd(o.auth_fd, PASS_MAX, &auth) < 0)
-		return HEADS_EXIT_USAGE;
-	if ((r = open_tpm(&o, &t)) < 0)
-		return exit_for(r);
-	r = mask ? tpm_unseal_mask(t, handle, mask, auth, &out) : tpm_unseal(t, handle, auth, &out);
-	switch (r) {
-	case 0:
-		if (write_full(STDOUT_FILENO, out->data, out->len) < 0)
-			return HEADS_EXIT_FAIL;
-		return 0;
-	case TPM_E_PCR_MISMATCH:
-		report_mismatch(t, handle);
-		break;
-	case TPM_E_AUTH_FAIL:
-		fprintf(stderr, "heads tpm: unseal refused: wrong passphrase (counts towards the "
-				"dictionary-attack lockout)\n");
-		break;
-	case TPM_E_LOCKOUT: {
-		uint32_t secs = 0, cnt = 0, max = 0;
-		tpm_lockout_status(t, NULL, &cnt, &max, &secs);
-		if (tpm_version(t) == 12) /* the TPM reports the time left */
-			fprintf(stderr, "heads tpm: unseal refused: the TPM is in dictionary-attack "
-					"lockout (%u failures): next try in %u s\n", cnt, secs);
-		else
-			fprintf(stderr, "heads tpm: unseal refused: the TPM is in dictionary-attack "
-					"lockout (%u of %u failures): next try in %u s (it forgives "
-					"one failure every %u s)\n", cnt, max, secs, secs);
-		break;
-	}
-	case TPM_E_NO_OBJECT:
-		fprintf(stderr, "heads tpm: nothing is sealed at 0x%08x\n", handle);
-		break;
-	case TPM_E_NO_PRIMARY:
-		fprintf(stderr, "heads tpm: no primary key at 0x%08x: the TPM must be reset\n",
-			TPM_PRIMARY_HANDLE);
-		break;
-	case TPM_E_PRIMARY_CHANGED:
-		fprintf(stderr, "heads tpm: unseal refused: the primary key is not the one "
-				"recorded at ownership\n");
-		break;
-	case TPM_E_FOREIGN_RECORD:
-	case -EBADMSG:
-		fprintf(stderr, "heads tpm: unseal refused: the PCR record of 0x%08x cannot be "
-				"trusted\n", handle);
-		break;
-	default:
-		fprintf(stderr, "heads tpm: unseal of 0x%08x failed: %s\n", handle, strerror(-r));
-	}
-	return exit_for(r);
-}
-
-static int do_evict(int argc, char **argv)
-{
-	struct opts o;
-	_cleanup_tpm_ struct tpm *t = NULL;
-	_cleanup_secret_ struct secret *owner = NULL;
-	uint32_t handle;
-	int r = parse_opts("evict", argc, argv, &o);
-	if (r)
-		return r;
-	if (argc - o.optind != 1 || parse_handle(argv[o.optind], 0x81000000, &handle) < 0)
-		return cmd_usage_error("tpm", "evict takes one persistent HANDLE (0x81xxxxxx)");
-	if (get_pass(o.owner_fd, "TPM Owner Passphrase: ", &owner) < 0)
-		return HEADS_EXIT_USAGE;
-	if ((r = open_tpm(&o, &t)) < 0)
-		return exit_for(r);
-	r = tpm_evict(t, handle, owner);
-	if (r == TPM_E_NO_OBJECT)
-		fprintf(stderr, "heads tpm: nothing at 0x%08x\n", handle);
-	else if (r < 0)
-		fprintf(stderr, "heads tpm: evicting 0x%08x failed\n", handle);
-	return exit_for(r);
-}
-
-static int do_counter(int argc, char **argv)
-{
-	struct opts o;
-	_cleanup_tpm_ struct tpm *t = NULL;
-	_cleanup_secret_ struct secret *owner = NULL;
-	const char *op;
-	uint32_t index = 0;
-	uint64_t value = 0;
-	int r;
-
-	if (argc < 2)
-		return cmd_usage_error("tpm", "counter needs create, read or increment");
-	op = argv[1];
-	r = parse_opts("counter", argc - 1, argv + 1, &o);
-	if (r)
-		return r;
-	argc -= 1;
-	argv += 1;
-	if (streq(op, "create")) {
-		if (argc != o.optind)
-			return cmd_usage_error("tpm", "counter create takes no arguments");
-		if (get_pass(o.owner_fd, "TPM Owner Passphrase: ", &owner) < 0)
-			return HEADS_EXIT_USAGE;
-	} else if (streq(op, "read") || streq(op, "increment")) {
-		if (argc - o.optind != 1 || parse_index(&o, argv[o.optind], &index) < 0)
-			return cmd_usage_error("tpm", "counter %s takes one INDEX (0x01xxxxxx)", op);
-		if (streq(op, "increment") && o.owner_fd >= 0 &&
-		    secret_read_line_fd(o.owner_fd, PASS_MAX, &owner) < 0)
-			return HEADS_EXIT_USAGE;
-	} else {
-		return cmd_usage_error("tpm", "unknown counter operation '%s'", op);
-	}
-	if ((r = open_tpm(&o, &t)) < 0)
-		return exit_for(r);
-	if (streq(op, "create")) {
-		r = tpm_counter_create(t, owner, &index);
-		if (r == 0)
-			r = tpm_counter_read(t, index, &value);
-	} else if (streq(op, "read")) {
-		r = tpm_counter_read(t, index, &value);
-	} else {
-		r = tpm_counter_increment(t, index, owner, &value);
-	}
-	if (r < 0) {
-		uint32_t secs = 0;
-		if (r == TPM_E_LOCKOUT)
-			tpm_lockout_status(t, NULL, NULL, NULL, &secs);
-		if (r == TPM_E_LOCKOUT)
-			fprintf(stderr, "heads tpm: counter %s refused: the TPM is in "
-					"dictionary-attack lockout: next try in %u s\n", op, secs);
-		else
-			fprintf(stderr, "heads tpm: counter %s failed%s\n", op,
-				r == TPM_E_NO_OBJECT ? ": no such counter" :
-				r == TPM_E_AUTH_FAIL ? ": authorization failed" : "");
-		return exit_for(r);
-	}
-	printf("%x: %016llx\n", index, (unsigned long long)value);
-	return 0;
-}
-
-static int do_nv(int argc, char **argv)
-{
-	struct opts o;
-	_cleanup_tpm_ struct tpm *t = NULL;
-	_cleanup_secret_ struct secret *owner = NULL, *data = NULL;
-	const char *op;
-	uint32_t index;
-	int r;
-
-	if (argc < 2)
-		return cmd_usage_error("tpm", "nv needs define, write, read, info or undefine");
-	op = argv[1];
-	r = parse_opts("nv", argc - 1, argv + 1, &o);
-	if (r)
-		return r;
-	argc -= 1;
-	argv += 1;
-	if (!streq(op, "define") && !streq(op, "write") && !streq(op, "read") &&
-	    !streq(op, "info") && !streq(op, "undefine"))
-		return cmd_usage_error("tpm", "unknown nv operation '%s'", op);
-	if (argc - o.optind != 1 || parse_index(&o, argv[o.optind], &index) < 0)
-		return cmd_usage_error("tpm", "nv %s takes one INDEX (0x01xxxxxx)", op);
-	if (streq(op, "define") && !o.size)
-		return cmd_usage_error("tpm", "nv define needs --size N");
-	if (streq(op, "define") || streq(op, "undefine") || (streq(op, "write") && o.owner_fd >= 0))
-		if (get_pass(o.owner_fd, "TPM Owner Passphrase: ", &owner) < 0)
-			return HEADS_EXIT_USAGE;
-	if (streq(op, "write") && secret_read_fd(STDIN_FILENO, 2048, &data) < 0) {
-		fprintf(stderr, "heads tpm: nv write: cannot read up to 2048 bytes from stdin\n");
-		return HEADS_EXIT_USAGE;
-	}
-	if ((r = open_tpm(&o, &t)) < 0)
-		return exit_for(r);
-	if (streq(op, "define")) {
-		r = tpm_nv_define(t, index, (size_t)o.size, owner);
-	} else if (streq(op, "undefine")) {
-		r = tpm_nv_undefine(t, index, owner);
-	} else if (streq(op, "write")) {
-		r = tpm_nv_write(t, index, data->data, data->len, owner);
-	} else if (streq(op, "info")) {
-		uint32_t attrs;
-		size_t size;
-		r = tpm_nv_info(t, index, &attrs, &size);
-		if (r == 0)
-			printf("attributes: 0x%08x\nsize: %zu\n", attrs, size);
-	} else {
-		_cleanup_free_ uint8_t *buf = NULL;
-		size_t len;
-		r = tpm_nv_read(t, index, &buf, &len);
-		if (r == 0 && write_full(STDOUT_FILENO, buf, len) < 0)
-			return HEADS_EXIT_FAIL;
-	}
-	if (r < 0)
-		fprintf(stderr, "heads tpm: nv %s 0x%08x failed%s\n", op, index,
-			r == TPM_E_NO_OBJECT ? ": no such index" :
-			r == TPM_E_AUTH_FAIL ? ": authorization failed" :
-			r == -EEXIST ? ": already defined" :
-			r == -ENODATA ? ": never written" : "");
-	return exit_for(r);
 }
 
 static int do_simple(int argc, char **argv)
@@ -985,13 +626,13 @@ static int do_simple(int argc, char **argv)
 	struct opts o;
 	_cleanup_tpm_ struct tpm *t = NULL;
 	const char *sub = argv[0];
-	int r = parse_opts(sub, argc, argv, &o);
+	int r = tpm_cmd_parse_opts(sub, argc, argv, &o);
 	if (r)
 		return r;
 	if (argc != o.optind)
 		return cmd_usage_error("tpm", "%s takes no arguments", sub);
-	if ((r = open_tpm(&o, &t)) < 0)
-		return exit_for(r);
+	if ((r = tpm_cmd_open_tpm(&o, &t)) < 0)
+		return tpm_cmd_exit_for(r);
 	if (streq(sub, "finalize")) {
 		r = tpm_finalize(t);
 	} else if (streq(sub, "shutdown")) {
@@ -1019,7 +660,7 @@ static int do_simple(int argc, char **argv)
 	}
 	if (r < 0)
 		fprintf(stderr, "heads tpm: %s failed\n", sub);
-	return exit_for(r);
+	return tpm_cmd_exit_for(r);
 }
 
 static const struct heads_subcommand subs[] = {
@@ -1030,11 +671,11 @@ static const struct heads_subcommand subs[] = {
 	{"predict-pcr2", "PCR 2 coreboot will measure, from a ROM", cmd_tpm_predict_pcr2},
 	{"coreboot-log", "coreboot's TPM log (cbmem) and its replay", cmd_tpm_coreboot_log},
 	{"reset", "clear and take ownership", do_reset},
-	{"seal", "seal stdin to PCR values", do_seal},
-	{"unseal", "unseal to stdout", do_unseal},
-	{"evict", "remove a persistent object", do_evict},
-	{"counter", "NV monotonic counter", do_counter},
-	{"nv", "plain NV index", do_nv},
+	{"seal", "seal stdin to PCR values", tpm_cmd_do_seal},
+	{"unseal", "unseal to stdout", tpm_cmd_do_unseal},
+	{"evict", "remove a persistent object", tpm_cmd_do_evict},
+	{"counter", "NV monotonic counter", tpm_cmd_do_counter},
+	{"nv", "plain NV index", tpm_cmd_do_nv},
 	{"info", "DA and handle status", do_simple},
 	{"finalize", "lock the platform hierarchy", do_simple},
 	{"shutdown", "TPM2_Shutdown(CLEAR)", do_simple},

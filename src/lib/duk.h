@@ -27,6 +27,7 @@
 #ifndef HEADS_DUK_H
 #define HEADS_DUK_H
 
+#include "board.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,7 +43,7 @@
 #define DUK_PASSPHRASE_MAX 1024
 #define DUK_TRIES 3
 #define DUK_PCR_MASK 0xffu /* PCRs 0-7 */
-#define DUK_PCR_BOOT_MODE 4
+#define DUK_PCR_BOOT_MODE BOARD_PCR_BOOT_MODE /* board.h: the PCR map */
 #define DUK_PCR_MODULES 5
 #define DUK_PCR_LUKS 6
 #define DUK_KEY_DEVICES_FILE "kexec_key_devices.txt"

@@ -375,20 +375,6 @@ int tpm_otp_totp(struct tpm *t, uint32_t handle, uint32_t pcr_mask, time_t now,
 	return tpm_otp_hotp(t, handle, pcr_mask, c, ret_code);
 }
 
-static void append(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void append(char **s, const char *fmt, ...)
-{
-	va_list ap;
-	char *add = NULL, *n;
-	va_start(ap, fmt);
-	if (vasprintf(&add, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	n = xasprintf("%s%s", *s ? *s : "", add);
-	free(add);
-	free(*s);
-	*s = n;
-}
 
 static void mask_list(uint32_t mask, char *out, size_t n)
 {
@@ -481,7 +467,7 @@ char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask)
 			continue;
 		hex_encode(rec.sha256[i], 8, a);
 		hex_encode(cur.sha256[i], 8, b);
-		append(&s, "%sPCR %u moved (sealed %s..., now %s...)", moved ? "; " : "", i, a, b);
+		str_appendf(&s, "%sPCR %u moved (sealed %s..., now %s...)", moved ? "; " : "", i, a, b);
 		moved++;
 	}
 	if (moved == 0) {
@@ -533,4 +519,77 @@ int tpm_otp_wipe(struct tpm *t, uint32_t handle, const struct secret *owner_auth
 	if (r2 < 0 && r2 != TPM_E_NO_OBJECT)
 		return r2;
 	return 0;
+}
+
+const char *tpm_otp_enrol_step_name(enum tpm_otp_enrol_step step)
+{
+	switch (step) {
+	case TPM_OTP_STEP_PRIMARY:
+		return "cannot seal";
+	case TPM_OTP_STEP_EXPECTED:
+		return "cannot compute the expected PCR values";
+	case TPM_OTP_STEP_SECRET:
+		return "cannot generate the secret";
+	case TPM_OTP_STEP_SEAL:
+		return "sealing the TOTP secret failed";
+	case TPM_OTP_STEP_CHECK:
+		return "the sealed object does not work";
+	case TPM_OTP_STEP_MISMATCH:
+		return "the TPM code does not match the secret; not enrolled";
+	}
+	return "enrolment failed";
+}
+
+int tpm_otp_enrol(struct tpm *t, uint32_t mask, const char *eventlog_path,
+		  const uint8_t next_pcr7[32], const struct secret *owner_auth,
+		  struct secret **ret_key, char **ret_note, enum tpm_otp_enrol_step *ret_step)
+{
+	_cleanup_secret_ struct secret *key = NULL;
+	struct tpm_pcr_values expected;
+	uint32_t tcode = 0, scode = 0;
+	time_t now;
+	int r;
+
+	*ret_note = NULL;
+	*ret_step = TPM_OTP_STEP_PRIMARY;
+	r = tpm_otp_present(t, TPM_PRIMARY_HANDLE);
+	if (r <= 0)
+		return r == 0 ? TPM_E_NO_PRIMARY : r;
+	*ret_step = TPM_OTP_STEP_EXPECTED;
+	if ((r = tpm_otp_expected(t, mask, eventlog_path, &expected)) < 0)
+		return r;
+	if (next_pcr7 && (mask & (1u << 7)))
+		memcpy(expected.sha256[7], next_pcr7, 32);
+	*ret_step = TPM_OTP_STEP_SECRET;
+	key = secret_new(OTP_SECRET_LEN);
+	if (!key)
+		return -errno;
+	if ((r = secret_random(key, OTP_SECRET_LEN)) < 0)
+		return r;
+	*ret_step = TPM_OTP_STEP_SEAL;
+	if ((r = tpm_otp_seal(t, TPM_HANDLE_TOTP, key, &expected, owner_auth)) < 0)
+		return r;
+	/* Self-check: the TPM must compute what the secret gives in software. */
+	now = time(NULL);
+	r = tpm_otp_totp(t, TPM_HANDLE_TOTP, mask, now, &tcode);
+	if (r == TPM_E_PCR_MISMATCH) {
+		*ret_note = tpm_otp_explain(t, mask);
+	} else if (r < 0) {
+		*ret_step = TPM_OTP_STEP_CHECK;
+		return r;
+	} else if (otp_totp(key->data, key->len, now, OTP_TOTP_PERIOD, OTP_DIGITS, &scode) < 0 ||
+		   scode != tcode) {
+		*ret_step = TPM_OTP_STEP_MISMATCH;
+		return -EBADMSG;
+	}
+	*ret_key = TAKE_PTR(key);
+	return 0;
+}
+
+uint32_t tpm_otp_code_mask(struct tpm *t, uint32_t configured)
+{
+	uint32_t m;
+	if (t && tpm_otp_sealed_mask(t, &m) == 0)
+		return m;
+	return configured;
 }

@@ -93,4 +93,36 @@ int tpm_otp_wipe(struct tpm *t, uint32_t handle, const struct secret *owner_auth
 /* Is there an object at handle? 1 yes, 0 no, or -errno. */
 int tpm_otp_present(struct tpm *t, uint32_t handle);
 
+/* The PCR list a code is computed with: the one the object was sealed with
+ * (its record, tpm_otp_sealed_mask()), else configured (the board's
+ * CONFIG_TOTP_PCRS). Every reader of codes uses this, so a secret sealed by
+ * one flow reads in every other. */
+uint32_t tpm_otp_code_mask(struct tpm *t, uint32_t configured);
+
+/* Enrolment, the one road for every caller (`heads totp seal`, the menu's
+ * ownership, Options and after-ROM-write seals): check the primary is
+ * there, compute the expected values for mask (tpm_otp_expected(); with
+ * next_pcr7 non-NULL and PCR 7 in mask, PCR 7 is the next boot's value
+ * after a ROM write), generate a fresh secret, seal it at TPM_HANDLE_TOTP,
+ * then check the sealed object: the TPM's code for now must equal the
+ * software code of the secret. A TPM_E_PCR_MISMATCH there is not a
+ * failure (sealed for a later boot): *ret_note then says why there is no
+ * code in this boot (tpm_otp_explain()); else *ret_note is NULL.
+ * On success *ret_key holds the secret (to show once; caller wipes).
+ * On failure *ret_step names what failed. */
+enum tpm_otp_enrol_step {
+	TPM_OTP_STEP_PRIMARY,  /* no primary key / no TPM */
+	TPM_OTP_STEP_EXPECTED, /* the expected PCR values */
+	TPM_OTP_STEP_SECRET,   /* generating the secret */
+	TPM_OTP_STEP_SEAL,     /* sealing */
+	TPM_OTP_STEP_CHECK,    /* the sealed object gives no code */
+	TPM_OTP_STEP_MISMATCH, /* its code is not the secret's (-EBADMSG) */
+};
+int tpm_otp_enrol(struct tpm *t, uint32_t mask, const char *eventlog_path,
+		  const uint8_t next_pcr7[32], const struct secret *owner_auth,
+		  struct secret **ret_key, char **ret_note, enum tpm_otp_enrol_step *ret_step);
+
+/* The words for a failed step, e.g. "sealing the TOTP secret failed". */
+const char *tpm_otp_enrol_step_name(enum tpm_otp_enrol_step step);
+
 #endif

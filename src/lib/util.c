@@ -55,6 +55,20 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
+void str_appendf(char **s, const char *fmt, ...)
+{
+	va_list ap;
+	char *add = NULL, *n;
+	va_start(ap, fmt);
+	if (vasprintf(&add, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	n = xasprintf("%s%s", *s ? *s : "", add);
+	free(add);
+	free(*s);
+	*s = n;
+}
+
 int parse_uint(const char *s, unsigned long long max, unsigned long long *ret)
 {
 	char *end;

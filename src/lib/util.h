@@ -42,6 +42,9 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The string builder: append the formatted text to *s (malloc'd or NULL;
+ * reallocated, aborts on OOM like the x-allocators). */
+void str_appendf(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Parse an unsigned integer in base 0 (decimal, 0x hex) with range check.
  * Returns 0 or -EINVAL / -ERANGE. */

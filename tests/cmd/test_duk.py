@@ -156,6 +156,14 @@ class DukTest(TempDirTest):
                      fds={"--drk-fd": DRK, "--duk-fd": duk + b"\n" + again + b"\n",
                           "--owner-fd": OWNER})
 
+    def setup_duk_file(self, devfile):
+        """heads duk setup --devices-file devfile (instead of DEVICE args)."""
+        return heads(self.tpm, "duk", "setup", "--boot", self.boot, "--devices-file", devfile,
+                     "--gnupghome", self.gnupg, "--keyring", self.keyring, "--no-eventlog",
+                     "--trace", self.trace, "--modules", self.modlist, "--config", os.devnull,
+                     fds={"--drk-fd": DRK, "--duk-fd": DUK + b"\n" + DUK + b"\n",
+                          "--owner-fd": OWNER})
+
     def unlock(self, *passes, fallback="no"):
         return heads(self.tpm, "duk", "unlock", "--boot", self.boot, "--no-act",
                      "--keyring", self.keyring,
@@ -273,6 +281,26 @@ class DukTest(TempDirTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("opens none", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec_key_devices.txt")))
+
+    def test_setup_devices_file_uuid_checked(self):
+        """Issue 21: `heads duk setup --devices-file` checks each line's
+        UUID against the container as `heads luks` and the menu do: a file
+        naming a container that now has another UUID is refused, naming
+        it, before any key slot or /boot file is written."""
+        wrong = self.uuids[1]  # the other container's UUID
+        devfile = self.write("devices", f"{self.devs[0]} {wrong}\n{self.devs[1]} {self.uuids[1]}\n")
+        r = self.setup_duk_file(devfile)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"{self.devs[0]}: UUID {self.uuids[0]} differs from {wrong} in {devfile}",
+                      r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec_key_devices.txt")))
+        for d in self.devs:
+            dump = sh("cryptsetup", "luksDump", d).stdout.decode()
+            self.assertNotIn("31: luks2", dump)
+        # The right UUIDs: set up.
+        self.write("devices", f"{self.devs[0]} {self.uuids[0]}\n{self.devs[1]} {self.uuids[1]}\n")
+        r = self.setup_duk_file(devfile)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     # --- unlock -----------------------------------------------------------
 

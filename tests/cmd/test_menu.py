@@ -65,9 +65,10 @@ class MenuTest(TempDirTest):
                            capture_output=True)
         super().tearDown()
 
-    def menu(self, answers, secrets="", config=None, tpm=True, extra=(), luks=()):
+    def menu(self, answers, secrets="", config=None, tpm=True, extra=(), luks=(), before=()):
         """luks: the LUKS containers the menu may touch (never the host's
-        own: discovery would find other tests' loop devices)."""
+        own: discovery would find other tests' loop devices). before: heads
+        commands (argv lists) run first in the same boot of the TPM."""
         script = self.write("script", "".join(a + "\n" for a in answers))
         sfile = self.write("secrets", "".join(s + "\n" for s in secrets))
         devices = self.write("luks-devices", "".join(d + "\n" for d in luks))
@@ -82,6 +83,9 @@ class MenuTest(TempDirTest):
             env = dict(os.environ, HEADS_UI_SECRET_FD=str(sf.fileno()))
             env.pop("HEADS_UI", None)
             cmd = [HEADS, *args]
+            if before:
+                cmd = ["sh", "-c", " && ".join(" ".join("'%s'" % a for a in c)
+                                                for c in (*before, ["exec", *cmd]))]
             if tpm:
                 cmd = [WITH_SWTPM, "--state", self.state, "--", *cmd]
             return subprocess.run(cmd, capture_output=True, text=True, env=env,
@@ -245,6 +249,70 @@ class Ownership(MenuTest):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("=== menu [error] ERROR: TPM State Inconsistent", r.stdout)
         self.assertIn("Boot integrity counter file missing", r.stdout)
+
+
+class Drift(MenuTest):
+    """Issue 21: the menu and the CLI run the same TOTP flow (one test per
+    drift bug the two copies had)."""
+
+    def setUp(self):
+        if not WITH_SWTPM:
+            self.skipTest("needs the with-swtpm helper (run through meson test)")
+        super().setUp()
+
+    def in_one_boot(self, *cmds, owner="ownerpass\n"):
+        """Run heads commands one after the other in one boot of the TPM
+        (PCR extensions of the first are seen by the next); stdin: owner."""
+        script = " && ".join(" ".join("'%s'" % a for a in c) for c in cmds)
+        return subprocess.run([WITH_SWTPM, "--state", self.state, "--", "sh", "-c", script],
+                              input=owner, capture_output=True, text=True, timeout=120)
+
+    def test_menu_honours_config_totp_pcrs(self):
+        """CONFIG_TOTP_PCRS=0,7: the menu seals to PCRs 0 and 7 only (as
+        `heads totp seal` does), so a moved PCR 4 does not stop the code,
+        and the menu reads the code with the sealed list."""
+        with open(self.config, "a") as f:
+            f.write('CONFIG_TOTP_PCRS="0,7"\n')
+        _, secret = self.own()
+        r = self.in_one_boot([HEADS, "tpm", "extend", "4", "--string", "moved"],
+                             [HEADS, "totp", "show", "--config", self.config])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"UTC TOTP: \d{6}")
+        # Sealed by the CLI to 0,7: the menu shows the code (not an error).
+        r = self.in_one_boot([HEADS, "totp", "wipe", "--config", self.config, "--owner-fd",
+                              "0"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        t0 = time.time()
+        r = self.in_one_boot([HEADS, "totp", "seal", "--config", self.config, "--owner-fd",
+                              "0"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        secret = re.search(r"Secret \(base32\): ([A-Z2-7]+)", r.stdout).group(1)
+        r = self.menu(["p"])
+        t1 = time.time()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        shown = re.search(r"^status: QEMU Test \| .* \| TOTP: (\d{6})$", r.stdout, re.M)
+        self.assertIsNotNone(shown, r.stdout[-3000:])
+        self.assertIn(shown.group(1), {totp(secret, t0), totp(secret, t1),
+                                       totp(secret, t1 + 30)})
+
+    def test_menu_seal_runs_the_self_check(self):
+        """The menu's TOTP seal checks the sealed object in this boot as
+        `heads totp seal` does: with PCR 4 already moved (sealed: the
+        firmware-only value), both say there is no code in this boot and
+        why, instead of showing the QR code as if it worked."""
+        self.own()
+        moved = [HEADS, "tpm", "extend", "4", "--string", "moved"]
+        cli = self.in_one_boot(moved, [HEADS, "totp", "seal", "--config", self.config,
+                                       "--owner-fd", "0", "--eventlog",
+                                       os.path.join(self.tmp, "absent")])
+        self.assertEqual(cli.returncode, 0, cli.stdout + cli.stderr)
+        self.assertIn("no code in this boot (", cli.stderr)
+        # The same situation through the menu: TOTP failed -> generate.
+        r = self.menu(["g", "y", "y", "i", "p"], ["ownerpass"], before=[moved])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== textbox [normal] New TOTP secret", r.stdout)
+        self.assertIn("no code in this boot (", r.stderr)
+        self.assertIn("PCR 4 moved", r.stderr.split("no code in this boot", 1)[1])
 
 
 def gpg(home, *args, input=None):

@@ -33,9 +33,10 @@ import tempfile
 
 LIBDIRS = ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/lib", "/usr/lib"]
 LIB_DEST = "usr/lib/x86_64-linux-gnu"
-# dlopen()ed at run time, invisible to DT_NEEDED: the TCTIs tctildr loads,
+# dlopen()ed at run time, invisible to DT_NEEDED: the TCTI tctildr loads (the
+# payload talks to the TPM through the kernel's device only: /dev/tpmrm0),
 # and libgcc_s (pthread_cancel/unwinding, multi-threaded argon2 in libcryptsetup).
-DLOPENED = ["libtss2-tcti-device.so.0", "libtss2-tcti-swtpm.so.0", "libgcc_s.so.1"]
+DLOPENED = ["libtss2-tcti-device.so.0", "libgcc_s.so.1"]
 # (host path, initramfs path)
 PROGRAMS = [
     ("/usr/bin/gpg", "usr/bin/gpg"),
@@ -197,15 +198,20 @@ def build_stubs(board, workdir):
 
 
 def check_stubs(tree_files):
-    """Every symbol a payload program imports from a stubbed library must be
-    defined by the stand-in (else the loader would fail at boot)."""
+    """Every symbol a payload program takes from a stubbed library must be
+    defined by the stand-in (else the loader would fail at boot): the ones it
+    imports, and the data objects it copies into its own image at load time
+    (copy relocations: listed as defined in the program, e.g. gpg's
+    rl_instream), so every dynamic symbol of the program that the real
+    library defines."""
     for soname, stub in STUBS.items():
         real = dynsyms(os.path.realpath(find_lib(soname)), True)
         have = dynsyms(stub, True)
         for host in tree_files:
             _, needed = elf_info(host)
             if soname in needed:
-                missing = (dynsyms(host, False) & real) - have
+                taken = dynsyms(host, False) | dynsyms(host, True)
+                missing = (taken & real) - have
                 if missing:
                     sys.exit(f"build-payload: stub {soname} lacks {sorted(missing)} "
                              f"(imported by {host})")

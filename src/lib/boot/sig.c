@@ -1,4 +1,5 @@
 /* sig.c - kexec.sig verification and signing through GPGME. */
+#include "gpg/keyring.h"
 #include "boot/sig.h"
 #include "boot/boot-internal.h"
 #include "boot/manifest.h"
@@ -12,7 +13,6 @@
 #include <errno.h>
 #include <sys/wait.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -35,15 +35,6 @@ const char *sig_state_name(enum sig_state s)
 	case SIG_INVALID: return "INVALID";
 	}
 	return "?";
-}
-
-static pthread_once_t gpgme_once = PTHREAD_ONCE_INIT;
-static void gpgme_init_once(void)
-{
-	/* Skip gpgconf discovery (several gpgconf/gpgsm processes per
-	 * context): we only use the OpenPGP engine, gpg from PATH. */
-	gpgme_set_global_flag("disable-gpgconf", "1");
-	gpgme_check_version(NULL);
 }
 
 void sig_listing_bufs(const struct boot_signed_file *files, size_t n, const char *prefix,
@@ -165,24 +156,10 @@ fail:
 	return r;
 }
 
+/* The one GPGME set-up (gpg/keyring.h: gpgconf discovery disabled). */
 static int new_ctx(const char *home, gpgme_ctx_t *ret)
 {
-	gpgme_ctx_t ctx;
-	gpgme_error_t e;
-
-	pthread_once(&gpgme_once, gpgme_init_once);
-	e = gpgme_new(&ctx);
-	if (e)
-		return log_error_errno(-EIO, "gpgme_new: %s", gpgme_strerror(e));
-	e = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
-	if (!e && home)
-		e = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home);
-	if (e) {
-		gpgme_release(ctx);
-		return log_error_errno(-EIO, "GnuPG engine: %s", gpgme_strerror(e));
-	}
-	*ret = ctx;
-	return 0;
+	return gpg_context(home, 0, ret);
 }
 
 /* ---- verification ----------------------------------------------------- */

@@ -5,7 +5,8 @@
  * of the secret key (reference 7.4: in-memory key generation with a
  * backup). Reference heads-behaviour.md 7.1, 7.4. */
 #include "cmd/cmd.h"
-#include "cmd/menu.h"
+#include "gpg/keyring.h"
+#include "flow/menu.h"
 #include "fs.h"
 #include "log.h"
 #include "romcfg.h"
@@ -92,10 +93,24 @@ int menu_rom_store_keyring(struct menu *m)
 	return rom_store_keyring_from(m, m->keyring, true);
 }
 
+/* text as etc/config.user into the ROM config area dev (the other files
+ * kept). */
+static int write_user_config(const char *dev, const char *text, size_t len)
+{
+	struct romcfg c = {.slot = -1};
+	int r = romcfg_read(dev, &c);
+
+	if (r == 0)
+		r = romcfg_set(&c, "etc/config.user", text, len);
+	if (r == 0)
+		r = romcfg_write(dev, &c);
+	romcfg_free(&c);
+	return r;
+}
+
 int menu_rom_store_user_config(struct menu *m)
 {
 	_cleanup_free_ char *dev = NULL, *text = NULL;
-	struct romcfg c = {.slot = -1};
 	size_t len = 0;
 	int r = rom_device(m, &dev);
 
@@ -103,12 +118,7 @@ int menu_rom_store_user_config(struct menu *m)
 		return r;
 	r = fs_read_file(m->user_config, 64 * 1024, &text, &len);
 	if (r == 0)
-		r = romcfg_read(dev, &c);
-	if (r == 0)
-		r = romcfg_set(&c, "etc/config.user", text, len);
-	if (r == 0)
-		r = romcfg_write(dev, &c);
-	romcfg_free(&c);
+		r = write_user_config(dev, text, len);
 	if (r < 0)
 		return log_error_errno(r, "%s: storing etc/config.user", dev);
 	m->rom_written = true;
@@ -119,7 +129,6 @@ int menu_rom_store_user_config(struct menu *m)
 int menu_rom_store_config(struct menu *m)
 {
 	_cleanup_free_ char *dev = NULL, *text = NULL;
-	struct romcfg c = {.slot = -1};
 	size_t len = 0;
 	int r = rom_device(m, &dev);
 
@@ -140,12 +149,7 @@ int menu_rom_store_config(struct menu *m)
 			  "TOTP/HOTP secret and the Disk Unlock Key must then be resealed "
 			  "(offered next) or regenerated after the reboot.")) != 1)
 		return r;
-	r = romcfg_read(dev, &c);
-	if (r == 0)
-		r = romcfg_set(&c, "etc/config.user", text, len);
-	if (r == 0)
-		r = romcfg_write(dev, &c);
-	romcfg_free(&c);
+	r = write_user_config(dev, text, len);
 	if (r < 0) {
 		_cleanup_free_ char *t = xasprintf("Writing the settings into %s failed: %s.", dev,
 						   strerror(-r));
@@ -197,15 +201,8 @@ static gpgme_ctx_t new_ctx(const char *home, struct menu_gpgme_pass *cb)
 {
 	gpgme_ctx_t ctx = NULL;
 
-	gpgme_check_version(NULL);
-	if (gpgme_new(&ctx))
+	if (gpg_context(home, GPG_CTX_LOOPBACK | GPG_CTX_ARMOR, &ctx) < 0)
 		return NULL;
-	if (gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home) ||
-	    gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK)) {
-		gpgme_release(ctx);
-		return NULL;
-	}
-	gpgme_set_armor(ctx, 1);
 	gpgme_set_passphrase_cb(ctx, menu_gpgme_pass_cb, cb);
 	return ctx;
 }
@@ -497,13 +494,8 @@ static int key_lines(const char *home, gpgme_data_t data, char **ret, bool *ret_
 	char *s = xstrdup("");
 	int n = 0;
 
-	if (data && fs_mkdir_p(home, 0700) < 0) { /* gpg needs an existing home */
-		free(s);
-		return log_error_errno(-errno, "creating %s", home);
-	}
-	gpgme_check_version(NULL);
-	if (gpgme_new(&ctx) || gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home)) {
-		gpgme_release(ctx);
+	/* gpg needs an existing home */
+	if (gpg_context(home, data ? GPG_CTX_MKDIR : 0, &ctx) < 0) {
 		free(s);
 		return -EIO;
 	}
@@ -512,10 +504,8 @@ static int key_lines(const char *home, gpgme_data_t data, char **ret, bool *ret_
 	e = data ? gpgme_op_keylist_from_data_start(ctx, data, 0) :
 		   gpgme_op_keylist_start(ctx, NULL, 0);
 	while (!e && !(e = gpgme_op_keylist_next(ctx, &key))) {
-		char *t = xasprintf("%s%s  %s\n", s, key->fpr ? key->fpr : "?",
-				    key->uids && key->uids->uid ? key->uids->uid : "");
-		free(s);
-		s = t;
+		str_appendf(&s, "%s  %s\n", key->fpr ? key->fpr : "?",
+			    key->uids && key->uids->uid ? key->uids->uid : "");
 		if (ret_secret && key->secret)
 			*ret_secret = true;
 		gpgme_key_unref(key);
@@ -539,14 +529,9 @@ static int import_into(const char *home, const char *text, size_t len)
 	gpgme_import_result_t res;
 	gpgme_error_t e;
 
-	if (fs_mkdir_p(home, 0700) < 0)
-		return log_error_errno(-errno, "creating %s", home);
-	gpgme_check_version(NULL);
-	if (gpgme_new(&ctx))
+	if (gpg_context(home, GPG_CTX_MKDIR, &ctx) < 0)
 		return -EIO;
-	e = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home);
-	if (!e)
-		e = gpgme_data_new_from_mem(&d, text, len, 0);
+	e = gpgme_data_new_from_mem(&d, text, len, 0);
 	if (!e)
 		e = gpgme_op_import(ctx, d);
 	res = e ? NULL : gpgme_op_import_result(ctx); /* owned by ctx */
@@ -594,7 +579,7 @@ int menu_gpg_rom_keys(struct menu *m, bool replace)
 		     "Public key file (e.g. pubkey.asc on a mounted USB drive)", NULL, &path);
 	if (r < 0)
 		return ui_gone(r) ? r : 0;
-	gpgme_check_version(NULL);
+	gpg_init();
 	r = fs_read_file(path, KEYFILE_MAX, &text, &len);
 	if (r == 0)
 		r = gpgme_data_new_from_mem(&d, text, len, 0) ? -ENOMEM : 0;

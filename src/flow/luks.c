@@ -8,12 +8,13 @@
  * /boot/kexec_key_devices.txt (the ones the DUK was set up for), else every
  * LUKS container on a non-removable disk (luks_discover). */
 #include "cmd/cmd.h"
-#include "cmd/menu.h"
+#include "flow/menu.h"
 #include "boot/rollback.h"
 #include "duk.h"
 #include "fs.h"
 #include "log.h"
 #include "luks/luks.h"
+#include "luks/select.h"
 #include "util.h"
 
 #include <errno.h>
@@ -24,7 +25,6 @@
 
 #define DRK_MIN 8
 #define DRK_MAX 512
-#define KEY_DEVICES_MAX (64 * 1024)
 
 struct containers {
 	struct luks_device *v;
@@ -46,9 +46,7 @@ static char *names(const struct containers *c, uint64_t mask)
 	for (size_t i = 0; i < c->n; i++) {
 		if (!(mask & (UINT64_C(1) << i)))
 			continue;
-		char *t = xasprintf("%s  %s (LUKS%d)\n", s, c->v[i].path, c->v[i].version);
-		free(s);
-		s = t;
+		str_appendf(&s, "  %s (LUKS%d)\n", c->v[i].path, c->v[i].version);
 	}
 	return s;
 }
@@ -58,47 +56,24 @@ static uint64_t all_of(size_t n)
 	return n >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << n) - 1;
 }
 
-/* Probe the containers named in a kexec_key_devices.txt-format file.
- * 0, -ENOENT (no such file), or an error already shown. */
-static int from_file(struct menu *m, const char *path, struct containers *c)
+/* The containers of a kexec_key_devices.txt-format file (UUIDs checked),
+ * or of discovery (file NULL). 0, -ENOENT (no such file), or an error
+ * already shown. */
+static int select_from(struct menu *m, const char *file, struct containers *c)
 {
-	_cleanup_free_ char *text = NULL, *err = NULL;
-	struct luks_key_device *kd = NULL;
-	size_t kn = 0, len = 0;
-	int r = fs_read_file(path, KEY_DEVICES_MAX, &text, &len);
+	_cleanup_free_ char *err = NULL;
+	struct luks_select s = {.devices_file = file};
+	int r = luks_select_containers(&s, &c->v, &c->n, &err);
 
-	if (r == -ENOENT)
+	if (r == -ENOENT && file)
 		return r;
-	if (r == 0)
-		r = luks_parse_key_devices(text, len, &kd, &kn, &err);
 	if (r < 0) {
-		_cleanup_free_ char *t = xasprintf("%s: %s", path, err ? err : strerror(-r));
+		_cleanup_free_ char *t = xasprintf(
+			"%s.%s", err, file ? "\n\nFix or remove that file (a new Disk Unlock "
+					     "Key setup rewrites it)." : "");
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: LUKS containers", t);
-		return r;
 	}
-	c->v = xcalloc(kn ? kn : 1, sizeof(*c->v));
-	for (size_t i = 0; i < kn; i++) {
-		r = luks_probe(kd[i].path, &c->v[c->n]);
-		if (r == 0 && kd[i].uuid && strcasecmp(kd[i].uuid, c->v[c->n].uuid) != 0) {
-			luks_device_done(&c->v[c->n]);
-			r = -ESTALE;
-		} else if (r == 0) {
-			c->n++;
-		}
-		if (r < 0) {
-			_cleanup_free_ char *t = xasprintf(
-				"%s names %s, which %s.\n\nFix or remove that file (a new "
-				"Disk Unlock Key setup rewrites it).", path, kd[i].path,
-				r == -ESTALE ? "now has another LUKS UUID" :
-					       "is not a readable LUKS container");
-			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: LUKS containers", t);
-			luks_key_devices_free(kd, kn);
-			containers_free(c);
-			return r;
-		}
-	}
-	luks_key_devices_free(kd, kn);
-	return 0;
+	return r;
 }
 
 /* The containers to work on (see the top of the file). 0 with c->n
@@ -111,20 +86,15 @@ static int select_containers(struct menu *m, struct containers *c, bool quiet)
 	memset(c, 0, sizeof(*c));
 	if (m->luks_devices) {
 		c->source = "the configured container list";
-		r = from_file(m, m->luks_devices, c);
+		r = select_from(m, m->luks_devices, c);
 		if (r == -ENOENT)
 			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: LUKS containers",
 				  "The container list given to the menu does not exist.");
-	} else if ((r = from_file(m, conf, c)) != -ENOENT) {
+	} else if ((r = select_from(m, conf, c)) != -ENOENT) {
 		c->source = "/boot/" DUK_KEY_DEVICES_FILE;
 	} else {
 		c->source = "the disks of this machine";
-		r = luks_discover(false, &c->v, &c->n);
-		if (r < 0)
-			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: LUKS containers",
-				  "Listing the LUKS containers failed (see the log).");
-		else
-			r = 0;
+		r = select_from(m, NULL, c);
 	}
 	if (r < 0)
 		return r;

@@ -1,16 +1,24 @@
-/* menu.h - internal to `heads menu`: the state shared by menu.c (the state
- * machine) and the flows kept in their own files (menu_luks.c: LUKS
- * reencryption, Disk Recovery Key change, Disk Unlock Key setup;
- * menu_gpg.c: the owner's key backup and the ROM keyring). Not a library
- * contract: these files are one command. */
-#ifndef HEADS_CMD_MENU_H
-#define HEADS_CMD_MENU_H
+/* flow/menu.h - internal to `heads menu`: the state shared by
+ * src/cmd/menu.c (the screens: main and options menus, start-up, run) and
+ * the flows it calls, one file each in src/flow/: totp.c (TOTP code, seal,
+ * QR, after a ROM write), ownership.c (TPM reset, owner passphrase, GPG key,
+ * first-boot ownership), integrity.c (the report, investigation, signing
+ * /boot), boot.c (default, menu and forced boots down to the handover),
+ * startup.c (preflight, rollback, keyring and /boot checks), luks.c
+ * (reencryption, Disk Recovery Key, Disk Unlock Key setup), gpg.c (the
+ * owner's key backup and the ROM keyring), recovery.c (the recovery
+ * shell, shared with `heads recovery`). Not a library contract. */
+#ifndef HEADS_FLOW_MENU_H
+#define HEADS_FLOW_MENU_H
 
 #include <errno.h>
 #include <gpgme.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "boot/integrity.h"
+#include "boot/view.h"
+#include "bootcfg/bootcfg.h"
 #include "config.h"
 #include "secret.h"
 #include "tpm/tpm.h"
@@ -122,5 +130,51 @@ int menu_gpg_list_keys(struct menu *m);
 /* Offer an encrypted backup of the new secret key fpr (protected by
  * keypass) to a directory or block device. 0 or a fatal UI error. */
 int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypass);
+
+/* Shared by the menu's files (src/cmd/menu.c and src/flow/). Each returns
+ * as before the split: 0 back to the screen, a fatal UI error (<0), or
+ * m->done set with the exit code. */
+int menu_finish(struct menu *m, int code);
+int menu_set_setting(struct menu *m, const char *key, const char *value);
+void menu_unavailable(struct menu *m, const char *what, const char *issue);
+int menu_go_recovery(struct menu *m, const char *why);
+int menu_view(struct menu *m, bool verified, struct boot_view **ret);
+int menu_keyring_count(const char *home);
+int menu_power_off_how(struct menu *m, int how);
+void menu_forget_signed(struct menu *m);
+int menu_choose_entry(struct menu *m, enum ui_bg bg, const char *title, const char *text,
+			const struct boot_entries *l, size_t dflt);
+void menu_utc_now(char date[64]);
+void menu_refresh_status(struct menu *m);
+void menu_update_hotp(struct menu *m);
+int menu_seal_totp_with(struct menu *m, struct tpm *t, const struct secret *owner);
+int menu_update_totp(struct menu *m);
+int menu_compute_totp(struct menu *m);
+int menu_after_rom_write(struct menu *m);
+int menu_generate_totp(struct menu *m, const struct secret *owner_in);
+int menu_reset_tpm(struct menu *m);
+int menu_ownership(struct menu *m, bool clean_boot);
+int menu_update_checksums(struct menu *m);
+int menu_integrity_report_screen(struct menu *m);
+int menu_save_default_signed(struct menu *m, struct boot_view *view,
+			       enum integrity_sign_mode mode, const struct boot_entry *e,
+			       unsigned index1, const struct secret *owner, const char *key,
+			       bool new_counter, uint32_t *ret_counter);
+/* The integrity report as text (caller frees). */
+char *menu_report_text(struct menu *m, const struct integrity_report *rep);
+int menu_run_integrity(struct menu *m, struct integrity_report *rep);
+int menu_investigate(struct menu *m, const struct integrity_report *rep);
+int menu_sign_boot_with(struct menu *m, enum integrity_sign_mode mode,
+			  const struct secret *owner, const char *key,
+			  const struct integrity_file *extra, size_t n_extra, bool new_counter,
+			  uint32_t *ret_counter);
+int menu_default_boot(struct menu *m);
+int menu_verified_or_report(struct menu *m, bool for_default);
+int menu_force_unsafe_boot(struct menu *m);
+int menu_boot_menu(struct menu *m, bool forced);
+int menu_gpg_key_check(struct menu *m);
+bool menu_boot_populated(const struct menu *m);
+int menu_preflight_menu(struct menu *m);
+int menu_no_boot_menu(struct menu *m);
 
 #endif

@@ -1,0 +1,292 @@
+/* flow/totp.c - TOTP in the menu: the code on the status line (the sealed PCR list), the
+ * "TOTP failed" screen, a new secret sealed through tpm_otp_enrol() (the
+ * self-check of `heads totp seal`) with its QR code, and the reseal offered
+ * after the ROM was written (sealed to the next boot's PCR 7). */
+#include "cmd/cmd.h"
+#include "flow/recovery.h"
+#include "gpg/keyring.h"
+#include "handover.h"
+#include "board.h"
+#include "flow/menu.h"
+#include "boot/integrity.h"
+#include "boot/rollback.h"
+#include "boot/sig.h"
+#include "bootcfg/bootcfg.h"
+#include "codec.h"
+#include "cpio.h"
+#include "config.h"
+#include "duk.h"
+#include "fs.h"
+#include "kexec.h"
+#include "log.h"
+#include "otp.h"
+#include "qr.h"
+#include "tpm/tpm.h"
+#include "tpm_otp.h"
+#include "ui/ui.h"
+#include "util.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <gpgme.h>
+#include <stdio.h>
+#include <sys/reboot.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+/* --- TOTP -------------------------------------------------------------- */
+
+/* The board's attestation PCRs (CONFIG_TOTP_PCRS); a malformed list is
+ * said once and the reference list used for reading codes (sealing
+ * refuses it). */
+static uint32_t menu_totp_pcrs(struct menu *m)
+{
+	_cleanup_free_ char *err = NULL;
+	uint32_t mask;
+	if (board_totp_pcrs(&m->cfg, &mask, &err) < 0) {
+		log_error("CONFIG_TOTP_PCRS: %s", err);
+		return TPM_OTP_DEFAULT_PCRS;
+	}
+	return mask;
+}
+
+/* Reference update_totp: TOTP = code, or the failure state. 0 ok. */
+int menu_compute_totp(struct menu *m)
+{
+	m->totp_reason[0] = '\0';
+	if (!m->tpm_on) {
+		snprintf(m->totp, sizeof(m->totp), "NO TPM");
+		return 0;
+	}
+	{
+		_cleanup_tpm_ struct tpm *t = NULL;
+		uint32_t code;
+		int r = menu_tpm_open(m, &t);
+
+		uint32_t mask = menu_totp_pcrs(m);
+		if (r == 0) {
+			mask = tpm_otp_code_mask(t, mask);
+			r = tpm_otp_totp(t, TPM_HANDLE_TOTP, mask, time(NULL), &code);
+		}
+		if (r == 0) {
+			char c[OTP_CODE_MAX + 1];
+			otp_format_code(code, OTP_DIGITS, c);
+			snprintf(m->totp, sizeof(m->totp), "%s", c);
+			return 0;
+		}
+		_cleanup_free_ char *why = tpm_otp_reason(t, r, mask);
+		snprintf(m->totp_reason, sizeof(m->totp_reason), "%s", why);
+		snprintf(m->totp, sizeof(m->totp), "ERROR");
+		return r;
+	}
+}
+
+void menu_update_hotp(struct menu *m)
+{
+	/* HOTP dongles (hotp_verification) are not driven by this build. */
+	snprintf(m->hotp, sizeof(m->hotp), "%s",
+		 config_enabled(&m->cfg, "CONFIG_HOTPKEY") ? "unavailable" : "");
+}
+
+
+/* Reference "ERROR: TOTP Generation Failed!" menu. */
+static int totp_failed_menu(struct menu *m)
+{
+	static const struct ui_item items[] = {
+		{"g", "Generate new TOTP/HOTP secret"},
+		{"i", "Ignore error and continue to main menu"},
+		{"p", "Reset the TPM"},
+		{"x", "Exit to recovery shell"},
+	};
+	_cleanup_free_ char *text = xasprintf(
+		"ERROR: Heads couldn't generate the TOTP code.\n\n%s\n\n"
+		"If you have just completed a Factory Reset, or just reflashed your BIOS, "
+		"you should generate a new TOTP secret.\n\n"
+		"If you have not just reflashed your BIOS, THIS COULD INDICATE TAMPERING!\n\n"
+		"How would you like to proceed?", m->totp_reason);
+	int r;
+
+	m->gate_required = true;
+	m->bg = UI_BG_ERROR;
+	if (m->skip_to_menu)
+		return 0;
+	r = ui_menu(m->ui, UI_BG_ERROR, "ERROR: TOTP Generation Failed!", text, items,
+		    ARRAY_SIZE(items), 0);
+	if (ui_fatal(r))
+		return r;
+	switch (r) {
+	case 0:
+		return menu_generate_totp(m, NULL);
+	case 2:
+		if (menu_integrity_report_screen(m) < 0 && m->done)
+			return 0;
+		return menu_reset_tpm(m);
+	case 3:
+		return menu_go_recovery(m, "TOTP generation failed");
+	default:
+		m->skip_to_menu = true;
+		return 0;
+	}
+}
+
+int menu_update_totp(struct menu *m)
+{
+	int r = menu_compute_totp(m);
+	menu_refresh_status(m);
+	if (r == 0) {
+		m->gate_required = false;
+		return 0;
+	}
+	return totp_failed_menu(m);
+}
+
+/* Show the QR code and otpauth URI of a new secret. */
+static int show_totp_qr(struct menu *m, const struct secret *key)
+{
+	_cleanup_secret_ struct secret *uri = NULL, *b32 = NULL, *art = NULL;
+	struct qr_matrix q = {0};
+	_cleanup_free_ char *label = xasprintf("%s", m->board && *m->board ? m->board :
+					       OTP_DEFAULT_LABEL);
+	int r;
+
+	if ((r = otp_totp_uri(label, key, &uri)) < 0 || (r = otp_base32(key, &b32)) < 0)
+		return log_error_errno(r, "building the otpauth URI");
+	if ((r = qr_encode((const char *)uri->data, uri->len, &q)) == 0) {
+		r = qr_render_utf8(&q, 2, &art);
+		qr_matrix_free(&q);
+	}
+	if (r < 0)
+		return log_error_errno(r, "rendering the QR code");
+	/* The QR code and the secret go straight to the terminal, never to a
+	 * log: they are the secret. */
+	{
+		_cleanup_free_ char *text = xasprintf(
+			"Scan this QR code with your TOTP app (or type the secret):\n\n%s\n"
+			"Secret (base32): %s\n", (const char *)art->data, (const char *)b32->data);
+		r = ui_textbox(m->ui, UI_BG_NORMAL, "New TOTP secret", text);
+		explicit_bzero(text, strlen(text));
+	}
+	return r;
+}
+
+int menu_seal_totp_with(struct menu *m, struct tpm *t, const struct secret *owner)
+{
+	_cleanup_secret_ struct secret *key = NULL;
+	_cleanup_free_ char *note = NULL, *list = NULL, *err = NULL;
+	enum tpm_otp_enrol_step step;
+	uint32_t mask;
+	int r;
+
+	if ((r = board_totp_pcrs(&m->cfg, &mask, &err)) < 0) {
+		_cleanup_free_ char *msg = xasprintf("CONFIG_TOTP_PCRS: %s", err);
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: TOTP sealing failed", msg);
+		return r;
+	}
+	/* the ROM changed: PCR 7 is the next boot's */
+	r = tpm_otp_enrol(t, mask, access(m->eventlog, R_OK) == 0 ? m->eventlog : NULL,
+			  m->have_next_pcr7 ? m->next_pcr7 : NULL, owner, &key, &note, &step);
+	if (r < 0) {
+		_cleanup_free_ char *why = tpm_otp_reason(t, r, mask);
+		_cleanup_free_ char *msg = xasprintf("Sealing the TOTP secret failed: %s: %s",
+						     tpm_otp_enrol_step_name(step), why);
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: TOTP sealing failed", msg);
+		return r;
+	}
+	list = board_pcr_list(mask);
+	log_info("TOTP secret sealed to PCRs %s", list);
+	if (note)
+		log_info("no code in this boot (%s); it will work after a reboot with unchanged "
+			 "firmware", note);
+	return show_totp_qr(m, key);
+}
+
+/* Reference generate_totp_hotp (gated by the integrity report). */
+int menu_generate_totp(struct menu *m, const struct secret *owner_in)
+{
+	_cleanup_secret_ struct secret *owner = NULL;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	int r;
+
+	if (!m->tpm_on) {
+		ui_msgbox(m->ui, UI_BG_ERROR, "No TPM", "This board has no TPM (CONFIG_TPM).");
+		return 0;
+	}
+	if (m->gate_required) {
+		/* Integrity gate: look at the report before trusting a re-seal. */
+		r = menu_integrity_report_screen(m);
+		if (ui_fatal(r) || m->done)
+			return r;
+		if (r != 1) {
+			ui_msgbox(m->ui, UI_BG_ERROR, "Integrity Gate",
+				  "/boot does not verify: resolve the integrity report first "
+				  "(update checksums and sign), then generate the secret.");
+			return 0;
+		}
+		if ((r = menu_yes(m, UI_BG_WARNING, "Integrity Gate Passed",
+				  "The integrity report shows /boot verified by your key.\n\n"
+				  "Proceed with sealing a new TOTP secret?")) != 1)
+			return r;
+	}
+	if ((r = menu_yes(m, UI_BG_WARNING, "Generate new TOTP/HOTP secret",
+			  "This will erase your old secret and replace it with a new one!\n\n"
+			  "Do you want to proceed?")) != 1)
+		return r;
+	if (!owner_in) {
+		if ((r = menu_ask_owner_passphrase(m, false, &owner)) < 0)
+			return ui_fatal(r) ? r : 0;
+		owner_in = owner;
+	}
+	if ((r = menu_tpm_open(m, &t)) < 0)
+		return log_error_errno(r, "opening the TPM");
+	r = menu_seal_totp_with(m, t, owner_in);
+	tpm_close(t);
+	t = NULL;
+	if (ui_fatal(r) && r != -EPROTO && r != -EPIPE)
+		return 0; /* told the user; back to the menu */
+	if (r < 0)
+		return r;
+	if (ui_gone(r = menu_duk_reseal_after_totp(m, owner_in)))
+		return r;
+	return menu_update_totp(m);
+}
+
+/* After this menu rewrote the ROM outside ownership (GPG options, saved
+ * configuration): the next boot's PCR 7 differs, so the TOTP sealed to this
+ * boot will not unseal. Offer to seal a new one (and reseal the DUK) to the
+ * next boot now, then reboot. */
+int menu_after_rom_write(struct menu *m)
+{
+	int r;
+
+	m->have_next_pcr7 = m->tpm_on && menu_next_pcr7(m, m->next_pcr7) == 0;
+	if (m->have_next_pcr7) {
+		r = menu_yes(m, UI_BG_WARNING, "ROM changed",
+			     "The ROM is measured into PCR 7: the TOTP secret sealed to this "
+			     "boot will not unseal after the reboot.\n\nSeal a new TOTP secret "
+			     "to the next boot now (TPM owner passphrase, then scan the new QR "
+			     "code)?");
+		if (r < 0)
+			return r;
+		if (r == 1) {
+			_cleanup_secret_ struct secret *owner = NULL;
+			_cleanup_tpm_ struct tpm *t = NULL;
+			r = menu_ask_owner_passphrase(m, false, &owner);
+			if (r == 0 && (r = menu_tpm_open(m, &t)) == 0)
+				r = menu_seal_totp_with(m, t, owner);
+			tpm_close(t);
+			t = NULL;
+			if (ui_gone(r))
+				return r;
+			if (r == 0 && ui_gone(r = menu_duk_reseal_after_totp(m, owner)))
+				return r;
+		}
+	}
+	return menu_power_off_how(m, RB_AUTOBOOT);
+}
