@@ -11,9 +11,9 @@
  *   line (log_set_console_sink), never over a window;
  * - when the terminal is a kernel console, the kernel's console loglevel is
  *   lowered to 1 (emergencies only) and restored when the screen closes.
- * Text is UTF-8: LC_CTYPE C.UTF-8 and S-Lang's UTF-8 mode are set
- * explicitly (the initramfs has no locale environment), so the half-block
- * QR code is drawn as glyphs, not byte escapes.
+ * Text is UTF-8: S-Lang's UTF-8 mode is set explicitly (the initramfs has
+ * no locale), so the half-block QR code is drawn as glyphs, not byte
+ * escapes; LC_CTYPE is C.UTF-8 where that locale exists.
  * Passphrases: a password entry inside the dialog (NEWT_FLAG_PASSWORD); an
  * entry filter moves each typed byte into a locked secret and hands newt a
  * '*' instead, so the passphrase never lands in newt's (unlocked, unwiped)
@@ -594,7 +594,6 @@ int ui_newt_open(struct ui *ui)
 		return log_error_errno(-ENOTTY, "newt UI needs a terminal on stdin/stdout");
 	struct newt_state *s;
 	const char *ctype = setlocale(LC_CTYPE, NULL);
-	bool utf8;
 
 	s = ui->newt = xcalloc(1, sizeof(struct newt_state));
 	s->saved_loglevel = -1;
@@ -606,14 +605,15 @@ int ui_newt_open(struct ui *ui)
 		return log_error_errno(-EIO, "newt: cannot initialise the terminal");
 	}
 	/* newtInit() asked S-Lang to follow the environment's locale, and the
-	 * initramfs has none: UTF-8 explicitly, for newt's column counts
-	 * (LC_CTYPE) and for S-Lang's output. */
-	utf8 = setlocale(LC_CTYPE, "C.UTF-8") != NULL;
-	if (utf8) {
-		SLutf8_enable(1);
-		SLsmg_utf8_enable(1);
-		SLtt_utf8_enable(1);
-	}
+	 * initramfs has none: S-Lang draws UTF-8 whatever the locale (the QR
+	 * code's half blocks). newt counts columns with LC_CTYPE: C.UTF-8 where
+	 * it exists (25 KiB more in the payload: left out, our screens are
+	 * ASCII but for the QR code, which ui_fold() already measures). */
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		log_debug("no C.UTF-8 locale: newt counts bytes as columns");
+	SLutf8_enable(1);
+	SLsmg_utf8_enable(1);
+	SLtt_utf8_enable(1);
 	log_set_console_sink(status_sink, s);
 	if (ui_fd_is_kernel_console(0, CONSOLE_ACTIVE_PATH)) {
 		int r = ui_kernel_console_quiet(PRINTK_PATH, QUIET_LOGLEVEL, &s->saved_loglevel);
@@ -621,9 +621,6 @@ int ui_newt_open(struct ui *ui)
 			log_debug("kernel console loglevel not lowered: %s", strerror(-r));
 	}
 	newtCls();
-	if (!utf8)
-		log_warn("no C.UTF-8 locale: QR codes and other non-ASCII text will not "
-			 "show correctly");
 	return 0;
 }
 

@@ -155,10 +155,13 @@ class Newt(unittest.TestCase):
 
     def test_qr_scans(self):
         # The enrolment QR code as the newt screen draws it decodes to the
-        # otpauth URI (no C.UTF-8 in the environment: the UI sets it).
+        # otpauth URI, with no locale at all, as in the initramfs (LOCPATH:
+        # an empty directory, so not even C.UTF-8 loads).
+        nolocale = os.path.join(self.tmp.name, "no-locales")
+        os.mkdir(nolocale)
         self.tmux("new-session", "-d", "-s", "demo", "-x", "100", "-y", "50",
-                  "env", "-u", "LANG", "-u", "LC_ALL", "-u", "LC_CTYPE",
-                  "TERM=xterm-256color", DEMO, self.out, "qr")
+                  "env", "-i", "TERM=xterm-256color", "LOCPATH=" + nolocale,
+                  DEMO, self.out, "qr")
         s = self.wait_for("Secret (base32):")
         self.assertNotIn("<", s.split("Secret")[0].split("secret):")[-1])
         uri = self.result()[0]

@@ -493,10 +493,6 @@ def main():
         if dest not in tree.entries and name not in ("init", "linuxrc"):
             tree.symlink(dest, "/usr/bin/busybox")
 
-    # The newt UI draws UTF-8 (QR code half blocks) with LC_CTYPE C.UTF-8:
-    # glibc loads that category from here (25 KiB compressed).
-    tree.host_file("usr/lib/locale/C.utf8/LC_CTYPE", "/usr/lib/locale/C.utf8/LC_CTYPE", 0o644)
-
     # Board config and modules.
     tree.host_file("etc/config", os.path.join(a.board, "config"), 0o644)
     mods = module_order(kver, read_board_modules(os.path.join(a.board, "modules"))) \
