@@ -41,9 +41,7 @@ def flash_copy(rom, flash):
 
 
 def qemu_argv(flash, state, disk=None, interactive=True, memory=1024, snapshot=False,
-              rom=None, drives=(), readonly=False, reboot=False):
-    """reboot: a guest reboot restarts the machine (make run); without it
-    QEMU exits at the guest's first reboot (-no-reboot: the tests)."""
+              rom=None, drives=(), readonly=False):
     argv = ["qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-m", str(memory)]
     if readonly or os.path.getsize(flash) > ROM_SIZE:
         argv += ["-bios", flash]  # QEMU takes no writable system flash over 8 MiB
@@ -52,7 +50,7 @@ def qemu_argv(flash, state, disk=None, interactive=True, memory=1024, snapshot=F
     argv += ["-chardev", f"socket,id=chrtpm,path={os.path.join(state, 'swtpm.sock')}",
              "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
              "-device", "tpm-tis,tpmdev=tpm0",
-             "-nic", "none"] + ([] if reboot else ["-no-reboot"])
+             "-nic", "none", "-no-reboot"]
     if disk:
         argv += common.virtio_drive(disk, "disk", snapshot=snapshot)
     for i, d in enumerate(drives):
@@ -85,7 +83,7 @@ def main():
     print("Serial console on this terminal. Quit QEMU: Ctrl-A then X.")
     sw = common.start_swtpm(state)
     try:
-        rc = subprocess.call(qemu_argv(flash, state, a.disk, True, rom=romcfg, reboot=True))
+        rc = subprocess.call(qemu_argv(flash, state, a.disk, True, rom=romcfg))
     finally:
         common.stop(sw)
     sys.exit(rc)

@@ -7,8 +7,7 @@
 Starts swtpm (TPM 2.0, its state in --state, default PAYLOAD/tpm-state) on a
 unix control socket, then QEMU (TCG, -m 1024) with the TPM (tpm-tis), the
 payload as -kernel/-initrd and the serial console on this terminal
-(-nographic: quit with Ctrl-A X); a guest reboot restarts the machine in
-place (same TPM state, ROM and disk). When QEMU ends, the swtpm it started is
+(-nographic: quit with Ctrl-A X). When QEMU ends, the swtpm it started is
 stopped (by its pid). Firmware: OVMF (default) measures the kernel and, via
 the EFI stub, the initrd into PCRs 4 and 9 and writes a TCG event log;
 SeaBIOS boots faster and measures nothing of the payload. The ROM config
@@ -49,13 +48,10 @@ def virtio_drive(path, ident, serial=None, snapshot=False):
 
 
 def qemu_argv(payload, state, disk=None, firmware="ovmf", interactive=True,
-              append="", memory=1024, snapshot=False, rom=None, drives=(), reboot=False):
+              append="", memory=1024, snapshot=False, rom=None, drives=()):
     """rom: the board's ROM config area image (virtio, serial "heads-rom");
     drives: further raw images, virtio, in order after the disk (vdb, ...),
-    each a path or (path, serial); reboot: a guest reboot restarts the
-    machine (make run: the ownership flow's "the machine reboots now");
-    without it QEMU exits at the guest's first reboot (-no-reboot: the
-    tests, which then see QEMU end)."""
+    each a path or (path, serial)."""
     fw = OVMF if firmware == "ovmf" else SEABIOS
     argv = ["qemu-system-x86_64", "-accel", "tcg", "-m", str(memory),
             "-bios", fw,
@@ -65,7 +61,7 @@ def qemu_argv(payload, state, disk=None, firmware="ovmf", interactive=True,
             "-chardev", f"socket,id=chrtpm,path={os.path.join(state, 'swtpm.sock')}",
             "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
             "-device", "tpm-tis,tpmdev=tpm0",
-            "-nic", "none"] + ([] if reboot else ["-no-reboot"])
+            "-nic", "none", "-no-reboot"]
     # Explicit devices in order: QEMU creates `if=virtio` drives after all
     # -device ones, which would put the ROM before the disk.
     if disk:
@@ -139,7 +135,7 @@ def main():
     sw = start_swtpm(state)
     try:
         rc = subprocess.call(qemu_argv(a.payload, state, a.disk, a.firmware, True, a.append,
-                                       rom=rom, reboot=True))
+                                       rom=rom))
     finally:
         stop(sw)
     sys.exit(rc)

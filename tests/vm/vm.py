@@ -99,15 +99,12 @@ class VM:
     """One boot of the QEMU board. state: a TPM state directory kept across
     boots (default: a private one for this boot); snapshot: the disk's writes
     are dropped at exit; rom: the ROM config area image (kept, it is the
-    machine's flash); drives: further images (see board.qemu_argv); reboot:
-    a guest reboot restarts the machine (as `make run`) instead of ending
-    QEMU."""
+    machine's flash); drives: further images (see board.qemu_argv)."""
 
     def __init__(self, payload, firmware="ovmf", disk=None, append="", name="vm",
-                 state=None, snapshot=True, rom=None, drives=(), reboot=False):
+                 state=None, snapshot=True, rom=None, drives=()):
         self.payload, self.firmware, self.disk, self.append = payload, firmware, disk, append
         self.snapshot, self.rom, self.drives = snapshot, rom, drives
-        self.reboot = reboot
         self._tmp = tempfile.TemporaryDirectory(prefix=f"heads-{name}-")
         self.state = state or os.path.join(self._tmp.name, "tpm-state")
         self.log_path = os.path.join(BUILDDIR, "meson-logs", f"{name}-console.log")
@@ -127,8 +124,7 @@ class VM:
         self.swtpm = board.start_swtpm(self.state)
         argv = board.qemu_argv(self.payload, self.state, self.disk, self.firmware,
                                interactive=False, append=self.append,
-                               snapshot=self.snapshot, rom=self.rom, drives=self.drives,
-                               reboot=self.reboot)
+                               snapshot=self.snapshot, rom=self.rom, drives=self.drives)
         log("starting: " + " ".join(argv))
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         self._log = open(self.log_path, "wb")
