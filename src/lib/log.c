@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,11 @@ static enum log_level console_level = LOG_INFO;
 static int session_fd = -1;
 static int trace_fd = -1;
 static bool console_level_from_env_done;
+static log_console_sink console_sink;
+static void *console_sink_data;
+static __thread bool in_sink; /* a sink that logs does not recurse */
+/* Worker threads (parallel hashing) may log: one sink call at a time. */
+static pthread_mutex_t sink_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {
 	[LOG_ERROR] = "error",
@@ -35,6 +41,12 @@ void log_set_console_level(enum log_level level)
 {
 	console_level_from_env_done = true;
 	console_level = level;
+}
+
+void log_set_console_sink(log_console_sink fn, void *data)
+{
+	console_sink = fn;
+	console_sink_data = data;
 }
 
 enum log_level log_get_console_level(void)
@@ -104,7 +116,18 @@ static void emit(enum log_level level, const char *msg)
 		[LOG_DEBUG] = "DEBUG: ",
 	};
 	emit_session(level, msg);
-	if (level <= log_get_console_level()) {
+	if (level > log_get_console_level())
+		return;
+	if (console_sink) {
+		/* A message the sink itself logs stays in the session log. */
+		if (!in_sink) {
+			in_sink = true;
+			pthread_mutex_lock(&sink_lock);
+			console_sink(level, msg, console_sink_data);
+			pthread_mutex_unlock(&sink_lock);
+			in_sink = false;
+		}
+	} else {
 		char *line = xasprintf("%s%s\n", prefix[level], msg);
 		(void)write_full(STDERR_FILENO, line, strlen(line));
 		free(line);

@@ -10,6 +10,10 @@
  *   line per PCR extension, format documented at log_measurement(). It is
  *   opened O_APPEND and never truncated.
  *
+ * - Console sink (log_set_console_sink()): while set, the messages that
+ *   would go to stderr go to the sink instead (the newt UI draws them in
+ *   its status area, so no line is written over its windows).
+ *
  * Never log secrets. log_error_errno() returns the negative errno it was
  * given, so call sites can `return log_error_errno(r, "...: %m")`-style.
  * Not thread-safe against log_open_*(); message emission is line-atomic.
@@ -28,6 +32,13 @@ enum log_level {
 };
 
 void log_set_console_level(enum log_level level);
+
+/* Console messages (at or above the console threshold, without their level
+ * prefix) go to fn instead of stderr while it is set; NULL restores stderr.
+ * The session log is unaffected. Calls are serialised (worker threads may
+ * log); a message fn itself logs goes to the session log only. */
+typedef void (*log_console_sink)(enum log_level level, const char *msg, void *data);
+void log_set_console_sink(log_console_sink fn, void *data);
 enum log_level log_get_console_level(void);
 
 /* Parse "error|warn|note|info|debug"; returns the level or -EINVAL. */

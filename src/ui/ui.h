@@ -4,9 +4,11 @@
  * - UI_NEWT: libnewt full-screen dialogs with the whiptail look of the shell
  *   version. The root line shows the status (board | UTC date | TOTP | HOTP);
  *   warning screens get a yellow root background and error screens a red one
- *   (newtSetColors, like NEWT_COLORS=root=,yellow|red). Passphrases are read
- *   with the screen suspended, straight from the terminal with echo off
- *   (secret_read_passphrase), so they never sit in newt's unlocked buffers.
+ *   (newtSetColors, like NEWT_COLORS=root=,yellow|red). Passphrases are a
+ *   password entry inside the dialog whose typed bytes go straight into a
+ *   locked secret (newt's own buffer holds only '*'). While the screen is up
+ *   our log lines go to a status line (never over a window) and, on a
+ *   kernel console, the kernel's console loglevel is lowered; text is UTF-8.
  * - UI_LINE: plain text on in_fd/out_fd for dumb serial consoles: numbered
  *   menus (answer with the number or the item's key), [y/n] questions.
  *   Works with pipes (reads byte by byte, never consumes beyond one line).

@@ -39,6 +39,17 @@ extern const struct ui_ops ui_newt_ops;
 
 int ui_newt_open(struct ui *ui);
 
+/* The kernel's console loglevel while a newt screen is up (ui_newt.c; the
+ * paths are parameters for the tests). quiet: read the first field of
+ * printk_path (/proc/sys/kernel/printk) into *ret_saved, write level there;
+ * restore: write saved back. Return 0 or -errno. */
+int ui_kernel_console_quiet(const char *printk_path, int level, int *ret_saved);
+int ui_kernel_console_restore(const char *printk_path, int saved);
+/* Whether fd is a terminal the kernel prints its messages on: /dev/console,
+ * or a tty named in active_path (/sys/class/tty/console/active; "tty0"
+ * stands for the virtual consoles tty1..). */
+bool ui_fd_is_kernel_console(int fd, const char *active_path);
+
 /* Shared helpers. */
 int ui_write(int fd, const char *s);
 int ui_printf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

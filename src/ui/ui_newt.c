@@ -4,25 +4,50 @@
  * back-end requires in_fd == 0 and out_fd == 1 and both to be terminals.
  * Root line: the status (board | date | TOTP | HOTP). Warning/error screens
  * recolour the root background yellow/red before drawing, like the shell
- * version's NEWT_COLORS=root=,yellow|red. Passphrases: the screen is
- * suspended and the passphrase read with echo off by secret.h, so it never
- * lands in newt's (unlocked, unwiped) entry buffer.
+ * version's NEWT_COLORS=root=,yellow|red.
+ *
+ * While the screen is up nothing else writes to the terminal:
+ * - our log lines go to the session log and to a status line above the help
+ *   line (log_set_console_sink), never over a window;
+ * - when the terminal is a kernel console, the kernel's console loglevel is
+ *   lowered to 1 (emergencies only) and restored when the screen closes.
+ * Text is UTF-8: S-Lang's UTF-8 mode is set explicitly (the initramfs has
+ * no locale), so the half-block QR code is drawn as glyphs, not byte
+ * escapes; LC_CTYPE is C.UTF-8 where that locale exists.
+ * Passphrases: a password entry inside the dialog (NEWT_FLAG_PASSWORD); an
+ * entry filter moves each typed byte into a locked secret and hands newt a
+ * '*' instead, so the passphrase never lands in newt's (unlocked, unwiped)
+ * entry buffer. Only appending and Backspace edit it.
  */
 #include "ui/ui_internal.h"
 #include "log.h"
 #include "util.h"
 
+#include "fs.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
 #include <newt.h>
 #include <poll.h>
+#include <slang.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+
+#define PRINTK_PATH "/proc/sys/kernel/printk"
+#define CONSOLE_ACTIVE_PATH "/sys/class/tty/console/active"
+/* Console loglevel while a screen is up: KERN_EMERG only. */
+#define QUIET_LOGLEVEL 1
 
 struct newt_state {
 	enum ui_bg bg;       /* root background currently set */
 	newtComponent gauge_form, gauge_scale, gauge_label;
 	bool gauge_window;
+	char *status_msg;    /* last console log line (status area) */
+	int saved_loglevel;  /* kernel console loglevel to restore, or -1 */
+	char *saved_ctype;   /* LC_CTYPE before the screen, restored on close */
 };
 
 static struct newt_state *st(struct ui *ui)
@@ -46,6 +71,103 @@ static void set_bg(struct ui *ui, enum ui_bg bg)
 	st(ui)->bg = bg;
 }
 
+/* The status area: the line above the help line, the last log message. */
+static void draw_status(struct newt_state *s)
+{
+	int cols, rows;
+	_cleanup_free_ char *line = NULL;
+
+	if (!s->status_msg)
+		return;
+	newtGetScreenSize(&cols, &rows);
+	if (cols < 2 || rows < 3)
+		return;
+	line = xasprintf("%-*.*s", cols - 1, cols - 1, s->status_msg);
+	newtDrawRootText(0, rows - 2, line);
+}
+
+/* log_set_console_sink() while the screen is up. */
+static void status_sink(enum log_level level, const char *msg, void *data)
+{
+	static const char *const prefix[] = {
+		[LOG_ERROR] = "ERROR: ", [LOG_WARN] = "WARNING: ", [LOG_NOTE] = "NOTE: ",
+		[LOG_INFO] = "", [LOG_DEBUG] = "DEBUG: ",
+	};
+	struct newt_state *s = data;
+	char *m;
+
+	free(s->status_msg);
+	m = s->status_msg = xasprintf("%s%s", prefix[level <= LOG_DEBUG ? level : LOG_DEBUG],
+				      msg);
+	/* One line of plain ASCII: the width in columns is the byte count. */
+	for (; *m; m++)
+		if ((unsigned char)*m < 0x20 || (unsigned char)*m >= 0x7f)
+			*m = (*m == '\n' || *m == '\t') ? ' ' : '?';
+	draw_status(s);
+	newtRefresh();
+}
+
+int ui_kernel_console_quiet(const char *printk_path, int level, int *ret_saved)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_free_ char *val = NULL;
+	size_t len;
+	char *end;
+	long old;
+	int fd, r;
+
+	if ((r = fs_read_file(printk_path, 256, &buf, &len)) < 0)
+		return r;
+	errno = 0;
+	old = strtol(buf, &end, 10);
+	if (end == buf || errno || old < 0 || old > 15)
+		return -EINVAL;
+	fd = open(printk_path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	val = xasprintf("%d\n", level);
+	r = write_full(fd, val, strlen(val));
+	close(fd);
+	if (r < 0)
+		return r;
+	*ret_saved = (int)old;
+	return 0;
+}
+
+int ui_kernel_console_restore(const char *printk_path, int saved)
+{
+	_cleanup_free_ char *val = xasprintf("%d\n", saved);
+	int fd = open(printk_path, O_WRONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	r = write_full(fd, val, strlen(val));
+	close(fd);
+	return r;
+}
+
+bool ui_fd_is_kernel_console(int fd, const char *active_path)
+{
+	char name[256];
+	_cleanup_free_ char *active = NULL;
+	const char *base;
+	size_t len;
+
+	if (ttyname_r(fd, name, sizeof(name)) != 0)
+		return false;
+	if (streq(name, "/dev/console"))
+		return true;
+	if (strncmp(name, "/dev/", 5) != 0 || fs_read_file(active_path, 4096, &active, &len) < 0)
+		return false;
+	base = name + 5; /* "ttyS0", "tty1", "pts/3": as console/active names them */
+	for (char *save = NULL, *t = strtok_r(active, " \t\n", &save); t;
+	     t = strtok_r(NULL, " \t\n", &save))
+		if (streq(t, base) || (streq(t, "tty0") && !strncmp(base, "tty", 3) &&
+				       base[3] >= '1' && base[3] <= '9'))
+			return true;
+	return false;
+}
+
 /* Clear, colour and draw the root line for a new screen. */
 static void root(struct ui *ui, enum ui_bg bg)
 {
@@ -53,6 +175,7 @@ static void root(struct ui *ui, enum ui_bg bg)
 	set_bg(ui, bg);
 	newtCls();
 	newtDrawRootText(1, 0, status);
+	draw_status(st(ui));
 	newtPushHelpLine(bg == UI_BG_ERROR ? "  ERROR  <Tab>/<Alt-Tab> between elements | "
 					     "<Space> selects | <Esc> back" :
 			 bg == UI_BG_WARNING ? "  WARNING  <Tab>/<Alt-Tab> between elements | "
@@ -281,17 +404,86 @@ static int newt_input(struct ui *ui, const char *title, const char *prompt,
 	return r;
 }
 
+struct pw_filter {
+	struct secret *s;
+	size_t max;
+};
+
+/* Keeps the entry's '*'s and the secret in step: a byte typed at the end is
+ * stored in the secret and newt gets '*'; Backspace at the end removes the
+ * last byte of both; anything that would move the cursor or edit elsewhere is
+ * dropped. */
+static int pw_filter(newtComponent entry, void *data, int ch, int cursor)
+{
+	struct pw_filter *f = data;
+
+	(void)entry;
+	if (ch == NEWT_KEY_BKSPC || ch == 0x7f || ch == '\b') {
+		if (f->s->len == 0 || cursor != (int)f->s->len)
+			return 0;
+		f->s->data[--f->s->len] = 0;
+		return NEWT_KEY_BKSPC;
+	}
+	if (ch >= 0x20 && ch <= 0xff) {
+		if (f->s->len >= f->max || cursor != (int)f->s->len)
+			return 0;
+		f->s->data[f->s->len++] = (uint8_t)ch;
+		return '*';
+	}
+	switch (ch) {
+	case NEWT_KEY_LEFT:
+	case NEWT_KEY_RIGHT:
+	case NEWT_KEY_HOME:
+	case NEWT_KEY_END:
+	case NEWT_KEY_DELETE:
+		return 0;
+	}
+	if (ch < 0x20 && ch != '\r' && ch != '\t' && ch != NEWT_KEY_ESCAPE)
+		return 0; /* ^A, ^E, ^K, ^U, ...: line editing */
+	return ch;
+}
+
 static int newt_passphrase(struct ui *ui, const char *title, const char *prompt, size_t max,
 			   struct secret **ret)
 {
-	_cleanup_free_ char *p = xasprintf("%s: ", prompt);
-	int r;
+	_cleanup_secret_ struct secret *sec = secret_new(max);
+	_cleanup_free_ char *text = xasprintf("%s:", prompt);
+	struct pw_filter f = {.s = sec, .max = max};
+	int cols, rows, w = 60, th, r;
+	newtComponent form, t, e, ok, cancel;
+	struct newtExitStruct es;
 
-	newtSuspend();
-	ui_printf(ui->out_fd, "\n\n==== %s ====\n", title);
-	r = secret_read_passphrase(ui->in_fd, p, max, ret);
-	ui_write(ui->out_fd, "\n");
-	newtResume();
+	if (!sec)
+		return -errno;
+	sec->len = 0;
+	screen_size(&cols, &rows);
+	if (w > cols - 8)
+		w = cols - 8;
+	root(ui, UI_BG_NORMAL);
+	t = text_box(text, w, rows / 2, false, &th);
+	newtCenteredWindow(w + 2, th + 7, title);
+	e = newtEntry(1, th + 2, "", w, NULL, NEWT_FLAG_SCROLL | NEWT_FLAG_RETURNEXIT |
+		      NEWT_FLAG_PASSWORD);
+	newtEntrySetFilter(e, pw_filter, &f);
+	ok = newtCompactButton(w / 2 - 12, th + 4, "OK");
+	cancel = newtCompactButton(w / 2 + 4, th + 4, "Cancel");
+	form = newtForm(NULL, NULL, 0);
+	newtFormAddComponents(form, t, e, ok, cancel, NULL);
+	newtFormSetCurrent(form, e);
+	newtFormAddHotKey(form, NEWT_KEY_ESCAPE);
+	newtFormRun(form, &es);
+	if (es.reason == NEWT_EXIT_COMPONENT && (es.u.co == e || es.u.co == ok))
+		r = 0;
+	else if (es.reason == NEWT_EXIT_HOTKEY ||
+		 (es.reason == NEWT_EXIT_COMPONENT && es.u.co == cancel))
+		r = -ECANCELED;
+	else
+		r = -EIO;
+	newtFormDestroy(form);
+	newtPopWindow();
+	newtPopHelpLine();
+	if (r == 0)
+		*ret = TAKE_PTR(sec);
 	return r;
 }
 
@@ -380,8 +572,18 @@ static void newt_close(struct ui *ui)
 {
 	if (!ui->newt)
 		return;
+	struct newt_state *s = st(ui);
+
 	newt_progress_end(ui);
+	log_set_console_sink(NULL, NULL);
 	newtFinished();
+	if (s->saved_loglevel >= 0)
+		(void)ui_kernel_console_restore(PRINTK_PATH, s->saved_loglevel);
+	if (s->saved_ctype) {
+		(void)setlocale(LC_CTYPE, s->saved_ctype);
+		free(s->saved_ctype);
+	}
+	free(s->status_msg);
 	free(ui->newt);
 	ui->newt = NULL;
 }
@@ -390,11 +592,33 @@ int ui_newt_open(struct ui *ui)
 {
 	if (ui->in_fd != 0 || ui->out_fd != 1 || !isatty(0) || !isatty(1))
 		return log_error_errno(-ENOTTY, "newt UI needs a terminal on stdin/stdout");
-	ui->newt = xcalloc(1, sizeof(struct newt_state));
+	struct newt_state *s;
+	const char *ctype = setlocale(LC_CTYPE, NULL);
+
+	s = ui->newt = xcalloc(1, sizeof(struct newt_state));
+	s->saved_loglevel = -1;
+	s->saved_ctype = xstrdup(ctype ? ctype : "C");
 	if (newtInit() < 0) {
+		free(s->saved_ctype);
 		free(ui->newt);
 		ui->newt = NULL;
 		return log_error_errno(-EIO, "newt: cannot initialise the terminal");
+	}
+	/* newtInit() asked S-Lang to follow the environment's locale, and the
+	 * initramfs has none: S-Lang draws UTF-8 whatever the locale (the QR
+	 * code's half blocks). newt counts columns with LC_CTYPE: C.UTF-8 where
+	 * it exists (25 KiB more in the payload: left out, our screens are
+	 * ASCII but for the QR code, which ui_fold() already measures). */
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		log_debug("no C.UTF-8 locale: newt counts bytes as columns");
+	SLutf8_enable(1);
+	SLsmg_utf8_enable(1);
+	SLtt_utf8_enable(1);
+	log_set_console_sink(status_sink, s);
+	if (ui_fd_is_kernel_console(0, CONSOLE_ACTIVE_PATH)) {
+		int r = ui_kernel_console_quiet(PRINTK_PATH, QUIET_LOGLEVEL, &s->saved_loglevel);
+		if (r < 0)
+			log_debug("kernel console loglevel not lowered: %s", strerror(-r));
 	}
 	newtCls();
 	return 0;

@@ -13,7 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pty.h>
+
+#include "log.h"
 #include "ui/ui.h"
+#include "ui/ui_internal.h"
 #include "ui/ui_script_parse.h"
 #include "util.h"
 
@@ -491,6 +495,135 @@ static void test_fold(void **state)
 	}
 }
 
+/* The kernel console loglevel is lowered and restored through printk's first
+ * field (a file standing in for /proc/sys/kernel/printk). */
+static void test_kernel_console_quiet(void **state)
+{
+	char dir[] = "/tmp/heads-ui-printk-XXXXXX", path[64], buf[64] = "";
+	int fd, saved = -1;
+	ssize_t n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/printk", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(write_full(fd, "7\t4\t1\t7\n", 8), 0);
+	close(fd);
+	assert_int_equal(ui_kernel_console_quiet(path, 1, &saved), 0);
+	assert_int_equal(saved, 7);
+	fd = open(path, O_RDONLY);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n > 0);
+	assert_int_equal(atoi(buf), 1);
+	assert_int_equal(ui_kernel_console_restore(path, saved), 0);
+	fd = open(path, O_RDONLY);
+	memset(buf, 0, sizeof(buf));
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n > 0);
+	assert_int_equal(atoi(buf), 7);
+	/* Not a number: refused, nothing written. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write_full(fd, "x\n", 2), 0);
+	close(fd);
+	saved = -1;
+	assert_int_equal(ui_kernel_console_quiet(path, 1, &saved), -EINVAL);
+	assert_int_equal(saved, -1);
+	unlink(path);
+	assert_int_equal(ui_kernel_console_quiet(path, 1, &saved), -ENOENT);
+	rmdir(dir);
+}
+
+/* Only a terminal named in console/active (or /dev/console) is the kernel's. */
+static void test_fd_is_kernel_console(void **state)
+{
+	char dir[] = "/tmp/heads-ui-active-XXXXXX", path[64], name[128], *line;
+	int master, slave, fd, p[2];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/active", dir);
+	assert_int_equal(openpty(&master, &slave, name, NULL, NULL), 0);
+	assert_int_equal(strncmp(name, "/dev/", 5), 0);
+	line = xasprintf("tty0 %s\n", name + 5);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(write_full(fd, line, strlen(line)), 0);
+	close(fd);
+	free(line);
+	assert_true(ui_fd_is_kernel_console(slave, path));
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write_full(fd, "ttyS0\n", 6), 0);
+	close(fd);
+	assert_false(ui_fd_is_kernel_console(slave, path));
+	assert_int_equal(pipe(p), 0);
+	assert_false(ui_fd_is_kernel_console(p[0], path));
+	close(p[0]);
+	close(p[1]);
+	unlink(path);
+	assert_false(ui_fd_is_kernel_console(slave, path));
+	close(slave);
+	close(master);
+	rmdir(dir);
+}
+
+struct sunk {
+	int n;
+	enum log_level level;
+	char msg[128];
+};
+
+static void sink(enum log_level level, const char *msg, void *data)
+{
+	struct sunk *k = data;
+	k->n++;
+	k->level = level;
+	snprintf(k->msg, sizeof(k->msg), "%s", msg);
+	log_error("a sink that logs does not recurse");
+}
+
+/* While a console sink is set, console messages go to it (not stderr) and
+ * the session log still gets them. */
+static void test_log_console_sink(void **state)
+{
+	char dir[] = "/tmp/heads-ui-log-XXXXXX", path[64], buf[1024] = "";
+	struct sunk k = {0};
+	int fd, saved_err = dup(STDERR_FILENO), errp[2];
+	ssize_t n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/debug.log", dir);
+	assert_int_equal(log_open_session(path), 0);
+	assert_int_equal(pipe(errp), 0);
+	dup2(errp[1], STDERR_FILENO);
+	log_set_console_sink(sink, &k);
+	log_warn("drawn in the status area %d", 42);
+	log_debug("below the console level");
+	log_set_console_sink(NULL, NULL);
+	log_info("back on stderr");
+	dup2(saved_err, STDERR_FILENO);
+	close(saved_err);
+	close(errp[1]);
+	n = read(errp[0], buf, sizeof(buf) - 1);
+	close(errp[0]);
+	assert_int_equal(k.n, 1);
+	assert_int_equal(k.level, LOG_WARN);
+	assert_string_equal(k.msg, "drawn in the status area 42");
+	assert_true(n > 0);
+	assert_string_equal(buf, "back on stderr\n");
+	log_open_session(NULL);
+	fd = open(path, O_RDONLY);
+	memset(buf, 0, sizeof(buf));
+	assert_true(read(fd, buf, sizeof(buf) - 1) > 0);
+	close(fd);
+	assert_non_null(strstr(buf, "warn: drawn in the status area 42"));
+	assert_non_null(strstr(buf, "error: a sink that logs does not recurse"));
+	assert_non_null(strstr(buf, "info: back on stderr"));
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -510,6 +643,9 @@ int main(void)
 		cmocka_unit_test(test_line_countdown),
 		cmocka_unit_test(test_line_progress),
 		cmocka_unit_test(test_fold),
+		cmocka_unit_test(test_kernel_console_quiet),
+		cmocka_unit_test(test_fd_is_kernel_console),
+		cmocka_unit_test(test_log_console_sink),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

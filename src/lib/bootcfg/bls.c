@@ -301,7 +301,7 @@ static void default_kernelopts(struct boot_view *view, struct env *env)
 	}
 }
 
-int bc_parse_bls(struct boot_view *view, const char *config, struct boot_entries *l)
+static int bc_parse_bls(struct boot_view *view, const char *config, struct boot_entries *l)
 {
 	static const char *const envs[] = {"/grub2/grubenv", "/grub/grubenv", "/boot/grub2/grubenv",
 					   "/boot/grub/grubenv", "/EFI/fedora/grubenv"};
@@ -378,3 +378,18 @@ int bc_parse_bls(struct boot_view *view, const char *config, struct boot_entries
 	free(env.v);
 	return r;
 }
+
+/* A directory, anything under a loader/ directory, or loader.conf. */
+static bool bls_claims(struct boot_view *view, const char *config)
+{
+	const char *base = strrchr(config, '/');
+	base = base ? base + 1 : config;
+	return bc_exists(view, config, true) || strstr(config, "loader/") ||
+	       streq(base, "loader.conf");
+}
+
+const struct bc_parser bc_parser_bls = {
+	.format = BOOTCFG_BLS,
+	.claims = bls_claims,
+	.parse = bc_parse_bls,
+};

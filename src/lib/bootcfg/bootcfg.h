@@ -131,21 +131,16 @@ int boot_entry_from_line(const char *line, struct boot_entry *ret);
 char *bootcfg_build_cmdline(const char *params, const char *add, const char *remove,
 			    const char *board_add, bool *ret_too_long);
 
-/* Default-entry persistence in the reference formats (heads-behaviour.md 3.1):
- * writes paramsdir/kexec_default.<index1>.txt (one line, boot_entry_to_line()
- * + "\n"; other kexec_default.*.txt removed) and
- * paramsdir/kexec_default_hashes.txt ("<sha256 hex>  ./<path>" for the
- * kernel, every module and every initrd, each path as it resolves: a
- * symlinked kernel stores the file it points to, which verifies without
- * following a link). With a verified view the digests are the signed ones
- * (links resolved by the signed table), nothing is read; an unverified
- * view hashes the files. Paths with whitespace are refused (-EINVAL).
- * Signing is not done here. */
-int bootcfg_save_default(struct boot_view *view, const char *paramsdir,
-			 const struct boot_entry *e, unsigned index1);
-/* The same two files in memory, to be signed with /boot (integrity_sign()
- * extras: a kexec_default.N.txt among them replaces any other signed
- * default). */
+/* The default entry in the reference formats (heads-behaviour.md 3.1), in
+ * memory, to be signed with /boot (integrity_sign() extras: a
+ * kexec_default.N.txt among them replaces any other signed default):
+ * kexec_default.<index1>.txt (one line, boot_entry_to_line() + "\n") and
+ * kexec_default_hashes.txt ("<sha256 hex>  ./<path>" for the kernel, every
+ * module and every initrd, each path as it resolves: a symlinked kernel
+ * stores the file it points to, which verifies without following a link).
+ * With a verified view the digests are the signed ones (links resolved by
+ * the signed table), nothing is read; an unverified view hashes the files.
+ * Paths with whitespace are refused (-EINVAL; *ret untouched). */
 struct bootcfg_default_files {
 	char *name;        /* "kexec_default.N.txt" */
 	char *line;        /* its content */

@@ -8,6 +8,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+static inline bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
 struct sbuf {
 	char *s;
 	size_t len, cap;
@@ -20,6 +25,9 @@ const char *sb_str(struct sbuf *b);
 char *sb_take(struct sbuf *b);
 void sb_free(struct sbuf *b);
 
+/* A path that the reference line format (and kexec-tools' --module) can
+ * carry: no whitespace, no control byte. */
+bool path_ok(const char *p);
 /* Whitespace-collapsed copy (blanks = space, tab, CR, LF). */
 char *bc_collapse(const char *s);
 /* Remove GRUB device prefixes "(...)" at the start of a path ("(hd0,1)/x",
@@ -40,10 +48,21 @@ bool is_xen_name(const char *path);
  * ownership of e's contents in both cases. */
 int bc_emit(struct boot_view *view, struct boot_entries *l, struct boot_entry *e);
 
-int bc_parse_grub(struct boot_view *view, const char *config, struct boot_entries *l);
-int bc_parse_syslinux(struct boot_view *view, const char *config, struct boot_entries *l);
-int bc_parse_bls(struct boot_view *view, const char *config, struct boot_entries *l);
-int bc_parse_grub_legacy(struct boot_view *view, const char *config, struct boot_entries *l);
+/* One boot configuration format: the parsers register here and scan.c
+ * dispatches through its table (parsers never call the dispatcher, the
+ * dispatcher never calls a parser by name). */
+struct bc_parser {
+	enum bootcfg_format format;
+	/* Auto-detection: whether config (a path in the view) is in this
+	 * format, from its name; NULL for the fallback (GRUB). */
+	bool (*claims)(struct boot_view *view, const char *config);
+	/* Append the entries of config to l. */
+	int (*parse)(struct boot_view *view, const char *config, struct boot_entries *l);
+};
+extern const struct bc_parser bc_parser_grub;         /* grub.c */
+extern const struct bc_parser bc_parser_syslinux;     /* syslinux.c */
+extern const struct bc_parser bc_parser_grub_legacy;  /* syslinux.c */
+extern const struct bc_parser bc_parser_bls;          /* bls.c */
 
 /* BLS entries of loader/entries (or boot/loader/entries) in the view,
  * newest first as GRUB's blscfg orders them. kernelopts substitutes

@@ -370,7 +370,7 @@ static int emit_label(struct sl *s, struct sl_label *l, struct boot_entries *out
 	return bc_emit(s->view, out, &e);
 }
 
-int bc_parse_syslinux(struct boot_view *view, const char *config, struct boot_entries *l)
+static int bc_parse_syslinux(struct boot_view *view, const char *config, struct boot_entries *l)
 {
 	struct sl s = {.view = view, .cur_frame = -1};
 	_cleanup_free_ char *rel = config[0] == '/' ? xstrdup(config) : xasprintf("/%s", config);
@@ -423,7 +423,7 @@ int bc_parse_syslinux(struct boot_view *view, const char *config, struct boot_en
 
 /* ---- GRUB legacy (grub.conf / menu.lst) ------------------------------------ */
 
-int bc_parse_grub_legacy(struct boot_view *view, const char *config, struct boot_entries *l)
+static int bc_parse_grub_legacy(struct boot_view *view, const char *config, struct boot_entries *l)
 {
 	_cleanup_free_ char *text = NULL, *rel = config[0] == '/' ? xstrdup(config) : xasprintf("/%s", config);
 	size_t len, first = l->n;
@@ -481,3 +481,30 @@ int bc_parse_grub_legacy(struct boot_view *view, const char *config, struct boot
 	}
 	return r;
 }
+
+static bool syslinux_claims(struct boot_view *view, const char *config)
+{
+	(void)view;
+	return strcasestr(config, "isolinux") || strcasestr(config, "syslinux") ||
+	       strcasestr(config, "extlinux") || strcasestr(config, "pxelinux");
+}
+
+const struct bc_parser bc_parser_syslinux = {
+	.format = BOOTCFG_SYSLINUX,
+	.claims = syslinux_claims,
+	.parse = bc_parse_syslinux,
+};
+
+static bool grub_legacy_claims(struct boot_view *view, const char *config)
+{
+	const char *base = strrchr(config, '/');
+	base = base ? base + 1 : config;
+	(void)view;
+	return streq(base, "grub.conf") || streq(base, "menu.lst");
+}
+
+const struct bc_parser bc_parser_grub_legacy = {
+	.format = BOOTCFG_GRUB_LEGACY,
+	.claims = grub_legacy_claims,
+	.parse = bc_parse_grub_legacy,
+};

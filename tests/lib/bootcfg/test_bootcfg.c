@@ -359,7 +359,6 @@ static void test_default_persistence(void **state)
 	touch_kernels();
 	char *params = xasprintf("%s/params", root);
 	assert_int_equal(fs_mkdir_p(params, 0755), 0);
-	put("params/kexec_default.7.txt", "old\n");
 	struct boot_entry e = {0}, back = {0};
 	char *ird[] = {"/initrd.img"};
 	e.title = "Debian";
@@ -370,34 +369,36 @@ static void test_default_persistence(void **state)
 	e.cmdline = "ro";
 	struct boot_view *v = NULL;
 	assert_int_equal(boot_view_open(root, NULL, &v), 0);
-	assert_int_equal(bootcfg_save_default(v, params, &e, 2), 0);
-	char *p7 = xasprintf("%s/kexec_default.7.txt", params);
-	assert_int_equal(access(p7, F_OK), -1);
-	char *txt = NULL, *hp = xasprintf("%s/kexec_default_hashes.txt", params);
-	size_t len;
-	assert_int_equal(fs_read_file(hp, 4096, &txt, &len), 0);
+	/* The files `heads boot sign --default` and the menu sign with /boot,
+	 * written where a signing writes them. */
+	struct bootcfg_default_files f = {0};
+	assert_int_equal(bootcfg_default_files(v, &e, 2, &f), 0);
+	assert_string_equal(f.name, "kexec_default.2.txt");
+	assert_int_equal(strlen(f.hashes), f.hashes_len);
+	char *hp = xasprintf("%s/kexec_default_hashes.txt", params);
+	char *lp = xasprintf("%s/%s", params, f.name);
+	assert_int_equal(fs_write_atomic(hp, f.hashes, f.hashes_len, 0644), 0);
+	assert_int_equal(fs_write_atomic(lp, f.line, f.line_len, 0644), 0);
 	/* the format sha256sum -c accepts, checked by the real tool */
 	char *cmd = xasprintf("cd '%s' && sha256sum --quiet -c '%s' >/dev/null", root, hp);
 	assert_int_equal(system(cmd), 0);
 	free(cmd);
-	assert_non_null(strstr(txt, "  ./vmlinuz\n"));
-	assert_non_null(strstr(txt, "  ./initrd.img\n"));
+	assert_non_null(strstr(f.hashes, "  ./vmlinuz\n"));
+	assert_non_null(strstr(f.hashes, "  ./initrd.img\n"));
 	unsigned idx;
 	assert_int_equal(bootcfg_load_default(params, &back, &idx), 0);
 	assert_int_equal(idx, 2);
 	assert_string_equal(back.title, "Debian");
 	assert_string_equal(back.initrd[0], "/initrd.img");
 	boot_entry_free(&back);
-	/* a path the line format cannot carry is refused, nothing written */
+	bootcfg_default_files_free(&f);
+	/* a path the line format cannot carry is refused */
 	e.kernel = "/vmlinuz old";
-	assert_int_equal(bootcfg_save_default(v, params, &e, 3), -EINVAL);
-	char *p3 = xasprintf("%s/kexec_default.3.txt", params);
-	assert_int_equal(access(p3, F_OK), -1);
-	free(p3);
+	assert_int_equal(bootcfg_default_files(v, &e, 3, &f), -EINVAL);
+	assert_null(f.name);
 	boot_view_free(v);
-	free(txt);
 	free(hp);
-	free(p7);
+	free(lp);
 	free(params);
 }
 
