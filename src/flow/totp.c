@@ -3,6 +3,7 @@
  * self-check of `heads totp seal`) with its QR code, and the reseal offered
  * after the ROM was written (sealed to the next boot's PCR 7). */
 #include "cmd/cmd.h"
+#include "flow/enrol.h"
 #include "flow/recovery.h"
 #include "gpg/keyring.h"
 #include "handover.h"
@@ -149,64 +150,25 @@ enum flow_outcome menu_update_totp(struct menu *m)
 	return totp_failed_menu(m);
 }
 
-/* Show the QR code and otpauth URI of a new secret. */
-static int show_totp_qr(struct menu *m, const struct secret *key)
-{
-	_cleanup_secret_ struct secret *uri = NULL, *b32 = NULL, *art = NULL;
-	struct qr_matrix q = {0};
-	_cleanup_free_ char *label = xasprintf("%s", m->board && *m->board ? m->board :
-					       OTP_DEFAULT_LABEL);
-	int r;
-
-	if ((r = otp_totp_uri(label, key, &uri)) < 0 || (r = otp_base32(key, &b32)) < 0)
-		return log_error_errno(r, "building the otpauth URI");
-	if ((r = qr_encode((const char *)uri->data, uri->len, &q)) == 0) {
-		r = qr_render_utf8(&q, 2, &art);
-		qr_matrix_free(&q);
-	}
-	if (r < 0)
-		return log_error_errno(r, "rendering the QR code");
-	/* The QR code and the secret go straight to the terminal, never to a
-	 * log: they are the secret. */
-	{
-		_cleanup_free_ char *text = xasprintf(
-			"Scan this QR code with your TOTP app (or type the secret):\n\n%s\n"
-			"Secret (base32): %s\n", (const char *)art->data, (const char *)b32->data);
-		r = ui_textbox(m->ui, UI_BG_NORMAL, "New TOTP secret", text);
-		explicit_bzero(text, strlen(text));
-	}
-	return r;
-}
-
 int menu_seal_totp_with(struct menu *m, struct tpm *t, const struct secret *owner)
 {
-	_cleanup_secret_ struct secret *key = NULL;
-	_cleanup_free_ char *note = NULL, *list = NULL, *err = NULL;
-	enum tpm_otp_enrol_step step;
-	uint32_t mask;
+	_cleanup_free_ char *err = NULL;
+	struct session ss = {.ui = m->ui, .cfg = &m->cfg};
+	struct enrol_options eo = {
+		.eventlog = access(m->eventlog, R_OK) == 0 ? m->eventlog : NULL,
+		/* the ROM changed: PCR 7 is the next boot's */
+		.next_pcr7 = m->have_next_pcr7 ? m->next_pcr7 : NULL,
+		.label = m->board && *m->board ? m->board : OTP_DEFAULT_LABEL,
+		.owner = owner,
+	};
 	int r;
 
-	if ((r = board_totp_pcrs(&m->cfg, &mask, &err)) < 0) {
+	if ((r = board_totp_pcrs(&m->cfg, &eo.mask, &err)) < 0) {
 		_cleanup_free_ char *msg = xasprintf("CONFIG_TOTP_PCRS: %s", err);
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: TOTP sealing failed", msg);
 		return r;
 	}
-	/* the ROM changed: PCR 7 is the next boot's */
-	r = tpm_otp_enrol(t, mask, access(m->eventlog, R_OK) == 0 ? m->eventlog : NULL,
-			  m->have_next_pcr7 ? m->next_pcr7 : NULL, owner, &key, &note, &step);
-	if (r < 0) {
-		_cleanup_free_ char *why = tpm_otp_reason(t, r, mask);
-		_cleanup_free_ char *msg = xasprintf("Sealing the TOTP secret failed: %s: %s",
-						     tpm_otp_enrol_step_name(step), why);
-		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: TOTP sealing failed", msg);
-		return r;
-	}
-	list = board_pcr_list(mask);
-	log_info("TOTP secret sealed to PCRs %s", list);
-	if (note)
-		log_info("no code in this boot (%s); it will work after a reboot with unchanged "
-			 "firmware", note);
-	return show_totp_qr(m, key);
+	return flow_totp_enrol(&ss, t, &eo);
 }
 
 /* Reference generate_totp_hotp (gated by the integrity report). */
