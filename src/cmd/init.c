@@ -14,14 +14,16 @@
  * 5. One key with a short timeout: `r` -> recovery shell.
  * 6. Start the menu (`heads menu`), again whenever it exits. init has no
  *    boot path of its own: every boot goes through the menu's verified one.
- * Recovery: `heads recovery` (wipe /tmp/secret, extend PCR 4 "recovery",
- * show PCRs 0-7, busybox sh on the console; when it exits, start over).
+ * Recovery: flow_recovery() (flow/recovery.h: wipe /tmp/secret, extend PCR 4
+ * "recovery", show PCRs 0-7, busybox sh on the console; when it exits, start
+ * over) with the configuration read in 4., as `heads recovery` runs it.
  * As PID 1 this never returns.
  */
 #include "cmd/cmd.h"
 #include "board.h"
 #include "bootcfg/bootcfg.h"
 #include "config.h"
+#include "flow/recovery.h"
 #include "fs.h"
 #include "kexec.h"
 #include "log.h"
@@ -47,10 +49,9 @@
 
 /* init starts the menu (respawned forever, as the reference's boot script)
  * and has no boot path of its own: every boot goes through the menu's
- * verified one. The recovery shell is `heads recovery` (wipe /tmp/secret,
- * PCR 4 "recovery", GPG challenge). */
+ * verified one. The recovery shell is flow_recovery() (wipe /tmp/secret,
+ * PCR 4 "recovery", GPG challenge), as `heads recovery` runs it. */
 extern const struct heads_command cmd_menu;
-extern const struct heads_command cmd_recovery;
 
 #define MODULES_FILE "/etc/modules"
 #define PCR_MODULES 5
@@ -210,8 +211,6 @@ static void measure_configs(struct init_ctx *c, const char *board, const char *u
 {
 	struct romcfg rom = {.slot = -1};
 	_cleanup_free_ char *dev = NULL;
-	struct romcfg_event *ev = NULL;
-	size_t n = 0;
 	uint8_t base[32];
 	size_t len = sizeof(base);
 	int r;
@@ -234,42 +233,24 @@ static void measure_configs(struct init_ctx *c, const char *board, const char *u
 	} else {
 		log_info("no ROM config area (no disk with serial %s)", ROMCFG_SERIAL);
 	}
-	r = romcfg_events(&rom, board, user, &ev, &n);
-	for (size_t i = 0; r == 0 && c->tpm && i < n; i++)
-		if (tpm_extend_digest(c->tpm, PCR_CONFIG, ev[i].digest, ev[i].description) < 0)
-			log_error("%s: measuring into PCR %d failed", ev[i].description,
-				  PCR_CONFIG);
-	if (r < 0)
-		log_error_errno(r, "listing the PCR %d measurements", PCR_CONFIG);
-	romcfg_events_free(ev, n);
+	if (c->tpm)
+		(void)board_measure_config(c->tpm, &rom, board, user);
 	romcfg_free(&rom);
 }
 
 static int read_configs(struct init_ctx *c, const char *board, const char *user, bool check)
 {
 	const char *files[] = {board, user};
-	int ret = 0;
+	uint32_t loaded = 0;
+	int r;
 
 	if (!check)
 		measure_configs(c, board, user);
-	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		_cleanup_free_ char *err = NULL;
-		int r;
-
-		if (access(files[i], F_OK) < 0)
-			continue;
-		r = config_load(&c->cfg, files[i], &err);
-		if (r < 0) {
-			if (err)
-				log_error("%s (file ignored)", err);
-			else
-				log_error_errno(r, "%s (file ignored)", files[i]);
-			ret = r;
-		} else if (check) {
+	r = board_config_load_each(&c->cfg, files, ARRAY_SIZE(files), &loaded);
+	for (size_t i = 0; check && i < ARRAY_SIZE(files); i++)
+		if (loaded & (UINT32_C(1) << i))
 			printf("config %s\n", files[i]);
-		}
-	}
-	return ret;
+	return r;
 }
 
 /* --- console ------------------------------------------------------------ */
@@ -303,26 +284,34 @@ static void reap(void)
 		;
 }
 
+/* Wait for the child pid; its status. */
+static int wait_child(pid_t pid)
+{
+	int status;
+
+	if (pid < 0)
+		return log_error_errno(-errno, "fork");
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 /* Run cmd (a linked-in command) in a child with argv; its status. */
 static int run_child_command(const struct heads_command *cmd, char **argv)
 {
-	int argc = 0, status;
+	int argc = 0;
 	pid_t pid;
 
 	while (argv[argc])
 		argc++;
 	fflush(NULL);
 	pid = fork();
-	if (pid < 0)
-		return log_error_errno(-errno, "fork");
 	if (pid == 0) {
 		signal(SIGINT, SIG_DFL);
 		_exit(cmd->run(argc, argv));
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return wait_child(pid);
 }
 
 /* Shutdown(CLEAR) first: a TPM restart without it after a DA-protected
@@ -362,16 +351,25 @@ static void mount_boot(struct init_ctx *c)
 	log_error("/boot: cannot mount %s (ext4, vfat, iso9660): %s", dev, strerror(errno));
 }
 
-/* `heads recovery`: it loops (wipe, PCR 4 "recovery", shell) until it
- * cannot give a shell; then we are back here. */
+/* flow_recovery() with the configuration init read (no argv, no reload),
+ * in a child so that nothing it does can end PID 1: it loops (wipe, PCR 4
+ * "recovery", shell) until it cannot give a shell; then we are back here. */
 static void recovery(struct init_ctx *c, const char *why)
 {
-	char *argv[] = {"recovery", "--message", (char *)why, NULL};
+	struct session ss = {.cfg = &c->cfg, .keyring = RECOVERY_DEFAULT_KEYRING,
+			     .secret_dir = RECOVERY_DEFAULT_SECRET_DIR};
+	struct recovery_options ro = {.message = why, .shell = RECOVERY_DEFAULT_SHELL};
+	pid_t pid;
 	int r;
 
-	(void)c;
-	r = run_child_command(&cmd_recovery, argv);
-	if (r == 3) { /* Restricted Boot: no shell; the caller reboots */
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		_exit(flow_recovery(&ss, &ro));
+	}
+	r = wait_child(pid);
+	if (r == RECOVERY_EXIT_RESTRICTED) { /* no shell: reboot */
 		sleep(5);
 		poweroff_or_reboot(c, RB_AUTOBOOT);
 	}

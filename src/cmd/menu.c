@@ -116,11 +116,19 @@ static const char usage[] =
 
 /* --- small helpers ---------------------------------------------------- */
 
-int menu_finish(struct menu *m, int code)
+enum flow_outcome menu_finish(struct menu *m, int code)
 {
-	m->done = true;
 	m->exit_code = code;
-	return code;
+	return FLOW_DONE;
+}
+
+enum flow_outcome menu_outcome(struct menu *m, int r)
+{
+	if (!ui_fatal(r))
+		return FLOW_BACK;
+	if (!ui_gone(r))
+		m->exit_code = HEADS_EXIT_FAIL;
+	return FLOW_UI_GONE;
 }
 
 void menu_unavailable(struct menu *m, const char *what, const char *issue)
@@ -244,32 +252,37 @@ int menu_choose_entry(struct menu *m, enum ui_bg bg, const char *title, const ch
 
 /* --- recovery, power --------------------------------------------------- */
 
-extern const struct heads_command cmd_recovery;
-
-/* Leave the menu for the recovery shell (reference `recovery "<msg>"`). */
-int menu_go_recovery(struct menu *m, const char *why)
+/* Leave the menu for the recovery shell (reference `recovery "<msg>"`):
+ * the state machine runs it (run_recovery). */
+enum flow_outcome menu_go_recovery(struct menu *m, const char *why)
 {
 	if (config_enabled(&m->cfg, "CONFIG_RESTRICTED_BOOT")) {
 		ui_msgbox(m->ui, UI_BG_ERROR, "Restricted Boot",
 			  "Restricted Boot is enabled: the recovery shell is disabled.");
-		return 0;
+		return FLOW_BACK;
 	}
+	m->recovery_why = why;
+	return FLOW_RECOVERY;
+}
+
+/* FLOW_RECOVERY: the UI closed, then flow_recovery() with the menu's own
+ * session (the configuration it runs with, nothing reloaded); the menu
+ * exits with its status. */
+static int run_recovery(struct menu *m)
+{
+	struct session ss = {.cfg = &m->cfg, .tcti = m->tcti, .keyring = m->keyring,
+			     .gnupghome = m->gnupghome, .secret_dir = m->secret_dir,
+			     .dry_run = !m->live};
+	struct recovery_options ro = {.message = m->recovery_why, .shell = m->recovery_shell,
+				      .rounds = m->live ? 0 : 1};
+
 	ui_close(m->ui);
 	m->ui = NULL;
-	{
-		/* The configuration the menu runs with is the one recovery
-		 * applies: the same session, nothing reloaded. */
-		struct session ss = {.cfg = &m->cfg, .tcti = m->tcti, .keyring = m->keyring,
-				     .gnupghome = m->gnupghome, .secret_dir = m->secret_dir,
-				     .dry_run = !m->live};
-		struct recovery_options ro = {.message = why, .shell = m->recovery_shell,
-					      .rounds = m->live ? 0 : 1};
-		return menu_finish(m, flow_recovery(&ss, &ro));
-	}
+	return flow_recovery(&ss, &ro);
 }
 
 /* Power off (how = RB_POWER_OFF) or reboot (RB_AUTOBOOT). */
-int menu_power_off_how(struct menu *m, int how)
+enum flow_outcome menu_power_off_how(struct menu *m, int how)
 {
 	_cleanup_tpm_ struct tpm *t = NULL;
 	const char *what = how == RB_AUTOBOOT ? "reboot" : "power off";
@@ -288,7 +301,7 @@ int menu_power_off_how(struct menu *m, int how)
 	return menu_finish(m, log_error_errno(-errno, "%s", what) ? HEADS_EXIT_FAIL : 0);
 }
 
-static int power_off(struct menu *m)
+static enum flow_outcome power_off(struct menu *m)
 {
 	return menu_power_off_how(m, RB_POWER_OFF);
 }
@@ -300,14 +313,14 @@ static int power_off(struct menu *m)
 struct screen_item {
 	const char *key;
 	const char *label;
-	int (*handler)(struct menu *m);
+	enum flow_outcome (*handler)(struct menu *m);
 };
 
 #define SCREEN_MAX 16
 
-/* Show the items, run the chosen one's handler. Esc or a NULL handler: 0
- * (back); a fatal UI error is returned as is. */
-static int screen(struct menu *m, enum ui_bg bg, const char *title, const char *text,
+/* Show the items, run the chosen one's handler and return its outcome. Esc
+ * or a NULL handler: FLOW_BACK. */
+static enum flow_outcome screen(struct menu *m, enum ui_bg bg, const char *title, const char *text,
 		  const struct screen_item *items, size_t n, size_t dflt)
 {
 	struct ui_item v[SCREEN_MAX];
@@ -317,16 +330,14 @@ static int screen(struct menu *m, enum ui_bg bg, const char *title, const char *
 	for (size_t i = 0; i < n; i++)
 		v[i] = (struct ui_item){items[i].key, items[i].label};
 	r = ui_menu(m->ui, bg, title, text, v, n, dflt);
-	if (ui_fatal(r))
-		return r;
 	if (r < 0 || !items[r].handler)
-		return 0;
+		return menu_outcome(m, r);
 	return items[r].handler(m);
 }
 
 /* --- other screens --------------------------------------------------- */
 
-static int system_info(struct menu *m)
+static enum flow_outcome system_info(struct menu *m)
 {
 	struct utsname u;
 	struct sysinfo si;
@@ -350,10 +361,10 @@ static int system_info(struct menu *m)
 		      (unsigned long long)si.totalram * si.mem_unit / (1024 * 1024), m->bootdir);
 	r = ui_textbox(m->ui, UI_BG_NORMAL, "System Info", t);
 	free(t);
-	return r;
+	return menu_outcome(m, r);
 }
 
-static int totp_time_help(struct menu *m)
+static enum flow_outcome totp_time_help(struct menu *m)
 {
 	char date[64];
 	menu_utc_now(date);
@@ -362,25 +373,25 @@ static int totp_time_help(struct menu *m)
 		"wrong, the codes will not match your phone. If the time is right and "
 		"the codes still differ, the firmware or its configuration changed.",
 		date);
-	return ui_msgbox(m->ui, UI_BG_NORMAL, "Time", t);
+	return menu_outcome(m, ui_msgbox(m->ui, UI_BG_NORMAL, "Time", t));
 }
 
-static int generate_totp_asked(struct menu *m)
+static enum flow_outcome generate_totp_asked(struct menu *m)
 {
 	return menu_generate_totp(m, NULL);
 }
 
 /* The integrity report first: a reset is only for a machine whose /boot
  * the owner has looked at. */
-static int reset_tpm_reported(struct menu *m)
+static enum flow_outcome reset_tpm_reported(struct menu *m)
 {
-	int r = menu_integrity_report_screen(m);
-	if (ui_fatal(r) || m->done)
-		return r;
+	enum flow_outcome o = menu_integrity_report_screen(m);
+	if (o != FLOW_BACK && o != FLOW_DONE)
+		return o;
 	return menu_reset_tpm(m);
 }
 
-static int tpm_options(struct menu *m)
+static enum flow_outcome tpm_options(struct menu *m)
 {
 	static const struct screen_item items[] = {
 		{"g", "Generate new TOTP/HOTP secret", generate_totp_asked},
@@ -391,19 +402,19 @@ static int tpm_options(struct menu *m)
 	return screen(m, UI_BG_NORMAL, "TPM/TOTP/HOTP Options", "", items, ARRAY_SIZE(items), 0);
 }
 
-static int os_boot_menu(struct menu *m)
+static enum flow_outcome os_boot_menu(struct menu *m)
 {
-	int r = menu_verified_or_report(m, false);
-	return r <= 0 ? r : menu_boot_menu(m, false);
+	enum flow_outcome o = menu_verified_or_report(m, false);
+	return o != FLOW_DONE ? o : menu_boot_menu(m, false);
 }
 
-static int usb_boot(struct menu *m)
+static enum flow_outcome usb_boot(struct menu *m)
 {
 	menu_unavailable(m, "USB boot", "issue: USB/ISO boot");
-	return 0;
+	return FLOW_BACK;
 }
 
-static int boot_options(struct menu *m)
+static enum flow_outcome boot_options(struct menu *m)
 {
 	static const struct screen_item items[] = {
 		{"m", "Show OS boot menu", os_boot_menu},
@@ -435,7 +446,7 @@ int menu_set_setting(struct menu *m, const char *key, const char *value)
 
 /* Reference config-gui (9), the settings this build uses: changes go to
  * the user config in RAM; "save" writes it into the ROM and reboots. */
-static int config_menu(struct menu *m)
+static enum flow_outcome config_menu(struct menu *m)
 {
 	static const struct ui_item items[] = {
 		{"b", "Change the /boot device"},
@@ -459,7 +470,7 @@ static int config_menu(struct menu *m)
 				ARRAY_SIZE(items), ARRAY_SIZE(items) - 1);
 
 		if (ui_fatal(r))
-			return r;
+			return menu_outcome(m, r);
 		switch (r) {
 		case 0:
 			r = ui_input(m->ui, "/boot device", "Block device holding /boot", dev, &in);
@@ -479,33 +490,33 @@ static int config_menu(struct menu *m)
 				return menu_after_rom_write(m);
 			break;
 		default:
-			return 0;
+			return FLOW_BACK;
 		}
 		if (ui_gone(r))
-			return r;
+			return FLOW_UI_GONE;
 	}
 }
 
 /* Reference GPG Options (9): the ROM keyring. Flashing a standalone
  * firmware image and on-card key generation need hardware and a flasher
  * this build does not drive. */
-static int gpg_rom_keys(struct menu *m, bool replace)
+static enum flow_outcome gpg_rom_keys(struct menu *m, bool replace)
 {
 	int r = menu_gpg_rom_keys(m, replace);
-	return r == 1 ? menu_after_rom_write(m) : r;
+	return r == 1 ? menu_after_rom_write(m) : menu_outcome(m, r);
 }
 
-static int gpg_add_key(struct menu *m)
+static enum flow_outcome gpg_add_key(struct menu *m)
 {
 	return gpg_rom_keys(m, false);
 }
 
-static int gpg_replace_keys(struct menu *m)
+static enum flow_outcome gpg_replace_keys(struct menu *m)
 {
 	return gpg_rom_keys(m, true);
 }
 
-static int gpg_options(struct menu *m)
+static enum flow_outcome gpg_options(struct menu *m)
 {
 	static const struct screen_item items[] = {
 		{"r", "Add a GPG key to the ROM keyring and write the ROM", gpg_add_key},
@@ -518,34 +529,34 @@ static int gpg_options(struct menu *m)
 		      ARRAY_SIZE(items), 2);
 }
 
-static int integrity_report(struct menu *m)
+static enum flow_outcome integrity_report(struct menu *m)
 {
-	int r = menu_integrity_report_screen(m);
-	return ui_fatal(r) ? r : 0;
+	enum flow_outcome o = menu_integrity_report_screen(m);
+	return o == FLOW_DONE ? FLOW_BACK : o;
 }
 
-static int flash_bios(struct menu *m)
+static enum flow_outcome flash_bios(struct menu *m)
 {
 	menu_unavailable(m, "Flashing the BIOS", "issue: firmware update");
-	return 0;
+	return FLOW_BACK;
 }
 
-static int re_ownership(struct menu *m)
+static enum flow_outcome re_ownership(struct menu *m)
 {
 	return menu_ownership(m, false);
 }
 
-static int duk_setup_asked(struct menu *m)
+static enum flow_outcome duk_setup_asked(struct menu *m)
 {
 	return menu_duk_setup(m, NULL, NULL, NULL, false);
 }
 
-static int recovery_from_options(struct menu *m)
+static enum flow_outcome recovery_from_options(struct menu *m)
 {
 	return menu_go_recovery(m, "requested from the options menu");
 }
 
-static int options_menu(struct menu *m)
+static enum flow_outcome options_menu(struct menu *m)
 {
 	static const struct screen_item items[] = {
 		{"b", "Boot Options -->", boot_options},
@@ -566,17 +577,17 @@ static int options_menu(struct menu *m)
 		      ARRAY_SIZE(items), 0);
 }
 
-static int refresh_totp(struct menu *m)
+static enum flow_outcome refresh_totp(struct menu *m)
 {
 	m->skip_to_menu = false;
 	m->bg = UI_BG_NORMAL;
-	int r = menu_update_totp(m);
-	if (ui_fatal(r) || m->done)
-		return r;
+	enum flow_outcome o = menu_update_totp(m);
+	if (o != FLOW_BACK)
+		return o;
 	return menu_update_hotp(m);
 }
 
-static int main_menu(struct menu *m)
+static enum flow_outcome main_menu(struct menu *m)
 {
 	static const struct screen_item items[] = {
 		{"d", "Default boot", menu_default_boot},
@@ -597,41 +608,41 @@ static int main_menu(struct menu *m)
 	return screen(m, m->bg, title, text, items, ARRAY_SIZE(items), 0);
 }
 
-static int startup(struct menu *m)
+static enum flow_outcome startup(struct menu *m)
 {
-	int r;
+	enum flow_outcome o;
 
 	/* /boot */
 	while (!menu_boot_populated(m)) {
-		r = menu_no_boot_menu(m);
-		if (ui_fatal(r) || m->done)
-			return r;
+		o = menu_no_boot_menu(m);
+		if (o != FLOW_BACK)
+			return o;
 		if (m->skip_to_menu)
 			break;
 	}
 	/* Clean boot: no kexec*.txt and an empty keyring. */
 	if (menu_boot_populated(m) && !boot_has_kexec_txt(m) && menu_keyring_count(m->keyring) == 0) {
-		r = menu_ownership(m, true);
-		if (ui_fatal(r) || m->done)
-			return r;
+		o = menu_ownership(m, true);
+		if (o != FLOW_BACK)
+			return o;
 	}
-	r = menu_preflight_menu(m);
-	if (ui_fatal(r) || m->done)
-		return r;
+	o = menu_preflight_menu(m);
+	if (o != FLOW_BACK)
+		return o;
 	if (m->preflight_failed) {
 		/* Reference: GPG/TOTP/HOTP checks are skipped entirely. */
 		snprintf(m->totp, sizeof(m->totp), "%s", "");
-		return 0;
+		return FLOW_BACK;
 	}
-	r = menu_gpg_key_check(m);
-	if (ui_fatal(r) || m->done)
-		return r;
-	r = menu_update_totp(m);
-	if (ui_fatal(r) || m->done)
-		return r;
-	r = menu_update_hotp(m); /* checks only when the TOTP unsealed */
-	if (ui_fatal(r) || m->done)
-		return r;
+	o = menu_gpg_key_check(m);
+	if (o != FLOW_BACK)
+		return o;
+	o = menu_update_totp(m);
+	if (o != FLOW_BACK)
+		return o;
+	o = menu_update_hotp(m); /* checks only when the TOTP unsealed */
+	if (o != FLOW_BACK)
+		return o;
 	/* Auto-boot only after a successful HOTP check (a code the TPM
 	 * computed, accepted by the dongle), as the reference; the default
 	 * entry is verified by menu_default_boot before anything loads. */
@@ -641,14 +652,14 @@ static int startup(struct menu *m)
 		    secs > 0) {
 			_cleanup_free_ char *t = xasprintf("Automatic boot in %llu seconds unless "
 							   "interrupted by keypress...", secs);
-			r = ui_countdown(m->ui, t, (unsigned)secs);
+			int r = ui_countdown(m->ui, t, (unsigned)secs);
 			if (ui_fatal(r))
-				return r;
+				return menu_outcome(m, r);
 			if (r == 0)
 				return menu_default_boot(m);
 		}
 	}
-	return 0;
+	return FLOW_BACK;
 }
 
 /* --- entry point -------------------------------------------------------- */
@@ -707,6 +718,7 @@ static int run(int argc, char **argv)
 	_cleanup_free_ char **files = NULL;
 	size_t n_files = 0;
 	bool no_act = false;
+	enum flow_outcome o;
 	int c, r;
 
 	ui_options_init(&uo);
@@ -771,12 +783,24 @@ static int run(int argc, char **argv)
 	}
 	menu_refresh_status(&m);
 
-	r = startup(&m);
-	while (!m.done && !ui_fatal(r))
-		r = main_menu(&m);
-	if (!m.done)
-		m.exit_code = (r == -EPROTO || r == -EPIPE || r == -ENOKEY) ? EXIT_UI :
-			      HEADS_EXIT_FAIL;
+	/* The state machine: start-up, then the main menu until a flow ends it. */
+	o = startup(&m);
+	while (o == FLOW_BACK)
+		o = main_menu(&m);
+	switch (o) {
+	case FLOW_REBOOT:
+		(void)menu_power_off_how(&m, RB_AUTOBOOT);
+		break;
+	case FLOW_RECOVERY:
+		m.exit_code = run_recovery(&m);
+		break;
+	case FLOW_UI_GONE:
+		if (!m.exit_code) /* else a failure ended it (menu_outcome) */
+			m.exit_code = EXIT_UI;
+		break;
+	default: /* FLOW_DONE: m.exit_code */
+		break;
+	}
 	ui_close(m.ui);
 	config_free(&m.cfg);
 	menu_forget_signed(&m);

@@ -1,6 +1,7 @@
 /* heads totp seal|show|wipe - TOTP attestation computed inside the TPM
  * (issue 4; heads-behaviour.md §6). */
 #include "cmd/cmd.h"
+#include "flow/enrol.h"
 #include "board.h"
 #include "config.h"
 #include "log.h"
@@ -208,11 +209,8 @@ static int do_seal(int argc, char **argv)
 {
 	struct opts o = {0};
 	_cleanup_tpm_ struct tpm *t = NULL;
-	_cleanup_secret_ struct secret *owner = NULL, *key = NULL, *uri = NULL, *b32 = NULL,
-				       *txt = NULL;
-	_cleanup_free_ char *note = NULL;
-	enum tpm_otp_enrol_step step;
-	struct qr_matrix qr = {0};
+	_cleanup_secret_ struct secret *owner = NULL;
+	struct session ss = {0}; /* no UI: the QR code on stdout */
 	int r, ret = HEADS_EXIT_FAIL;
 
 	if ((r = parse(argc, argv, &o, true, false))) {
@@ -226,36 +224,14 @@ static int do_seal(int argc, char **argv)
 		ret = fail(NULL, r, o.mask, "cannot seal");
 		goto out_opts;
 	}
-	r = tpm_otp_enrol(t, o.mask, o.eventlog ? o.eventlog : DEFAULT_EVENTLOG, NULL, owner,
-			  &key, &note, &step);
-	if (r < 0) {
-		if (step == TPM_OTP_STEP_SECRET)
-			fprintf(stderr, "heads totp: %s: %s\n", tpm_otp_enrol_step_name(step),
-				strerror(-r));
-		else if (step == TPM_OTP_STEP_MISMATCH)
-			fprintf(stderr, "heads totp: %s\n", tpm_otp_enrol_step_name(step));
-		else
-			ret = fail(t, r, o.mask, tpm_otp_enrol_step_name(step));
-		goto out_opts;
+	{
+		struct enrol_options eo = {
+			.mask = o.mask, .eventlog = o.eventlog ? o.eventlog : DEFAULT_EVENTLOG,
+			.label = o.label, .owner = owner,
+		};
+		if (flow_totp_enrol(&ss, t, &eo) == 0)
+			ret = HEADS_EXIT_OK;
 	}
-	if (note)
-		fprintf(stderr, "heads totp: note: no code in this boot (%s); it will work "
-				"after a reboot with unchanged firmware\n", note);
-
-	if ((r = otp_totp_uri(o.label, key, &uri)) < 0 || (r = otp_base32(key, &b32)) < 0 ||
-	    (r = qr_encode((const char *)uri->data, uri->len, &qr)) < 0 ||
-	    (r = qr_render_utf8(&qr, 1, &txt)) < 0) {
-		fprintf(stderr, "heads totp: cannot render the enrolment QR code: %s\n",
-			strerror(-r));
-		goto out_qr;
-	}
-	fputs("Scan this QR code with your TOTP app:\n", stdout);
-	fwrite(txt->data, 1, txt->len, stdout);
-	printf("Secret (base32): %s\n", (const char *)b32->data);
-	fflush(stdout);
-	ret = HEADS_EXIT_OK;
-out_qr:
-	qr_matrix_free(&qr);
 out_opts:
 	opts_free(&o);
 	return ret;

@@ -15,6 +15,21 @@
 #include <string.h>
 #include <unistd.h>
 
+/* "heads tpm: WHAT refused: ... lockout: next try in N s" when the TPM is
+ * in dictionary-attack lockout, else "heads tpm: WHAT failed<detail>". */
+static void report_failure(struct tpm *t, int r, const char *what, const char *detail)
+{
+	uint32_t secs = 0;
+
+	if (r != TPM_E_LOCKOUT) {
+		fprintf(stderr, "heads tpm: %s failed%s\n", what, detail);
+		return;
+	}
+	tpm_lockout_status(t, NULL, NULL, NULL, &secs);
+	fprintf(stderr, "heads tpm: %s refused: the TPM is in dictionary-attack lockout: "
+		"next try in %u s\n", what, secs);
+}
+
 int tpm_cmd_do_seal(int argc, char **argv)
 {
 	struct opts o;
@@ -82,15 +97,8 @@ int tpm_cmd_do_seal(int argc, char **argv)
 		memcpy(v.sha256[o.values[i].pcr], o.values[i].v, 32);
 	r = tpm_seal(t, handle, data, &v, auth, owner);
 	if (r < 0) {
-		uint32_t secs = 0;
-		if (r == TPM_E_LOCKOUT)
-			tpm_lockout_status(t, NULL, NULL, NULL, &secs);
-		if (r == TPM_E_LOCKOUT)
-			fprintf(stderr, "heads tpm: sealing at 0x%08x refused: the TPM is in "
-					"dictionary-attack lockout: next try in %u s\n", handle, secs);
-		else
-			fprintf(stderr, "heads tpm: sealing at 0x%08x failed%s\n", handle,
-				r == TPM_E_AUTH_FAIL ? ": wrong owner passphrase" : "");
+		_cleanup_free_ char *what = xasprintf("sealing at 0x%08x", handle);
+		report_failure(t, r, what, r == TPM_E_AUTH_FAIL ? ": wrong owner passphrase" : "");
 		ex = tpm_cmd_exit_for(r);
 	}
 out:
@@ -210,6 +218,25 @@ int tpm_cmd_do_evict(int argc, char **argv)
 	return tpm_cmd_exit_for(r);
 }
 
+/* `heads tpm WHAT OP [options] ...`: OP (one of needs) and the options
+ * after it; argc/argv then start at OP. 0, or the exit status of a usage
+ * error. */
+static int sub_op(const char *what, const char *needs, int *argc, char ***argv,
+		  struct opts *o, const char **ret_op)
+{
+	int r;
+
+	if (*argc < 2)
+		return cmd_usage_error("tpm", "%s needs %s", what, needs);
+	*ret_op = (*argv)[1];
+	r = tpm_cmd_parse_opts(what, *argc - 1, *argv + 1, o);
+	if (r)
+		return r;
+	*argc -= 1;
+	*argv += 1;
+	return 0;
+}
+
 int tpm_cmd_do_counter(int argc, char **argv)
 {
 	struct opts o;
@@ -220,14 +247,8 @@ int tpm_cmd_do_counter(int argc, char **argv)
 	uint64_t value = 0;
 	int r;
 
-	if (argc < 2)
-		return cmd_usage_error("tpm", "counter needs create, read or increment");
-	op = argv[1];
-	r = tpm_cmd_parse_opts("counter", argc - 1, argv + 1, &o);
-	if (r)
+	if ((r = sub_op("counter", "create, read or increment", &argc, &argv, &o, &op)))
 		return r;
-	argc -= 1;
-	argv += 1;
 	if (streq(op, "create")) {
 		if (argc != o.optind)
 			return cmd_usage_error("tpm", "counter create takes no arguments");
@@ -254,16 +275,9 @@ int tpm_cmd_do_counter(int argc, char **argv)
 		r = tpm_counter_increment(t, index, owner, &value);
 	}
 	if (r < 0) {
-		uint32_t secs = 0;
-		if (r == TPM_E_LOCKOUT)
-			tpm_lockout_status(t, NULL, NULL, NULL, &secs);
-		if (r == TPM_E_LOCKOUT)
-			fprintf(stderr, "heads tpm: counter %s refused: the TPM is in "
-					"dictionary-attack lockout: next try in %u s\n", op, secs);
-		else
-			fprintf(stderr, "heads tpm: counter %s failed%s\n", op,
-				r == TPM_E_NO_OBJECT ? ": no such counter" :
-				r == TPM_E_AUTH_FAIL ? ": authorization failed" : "");
+		_cleanup_free_ char *what = xasprintf("counter %s", op);
+		report_failure(t, r, what, r == TPM_E_NO_OBJECT ? ": no such counter" :
+				   r == TPM_E_AUTH_FAIL ? ": authorization failed" : "");
 		return tpm_cmd_exit_for(r);
 	}
 	printf("%x: %016llx\n", index, (unsigned long long)value);
@@ -279,14 +293,8 @@ int tpm_cmd_do_nv(int argc, char **argv)
 	uint32_t index;
 	int r;
 
-	if (argc < 2)
-		return cmd_usage_error("tpm", "nv needs define, write, read, info or undefine");
-	op = argv[1];
-	r = tpm_cmd_parse_opts("nv", argc - 1, argv + 1, &o);
-	if (r)
+	if ((r = sub_op("nv", "define, write, read, info or undefine", &argc, &argv, &o, &op)))
 		return r;
-	argc -= 1;
-	argv += 1;
 	if (!streq(op, "define") && !streq(op, "write") && !streq(op, "read") &&
 	    !streq(op, "info") && !streq(op, "undefine"))
 		return cmd_usage_error("tpm", "unknown nv operation '%s'", op);

@@ -114,9 +114,9 @@ static int duk_passphrase_cb(void *u, int attempt, const char *last_error,
 
 /* With a signed kexec_key_devices.txt: unseal the DUK (this extends PCR 4
  * with "generic" whatever happens) and give the OS the plan's initrd (the
- * verified bytes) with the key added. Returns 1 go on (with or without the
- * key), 0 back to the menu, <0 UI failure / recovery. */
-static int duk_for_boot(struct menu *m, struct kexec_plan *p)
+ * verified bytes) with the key added. FLOW_DONE go on (with or without the
+ * key), FLOW_BACK to the menu, FLOW_RECOVERY, FLOW_UI_GONE. */
+static enum flow_outcome duk_for_boot(struct menu *m, struct kexec_plan *p)
 {
 	_cleanup_tpm_ struct tpm *t = NULL;
 	struct duk_unlock_callbacks cb = {
@@ -132,7 +132,7 @@ static int duk_for_boot(struct menu *m, struct kexec_plan *p)
 		duk_unlock_result_free(&res);
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot refused",
 			  "PCR 4 could not be extended: not booting.");
-		return 0;
+		return FLOW_BACK;
 	}
 	if (r == 0) {
 		int fd = duk_inject(m->signed_set, kexec_plan_initrd_fd(p), res.key, res.devices,
@@ -140,7 +140,7 @@ static int duk_for_boot(struct menu *m, struct kexec_plan *p)
 		duk_unlock_result_free(&res);
 		if (fd >= 0 && (r = kexec_plan_set_initrd(p, fd)) == 0) {
 			log_info("Disk Unlock Key injected into the initrd");
-			return 1;
+			return FLOW_DONE;
 		}
 		if (fd >= 0) {
 			initrd_wipe(fd);
@@ -154,9 +154,9 @@ static int duk_for_boot(struct menu *m, struct kexec_plan *p)
 		duk_unlock_result_free(&res);
 		r = ui_yesno(m->ui, UI_BG_WARNING, "Disk Unlock Key unavailable", t2);
 		if (ui_fatal(r))
-			return r;
+			return menu_outcome(m, r);
 		if (r == 1)
-			return 1;
+			return FLOW_DONE;
 		/* PCR 4 is extended: the menu cannot go on safely (reference DIEs). */
 		return menu_go_recovery(m, "Disk Unlock Key not used and boot declined");
 	}
@@ -164,8 +164,8 @@ static int duk_for_boot(struct menu *m, struct kexec_plan *p)
 		     "The initrd with the Disk Unlock Key could not be built.\n\n"
 		     "Do you wish to boot and use the LUKS Disk Recovery Key?");
 	if (ui_fatal(r))
-		return r;
-	return r == 1 ? 1 : menu_go_recovery(m, "Disk Unlock Key initrd failed");
+		return menu_outcome(m, r);
+	return r == 1 ? FLOW_DONE : menu_go_recovery(m, "Disk Unlock Key initrd failed");
 }
 
 /* Right before kexec: the kernel has its copy of the plan, so ours (an
@@ -187,8 +187,8 @@ static void before_exec(void *userdata)
  * what boots), then the Disk Unlock Key, PCR 4, and describe (dry) or load
  * and execute (live). pcr4: what PCR 4 is extended with first (NULL: it
  * already was, forced boot through an unverified view). */
-static int kexec_entry(struct menu *m, struct boot_view *view, const struct boot_entry *e,
-		       const char *pcr4)
+static enum flow_outcome kexec_entry(struct menu *m, struct boot_view *view,
+				     const struct boot_entry *e, const char *pcr4)
 {
 	struct kexec_opts o;
 	struct kexec_plan p = {.initrd_fd = -1, .kernel = {.fd = -1}};
@@ -206,17 +206,17 @@ static int kexec_entry(struct menu *m, struct boot_view *view, const struct boot
 						   strerror(-r), r == -EBADMSG || r == -EPERM ?
 						   " (see the log). Nothing was unsealed." : "");
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot refused", t);
-		return 0;
+		return FLOW_BACK;
 	}
 	/* Disk Unlock Key (normal boots only, verified bytes only; its unlock
 	 * extends PCR 4). */
 	if (pcr4 && p.verified && m->tpm_on && boot_signed_file(m->signed_set,
 								DUK_KEY_DEVICES_FILE) &&
 	    !config_enabled(&m->cfg, "CONFIG_TPM_NO_LUKS_DISK_UNLOCK")) {
-		r = duk_for_boot(m, &p);
-		if (r <= 0 || m->done) {
+		enum flow_outcome o = duk_for_boot(m, &p);
+		if (o != FLOW_DONE) {
 			kexec_plan_free(&p);
-			return r;
+			return o;
 		}
 		extended = true;
 		duk = p.initrd_replaced;
@@ -241,7 +241,7 @@ static int kexec_entry(struct menu *m, struct boot_view *view, const struct boot
 			kexec_plan_free(&p);
 			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot refused",
 				  "PCR 4 could not be extended: not booting.");
-			return 0;
+			return FLOW_BACK;
 		}
 		if (r < 0 && step != HANDOVER_EXEC) {
 			kexec_plan_free(&p); /* wipes an injected key */
@@ -270,7 +270,8 @@ static int kexec_entry(struct menu *m, struct boot_view *view, const struct boot
 
 /* Reference confirm_menu_option: what will boot, then boot / default / back.
  * Every path, module and argument as it will be used (the UI escapes
- * control bytes). Returns 1 boot, 2 make default and boot, 0 back. */
+ * control bytes). Returns 1 boot, 2 make default and boot, 0 back, or a
+ * fatal UI error. */
 static int confirm_entry(struct menu *m, const struct boot_entry *e)
 {
 	static const struct ui_item items[] = {
@@ -308,10 +309,11 @@ static int confirm_entry(struct menu *m, const struct boot_entry *e)
 /* The OS boot menu (reference user_select). forced: an explicit unsafe boot
  * (PCR 4 was already extended with "unsafe"), read through the unverified
  * view; otherwise only what the last passed check signed is listed. */
-int menu_boot_menu(struct menu *m, bool forced)
+enum flow_outcome menu_boot_menu(struct menu *m, bool forced)
 {
 	struct boot_entries l = {0};
 	_cleanup_view_ struct boot_view *view = NULL;
+	enum flow_outcome o = FLOW_BACK;
 	int r = menu_view(m, !forced, &view);
 
 	if (r == 0)
@@ -322,19 +324,21 @@ int menu_boot_menu(struct menu *m, bool forced)
 						   r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: No boot options", t);
 		boot_entries_free(&l);
-		return 0;
+		return FLOW_BACK;
 	}
 	for (;;) {
 		r = menu_choose_entry(m, forced ? UI_BG_ERROR : UI_BG_NORMAL,
 				 forced ? "UNSAFE boot: select your boot option" :
 					  "Select your boot option", "", &l,
 				 l.n == 1 ? 0 : (l.default_index >= 0 ? (size_t)l.default_index : 0));
-		if (r < 0)
+		if (r < 0) {
+			o = menu_outcome(m, r);
 			break;
+		}
 		const struct boot_entry *e = &l.v[r];
 		int c = forced ? 1 : confirm_entry(m, e);
 		if (ui_fatal(c)) {
-			r = c;
+			o = menu_outcome(m, c);
 			break;
 		}
 		if (c == 0)
@@ -342,11 +346,11 @@ int menu_boot_menu(struct menu *m, bool forced)
 		if (c == 2 && menu_save_default_signed(m, view, INTEGRITY_SIGN_KEEP, e, (unsigned)r + 1,
 						   NULL, NULL, false, NULL) < 0)
 			continue;
-		r = kexec_entry(m, view, e, forced ? NULL : "generic");
+		o = kexec_entry(m, view, e, forced ? NULL : "generic");
 		break;
 	}
 	boot_entries_free(&l);
-	return r == -ECANCELED ? 0 : r;
+	return o;
 }
 
 /* /boot must verify before a normal boot (reference verify_global_hashes). */
@@ -359,11 +363,12 @@ static bool global_ok(const struct integrity_report *r)
 	return integrity_ok(&c);
 }
 
-/* 1 when /boot verifies (m->signed_set then holds what was signed), 0 after
- * the report (nothing to boot), <0 a fatal UI error. */
-int menu_verified_or_report(struct menu *m, bool for_default)
+/* FLOW_DONE when /boot verifies (m->signed_set then holds what was signed),
+ * else the outcome of the report (nothing to boot). */
+enum flow_outcome menu_verified_or_report(struct menu *m, bool for_default)
 {
 	struct integrity_report rep = {0};
+	enum flow_outcome o;
 	int r;
 	static const struct ui_item items[] = {
 		{"i", "Investigate discrepancies"},
@@ -377,50 +382,54 @@ int menu_verified_or_report(struct menu *m, bool for_default)
 	if (r < 0) {
 		_cleanup_free_ char *t = xasprintf("Cannot read %s: %s", m->bootdir, strerror(-r));
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: /boot", t);
-		return 0;
+		return FLOW_BACK;
 	}
 	if ((for_default ? integrity_ok(&rep) : global_ok(&rep)) && rep.signed_set) {
 		m->signed_set = TAKE_PTR(rep.signed_set);
 		integrity_report_free(&rep);
-		return 1;
+		return FLOW_DONE;
 	}
 	text = menu_report_text(m, &rep);
 	log_error("/boot does not verify: boot refused");
 	r = ui_menu(m->ui, UI_BG_ERROR, "ERROR: Boot Hash Mismatch", text, items,
 		    ARRAY_SIZE(items), 2);
 	if (r == 0)
-		r = menu_investigate(m, &rep);
+		o = menu_investigate(m, &rep);
 	else if (r == 1)
-		r = menu_update_checksums(m);
+		o = menu_update_checksums(m);
+	else
+		o = menu_outcome(m, r);
 	integrity_report_free(&rep);
-	return ui_fatal(r) ? r : 0;
+	/* Never FLOW_DONE ("verified") from here: /boot did not verify. */
+	return o == FLOW_DONE ? FLOW_BACK : o;
 }
 
 /* Main menu d: reference attempt_default_boot, from the signed
  * kexec_default.N.txt only. */
-int menu_default_boot(struct menu *m)
+enum flow_outcome menu_default_boot(struct menu *m)
 {
 	struct boot_entry e = {0};
 	struct boot_entries l = {0};
 	_cleanup_view_ struct boot_view *view = NULL;
 	unsigned idx;
-	int r = menu_verified_or_report(m, true);
+	enum flow_outcome o = menu_verified_or_report(m, true);
+	int r;
 
-	if (r <= 0)
-		return r;
+	if (o != FLOW_DONE)
+		return o;
 	r = bootcfg_signed_default(m->signed_set, &e, &idx);
 	if (r == -ENOENT) {
 		if ((r = menu_yes(m, UI_BG_WARNING, "No Default Boot Option Configured",
 				  "There is no default boot option configured yet.\n\n"
 				  "Would you like to load a menu of boot options?\n"
 				  "Otherwise you will return to the main menu.")) != 1)
-			return r;
+			return menu_outcome(m, r);
 		return menu_boot_menu(m, false);
 	}
 	if (r < 0) {
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Default boot",
 			  "The default boot option (kexec_default.N.txt) is malformed.");
-		return 0;
+		return FLOW_BACK;
 	}
 	/* The saved line must still be entry N of the (signed) menu (reference
 	 * default_select); the signature already covers the file itself. */
@@ -441,31 +450,31 @@ int menu_default_boot(struct menu *m)
 			  "The list of boot entries has changed.\n\nPlease set a new default.");
 		return menu_boot_menu(m, false);
 	}
-	r = kexec_entry(m, view, &e, "generic");
+	o = kexec_entry(m, view, &e, "generic");
 	boot_entry_free(&e);
-	return r;
+	return o;
 }
 
 /* Options -> b -> i: reference force_unsafe_boot, with PCR 4 extended
  * first (the reference never extended it, 10.2 #6). */
-int menu_force_unsafe_boot(struct menu *m)
+enum flow_outcome menu_force_unsafe_boot(struct menu *m)
 {
 	int r;
 
 	if (config_enabled(&m->cfg, "CONFIG_RESTRICTED_BOOT")) {
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Restricted Boot",
 			  "Restricted Boot is enabled: unsafe boot is not allowed.");
-		return 0;
+		return FLOW_BACK;
 	}
 	if ((r = menu_yes(m, UI_BG_ERROR, "Unsafe Boot Warning",
 			  "WARNING: Proceeding with an unsafe boot skips the /boot signature, "
 			  "the checksums and the rollback counter.\n\nPCR 4 is extended now: "
 			  "the TOTP and the Disk Unlock Key will not unseal until you reboot.\n\n"
 			  "Do you want to proceed?")) != 1)
-		return r;
+		return menu_outcome(m, r);
 	if (extend_pcr4(m, "unsafe") < 0) {
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR", "PCR 4 could not be extended: not booting.");
-		return 0;
+		return FLOW_BACK;
 	}
 	/* From here on nothing sealed to this boot's PCRs may unseal: check it,
 	 * and show the outcome in the status line. */

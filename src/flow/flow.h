@@ -26,10 +26,10 @@ struct session {
 	bool dry_run;               /* never kexec, power off or reboot */
 };
 
-/* How a flow ended, for the menu's state machine. */
+/* How a flow ended, for the menu's state machine (src/cmd/menu.c). */
 enum flow_outcome {
-	FLOW_BACK,     /* nothing changed: back to the screen it came from */
-	FLOW_DONE,     /* finished: the caller goes on */
+	FLOW_BACK,     /* back to the screen it came from */
+	FLOW_DONE,     /* finished: the caller goes on (at the top: the menu exits) */
 	FLOW_REBOOT,   /* the machine must reboot (e.g. the ROM was written) */
 	FLOW_RECOVERY, /* go to the recovery shell */
 	FLOW_UI_GONE,  /* the console or script ended: stop at once */

@@ -625,7 +625,7 @@ int menu_gpg_rom_keys(struct menu *m, bool replace)
 	return ui_gone(r) ? r : 1;
 }
 
-int menu_gpg_list_keys(struct menu *m)
+enum flow_outcome menu_gpg_list_keys(struct menu *m)
 {
 	_cleanup_free_ char *lines = NULL;
 	int n = key_lines(m->keyring, NULL, &lines, NULL);
@@ -633,5 +633,5 @@ int menu_gpg_list_keys(struct menu *m)
 				 xasprintf("%d key(s) in the ROM keyring %s:\n\n%s", n, m->keyring,
 					   lines);
 	int r = ui_textbox(m->ui, n < 0 ? UI_BG_ERROR : UI_BG_NORMAL, "ROM keyring", t);
-	return ui_gone(r) ? r : 0;
+	return menu_gone_or_back(r);
 }

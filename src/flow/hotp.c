@@ -146,16 +146,16 @@ static void set_hotp(struct menu *m, const char *word, enum ui_bg bg)
 
 /* After a failed check: generate a new secret (gate + enrolment), then
  * check again. */
-static int regenerate(struct menu *m)
+static enum flow_outcome regenerate(struct menu *m)
 {
-	int r = menu_generate_totp(m, NULL);
+	enum flow_outcome o = menu_generate_totp(m, NULL);
 
-	if (ui_fatal(r) || m->done)
-		return r;
+	if (o != FLOW_BACK)
+		return o;
 	return menu_update_hotp(m);
 }
 
-static int failure_menu(struct menu *m, enum ui_bg bg, const char *title, const char *text,
+static enum flow_outcome failure_menu(struct menu *m, enum ui_bg bg, const char *title, const char *text,
 			bool retry)
 {
 	static const struct ui_item fail_items[] = {
@@ -170,18 +170,18 @@ static int failure_menu(struct menu *m, enum ui_bg bg, const char *title, const 
 	int r;
 
 	if (m->skip_to_menu)
-		return 0;
+		return FLOW_BACK;
 	r = ui_menu(m->ui, bg, title, text, retry ? retry_items : fail_items,
 		    retry ? ARRAY_SIZE(retry_items) : ARRAY_SIZE(fail_items), 0);
 	if (ui_fatal(r))
-		return r;
+		return menu_outcome(m, r);
 	if (retry && r == 0)
 		return menu_update_hotp(m);
 	if (retry) {
 		/* reference: Ignore clears the gate (no code is not tampering) */
 		m->gate_required = false;
 		m->skip_to_menu = true;
-		return 0;
+		return FLOW_BACK;
 	}
 	switch (r) {
 	case 0:
@@ -190,11 +190,11 @@ static int failure_menu(struct menu *m, enum ui_bg bg, const char *title, const 
 		return menu_go_recovery(m, title);
 	default:
 		m->skip_to_menu = true;
-		return 0;
+		return FLOW_BACK;
 	}
 }
 
-int menu_update_hotp(struct menu *m)
+enum flow_outcome menu_update_hotp(struct menu *m)
 {
 	_cleanup_dongle_ struct dongle *d = NULL;
 	_cleanup_tpm_ struct tpm *t = NULL;
@@ -207,27 +207,28 @@ int menu_update_hotp(struct menu *m)
 	m->hotp_success = false;
 	if (!menu_hotp_enabled(m)) {
 		m->hotp[0] = '\0';
-		return 0;
+		return FLOW_BACK;
 	}
 	if (!m->tpm_on || !totp_ok(m)) {
 		/* no TOTP secret to compute the code with (reference: update_totp
 		 * && update_hotp) */
 		set_hotp(m, "Unverified", UI_BG_NORMAL);
-		return 0;
+		return FLOW_BACK;
 	}
 	if ((r = get_dongle(m, &d, &dr)) < 0)
-		return r;
+		return menu_outcome(m, r);
 	if (dr == DONGLE_NOT_SUPPORTED) {
 		set_hotp(m, "Not supported", UI_BG_WARNING);
 		text = xasprintf("HOTP not supported by this dongle (%s).", brand(m));
-		return ui_gone(r = ui_msgbox(m->ui, UI_BG_WARNING, "HOTP", text)) ? r : 0;
+		r = ui_msgbox(m->ui, UI_BG_WARNING, "HOTP", text);
+		return ui_gone(r) ? FLOW_UI_GONE : FLOW_BACK;
 	}
 	if (dr != DONGLE_OK) {
 		set_hotp(m, "No dongle", UI_BG_WARNING);
-		return 0;
+		return FLOW_BACK;
 	}
 	if ((r = firmware_notice(m, d)) < 0)
-		return r;
+		return menu_outcome(m, r);
 	path = xasprintf("%s/%s", m->bootdir, OTP_COUNTER_FILE);
 	/* /boot is mounted read-only: rw for the counter file, ro after */
 	if ((r = menu_tpm_open(m, &t)) < 0)
@@ -256,7 +257,7 @@ int menu_update_hotp(struct menu *m)
 	switch (res.verdict) {
 	case DONGLE_OK:
 		m->hotp_success = true;
-		return 0;
+		return FLOW_BACK;
 	case DONGLE_INVALID_CODE:
 		m->gate_required = true;
 		set_hotp(m, "Invalid code", UI_BG_ERROR);

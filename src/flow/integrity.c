@@ -165,7 +165,7 @@ char *menu_report_text(struct menu *m, const struct integrity_report *rep)
 
 
 /* Detail of the mismatches and the signed files (investigation screens). */
-int menu_investigate(struct menu *m, const struct integrity_report *rep)
+enum flow_outcome menu_investigate(struct menu *m, const struct integrity_report *rep)
 {
 	static const struct ui_item items[] = {
 		{"d", "Show mismatch details"},
@@ -179,7 +179,7 @@ int menu_investigate(struct menu *m, const struct integrity_report *rep)
 				"Look at what changed before deciding. Only sign /boot again "
 				"if you made these changes yourself.", items, ARRAY_SIZE(items), 0);
 		if (ui_fatal(r))
-			return r;
+			return menu_outcome(m, r);
 		switch (r) {
 		case 0: {
 			_cleanup_free_ char *a = issues_text(&rep->files, SIZE_MAX);
@@ -215,31 +215,32 @@ int menu_investigate(struct menu *m, const struct integrity_report *rep)
 		case 3:
 			return menu_go_recovery(m, "investigating integrity discrepancies");
 		default:
-			return 0;
+			return FLOW_BACK;
 		}
 	}
 }
 
-/* Reference report_integrity_measurements. Returns 1 when /boot verifies,
- * 0 when not, <0 on a UI failure. */
-int menu_integrity_report_screen(struct menu *m)
+/* Reference report_integrity_measurements. FLOW_DONE when /boot verifies,
+ * else FLOW_BACK or the outcome of the investigation. */
+enum flow_outcome menu_integrity_report_screen(struct menu *m)
 {
 	struct integrity_report rep = {0};
 	_cleanup_free_ char *text = NULL;
 	int r = menu_run_integrity(m, &rep);
+	enum flow_outcome o;
 	bool ok;
 
 	if (r < 0) {
 		_cleanup_free_ char *t = xasprintf("Cannot read %s: %s", m->bootdir, strerror(-r));
 		ui_msgbox(m->ui, UI_BG_ERROR, "Measured Integrity Report", t);
-		return 0;
+		return FLOW_BACK;
 	}
 	ok = integrity_ok(&rep);
 	text = menu_report_text(m, &rep);
 	if (ok) {
 		r = ui_textbox(m->ui, UI_BG_NORMAL, "Measured Integrity Report", text);
 		integrity_report_free(&rep);
-		return r < 0 ? r : 1;
+		return r < 0 ? menu_outcome(m, r) : FLOW_DONE;
 	}
 	{
 		static const struct ui_item items[] = {
@@ -248,13 +249,11 @@ int menu_integrity_report_screen(struct menu *m)
 		};
 		r = ui_menu(m->ui, UI_BG_ERROR, "Measured Integrity Report", text, items,
 			    ARRAY_SIZE(items), 0);
-		if (r == 0)
-			r = menu_investigate(m, &rep);
-		else if (!ui_fatal(r))
-			r = 0;
+		o = r == 0 ? menu_investigate(m, &rep) : menu_outcome(m, r);
 	}
 	integrity_report_free(&rep);
-	return r;
+	/* Never FLOW_DONE ("verified") from here: /boot did not verify. */
+	return o == FLOW_DONE ? FLOW_BACK : o;
 }
 
 /* PIN callback for signing: the key's passphrase / card PIN from the UI. */
@@ -347,7 +346,7 @@ int menu_save_default_signed(struct menu *m, struct boot_view *view,
 }
 
 /* Options -> u: reference prompt_update_checksums. */
-int menu_update_checksums(struct menu *m)
+enum flow_outcome menu_update_checksums(struct menu *m)
 {
 	_cleanup_secret_ struct secret *owner = NULL;
 	int r;
@@ -362,7 +361,7 @@ int menu_update_checksums(struct menu *m)
 					       "What signing now would trust", text);
 				if (ui_gone(r)) {
 					integrity_report_free(&rep);
-					return r;
+					return FLOW_UI_GONE;
 				}
 			}
 			integrity_report_free(&rep);
@@ -374,17 +373,17 @@ int menu_update_checksums(struct menu *m)
 			 "tampered with.\n\nYou will need your GPG key (or card) to continue and "
 			 "this change will modify your disk.\n\nDo you want to continue?");
 	if (r != 1)
-		return ui_fatal(r) ? r : 0;
+		return menu_outcome(m, r);
 	if (m->tpm_on && !menu_boot_has(m, ROLLBACK_FILE) &&
 	    !config_enabled(&m->cfg, "CONFIG_IGNORE_ROLLBACK")) {
 		/* A new rollback counter needs the owner passphrase. */
 		if ((r = menu_ask_owner_passphrase(m, false, &owner)) < 0)
-			return ui_fatal(r) ? r : 0;
+			return menu_outcome(m, r);
 	}
 	r = sign_boot(m, owner, NULL);
 	if (r == -EPROTO || r == -EPIPE)
-		return r;
+		return FLOW_UI_GONE;
 	if (r == 0)
 		ui_msgbox(m->ui, UI_BG_NORMAL, "Signed", "/boot has been signed.");
-	return 0;
+	return FLOW_BACK;
 }

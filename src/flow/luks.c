@@ -311,7 +311,7 @@ static int duk_setup_on(struct menu *m, struct containers *c, const struct secre
 	return ui_gone(r) ? r : 0;
 }
 
-int menu_duk_setup(struct menu *m, const struct secret *drk, const struct secret *owner,
+enum flow_outcome menu_duk_setup(struct menu *m, const struct secret *drk, const struct secret *owner,
 		   const char *key, bool ask)
 {
 	struct containers c;
@@ -323,15 +323,15 @@ int menu_duk_setup(struct menu *m, const struct secret *drk, const struct secret
 				  m->tpm_on ? "The Disk Unlock Key is disabled on this board "
 					      "(CONFIG_TPM_NO_LUKS_DISK_UNLOCK)." :
 					      "The Disk Unlock Key needs a TPM (CONFIG_TPM).");
-		return 0;
+		return FLOW_BACK;
 	}
 	if (ask) {
 		/* Offered, not forced: no container, no question. */
 		if ((r = select_containers(m, &c, true)) < 0)
-			return ui_gone(r) ? r : 0;
+			return menu_gone_or_back(r);
 		if (c.n == 0) {
 			containers_free(&c);
-			return 0;
+			return FLOW_BACK;
 		}
 		_cleanup_free_ char *list = names(&c, all_of(c.n));
 		_cleanup_free_ char *q = xasprintf(
@@ -341,15 +341,15 @@ int menu_duk_setup(struct menu *m, const struct secret *drk, const struct secret
 		r = ui_yesno(m->ui, UI_BG_NORMAL, "Disk Unlock Key (optional)", q);
 		if (r != 1) {
 			containers_free(&c);
-			return ui_gone(r) ? r : 0;
+			return menu_gone_or_back(r);
 		}
 	} else if ((r = select_containers(m, &c, false)) < 0 || c.n == 0) {
 		containers_free(&c);
-		return ui_gone(r) ? r : 0;
+		return menu_gone_or_back(r);
 	}
 	r = duk_setup_on(m, &c, drk, owner, key);
 	containers_free(&c);
-	return r;
+	return menu_gone_or_back(r);
 }
 
 /* Offer to reseal a configured DUK: why (the question's first paragraph),
@@ -456,7 +456,7 @@ static int choose_resilience(struct menu *m)
 	return r == 1 ? 0 : -ECANCELED;
 }
 
-int menu_luks_reencrypt(struct menu *m)
+enum flow_outcome menu_luks_reencrypt(struct menu *m)
 {
 	_cleanup_secret_ struct secret *drk = NULL;
 	_cleanup_free_ char *list = NULL, *q = NULL, *report = NULL;
@@ -467,7 +467,7 @@ int menu_luks_reencrypt(struct menu *m)
 
 	if ((r = select_containers(m, &c, false)) < 0 || c.n == 0) {
 		containers_free(&c);
-		return ui_gone(r) ? r : 0;
+		return menu_gone_or_back(r);
 	}
 	r = get_drk(m, &c, NULL, "Reencryption gives each container a new volume key. Only "
 		    "the Disk Recovery Key is kept: every other key slot (the Disk Unlock Key) "
@@ -529,12 +529,12 @@ int menu_luks_reencrypt(struct menu *m)
 			      "LUKS reencryption incomplete", report, drk, true);
 out:
 	containers_free(&c);
-	return ui_gone(r) ? r : 0;
+	return menu_gone_or_back(r);
 }
 
 /* --- Disk Recovery Key passphrase change (Options P, reference 5.4) ---- */
 
-int menu_luks_change_drk(struct menu *m)
+enum flow_outcome menu_luks_change_drk(struct menu *m)
 {
 	_cleanup_secret_ struct secret *drk = NULL, *newp = NULL;
 	_cleanup_free_ char *report = NULL;
@@ -544,7 +544,7 @@ int menu_luks_change_drk(struct menu *m)
 
 	if ((r = select_containers(m, &c, false)) < 0 || c.n == 0) {
 		containers_free(&c);
-		return ui_gone(r) ? r : 0;
+		return menu_gone_or_back(r);
 	}
 	r = get_drk(m, &c, NULL, "Current passphrase first.", &drk);
 	if (r < 0)
@@ -590,5 +590,5 @@ int menu_luks_change_drk(struct menu *m)
 			      "Disk Recovery Key change incomplete", report, newp, false);
 out:
 	containers_free(&c);
-	return ui_gone(r) ? r : 0;
+	return menu_gone_or_back(r);
 }

@@ -20,6 +20,7 @@
 #include "boot/view.h"
 #include "bootcfg/bootcfg.h"
 #include "config.h"
+#include "flow/flow.h"
 #include "secret.h"
 #include "tpm/tpm.h"
 #include "ui/ui.h"
@@ -53,8 +54,8 @@ struct menu {
 	/* What kexec.sig vouched for at the last check that passed (owned):
 	 * normal boots read /boot only through it (boot/view.h). */
 	struct boot_signed *signed_set;
-	bool done;      /* leave the main loop */
-	int exit_code;
+	int exit_code;            /* the menu's exit status after FLOW_DONE */
+	const char *recovery_why; /* the message of FLOW_RECOVERY */
 };
 
 /* A UI error that means the conversation is over (script ended, console
@@ -69,6 +70,18 @@ static inline bool ui_fatal(int r)
 static inline bool ui_gone(int r)
 {
 	return r == -EPROTO || r == -EPIPE || r == -ENOKEY;
+}
+
+/* A UI result (0, a count, -ECANCELED, or a UI error) as an outcome: back
+ * to the screen, FLOW_UI_GONE when the conversation ended. Any other
+ * failure ends the menu too (as before the outcomes): its exit status
+ * (HEADS_EXIT_FAIL) is set and FLOW_UI_GONE returned. */
+enum flow_outcome menu_outcome(struct menu *m, int r);
+
+/* FLOW_UI_GONE when the conversation ended (ui_gone), else FLOW_BACK. */
+static inline enum flow_outcome menu_gone_or_back(int r)
+{
+	return ui_gone(r) ? FLOW_UI_GONE : FLOW_BACK;
 }
 
 /* A yes/no question: 1 yes; 0 no or Esc; <0 the UI is gone. */
@@ -88,13 +101,13 @@ int menu_ask_new_passphrase(struct menu *m, const char *title, const char *what,
 /* sig_pin_fn for /boot signing: the key passphrase / card PIN from the UI. */
 int menu_sign_pin(void *userdata, const char *hint, int attempt, struct secret **ret);
 
-/* menu_luks.c. Each returns 0 back to the menu, or a fatal UI error. */
-int menu_luks_reencrypt(struct menu *m);
-int menu_luks_change_drk(struct menu *m);
+/* flow/luks.c. Each returns FLOW_BACK, or FLOW_UI_GONE. */
+enum flow_outcome menu_luks_reencrypt(struct menu *m);
+enum flow_outcome menu_luks_change_drk(struct menu *m);
 /* DUK setup / reseal. drk, owner: already known (NULL: asked). key: the
  * signing key (NULL: the default of the GnuPG home). ask: first ask
  * whether to add one at all (ownership). */
-int menu_duk_setup(struct menu *m, const struct secret *drk, const struct secret *owner,
+enum flow_outcome menu_duk_setup(struct menu *m, const struct secret *drk, const struct secret *owner,
 		   const char *key, bool ask);
 
 /* After a new TOTP secret (reference generate_totp_hotp: gate, generate,
@@ -132,21 +145,24 @@ int menu_next_pcr7(struct menu *m, uint8_t ret[32]);
  * 0 not (said why), or a fatal UI error. */
 int menu_gpg_rom_keys(struct menu *m, bool replace);
 /* The keys of the ROM keyring, as a text box. */
-int menu_gpg_list_keys(struct menu *m);
+enum flow_outcome menu_gpg_list_keys(struct menu *m);
 /* Offer an encrypted backup of the new secret key fpr (protected by
  * keypass) to a directory or block device. 0 or a fatal UI error. */
 int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypass);
 
-/* Shared by the menu's files (src/cmd/menu.c and src/flow/). Each returns
- * as before the split: 0 back to the screen, a fatal UI error (<0), or
- * m->done set with the exit code. */
-int menu_finish(struct menu *m, int code);
+/* Shared by the menu's files (src/cmd/menu.c and src/flow/). The flows
+ * return an outcome (flow/flow.h) that the menu's state machine acts on:
+ * FLOW_BACK the screen again; FLOW_DONE the caller goes on (menu_finish:
+ * booted, powered off, m->exit_code set; menu_verified_or_report and
+ * menu_integrity_report_screen: /boot verified); FLOW_REBOOT;
+ * FLOW_RECOVERY (menu_go_recovery: m->recovery_why set); FLOW_UI_GONE. */
+enum flow_outcome menu_finish(struct menu *m, int code);
 int menu_set_setting(struct menu *m, const char *key, const char *value);
 void menu_unavailable(struct menu *m, const char *what, const char *issue);
-int menu_go_recovery(struct menu *m, const char *why);
+enum flow_outcome menu_go_recovery(struct menu *m, const char *why);
 int menu_view(struct menu *m, bool verified, struct boot_view **ret);
 int menu_keyring_count(const char *home);
-int menu_power_off_how(struct menu *m, int how);
+enum flow_outcome menu_power_off_how(struct menu *m, int how);
 void menu_forget_signed(struct menu *m);
 int menu_choose_entry(struct menu *m, enum ui_bg bg, const char *title, const char *text,
 			const struct boot_entries *l, size_t dflt);
@@ -154,7 +170,7 @@ void menu_utc_now(char date[64]);
 void menu_refresh_status(struct menu *m);
 /* flow/hotp.c: the HOTP check (status word in m->hotp; prompts and
  * failure menus); 0 or a fatal UI error. */
-int menu_update_hotp(struct menu *m);
+enum flow_outcome menu_update_hotp(struct menu *m);
 /* The HOTP secret key into the dongle after a new TOTP secret (PIN asked,
  * counter file 2); 0 (outcome told) or a fatal UI error. */
 int menu_hotp_enrol(struct menu *m, const struct secret *key);
@@ -162,14 +178,14 @@ bool menu_hotp_enabled(const struct menu *m);
 /* heads-dongle-test (device models linked in): --test-model is accepted. */
 bool menu_hotp_test_build(void);
 int menu_seal_totp_with(struct menu *m, struct tpm *t, const struct secret *owner);
-int menu_update_totp(struct menu *m);
+enum flow_outcome menu_update_totp(struct menu *m);
 int menu_compute_totp(struct menu *m);
-int menu_after_rom_write(struct menu *m);
-int menu_generate_totp(struct menu *m, const struct secret *owner_in);
-int menu_reset_tpm(struct menu *m);
-int menu_ownership(struct menu *m, bool clean_boot);
-int menu_update_checksums(struct menu *m);
-int menu_integrity_report_screen(struct menu *m);
+enum flow_outcome menu_after_rom_write(struct menu *m);
+enum flow_outcome menu_generate_totp(struct menu *m, const struct secret *owner_in);
+enum flow_outcome menu_reset_tpm(struct menu *m);
+enum flow_outcome menu_ownership(struct menu *m, bool clean_boot);
+enum flow_outcome menu_update_checksums(struct menu *m);
+enum flow_outcome menu_integrity_report_screen(struct menu *m);
 int menu_save_default_signed(struct menu *m, struct boot_view *view,
 			       enum integrity_sign_mode mode, const struct boot_entry *e,
 			       unsigned index1, const struct secret *owner, const char *key,
@@ -177,18 +193,18 @@ int menu_save_default_signed(struct menu *m, struct boot_view *view,
 /* The integrity report as text (caller frees). */
 char *menu_report_text(struct menu *m, const struct integrity_report *rep);
 int menu_run_integrity(struct menu *m, struct integrity_report *rep);
-int menu_investigate(struct menu *m, const struct integrity_report *rep);
+enum flow_outcome menu_investigate(struct menu *m, const struct integrity_report *rep);
 int menu_sign_boot_with(struct menu *m, enum integrity_sign_mode mode,
 			  const struct secret *owner, const char *key,
 			  const struct integrity_file *extra, size_t n_extra, bool new_counter,
 			  uint32_t *ret_counter);
-int menu_default_boot(struct menu *m);
-int menu_verified_or_report(struct menu *m, bool for_default);
-int menu_force_unsafe_boot(struct menu *m);
-int menu_boot_menu(struct menu *m, bool forced);
-int menu_gpg_key_check(struct menu *m);
+enum flow_outcome menu_default_boot(struct menu *m);
+enum flow_outcome menu_verified_or_report(struct menu *m, bool for_default);
+enum flow_outcome menu_force_unsafe_boot(struct menu *m);
+enum flow_outcome menu_boot_menu(struct menu *m, bool forced);
+enum flow_outcome menu_gpg_key_check(struct menu *m);
 bool menu_boot_populated(const struct menu *m);
-int menu_preflight_menu(struct menu *m);
-int menu_no_boot_menu(struct menu *m);
+enum flow_outcome menu_preflight_menu(struct menu *m);
+enum flow_outcome menu_no_boot_menu(struct menu *m);
 
 #endif

@@ -81,11 +81,11 @@ int menu_ask_owner_passphrase(struct menu *m, bool twice, struct secret **ret)
 
 /* Reference reset_tpm: confirm, new owner passphrase, reset, then the
  * ownership steps that depend on it (counter, sign, TOTP). */
-int menu_reset_tpm(struct menu *m)
+enum flow_outcome menu_reset_tpm(struct menu *m)
 {
 	if (!m->tpm_on) {
 		ui_msgbox(m->ui, UI_BG_ERROR, "No TPM", "This board has no TPM (CONFIG_TPM).");
-		return 0;
+		return FLOW_BACK;
 	}
 	return menu_ownership(m, false);
 }
@@ -175,7 +175,7 @@ int menu_ask_new_passphrase(struct menu *m, const char *title, const char *what,
  * TPM reset with a new owner passphrase; a GPG key generated in memory; its
  * public key into the ROM keyring; choose the default entry; sign /boot
  * (creating the rollback counter); seal the TOTP and show its QR code. */
-int menu_ownership(struct menu *m, bool clean_boot)
+enum flow_outcome menu_ownership(struct menu *m, bool clean_boot)
 {
 	_cleanup_secret_ struct secret *owner = NULL, *gpgpass = NULL;
 	_cleanup_free_ char *uid = NULL;
@@ -193,14 +193,14 @@ int menu_ownership(struct menu *m, bool clean_boot)
 			  "This will RESET THE TPM, replace the GPG signing key, re-sign /boot "
 			  "and seal a new TOTP secret. Everything sealed before (TOTP, disk "
 			  "unlock key) is lost.\n\nContinue?")) != 1)
-		return r;
+		return menu_outcome(m, r);
 
 	/* 1. TPM reset with a new owner passphrase. */
 	if (m->tpm_on) {
 		_cleanup_tpm_ struct tpm *t = NULL;
 		if ((r = menu_ask_new_passphrase(m, "TPM Owner Passphrase", "TPM owner passphrase",
 					    1, OWNER_PASS_MAX, &owner)) < 0)
-			return ui_fatal(r) && r != -EACCES ? r : 0;
+			return r == -EACCES ? FLOW_BACK : menu_outcome(m, r);
 		_cleanup_free_ char *name = NULL;
 		r = menu_tpm_open(m, &t);
 		if (r == 0)
@@ -222,7 +222,7 @@ int menu_ownership(struct menu *m, bool clean_boot)
 		if (r < 0) {
 			_cleanup_free_ char *e = xasprintf("%s failed: %s", step, strerror(-r));
 			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: TPM reset failed", e);
-			return 0;
+			return FLOW_BACK;
 		}
 		log_info("TPM reset with a new owner passphrase");
 	}
@@ -230,27 +230,27 @@ int menu_ownership(struct menu *m, bool clean_boot)
 	/* 2. GPG signing key, in memory, passphrase-protected. */
 	if ((r = menu_ask_new_passphrase(m, "GPG key passphrase", "GPG key passphrase (Admin PIN)",
 				    8, GPG_PIN_MAX, &gpgpass)) < 0)
-		return ui_fatal(r) && r != -EACCES ? r : 0;
+		return r == -EACCES ? FLOW_BACK : menu_outcome(m, r);
 	r = ui_input(m->ui, "GPG key identity", "Name and e-mail of the key",
 		     "OEM Key <oem@example.com>", &uid);
 	if (r < 0)
-		return ui_fatal(r) ? r : 0;
+		return menu_outcome(m, r);
 	ui_progress(m->ui, "GPG", "Generating the signing key", 10);
 	r = generate_gpg_key(m, uid, gpgpass, fpr);
 	ui_progress_end(m->ui);
 	if (r < 0) {
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: GPG", "Generating the GPG key failed.");
-		return 0;
+		return FLOW_BACK;
 	}
 	/* 2b. Encrypted backup of the secret key (optional). */
-	if (ui_gone(r = menu_gpg_backup(m, fpr, gpgpass)))
-		return r;
+	if (ui_gone(menu_gpg_backup(m, fpr, gpgpass)))
+		return FLOW_UI_GONE;
 	/* 2c. The public key into the ROM keyring: the next boot verifies /boot
 	 * with it. The ROM is measured into PCR 7: what is sealed from here on
 	 * is sealed to the next boot's PCR 7. */
 	r = menu_rom_store_keyring(m);
 	if (ui_gone(r))
-		return r;
+		return FLOW_UI_GONE;
 	if (r == 1) {
 		m->rom_written = true;
 		m->have_next_pcr7 = menu_next_pcr7(m, m->next_pcr7) == 0;
@@ -280,7 +280,7 @@ int menu_ownership(struct menu *m, bool clean_boot)
 		}
 		if (r == -EPROTO || r == -EPIPE) {
 			boot_entries_free(&l);
-			return r;
+			return FLOW_UI_GONE;
 		}
 	}
 
@@ -294,9 +294,9 @@ int menu_ownership(struct menu *m, bool clean_boot)
 					 m->tpm_on, &counter);
 	boot_entries_free(&l);
 	if (r == -EPROTO || r == -EPIPE)
-		return r;
+		return FLOW_UI_GONE;
 	if (r < 0)
-		return 0;
+		return FLOW_BACK;
 
 	/* 4b. The machine has a rollback counter now: from here on a /boot
 	 * without it (an older copy) must fail (CONFIG_BOOT_REQ_ROLLBACK), and
@@ -306,7 +306,7 @@ int menu_ownership(struct menu *m, bool clean_boot)
 		_cleanup_free_ char *id = xasprintf("0x%x", counter);
 		if ((r = menu_set_setting(m, "CONFIG_BOOT_REQ_ROLLBACK", "y")) < 0 ||
 		    (r = menu_set_setting(m, "CONFIG_ROLLBACK_COUNTER", id)) < 0)
-			return r;
+			return menu_outcome(m, r);
 		r = menu_rom_store_user_config(m);
 		if (r == -ENOENT)
 			log_warn("no ROM config area: CONFIG_BOOT_REQ_ROLLBACK holds only until "
@@ -324,13 +324,12 @@ int menu_ownership(struct menu *m, bool clean_boot)
 		if ((r = menu_tpm_open(m, &t)) == 0)
 			r = menu_seal_totp_with(m, t, owner);
 		if (r == -EPROTO || r == -EPIPE)
-			return r;
+			return FLOW_UI_GONE;
 	}
 	/* 6. Disk Unlock Key (optional; offered when there are containers). */
 	if (m->tpm_on) {
-		r = menu_duk_setup(m, NULL, owner, fpr, true);
-		if (ui_gone(r))
-			return r;
+		if (menu_duk_setup(m, NULL, owner, fpr, true) == FLOW_UI_GONE)
+			return FLOW_UI_GONE;
 	}
 	{
 		_cleanup_free_ char *t = xasprintf(
@@ -342,13 +341,14 @@ int menu_ownership(struct menu *m, bool clean_boot)
 					 "TOTP is shown from the next boot on." : "");
 		r = ui_msgbox(m->ui, UI_BG_NORMAL, "OEM Factory Reset / Re-Ownership", t);
 		if (ui_gone(r))
-			return r;
+			return FLOW_UI_GONE;
 	}
 	if (m->rom_written)
-		return menu_power_off_how(m, RB_AUTOBOOT);
+		return FLOW_REBOOT;
 	m->skip_to_menu = false;
 	m->bg = UI_BG_NORMAL;
-	if (ui_fatal(r = menu_update_totp(m)) || m->done)
-		return r;
+	enum flow_outcome o = menu_update_totp(m);
+	if (o != FLOW_BACK)
+		return o;
 	return menu_update_hotp(m);
 }

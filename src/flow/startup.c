@@ -81,7 +81,7 @@ static int rollback_preflight(struct menu *m, char **ret)
 	return 0;
 }
 
-int menu_preflight_menu(struct menu *m)
+enum flow_outcome menu_preflight_menu(struct menu *m)
 {
 	static const struct ui_item items[] = {
 		{"i", "Show integrity report"},
@@ -92,10 +92,11 @@ int menu_preflight_menu(struct menu *m)
 	for (;;) {
 		_cleanup_free_ char *why = NULL, *text = NULL;
 		int r = rollback_preflight(m, &why);
+		enum flow_outcome o;
 
 		if (r == 0) {
 			m->preflight_failed = false;
-			return 0;
+			return FLOW_BACK;
 		}
 		m->preflight_failed = true;
 		m->bg = UI_BG_ERROR;
@@ -105,27 +106,27 @@ int menu_preflight_menu(struct menu *m)
 		r = ui_menu(m->ui, UI_BG_ERROR, "ERROR: TPM State Inconsistent", text, items,
 			    ARRAY_SIZE(items), 0);
 		if (ui_fatal(r))
-			return r;
+			return menu_outcome(m, r);
 		switch (r) {
 		case 0:
-			r = menu_integrity_report_screen(m);
+			o = menu_integrity_report_screen(m);
 			break;
 		case 1:
-			r = menu_ownership(m, false);
+			o = menu_ownership(m, false);
 			break;
 		case 2:
-			r = menu_reset_tpm(m);
+			o = menu_reset_tpm(m);
 			break;
 		default:
 			m->skip_to_menu = true;
-			return 0;
+			return FLOW_BACK;
 		}
-		if (ui_fatal(r) || m->done)
-			return r;
+		if (o != FLOW_BACK && o != FLOW_DONE) /* DONE: the report verified */
+			return o;
 	}
 }
 
-int menu_gpg_key_check(struct menu *m)
+enum flow_outcome menu_gpg_key_check(struct menu *m)
 {
 	static const struct ui_item items[] = {
 		{"g", "Add a GPG key to the running BIOS"},
@@ -136,10 +137,10 @@ int menu_gpg_key_check(struct menu *m)
 	int n = menu_keyring_count(m->keyring), r;
 
 	if (n > 0)
-		return 0;
+		return FLOW_BACK;
 	m->bg = UI_BG_ERROR;
 	if (m->skip_to_menu)
-		return 0;
+		return FLOW_BACK;
 	r = ui_menu(m->ui, UI_BG_ERROR, "ERROR: GPG keyring empty!",
 		    "ERROR: Heads couldn't find any GPG keys in your keyring.\n\n"
 		    "If this is the first time the system has booted, you should add a "
@@ -148,22 +149,22 @@ int menu_gpg_key_check(struct menu *m)
 		    "If you have not just reflashed your BIOS, THIS COULD INDICATE TAMPERING!",
 		    items, ARRAY_SIZE(items), 0);
 	if (ui_fatal(r))
-		return r;
+		return menu_outcome(m, r);
 	switch (r) {
 	case 0:
 		r = menu_gpg_rom_keys(m, false);
-		return r == 1 ? menu_after_rom_write(m) : r;
+		return r == 1 ? menu_after_rom_write(m) : menu_outcome(m, r);
 	case 1:
 		return menu_ownership(m, false);
 	case 3:
 		return menu_go_recovery(m, "GPG keyring empty");
 	default:
 		m->skip_to_menu = true;
-		return 0;
+		return FLOW_BACK;
 	}
 }
 
-int menu_no_boot_menu(struct menu *m)
+enum flow_outcome menu_no_boot_menu(struct menu *m)
 {
 	static const struct ui_item items[] = {
 		{"b", "Select a new boot device"},
@@ -177,7 +178,7 @@ int menu_no_boot_menu(struct menu *m)
 	int r = ui_menu(m->ui, UI_BG_ERROR, "ERROR: No /boot Partition Found", text, items,
 			ARRAY_SIZE(items), 2);
 	if (ui_fatal(r))
-		return r;
+		return menu_outcome(m, r);
 	switch (r) {
 	case 0: {
 		_cleanup_free_ char *dev = NULL, *err = NULL;
@@ -185,19 +186,19 @@ int menu_no_boot_menu(struct menu *m)
 			     "CONFIG_BOOT_DEV; used from the next boot)",
 			     config_get(&m->cfg, "CONFIG_BOOT_DEV"), &dev);
 		if (r < 0)
-			return ui_fatal(r) ? r : 0;
+			return menu_outcome(m, r);
 		if (config_set(m->user_config, "CONFIG_BOOT_DEV", dev, &err) < 0)
 			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR", err ? err : "saving failed");
-		return 0;
+		return FLOW_BACK;
 	}
 	case 1:
 		menu_unavailable(m, "USB boot", "issue: USB/ISO boot");
-		return 0;
+		return FLOW_BACK;
 	case 3:
 		return menu_go_recovery(m, "no /boot partition found");
 	default:
 		m->skip_to_menu = true;
-		return 0;
+		return FLOW_BACK;
 	}
 }
 

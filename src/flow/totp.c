@@ -3,6 +3,7 @@
  * self-check of `heads totp seal`) with its QR code, and the reseal offered
  * after the ROM was written (sealed to the next boot's PCR 7). */
 #include "cmd/cmd.h"
+#include "flow/enrol.h"
 #include "flow/recovery.h"
 #include "gpg/keyring.h"
 #include "handover.h"
@@ -89,7 +90,7 @@ int menu_compute_totp(struct menu *m)
 }
 
 /* Reference "ERROR: TOTP Generation Failed!" menu. */
-static int totp_failed_menu(struct menu *m)
+static enum flow_outcome totp_failed_menu(struct menu *m)
 {
 	static const struct ui_item items[] = {
 		{"g", "Generate new TOTP/HOTP secret"},
@@ -108,146 +109,116 @@ static int totp_failed_menu(struct menu *m)
 	m->gate_required = true;
 	m->bg = UI_BG_ERROR;
 	if (m->skip_to_menu)
-		return 0;
+		return FLOW_BACK;
 	r = ui_menu(m->ui, UI_BG_ERROR, "ERROR: TOTP Generation Failed!", text, items,
 		    ARRAY_SIZE(items), 0);
 	if (ui_fatal(r))
-		return r;
+		return menu_outcome(m, r);
 	switch (r) {
 	case 0:
 		return menu_generate_totp(m, NULL);
-	case 2:
-		if (menu_integrity_report_screen(m) < 0 && m->done)
-			return 0;
+	case 2: {
+		enum flow_outcome o = menu_integrity_report_screen(m);
+		if (o != FLOW_BACK && o != FLOW_DONE)
+			return o;
 		return menu_reset_tpm(m);
+	}
 	case 3:
 		return menu_go_recovery(m, "TOTP generation failed");
 	default:
 		m->skip_to_menu = true;
-		return 0;
+		return FLOW_BACK;
 	}
 }
 
-int menu_update_totp(struct menu *m)
+enum flow_outcome menu_update_totp(struct menu *m)
 {
 	int r = menu_compute_totp(m);
 	menu_refresh_status(m);
 	if (r == 0) {
 		m->gate_required = false;
-		return 0;
+		return FLOW_BACK;
 	}
 	return totp_failed_menu(m);
 }
 
-/* Show the QR code and otpauth URI of a new secret. */
-static int show_totp_qr(struct menu *m, const struct secret *key)
+static int hotp_enrol_then(void *ctx, const struct secret *key)
 {
-	_cleanup_secret_ struct secret *uri = NULL, *b32 = NULL, *art = NULL;
-	struct qr_matrix q = {0};
-	_cleanup_free_ char *label = xasprintf("%s", m->board && *m->board ? m->board :
-					       OTP_DEFAULT_LABEL);
-	int r;
-
-	if ((r = otp_totp_uri(label, key, &uri)) < 0 || (r = otp_base32(key, &b32)) < 0)
-		return log_error_errno(r, "building the otpauth URI");
-	if ((r = qr_encode((const char *)uri->data, uri->len, &q)) == 0) {
-		r = qr_render_utf8(&q, 2, &art);
-		qr_matrix_free(&q);
-	}
-	if (r < 0)
-		return log_error_errno(r, "rendering the QR code");
-	/* The QR code and the secret go straight to the terminal, never to a
-	 * log: they are the secret. */
-	{
-		_cleanup_free_ char *text = xasprintf(
-			"Scan this QR code with your TOTP app (or type the secret):\n\n%s\n"
-			"Secret (base32): %s\n", (const char *)art->data, (const char *)b32->data);
-		r = ui_textbox(m->ui, UI_BG_NORMAL, "New TOTP secret", text);
-		explicit_bzero(text, strlen(text));
-	}
-	return r;
+	return menu_hotp_enrol(ctx, key);
 }
 
 int menu_seal_totp_with(struct menu *m, struct tpm *t, const struct secret *owner)
 {
-	_cleanup_secret_ struct secret *key = NULL;
-	_cleanup_free_ char *note = NULL, *list = NULL, *err = NULL;
-	enum tpm_otp_enrol_step step;
-	uint32_t mask;
+	_cleanup_free_ char *err = NULL;
+	struct session ss = {.ui = m->ui, .cfg = &m->cfg};
+	struct enrol_options eo = {
+		.eventlog = access(m->eventlog, R_OK) == 0 ? m->eventlog : NULL,
+		/* the ROM changed: PCR 7 is the next boot's */
+		.next_pcr7 = m->have_next_pcr7 ? m->next_pcr7 : NULL,
+		.label = m->board && *m->board ? m->board : OTP_DEFAULT_LABEL,
+		.owner = owner,
+	};
 	int r;
 
-	if ((r = board_totp_pcrs(&m->cfg, &mask, &err)) < 0) {
+	if ((r = board_totp_pcrs(&m->cfg, &eo.mask, &err)) < 0) {
 		_cleanup_free_ char *msg = xasprintf("CONFIG_TOTP_PCRS: %s", err);
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: TOTP sealing failed", msg);
 		return r;
 	}
-	/* the ROM changed: PCR 7 is the next boot's */
-	r = tpm_otp_enrol(t, mask, access(m->eventlog, R_OK) == 0 ? m->eventlog : NULL,
-			  m->have_next_pcr7 ? m->next_pcr7 : NULL, owner, &key, &note, &step);
-	if (r < 0) {
-		_cleanup_free_ char *why = tpm_otp_reason(t, r, mask);
-		_cleanup_free_ char *msg = xasprintf("Sealing the TOTP secret failed: %s: %s",
-						     tpm_otp_enrol_step_name(step), why);
-		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: TOTP sealing failed", msg);
-		return r;
-	}
-	list = board_pcr_list(mask);
-	log_info("TOTP secret sealed to PCRs %s", list);
-	if (note)
-		log_info("no code in this boot (%s); it will work after a reboot with unchanged "
-			 "firmware", note);
-	r = show_totp_qr(m, key);
 	/* the same secret into the HOTP dongle (reference seal-hotpkey) */
-	return r < 0 ? r : menu_hotp_enrol(m, key);
+	eo.then = hotp_enrol_then;
+	eo.then_ctx = m;
+	return flow_totp_enrol(&ss, t, &eo);
 }
 
 /* Reference generate_totp_hotp (gated by the integrity report). */
-int menu_generate_totp(struct menu *m, const struct secret *owner_in)
+enum flow_outcome menu_generate_totp(struct menu *m, const struct secret *owner_in)
 {
 	_cleanup_secret_ struct secret *owner = NULL;
 	_cleanup_tpm_ struct tpm *t = NULL;
+	enum flow_outcome o;
 	int r;
 
 	if (!m->tpm_on) {
 		ui_msgbox(m->ui, UI_BG_ERROR, "No TPM", "This board has no TPM (CONFIG_TPM).");
-		return 0;
+		return FLOW_BACK;
 	}
 	if (m->gate_required) {
 		/* Integrity gate: look at the report before trusting a re-seal. */
-		r = menu_integrity_report_screen(m);
-		if (ui_fatal(r) || m->done)
-			return r;
-		if (r != 1) {
+		o = menu_integrity_report_screen(m);
+		if (o != FLOW_BACK && o != FLOW_DONE)
+			return o;
+		if (o != FLOW_DONE) {
 			ui_msgbox(m->ui, UI_BG_ERROR, "Integrity Gate",
 				  "/boot does not verify: resolve the integrity report first "
 				  "(update checksums and sign), then generate the secret.");
-			return 0;
+			return FLOW_BACK;
 		}
 		if ((r = menu_yes(m, UI_BG_WARNING, "Integrity Gate Passed",
 				  "The integrity report shows /boot verified by your key.\n\n"
 				  "Proceed with sealing a new TOTP secret?")) != 1)
-			return r;
+			return menu_outcome(m, r);
 	}
 	if ((r = menu_yes(m, UI_BG_WARNING, "Generate new TOTP/HOTP secret",
 			  "This will erase your old secret and replace it with a new one!\n\n"
 			  "Do you want to proceed?")) != 1)
-		return r;
+		return menu_outcome(m, r);
 	if (!owner_in) {
 		if ((r = menu_ask_owner_passphrase(m, false, &owner)) < 0)
-			return ui_fatal(r) ? r : 0;
+			return menu_outcome(m, r);
 		owner_in = owner;
 	}
 	if ((r = menu_tpm_open(m, &t)) < 0)
-		return log_error_errno(r, "opening the TPM");
+		return menu_outcome(m, log_error_errno(r, "opening the TPM"));
 	r = menu_seal_totp_with(m, t, owner_in);
 	tpm_close(t);
 	t = NULL;
 	if (ui_fatal(r) && r != -EPROTO && r != -EPIPE)
-		return 0; /* told the user; back to the menu */
+		return FLOW_BACK; /* told the user; back to the menu */
 	if (r < 0)
-		return r;
-	if (ui_gone(r = menu_duk_reseal_after_totp(m, owner_in)))
-		return r;
+		return menu_outcome(m, r);
+	if (ui_gone(menu_duk_reseal_after_totp(m, owner_in)))
+		return FLOW_UI_GONE;
 	return menu_update_totp(m);
 }
 
@@ -255,7 +226,7 @@ int menu_generate_totp(struct menu *m, const struct secret *owner_in)
  * configuration): the next boot's PCR 7 differs, so the TOTP sealed to this
  * boot will not unseal. Offer to seal a new one (and reseal the DUK) to the
  * next boot now, then reboot. */
-int menu_after_rom_write(struct menu *m)
+enum flow_outcome menu_after_rom_write(struct menu *m)
 {
 	int r;
 
@@ -267,7 +238,7 @@ int menu_after_rom_write(struct menu *m)
 			     "to the next boot now (TPM owner passphrase, then scan the new QR "
 			     "code)?");
 		if (r < 0)
-			return r;
+			return menu_outcome(m, r);
 		if (r == 1) {
 			_cleanup_secret_ struct secret *owner = NULL;
 			_cleanup_tpm_ struct tpm *t = NULL;
@@ -277,10 +248,10 @@ int menu_after_rom_write(struct menu *m)
 			tpm_close(t);
 			t = NULL;
 			if (ui_gone(r))
-				return r;
-			if (r == 0 && ui_gone(r = menu_duk_reseal_after_totp(m, owner)))
-				return r;
+				return FLOW_UI_GONE;
+			if (r == 0 && ui_gone(menu_duk_reseal_after_totp(m, owner)))
+				return FLOW_UI_GONE;
 		}
 	}
-	return menu_power_off_how(m, RB_AUTOBOOT);
+	return FLOW_REBOOT;
 }

@@ -1,11 +1,14 @@
 /* The board's settings (see board.h). */
 #include "board.h"
+#include "log.h"
+#include "romcfg.h"
 #include "tpm/tpm.h"
 #include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int board_config_load(struct config *c, char *const *files, size_t n, char **ret_err)
 {
@@ -32,6 +35,58 @@ int board_config_load(struct config *c, char *const *files, size_t n, char **ret
 		}
 	}
 	return 0;
+}
+
+int board_config_load_each(struct config *c, const char *const *files, size_t n,
+			   uint32_t *ret_loaded)
+{
+	uint32_t loaded = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < n && i < 32; i++) {
+		_cleanup_free_ char *err = NULL;
+		int r;
+
+		if (access(files[i], F_OK) < 0)
+			continue;
+		r = config_load(c, files[i], &err);
+		if (r < 0) {
+			if (err)
+				log_error("%s (file ignored)", err);
+			else
+				log_error_errno(r, "%s (file ignored)", files[i]);
+			ret = r;
+			continue;
+		}
+		loaded |= UINT32_C(1) << i;
+	}
+	if (ret_loaded)
+		*ret_loaded = loaded;
+	return ret;
+}
+
+int board_measure_config(struct tpm *t, const struct romcfg *rom, const char *board,
+			 const char *user)
+{
+	struct romcfg_event *ev = NULL;
+	size_t n = 0;
+	int r, ret = 0;
+
+	r = romcfg_events(rom, board, user, &ev, &n);
+	if (r < 0)
+		return log_error_errno(r, "listing the PCR %d measurements",
+				       BOARD_PCR_ROM_CONFIG);
+	for (size_t i = 0; i < n; i++) {
+		r = tpm_extend_digest(t, BOARD_PCR_ROM_CONFIG, ev[i].digest, ev[i].description);
+		if (r < 0) {
+			log_error("%s: measuring into PCR %d failed", ev[i].description,
+				  BOARD_PCR_ROM_CONFIG);
+			if (!ret)
+				ret = r;
+		}
+	}
+	romcfg_events_free(ev, n);
+	return ret;
 }
 
 int board_totp_pcrs(const struct config *c, uint32_t *ret_mask, char **ret_err)

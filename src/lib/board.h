@@ -36,6 +36,25 @@
  * "FILE: reason" / "FILE:LINE: reason" (caller frees). */
 int board_config_load(struct config *c, char *const *files, size_t n, char **ret_err);
 
+/* init's loading (no caller to hand an error to: a bad layer must not
+ * stop the boot): each of files[0..n) that exists, a malformed one logged
+ * "FILE:LINE: reason (file ignored)" and skipped while the others still
+ * count. *ret_loaded (optional) gets bit i set for each files[i] loaded.
+ * 0, or the last layer's negative errno. */
+int board_config_load_each(struct config *c, const char *const *files, size_t n,
+			   uint32_t *ret_loaded);
+
+struct tpm;
+struct romcfg;
+
+/* PCR 7 (BOARD_PCR_ROM_CONFIG) extended with romcfg_events(rom, board,
+ * user) in order: the board config, the ROM config area's files, the
+ * initramfs' user config when the ROM has none (name, then content). Done
+ * before the layers are parsed, so what was read is on record even if it
+ * is refused. 0, or the first failure (logged). */
+int board_measure_config(struct tpm *t, const struct romcfg *rom, const char *board,
+			 const char *user);
+
 /* CONFIG_TOTP_PCRS (else BOARD_TOTP_PCRS_DEFAULT) as a PCR mask. -EINVAL
  * for a malformed or empty list, with *ret_err "bad PCR list 'L'". */
 int board_totp_pcrs(const struct config *c, uint32_t *ret_mask, char **ret_err);

@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,21 +224,6 @@ static char *hdr_device(const char *name, const struct luks_key_device *devs, si
 	return d;
 }
 
-static void appendf(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void appendf(char **s, const char *fmt, ...)
-{
-	va_list ap;
-	char *add, *n;
-	va_start(ap, fmt);
-	if (vasprintf(&add, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	n = xasprintf("%s%s", *s ? *s : "", add);
-	free(add);
-	free(*s);
-	*s = n;
-}
-
 int duk_compare_headers(const char *sealed, size_t sealed_len, const char *now,
 			size_t now_len, const struct luks_key_device *devs, size_t n_devs,
 			char **ret_detail)
@@ -263,9 +247,9 @@ int duk_compare_headers(const char *sealed, size_t sealed_len, const char *now,
 			for (j = 0; j < nb && !streq(a[i].name, b[j].name); j++)
 				;
 			if (j == nb)
-				appendf(&d, "%s%s: no longer present", d ? "; " : "", dev);
+				str_appendf(&d, "%s%s: no longer present", d ? "; " : "", dev);
 			else if (!streq(a[i].hex, b[j].hex))
-				appendf(&d, "%s%s: LUKS header changed", d ? "; " : "", dev);
+				str_appendf(&d, "%s%s: LUKS header changed", d ? "; " : "", dev);
 		}
 		for (size_t j = 0; j < nb; j++) {
 			size_t i;
@@ -273,7 +257,7 @@ int duk_compare_headers(const char *sealed, size_t sealed_len, const char *now,
 				;
 			if (i == na) {
 				_cleanup_free_ char *dev = hdr_device(b[j].name, devs, n_devs);
-				appendf(&d, "%s%s: not present when the key was sealed", d ? "; " : "",
+				str_appendf(&d, "%s%s: not present when the key was sealed", d ? "; " : "",
 					dev);
 			}
 		}
@@ -297,7 +281,7 @@ char *duk_key_devices_text(const struct luks_device *v, size_t n)
 {
 	char *s = xstrdup("");
 	for (size_t i = 0; i < n; i++)
-		appendf(&s, "%s %s\n", v[i].path, v[i].uuid ? v[i].uuid : "");
+		str_appendf(&s, "%s %s\n", v[i].path, v[i].uuid ? v[i].uuid : "");
 	return s;
 }
 
@@ -308,7 +292,7 @@ char *duk_fallback_overrides(const struct luks_key_device *v, size_t n)
 	for (size_t f = 0; f < ARRAY_SIZE(files); f++)
 		for (size_t i = 0; i < n; i++)
 			if (v[i].uuid && *v[i].uuid)
-				appendf(&s, "%s:luks-%s UUID=%s /secret.key luks,discard\n", files[f],
+				str_appendf(&s, "%s:luks-%s UUID=%s /secret.key luks,discard\n", files[f],
 					v[i].uuid, v[i].uuid);
 	return s;
 }

@@ -1,4 +1,4 @@
-/* board.h: the one config-layering loop, CONFIG_TOTP_PCRS, the PCR list. */
+/* board.h: the one config-layering loop (and init's lenient one), CONFIG_TOTP_PCRS, the PCR list. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,6 +122,33 @@ static void test_pcr_list(void **state)
 	free(s);
 }
 
+/* init's loading: a malformed layer is ignored as a whole (named with its
+ * line), a missing one skipped, the others still count. */
+static void test_load_each_ignores_a_bad_layer(void **state)
+{
+	_cleanup_free_ char *a = write_file("e1", "CONFIG_X=\"one\"\n");
+	_cleanup_free_ char *bad = write_file("e2", "CONFIG_X=\"bad\"\nCONFIG_B=\"$(reboot)\"\n");
+	_cleanup_free_ char *missing = xasprintf("%s/missing", dir);
+	_cleanup_free_ char *d = write_file("e3", "CONFIG_Y=y\n");
+	const char *files[] = {a, bad, missing, d};
+	uint32_t loaded = 0xffff;
+	struct config c;
+	(void)state;
+
+	config_init(&c);
+	assert_int_equal(board_config_load_each(&c, files, 4, &loaded), -EINVAL);
+	assert_int_equal(loaded, (1u << 0) | (1u << 3));
+	assert_string_equal(config_get(&c, "CONFIG_X"), "one");
+	assert_null(config_get(&c, "CONFIG_B"));
+	assert_true(config_enabled(&c, "CONFIG_Y"));
+	config_free(&c);
+
+	config_init(&c);
+	assert_int_equal(board_config_load_each(&c, files + 2, 2, &loaded), 0);
+	assert_int_equal(loaded, 1u << 1);
+	config_free(&c);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -131,7 +158,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	for (const char *n = "a\0b\0c\0bad\0t\0u\0"; *n; n += strlen(n) + 1) {
+	for (const char *n = "a\0b\0c\0bad\0t\0u\0e1\0e2\0e3\0"; *n; n += strlen(n) + 1) {
 		_cleanup_free_ char *p = xasprintf("%s/%s", dir, n);
 		unlink(p);
 	}
@@ -146,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_names_file_and_line),
 		cmocka_unit_test(test_totp_pcrs),
 		cmocka_unit_test(test_pcr_list),
+		cmocka_unit_test(test_load_each_ignores_a_bad_layer),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
