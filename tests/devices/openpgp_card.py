@@ -37,6 +37,7 @@ import secrets
 import socket
 import struct
 import sys
+import time
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa, x25519
@@ -632,7 +633,14 @@ def log_apdu(args, c, r):
 
 
 def serve_vpcd(card, args):
-    s = socket.create_connection(("127.0.0.1", args.port))
+    for _ in range(50):   # vpcd may be between two listens
+        try:
+            s = socket.create_connection(("127.0.0.1", args.port))
+            break
+        except ConnectionRefusedError:
+            time.sleep(0.1)
+    else:
+        raise SystemExit("vpcd does not listen on port %d" % args.port)
     try:
         while True:
             n, = struct.unpack(">H", recv_exact(s, 2))

@@ -1,0 +1,347 @@
+/* heads card - the owner's OpenPGP card (USB security dongle, issue 16):
+ * status, check-rom-key, sign-boot, generate, factory-reset, passwd, name,
+ * keytocard. The card is reached only through GnuPG (src/lib/gpg/card.h);
+ * this file is the command surface. */
+#include "cmd/cmd.h"
+#include "gpg/card.h"
+#include "log.h"
+#include "secret.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PIN_MAX 256
+
+enum {
+	CARD_EXIT_NO_CARD = 3,
+	CARD_EXIT_NOT_PROVISIONED = 4,
+	CARD_EXIT_NOT_TRUSTED = 5,
+	CARD_EXIT_BLOCKED = 6,
+};
+
+static const char usage[] =
+	"Usage: heads card status        [--gnupghome DIR] [--keyring DIR]\n"
+	"       heads card check-rom-key --keyring DIR [--gnupghome DIR]\n"
+	"       heads card sign-boot     --keyring DIR [--gnupghome DIR] -- BOOT-SIGN-OPTIONS\n"
+	"       heads card generate      [--algo A] --name N --email E [--comment C]\n"
+	"                                [--pin-fd FD] [--admin-fd FD] [--gnupghome DIR]\n"
+	"       heads card factory-reset --yes [--gnupghome DIR]\n"
+	"       heads card passwd        --user|--admin|--unblock [--old-fd FD] [--new-fd FD]\n"
+	"                                [--gnupghome DIR]\n"
+	"       heads card name          --surname S --given G [--admin-fd FD] [--gnupghome DIR]\n"
+	"\n"
+	"The owner's OpenPGP card (Nitrokey, Librem Key, YubiKey, ...) through\n"
+	"gpg-agent and scdaemon of the GnuPG home (default $GNUPGHOME). After every\n"
+	"command the card session is ended (gpg-agent and scdaemon stop), so no\n"
+	"PIN stays verified or cached.\n"
+	"\n"
+	"status         serial, cardholder, key fingerprints and algorithms, PIN\n"
+	"               retry counters (User, Reset code, Admin); with --keyring also\n"
+	"               the ROM keyring verdict as check-rom-key prints it.\n"
+	"check-rom-key  is the card's signing key a signing key of the ROM keyring\n"
+	"               (--keyring: a GnuPG home of the trusted public keys)?\n"
+	"               MATCHES (exit 0), NO DONGLE (3), NOT PROVISIONED (4),\n"
+	"               NOT ROM-TRUSTED (5).\n"
+	"sign-boot      signs /boot with the card: the card must be present, its\n"
+	"               User PIN not blocked and its signing key the ROM keyring's;\n"
+	"               then exactly `heads boot sign --gnupghome DIR --keyring DIR\n"
+	"               --key <card signing key>! BOOT-SIGN-OPTIONS` runs (same files,\n"
+	"               same kexec.sig, the PIN asked on the terminal or read from\n"
+	"               --pin-fd there).\n"
+	"generate       keys generated on the card (algo rsa2048|rsa3072|rsa4096|\n"
+	"               ed25519, default rsa2048; ed25519 signs and authenticates,\n"
+	"               cv25519 decrypts), no expiry, public key into the GnuPG home;\n"
+	"               prints the new key's fingerprint.\n"
+	"factory-reset  blocks both PINs and resets the card's OpenPGP application\n"
+	"               (keys erased, PINs back to 123456 / 12345678).\n"
+	"passwd         --user: change the User PIN (old User PIN, new); --admin:\n"
+	"               the Admin PIN; --unblock: set a new User PIN with the Admin\n"
+	"               PIN (old = Admin PIN), which also unblocks it.\n"
+	"name           the cardholder name (Admin PIN).\n"
+	"\n"
+	"PINs are read one line each from the given descriptors, else asked on the\n"
+	"terminal; they are never arguments or environment.\n"
+	"\n"
+	"Exit status: 0 ok; 1 the operation failed; 2 usage; 3 no card; 4 the card\n"
+	"has no signing key; 5 its key is not in the ROM keyring; 6 the PIN is\n"
+	"blocked.\n";
+
+struct opts {
+	const char *home, *keyring, *algo, *name, *email, *comment, *surname, *given;
+	int pin_fd, admin_fd, old_fd, new_fd;
+	bool yes, user, admin, unblock;
+	int rest; /* argv index after "--" (sign-boot) */
+};
+
+static int parse(const char *sub, int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{"gnupghome", required_argument, NULL, 'g'},
+		{"keyring", required_argument, NULL, 'k'},
+		{"algo", required_argument, NULL, 'a'},
+		{"name", required_argument, NULL, 'n'},
+		{"email", required_argument, NULL, 'e'},
+		{"comment", required_argument, NULL, 'c'},
+		{"surname", required_argument, NULL, 's'},
+		{"given", required_argument, NULL, 'G'},
+		{"pin-fd", required_argument, NULL, 'p'},
+		{"admin-fd", required_argument, NULL, 'A'},
+		{"old-fd", required_argument, NULL, 'o'},
+		{"new-fd", required_argument, NULL, 'N'},
+		{"yes", no_argument, NULL, 'y'},
+		{"user", no_argument, NULL, 'u'},
+		{"admin", no_argument, NULL, 'D'},
+		{"unblock", no_argument, NULL, 'U'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->pin_fd = o->admin_fd = o->old_fd = o->new_fd = -1;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		int *fd = NULL;
+		switch (c) {
+		case 'g': o->home = optarg; break;
+		case 'k': o->keyring = optarg; break;
+		case 'a': o->algo = optarg; break;
+		case 'n': o->name = optarg; break;
+		case 'e': o->email = optarg; break;
+		case 'c': o->comment = optarg; break;
+		case 's': o->surname = optarg; break;
+		case 'G': o->given = optarg; break;
+		case 'p': fd = &o->pin_fd; break;
+		case 'A': fd = &o->admin_fd; break;
+		case 'o': fd = &o->old_fd; break;
+		case 'N': fd = &o->new_fd; break;
+		case 'y': o->yes = true; break;
+		case 'u': o->user = true; break;
+		case 'D': o->admin = true; break;
+		case 'U': o->unblock = true; break;
+		case 'h': fputs(usage, stdout); return -1;
+		default:
+			return cmd_usage_error("card", "%s: bad option '%s'", sub, argv[optind - 1]);
+		}
+		if (fd && cmd_parse_fd(optarg, fd) < 0)
+			return cmd_usage_error("card", "%s: bad file descriptor '%s'", sub, optarg);
+	}
+	o->rest = optind;
+	if (optind < argc && !(optind > 0 && streq(argv[optind - 1], "--")))
+		return cmd_usage_error("card", "%s: unexpected argument '%s'", sub, argv[optind]);
+	return 0;
+}
+
+/* One secret: a line of fd, else the terminal (no echo). */
+__attribute__((unused)) static int get_secret(int fd, const char *prompt, struct secret **ret)
+{
+	_cleanup_close_ int tty = -1;
+	int r;
+
+	if (fd >= 0)
+		r = secret_read_line_fd(fd, PIN_MAX, ret);
+	else if ((tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+		r = -ENOTTY;
+	else
+		r = secret_read_passphrase(tty, prompt, PIN_MAX, ret);
+	if (r < 0)
+		fprintf(stderr, "heads card: cannot read the %s: %s\n", prompt, strerror(-r));
+	return r;
+}
+
+static const char *pin_name(int i)
+{
+	return i == CARD_PW1 ? "User PIN" : i == CARD_RC ? "Reset code" : "Admin PIN";
+}
+
+static void print_status(const struct card_info *ci)
+{
+	static const char *const slot[] = {"signature", "encryption", "authentication"};
+	printf("card: OpenPGP %s, serial %s, manufacturer %s\n", ci->version[0] ? ci->version : "?",
+	       ci->serial[0] ? ci->serial : ci->aid, ci->manufacturer[0] ? ci->manufacturer : "?");
+	printf("cardholder: %s\n", ci->name[0] ? ci->name : "[not set]");
+	for (size_t i = 0; i < 3; i++)
+		printf("%s key: %s%s%s%s\n", slot[i], ci->fpr[i][0] ? ci->fpr[i] : "[none]",
+		       ci->algo[i][0] ? " (" : "", ci->algo[i], ci->algo[i][0] ? ")" : "");
+	printf("PIN retry counters: User %d, Reset code %d, Admin %d%s\n", ci->retries[0],
+	       ci->retries[1], ci->retries[2], ci->forcesig ? "" : " (signature PIN not forced)");
+	printf("signatures made: %lu\n", ci->sig_count);
+	for (int i = 0; i < 3; i += 2)
+		if (ci->retries[i] == 0)
+			printf("%s BLOCKED (0 tries left)%s\n", pin_name(i),
+			       i == CARD_PW1 ? ": unblock it with the Admin PIN "
+					       "(heads card passwd --unblock)"
+					     : ": only a factory reset makes the card usable again");
+}
+
+/* card_status, mapped to an exit status on failure (and the session ended). */
+static int status_or_exit(const struct opts *o, struct card_info *ci)
+{
+	int r = card_status(o->home, ci);
+
+	if (r == -ENODEV) {
+		(void)card_release(o->home);
+		fprintf(stderr, "heads card: no OpenPGP card (insert the USB security dongle)\n");
+		return CARD_EXIT_NO_CARD;
+	}
+	if (r < 0) {
+		(void)card_release(o->home);
+		fprintf(stderr, "heads card: cannot read the card: %s\n", strerror(-r));
+		return HEADS_EXIT_FAIL;
+	}
+	return 0;
+}
+
+static int rom_verdict(const struct opts *o, const struct card_info *ci)
+{
+	enum card_rom_match m;
+	int r = card_check_rom_key(ci, o->keyring, &m);
+
+	if (r < 0) {
+		fprintf(stderr, "heads card: cannot read the ROM keyring %s: %s\n", o->keyring,
+			strerror(-r));
+		return HEADS_EXIT_FAIL;
+	}
+	printf("dongle key: %s\n", card_rom_match_name(m));
+	return m == CARD_ROM_MATCH ? 0 : m == CARD_ROM_NO_CARD ? CARD_EXIT_NO_CARD
+	       : m == CARD_ROM_NOT_PROVISIONED ? CARD_EXIT_NOT_PROVISIONED
+					       : CARD_EXIT_NOT_TRUSTED;
+}
+
+static int do_status(int argc, char **argv)
+{
+	struct opts o;
+	struct card_info ci;
+	int r = parse("status", argc, argv, &o), rc;
+
+	if (r)
+		return r < 0 ? HEADS_EXIT_OK : r;
+	rc = status_or_exit(&o, &ci);
+	if (rc == CARD_EXIT_NO_CARD && o.keyring)
+		printf("dongle key: %s\n", card_rom_match_name(CARD_ROM_NO_CARD));
+	if (rc)
+		return rc;
+	print_status(&ci);
+	rc = o.keyring ? rom_verdict(&o, &ci) : 0;
+	r = card_release(o.home);
+	return r < 0 && !rc ? HEADS_EXIT_FAIL : rc;
+}
+
+static int do_check_rom_key(int argc, char **argv)
+{
+	struct opts o;
+	struct card_info ci;
+	int r = parse("check-rom-key", argc, argv, &o), rc;
+
+	if (r)
+		return r < 0 ? HEADS_EXIT_OK : r;
+	if (!o.keyring)
+		return cmd_usage_error("card", "check-rom-key: --keyring DIR is required");
+	rc = status_or_exit(&o, &ci);
+	if (rc == CARD_EXIT_NO_CARD)
+		printf("dongle key: %s\n", card_rom_match_name(CARD_ROM_NO_CARD));
+	if (rc)
+		return rc;
+	rc = rom_verdict(&o, &ci);
+	r = card_release(o.home);
+	return r < 0 && !rc ? HEADS_EXIT_FAIL : rc;
+}
+
+extern const struct heads_command cmd_boot;
+
+static int do_sign_boot(int argc, char **argv)
+{
+	struct opts o;
+	struct card_info ci;
+	_cleanup_free_ char *key = NULL;
+	_cleanup_free_ char **bargv = NULL;
+	int r = parse("sign-boot", argc, argv, &o), rc, n = 0;
+
+	if (r)
+		return r < 0 ? HEADS_EXIT_OK : r;
+	if (!o.keyring)
+		return cmd_usage_error("card", "sign-boot: --keyring DIR is required");
+	for (int i = o.rest; i < argc; i++)
+		if (streq(argv[i], "--gnupghome") || streq(argv[i], "--key") ||
+		    streq(argv[i], "--keyring") || startswith(argv[i], "--gnupghome=") ||
+		    startswith(argv[i], "--key=") || startswith(argv[i], "--keyring="))
+			return cmd_usage_error("card", "sign-boot: %s is chosen by the card "
+					       "command, not passed to boot sign", argv[i]);
+	rc = status_or_exit(&o, &ci);
+	if (rc)
+		return rc;
+	if (ci.retries[CARD_PW1] == 0) {
+		print_status(&ci);
+		(void)card_release(o.home);
+		fprintf(stderr, "heads card: the card's User PIN is blocked (0 tries left); "
+			"/boot not signed\n");
+		return CARD_EXIT_BLOCKED;
+	}
+	rc = rom_verdict(&o, &ci);
+	if (rc) {
+		(void)card_release(o.home);
+		fprintf(stderr, "heads card: the card's signing key %s is not usable for /boot; "
+			"not signed\n", ci.fpr[0][0] ? ci.fpr[0] : "(none)");
+		return rc;
+	}
+	printf("User PIN tries left: %d\n", ci.retries[CARD_PW1]);
+	fflush(stdout);
+	key = xasprintf("%s!", ci.fpr[0]);
+	bargv = xcalloc((size_t)(argc - o.rest) + 10, sizeof(char *));
+	bargv[n++] = "boot";
+	bargv[n++] = "sign";
+	bargv[n++] = "--keyring";
+	bargv[n++] = (char *)o.keyring;
+	bargv[n++] = "--key";
+	bargv[n++] = key;
+	if (o.home) {
+		bargv[n++] = "--gnupghome";
+		bargv[n++] = (char *)o.home;
+	}
+	for (int i = o.rest; i < argc; i++)
+		bargv[n++] = argv[i];
+	bargv[n] = NULL;
+	rc = cmd_boot.run(n, bargv);
+	r = card_release(o.home);
+	if (rc != HEADS_EXIT_OK) {
+		struct card_info after;
+		/* how many tries are left now: read again, in a new session */
+		if (card_status(o.home, &after) == 0) {
+			printf("User PIN tries left: %d\n", after.retries[CARD_PW1]);
+			if (after.retries[CARD_PW1] == 0) {
+				print_status(&after);
+				rc = CARD_EXIT_BLOCKED;
+			}
+		}
+		(void)card_release(o.home);
+		return rc;
+	}
+	return r < 0 ? HEADS_EXIT_FAIL : rc;
+}
+
+static const struct heads_subcommand subs[] = {
+	{"status", "serial, cardholder, keys and PIN retry counters of the card", do_status},
+	{"check-rom-key", "is the card's signing key in the ROM keyring", do_check_rom_key},
+	{"sign-boot", "sign /boot with the card (heads boot sign with its key)", do_sign_boot},
+	{},
+};
+
+static int run(int argc, char **argv);
+const struct heads_command cmd_card = {
+	.name = "card",
+	.summary = "the owner's OpenPGP card: status, sign /boot, keys, PINs",
+	.usage = usage,
+	.run = run,
+};
+
+static int run(int argc, char **argv)
+{
+	return cmd_run_sub(&cmd_card, subs, argc, argv);
+}

@@ -1,0 +1,677 @@
+/* card.c - the owner's OpenPGP card through GPGME, gpg-agent and scdaemon. */
+#include "gpg/card.h"
+#include "boot/sig.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gpgme.h>
+
+extern char **environ;
+
+void card_info_init(struct card_info *ci)
+{
+	memset(ci, 0, sizeof(*ci));
+	for (size_t i = 0; i < 3; i++)
+		ci->retries[i] = -1;
+}
+
+/* ---- status lines ------------------------------------------------------ */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-unescape src (Assuan) into dst (size n): control bytes become
+ * '?', output truncated to n-1. -EINVAL on a broken escape. */
+static int unescape(const char *src, char *dst, size_t n)
+{
+	size_t o = 0;
+
+	for (const char *p = src; *p; p++) {
+		int c = (unsigned char)*p;
+		if (c == '%') {
+			int h, l;
+			if ((h = hexval(p[1])) < 0 || (l = hexval(p[2])) < 0)
+				return -EINVAL;
+			c = h << 4 | l;
+			p += 2;
+		}
+		if (c < 0x20 || c == 0x7f)
+			c = '?';
+		if (o + 1 < n)
+			dst[o++] = (char)c;
+	}
+	dst[o] = '\0';
+	return 0;
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (hexval(s[i]) < 0)
+			return false;
+	return true;
+}
+
+/* The next space-separated token of *p (at most max-1 bytes, longer is
+ * -EINVAL); *p moves past it. 0 if there is none. */
+static int token(const char **p, char *out, size_t max)
+{
+	const char *s = *p, *e;
+	size_t n;
+
+	while (*s == ' ')
+		s++;
+	e = s;
+	while (*e && *e != ' ')
+		e++;
+	n = (size_t)(e - s);
+	if (n >= max)
+		return -EINVAL;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	*p = e;
+	return n ? 1 : 0;
+}
+
+static int parse_ulong(const char *s, unsigned long max, unsigned long *ret)
+{
+	unsigned long v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > max)
+			return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
+/* ISO 7816 name "Surname<<Given<Names" -> "Given Names Surname". */
+static void display_name(const char *iso, char *out, size_t n)
+{
+	const char *sep = strstr(iso, "<<");
+	char buf[80];
+	size_t o = 0;
+
+	if (sep)
+		snprintf(buf, sizeof(buf), "%s %.*s", sep + 2, (int)(sep - iso), iso);
+	else
+		snprintf(buf, sizeof(buf), "%s", iso);
+	for (const char *p = buf; *p && o + 1 < n; p++)
+		out[o++] = *p == '<' ? ' ' : *p;
+	out[o] = '\0';
+	while (o && out[o - 1] == ' ')
+		out[--o] = '\0';
+}
+
+int card_parse_status(struct card_info *ci, const char *kw, const char *args)
+{
+	char t[CARD_STATUS_LINE_MAX];
+	const char *p = args ? args : "";
+	unsigned long v;
+
+	if (strlen(p) >= CARD_STATUS_LINE_MAX)
+		return -EINVAL;
+	if (streq(kw, "SERIALNO")) {
+		if (token(&p, t, sizeof(t)) != 1 || strlen(t) != 32 || !is_hex(t, 32))
+			return -EINVAL;
+		memcpy(ci->aid, t, 33);
+		if (strncasecmp(t, "D27600012401", 12) == 0) {
+			snprintf(ci->version, sizeof(ci->version), "%lu.%lu",
+				 strtoul((char[]){t[12], t[13], 0}, NULL, 16),
+				 strtoul((char[]){t[14], t[15], 0}, NULL, 16));
+			memcpy(ci->serial, t + 20, 8);
+			ci->serial[8] = '\0';
+		}
+		return 0;
+	}
+	if (streq(kw, "MANUFACTURER")) {
+		if (token(&p, t, sizeof(t)) != 1 || parse_ulong(t, 0xffff, &v) < 0)
+			return -EINVAL;
+		while (*p == ' ')
+			p++;
+		return unescape(p, ci->manufacturer, sizeof(ci->manufacturer));
+	}
+	if (streq(kw, "DISP-NAME")) {
+		char iso[80];
+		int r = unescape(p, iso, sizeof(iso));
+		if (r < 0)
+			return r;
+		display_name(iso, ci->name, sizeof(ci->name));
+		return 0;
+	}
+	if (streq(kw, "KEY-FPR") || streq(kw, "KEY-ATTR")) {
+		bool fpr = kw[4] == 'F';
+		if (token(&p, t, sizeof(t)) != 1 || parse_ulong(t, 3, &v) < 0 || v < 1)
+			return -EINVAL;
+		if (fpr) {
+			if (token(&p, t, sizeof(t)) != 1 || strlen(t) != 40 || !is_hex(t, 40))
+				return -EINVAL;
+			for (size_t i = 0; i < 40; i++)
+				ci->fpr[v - 1][i] = (char)(t[i] >= 'a' ? t[i] - 32 : t[i]);
+			ci->fpr[v - 1][40] = '\0';
+			return 0;
+		}
+		/* "KEY-ATTR n algo-id name ...": the name is the third token */
+		if (token(&p, t, sizeof(t)) != 1 || token(&p, t, sizeof(t)) != 1 ||
+		    strlen(t) >= sizeof(ci->algo[0]))
+			return -EINVAL;
+		for (const char *c = t; *c; c++)
+			if (!(*c >= 'a' && *c <= 'z') && !(*c >= '0' && *c <= '9'))
+				return -EINVAL;
+		snprintf(ci->algo[v - 1], sizeof(ci->algo[0]), "%s", t);
+		return 0;
+	}
+	if (streq(kw, "CHV-STATUS")) {
+		/* "+F+L1+L2+L3+C1+C2+C3" (or space separated): "signature PIN cached"
+		 * flag, maximum lengths, retry counters */
+		unsigned long f[7];
+		size_t n = 0;
+		char *s;
+		if (token(&p, t, sizeof(t)) != 1)
+			return -EINVAL;
+		for (s = t; *s; s++)
+			if (*s == '+')
+				*s = ' ';
+		p = t;
+		while (n < 7 && token(&p, (char[16]){0}, 16) == 1)
+			n++;
+		if (n != 7)
+			return -EINVAL;
+		p = t;
+		for (size_t i = 0; i < 7; i++) {
+			char num[16];
+			if (token(&p, num, sizeof(num)) != 1 ||
+			    (num[0] == '-' ? (f[i] = 0, 0) : parse_ulong(num, 255, &f[i])) < 0)
+				return -EINVAL;
+		}
+		if (token(&p, (char[16]){0}, 16) != 0)
+			return -EINVAL;
+		ci->forcesig = f[0] == 0; /* the first field says "PIN cached" */
+		for (size_t i = 0; i < 3; i++)
+			ci->retries[i] = (int)f[4 + i];
+		return 0;
+	}
+	if (streq(kw, "SIG-COUNTER")) {
+		if (token(&p, t, sizeof(t)) != 1 || parse_ulong(t, 0xffffff, &v) < 0)
+			return -EINVAL;
+		ci->sig_count = v;
+		return 0;
+	}
+	return 0;
+}
+
+/* ---- the agent over Assuan --------------------------------------------- */
+
+struct learn {
+	struct card_info *ci;
+	int bad;
+};
+
+static void status_cb(void *ud, const char *kw, const char *args)
+{
+	struct learn *l = ud;
+	if (card_parse_status(l->ci, kw, args) < 0) {
+		log_warn("card: malformed status line from the agent: %s", kw);
+		l->bad++;
+	}
+}
+
+static int launch_agent(const char *home)
+{
+	char *argv[] = {"gpgconf", "--homedir", (char *)home, "--launch", "gpg-agent", NULL};
+	char *argv_default[] = {"gpgconf", "--launch", "gpg-agent", NULL};
+	pid_t pid;
+	int st = 0, r;
+
+	r = posix_spawnp(&pid, "gpgconf", NULL, NULL, home ? argv : argv_default, environ);
+	if (r)
+		return log_error_errno(-r, "cannot run gpgconf");
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return log_error_errno(-EIO, "gpgconf --launch gpg-agent failed");
+	return 0;
+}
+
+static bool no_card_error(unsigned e)
+{
+	switch (gpg_err_code(e)) {
+	case GPG_ERR_CARD_NOT_PRESENT:
+	case GPG_ERR_CARD_REMOVED:
+	case GPG_ERR_ENODEV:
+	case GPG_ERR_NOT_SUPPORTED: /* a card without an OpenPGP application */
+	case GPG_ERR_NO_SCDAEMON:
+	case GPG_ERR_CARD:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* One agent command; its ERR mapped (no card: -ENODEV). */
+static int agent_cmd(const char *home, const char *cmd, struct learn *l)
+{
+	unsigned err = 0;
+	int r = sig_agent_transact(home, cmd, l ? status_cb : NULL, l, &err);
+
+	if (r < 0)
+		return log_error_errno(r, "gpg-agent (%s)", cmd);
+	if (err && no_card_error(err)) {
+		log_info("no OpenPGP card: %s", gpgme_strerror(err));
+		return -ENODEV;
+	}
+	if (err)
+		return log_error_errno(-EIO, "card (%s): %s", cmd, gpgme_strerror(err));
+	return 0;
+}
+
+int card_status(const char *home, struct card_info *ci)
+{
+	static const char *const cmds[] = {
+		"SCD SERIALNO openpgp",
+		"LEARN --sendinfo --force", /* writes the stubs of the card's keys too */
+		"SCD GETATTR DISP-NAME", "SCD GETATTR KEY-FPR", "SCD GETATTR KEY-ATTR",
+		"SCD GETATTR CHV-STATUS",
+	};
+	_cleanup_free_ char *sock = sig_agent_socket(home);
+	struct learn l = {.ci = ci};
+	int r = 0;
+
+	card_info_init(ci);
+	if (!sock)
+		return -errno;
+	if (access(sock, F_OK) < 0)
+		r = launch_agent(home);
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(cmds); i++)
+		r = agent_cmd(home, cmds[i], &l);
+	if (r == 0 && (l.bad || !ci->aid[0]))
+		r = log_error_errno(-EIO, "card: the agent's answers are malformed");
+	return r;
+}
+
+int card_release(const char *home)
+{
+	_cleanup_free_ char *sock = sig_agent_socket(home);
+	unsigned err = 0;
+	int r;
+
+	if (!sock || access(sock, F_OK) < 0)
+		return 0; /* no agent: no card session */
+	r = sig_agent_transact(home, "KILLAGENT", NULL, NULL, &err);
+	if (r == -ECONNREFUSED || r == -ENOENT)
+		return 0; /* a stale socket: the agent is gone */
+	if (r < 0)
+		return log_error_errno(r, "cannot stop gpg-agent");
+	if (err)
+		return log_error_errno(-EIO, "gpg-agent refused to stop: %s", gpgme_strerror(err));
+	/* wait for the socket to go: the next user gets a fresh agent */
+	for (int i = 0; i < 250 && access(sock, F_OK) == 0; i++)
+		usleep(20000);
+	return 0;
+}
+
+/* ---- the ROM keyring --------------------------------------------------- */
+
+const char *card_rom_match_name(enum card_rom_match m)
+{
+	switch (m) {
+	case CARD_ROM_MATCH: return "MATCHES";
+	case CARD_ROM_NO_CARD: return "NO DONGLE";
+	case CARD_ROM_NOT_PROVISIONED: return "NOT PROVISIONED";
+	case CARD_ROM_NOT_TRUSTED: return "NOT ROM-TRUSTED";
+	}
+	return "?";
+}
+
+int card_check_rom_key(const struct card_info *ci, const char *keyring, enum card_rom_match *ret)
+{
+	gpgme_ctx_t ctx = NULL;
+	gpgme_key_t k = NULL;
+	gpgme_error_t e;
+	bool found = false;
+	int r;
+
+	if (!ci || !ci->aid[0]) {
+		*ret = CARD_ROM_NO_CARD;
+		return 0;
+	}
+	if (!ci->fpr[0][0]) {
+		*ret = CARD_ROM_NOT_PROVISIONED;
+		return 0;
+	}
+	r = sig_gpgme_new(keyring, &ctx);
+	if (r < 0)
+		return r;
+	/* every key of the keyring, each subkey compared: no pattern
+	 * matching by gpg decides what "the same key" is */
+	e = gpgme_op_keylist_start(ctx, NULL, 0);
+	if (e) {
+		gpgme_release(ctx);
+		return log_error_errno(-EIO, "cannot list the ROM keyring %s: %s", keyring,
+				       gpgme_strerror(e));
+	}
+	while (!found && !(e = gpgme_op_keylist_next(ctx, &k))) {
+		for (gpgme_subkey_t s = k->subkeys; s && !found; s = s->next)
+			found = s->fpr && strcasecmp(s->fpr, ci->fpr[0]) == 0 && s->can_sign &&
+				!s->revoked && !s->expired && !s->disabled && !s->invalid;
+		gpgme_key_unref(k);
+	}
+	gpgme_op_keylist_end(ctx);
+	gpgme_release(ctx);
+	if (!found && gpgme_err_code(e) != GPG_ERR_EOF)
+		return log_error_errno(-EIO, "cannot list the ROM keyring %s: %s", keyring,
+				       gpgme_strerror(e));
+	*ret = found ? CARD_ROM_MATCH : CARD_ROM_NOT_TRUSTED;
+	return 0;
+}
+
+/* ---- gpg's card editor ------------------------------------------------- */
+
+#define EDIT_MAX_ANSWERS 64
+
+/* One answer: for the next prompt named kw (in order among the answers
+ * with that kw), text or a secret. */
+struct answer {
+	const char *kw;
+	const char *text;
+	const struct secret *pin;
+	bool used;
+};
+
+struct edit {
+	struct answer *a;
+	size_t n;
+	int answers;
+	int err;             /* first failure seen */
+	bool bad_pin;        /* the card refused a PIN: stop answering */
+	char created[41];    /* KEY_CREATED fingerprint */
+};
+
+static gpgme_error_t edit_cb(void *opaque, const char *status, const char *args, int fd)
+{
+	struct edit *ed = opaque;
+
+	if (streq(status, "SC_OP_FAILURE")) {
+		/* 2: bad PIN; 3: PIN blocked (gpg 2.2's card-util codes) */
+		ed->bad_pin = true;
+		if (!ed->err)
+			ed->err = args && (streq(args, "2") || streq(args, "3")) ? -EACCES : -EIO;
+		return 0;
+	}
+	if (streq(status, "KEY_CREATED") && args) {
+		const char *sp = strchr(args, ' ');
+		if (sp && strlen(sp + 1) == 40 && is_hex(sp + 1, 40))
+			memcpy(ed->created, sp + 1, 41);
+		return 0;
+	}
+	if (streq(status, "KEY_NOT_CREATED") || streq(status, "ERROR")) {
+		if (!ed->err)
+			ed->err = -EIO;
+		log_debug("card edit: %s %s", status, args ? args : "");
+		return 0;
+	}
+	if (fd < 0 || !startswith(status, "GET_"))
+		return 0;
+	if (ed->bad_pin) /* never guess on: end the session */
+		return gpgme_error(GPG_ERR_CANCELED);
+	if (++ed->answers > EDIT_MAX_ANSWERS) {
+		ed->err = log_error_errno(-EPROTO, "card edit: too many prompts");
+		return gpgme_error(GPG_ERR_CANCELED);
+	}
+	for (size_t i = 0; i < ed->n; i++) {
+		struct answer *a = &ed->a[i];
+		if (a->used || !streq(a->kw, args ? args : ""))
+			continue;
+		a->used = true;
+		if (a->pin) {
+			if (memchr(a->pin->data, '\n', a->pin->len) ||
+			    gpgme_io_writen(fd, a->pin->data, a->pin->len) < 0)
+				return gpgme_error(GPG_ERR_CANCELED);
+		} else if (gpgme_io_writen(fd, a->text, strlen(a->text)) < 0) {
+			return gpgme_error(GPG_ERR_CANCELED);
+		}
+		return gpgme_io_writen(fd, "\n", 1) < 0 ? gpgme_error(GPG_ERR_CANCELED) : 0;
+	}
+	/* a prompt this operation does not expect: never answer blindly */
+	if (!ed->err)
+		ed->err = log_error_errno(-EPROTO, "card edit: unexpected prompt %s %s", status,
+					  args ? args : "");
+	return gpgme_error(GPG_ERR_CANCELED);
+}
+
+/* Run gpg --card-edit (key NULL) or --edit-key fpr with these answers. */
+static int edit_run(const char *home, const char *fpr, struct answer *a, size_t n,
+		    struct edit *ed)
+{
+	gpgme_ctx_t ctx = NULL;
+	gpgme_key_t key = NULL;
+	gpgme_data_t out = NULL;
+	gpgme_error_t e;
+	int r;
+
+	memset(ed, 0, sizeof(*ed));
+	ed->a = a;
+	ed->n = n;
+	r = sig_gpgme_new(home, &ctx);
+	if (r < 0)
+		return r;
+	e = gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);
+	if (!e && fpr)
+		e = gpgme_get_key(ctx, fpr, &key, 1);
+	if (!e)
+		e = gpgme_data_new(&out);
+	if (e) {
+		r = log_error_errno(-EIO, "card edit: %s", gpgme_strerror(e));
+		goto out;
+	}
+	e = gpgme_op_interact(ctx, key, fpr ? 0 : GPGME_INTERACT_CARD, edit_cb, ed, out);
+	if (ed->err)
+		r = ed->err;
+	else if (e)
+		r = log_error_errno(-EIO, "card edit: %s", gpgme_strerror(e));
+	else
+		r = 0;
+	if (r == -EACCES)
+		log_error("the card refused the PIN");
+out:
+	gpgme_data_release(out);
+	if (key)
+		gpgme_key_unref(key);
+	gpgme_release(ctx);
+	return r;
+}
+
+#define TEXT(k, t) ((struct answer){.kw = (k), .text = (t)})
+#define PIN(s) ((struct answer){.kw = "passphrase.enter", .pin = (s)})
+
+int card_factory_reset(const char *home)
+{
+	struct answer a[] = {
+		TEXT("cardedit.prompt", "admin"), TEXT("cardedit.prompt", "factory-reset"),
+		TEXT("cardedit.factory-reset.proceed", "y"),
+		TEXT("cardedit.factory-reset.really", "yes"), TEXT("cardedit.prompt", "quit"),
+	};
+	struct edit ed;
+	int r = edit_run(home, NULL, a, ARRAY_SIZE(a), &ed);
+	int q = card_release(home);
+	return r < 0 ? r : q;
+}
+
+int card_passwd(const char *home, enum card_pin which, const struct secret *old,
+		const struct secret *new)
+{
+	const char *item = which == CARD_PW1 ? "1" : which == CARD_RC ? "2" : "3";
+	struct answer a[] = {
+		TEXT("cardedit.prompt", "admin"), TEXT("cardedit.prompt", "passwd"),
+		TEXT("cardutil.change_pin.menu", item), PIN(old), PIN(new), PIN(new),
+		TEXT("cardutil.change_pin.menu", "q"), TEXT("cardedit.prompt", "quit"),
+	};
+	struct edit ed;
+	int r = edit_run(home, NULL, a, ARRAY_SIZE(a), &ed);
+	int q = card_release(home);
+
+	if (r == 0 && !a[5].used)
+		r = log_error_errno(-EIO, "card: the PIN was not changed");
+	return r < 0 ? r : q;
+}
+
+static bool name_ok(const char *s)
+{
+	if (!s || !*s || strlen(s) > 38)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == ' ' || *s == '-'))
+			return false;
+	return true;
+}
+
+int card_set_name(const char *home, const char *surname, const char *given,
+		  const struct secret *admin)
+{
+	struct answer a[] = {
+		TEXT("cardedit.prompt", "admin"), TEXT("cardedit.prompt", "name"),
+		TEXT("keygen.smartcard.surname", surname),
+		TEXT("keygen.smartcard.givenname", given), PIN(admin),
+		TEXT("cardedit.prompt", "quit"),
+	};
+	struct edit ed;
+	int r, q;
+
+	if (!name_ok(surname) || !name_ok(given) || strlen(surname) + strlen(given) > 37)
+		return log_error_errno(-EINVAL, "cardholder name: letters, space and '-' only, "
+				       "39 characters at most");
+	r = edit_run(home, NULL, a, ARRAY_SIZE(a), &ed);
+	q = card_release(home);
+	return r < 0 ? r : q;
+}
+
+/* key-attr: the three slots to one algorithm ("rsa2048".."rsa4096":
+ * RSA of that size; "ed25519": ed25519, cv25519, ed25519). Each slot
+ * change asks the Admin PIN (scdaemon reselects the application). */
+static int set_key_attr(const char *home, const char *algo, const struct secret *admin)
+{
+	bool ecc = streq(algo, "ed25519");
+	const char *bits = ecc ? NULL : algo + 3;
+	struct answer a[] = {
+		TEXT("cardedit.prompt", "admin"), TEXT("cardedit.prompt", "key-attr"),
+		TEXT("cardedit.genkeys.algo", ecc ? "2" : "1"),
+		ecc ? TEXT("keygen.curve", "1") : TEXT("cardedit.genkeys.size", bits),
+		PIN(admin),
+		TEXT("cardedit.genkeys.algo", ecc ? "2" : "1"),
+		ecc ? TEXT("keygen.curve", "1") : TEXT("cardedit.genkeys.size", bits),
+		PIN(admin),
+		TEXT("cardedit.genkeys.algo", ecc ? "2" : "1"),
+		ecc ? TEXT("keygen.curve", "1") : TEXT("cardedit.genkeys.size", bits),
+		PIN(admin),
+		TEXT("cardedit.prompt", "quit"),
+	};
+	struct edit ed;
+	int r = edit_run(home, NULL, a, ARRAY_SIZE(a), &ed);
+	int q = card_release(home);
+	return r < 0 ? r : q;
+}
+
+static bool algo_ok(const char *a)
+{
+	return streq(a, "rsa2048") || streq(a, "rsa3072") || streq(a, "rsa4096") ||
+	       streq(a, "ed25519");
+}
+
+static bool uid_part_ok(const char *s, size_t max)
+{
+	if (!s || strlen(s) > max)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '<' || *s == '>' || *s == '(' ||
+		    *s == ')')
+			return false;
+	return true;
+}
+
+int card_generate(const char *home, const struct card_keygen *g, const struct secret *pin,
+		  const struct secret *admin, char ret_fpr[41])
+{
+	struct card_info ci;
+	struct edit ed;
+	bool keys;
+	int r;
+
+	if (!algo_ok(g->algo))
+		return log_error_errno(-EINVAL, "card: unsupported algorithm %s", g->algo);
+	if (!uid_part_ok(g->name, 64) || strlen(g->name) < 5 || !uid_part_ok(g->email, 64) ||
+	    !strchr(g->email, '@') || !uid_part_ok(g->comment ? g->comment : "", 60))
+		return log_error_errno(-EINVAL, "card: the user id needs a name (5 characters "
+				       "or more), an email with '@' and an optional comment, "
+				       "without <>() or control characters");
+	r = card_status(home, &ci);
+	if (r < 0) {
+		(void)card_release(home);
+		return r;
+	}
+	keys = ci.fpr[0][0] || ci.fpr[1][0] || ci.fpr[2][0];
+	r = card_release(home);
+	if (r < 0)
+		return r;
+	if (!(streq(ci.algo[0], g->algo) &&
+	      streq(ci.algo[1], streq(g->algo, "ed25519") ? "cv25519" : g->algo) &&
+	      streq(ci.algo[2], g->algo))) {
+		r = set_key_attr(home, g->algo, admin);
+		if (r < 0)
+			return r;
+		r = card_status(home, &ci);
+		(void)card_release(home);
+		if (r < 0)
+			return r;
+	}
+	{
+		/* gpg 2.2 asks, in this order: with the signature PIN forced
+		 * (the default), the Admin PIN (to lift it during generation)
+		 * then the User PIN; otherwise the User PIN then the Admin PIN;
+		 * then the User PIN for the self-signature (measured against
+		 * gpg 2.2.40 and the model; a PIN the card refuses stops the
+		 * session at once, costing one try) */
+		const struct secret *first = ci.forcesig ? admin : pin;
+		const struct secret *second = ci.forcesig ? pin : admin;
+		struct answer a[] = {
+			TEXT("cardedit.prompt", "admin"), TEXT("cardedit.prompt", "generate"),
+			TEXT("cardedit.genkeys.backup_enc", "n"),
+			TEXT("cardedit.genkeys.replace_keys", keys ? "y" : "n"),
+			PIN(first), PIN(second),
+			TEXT("keygen.valid", "0"), TEXT("keygen.name", g->name),
+			TEXT("keygen.email", g->email),
+			TEXT("keygen.comment", g->comment ? g->comment : ""),
+			PIN(pin), TEXT("cardedit.prompt", "quit"),
+		};
+		r = edit_run(home, NULL, a, ARRAY_SIZE(a), &ed);
+	}
+	{
+		int q = card_release(home);
+		if (r == 0 && q < 0)
+			r = q;
+	}
+	if (r == 0 && !ed.created[0])
+		r = log_error_errno(-EIO, "card: no key was created");
+	if (r == 0 && ret_fpr)
+		memcpy(ret_fpr, ed.created, 41);
+	return r;
+}

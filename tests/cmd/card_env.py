@@ -1,0 +1,131 @@
+"""A private OpenPGP card for a test: pcscd (foreground) with only the vpcd
+reader on a free port, the card model (tests/devices/openpgp_card.py)
+connected to it, and a private GNUPGHOME configured for the card
+(scdaemon.conf: disable-ccid, so scdaemon talks PC/SC to pcscd;
+gpg-agent.conf: allow-loopback-pinentry).
+
+pcscd 1.9.9 listens on the fixed /run/pcscd/pcscd.comm (no
+PCSCLITE_CSOCK_NAME in the daemon) and allows one instance per machine, so
+a test using a card runs in its own mount namespace with a tmpfs on /run:
+ensure_private_run() re-executes the test under `unshare -m` (root) before
+anything starts, and everything the test starts (pcscd, gpg-agent,
+scdaemon, heads) sees only that namespace's pcscd. Torn down by pid only.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODEL = os.path.join(os.path.dirname(HERE), "devices", "openpgp_card.py")
+_MARK = "HEADS_CARD_TEST_NS"
+
+
+def ensure_private_run():
+    """Re-run this test in a private mount namespace with a tmpfs on /run."""
+    if os.environ.get(_MARK) == str(os.getpid()):
+        return
+    if os.environ.get(_MARK) == "child":
+        os.environ[_MARK] = str(os.getpid())
+        subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run"], check=True)
+        os.makedirs("/run/pcscd")
+        return
+    env = dict(os.environ, **{_MARK: "child"})
+    os.execvpe("unshare", ["unshare", "-m", sys.executable, *sys.argv], env)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class CardEnv:
+    """pcscd + the model + a GnuPG home, under tmp. Keep it across commands;
+    remove_card()/insert_card() pull and plug the card (its state file
+    stays: a real card keeps its keys)."""
+
+    def __init__(self, tmp, serial="00000001"):
+        self.tmp = tmp
+        self.state = os.path.join(tmp, "card.json")
+        self.apdu_log = os.path.join(tmp, "apdu.log")
+        self.serial = serial
+        self.home = os.path.join(tmp, "gnupg")
+        os.makedirs(self.home, mode=0o700, exist_ok=True)
+        with open(os.path.join(self.home, "scdaemon.conf"), "w") as f:
+            f.write("disable-ccid\n")
+        with open(os.path.join(self.home, "gpg-agent.conf"), "w") as f:
+            f.write("allow-loopback-pinentry\n")
+        self.port = free_port()
+        conf = os.path.join(tmp, "reader.conf.d")
+        os.makedirs(conf, exist_ok=True)
+        with open(os.path.join(conf, "vpcd"), "w") as f:
+            f.write('FRIENDLYNAME "Virtual PCD"\n'
+                    "DEVICENAME   /dev/null:0x%X\n"
+                    "LIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so\n"
+                    "CHANNELID    0x%X\n" % (self.port, self.port))
+        self.pcscd_log = open(os.path.join(tmp, "pcscd.log"), "w")
+        self.pcscd = subprocess.Popen(["pcscd", "-f", "-c", conf], stdout=self.pcscd_log,
+                                      stderr=subprocess.STDOUT)
+        self.model = None
+        self._wait_listen()
+        self.insert_card()
+
+    def _wait_listen(self):
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                # that probe counted as a card coming and going: let vpcd settle
+                time.sleep(0.3)
+                return
+            except OSError:
+                if self.pcscd.poll() is not None:
+                    raise RuntimeError("pcscd exited: see %s" % self.pcscd_log.name)
+                time.sleep(0.1)
+        raise RuntimeError("vpcd does not listen on %d" % self.port)
+
+    def insert_card(self):
+        assert self.model is None
+        self.model = subprocess.Popen([sys.executable, MODEL, "--state", self.state,
+                                       "--serial", self.serial, "--log", self.apdu_log,
+                                       "vpcd", "--port", str(self.port)])
+        time.sleep(0.7)  # pcscd polls the reader for a card
+
+    def remove_card(self):
+        self.kill_agent()
+        if self.model:
+            self.model.terminate()
+            self.model.wait(10)
+            self.model = None
+        time.sleep(0.7)
+
+    def kill_agent(self):
+        subprocess.run(["gpgconf", "--homedir", self.home, "--kill", "gpg-agent"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def gpg(self, *args, input=None, check=True):
+        r = subprocess.run(["gpg", "--homedir", self.home, "--batch", "--no-tty", *args],
+                           input=input, capture_output=True,
+                           text=not isinstance(input, bytes), timeout=300)
+        if check and r.returncode != 0:
+            raise AssertionError("gpg %s failed: %s" % (" ".join(args), r.stderr))
+        return r
+
+    def card_json(self):
+        import json
+        with open(self.state) as f:
+            return json.load(f)
+
+    def close(self):
+        self.remove_card()
+        self.pcscd.terminate()
+        try:
+            self.pcscd.wait(10)
+        except subprocess.TimeoutExpired:
+            self.pcscd.kill()
+            self.pcscd.wait()
+        self.pcscd_log.close()
