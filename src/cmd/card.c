@@ -140,7 +140,7 @@ static int parse(const char *sub, int argc, char **argv, struct opts *o)
 }
 
 /* One secret: a line of fd, else the terminal (no echo). */
-__attribute__((unused)) static int get_secret(int fd, const char *prompt, struct secret **ret)
+static int get_secret(int fd, const char *prompt, struct secret **ret)
 {
 	_cleanup_close_ int tty = -1;
 	int r;
@@ -326,10 +326,119 @@ static int do_sign_boot(int argc, char **argv)
 	return r < 0 ? HEADS_EXIT_FAIL : rc;
 }
 
+static int fail(const char *what, int r)
+{
+	if (r == -ENODEV) {
+		fprintf(stderr, "heads card: %s: no OpenPGP card (insert the USB security dongle)\n",
+			what);
+		return CARD_EXIT_NO_CARD;
+	}
+	fprintf(stderr, "heads card: %s failed: %s\n", what,
+		r == -EACCES ? "the card refused the PIN" : r == -EPROTO
+		? "gpg asked something unexpected (see the log)" : strerror(-r));
+	return HEADS_EXIT_FAIL;
+}
+
+static int do_generate(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_secret_ struct secret *pin = NULL, *admin = NULL;
+	char fpr[41];
+	int r = parse("generate", argc, argv, &o);
+
+	if (r)
+		return r < 0 ? HEADS_EXIT_OK : r;
+	if (!o.name || !o.email)
+		return cmd_usage_error("card", "generate: --name and --email are required");
+	if (get_secret(o.pin_fd, "card User PIN: ", &pin) < 0 ||
+	    get_secret(o.admin_fd, "card Admin PIN: ", &admin) < 0)
+		return HEADS_EXIT_FAIL;
+	r = card_generate(o.home, &(struct card_keygen){.algo = o.algo ? o.algo : "rsa2048",
+			  .name = o.name, .email = o.email, .comment = o.comment},
+			  pin, admin, fpr);
+	if (r == -EINVAL)
+		return HEADS_EXIT_USAGE;
+	if (r < 0)
+		return fail("key generation", r);
+	printf("generated on the card: %s\n", fpr);
+	return HEADS_EXIT_OK;
+}
+
+static int do_factory_reset(int argc, char **argv)
+{
+	struct opts o;
+	int r = parse("factory-reset", argc, argv, &o);
+
+	if (r)
+		return r < 0 ? HEADS_EXIT_OK : r;
+	if (!o.yes)
+		return cmd_usage_error("card", "factory-reset erases the card's keys: add --yes");
+	r = card_factory_reset(o.home);
+	if (r < 0)
+		return fail("factory reset", r);
+	printf("the card's OpenPGP application was reset (User PIN 123456, Admin PIN 12345678)\n");
+	return HEADS_EXIT_OK;
+}
+
+static int do_passwd(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_secret_ struct secret *old = NULL, *new = NULL;
+	enum card_pin which;
+	int r = parse("passwd", argc, argv, &o);
+
+	if (r)
+		return r < 0 ? HEADS_EXIT_OK : r;
+	if (o.user + o.admin + o.unblock != 1)
+		return cmd_usage_error("card", "passwd: one of --user, --admin, --unblock");
+	which = o.user ? CARD_PW1 : o.admin ? CARD_PW3 : CARD_RC;
+	if (get_secret(o.old_fd, which == CARD_PW1 ? "current User PIN: " : "Admin PIN: ",
+		       &old) < 0 ||
+	    get_secret(o.new_fd, which == CARD_PW3 ? "new Admin PIN: " : "new User PIN: ",
+		       &new) < 0)
+		return HEADS_EXIT_FAIL;
+	if (new->len < (which == CARD_PW3 ? 8u : 6u) || new->len > 64) {
+		fprintf(stderr, "heads card: the new %s needs %u to 64 characters\n",
+			which == CARD_PW3 ? "Admin PIN" : "User PIN", which == CARD_PW3 ? 8u : 6u);
+		return HEADS_EXIT_USAGE;
+	}
+	r = card_passwd(o.home, which, old, new);
+	if (r < 0)
+		return fail("PIN change", r);
+	printf("%s changed\n", which == CARD_PW3 ? "Admin PIN" : which == CARD_RC
+	       ? "User PIN set and unblocked" : "User PIN");
+	return HEADS_EXIT_OK;
+}
+
+static int do_name(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_secret_ struct secret *admin = NULL;
+	int r = parse("name", argc, argv, &o);
+
+	if (r)
+		return r < 0 ? HEADS_EXIT_OK : r;
+	if (!o.surname || !o.given)
+		return cmd_usage_error("card", "name: --surname and --given are required");
+	if (get_secret(o.admin_fd, "card Admin PIN: ", &admin) < 0)
+		return HEADS_EXIT_FAIL;
+	r = card_set_name(o.home, o.surname, o.given, admin);
+	if (r == -EINVAL)
+		return HEADS_EXIT_USAGE;
+	if (r < 0)
+		return fail("setting the cardholder name", r);
+	printf("cardholder: %s %s\n", o.given, o.surname);
+	return HEADS_EXIT_OK;
+}
+
 static const struct heads_subcommand subs[] = {
 	{"status", "serial, cardholder, keys and PIN retry counters of the card", do_status},
 	{"check-rom-key", "is the card's signing key in the ROM keyring", do_check_rom_key},
 	{"sign-boot", "sign /boot with the card (heads boot sign with its key)", do_sign_boot},
+	{"generate", "generate the keys on the card", do_generate},
+	{"factory-reset", "reset the card's OpenPGP application", do_factory_reset},
+	{"passwd", "change the User or Admin PIN, unblock the User PIN", do_passwd},
+	{"name", "set the cardholder name", do_name},
 	{},
 };
 

@@ -60,40 +60,84 @@ class CardEnv:
             f.write("disable-ccid\n")
         with open(os.path.join(self.home, "gpg-agent.conf"), "w") as f:
             f.write("allow-loopback-pinentry\n")
+        self.pcscd_log = open(os.path.join(tmp, "pcscd.log"), "w")
+        self.model_log = open(os.path.join(tmp, "model.log"), "w")
+        self.model = None
+        for attempt in range(5):
+            # a port free a moment ago can be taken by another process
+            # before vpcd binds it: then pcscd runs without the reader
+            self._start_pcscd()
+            if self._listening():
+                break
+            self._stop_pcscd_only()
+        else:
+            self.close()
+            raise RuntimeError("vpcd never listened: see %s" % self.pcscd_log.name)
+        try:
+            self.insert_card()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start_pcscd(self):
         self.port = free_port()
-        conf = os.path.join(tmp, "reader.conf.d")
+        conf = os.path.join(self.tmp, "reader.conf.d")
         os.makedirs(conf, exist_ok=True)
         with open(os.path.join(conf, "vpcd"), "w") as f:
             f.write('FRIENDLYNAME "Virtual PCD"\n'
                     "DEVICENAME   /dev/null:0x%X\n"
                     "LIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so\n"
                     "CHANNELID    0x%X\n" % (self.port, self.port))
-        self.pcscd_log = open(os.path.join(tmp, "pcscd.log"), "w")
+        # the daemons' output goes to files: a test's stdout is its TAP
+        # stream, which must close when the test ends
         self.pcscd = subprocess.Popen(["pcscd", "-f", "-c", conf], stdout=self.pcscd_log,
-                                      stderr=subprocess.STDOUT)
-        self.model = None
-        self._wait_listen()
-        self.insert_card()
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
-    def _wait_listen(self):
-        for _ in range(100):
+    def _listening(self):
+        for _ in range(50):
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 # that probe counted as a card coming and going: let vpcd settle
                 time.sleep(0.3)
-                return
+                return True
             except OSError:
                 if self.pcscd.poll() is not None:
-                    raise RuntimeError("pcscd exited: see %s" % self.pcscd_log.name)
+                    return False
                 time.sleep(0.1)
-        raise RuntimeError("vpcd does not listen on %d" % self.port)
+        return False
+
+    def _stop_pcscd_only(self):
+        self.pcscd.terminate()
+        try:
+            self.pcscd.wait(10)
+        except subprocess.TimeoutExpired:
+            self.pcscd.kill()
+            self.pcscd.wait()
 
     def insert_card(self):
         assert self.model is None
+        seen = self._atr_count()
         self.model = subprocess.Popen([sys.executable, MODEL, "--state", self.state,
                                        "--serial", self.serial, "--log", self.apdu_log,
-                                       "vpcd", "--port", str(self.port)])
-        time.sleep(0.7)  # pcscd polls the reader for a card
+                                       "vpcd", "--port", str(self.port)],
+                                      stdout=self.model_log, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL)
+        # pcscd polls the reader, finds the card and reads its ATR: ready
+        for _ in range(100):
+            if self._atr_count() > seen:
+                time.sleep(1)  # pcscd power-cycles a new card before use
+                return
+            if self.model.poll() is not None:
+                raise RuntimeError("the card model exited: see %s" % self.model_log.name)
+            time.sleep(0.1)
+        raise RuntimeError("pcscd did not power the card up")
+
+    def _atr_count(self):
+        try:
+            with open(self.apdu_log) as f:
+                return sum(1 for line in f if line.startswith("> 415452"))
+        except FileNotFoundError:
+            return 0
 
     def remove_card(self):
         self.kill_agent()
@@ -121,11 +165,12 @@ class CardEnv:
             return json.load(f)
 
     def close(self):
-        self.remove_card()
-        self.pcscd.terminate()
         try:
-            self.pcscd.wait(10)
-        except subprocess.TimeoutExpired:
-            self.pcscd.kill()
-            self.pcscd.wait()
+            self.remove_card()
+        finally:
+            self._stop_pcscd()
+
+    def _stop_pcscd(self):
+        self._stop_pcscd_only()
+        self.model_log.close()
         self.pcscd_log.close()

@@ -648,8 +648,10 @@ def serve_vpcd(card, args):
             if len(msg) == 1:
                 if msg[0] == 4:
                     a = atr()
+                    log_apdu(args, b"ATR", a)
                     s.sendall(struct.pack(">H", len(a)) + a)
                 else:
+                    log_apdu(args, {0: b"OFF", 1: b"ON", 2: b"RESET"}.get(msg[0], b"?"), b"")
                     card.reset()          # off, on, reset
                 continue
             r = card.process(msg)

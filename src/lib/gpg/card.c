@@ -15,6 +15,8 @@
 
 extern char **environ;
 
+#define CARD_WAIT_MS 3000
+
 void card_info_init(struct card_info *ci)
 {
 	memset(ci, 0, sizeof(*ci));
@@ -175,10 +177,15 @@ int card_parse_status(struct card_info *ci, const char *kw, const char *args)
 		if (token(&p, t, sizeof(t)) != 1 || token(&p, t, sizeof(t)) != 1 ||
 		    strlen(t) >= sizeof(ci->algo[0]))
 			return -EINVAL;
-		for (const char *c = t; *c; c++)
-			if (!(*c >= 'a' && *c <= 'z') && !(*c >= '0' && *c <= '9'))
+		/* scdaemon 2.2 says "rsa2048", "Ed25519", "Curve25519" */
+		for (char *c = t; *c; c++) {
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+			else if (!(*c >= 'a' && *c <= 'z') && !(*c >= '0' && *c <= '9'))
 				return -EINVAL;
-		snprintf(ci->algo[v - 1], sizeof(ci->algo[0]), "%s", t);
+		}
+		snprintf(ci->algo[v - 1], sizeof(ci->algo[0]), "%s",
+			 streq(t, "curve25519") ? "cv25519" : t);
 		return 0;
 	}
 	if (streq(kw, "CHV-STATUS")) {
@@ -277,7 +284,7 @@ static int agent_cmd(const char *home, const char *cmd, struct learn *l)
 	if (r < 0)
 		return log_error_errno(r, "gpg-agent (%s)", cmd);
 	if (err && no_card_error(err)) {
-		log_info("no OpenPGP card: %s", gpgme_strerror(err));
+		log_debug("no OpenPGP card: %s", gpgme_strerror(err));
 		return -ENODEV;
 	}
 	if (err)
@@ -302,7 +309,17 @@ int card_status(const char *home, struct card_info *ci)
 		return -errno;
 	if (access(sock, F_OK) < 0)
 		r = launch_agent(home);
-	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(cmds); i++)
+	/* A card just plugged in, or a reader the scdaemon of the previous
+	 * session (card_release) has not closed yet, shows as no card for a
+	 * moment: the reference waits up to 2 s for `gpg --card-status` too. */
+	for (int t = 0; r == 0; t++) {
+		r = agent_cmd(home, cmds[0], &l);
+		if (r != -ENODEV || t >= CARD_WAIT_MS / 100)
+			break;
+		r = 0;
+		usleep(100 * 1000);
+	}
+	for (size_t i = 1; r == 0 && i < ARRAY_SIZE(cmds); i++)
 		r = agent_cmd(home, cmds[i], &l);
 	if (r == 0 && (l.bad || !ci->aid[0]))
 		r = log_error_errno(-EIO, "card: the agent's answers are malformed");
@@ -324,9 +341,23 @@ int card_release(const char *home)
 		return log_error_errno(r, "cannot stop gpg-agent");
 	if (err)
 		return log_error_errno(-EIO, "gpg-agent refused to stop: %s", gpgme_strerror(err));
-	/* wait for the socket to go: the next user gets a fresh agent */
-	for (int i = 0; i < 250 && access(sock, F_OK) == 0; i++)
-		usleep(20000);
+	/* Wait for the agent's and its scdaemon's sockets to go (scdaemon
+	 * "--multi-server" listens beside the agent): until scdaemon has
+	 * closed the reader, a new one cannot open it ("Reader Exclusive")
+	 * and the card would look absent. */
+	{
+		_cleanup_free_ char *scd = xstrdup(sock);
+		char *slash = strrchr(scd, '/');
+		_cleanup_free_ char *scdsock = NULL;
+		if (slash)
+			*slash = '\0';
+		scdsock = xasprintf("%s/S.scdaemon", slash ? scd : ".");
+		for (int i = 0; i < 500 && (access(sock, F_OK) == 0 || access(scdsock, F_OK) == 0);
+		     i++)
+			usleep(20000);
+		if (access(sock, F_OK) == 0 || access(scdsock, F_OK) == 0)
+			return log_error_errno(-ETIMEDOUT, "gpg-agent/scdaemon did not stop");
+	}
 	return 0;
 }
 
@@ -395,6 +426,7 @@ struct answer {
 	const char *kw;
 	const char *text;
 	const struct secret *pin;
+	bool optional;       /* a prompt gpg asks only in some states */
 	bool used;
 };
 
@@ -411,6 +443,14 @@ static gpgme_error_t edit_cb(void *opaque, const char *status, const char *args,
 {
 	struct edit *ed = opaque;
 
+	log_debug("card edit: %s %s", status, args && !streq(status, "GET_HIDDEN") ? args : "");
+	if (streq(status, "CARDCTRL") && args && (args[0] == '4' || args[0] == '5')) {
+		/* 4: no card, 5: no reader (gpg's status codes) */
+		if (!ed->err)
+			ed->err = -ENODEV;
+		ed->bad_pin = true; /* answer nothing more */
+		return 0;
+	}
 	if (streq(status, "SC_OP_FAILURE")) {
 		/* 2: bad PIN; 3: PIN blocked (gpg 2.2's card-util codes) */
 		ed->bad_pin = true;
@@ -459,9 +499,8 @@ static gpgme_error_t edit_cb(void *opaque, const char *status, const char *args,
 	return gpgme_error(GPG_ERR_CANCELED);
 }
 
-/* Run gpg --card-edit (key NULL) or --edit-key fpr with these answers. */
-static int edit_run(const char *home, const char *fpr, struct answer *a, size_t n,
-		    struct edit *ed)
+static int edit_run_now(const char *home, const char *fpr, struct answer *a, size_t n,
+			struct edit *ed)
 {
 	gpgme_ctx_t ctx = NULL;
 	gpgme_key_t key = NULL;
@@ -491,6 +530,11 @@ static int edit_run(const char *home, const char *fpr, struct answer *a, size_t 
 		r = log_error_errno(-EIO, "card edit: %s", gpgme_strerror(e));
 	else
 		r = 0;
+	/* every answer the operation needs was asked for: else gpg took
+	 * another path than the one this operation means */
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (!a[i].used && !a[i].optional)
+			r = log_error_errno(-EPROTO, "card edit: gpg never asked %s", a[i].kw);
 	if (r == -EACCES)
 		log_error("the card refused the PIN");
 out:
@@ -499,6 +543,20 @@ out:
 		gpgme_key_unref(key);
 	gpgme_release(ctx);
 	return r;
+}
+
+/* Run gpg --card-edit (key NULL) or --edit-key fpr with these answers,
+ * in a card session that has seen the card (card_status waits for it). */
+static int edit_run(const char *home, const char *fpr, struct answer *a, size_t n,
+		    struct edit *ed)
+{
+	struct card_info ci;
+	int q = card_status(home, &ci);
+
+	memset(ed, 0, sizeof(*ed));
+	if (q < 0)
+		return q;
+	return edit_run_now(home, fpr, a, n, ed);
 }
 
 #define TEXT(k, t) ((struct answer){.kw = (k), .text = (t)})
@@ -613,7 +671,6 @@ int card_generate(const char *home, const struct card_keygen *g, const struct se
 {
 	struct card_info ci;
 	struct edit ed;
-	bool keys;
 	int r;
 
 	if (!algo_ok(g->algo))
@@ -628,7 +685,6 @@ int card_generate(const char *home, const struct card_keygen *g, const struct se
 		(void)card_release(home);
 		return r;
 	}
-	keys = ci.fpr[0][0] || ci.fpr[1][0] || ci.fpr[2][0];
 	r = card_release(home);
 	if (r < 0)
 		return r;
@@ -655,7 +711,7 @@ int card_generate(const char *home, const struct card_keygen *g, const struct se
 		struct answer a[] = {
 			TEXT("cardedit.prompt", "admin"), TEXT("cardedit.prompt", "generate"),
 			TEXT("cardedit.genkeys.backup_enc", "n"),
-			TEXT("cardedit.genkeys.replace_keys", keys ? "y" : "n"),
+			{.kw = "cardedit.genkeys.replace_keys", .text = "y", .optional = true},
 			PIN(first), PIN(second),
 			TEXT("keygen.valid", "0"), TEXT("keygen.name", g->name),
 			TEXT("keygen.email", g->email),

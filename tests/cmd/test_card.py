@@ -1,0 +1,301 @@
+"""heads card: the owner's OpenPGP card (issue 16) against the card model
+(tests/devices/openpgp_card.py) behind a private pcscd + vsmartcard-vpcd,
+reached by the real gpg-agent and scdaemon (card_env.py)."""
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import card_env  # noqa: E402
+
+card_env.ensure_private_run()
+
+from heads_test import main, run  # noqa: E402
+
+NO_TPM = {"HEADS_TCTI": ""}
+PIN, ADMIN = "123456", "12345678"
+
+
+def populate(boot):
+    os.makedirs(os.path.join(boot, "grub"))
+    with open(os.path.join(boot, "vmlinuz-6.1.0-amd64"), "wb") as f:
+        f.write(os.urandom(50000))
+    with open(os.path.join(boot, "initrd.img-6.1.0-amd64"), "wb") as f:
+        f.write(os.urandom(90000))
+    with open(os.path.join(boot, "grub/grub.cfg"), "w") as f:
+        f.write("menuentry 'Debian' { linux /vmlinuz-6.1.0-amd64 }\n")
+
+
+def listing(boot):
+    """What kexec.sig signs: `sha256sum kexec*.txt` in /boot."""
+    out = b""
+    for n in sorted(n.encode() for n in os.listdir(boot)
+                    if n.startswith("kexec") and n.endswith(".txt")):
+        with open(os.path.join(boot.encode(), n), "rb") as f:
+            out += hashlib.sha256(f.read()).hexdigest().encode() + b"  " + n + b"\n"
+    return out
+
+
+class Fds:
+    """Secrets for heads on pipes (never argv): Fds("123456", ...) -> args."""
+
+    def __init__(self, **secrets):
+        self.fds, self.args = [], []
+        for opt, value in secrets.items():
+            r, w = os.pipe()
+            os.write(w, value.encode() + b"\n")
+            os.close(w)
+            self.fds.append(r)
+            self.args += ["--" + opt.replace("_", "-"), str(r)]
+
+    def close(self):
+        for fd in self.fds:
+            os.close(fd)
+
+
+class CardTest(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="heads-test-card-")
+        self.tmp = self._tmp.name
+        self.addCleanup(self._tmp.cleanup)
+        self.card = card_env.CardEnv(self.tmp)
+        self.addCleanup(self.card.close)
+        self.home = self.card.home
+        self.boot = os.path.join(self.tmp, "boot")
+        populate(self.boot)
+        self.keyring = os.path.join(self.tmp, "romkeys")
+        os.makedirs(self.keyring, mode=0o700)
+
+        self.addCleanup(self.kill_agents)
+
+    def kill_agents(self):
+        for h in (self.home, self.keyring):
+            subprocess.run(["gpgconf", "--homedir", h, "--kill", "all"], capture_output=True)
+
+    def heads(self, *args, expect=0, **secrets):
+        fds = Fds(**secrets)
+        try:
+            r = run("card", args[0], "--gnupghome", self.home, *fds.args, *args[1:],
+                    env=NO_TPM, pass_fds=fds.fds, timeout=300)
+        finally:
+            fds.close()
+        if expect is not None:
+            self.assertEqual(r.returncode, expect, r.stdout + r.stderr)
+        return r
+
+    def status(self, *extra):
+        return self.heads("status", *extra).stdout
+
+    def generate(self, algo="ed25519"):
+        r = self.heads("generate", "--algo", algo, "--name", "Heads Owner",
+                       "--email", "owner@example.org", pin_fd=PIN, admin_fd=ADMIN)
+        fpr = r.stdout.split("generated on the card: ")[1].split()[0]
+        self.assertRegex(fpr, "^[0-9A-F]{40}$")
+        return fpr
+
+    def to_rom(self):
+        """The card's public key into the ROM keyring (as ownership does)."""
+        pub = self.card.gpg("--export", "--armor").stdout
+        self.assertIn("BEGIN PGP PUBLIC KEY BLOCK", pub)
+        subprocess.run(["gpg", "--homedir", self.keyring, "--batch", "--import"],
+                       input=pub, text=True, capture_output=True, check=True)
+
+    def sign_boot(self, pin=PIN, expect=0):
+        fds = Fds(pin_fd=pin)
+        try:
+            r = run("card", "sign-boot", "--gnupghome", self.home, "--keyring", self.keyring,
+                    "--", "--boot", self.boot, "--no-rollback", *fds.args,
+                    env=NO_TPM, pass_fds=fds.fds, timeout=300)
+        finally:
+            fds.close()
+        self.assertEqual(r.returncode, expect, r.stdout + r.stderr)
+        return r
+
+    def gpg_verify_boot(self):
+        """kexec.sig checked by gpg itself over the sha256sum listing."""
+        data = os.path.join(self.tmp, "listing")
+        with open(data, "wb") as f:
+            f.write(listing(self.boot))
+        r = subprocess.run(["gpg", "--homedir", self.keyring, "--batch", "--status-fd", "1",
+                            "--verify", os.path.join(self.boot, "kexec.sig"), data],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("[GNUPG:] GOODSIG", r.stdout)
+        return r.stdout
+
+    def set_forcesig(self, forced):
+        """gpg's own card editor toggles "signature PIN forced" (Admin PIN)."""
+        st = self.card.card_json()
+        if (not st["pw1_multi"]) == forced:
+            return
+        p = subprocess.run(["gpg", "--homedir", self.home, "--no-tty", "--command-fd", "0",
+                            "--status-fd", "2", "--pinentry-mode", "loopback", "--card-edit"],
+                           input="admin\nforcesig\n%s\nquit\n" % ADMIN, text=True,
+                           capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.card.kill_agent()
+        self.assertEqual(self.card.card_json()["pw1_multi"], not forced)
+
+
+class Status(CardTest):
+    def test_fresh_card(self):
+        out = self.status()
+        self.assertIn("card: OpenPGP 3.4, serial 00000001, manufacturer test card", out)
+        self.assertIn("cardholder: [not set]", out)
+        self.assertIn("signature key: [none] (rsa2048)", out)
+        self.assertIn("PIN retry counters: User 3, Reset code 0, Admin 3", out)
+
+    def test_no_card(self):
+        self.card.remove_card()
+        r = self.heads("status", expect=3)
+        self.assertIn("no OpenPGP card", r.stderr)
+        r = self.heads("check-rom-key", "--keyring", self.keyring, expect=3)
+        self.assertIn("dongle key: NO DONGLE", r.stdout)
+        self.card.insert_card()
+        self.assertIn("serial 00000001", self.status())
+
+    def test_not_provisioned(self):
+        r = self.heads("check-rom-key", "--keyring", self.keyring, expect=4)
+        self.assertIn("dongle key: NOT PROVISIONED", r.stdout)
+        r = self.sign_boot(expect=4)
+        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec.sig")))
+
+    def test_name_and_persistence(self):
+        r = self.heads("name", "--surname", "Owner", "--given", "Heads", admin_fd=ADMIN)
+        self.assertIn("cardholder: Heads Owner", r.stdout)
+        # pulled and plugged again: a card keeps what it was given
+        self.card.remove_card()
+        self.card.insert_card()
+        self.assertIn("cardholder: Heads Owner", self.status())
+        r = self.heads("name", "--surname", "Owner$(x)", "--given", "Heads", admin_fd=ADMIN,
+                       expect=2)
+
+
+class Generate(CardTest):
+    def check_generated(self, algo, slots):
+        fpr = self.generate(algo)
+        out = self.status()
+        self.assertIn("signature key: %s (%s)" % (fpr, slots[0]), out)
+        self.assertIn("(%s)" % slots[1], out.split("encryption key: ")[1].splitlines()[0])
+        self.assertIn("(%s)" % slots[2], out.split("authentication key: ")[1].splitlines()[0])
+        self.assertNotIn("[none]", out)
+        # the public key gpg made from the card's answers
+        keys = self.card.gpg("--with-colons", "--list-keys").stdout
+        self.assertIn(fpr, keys)
+        # PIN counters untouched by a generation with the right PINs
+        self.assertIn("User 3, Reset code 0, Admin 3", out)
+        return fpr
+
+    def test_generate_ed25519_sign_boot(self):
+        fpr = self.check_generated("ed25519", ("ed25519", "cv25519", "ed25519"))
+        r = self.heads("check-rom-key", "--keyring", self.keyring, expect=5)
+        self.assertIn("dongle key: NOT ROM-TRUSTED", r.stdout)
+        self.sign_boot(expect=5)
+        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec.sig")))
+        self.to_rom()
+        r = self.heads("status", "--keyring", self.keyring)
+        self.assertIn("dongle key: MATCHES", r.stdout)
+        count = self.card.card_json()["sig_count"]
+        r = self.sign_boot()
+        self.assertIn("signed %s" % self.boot, r.stdout)
+        self.assertIn("User PIN tries left: 3", r.stdout)
+        self.assertEqual(self.card.card_json()["sig_count"], count + 1)
+        self.assertIn(fpr, self.gpg_verify_boot())
+        r = run("boot", "verify", "--boot", self.boot, "--keyring", self.keyring, env=NO_TPM)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # an OS update changes a kernel: verification fails until signed again
+        with open(os.path.join(self.boot, "vmlinuz-6.1.0-amd64"), "ab") as f:
+            f.write(b"update")
+        r = run("boot", "verify", "--boot", self.boot, "--keyring", self.keyring, env=NO_TPM)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.sign_boot()
+        self.gpg_verify_boot()
+
+    def test_generate_rsa2048_sign_boot(self):
+        fpr = self.check_generated("rsa2048", ("rsa2048", "rsa2048", "rsa2048"))
+        self.to_rom()
+        self.sign_boot()
+        self.assertIn(fpr, self.gpg_verify_boot())
+
+    def test_boot_sign_and_card_sign_boot_same_files(self):
+        """sign-boot is `heads boot sign` with the card's key: the same
+        kexec*.txt files, byte for byte, and a kexec.sig over them."""
+        self.generate("ed25519")
+        self.to_rom()
+        self.sign_boot()
+        names = sorted(n for n in os.listdir(self.boot) if n.startswith("kexec"))
+        self.assertEqual(names, ["kexec.sig", "kexec_hashes.txt", "kexec_links.txt",
+                                 "kexec_tree.txt"])
+        with open(os.path.join(self.boot, "kexec_hashes.txt")) as f:
+            hashes = f.read()
+        self.assertIn("./vmlinuz-6.1.0-amd64", hashes)
+
+    def test_factory_reset(self):
+        self.generate("ed25519")
+        r = self.heads("factory-reset", expect=2)
+        r = self.heads("factory-reset", "--yes")
+        out = self.status()
+        self.assertIn("signature key: [none]", out)
+        self.assertIn("PIN retry counters: User 3, Reset code 0, Admin 3", out)
+        self.assertEqual(self.card.card_json()["keys"], [None, None, None])
+        # the default PINs work again: generate anew
+        self.generate("rsa2048")
+
+
+class Pins(CardTest):
+    def setUp(self):
+        super().setUp()
+        self.fpr = self.generate("ed25519")
+        self.to_rom()
+
+    def test_no_pin_cached_between_signings(self):
+        """Even with the card's "signature PIN forced" off (the PIN stays
+        verified on the card for many signatures), a second signing asks
+        for the PIN again: the card session ends after each one."""
+        self.set_forcesig(False)
+        self.assertIn("(signature PIN not forced)", self.status())
+        self.sign_boot()
+        before = open(os.path.join(self.boot, "kexec.sig"), "rb").read()
+        r = self.sign_boot(pin="000000", expect=1)
+        self.assertIn("bad PIN", r.stderr)
+        self.assertIn("User PIN tries left: 2", r.stdout)
+        self.assertEqual(open(os.path.join(self.boot, "kexec.sig"), "rb").read(), before)
+        self.assertEqual(self.card.card_json()["tries"]["pw1"], 2)
+
+    def test_blocked_pin_reported_and_unblocked(self):
+        for left in (2, 1):
+            r = self.sign_boot(pin="000000", expect=1)
+            self.assertIn("User PIN tries left: %d" % left, r.stdout)
+        r = self.sign_boot(pin="000000", expect=6)
+        self.assertIn("User PIN BLOCKED (0 tries left)", r.stdout)
+        self.assertIn("PIN retry counters: User 0, Reset code 0, Admin 3", self.status())
+        # blocked: refused before gpg is asked to sign, the right PIN included
+        r = self.sign_boot(pin=PIN, expect=6)
+        self.assertIn("User PIN is blocked (0 tries left)", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec.sig")))
+        # the Admin PIN sets a new User PIN and unblocks it
+        r = self.heads("passwd", "--unblock", old_fd=ADMIN, new_fd="246810")
+        self.assertIn("User PIN: 3,".replace(": ", " ") if False else "User 3,", self.status())
+        self.sign_boot(pin="246810")
+        self.gpg_verify_boot()
+
+    def test_change_pins(self):
+        self.heads("passwd", "--user", old_fd=PIN, new_fd="112233")
+        self.sign_boot(pin=PIN, expect=1)
+        self.sign_boot(pin="112233")
+        self.heads("passwd", "--admin", old_fd=ADMIN, new_fd="87654321")
+        self.heads("name", "--surname", "Owner", "--given", "Heads", admin_fd=ADMIN, expect=1)
+        self.heads("name", "--surname", "Owner", "--given", "Heads", admin_fd="87654321")
+        out = self.status()
+        self.assertIn("cardholder: Heads Owner", out)
+        # one wrong Admin PIN above, then a right one: back to 3
+        self.assertIn("Admin 3", out)
+        self.heads("passwd", "--user", old_fd="112233", new_fd="123", expect=2)
+
+
+if __name__ == "__main__":
+    main()
