@@ -3,6 +3,7 @@
  * keytocard. The card is reached only through GnuPG (src/lib/gpg/card.h);
  * this file is the command surface. */
 #include "cmd/cmd.h"
+#include "gpg/backup.h"
 #include "gpg/card.h"
 #include "log.h"
 #include "secret.h"
@@ -35,6 +36,8 @@ static const char usage[] =
 	"       heads card passwd        --user|--admin|--unblock [--old-fd FD] [--new-fd FD]\n"
 	"                                [--gnupghome DIR]\n"
 	"       heads card name          --surname S --given G [--admin-fd FD] [--gnupghome DIR]\n"
+	"       heads card sign-backup   --backup FILE --keyring DIR [--backup-pass-fd FD]\n"
+	"                                -- BOOT-SIGN-OPTIONS\n"
 	"\n"
 	"The owner's OpenPGP card (Nitrokey, Librem Key, YubiKey, ...) through\n"
 	"gpg-agent and scdaemon of the GnuPG home (default $GNUPGHOME). After every\n"
@@ -64,6 +67,12 @@ static const char usage[] =
 	"               the Admin PIN; --unblock: set a new User PIN with the Admin\n"
 	"               PIN (old = Admin PIN), which also unblocks it.\n"
 	"name           the cardholder name (Admin PIN).\n"
+	"sign-backup    no card: signs /boot with the key from its encrypted backup\n"
+	"               (as ownership writes it): decrypted with the backup passphrase\n"
+	"               into locked memory, imported into a private GnuPG home for this\n"
+	"               one signing (its signing key must be the ROM keyring's), then\n"
+	"               `heads boot sign` as for sign-boot (the key's passphrase asked\n"
+	"               there, or --pin-fd); the home and its agent are removed after.\n"
 	"\n"
 	"PINs are read one line each from the given descriptors, else asked on the\n"
 	"terminal; they are never arguments or environment.\n"
@@ -73,8 +82,8 @@ static const char usage[] =
 	"blocked.\n";
 
 struct opts {
-	const char *home, *keyring, *algo, *name, *email, *comment, *surname, *given;
-	int pin_fd, admin_fd, old_fd, new_fd;
+	const char *home, *keyring, *algo, *name, *email, *comment, *surname, *given, *backup;
+	int pin_fd, admin_fd, old_fd, new_fd, backup_pass_fd;
 	bool yes, user, admin, unblock;
 	int rest; /* argv index after "--" (sign-boot) */
 };
@@ -98,13 +107,15 @@ static int parse(const char *sub, int argc, char **argv, struct opts *o)
 		{"user", no_argument, NULL, 'u'},
 		{"admin", no_argument, NULL, 'D'},
 		{"unblock", no_argument, NULL, 'U'},
+		{"backup", required_argument, NULL, 'B'},
+		{"backup-pass-fd", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->pin_fd = o->admin_fd = o->old_fd = o->new_fd = -1;
+	o->pin_fd = o->admin_fd = o->old_fd = o->new_fd = o->backup_pass_fd = -1;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -126,6 +137,8 @@ static int parse(const char *sub, int argc, char **argv, struct opts *o)
 		case 'u': o->user = true; break;
 		case 'D': o->admin = true; break;
 		case 'U': o->unblock = true; break;
+		case 'B': o->backup = optarg; break;
+		case 'P': fd = &o->backup_pass_fd; break;
 		case 'h': fputs(usage, stdout); return -1;
 		default:
 			return cmd_usage_error("card", "%s: bad option '%s'", sub, argv[optind - 1]);
@@ -256,24 +269,57 @@ static int do_check_rom_key(int argc, char **argv)
 
 extern const struct heads_command cmd_boot;
 
+/* heads boot sign with these options, in this process (the same flow and
+ * files as the command itself). */
+static int boot_sign(const struct opts *o, const char *home, const char *fpr, int argc,
+		     char **argv)
+{
+	_cleanup_free_ char *key = xasprintf("%s!", fpr);
+	_cleanup_free_ char **bargv = xcalloc((size_t)(argc - o->rest) + 10, sizeof(char *));
+	int n = 0;
+
+	bargv[n++] = "boot";
+	bargv[n++] = "sign";
+	bargv[n++] = "--keyring";
+	bargv[n++] = (char *)o->keyring;
+	bargv[n++] = "--key";
+	bargv[n++] = key;
+	if (home) {
+		bargv[n++] = "--gnupghome";
+		bargv[n++] = (char *)home;
+	}
+	for (int i = o->rest; i < argc; i++)
+		bargv[n++] = argv[i];
+	bargv[n] = NULL;
+	return cmd_boot.run(n, bargv);
+}
+
+static bool reserved_boot_option(int argc, char **argv, int from)
+{
+	for (int i = from; i < argc; i++)
+		if (streq(argv[i], "--gnupghome") || streq(argv[i], "--key") ||
+		    streq(argv[i], "--keyring") || startswith(argv[i], "--gnupghome=") ||
+		    startswith(argv[i], "--key=") || startswith(argv[i], "--keyring=")) {
+			cmd_usage_error("card", "%s is chosen by the card command, not passed to "
+					"boot sign", argv[i]);
+			return true;
+		}
+	return false;
+}
+
+
 static int do_sign_boot(int argc, char **argv)
 {
 	struct opts o;
 	struct card_info ci;
-	_cleanup_free_ char *key = NULL;
-	_cleanup_free_ char **bargv = NULL;
-	int r = parse("sign-boot", argc, argv, &o), rc, n = 0;
+	int r = parse("sign-boot", argc, argv, &o), rc;
 
 	if (r)
 		return r < 0 ? HEADS_EXIT_OK : r;
 	if (!o.keyring)
 		return cmd_usage_error("card", "sign-boot: --keyring DIR is required");
-	for (int i = o.rest; i < argc; i++)
-		if (streq(argv[i], "--gnupghome") || streq(argv[i], "--key") ||
-		    streq(argv[i], "--keyring") || startswith(argv[i], "--gnupghome=") ||
-		    startswith(argv[i], "--key=") || startswith(argv[i], "--keyring="))
-			return cmd_usage_error("card", "sign-boot: %s is chosen by the card "
-					       "command, not passed to boot sign", argv[i]);
+	if (reserved_boot_option(argc, argv, o.rest))
+		return HEADS_EXIT_USAGE;
 	rc = status_or_exit(&o, &ci);
 	if (rc)
 		return rc;
@@ -293,22 +339,7 @@ static int do_sign_boot(int argc, char **argv)
 	}
 	printf("User PIN tries left: %d\n", ci.retries[CARD_PW1]);
 	fflush(stdout);
-	key = xasprintf("%s!", ci.fpr[0]);
-	bargv = xcalloc((size_t)(argc - o.rest) + 10, sizeof(char *));
-	bargv[n++] = "boot";
-	bargv[n++] = "sign";
-	bargv[n++] = "--keyring";
-	bargv[n++] = (char *)o.keyring;
-	bargv[n++] = "--key";
-	bargv[n++] = key;
-	if (o.home) {
-		bargv[n++] = "--gnupghome";
-		bargv[n++] = (char *)o.home;
-	}
-	for (int i = o.rest; i < argc; i++)
-		bargv[n++] = argv[i];
-	bargv[n] = NULL;
-	rc = cmd_boot.run(n, bargv);
+	rc = boot_sign(&o, o.home, ci.fpr[0], argc, argv);
 	r = card_release(o.home);
 	if (rc != HEADS_EXIT_OK) {
 		struct card_info after;
@@ -431,6 +462,50 @@ static int do_name(int argc, char **argv)
 	return HEADS_EXIT_OK;
 }
 
+static int do_sign_backup(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_secret_ struct secret *pass = NULL;
+	char *home = NULL;
+	char fpr[41];
+	bool trusted = false;
+	int r = parse("sign-backup", argc, argv, &o), rc;
+
+	if (r)
+		return r < 0 ? HEADS_EXIT_OK : r;
+	if (!o.keyring || !o.backup)
+		return cmd_usage_error("card", "sign-backup: --backup FILE and --keyring DIR are "
+				       "required");
+	if (reserved_boot_option(argc, argv, o.rest))
+		return HEADS_EXIT_USAGE;
+	if (get_secret(o.backup_pass_fd, "backup passphrase: ", &pass) < 0)
+		return HEADS_EXIT_FAIL;
+	r = gpg_backup_open(o.backup, pass, &home, fpr);
+	secret_free(TAKE_PTR(pass));
+	if (r < 0) {
+		fprintf(stderr, "heads card: %s: %s\n", o.backup,
+			r == -EACCES ? "wrong backup passphrase" : r == -ENOKEY
+			? "no usable secret signing key in it" : r == -EBADMSG
+			? "not an encrypted key backup" : strerror(-r));
+		return HEADS_EXIT_FAIL;
+	}
+	r = card_keyring_has(o.keyring, fpr, &trusted);
+	if (r < 0 || !trusted) {
+		gpg_backup_close(home);
+		if (r == 0) {
+			printf("backup key: NOT ROM-TRUSTED\n");
+			fprintf(stderr, "heads card: the backup's signing key %s is not in the ROM "
+				"keyring; /boot not signed\n", fpr);
+		}
+		return r < 0 ? HEADS_EXIT_FAIL : CARD_EXIT_NOT_TRUSTED;
+	}
+	printf("backup key: %s MATCHES the ROM keyring\n", fpr);
+	fflush(stdout);
+	rc = boot_sign(&o, home, fpr, argc, argv);
+	gpg_backup_close(home);
+	return rc;
+}
+
 static const struct heads_subcommand subs[] = {
 	{"status", "serial, cardholder, keys and PIN retry counters of the card", do_status},
 	{"check-rom-key", "is the card's signing key in the ROM keyring", do_check_rom_key},
@@ -439,6 +514,7 @@ static const struct heads_subcommand subs[] = {
 	{"factory-reset", "reset the card's OpenPGP application", do_factory_reset},
 	{"passwd", "change the User or Admin PIN, unblock the User PIN", do_passwd},
 	{"name", "set the cardholder name", do_name},
+	{"sign-backup", "no card: sign /boot with the key from its encrypted backup", do_sign_backup},
 	{},
 };
 

@@ -37,11 +37,20 @@ def ensure_private_run():
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A free TCP port below the ephemeral range (where outgoing
+    connections of other processes cannot take it meanwhile)."""
+    import random
+    for _ in range(200):
+        p = random.randrange(20000, 32000)
+        s = socket.socket()
+        try:
+            s.bind(("0.0.0.0", p))
+            return p
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port")
 
 
 class CardEnv:
@@ -66,6 +75,8 @@ class CardEnv:
         for attempt in range(5):
             # a port free a moment ago can be taken by another process
             # before vpcd binds it: then pcscd runs without the reader
+            self.pcscd_log.truncate(0)
+            self.pcscd_log.seek(0)
             self._start_pcscd()
             if self._listening():
                 break
@@ -94,17 +105,26 @@ class CardEnv:
                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def _listening(self):
-        for _ in range(50):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                # that probe counted as a card coming and going: let vpcd settle
-                time.sleep(0.3)
-                return True
-            except OSError:
-                if self.pcscd.poll() is not None:
-                    return False
-                time.sleep(0.1)
+        """vpcd listens on the port (read from /proc/net/tcp: a probe
+        connection would count as a card client coming and going)."""
+        want = ":%04X" % self.port
+        for _ in range(100):
+            with open("/proc/net/tcp") as f:
+                for line in f.readlines()[1:]:
+                    cols = line.split()
+                    if cols[1].endswith(want) and cols[3] == "0A":
+                        # ours, unless pcscd says the bind failed
+                        time.sleep(0.2)
+                        return not self._bind_failed()
+            if self.pcscd.poll() is not None or self._bind_failed():
+                return False
+            time.sleep(0.1)
         return False
+
+    def _bind_failed(self):
+        self.pcscd_log.flush()
+        with open(self.pcscd_log.name) as f:
+            return "Could not initialize connection" in f.read()
 
     def _stop_pcscd_only(self):
         self.pcscd.terminate()
@@ -128,7 +148,9 @@ class CardEnv:
                 time.sleep(1)  # pcscd power-cycles a new card before use
                 return
             if self.model.poll() is not None:
-                raise RuntimeError("the card model exited: see %s" % self.model_log.name)
+                self.model_log.flush()
+                with open(self.model_log.name) as f:
+                    raise RuntimeError("the card model exited: %s" % f.read()[-2000:])
             time.sleep(0.1)
         raise RuntimeError("pcscd did not power the card up")
 

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -132,10 +133,17 @@ class CardTest(unittest.TestCase):
         st = self.card.card_json()
         if (not st["pw1_multi"]) == forced:
             return
-        p = subprocess.run(["gpg", "--homedir", self.home, "--no-tty", "--command-fd", "0",
-                            "--status-fd", "2", "--pinentry-mode", "loopback", "--card-edit"],
-                           input="admin\nforcesig\n%s\nquit\n" % ADMIN, text=True,
-                           capture_output=True, timeout=120)
+        for _ in range(10):
+            # the previous session's scdaemon may still hold the reader
+            p = subprocess.run(["gpg", "--homedir", self.home, "--no-tty", "--command-fd",
+                                "0", "--status-fd", "2", "--pinentry-mode", "loopback",
+                                "--card-edit"],
+                               input="admin\nforcesig\n%s\nquit\n" % ADMIN, text=True,
+                               capture_output=True, timeout=120)
+            if "CARDCTRL 3" in p.stderr:
+                break
+            self.card.kill_agent()
+            time.sleep(0.5)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.card.kill_agent()
         self.assertEqual(self.card.card_json()["pw1_multi"], not forced)
@@ -228,8 +236,11 @@ class Generate(CardTest):
         self.to_rom()
         self.sign_boot()
         names = sorted(n for n in os.listdir(self.boot) if n.startswith("kexec"))
-        self.assertEqual(names, ["kexec.sig", "kexec_hashes.txt", "kexec_links.txt",
-                                 "kexec_tree.txt"])
+        self.assertEqual(names, ["kexec.sig", "kexec.sig.listing", "kexec_hashes.txt",
+                                 "kexec_links.txt", "kexec_tree.txt"])
+        # and kexec.sig.listing is what gpg verified
+        with open(os.path.join(self.boot, "kexec.sig.listing"), "rb") as f:
+            self.assertEqual(f.read(), listing(self.boot))
         with open(os.path.join(self.boot, "kexec_hashes.txt")) as f:
             hashes = f.read()
         self.assertIn("./vmlinuz-6.1.0-amd64", hashes)
@@ -261,7 +272,7 @@ class Pins(CardTest):
         self.sign_boot()
         before = open(os.path.join(self.boot, "kexec.sig"), "rb").read()
         r = self.sign_boot(pin="000000", expect=1)
-        self.assertIn("bad PIN", r.stderr)
+        self.assertIn("bad PIN or passphrase", r.stderr)
         self.assertIn("User PIN tries left: 2", r.stdout)
         self.assertEqual(open(os.path.join(self.boot, "kexec.sig"), "rb").read(), before)
         self.assertEqual(self.card.card_json()["tries"]["pw1"], 2)
@@ -295,6 +306,117 @@ class Pins(CardTest):
         # one wrong Admin PIN above, then a right one: back to 3
         self.assertIn("Admin 3", out)
         self.heads("passwd", "--user", old_fd="112233", new_fd="123", expect=2)
+
+
+class Backup(unittest.TestCase):
+    """No card: the key from its encrypted backup (ownership's format: the
+    secret key export, protected by its passphrase, symmetrically
+    encrypted with the backup passphrase), for one signing."""
+    KEYPASS, BACKUP_PASS = "key passphrase 1", "backup passphrase 2"
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="heads-test-card-backup-")
+        self.addCleanup(self._tmp.cleanup)
+        self.tmp = self._tmp.name
+        self.keyhome = os.path.join(self.tmp, "owner")
+        self.keyring = os.path.join(self.tmp, "romkeys")
+        self.scratch = os.path.join(self.tmp, "scratch")  # TMPDIR of heads
+        for d in (self.keyhome, self.keyring, self.scratch):
+            os.makedirs(d, mode=0o700)
+        self.addCleanup(lambda: [subprocess.run(["gpgconf", "--homedir", h, "--kill", "all"],
+                                                capture_output=True)
+                                 for h in (self.keyhome, self.keyring)])
+        g = ["gpg", "--homedir", self.keyhome, "--batch", "--pinentry-mode", "loopback",
+             "--passphrase", self.KEYPASS]
+        subprocess.run(g + ["--quick-gen-key", "Heads Owner <owner@example.org>", "ed25519",
+                            "cert", "never"], check=True, capture_output=True)
+        out = subprocess.run(["gpg", "--homedir", self.keyhome, "--with-colons",
+                              "--list-keys"], capture_output=True, text=True).stdout
+        self.primary = [l.split(":")[9] for l in out.splitlines() if l.startswith("fpr:")][0]
+        subprocess.run(g + ["--quick-add-key", self.primary, "ed25519", "sign", "never"],
+                       check=True, capture_output=True)
+        out = subprocess.run(["gpg", "--homedir", self.keyhome, "--with-colons",
+                              "--list-keys"], capture_output=True, text=True).stdout
+        self.subkey = [l.split(":")[9] for l in out.splitlines() if l.startswith("fpr:")][1]
+        sec = subprocess.run(g + ["--armor", "--export-secret-keys", self.primary],
+                             check=True, capture_output=True).stdout
+        enc = subprocess.run(["gpg", "--homedir", self.keyhome, "--batch", "--pinentry-mode",
+                              "loopback", "--passphrase", self.BACKUP_PASS, "--armor",
+                              "--compress-algo", "none", "--symmetric"],
+                             input=sec, check=True, capture_output=True).stdout
+        self.backup = os.path.join(self.tmp, "subkeys.sec.asc")
+        with open(self.backup, "wb") as f:
+            f.write(enc)
+        pub = subprocess.run(["gpg", "--homedir", self.keyhome, "--armor", "--export"],
+                             capture_output=True, check=True).stdout
+        subprocess.run(["gpg", "--homedir", self.keyring, "--batch", "--import"], input=pub,
+                       capture_output=True, check=True)
+        # the owner's home is gone, as after a power off: only the backup
+        subprocess.run(["gpgconf", "--homedir", self.keyhome, "--kill", "all"],
+                       capture_output=True)
+        shutil.rmtree(self.keyhome)
+        os.makedirs(self.keyhome, mode=0o700)
+        self.boot = os.path.join(self.tmp, "boot")
+        populate(self.boot)
+
+    def sign(self, backup_pass=None, keypass=None, expect=0, keyring=None):
+        fds = Fds(backup_pass_fd=backup_pass or self.BACKUP_PASS)
+        pin = Fds(pin_fd=keypass or self.KEYPASS)
+        try:
+            r = run("card", "sign-backup", "--backup", self.backup,
+                    "--keyring", keyring or self.keyring, *fds.args, "--",
+                    "--boot", self.boot, "--no-rollback", *pin.args,
+                    env=dict(NO_TPM, TMPDIR=self.scratch), pass_fds=fds.fds + pin.fds,
+                    timeout=300)
+        finally:
+            fds.close()
+            pin.close()
+        self.assertEqual(r.returncode, expect, r.stdout + r.stderr)
+        # the private home with the imported key is gone, whatever happened
+        self.assertEqual(os.listdir(self.scratch), [])
+        return r
+
+    def test_sign_from_backup(self):
+        r = self.sign()
+        self.assertIn("backup key: %s MATCHES the ROM keyring" % self.subkey, r.stdout)
+        data = os.path.join(self.tmp, "listing")
+        with open(data, "wb") as f:
+            f.write(listing(self.boot))
+        v = subprocess.run(["gpg", "--homedir", self.keyring, "--batch", "--status-fd", "1",
+                            "--verify", os.path.join(self.boot, "kexec.sig"), data],
+                           capture_output=True, text=True)
+        self.assertIn("[GNUPG:] GOODSIG", v.stdout)
+        self.assertIn(self.subkey, v.stdout)  # VALIDSIG names the signing subkey
+        r = run("boot", "verify", "--boot", self.boot, "--keyring", self.keyring, env=NO_TPM)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # nothing cached: a second signing with a wrong key passphrase fails
+        before = open(os.path.join(self.boot, "kexec.sig"), "rb").read()
+        r = self.sign(keypass="wrong", expect=1)
+        self.assertIn("bad PIN or passphrase", r.stderr)
+        self.assertEqual(open(os.path.join(self.boot, "kexec.sig"), "rb").read(), before)
+
+    def test_wrong_backup_passphrase(self):
+        r = self.sign(backup_pass="not it", expect=1)
+        self.assertIn("wrong backup passphrase", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec.sig")))
+
+    def test_backup_key_not_in_rom(self):
+        other = os.path.join(self.tmp, "otherkeys")
+        os.makedirs(other, mode=0o700)
+        subprocess.run(["gpg", "--homedir", other, "--batch", "--passphrase", "",
+                        "--quick-gen-key", "Other <o@example.org>", "ed25519", "sign", "never"],
+                       check=True, capture_output=True)
+        self.addCleanup(lambda: subprocess.run(["gpgconf", "--homedir", other, "--kill", "all"],
+                                               capture_output=True))
+        r = self.sign(keyring=other, expect=5)
+        self.assertIn("backup key: NOT ROM-TRUSTED", r.stdout)
+        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec.sig")))
+
+    def test_not_a_backup(self):
+        with open(self.backup, "w") as f:
+            f.write("-----BEGIN PGP MESSAGE-----\n\nbm90IGEga2V5\n-----END PGP MESSAGE-----\n")
+        r = self.sign(expect=1)
+        self.assertIn(self.backup, r.stderr)
 
 
 if __name__ == "__main__":

@@ -633,7 +633,7 @@ def log_apdu(args, c, r):
 
 
 def serve_vpcd(card, args):
-    for _ in range(50):   # vpcd may be between two listens
+    for _ in range(100):  # vpcd may be between two listens
         try:
             s = socket.create_connection(("127.0.0.1", args.port))
             break

@@ -659,8 +659,8 @@ int sig_sign(const struct sig_signer *s, const char *data, size_t len, char **re
 		gpgme_err_code_t c = gpgme_err_code(e);
 		if (ps.err)
 			r = ps.err;
-		else if (c == GPG_ERR_BAD_PASSPHRASE)
-			r = -EACCES;
+		else if (c == GPG_ERR_BAD_PASSPHRASE || c == GPG_ERR_BAD_PIN)
+			r = -EACCES; /* a key's passphrase, or a card's PIN */
 		else if (c == GPG_ERR_CANCELED)
 			r = -ECANCELED;
 		else if (c == GPG_ERR_NO_SECKEY || c == GPG_ERR_UNUSABLE_SECKEY ||

@@ -374,11 +374,41 @@ const char *card_rom_match_name(enum card_rom_match m)
 	return "?";
 }
 
-int card_check_rom_key(const struct card_info *ci, const char *keyring, enum card_rom_match *ret)
+int card_keyring_has(const char *keyring, const char *fpr, bool *ret)
 {
 	gpgme_ctx_t ctx = NULL;
 	gpgme_key_t k = NULL;
 	gpgme_error_t e;
+	bool found = false;
+	int r = sig_gpgme_new(keyring, &ctx);
+
+	if (r < 0)
+		return r;
+	/* every key of the keyring, each subkey compared: no pattern
+	 * matching by gpg decides what "the same key" is */
+	e = gpgme_op_keylist_start(ctx, NULL, 0);
+	if (e) {
+		gpgme_release(ctx);
+		return log_error_errno(-EIO, "cannot list the keyring %s: %s", keyring,
+				       gpgme_strerror(e));
+	}
+	while (!found && !(e = gpgme_op_keylist_next(ctx, &k))) {
+		for (gpgme_subkey_t s = k->subkeys; s && !found; s = s->next)
+			found = s->fpr && strcasecmp(s->fpr, fpr) == 0 && s->can_sign &&
+				!s->revoked && !s->expired && !s->disabled && !s->invalid;
+		gpgme_key_unref(k);
+	}
+	gpgme_op_keylist_end(ctx);
+	gpgme_release(ctx);
+	if (!found && gpgme_err_code(e) != GPG_ERR_EOF)
+		return log_error_errno(-EIO, "cannot list the keyring %s: %s", keyring,
+				       gpgme_strerror(e));
+	*ret = found;
+	return 0;
+}
+
+int card_check_rom_key(const struct card_info *ci, const char *keyring, enum card_rom_match *ret)
+{
 	bool found = false;
 	int r;
 
@@ -390,28 +420,9 @@ int card_check_rom_key(const struct card_info *ci, const char *keyring, enum car
 		*ret = CARD_ROM_NOT_PROVISIONED;
 		return 0;
 	}
-	r = sig_gpgme_new(keyring, &ctx);
+	r = card_keyring_has(keyring, ci->fpr[0], &found);
 	if (r < 0)
 		return r;
-	/* every key of the keyring, each subkey compared: no pattern
-	 * matching by gpg decides what "the same key" is */
-	e = gpgme_op_keylist_start(ctx, NULL, 0);
-	if (e) {
-		gpgme_release(ctx);
-		return log_error_errno(-EIO, "cannot list the ROM keyring %s: %s", keyring,
-				       gpgme_strerror(e));
-	}
-	while (!found && !(e = gpgme_op_keylist_next(ctx, &k))) {
-		for (gpgme_subkey_t s = k->subkeys; s && !found; s = s->next)
-			found = s->fpr && strcasecmp(s->fpr, ci->fpr[0]) == 0 && s->can_sign &&
-				!s->revoked && !s->expired && !s->disabled && !s->invalid;
-		gpgme_key_unref(k);
-	}
-	gpgme_op_keylist_end(ctx);
-	gpgme_release(ctx);
-	if (!found && gpgme_err_code(e) != GPG_ERR_EOF)
-		return log_error_errno(-EIO, "cannot list the ROM keyring %s: %s", keyring,
-				       gpgme_strerror(e));
 	*ret = found ? CARD_ROM_MATCH : CARD_ROM_NOT_TRUSTED;
 	return 0;
 }

@@ -74,6 +74,10 @@ const char *card_rom_match_name(enum card_rom_match m); /* "MATCHES" ... */
 int card_check_rom_key(const struct card_info *ci, const char *keyring,
 		       enum card_rom_match *ret);
 
+/* Is fpr a usable signing (sub)key of keyring (a GnuPG home, read only)?
+ * Each subkey's fingerprint is compared, no gpg pattern matching. */
+int card_keyring_has(const char *keyring, const char *fpr, bool *ret);
+
 /* Operations through gpg's card editor. pin/admin are the card's current
  * User and Admin PINs. */
 struct card_keygen {
