@@ -36,6 +36,7 @@ static const char usage[] =
 	"       heads card passwd        --user|--admin|--unblock [--old-fd FD] [--new-fd FD]\n"
 	"                                [--gnupghome DIR]\n"
 	"       heads card name          --surname S --given G [--admin-fd FD] [--gnupghome DIR]\n"
+	"       heads card keytocard     --key FPR [--pin-fd FD] [--admin-fd FD] [--gnupghome DIR]\n"
 	"       heads card sign-backup   --backup FILE --keyring DIR [--backup-pass-fd FD]\n"
 	"                                -- BOOT-SIGN-OPTIONS\n"
 	"\n"
@@ -67,6 +68,10 @@ static const char usage[] =
 	"               the Admin PIN; --unblock: set a new User PIN with the Admin\n"
 	"               PIN (old = Admin PIN), which also unblocks it.\n"
 	"name           the cardholder name (Admin PIN).\n"
+	"keytocard      moves the signing, encryption and authentication subkeys of\n"
+	"               the secret key FPR (its passphrase: --pin-fd) to the card's\n"
+	"               slots 1-3 (Admin PIN), the card's key attributes set to theirs\n"
+	"               first; the home keeps stubs. Make the encrypted backup first.\n"
 	"sign-backup    no card: signs /boot with the key from its encrypted backup\n"
 	"               (as ownership writes it): decrypted with the backup passphrase\n"
 	"               into locked memory, imported into a private GnuPG home for this\n"
@@ -83,6 +88,7 @@ static const char usage[] =
 
 struct opts {
 	const char *home, *keyring, *algo, *name, *email, *comment, *surname, *given, *backup;
+	const char *key;
 	int pin_fd, admin_fd, old_fd, new_fd, backup_pass_fd;
 	bool yes, user, admin, unblock;
 	int rest; /* argv index after "--" (sign-boot) */
@@ -108,6 +114,7 @@ static int parse(const char *sub, int argc, char **argv, struct opts *o)
 		{"admin", no_argument, NULL, 'D'},
 		{"unblock", no_argument, NULL, 'U'},
 		{"backup", required_argument, NULL, 'B'},
+		{"key", required_argument, NULL, 'K'},
 		{"backup-pass-fd", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{},
@@ -138,6 +145,7 @@ static int parse(const char *sub, int argc, char **argv, struct opts *o)
 		case 'D': o->admin = true; break;
 		case 'U': o->unblock = true; break;
 		case 'B': o->backup = optarg; break;
+		case 'K': o->key = optarg; break;
 		case 'P': fd = &o->backup_pass_fd; break;
 		case 'h': fputs(usage, stdout); return -1;
 		default:
@@ -462,6 +470,28 @@ static int do_name(int argc, char **argv)
 	return HEADS_EXIT_OK;
 }
 
+static int do_keytocard(int argc, char **argv)
+{
+	struct opts o;
+	_cleanup_secret_ struct secret *pass = NULL, *admin = NULL;
+	int r = parse("keytocard", argc, argv, &o);
+
+	if (r)
+		return r < 0 ? HEADS_EXIT_OK : r;
+	if (!o.key)
+		return cmd_usage_error("card", "keytocard: --key FPR is required");
+	if (get_secret(o.pin_fd, "key passphrase: ", &pass) < 0 ||
+	    get_secret(o.admin_fd, "card Admin PIN: ", &admin) < 0)
+		return HEADS_EXIT_FAIL;
+	r = card_keytocard(o.home, o.key, pass, admin);
+	if (r == -EINVAL)
+		return HEADS_EXIT_USAGE;
+	if (r < 0)
+		return fail("keytocard", r);
+	printf("subkeys of %s moved to the card\n", o.key);
+	return HEADS_EXIT_OK;
+}
+
 static int do_sign_backup(int argc, char **argv)
 {
 	struct opts o;
@@ -514,6 +544,7 @@ static const struct heads_subcommand subs[] = {
 	{"factory-reset", "reset the card's OpenPGP application", do_factory_reset},
 	{"passwd", "change the User or Admin PIN, unblock the User PIN", do_passwd},
 	{"name", "set the cardholder name", do_name},
+	{"keytocard", "move a secret key's subkeys to the card", do_keytocard},
 	{"sign-backup", "no card: sign /boot with the key from its encrypted backup", do_sign_backup},
 	{},
 };

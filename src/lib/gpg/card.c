@@ -742,3 +742,103 @@ int card_generate(const char *home, const struct card_keygen *g, const struct se
 		memcpy(ret_fpr, ed.created, 41);
 	return r;
 }
+
+/* The card key-attr name of a subkey: "rsa2048".., "ed25519", "cv25519";
+ * NULL when the card cannot hold it. */
+static const char *subkey_algo(gpgme_subkey_t s)
+{
+	static char rsa[16];
+
+	if (s->pubkey_algo == GPGME_PK_RSA && (s->length == 2048 || s->length == 3072 ||
+					       s->length == 4096)) {
+		snprintf(rsa, sizeof(rsa), "rsa%u", s->length);
+		return rsa;
+	}
+	if (s->curve && streq(s->curve, "ed25519"))
+		return "ed25519";
+	if (s->curve && (streq(s->curve, "cv25519") || streq(s->curve, "Curve25519")))
+		return "cv25519";
+	return NULL;
+}
+
+int card_keytocard(const char *home, const char *fpr, const struct secret *keypass,
+		   const struct secret *admin)
+{
+	gpgme_ctx_t ctx = NULL;
+	gpgme_key_t k = NULL;
+	gpgme_error_t e;
+	int idx[3] = {0, 0, 0}, i = 0, r;
+	char algo[3][16] = {"", "", ""};
+	struct answer a[3 * 7 + 2];
+	char keycmd[3][2][16];
+	size_t n = 0;
+	struct edit ed;
+
+	r = sig_gpgme_new(home, &ctx);
+	if (r < 0)
+		return r;
+	e = gpgme_get_key(ctx, fpr, &k, 1);
+	gpgme_release(ctx);
+	if (e)
+		return log_error_errno(-ENOKEY, "no secret key %s: %s", fpr, gpgme_strerror(e));
+	/* subkeys in gpg's "key N" numbering (the primary is 0) */
+	for (gpgme_subkey_t s = k->subkeys ? k->subkeys->next : NULL; s; s = s->next) {
+		int slot = -1;
+		i++;
+		if (s->revoked || s->expired || s->invalid || !s->secret)
+			continue;
+		if (s->can_sign)
+			slot = 0;
+		else if (s->can_encrypt)
+			slot = 1;
+		else if (s->can_authenticate)
+			slot = 2;
+		if (slot < 0 || idx[slot])
+			continue;
+		if (!subkey_algo(s)) {
+			gpgme_key_unref(k);
+			return log_error_errno(-EINVAL, "subkey %s: an algorithm no OpenPGP card "
+					       "holds", s->fpr ? s->fpr : "?");
+		}
+		idx[slot] = i;
+		snprintf(algo[slot], sizeof(algo[slot]), "%s", subkey_algo(s));
+	}
+	gpgme_key_unref(k);
+	if (!idx[0])
+		return log_error_errno(-ENOKEY, "key %s has no signing subkey to move", fpr);
+	/* the card's slots must have the subkeys' algorithms first (gpg 2.2
+	 * does not change them on keytocard): one algorithm family for all */
+	{
+		const char *want = streq(algo[0], "ed25519") ? "ed25519" : algo[0];
+		if ((idx[1] && !streq(algo[1], streq(want, "ed25519") ? "cv25519" : want)) ||
+		    (idx[2] && !streq(algo[2], want)))
+			return log_error_errno(-EINVAL, "key %s: the subkeys' algorithms differ "
+					       "(%s, %s, %s): not one card configuration", fpr,
+					       algo[0], algo[1], algo[2]);
+		r = set_key_attr(home, want, admin);
+		if (r < 0)
+			return r;
+	}
+	for (int slot = 0; slot < 3; slot++) {
+		static const char *const type[] = {"1", "2", "3"};
+		if (!idx[slot])
+			continue;
+		snprintf(keycmd[slot][0], sizeof(keycmd[0][0]), "key %d", idx[slot]);
+		a[n++] = TEXT("keyedit.prompt", keycmd[slot][0]);
+		a[n++] = TEXT("keyedit.prompt", "keytocard");
+		a[n++] = TEXT("cardedit.genkeys.storekeytype", type[slot]);
+		a[n++] = (struct answer){.kw = "cardedit.genkeys.replace_key", .text = "y",
+					 .optional = true};
+		a[n++] = PIN(keypass);
+		a[n++] = PIN(admin);
+		a[n++] = TEXT("keyedit.prompt", keycmd[slot][0]); /* deselect */
+	}
+	a[n++] = TEXT("keyedit.prompt", "save");
+	r = edit_run(home, fpr, a, n, &ed);
+	{
+		int q = card_release(home);
+		if (r == 0 && q < 0)
+			r = q;
+	}
+	return r;
+}
