@@ -494,6 +494,10 @@ static gpgme_error_t edit_cb(void *opaque, const char *status, const char *args,
 		if (a->used || !streq(a->kw, args ? args : ""))
 			continue;
 		a->used = true;
+		/* gpg has moved past any optional question before this one */
+		for (size_t j = 0; j < i; j++)
+			if (ed->a[j].optional)
+				ed->a[j].used = true;
 		if (a->pin) {
 			if (memchr(a->pin->data, '\n', a->pin->len) ||
 			    gpgme_io_writen(fd, a->pin->data, a->pin->len) < 0)
@@ -634,30 +638,49 @@ int card_set_name(const char *home, const char *surname, const char *given,
 	return r < 0 ? r : q;
 }
 
+static bool attrs_are(const struct card_info *ci, const char *algo)
+{
+	bool ecc = streq(algo, "ed25519");
+	return streq(ci->algo[0], algo) && streq(ci->algo[1], ecc ? "cv25519" : algo) &&
+	       streq(ci->algo[2], algo);
+}
+
 /* key-attr: the three slots to one algorithm ("rsa2048".."rsa4096":
- * RSA of that size; "ed25519": ed25519, cv25519, ed25519). Each slot
- * change asks the Admin PIN (scdaemon reselects the application). */
+ * RSA of that size; "ed25519": ed25519, cv25519, ed25519). gpg asks the
+ * Admin PIN for each slot it changes (scdaemon reselects the
+ * application) and nothing for a slot already right: those PINs are
+ * optional, and the result is read back from the card. */
 static int set_key_attr(const char *home, const char *algo, const struct secret *admin)
 {
 	bool ecc = streq(algo, "ed25519");
 	const char *bits = ecc ? NULL : algo + 3;
-	struct answer a[] = {
-		TEXT("cardedit.prompt", "admin"), TEXT("cardedit.prompt", "key-attr"),
-		TEXT("cardedit.genkeys.algo", ecc ? "2" : "1"),
-		ecc ? TEXT("keygen.curve", "1") : TEXT("cardedit.genkeys.size", bits),
-		PIN(admin),
-		TEXT("cardedit.genkeys.algo", ecc ? "2" : "1"),
-		ecc ? TEXT("keygen.curve", "1") : TEXT("cardedit.genkeys.size", bits),
-		PIN(admin),
-		TEXT("cardedit.genkeys.algo", ecc ? "2" : "1"),
-		ecc ? TEXT("keygen.curve", "1") : TEXT("cardedit.genkeys.size", bits),
-		PIN(admin),
-		TEXT("cardedit.prompt", "quit"),
-	};
+	struct answer a[12];
+	struct card_info ci;
 	struct edit ed;
-	int r = edit_run(home, NULL, a, ARRAY_SIZE(a), &ed);
-	int q = card_release(home);
-	return r < 0 ? r : q;
+	size_t n = 0;
+	int r, q;
+
+	a[n++] = TEXT("cardedit.prompt", "admin");
+	a[n++] = TEXT("cardedit.prompt", "key-attr");
+	for (int i = 0; i < 3; i++) {
+		a[n++] = TEXT("cardedit.genkeys.algo", ecc ? "2" : "1");
+		a[n++] = ecc ? TEXT("keygen.curve", "1") : TEXT("cardedit.genkeys.size", bits);
+		a[n] = PIN(admin);
+		a[n++].optional = true;
+	}
+	a[n++] = TEXT("cardedit.prompt", "quit");
+	r = edit_run(home, NULL, a, n, &ed);
+	q = card_release(home);
+	if (r < 0 || q < 0)
+		return r < 0 ? r : q;
+	r = card_status(home, &ci);
+	q = card_release(home);
+	if (r < 0 || q < 0)
+		return r < 0 ? r : q;
+	if (!attrs_are(&ci, algo))
+		return log_error_errno(-EIO, "card: key attributes are %s %s %s, not %s", ci.algo[0],
+				       ci.algo[1], ci.algo[2], algo);
+	return 0;
 }
 
 static bool algo_ok(const char *a)
@@ -699,9 +722,7 @@ int card_generate(const char *home, const struct card_keygen *g, const struct se
 	r = card_release(home);
 	if (r < 0)
 		return r;
-	if (!(streq(ci.algo[0], g->algo) &&
-	      streq(ci.algo[1], streq(g->algo, "ed25519") ? "cv25519" : g->algo) &&
-	      streq(ci.algo[2], g->algo))) {
+	if (!attrs_are(&ci, g->algo)) {
 		r = set_key_attr(home, g->algo, admin);
 		if (r < 0)
 			return r;
@@ -773,6 +794,7 @@ int card_keytocard(const char *home, const char *fpr, const struct secret *keypa
 	char keycmd[3][2][16];
 	size_t n = 0;
 	struct edit ed;
+	bool first = true;
 
 	r = sig_gpgme_new(home, &ctx);
 	if (r < 0)
@@ -829,8 +851,13 @@ int card_keytocard(const char *home, const char *fpr, const struct secret *keypa
 		a[n++] = TEXT("cardedit.genkeys.storekeytype", type[slot]);
 		a[n++] = (struct answer){.kw = "cardedit.genkeys.replace_key", .text = "y",
 					 .optional = true};
+		/* the subkey's passphrase (the agent caches per key, so each
+		 * subkey asks), then the Admin PIN, which scdaemon keeps
+		 * verified after the first slot (measured, gpg 2.2.40) */
 		a[n++] = PIN(keypass);
-		a[n++] = PIN(admin);
+		a[n] = PIN(admin);
+		a[n++].optional = first == false;
+		first = false;
 		a[n++] = TEXT("keyedit.prompt", keycmd[slot][0]); /* deselect */
 	}
 	a[n++] = TEXT("keyedit.prompt", "save");
