@@ -37,6 +37,7 @@ static const char usage[] =
 	"                                [--gnupghome DIR]\n"
 	"       heads card name          --surname S --given G [--admin-fd FD] [--gnupghome DIR]\n"
 	"       heads card keytocard     --key FPR [--pin-fd FD] [--admin-fd FD] [--gnupghome DIR]\n"
+	"                                [--backup FILE [--backup-pass-fd FD]]\n"
 	"       heads card sign-backup   --backup FILE --keyring DIR [--backup-pass-fd FD]\n"
 	"                                -- BOOT-SIGN-OPTIONS\n"
 	"\n"
@@ -71,7 +72,8 @@ static const char usage[] =
 	"keytocard      moves the signing, encryption and authentication subkeys of\n"
 	"               the secret key FPR (its passphrase: --pin-fd) to the card's\n"
 	"               slots 1-3 (Admin PIN), the card's key attributes set to theirs\n"
-	"               first; the home keeps stubs. Make the encrypted backup first.\n"
+	"               first; the home keeps stubs. --backup: first the encrypted\n"
+	"               backup (checked by decrypting it back; nothing moves if not).\n"
 	"sign-backup    no card: signs /boot with the key from its encrypted backup\n"
 	"               (as ownership writes it): decrypted with the backup passphrase\n"
 	"               into locked memory, imported into a private GnuPG home for this\n"
@@ -483,6 +485,18 @@ static int do_keytocard(int argc, char **argv)
 	if (get_secret(o.pin_fd, "key passphrase: ", &pass) < 0 ||
 	    get_secret(o.admin_fd, "card Admin PIN: ", &admin) < 0)
 		return HEADS_EXIT_FAIL;
+	if (o.backup) {
+		_cleanup_secret_ struct secret *bpass = NULL;
+		if (get_secret(o.backup_pass_fd, "backup passphrase: ", &bpass) < 0)
+			return HEADS_EXIT_FAIL;
+		r = gpg_backup_write(o.home, o.key, pass, bpass, o.backup);
+		if (r < 0) {
+			fprintf(stderr, "heads card: %s: the key backup failed; nothing moved to "
+				"the card\n", o.backup);
+			return HEADS_EXIT_FAIL;
+		}
+		printf("backup written and checked: %s\n", o.backup);
+	}
 	r = card_keytocard(o.home, o.key, pass, admin);
 	if (r == -EINVAL)
 		return HEADS_EXIT_USAGE;

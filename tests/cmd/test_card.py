@@ -308,6 +308,90 @@ class Pins(CardTest):
         self.heads("passwd", "--user", old_fd="112233", new_fd="123", expect=2)
 
 
+class KeyToCard(CardTest):
+    """Keys made in memory, backed up (encrypted, checked by decrypting it
+    back), then the signing, encryption and authentication subkeys moved
+    to the card: the card signs /boot, and without the card the backup
+    does."""
+    KEYPASS, BACKUP_PASS = "key passphrase 1", "backup passphrase 2"
+
+    def make_key(self, algo):
+        g = ["gpg", "--homedir", self.home, "--batch", "--pinentry-mode", "loopback",
+             "--passphrase", self.KEYPASS]
+        subprocess.run(g + ["--quick-gen-key", "Heads Owner <owner@example.org>", algo,
+                            "cert", "never"], check=True, capture_output=True)
+        fpr = self.fprs()[0]
+        for use, a in (("sign", algo), ("encr", "cv25519" if algo == "ed25519" else algo),
+                       ("auth", algo)):
+            subprocess.run(g + ["--quick-add-key", fpr, a, use, "never"], check=True,
+                           capture_output=True)
+        self.card.kill_agent()
+        return self.fprs()
+
+    def fprs(self):
+        out = self.card.gpg("--with-colons", "--list-keys").stdout
+        return [l.split(":")[9] for l in out.splitlines() if l.startswith("fpr:")]
+
+    def keytocard(self, fpr, backup=None):
+        extra = ["--backup", backup] if backup else []
+        return self.heads("keytocard", "--key", fpr, *extra, pin_fd=self.KEYPASS,
+                          admin_fd=ADMIN, **({"backup_pass_fd": self.BACKUP_PASS}
+                                             if backup else {}))
+
+    def test_ed25519_backup_keytocard_sign(self):
+        primary, sig, enc, aut = self.make_key("ed25519")
+        backup = os.path.join(self.tmp, "subkeys.sec.asc")
+        r = self.keytocard(primary, backup)
+        self.assertIn("backup written and checked: " + backup, r.stdout)
+        out = self.status()
+        self.assertIn("signature key: %s (ed25519)" % sig, out)
+        self.assertIn("encryption key: %s (cv25519)" % enc, out)
+        self.assertIn("authentication key: %s (ed25519)" % aut, out)
+        secret = self.card.gpg("--with-colons", "--list-secret-keys").stdout
+        # the subkeys are on the card now (serial in field 15), the primary stays
+        ssb = [l for l in secret.splitlines() if l.startswith("ssb:")]
+        self.assertEqual(len(ssb), 3)
+        for l in ssb:
+            self.assertEqual(l.split(":")[14], "D2760001240103040000000000010000", l)
+        self.to_rom()
+        self.sign_boot()
+        v = self.gpg_verify_boot()
+        self.assertIn("VALIDSIG %s" % sig, v)
+        # no card now: the backup signs
+        self.card.remove_card()
+        os.unlink(os.path.join(self.boot, "kexec.sig"))
+        fds = Fds(backup_pass_fd=self.BACKUP_PASS)
+        pin = Fds(pin_fd=self.KEYPASS)
+        try:
+            r = run("card", "sign-backup", "--backup", backup, "--keyring", self.keyring,
+                    *fds.args, "--", "--boot", self.boot, "--no-rollback", *pin.args,
+                    env=NO_TPM, pass_fds=fds.fds + pin.fds, timeout=300)
+        finally:
+            fds.close()
+            pin.close()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("VALIDSIG %s" % sig, self.gpg_verify_boot())
+
+    def test_rsa2048_keytocard(self):
+        primary, sig, enc, aut = self.make_key("rsa2048")
+        self.keytocard(primary)
+        out = self.status()
+        for slot, f in (("signature", sig), ("encryption", enc), ("authentication", aut)):
+            self.assertIn("%s key: %s (rsa2048)" % (slot, f), out)
+        self.to_rom()
+        self.sign_boot()
+        self.assertIn("VALIDSIG %s" % sig, self.gpg_verify_boot())
+
+    def test_wrong_backup_passphrase_for_check_moves_nothing(self):
+        primary, sig, _, _ = self.make_key("ed25519")
+        backup = os.path.join(self.tmp, "nested", "no-such-dir", "b.asc")
+        r = self.heads("keytocard", "--key", primary, "--backup", backup,
+                       pin_fd=self.KEYPASS, admin_fd=ADMIN, backup_pass_fd=self.BACKUP_PASS,
+                       expect=1)
+        self.assertIn("nothing moved to the card", r.stderr)
+        self.assertIn("signature key: [none]", self.status())
+
+
 class Backup(unittest.TestCase):
     """No card: the key from its encrypted backup (ownership's format: the
     secret key export, protected by its passphrase, symmetrically

@@ -140,6 +140,100 @@ out:
 	return r;
 }
 
+/* GPGME op with a passphrase callback; output into a locked secret. */
+static int export_secret(const char *home, const char *fpr, const struct secret *keypass,
+			 struct secret **ret)
+{
+	struct gpgme_data_cbs cbs = {.write = sink_write};
+	struct pass p = {.s = keypass};
+	_cleanup_secret_ struct secret *out_s = secret_new(GPG_BACKUP_MAX);
+	gpgme_ctx_t ctx = NULL;
+	gpgme_data_t out = NULL;
+	gpgme_error_t e;
+	int r = sig_gpgme_new(home, &ctx);
+
+	if (r < 0)
+		return r;
+	gpgme_set_armor(ctx, 1);
+	e = gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);
+	gpgme_set_passphrase_cb(ctx, pass_cb, &p);
+	if (!e)
+		e = gpgme_data_new_from_cbs(&out, &cbs, out_s);
+	if (!e)
+		e = gpgme_op_export(ctx, fpr, GPGME_EXPORT_MODE_SECRET, out);
+	if (!e && out_s->len == 0)
+		e = gpg_error(GPG_ERR_NO_SECKEY);
+	if (e)
+		r = log_error_errno(gpgme_err_code(e) == GPG_ERR_BAD_PASSPHRASE ? -EACCES : -EIO,
+				    "exporting the secret key %s: %s", fpr, gpgme_strerror(e));
+	else
+		*ret = TAKE_PTR(out_s);
+	gpgme_data_release(out);
+	gpgme_release(ctx);
+	return r;
+}
+
+static int encrypt_sym(const char *home, const struct secret *plain, const struct secret *pass,
+		       char **ret, size_t *ret_len)
+{
+	struct pass p = {.s = pass};
+	gpgme_ctx_t ctx = NULL;
+	gpgme_data_t in = NULL, out = NULL;
+	gpgme_error_t e;
+	int r = sig_gpgme_new(home, &ctx);
+
+	if (r < 0)
+		return r;
+	gpgme_set_armor(ctx, 1);
+	e = gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);
+	gpgme_set_passphrase_cb(ctx, pass_cb, &p);
+	if (!e)
+		e = gpgme_data_new_from_mem(&in, (const char *)plain->data, plain->len, 0);
+	if (!e)
+		e = gpgme_data_new(&out);
+	if (!e)
+		e = gpgme_op_encrypt(ctx, NULL, GPGME_ENCRYPT_SYMMETRIC | GPGME_ENCRYPT_NO_COMPRESS,
+				     in, out);
+	if (e) {
+		r = log_error_errno(-EIO, "encrypting the key backup: %s", gpgme_strerror(e));
+	} else {
+		size_t n = 0;
+		char *m = gpgme_data_release_and_get_mem(out, &n);
+		out = NULL;
+		*ret = xmalloc(n + 1);
+		memcpy(*ret, m, n);
+		(*ret)[n] = '\0';
+		*ret_len = n;
+		gpgme_free(m);
+	}
+	gpgme_data_release(in);
+	gpgme_data_release(out);
+	gpgme_release(ctx);
+	return r;
+}
+
+int gpg_backup_write(const char *home, const char *fpr, const struct secret *keypass,
+		     const struct secret *backup_pass, const char *path)
+{
+	_cleanup_secret_ struct secret *plain = NULL, *back = NULL;
+	_cleanup_free_ char *enc = NULL, *text = NULL;
+	size_t len = 0, tlen = 0;
+	int r = export_secret(home, fpr, keypass, &plain);
+
+	if (r == 0)
+		r = encrypt_sym(home, plain, backup_pass, &enc, &len);
+	if (r == 0 && (r = fs_write_atomic(path, enc, len, 0600)) < 0)
+		log_error_errno(r, "%s: cannot write the key backup", path);
+	/* what is on the medium restores: read, decrypt, compare */
+	if (r == 0 && (r = fs_read_file(path, GPG_BACKUP_MAX, &text, &tlen)) < 0)
+		log_error_errno(r, "%s: cannot read the key backup back", path);
+	if (r == 0)
+		r = decrypt(home, path, text, tlen, backup_pass, &back);
+	if (r == 0 && !secret_equal(back, plain))
+		r = log_error_errno(-EBADMSG, "%s: the backup does not decrypt to the key", path);
+	return r;
+}
+
 int gpg_backup_open(const char *path, const struct secret *backup_pass, char **ret_home,
 		    char ret_fpr[41])
 {

@@ -22,6 +22,14 @@
 
 #define GPG_BACKUP_MAX (1024 * 1024)
 
+/* Write the backup of the secret key fpr of home (its passphrase keypass)
+ * to path (atomic, 0600): the armoured secret export, encrypted with
+ * backup_pass; then read path back, decrypt it and compare it with the
+ * export (-EBADMSG if it does not restore). Before keytocard: the card is
+ * the only other copy. */
+int gpg_backup_write(const char *home, const char *fpr, const struct secret *keypass,
+		     const struct secret *backup_pass, const char *path);
+
 int gpg_backup_open(const char *path, const struct secret *backup_pass, char **ret_home,
 		    char ret_fpr[41]);
 void gpg_backup_close(char *home); /* frees home; NULL is a no-op */
