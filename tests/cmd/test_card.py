@@ -382,7 +382,7 @@ class KeyToCard(CardTest):
         self.sign_boot()
         self.assertIn("VALIDSIG %s" % sig, self.gpg_verify_boot())
 
-    def test_wrong_backup_passphrase_for_check_moves_nothing(self):
+    def test_backup_that_fails_moves_nothing(self):
         primary, sig, _, _ = self.make_key("ed25519")
         backup = os.path.join(self.tmp, "nested", "no-such-dir", "b.asc")
         r = self.heads("keytocard", "--key", primary, "--backup", backup,
@@ -390,6 +390,58 @@ class KeyToCard(CardTest):
                        expect=1)
         self.assertIn("nothing moved to the card", r.stderr)
         self.assertIn("signature key: [none]", self.status())
+
+
+class VSCardFrontEnd(unittest.TestCase):
+    """The model's QEMU front-end against QEMU's own ccid-card-passthru
+    (usb-ccid on xHCI, CPU stopped: no guest): QEMU's Init arrives and the
+    reader and the card's ATR are each acknowledged with Error 0, and QEMU
+    finds nothing to complain about in the ATR. (APDUs through a guest's
+    libccid are the VM suite's part.)"""
+
+    def test_handshake(self):
+        with tempfile.TemporaryDirectory(prefix="heads-test-vscard-") as tmp:
+            sock, log, qlog = (os.path.join(tmp, n) for n in ("ccid.sock", "apdu.log",
+                                                               "qemu.log"))
+            with open(qlog, "w") as ql:
+                qemu = subprocess.Popen(
+                    ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-S",
+                     "-nodefaults", "-display", "none", "-monitor", "none", "-serial", "none",
+                     "-chardev", "socket,id=ccid,path=%s,server=on,wait=off" % sock,
+                     "-device", "qemu-xhci", "-device", "usb-ccid",
+                     "-device", "ccid-card-passthru,chardev=ccid,debug=1"],
+                    stdout=ql, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            model = None
+            try:
+                for _ in range(100):
+                    if os.path.exists(sock):
+                        break
+                    time.sleep(0.1)
+                model = subprocess.Popen([sys.executable, card_env.MODEL, "--state",
+                                          os.path.join(tmp, "card.json"), "--log", log,
+                                          "vscard", "--socket", sock],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                lines = []
+                for _ in range(100):
+                    if os.path.exists(log):
+                        with open(log) as f:
+                            lines = f.read().split()
+                    if lines.count("00000000") >= 2:
+                        break
+                    time.sleep(0.1)
+            finally:
+                for p in (model, qemu):
+                    if p:
+                        p.terminate()
+                        p.wait(10)
+            # "VSC1" Init from QEMU: magic "VSCD", version 2
+            self.assertIn("56534331", lines)
+            self.assertEqual(lines[lines.index("56534331") + 2], "565343440000000200000000")
+            # "VSC2" Error acks, code 0, for ReaderAdd and ATR
+            self.assertEqual(lines.count("56534332"), 2, lines)
+            self.assertEqual(lines.count("00000000"), 2, lines)
+            with open(qlog) as f:
+                self.assertNotIn("atr", f.read().lower())
 
 
 class Backup(unittest.TestCase):

@@ -55,6 +55,13 @@ def atr():
     return b"\x3b" + body + bytes([tck])
 
 
+def atr_t0():
+    """The same historical bytes in an ATR with no interface bytes (T=0
+    implied, so no TCK): QEMU's ccid-card-passthru counts an ATR's length
+    without TCK and drops a T=1 ATR that carries one ("atr too long")."""
+    return b"\x3b" + bytes([len(HIST)]) + HIST
+
+
 OID_ED25519 = bytes.fromhex("2B06010401DA470F01")
 OID_CV25519 = bytes.fromhex("2B060104019755010501")
 ATTR_RSA = {n: bytes([0x01]) + struct.pack(">HH", n, 32) + b"\x00" for n in (2048, 3072, 4096)}
@@ -676,7 +683,7 @@ def serve_vscard(card, args):
     # hello first, then plug the reader and insert the card
     send(VSC_INIT, b"VSCD" + struct.pack(">II", 2, 0), 0xFFFFFFFF)
     send(VSC_READER_ADD, b"")
-    send(VSC_ATR, atr())
+    send(VSC_ATR, atr_t0())
     try:
         while True:
             t, reader, n = struct.unpack(">III", recv_exact(s, 12))
@@ -689,6 +696,8 @@ def serve_vscard(card, args):
                 send(VSC_APDU, r, reader)
             elif t == VSC_FLUSH:
                 send(VSC_FLUSH_COMPLETE, b"", reader)
+            else:   # Init, Error (QEMU acks ReaderAdd and ATR with Error 0)
+                log_apdu(args, b"VSC%d" % t, payload)
     except (EOFError, ConnectionError):
         return
 
