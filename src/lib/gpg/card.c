@@ -453,8 +453,12 @@ struct edit {
 static gpgme_error_t edit_cb(void *opaque, const char *status, const char *args, int fd)
 {
 	struct edit *ed = opaque;
+	const char *shown;
 
-	log_debug("card edit: %s %s", status, args && !streq(status, "GET_HIDDEN") ? args : "");
+	if (!status)
+		return 0;
+	shown = args && !streq(status, "GET_HIDDEN") ? args : "";
+	log_debug("card edit: %s %s", status, shown);
 	if (streq(status, "CARDCTRL") && args && (args[0] == '4' || args[0] == '5')) {
 		/* 4: no card, 5: no reader (gpg's status codes) */
 		if (!ed->err)
