@@ -338,6 +338,23 @@ class KeyToCard(CardTest):
                           admin_fd=ADMIN, **({"backup_pass_fd": self.BACKUP_PASS}
                                              if backup else {}))
 
+    def decrypt_with_card(self, enc):
+        """The card's encryption key deciphers (PSO:DECIPHER; the model's
+        ECDH or RSA): gpg encrypts to the subkey, the card decrypts."""
+        msg = "for the card only %s" % enc
+        ct = self.card.gpg("--trust-model", "always", "--armor", "--encrypt", "-r", enc + "!",
+                           input=msg).stdout
+        for _ in range(10):
+            r = self.card.gpg("--pinentry-mode", "loopback", "--passphrase", PIN, "--decrypt",
+                              input=ct, check=False)
+            if "No such device" not in r.stderr:  # the last session's reader
+                break
+            self.card.kill_agent()
+            time.sleep(0.5)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, msg)
+        self.card.kill_agent()
+
     def test_ed25519_backup_keytocard_sign(self):
         primary, sig, enc, aut = self.make_key("ed25519")
         backup = os.path.join(self.tmp, "subkeys.sec.asc")
@@ -353,6 +370,7 @@ class KeyToCard(CardTest):
         self.assertEqual(len(ssb), 3)
         for l in ssb:
             self.assertEqual(l.split(":")[14], "D2760001240103040000000000010000", l)
+        self.decrypt_with_card(enc)
         self.to_rom()
         self.sign_boot()
         v = self.gpg_verify_boot()
@@ -378,6 +396,7 @@ class KeyToCard(CardTest):
         out = self.status()
         for slot, f in (("signature", sig), ("encryption", enc), ("authentication", aut)):
             self.assertIn("%s key: %s (rsa2048)" % (slot, f), out)
+        self.decrypt_with_card(enc)
         self.to_rom()
         self.sign_boot()
         self.assertIn("VALIDSIG %s" % sig, self.gpg_verify_boot())
