@@ -129,24 +129,22 @@ class CardTest(unittest.TestCase):
         return r.stdout
 
     def set_forcesig(self, forced):
-        """gpg's own card editor toggles "signature PIN forced" (Admin PIN)."""
-        st = self.card.card_json()
-        if (not st["pw1_multi"]) == forced:
-            return
+        """gpg's own card editor toggles "signature PIN forced" (Admin PIN),
+        until the card says so (the previous session's scdaemon may still
+        hold the reader when gpg starts: then gpg may fail, or toggle late
+        in the session and still exit 2; the card's state decides)."""
+        p = None
         for _ in range(10):
-            # the previous session's scdaemon may still hold the reader
+            if self.card.card_json()["pw1_multi"] == (not forced):
+                return
             p = subprocess.run(["gpg", "--homedir", self.home, "--no-tty", "--command-fd",
                                 "0", "--status-fd", "2", "--pinentry-mode", "loopback",
                                 "--card-edit"],
                                input="admin\nforcesig\n%s\nquit\n" % ADMIN, text=True,
                                capture_output=True, timeout=120)
-            if "CARDCTRL 3" in p.stderr:
-                break
             self.card.kill_agent()
             time.sleep(0.5)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.card.kill_agent()
-        self.assertEqual(self.card.card_json()["pw1_multi"], not forced)
+        self.fail("forcesig not set: %s" % (p.stderr if p else ""))
 
 
 class Status(CardTest):
