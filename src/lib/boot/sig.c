@@ -157,7 +157,7 @@ fail:
 }
 
 /* The one GPGME set-up (gpg/keyring.h: gpgconf discovery disabled). */
-static int new_ctx(const char *home, gpgme_ctx_t *ret)
+int sig_gpgme_new(const char *home, struct gpgme_context **ret)
 {
 	return gpg_context(home, 0, ret);
 }
@@ -189,7 +189,7 @@ int sig_verify_detached(const char *keyring_dir, const char *sig, size_t sig_len
 	r = private_home(keyring_dir, &home);
 	if (r < 0)
 		return r;
-	r = new_ctx(home, &ctx);
+	r = sig_gpgme_new(home, &ctx);
 	if (r < 0)
 		goto out;
 	if (gpgme_data_new_from_mem(&sd, sig, sig_len, 0) ||
@@ -399,8 +399,11 @@ static char *agent_socket(const char *home, bool default_home)
 }
 
 /* One Assuan command on a UNIX socket (the agent's protocol: a greeting
- * line "OK ...", then per command status lines until "OK" or "ERR"). */
-static int assuan_command(const char *path, const char *cmd)
+ * line "OK ...", then per command status lines "S KEYWORD ARGS" until "OK"
+ * or "ERR <code> <text>"; an inquiry is cancelled). 0 with *ret_err = 0
+ * (OK) or the error's code; -errno when the socket fails. */
+static int assuan_transact(const char *path, const char *cmd, sig_agent_status_fn cb, void *ud,
+			   unsigned *ret_err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -1;
@@ -408,6 +411,7 @@ static int assuan_command(const char *path, const char *cmd)
 	size_t have = 0;
 	int greeted = 0;
 
+	*ret_err = 0;
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
@@ -417,15 +421,18 @@ static int assuan_command(const char *path, const char *cmd)
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
 	{
-		struct timeval tv = {.tv_sec = 10};
+		struct timeval tv = {.tv_sec = 60}; /* a card operation can take a while */
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	}
 	for (;;) {
 		char *nl;
 		ssize_t k;
+		bool dropped = false;
 		while (!(nl = memchr(buf, '\n', have))) {
-			if (have == sizeof(buf))
-				have = 0; /* an over-long status line: drop it */
+			if (have == sizeof(buf)) {
+				have = 0; /* an over-long line: drop it */
+				dropped = true;
+			}
 			k = read(fd, buf + have, sizeof(buf) - have);
 			if (k < 0 && errno == EINTR)
 				continue;
@@ -434,15 +441,28 @@ static int assuan_command(const char *path, const char *cmd)
 			have += (size_t)k;
 		}
 		*nl = '\0';
-		if (startswith(buf, "ERR")) {
+		if (dropped) {
+			/* the tail of an over-long line: not a line of its own */
+		} else if (startswith(buf, "ERR")) {
+			unsigned long code = strtoul(buf + 3, NULL, 10);
 			log_debug("gpg-agent: %s: %s", greeted ? cmd : "greeting", buf);
-			return -EIO;
-		}
-		if (streq(buf, "OK") || startswith(buf, "OK ")) {
+			if (!greeted)
+				return -EIO;
+			*ret_err = code ? (unsigned)code : 1;
+			return 0;
+		} else if (streq(buf, "OK") || startswith(buf, "OK ")) {
 			if (greeted)
 				return 0;
 			greeted = 1;
 			if (write_full(fd, cmd, strlen(cmd)) < 0 || write_full(fd, "\n", 1) < 0)
+				return -errno;
+		} else if (startswith(buf, "S ") && cb) {
+			char *kw = buf + 2, *sp = strchr(kw, ' ');
+			if (sp)
+				*sp++ = '\0';
+			cb(ud, kw, sp ? sp : "");
+		} else if (startswith(buf, "INQUIRE ")) {
+			if (write_full(fd, "CAN\n", 4) < 0)
 				return -errno;
 		}
 		have -= (size_t)(nl + 1 - buf);
@@ -450,14 +470,29 @@ static int assuan_command(const char *path, const char *cmd)
 	}
 }
 
-int sig_agent_forget(const char *gnupghome)
+static int assuan_command(const char *path, const char *cmd)
 {
-	_cleanup_free_ char *home = NULL, *sock = NULL;
+	unsigned err;
+	int r = assuan_transact(path, cmd, NULL, NULL, &err);
+	return r < 0 ? r : err ? -EIO : 0;
+}
+
+int sig_agent_transact(const char *gnupghome, const char *cmd, sig_agent_status_fn cb, void *ud,
+		       unsigned *ret_err)
+{
+	_cleanup_free_ char *sock = sig_agent_socket(gnupghome);
+
+	if (!sock)
+		return -errno;
+	return assuan_transact(sock, cmd, cb, ud, ret_err);
+}
+
+char *sig_agent_socket(const char *gnupghome)
+{
+	_cleanup_free_ char *home = NULL;
 	const char *h = gnupghome && *gnupghome ? gnupghome : getenv("GNUPGHOME");
 	bool def = false;
-	struct stat st;
 	size_t n;
-	int r;
 
 	if (!h || !*h) {
 		const char *hm = getenv("HOME");
@@ -466,7 +501,7 @@ int sig_agent_forget(const char *gnupghome)
 	} else if (h[0] != '/') {
 		char cwd[PATH_MAX];
 		if (!getcwd(cwd, sizeof(cwd)))
-			return log_error_errno(-errno, "getcwd");
+			return NULL;
 		home = xasprintf("%s/%s", cwd, h);
 	} else {
 		home = xstrdup(h);
@@ -474,7 +509,17 @@ int sig_agent_forget(const char *gnupghome)
 	n = strlen(home);
 	while (n > 1 && home[n - 1] == '/')
 		home[--n] = '\0';
-	sock = agent_socket(home, def);
+	return agent_socket(home, def);
+}
+
+int sig_agent_forget(const char *gnupghome)
+{
+	_cleanup_free_ char *sock = sig_agent_socket(gnupghome);
+	struct stat st;
+	int r;
+
+	if (!sock)
+		return log_error_errno(-errno, "getcwd");
 	if (lstat(sock, &st) < 0 && errno == ENOENT)
 		return 0; /* no agent: nothing cached */
 	r = assuan_command(sock, "RELOADAGENT");
@@ -560,7 +605,7 @@ int sig_sign(const struct sig_signer *s, const char *data, size_t len, char **re
 	struct pin_state ps = {.s = s};
 	int r;
 
-	r = new_ctx(s->gnupghome, &ctx);
+	r = sig_gpgme_new(s->gnupghome, &ctx);
 	if (r < 0)
 		return r;
 	gpgme_set_armor(ctx, 1);
@@ -591,8 +636,8 @@ int sig_sign(const struct sig_signer *s, const char *data, size_t len, char **re
 		gpgme_err_code_t c = gpgme_err_code(e);
 		if (ps.err)
 			r = ps.err;
-		else if (c == GPG_ERR_BAD_PASSPHRASE)
-			r = -EACCES;
+		else if (c == GPG_ERR_BAD_PASSPHRASE || c == GPG_ERR_BAD_PIN)
+			r = -EACCES; /* a key's passphrase, or a card's PIN */
 		else if (c == GPG_ERR_CANCELED)
 			r = -ECANCELED;
 		else if (c == GPG_ERR_NO_SECKEY || c == GPG_ERR_UNUSABLE_SECKEY ||

@@ -96,6 +96,26 @@ int sig_verify_files_join(struct sig_job *job, struct sig_result *res);
  * cached, 0. */
 int sig_agent_forget(const char *gnupghome);
 
+/* The path of gnupghome's gpg-agent socket (NULL: $GNUPGHOME or ~/.gnupg),
+ * as sig_agent_forget() finds it; malloc'd, NULL only if the working
+ * directory cannot be read for a relative home. The agent may not run. */
+char *sig_agent_socket(const char *gnupghome);
+
+/* One Assuan command to gnupghome's gpg-agent (no agent: -ENOENT or
+ * -ECONNREFUSED, nothing started): each status line "S KEYWORD ARGS" goes
+ * to cb (args still percent-escaped, lines over 1 KiB dropped), inquiries
+ * are cancelled. 0 with *ret_err = 0 (OK) or the agent's gpg-error value
+ * (ERR); -errno if the socket fails. */
+typedef void (*sig_agent_status_fn)(void *ud, const char *keyword, const char *args);
+int sig_agent_transact(const char *gnupghome, const char *cmd, sig_agent_status_fn cb, void *ud,
+		       unsigned *ret_err);
+
+/* A GPGME context for the OpenPGP engine on gnupghome (NULL: GPGME's
+ * default), GPGME initialised once for the process (gpg from PATH, no
+ * gpgconf discovery): the one set-up every GPGME user here shares. */
+struct gpgme_context;
+int sig_gpgme_new(const char *gnupghome, struct gpgme_context **ret);
+
 /* Verify one detached signature over data against keyring_dir. The state
  * is in *res; returns 0 whenever a state was determined, -errno only if
  * GPGME could not run at all. */
