@@ -52,7 +52,12 @@ static uint8_t *zst(const void *in, size_t len, size_t *ret_len)
 {
 	size_t cap = ZSTD_compressBound(len);
 	uint8_t *out = xmalloc(cap);
-	size_t n = ZSTD_compress(out, cap, in, len, 3);
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+	assert_non_null(c);
+	/* with the frame checksum, as zstd(1) writes by default */
+	ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+	size_t n = ZSTD_compress2(c, out, cap, in, len);
+	ZSTD_freeCCtx(c);
 	assert_false(ZSTD_isError(n));
 	*ret_len = n;
 	return out;
