@@ -363,6 +363,57 @@ int kexec_plan_describe(const struct kexec_plan *p, const char *tool, FILE *out)
 	return ferror(out) ? -EIO : 0;
 }
 
+static void sum_file(FILE *f, const char *key, const struct boot_blob *b,
+		     const struct kexec_unpacked *u, bool nounzip)
+{
+	_cleanup_free_ char *x = str_escape_controls(b->path, false);
+	fprintf(f, "%s: %s", key, x);
+	if (u && u->format != DECOMPRESS_NONE)
+		fprintf(f, " (%s, decoded in memory: %llu bytes)", decompress_format_name(u->format),
+			(unsigned long long)u->size);
+	else if (nounzip && format_of(b) != DECOMPRESS_NONE)
+		fputs(" (kept compressed: --nounzip)", f);
+	fputc('\n', f);
+}
+
+int kexec_plan_summary(const struct kexec_plan *p, char **ret)
+{
+	char *t = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&t, &n);
+	if (!f)
+		return -errno;
+	if (p->kind == BOOT_LINUX) {
+		sum_file(f, "Kernel", &p->kernel, NULL, false);
+		for (size_t i = 0; i < p->n_initrd; i++)
+			sum_file(f, "Initrd", &p->initrd[i], NULL, false);
+	} else {
+		sum_file(f, "Hypervisor", &p->kernel, &p->kernel_unpacked, false);
+	}
+	_cleanup_free_ char *c = str_escape_controls(p->cmdline ? p->cmdline : "", false);
+	fprintf(f, "%s: %s\n", p->kind == BOOT_LINUX ? "Final command line" : "Hypervisor arguments",
+		c);
+	for (size_t i = 0; i < p->n_modules; i++) {
+		const struct kexec_module *m = &p->modules[i];
+		const char *role = p->kind != BOOT_XEN ? "multiboot module"
+				   : i == 0		   ? "dom0 kernel"
+				   : i == 1		   ? "dom0 initrd"
+							   : "module";
+		_cleanup_free_ char *key = xasprintf("Module %zu (%s)", i + 1, role);
+		_cleanup_free_ char *a = str_escape_controls(m->args ? m->args : "", false);
+		sum_file(f, key, &m->blob, &m->unpacked, m->nounzip);
+		fprintf(f, "  arguments: %s\n", *a ? a : "(none)");
+	}
+	fprintf(f, "Signed: %s\n",
+		p->verified ? "yes" : "NO (the files are not verified against a keyring)");
+	if (fclose(f) != 0) {
+		free(t);
+		return -EIO;
+	}
+	*ret = t;
+	return 0;
+}
+
 static int rewind_fd(int fd)
 {
 	return fd < 0 || lseek(fd, 0, SEEK_SET) >= 0 ? 0 : -errno;

@@ -126,6 +126,19 @@ void kexec_argv_free(char **argv);
  * are escaped (str_escape_controls). */
 int kexec_plan_describe(const struct kexec_plan *p, const char *kexec_tool, FILE *out);
 
+/* The confirmation text a person reads before booting (UTF-8-free, control
+ * bytes escaped, paths as the entry names them), one item per line:
+ *   Kernel: PATH | Hypervisor: PATH [(gzip, decoded in memory: N bytes)]
+ *   Initrd: PATH (linux, one per initrd)
+ *   Final command line: ARGS | Hypervisor arguments: ARGS (with Heads'
+ *     hand-off options, i.e. exactly what the hypervisor gets)
+ *   Module N (dom0 kernel|dom0 initrd|multiboot module): PATH [(gzip,
+ *     decoded in memory: N bytes) | (kept compressed: --nounzip)]
+ *     "  arguments: ARGS" (also when empty: "  arguments: (none)")
+ *   Signed: yes | NO (the files are not verified against a keyring)
+ * *ret is malloc'd. */
+int kexec_plan_summary(const struct kexec_plan *p, char **ret);
+
 /* Load for a later kexec_exec(). Needs CAP_SYS_BOOT. */
 int kexec_plan_load(const struct kexec_plan *p, const char *kexec_tool);
 int kexec_exec(void);

@@ -401,6 +401,38 @@ static void test_duk_reaches_dom0_initrd(void **state)
 	boot_view_free(v);
 }
 
+static void test_summary_for_confirmation(void **state)
+{
+	(void)state;
+	struct boot_view *v = NULL;
+	struct kexec_opts o;
+	struct kexec_plan p;
+	char *t = NULL;
+	struct boot_module mods[] = {{.path = "/vmlinuz", .args = "placeholder root=/dev/x\x1b[2J"},
+				     {.path = "/initrd.img-6.1.gz", .args = "", .nounzip = true}};
+	struct boot_entry e = xen_entry;
+	e.modules = mods;
+
+	assert_int_equal(boot_view_open(root, NULL, &v), 0);
+	kexec_opts_init(&o);
+	o.remove = "placeholder";
+	assert_int_equal(kexec_plan_build(v, &e, &o, &p), 0);
+	assert_int_equal(kexec_plan_summary(&p, &t), 0);
+	char *want = xasprintf(
+		"Hypervisor: /xen-4.17-amd64.gz (gzip, decoded in memory: %d bytes)\n"
+		"Hypervisor arguments: placeholder dom0_mem=1G no-real-mode reboot=no vga=current\n"
+		"Module 1 (dom0 kernel): /vmlinuz\n"
+		"  arguments: root=/dev/x\\x1b[2J\n"
+		"Module 2 (dom0 initrd): /initrd.img-6.1.gz (kept compressed: --nounzip)\n"
+		"  arguments: (none)\n"
+		"Signed: NO (the files are not verified against a keyring)\n", ELF_SIZE);
+	assert_string_equal(t, want);
+	free(want);
+	free(t);
+	kexec_plan_free(&p);
+	boot_view_free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +446,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bomb_refused_naming_the_file, xen_setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_duk_reaches_dom0_initrd, xen_setup, teardown),
+		cmocka_unit_test_setup_teardown(test_summary_for_confirmation, xen_setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
