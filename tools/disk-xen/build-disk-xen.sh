@@ -19,10 +19,12 @@
 #   p3  LUKS2  luks-<uuid>: swap
 # grub.cfg is written by Debian's own update-grub (grub-mkconfig with
 # 10_linux and 20_linux_xen; xen-hypervisor-common makes Xen the default).
-# The chroot has no block devices, so grub-probe is replaced while it runs
-# by a stand-in answering for this layout (device, fs, fs_uuid, partmap);
-# /boot is bind-mounted from the boot partition's tree so paths are
-# relative to it, as on an installed system with a separate /boot.
+# The chroot has no block devices and /boot is not a mount point there, so
+# two probes are replaced while it runs by stand-ins answering for this
+# layout: grub-probe (device, fs, fs_uuid, partmap, ...) and grub-mkrelpath
+# (a path under /boot is relative to the boot partition, as on an installed
+# system with a separate /boot). /etc/default/grub is Debian's
+# (/usr/share/grub/default/grub, as grub-pc's postinst installs it).
 # Both containers are in crypttab ("luks,discard,initramfs"): the dom0
 # initramfs (cryptsetup-initramfs) unlocks both, so one injected Disk
 # Unlock Key opens both. Disk Recovery Key (slot 0 of both, PBKDF2 1000
@@ -85,7 +87,7 @@ work="$out/disk-xen-work"
 rootfs="$work/rootfs"
 bootdir="$work/boot"
 cleanup() {
-	for m in boot dev/pts dev proc sys; do
+	for m in dev/pts dev proc sys; do
 		mountpoint -q "$rootfs/$m" 2>/dev/null && umount -l "$rootfs/$m" || true
 	done
 }
@@ -192,25 +194,24 @@ done
 grep -q "scripts/init-bottom/heads-xen-marker" "$work/initramfs.list"
 grep -q "cryptroot/crypttab" "$work/initramfs.list"
 
-# --- /boot and update-grub -----------------------------------------------------
+# --- update-grub, then /boot ---------------------------------------------------
 stage "update-grub (Debian's grub-mkconfig, 10_linux + 20_linux_xen)"
-mkdir -p "$bootdir"
-mv "$rootfs/boot/"* "$bootdir/"
-rm -f "$bootdir/vmlinuz" "$bootdir/vmlinuz.old" "$bootdir/initrd.img" "$bootdir/initrd.img.old"
+rm -f "$rootfs/boot/vmlinuz" "$rootfs/boot/vmlinuz.old" "$rootfs/boot/initrd.img" \
+	"$rootfs/boot/initrd.img.old"
 rm -f "$rootfs/vmlinuz" "$rootfs/vmlinuz.old" "$rootfs/initrd.img" "$rootfs/initrd.img.old"
-mkdir -p "$bootdir/grub"
-mount --bind "$bootdir" "$rootfs/boot"
-# grub-probe stand-in: the chroot has no block devices to probe.
-chroot "$rootfs" dpkg-divert --quiet --local --rename --add /usr/sbin/grub-probe
+mkdir -p "$rootfs/boot/grub"
+[ -f "$rootfs/etc/default/grub" ] || cp "$rootfs/usr/share/grub/default/grub" "$rootfs/etc/default/grub"
+for f in /usr/sbin/grub-probe /usr/bin/grub-mkrelpath; do
+	chroot "$rootfs" dpkg-divert --quiet --local --rename --add $f
+done
 cat > "$rootfs/usr/sbin/grub-probe" <<EOF
 #!/bin/sh
 # build-disk-xen: answers for this disk's layout (no devices in the chroot)
-target=; dev=; last=
+target=; last=
 while [ \$# -gt 0 ]; do
 	case "\$1" in
 	--target=*) target=\${1#--target=} ;;
 	-t) shift; target=\$1 ;;
-	--device) dev=1 ;;
 	-*) ;;
 	*) last=\$1 ;;
 	esac
@@ -226,26 +227,37 @@ partmap) [ \$boot = yes ] && echo gpt ;;
 abstraction) [ \$boot = yes ] || echo "cryptodisk luks2" ;;
 cryptodisk_uuid) [ \$boot = yes ] || echo ${root_uuid//-/} ;;
 compatibility_hint) [ \$boot = yes ] && echo hd0,gpt1 ;;
-bios_hints|efi_hints|baremetal_hints|arc_hints|ieee1275_hints|hints_string) ;;
-partuuid|fs_label|drive|disk) ;;
 *) ;;
 esac
 exit 0
 EOF
-chmod 755 "$rootfs/usr/sbin/grub-probe"
+cat > "$rootfs/usr/bin/grub-mkrelpath" <<'EOF'
+#!/bin/sh
+# build-disk-xen: /boot is a separate partition on the target disk
+case "$1" in
+/boot) echo / ;;
+/boot/*) echo "${1#/boot}" ;;
+*) echo "$1" ;;
+esac
+EOF
+chmod 755 "$rootfs/usr/sbin/grub-probe" "$rootfs/usr/bin/grub-mkrelpath"
 chroot "$rootfs" update-grub > "$work/update-grub.log" 2>&1 || {
 	cat "$work/update-grub.log" >&2
 	exit 1
 }
-rm -f "$rootfs/usr/sbin/grub-probe"
-chroot "$rootfs" dpkg-divert --quiet --local --rename --remove /usr/sbin/grub-probe
+for f in /usr/sbin/grub-probe /usr/bin/grub-mkrelpath; do
+	rm -f "$rootfs$f"
+	chroot "$rootfs" dpkg-divert --quiet --local --rename --remove $f
+done
 cleanup
-grep -q "multiboot2.*xen-4.17-amd64.gz" "$bootdir/grub/grub.cfg" || {
+grep -q "multiboot2	/xen-4.17-amd64.gz" "$rootfs/boot/grub/grub.cfg" || {
 	cat "$work/update-grub.log" >&2
-	echo "build-disk-xen: update-grub wrote no Xen entry" >&2
+	echo "build-disk-xen: update-grub wrote no Xen entry for /xen-4.17-amd64.gz" >&2
 	exit 1
 }
-grep -E "menuentry|multiboot2|module2" "$bootdir/grub/grub.cfg" | head -12
+mkdir -p "$bootdir"
+mv "$rootfs/boot/"* "$bootdir/"
+grep -E "menuentry|multiboot2|module2" "$bootdir/grub/grub.cfg" | head -16
 
 # --- file systems, then LUKS2 in place ----------------------------------------
 export E2FSPROGS_FAKE_TIME=${SOURCE_DATE_EPOCH:-1700000000}
