@@ -115,16 +115,18 @@ disk:
 	tools/disk/build-disk.sh $(QEMU_OUT)
 
 # DISK=xen (issue 25): the Qubes-like demo disk (tools/disk-xen: Xen 4.17 +
-# a Debian 12 dom0, btrfs root and swap in two LUKS2 containers) on the OVMF
-# board, -cpu max,-smap (a PV dom0 crashes on TCG's SMAP), 2 GiB; its own
-# disk copy, TPM state and ROM area (make run-reset drops them too).
+# a Debian 12 dom0, btrfs root and swap in two LUKS2 containers) on board
+# qemu with SeaBIOS (the ACPI RSDP in the legacy F segment, as coreboot puts
+# it: kexec-tools' multiboot2 loader gives Xen no EFI tables), -cpu max,-smap
+# (a PV dom0 crashes on TCG's SMAP), 2 GiB; its own disk copy, TPM state and
+# ROM area (make run-reset drops them too).
 disk-xen:
 	tools/disk-xen/build-disk-xen.sh $(QEMU_OUT)
 
 run-xen: deps build payload-ovmf disk-xen
 	@test -e $(QEMU_OUT)/disk-xen.img || \
 		cp --sparse=always $(QEMU_OUT)/xen-disk.img $(QEMU_OUT)/disk-xen.img
-	boards/qemu/run.py --payload $(QEMU_OUT) --firmware ovmf --cpu max,-smap --memory 2048 \
+	boards/qemu/run.py --payload $(QEMU_OUT) --firmware seabios --cpu max,-smap --memory 2048 \
 		--disk $(QEMU_OUT)/disk-xen.img --state $(QEMU_OUT)/tpm-state-xen \
 		--rom $(QEMU_OUT)/rom-xen.img
 

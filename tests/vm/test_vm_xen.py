@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""VM suite, Qubes-style Xen boots (issue 25): the payload in QEMU (OVMF, TCG,
--cpu max,-smap, 2 GiB) with a private swtpm, a ROM config area and a private
+"""VM suite, Qubes-style Xen boots (issue 25): the payload in QEMU (board qemu
+with SeaBIOS, TCG, -cpu max,-smap, 2 GiB) with a private swtpm, a ROM config area and a private
 copy of the Xen demo disk (tools/disk-xen: Debian 12 dom0 + Xen 4.17, grub.cfg
 by Debian's update-grub, btrfs root and swap in two LUKS2 containers), all kept
 across boots (one machine).
@@ -49,10 +49,13 @@ check, enter_until, run = duk.check, duk.enter_until, duk.run
 
 class XenVM(vm.VM):
     """One machine; the disk first among the drives (/dev/vda, the board's
-    CONFIG_BOOT_DEV vda1), the ROM after it."""
+    CONFIG_BOOT_DEV vda1), the ROM after it. SeaBIOS, like coreboot, puts
+    the ACPI RSDP in the legacy F segment, where Xen looks for it after a
+    kexec: kexec-tools' multiboot2 loader passes no ACPI or EFI tags, and
+    under OVMF the RSDP is only in the EFI configuration table."""
 
     def __init__(self, payload, disk, state, rom, name):
-        super().__init__(payload, firmware="ovmf", append="HEADS_UI=line", name=name,
+        super().__init__(payload, firmware="seabios", append="HEADS_UI=line", name=name,
                          state=state, snapshot=False, rom=rom, drives=[disk],
                          memory=2048, cpu="max,-smap")
 
