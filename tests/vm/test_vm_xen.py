@@ -51,8 +51,8 @@ class XenVM(vm.VM):
     """One machine; the disk first among the drives (/dev/vda, the board's
     CONFIG_BOOT_DEV vda1), the ROM after it. SeaBIOS, like coreboot, puts
     the ACPI RSDP in the legacy F segment, where Xen looks for it after a
-    kexec: kexec-tools' multiboot2 loader passes no ACPI or EFI tags, and
-    under OVMF the RSDP is only in the EFI configuration table."""
+    kexec: kexec-tools' multiboot2 loader passes no ACPI or EFI tags (OVMF
+    publishes the RSDP in the EFI configuration table; not tried)."""
 
     def __init__(self, payload, disk, state, rom, name):
         super().__init__(payload, firmware="seabios", append="HEADS_UI=line", name=name,
