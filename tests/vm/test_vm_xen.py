@@ -98,8 +98,13 @@ class XenFlow(unittest.TestCase):
         out = m.expect("Disk Unlock Key injected into the initrd", STEP)
         self.assertIn("/dev/vda2: opens with the Disk Unlock Key", out)
         self.assertIn("/dev/vda3: opens with the Disk Unlock Key", out)
-        out = m.expect("Xen version 4.17", DOM0_TIMEOUT)
-        out += m.expect(r"HEADS-XEN-DOM0(-FAILED)?: [^\r\n]*", DOM0_TIMEOUT, regex=True)
+        # fail fast on the ways this can go wrong (kexec refused, Xen or
+        # dom0 crashed, a passphrase asked)
+        out = m.expect(r"Xen version 4\.17|Entering the recovery shell", DOM0_TIMEOUT,
+                       regex=True)
+        self.assertIn("Xen version 4.17", out)
+        out += m.expect(r"HEADS-XEN-DOM0(-FAILED)?: [^\r\n]*|Panic on CPU|Dom0 crashed|"
+                        r"Kernel panic|Please unlock disk", DOM0_TIMEOUT, regex=True)
         self.assertIn(DOM0_MARKER, out)
         self.assertNotIn("Please unlock disk", out)
         self.assertRegex(out, r"cryptsetup: luks-[0-9a-f-]+c2: set up successfully")
