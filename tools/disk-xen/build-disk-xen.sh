@@ -235,7 +235,7 @@ cat > "$rootfs/usr/bin/grub-mkrelpath" <<'EOF'
 #!/bin/sh
 # build-disk-xen: /boot is a separate partition on the target disk
 case "$1" in
-/boot) echo / ;;
+/boot) echo ;;
 /boot/*) echo "${1#/boot}" ;;
 *) echo "$1" ;;
 esac
@@ -250,7 +250,7 @@ for f in /usr/sbin/grub-probe /usr/bin/grub-mkrelpath; do
 	chroot "$rootfs" dpkg-divert --quiet --local --rename --remove $f
 done
 cleanup
-grep -q "multiboot2	/xen-4.17-amd64.gz" "$rootfs/boot/grub/grub.cfg" || {
+grep -qE "multiboot2[[:space:]]+/xen-4\.17-amd64\.gz" "$rootfs/boot/grub/grub.cfg" || {
 	cat "$work/update-grub.log" >&2
 	echo "build-disk-xen: update-grub wrote no Xen entry for /xen-4.17-amd64.gz" >&2
 	exit 1
