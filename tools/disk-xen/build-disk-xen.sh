@@ -53,7 +53,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "build-disk-xen: must run as root (mmdebstrap, chroot)" >&2
 	exit 77
 fi
-for t in mmdebstrap cryptsetup mkfs.ext4 mkfs.btrfs mkswap sfdisk; do
+for t in mmdebstrap cryptsetup mkfs.ext4 mkfs.btrfs btrfs mkswap sfdisk; do
 	command -v "$t" >/dev/null || { echo "build-disk-xen: $t missing: run make deps" >&2; exit 1; }
 done
 
@@ -273,8 +273,15 @@ mkfs.ext4 -q -L boot -U "$boot_fs_uuid" -d "$bootdir" -E root_owner=0:0 "$work/b
 root_mib=$(( $(du -sm "$rootfs" | cut -f1) * 16 / 10 + 256 ))
 truncate -s 0 "$work/root.img"
 truncate -s "${root_mib}M" "$work/root.img"
-mkfs.btrfs -q -L root -U "$root_fs_uuid" --rootdir "$rootfs" -b "$(( (root_mib - 32) * 1024 * 1024 ))" \
-	"$work/root.img"
+# mkfs.btrfs --rootdir may grow the image (it ignored -b here): the file
+# system's size is read back and the image made 32 MiB larger than it, the
+# room the in-place LUKS2 encryption needs (a file system larger than the
+# mapping does not mount: "device total_bytes should be at most ...").
+mkfs.btrfs -q -L root -U "$root_fs_uuid" --rootdir "$rootfs" "$work/root.img"
+fs_bytes=$(btrfs inspect-internal dump-super "$work/root.img" | awk '$1 == "total_bytes" {print $2}')
+[ -n "$fs_bytes" ] || { echo "build-disk-xen: cannot read the btrfs size" >&2; exit 1; }
+root_mib=$(( (fs_bytes + 1048575) / 1048576 + 32 ))
+truncate -s "${root_mib}M" "$work/root.img"
 swap_mib=96
 truncate -s 0 "$work/swap.img"
 truncate -s "$(( swap_mib - 32 ))M" "$work/swap.img"
