@@ -106,9 +106,9 @@ class XenFlow(unittest.TestCase):
         out += m.expect(r"HEADS-XEN-DOM0(-FAILED)?: [^\r\n]*|Panic on CPU|Dom0 crashed|"
                         r"Kernel panic|Please unlock disk", DOM0_TIMEOUT, regex=True)
         self.assertIn(DOM0_MARKER, out)
+        # (dom0's /dev/console is the board's console=ttyS0, which Xen keeps:
+        # the marker, written to hvc0, is the evidence that both opened)
         self.assertNotIn("Please unlock disk", out)
-        self.assertRegex(out, r"cryptsetup: luks-[0-9a-f-]+c2: set up successfully")
-        self.assertRegex(out, r"cryptsetup: luks-[0-9a-f-]+c3: set up successfully")
         return time.monotonic() - t_choice
 
     def flow(self, tmp, payload, disk_img):

@@ -156,10 +156,13 @@ t=\$(cat /sys/hypervisor/type 2>/dev/null || echo none)
 r=closed; s=closed
 [ -b /dev/mapper/luks-$root_uuid ] && r=open
 [ -b /dev/mapper/luks-$swap_uuid ] && s=open
+# hvc0 itself: the board's CONFIG_BOOT_KERNEL_ADD (console=ttyS0) comes last
+# on dom0's command line, so /dev/console may be a UART Xen keeps for itself
+out=/dev/hvc0; [ -c \$out ] || out=/dev/console
 if [ "\$t" = xen ] && [ \$r = open ] && [ \$s = open ]; then
-	echo "HEADS-XEN-DOM0: hypervisor=\$t root=\$r swap=\$s" > /dev/console
+	echo "HEADS-XEN-DOM0: hypervisor=\$t root=\$r swap=\$s" > \$out
 else
-	echo "HEADS-XEN-DOM0-FAILED: hypervisor=\$t root=\$r swap=\$s" > /dev/console
+	echo "HEADS-XEN-DOM0-FAILED: hypervisor=\$t root=\$r swap=\$s" > \$out
 fi
 EOF
 chmod 755 "$rootfs/etc/initramfs-tools/scripts/init-bottom/heads-xen-marker"
