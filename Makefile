@@ -14,6 +14,7 @@ FUZZ_SECONDS ?= 20
 MESON_TEST  ?= meson test --print-errorlogs --num-processes 2
 
 .PHONY: all deps build check check-build check-asan check-fuzz run clean payload disk run-reset \
+	disk-xen run-xen \
 	rom kernel payload-ovmf payload-coreboot
 
 all: build
@@ -113,8 +114,27 @@ $(QEMU_OUT)/initrd.cpio.xz: $(BUILD)/heads tools/payload/build-payload.py $(wild
 disk:
 	tools/disk/build-disk.sh $(QEMU_OUT)
 
+# DISK=xen (issue 25): the Qubes-like demo disk (tools/disk-xen: Xen 4.17 +
+# a Debian 12 dom0, btrfs root and swap in two LUKS2 containers) on board
+# qemu with SeaBIOS (the ACPI RSDP in the legacy F segment, as coreboot puts
+# it: kexec-tools' multiboot2 loader gives Xen no EFI tables), -cpu max,-smap
+# (a PV dom0 crashes on TCG's SMAP), 2 GiB; its own disk copy, TPM state and
+# ROM area (make run-reset drops them too).
+disk-xen:
+	tools/disk-xen/build-disk-xen.sh $(QEMU_OUT)
+
+run-xen: deps build payload-ovmf disk-xen
+	@test -e $(QEMU_OUT)/disk-xen.img || \
+		cp --sparse=always $(QEMU_OUT)/xen-disk.img $(QEMU_OUT)/disk-xen.img
+	boards/qemu/run.py --payload $(QEMU_OUT) --firmware seabios --cpu max,-smap --memory 2048 \
+		--disk $(QEMU_OUT)/disk-xen.img --state $(QEMU_OUT)/tpm-state-xen \
+		--rom $(QEMU_OUT)/rom-xen.img
+
 # The disk the VM writes to is a copy of the demo disk (make run-reset drops
 # it and the TPM state: a fresh start). Quit QEMU with Ctrl-A X.
+ifeq ($(DISK),xen)
+run: run-xen
+else
 run: deps build $(if $(filter coreboot,$(FIRMWARE)),rom,payload)
 	@if tools/disk/build-disk.sh $(QEMU_OUT); then \
 		test -e $(QEMU_OUT)/disk.img || \
@@ -123,9 +143,11 @@ run: deps build $(if $(filter coreboot,$(FIRMWARE)),rom,payload)
 	else echo "make run: no demo disk (see above): booting without one"; disk=""; fi; \
 	if [ "$(FIRMWARE)" = coreboot ]; then boards/qemu-coreboot/run.py --out $(CB_OUT) $$disk; \
 	else boards/qemu/run.py --payload $(QEMU_OUT) --firmware $(FIRMWARE) $$disk; fi
+endif
 
 run-reset:
 	rm -rf $(QEMU_OUT)/tpm-state $(QEMU_OUT)/disk.img $(QEMU_OUT)/rom.img
+	rm -rf $(QEMU_OUT)/tpm-state-xen $(QEMU_OUT)/disk-xen.img $(QEMU_OUT)/rom-xen.img
 	rm -rf $(CB_OUT)/tpm-state $(CB_OUT)/flash.rom $(CB_OUT)/rom.img
 
 clean:

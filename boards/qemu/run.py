@@ -48,12 +48,14 @@ def virtio_drive(path, ident, serial=None, snapshot=False):
 
 
 def qemu_argv(payload, state, disk=None, firmware="ovmf", interactive=True,
-              append="", memory=1024, snapshot=False, rom=None, drives=()):
+              append="", memory=1024, snapshot=False, rom=None, drives=(), cpu=None):
     """rom: the board's ROM config area image (virtio, serial "heads-rom");
     drives: further raw images, virtio, in order after the disk (vdb, ...),
-    each a path or (path, serial)."""
+    each a path or (path, serial); cpu: a -cpu model (None: QEMU's default;
+    Xen's PV dom0 needs "max,-smap" under TCG, see the Xen demo disk)."""
     fw = OVMF if firmware == "ovmf" else SEABIOS
     argv = ["qemu-system-x86_64", "-accel", "tcg", "-m", str(memory),
+            *(["-cpu", cpu] if cpu else []),
             "-bios", fw,
             "-kernel", os.path.join(payload, "vmlinuz"),
             "-initrd", os.path.join(payload, "initrd.cpio.xz"),
@@ -123,6 +125,8 @@ def main():
     ap.add_argument("--append", default="", help="extra kernel command line words")
     ap.add_argument("--rom", help="ROM config area image (default PAYLOAD/rom.img, "
                     "created blank: the board's flash, kept across boots)")
+    ap.add_argument("--memory", type=int, default=1024, help="guest RAM in MiB")
+    ap.add_argument("--cpu", help="QEMU -cpu model (Xen demo disk: max,-smap)")
     a = ap.parse_args()
     state = a.state or os.path.join(a.payload, "tpm-state")
     rom = a.rom or os.path.join(a.payload, "rom.img")
@@ -135,7 +139,7 @@ def main():
     sw = start_swtpm(state)
     try:
         rc = subprocess.call(qemu_argv(a.payload, state, a.disk, a.firmware, True, a.append,
-                                       rom=rom))
+                                       memory=a.memory, rom=rom, cpu=a.cpu))
     finally:
         stop(sw)
     sys.exit(rc)

@@ -107,6 +107,35 @@ static int load_blob(struct boot_view *v, const char *path, struct boot_blob *b,
 	return 0;
 }
 
+/* Decode a compressed blob into a sealed memfd that replaces its fd (the
+ * verified bytes, read once; nothing is opened again). */
+static int unpack_blob(const char *bootdir, struct boot_blob *b, uint64_t max,
+		       struct kexec_unpacked *u)
+{
+	uint8_t head[8];
+	ssize_t n = b->fd < 0 ? 0 : pread(b->fd, head, sizeof(head), 0);
+	if (n < 0)
+		return log_error_errno(-errno, "%s%s: read: %m", bootdir, b->path);
+	enum decompress_format f = decompress_detect(head, (size_t)n);
+	if (f == DECOMPRESS_NONE)
+		return 0;
+	_cleanup_free_ char *name = xasprintf("%s%s%s", bootdir, b->path[0] == '/' ? "" : "/", b->path);
+	int fd = decompress_to_memfd(b->fd, b->size, f, max, name, &u->size, u->sha256);
+	if (fd < 0)
+		return fd; /* logged with the name */
+	close(b->fd);
+	b->fd = fd;
+	u->format = f;
+	return 0;
+}
+
+static enum decompress_format format_of(const struct boot_blob *b)
+{
+	uint8_t head[8];
+	ssize_t n = b->fd < 0 ? 0 : pread(b->fd, head, sizeof(head), 0);
+	return n > 0 ? decompress_detect(head, (size_t)n) : DECOMPRESS_NONE;
+}
+
 int kexec_plan_build(struct boot_view *view, const struct boot_entry *e,
 		     const struct kexec_opts *o, struct kexec_plan *ret)
 {
@@ -144,6 +173,10 @@ int kexec_plan_build(struct boot_view *view, const struct boot_entry *e,
 			}
 		}
 	} else {
+		uint64_t max = o->max_unpacked ? o->max_unpacked : KEXEC_MAX_UNPACKED;
+		r = unpack_blob(p.bootdir, &p.kernel, max, &p.kernel_unpacked);
+		if (r < 0)
+			goto fail;
 		/* hypervisor arguments; Xen gets Heads' hand-off options once */
 		if (e->kind == BOOT_XEN) {
 			const char *extra[] = {"no-real-mode", "reboot=no", "vga=current"};
@@ -165,6 +198,9 @@ int kexec_plan_build(struct boot_view *view, const struct boot_entry *e,
 			p.n_modules = i + 1;
 			r = load_blob(view, e->modules[i].path, &m->blob, &p.verified);
 			if (r < 0)
+				goto fail;
+			m->nounzip = e->modules[i].nounzip;
+			if (!m->nounzip && (r = unpack_blob(p.bootdir, &m->blob, max, &m->unpacked)) < 0)
 				goto fail;
 			if (i == 0 && e->kind == BOOT_XEN)
 				m->args = bootcfg_build_cmdline(e->modules[i].args, o->add, o->remove,
@@ -273,6 +309,16 @@ static void put_file(FILE *out, const char *key, const struct kexec_plan *p,
 	fprintf(out, "%s-sha256: %s%s\n", key, hex, b->verified ? " (signed)" : "");
 }
 
+static void put_unpacked(FILE *out, const char *key, const struct kexec_unpacked *u)
+{
+	char hex[65];
+	if (u->format == DECOMPRESS_NONE)
+		return;
+	hex_encode(u->sha256, 32, hex);
+	fprintf(out, "%s-unpacked: %s, %llu bytes, sha256 %s\n", key,
+		decompress_format_name(u->format), (unsigned long long)u->size, hex);
+}
+
 int kexec_plan_describe(const struct kexec_plan *p, const char *tool, FILE *out)
 {
 	fprintf(out, "kind: %s\n", boot_kind_to_string(p->kind));
@@ -290,9 +336,17 @@ int kexec_plan_describe(const struct kexec_plan *p, const char *tool, FILE *out)
 		fprintf(out, "method: kexec_file_load%s\n",
 			p->n_initrd > 1 ? " (initrds concatenated)" : "");
 	} else {
+		put_unpacked(out, "kernel", &p->kernel_unpacked);
 		put_escaped(out, "cmdline", p->cmdline, NULL);
-		for (size_t i = 0; i < p->n_modules; i++)
-			put_file(out, "module", p, &p->modules[i].blob, p->modules[i].args);
+		for (size_t i = 0; i < p->n_modules; i++) {
+			const struct kexec_module *m = &p->modules[i];
+			put_file(out, "module", p, &m->blob, m->args);
+			put_unpacked(out, "module", &m->unpacked);
+			enum decompress_format f = format_of(&m->blob);
+			if (m->nounzip && !(p->initrd_replaced && i == 1) && f != DECOMPRESS_NONE)
+				fprintf(out, "module-unpacked: no (--nounzip, %s)\n",
+					decompress_format_name(f));
+		}
 		fprintf(out, "method: kexec-tools\n");
 		char **v = kexec_plan_argv(p, tool);
 		fputs("exec:", out);
@@ -307,6 +361,57 @@ int kexec_plan_describe(const struct kexec_plan *p, const char *tool, FILE *out)
 	if (p->cmdline_too_long)
 		fprintf(out, "warning: command line longer than %d bytes\n", BOOTCFG_MAX_CMDLINE);
 	return ferror(out) ? -EIO : 0;
+}
+
+static void sum_file(FILE *f, const char *key, const struct boot_blob *b,
+		     const struct kexec_unpacked *u, bool nounzip)
+{
+	_cleanup_free_ char *x = str_escape_controls(b->path, false);
+	fprintf(f, "%s: %s", key, x);
+	if (u && u->format != DECOMPRESS_NONE)
+		fprintf(f, " (%s, decoded in memory: %llu bytes)", decompress_format_name(u->format),
+			(unsigned long long)u->size);
+	else if (nounzip && format_of(b) != DECOMPRESS_NONE)
+		fputs(" (kept compressed: --nounzip)", f);
+	fputc('\n', f);
+}
+
+int kexec_plan_summary(const struct kexec_plan *p, char **ret)
+{
+	char *t = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&t, &n);
+	if (!f)
+		return -errno;
+	if (p->kind == BOOT_LINUX) {
+		sum_file(f, "Kernel", &p->kernel, NULL, false);
+		for (size_t i = 0; i < p->n_initrd; i++)
+			sum_file(f, "Initrd", &p->initrd[i], NULL, false);
+	} else {
+		sum_file(f, "Hypervisor", &p->kernel, &p->kernel_unpacked, false);
+	}
+	_cleanup_free_ char *c = str_escape_controls(p->cmdline ? p->cmdline : "", false);
+	fprintf(f, "%s: %s\n", p->kind == BOOT_LINUX ? "Final command line" : "Hypervisor arguments",
+		c);
+	for (size_t i = 0; i < p->n_modules; i++) {
+		const struct kexec_module *m = &p->modules[i];
+		const char *role = p->kind != BOOT_XEN ? "multiboot module"
+				   : i == 0		   ? "dom0 kernel"
+				   : i == 1		   ? "dom0 initrd"
+							   : "module";
+		_cleanup_free_ char *key = xasprintf("Module %zu (%s)", i + 1, role);
+		_cleanup_free_ char *a = str_escape_controls(m->args ? m->args : "", false);
+		sum_file(f, key, &m->blob, &m->unpacked, m->nounzip);
+		fprintf(f, "  arguments: %s\n", *a ? a : "(none)");
+	}
+	fprintf(f, "Signed: %s\n",
+		p->verified ? "yes" : "NO (the files are not verified against a keyring)");
+	if (fclose(f) != 0) {
+		free(t);
+		return -EIO;
+	}
+	*ret = t;
+	return 0;
 }
 
 static int rewind_fd(int fd)

@@ -21,6 +21,22 @@
  *   inherited by the child. For Xen the hypervisor arguments get
  *   "no-real-mode reboot=no vga=current" appended (as Heads does) and the
  *   first module's arguments go through the cmdline builder.
+ * - Xen and multiboot images are decompressed in-process (decompress.h):
+ *   the hypervisor (kernel) file when it is gzip, xz or zstd (kexec-tools
+ *   needs the ELF; GRUB decompresses it too), and every module that is
+ *   compressed and not marked `--nounzip` (GRUB's rule; the Heads line
+ *   format has no such flag, so its modules load as they are, as the
+ *   reference did). The verified (compressed) memfd is decoded into a new
+ *   sealed memfd that replaces it: the bytes checked are the bytes decoded,
+ *   no path is opened again, nothing is written to disk. More than
+ *   o->max_unpacked (default KEXEC_MAX_UNPACKED) decoded bytes fails the
+ *   build naming the file (-EFBIG). Linux entries are not touched
+ *   (kexec_file_load takes the bzImage; the kernel unpacks its initrds).
+ * - For Xen the dom0 initrd is the second module (module 1: the first is
+ *   the dom0 kernel), as in GRUB's 20_linux_xen entries and the reference's
+ *   `kexec-boot -i`; for a generic multiboot entry the same position is
+ *   used. That is what kexec_plan_initrd_fd() returns and what the Disk
+ *   Unlock Key is appended to (after decompression, when it was decoded).
  * - kexec_plan_describe() prints what kexec_plan_load() would do, one
  *   "key: value" per line (stable; see `heads kexec --help`), with the
  *   SHA-256 of every file and whether it matched a signed line.
@@ -31,8 +47,10 @@
 #define HEADS_KEXEC_H
 
 #include "bootcfg/bootcfg.h"
+#include "decompress.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct kexec_opts {
@@ -40,11 +58,24 @@ struct kexec_opts {
 	const char *remove;     /* CONFIG_BOOT_KERNEL_REMOVE + -r words */
 	const char *board_add;  /* CONFIG_BOOT_KERNEL_ADD */
 	const char *kexec_tool; /* path of kexec-tools' kexec; NULL = "/sbin/kexec" */
+	uint64_t max_unpacked;  /* bound of one decompressed file; 0 = KEXEC_MAX_UNPACKED */
+};
+
+#define KEXEC_MAX_UNPACKED (1024ull * 1024 * 1024)
+
+/* A file decoded in-process: the blob keeps the size and SHA-256 of the
+ * verified (compressed) bytes, its fd now holds these. */
+struct kexec_unpacked {
+	enum decompress_format format; /* DECOMPRESS_NONE: used as read */
+	uint64_t size;
+	uint8_t sha256[32];
 };
 
 struct kexec_module {
 	struct boot_blob blob;
 	char *args;          /* final arguments */
+	bool nounzip;        /* the entry's --nounzip */
+	struct kexec_unpacked unpacked;
 };
 
 struct kexec_plan {
@@ -62,6 +93,7 @@ struct kexec_plan {
 	struct kexec_module *modules;
 	size_t n_modules;
 	bool cmdline_too_long;
+	struct kexec_unpacked kernel_unpacked;
 };
 
 void kexec_opts_init(struct kexec_opts *o);
@@ -85,11 +117,27 @@ void kexec_argv_free(char **argv);
 /* Lines: "kind: linux", "verified: yes|NO", "kernel: PATH", "kernel-sha256:
  * HEX", "initrd: PATH" + "initrd-sha256: HEX" (one pair per initrd;
  * "initrd: replaced (N bytes)" after kexec_plan_set_initrd), "cmdline: ...",
- * "module: PATH ARGS" + "module-sha256: HEX", and for xen/multiboot "exec:
+ * "module: PATH ARGS" + "module-sha256: HEX", after the sha256 line of a
+ * decoded file "kernel-unpacked: FORMAT, N bytes, sha256 HEX" (or
+ * "module-unpacked: ..."), of a compressed module left as it is
+ * "module-unpacked: no (--nounzip, FORMAT)", and for xen/multiboot "exec:
  * kexec -l ..." with the argv words each shell-quoted for display only.
  * PATH is the boot directory + the path the entry names; control bytes
  * are escaped (str_escape_controls). */
 int kexec_plan_describe(const struct kexec_plan *p, const char *kexec_tool, FILE *out);
+
+/* The confirmation text a person reads before booting (UTF-8-free, control
+ * bytes escaped, paths as the entry names them), one item per line:
+ *   Kernel: PATH | Hypervisor: PATH [(gzip, decoded in memory: N bytes)]
+ *   Initrd: PATH (linux, one per initrd)
+ *   Final command line: ARGS | Hypervisor arguments: ARGS (with Heads'
+ *     hand-off options, i.e. exactly what the hypervisor gets)
+ *   Module N (dom0 kernel|dom0 initrd|multiboot module): PATH [(gzip,
+ *     decoded in memory: N bytes) | (kept compressed: --nounzip)]
+ *     "  arguments: ARGS" (also when empty: "  arguments: (none)")
+ *   Signed: yes | NO (the files are not verified against a keyring)
+ * *ret is malloc'd. */
+int kexec_plan_summary(const struct kexec_plan *p, char **ret);
 
 /* Load for a later kexec_exec(). Needs CAP_SYS_BOOT. */
 int kexec_plan_load(const struct kexec_plan *p, const char *kexec_tool);

@@ -1,5 +1,6 @@
 """heads kexec --dry-run: exactly what would be loaded (real kexec is
 exercised by the QEMU board tests)."""
+import gzip
 import hashlib
 import os
 import sys
@@ -79,6 +80,45 @@ class Kexec(heads_test.TempDirTest):
                          r"'--command-line=placeholder dom0_mem=1G no-real-mode reboot=no "
                          r"vga=current' '--module=/proc/self/fd/\d+ placeholder root=/dev/sda1' "
                          r"--module=/proc/self/fd/\d+$")
+
+    def test_xen_gz_decoded_nounzip_kept(self):
+        """issue 25: the .gz hypervisor is decoded in-process (kexec-tools
+        gets the ELF as /proc/self/fd/N); a --nounzip module stays as it is,
+        a compressed module without it is decoded."""
+        elf = b"\x7fELF\x02\x01\x01" + b"xen" * 5000
+        gz = gzip.compress(elf, mtime=0)
+        initrd = gzip.compress(b"070701 an initramfs", mtime=0)
+        self.write("xen.gz", gz, mode="wb")
+        self.write("initrd.gz", initrd, mode="wb")
+        line = ("X|xen|kernel /xen.gz dom0_mem=1G|module /vmlinuz-1 root=/dev/sda1"
+                "|module /initrd.gz")
+        p = run("kexec", "--boot", self.b, "--line", line, "--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("kernel-sha256: %s\n" % hashlib.sha256(gz).hexdigest(), p.stdout)
+        self.assertIn("kernel-unpacked: gzip, %d bytes, sha256 %s\n"
+                      % (len(elf), hashlib.sha256(elf).hexdigest()), p.stdout)
+        # the line format has no --nounzip: modules load as they are
+        self.assertIn("module-unpacked: no (--nounzip, gzip)\n", p.stdout)
+        self.write("grub/grub.cfg",
+                   "menuentry 'Xen' { multiboot2 /xen.gz\n module2 /vmlinuz-1\n"
+                   " module2 --nounzip /initrd.gz\n}\n"
+                   "menuentry 'Xen unzip' { multiboot2 /xen.gz\n module2 /vmlinuz-1\n"
+                   " module2 /initrd.gz\n}\n")
+        p = self.k("--title", "Xen", "--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("module-unpacked: no (--nounzip, gzip)\n", p.stdout)
+        p = self.k("--title", "Xen unzip", "--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("module-unpacked: gzip, 19 bytes, sha256 %s\n"
+                      % hashlib.sha256(b"070701 an initramfs").hexdigest(), p.stdout)
+        self.assertRegex(p.stdout, r"\nexec: \S*kexec -l /proc/self/fd/\d+ .*"
+                         r"--module=/proc/self/fd/\d+ --module=/proc/self/fd/\d+\n")
+        # a truncated .gz is refused naming the file, nothing described
+        self.write("xen.gz", gz[:len(gz) // 2], mode="wb")
+        p = run("kexec", "--boot", self.b, "--line", line, "--dry-run")
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("%s/xen.gz: gzip data truncated" % self.b, p.stderr)
+        self.assertNotIn("exec:", p.stdout)
 
     def test_line_and_saved(self):
         line = "L|elf|kernel /vmlinuz-1|initrd /initrd-1|append ro"

@@ -93,6 +93,22 @@ def ensure_disk(out=QEMU_DIR):
     return os.path.join(out, "demo-disk.img")
 
 
+def ensure_xen_disk(out=QEMU_DIR):
+    """The Qubes-like demo disk (tools/disk-xen): Xen 4.17 + a Debian dom0,
+    btrfs root and swap in two LUKS2 containers."""
+    if os.geteuid() != 0:
+        raise SkipVM("the Xen demo disk is built as root (mmdebstrap, chroot)")
+    log("building the Xen demo disk (mmdebstrap on the first run: minutes)")
+    r = subprocess.run([os.path.join(SRCDIR, "tools", "disk-xen", "build-disk-xen.sh"), out],
+                       capture_output=True, text=True)
+    sys.stdout.write(r.stdout)
+    if r.returncode == 77:
+        raise SkipVM(r.stderr.strip())
+    if r.returncode != 0:
+        raise RuntimeError(f"Xen demo disk build failed:\n{r.stderr}")
+    return os.path.join(out, "xen-disk.img")
+
+
 # --- the VM -----------------------------------------------------------------
 
 class VM:
@@ -102,9 +118,10 @@ class VM:
     machine's flash); drives: further images (see board.qemu_argv)."""
 
     def __init__(self, payload, firmware="ovmf", disk=None, append="", name="vm",
-                 state=None, snapshot=True, rom=None, drives=()):
+                 state=None, snapshot=True, rom=None, drives=(), memory=1024, cpu=None):
         self.payload, self.firmware, self.disk, self.append = payload, firmware, disk, append
         self.snapshot, self.rom, self.drives = snapshot, rom, drives
+        self.memory, self.cpu = memory, cpu
         self._tmp = tempfile.TemporaryDirectory(prefix=f"heads-{name}-")
         self.state = state or os.path.join(self._tmp.name, "tpm-state")
         self.log_path = os.path.join(BUILDDIR, "meson-logs", f"{name}-console.log")
@@ -124,7 +141,8 @@ class VM:
         self.swtpm = board.start_swtpm(self.state)
         argv = board.qemu_argv(self.payload, self.state, self.disk, self.firmware,
                                interactive=False, append=self.append,
-                               snapshot=self.snapshot, rom=self.rom, drives=self.drives)
+                               snapshot=self.snapshot, rom=self.rom, drives=self.drives,
+                               memory=self.memory, cpu=self.cpu)
         log("starting: " + " ".join(argv))
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         self._log = open(self.log_path, "wb")

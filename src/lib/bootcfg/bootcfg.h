@@ -60,6 +60,7 @@ enum bootcfg_format {
 struct boot_module {
 	char *path; /* absolute in the boot dir */
 	char *args; /* whitespace-collapsed, may be "" */
+	bool nounzip; /* GRUB `module[2] --nounzip`: load the bytes as they are */
 };
 
 struct boot_entry {

@@ -76,6 +76,7 @@ void boot_entry_copy(struct boot_entry *d, const struct boot_entry *s)
 	for (size_t i = 0; i < s->n_modules; i++) {
 		d->modules[i].path = xstrdup(s->modules[i].path);
 		d->modules[i].args = xstrdup(s->modules[i].args ? s->modules[i].args : "");
+		d->modules[i].nounzip = s->modules[i].nounzip;
 	}
 }
 
@@ -245,6 +246,9 @@ int boot_entry_from_line(const char *line, struct boot_entry *ret)
 			e.modules = xrealloc(e.modules, (e.n_modules + 2) * sizeof(struct boot_module));
 			split_path_args(f + 7, &e.modules[e.n_modules].path,
 					&e.modules[e.n_modules].args);
+			/* the line format has no --nounzip (the reference drops
+			 * it and its kexec-boot loads every module as it is) */
+			e.modules[e.n_modules].nounzip = true;
 			e.n_modules++;
 		} else {
 			r = -EINVAL;

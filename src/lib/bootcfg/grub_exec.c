@@ -224,13 +224,15 @@ static int do_loader(struct interp *in, const char *cmd, char **a, size_t n)
 		return 0;
 	}
 	if (startswith(cmd, "module")) {
-		while (i < n && startswith(a[i], "--"))
-			i++;
+		bool nounzip = false;
+		for (; i < n && startswith(a[i], "--"); i++)
+			nounzip = nounzip || streq(a[i], "--nounzip");
 		if (i >= n)
 			return 1;
 		l->modules = xrealloc(l->modules, (l->n_modules + 1) * sizeof(struct boot_module));
 		l->modules[l->n_modules].path = bc_strip_device(a[i]);
 		l->modules[l->n_modules].args = join_from(a, n, i + 1);
+		l->modules[l->n_modules].nounzip = nounzip;
 		l->n_modules++;
 		return 0;
 	}

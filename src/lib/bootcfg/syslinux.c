@@ -335,6 +335,7 @@ static int emit_label(struct sl *s, struct sl_label *l, struct boot_entries *out
 				e.modules = xrealloc(e.modules, (e.n_modules + 1) * sizeof(struct boot_module));
 				e.modules[e.n_modules].path = sl_path(s, path);
 				e.modules[e.n_modules].args = bc_collapse(t + wl);
+				e.modules[e.n_modules].nounzip = false;
 				e.n_modules++;
 			}
 		}
