@@ -1,5 +1,5 @@
 /* flash.c - `heads flash read|write|verify`: the boot flash chip through
- * libflashrom (lib/flash.h). */
+ * libflashrom or the MTD device (lib/flash.h). */
 #include "cmd.h"
 #include "cbfs.h"
 #include "cbfs_write.h"
@@ -24,9 +24,10 @@ static const char usage[] =
 	"                         [--pcr7-base HEX] [--board-config FILE] [--user-config FILE]\n"
 	"       heads flash verify --programmer P --rom FILE [--region NAME]\n"
 	"\n"
-	"The boot flash chip through libflashrom. P is in flashrom's syntax:\n"
-	"internal (the chipset's SPI flash), linux_mtd:dev=0 (an MTD device, the\n"
-	"QEMU board's pflash), dummy:emulate=VARIABLE_SIZE,size=N,image=FILE (tests).\n"
+	"The boot flash chip. P is in flashrom's syntax: internal (the chipset's\n"
+	"SPI flash, through libflashrom), linux_mtd:dev=N (/dev/mtdN, e.g. the QEMU\n"
+	"board's pflash, through the MTD device directly), dummy:emulate=\n"
+	"VARIABLE_SIZE,size=N,image=FILE (libflashrom's emulated chip: tests).\n"
 	"\n"
 	"read     the whole chip into FILE (written atomically)\n"
 	"write    FILE (exactly the chip's size) onto the chip: only the 64 KiB pieces\n"
@@ -333,7 +334,7 @@ static int run(int argc, char **argv);
 
 const struct heads_command cmd_flash = {
 	.name = "flash",
-	.summary = "read, write and verify the boot flash chip (libflashrom)",
+	.summary = "read, write and verify the boot flash chip (libflashrom or MTD)",
 	.usage = usage,
 	.run = run,
 };

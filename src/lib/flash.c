@@ -1,27 +1,57 @@
-/* flash.c - the boot flash through libflashrom (see flash.h). */
+/* flash.c - the boot flash (see flash.h): libflashrom (dlopen()ed) for the
+ * internal and dummy programmers, the MTD character device directly for
+ * linux_mtd. The verified-pieces / retry / restore logic above both is the
+ * same: it calls read_range() and flash_program_range(). */
 #include "flash.h"
 #include "cbfs.h"
 #include "log.h"
 #include "util.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libflashrom.h>
+#include <mtd/mtd-user.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #define READ_PIECE (256u * 1024)
+#define MTD_MAX_ERASESIZE (4u * 1024 * 1024)
 
 struct flash {
+	bool mtd;                         /* linux_mtd: our own backend */
+	/* libflashrom */
 	struct flashrom_programmer *prog; /* libflashrom 1.3 leaves it NULL */
 	bool prog_up;
 	struct flashrom_flashctx *ctx;
+	/* MTD */
+	int fd;
+	uint32_t erasesize;
+	uint8_t *block; /* erasesize bytes */
 	size_t size;
 	uint8_t *scratch; /* size bytes: flashrom reads into a whole-chip buffer */
 	flash_progress_fn progress;
 	void *userdata;
 };
+
+/* libflashrom is loaded only when one of its programmers is used: `heads`
+ * starts without it, and a payload may leave it out. */
+#define FLASHROM_SYMS(X)                                                                        \
+	X(flashrom_set_log_callback) X(flashrom_init) X(flashrom_programmer_init)              \
+	X(flashrom_programmer_shutdown) X(flashrom_flash_probe) X(flashrom_flash_getsize)      \
+	X(flashrom_flash_release) X(flashrom_flag_set) X(flashrom_layout_new)                  \
+	X(flashrom_layout_add_region) X(flashrom_layout_include_region)                        \
+	X(flashrom_layout_set) X(flashrom_layout_release) X(flashrom_image_read)               \
+	X(flashrom_image_write)
+#define FR_FIELD(sym) __typeof__(sym) *sym;
+static struct {
+	FLASHROM_SYMS(FR_FIELD)
+} fr;
+#define FLASHROM_SONAME "libflashrom.so.1"
 
 /* libflashrom prints in fragments: collect a line, then log it. */
 static char log_line[512];
@@ -63,15 +93,146 @@ static int log_cb(enum flashrom_log_level level, const char *fmt, va_list ap)
 	return n;
 }
 
-static int lib_init(void)
+static int lib_init(const char *programmer)
 {
 	static bool done;
+	void *h;
 	if (done)
 		return 0;
-	flashrom_set_log_callback(log_cb);
-	if (flashrom_init(1) != 0)
+	h = dlopen(FLASHROM_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return log_error_errno(-ENOPKG,
+				       "flash: this build carries no libflashrom (%s): programmer %s unavailable",
+				       FLASHROM_SONAME, programmer);
+#define FR_LOAD(sym)                                                                            \
+	*(void **)&fr.sym = dlsym(h, #sym);                                                     \
+	if (!fr.sym) {                                                                          \
+		dlclose(h);                                                                     \
+		return log_error_errno(-ENOPKG, "flash: %s lacks %s: programmer %s unavailable",  \
+				       FLASHROM_SONAME, #sym, programmer);                      \
+	}
+	FLASHROM_SYMS(FR_LOAD)
+#undef FR_LOAD
+	fr.flashrom_set_log_callback(log_cb);
+	if (fr.flashrom_init(1) != 0)
 		return log_error_errno(-EIO, "libflashrom: initialisation failed");
 	done = true;
+	return 0;
+}
+
+/* linux_mtd's parameters: exactly "dev=N". */
+static int mtd_parse(const char *params, unsigned *dev)
+{
+	char *end;
+	unsigned long v;
+	if (!params || strncmp(params, "dev=", 4) != 0 || params[4] < '0' || params[4] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(params + 4, &end, 10);
+	if (errno || *end || v > 255)
+		return -EINVAL;
+	*dev = (unsigned)v;
+	return 0;
+}
+
+static int mtd_ioctl(int fd, unsigned long req, void *arg)
+{
+	if (flash_test_mtd_ioctl)
+		return flash_test_mtd_ioctl(fd, req, arg);
+	return ioctl(fd, req, arg);
+}
+
+static int mtd_open(const char *params, struct flash *f)
+{
+	char path[32];
+	const char *p = path;
+	struct mtd_info_user info;
+	unsigned dev;
+
+	if (mtd_parse(params, &dev) < 0)
+		return log_error_errno(-EINVAL, "flash: linux_mtd takes dev=N, not \"%s\"",
+				       params ? params : "");
+	snprintf(path, sizeof(path), "/dev/mtd%u", dev);
+	if (flash_test_mtd_path)
+		p = flash_test_mtd_path(dev);
+	f->fd = open(p, O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (f->fd < 0)
+		return log_error_errno(-ENODEV, "flash: %s: %m", p);
+	if (mtd_ioctl(f->fd, MEMGETINFO, &info) < 0)
+		return log_error_errno(-ENODEV, "flash: %s: not an MTD device (MEMGETINFO: %m)", p);
+	if (info.type != MTD_NORFLASH && info.type != MTD_RAM)
+		return log_error_errno(-ENODEV, "flash: %s: MTD type %u is not NOR flash", p,
+				       info.type);
+	if (!(info.flags & MTD_WRITEABLE))
+		return log_error_errno(-EROFS, "flash: %s: read-only MTD device", p);
+	if (info.size == 0 || info.size > FLASH_MAX_SIZE || info.erasesize == 0 ||
+	    info.erasesize > MTD_MAX_ERASESIZE || info.size % info.erasesize != 0 ||
+	    info.writesize == 0 || info.erasesize % info.writesize != 0)
+		return log_error_errno(-ENODEV,
+				       "flash: %s: size %u, erase block %u, write size %u not supported",
+				       p, info.size, info.erasesize, info.writesize);
+	f->size = info.size;
+	f->erasesize = info.erasesize;
+	f->block = xmalloc(f->erasesize);
+	log_debug("flash: %s: %zu bytes, erase block %u", p, f->size, f->erasesize);
+	return 0;
+}
+
+static int mtd_read(struct flash *f, uint32_t off, uint32_t n, uint8_t *out)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t k = pread(f->fd, out + done, n - done, (off_t)off + (off_t)done);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return log_error_errno(-EIO, "flash: reading MTD 0x%zx failed: %s",
+					       off + done, k < 0 ? strerror(errno) : "end of device");
+		done += (size_t)k;
+	}
+	return 0;
+}
+
+static int mtd_pwrite(struct flash *f, const uint8_t *buf, uint32_t n, uint32_t off)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t k = pwrite(f->fd, buf + done, n - done, (off_t)off + (off_t)done);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -EIO;
+		done += (size_t)k;
+	}
+	return 0;
+}
+
+/* Program [off, off+n) of img: each erase block it touches is read, the
+ * range laid over it, erased and written whole. */
+static int mtd_program(struct flash *f, const uint8_t *img, uint32_t off, uint32_t n)
+{
+	uint32_t end = off + n;
+	for (uint32_t eb = off / f->erasesize * f->erasesize; eb < end; eb += f->erasesize) {
+		uint32_t from = off > eb ? off : eb;
+		uint32_t to = end < eb + f->erasesize ? end : eb + f->erasesize;
+		struct erase_info_user ei = {.start = eb, .length = f->erasesize};
+		int r;
+		if (from != eb || to != eb + f->erasesize) {
+			r = mtd_read(f, eb, f->erasesize, f->block);
+			if (r < 0)
+				return r;
+		}
+		memcpy(f->block + (from - eb), img + from, to - from);
+		if (mtd_ioctl(f->fd, MEMERASE, &ei) < 0) {
+			log_debug("flash: MTD erase of 0x%x+0x%x failed: %m", eb, f->erasesize);
+			return -EIO;
+		}
+		r = mtd_pwrite(f, f->block, f->erasesize, eb);
+		if (r < 0) {
+			log_debug("flash: MTD write of 0x%x+0x%x failed: %m", eb, f->erasesize);
+			return r;
+		}
+	}
 	return 0;
 }
 
@@ -84,37 +245,51 @@ int flash_open(const char *programmer, struct flash **ret)
 
 	if (!programmer || !*programmer)
 		return -EINVAL;
-	r = lib_init();
-	if (r < 0)
-		return r;
 	colon = strchr(programmer, ':');
 	name = colon ? xstrndup(programmer, (size_t)(colon - programmer)) : xstrdup(programmer);
 	if (colon)
 		params = colon + 1;
 	f = xcalloc(1, sizeof(*f));
-	if (flashrom_programmer_init(&f->prog, name, params) != 0) {
+	f->fd = -1;
+	if (streq(name, "linux_mtd")) {
+		f->mtd = true;
+		r = mtd_open(params, f);
+		if (r < 0) {
+			flash_close(f);
+			return r;
+		}
+		f->scratch = xmalloc(f->size);
+		*ret = f;
+		return 0;
+	}
+	r = lib_init(name);
+	if (r < 0) {
+		free(f);
+		return r;
+	}
+	if (fr.flashrom_programmer_init(&f->prog, name, params) != 0) {
 		free(f);
 		return log_error_errno(-ENODEV, "flash: programmer %s did not start", name);
 	}
 	f->prog_up = true;
-	r = flashrom_flash_probe(&f->ctx, f->prog, NULL);
+	r = fr.flashrom_flash_probe(&f->ctx, f->prog, NULL);
 	if (r != 0) {
-		flashrom_programmer_shutdown(f->prog);
+		fr.flashrom_programmer_shutdown(f->prog);
 		free(f);
 		if (r == 3)
 			return log_error_errno(-ENOTUNIQ, "flash: several chip definitions match on %s",
 					       name);
 		return log_error_errno(-ENODEV, "flash: no flash chip found on %s", name);
 	}
-	f->size = flashrom_flash_getsize(f->ctx);
+	f->size = fr.flashrom_flash_getsize(f->ctx);
 	if (f->size == 0 || f->size > FLASH_MAX_SIZE) {
 		flash_close(f);
 		return log_error_errno(-ENODEV, "flash: chip of %zu bytes not supported", f->size);
 	}
 	/* Our own read-back checks each piece; flashrom's verify of the
 	 * included range is kept as a first check. */
-	flashrom_flag_set(f->ctx, FLASHROM_FLAG_VERIFY_AFTER_WRITE, true);
-	flashrom_flag_set(f->ctx, FLASHROM_FLAG_VERIFY_WHOLE_CHIP, false);
+	fr.flashrom_flag_set(f->ctx, FLASHROM_FLAG_VERIFY_AFTER_WRITE, true);
+	fr.flashrom_flag_set(f->ctx, FLASHROM_FLAG_VERIFY_WHOLE_CHIP, false);
 	f->scratch = xmalloc(f->size);
 	log_debug("flash: %s: chip of %zu bytes", name, f->size);
 	*ret = f;
@@ -127,9 +302,12 @@ int flash_close(struct flash *f)
 	if (!f)
 		return 0;
 	if (f->ctx)
-		flashrom_flash_release(f->ctx);
-	if (f->prog_up && flashrom_programmer_shutdown(f->prog) != 0)
+		fr.flashrom_flash_release(f->ctx);
+	if (f->prog_up && fr.flashrom_programmer_shutdown(f->prog) != 0)
 		r = log_error_errno(-EIO, "flash: programmer shutdown failed");
+	if (f->fd >= 0 && close(f->fd) < 0 && r == 0)
+		r = log_error_errno(-EIO, "flash: closing the MTD device: %m");
+	free(f->block);
 	free(f->scratch);
 	free(f);
 	return r;
@@ -179,22 +357,22 @@ int flash_region(const uint8_t *img, size_t len, const char *region, uint32_t *r
 static int set_range(struct flash *f, uint32_t off, uint32_t n, struct flashrom_layout **ret)
 {
 	struct flashrom_layout *l = NULL;
-	if (flashrom_layout_new(&l) != 0)
+	if (fr.flashrom_layout_new(&l) != 0)
 		return -ENOMEM;
-	if (flashrom_layout_add_region(l, off, (size_t)off + n - 1, "heads-range") != 0 ||
-	    flashrom_layout_include_region(l, "heads-range") != 0) {
-		flashrom_layout_release(l);
+	if (fr.flashrom_layout_add_region(l, off, (size_t)off + n - 1, "heads-range") != 0 ||
+	    fr.flashrom_layout_include_region(l, "heads-range") != 0) {
+		fr.flashrom_layout_release(l);
 		return -ENOMEM;
 	}
-	flashrom_layout_set(f->ctx, l);
+	fr.flashrom_layout_set(f->ctx, l);
 	*ret = l;
 	return 0;
 }
 
 static void clear_range(struct flash *f, struct flashrom_layout *l)
 {
-	flashrom_layout_set(f->ctx, NULL);
-	flashrom_layout_release(l);
+	fr.flashrom_layout_set(f->ctx, NULL);
+	fr.flashrom_layout_release(l);
 }
 
 /* [off, off+n) of the chip into out (n bytes). */
@@ -206,15 +384,22 @@ static int read_range(struct flash *f, uint32_t off, uint32_t n, uint8_t *out,
 		uint32_t piece = n - done < READ_PIECE ? (uint32_t)(n - done) : READ_PIECE;
 		uint32_t at = off + (uint32_t)done;
 		struct flashrom_layout *l;
-		int r = set_range(f, at, piece, &l);
-		if (r < 0)
-			return r;
-		r = flashrom_image_read(f->ctx, f->scratch, f->size);
-		clear_range(f, l);
-		if (r != 0)
-			return log_error_errno(-EIO, "flash: reading 0x%x..0x%x failed", at,
-					       at + piece - 1);
-		memcpy(out + done, f->scratch + at, piece);
+		int r;
+		if (f->mtd) {
+			r = mtd_read(f, at, piece, out + done);
+			if (r < 0)
+				return r;
+		} else {
+			r = set_range(f, at, piece, &l);
+			if (r < 0)
+				return r;
+			r = fr.flashrom_image_read(f->ctx, f->scratch, f->size);
+			clear_range(f, l);
+			if (r != 0)
+				return log_error_errno(-EIO, "flash: reading 0x%x..0x%x failed", at,
+						       at + piece - 1);
+			memcpy(out + done, f->scratch + at, piece);
+		}
 		done += piece;
 		if (phase)
 			progress(f, phase, done, n);
@@ -240,12 +425,14 @@ int flash_program_range(struct flash *f, const uint8_t *img, uint32_t off, uint3
 	int r;
 	if (off > f->size || n > f->size - off || n == 0)
 		return -EINVAL;
+	if (f->mtd)
+		return mtd_program(f, img, off, n);
 	/* flashrom may use the buffer for its own checks: give it a copy. */
 	memcpy(f->scratch, img, f->size);
 	r = set_range(f, off, n, &l);
 	if (r < 0)
 		return r;
-	r = flashrom_image_write(f->ctx, f->scratch, f->size, NULL);
+	r = fr.flashrom_image_write(f->ctx, f->scratch, f->size, NULL);
 	clear_range(f, l);
 	if (r != 0) {
 		log_debug("flash: flashrom write of 0x%x..0x%x returned %d", off, off + n - 1, r);

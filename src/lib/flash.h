@@ -1,13 +1,19 @@
-/* flash.h - the boot flash chip, read and written through libflashrom (no
- * flashrom process).
+/* flash.h - the boot flash chip: through libflashrom (no flashrom process)
+ * for the internal and dummy programmers, through the kernel's MTD
+ * character device (our own code) for linux_mtd.
  *
  * Contract:
  * - A programmer is named in flashrom's syntax "NAME[:PARAMS]":
- *   "internal" (the chipset's SPI controller on hardware), "linux_mtd:dev=0"
- *   (an MTD device, the QEMU board's pflash), "dummy:emulate=VARIABLE_SIZE,
- *   size=N,image=FILE" (host tests; the dummy writes FILE back when the
- *   chip is closed). Exactly one chip must be found (else -ENODEV, or
- *   -ENOTUNIQ for several matching chip definitions).
+ *   "internal" (the chipset's SPI controller on hardware), "linux_mtd:dev=N"
+ *   (/dev/mtdN, e.g. the QEMU board's pflash through physmap: MEMGETINFO,
+ *   MEMERASE of whole erase blocks, pread/pwrite; any erase block size that
+ *   divides the device), "dummy:emulate=VARIABLE_SIZE,size=N,image=FILE"
+ *   (host tests; the dummy writes FILE back when the chip is closed).
+ *   Exactly one chip must be found (else -ENODEV, or -ENOTUNIQ for several
+ *   matching chip definitions).
+ * - libflashrom (libflashrom.so.1) is dlopen()ed the first time a programmer
+ *   other than linux_mtd is opened; without it flash_open() fails with
+ *   -ENOPKG ("this build carries no libflashrom"). linux_mtd never loads it.
  * - Images are whole-chip images: an image whose size is not the chip's is
  *   refused (-EMSGSIZE) before anything is read or written. A region is an
  *   FMAP area of the image (our FMAP reader, cbfs.h); writing or verifying
@@ -25,7 +31,9 @@
  *   a mix (FLASH_STATE_MIXED: do not power off, write again).
  * - Progress: a callback per piece for the phases "reading", "writing",
  *   "verifying", "restoring".
- * - libflashrom's messages go to log at debug level (errors at warn).
+ * - libflashrom's messages go to log at debug level (errors at info).
+ * - On MTD a piece is programmed by erasing each erase block it touches and
+ *   writing it back whole (the bytes outside the piece as read just before).
  * All functions return 0 on success or a negative errno.
  */
 #ifndef HEADS_FLASH_H
@@ -108,5 +116,12 @@ int flash_program_range(struct flash *f, const uint8_t *img, uint32_t off, uint3
  * not): called after each piece is written, before it is read back. */
 __attribute__((weak)) void flash_test_after_write(struct flash *f, uint32_t off, uint32_t n,
 						  unsigned attempt);
+
+/* Test builds only (tests/devices/flash_mtd_file.c): linux_mtd:dev=N opens
+ * the file flash_test_mtd_path(N) instead of /dev/mtdN, and the MTD ioctls
+ * (MEMGETINFO, MEMERASE) go to flash_test_mtd_ioctl, which models them on
+ * that plain file. */
+__attribute__((weak)) const char *flash_test_mtd_path(unsigned dev);
+__attribute__((weak)) int flash_test_mtd_ioctl(int fd, unsigned long req, void *arg);
 
 #endif

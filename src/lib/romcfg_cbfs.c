@@ -3,8 +3,8 @@
  * layout), in the flash (/dev/mtd0 through the kernel's physmap MTD driver)
  * or a ROM image file. Writing replaces those files with our CBFS writer
  * (cbfs_write.h): in place for an image file (atomic replace), through
- * libflashrom's linux_mtd programmer for /dev/mtdN (only the COREBOOT
- * region's changed pieces, each verified; flash.h). */
+ * the linux_mtd programmer (flash.h's own MTD backend) for /dev/mtdN (only
+ * the COREBOOT region's changed pieces, each verified; flash.h). */
 #include "cbfs.h"
 #include "cbfs_write.h"
 #include "flash.h"

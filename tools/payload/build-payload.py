@@ -14,7 +14,8 @@ The same inputs give the same bytes.
 Contents:
   /init -> /bin/heads (PID 1), its shared libraries found by ELF inspection
   (DT_NEEDED, recursively, plus PT_INTERP) and the dlopen()ed ones listed in
-  DLOPENED; gpg, gpg-agent, gpgconf, scdaemon (GPGME drives them); kexec;
+  DLOPENED and the board's `dlopened` file; gpg, gpg-agent, gpgconf,
+  scdaemon (GPGME drives them); kexec;
   busybox (static) with its applet links, for the recovery shell only;
   the board's kernel modules and their modules.dep dependencies, with
   /etc/modules listing them in load order; /etc/config from the board.
@@ -37,6 +38,10 @@ LIB_DEST = "usr/lib/x86_64-linux-gnu"
 # payload talks to the TPM through the kernel's device only: /dev/tpmrm0),
 # and libgcc_s (pthread_cancel/unwinding, multi-threaded argon2 in libcryptsetup).
 DLOPENED = ["libtss2-tcti-device.so.0", "libgcc_s.so.1"]
+# A board adds its own dlopen()ed libraries in a `dlopened` file (one soname
+# a line): libflashrom.so.1 on a board flashed with the `internal`
+# programmer (heads loads it only then; linux_mtd is heads' own code, so the
+# QEMU boards carry no libflashrom, libpci, libusb, libftdi or libjaylink).
 # (host path, initramfs path)
 PROGRAMS = [
     ("/usr/bin/gpg", "usr/bin/gpg"),
@@ -464,7 +469,11 @@ def main():
     build_stubs(a.board, stubdir)
     libs = add_elf_closure(tree, elves)
     extra = []
-    for soname in DLOPENED:
+    dlopened = list(DLOPENED)
+    if os.path.exists(os.path.join(a.board, "dlopened")):
+        with open(os.path.join(a.board, "dlopened")) as f:
+            dlopened += [l.strip() for l in f if l.strip() and not l.startswith("#")]
+    for soname in dlopened:
         if soname not in libs:
             src = os.path.realpath(find_lib(soname))
             tree.host_file(f"{LIB_DEST}/{soname}", src, 0o755)
