@@ -579,12 +579,7 @@ static enum flow_outcome options_menu(struct menu *m)
 
 static enum flow_outcome refresh_totp(struct menu *m)
 {
-	m->skip_to_menu = false;
-	m->bg = UI_BG_NORMAL;
-	enum flow_outcome o = menu_update_totp(m);
-	if (o != FLOW_BACK)
-		return o;
-	return menu_update_hotp(m);
+	return menu_refresh_attestation(m);
 }
 
 static enum flow_outcome main_menu(struct menu *m)
@@ -638,9 +633,8 @@ static enum flow_outcome startup(struct menu *m)
 	if (o != FLOW_BACK)
 		return o;
 	o = menu_update_totp(m);
-	if (o != FLOW_BACK)
-		return o;
-	o = menu_update_hotp(m); /* checks only when the TOTP unsealed */
+	if (o == FLOW_BACK)
+		o = menu_update_hotp(m); /* checks only when the TOTP unsealed */
 	if (o != FLOW_BACK)
 		return o;
 	/* Auto-boot only after a successful HOTP check (a code the TPM

@@ -282,6 +282,18 @@ enum flow_outcome menu_update_hotp(struct menu *m)
 	}
 }
 
+enum flow_outcome menu_refresh_attestation(struct menu *m)
+{
+	enum flow_outcome o;
+
+	m->skip_to_menu = false;
+	m->bg = UI_BG_NORMAL;
+	o = menu_update_totp(m);
+	if (o != FLOW_BACK)
+		return o;
+	return menu_update_hotp(m); /* checks only when the TOTP unsealed */
+}
+
 /* PIN attempts allowed with retries left (reference: min(retries-1, 3),
  * one when a single retry is left). */
 static unsigned pin_attempts(unsigned retries)

@@ -171,6 +171,9 @@ void menu_refresh_status(struct menu *m);
 /* flow/hotp.c: the HOTP check (status word in m->hotp; prompts and
  * failure menus); 0 or a fatal UI error. */
 enum flow_outcome menu_update_hotp(struct menu *m);
+/* Refresh: the TOTP, then the HOTP check (the reference's update_totp &&
+ * update_hotp), from a clean screen state. */
+enum flow_outcome menu_refresh_attestation(struct menu *m);
 /* The HOTP secret key into the dongle after a new TOTP secret (PIN asked,
  * counter file 2); 0 (outcome told) or a fatal UI error. */
 int menu_hotp_enrol(struct menu *m, const struct secret *key);

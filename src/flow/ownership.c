@@ -345,10 +345,5 @@ enum flow_outcome menu_ownership(struct menu *m, bool clean_boot)
 	}
 	if (m->rom_written)
 		return FLOW_REBOOT;
-	m->skip_to_menu = false;
-	m->bg = UI_BG_NORMAL;
-	enum flow_outcome o = menu_update_totp(m);
-	if (o != FLOW_BACK)
-		return o;
-	return menu_update_hotp(m);
+	return menu_refresh_attestation(m);
 }

@@ -17,7 +17,7 @@ void hex_encode(const void *data, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -35,12 +35,12 @@ int hex_decode(const char *s, void *out, size_t out_cap, size_t *ret_len)
 	if (n % 2)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
-		if (hexval(s[i]) < 0)
+		if (hex_digit(s[i]) < 0)
 			return -EINVAL;
 	if (n / 2 > out_cap)
 		return -ENOBUFS;
 	for (size_t i = 0; i < n / 2; i++)
-		o[i] = (uint8_t)(hexval(s[2 * i]) << 4 | hexval(s[2 * i + 1]));
+		o[i] = (uint8_t)(hex_digit(s[2 * i]) << 4 | hex_digit(s[2 * i + 1]));
 	if (ret_len)
 		*ret_len = n / 2;
 	return 0;

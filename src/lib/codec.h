@@ -12,6 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The value of one hex digit (either case), or -1. */
+int hex_digit(char c);
+
 static inline size_t hex_encoded_len(size_t n) { return 2 * n + 1; }
 /* Lower-case hex. */
 void hex_encode(const void *data, size_t n, char *out);

@@ -113,17 +113,6 @@ bool manifest_name_excluded(const char *name)
 
 /* ---- parsing ---------------------------------------------------------- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int manifest_parse_hashes(const char *buf, size_t len, struct manifest *ret,
 			  size_t *ret_line)
 {
@@ -146,7 +135,7 @@ int manifest_parse_hashes(const char *buf, size_t len, struct manifest *ret,
 		if (ll < 67 || (l[65] != ' ' && l[65] != '*') || l[64] != ' ')
 			goto bad;
 		for (int i = 0; i < 32; i++) {
-			int hi = hexval(l[2 * i]), lo = hexval(l[2 * i + 1]);
+			int hi = hex_digit(l[2 * i]), lo = hex_digit(l[2 * i + 1]);
 			if (hi < 0 || lo < 0)
 				goto bad;
 			d[i] = (uint8_t)(hi << 4 | lo);

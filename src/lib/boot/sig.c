@@ -100,8 +100,12 @@ void boot_rm_rf(const char *path)
 	rm_rf_at(AT_FDCWD, path, 0);
 }
 
-/* Copy the keyring's public key files into a fresh 0700 temporary home. */
-static int private_home(const char *keyring_dir, char **ret)
+void sig_home_remove(const char *home)
+{
+	boot_rm_rf(home);
+}
+
+int sig_keyring_home(const char *keyring_dir, const char *tag, char **ret)
 {
 	static const char *const files[] = {
 		"pubring.kbx", "pubring.gpg", "trustdb.gpg", "trustedkeys.kbx", "trustedkeys.gpg",
@@ -111,7 +115,7 @@ static int private_home(const char *keyring_dir, char **ret)
 	char *home;
 	int copied = 0, r = 0;
 
-	home = xasprintf("%s/heads-gpg-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	home = xasprintf("%s/heads-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag ? tag : "gpg");
 	if (!mkdtemp(home)) {
 		r = log_error_errno(-errno, "cannot create a temporary GnuPG home");
 		free(home);
@@ -122,7 +126,7 @@ static int private_home(const char *keyring_dir, char **ret)
 		r = -errno;
 		goto fail;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+	for (size_t i = 0; keyring_dir && i < ARRAY_SIZE(files); i++) {
 		_cleanup_free_ char *src = xasprintf("%s/%s", keyring_dir, files[i]);
 		_cleanup_free_ char *buf = NULL;
 		size_t len;
@@ -143,7 +147,7 @@ static int private_home(const char *keyring_dir, char **ret)
 		if (i < 2)
 			copied++;
 	}
-	if (!copied) {
+	if (keyring_dir && !copied) {
 		r = log_error_errno(-ENOENT, "keyring %s has no pubring.kbx or pubring.gpg",
 				    keyring_dir);
 		goto fail;
@@ -186,7 +190,7 @@ int sig_verify_detached(const char *keyring_dir, const char *sig, size_t sig_len
 
 	memset(res, 0, sizeof(*res));
 	res->state = SIG_INVALID;
-	r = private_home(keyring_dir, &home);
+	r = sig_keyring_home(keyring_dir, NULL, &home);
 	if (r < 0)
 		return r;
 	r = sig_gpgme_new(home, &ctx);

@@ -110,6 +110,14 @@ typedef void (*sig_agent_status_fn)(void *ud, const char *keyword, const char *a
 int sig_agent_transact(const char *gnupghome, const char *cmd, sig_agent_status_fn cb, void *ud,
 		       unsigned *ret_err);
 
+/* A fresh 0700 temporary GnuPG home ($TMPDIR or /tmp, heads-TAG-XXXXXX;
+ * TAG NULL = "gpg") holding a copy of keyring_dir's public key files
+ * (pubring.kbx/.gpg, trustdb, trustedkeys; the ROM keyring is never
+ * written). keyring_dir NULL: an empty home. -ENOENT (logged) when the
+ * keyring has no pubring. Remove it with sig_home_remove(). */
+int sig_keyring_home(const char *keyring_dir, const char *tag, char **ret);
+void sig_home_remove(const char *home);
+
 /* A GPGME context for the OpenPGP engine on gnupghome (NULL: GPGME's
  * default), GPGME initialised once for the process (gpg from PATH, no
  * gpgconf discovery): the one set-up every GPGME user here shares. */

@@ -1,4 +1,5 @@
 /* card.c - the owner's OpenPGP card through GPGME, gpg-agent and scdaemon. */
+#include "codec.h"
 #include "gpg/card.h"
 #include "boot/sig.h"
 #include "log.h"
@@ -26,17 +27,6 @@ void card_info_init(struct card_info *ci)
 
 /* ---- status lines ------------------------------------------------------ */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-unescape src (Assuan) into dst (size n): control bytes become
  * '?', output truncated to n-1. -EINVAL on a broken escape. */
 static int unescape(const char *src, char *dst, size_t n)
@@ -47,7 +37,7 @@ static int unescape(const char *src, char *dst, size_t n)
 		int c = (unsigned char)*p;
 		if (c == '%') {
 			int h, l;
-			if ((h = hexval(p[1])) < 0 || (l = hexval(p[2])) < 0)
+			if ((h = hex_digit(p[1])) < 0 || (l = hex_digit(p[2])) < 0)
 				return -EINVAL;
 			c = h << 4 | l;
 			p += 2;
@@ -64,7 +54,7 @@ static int unescape(const char *src, char *dst, size_t n)
 static bool is_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (hexval(s[i]) < 0)
+		if (hex_digit(s[i]) < 0)
 			return false;
 	return true;
 }

@@ -1,7 +1,9 @@
 /* iso.c - an ISO file opened once; its signature (detached or a signed
  * checksum list) checked over the bytes of that descriptor. */
 #include "iso/iso.h"
+#include "boot/sig.h"
 #include "codec.h"
+#include "gpg/keyring.h"
 #include "fs.h"
 #include "log.h"
 #include "util.h"
@@ -383,13 +385,6 @@ int iso_sums_find(const char *buf, size_t len, const char *name, uint8_t ret[32]
 
 /* ---- GnuPG ------------------------------------------------------------- */
 
-static pthread_once_t gpgme_once = PTHREAD_ONCE_INIT;
-static void gpgme_init_once(void)
-{
-	gpgme_set_global_flag("disable-gpgconf", "1");
-	gpgme_check_version(NULL);
-}
-
 static void detail(struct iso_verify_result *res, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void detail(struct iso_verify_result *res, const char *fmt, ...)
@@ -398,115 +393,6 @@ static void detail(struct iso_verify_result *res, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
 	va_end(ap);
-}
-
-/* Remove the temporary home: files, and one level of directories gpg may
- * create (private-keys-v1.d, ...). Never follows a symlink. */
-static void rm_home(const char *home)
-{
-	int fd = open(home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d;
-	struct dirent *de;
-
-	if (fd >= 0 && (d = fdopendir(fd))) {
-		while ((de = readdir(d))) {
-			if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-				continue;
-			if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR) {
-				int sfd = openat(dirfd(d), de->d_name,
-						 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-				DIR *sd = sfd >= 0 ? fdopendir(sfd) : NULL;
-				struct dirent *se;
-				while (sd && (se = readdir(sd)))
-					if (!streq(se->d_name, ".") && !streq(se->d_name, ".."))
-						(void)unlinkat(dirfd(sd), se->d_name, 0);
-				if (sd)
-					closedir(sd);
-				else if (sfd >= 0)
-					close(sfd);
-				(void)unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
-			}
-		}
-		closedir(d);
-	} else if (fd >= 0) {
-		close(fd);
-	}
-	(void)rmdir(home);
-}
-
-/* A fresh 0700 home with a copy of the keyring's public key files. */
-static int make_home(const char *keyring_dir, char **ret)
-{
-	static const char *const files[] = {
-		"pubring.kbx", "pubring.gpg", "trustdb.gpg", "trustedkeys.kbx", "trustedkeys.gpg",
-	};
-	const char *tmp = getenv("TMPDIR");
-	_cleanup_close_ int dfd = -1;
-	char *home = xasprintf("%s/heads-iso-gpg-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	int copied = 0, r = 0;
-
-	if (!mkdtemp(home)) {
-		r = log_error_errno(-errno, "cannot create a temporary GnuPG home");
-		free(home);
-		return r;
-	}
-	dfd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	for (size_t i = 0; keyring_dir && i < ARRAY_SIZE(files); i++) {
-		_cleanup_free_ char *src = xasprintf("%s/%s", keyring_dir, files[i]);
-		_cleanup_free_ char *buf = NULL;
-		size_t len;
-		r = fs_read_file(src, KEYRING_FILE_MAX, &buf, &len);
-		if (r == -ENOENT) {
-			r = 0;
-			continue;
-		}
-		if (r < 0) {
-			log_error_errno(r, "cannot read keyring file %s", src);
-			goto fail;
-		}
-		r = fs_write_atomic_at(dfd, files[i], buf, len, 0600);
-		if (r < 0) {
-			log_error_errno(r, "cannot copy %s", src);
-			goto fail;
-		}
-		if (i < 2)
-			copied++;
-	}
-	if (keyring_dir && !copied) {
-		r = log_error_errno(-ENOENT, "keyring %s has no pubring.kbx or pubring.gpg",
-				    keyring_dir);
-		goto fail;
-	}
-	*ret = home;
-	return 0;
-fail:
-	rm_home(home);
-	free(home);
-	return r;
-}
-
-static int new_ctx(const char *home, gpgme_ctx_t *ret)
-{
-	gpgme_ctx_t ctx;
-	gpgme_error_t e;
-
-	pthread_once(&gpgme_once, gpgme_init_once);
-	e = gpgme_new(&ctx);
-	if (e)
-		return log_error_errno(-EIO, "gpgme_new: %s", gpgme_strerror(e));
-	e = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
-	if (!e)
-		e = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home);
-	if (e) {
-		gpgme_release(ctx);
-		return log_error_errno(-EIO, "GnuPG engine: %s", gpgme_strerror(e));
-	}
-	*ret = ctx;
-	return 0;
 }
 
 static int import_keys(gpgme_ctx_t ctx, const char *key_file, const struct iso_verify_opts *o)
@@ -808,10 +694,10 @@ int iso_verify(struct iso_file *f, const struct iso_verify_opts *o, struct iso_v
 	res->state = ISO_INVALID;
 	if (!o->keyring_dir && !o->key_file)
 		return log_error_errno(-EINVAL, "no keyring and no key file to verify with");
-	r = make_home(o->keyring_dir, &home);
+	r = sig_keyring_home(o->keyring_dir, "iso-gpg", &home);
 	if (r < 0)
 		return r;
-	r = new_ctx(home, &ctx);
+	r = gpg_context(home, 0, &ctx);
 	if (r < 0)
 		goto out;
 	if (o->key_file) {
@@ -848,6 +734,6 @@ out:
 		r = iso_check_reads(f);
 	if (ctx)
 		gpgme_release(ctx);
-	rm_home(home);
+	sig_home_remove(home);
 	return r;
 }
