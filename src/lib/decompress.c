@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <lzma.h>
 #include <openssl/evp.h>
@@ -176,8 +177,10 @@ static int un_zstd(struct out *o, const uint8_t *in, size_t len)
 		return log_error_errno(-ENOMEM, "%s: zstd init", o->name);
 	/* refuse frames whose window needs more than 128 MiB of memory */
 	ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 27);
-	while (ib.pos < ib.size) {
+	/* until the input is consumed and nothing is left buffered */
+	while (r == 0 && (ib.pos < ib.size || zr != 0)) {
 		ZSTD_outBuffer ob = {buf, CHUNK, 0};
+		bool had_input = ib.pos < ib.size;
 		zr = ZSTD_decompressStream(d, &ob, &ib);
 		if (ZSTD_isError(zr)) {
 			r = log_error_errno(-EBADMSG, "%s: zstd data corrupt (%s)", o->name,
@@ -185,20 +188,7 @@ static int un_zstd(struct out *o, const uint8_t *in, size_t len)
 			break;
 		}
 		r = emit(o, buf, ob.pos);
-		if (r < 0)
-			break;
-	}
-	/* input consumed but output may still be buffered */
-	while (r == 0 && zr != 0) {
-		ZSTD_outBuffer ob = {buf, CHUNK, 0};
-		zr = ZSTD_decompressStream(d, &ob, &ib);
-		if (ZSTD_isError(zr)) {
-			r = log_error_errno(-EBADMSG, "%s: zstd data corrupt (%s)", o->name,
-					    ZSTD_getErrorName(zr));
-			break;
-		}
-		r = emit(o, buf, ob.pos);
-		if (r == 0 && zr != 0 && ob.pos == 0)
+		if (r == 0 && !had_input && zr != 0 && ob.pos == 0)
 			r = log_error_errno(-EBADMSG, "%s: zstd data truncated", o->name);
 	}
 	ZSTD_freeDCtx(d);

@@ -1,4 +1,5 @@
 /* backup.c - the owner's key from its encrypted backup, for one signing. */
+#include "gpg/keyring.h"
 #include "gpg/backup.h"
 #include "boot/boot-internal.h"
 #include "boot/sig.h"
@@ -47,6 +48,16 @@ static ssize_t sink_write(void *handle, const void *buf, size_t n)
 	return (ssize_t)n;
 }
 
+/* A context on home whose passphrases come from p (loopback pinentry). */
+static int pass_ctx(const char *home, unsigned flags, struct pass *p, gpgme_ctx_t *ret)
+{
+	int r = gpg_context(home, GPG_CTX_LOOPBACK | flags, ret);
+
+	if (r == 0)
+		gpgme_set_passphrase_cb(*ret, pass_cb, p);
+	return r;
+}
+
 static int decrypt(const char *home, const char *path, const char *buf, size_t len,
 		   const struct secret *pass, struct secret **ret)
 {
@@ -57,15 +68,10 @@ static int decrypt(const char *home, const char *path, const char *buf, size_t l
 	gpgme_data_t in = NULL, out = NULL;
 	gpgme_decrypt_result_t dr;
 	gpgme_error_t e;
-	int r = sig_gpgme_new(home, &ctx);
+	int r = pass_ctx(home, 0, &p, &ctx);
 
 	if (r < 0)
 		return r;
-	if ((e = gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK))) {
-		r = log_error_errno(-EIO, "loopback pinentry: %s", gpgme_strerror(e));
-		goto out;
-	}
-	gpgme_set_passphrase_cb(ctx, pass_cb, &p);
 	if (gpgme_data_new_from_mem(&in, buf, len, 0) || gpgme_data_new_from_cbs(&out, &cbs, plain)) {
 		r = -ENOMEM;
 		goto out;
@@ -150,15 +156,11 @@ static int export_secret(const char *home, const char *fpr, const struct secret 
 	gpgme_ctx_t ctx = NULL;
 	gpgme_data_t out = NULL;
 	gpgme_error_t e;
-	int r = sig_gpgme_new(home, &ctx);
+	int r = pass_ctx(home, GPG_CTX_ARMOR, &p, &ctx);
 
 	if (r < 0)
 		return r;
-	gpgme_set_armor(ctx, 1);
-	e = gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);
-	gpgme_set_passphrase_cb(ctx, pass_cb, &p);
-	if (!e)
-		e = gpgme_data_new_from_cbs(&out, &cbs, out_s);
+	e = gpgme_data_new_from_cbs(&out, &cbs, out_s);
 	if (!e)
 		e = gpgme_op_export(ctx, fpr, GPGME_EXPORT_MODE_SECRET, out);
 	if (!e && out_s->len == 0)
@@ -180,15 +182,11 @@ static int encrypt_sym(const char *home, const struct secret *plain, const struc
 	gpgme_ctx_t ctx = NULL;
 	gpgme_data_t in = NULL, out = NULL;
 	gpgme_error_t e;
-	int r = sig_gpgme_new(home, &ctx);
+	int r = pass_ctx(home, GPG_CTX_ARMOR, &p, &ctx);
 
 	if (r < 0)
 		return r;
-	gpgme_set_armor(ctx, 1);
-	e = gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);
-	gpgme_set_passphrase_cb(ctx, pass_cb, &p);
-	if (!e)
-		e = gpgme_data_new_from_mem(&in, (const char *)plain->data, plain->len, 0);
+	e = gpgme_data_new_from_mem(&in, (const char *)plain->data, plain->len, 0);
 	if (!e)
 		e = gpgme_data_new(&out);
 	if (!e)
