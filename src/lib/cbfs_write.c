@@ -203,18 +203,30 @@ static int add_in(uint8_t *rom, size_t len, const char *region, const char *name
 	return -ENOSPC;
 }
 
-int cbfs_add_file(uint8_t *rom, size_t len, const char *region, const char *name,
-		  uint32_t type, const void *data, size_t n)
+enum edit_op { EDIT_ADD, EDIT_REMOVE, EDIT_REPLACE };
+
+/* One edit, all or nothing: on any failure (including a layout that the
+ * edit would change outside the CBFS files) the image is as it was. */
+static int edit(enum edit_op op, uint8_t *rom, size_t len, const char *region, const char *name,
+		uint32_t type, const void *data, size_t n)
 {
 	_cleanup_free_ uint8_t *save = NULL;
-	int r;
-	if (check_name(name) < 0 || type == CBFS_TYPE_NULL || type == CBFS_TYPE_DELETED)
+	int r = 0;
+
+	if (check_name(name) < 0 ||
+	    (op != EDIT_REMOVE && (type == CBFS_TYPE_NULL || type == CBFS_TYPE_DELETED)))
 		return -EINVAL;
 	if (len > CBFS_MAX_IMAGE)
 		return -EFBIG;
 	save = xmalloc(len ? len : 1);
 	memcpy(save, rom, len);
-	r = add_in(rom, len, region, name, type, data, n);
+	if (op != EDIT_ADD) {
+		r = remove_in(rom, len, region, name);
+		if (op == EDIT_REPLACE && r == -ENOENT)
+			r = 0;
+	}
+	if (r == 0 && op != EDIT_REMOVE)
+		r = add_in(rom, len, region, name, type, data, n);
 	if (r == 0)
 		r = same_layout(rom, len, region, save);
 	if (r < 0)
@@ -222,44 +234,21 @@ int cbfs_add_file(uint8_t *rom, size_t len, const char *region, const char *name
 	return r;
 }
 
+int cbfs_add_file(uint8_t *rom, size_t len, const char *region, const char *name,
+		  uint32_t type, const void *data, size_t n)
+{
+	return edit(EDIT_ADD, rom, len, region, name, type, data, n);
+}
+
 int cbfs_remove_file(uint8_t *rom, size_t len, const char *region, const char *name)
 {
-	_cleanup_free_ uint8_t *save = NULL;
-	int r;
-	if (check_name(name) < 0)
-		return -EINVAL;
-	if (len > CBFS_MAX_IMAGE)
-		return -EFBIG;
-	save = xmalloc(len ? len : 1);
-	memcpy(save, rom, len);
-	r = remove_in(rom, len, region, name);
-	if (r == 0)
-		r = same_layout(rom, len, region, save);
-	if (r < 0)
-		memcpy(rom, save, len);
-	return r;
+	return edit(EDIT_REMOVE, rom, len, region, name, 0, NULL, 0);
 }
 
 int cbfs_replace_file(uint8_t *rom, size_t len, const char *region, const char *name,
 		      uint32_t type, const void *data, size_t n)
 {
-	_cleanup_free_ uint8_t *save = NULL;
-	int r;
-	if (check_name(name) < 0 || type == CBFS_TYPE_NULL || type == CBFS_TYPE_DELETED)
-		return -EINVAL;
-	if (len > CBFS_MAX_IMAGE)
-		return -EFBIG;
-	save = xmalloc(len ? len : 1);
-	memcpy(save, rom, len);
-	r = remove_in(rom, len, region, name);
-	if (r < 0 && r != -ENOENT)
-		return r;
-	r = add_in(rom, len, region, name, type, data, n);
-	if (r == 0)
-		r = same_layout(rom, len, region, save);
-	if (r < 0)
-		memcpy(rom, save, len);
-	return r;
+	return edit(EDIT_REPLACE, rom, len, region, name, type, data, n);
 }
 
 /* to's owner files replaced by c's, in work (to_len bytes). */
