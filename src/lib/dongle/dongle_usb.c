@@ -206,7 +206,9 @@ static int read_attr(const char *dir, const char *name, char *buf, size_t cap)
 	return 0;
 }
 
-static int read_hex16(const char *dir, const char *name, uint16_t *ret)
+/* A sysfs number attribute (hex for USB ids and descriptors, decimal for
+ * bus/device numbers), at most 0xffff. */
+static int read_u16(const char *dir, const char *name, int base, uint16_t *ret)
 {
 	char buf[16], *end;
 	unsigned long v;
@@ -214,26 +216,25 @@ static int read_hex16(const char *dir, const char *name, uint16_t *ret)
 	if (read_attr(dir, name, buf, sizeof(buf)) < 0)
 		return -ENOENT;
 	errno = 0;
-	v = strtoul(buf, &end, 16);
+	v = strtoul(buf, &end, base);
 	if (errno || end == buf || *end || v > 0xffff)
 		return -EINVAL;
 	*ret = (uint16_t)v;
 	return 0;
 }
 
+static int read_hex16(const char *dir, const char *name, uint16_t *ret)
+{
+	return read_u16(dir, name, 16, ret);
+}
+
 static int read_dec(const char *dir, const char *name, unsigned *ret)
 {
-	char buf[16], *end;
-	unsigned long v;
+	uint16_t v = 0;
+	int r = read_u16(dir, name, 10, &v);
 
-	if (read_attr(dir, name, buf, sizeof(buf)) < 0)
-		return -ENOENT;
-	errno = 0;
-	v = strtoul(buf, &end, 10);
-	if (errno || end == buf || *end || v > 0xffff)
-		return -EINVAL;
-	*ret = (unsigned)v;
-	return 0;
+	*ret = v;
+	return r;
 }
 
 /* The hidraw node of USB device directory devdir: <devdir>/<if>/<hid>/hidraw/hidrawN. */
