@@ -96,7 +96,8 @@ struct opts {
 	bool counter_set;
 };
 
-static int parse_opts(int argc, char **argv, struct opts *o, const char *allowed)
+/* Options in allowed; at most nargs words after them. */
+static int parse_opts(int argc, char **argv, struct opts *o, const char *allowed, int nargs)
 {
 	static const struct option lopts[] = {
 		{"boot", required_argument, NULL, 'b'},
@@ -153,6 +154,8 @@ static int parse_opts(int argc, char **argv, struct opts *o, const char *allowed
 			break;
 		}
 	}
+	if (argc - optind > nargs)
+		return cmd_usage_error("hotp", "unexpected argument '%s'", argv[optind + nargs]);
 	return 0;
 }
 
@@ -258,11 +261,9 @@ static int do_code(int argc, char **argv)
 	uint32_t c = 0;
 	int r;
 
-	r = parse_opts(argc, argv, &o, "btpn");
+	r = parse_opts(argc, argv, &o, "btpn", 0);
 	if (r)
 		return r;
-	if (optind != argc)
-		return cmd_usage_error("hotp", "unexpected argument '%s'", argv[optind]);
 	r = boot_code(&o, &c);
 	if (r)
 		return r == HOTP_EXIT_NO_CODE ? HEADS_EXIT_FAIL : r;
@@ -282,11 +283,9 @@ static int do_verify(int argc, char **argv)
 	struct opts o;
 	int r;
 
-	r = parse_opts(argc, argv, &o, "btpnm");
+	r = parse_opts(argc, argv, &o, "btpnm", 0);
 	if (r)
 		return r;
-	if (optind != argc)
-		return cmd_usage_error("hotp", "unexpected argument '%s'", argv[optind]);
 	if (o.pcrs && (tpm_parse_pcr_list(o.pcrs, &mask) < 0 || mask == 0))
 		return cmd_usage_error("hotp", "bad PCR list '%s'", o.pcrs);
 	if (fs_path_join(o.boot, OTP_COUNTER_FILE, &path) < 0)
@@ -327,7 +326,7 @@ static int do_check(int argc, char **argv)
 	struct opts o;
 	int r;
 
-	r = parse_opts(argc, argv, &o, "m");
+	r = parse_opts(argc, argv, &o, "m", 1);
 	if (r)
 		return r;
 	if (optind + 1 != argc || strlen(argv[optind]) != OTP_DIGITS ||
@@ -359,11 +358,9 @@ static int do_info(int argc, char **argv)
 	struct opts o;
 	int r;
 
-	r = parse_opts(argc, argv, &o, "m");
+	r = parse_opts(argc, argv, &o, "m", 0);
 	if (r)
 		return r;
-	if (optind != argc)
-		return cmd_usage_error("hotp", "unexpected argument '%s'", argv[optind]);
 	dr = open_dongle(&o, &d);
 	if (dr == DONGLE_OK)
 		dr = dongle_info(d, &i);
@@ -404,11 +401,9 @@ static int do_enroll(int argc, char **argv)
 	unsigned tries;
 	int r;
 
-	r = parse_opts(argc, argv, &o, "bsPcm");
+	r = parse_opts(argc, argv, &o, "bsPcm", 0);
 	if (r)
 		return r;
-	if (optind != argc)
-		return cmd_usage_error("hotp", "unexpected argument '%s'", argv[optind]);
 	if (o.secret_fd < 0)
 		return cmd_usage_error("hotp", "enroll needs --secret-fd");
 	if (fs_path_join(o.boot, OTP_COUNTER_FILE, &path) < 0)

@@ -171,6 +171,11 @@ class HotpDongle(TempDirTest):
         for code in ("12345", "1234567", "12a456"):
             r = self.heads("check", code, *self.model("nkpro"))
             self.assertEqual(r.returncode, 2, code)
+        for argv in (("info", "extra", *self.model("nkpro")),
+                     ("check", "123456", "extra", *self.model("nkpro")), ("code", "extra")):
+            r = self.heads(*argv)
+            self.assertEqual(r.returncode, 2, argv)
+            self.assertIn("unexpected argument 'extra'", r.stderr, argv)
         r = self.enroll("nkpro", pin="x" * 26)  # longer than the HID field
         self.assertEqual(r.returncode, 8)
         r = self.heads("info", *self.model("nkpro"))
