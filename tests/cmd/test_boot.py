@@ -192,6 +192,33 @@ class SignVerify(BootTest):
         self.sign()
         self.verify(0)
 
+    def test_verify_runs_gpg_once_plus_version(self):
+        """The signature check costs one `gpg --verify` and GPGME's one
+        `gpg --version` (issue 15, performance): the private home goes to
+        gpg through GNUPGHOME in the check's child, not the context's engine
+        info (which makes GPGME ask gpg for its version a second time)."""
+        self.sign()
+        bindir = os.path.join(self.tmp, "bin")
+        log = os.path.join(self.tmp, "gpg.log")
+        os.makedirs(bindir)
+        real = shutil.which("gpg")
+        with open(os.path.join(bindir, "gpg"), "w") as f:
+            f.write("#!/bin/sh\nprintf '%%s|%%s\\n' \"${GNUPGHOME:-}\" \"$*\" >> %s\n"
+                    "exec %s \"$@\"\n" % (log, real))
+        os.chmod(os.path.join(bindir, "gpg"), 0o755)
+        r = run("boot", "verify", "--boot", self.boot, "--keyring", Keys.keyring,
+                env=dict(NO_TPM, PATH=bindir + ":" + os.environ["PATH"]))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(log) as f:
+            calls = f.read().splitlines()
+        self.assertEqual(len(calls), 2, calls)
+        self.assertTrue(calls[0].endswith("|--version"), calls)
+        home, argv = calls[1].split("|", 1)
+        self.assertIn("--verify", argv)
+        self.assertNotIn("--homedir", argv)
+        self.assertRegex(home, r"/heads-gpg-[A-Za-z0-9]{6}$")
+        self.assertFalse(os.path.exists(home), "the private home is removed")
+
     def test_keyring_not_modified(self):
         before = {f: os.stat(os.path.join(Keys.keyring, f)).st_mtime_ns
                   for f in os.listdir(Keys.keyring)}

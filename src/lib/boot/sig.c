@@ -105,6 +105,17 @@ void sig_home_remove(const char *home)
 	boot_rm_rf(home);
 }
 
+/* A new file in the private home just made: no fsync, no rename (the home
+ * lives for one check and is removed after it; nobody else can open it). */
+static int write_private(int dfd, const char *name, const void *data, size_t len)
+{
+	_cleanup_close_ int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+						     O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	return write_full(fd, data, len);
+}
+
 int sig_keyring_home(const char *keyring_dir, const char *tag, char **ret)
 {
 	static const char *const files[] = {
@@ -139,7 +150,7 @@ int sig_keyring_home(const char *keyring_dir, const char *tag, char **ret)
 			log_error_errno(r, "cannot read keyring file %s", src);
 			goto fail;
 		}
-		r = fs_write_atomic_at(dfd, files[i], buf, len, 0600);
+		r = write_private(dfd, files[i], buf, len);
 		if (r < 0) {
 			log_error_errno(r, "cannot copy %s", src);
 			goto fail;
@@ -168,6 +179,11 @@ int sig_gpgme_new(const char *home, struct gpgme_context **ret)
 
 /* ---- verification ----------------------------------------------------- */
 
+/* Set in the child of sig_verify_files_start(): a single-threaded process
+ * that only checks this signature, so its GnuPG home may go through the
+ * environment (one `gpg --version` less: keyring.h GPG_CTX_ENV_HOME). */
+static bool sig_in_child;
+
 static void set_detail(struct sig_result *res, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void set_detail(struct sig_result *res, const char *fmt, ...)
@@ -193,7 +209,7 @@ int sig_verify_detached(const char *keyring_dir, const char *sig, size_t sig_len
 	r = sig_keyring_home(keyring_dir, NULL, &home);
 	if (r < 0)
 		return r;
-	r = sig_gpgme_new(home, &ctx);
+	r = gpg_context(home, sig_in_child ? GPG_CTX_ENV_HOME : 0, &ctx);
 	if (r < 0)
 		goto out;
 	if (gpgme_data_new_from_mem(&sd, sig, sig_len, 0) ||
@@ -334,6 +350,7 @@ int sig_verify_files_start(const char *keyring_dir, const char *sig, size_t sig_
 	if (pid == 0) {
 		struct sig_job_reply rep = {0};
 		close(p[0]);
+		sig_in_child = true;
 		rep.r = sig_verify_files(keyring_dir, sig, sig_len, files, n, &rep.res);
 		_exit(write_full(p[1], &rep, sizeof(rep)) < 0 ? 1 : 0);
 	}

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -27,11 +28,13 @@ int gpg_context(const char *home, unsigned flags, gpgme_ctx_t *ret)
 	gpg_init();
 	if ((flags & GPG_CTX_MKDIR) && home && fs_mkdir_p(home, 0700) < 0)
 		return log_error_errno(-errno, "creating %s", home);
+	if ((flags & GPG_CTX_ENV_HOME) && home && setenv("GNUPGHOME", home, 1) < 0)
+		return log_error_errno(-errno, "GNUPGHOME=%s", home);
 	e = gpgme_new(&ctx);
 	if (e)
 		return log_error_errno(-EIO, "gpgme_new: %s", gpgme_strerror(e));
 	e = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
-	if (!e && home)
+	if (!e && home && !(flags & GPG_CTX_ENV_HOME))
 		e = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home);
 	if (!e && (flags & GPG_CTX_LOOPBACK))
 		e = gpgme_set_pinentry_mode(ctx, GPGME_PINENTRY_MODE_LOOPBACK);

@@ -17,6 +17,12 @@ enum {
 	GPG_CTX_MKDIR = 1 << 0,    /* create home (0700, parents too) first */
 	GPG_CTX_LOOPBACK = 1 << 1, /* pinentry loopback: passphrases by callback */
 	GPG_CTX_ARMOR = 1 << 2,    /* ASCII-armoured output */
+	/* home handed to gpg as GNUPGHOME (set in the environment) instead of
+	 * the context's engine info, which makes GPGME run `gpg --version` a
+	 * second time. The environment is process-wide: only for a process
+	 * that is single-threaded and checks with this one home (the
+	 * signature-check child of sig_verify_files_start). */
+	GPG_CTX_ENV_HOME = 1 << 3,
 };
 
 /* Initialize GPGME (once; thread-safe). Every gpg_context() does it. */
