@@ -93,7 +93,6 @@ int tpm_policy_digest(const struct tpm_pcr_values *v, bool with_auth_value, uint
 static int policy_session(struct tpm *t, uint32_t pcr_mask, bool with_auth_value, bool salted,
 			  bool continue_session, ESYS_TR *ret)
 {
-	TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
 	TPML_PCR_SELECTION sel;
 	TPM2B_DIGEST empty = {.size = 0};
 	ESYS_TR key = ESYS_TR_NONE, s;
@@ -107,17 +106,12 @@ static int policy_session(struct tpm *t, uint32_t pcr_mask, bool with_auth_value
 		if (r < 0)
 			return r;
 	}
-	rc = Esys_StartAuthSession(t->esys, key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-				   ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, &s);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpm_log_rc_error(rc, "StartAuthSession(policy)");
-	tpm_track(t, s);
-	rc = Esys_TRSess_SetAttributes(t->esys, s,
-				       (salted ? TPMA_SESSION_ENCRYPT : 0) |
-					       (continue_session ? TPMA_SESSION_CONTINUESESSION : 0),
-				       0xff);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpm_log_rc_error(rc, "session attributes");
+	r = tpm_start_session(t, key, TPM2_SE_POLICY,
+			      (salted ? TPMA_SESSION_ENCRYPT : 0) |
+				      (continue_session ? TPMA_SESSION_CONTINUESESSION : 0),
+			      &s);
+	if (r < 0)
+		return r;
 	pcr_selection(pcr_mask, &sel);
 	rc = Esys_PolicyPCR(t->esys, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty, &sel);
 	if (rc != TSS2_RC_SUCCESS)

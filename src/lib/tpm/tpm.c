@@ -731,28 +731,37 @@ int tpm_primary_name(struct tpm *t, char **ret_hex)
 	return 0;
 }
 
-int tpm_hmac_session(struct tpm *t, ESYS_TR *ret)
+int tpm_start_session(struct tpm *t, ESYS_TR salt_key, TPM2_SE type, TPMA_SESSION attrs,
+		      ESYS_TR *ret)
 {
-	if (t->t12)
-		return tpm12_unsupported("a TPM 2.0 session");
 	TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
-	ESYS_TR primary, s;
-	TSS2_RC rc;
-	int r = tpm_get_primary(t, &primary);
-	if (r < 0)
-		return r;
-	rc = Esys_StartAuthSession(t->esys, primary, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-				   ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &s);
+	ESYS_TR s;
+	TSS2_RC rc = Esys_StartAuthSession(t->esys, salt_key, ESYS_TR_NONE, ESYS_TR_NONE,
+					   ESYS_TR_NONE, ESYS_TR_NONE, NULL, type, &sym,
+					   TPM2_ALG_SHA256, &s);
 	if (rc != TSS2_RC_SUCCESS)
-		return tpm_log_rc_error(rc, "StartAuthSession(HMAC)");
+		return tpm_log_rc_error(rc, type == TPM2_SE_POLICY ? "StartAuthSession(policy)" :
+								     "StartAuthSession(HMAC)");
 	tpm_track(t, s);
-	rc = Esys_TRSess_SetAttributes(t->esys, s,
-				       TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT |
-					       TPMA_SESSION_CONTINUESESSION, 0xff);
+	rc = Esys_TRSess_SetAttributes(t->esys, s, attrs, 0xff);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_log_rc_error(rc, "session attributes");
 	*ret = s;
 	return 0;
+}
+
+int tpm_hmac_session(struct tpm *t, ESYS_TR *ret)
+{
+	if (t->t12)
+		return tpm12_unsupported("a TPM 2.0 session");
+	ESYS_TR primary;
+	int r = tpm_get_primary(t, &primary);
+	if (r < 0)
+		return r;
+	return tpm_start_session(t, primary, TPM2_SE_HMAC,
+				 TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT |
+					 TPMA_SESSION_CONTINUESESSION,
+				 ret);
 }
 
 int tpm_owner_session(struct tpm *t, const struct secret *owner_auth, ESYS_TR *ret)
