@@ -177,26 +177,35 @@ static char *join_from(char **v, size_t n, size_t from)
 	return c;
 }
 
+/* `linux`/`multiboot` FILE ARGS... (options before FILE skipped): a new
+ * loader with FILE as its kernel (multiboot: Xen by its file name, else
+ * multiboot) and ARGS as its command line; 1 if there is no FILE. */
+static int loader_kernel(struct loader *l, char **a, size_t n, bool multiboot)
+{
+	size_t i = 1;
+
+	while (i < n && startswith(a[i], "--"))
+		i++;
+	if (i >= n)
+		return 1;
+	grub_loader_reset(l);
+	l->any = true;
+	l->kernel = bc_strip_device(a[i]);
+	l->kind = !multiboot ? BOOT_LINUX : is_xen_name(l->kernel) ? BOOT_XEN : BOOT_MULTIBOOT;
+	char *c = join_from(a, n, i + 1);
+	sb_puts(&l->cmdline, c);
+	free(c);
+	return 0;
+}
+
 static int do_loader(struct interp *in, const char *cmd, char **a, size_t n)
 {
 	struct loader *l = in->loader;
 	if (!l)
 		return 0; /* outside an entry: nothing to record */
 	size_t i = 1;
-	if (startswith(cmd, "linux")) {
-		while (i < n && startswith(a[i], "--"))
-			i++;
-		if (i >= n)
-			return 1;
-		grub_loader_reset(l);
-		l->any = true;
-		l->kind = BOOT_LINUX;
-		l->kernel = bc_strip_device(a[i]);
-		char *c = join_from(a, n, i + 1);
-		sb_puts(&l->cmdline, c);
-		free(c);
-		return 0;
-	}
+	if (startswith(cmd, "linux"))
+		return loader_kernel(l, a, n, false);
 	if (startswith(cmd, "initrd")) {
 		for (size_t k = 0; k < l->n_initrd; k++)
 			free(l->initrd[k]);
@@ -209,20 +218,8 @@ static int do_loader(struct interp *in, const char *cmd, char **a, size_t n)
 		}
 		return 0;
 	}
-	if (startswith(cmd, "multiboot")) {
-		while (i < n && startswith(a[i], "--"))
-			i++;
-		if (i >= n)
-			return 1;
-		grub_loader_reset(l);
-		l->any = true;
-		l->kernel = bc_strip_device(a[i]);
-		l->kind = is_xen_name(l->kernel) ? BOOT_XEN : BOOT_MULTIBOOT;
-		char *c = join_from(a, n, i + 1);
-		sb_puts(&l->cmdline, c);
-		free(c);
-		return 0;
-	}
+	if (startswith(cmd, "multiboot"))
+		return loader_kernel(l, a, n, true);
 	if (startswith(cmd, "module")) {
 		bool nounzip = false;
 		for (; i < n && startswith(a[i], "--"); i++)
