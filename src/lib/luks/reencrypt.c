@@ -99,6 +99,23 @@ static int reencrypt_init_flags(struct crypt_device *cd, const struct secret *dr
 						  CRYPT_ANY_SLOT, CRYPT_ANY_SLOT, NULL, NULL, &rp);
 }
 
+/* reencrypt_init_flags(); where libcryptsetup says the metadata needs a
+ * repair (-EINVAL), repair it (CRYPT_REENCRYPT_REPAIR_NEEDED) and try once
+ * more. */
+static int reencrypt_init_repairing(struct crypt_device *cd, const struct secret *drk,
+				    uint32_t flags, const char *resilience,
+				    const struct luks_opts *o, const char *path)
+{
+	int r = reencrypt_init_flags(cd, drk, flags, resilience, o);
+	if (r != -EINVAL)
+		return r;
+	log_note("%s: repairing the reencryption metadata", path);
+	r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_REPAIR_NEEDED, NULL, o);
+	if (r >= 0)
+		r = reencrypt_init_flags(cd, drk, flags, resilience, o);
+	return r;
+}
+
 static int reencrypt_init_error(const char *path, int r, const char *what)
 {
 	if (r == -EPERM || r == -ENOENT) {
@@ -251,13 +268,7 @@ static int reencrypt_luks2(struct crypt_device *cd_in, const char *path, const s
 		/* Crash: replay or roll back the hotzone from the resilience
 		 * data (cryptsetup repair), then resume. */
 		log_note("%s: an interrupted reencryption was found: recovering", path);
-		r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RECOVERY, NULL, opts);
-		if (r == -EINVAL) {
-			log_note("%s: repairing the reencryption metadata", path);
-			r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_REPAIR_NEEDED, NULL, opts);
-			if (r >= 0)
-				r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RECOVERY, NULL, opts);
-		}
+		r = reencrypt_init_repairing(cd, drk, CRYPT_REENCRYPT_RECOVERY, NULL, opts, path);
 		if (r < 0)
 			return reencrypt_init_error(path, r, "recover");
 		crypt_free(TAKE_PTR(cd));
@@ -279,13 +290,8 @@ static int reencrypt_luks2(struct crypt_device *cd_in, const char *path, const s
 	}
 	if (state == 1) {
 		log_note("%s: resuming the interrupted reencryption", path);
-		r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RESUME_ONLY, resilience, opts);
-		if (r == -EINVAL) {
-			log_note("%s: repairing the reencryption metadata", path);
-			r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_REPAIR_NEEDED, NULL, opts);
-			if (r >= 0)
-				r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RESUME_ONLY, resilience, opts);
-		}
+		r = reencrypt_init_repairing(cd, drk, CRYPT_REENCRYPT_RESUME_ONLY, resilience, opts,
+					     path);
 		if (r < 0)
 			return reencrypt_init_error(path, r, "resume");
 	} else {
