@@ -539,6 +539,27 @@ static int add_menu_item(struct interp *in, struct node *nd)
 	return 0;
 }
 
+/* Pass i of loop nd is over MAX_LOOP: the configuration is refused. */
+static bool loop_limit(struct interp *in, struct node *nd, size_t i)
+{
+	if (i < MAX_LOOP)
+		return false;
+	grub_fatal(in, -E2BIG, nd->file, nd->line, "loop limit reached");
+	return true;
+}
+
+/* One pass of the body of loop nd (its status into *st); true when the
+ * loop ends there: break (consumed here), return or exit. */
+static bool loop_pass_ends(struct interp *in, struct node *nd, int *st)
+{
+	*st = grub_exec_list(in, nd->body);
+	if (in->breaking) {
+		in->breaking = false;
+		return true;
+	}
+	return in->returning || in->exiting;
+}
+
 static int exec_node(struct interp *in, struct node *nd)
 {
 	if (++in->steps > MAX_STEPS) {
@@ -564,18 +585,9 @@ static int exec_node(struct interp *in, struct node *nd)
 		struct fields f = {0};
 		int st = 0;
 		grub_expand_words(in, nd->words + 1, nd->n_words - 1, &f);
-		for (size_t i = 0; i < f.n && !in->aborted; i++) {
-			if (i >= MAX_LOOP) {
-				grub_fatal(in, -E2BIG, nd->file, nd->line, "loop limit reached");
-				break;
-			}
+		for (size_t i = 0; i < f.n && !in->aborted && !loop_limit(in, nd, i); i++) {
 			grub_var_set(in, nd->words[0], f.v[i]);
-			st = grub_exec_list(in, nd->body);
-			if (in->breaking) {
-				in->breaking = false;
-				break;
-			}
-			if (in->returning || in->exiting)
+			if (loop_pass_ends(in, nd, &st))
 				break;
 		}
 		grub_fields_free(&f);
@@ -584,22 +596,13 @@ static int exec_node(struct interp *in, struct node *nd)
 	case N_WHILE:
 	case N_UNTIL: {
 		int st = 0;
-		for (unsigned i = 0; !in->aborted; i++) {
-			if (i >= MAX_LOOP) {
-				grub_fatal(in, -E2BIG, nd->file, nd->line, "loop limit reached");
-				break;
-			}
+		for (size_t i = 0; !in->aborted && !loop_limit(in, nd, i); i++) {
 			int c = grub_exec_list(in, nd->cond);
 			if (in->returning || in->exiting || in->aborted)
 				break;
 			if ((c == 0) != (nd->type == N_WHILE))
 				break;
-			st = grub_exec_list(in, nd->body);
-			if (in->breaking) {
-				in->breaking = false;
-				break;
-			}
-			if (in->returning || in->exiting)
+			if (loop_pass_ends(in, nd, &st))
 				break;
 		}
 		return st;

@@ -131,6 +131,19 @@ static int reencrypt_init_error(const char *path, int r, const char *what)
 	return log_error_errno(r, "%s: cannot %s the reencryption", path, what);
 }
 
+/* True if the DRK opens key slot s (its volume key read into locked memory
+ * and wiped). */
+static bool drk_opens(struct crypt_device *cd, const struct secret *drk, int s)
+{
+	int ks = crypt_keyslot_get_key_size(cd, s);
+	if (ks <= 0)
+		return false;
+	_cleanup_secret_ struct secret *k = secret_new((size_t)ks);
+	size_t len = (size_t)ks;
+	return k && crypt_volume_key_get(cd, s, (char *)k->data, &len, (const char *)drk->data,
+					 drk->len) == s;
+}
+
 /* A reencryption interrupted before its first hotzone is rolled back by
  * recovery, leaving the unbound key slot it had added for the DRK: drop
  * such slots (unbound and opened by the DRK) before starting again. */
@@ -139,21 +152,10 @@ static void drop_stale_unbound(struct crypt_device *cd, const char *path,
 {
 	int max = crypt_keyslot_max(crypt_get_type(cd));
 	for (int s = 0; s < max; s++) {
-		if (crypt_keyslot_status(cd, s) != CRYPT_SLOT_UNBOUND)
+		if (crypt_keyslot_status(cd, s) != CRYPT_SLOT_UNBOUND || !drk_opens(cd, drk, s))
 			continue;
-		int ks = crypt_keyslot_get_key_size(cd, s);
-		if (ks <= 0)
-			continue;
-		_cleanup_secret_ struct secret *k = secret_new((size_t)ks);
-		size_t len = (size_t)ks;
-		if (!k)
-			continue;
-		if (crypt_volume_key_get(cd, s, (char *)k->data, &len, (const char *)drk->data,
-					 drk->len) == s) {
-			log_info("%s: removing unbound key slot %d left by an interrupted start",
-				 path, s);
-			(void)crypt_keyslot_destroy(cd, s);
-		}
+		log_info("%s: removing unbound key slot %d left by an interrupted start", path, s);
+		(void)crypt_keyslot_destroy(cd, s);
 	}
 }
 
@@ -234,18 +236,9 @@ out:
 /* The slot (in mask) the DRK opens, or -1. */
 static int drk_slot_in(struct crypt_device *cd, const struct secret *drk, uint32_t mask)
 {
-	for (int s = 0; s < LUKS_MAX_SLOTS; s++) {
-		if (!(mask & (UINT32_C(1) << s)))
-			continue;
-		int ks = crypt_keyslot_get_key_size(cd, s);
-		if (ks <= 0)
-			continue;
-		_cleanup_secret_ struct secret *k = secret_new((size_t)ks);
-		size_t len = (size_t)ks;
-		if (k && crypt_volume_key_get(cd, s, (char *)k->data, &len, (const char *)drk->data,
-					      drk->len) == s)
+	for (int s = 0; s < LUKS_MAX_SLOTS; s++)
+		if ((mask & (UINT32_C(1) << s)) && drk_opens(cd, drk, s))
 			return s;
-	}
 	return -1;
 }
 
