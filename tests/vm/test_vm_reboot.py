@@ -1,21 +1,14 @@
 #!/usr/bin/env python3
-"""VM suite, `make run` reboots in place (issue 21): the boards' run.py
-itself (the -nographic serial console on pipes), no disk.
+"""VM suite, `make run` reboots in place (issue 21): boards/qemu/run.py
+itself (the -nographic serial console on pipes), no disk, line-mode UI.
 
-vm-reboot, board qemu (SeaBIOS, HEADS_UI=line on the command line):
 Boot 1: init's "No /boot" menu, the recovery shell from it; an NV index is
 defined in the TPM and written; `reboot -f`. run.py sees QMP's SHUTDOWN
 reason guest-reset and starts QEMU again (and swtpm, which QEMU's TPM
 emulator shuts down when it ends) on the same TPM state directory.
 Boot 2: the menu again; from its recovery shell the NV index still holds
 what boot 1 wrote and PCR 4 was reset (a new boot: the same value as in
-boot 1's recovery shell, not one extended further); `poweroff -f` ends
-run.py with exit 0.
-
-vm-reboot-coreboot, board qemu-coreboot (the ROM as writable pflash): the
-same through coreboot and init's recovery key (the ROM's command line has
-no line-mode UI); boot 2 has its ACPI tables (an in-process system_reset
-came back without them), which the power-off needs.
+boot 1's recovery shell, not one extended further); `poweroff -f` ends run.py with exit 0.
 """
 import os
 import signal
@@ -26,11 +19,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vm  # noqa: E402
-import test_vm_coreboot  # noqa: E402 (ensure_rom)
 
 BOOT_TIMEOUT = 300
 RUN_PY = os.path.join(vm.BOARD, "run.py")
-CB_RUN_PY = os.path.join(test_vm_coreboot.BOARD, "run.py")
 NV_INDEX = "0x01500042"
 NV_DATA = "KEPT-NV1"  # 8 bytes, the index's size
 RESTARTED = "run: the guest reset the machine: QEMU starts again"
@@ -40,9 +31,11 @@ class RunPy(vm.VM):
     """The machine as `make run` drives it: run.py (its own swtpm and QEMU,
     restarted on a reset), on pipes instead of a terminal."""
 
-    def __init__(self, argv, name):
-        super().__init__(None, name=name)
-        self.argv = argv
+    def __init__(self, payload, tmp):
+        super().__init__(payload, name="vm-reboot")
+        self.argv = [sys.executable, RUN_PY, "--payload", payload, "--firmware", "seabios",
+                     "--state", os.path.join(tmp, "tpm"), "--rom", os.path.join(tmp, "rom.img"),
+                     "--append", "HEADS_UI=line"]
 
     def start(self):
         self.spawn(self.argv)
@@ -71,53 +64,32 @@ def pcr4(m):
 
 
 class RebootInPlace(unittest.TestCase):
-    def reboot_then_poweroff(self, m, to_shell, boot2_check=None):
-        # Boot 1
-        to_shell()
-        boot1_pcr4 = pcr4(m)
-        self.assertNotEqual(boot1_pcr4, "00" * 32)
-        out = m.shell(f"echo | heads tpm nv define {NV_INDEX} --size 8 --owner-fd 0; "
-                      f"echo rc=$?; printf {NV_DATA} | heads tpm nv write {NV_INDEX}; "
-                      "echo rc=$?", 120)
-        self.assertEqual(out.count("rc=0"), 2, out)
-        self.assertIn(NV_DATA, m.shell(f"heads tpm nv read {NV_INDEX}", 60))
-        m.send("reboot -f\n")
-        m.expect(RESTARTED, 120)
-        # Boot 2: a new QEMU, the same TPM state
-        to_shell()
-        self.assertIn(NV_DATA, m.shell(f"heads tpm nv read {NV_INDEX}; echo", 60))
-        self.assertEqual(pcr4(m), boot1_pcr4)  # reset, then the same measurements
-        if boot2_check:
-            boot2_check()
-        m.send("poweroff -f\n")
-        self.assertEqual(m.qemu.wait(120), 0)
-        with m.lock:
-            self.assertEqual(bytes(m.buf).count(RESTARTED.encode()), 1)
-
-    def test_qemu_board(self):
+    def test_guest_reboot_restarts_qemu_poweroff_ends_run(self):
         try:
             payload = vm.ensure_payload()
         except vm.SkipVM as e:
             self.skipTest(str(e))
-        with tempfile.TemporaryDirectory(prefix="heads-vm-reboot-") as tmp:
-            argv = [sys.executable, RUN_PY, "--payload", payload, "--firmware", "seabios",
-                    "--state", os.path.join(tmp, "tpm"), "--rom", os.path.join(tmp, "rom.img"),
-                    "--append", "HEADS_UI=line"]
-            with RunPy(argv, "vm-reboot") as m:
-                self.reboot_then_poweroff(m, m.menu_to_shell)
-
-    def test_coreboot_board(self):
-        test_vm_coreboot.ensure_rom()
-        with tempfile.TemporaryDirectory(prefix="heads-vm-reboot-cb-") as tmp:
-            argv = [sys.executable, CB_RUN_PY, "--out", test_vm_coreboot.OUT,
-                    "--flash", os.path.join(tmp, "flash.rom"),
-                    "--state", os.path.join(tmp, "tpm"), "--rom", os.path.join(tmp, "rom.img")]
-            with RunPy(argv, "vm-reboot-coreboot") as m:
-                def to_shell():
-                    m.expect("coreboot-26.06", BOOT_TIMEOUT)
-                    m.recovery_shell(BOOT_TIMEOUT)
-                self.reboot_then_poweroff(m, to_shell, lambda: self.assertIn(
-                    "FACP", m.shell("ls /sys/firmware/acpi/tables", 60)))
+        with tempfile.TemporaryDirectory(prefix="heads-vm-reboot-") as tmp, \
+                RunPy(payload, tmp) as m:
+            # Boot 1
+            m.menu_to_shell()
+            boot1_pcr4 = pcr4(m)
+            self.assertNotEqual(boot1_pcr4, "00" * 32)
+            out = m.shell(f"echo | heads tpm nv define {NV_INDEX} --size 8 --owner-fd 0; "
+                          f"echo rc=$?; printf {NV_DATA} | heads tpm nv write {NV_INDEX}; "
+                          "echo rc=$?", 120)
+            self.assertEqual(out.count("rc=0"), 2, out)
+            self.assertIn(NV_DATA, m.shell(f"heads tpm nv read {NV_INDEX}", 60))
+            m.send("reboot -f\n")
+            m.expect(RESTARTED, 120)
+            # Boot 2: a new QEMU, the same TPM state
+            m.menu_to_shell()
+            self.assertIn(NV_DATA, m.shell(f"heads tpm nv read {NV_INDEX}; echo", 60))
+            self.assertEqual(pcr4(m), boot1_pcr4)  # reset, then the same measurements
+            m.send("poweroff -f\n")
+            self.assertEqual(m.qemu.wait(120), 0)
+            with m.lock:
+                self.assertEqual(bytes(m.buf).count(RESTARTED.encode()), 1)
 
 
 if __name__ == "__main__":
