@@ -4,6 +4,7 @@
 #include "codec.h"
 #include "fs.h"
 #include "log.h"
+#include "secret.h"
 #include "util.h"
 
 #include <openssl/evp.h>
@@ -747,6 +748,53 @@ int tpm_start_session(struct tpm *t, ESYS_TR salt_key, TPM2_SE type, TPMA_SESSIO
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_log_rc_error(rc, "session attributes");
 	*ret = s;
+	return 0;
+}
+
+int tpm_create_load(struct tpm *t, const TPM2B_PUBLIC *pub, const struct secret *data,
+		    const struct secret *auth, const char *what, ESYS_TR *ret_loaded)
+{
+	TPM2B_DATA outside = {0};
+	TPML_PCR_SELECTION creation_pcr = {0};
+	TPM2B_PRIVATE *out_priv = NULL;
+	TPM2B_PUBLIC *out_pub = NULL;
+	TPM2B_SENSITIVE_CREATE *sens;
+	ESYS_TR primary, sess;
+	char step[64];
+	TSS2_RC rc;
+	int r;
+
+	if (data->len > sizeof(sens->sensitive.data.buffer))
+		return -EINVAL;
+	if ((r = tpm_get_primary(t, &primary)) < 0 || (r = tpm_hmac_session(t, &sess)) < 0)
+		return r;
+	_cleanup_secret_ struct secret *sbuf = secret_new(sizeof(*sens));
+	if (!sbuf) {
+		r = -errno;
+		tpm_flush(t, sess);
+		return r;
+	}
+	sens = (TPM2B_SENSITIVE_CREATE *)sbuf->data;
+	memset(sens, 0, sizeof(*sens));
+	tpm_auth_value(auth, &sens->sensitive.userAuth);
+	sens->sensitive.data.size = (UINT16)data->len;
+	memcpy(sens->sensitive.data.buffer, data->data, data->len);
+	rc = Esys_Create(t->esys, primary, sess, ESYS_TR_NONE, ESYS_TR_NONE, sens, pub, &outside,
+			 &creation_pcr, &out_priv, &out_pub, NULL, NULL, NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		snprintf(step, sizeof(step), "Create (%s)", what);
+	} else {
+		rc = Esys_Load(t->esys, primary, sess, ESYS_TR_NONE, ESYS_TR_NONE, out_priv,
+			       out_pub, ret_loaded);
+		if (rc != TSS2_RC_SUCCESS)
+			snprintf(step, sizeof(step), "Load (%s)", what);
+	}
+	Esys_Free(out_priv);
+	Esys_Free(out_pub);
+	tpm_flush(t, sess);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, step);
+	tpm_track(t, *ret_loaded);
 	return 0;
 }
 
