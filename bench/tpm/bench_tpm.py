@@ -17,141 +17,21 @@ import argparse
 import collections
 import hashlib
 import os
-import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The test helpers' swtpm (power cycle = restart on the same state) and TPM
+# bus recorder (the commands it saw, by code), as the command tests use them.
+sys.path.insert(0, os.path.join(ROOT, "tests", "cmd"))
+from heads_test import Swtpm  # noqa: E402
+from tpm_capture import TpmProxy  # noqa: E402
 OWNER = "owner"
 DUK_PASS = "duk passphrase 1234"
 QUIET = dict(os.environ, TSS2_LOG="all+NONE")
-
-
-def free_port_pair():
-    for _ in range(200):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        p = s.getsockname()[1]
-        s.close()
-        if p >= 65534:
-            continue
-        ok = True
-        for q in (p + 1,):
-            s2 = socket.socket()
-            try:
-                s2.bind(("127.0.0.1", q))
-            except OSError:
-                ok = False
-            finally:
-                s2.close()
-        if ok:
-            return p
-    raise RuntimeError("no free port pair")
-
-
-def wait_port(port):
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.1).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"port {port} not listening")
-
-
-class Swtpm:
-    def __init__(self, state):
-        self.state, self.proc = state, None
-
-    def start(self):
-        self.port = free_port_pair()
-        self.proc = subprocess.Popen(
-            ["swtpm", "socket", "--tpm2",
-             "--server", f"type=tcp,port={self.port},bindaddr=127.0.0.1",
-             "--ctrl", f"type=tcp,port={self.port + 1},bindaddr=127.0.0.1",
-             "--flags", "not-need-init,startup-clear", "--tpmstate", f"dir={self.state}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(self.port)
-        time.sleep(0.05)
-        if self.proc.poll() is not None:  # lost a port race: that port is someone else's
-            raise RuntimeError("swtpm exited at start")
-
-    def stop(self):
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-
-
-class Proxy:
-    """Forward data port and control port; count TPM commands on data."""
-
-    def __init__(self, target_port):
-        self.target = target_port
-        self.port = free_port_pair()
-        self.count = 0
-        self.codes = collections.Counter()
-        self.lock = threading.Lock()
-        self.socks = []
-        for i in (0, 1):
-            ls = socket.socket()
-            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            ls.bind(("127.0.0.1", self.port + i))
-            ls.listen(16)
-            self.socks.append(ls)
-            threading.Thread(target=self.accept, args=(ls, i), daemon=True).start()
-
-    def reset(self):
-        with self.lock:
-            self.count = 0
-            self.codes = collections.Counter()
-
-    def accept(self, ls, i):
-        while True:
-            try:
-                c, _ = ls.accept()
-            except OSError:
-                return
-            u = socket.create_connection(("127.0.0.1", self.target + i))
-            threading.Thread(target=self.pump, args=(c, u, i == 0), daemon=True).start()
-            threading.Thread(target=self.pump, args=(u, c, False), daemon=True).start()
-
-    def pump(self, a, b, count):
-        buf = b""
-        try:
-            while True:
-                d = a.recv(65536)
-                if not d:
-                    break
-                if count:
-                    buf += d
-                    while len(buf) >= 10:
-                        size = struct.unpack(">I", buf[2:6])[0]
-                        if len(buf) < size:
-                            break
-                        cc = struct.unpack(">I", buf[6:10])[0]
-                        with self.lock:
-                            self.count += 1
-                            self.codes[cc] += 1
-                        buf = buf[size:]
-                b.sendall(d)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    @property
-    def tcti(self):
-        return f"swtpm:host=127.0.0.1,port={self.port}"
 
 
 def run(argv, **kw):
@@ -266,7 +146,6 @@ def main():
                     "-o", exe], check=True)
     os.makedirs(os.path.join(tmp, "state"))
     sw = Swtpm(os.path.join(tmp, "state"))
-    sw.start()
     heads_setup(heads, f"swtpm:host=127.0.0.1,port={sw.port}")
     run([heads, "tpm", "shutdown", "--tcti", f"swtpm:host=127.0.0.1,port={sw.port}"])
     sw.stop()
@@ -280,18 +159,18 @@ def main():
         codes = None
         for _ in range(a.runs):
             sw.start()  # power cycle: PCRs back to zero, objects persist
-            px = Proxy(sw.port)
+            px = TpmProxy(sw.port)
             t0 = time.perf_counter()
             r = fn(px.tcti)
             dt = time.perf_counter() - t0
             time.sleep(0.05)
             times.append(dt)
-            counts.append(px.count)
+            cmds = px.commands()
+            counts.append(len(cmds))
             if isinstance(r, int):
                 self_counts.append(r)
-            codes = px.codes
-            for s in px.socks:
-                s.close()
+            codes = collections.Counter(cc for cc, _ in cmds)
+            px.close()
             # orderly shutdown (not counted): an unorderly one counts as a
             # dictionary-attack failure and 10 of them lock the TPM out
             run([heads, "tpm", "shutdown", "--tcti", f"swtpm:host=127.0.0.1,port={sw.port}"])

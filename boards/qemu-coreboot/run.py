@@ -7,7 +7,10 @@ QEMU q35 (TCG: coreboot does not run under KVM here) with the ROM as
 writable system flash (pflash unit 0: the guest writes it with CFI commands
 and QEMU keeps the writes in the file), a software TPM 2.0 (swtpm, no
 startup-clear: coreboot sends TPM2_Startup), the serial console on this
-terminal (Ctrl-A X quits). The flash image (--flash, default
+terminal (Ctrl-A X quits). A guest reset restarts QEMU on the same
+flash, disks and TPM state (a new process, so coreboot's first boot path runs
+again: a QEMU system_reset came back without ACPI tables); a guest
+power-off ends run.py with exit 0 (boards/qemu/run.py run_machine). The flash image (--flash, default
 OUT/flash.rom) is a copy of OUT/coreboot.rom made when missing: the
 machine's flash, kept across boots (`make run-reset` drops it).
 Until romcfg reads CBFS, the owner's files stay on the virtio ROM config
@@ -19,7 +22,6 @@ import argparse
 import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -80,13 +82,9 @@ def main():
     state = a.state or os.path.join(a.out, "tpm-state")
     romcfg = common.blank_rom(a.rom or os.path.join(a.out, "rom.img"))
     print(f"qemu-coreboot: flash {flash}, TPM state {state}, disk {a.disk or 'none'}")
-    print("Serial console on this terminal. Quit QEMU: Ctrl-A then X.")
-    sw = common.start_swtpm(state)
-    try:
-        rc = subprocess.call(qemu_argv(flash, state, a.disk, True, rom=romcfg))
-    finally:
-        common.stop(sw)
-    sys.exit(rc)
+    print("Serial console on this terminal. Quit QEMU: Ctrl-A then X. "
+          "A reboot restarts QEMU; a power-off ends the run.")
+    sys.exit(common.run_machine(qemu_argv(flash, state, a.disk, True, rom=romcfg), state))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,12 @@
 Starts swtpm (TPM 2.0, its state in --state, default PAYLOAD/tpm-state) on a
 unix control socket, then QEMU (TCG, -m 1024) with the TPM (tpm-tis), the
 payload as -kernel/-initrd and the serial console on this terminal
-(-nographic: quit with Ctrl-A X). When QEMU ends, the swtpm it started is
-stopped (by its pid). Firmware: OVMF (default) measures the kernel and, via
+(-nographic: quit with Ctrl-A X). QEMU runs with -no-reboot and a QMP
+socket: when the guest resets the machine (QMP SHUTDOWN, reason
+guest-reset) QEMU is started again with the same argv (firmware, disks,
+ROM) and the same TPM state, so a reboot comes back to Heads with the TPM
+state kept; a guest power-off ends run.py with exit 0, a quit (Ctrl-A X)
+with QEMU's status. Every swtpm and QEMU it started is stopped by its pid. Firmware: OVMF (default) measures the kernel and, via
 the EFI stub, the initrd into PCRs 4 and 9 and writes a TCG event log;
 SeaBIOS boots faster and measures nothing of the payload. The ROM config
 area (--rom, default PAYLOAD/rom.img, 1 MiB, created blank) is the board's
@@ -18,10 +22,13 @@ flash: the owner's ROM keyring and config.user, kept across boots (see
 Also imported by the VM test driver (tests/vm/vm.py) for the same argv.
 """
 import argparse
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 OVMF = "/usr/share/ovmf/OVMF.fd"
@@ -116,6 +123,81 @@ def stop(p):
             p.wait()
 
 
+QMP_LINE_MAX = 1 << 20
+
+
+def qmp_connect(path, qemu, timeout=30):
+    """Connect to QEMU's QMP server socket (QEMU waits for us before it starts
+    the guest: no event is missed); None if QEMU ended first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if qemu.poll() is not None:
+            return None
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            return s
+        except OSError:
+            s.close()
+            time.sleep(0.05)
+    raise RuntimeError(f"QEMU's QMP socket {path} did not answer in {timeout} s")
+
+
+def shutdown_reason(sock):
+    """Read QMP until QEMU closes it; returns the reason of the last SHUTDOWN
+    event (guest-reset, guest-shutdown, host-qmp-quit, ...), or None."""
+    reason = None
+    f = sock.makefile("rb")
+    f.readline(QMP_LINE_MAX)  # the greeting
+    sock.sendall(b'{"execute": "qmp_capabilities"}\n')
+    for line in iter(lambda: f.readline(QMP_LINE_MAX), b""):
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(msg, dict) and msg.get("event") == "SHUTDOWN":
+            reason = (msg.get("data") or {}).get("reason")
+    return reason
+
+
+def run_machine(argv, state, log=print):
+    """Run QEMU (argv, with -no-reboot) on a swtpm with its state in state
+    until the guest powers off or the user quits; a guest reset starts the
+    same argv again (same firmware flash, disks and TPM state: a reboot in
+    place). QEMU's TPM emulator sends swtpm CMD_SHUTDOWN when QEMU ends, so
+    each QEMU gets its own swtpm on the same state directory (the TPM's NV
+    and persistent objects are kept; PCRs start over, as on a reset).
+    Returns the exit status: 0 on a guest power-off, else QEMU's.
+    SIGTERM/SIGHUP stop QEMU and swtpm (by their pids) first."""
+    def on_signal(signum, frame):
+        raise SystemExit(128 + signum)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    with tempfile.TemporaryDirectory(prefix="heads-qmp-") as tmp:
+        qmp = os.path.join(tmp, "qmp.sock")
+        while True:
+            sw = start_swtpm(state)
+            qemu = None
+            try:
+                qemu = subprocess.Popen(argv + ["-qmp", f"unix:{qmp},server=on,wait=on"])
+                sock = qmp_connect(qmp, qemu)
+                reason = None
+                if sock:
+                    with sock:
+                        reason = shutdown_reason(sock)
+                rc = qemu.wait()
+            finally:
+                stop(qemu)
+                stop(sw)
+            if os.path.exists(qmp):
+                os.unlink(qmp)
+            if reason == "guest-reset":
+                log("run: the guest reset the machine: QEMU starts again "
+                    "(same flash, disks and TPM state)")
+                continue
+            return 0 if reason == "guest-shutdown" else rc
+
+
 def main():
     ap = argparse.ArgumentParser(description="Boot Heads in QEMU with a software TPM.")
     ap.add_argument("--payload", required=True, help="directory with vmlinuz, initrd.cpio.xz")
@@ -135,14 +217,10 @@ def main():
         if not os.path.exists(os.path.join(a.payload, f)):
             sys.exit(f"run: {a.payload}/{f} missing: run `make payload`")
     print(f"QEMU board: firmware {a.firmware}, TPM state {state}, disk {a.disk or 'none'}")
-    print("Serial console on this terminal. Quit QEMU: Ctrl-A then X.")
-    sw = start_swtpm(state)
-    try:
-        rc = subprocess.call(qemu_argv(a.payload, state, a.disk, a.firmware, True, a.append,
-                                       memory=a.memory, rom=rom, cpu=a.cpu))
-    finally:
-        stop(sw)
-    sys.exit(rc)
+    print("Serial console on this terminal. Quit QEMU: Ctrl-A then X. "
+          "A reboot restarts QEMU; a power-off ends the run.")
+    sys.exit(run_machine(qemu_argv(a.payload, state, a.disk, a.firmware, True, a.append,
+                                   memory=a.memory, rom=rom, cpu=a.cpu), state))
 
 
 if __name__ == "__main__":

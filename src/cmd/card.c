@@ -238,43 +238,54 @@ static int rom_verdict(const struct opts *o, const struct card_info *ci)
 					       : CARD_EXIT_NOT_TRUSTED;
 }
 
-static int do_status(int argc, char **argv)
+/* The subcommand's options; true when it ends here with *ret_exit (help
+ * shown: 0; a usage error, also a missing --keyring when need_keyring). */
+static bool parse_or_exit(const char *sub, int argc, char **argv, struct opts *o,
+			  bool need_keyring, int *ret_exit)
+{
+	int r = parse(sub, argc, argv, o);
+
+	if (r) {
+		*ret_exit = r < 0 ? HEADS_EXIT_OK : r;
+		return true;
+	}
+	if (need_keyring && !o->keyring) {
+		*ret_exit = cmd_usage_error("card", "%s: --keyring DIR is required", sub);
+		return true;
+	}
+	return false;
+}
+
+/* status (show: the card's fields printed) and, with --keyring, the
+ * verdict on the card's key against the ROM keyring. */
+static int status_verdict(const char *sub, int argc, char **argv, bool show, bool need_keyring)
 {
 	struct opts o;
 	struct card_info ci;
-	int r = parse("status", argc, argv, &o), rc;
+	int r, rc;
 
-	if (r)
-		return r < 0 ? HEADS_EXIT_OK : r;
+	if (parse_or_exit(sub, argc, argv, &o, need_keyring, &rc))
+		return rc;
 	rc = status_or_exit(&o, &ci);
 	if (rc == CARD_EXIT_NO_CARD && o.keyring)
 		printf("dongle key: %s\n", card_rom_match_name(CARD_ROM_NO_CARD));
 	if (rc)
 		return rc;
-	print_status(&ci);
+	if (show)
+		print_status(&ci);
 	rc = o.keyring ? rom_verdict(&o, &ci) : 0;
 	r = card_release(o.home);
 	return r < 0 && !rc ? HEADS_EXIT_FAIL : rc;
 }
 
+static int do_status(int argc, char **argv)
+{
+	return status_verdict("status", argc, argv, true, false);
+}
+
 static int do_check_rom_key(int argc, char **argv)
 {
-	struct opts o;
-	struct card_info ci;
-	int r = parse("check-rom-key", argc, argv, &o), rc;
-
-	if (r)
-		return r < 0 ? HEADS_EXIT_OK : r;
-	if (!o.keyring)
-		return cmd_usage_error("card", "check-rom-key: --keyring DIR is required");
-	rc = status_or_exit(&o, &ci);
-	if (rc == CARD_EXIT_NO_CARD)
-		printf("dongle key: %s\n", card_rom_match_name(CARD_ROM_NO_CARD));
-	if (rc)
-		return rc;
-	rc = rom_verdict(&o, &ci);
-	r = card_release(o.home);
-	return r < 0 && !rc ? HEADS_EXIT_FAIL : rc;
+	return status_verdict("check-rom-key", argc, argv, false, true);
 }
 
 extern const struct heads_command cmd_boot;
@@ -322,12 +333,10 @@ static int do_sign_boot(int argc, char **argv)
 {
 	struct opts o;
 	struct card_info ci;
-	int r = parse("sign-boot", argc, argv, &o), rc;
+	int r, rc;
 
-	if (r)
-		return r < 0 ? HEADS_EXIT_OK : r;
-	if (!o.keyring)
-		return cmd_usage_error("card", "sign-boot: --keyring DIR is required");
+	if (parse_or_exit("sign-boot", argc, argv, &o, true, &rc))
+		return rc;
 	if (reserved_boot_option(argc, argv, o.rest))
 		return HEADS_EXIT_USAGE;
 	rc = status_or_exit(&o, &ci);

@@ -2,6 +2,7 @@
 #include "board.h"
 #include "boot/integrity.h"
 #include "boot/view.h"
+#include "bootcfg/bootcfg.h"
 #include "util.h"
 #include "tpm/tpm.h"
 #include "secret.h"
@@ -13,6 +14,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 int cmd_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -62,6 +64,38 @@ int cmd_boot_view(const char *cmd, const char *boot, const char *keyring,
 	r = boot_view_open(boot, rep->signed_set, ret);
 	if (r < 0)
 		integrity_report_free(rep);
+	return r;
+}
+
+bool cmd_boot_source_opt(struct cmd_boot_source *src, int c, const char *arg)
+{
+	switch (c) {
+	case 'b': src->boot = arg; return true;
+	case 'c': src->config = arg; return true;
+	case 'k': src->keyring = arg; return true;
+	default: return false;
+	}
+}
+
+static const char *bootcfg_why(int r)
+{
+	switch (r) {
+	case -EFBIG: return "configuration file too large, refused";
+	case -E2BIG: return "configuration too large or runs too long, refused";
+	case -ELOOP: return "include/source loop or nesting too deep, refused";
+	case -EINVAL: return "syntax error, refused";
+	default: return strerror(-r);
+	}
+}
+
+int cmd_boot_entries(const char *cmd, struct boot_view *view, const struct cmd_boot_source *src,
+		     int fmt, struct boot_entries *ret)
+{
+	int r = src->config ? bootcfg_parse(view, src->config, (enum bootcfg_format)fmt, ret) :
+			      bootcfg_scan(view, ret);
+	if (r < 0)
+		fprintf(stderr, "heads %s: %s: %s\n", cmd, src->config ? src->config : src->boot,
+			bootcfg_why(r));
 	return r;
 }
 

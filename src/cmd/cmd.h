@@ -68,6 +68,26 @@ struct integrity_report;
 int cmd_boot_view(const char *cmd, const char *boot, const char *keyring,
 		  struct integrity_report *rep, struct boot_view **ret);
 
+/* --boot DIR, --config FILE and --keyring K: where the commands that read
+ * boot entries (entries, kexec) take them from. CMD_BOOT_SOURCE_OPTIONS go
+ * into the getopt_long table (codes 'b', 'c', 'k'); cmd_boot_source_opt()
+ * takes them (true if c was one). */
+struct cmd_boot_source {
+	const char *boot, *config, *keyring;
+};
+#define CMD_BOOT_SOURCE_OPTIONS                                                                \
+	{"boot", required_argument, NULL, 'b'}, {"config", required_argument, NULL, 'c'},      \
+		{"keyring", required_argument, NULL, 'k'}
+bool cmd_boot_source_opt(struct cmd_boot_source *src, int c, const char *arg);
+
+struct boot_entries;
+/* The boot entries of view: parsed from src->config (in format fmt, an
+ * enum bootcfg_format) when given, else found by bootcfg_scan(). A failure
+ * is printed ("heads CMD: FILE: why": too large, include loop, syntax
+ * error, ...) and returned as -errno. */
+int cmd_boot_entries(const char *cmd, struct boot_view *view, const struct cmd_boot_source *src,
+		     int fmt, struct boot_entries *ret);
+
 struct secret;
 /* A passphrase for a command: one line from fd (>= 0), else asked with
  * ui_passphrase() on the terminal (/dev/tty; the back-end of $HEADS_UI,

@@ -43,17 +43,6 @@ static const char usage[] =
 	"the configuration could not be parsed or DIR does not verify against K;\n"
 	"2 usage error.\n";
 
-static const char *why(int r)
-{
-	switch (r) {
-	case -EFBIG: return "configuration file too large, refused";
-	case -E2BIG: return "configuration too large or runs too long, refused";
-	case -ELOOP: return "include/source loop or nesting too deep, refused";
-	case -EINVAL: return "syntax error, refused";
-	default: return strerror(-r);
-	}
-}
-
 static int run(int argc, char **argv);
 const struct heads_command cmd_entries = {
 	.name = "entries",
@@ -65,9 +54,7 @@ const struct heads_command cmd_entries = {
 static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"boot", required_argument, NULL, 'b'},
-		{"config", required_argument, NULL, 'c'},
-		{"keyring", required_argument, NULL, 'k'},
+		CMD_BOOT_SOURCE_OPTIONS,
 		{"format", required_argument, NULL, 'f'},
 		{"json", no_argument, NULL, 'j'},
 		{"lines", no_argument, NULL, 'l'},
@@ -75,7 +62,7 @@ static int run(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
-	const char *boot = "/boot", *config = NULL, *keyring = NULL;
+	struct cmd_boot_source src = {.boot = "/boot"};
 	struct integrity_report rep = {0};
 	_cleanup_view_ struct boot_view *view = NULL;
 	enum bootcfg_format fmt = BOOTCFG_AUTO;
@@ -84,10 +71,9 @@ static int run(int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "b:c:f:h", opts, NULL)) != -1) {
+		if (cmd_boot_source_opt(&src, c, optarg))
+			continue;
 		switch (c) {
-		case 'b': boot = optarg; break;
-		case 'c': config = optarg; break;
-		case 'k': keyring = optarg; break;
 		case 'f':
 			if (streq(optarg, "grub"))
 				fmt = BOOTCFG_GRUB;
@@ -115,18 +101,17 @@ static int run(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cmd_usage_error("entries", "unexpected argument '%s'", argv[optind]);
-	if (fmt != BOOTCFG_AUTO && !config)
+	if (fmt != BOOTCFG_AUTO && !src.config)
 		return cmd_usage_error("entries", "--format needs --config");
 
-	r = cmd_boot_view("entries", boot, keyring, &rep, &view);
+	r = cmd_boot_view("entries", src.boot, src.keyring, &rep, &view);
 	if (r < 0)
 		return HEADS_EXIT_FAIL;
-	if (!keyring)
+	if (!src.keyring)
 		fprintf(stderr, "UNVERIFIED: %s is not checked against a "
-			"keyring (--keyring)\n", boot);
-	r = config ? bootcfg_parse(view, config, fmt, &l) : bootcfg_scan(view, &l);
+			"keyring (--keyring)\n", src.boot);
+	r = cmd_boot_entries("entries", view, &src, fmt, &l);
 	if (r < 0) {
-		fprintf(stderr, "heads entries: %s: %s\n", config ? config : boot, why(r));
 		boot_entries_free(&l);
 		integrity_report_free(&rep);
 		return HEADS_EXIT_FAIL;

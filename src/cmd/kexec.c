@@ -76,9 +76,7 @@ const struct heads_command cmd_kexec = {
 static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"boot", required_argument, NULL, 'b'},
-		{"config", required_argument, NULL, 'c'},
-		{"keyring", required_argument, NULL, 'K'},
+		CMD_BOOT_SOURCE_OPTIONS,
 		{"entry", required_argument, NULL, 'n'},
 		{"title", required_argument, NULL, 't'},
 		{"default", no_argument, NULL, 'D'},
@@ -88,14 +86,14 @@ static int run(int argc, char **argv)
 		{"remove", required_argument, NULL, 'r'},
 		{"board-add", required_argument, NULL, 'B'},
 		{"initrd-fd", required_argument, NULL, 'i'},
-		{"kexec", required_argument, NULL, 'k'},
+		{"kexec", required_argument, NULL, 'X'},
 		{"dry-run", no_argument, NULL, 'd'},
 		{"exec", no_argument, NULL, 'x'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
-	const char *boot = "/boot", *config = NULL, *title = NULL, *line = NULL, *saved = NULL;
-	const char *keyring = NULL;
+	struct cmd_boot_source src = {.boot = "/boot"};
+	const char *title = NULL, *line = NULL, *saved = NULL;
 	struct integrity_report rep = {0};
 	_cleanup_view_ struct boot_view *view = NULL;
 	_cleanup_close_ int initrd_fd = -1;
@@ -111,10 +109,9 @@ static int run(int argc, char **argv)
 	kexec_opts_init(&o);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "b:c:h", opts, NULL)) != -1) {
+		if (cmd_boot_source_opt(&src, c, optarg))
+			continue;
 		switch (c) {
-		case 'b': boot = optarg; break;
-		case 'c': config = optarg; break;
-		case 'K': keyring = optarg; break;
 		case 'n':
 			if (parse_uint(optarg, 100000, &idx) < 0 || idx == 0)
 				return cmd_usage_error("kexec", "--entry takes a number from 1");
@@ -131,7 +128,7 @@ static int run(int argc, char **argv)
 			if (cmd_parse_fd(optarg, &initrd_fd) < 0)
 				return cmd_usage_error("kexec", "bad --initrd-fd");
 			break;
-		case 'k': o.kexec_tool = optarg; break;
+		case 'X': o.kexec_tool = optarg; break;
 		case 'd': dry = true; break;
 		case 'x': exec = true; break;
 		case 'h':
@@ -148,21 +145,21 @@ static int run(int argc, char **argv)
 	if (dry && exec)
 		return cmd_usage_error("kexec", "--dry-run and --exec exclude each other");
 
-	if (keyring && saved && !streq(saved, boot))
+	if (src.keyring && saved && !streq(saved, src.boot))
 		return cmd_usage_error("kexec", "with --keyring, --saved must be the --boot directory "
 				       "(the signed kexec_default.N.txt is used)");
-	r = cmd_boot_view("kexec", boot, keyring, &rep, &view);
+	r = cmd_boot_view("kexec", src.boot, src.keyring, &rep, &view);
 	if (r < 0)
 		return HEADS_EXIT_FAIL;
-	if (!keyring)
-		printf("UNVERIFIED: %s is not checked against a keyring (--keyring)\n", boot);
+	if (!src.keyring)
+		printf("UNVERIFIED: %s is not checked against a keyring (--keyring)\n", src.boot);
 	if (line) {
 		if (boot_entry_from_line(line, &one) < 0)
 			return cmd_usage_error("kexec", "malformed entry line");
 		e = &one;
 	} else if (saved) {
 		unsigned n1;
-		r = keyring ? bootcfg_signed_default(rep.signed_set, &one, &n1)
+		r = src.keyring ? bootcfg_signed_default(rep.signed_set, &one, &n1)
 			    : bootcfg_load_default(saved, &one, &n1);
 		if (r < 0) {
 			fprintf(stderr, "heads kexec: no saved default entry in %s: %s\n", saved, strerror(-r));
@@ -171,9 +168,8 @@ static int run(int argc, char **argv)
 		}
 		e = &one;
 	} else {
-		r = config ? bootcfg_parse(view, config, BOOTCFG_AUTO, &l) : bootcfg_scan(view, &l);
+		r = cmd_boot_entries("kexec", view, &src, BOOTCFG_AUTO, &l);
 		if (r < 0) {
-			fprintf(stderr, "heads kexec: %s: %s\n", config ? config : boot, strerror(-r));
 			ret = HEADS_EXIT_FAIL;
 			goto out;
 		}
@@ -197,7 +193,7 @@ static int run(int argc, char **argv)
 	r = kexec_plan_build(view, e, &o, &plan);
 	if (r < 0) {
 		fprintf(stderr, "heads kexec: not loading '%s': a file of this entry %s\n",
-			e->title ? e->title : "", keyring ? "does not verify (above)" : "cannot be read");
+			e->title ? e->title : "", src.keyring ? "does not verify (above)" : "cannot be read");
 		ret = HEADS_EXIT_FAIL;
 		goto out;
 	}

@@ -234,10 +234,7 @@ int cbfs_parse(const void *rom_, size_t len, const char *region, struct cbfs *re
 			return -EBADMSG;
 		}
 		f.name = xstrdup((const char *)h + CBFS_FILE_HEADER_LEN);
-		if (c.n == cap) {
-			cap = cap ? 2 * cap : 32;
-			c.files = xrealloc(c.files, cap * sizeof(*c.files));
-		}
+		c.files = xgrow(c.files, &cap, c.n, sizeof(*c.files));
 		c.files[c.n++] = f;
 		pos += doff + (uint64_t)flen;
 		pos = (pos + CBFS_ALIGN - 1) / CBFS_ALIGN * CBFS_ALIGN;

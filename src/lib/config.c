@@ -84,6 +84,47 @@ static void sb_put(struct strbuf *b, char c)
 	b->s[b->n] = '\0';
 }
 
+#define EXPANSION_REFUSED                                                                   \
+	"'%c' would be expanded by a shell; expansion is not supported (use single quotes for a literal)"
+
+/* The inside of a word quoted with q (' or "), from its opening quote,
+ * appended to v; stops early once v is over CONFIG_MAX_VALUE (the caller
+ * checks). Inside "...", $ and ` are refused and \ escapes $ ` " \ and a
+ * newline, as sh does; '...' is literal. */
+static int parse_quoted(struct parser *p, int q, struct strbuf *v)
+{
+	unsigned open_line = p->line;
+	int c;
+
+	next(p);
+	for (;;) {
+		c = next(p);
+		if (c < 0)
+			return perr(p, open_line, q == '"' ? "unterminated double quote" :
+							     "unterminated single quote");
+		if (c == q)
+			return 0;
+		if (c == 0)
+			return perr(p, p->line, "NUL byte in value");
+		if (q == '"' && (c == '$' || c == '`'))
+			return perr(p, p->line, EXPANSION_REFUSED, c);
+		if (q == '"' && c == '\\') {
+			int d = peek(p);
+			if (d == '$' || d == '`' || d == '"' || d == '\\') {
+				sb_put(v, (char)next(p));
+				continue;
+			}
+			if (d == '\n') {
+				next(p);
+				continue;
+			}
+		}
+		sb_put(v, (char)c);
+		if (v->n > CONFIG_MAX_VALUE)
+			return 0;
+	}
+}
+
 static int parse_value(struct parser *p, unsigned stmt_line, char **ret)
 {
 	struct strbuf v = {0};
@@ -100,60 +141,11 @@ static int parse_value(struct parser *p, unsigned stmt_line, char **ret)
 			free(v.s);
 			return perr(p, stmt_line, "value longer than %d bytes", CONFIG_MAX_VALUE);
 		}
-		if (c == '\'') {
-			unsigned open_line = p->line;
-			next(p);
-			for (;;) {
-				c = next(p);
-				if (c < 0) {
-					free(v.s);
-					return perr(p, open_line, "unterminated single quote");
-				}
-				if (c == '\'')
-					break;
-				if (c == 0) {
-					free(v.s);
-					return perr(p, p->line, "NUL byte in value");
-				}
-				sb_put(&v, (char)c);
-				if (v.n > CONFIG_MAX_VALUE)
-					break;
-			}
-		} else if (c == '"') {
-			unsigned open_line = p->line;
-			next(p);
-			for (;;) {
-				c = next(p);
-				if (c < 0) {
-					free(v.s);
-					return perr(p, open_line, "unterminated double quote");
-				}
-				if (c == '"')
-					break;
-				if (c == '$' || c == '`') {
-					free(v.s);
-					return perr(p, p->line,
-						    "'%c' would be expanded by a shell; expansion is not supported (use single quotes for a literal)",
-						    c);
-				}
-				if (c == 0) {
-					free(v.s);
-					return perr(p, p->line, "NUL byte in value");
-				}
-				if (c == '\\') {
-					int d = peek(p);
-					if (d == '$' || d == '`' || d == '"' || d == '\\') {
-						sb_put(&v, (char)next(p));
-						continue;
-					}
-					if (d == '\n') {
-						next(p);
-						continue;
-					}
-				}
-				sb_put(&v, (char)c);
-				if (v.n > CONFIG_MAX_VALUE)
-					break;
+		if (c == '\'' || c == '"') {
+			int r = parse_quoted(p, c, &v);
+			if (r < 0) {
+				free(v.s);
+				return r;
 			}
 		} else if (c == '\\') {
 			next(p);
@@ -166,9 +158,7 @@ static int parse_value(struct parser *p, unsigned stmt_line, char **ret)
 				sb_put(&v, (char)c);
 		} else if (c == '$' || c == '`') {
 			free(v.s);
-			return perr(p, p->line,
-				    "'%c' would be expanded by a shell; expansion is not supported (use single quotes for a literal)",
-				    c);
+			return perr(p, p->line, EXPANSION_REFUSED, c);
 		} else if (c == ';' || c == '&' || c == '|' || c == '<' || c == '>' ||
 			   c == '(' || c == ')') {
 			free(v.s);

@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -112,6 +114,40 @@ int fs_read_fd(int fd, size_t max, char **ret, size_t *ret_len)
 	*ret = buf;
 	if (ret_len)
 		*ret_len = len;
+	return 0;
+}
+
+int fs_read_line_into(int fd, void *buf, size_t max, size_t *ret_len)
+{
+	unsigned char *out = buf;
+	size_t len = 0;
+	bool any = false;
+
+	for (;;) {
+		unsigned char c;
+		ssize_t k = read(fd, &c, 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0) {
+			if (!any)
+				return -EPIPE;
+			break;
+		}
+		any = true;
+		if (c == '\n')
+			break;
+		if (len >= max) {
+			explicit_bzero(&c, 1);
+			return -EFBIG; /* the rest of the line is left unread */
+		}
+		out[len++] = c;
+		explicit_bzero(&c, 1);
+	}
+	if (len > 0 && out[len - 1] == '\r')
+		out[--len] = 0;
+	*ret_len = len;
 	return 0;
 }
 

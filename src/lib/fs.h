@@ -31,6 +31,15 @@ int fs_write_atomic_at(int dirfd, const char *name, const void *data, size_t len
 int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 int fs_read_fd(int fd, size_t max, char **ret, size_t *ret_len);
 
+/* One line of fd into buf (at most max bytes; the '\n' not stored, a
+ * trailing '\r' dropped), read a byte at a time so nothing past the newline
+ * is consumed. *ret_len: the line's length (no NUL is written). -EPIPE: end
+ * of file before any byte; -EFBIG: longer than max (the rest is left
+ * unread). The one line reader under ui_read_line(), ui_read_secret_line()
+ * and secret_read_line_fd(); a secret caller wipes buf, the byte in flight
+ * is wiped here. */
+int fs_read_line_into(int fd, void *buf, size_t max, size_t *ret_len);
+
 /* True if rel has a ".." component. */
 int fs_has_dotdot(const char *rel);
 

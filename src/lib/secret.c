@@ -1,4 +1,5 @@
 #include "secret.h"
+#include "fs.h"
 #include "util.h"
 
 #include <errno.h>
@@ -133,29 +134,13 @@ int secret_read_line_fd(int fd, size_t max, struct secret **ret)
 	struct secret *s = secret_new(max + 1);
 	if (!s)
 		return -errno;
-	/* One byte at a time so nothing past the newline is consumed. */
-	for (;;) {
-		uint8_t c;
-		ssize_t r = read(fd, &c, 1);
-		if (r < 0) {
-			int e = errno;
-			if (e == EINTR)
-				continue;
-			secret_free(s);
-			return -e;
-		}
-		if (r == 0 || c == '\n')
-			break;
-		if (s->len == max) {
-			c = 0;
-			secret_free(s);
-			return -EFBIG;
-		}
-		s->data[s->len++] = c;
-		c = 0;
+	int r = fs_read_line_into(fd, s->data, max, &s->len);
+	if (r == -EPIPE) /* an empty input is an empty passphrase */
+		r = 0, s->len = 0;
+	if (r < 0) {
+		secret_free(s);
+		return r;
 	}
-	if (s->len && s->data[s->len - 1] == '\r')
-		s->data[--s->len] = 0;
 	s->data[s->len] = 0;
 	*ret = s;
 	return 0;

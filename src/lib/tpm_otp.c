@@ -214,15 +214,8 @@ int tpm_otp_seal(struct tpm *t, uint32_t handle, const struct secret *key,
 {
 	if (t && tpm_version(t) == 12)
 		return tpm_seal(t, handle, key, expected, NULL, owner_auth);
-	ESYS_CONTEXT *e = tpm_esys(t);
-	TPM2B_SENSITIVE_CREATE *sens = NULL;
 	TPM2B_PUBLIC pub = {0};
-	TPM2B_DATA outside = {.size = 0};
-	TPML_PCR_SELECTION creation_pcr = {.count = 0};
-	TPM2B_PRIVATE *out_priv = NULL;
-	TPM2B_PUBLIC *out_pub = NULL;
-	ESYS_TR primary = ESYS_TR_NONE, sess = ESYS_TR_NONE, obj = ESYS_TR_NONE;
-	TSS2_RC rc;
+	ESYS_TR obj;
 	int r;
 
 	if (!key || key->len != OTP_SECRET_LEN || !expected || expected->mask == 0)
@@ -241,42 +234,12 @@ int tpm_otp_seal(struct tpm *t, uint32_t handle, const struct secret *key,
 	if (r < 0)
 		return log_error_errno(r, "TOTP: computing the PCR policy");
 
-	/* The primary (checked against the Name recorded at ownership, if
-	 * pinned) and a session salted with it: the secret travels encrypted. */
-	r = tpm_get_primary(t, &primary);
+	/* Under the primary (checked against the Name recorded at ownership,
+	 * if pinned), in a session salted with it: the secret travels
+	 * encrypted; its sensitive area lives in locked memory. */
+	r = tpm_create_load(t, &pub, key, NULL, "HMAC key", &obj);
 	if (r < 0)
 		return r;
-	r = tpm_hmac_session(t, &sess);
-	if (r < 0)
-		return r;
-
-	/* The sensitive part lives in locked memory and is wiped. */
-	{
-		struct secret *sbuf = secret_new(sizeof(*sens));
-		if (!sbuf) {
-			r = -errno;
-			goto out;
-		}
-		sens = (TPM2B_SENSITIVE_CREATE *)sbuf->data;
-		sens->sensitive.data.size = (uint16_t)key->len;
-		memcpy(sens->sensitive.data.buffer, key->data, key->len);
-		rc = Esys_Create(e, primary, sess, ESYS_TR_NONE, ESYS_TR_NONE, sens, &pub,
-				 &outside, &creation_pcr, &out_priv, &out_pub, NULL, NULL, NULL);
-		secret_free(sbuf);
-		sens = NULL;
-	}
-	if (rc) {
-		r = rc_err(rc, "Create(keyedhash)");
-		goto out;
-	}
-	rc = Esys_Load(e, primary, sess, ESYS_TR_NONE, ESYS_TR_NONE, out_priv, out_pub, &obj);
-	tpm_flush(t, sess);
-	sess = ESYS_TR_NONE;
-	if (rc) {
-		r = rc_err(rc, "Load");
-		goto out;
-	}
-	tpm_track(t, obj);
 
 	/* Replace what is there (tpm_evict also drops a TPM-core PCR record of
 	 * a secret once sealed at this handle); owner auth in salted sessions. */
@@ -292,15 +255,7 @@ int tpm_otp_seal(struct tpm *t, uint32_t handle, const struct secret *key,
 			 "failure will not name the PCR that moved", TPM_OTP_RECORD_INDEX);
 	r = 0;
 out:
-	if (obj != ESYS_TR_NONE)
-		tpm_flush(t, obj);
-	if (sess != ESYS_TR_NONE)
-		tpm_flush(t, sess);
-	/* The primary's ESYS_TR is not closed: ESAPI hands out one TR per TPM
-	 * handle and context, and the TPM core caches it (tpm_close() ends
-	 * the context and every TR with it). */
-	Esys_Free(out_priv);
-	Esys_Free(out_pub);
+	tpm_flush(t, obj);
 	return r;
 }
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 
 void *xmalloc(size_t n)
@@ -26,6 +27,16 @@ void *xrealloc(void *p, size_t n)
 	if (!p)
 		abort();
 	return p;
+}
+
+void *xgrow(void *p, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? 2 * *cap : 16;
+	if (*cap > SIZE_MAX / size)
+		abort();
+	return xrealloc(p, *cap * size);
 }
 
 char *xstrdup(const char *s)

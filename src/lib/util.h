@@ -39,6 +39,9 @@ static inline bool startswith(const char *s, const char *prefix)
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 void *xrealloc(void *p, size_t n);
+/* p (an array of size-byte elements, *cap of them) with room for element n:
+ * doubled (first 16) when full. */
+void *xgrow(void *p, size_t *cap, size_t n, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -316,30 +316,10 @@ int ui_printf(int fd, const char *fmt, ...)
 int ui_read_line(int fd, size_t max, char **ret)
 {
 	_cleanup_free_ char *buf = xmalloc(max + 1);
-	size_t len = 0;
-	bool any = false;
-
-	for (;;) {
-		char c;
-		ssize_t k = read(fd, &c, 1);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		if (k == 0) {
-			if (!any)
-				return -EPIPE;
-			break;
-		}
-		any = true;
-		if (c == '\n')
-			break;
-		if (len >= max)
-			return -EFBIG; /* rest of the line is left unread */
-		buf[len++] = c;
-	}
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
+	size_t len;
+	int r = fs_read_line_into(fd, buf, max, &len);
+	if (r < 0)
+		return r;
 	buf[len] = '\0';
 	*ret = TAKE_PTR(buf);
 	return 0;
@@ -348,34 +328,11 @@ int ui_read_line(int fd, size_t max, char **ret)
 int ui_read_secret_line(int fd, size_t max, struct secret **ret)
 {
 	_cleanup_secret_ struct secret *s = secret_new(max);
-	bool any = false;
-
 	if (!s)
 		return -errno;
-	for (;;) {
-		char c;
-		ssize_t k = read(fd, &c, 1);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		if (k == 0) {
-			if (!any)
-				return -EPIPE;
-			break;
-		}
-		any = true;
-		if (c == '\n')
-			break;
-		if (s->len >= max) {
-			explicit_bzero(&c, 1);
-			return -EFBIG;
-		}
-		s->data[s->len++] = (uint8_t)c;
-		explicit_bzero(&c, 1);
-	}
-	if (s->len > 0 && s->data[s->len - 1] == '\r')
-		s->data[--s->len] = 0;
+	int r = fs_read_line_into(fd, s->data, max, &s->len);
+	if (r < 0)
+		return r;
 	s->data[s->len] = 0;
 	*ret = TAKE_PTR(s);
 	return 0;

@@ -367,8 +367,14 @@ static int newt_msgbox(struct ui *ui, enum ui_bg bg, const char *title, const ch
 	return r == -ECANCELED || r == 1 ? 0 : r;
 }
 
-static int newt_input(struct ui *ui, const char *title, const char *prompt,
-		      const char *initial, char **ret)
+/* An entry dialog: text above a one-line entry (initial value, flags,
+ * filter if any), OK and Cancel. 0 when confirmed (Enter or OK; the
+ * entry's value is then passed to done(value, done_data) before the form
+ * goes), -ECANCELED (Cancel, Esc) or -EIO. */
+static int entry_dialog(struct ui *ui, const char *title, const char *text,
+			const char *initial, int flags, newtEntryFilter filter,
+			void *filter_data, void (*done)(const char *value, void *data),
+			void *done_data)
 {
 	int cols, rows, w = 60, th, r;
 	newtComponent form, t, e, ok, cancel;
@@ -378,10 +384,11 @@ static int newt_input(struct ui *ui, const char *title, const char *prompt,
 	if (w > cols - 8)
 		w = cols - 8;
 	root(ui, UI_BG_NORMAL);
-	t = text_box(prompt, w, rows / 2, false, &th);
+	t = text_box(text, w, rows / 2, false, &th);
 	newtCenteredWindow(w + 2, th + 7, title);
-	e = newtEntry(1, th + 2, initial ? initial : "", w, NULL, NEWT_FLAG_SCROLL |
-		      NEWT_FLAG_RETURNEXIT);
+	e = newtEntry(1, th + 2, initial, w, NULL, NEWT_FLAG_SCROLL | NEWT_FLAG_RETURNEXIT | flags);
+	if (filter)
+		newtEntrySetFilter(e, filter, filter_data);
 	ok = newtCompactButton(w / 2 - 12, th + 4, "OK");
 	cancel = newtCompactButton(w / 2 + 4, th + 4, "Cancel");
 	form = newtForm(NULL, NULL, 0);
@@ -390,7 +397,8 @@ static int newt_input(struct ui *ui, const char *title, const char *prompt,
 	newtFormAddHotKey(form, NEWT_KEY_ESCAPE);
 	newtFormRun(form, &es);
 	if (es.reason == NEWT_EXIT_COMPONENT && (es.u.co == e || es.u.co == ok)) {
-		*ret = xstrdup(newtEntryGetValue(e));
+		if (done)
+			done(newtEntryGetValue(e), done_data);
 		r = 0;
 	} else if (es.reason == NEWT_EXIT_HOTKEY ||
 		   (es.reason == NEWT_EXIT_COMPONENT && es.u.co == cancel)) {
@@ -402,6 +410,18 @@ static int newt_input(struct ui *ui, const char *title, const char *prompt,
 	newtPopWindow();
 	newtPopHelpLine();
 	return r;
+}
+
+static void keep_value(const char *value, void *data)
+{
+	*(char **)data = xstrdup(value);
+}
+
+static int newt_input(struct ui *ui, const char *title, const char *prompt,
+		      const char *initial, char **ret)
+{
+	return entry_dialog(ui, title, prompt, initial ? initial : "", 0, NULL, NULL, keep_value,
+			    ret);
 }
 
 struct pw_filter {
@@ -449,39 +469,12 @@ static int newt_passphrase(struct ui *ui, const char *title, const char *prompt,
 	_cleanup_secret_ struct secret *sec = secret_new(max);
 	_cleanup_free_ char *text = xasprintf("%s:", prompt);
 	struct pw_filter f = {.s = sec, .max = max};
-	int cols, rows, w = 60, th, r;
-	newtComponent form, t, e, ok, cancel;
-	struct newtExitStruct es;
+	int r;
 
 	if (!sec)
 		return -errno;
 	sec->len = 0;
-	screen_size(&cols, &rows);
-	if (w > cols - 8)
-		w = cols - 8;
-	root(ui, UI_BG_NORMAL);
-	t = text_box(text, w, rows / 2, false, &th);
-	newtCenteredWindow(w + 2, th + 7, title);
-	e = newtEntry(1, th + 2, "", w, NULL, NEWT_FLAG_SCROLL | NEWT_FLAG_RETURNEXIT |
-		      NEWT_FLAG_PASSWORD);
-	newtEntrySetFilter(e, pw_filter, &f);
-	ok = newtCompactButton(w / 2 - 12, th + 4, "OK");
-	cancel = newtCompactButton(w / 2 + 4, th + 4, "Cancel");
-	form = newtForm(NULL, NULL, 0);
-	newtFormAddComponents(form, t, e, ok, cancel, NULL);
-	newtFormSetCurrent(form, e);
-	newtFormAddHotKey(form, NEWT_KEY_ESCAPE);
-	newtFormRun(form, &es);
-	if (es.reason == NEWT_EXIT_COMPONENT && (es.u.co == e || es.u.co == ok))
-		r = 0;
-	else if (es.reason == NEWT_EXIT_HOTKEY ||
-		 (es.reason == NEWT_EXIT_COMPONENT && es.u.co == cancel))
-		r = -ECANCELED;
-	else
-		r = -EIO;
-	newtFormDestroy(form);
-	newtPopWindow();
-	newtPopHelpLine();
+	r = entry_dialog(ui, title, text, "", NEWT_FLAG_PASSWORD, pw_filter, &f, NULL, NULL);
 	if (r == 0)
 		*ret = TAKE_PTR(sec);
 	return r;

@@ -105,15 +105,7 @@ class CorebootVM(vm.VM):
         self.swtpm = vm.board.start_swtpm(self.state)
         argv = cbrun.qemu_argv(self.flash, self.state, self.disk, interactive=False,
                                snapshot=self.snapshot, rom=self.rom, drives=self.drives)
-        vm.log("starting: " + " ".join(argv))
-        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-        self._log = open(self.log_path, "wb")
-        self.qemu = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
-        import threading
-        import time
-        self.t0 = time.monotonic()
-        threading.Thread(target=self._reader, daemon=True).start()
+        self.spawn(argv)
 
 
 class BootTest(unittest.TestCase):

@@ -23,7 +23,6 @@ the target asks for it (once per container) and reaches both markers.
 Boot 5: a key slot added to home_crypt on the host: the default boot refuses
 the DUK, the message names /dev/vda3.
 """
-import base64
 import json
 import os
 import re
@@ -113,11 +112,7 @@ def add_keyslot(tmp, img, index):
     os.unlink(path)
 
 
-def check(m, command, timeout=STEP):
-    """Run command in the VM shell; returns (exit status, output)."""
-    out = m.shell(f"{command}; echo rc=$?", timeout)
-    rc = re.findall(r"rc=(\d+)", out)
-    return int(rc[-1]) if rc else None, out
+check = vm.check
 
 
 def enter_until(m, pattern, timeout=STEP):
@@ -162,56 +157,23 @@ class DukFlow(unittest.TestCase):
         run("cp", "--sparse=always", demo, disk)
         add_broken_entry(tmp, disk)
         # The owner's key (host), its public keyring into the ROM image.
-        home = os.path.join(tmp, "gnupg")
-        os.mkdir(home, 0o700)
-        self.addCleanup(subprocess.run, ["gpgconf", "--homedir", home, "--kill", "all"],
-                        capture_output=True)
-        gpg = ["gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback",
-               "--passphrase", ""]
-        run(*gpg, "--quick-gen-key", "DUK Test <duk@example.org>", "ed25519", "sign", "never")
-        secret_key = base64.b64encode(run(*gpg, "--export-secret-keys").stdout).decode()
-        rom = vm.board.blank_rom(os.path.join(tmp, "rom.img"))
-        run(vm.HEADS, "rom", "add-keyring", "--gnupghome", home, "--device", rom)
+        secret_key, rom = vm.owner_key_and_rom(self, tmp, "DUK Test <duk@example.org>")
         state = os.path.join(tmp, "tpm")
 
         # Boot 1: ownership and the DUK setup from the recovery shell.
         with DukVM(payload, disk, state, rom, "vm-duk-1") as m:
             m.recovery_shell(BOOT_TIMEOUT)
-            m.shell("mkdir -m 700 /tmp/t && cd /tmp/t && "
-                    f"echo '{OWNER}' > owner && echo '{DRK}' > drk && "
-                    f"echo '{DUK}' > duk && echo '{DUK}' >> duk && cd /")
-            rc, out = check(m, "heads tpm reset --owner-fd 3 3</tmp/t/owner")
-            self.assertEqual(rc, 0, out)
-            rc, out = check(m, "heads totp seal --owner-fd 3 3</tmp/t/owner >/dev/null")
-            self.assertEqual(rc, 0, out)
-            m.shell("mount -t ext4 /dev/vda1 /boot")
-            # The signing key into a tmpfs GNUPGHOME (console, base64).
-            m.shell(f"mkdir -m 700 /tmp/t/gnupg && echo {secret_key} | base64 -d > /tmp/t/sk")
-            rc, out = check(m, "gpg --homedir /tmp/t/gnupg --batch --import /tmp/t/sk 2>&1")
-            self.assertEqual(rc, 0, out)
+            vm.owner_setup(self, m, secret_key, OWNER, DRK, DUK, STEP)
             # /boot signed with the first entry as the default (as the
             # ownership wizard does), then the DUK files signed with it.
-            rc, out = check(m, "heads boot sign --boot /boot --gnupghome /tmp/t/gnupg "
-                               "--default 1 --owner-fd 5 5</tmp/t/owner 2>&1")
-            self.assertEqual(rc, 0, out)
+            overrides = vm.sign_and_duk_setup(self, m, 1, STEP)
             self.assertIn("Debian GNU/Linux (LUKS2 root)|elf|",
                           m.shell("cat /boot/kexec_default.1.txt"))
-            rc, out = check(m, "heads duk setup --boot /boot /dev/vda2 /dev/vda3 --yes "
-                               "--gnupghome /tmp/t/gnupg --keyring /.gnupg --drk-fd 3 "
-                               "--duk-fd 4 --owner-fd 5 "
-                               "3</tmp/t/drk 4</tmp/t/duk 5</tmp/t/owner 2>&1")
-            self.assertEqual(rc, 0, out)
-            self.assertIn("/dev/vda2: duk slot 31 drk slot 0", out)
-            self.assertIn("/dev/vda3: duk slot 31 drk slot 0", out)
-            self.assertIn("crypttab: from the default initrd", out)
-            overrides = m.shell("cat /boot/kexec_initrd_crypttab_overrides.txt")
             self.assertIn("cryptroot/crypttab:root_crypt UUID=", overrides)
             self.assertIn("cryptroot/crypttab:home_crypt UUID=", overrides)
             rc, out = check(m, "heads boot verify --boot /boot --keyring /.gnupg 2>&1")
             self.assertEqual(rc, 0, out)
-            m.shell("umount /boot; sync")
-            m.send("poweroff -f\n")
-            m.qemu.wait(120)
+            vm.power_off(m)
 
         # Boot 2: the default boot unseals the DUK; the target opens both
         # containers with it and asks for nothing.

@@ -21,11 +21,9 @@ Boot 4: one byte of xen-4.17-amd64.gz changed on the host: the default boot
 is refused (Boot Hash Mismatch naming the file), no DUK passphrase is asked,
 nothing starts.
 """
-import base64
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -116,54 +114,22 @@ class XenFlow(unittest.TestCase):
     def flow(self, tmp, payload, disk_img):
         disk = os.path.join(tmp, "disk.img")
         run("cp", "--sparse=always", disk_img, disk)
-        home = os.path.join(tmp, "gnupg")
-        os.mkdir(home, 0o700)
-        self.addCleanup(subprocess.run, ["gpgconf", "--homedir", home, "--kill", "all"],
-                        capture_output=True)
-        gpg = ["gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback",
-               "--passphrase", ""]
-        run(*gpg, "--quick-gen-key", "Xen Test <xen@example.org>", "ed25519", "sign", "never")
-        secret_key = base64.b64encode(run(*gpg, "--export-secret-keys").stdout).decode()
-        rom = vm.board.blank_rom(os.path.join(tmp, "rom.img"))
-        run(vm.HEADS, "rom", "add-keyring", "--gnupghome", home, "--device", rom)
+        secret_key, rom = vm.owner_key_and_rom(self, tmp, "Xen Test <xen@example.org>")
         state = os.path.join(tmp, "tpm")
 
         # Boot 1: ownership pieces, the Xen entry as default, the DUK.
         with XenVM(payload, disk, state, rom, "vm-xen-1") as m:
             m.recovery_shell(BOOT_TIMEOUT)
-            m.shell("mkdir -m 700 /tmp/t && cd /tmp/t && "
-                    f"echo '{OWNER}' > owner && echo '{DRK}' > drk && "
-                    f"echo '{DUK}' > duk && echo '{DUK}' >> duk && cd /")
-            rc, out = check(m, "heads tpm reset --owner-fd 3 3</tmp/t/owner")
-            self.assertEqual(rc, 0, out)
-            rc, out = check(m, "heads totp seal --owner-fd 3 3</tmp/t/owner >/dev/null")
-            self.assertEqual(rc, 0, out)
-            m.shell("mount -t ext4 /dev/vda1 /boot")
+            vm.owner_setup(self, m, secret_key, OWNER, DRK, DUK, STEP)
             listing = m.shell("heads entries --boot /boot 2>/dev/null")
             xen = re.search(r"^(\d+)\txen\t" + re.escape(XEN_TITLE) + r"\s*$", listing, re.M)
             self.assertIsNotNone(xen, listing)
-            m.shell(f"mkdir -m 700 /tmp/t/gnupg && echo {secret_key} | base64 -d > /tmp/t/sk")
-            rc, out = check(m, "gpg --homedir /tmp/t/gnupg --batch --import /tmp/t/sk 2>&1")
-            self.assertEqual(rc, 0, out)
-            rc, out = check(m, "heads boot sign --boot /boot --gnupghome /tmp/t/gnupg "
-                               f"--default {xen.group(1)} --owner-fd 5 5</tmp/t/owner 2>&1")
-            self.assertEqual(rc, 0, out)
+            overrides = vm.sign_and_duk_setup(self, m, xen.group(1), STEP)
             default = m.shell("cat /boot/kexec_default.*.txt")
             self.assertIn(f"{XEN_TITLE}|xen|kernel /{XEN_GZ}", default)
-            rc, out = check(m, "heads duk setup --boot /boot /dev/vda2 /dev/vda3 --yes "
-                               "--gnupghome /tmp/t/gnupg --keyring /.gnupg --drk-fd 3 "
-                               "--duk-fd 4 --owner-fd 5 "
-                               "3</tmp/t/drk 4</tmp/t/duk 5</tmp/t/owner 2>&1")
-            self.assertEqual(rc, 0, out)
-            self.assertIn("/dev/vda2: duk slot 31 drk slot 0", out)
-            self.assertIn("/dev/vda3: duk slot 31 drk slot 0", out)
-            self.assertIn("crypttab: from the default initrd", out)
-            overrides = m.shell("cat /boot/kexec_initrd_crypttab_overrides.txt")
             self.assertRegex(overrides, r"cryptroot/crypttab:luks-\S+c2 UUID=\S+ /secret.key")
             self.assertRegex(overrides, r"cryptroot/crypttab:luks-\S+c3 UUID=\S+ /secret.key")
-            m.shell("umount /boot; sync")
-            m.send("poweroff -f\n")
-            m.qemu.wait(120)
+            vm.power_off(m)
 
         # Boot 2: the Xen entry chosen from the boot menu.
         with XenVM(payload, disk, state, rom, "vm-xen-2") as m:

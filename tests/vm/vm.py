@@ -79,34 +79,31 @@ def ensure_payload(out=QEMU_DIR):
     return out
 
 
-def ensure_disk(out=QEMU_DIR):
+def build_disk(script, what, image, out=QEMU_DIR):
+    """Run a disk recipe (tools/<dir>/<script>, as root: mmdebstrap, chroot;
+    cached by recipe hash) into out; returns out/image."""
     if os.geteuid() != 0:
-        raise SkipVM("the demo disk is built as root (debootstrap, chroot)")
-    log("building the demo disk (debootstrap on the first run: minutes)")
-    r = subprocess.run([os.path.join(SRCDIR, "tools", "disk", "build-disk.sh"), out],
+        raise SkipVM(f"the {what} is built as root (mmdebstrap, chroot)")
+    log(f"building the {what} (mmdebstrap on the first run: minutes)")
+    r = subprocess.run([os.path.join(SRCDIR, "tools", script), out],
                        capture_output=True, text=True)
     sys.stdout.write(r.stdout)
     if r.returncode == 77:
         raise SkipVM(r.stderr.strip())
     if r.returncode != 0:
-        raise RuntimeError(f"demo disk build failed:\n{r.stderr}")
-    return os.path.join(out, "demo-disk.img")
+        raise RuntimeError(f"{what} build failed:\n{r.stderr}")
+    return os.path.join(out, image)
+
+
+def ensure_disk(out=QEMU_DIR):
+    """The demo disk (tools/disk): Debian, root and /home in LUKS2."""
+    return build_disk("disk/build-disk.sh", "demo disk", "demo-disk.img", out)
 
 
 def ensure_xen_disk(out=QEMU_DIR):
     """The Qubes-like demo disk (tools/disk-xen): Xen 4.17 + a Debian dom0,
     btrfs root and swap in two LUKS2 containers."""
-    if os.geteuid() != 0:
-        raise SkipVM("the Xen demo disk is built as root (mmdebstrap, chroot)")
-    log("building the Xen demo disk (mmdebstrap on the first run: minutes)")
-    r = subprocess.run([os.path.join(SRCDIR, "tools", "disk-xen", "build-disk-xen.sh"), out],
-                       capture_output=True, text=True)
-    sys.stdout.write(r.stdout)
-    if r.returncode == 77:
-        raise SkipVM(r.stderr.strip())
-    if r.returncode != 0:
-        raise RuntimeError(f"Xen demo disk build failed:\n{r.stderr}")
-    return os.path.join(out, "xen-disk.img")
+    return build_disk("disk-xen/build-disk-xen.sh", "Xen demo disk", "xen-disk.img", out)
 
 
 # --- the VM -----------------------------------------------------------------
@@ -143,6 +140,11 @@ class VM:
                                interactive=False, append=self.append,
                                snapshot=self.snapshot, rom=self.rom, drives=self.drives,
                                memory=self.memory, cpu=self.cpu)
+        self.spawn(argv)
+
+    def spawn(self, argv):
+        """Start argv (QEMU, or what runs it) with the console on pipes,
+        logged to log_path; self.qemu is that process."""
         log("starting: " + " ".join(argv))
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         self._log = open(self.log_path, "wb")
@@ -224,6 +226,80 @@ class VM:
         if getattr(self, "_log", None):
             self._log.close()
         self._tmp.cleanup()
+
+
+# --- the owner, for the flows that start from the recovery shell ----------
+
+def owner_key_and_rom(test, tmp, uid):
+    """The owner's signing key made on the host (GnuPG home in tmp, its
+    agent killed at the test's cleanup) and its public keyring written into
+    a blank ROM config area image; returns (the secret key export in
+    base64, for the console; the ROM image path)."""
+    home = os.path.join(tmp, "gnupg")
+    os.mkdir(home, 0o700)
+    test.addCleanup(subprocess.run, ["gpgconf", "--homedir", home, "--kill", "all"],
+                    capture_output=True)
+    gpg = ["gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback",
+           "--passphrase", ""]
+    subprocess.run([*gpg, "--quick-gen-key", uid, "ed25519", "sign", "never"], check=True,
+                   capture_output=True)
+    secret_key = base64.b64encode(subprocess.run([*gpg, "--export-secret-keys"], check=True,
+                                                 capture_output=True).stdout).decode()
+    rom = board.blank_rom(os.path.join(tmp, "rom.img"))
+    subprocess.run([HEADS, "rom", "add-keyring", "--gnupghome", home, "--device", rom],
+                   check=True, capture_output=True)
+    return secret_key, rom
+
+
+def check(m, command, timeout=600):
+    """Run command in the VM's recovery shell; returns (exit status, output)."""
+    out = m.shell(f"{command}; echo rc=$?", timeout)
+    rc = re.findall(r"rc=(\d+)", out)
+    return int(rc[-1]) if rc else None, out
+
+
+def owner_setup(test, m, secret_key, owner, drk, duk, timeout=600):
+    """In the recovery shell: the passphrases in /tmp/t (owner, drk, duk
+    twice: new and repeat), the TPM reset with the owner passphrase, a TOTP
+    sealed, /boot (vda1) mounted, the owner's secret key imported into
+    /tmp/t/gnupg (a tmpfs GnuPG home)."""
+    m.shell("mkdir -m 700 /tmp/t && cd /tmp/t && "
+            f"echo '{owner}' > owner && echo '{drk}' > drk && "
+            f"echo '{duk}' > duk && echo '{duk}' >> duk && cd /")
+    for command in ("heads tpm reset --owner-fd 3 3</tmp/t/owner",
+                    "heads totp seal --owner-fd 3 3</tmp/t/owner >/dev/null"):
+        rc, out = check(m, command, timeout)
+        test.assertEqual(rc, 0, out)
+    m.shell("mount -t ext4 /dev/vda1 /boot")
+    m.shell(f"mkdir -m 700 /tmp/t/gnupg && echo {secret_key} | base64 -d > /tmp/t/sk")
+    rc, out = check(m, "gpg --homedir /tmp/t/gnupg --batch --import /tmp/t/sk 2>&1", timeout)
+    test.assertEqual(rc, 0, out)
+
+
+def sign_and_duk_setup(test, m, default, timeout=600):
+    """After owner_setup: /boot signed with entry number `default` as the
+    default, then `heads duk setup` on both containers (/dev/vda2,
+    /dev/vda3: DUK in slot 31, the DRK in slot 0, crypttab from the
+    default initrd); returns the crypttab overrides it wrote."""
+    rc, out = check(m, "heads boot sign --boot /boot --gnupghome /tmp/t/gnupg "
+                       f"--default {default} --owner-fd 5 5</tmp/t/owner 2>&1", timeout)
+    test.assertEqual(rc, 0, out)
+    rc, out = check(m, "heads duk setup --boot /boot /dev/vda2 /dev/vda3 --yes "
+                       "--gnupghome /tmp/t/gnupg --keyring /.gnupg --drk-fd 3 "
+                       "--duk-fd 4 --owner-fd 5 "
+                       "3</tmp/t/drk 4</tmp/t/duk 5</tmp/t/owner 2>&1", timeout)
+    test.assertEqual(rc, 0, out)
+    test.assertIn("/dev/vda2: duk slot 31 drk slot 0", out)
+    test.assertIn("/dev/vda3: duk slot 31 drk slot 0", out)
+    test.assertIn("crypttab: from the default initrd", out)
+    return m.shell("cat /boot/kexec_initrd_crypttab_overrides.txt")
+
+
+def power_off(m):
+    """/boot unmounted, the guest powered off from the shell, QEMU gone."""
+    m.shell("umount /boot; sync")
+    m.send("poweroff -f\n")
+    m.qemu.wait(120)
 
 
 # --- TCG event log (crypto-agile, TCG PC Client Platform Firmware Profile) ---

@@ -24,6 +24,7 @@ else OUT/cache): an unchanged input set is not rebuilt.
 """
 import argparse
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -35,23 +36,14 @@ import urllib.request
 SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def writable_dir(path, fallback):
-    try:
-        os.makedirs(path, exist_ok=True)
-        if os.access(path, os.W_OK):
-            return path
-    except OSError:
-        pass
-    os.makedirs(fallback, exist_ok=True)
-    return fallback
+# sha256_file() and writable_dir() are build-kernel.py's (one copy; that
+# file is hashed into the kernel cache key, this one into the ROM's).
+_spec = importlib.util.spec_from_file_location(
+    "build_kernel", os.path.join(SRCDIR, "tools", "kernel", "build-kernel.py"))
+_kernel = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_kernel)
+sha256_file = _kernel.sha256_file
+writable_dir = _kernel.writable_dir
 
 
 def read_sources(board):

@@ -113,6 +113,30 @@ bool manifest_name_excluded(const char *name)
 
 /* ---- parsing ---------------------------------------------------------- */
 
+/* The record of buf at *pos up to the next sep (not included; the last one
+ * may lack it: *ret_term false), *pos moved past it; false at the end. */
+static bool next_record(const char *buf, size_t len, char sep, size_t *pos, const char **ret,
+			size_t *ret_len, bool *ret_term)
+{
+	if (*pos >= len)
+		return false;
+	const char *r = buf + *pos, *e = memchr(r, sep, len - *pos);
+	*ret = r;
+	*ret_len = e ? (size_t)(e - r) : len - *pos;
+	if (ret_term)
+		*ret_term = e != NULL;
+	*pos += *ret_len + (e ? 1 : 0);
+	return true;
+}
+
+/* A parse error at line (record) number line: into *ret_line if asked. */
+static int bad_line(size_t line, size_t *ret_line)
+{
+	if (ret_line)
+		*ret_line = line;
+	return -EINVAL;
+}
+
 int manifest_parse_hashes(const char *buf, size_t len, struct manifest *ret,
 			  size_t *ret_line)
 {
@@ -121,14 +145,12 @@ int manifest_parse_hashes(const char *buf, size_t len, struct manifest *ret,
 
 	if (len > MANIFEST_MAX_FILE)
 		return -EFBIG;
-	while (pos < len) {
-		const char *l = buf + pos;
-		const char *nl = memchr(l, '\n', len - pos);
-		size_t ll = nl ? (size_t)(nl - l) : len - pos;
+	const char *l;
+	size_t ll;
+	while (next_record(buf, len, '\n', &pos, &l, &ll, NULL)) {
 		uint8_t d[32];
 
 		line++;
-		pos += ll + (nl ? 1 : 0);
 		if (m.n >= MANIFEST_MAX_ENTRIES)
 			goto bad;
 		/* <64 hex><' '><' ' or '*'><name> */
@@ -146,10 +168,7 @@ int manifest_parse_hashes(const char *buf, size_t len, struct manifest *ret,
 		for (size_t i = 0; i < nl_len; i++)
 			if ((unsigned char)l[66 + i] < 0x20)
 				goto bad;
-		if (m.n == cap) {
-			cap = cap ? 2 * cap : 64;
-			m.e = xrealloc(m.e, cap * sizeof(*m.e));
-		}
+		m.e = xgrow(m.e, &cap, m.n, sizeof(*m.e));
 		m.e[m.n].path = xstrndup(l + 66, nl_len);
 		memcpy(m.e[m.n].sha256, d, 32);
 		m.n++;
@@ -158,9 +177,7 @@ int manifest_parse_hashes(const char *buf, size_t len, struct manifest *ret,
 	return 0;
 bad:
 	manifest_free(&m);
-	if (ret_line)
-		*ret_line = line;
-	return -EINVAL;
+	return bad_line(line, ret_line);
 }
 
 int manifest_cmp_str(const void *a, const void *b)
@@ -176,28 +193,23 @@ int manifest_parse_tree(const char *buf, size_t len, struct manifest_tree *ret,
 
 	if (len > MANIFEST_MAX_FILE)
 		return -EFBIG;
-	while (pos < len) {
-		const char *s = buf + pos;
-		const char *z = memchr(s, '\0', len - pos);
+	const char *s;
+	size_t sl;
+	bool term;
+	while (next_record(buf, len, '\0', &pos, &s, &sl, &term)) {
 		line++;
-		if (!z || z == s || t.n >= MANIFEST_MAX_ENTRIES)
+		if (!term || sl == 0 || t.n >= MANIFEST_MAX_ENTRIES)
 			goto bad;
 		if (!manifest_path_valid(s))
 			goto bad;
-		if (t.n == cap) {
-			cap = cap ? 2 * cap : 64;
-			t.path = xrealloc(t.path, cap * sizeof(char *));
-		}
+		t.path = xgrow(t.path, &cap, t.n, sizeof(char *));
 		t.path[t.n++] = xstrdup(s);
-		pos += (size_t)(z - s) + 1;
 	}
 	*ret = t;
 	return 0;
 bad:
 	manifest_tree_free(&t);
-	if (ret_line)
-		*ret_line = line;
-	return -EINVAL;
+	return bad_line(line, ret_line);
 }
 
 void manifest_links_free(struct manifest_links *l)
@@ -221,32 +233,27 @@ int manifest_parse_links(const char *buf, size_t len, struct manifest_links *ret
 
 	if (len > MANIFEST_MAX_FILE)
 		return -EFBIG;
-	while (pos < len) {
-		const char *p = buf + pos, *pz = memchr(p, '\0', len - pos), *t, *tz;
+	const char *p, *t;
+	size_t pl, tl;
+	bool term;
+	while (next_record(buf, len, '\0', &pos, &p, &pl, &term)) {
 		line++;
-		if (!pz || pz == p || v.n >= MANIFEST_MAX_ENTRIES || !manifest_path_valid(p) ||
+		if (!term || pl == 0 || v.n >= MANIFEST_MAX_ENTRIES || !manifest_path_valid(p) ||
 		    streq(p, "./"))
 			goto bad;
-		t = pz + 1;
-		tz = t < buf + len ? memchr(t, '\0', (size_t)(buf + len - t)) : NULL;
-		if (!tz || tz == t || (size_t)(tz - t) > MANIFEST_MAX_PATH)
+		if (!next_record(buf, len, '\0', &pos, &t, &tl, &term) || !term || tl == 0 ||
+		    tl > MANIFEST_MAX_PATH)
 			goto bad;
 		if (v.n && strcmp(v.l[v.n - 1].path, p) >= 0)
 			goto bad; /* sorted, no duplicates */
-		if (v.n == cap) {
-			cap = cap ? 2 * cap : 16;
-			v.l = xrealloc(v.l, cap * sizeof(*v.l));
-		}
+		v.l = xgrow(v.l, &cap, v.n, sizeof(*v.l));
 		v.l[v.n].path = xstrdup(p);
 		v.l[v.n].target = xstrdup(t);
 		v.n++;
-		pos = (size_t)(tz - buf) + 1;
 	}
 	*ret = v;
 	return 0;
 bad:
 	manifest_links_free(&v);
-	if (ret_line)
-		*ret_line = line;
-	return -EINVAL;
+	return bad_line(line, ret_line);
 }

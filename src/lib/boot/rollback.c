@@ -40,6 +40,18 @@ static void set_detail(struct rollback_result *res, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The counter cannot be used while the TPM is in dictionary-attack lockout:
+ * the state, and a detail "<lead> <id>[ <tail>]: ... next try in N s". */
+static void set_lockout(struct tpm *t, struct rollback_result *res, const char *lead,
+			uint32_t id, const char *tail)
+{
+	uint32_t secs = 0;
+	tpm_lockout_status(t, NULL, NULL, NULL, &secs);
+	res->state = ROLLBACK_LOCKOUT;
+	set_detail(res, "%s %" PRIx32 "%s%s: the TPM is in dictionary-attack lockout: next try "
+		   "in %" PRIu32 " s", lead, id, *tail ? " " : "", tail, secs);
+}
+
 void rollback_state_text(uint32_t id, uint64_t value, char *out)
 {
 	snprintf(out, ROLLBACK_STATE_MAX, "%" PRIx32 ": %016" PRIx64 "\n", id, value);
@@ -179,11 +191,7 @@ int rollback_verify(struct tpm *t, const char *buf, size_t len, struct rollback_
 	}
 	r = tpm_counter_read(t, id, &v);
 	if (r == TPM_E_LOCKOUT) {
-		uint32_t secs = 0;
-		tpm_lockout_status(t, NULL, NULL, NULL, &secs);
-		res->state = ROLLBACK_LOCKOUT;
-		set_detail(res, "TPM counter %" PRIx32 " cannot be read: the TPM is in "
-			   "dictionary-attack lockout: next try in %" PRIu32 " s", id, secs);
+		set_lockout(t, res, "TPM counter", id, "cannot be read");
 		return 0;
 	}
 	if (r < 0) {
@@ -226,11 +234,7 @@ int rollback_advance(struct tpm *t, const char *existing, size_t existing_len,
 	if (r == TPM_E_AUTH_FAIL && owner_auth)
 		r = tpm_counter_increment(t, id, owner_auth, &v);
 	if (r == TPM_E_LOCKOUT) {
-		uint32_t secs = 0;
-		tpm_lockout_status(t, NULL, NULL, NULL, &secs);
-		res->state = ROLLBACK_LOCKOUT;
-		set_detail(res, "cannot increment TPM counter %" PRIx32 ": the TPM is in "
-			   "dictionary-attack lockout: next try in %" PRIu32 " s", id, secs);
+		set_lockout(t, res, "cannot increment TPM counter", id, "");
 		return log_error_errno(r, "cannot increment TPM rollback counter %" PRIx32, id);
 	}
 	if (r < 0) {

@@ -177,26 +177,35 @@ static char *join_from(char **v, size_t n, size_t from)
 	return c;
 }
 
+/* `linux`/`multiboot` FILE ARGS... (options before FILE skipped): a new
+ * loader with FILE as its kernel (multiboot: Xen by its file name, else
+ * multiboot) and ARGS as its command line; 1 if there is no FILE. */
+static int loader_kernel(struct loader *l, char **a, size_t n, bool multiboot)
+{
+	size_t i = 1;
+
+	while (i < n && startswith(a[i], "--"))
+		i++;
+	if (i >= n)
+		return 1;
+	grub_loader_reset(l);
+	l->any = true;
+	l->kernel = bc_strip_device(a[i]);
+	l->kind = !multiboot ? BOOT_LINUX : is_xen_name(l->kernel) ? BOOT_XEN : BOOT_MULTIBOOT;
+	char *c = join_from(a, n, i + 1);
+	sb_puts(&l->cmdline, c);
+	free(c);
+	return 0;
+}
+
 static int do_loader(struct interp *in, const char *cmd, char **a, size_t n)
 {
 	struct loader *l = in->loader;
 	if (!l)
 		return 0; /* outside an entry: nothing to record */
 	size_t i = 1;
-	if (startswith(cmd, "linux")) {
-		while (i < n && startswith(a[i], "--"))
-			i++;
-		if (i >= n)
-			return 1;
-		grub_loader_reset(l);
-		l->any = true;
-		l->kind = BOOT_LINUX;
-		l->kernel = bc_strip_device(a[i]);
-		char *c = join_from(a, n, i + 1);
-		sb_puts(&l->cmdline, c);
-		free(c);
-		return 0;
-	}
+	if (startswith(cmd, "linux"))
+		return loader_kernel(l, a, n, false);
 	if (startswith(cmd, "initrd")) {
 		for (size_t k = 0; k < l->n_initrd; k++)
 			free(l->initrd[k]);
@@ -209,20 +218,8 @@ static int do_loader(struct interp *in, const char *cmd, char **a, size_t n)
 		}
 		return 0;
 	}
-	if (startswith(cmd, "multiboot")) {
-		while (i < n && startswith(a[i], "--"))
-			i++;
-		if (i >= n)
-			return 1;
-		grub_loader_reset(l);
-		l->any = true;
-		l->kernel = bc_strip_device(a[i]);
-		l->kind = is_xen_name(l->kernel) ? BOOT_XEN : BOOT_MULTIBOOT;
-		char *c = join_from(a, n, i + 1);
-		sb_puts(&l->cmdline, c);
-		free(c);
-		return 0;
-	}
+	if (startswith(cmd, "multiboot"))
+		return loader_kernel(l, a, n, true);
 	if (startswith(cmd, "module")) {
 		bool nounzip = false;
 		for (; i < n && startswith(a[i], "--"); i++)
@@ -542,6 +539,27 @@ static int add_menu_item(struct interp *in, struct node *nd)
 	return 0;
 }
 
+/* Pass i of loop nd is over MAX_LOOP: the configuration is refused. */
+static bool loop_limit(struct interp *in, struct node *nd, size_t i)
+{
+	if (i < MAX_LOOP)
+		return false;
+	grub_fatal(in, -E2BIG, nd->file, nd->line, "loop limit reached");
+	return true;
+}
+
+/* One pass of the body of loop nd (its status into *st); true when the
+ * loop ends there: break (consumed here), return or exit. */
+static bool loop_pass_ends(struct interp *in, struct node *nd, int *st)
+{
+	*st = grub_exec_list(in, nd->body);
+	if (in->breaking) {
+		in->breaking = false;
+		return true;
+	}
+	return in->returning || in->exiting;
+}
+
 static int exec_node(struct interp *in, struct node *nd)
 {
 	if (++in->steps > MAX_STEPS) {
@@ -567,18 +585,9 @@ static int exec_node(struct interp *in, struct node *nd)
 		struct fields f = {0};
 		int st = 0;
 		grub_expand_words(in, nd->words + 1, nd->n_words - 1, &f);
-		for (size_t i = 0; i < f.n && !in->aborted; i++) {
-			if (i >= MAX_LOOP) {
-				grub_fatal(in, -E2BIG, nd->file, nd->line, "loop limit reached");
-				break;
-			}
+		for (size_t i = 0; i < f.n && !in->aborted && !loop_limit(in, nd, i); i++) {
 			grub_var_set(in, nd->words[0], f.v[i]);
-			st = grub_exec_list(in, nd->body);
-			if (in->breaking) {
-				in->breaking = false;
-				break;
-			}
-			if (in->returning || in->exiting)
+			if (loop_pass_ends(in, nd, &st))
 				break;
 		}
 		grub_fields_free(&f);
@@ -587,22 +596,13 @@ static int exec_node(struct interp *in, struct node *nd)
 	case N_WHILE:
 	case N_UNTIL: {
 		int st = 0;
-		for (unsigned i = 0; !in->aborted; i++) {
-			if (i >= MAX_LOOP) {
-				grub_fatal(in, -E2BIG, nd->file, nd->line, "loop limit reached");
-				break;
-			}
+		for (size_t i = 0; !in->aborted && !loop_limit(in, nd, i); i++) {
 			int c = grub_exec_list(in, nd->cond);
 			if (in->returning || in->exiting || in->aborted)
 				break;
 			if ((c == 0) != (nd->type == N_WHILE))
 				break;
-			st = grub_exec_list(in, nd->body);
-			if (in->breaking) {
-				in->breaking = false;
-				break;
-			}
-			if (in->returning || in->exiting)
+			if (loop_pass_ends(in, nd, &st))
 				break;
 		}
 		return st;

@@ -237,8 +237,10 @@ static int read_dec(const char *dir, const char *name, unsigned *ret)
 	return r;
 }
 
-/* The hidraw node of USB device directory devdir: <devdir>/<if>/<hid>/hidraw/hidrawN. */
-static int find_hidraw(const char *devdir, char **ret)
+/* fn(ifdir, ctx) for each USB interface directory of devdir
+ * (<devdir>/<config>:<if>) until it returns other than -ENOENT; that, or
+ * -ENOENT when none did. */
+static int each_iface(const char *devdir, int (*fn)(const char *ifdir, void *ctx), void *ctx)
 {
 	_cleanup_(closedirp) DIR *d = opendir(devdir);
 	struct dirent *e;
@@ -247,97 +249,103 @@ static int find_hidraw(const char *devdir, char **ret)
 		return -errno;
 	while ((e = readdir(d))) {
 		_cleanup_free_ char *ifdir = NULL;
-		_cleanup_(closedirp) DIR *di = NULL;
-		struct dirent *f;
+		int r;
 
 		if (e->d_name[0] == '.' || !strchr(e->d_name, ':'))
 			continue;
 		if (asprintf(&ifdir, "%s/%s", devdir, e->d_name) < 0)
 			abort();
-		di = opendir(ifdir);
-		if (!di)
-			continue;
-		while ((f = readdir(di))) {
-			_cleanup_free_ char *hd = NULL;
-			_cleanup_(closedirp) DIR *dh = NULL;
-			struct dirent *g;
-
-			if (f->d_name[0] == '.')
-				continue;
-			if (asprintf(&hd, "%s/%s/hidraw", ifdir, f->d_name) < 0)
-				abort();
-			dh = opendir(hd);
-			if (!dh)
-				continue;
-			while ((g = readdir(dh)))
-				if (!strncmp(g->d_name, "hidraw", 6)) {
-					if (asprintf(ret, "/dev/%s", g->d_name) < 0)
-						abort();
-					return 0;
-				}
-		}
+		if ((r = fn(ifdir, ctx)) != -ENOENT)
+			return r;
 	}
 	return -ENOENT;
+}
+
+/* The hidraw node of interface ifdir: <ifdir>/<hid>/hidraw/hidrawN, into
+ * *(char **)ret. */
+static int iface_hidraw(const char *ifdir, void *ret)
+{
+	_cleanup_(closedirp) DIR *di = opendir(ifdir);
+	struct dirent *f;
+
+	if (!di)
+		return -ENOENT;
+	while ((f = readdir(di))) {
+		_cleanup_free_ char *hd = NULL;
+		_cleanup_(closedirp) DIR *dh = NULL;
+		struct dirent *g;
+
+		if (f->d_name[0] == '.')
+			continue;
+		if (asprintf(&hd, "%s/%s/hidraw", ifdir, f->d_name) < 0)
+			abort();
+		dh = opendir(hd);
+		if (!dh)
+			continue;
+		while ((g = readdir(dh)))
+			if (!strncmp(g->d_name, "hidraw", 6)) {
+				if (asprintf((char **)ret, "/dev/%s", g->d_name) < 0)
+					abort();
+				return 0;
+			}
+	}
+	return -ENOENT;
+}
+
+/* The hidraw node of USB device directory devdir. */
+static int find_hidraw(const char *devdir, char **ret)
+{
+	return each_iface(devdir, iface_hidraw, ret);
+}
+
+/* Interface ifdir if it is CCID (class 0b) with bulk endpoints in and out:
+ * into the struct dongle_found at found. */
+static int iface_ccid(const char *ifdir, void *found)
+{
+	struct dongle_found *f = found;
+	_cleanup_(closedirp) DIR *di = NULL;
+	struct dirent *g;
+	char cls[8];
+	uint16_t ifno;
+	int in = -1, out = -1;
+
+	if (read_attr(ifdir, "bInterfaceClass", cls, sizeof(cls)) < 0 || strcmp(cls, "0b"))
+		return -ENOENT;
+	if (read_hex16(ifdir, "bInterfaceNumber", &ifno) < 0)
+		return -ENOENT;
+	di = opendir(ifdir);
+	if (!di)
+		return -ENOENT;
+	while ((g = readdir(di))) {
+		_cleanup_free_ char *epdir = NULL;
+		char type[16], dir[8];
+		uint16_t addr;
+
+		if (strncmp(g->d_name, "ep_", 3))
+			continue;
+		if (asprintf(&epdir, "%s/%s", ifdir, g->d_name) < 0)
+			abort();
+		if (read_attr(epdir, "type", type, sizeof(type)) < 0 || strcmp(type, "Bulk") ||
+		    read_attr(epdir, "direction", dir, sizeof(dir)) < 0 ||
+		    read_hex16(epdir, "bEndpointAddress", &addr) < 0 || addr > 0xff)
+			continue;
+		if (!strcmp(dir, "in") && in < 0)
+			in = addr;
+		else if (!strcmp(dir, "out") && out < 0)
+			out = addr;
+	}
+	if (in < 0 || out < 0)
+		return -ENOENT;
+	f->iface = ifno;
+	f->ep_in = (uint8_t)in;
+	f->ep_out = (uint8_t)out;
+	return 0;
 }
 
 /* The CCID interface (class 0b) of devdir and its bulk endpoints. */
 static int find_ccid(const char *devdir, struct dongle_found *f)
 {
-	_cleanup_(closedirp) DIR *d = opendir(devdir);
-	struct dirent *e;
-
-	if (!d)
-		return -errno;
-	while ((e = readdir(d))) {
-		_cleanup_free_ char *ifdir = NULL;
-		_cleanup_(closedirp) DIR *di = NULL;
-		struct dirent *g;
-		char cls[8];
-		unsigned ifno;
-		int in = -1, out = -1;
-
-		if (e->d_name[0] == '.' || !strchr(e->d_name, ':'))
-			continue;
-		if (asprintf(&ifdir, "%s/%s", devdir, e->d_name) < 0)
-			abort();
-		if (read_attr(ifdir, "bInterfaceClass", cls, sizeof(cls)) < 0 || strcmp(cls, "0b"))
-			continue;
-		{
-			uint16_t v;
-
-			if (read_hex16(ifdir, "bInterfaceNumber", &v) < 0)
-				continue;
-			ifno = v;
-		}
-		di = opendir(ifdir);
-		if (!di)
-			continue;
-		while ((g = readdir(di))) {
-			_cleanup_free_ char *epdir = NULL;
-			char type[16], dir[8];
-			uint16_t addr;
-
-			if (strncmp(g->d_name, "ep_", 3))
-				continue;
-			if (asprintf(&epdir, "%s/%s", ifdir, g->d_name) < 0)
-				abort();
-			if (read_attr(epdir, "type", type, sizeof(type)) < 0 || strcmp(type, "Bulk") ||
-			    read_attr(epdir, "direction", dir, sizeof(dir)) < 0 ||
-			    read_hex16(epdir, "bEndpointAddress", &addr) < 0 || addr > 0xff)
-				continue;
-			if (!strcmp(dir, "in") && in < 0)
-				in = addr;
-			else if (!strcmp(dir, "out") && out < 0)
-				out = addr;
-		}
-		if (in >= 0 && out >= 0) {
-			f->iface = ifno;
-			f->ep_in = (uint8_t)in;
-			f->ep_out = (uint8_t)out;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	return each_iface(devdir, iface_ccid, f);
 }
 
 enum dongle_result dongle_discover(const char *sysroot, struct dongle_found *ret)

@@ -167,6 +167,23 @@ static enum dongle_result wrong_pin(struct dongle *d)
 	return DONGLE_WRONG_PIN;
 }
 
+/* A command authorized by the temporary admin password at the start of its
+ * payload p (NK_HID_QUERY_PAYLOAD bytes, wiped here whatever happens): a
+ * refused password is DONGLE_WRONG_PIN. */
+static enum dongle_result transact_tmp_auth(struct dongle *d, uint8_t cmd, uint8_t *p,
+					    size_t len)
+{
+	struct nk_hid_response resp;
+	enum dongle_result r = transact(d, cmd, p, len, &resp);
+
+	explicit_bzero(p, NK_HID_QUERY_PAYLOAD);
+	if (r != DONGLE_OK)
+		return r;
+	if (resp.status == NK_ST_NOT_AUTHORIZED || resp.status == NK_ST_WRONG_PASSWORD)
+		return DONGLE_WRONG_PIN;
+	return resp.status == NK_ST_OK ? DONGLE_OK : DONGLE_CONNECTION_ERROR;
+}
+
 enum dongle_result nk_hid_hotp_write(struct dongle *d, const struct secret *pin,
 				     const struct secret *key)
 {
@@ -213,15 +230,10 @@ enum dongle_result nk_hid_hotp_write(struct dongle *d, const struct secret *pin,
 		else
 			memcpy(p + NK_HID_PW_LEN + 2, DONGLE_NK3_CREDENTIAL,
 			       strlen(DONGLE_NK3_CREDENTIAL));
-		r = transact(d, NK_CMD_SEND_OTP_DATA, p, NK_HID_PW_LEN + 2 + NK_HID_OTP_DATA_LEN,
-			     &resp);
-		explicit_bzero(p, NK_HID_QUERY_PAYLOAD);
+		r = transact_tmp_auth(d, NK_CMD_SEND_OTP_DATA, p,
+				      NK_HID_PW_LEN + 2 + NK_HID_OTP_DATA_LEN);
 		if (r != DONGLE_OK)
 			return r;
-		if (resp.status == NK_ST_NOT_AUTHORIZED || resp.status == NK_ST_WRONG_PASSWORD)
-			return DONGLE_WRONG_PIN;
-		if (resp.status != NK_ST_OK)
-			return DONGLE_CONNECTION_ERROR;
 	}
 
 	/* WRITE_TO_SLOT: temporary password [25], slot, counter (LE u64),
@@ -230,15 +242,7 @@ enum dongle_result nk_hid_hotp_write(struct dongle *d, const struct secret *pin,
 	memcpy(p, tmp, NK_HID_PW_LEN);
 	p[NK_HID_PW_LEN] = NK_HID_HOTP_SLOT;
 	/* counter 0: bytes 26..33 stay zero; config byte 34 = 0 (6 digits) */
-	r = transact(d, NK_CMD_WRITE_TO_SLOT, p, NK_HID_PW_LEN + 1 + 8 + 1 + 13, &resp);
-	explicit_bzero(p, NK_HID_QUERY_PAYLOAD);
-	if (r != DONGLE_OK)
-		return r;
-	if (resp.status == NK_ST_NOT_AUTHORIZED || resp.status == NK_ST_WRONG_PASSWORD)
-		return DONGLE_WRONG_PIN;
-	if (resp.status != NK_ST_OK)
-		return DONGLE_CONNECTION_ERROR;
-	return DONGLE_OK;
+	return transact_tmp_auth(d, NK_CMD_WRITE_TO_SLOT, p, NK_HID_PW_LEN + 1 + 8 + 1 + 13);
 }
 
 enum dongle_result nk_hid_hotp_check(struct dongle *d, uint32_t code)

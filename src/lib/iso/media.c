@@ -45,6 +45,23 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* /dev/NAME appended to the list (v, n). */
+static void dev_list_add(char ***v, size_t *n, const char *name)
+{
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = xasprintf("/dev/%s", name);
+}
+
+/* The directory walked closed, the list sorted and handed to the caller. */
+static void dev_list_finish(DIR *d, char **v, size_t n, char ***ret, size_t *ret_n)
+{
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_str);
+	*ret = v;
+	*ret_n = n;
+}
+
 int media_discover(char ***ret, size_t *ret_n)
 {
 	DIR *d = opendir("/sys/block");
@@ -67,14 +84,9 @@ int media_discover(char ***ret, size_t *ret_n)
 			rm[0] = 0;
 		if (rm[0] != '1' && !strstr(link, "/usb"))
 			continue;
-		v = xrealloc(v, (n + 1) * sizeof(*v));
-		v[n++] = xasprintf("/dev/%s", de->d_name);
+		dev_list_add(&v, &n, de->d_name);
 	}
-	closedir(d);
-	if (n)
-		qsort(v, n, sizeof(*v), cmp_str);
-	*ret = v;
-	*ret_n = n;
+	dev_list_finish(d, v, n, ret, ret_n);
 	return 0;
 }
 
@@ -145,14 +157,9 @@ static void partitions(const char *disk, char ***ret, size_t *ret_n)
 		_cleanup_free_ char *pf = xasprintf("%s/%s/partition", sys, de->d_name);
 		if (access(pf, F_OK) != 0)
 			continue;
-		v = xrealloc(v, (n + 1) * sizeof(*v));
-		v[n++] = xasprintf("/dev/%s", de->d_name);
+		dev_list_add(&v, &n, de->d_name);
 	}
-	closedir(d);
-	if (n)
-		qsort(v, n, sizeof(*v), cmp_str);
-	*ret = v;
-	*ret_n = n;
+	dev_list_finish(d, v, n, ret, ret_n);
 }
 
 /* ---- walking a mounted volume ----------------------------------------- */

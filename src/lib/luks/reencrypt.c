@@ -99,6 +99,23 @@ static int reencrypt_init_flags(struct crypt_device *cd, const struct secret *dr
 						  CRYPT_ANY_SLOT, CRYPT_ANY_SLOT, NULL, NULL, &rp);
 }
 
+/* reencrypt_init_flags(); where libcryptsetup says the metadata needs a
+ * repair (-EINVAL), repair it (CRYPT_REENCRYPT_REPAIR_NEEDED) and try once
+ * more. */
+static int reencrypt_init_repairing(struct crypt_device *cd, const struct secret *drk,
+				    uint32_t flags, const char *resilience,
+				    const struct luks_opts *o, const char *path)
+{
+	int r = reencrypt_init_flags(cd, drk, flags, resilience, o);
+	if (r != -EINVAL)
+		return r;
+	log_note("%s: repairing the reencryption metadata", path);
+	r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_REPAIR_NEEDED, NULL, o);
+	if (r >= 0)
+		r = reencrypt_init_flags(cd, drk, flags, resilience, o);
+	return r;
+}
+
 static int reencrypt_init_error(const char *path, int r, const char *what)
 {
 	if (r == -EPERM || r == -ENOENT) {
@@ -114,6 +131,19 @@ static int reencrypt_init_error(const char *path, int r, const char *what)
 	return log_error_errno(r, "%s: cannot %s the reencryption", path, what);
 }
 
+/* True if the DRK opens key slot s (its volume key read into locked memory
+ * and wiped). */
+static bool drk_opens(struct crypt_device *cd, const struct secret *drk, int s)
+{
+	int ks = crypt_keyslot_get_key_size(cd, s);
+	if (ks <= 0)
+		return false;
+	_cleanup_secret_ struct secret *k = secret_new((size_t)ks);
+	size_t len = (size_t)ks;
+	return k && crypt_volume_key_get(cd, s, (char *)k->data, &len, (const char *)drk->data,
+					 drk->len) == s;
+}
+
 /* A reencryption interrupted before its first hotzone is rolled back by
  * recovery, leaving the unbound key slot it had added for the DRK: drop
  * such slots (unbound and opened by the DRK) before starting again. */
@@ -122,21 +152,10 @@ static void drop_stale_unbound(struct crypt_device *cd, const char *path,
 {
 	int max = crypt_keyslot_max(crypt_get_type(cd));
 	for (int s = 0; s < max; s++) {
-		if (crypt_keyslot_status(cd, s) != CRYPT_SLOT_UNBOUND)
+		if (crypt_keyslot_status(cd, s) != CRYPT_SLOT_UNBOUND || !drk_opens(cd, drk, s))
 			continue;
-		int ks = crypt_keyslot_get_key_size(cd, s);
-		if (ks <= 0)
-			continue;
-		_cleanup_secret_ struct secret *k = secret_new((size_t)ks);
-		size_t len = (size_t)ks;
-		if (!k)
-			continue;
-		if (crypt_volume_key_get(cd, s, (char *)k->data, &len, (const char *)drk->data,
-					 drk->len) == s) {
-			log_info("%s: removing unbound key slot %d left by an interrupted start",
-				 path, s);
-			(void)crypt_keyslot_destroy(cd, s);
-		}
+		log_info("%s: removing unbound key slot %d left by an interrupted start", path, s);
+		(void)crypt_keyslot_destroy(cd, s);
 	}
 }
 
@@ -217,18 +236,9 @@ out:
 /* The slot (in mask) the DRK opens, or -1. */
 static int drk_slot_in(struct crypt_device *cd, const struct secret *drk, uint32_t mask)
 {
-	for (int s = 0; s < LUKS_MAX_SLOTS; s++) {
-		if (!(mask & (UINT32_C(1) << s)))
-			continue;
-		int ks = crypt_keyslot_get_key_size(cd, s);
-		if (ks <= 0)
-			continue;
-		_cleanup_secret_ struct secret *k = secret_new((size_t)ks);
-		size_t len = (size_t)ks;
-		if (k && crypt_volume_key_get(cd, s, (char *)k->data, &len, (const char *)drk->data,
-					      drk->len) == s)
+	for (int s = 0; s < LUKS_MAX_SLOTS; s++)
+		if ((mask & (UINT32_C(1) << s)) && drk_opens(cd, drk, s))
 			return s;
-	}
 	return -1;
 }
 
@@ -251,13 +261,7 @@ static int reencrypt_luks2(struct crypt_device *cd_in, const char *path, const s
 		/* Crash: replay or roll back the hotzone from the resilience
 		 * data (cryptsetup repair), then resume. */
 		log_note("%s: an interrupted reencryption was found: recovering", path);
-		r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RECOVERY, NULL, opts);
-		if (r == -EINVAL) {
-			log_note("%s: repairing the reencryption metadata", path);
-			r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_REPAIR_NEEDED, NULL, opts);
-			if (r >= 0)
-				r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RECOVERY, NULL, opts);
-		}
+		r = reencrypt_init_repairing(cd, drk, CRYPT_REENCRYPT_RECOVERY, NULL, opts, path);
 		if (r < 0)
 			return reencrypt_init_error(path, r, "recover");
 		crypt_free(TAKE_PTR(cd));
@@ -279,13 +283,8 @@ static int reencrypt_luks2(struct crypt_device *cd_in, const char *path, const s
 	}
 	if (state == 1) {
 		log_note("%s: resuming the interrupted reencryption", path);
-		r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RESUME_ONLY, resilience, opts);
-		if (r == -EINVAL) {
-			log_note("%s: repairing the reencryption metadata", path);
-			r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_REPAIR_NEEDED, NULL, opts);
-			if (r >= 0)
-				r = reencrypt_init_flags(cd, drk, CRYPT_REENCRYPT_RESUME_ONLY, resilience, opts);
-		}
+		r = reencrypt_init_repairing(cd, drk, CRYPT_REENCRYPT_RESUME_ONLY, resilience, opts,
+					     path);
 		if (r < 0)
 			return reencrypt_init_error(path, r, "resume");
 	} else {

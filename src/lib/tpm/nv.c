@@ -47,20 +47,32 @@ int tpm_nv_define(struct tpm *t, uint32_t index, size_t size, const struct secre
 			 owner_auth);
 }
 
+/* The index's ESYS handle (*ret_tr, the caller closes it) and public area
+ * (*ret_pub, Esys_Free). */
+static int nv_public(struct tpm *t, uint32_t index, ESYS_TR *ret_tr, TPM2B_NV_PUBLIC **ret_pub)
+{
+	int r = tpm_from_handle(t, index, ret_tr);
+	if (r < 0)
+		return r;
+	TSS2_RC rc = Esys_NV_ReadPublic(t->esys, *ret_tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+					ret_pub, NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		Esys_TR_Close(t->esys, ret_tr);
+		return tpm_log_rc_error(rc, "NV_ReadPublic");
+	}
+	return 0;
+}
+
 int tpm_nv_info(struct tpm *t, uint32_t index, uint32_t *ret_attributes, size_t *ret_size)
 {
 	if (t->t12)
 		return tpm12_api_nv_info(t, index, ret_attributes, ret_size);
 	TPM2B_NV_PUBLIC *pub = NULL;
 	ESYS_TR tr;
-	TSS2_RC rc;
-	int r = tpm_from_handle(t, index, &tr);
+	int r = nv_public(t, index, &tr, &pub);
 	if (r < 0)
 		return r;
-	rc = Esys_NV_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
 	Esys_TR_Close(t->esys, &tr);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpm_log_rc_error(rc, "NV_ReadPublic");
 	*ret_attributes = pub->nvPublic.attributes;
 	*ret_size = pub->nvPublic.dataSize;
 	Esys_Free(pub);
@@ -127,33 +139,32 @@ static int nv_read_tr(struct tpm *t, ESYS_TR tr, size_t size, uint8_t *out)
 	return 0;
 }
 
-int tpm_nv_read(struct tpm *t, uint32_t index, uint8_t **ret, size_t *ret_len)
+/* All size bytes of tr into a new buffer; closes tr. */
+static int nv_read_close(struct tpm *t, ESYS_TR tr, size_t size, uint8_t **ret, size_t *ret_len)
 {
-	if (t->t12)
-		return tpm12_api_nv_read(t, index, ret, ret_len);
-	TPM2B_NV_PUBLIC *pub = NULL;
-	_cleanup_free_ uint8_t *buf = NULL;
-	size_t size;
-	ESYS_TR tr;
-	TSS2_RC rc;
-	int r = tpm_from_handle(t, index, &tr);
-	if (r < 0)
-		return r;
-	rc = Esys_NV_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
-	if (rc != TSS2_RC_SUCCESS) {
-		Esys_TR_Close(t->esys, &tr);
-		return tpm_log_rc_error(rc, "NV_ReadPublic");
-	}
-	size = pub->nvPublic.dataSize;
-	Esys_Free(pub);
-	buf = xmalloc(size ? size : 1);
-	r = nv_read_tr(t, tr, size, buf);
+	_cleanup_free_ uint8_t *buf = xmalloc(size ? size : 1);
+	int r = nv_read_tr(t, tr, size, buf);
 	Esys_TR_Close(t->esys, &tr);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(buf);
 	*ret_len = size;
 	return 0;
+}
+
+int tpm_nv_read(struct tpm *t, uint32_t index, uint8_t **ret, size_t *ret_len)
+{
+	if (t->t12)
+		return tpm12_api_nv_read(t, index, ret, ret_len);
+	TPM2B_NV_PUBLIC *pub = NULL;
+	size_t size;
+	ESYS_TR tr;
+	int r = nv_public(t, index, &tr, &pub);
+	if (r < 0)
+		return r;
+	size = pub->nvPublic.dataSize;
+	Esys_Free(pub);
+	return nv_read_close(t, tr, size, ret, ret_len);
 }
 
 int tpm_nv_undefine(struct tpm *t, uint32_t index, const struct secret *owner_auth)
@@ -215,19 +226,12 @@ int tpm_record_read(struct tpm *t, uint32_t index, uint8_t **ret, size_t *ret_le
 	if (t->t12)
 		return tpm12_unsupported("an owner-written NV record");
 	TPM2B_NV_PUBLIC *pub = NULL;
-	_cleanup_free_ uint8_t *buf = NULL;
 	TPMA_NV attrs;
 	size_t size;
 	ESYS_TR tr;
-	TSS2_RC rc;
-	int r = tpm_from_handle(t, index, &tr);
+	int r = nv_public(t, index, &tr, &pub);
 	if (r < 0)
 		return r;
-	rc = Esys_NV_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
-	if (rc != TSS2_RC_SUCCESS) {
-		Esys_TR_Close(t->esys, &tr);
-		return tpm_log_rc_error(rc, "NV_ReadPublic");
-	}
 	attrs = pub->nvPublic.attributes;
 	size = pub->nvPublic.dataSize;
 	if ((attrs & ~TPMA_NV_WRITTEN) != TPM_RECORD_ATTRS || !(attrs & TPMA_NV_WRITTEN) ||
@@ -242,14 +246,7 @@ int tpm_record_read(struct tpm *t, uint32_t index, uint8_t **ret, size_t *ret_le
 		return TPM_E_FOREIGN_RECORD;
 	}
 	Esys_Free(pub);
-	buf = xmalloc(size);
-	r = nv_read_tr(t, tr, size, buf);
-	Esys_TR_Close(t->esys, &tr);
-	if (r < 0)
-		return r;
-	*ret = TAKE_PTR(buf);
-	*ret_len = size;
-	return 0;
+	return nv_read_close(t, tr, size, ret, ret_len);
 }
 
 /* --- counters ------------------------------------------------------------ */
@@ -258,24 +255,32 @@ int tpm_record_read(struct tpm *t, uint32_t index, uint8_t **ret, size_t *ret_le
 	(TPMA_NV_OWNERREAD | TPMA_NV_AUTHREAD | TPMA_NV_AUTHWRITE |                      \
 	 ((TPMA_NV)TPM2_NT_COUNTER << TPMA_NV_TPM2_NT_SHIFT))
 
+/* The counter's ESYS handle (the caller closes it). Its index auth is
+ * DA-protected: locked out, it is unreadable, and that must read as lockout
+ * (never as MISMATCH), so the lockout is checked first. */
+static int counter_open(struct tpm *t, uint32_t index, ESYS_TR *ret_tr)
+{
+	if ((index >> 24) != 0x01)
+		return -EINVAL;
+	int r = tpm_from_handle(t, index, ret_tr);
+	if (r < 0)
+		return r;
+	r = tpm_lockout_check(t, NULL);
+	if (r < 0)
+		Esys_TR_Close(t->esys, ret_tr);
+	return r;
+}
+
 int tpm_counter_read(struct tpm *t, uint32_t index, uint64_t *ret_value)
 {
 	if (t->t12)
 		return tpm12_api_counter_read(t, index, ret_value);
 	uint8_t b[8];
 	ESYS_TR tr;
-	int r;
-
-	if ((index >> 24) != 0x01)
-		return -EINVAL;
-	r = tpm_from_handle(t, index, &tr);
+	int r = counter_open(t, index, &tr);
 	if (r < 0)
 		return r;
-	/* The counter's index auth is DA-protected: locked out, it is
-	 * unreadable, and that must read as lockout (never as MISMATCH). */
-	r = tpm_lockout_check(t, NULL);
-	if (r == 0)
-		r = nv_read_tr(t, tr, 8, b);
+	r = nv_read_tr(t, tr, 8, b);
 	Esys_TR_Close(t->esys, &tr);
 	if (r < 0)
 		return r;
@@ -293,18 +298,9 @@ int tpm_counter_increment(struct tpm *t, uint32_t index, const struct secret *ow
 		return (void)owner_auth, tpm12_api_counter_increment(t, index, ret_value);
 	ESYS_TR tr, auth, s = ESYS_TR_PASSWORD;
 	TSS2_RC rc;
-	int r;
-
-	if ((index >> 24) != 0x01)
-		return -EINVAL;
-	r = tpm_from_handle(t, index, &tr);
+	int r = counter_open(t, index, &tr);
 	if (r < 0)
 		return r;
-	r = tpm_lockout_check(t, NULL);
-	if (r < 0) {
-		Esys_TR_Close(t->esys, &tr);
-		return r;
-	}
 	if (owner_auth) {
 		r = tpm_owner_session(t, owner_auth, &s);
 		auth = ESYS_TR_RH_OWNER;

@@ -93,7 +93,6 @@ int tpm_policy_digest(const struct tpm_pcr_values *v, bool with_auth_value, uint
 static int policy_session(struct tpm *t, uint32_t pcr_mask, bool with_auth_value, bool salted,
 			  bool continue_session, ESYS_TR *ret)
 {
-	TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
 	TPML_PCR_SELECTION sel;
 	TPM2B_DIGEST empty = {.size = 0};
 	ESYS_TR key = ESYS_TR_NONE, s;
@@ -107,17 +106,12 @@ static int policy_session(struct tpm *t, uint32_t pcr_mask, bool with_auth_value
 		if (r < 0)
 			return r;
 	}
-	rc = Esys_StartAuthSession(t->esys, key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-				   ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, &s);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpm_log_rc_error(rc, "StartAuthSession(policy)");
-	tpm_track(t, s);
-	rc = Esys_TRSess_SetAttributes(t->esys, s,
-				       (salted ? TPMA_SESSION_ENCRYPT : 0) |
-					       (continue_session ? TPMA_SESSION_CONTINUESESSION : 0),
-				       0xff);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpm_log_rc_error(rc, "session attributes");
+	r = tpm_start_session(t, key, TPM2_SE_POLICY,
+			      (salted ? TPMA_SESSION_ENCRYPT : 0) |
+				      (continue_session ? TPMA_SESSION_CONTINUESESSION : 0),
+			      &s);
+	if (r < 0)
+		return r;
 	pcr_selection(pcr_mask, &sel);
 	rc = Esys_PolicyPCR(t->esys, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty, &sel);
 	if (rc != TSS2_RC_SUCCESS)
@@ -247,89 +241,34 @@ int tpm_seal(struct tpm *t, uint32_t handle, const struct secret *data,
 {
 	if (t->t12)
 		return tpm12_api_seal(t, handle, data, expected, auth, owner_auth);
-	TPM2B_SENSITIVE_CREATE sens = {0};
 	TPM2B_PUBLIC pub = {0};
-	TPM2B_DATA outside = {0};
-	TPML_PCR_SELECTION creation_pcr = {0};
-	TPM2B_PRIVATE *out_priv = NULL;
-	TPM2B_PUBLIC *out_pub = NULL;
-	TPM2B_AUTH owner;
-	ESYS_TR primary, sess, loaded = ESYS_TR_NONE, persisted = ESYS_TR_NONE;
-	uint8_t policy[32];
-	TSS2_RC rc;
+	ESYS_TR loaded;
 	int r;
 
 	if ((handle >> 24) != 0x81 || handle == TPM_PRIMARY_HANDLE || !data ||
 	    data->len > 128 || !expected)
 		return -EINVAL;
-	r = tpm_policy_digest(expected, auth != NULL, policy);
-	if (r < 0)
-		return r;
-	r = tpm_get_primary(t, &primary);
-	if (r < 0)
-		return r;
-	r = tpm_hmac_session(t, &sess);
-	if (r < 0)
-		return r;
-
 	pub.publicArea.type = TPM2_ALG_KEYEDHASH;
 	pub.publicArea.nameAlg = TPM2_ALG_SHA256;
 	pub.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
 					  TPMA_OBJECT_ADMINWITHPOLICY;
 	pub.publicArea.authPolicy.size = 32;
-	memcpy(pub.publicArea.authPolicy.buffer, policy, 32);
-	pub.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
-	tpm_auth_value(auth, &sens.sensitive.userAuth);
-	sens.sensitive.data.size = (UINT16)data->len;
-	memcpy(sens.sensitive.data.buffer, data->data, data->len);
-
-	rc = Esys_Create(t->esys, primary, sess, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &pub, &outside,
-			 &creation_pcr, &out_priv, &out_pub, NULL, NULL, NULL);
-	explicit_bzero(&sens, sizeof(sens));
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tpm_log_rc_error(rc, "Create (sealed object)");
-		goto out;
-	}
-	rc = Esys_Load(t->esys, primary, sess, ESYS_TR_NONE, ESYS_TR_NONE, out_priv, out_pub, &loaded);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tpm_log_rc_error(rc, "Load (sealed object)");
-		goto out;
-	}
-	tpm_track(t, loaded);
-
-	tpm_auth_value(owner_auth, &owner);
-	rc = Esys_TR_SetAuth(t->esys, ESYS_TR_RH_OWNER, &owner);
-	explicit_bzero(&owner, sizeof(owner));
-	if (rc != TSS2_RC_SUCCESS) {
-		r = -EIO;
-		goto out;
-	}
-	r = evict_if_present(t, handle, sess);
+	r = tpm_policy_digest(expected, auth != NULL, pub.publicArea.authPolicy.buffer);
 	if (r < 0)
-		goto out;
-	rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, loaded, sess, ESYS_TR_NONE, ESYS_TR_NONE,
-			       handle, &persisted);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tpm_log_rc_error(rc, "EvictControl (persist sealed object)");
-		goto out;
-	}
-	Esys_TR_Close(t->esys, &persisted);
+		return r;
+	pub.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
+	r = tpm_create_load(t, &pub, data, auth, "sealed object", &loaded);
+	if (r < 0)
+		return r;
+	r = tpm_persist(t, loaded, handle, owner_auth);
 	tpm_flush(t, loaded);
-	loaded = ESYS_TR_NONE;
-	tpm_flush(t, sess);
-	sess = ESYS_TR_NONE;
+	if (r < 0)
+		return r;
 	r = write_sealrec(t, handle, expected, auth != NULL, owner_auth);
 	if (r < 0)
 		log_error("TPM: sealed at 0x%08x, but recording its PCR values failed", handle);
 	else
 		log_info("TPM: sealed %zu bytes at 0x%08x", data->len, handle);
-out:
-	if (loaded != ESYS_TR_NONE)
-		tpm_flush(t, loaded);
-	if (sess != ESYS_TR_NONE)
-		tpm_flush(t, sess);
-	Esys_Free(out_priv);
-	Esys_Free(out_pub);
 	return r;
 }
 

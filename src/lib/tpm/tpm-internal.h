@@ -43,6 +43,11 @@ int tpm_from_handle(struct tpm *t, uint32_t handle, ESYS_TR *ret);
  * Release with tpm_owner_session_end(). */
 int tpm_owner_session(struct tpm *t, const struct secret *owner_auth, ESYS_TR *ret);
 void tpm_owner_session_end(struct tpm *t, ESYS_TR s);
+/* Start an auth session of type (TPM2_SE_HMAC, TPM2_SE_POLICY), AES-128-CFB,
+ * SHA-256, salted with salt_key (ESYS_TR_NONE: unsalted), with attrs;
+ * tracked (flushed at tpm_close). */
+int tpm_start_session(struct tpm *t, ESYS_TR salt_key, TPM2_SE type, TPMA_SESSION attrs,
+		      ESYS_TR *ret);
 /* On a TPM 1.2 an operation that does not exist there (yet): logged once,
  * -EOPNOTSUPP. */
 int tpm12_unsupported(const char *what);

@@ -4,6 +4,7 @@
 #include "codec.h"
 #include "fs.h"
 #include "log.h"
+#include "secret.h"
 #include "util.h"
 
 #include <openssl/evp.h>
@@ -731,28 +732,84 @@ int tpm_primary_name(struct tpm *t, char **ret_hex)
 	return 0;
 }
 
-int tpm_hmac_session(struct tpm *t, ESYS_TR *ret)
+int tpm_start_session(struct tpm *t, ESYS_TR salt_key, TPM2_SE type, TPMA_SESSION attrs,
+		      ESYS_TR *ret)
 {
-	if (t->t12)
-		return tpm12_unsupported("a TPM 2.0 session");
 	TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
-	ESYS_TR primary, s;
-	TSS2_RC rc;
-	int r = tpm_get_primary(t, &primary);
-	if (r < 0)
-		return r;
-	rc = Esys_StartAuthSession(t->esys, primary, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-				   ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &s);
+	ESYS_TR s;
+	TSS2_RC rc = Esys_StartAuthSession(t->esys, salt_key, ESYS_TR_NONE, ESYS_TR_NONE,
+					   ESYS_TR_NONE, ESYS_TR_NONE, NULL, type, &sym,
+					   TPM2_ALG_SHA256, &s);
 	if (rc != TSS2_RC_SUCCESS)
-		return tpm_log_rc_error(rc, "StartAuthSession(HMAC)");
+		return tpm_log_rc_error(rc, type == TPM2_SE_POLICY ? "StartAuthSession(policy)" :
+								     "StartAuthSession(HMAC)");
 	tpm_track(t, s);
-	rc = Esys_TRSess_SetAttributes(t->esys, s,
-				       TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT |
-					       TPMA_SESSION_CONTINUESESSION, 0xff);
+	rc = Esys_TRSess_SetAttributes(t->esys, s, attrs, 0xff);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_log_rc_error(rc, "session attributes");
 	*ret = s;
 	return 0;
+}
+
+int tpm_create_load(struct tpm *t, const TPM2B_PUBLIC *pub, const struct secret *data,
+		    const struct secret *auth, const char *what, ESYS_TR *ret_loaded)
+{
+	TPM2B_DATA outside = {0};
+	TPML_PCR_SELECTION creation_pcr = {0};
+	TPM2B_PRIVATE *out_priv = NULL;
+	TPM2B_PUBLIC *out_pub = NULL;
+	TPM2B_SENSITIVE_CREATE *sens;
+	ESYS_TR primary, sess;
+	char step[64];
+	TSS2_RC rc;
+	int r;
+
+	if (data->len > sizeof(sens->sensitive.data.buffer))
+		return -EINVAL;
+	if ((r = tpm_get_primary(t, &primary)) < 0 || (r = tpm_hmac_session(t, &sess)) < 0)
+		return r;
+	_cleanup_secret_ struct secret *sbuf = secret_new(sizeof(*sens));
+	if (!sbuf) {
+		r = -errno;
+		tpm_flush(t, sess);
+		return r;
+	}
+	sens = (TPM2B_SENSITIVE_CREATE *)sbuf->data;
+	memset(sens, 0, sizeof(*sens));
+	tpm_auth_value(auth, &sens->sensitive.userAuth);
+	sens->sensitive.data.size = (UINT16)data->len;
+	memcpy(sens->sensitive.data.buffer, data->data, data->len);
+	rc = Esys_Create(t->esys, primary, sess, ESYS_TR_NONE, ESYS_TR_NONE, sens, pub, &outside,
+			 &creation_pcr, &out_priv, &out_pub, NULL, NULL, NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		snprintf(step, sizeof(step), "Create (%s)", what);
+	} else {
+		rc = Esys_Load(t->esys, primary, sess, ESYS_TR_NONE, ESYS_TR_NONE, out_priv,
+			       out_pub, ret_loaded);
+		if (rc != TSS2_RC_SUCCESS)
+			snprintf(step, sizeof(step), "Load (%s)", what);
+	}
+	Esys_Free(out_priv);
+	Esys_Free(out_pub);
+	tpm_flush(t, sess);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_log_rc_error(rc, step);
+	tpm_track(t, *ret_loaded);
+	return 0;
+}
+
+int tpm_hmac_session(struct tpm *t, ESYS_TR *ret)
+{
+	if (t->t12)
+		return tpm12_unsupported("a TPM 2.0 session");
+	ESYS_TR primary;
+	int r = tpm_get_primary(t, &primary);
+	if (r < 0)
+		return r;
+	return tpm_start_session(t, primary, TPM2_SE_HMAC,
+				 TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT |
+					 TPMA_SESSION_CONTINUESESSION,
+				 ret);
 }
 
 int tpm_owner_session(struct tpm *t, const struct secret *owner_auth, ESYS_TR *ret)

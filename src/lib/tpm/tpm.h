@@ -111,6 +111,14 @@ int tpm_get_primary(struct tpm *t, ESYS_TR *ret);
 /* An HMAC session salted with the (checked) primary, parameter encryption
  * both ways (decrypt|encrypt|continueSession), tracked. */
 int tpm_hmac_session(struct tpm *t, ESYS_TR *ret);
+struct secret;
+/* Create an object with public area pub, sensitive data `data` and
+ * userAuth from auth (NULL: empty) under the (checked) primary in a salted
+ * HMAC session (the secret travels encrypted; the sensitive area is built
+ * in locked memory and wiped), then load it: *ret_loaded, tracked. what
+ * names it in errors ("sealed object", "HMAC key"). */
+int tpm_create_load(struct tpm *t, const TPM2B_PUBLIC *pub, const struct secret *data,
+		    const struct secret *auth, const char *what, ESYS_TR *ret_loaded);
 
 /* Record/forget a transient ESYS_TR (object or session) created outside
  * this module so tpm_close() flushes it; tpm_flush() flushes and forgets. */
