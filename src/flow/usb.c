@@ -62,12 +62,20 @@ static int extend(struct menu *m, const char *what)
 
 	if (!m->tpm_on)
 		return 0;
+	uint8_t v[32];
+	size_t len = 0;
+	char hex[65] = "?";
+
 	r = menu_tpm_open(m, &t);
+	/* the value before, in the log: a test (or an owner) can recompute
+	 * what the booted system reads */
+	if (r == 0 && tpm_pcr_read(t, "sha256", BOARD_PCR_BOOT_MODE, v, &len) == 0 && len == 32)
+		hex_encode(v, 32, hex);
 	if (r == 0)
 		r = tpm_extend_string(t, BOARD_PCR_BOOT_MODE, what);
 	if (r < 0)
 		return log_error_errno(r, "extending PCR %d with \"%s\"", BOARD_PCR_BOOT_MODE, what);
-	log_info("PCR %d extended with \"%s\"", BOARD_PCR_BOOT_MODE, what);
+	log_info("PCR %d extended with \"%s\" (it was %s)", BOARD_PCR_BOOT_MODE, what, hex);
 	return 0;
 }
 
