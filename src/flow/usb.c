@@ -24,6 +24,7 @@
 #include "codec.h"
 #include "config.h"
 #include "flow/menu.h"
+#include "fs.h"
 #include "handover.h"
 #include "iso/iso.h"
 #include "iso/media.h"
@@ -239,6 +240,112 @@ static void on_iso_progress(void *ud, uint64_t done, uint64_t total)
 	(void)ui_progress(p->m->ui, "Verifying the ISO", t, (unsigned)pct);
 }
 
+/* ---- a key file from the medium (UNKNOWN KEY) --------------------------- */
+
+struct key_list {
+	char *text;
+};
+
+static void on_key(void *ud, const char *fpr, const char *uid)
+{
+	struct key_list *k = ud;
+	_cleanup_free_ char *u = str_escape_controls(uid ? uid : "", false);
+	str_appendf(&k->text, "%s\n  %s\n", fpr, u);
+}
+
+struct verify_ud {
+	struct iso_progress pg;
+	struct key_list keys;
+};
+
+static void on_verify_progress(void *ud, uint64_t done, uint64_t total)
+{
+	on_iso_progress(&((struct verify_ud *)ud)->pg, done, total);
+}
+
+static void on_verify_key(void *ud, const char *fpr, const char *uid)
+{
+	on_key(&((struct verify_ud *)ud)->keys, fpr, uid);
+}
+
+/* The signature is by a key outside the ROM keyring: offer to check it
+ * with a public key file from the same medium, shown by fingerprint and
+ * trusted for this boot only after the person says so (the key goes into
+ * the check's temporary keyring only). 0 go on (res updated when the key
+ * was trusted), 1 back, <0 a fatal UI error. */
+static int offer_key_file(struct menu *m, struct iso_file *f, const struct mounted *mt,
+			  const char *iso_path, struct iso_verify_result *res)
+{
+	static const struct ui_item items[] = {
+		{"k", "Check it with a public key file from the USB drive"},
+		{"u", "Go on without it (unsigned: asks before booting)"},
+		{"x", "Back"},
+	};
+	_cleanup_free_ char *text = xasprintf(
+		"%s is signed by key %s, which is not in the ROM keyring.\n\nA public key file "
+		"from the USB drive can check it for this boot: its fingerprint is shown before "
+		"anything boots. Compare it with the one the distribution publishes.",
+		iso_path, res->fpr[0] ? res->fpr : "(unknown)");
+	int r = ui_menu(m->ui, UI_BG_WARNING, "ISO signed by an unknown key", text, items,
+			ARRAY_SIZE(items), 1);
+
+	if (ui_fatal(r))
+		return r;
+	if (r != 0)
+		return r == 1 ? 0 : 1;
+	_cleanup_free_ char *in = NULL;
+	r = ui_input(m->ui, "Public key file", "Path of the key file on the USB drive", NULL, &in);
+	if (r < 0)
+		return ui_fatal(r) ? r : 0;
+	const char *rel = in;
+	while (*rel == '/')
+		rel++;
+	_cleanup_close_ int dfd = open(mt->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int kfd = dfd < 0 || !*rel ? -EINVAL :
+				  fs_open_beneath(dfd, rel, O_RDONLY | O_CLOEXEC, 0);
+	if (kfd < 0) {
+		_cleanup_free_ char *t = xasprintf("%s: cannot open it on the USB drive (%s).", in,
+						   strerror(-kfd));
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: key file", t);
+		return ui_fatal(r) ? r : 0;
+	}
+	_cleanup_free_ char *kpath = xasprintf("/proc/self/fd/%d", kfd);
+	struct verify_ud ud = {.pg = {m, iso_path, -1}};
+	struct iso_verify_opts vo = {.keyring_dir = m->keyring, .key_file = kpath,
+				     .key_imported = on_verify_key, .progress = on_verify_progress,
+				     .userdata = &ud};
+	struct iso_verify_result kres;
+	r = iso_verify(f, &vo, &kres);
+	ui_progress_end(m->ui);
+	if (r < 0 || kres.state != ISO_VERIFIED) {
+		_cleanup_free_ char *t = xasprintf(
+			"With the key file %s the ISO does not verify either: %s%s%s\n\nKeys in "
+			"the file:\n%s", in, r < 0 ? "the check could not run: " :
+			iso_sig_state_name(kres.state), r < 0 ? strerror(-r) : ": ",
+			r < 0 ? "" : kres.detail, ud.keys.text ? ud.keys.text : "(none)\n");
+		free(ud.keys.text);
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "ISO not verified", t);
+		return ui_fatal(r) ? r : 0;
+	}
+	_cleanup_free_ char *t = xasprintf(
+		"The ISO verifies with a key from %s on the USB drive:\n\nSigner: %s\n\nKeys in the "
+		"file:\n%s\nDoes the signer's fingerprint match the one the distribution "
+		"publishes? Trust this key for this boot?", in, kres.fpr,
+		ud.keys.text ? ud.keys.text : "");
+	free(ud.keys.text);
+	r = menu_yes(m, UI_BG_WARNING, "Trust this key?", t);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		log_info("%s: verified with the key file %s, signer %s (trusted by the user)",
+			 iso_path, in, kres.fpr);
+		*res = kres;
+		snprintf(res->method + strlen(res->method), sizeof(res->method) - strlen(res->method),
+			 " + key file %s", in);
+	}
+	return 0;
+}
+
 /* The ISO's entries with their marks; the chosen one confirmed and booted.
  * info NULL: a dd-written image (entries as its configuration has them). */
 static enum flow_outcome iso_choose_and_boot(struct menu *m, struct iso_file *f,
@@ -384,6 +491,13 @@ static enum flow_outcome boot_iso(struct menu *m, const struct usb_choice *c)
 	} else {
 		snprintf(res.detail, sizeof(res.detail), "an image written to the drive has no "
 			 "signature beside it");
+	}
+	if (res.state == ISO_UNKNOWN_KEY && c->kind == USB_ISO_FILE) {
+		r = offer_key_file(m, &f, &mt, c->iso->path, &res);
+		if (r != 0) {
+			o = r == 1 ? FLOW_BACK : menu_outcome(m, r);
+			goto out;
+		}
 	}
 	state = iso_sig_state_name(res.state);
 	if (res.state != ISO_VERIFIED) {

@@ -279,10 +279,54 @@ class UsbBoot(unittest.TestCase):
         iso = self.make_iso(os.path.join(self.tmp, "live.iso"))
         self.sign(self.other, iso, iso + ".asc", armor=True)
         dev = self.stick({"isos/live.iso": iso, "isos/live.iso.asc": iso + ".asc"})
-        r = self.menu(["u", "1", "n", "m", "p"], [dev])
+        r = self.menu(["u", "1", "u", "n", "m", "p"], [dev])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("=== menu [warning] ISO signed by an unknown key", r.stdout)
         self.assertIn("Signature: UNKNOWN KEY", r.stdout)
         self.assertNotIn("usb boot (dry run)", r.stdout)
+
+    def other_fpr(self):
+        out = gpg(self.other, "--with-colons", "--list-keys").stdout.decode()
+        return [l.split(":")[9] for l in out.splitlines() if l.startswith("fpr:")][0]
+
+    def test_key_file_from_the_medium_shown_then_trusted(self):
+        iso = self.make_iso(os.path.join(self.tmp, "live.iso"))
+        self.sign(self.other, iso, iso + ".sig")
+        pub = os.path.join(self.tmp, "distro.asc")
+        with open(pub, "wb") as f:
+            f.write(gpg(self.other, "--export", "--armor").stdout)
+        wrong = os.path.join(self.tmp, "wrong.asc")
+        with open(wrong, "wb") as f:
+            f.write(gpg(self.signer, "--export", "--armor").stdout)
+        dev = self.stick({"isos/live.iso": iso, "isos/live.iso.sig": iso + ".sig",
+                          "keys/distro.asc": pub, "keys/wrong.asc": wrong})
+        fpr = self.other_fpr()
+        # trusted: VERIFIED with the key file, no unsafe question, PCR 4 "usb" only
+        r = self.menu(["u", "1", "k", "/keys/distro.asc", "y", "1", "y"], [dev])
+        out = r.stdout
+        self.assertEqual(r.returncode, 0, out + r.stderr)
+        self.assertIn("=== yesno [warning] Trust this key?", out)
+        self.assertIn(fpr, out)
+        self.assertIn("Else <else@example.org>", out)
+        self.assertNotIn("UNSIGNED USB BOOT WARNING", out)
+        self.assertEqual(self.field(r, "signature"), ["VERIFIED"])
+        self.assertEqual(self.pcr4(r), extend(b"\0" * 32, b"usb"))
+        # not trusted: the unsigned question follows
+        r = self.menu(["u", "1", "k", "keys/distro.asc", "n", "n", "m", "p"], [dev],
+                      state=os.path.join(self.tmp, "tpm2"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("UNSIGNED USB BOOT WARNING", r.stdout)
+        self.assertNotIn("usb boot (dry run)", r.stdout)
+        # a key file with another key: still not verified, said so
+        r = self.menu(["u", "1", "k", "/keys/wrong.asc", "n", "m", "p"], [dev],
+                      state=os.path.join(self.tmp, "tpm3"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("the ISO does not verify either: UNKNOWN KEY", r.stdout)
+        # outside the medium: refused
+        r = self.menu(["u", "1", "k", "../../etc/passwd", "n", "m", "p"], [dev],
+                      state=os.path.join(self.tmp, "tpm4"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("cannot open it on the USB drive", r.stdout)
 
     def overrides_files(self, iso, add, remove, signer):
         """kexec_iso/isos/live.iso/ on the stick (reference kexec-iso-init)."""
