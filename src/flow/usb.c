@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #define USB_MAX_CHOICES 64
+#define USB_SETTLE_MS 5000
 
 enum usb_kind { USB_ISO_FILE, USB_ISO_DISK, USB_DISK };
 
@@ -670,9 +671,24 @@ enum flow_outcome menu_usb_boot(struct menu *m)
 		disks = xcalloc(m->n_usb_devices, sizeof(char *));
 		for (size_t i = 0; i < m->n_usb_devices; i++)
 			disks[n_disks++] = xstrdup(m->usb_devices[i]);
-	} else if ((r = media_discover(&disks, &n_disks)) < 0) {
-		return menu_outcome(m, ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: USB boot",
-						 "The block devices could not be listed."));
+	} else {
+		/* A drive plugged in (or found at power-on) shows up after the
+		 * USB storage driver's settle time (usb-storage delay_use, 1 s
+		 * by default): wait up to USB_SETTLE_MS for the first one. */
+		for (unsigned waited = 0;; waited += 250) {
+			if ((r = media_discover(&disks, &n_disks)) < 0)
+				return menu_outcome(m, ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: USB boot",
+								 "The block devices could not be "
+								 "listed."));
+			if (n_disks || waited >= USB_SETTLE_MS)
+				break;
+			media_strv_free(disks, n_disks);
+			disks = NULL;
+			(void)ui_progress(m->ui, "USB boot", "Waiting for a USB drive",
+					  waited * 100 / USB_SETTLE_MS);
+			usleep(250 * 1000);
+		}
+		ui_progress_end(m->ui);
 	}
 	if (!n_disks) {
 		media_strv_free(disks, n_disks);
