@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -381,6 +382,59 @@ class UsbBoot(unittest.TestCase):
         words = self.field(r, "cmdline")[0].split()
         self.assertIn("console=ttyS0", words)
         self.assertNotIn("quiet", words)
+
+    # -- the newt screens on a real terminal (tmux) ---------------------------
+
+    def test_newt_screens_signed_iso(self):
+        if not shutil.which("tmux"):
+            self.skipTest("tmux not installed (make deps)")
+        dev, _ = self.iso_stick(signed=True)
+        sock = os.path.join(self.tmp, "tmux.sock")
+        argv = [WITH_SWTPM, "--state", os.path.join(self.tmp, "tpm"), "--", HEADS, "menu",
+                "--ui", "newt", "--boot", self.boot, "--keyring", self.keyring,
+                "--config", self.config, "--secret-dir", os.path.join(self.tmp, "secret"),
+                "--user-config", os.path.join(self.tmp, "config.user"), "--no-act",
+                "--eventlog", os.path.join(self.tmp, "absent"), "--usb-device", dev]
+
+        def tmux(*a):
+            return subprocess.run(["tmux", "-S", sock, *a], capture_output=True, text=True,
+                                  check=True).stdout
+
+        def screen():
+            return tmux("capture-pane", "-p", "-S", "-200", "-t", "menu")
+
+        def wait_for(text, timeout=30):
+            end = time.time() + timeout
+            while time.time() < end:
+                sc = screen()
+                if text in sc:
+                    return sc
+                time.sleep(0.2)
+            self.fail("%r not on screen:\n%s" % (text, screen()))
+
+        self.addCleanup(subprocess.run, ["tmux", "-S", sock, "kill-server"],
+                        capture_output=True)
+        tmux("-f", "/dev/null", "new-session", "-d", "-s", "menu", "-x", "120", "-y", "40",
+             "env", "TERM=xterm-256color", "TMPDIR=" + self.tmp, *argv)
+        tmux("set-option", "-t", "menu", "remain-on-exit", "on")
+        wait_for("No /boot Partition Found")
+        tmux("send-keys", "-t", "menu", "u", "Enter")
+        sc = wait_for("Select an ISO file or a USB disk to boot")
+        self.assertIn("ISO /isos/live.iso on %s (live.iso.sig)" % dev, sc)
+        self.assertIn("TOTP: USB BOOT", sc)  # the status line after PCR 4 "usb"
+        tmux("send-keys", "-t", "menu", "1", "Enter")
+        sc = wait_for("Signature: VERIFIED (live.iso.sig)")
+        tmux("send-keys", "-t", "menu", "Enter")
+        sc = wait_for("Select the ISO's boot option")
+        self.assertIn("[OK] Ubuntu Live (casper)", sc)
+        self.assertIn("[X] Xen thing", sc)
+        tmux("send-keys", "-t", "menu", "1", "Enter")
+        sc = wait_for("Confirm USB boot")
+        self.assertIn("iso-scan/filename=/isos/live.iso", sc)
+        tmux("send-keys", "-t", "menu", "Enter")
+        sc = wait_for("heads menu: usb boot (dry run): Ubuntu Live (casper)")
+        sc = wait_for("tpm: finalized")
+        self.assertIn("signature: VERIFIED", sc)
 
     # -- a USB disk with its own /boot, a dd-written ISO ----------------------
 
