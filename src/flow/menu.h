@@ -60,7 +60,7 @@ struct menu {
 	 * removable disks), and whether PCR 4 got "usb" in this boot. */
 	char **usb_devices;
 	size_t n_usb_devices;
-	bool usb_extended;
+	bool usb_extended, usb_unsafe_extended;
 };
 
 /* A UI error that means the conversation is over (script ended, console

@@ -209,10 +209,11 @@ static int unsafe_choice(struct menu *m, const char *what, const char *why)
 	r = menu_yes(m, UI_BG_ERROR, "UNSIGNED USB BOOT WARNING", t);
 	if (r != 1)
 		return r;
-	if (extend(m, "unsafe") < 0) {
+	if (!m->usb_unsafe_extended && extend(m, "unsafe") < 0) {
 		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR", "PCR 4 could not be extended: not booting.");
 		return ui_fatal(r) ? r : 0;
 	}
+	m->usb_unsafe_extended = true; /* once per boot, like "usb" */
 	snprintf(m->totp, sizeof(m->totp), "UNSAFE BOOT");
 	m->bg = UI_BG_ERROR;
 	menu_refresh_status(m);
@@ -555,6 +556,15 @@ static enum flow_outcome boot_iso(struct menu *m, const struct usb_choice *c)
 		info = xcalloc(l.n, sizeof(*info));
 		for (size_t i = 0; i < l.n; i++)
 			iso_entry_prepare(&l.v[i], &tree, &bo, &info[i]);
+	} else {
+		/* a dd-written image: its own command lines, the board's
+		 * removals applied (the additions come with the plan) */
+		const char *rm = config_get(&m->cfg, "CONFIG_BOOT_KERNEL_REMOVE");
+		for (size_t i = 0; i < l.n; i++) {
+			char *cl = bootcfg_build_cmdline(l.v[i].cmdline, NULL, rm, NULL, NULL);
+			free(l.v[i].cmdline);
+			l.v[i].cmdline = cl;
+		}
 	}
 	o = iso_choose_and_boot(m, &f, &tree, &l, info, source, state);
 out:

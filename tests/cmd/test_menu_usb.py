@@ -456,10 +456,18 @@ class UsbBoot(unittest.TestCase):
     def test_dd_written_iso(self):
         iso = self.make_iso(os.path.join(self.tmp, "dd.iso"))
         dev = self.attach(iso)
-        r = self.menu(["u", "1", "y", "1", "y"], [dev])
+        cfg = self.file("config.a", 'CONFIG_TPM=y\nCONFIG_BOOT_KERNEL_ADD="console=ttyS0"\n'
+                        'CONFIG_BOOT_KERNEL_REMOVE="quiet"\n')
+        # declined, then chosen: PCR 4 gets "unsafe" once
+        r = self.menu(["u", "1", "n", "u", "1", "y", "1", "y"], [dev], config=cfg)
         out = r.stdout
         self.assertEqual(r.returncode, 0, out + r.stderr)
         self.assertIn("ISO image on %s (iso9660 HEADSLIVE)" % dev, out)
+        words = self.field(r, "cmdline")[0].split()
+        self.assertIn("console=ttyS0", words)
+        self.assertIn("boot=casper", words)
+        self.assertNotIn("quiet", words)
+        self.assertEqual(self.pcr4(r), extend(extend(b"\0" * 32, b"usb"), b"unsafe"))
         self.assertIn("UNSIGNED USB BOOT WARNING", out)
         self.assertEqual(self.field(r, "kernel-sha256"), [sha(ISO_KERNEL)])
         # booted as its own medium: no words to find an ISO file
