@@ -15,6 +15,9 @@ command line, PCR 4 = extend(before, "usb").
 Boot 2: "No /boot partition found" -> m -> Options -> Boot Options -> u ->
 the unsigned ISO: the menu says so and asks; "y" -> it boots, and PCR 4 =
 extend(extend(before, "usb"), "unsafe").
+Boot 3: "No /boot partition found" -> u -> the stick's own /boot
+(grub.cfg, kernel, marker initrd beside the ISOs): asked first, its entry
+boots, PCR 4 = extend(extend(before, "usb"), "unsafe").
 "before" is PCR 4 as the menu read it before its first extend (SeaBIOS
 measures its own boot events into PCR 4), logged by the menu.
 """
@@ -143,6 +146,14 @@ class UsbIso(unittest.TestCase):
                 shutil.move(make_iso(tmp, payload, name), os.path.join(media, name + ".iso"))
             run("gpg", "--batch", "--detach-sign", "-o", os.path.join(media, "signed.iso.sig"),
                 os.path.join(media, "signed.iso"), env=env)
+            # the stick's own OS: /boot/grub/grub.cfg, kernel and marker initrd
+            bootdir = os.path.join(tmp, "media", "boot")
+            os.makedirs(os.path.join(bootdir, "grub"))
+            shutil.copy(os.path.join(payload, "vmlinuz"), os.path.join(bootdir, "vmlinuz-usb"))
+            marker_initrd(os.path.join(bootdir, "initrd-usb"))
+            with open(os.path.join(bootdir, "grub", "grub.cfg"), "w") as f:
+                f.write("menuentry 'Stick OS' {\n\tlinux /boot/vmlinuz-usb usbdisk=yes "
+                        "panic=-1\n\tinitrd /boot/initrd-usb\n}\n")
             stick = os.path.join(tmp, "stick.img")
             with open(stick, "wb") as f:
                 f.truncate(96 << 20)
@@ -207,6 +218,28 @@ class UsbIso(unittest.TestCase):
                 text = m.buf.decode(errors="replace")
                 self.assertIn('PCR 4 extended with "unsafe"', text)
                 self.assertIn("iso-scan/filename=/isos/unsigned.iso", cmd)
+                self.assertEqual(pcr4, extend(extend(self.before(text), b"usb"), b"unsafe"))
+
+            # Boot 3: No /boot -> u -> the stick's own /boot (unsigned: asked
+            # first), its entry boots from the bytes read into memory.
+            with UsbVM(payload, stick, state, rom, "vm-usb-iso-3") as m:
+                m.expect("No /boot Partition Found", BOOT_TIMEOUT)
+                m.answer("Choose [1-4 or key", "u", 60)
+                out = m.expect("Select an ISO file or a USB disk to boot", STEP)
+                out += m.expect("Choose [", 60)
+                keys = re.findall(r"(\d+)\) \S+\s+USB disk /dev/sd\w+ \(ext4 USBSTICK\): "
+                                  r"1 boot entry", out)
+                self.assertEqual(len(keys), 1, out[-2000:])
+                m.send(keys[0] + "\n")
+                out = m.expect("UNSIGNED USB BOOT WARNING", STEP)
+                m.answer("[y/n]", "y", 60)
+                out = m.expect("UNSAFE USB boot: select your boot option", 60)
+                out += m.answer("Choose [", "1", 60)
+                self.assertIn("Stick OS", out)
+                pcr4, cmd, out = self.marker(m)
+                text = m.buf.decode(errors="replace")
+                self.assertIn("usbdisk=yes", cmd)
+                self.assertNotIn("iso-scan/filename", " ".join(cmd))
                 self.assertEqual(pcr4, extend(extend(self.before(text), b"usb"), b"unsafe"))
 
 
