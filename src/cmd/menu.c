@@ -108,6 +108,8 @@ static const char usage[] =
 	"                        its serial \"heads-rom\"; none: the key is not kept)\n"
 	"  --test-model SPEC     only in the test build heads-dongle-test: a HOTP\n"
 	"                        dongle model instead of USB (refused by heads)\n"
+	"  --usb-device DEV      USB boot scans DEV (repeatable) instead of the\n"
+	"                        removable disks\n"
 	"\n"
 	"Exit status: 0 booted (dry: the kexec plan was printed), powered off or\n"
 	"rebooted; 1 a failure that ends the menu; 2 usage; 3 the UI ended (script\n"
@@ -408,17 +410,11 @@ static enum flow_outcome os_boot_menu(struct menu *m)
 	return o != FLOW_DONE ? o : menu_boot_menu(m, false);
 }
 
-static enum flow_outcome usb_boot(struct menu *m)
-{
-	menu_unavailable(m, "USB boot", "issue: USB/ISO boot");
-	return FLOW_BACK;
-}
-
 static enum flow_outcome boot_options(struct menu *m)
 {
 	static const struct screen_item items[] = {
 		{"m", "Show OS boot menu", os_boot_menu},
-		{"u", "USB boot", usb_boot},
+		{"u", "USB boot", menu_usb_boot},
 		{"i", "Ignore tampering and force a boot (Unsafe!)", menu_force_unsafe_boot},
 		{"r", "Return to main menu", NULL},
 	};
@@ -701,6 +697,7 @@ static int run(int argc, char **argv)
 		{"modules", required_argument, NULL, 'M'},
 		{"rom", required_argument, NULL, 'O'},
 		{"test-model", required_argument, NULL, 'D'},
+		{"usb-device", required_argument, NULL, 'B'},
 		{},
 	};
 	struct menu m = {
@@ -710,6 +707,7 @@ static int run(int argc, char **argv)
 	};
 	struct ui_options uo;
 	_cleanup_free_ char **files = NULL;
+	_cleanup_free_ char **usb_devices = NULL;
 	size_t n_files = 0;
 	bool no_act = false;
 	enum flow_outcome o;
@@ -739,6 +737,11 @@ static int run(int argc, char **argv)
 			m.dongle_model = optarg;
 			break;
 		case 'S': uo.script_path = optarg; break;
+		case 'B':
+			usb_devices = xrealloc(usb_devices, (m.n_usb_devices + 1) * sizeof(char *));
+			usb_devices[m.n_usb_devices++] = optarg;
+			m.usb_devices = usb_devices;
+			break;
 		case 'u':
 			if ((r = ui_mode_from_string(optarg)) < 0)
 				return cmd_usage_error("menu", "bad --ui '%s'", optarg);

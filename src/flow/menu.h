@@ -56,6 +56,11 @@ struct menu {
 	struct boot_signed *signed_set;
 	int exit_code;            /* the menu's exit status after FLOW_DONE */
 	const char *recovery_why; /* the message of FLOW_RECOVERY */
+	/* USB boot (flow/usb.c): the disks to scan (--usb-device; none:
+	 * removable disks), and whether PCR 4 got "usb" in this boot. */
+	char **usb_devices;
+	size_t n_usb_devices;
+	bool usb_extended, usb_unsafe_extended;
 };
 
 /* A UI error that means the conversation is over (script ended, console
@@ -209,5 +214,7 @@ enum flow_outcome menu_gpg_key_check(struct menu *m);
 bool menu_boot_populated(const struct menu *m);
 enum flow_outcome menu_preflight_menu(struct menu *m);
 enum flow_outcome menu_no_boot_menu(struct menu *m);
+/* flow/usb.c: USB boot (ISO file, dd-written ISO, USB disk with /boot). */
+enum flow_outcome menu_usb_boot(struct menu *m);
 
 #endif

@@ -192,8 +192,7 @@ enum flow_outcome menu_no_boot_menu(struct menu *m)
 		return FLOW_BACK;
 	}
 	case 1:
-		menu_unavailable(m, "USB boot", "issue: USB/ISO boot");
-		return FLOW_BACK;
+		return menu_usb_boot(m);
 	case 3:
 		return menu_go_recovery(m, "no /boot partition found");
 	default:
