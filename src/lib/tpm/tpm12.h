@@ -21,6 +21,11 @@
 
 struct tpm12;
 
+/* NV index of the record of the PCR values a secret at persistent handle H
+ * was sealed to: TPM12_SEALREC_BASE | (H & 0xffff) (TPM 2.0: 0x0148XXXX,
+ * whose reserved bits 27-24 a TPM 1.2 refuses). */
+#define TPM12_SEALREC_BASE 0x00480000u
+
 /* spec: "device:/dev/tpm0" or "swtpm:host=H,port=P" (the part after
  * "tpm12-"). Sends Startup(ST_CLEAR) (already started is fine). */
 int tpm12_open(const char *spec, struct tpm12 **ret);
@@ -44,6 +49,8 @@ int tpm12_extend(struct tpm12 *t, unsigned pcr, const uint8_t digest[20], uint8_
 /* TPM_CAP_PROP_MANUFACTURER as 4 printable characters + NUL. */
 int tpm12_manufacturer(struct tpm12 *t, char ret[5]);
 int tpm12_perm_flags(struct tpm12 *t, struct tpm12_perm_flags *ret);
+/* TPM_CAP_PROP_OWNER: whether the TPM has an owner (and so an SRK). */
+int tpm12_owned(struct tpm12 *t, bool *ret);
 /* TPM_CAP_HANDLE: loaded handles of a resource type (TPM_RT_KEY 1,
  * TPM_RT_AUTH 2). */
 int tpm12_count_handles(struct tpm12 *t, uint32_t resource_type, unsigned *ret);

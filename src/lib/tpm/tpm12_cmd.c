@@ -105,6 +105,20 @@ int tpm12_manufacturer(struct tpm12 *t, char ret[5])
 	return 0;
 }
 
+int tpm12_owned(struct tpm12 *t, bool *ret)
+{
+	uint8_t resp[TPM12_MAX_COMMAND], sub[4] = {0, 0, 0x01, 0x11}; /* TPM_CAP_PROP_OWNER */
+	const uint8_t *p;
+	uint32_t n;
+	int e = tpm12_get_cap(t, TPM12_CAP_PROPERTY, sub, 4, resp, &p, &n);
+	if (e < 0)
+		return e;
+	if (n != 1 || p[0] > 1)
+		return log_error_errno(-EBADMSG, "TPM 1.2: malformed TPM_CAP_PROP_OWNER answer");
+	*ret = p[0] == 1;
+	return 0;
+}
+
 int tpm12_perm_flags(struct tpm12 *t, struct tpm12_perm_flags *ret)
 {
 	uint8_t resp[TPM12_MAX_COMMAND], sub[4] = {0, 0, 0x01, 0x08};
