@@ -25,6 +25,12 @@ struct tpm12;
  * was sealed to: TPM12_SEALREC_BASE | (H & 0xffff) (TPM 2.0: 0x0148XXXX,
  * whose reserved bits 27-24 a TPM 1.2 refuses). */
 #define TPM12_SEALREC_BASE 0x00480000u
+/* How tpm.h names a TPM 1.2 rollback counter (tpm_counter_*, the
+ * kexec_rollback.txt "counter-N" name, CONFIG_ROLLBACK_COUNTER): the
+ * reference's counter label 0xbaddecaf in the top half, the TPM's
+ * TPM_COUNT_ID (small: 0, 1, ...) in the low half. Never 0 (0 means "no
+ * counter" in a config), never a TPM 2.0 NV index (0x01XXXXXX). */
+#define TPM12_COUNTER_TAG 0xbadd0000u
 
 /* spec: "device:/dev/tpm0" or "swtpm:host=H,port=P" (the part after
  * "tpm12-"). Sends Startup(ST_CLEAR) (already started is fine). */
@@ -71,7 +77,8 @@ int tpm12_reset(struct tpm12 *t, const struct secret *owner);
 /* Monotonic counters (TPM_CreateCounter: owner OSAP, counter auth by ADIP). */
 int tpm12_counter_create(struct tpm12 *t, const struct secret *owner, const struct secret *counter_auth,
 			 const uint8_t label[4], uint32_t *ret_id, uint32_t *ret_value);
-int tpm12_counter_read(struct tpm12 *t, uint32_t id, uint32_t *ret_value);
+/* ret_label (may be NULL): the counter's 4-byte label. */
+int tpm12_counter_read(struct tpm12 *t, uint32_t id, uint32_t *ret_value, uint8_t ret_label[4]);
 int tpm12_counter_increment(struct tpm12 *t, uint32_t id, const struct secret *counter_auth,
 			    uint32_t *ret_value);
 

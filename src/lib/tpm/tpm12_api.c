@@ -207,21 +207,53 @@ static struct secret *empty_secret(void)
 	return secret_dup("", 0);
 }
 
+static const uint8_t counter_label[4] = {0xba, 0xdd, 0xec, 0xaf}; /* 3135106223 */
+
 int tpm12_api_counter_create(struct tpm *t, const struct secret *owner_auth, uint32_t *ret_index)
 {
-	static const uint8_t label[4] = {0xba, 0xdd, 0xec, 0xaf}; /* 3135106223 */
 	_cleanup_secret_ struct secret *empty = empty_secret();
-	uint32_t v;
-	int r = tpm12_counter_create(t->t12, owner_auth, empty, label, ret_index, &v);
+	uint32_t v, id;
+	int r = tpm12_counter_create(t->t12, owner_auth, empty, counter_label, &id, &v);
 	if (r < 0)
 		return log_error_errno(r, "TPM 1.2: CreateCounter failed");
+	if (id > 0xffff) /* a TPM_COUNT_ID heads cannot name: leave no counter behind */
+		return log_error_errno(-ERANGE, "TPM 1.2: CreateCounter gave the id 0x%x, beyond "
+				       "what heads names (0..0xffff)", id);
+	*ret_index = TPM12_COUNTER_TAG | id;
+	return 0;
+}
+
+/* The TPM's counter id behind a heads counter index, once ReadCounter shows
+ * it carries the reference's label (else another tool's counter: refused,
+ * TPM_E_FOREIGN_RECORD, never read as a rollback state). */
+static int counter_id(struct tpm *t, uint32_t index, uint32_t *ret_id, uint32_t *ret_value)
+{
+	uint8_t label[4];
+	uint32_t v;
+	int r;
+
+	if ((index & 0xffff0000u) != TPM12_COUNTER_TAG)
+		return log_error_errno(-EINVAL, "TPM 1.2: 0x%x is not a TPM 1.2 counter (0x%xNNNN)",
+				       index, TPM12_COUNTER_TAG >> 16);
+	r = tpm12_counter_read(t->t12, index & 0xffff, &v, label);
+	if (r < 0)
+		return r;
+	if (memcmp(label, counter_label, 4) != 0) {
+		log_error("TPM 1.2: counter %u has the label %02x%02x%02x%02x, not the rollback "
+			  "counter's 0xbaddecaf: not a counter heads created", index & 0xffff,
+			  label[0], label[1], label[2], label[3]);
+		return TPM_E_FOREIGN_RECORD;
+	}
+	*ret_id = index & 0xffff;
+	if (ret_value)
+		*ret_value = v;
 	return 0;
 }
 
 int tpm12_api_counter_read(struct tpm *t, uint32_t index, uint64_t *ret_value)
 {
-	uint32_t v;
-	int r = tpm12_counter_read(t->t12, index, &v);
+	uint32_t id, v;
+	int r = counter_id(t, index, &id, &v);
 	if (r < 0)
 		return r;
 	*ret_value = v;
@@ -231,11 +263,14 @@ int tpm12_api_counter_read(struct tpm *t, uint32_t index, uint64_t *ret_value)
 int tpm12_api_counter_increment(struct tpm *t, uint32_t index, uint64_t *ret_value)
 {
 	_cleanup_secret_ struct secret *empty = empty_secret();
-	uint32_t v;
-	int r = tpm_lockout_check(t, NULL);
+	uint32_t v, id;
+	int r = counter_id(t, index, &id, NULL);
 	if (r < 0)
 		return r;
-	r = tpm12_counter_increment(t->t12, index, empty, &v);
+	r = tpm_lockout_check(t, NULL);
+	if (r < 0)
+		return r;
+	r = tpm12_counter_increment(t->t12, id, empty, &v);
 	if (r < 0)
 		return log_error_errno(r, "TPM 1.2: IncrementCounter failed");
 	if (ret_value)
