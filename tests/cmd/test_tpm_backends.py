@@ -102,6 +102,24 @@ class Backend:
         self.assertEqual(lines[0], "TPM 1.2" if self.TPM12 else "TPM 2.0")
         self.assertRegex(lines[1], r"^manufacturer: .{4}$")
         self.assertEqual(lines[2], "lockout: no")
+        # which subcommands this version has: every one of the usage is in
+        # exactly one of the two lists, and the help's table has a row for it
+        cmds = dict(l.split(":", 1) for l in lines if l.startswith(("commands:",
+                                                                     "not-on-this-tpm:")))
+        have, lack = cmds["commands"].split(), cmds["not-on-this-tpm"].split()
+        h = run("tpm", "--help")
+        helptext = h.stdout + h.stderr
+        usage = set(re.findall(r"heads tpm ([a-z0-9-]+)", helptext))
+        usage |= set(re.findall(r"^ +heads tpm info(?: \| ([a-z]+))(?: \| ([a-z]+))$",
+                                helptext, re.M)[0])
+        self.assertEqual(set(have) | set(lack), usage)
+        self.assertFalse(set(have) & set(lack))
+        table = helptext.split("Which command exists for which version")[1]
+        rows = set(w for l in table.splitlines() if l.startswith("  ") for w in
+                   l[2:14].split())
+        self.assertEqual(rows - {"command"}, usage)
+        self.assertEqual(lack, ["predict-pcr2", "coreboot-log"] if self.TPM12 else [])
+        self.assertIn("seal", have)
 
     def test_pcr_extend_matches_independent_replay(self):
         start = self.pcr(16)
@@ -396,7 +414,8 @@ class Tpm12(Backend, TempDirTest):
         self.assertEqual(p.returncode, 2)
         self.assertIn(b"TPM 1.2", p.stderr)
         h = run("tpm", "--help")
-        self.assertIn("TPM 1.2 (our own client", h.stdout + h.stderr)
+        self.assertIn("Which command exists for which version", h.stdout + h.stderr)
+        self.assertIn("no --pcr-value", h.stdout + h.stderr)
 
 
 if __name__ == "__main__":
