@@ -19,8 +19,9 @@
  * - The persistent primary (TPM_PRIMARY_HANDLE) is created only by
  *   tpm_reset(), never on the boot path; seal/unseal fail with
  *   TPM_E_NO_PRIMARY if it is missing.
- * - Only the SHA-256 bank is extended/sealed against; the SHA-1 bank can be
- *   read (tpm_pcr_read "sha1").
+ * - TPM 2.0: only the SHA-256 bank is extended/sealed against; the SHA-1
+ *   bank can be read (tpm_pcr_read "sha1"). TPM 1.2: the SHA-1 bank.
+ *   tpm_bank() names it, for one prediction path (below).
  */
 #ifndef HEADS_TPM_H
 #define HEADS_TPM_H
@@ -206,7 +207,10 @@ int tpm_unseal_mask(struct tpm *t, uint32_t handle, uint32_t mask,
 		    const struct secret *auth, struct secret **ret);
 /* The PCR values the object at handle was sealed against, from its NV
  * record, verified: the record's policy digest (with/without auth value)
- * must equal the object's authPolicy, else -EBADMSG. *ret_with_auth tells
+ * must equal the object's authPolicy, else -EBADMSG. TPM 1.2: the record
+ * is at TPM12_SEALREC_BASE|(handle&0xffff), 20 bytes per PCR, and SHA-1
+ * of the composite of its values must equal the blob's digestAtRelease
+ * (the passphrase flag is the owner-written record's word). *ret_with_auth tells
  * whether the object needs a passphrase. TPM_E_NO_OBJECT if no record. */
 int tpm_sealed_expected(struct tpm *t, uint32_t handle, struct tpm_pcr_values *ret,
 			bool *ret_with_auth);
