@@ -76,6 +76,9 @@ QEMU_OUT ?= $(BUILD)/qemu
 # coreboot (default): boards/qemu-coreboot, coreboot + Heads in an 8 MiB
 # flash; ovmf or seabios: boards/qemu, the payload given to QEMU directly.
 FIRMWARE ?= coreboot
+# TPM=1.2 (board qemu only): swtpm in TPM 1.2 mode, its own state
+# (build/qemu/tpm12-state); the payload is the same (heads detects the version).
+TPM ?= 2.0
 CB_OUT ?= $(BUILD)/qemu-coreboot
 CB_BOARD = boards/qemu-coreboot
 # Where the pinned coreboot tarballs are found without network (the
@@ -136,17 +139,20 @@ ifeq ($(DISK),xen)
 run: run-xen
 else
 run: deps build $(if $(filter coreboot,$(FIRMWARE)),rom,payload)
+	@if [ "$(TPM)" != 2.0 ] && [ "$(FIRMWARE)" = coreboot ]; then \
+		echo "make run TPM=$(TPM): use FIRMWARE=ovmf or seabios (the coreboot board has a TPM 2.0)"; \
+		exit 2; fi
 	@if tools/disk/build-disk.sh $(QEMU_OUT); then \
 		test -e $(QEMU_OUT)/disk.img || \
 			cp --sparse=always $(QEMU_OUT)/demo-disk.img $(QEMU_OUT)/disk.img; \
 		disk="--disk $(QEMU_OUT)/disk.img"; \
 	else echo "make run: no demo disk (see above): booting without one"; disk=""; fi; \
 	if [ "$(FIRMWARE)" = coreboot ]; then boards/qemu-coreboot/run.py --out $(CB_OUT) $$disk; \
-	else boards/qemu/run.py --payload $(QEMU_OUT) --firmware $(FIRMWARE) $$disk; fi
+	else boards/qemu/run.py --payload $(QEMU_OUT) --firmware $(FIRMWARE) --tpm $(TPM) $$disk; fi
 endif
 
 run-reset:
-	rm -rf $(QEMU_OUT)/tpm-state $(QEMU_OUT)/disk.img $(QEMU_OUT)/rom.img
+	rm -rf $(QEMU_OUT)/tpm-state $(QEMU_OUT)/disk.img $(QEMU_OUT)/rom.img $(QEMU_OUT)/tpm12-state
 	rm -rf $(QEMU_OUT)/tpm-state-xen $(QEMU_OUT)/disk-xen.img $(QEMU_OUT)/rom-xen.img
 	rm -rf $(CB_OUT)/tpm-state $(CB_OUT)/flash.rom $(CB_OUT)/rom.img
 

@@ -2,7 +2,7 @@
 """Run recipe of the QEMU board: boot the Heads payload with a software TPM.
 
     run.py --payload build/qemu [--disk IMG] [--state DIR] [--rom IMG]
-           [--firmware ovmf|seabios]
+           [--firmware ovmf|seabios] [--tpm 2.0|1.2]
 
 Starts swtpm (TPM 2.0, its state in --state, default PAYLOAD/tpm-state) on a
 unix control socket, then QEMU (TCG, -m 1024) with the TPM (tpm-tis), the
@@ -18,6 +18,12 @@ SeaBIOS boots faster and measures nothing of the payload. The ROM config
 area (--rom, default PAYLOAD/rom.img, 1 MiB, created blank) is the board's
 flash: the owner's ROM keyring and config.user, kept across boots (see
 `heads rom --help`).
+
+--tpm 1.2 (`make run TPM=1.2`): swtpm in TPM 1.2 mode instead (its own
+state, default PAYLOAD/tpm12-state, given an endorsement key on first use
+by swtpm_setup, as a TPM leaves the factory; never owned), on the same
+tpm-tis device; the payload is the same (heads finds the version in
+/sys/class/tpm/tpm0/tpm_version_major). Firmware: see TPM12_FIRMWARE.
 
 Also imported by the VM test driver (tests/vm/vm.py) for the same argv.
 """
@@ -38,9 +44,9 @@ ROM_SERIAL = "heads-rom"
 ROM_SIZE = 1024 * 1024
 
 
-def swtpm_argv(state):
+def swtpm_argv(state, tpm12=False):
     os.makedirs(state, mode=0o700, exist_ok=True)
-    return ["swtpm", "socket", "--tpm2",
+    return ["swtpm", "socket", *([] if tpm12 else ["--tpm2"]),
             "--tpmstate", f"dir={state}",
             "--ctrl", f"type=unixio,path={os.path.join(state, 'swtpm.sock')}",
             "--log", f"file={os.path.join(state, 'swtpm.log')},level=1",
@@ -97,12 +103,24 @@ def blank_rom(path):
     return path
 
 
-def start_swtpm(state):
+def manufacture_tpm12(state):
+    """A TPM 1.2 state with an endorsement key (TakeOwnership encrypts to
+    it), made once: swtpm_setup --createek, no owner."""
+    os.makedirs(state, mode=0o700, exist_ok=True)
+    if any(n.startswith("tpm-") for n in os.listdir(state)):
+        return
+    subprocess.run(["swtpm_setup", "--tpmstate", state, "--createek", "--config", "/dev/null"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+
+
+def start_swtpm(state, tpm12=False):
     """Start swtpm for state; returns the Popen once its socket exists."""
+    if tpm12:
+        manufacture_tpm12(state)
     sock = os.path.join(state, "swtpm.sock")
     if os.path.exists(sock):
         os.unlink(sock)
-    p = subprocess.Popen(swtpm_argv(state), stdin=subprocess.DEVNULL)
+    p = subprocess.Popen(swtpm_argv(state, tpm12), stdin=subprocess.DEVNULL)
     for _ in range(100):
         if os.path.exists(sock):
             return p
@@ -160,7 +178,7 @@ def shutdown_reason(sock):
     return reason
 
 
-def run_machine(argv, state, log=print):
+def run_machine(argv, state, log=print, tpm12=False):
     """Run QEMU (argv, with -no-reboot) on a swtpm with its state in state
     until the guest powers off or the user quits; a guest reset starts the
     same argv again (same firmware flash, disks and TPM state: a reboot in
@@ -176,7 +194,7 @@ def run_machine(argv, state, log=print):
     with tempfile.TemporaryDirectory(prefix="heads-qmp-") as tmp:
         qmp = os.path.join(tmp, "qmp.sock")
         while True:
-            sw = start_swtpm(state)
+            sw = start_swtpm(state, tpm12)
             qemu = None
             try:
                 qemu = subprocess.Popen(argv + ["-qmp", f"unix:{qmp},server=on,wait=on"])
@@ -209,18 +227,22 @@ def main():
                     "created blank: the board's flash, kept across boots)")
     ap.add_argument("--memory", type=int, default=1024, help="guest RAM in MiB")
     ap.add_argument("--cpu", help="QEMU -cpu model (Xen demo disk: max,-smap)")
+    ap.add_argument("--tpm", choices=["2.0", "1.2"], default="2.0",
+                    help="swtpm's TPM version (1.2: TPM 1.2 mode, state PAYLOAD/tpm12-state)")
     a = ap.parse_args()
-    state = a.state or os.path.join(a.payload, "tpm-state")
+    tpm12 = a.tpm == "1.2"
+    state = a.state or os.path.join(a.payload, "tpm12-state" if tpm12 else "tpm-state")
     rom = a.rom or os.path.join(a.payload, "rom.img")
     blank_rom(rom)
     for f in ("vmlinuz", "initrd.cpio.xz"):
         if not os.path.exists(os.path.join(a.payload, f)):
             sys.exit(f"run: {a.payload}/{f} missing: run `make payload`")
-    print(f"QEMU board: firmware {a.firmware}, TPM state {state}, disk {a.disk or 'none'}")
+    print(f"QEMU board: firmware {a.firmware}, TPM {a.tpm} state {state}, "
+          f"disk {a.disk or 'none'}")
     print("Serial console on this terminal. Quit QEMU: Ctrl-A then X. "
           "A reboot restarts QEMU; a power-off ends the run.")
     sys.exit(run_machine(qemu_argv(a.payload, state, a.disk, a.firmware, True, a.append,
-                                   memory=a.memory, rom=rom, cpu=a.cpu), state))
+                                   memory=a.memory, rom=rom, cpu=a.cpu), state, tpm12=tpm12))
 
 
 if __name__ == "__main__":

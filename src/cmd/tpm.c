@@ -1,4 +1,6 @@
-/* heads tpm ... - TPM 2.0: PCRs, event log, sealing, counters, ownership. */
+/* heads tpm ... - TPM 2.0 and 1.2: PCRs, event log, sealing, counters,
+ * ownership. Which subcommand exists on which version: `versions` below
+ * (printed by `heads tpm info`) and the table at the end of the help. */
 #include "cmd/cmd.h"
 #include "codec.h"
 #include "fs.h"
@@ -50,8 +52,8 @@ static const char usage[] =
 	"TPM 1.2 mode) and --primary-name HEX: the Name of the primary key\n"
 	"recorded at ownership (CONFIG_TPM_PRIMARY_NAME); a different key at\n"
 	"0x81000000 is then never used to salt a session, seal or unseal. Passphrases come from an fd (--x-fd N, one line) or a\n"
-	"no-echo prompt on /dev/tty, never from argv. Only the sha256 bank is\n"
-	"extended and sealed against.\n"
+	"no-echo prompt on /dev/tty, never from argv. One bank is extended,\n"
+	"sealed against and predicted: sha256 on a TPM 2.0, sha1 on a TPM 1.2.\n"
 	"\n"
 	"pcrread   one line per PCR: `N: <lower-case hex>` (default PCRs 0-23).\n"
 	"extend    sha256(S) or sha256(file content) into PCR N; appends a MEASURE\n"
@@ -68,11 +70,14 @@ static const char usage[] =
 	"          --future-string/--future-file N=...: that plus these measurements;\n"
 	"          --pcr-value N=HEX: exactly this value. With --auth-fd the secret\n"
 	"          also needs that passphrase. The expected values are recorded in NV\n"
-	"          index 0x0148XXXX (XXXX = low 16 bits of HANDLE).\n"
+	"          index 0x0148XXXX (XXXX = low 16 bits of HANDLE; 0x0048XXXX on a\n"
+	"          TPM 1.2), checked against the sealed object before it is used.\n"
 	"unseal    writes the secret to stdout. The PCR list comes from that record\n"
 	"          (or --pcrs). On a PCR mismatch, each moved PCR is named with its\n"
 	"          expected and actual value.\n"
-	"counter   NV monotonic counter (index 0x01XXXXXX); prints `INDEX: <16 hex>`.\n"
+	"counter   NV monotonic counter (index 0x01XXXXXX; on a TPM 1.2 0xbaddNNNN:\n"
+	"          the reference's label 0xbaddecaf, the TPM's counter id NNNN);\n"
+	"          prints `INDEX: <16 hex>`.\n"
 	"nv        plain NV index (ownerwrite|ownerread|authread|authwrite|no_da,\n"
 	"          empty index auth; write without --owner-fd uses index auth);\n"
 	"          read writes the raw content to stdout; info prints\n"
@@ -81,22 +86,35 @@ static const char usage[] =
 	"          and persists the primary key at 0x81000000, DA 10 tries / 3600 s\n"
 	"          (--da-max-tries, --da-recovery: tests), random lockout auth;\n"
 	"          prints CONFIG_TPM_PRIMARY_NAME=\"<hex Name>\" (record it).\n"
-	"info      `lockout: no` or `lockout: yes, next try in N s` (N: the\n"
-	"          recovery interval, an upper bound: a TPM does not say when the\n"
-	"          last failure was), the DA counters and loaded handles. finalize: random platform\n"
-	"          auth before kexec. shutdown: TPM2_Shutdown(CLEAR).\n"
+	"info      `TPM 1.2` or `TPM 2.0`, `manufacturer: XXXX`, `lockout: no` or\n"
+	"          `lockout: yes, next try in N s` (TPM 2.0: N is the recovery\n"
+	"          interval, an upper bound: it does not say when the last failure\n"
+	"          was; TPM 1.2: the TPM's remaining lock time), the DA counters,\n"
+	"          loaded handles, then `commands: ...` (the subcommands this TPM's\n"
+	"          version has) and `not-on-this-tpm: ...` (those it has not).\n"
+	"          finalize: random platform auth before kexec. shutdown:\n"
+	"          TPM2_Shutdown(CLEAR).\n"
 	"\n"
-	"TPM 1.2 (our own client, no TrouSerS): pcrread (sha1 bank; the default\n"
-	"there), extend (SHA-1 measurements, `sha1` trace lines), seal (current\n"
-	"values of PCRs 0-15; the blob in NV index HANDLE & 0xffffff, 312 bytes,\n"
-	"as the reference; owner passphrase to define/write it), unseal, evict,\n"
-	"counter (TPM_CreateCounter ids, label 3135106223, empty counter auth),\n"
-	"nv (owner-written indices), info (`lockout: yes, next try in N s` from the\n"
-	"TPM's DA information), finalize and shutdown (no-ops, as the reference).\n"
-	"reset (physical presence, ForceClear, TakeOwnership; SRK well-known),\n"
-	"predict and seal --future (SHA-1 replay of the log's SHA-1 digests).\n"
-	"Not on a TPM 1.2: seal --pcr-value and PCRs 16-23, the PCR record and the\n"
-	"\"PCR n: expected/actual\" report, --primary-name, the DA policy options.\n"
+	"Which command exists for which version (TPM 1.2: our own client over\n"
+	"/dev/tpm0 or swtpm's port, no TrouSerS/tcsd):\n"
+	"  command       TPM 2.0                 TPM 1.2\n"
+	"  pcrread       sha256 (sha1 readable)  sha1 (the only bank)\n"
+	"  extend        SHA-256                 SHA-1 (`sha1` trace lines)\n"
+	"  eventlog      crypto-agile log        TCPA (SHA-1) log\n"
+	"  predict       sha256 replay           sha1 replay\n"
+	"  predict-pcr2  yes                     no (coreboot's SHA-256 PCR 2)\n"
+	"  coreboot-log  yes                     no (coreboot's TPM 2.0 log)\n"
+	"  reset         platform/lockout clear  physical presence, ForceClear,\n"
+	"                + primary 0x81000000    TakeOwnership (SRK well-known)\n"
+	"  seal          PCRs 0-23               PCRs 0-15, no --pcr-value; blob in\n"
+	"                                        NV HANDLE & 0xffffff (312 bytes)\n"
+	"  unseal evict  yes                     yes\n"
+	"  counter       NV counter 0x01XXXXXX   TPM_CreateCounter, 0xbaddNNNN\n"
+	"  nv info       yes                     yes\n"
+	"  finalize      platform auth random    no-op (as the reference)\n"
+	"  shutdown      Shutdown(CLEAR)         no-op (as the reference)\n"
+	"On a TPM 1.2 --primary-name and --da-max-tries/--da-recovery have no\n"
+	"effect (no primary key; the DA policy is the vendor's).\n"
 	"\n"
 	"Exit status: 0 ok; 1 check failed (PCR mismatch, event log differs);\n"
 	"2 usage error; 3 wrong passphrase or owner passphrase; 4 dictionary-attack\n"
@@ -621,6 +639,28 @@ static int do_reset(int argc, char **argv)
 	return 0;
 }
 
+/* The subcommands and the versions they exist on (the help's table). */
+static const struct {
+	const char *name;
+	bool tpm12;
+} versions[] = {
+	{"pcrread", true},	{"extend", true},	 {"eventlog", true}, {"predict", true},
+	{"predict-pcr2", false}, {"coreboot-log", false}, {"reset", true},    {"seal", true},
+	{"unseal", true},	{"evict", true},	 {"counter", true},  {"nv", true},
+	{"info", true},		{"finalize", true},	 {"shutdown", true},
+};
+
+static void print_commands(bool tpm12)
+{
+	for (int have = 1; have >= 0; have--) {
+		fputs(have ? "commands:" : "not-on-this-tpm:", stdout);
+		for (size_t i = 0; i < ARRAY_SIZE(versions); i++)
+			if ((!tpm12 || versions[i].tpm12) == (have == 1))
+				printf(" %s", versions[i].name);
+		putchar('\n');
+	}
+}
+
 static int do_simple(int argc, char **argv)
 {
 	struct opts o;
@@ -656,6 +696,7 @@ static int do_simple(int argc, char **argv)
 			printf("failed-tries: %u\nmax-tries: %u\nrecovery-seconds: %u\n"
 			       "transient-handles: %u\nloaded-sessions: %u\n",
 			       cnt, max, secs, tr, se);
+			print_commands(tpm_version(t) == 12);
 		}
 	}
 	if (r < 0)

@@ -109,11 +109,8 @@ out:
 static void report_mismatch(struct tpm *t, uint32_t handle)
 {
 	struct tpm_pcr_values exp, cur;
+	size_t dl = tpm_bank_len(tpm_bank(t)); /* 20 on a TPM 1.2 */
 	bool with_auth;
-	if (tpm_version(t) == 12) { /* the blob names no values: nothing to compare */
-		fprintf(stderr, "heads tpm: unseal refused: PCR values differ from those sealed\n");
-		return;
-	}
 	if (tpm_sealed_expected(t, handle, &exp, &with_auth) < 0 ||
 	    tpm_pcr_values_current(t, exp.mask, &cur) < 0) {
 		fprintf(stderr, "heads tpm: unseal refused: PCR values differ from those sealed "
@@ -125,8 +122,8 @@ static void report_mismatch(struct tpm *t, uint32_t handle)
 		char he[65], hc[65];
 		if (!(exp.mask & (1u << i)) || memcmp(exp.sha256[i], cur.sha256[i], 32) == 0)
 			continue;
-		hex_encode(exp.sha256[i], 32, he);
-		hex_encode(cur.sha256[i], 32, hc);
+		hex_encode(exp.sha256[i], dl, he);
+		hex_encode(cur.sha256[i], dl, hc);
 		fprintf(stderr, "  PCR %u: expected %s, actual %s\n", i, he, hc);
 	}
 }

@@ -28,13 +28,6 @@
 #define DUK_INITRD_MAX (512u * 1024 * 1024)
 #define DUK_BOOT_FILE_MAX (1024 * 1024)
 
-static void sha256(const void *data, size_t len, uint8_t out[32])
-{
-	unsigned int n = 32;
-	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
-		abort(); /* cannot happen with libcrypto's built-in SHA-256 */
-}
-
 /* --- pure helpers ---------------------------------------------------------- */
 
 int duk_check_passphrase(const struct secret *pass, const struct secret *again)
@@ -60,13 +53,17 @@ static void trace_lines_free(struct trace_line *v, size_t n)
 	free(v);
 }
 
-/* The PCR 5 sha256 lines of a trace. */
-static int trace_parse_pcr5(const char *trace, size_t len, struct trace_line **ret, size_t *ret_n)
+/* The PCR 5 lines of a trace in bank (digests zero-padded to 32 bytes). */
+static int trace_parse_pcr5(const char *trace, size_t len, const char *bank,
+			    struct trace_line **ret, size_t *ret_n)
 {
+	size_t bl = tpm_bank_len(bank), hl = 2 * bl;
 	struct trace_line *v = NULL;
 	size_t n = 0;
 	const char *p = trace, *end = trace + len;
 
+	if (!bl)
+		return -EINVAL;
 	if (len > DUK_TRACE_MAX)
 		return -EFBIG;
 	while (p < end) {
@@ -93,18 +90,19 @@ static int trace_parse_pcr5(const char *trace, size_t len, struct trace_line **r
 				return -EBADMSG;
 			}
 			bool pcr5 = fl[1] == 1 && f[1][0] == '5';
-			bool sha = fl[2] == 6 && memcmp(f[2], "sha256", 6) == 0;
+			bool sha = fl[2] == strlen(bank) && memcmp(f[2], bank, fl[2]) == 0;
 			if (pcr5 && sha) {
 				char hex[65];
 				size_t dl = 0;
-				if (fl[3] != 64 || n >= DUK_MAX_DIGESTS) {
+				if (fl[3] != hl || n >= DUK_MAX_DIGESTS) {
 					trace_lines_free(v, n);
-					return fl[3] != 64 ? -EBADMSG : -E2BIG;
+					return fl[3] != hl ? -EBADMSG : -E2BIG;
 				}
-				memcpy(hex, f[3], 64);
-				hex[64] = '\0';
+				memcpy(hex, f[3], hl);
+				hex[hl] = '\0';
 				v = xrealloc(v, (n + 1) * sizeof(*v));
-				if (hex_decode(hex, v[n].digest, 32, &dl) < 0 || dl != 32) {
+				memset(v[n].digest, 0, 32);
+				if (hex_decode(hex, v[n].digest, 32, &dl) < 0 || dl != bl) {
 					trace_lines_free(v, n);
 					return -EBADMSG;
 				}
@@ -119,14 +117,14 @@ static int trace_parse_pcr5(const char *trace, size_t len, struct trace_line **r
 	return 0;
 }
 
-int duk_trace_pcr5(const char *trace, size_t len, char *const *module_paths,
+int duk_trace_pcr5(const char *trace, size_t len, const char *bank, char *const *module_paths,
 		   char *const *module_args, size_t n_modules, uint8_t (**ret)[32],
 		   size_t *ret_n)
 {
 	struct trace_line *l = NULL;
 	size_t nl = 0, n = 0, cur = 0;
 	uint8_t(*out)[32] = NULL;
-	int r = trace_parse_pcr5(trace, len, &l, &nl);
+	int r = trace_parse_pcr5(trace, len, bank, &l, &nl);
 
 	if (r < 0)
 		return r;
@@ -318,8 +316,8 @@ static int load_eventlog(const struct duk_pcr_sources *src, struct tpm_eventlog 
 	return 0;
 }
 
-static int predict_pcr5(const struct duk_pcr_sources *src, const struct tpm_eventlog *log,
-			struct tpm_pcr_values *v)
+static int predict_pcr5(const struct duk_pcr_sources *src, const char *bank,
+			const struct tpm_eventlog *log, struct tpm_pcr_values *v)
 {
 	const char *tpath = src && src->trace ? src->trace : DUK_TRACE_DEFAULT;
 	const char *mpath = src && src->modules ? src->modules : DUK_MODULES_DEFAULT;
@@ -355,12 +353,12 @@ static int predict_pcr5(const struct duk_pcr_sources *src, const struct tpm_even
 			args[i] = m.v[i].args;
 		}
 	}
-	r = duk_trace_pcr5(trace, len, have_mods ? (paths ? paths : (char *[]){NULL}) : NULL,
+	r = duk_trace_pcr5(trace, len, bank, have_mods ? (paths ? paths : (char *[]){NULL}) : NULL,
 			   args, have_mods ? m.n : 0, &dig, &n);
 	modlist_free(&m);
 	if (r < 0)
 		return log_error_errno(r, "%s: malformed measurement trace", tpath);
-	r = tpm_predict_pcr(log, DUK_PCR_MODULES, (const uint8_t(*)[32])dig, n, pred);
+	r = tpm_predict_pcr_bank(bank, log, DUK_PCR_MODULES, (const uint8_t(*)[32])dig, n, pred);
 	if (r < 0)
 		return log_error_errno(r, "predicting PCR %d", DUK_PCR_MODULES);
 	if (memcmp(pred, v->sha256[DUK_PCR_MODULES], 32) != 0)
@@ -375,6 +373,7 @@ int duk_expected_pcrs(struct tpm *t, const struct duk_pcr_sources *src, const ch
 {
 	struct tpm_eventlog *log = NULL;
 	struct tpm_pcr_values v;
+	const char *bank = tpm_bank(t);
 	uint8_t d[1][32];
 	int r;
 
@@ -384,16 +383,16 @@ int duk_expected_pcrs(struct tpm *t, const struct duk_pcr_sources *src, const ch
 	r = load_eventlog(src, &log);
 	if (r < 0)
 		return r;
-	r = tpm_predict_pcr(log, DUK_PCR_BOOT_MODE, NULL, 0, v.sha256[DUK_PCR_BOOT_MODE]);
+	r = tpm_predict_pcr_bank(bank, log, DUK_PCR_BOOT_MODE, NULL, 0, v.sha256[DUK_PCR_BOOT_MODE]);
 	if (r == 0)
-		r = predict_pcr5(src, log, &v);
+		r = predict_pcr5(src, bank, log, &v);
 	if (r == 0 && src->pcr7)
 		memcpy(v.sha256[7], src->pcr7, 32);
-	if (r == 0) {
-		sha256(listing, listing_len, d[0]);
-		r = tpm_predict_pcr(log, DUK_PCR_LUKS, (const uint8_t(*)[32])d, 1,
-				    v.sha256[DUK_PCR_LUKS]);
-	}
+	if (r == 0)
+		r = tpm_bank_hash(bank, listing, listing_len, d[0]);
+	if (r == 0)
+		r = tpm_predict_pcr_bank(bank, log, DUK_PCR_LUKS, (const uint8_t(*)[32])d, 1,
+					 v.sha256[DUK_PCR_LUKS]);
 	tpm_eventlog_free(log);
 	if (r < 0)
 		return log_error_errno(r, "predicting the PCRs of the next boot");
@@ -571,12 +570,9 @@ int duk_setup(struct tpm *t, const struct duk_setup_options *o, struct duk_setup
 	/* Before any container is touched: the TPM's primary key is there and
 	 * is the one recorded at ownership (if pinned); tpm_seal() would only
 	 * find out after the key slots were written. */
-	{
-		ESYS_TR primary;
-		r = tpm_get_primary(t, &primary);
-		if (r < 0)
-			return r;
-	}
+	r = tpm_check_parent(t);
+	if (r < 0)
+		return r;
 
 	/* 4. the key: 128 random bytes, only ever in locked memory */
 	duk = secret_new(LUKS_DUK_LEN);

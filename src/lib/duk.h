@@ -70,7 +70,9 @@
 int duk_check_passphrase(const struct secret *pass, const struct secret *again);
 
 /* PCR 5 digests of the modules init loads at boot, from the measurement
- * trace (log.h format, "MEASURE\t5\tsha256\t<hex>\t<desc>" lines): walking
+ * trace (log.h format, "MEASURE\t5\t<bank>\t<hex>\t<desc>" lines of the
+ * TPM's bank, tpm_bank(): "sha256" or "sha1"; digests zero-padded to 32
+ * bytes, other banks' lines ignored): walking
  * the module list in order, each entry's trace line (description = its path)
  * is taken, preceded by its arguments line when it has arguments; entries
  * without a line were built in / already loaded and are skipped; lines of
@@ -78,7 +80,7 @@ int duk_check_passphrase(const struct secret *pass, const struct secret *again);
  * (n_modules) NULL: every PCR 5 line. Bounded: trace <= DUK_TRACE_MAX,
  * at most 4096 digests. Malformed MEASURE lines are -EBADMSG. *ret is
  * malloc'd (NULL when n is 0). */
-int duk_trace_pcr5(const char *trace, size_t len, char *const *module_paths,
+int duk_trace_pcr5(const char *trace, size_t len, const char *bank, char *const *module_paths,
 		   char *const *module_args, size_t n_modules, uint8_t (**ret)[32],
 		   size_t *ret_n);
 
@@ -108,12 +110,14 @@ struct duk_pcr_sources {
 	bool no_eventlog;      /* ignore any log */
 	const char *trace;     /* NULL = DUK_TRACE_DEFAULT; missing: PCR 5 current */
 	const char *modules;   /* NULL = DUK_MODULES_DEFAULT; missing: all PCR 5 lines */
-	const uint8_t *pcr7;   /* NULL = PCR 7 as now; else the 32-byte value it will
+	const uint8_t *pcr7;   /* NULL = PCR 7 as now; else the value (32 bytes, the
+				* TPM's bank first: tpm_bank) it will
 				* have at the next boot (the ROM config area was just
 				* rewritten: romcfg_predict_pcr7) */
 };
 
-/* Expected PCRs 0-7 for the DUK given the new header listing. */
+/* Expected PCRs 0-7 for the DUK given the new header listing, in the TPM's
+ * bank (tpm_bank(t): SHA-256 on a TPM 2.0, SHA-1 on a TPM 1.2). */
 int duk_expected_pcrs(struct tpm *t, const struct duk_pcr_sources *src, const char *listing,
 		      size_t listing_len, struct tpm_pcr_values *ret);
 

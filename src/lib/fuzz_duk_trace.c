@@ -33,12 +33,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (hlen)
 		memcpy(hdr, nul + 1, hlen);
 
-	if (duk_trace_pcr5(trace, tlen, NULL, NULL, 0, &d, &nall) == 0) {
-		free(d);
-		d = NULL;
-		if (duk_trace_pcr5(trace, tlen, paths, args, 3, &d, &n) != 0 || n > nall)
-			abort();
-		free(d);
+	for (int b = 0; b < 2; b++) { /* both banks: TPM 2.0 and TPM 1.2 traces */
+		const char *bank = b ? "sha1" : "sha256";
+		if (duk_trace_pcr5(trace, tlen, bank, NULL, NULL, 0, &d, &nall) == 0) {
+			free(d);
+			d = NULL;
+			if (duk_trace_pcr5(trace, tlen, bank, paths, args, 3, &d, &n) != 0 || n > nall)
+				abort();
+			free(d);
+			d = NULL;
+		}
 	}
 	if (duk_compare_headers(hdr, hlen, hdr, hlen, NULL, 0, &detail) != 0 || detail)
 		abort();

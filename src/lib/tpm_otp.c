@@ -5,6 +5,7 @@
 #include "secret.h"
 #include "util.h"
 #include "tpm/eventlog.h"
+#include "tpm/tpm12.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -362,9 +363,14 @@ static bool record_matches(struct tpm *t, const struct tpm_pcr_values *rec)
 
 int tpm_otp_sealed_mask(struct tpm *t, uint32_t *ret_mask)
 {
-	if (t && tpm_version(t) == 12)
-		return TPM_E_NO_OBJECT; /* a TPM 1.2 blob names no PCR list */
 	struct tpm_pcr_values rec;
+	if (t && tpm_version(t) == 12) { /* the seal record, checked against the blob */
+		bool with_auth;
+		int r = tpm_sealed_expected(t, TPM_HANDLE_TOTP, &rec, &with_auth);
+		if (r == 0)
+			*ret_mask = rec.mask;
+		return r;
+	}
 	int r = record_read(t, &rec);
 	if (r < 0)
 		return r;
@@ -376,14 +382,15 @@ int tpm_otp_sealed_mask(struct tpm *t, uint32_t *ret_mask)
 
 char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask)
 {
-	if (t && tpm_version(t) == 12)
-		return xstrdup("PCRs 0-3, 4 or 7 differ from those the secret was sealed to (a TPM 1.2 sealed blob records no values to compare)");
 	struct tpm_pcr_values rec, cur;
+	bool tpm12 = t && tpm_version(t) == 12, with_auth;
 	char *s = NULL;
 	unsigned moved = 0;
 	int r;
 
-	r = record_read(t, &rec);
+	/* TPM 1.2: the seal record next to the blob, checked against the blob's
+	 * digestAtRelease (-EBADMSG when it does not describe it). */
+	r = tpm12 ? tpm_sealed_expected(t, TPM_HANDLE_TOTP, &rec, &with_auth) : record_read(t, &rec);
 	if (r == 0 && pcr_mask == 0)
 		pcr_mask = rec.mask;
 	if (pcr_mask == 0)
@@ -393,15 +400,20 @@ char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask)
 		mask_list(pcr_mask, list, sizeof(list));
 		return xasprintf("the PCRs differ from the sealed values (one of PCR %s moved; "
 				 "the record NV 0x%08x was not defined by heads and is ignored)",
-				 list, TPM_OTP_RECORD_INDEX);
+				 list, tpm12 ? TPM12_SEALREC_BASE | (TPM_HANDLE_TOTP & 0xffff) :
+					       TPM_OTP_RECORD_INDEX);
 	}
+	if (tpm12 && r == -EBADMSG)
+		return xstrdup("the PCRs differ from the sealed values (the record of the "
+			       "expected values does not match the sealed blob, so it cannot say "
+			       "which PCR moved)");
 	if (r < 0) {
 		char list[128];
 		mask_list(pcr_mask, list, sizeof(list));
 		return xasprintf("the PCRs differ from the sealed values (one of PCR %s "
 				 "moved; no record of the expected values to say which)", list);
 	}
-	if (!record_matches(t, &rec))
+	if (!tpm12 && !record_matches(t, &rec))
 		return xstrdup("the PCRs differ from the sealed values (the record of the "
 			       "expected values does not match the object, so it cannot say "
 			       "which PCR moved)");

@@ -238,10 +238,18 @@ class Rollback12(Rollback):
     and are not in this class."""
     test_counter_replaced_by_ordinary_nv_index = None
     test_lockout_is_reported_as_lockout = None
-    test_required_counter_must_be_this_machines = None
-    # CONFIG_ROLLBACK_COUNTER accepts only 0x01XXXXXX (src/cmd/boot.c and
-    # menu.c, not this branch's): TPM 1.2 counter ids are not recordable yet.
-    test_required_counter_refuses_older_unbound_boot = None
+    # test_required_counter_*: CONFIG_ROLLBACK_COUNTER holds a TPM 1.2
+    # counter as 0xbaddNNNN (the reference's label, the TPM's counter id).
+
+    def test_counter_is_named_by_label_and_id(self):
+        """The first counter of a TPM 1.2 has TPM_COUNT_ID 0: heads names it
+        0xbadd0000 (never 0, which a config reads as "no counter"), in the
+        signed kexec_rollback.txt too."""
+        r = self.tsign()
+        cid = re.search(r"counter OK \(([0-9a-f]+) = ", r.stdout).group(1)
+        self.assertRegex(cid, r"^badd[0-9a-f]{4}$")
+        with open(self.p("kexec_rollback.txt")) as f:
+            self.assertIn("/tmp/counter-" + cid, f.read())
 
     def setUp(self):
         BootTest.setUp(self)

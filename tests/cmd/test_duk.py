@@ -6,7 +6,12 @@ reference formats); unseal with the predicted PCRs after a power cycle
 (PCR 5 = only the modules of the board list, PCR 6 = the new headers);
 a changed LUKS header refused (exit 4) with PCR 4 still extended; three
 wrong passphrases -> the DRK fallback (exit 3); a second unseal in the same
-boot fails after the PCR 4 "generic" extension; setup refusals."""
+boot fails after the PCR 4 "generic" extension; setup refusals.
+
+One test list, two backends (issue 19): every case runs on swtpm TPM 2.0
+(SHA-256 bank) and on swtpm TPM 1.2 (SHA-1 bank, our own client; the DUK
+sealed with TPM_Seal into NV), the PCR values checked by hashlib in the
+bank's hash."""
 import hashlib
 import os
 import shutil
@@ -21,7 +26,6 @@ DRK = b"recovery passphrase 1"
 DUK = b"duk passphrase twelve+"
 OWNER = b"owner passphrase"
 CHEAP = ["--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000"]
-GENERIC = hashlib.sha256(bytes(32) + hashlib.sha256(b"generic").digest()).digest()
 
 
 def sh(*args, input=None, check=True):
@@ -61,7 +65,9 @@ def newc(files):
     return out + b"\0" * ((512 - len(out) % 512) % 512)
 
 
-class DukTest(TempDirTest):
+class DukTest:
+    TPM12 = False
+
     @classmethod
     def setUpClass(cls):
         if os.geteuid() != 0:
@@ -72,7 +78,10 @@ class DukTest(TempDirTest):
 
     def setUp(self):
         super().setUp()
-        self.tpm = Swtpm(os.path.join(self.tmp, "tpmstate"))
+        self.h = hashlib.sha1 if self.TPM12 else hashlib.sha256
+        self.dlen = self.h().digest_size
+        self.generic = self.h(bytes(self.dlen) + self.h(b"generic").digest()).digest()
+        self.tpm = Swtpm(os.path.join(self.tmp, "tpmstate"), tpm12=self.TPM12)
         self.addCleanup(self.tpm.stop)
         r = heads(self.tpm, "tpm", "reset", fds={"--owner-fd": OWNER})
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -250,23 +259,6 @@ class DukTest(TempDirTest):
         with open(os.path.join(self.boot, "kexec.sig"), "rb") as f:
             self.assertEqual(f.read(), sig)  # not signed again
 
-    def test_pinned_primary_refused_before_any_slot(self):
-        """Issue 15 item 7: a config pinning another primary key: setup is
-        refused before a key slot is written, unlock before any unseal."""
-        other = self.write("pinned", 'CONFIG_TPM_PRIMARY_NAME="000b' + "00" * 32 + '"\n')
-        r = self.setup_duk("--no-sign", "--config", other)
-        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertIn("not the one recorded at ownership", r.stderr)
-        for d in self.devs:
-            self.assertNotIn("  31: luks2", sh("cryptsetup", "luksDump", d).stdout.decode())
-        self.set_up_and_reboot()
-        r = heads(self.tpm, "duk", "unlock", "--boot", self.boot, "--no-act",
-                  "--keyring", self.keyring, "--drk-fallback", "no", "--config", other,
-                  fds={"--duk-fd": DUK + b"\n"})
-        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertNotIn("duk: unlocked", r.stdout)
-        self.assertIn("not the one recorded at ownership", r.stdout + r.stderr)
-
     def test_setup_refusals(self):
         r = self.setup_duk(duk=b"short pass", again=b"short pass")
         self.assertEqual(r.returncode, 1)
@@ -309,11 +301,10 @@ class DukTest(TempDirTest):
         r = self.unlock(DUK)
         self.assertIn("duk: unlocked: 2 containers open with the Disk Unlock Key", r.stdout,
                       r.stderr)
-        self.assertEqual(self.pcr(4), GENERIC)
+        self.assertEqual(self.pcr(4), self.generic)
         # PCR 6 = the headers, measured once.
         listing = self.read("kexec_lukshdr_hash.txt").encode()
-        self.assertEqual(self.pcr(6), hashlib.sha256(
-            bytes(32) + hashlib.sha256(listing).digest()).digest())
+        self.assertEqual(self.pcr(6), self.h(bytes(self.dlen) + self.h(listing).digest()).digest())
         # Same boot, after the extension: refused, with the PCRs named.
         r = self.unlock(DUK)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
@@ -343,7 +334,7 @@ class DukTest(TempDirTest):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("does not verify", r.stderr)
         self.assertNotIn("duk: unlocked", r.stdout)
-        self.assertEqual(self.pcr(4), bytes(32))  # nothing unsealed, nothing extended
+        self.assertEqual(self.pcr(4), bytes(self.dlen))  # nothing unsealed, nothing extended
         with open(path) as f:
             good = f.read().replace("etc/crypttab:evil UUID=x /secret.key luks\n", "")
         with open(path, "w") as f:
@@ -357,7 +348,7 @@ class DukTest(TempDirTest):
         """Setup ran in a boot that also loaded extra.ko: the next boot loads
         only the listed module and still unseals (10.2 #19 fixed)."""
         self.set_up_and_reboot()
-        self.assertNotEqual(self.pcr(5), bytes(32))
+        self.assertNotEqual(self.pcr(5), bytes(self.dlen))
         r = self.unlock(DUK)
         self.assertIn("duk: unlocked", r.stdout, r.stderr)
 
@@ -375,7 +366,7 @@ class DukTest(TempDirTest):
         self.assertIn(f"{self.devs[1]}: LUKS header changed", r.stdout)
         self.assertNotIn(f"{self.devs[0]}: LUKS header changed", r.stdout)
         self.assertIn("heads duk setup", r.stdout)
-        self.assertEqual(self.pcr(4), GENERIC)  # extended all the same
+        self.assertEqual(self.pcr(4), self.generic)  # extended all the same
         # Resealing in this boot (no devices given: the configured ones),
         # then a reboot, unlocks again.
         r = heads(self.tpm, "duk", "setup", "--boot", self.boot, "--gnupghome", self.gnupg,
@@ -425,7 +416,7 @@ class DukTest(TempDirTest):
         self.assertIn("kernel: %s/vmlinuz\n" % self.boot, r.stdout)
         self.assertIn("verified: yes\n", r.stdout)
         self.assertNotIn("initrd-injected", r.stdout)
-        self.assertEqual(self.pcr(4), GENERIC)
+        self.assertEqual(self.pcr(4), self.generic)
         # The fourth (right) line was never read: the right passphrase now
         # fails on PCR 4, not on the passphrase.
         r = self.unlock(DUK)
@@ -437,7 +428,7 @@ class DukTest(TempDirTest):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("entry aborted", r.stdout)
         self.assertIn("boot aborted", r.stdout)
-        self.assertEqual(self.pcr(4), GENERIC)
+        self.assertEqual(self.pcr(4), self.generic)
 
     def test_scripted_ui_setup_and_unlock(self):
         """The interactive paths through the UI (scripted back-end): the DRK
@@ -494,6 +485,44 @@ class DukTest(TempDirTest):
         r = self.unlock(DUK)
         self.assertEqual(r.returncode, 1)
         self.assertIn("No Disk Unlock Key is set up", r.stdout)
+
+
+class DukTpm20(DukTest, TempDirTest):
+    TPM12 = False
+
+    def test_pinned_primary_refused_before_any_slot(self):
+        """Issue 15 item 7: a config pinning another primary key: setup is
+        refused before a key slot is written, unlock before any unseal."""
+        other = self.write("pinned", 'CONFIG_TPM_PRIMARY_NAME="000b' + "00" * 32 + '"\n')
+        r = self.setup_duk("--no-sign", "--config", other)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("not the one recorded at ownership", r.stderr)
+        for d in self.devs:
+            self.assertNotIn("  31: luks2", sh("cryptsetup", "luksDump", d).stdout.decode())
+        self.set_up_and_reboot()
+        r = heads(self.tpm, "duk", "unlock", "--boot", self.boot, "--no-act",
+                  "--keyring", self.keyring, "--drk-fallback", "no", "--config", other,
+                  fds={"--duk-fd": DUK + b"\n"})
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("duk: unlocked", r.stdout)
+        self.assertIn("not the one recorded at ownership", r.stdout + r.stderr)
+
+
+class DukTpm12(DukTest, TempDirTest):
+    TPM12 = True
+
+    def test_setup_refused_on_tpm_without_owner(self):
+        """TPM 1.2: no owner = no SRK to seal under: refused before any key
+        slot is written (as a missing primary on TPM 2.0)."""
+        self.tpm.stop()
+        shutil.rmtree(os.path.join(self.tmp, "tpmstate"))
+        self.tpm = Swtpm(os.path.join(self.tmp, "tpmstate"), tpm12=True)
+        self.addCleanup(self.tpm.stop)
+        r = self.setup_duk("--no-sign")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("has no owner", r.stderr)
+        for d in self.devs:
+            self.assertNotIn("  31: luks2", sh("cryptsetup", "luksDump", d).stdout.decode())
 
 
 if __name__ == "__main__":

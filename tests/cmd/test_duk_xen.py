@@ -32,7 +32,7 @@ def xen_grub(uuid):
             "\tmodule2 --nounzip /initrd.img-6.1\n}\n" % (XEN_GZ, uuid))
 
 
-class XenDuk(td.DukTest):
+class XenDuk(td.DukTest, td.TempDirTest):
     def setUp(self):
         super().setUp()   # swtpm, two LUKS2 containers, keys, a Linux /boot
         for name in ("vmlinuz", "initrd.img", "grub/grub.cfg"):

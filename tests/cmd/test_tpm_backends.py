@@ -102,6 +102,24 @@ class Backend:
         self.assertEqual(lines[0], "TPM 1.2" if self.TPM12 else "TPM 2.0")
         self.assertRegex(lines[1], r"^manufacturer: .{4}$")
         self.assertEqual(lines[2], "lockout: no")
+        # which subcommands this version has: every one of the usage is in
+        # exactly one of the two lists, and the help's table has a row for it
+        cmds = dict(l.split(":", 1) for l in lines if l.startswith(("commands:",
+                                                                     "not-on-this-tpm:")))
+        have, lack = cmds["commands"].split(), cmds["not-on-this-tpm"].split()
+        h = run("tpm", "--help")
+        helptext = h.stdout + h.stderr
+        usage = set(re.findall(r"heads tpm ([a-z0-9-]+)", helptext))
+        usage |= set(re.findall(r"^ +heads tpm info(?: \| ([a-z]+))(?: \| ([a-z]+))$",
+                                helptext, re.M)[0])
+        self.assertEqual(set(have) | set(lack), usage)
+        self.assertFalse(set(have) & set(lack))
+        table = helptext.split("Which command exists for which version")[1]
+        rows = set(w for l in table.splitlines() if l.startswith("  ") for w in
+                   l[2:14].split())
+        self.assertEqual(rows - {"command"}, usage)
+        self.assertEqual(lack, ["predict-pcr2", "coreboot-log"] if self.TPM12 else [])
+        self.assertIn("seal", have)
 
     def test_pcr_extend_matches_independent_replay(self):
         start = self.pcr(16)
@@ -123,6 +141,7 @@ class Backend:
 
     def test_seal_unseal_and_pcr_mismatch(self):
         self.reset()
+        pcr7 = self.pcr(7)
         p = self.seal("0x81004d47", "0,1,2,3,4,7", b"twenty-byte-secret!!")
         self.assertEqual(p.returncode, 0, p.stderr)
         p = self.unseal("0x81004d47")
@@ -133,26 +152,37 @@ class Backend:
         p = self.unseal("0x81004d47")
         self.assertEqual((p.returncode, p.stdout), (1, b""))
         self.assertIn(b"PCR values differ from those sealed", p.stderr)
+        # the seal record names the PCR that moved, in the bank's width
+        # (TPM 1.2: SHA-1 values in NV next to the blob)
+        now = self.h(pcr7 + self.h(b"cfg").digest()).digest()
+        self.assertIn(("  PCR 7: expected %s, actual %s\n" % (pcr7.hex(), now.hex())).encode(),
+                      p.stderr)
+        self.assertNotIn(b"PCR 0:", p.stderr)
 
-    def test_sealed_to_predicted_value(self):
-        """predict / seal --future-file: the reference's calcfuturepcr in the
-        bank's hash (no event log = all-zero start), checked by hashlib."""
+    def test_seal_record_layout(self):
+        """The record next to a sealed secret (NV 0x0148XXXX, 0x0048XXXX on
+        a TPM 1.2): "HSR1", the
+        PCR mask, the passphrase flag, then the sealed values in the bank's
+        width; the report names every PCR of it that moved."""
         self.reset()
-        dump = self.write("luksDump.txt", "abc  /tmp/lukshdr-_dev_sda2\n")
-        p = self.tpm("predict", "6", "--no-eventlog", "--file", dump)
-        with open(dump, "rb") as f:
-            content = f.read()
-        want = self.h(bytes(self.dlen) + self.h(content).digest()).hexdigest()
-        self.assertEqual(p.stdout.strip(), "6: " + want, p.stderr)
-        p = self.tpm("seal", "0x81000003", "--pcrs", "0,1,2,3,4,6,7", "--no-eventlog",
-                     "--future-file", f"6={dump}", "--future", "4", input=b"duk",
-                     fds={"--owner-fd": OWNER + "\n", "--auth-fd": "passphrase12\n"},
-                     binary=True)
+        self.assertEqual(self.seal("0x81004d47", "0,4", b"b").returncode, 0)
+        rec_idx = "0x00484d47" if self.TPM12 else "0x01484d47"
+        p = self.tpm("nv", "read", rec_idx, binary=True)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(self.unseal("0x81000003", "passphrase12").returncode, 1)
-        self.assertEqual(self.tpm("extend", "6", "--file", dump).returncode, 0)
-        p = self.unseal("0x81000003", "passphrase12")
-        self.assertEqual((p.returncode, p.stdout), (0, b"duk"), p.stderr)
+        rec = p.stdout
+        self.assertEqual(rec[:9], b"HSR1\0\0\0\x11\0")
+        self.assertEqual(rec[9:], self.pcr(0) + self.pcr(4))
+        self.assertEqual(self.tpm("extend", "0", "--string", "x").returncode, 0)
+        self.assertEqual(self.tpm("extend", "4", "--string", "y").returncode, 0)
+        p = self.unseal("0x81004d47")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"  PCR 0: expected %s, actual %s\n" % (rec[9:9 + self.dlen].hex().encode(),
+                                                           self.pcr(0).hex().encode()), p.stderr)
+        self.assertIn(b"  PCR 4: expected ", p.stderr)
+        # evict takes the record with it
+        self.assertEqual(self.tpm("evict", "0x81004d47",
+                                  fds={"--owner-fd": OWNER + "\n"}).returncode, 0)
+        self.assertEqual(self.tpm("nv", "read", rec_idx).returncode, 5)
 
     def test_passphrase_and_owner(self):
         self.reset()
@@ -223,7 +253,9 @@ class Backend:
         self.assertEqual(self.tpm("extend", "7", "--string", "x").returncode, 0)
         p = run("totp", "show", "--config", "/dev/null", env=env)
         self.assertEqual(p.returncode, 1, p.stdout)
-        self.assertIn("PCR", p.stderr)
+        # the seal record names the PCR that moved (TPM 1.2: the record next
+        # to the blob, checked against its digestAtRelease)
+        self.assertIn("PCR 7 moved", p.stderr)
 
     def test_lockout_names_the_wait(self):
         """Wrong passphrases until the TPM locks: the right one is then
@@ -349,6 +381,28 @@ class Tpm12(Backend, TempDirTest):
             os.close(master)
             os.close(slave)
 
+    def test_forged_record_refused(self):
+        """The owner-written record is believed only if the blob was sealed
+        to exactly its values (SHA-1 of their TPM_PCR_COMPOSITE equals the
+        blob's digestAtRelease): one rewritten with another PCR 7 value is
+        refused, and no "expected" value from it is shown."""
+        self.reset()
+        o = {"--owner-fd": OWNER + "\n"}
+        self.assertEqual(self.seal("0x81000003", "0,7", b"a", auth=DUK_PASS).returncode, 0)
+        idx = "0x00480003"
+        rec = self.tpm("nv", "read", idx, binary=True).stdout
+        self.assertEqual(len(rec), 9 + 40)
+        forged = rec[:29] + hashlib.sha1(b"forged").digest()
+        self.assertEqual(self.tpm("nv", "undefine", idx, fds=o).returncode, 0)
+        self.assertEqual(self.tpm("nv", "define", idx, "--size", "49", fds=o).returncode, 0)
+        p = self.tpm("nv", "write", idx, input=forged, fds=o, binary=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.tpm("extend", "7", "--string", "x").returncode, 0)
+        p = self.unseal("0x81000003", DUK_PASS)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"does not match its sealed blob", p.stderr)
+        self.assertNotIn(b"PCR 7: expected", p.stderr)
+
     def test_operations_not_on_tpm12_say_so(self):
         """`heads tpm --help` lists what a TPM 1.2 lacks; each says so."""
         self.reset()
@@ -362,7 +416,8 @@ class Tpm12(Backend, TempDirTest):
         self.assertEqual(p.returncode, 2)
         self.assertIn(b"TPM 1.2", p.stderr)
         h = run("tpm", "--help")
-        self.assertIn("TPM 1.2 (our own client", h.stdout + h.stderr)
+        self.assertIn("Which command exists for which version", h.stdout + h.stderr)
+        self.assertIn("no --pcr-value", h.stdout + h.stderr)
 
 
 if __name__ == "__main__":

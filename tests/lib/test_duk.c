@@ -29,7 +29,7 @@ static char *args[] = {"", "opt=1 x=2", "", ""};
 
 static int trace(const char *t, char **p, char **a, size_t n, uint8_t (**d)[32], size_t *nd)
 {
-	return duk_trace_pcr5(t, strlen(t), p, a, n, d, nd);
+	return duk_trace_pcr5(t, strlen(t), "sha256", p, a, n, d, nd);
 }
 
 static void test_trace_takes_listed_modules_in_order(void **state)
@@ -99,6 +99,29 @@ static void test_trace_malformed(void **state)
 	assert_int_equal(trace("MEASURE\t5\tsha256\t" HA "\t/x.ko", NULL, NULL, 0, &d, &n), 0);
 	assert_int_equal(n, 1);
 	free(d);
+}
+
+static void test_trace_sha1_bank(void **state)
+{
+	/* A TPM 1.2 trace: the sha1 lines (40 hex digits) in the 32-byte
+	 * layout, zero-padded; sha256 lines and a bad bank name are not it. */
+	const char *t = "MEASURE\t5\tsha256\t" HA "\t/lib/modules/6.1/ext4.ko\n"
+			"MEASURE\t5\tsha1\t" "cc" "000000000000000000000000000000000000" "11" "\t/lib/modules/6.1/virtio_blk.ko\n";
+	static const uint8_t zero[12];
+	uint8_t(*d)[32] = NULL;
+	size_t n = 0;
+	(void)state;
+
+	assert_int_equal(duk_trace_pcr5(t, strlen(t), "sha1", mods, args, 4, &d, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(d[0][0], 0xcc);
+	assert_int_equal(d[0][19], 0x11);
+	assert_memory_equal(d[0] + 20, zero, 12);
+	free(d);
+	/* a sha1 line with a sha256-sized digest is malformed */
+	const char *bad = "MEASURE\t5\tsha1\t" HA "\tx\n";
+	assert_int_equal(duk_trace_pcr5(bad, strlen(bad), "sha1", NULL, NULL, 0, &d, &n), -EBADMSG);
+	assert_int_equal(duk_trace_pcr5(t, strlen(t), "md5", NULL, NULL, 0, &d, &n), -EINVAL);
 }
 
 static void test_compare_headers(void **state)
@@ -208,6 +231,7 @@ int main(void)
 		cmocka_unit_test(test_trace_takes_listed_modules_in_order),
 		cmocka_unit_test(test_trace_args_must_precede),
 		cmocka_unit_test(test_trace_malformed),
+		cmocka_unit_test(test_trace_sha1_bank),
 		cmocka_unit_test(test_compare_headers),
 		cmocka_unit_test(test_passphrase_rules),
 		cmocka_unit_test(test_file_formats),

@@ -115,8 +115,10 @@ class VM:
     machine's flash); drives: further images (see board.qemu_argv)."""
 
     def __init__(self, payload, firmware="ovmf", disk=None, append="", name="vm",
-                 state=None, snapshot=True, rom=None, drives=(), memory=1024, cpu=None):
+                 state=None, snapshot=True, rom=None, drives=(), memory=1024, cpu=None,
+                 tpm12=False):
         self.payload, self.firmware, self.disk, self.append = payload, firmware, disk, append
+        self.tpm12 = tpm12  # swtpm in TPM 1.2 mode (board.start_swtpm)
         self.snapshot, self.rom, self.drives = snapshot, rom, drives
         self.memory, self.cpu = memory, cpu
         self._tmp = tempfile.TemporaryDirectory(prefix=f"heads-{name}-")
@@ -135,7 +137,7 @@ class VM:
         self.close()
 
     def start(self):
-        self.swtpm = board.start_swtpm(self.state)
+        self.swtpm = board.start_swtpm(self.state, self.tpm12)
         argv = board.qemu_argv(self.payload, self.state, self.disk, self.firmware,
                                interactive=False, append=self.append,
                                snapshot=self.snapshot, rom=self.rom, drives=self.drives,

@@ -30,6 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)tpm12_parse_counter_value(data, size, &cv);
 	(void)tpm12_parse_perm_flags(data, size, &pf);
 	(void)tpm12_stored_data_size(data, size, &n);
+	uint32_t mask;
+	uint8_t rel[20];
+	(void)tpm12_stored_data_pcrs(data, size, &mask, rel);
 	(void)tpm12_parse_nv_public(data, size, &nv);
 	(void)tpm12_parse_pubkey(data, size, &pk, &n);
 	return 0;

@@ -9,11 +9,11 @@
 
 #include <tss2/tss2_mu.h>
 
-/* NV record: "HSR1" | mask (4, BE) | flags (1) | 32 bytes per PCR in mask,
- * ascending. flags bit 0: the object needs a passphrase (PolicyAuthValue). */
+/* NV record: "HSR1" | mask (4, BE) | flags (1) | 32 bytes per PCR in mask
+ * (20 on a TPM 1.2), ascending. flags bit 0: the object needs a passphrase
+ * (PolicyAuthValue). */
 #define SEALREC_MAGIC "HSR1"
 #define SEALREC_HDR 9
-#define SEALREC_MAX (SEALREC_HDR + TPM_PCR_COUNT * 32)
 
 static unsigned popcount(uint32_t m)
 {
@@ -140,12 +140,12 @@ int tpm_policy_session_salted(struct tpm *t, uint32_t pcr_mask, bool with_auth_v
 	return policy_session(t, pcr_mask, with_auth_value, true, true, ret_session);
 }
 
-static uint32_t sealrec_index(uint32_t handle)
+uint32_t sealrec_index(uint32_t handle)
 {
 	return TPM_SEALREC_BASE | (handle & 0xffff);
 }
 
-static size_t sealrec_encode(const struct tpm_pcr_values *v, bool with_auth, uint8_t *buf)
+size_t sealrec_encode(const struct tpm_pcr_values *v, bool with_auth, size_t dlen, uint8_t *buf)
 {
 	size_t off = SEALREC_HDR;
 	memcpy(buf, SEALREC_MAGIC, 4);
@@ -156,13 +156,14 @@ static size_t sealrec_encode(const struct tpm_pcr_values *v, bool with_auth, uin
 	buf[8] = with_auth ? 1 : 0;
 	for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
 		if (v->mask & (1u << i)) {
-			memcpy(buf + off, v->sha256[i], 32);
-			off += 32;
+			memcpy(buf + off, v->sha256[i], dlen);
+			off += dlen;
 		}
 	return off;
 }
 
-static int sealrec_decode(const uint8_t *buf, size_t len, struct tpm_pcr_values *v, bool *with_auth)
+int sealrec_decode(const uint8_t *buf, size_t len, size_t dlen, struct tpm_pcr_values *v,
+		   bool *with_auth)
 {
 	size_t off = SEALREC_HDR;
 	uint32_t mask;
@@ -170,14 +171,14 @@ static int sealrec_decode(const uint8_t *buf, size_t len, struct tpm_pcr_values 
 		return -EBADMSG;
 	mask = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
 	if (!mask || (mask >> TPM_PCR_COUNT) || buf[8] > 1 ||
-	    len != SEALREC_HDR + 32 * (size_t)popcount(mask))
+	    len != SEALREC_HDR + dlen * (size_t)popcount(mask))
 		return -EBADMSG;
 	memset(v, 0, sizeof(*v));
 	v->mask = mask;
 	for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
 		if (mask & (1u << i)) {
-			memcpy(v->sha256[i], buf + off, 32);
-			off += 32;
+			memcpy(v->sha256[i], buf + off, dlen);
+			off += dlen;
 		}
 	*with_auth = buf[8] == 1;
 	return 0;
@@ -187,7 +188,7 @@ static int write_sealrec(struct tpm *t, uint32_t handle, const struct tpm_pcr_va
 			 bool with_auth, const struct secret *owner_auth)
 {
 	uint8_t buf[SEALREC_MAX];
-	size_t len = sealrec_encode(v, with_auth, buf);
+	size_t len = sealrec_encode(v, with_auth, 32, buf);
 	return tpm_record_write(t, sealrec_index(handle), buf, len, owner_auth);
 }
 
@@ -357,7 +358,7 @@ static int read_sealrec(struct tpm *t, uint32_t handle, struct tpm_pcr_values *v
 	int r = tpm_record_read(t, sealrec_index(handle), &buf, &len);
 	if (r < 0)
 		return r;
-	r = sealrec_decode(buf, len, v, with_auth);
+	r = sealrec_decode(buf, len, 32, v, with_auth);
 	if (r < 0)
 		log_error("TPM: the PCR record 0x%08x of 0x%08x is malformed", sealrec_index(handle), handle);
 	return r;
@@ -400,7 +401,7 @@ int tpm_unseal(struct tpm *t, uint32_t handle, const struct secret *auth, struct
 int tpm_sealed_expected(struct tpm *t, uint32_t handle, struct tpm_pcr_values *ret, bool *ret_with_auth)
 {
 	if (t->t12)
-		return tpm12_unsupported("the record of sealed PCR values");
+		return tpm12_api_sealed_expected(t, handle, ret, ret_with_auth);
 	struct tpm_pcr_values v;
 	TPM2B_PUBLIC *pub = NULL;
 	uint8_t digest[32];

@@ -51,6 +51,15 @@ int tpm_start_session(struct tpm *t, ESYS_TR salt_key, TPM2_SE type, TPMA_SESSIO
 /* On a TPM 1.2 an operation that does not exist there (yet): logged once,
  * -EOPNOTSUPP. */
 int tpm12_unsupported(const char *what);
+/* seal.c: the record of sealed PCR values (TPM_SEALREC_BASE | handle's low
+ * 16 bits), dlen bytes per PCR (32 on TPM 2.0, 20 on TPM 1.2). */
+#define SEALREC_MAX (9 + TPM_PCR_COUNT * 32)
+uint32_t sealrec_index(uint32_t handle);
+size_t sealrec_encode(const struct tpm_pcr_values *v, bool with_auth, size_t dlen, uint8_t *buf);
+int sealrec_decode(const uint8_t *buf, size_t len, size_t dlen, struct tpm_pcr_values *v,
+		   bool *with_auth);
+int tpm12_api_sealed_expected(struct tpm *t, uint32_t handle, struct tpm_pcr_values *ret,
+			      bool *ret_with_auth);
 /* tpm12_api.c: the TPM 1.2 side of tpm.h (t->t12 set). */
 int tpm12_api_seal(struct tpm *t, uint32_t handle, const struct secret *data,
 		   const struct tpm_pcr_values *expected, const struct secret *auth,

@@ -19,8 +19,9 @@
  * - The persistent primary (TPM_PRIMARY_HANDLE) is created only by
  *   tpm_reset(), never on the boot path; seal/unseal fail with
  *   TPM_E_NO_PRIMARY if it is missing.
- * - Only the SHA-256 bank is extended/sealed against; the SHA-1 bank can be
- *   read (tpm_pcr_read "sha1").
+ * - TPM 2.0: only the SHA-256 bank is extended/sealed against; the SHA-1
+ *   bank can be read (tpm_pcr_read "sha1"). TPM 1.2: the SHA-1 bank.
+ *   tpm_bank() names it, for one prediction path (below).
  */
 #ifndef HEADS_TPM_H
 #define HEADS_TPM_H
@@ -214,7 +215,10 @@ int tpm_unseal_mask(struct tpm *t, uint32_t handle, uint32_t mask,
 		    const struct secret *auth, struct secret **ret);
 /* The PCR values the object at handle was sealed against, from its NV
  * record, verified: the record's policy digest (with/without auth value)
- * must equal the object's authPolicy, else -EBADMSG. *ret_with_auth tells
+ * must equal the object's authPolicy, else -EBADMSG. TPM 1.2: the record
+ * is at TPM12_SEALREC_BASE|(handle&0xffff), 20 bytes per PCR, and SHA-1
+ * of the composite of its values must equal the blob's digestAtRelease
+ * (the passphrase flag is the owner-written record's word). *ret_with_auth tells
  * whether the object needs a passphrase. TPM_E_NO_OBJECT if no record. */
 int tpm_sealed_expected(struct tpm *t, uint32_t handle, struct tpm_pcr_values *ret,
 			bool *ret_with_auth);
@@ -320,6 +324,25 @@ int tpm_predict_pcr(const struct tpm_eventlog *log, unsigned pcr,
  * measurements. */
 int tpm_predict_pcr_sha1(const struct tpm_eventlog *log, unsigned pcr,
 			 const uint8_t (*extra)[20], size_t n_extra, uint8_t ret[20]);
+
+/* --- Banks: one prediction path for both TPM versions -------------------
+ * The bank a TPM extends, seals against and is predicted in: "sha1" on a
+ * TPM 1.2, "sha256" on a TPM 2.0. Digests of either bank travel in 32-byte
+ * entries, the bank's bytes first and the rest zero (as struct
+ * tpm_pcr_values). */
+const char *tpm_bank(const struct tpm *t);
+/* 20 (sha1), 32 (sha256), 0 for anything else. */
+size_t tpm_bank_len(const char *bank);
+/* The bank's hash of data, zero-padded to 32 bytes. -EINVAL bad bank. */
+int tpm_bank_hash(const char *bank, const void *data, size_t len, uint8_t ret[32]);
+/* tpm_predict_pcr() or tpm_predict_pcr_sha1() by bank, in that layout. */
+int tpm_predict_pcr_bank(const char *bank, const struct tpm_eventlog *log, unsigned pcr,
+			 const uint8_t (*extra)[32], size_t n_extra, uint8_t ret[32]);
+/* Before a secret is sealed (and anything is changed for it): the key it
+ * will be sealed under is there -- TPM 2.0: tpm_get_primary() (present and
+ * the pinned one); TPM 1.2: the TPM has an owner (and so an SRK). 0,
+ * TPM_E_NO_PRIMARY, TPM_E_PRIMARY_CHANGED or -errno; logged. */
+int tpm_check_parent(struct tpm *t);
 
 /* "0,1,2-4,7" -> mask. -EINVAL on bad syntax or pcr >= 24. */
 int tpm_parse_pcr_list(const char *s, uint32_t *ret_mask);

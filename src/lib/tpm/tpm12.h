@@ -21,6 +21,17 @@
 
 struct tpm12;
 
+/* NV index of the record of the PCR values a secret at persistent handle H
+ * was sealed to: TPM12_SEALREC_BASE | (H & 0xffff) (TPM 2.0: 0x0148XXXX,
+ * whose reserved bits 27-24 a TPM 1.2 refuses). */
+#define TPM12_SEALREC_BASE 0x00480000u
+/* How tpm.h names a TPM 1.2 rollback counter (tpm_counter_*, the
+ * kexec_rollback.txt "counter-N" name, CONFIG_ROLLBACK_COUNTER): the
+ * reference's counter label 0xbaddecaf in the top half, the TPM's
+ * TPM_COUNT_ID (small: 0, 1, ...) in the low half. Never 0 (0 means "no
+ * counter" in a config), never a TPM 2.0 NV index (0x01XXXXXX). */
+#define TPM12_COUNTER_TAG 0xbadd0000u
+
 /* spec: "device:/dev/tpm0" or "swtpm:host=H,port=P" (the part after
  * "tpm12-"). Sends Startup(ST_CLEAR) (already started is fine). */
 int tpm12_open(const char *spec, struct tpm12 **ret);
@@ -44,6 +55,8 @@ int tpm12_extend(struct tpm12 *t, unsigned pcr, const uint8_t digest[20], uint8_
 /* TPM_CAP_PROP_MANUFACTURER as 4 printable characters + NUL. */
 int tpm12_manufacturer(struct tpm12 *t, char ret[5]);
 int tpm12_perm_flags(struct tpm12 *t, struct tpm12_perm_flags *ret);
+/* TPM_CAP_PROP_OWNER: whether the TPM has an owner (and so an SRK). */
+int tpm12_owned(struct tpm12 *t, bool *ret);
 /* TPM_CAP_HANDLE: loaded handles of a resource type (TPM_RT_KEY 1,
  * TPM_RT_AUTH 2). */
 int tpm12_count_handles(struct tpm12 *t, uint32_t resource_type, unsigned *ret);
@@ -64,7 +77,8 @@ int tpm12_reset(struct tpm12 *t, const struct secret *owner);
 /* Monotonic counters (TPM_CreateCounter: owner OSAP, counter auth by ADIP). */
 int tpm12_counter_create(struct tpm12 *t, const struct secret *owner, const struct secret *counter_auth,
 			 const uint8_t label[4], uint32_t *ret_id, uint32_t *ret_value);
-int tpm12_counter_read(struct tpm12 *t, uint32_t id, uint32_t *ret_value);
+/* ret_label (may be NULL): the counter's 4-byte label. */
+int tpm12_counter_read(struct tpm12 *t, uint32_t id, uint32_t *ret_value, uint8_t ret_label[4]);
 int tpm12_counter_increment(struct tpm12 *t, uint32_t id, const struct secret *counter_auth,
 			    uint32_t *ret_value);
 

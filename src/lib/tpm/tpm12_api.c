@@ -4,8 +4,13 @@
  * 0x81XXXXXX lives as a TPM_Seal blob (312 bytes) in NV index
  * 0x00XXXXXX (0x81004d47 -> 0x4d47 TOTP, 0x81000003 -> 0x3 DUK); the
  * rollback counter is a TPM_CreateCounter counter (label 0xbaddecaf =
- * 3135106223, empty counter auth = SHA-1("")). */
+ * 3135106223, empty counter auth = SHA-1("")). The PCR values a blob was
+ * sealed to are recorded next to it as on TPM 2.0 (tpm.h, seal record
+ * 0x0148XXXX, 20 bytes per PCR), in an NV area only the owner writes, and
+ * checked against the blob's own TPM_PCR_INFO (digestAtRelease = SHA-1 of
+ * the composite of the recorded values) before they are believed. */
 #include "tpm/tpm-internal.h"
+#include "tpm/tpm12-internal.h"
 
 #include "log.h"
 #include "util.h"
@@ -21,6 +26,33 @@ static int sealed_index(uint32_t handle, uint32_t *ret)
 		return -EINVAL;
 	*ret = handle & 0x00ffffffu;
 	return 0;
+}
+
+static uint32_t record_index(uint32_t handle)
+{
+	return TPM12_SEALREC_BASE | (handle & 0xffff);
+}
+
+/* The seal record: whatever is at its index goes (owner auth), then it is
+ * defined anew, owner-written only, and written with owner auth. */
+static int record_write(struct tpm *t, uint32_t handle, const struct tpm_pcr_values *v,
+			bool with_auth, const struct secret *owner_auth)
+{
+	uint8_t buf[SEALREC_MAX];
+	size_t len = sealrec_encode(v, with_auth, TPM_SHA1_LEN, buf);
+	uint32_t index = record_index(handle);
+	struct tpm12_nv_public pub;
+	int r = tpm12_nv_info(t->t12, index, &pub);
+
+	if (r == 0)
+		r = tpm12_nv_undefine(t->t12, index, owner_auth);
+	else if (r == TPM_E_NO_OBJECT)
+		r = 0;
+	if (r == 0)
+		r = tpm12_nv_define(t->t12, index, (uint32_t)len, TPM12_NV_PER_OWNERWRITE, owner_auth);
+	if (r == 0)
+		r = tpm12_nv_write(t->t12, index, buf, len, owner_auth);
+	return r;
 }
 
 int tpm12_api_seal(struct tpm *t, uint32_t handle, const struct secret *data,
@@ -57,7 +89,60 @@ int tpm12_api_seal(struct tpm *t, uint32_t handle, const struct secret *data,
 		r = tpm12_nv_write(t->t12, index, padded, SEALED_NV_SIZE, owner_auth);
 	if (r < 0)
 		return log_error_errno(r, "TPM 1.2: cannot store the sealed blob in NV 0x%x", index);
+	r = record_write(t, handle, expected, auth != NULL, owner_auth);
+	if (r < 0)
+		return log_error_errno(r, "TPM 1.2: sealed in NV 0x%x, but recording its PCR values "
+				       "in NV 0x%08x failed", index, record_index(handle));
 	log_info("TPM: sealed %zu bytes in NV 0x%x", data->len, index);
+	return 0;
+}
+
+int tpm12_api_sealed_expected(struct tpm *t, uint32_t handle, struct tpm_pcr_values *ret,
+			      bool *ret_with_auth)
+{
+	uint32_t index, rindex = record_index(handle), mask;
+	struct tpm12_nv_public pub;
+	uint8_t rec[SEALREC_MAX], blob[SEALED_NV_SIZE], rel[20], want[20];
+	uint8_t vals[16][20], comp[TPM12_COMPOSITE_MAX];
+	struct tpm_pcr_values v;
+	bool with_auth;
+	int r;
+
+	if (sealed_index(handle, &index) < 0)
+		return -EINVAL;
+	r = tpm12_nv_info(t->t12, rindex, &pub);
+	if (r < 0)
+		return r;
+	/* Only an area heads defined: written by the owner alone, nothing else. */
+	if (pub.permission != TPM12_NV_PER_OWNERWRITE || pub.size < 9 || pub.size > SEALREC_MAX) {
+		log_error("TPM 1.2: NV 0x%08x (the PCR record of 0x%08x) was not defined by heads "
+			  "(attributes 0x%x, %u bytes): refusing it", rindex, handle,
+			  pub.permission, pub.size);
+		return TPM_E_FOREIGN_RECORD;
+	}
+	r = tpm12_nv_read(t->t12, rindex, pub.size, rec);
+	if (r < 0)
+		return r;
+	if (sealrec_decode(rec, pub.size, TPM_SHA1_LEN, &v, &with_auth) < 0 || v.mask >> 16)
+		return log_error_errno(-EBADMSG, "TPM 1.2: the PCR record 0x%08x of 0x%08x is "
+				       "malformed", rindex, handle);
+	/* Believed only if the sealed blob itself was sealed to exactly these. */
+	r = tpm12_nv_read(t->t12, index, sizeof(blob), blob);
+	if (r < 0)
+		return r;
+	r = tpm12_stored_data_pcrs(blob, sizeof(blob), &mask, rel);
+	if (r < 0)
+		return log_error_errno(TPM_E_NO_OBJECT, "TPM 1.2: NV 0x%x holds no sealed blob", index);
+	for (unsigned i = 0; i < 16; i++)
+		memcpy(vals[i], v.sha256[i], 20);
+	tpm12_sha1(comp, tpm12_pcr_composite(v.mask, (const uint8_t(*)[20])vals, comp), want);
+	if (mask != v.mask || memcmp(rel, want, 20) != 0) {
+		log_error("TPM: the PCR record of 0x%08x does not match its sealed blob (forged or "
+			  "left over from another seal): refusing it", handle);
+		return -EBADMSG;
+	}
+	*ret = v;
+	*ret_with_auth = with_auth;
 	return 0;
 }
 
@@ -90,7 +175,13 @@ int tpm12_api_evict(struct tpm *t, uint32_t handle, const struct secret *owner_a
 	uint32_t index;
 	if (sealed_index(handle, &index) < 0)
 		return -EINVAL;
-	return tpm12_nv_undefine(t->t12, index, owner_auth);
+	int r = tpm12_nv_undefine(t->t12, index, owner_auth);
+	if (r < 0)
+		return r;
+	struct tpm12_nv_public pub;
+	if (tpm12_nv_info(t->t12, record_index(handle), &pub) == 0)
+		r = tpm12_nv_undefine(t->t12, record_index(handle), owner_auth);
+	return r;
 }
 
 int tpm12_api_lockout_status(struct tpm *t, bool *ret_lockout, uint32_t *ret_counter,
@@ -116,21 +207,53 @@ static struct secret *empty_secret(void)
 	return secret_dup("", 0);
 }
 
+static const uint8_t counter_label[4] = {0xba, 0xdd, 0xec, 0xaf}; /* 3135106223 */
+
 int tpm12_api_counter_create(struct tpm *t, const struct secret *owner_auth, uint32_t *ret_index)
 {
-	static const uint8_t label[4] = {0xba, 0xdd, 0xec, 0xaf}; /* 3135106223 */
 	_cleanup_secret_ struct secret *empty = empty_secret();
-	uint32_t v;
-	int r = tpm12_counter_create(t->t12, owner_auth, empty, label, ret_index, &v);
+	uint32_t v, id;
+	int r = tpm12_counter_create(t->t12, owner_auth, empty, counter_label, &id, &v);
 	if (r < 0)
 		return log_error_errno(r, "TPM 1.2: CreateCounter failed");
+	if (id > 0xffff) /* a TPM_COUNT_ID heads cannot name: leave no counter behind */
+		return log_error_errno(-ERANGE, "TPM 1.2: CreateCounter gave the id 0x%x, beyond "
+				       "what heads names (0..0xffff)", id);
+	*ret_index = TPM12_COUNTER_TAG | id;
+	return 0;
+}
+
+/* The TPM's counter id behind a heads counter index, once ReadCounter shows
+ * it carries the reference's label (else another tool's counter: refused,
+ * TPM_E_FOREIGN_RECORD, never read as a rollback state). */
+static int counter_id(struct tpm *t, uint32_t index, uint32_t *ret_id, uint32_t *ret_value)
+{
+	uint8_t label[4];
+	uint32_t v;
+	int r;
+
+	if ((index & 0xffff0000u) != TPM12_COUNTER_TAG)
+		return log_error_errno(-EINVAL, "TPM 1.2: 0x%x is not a TPM 1.2 counter (0x%xNNNN)",
+				       index, TPM12_COUNTER_TAG >> 16);
+	r = tpm12_counter_read(t->t12, index & 0xffff, &v, label);
+	if (r < 0)
+		return r;
+	if (memcmp(label, counter_label, 4) != 0) {
+		log_error("TPM 1.2: counter %u has the label %02x%02x%02x%02x, not the rollback "
+			  "counter's 0xbaddecaf: not a counter heads created", index & 0xffff,
+			  label[0], label[1], label[2], label[3]);
+		return TPM_E_FOREIGN_RECORD;
+	}
+	*ret_id = index & 0xffff;
+	if (ret_value)
+		*ret_value = v;
 	return 0;
 }
 
 int tpm12_api_counter_read(struct tpm *t, uint32_t index, uint64_t *ret_value)
 {
-	uint32_t v;
-	int r = tpm12_counter_read(t->t12, index, &v);
+	uint32_t id, v;
+	int r = counter_id(t, index, &id, &v);
 	if (r < 0)
 		return r;
 	*ret_value = v;
@@ -140,11 +263,14 @@ int tpm12_api_counter_read(struct tpm *t, uint32_t index, uint64_t *ret_value)
 int tpm12_api_counter_increment(struct tpm *t, uint32_t index, uint64_t *ret_value)
 {
 	_cleanup_secret_ struct secret *empty = empty_secret();
-	uint32_t v;
-	int r = tpm_lockout_check(t, NULL);
+	uint32_t v, id;
+	int r = counter_id(t, index, &id, NULL);
 	if (r < 0)
 		return r;
-	r = tpm12_counter_increment(t->t12, index, empty, &v);
+	r = tpm_lockout_check(t, NULL);
+	if (r < 0)
+		return r;
+	r = tpm12_counter_increment(t->t12, id, empty, &v);
 	if (r < 0)
 		return log_error_errno(r, "TPM 1.2: IncrementCounter failed");
 	if (ret_value)

@@ -105,6 +105,20 @@ int tpm12_manufacturer(struct tpm12 *t, char ret[5])
 	return 0;
 }
 
+int tpm12_owned(struct tpm12 *t, bool *ret)
+{
+	uint8_t resp[TPM12_MAX_COMMAND], sub[4] = {0, 0, 0x01, 0x11}; /* TPM_CAP_PROP_OWNER */
+	const uint8_t *p;
+	uint32_t n;
+	int e = tpm12_get_cap(t, TPM12_CAP_PROPERTY, sub, 4, resp, &p, &n);
+	if (e < 0)
+		return e;
+	if (n != 1 || p[0] > 1)
+		return log_error_errno(-EBADMSG, "TPM 1.2: malformed TPM_CAP_PROP_OWNER answer");
+	*ret = p[0] == 1;
+	return 0;
+}
+
 int tpm12_perm_flags(struct tpm12 *t, struct tpm12_perm_flags *ret)
 {
 	uint8_t resp[TPM12_MAX_COMMAND], sub[4] = {0, 0, 0x01, 0x08};
@@ -162,13 +176,15 @@ int tpm12_check_owner(struct tpm12 *t, const struct secret *owner)
 	return e;
 }
 
-static int counter_value(struct tpm12_rsp *r, unsigned n_auth, uint32_t *ret)
+static int counter_value(struct tpm12_rsp *r, unsigned n_auth, uint32_t *ret, uint8_t *ret_label)
 {
 	struct tpm12_counter_value v;
 	const uint8_t *p = tpm12_get_bytes(r, 10);
 	if (!p || tpm12_rsp_left(r, n_auth) != 0 || tpm12_parse_counter_value(p, 10, &v) < 0)
 		return log_error_errno(-EBADMSG, "TPM 1.2: malformed counter value");
 	*ret = v.counter;
+	if (ret_label)
+		memcpy(ret_label, v.label, 4);
 	return 0;
 }
 
@@ -192,14 +208,14 @@ int tpm12_counter_create(struct tpm12 *t, const struct secret *owner, const stru
 	if (e < 0)
 		goto out;
 	*ret_id = tpm12_get_u32(&r);
-	e = counter_value(&r, 1, ret_value);
+	e = counter_value(&r, 1, ret_value, NULL);
 out:
 	explicit_bzero(a, sizeof(a));
 	tpm12_sess_wipe(&s);
 	return e;
 }
 
-int tpm12_counter_read(struct tpm12 *t, uint32_t id, uint32_t *ret_value)
+int tpm12_counter_read(struct tpm12 *t, uint32_t id, uint32_t *ret_value, uint8_t ret_label[4])
 {
 	struct tpm12_cmd c;
 	struct tpm12_rsp r;
@@ -209,7 +225,7 @@ int tpm12_counter_read(struct tpm12 *t, uint32_t id, uint32_t *ret_value)
 	int e = tpm12_simple(t, &c, resp, &r, "ReadCounter");
 	if (e < 0)
 		return e;
-	return counter_value(&r, 0, ret_value);
+	return counter_value(&r, 0, ret_value, ret_label);
 }
 
 int tpm12_counter_increment(struct tpm12 *t, uint32_t id, const struct secret *counter_auth,
@@ -230,5 +246,5 @@ int tpm12_counter_increment(struct tpm12 *t, uint32_t id, const struct secret *c
 	tpm12_sess_wipe(&s);
 	if (e < 0)
 		return e;
-	return counter_value(&r, 1, ret_value);
+	return counter_value(&r, 1, ret_value, NULL);
 }

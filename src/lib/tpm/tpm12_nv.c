@@ -145,30 +145,12 @@ int tpm12_seal(struct tpm12 *t, uint32_t mask, const uint8_t (*values)[20],
 	struct tpm12_rsp r;
 	struct sess s = {0}, *ss[1] = {&s};
 	uint8_t resp[TPM12_MAX_COMMAND], a[20], enc[20], zero[20] = {0}, rel[20];
-	uint8_t comp[2 + 2 + 4 + 16 * 20];
-	size_t cn = 0, nv = 0;
+	uint8_t comp[TPM12_COMPOSITE_MAX];
 	int e;
 
 	if (mask >> 16 || !data || data->len > 256)
 		return -EINVAL;
-	/* TPM_PCR_COMPOSITE: select(2 + 2 bytes) valueSize(4) values */
-	comp[cn++] = 0;
-	comp[cn++] = 2;
-	comp[cn++] = (uint8_t)mask;
-	comp[cn++] = (uint8_t)(mask >> 8);
-	for (unsigned i = 0; i < 16; i++)
-		if (mask & (1u << i))
-			nv++;
-	comp[cn++] = 0;
-	comp[cn++] = 0;
-	comp[cn++] = (uint8_t)((nv * 20) >> 8);
-	comp[cn++] = (uint8_t)(nv * 20);
-	for (unsigned i = 0; i < 16; i++)
-		if (mask & (1u << i)) {
-			memcpy(comp + cn, values[i], 20);
-			cn += 20;
-		}
-	tpm12_sha1(comp, cn, rel);
+	tpm12_sha1(comp, tpm12_pcr_composite(mask, values, comp), rel);
 
 	e = tpm12_osap(t, TPM12_ET_KEYHANDLE, TPM12_KH_SRK, t->srk, &s);
 	if (e < 0)

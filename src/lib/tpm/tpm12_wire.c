@@ -207,6 +207,62 @@ int tpm12_stored_data_size(const uint8_t *p, size_t n, size_t *ret_len)
 	return 0;
 }
 
+int tpm12_stored_data_pcrs(const uint8_t *p, size_t n, uint32_t *ret_mask,
+			   uint8_t ret_release[20])
+{
+	struct rd d = {p, n, 0, false};
+	size_t total;
+	uint32_t mask = 0;
+
+	if (tpm12_stored_data_size(p, n, &total) < 0)
+		return -EBADMSG;
+	rd_u(&d, 4);
+	uint32_t info = rd_u(&d, 4);
+	memset(ret_release, 0, 20);
+	if (info == 0) {
+		*ret_mask = 0;
+		return 0;
+	}
+	/* TPM_PCR_INFO: sizeOfSelect(2) select digestAtRelease(20) digestAtCreation(20) */
+	uint32_t sel = rd_u(&d, 2);
+	if (sel < 2 || sel > 3 || info != 2 + sel + 20 + 20)
+		return -EBADMSG;
+	const uint8_t *b = rd_bytes(&d, sel);
+	const uint8_t *rel = rd_bytes(&d, 20);
+	if (d.err || !b || !rel)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < sel; i++)
+		mask |= (uint32_t)b[i] << (8 * i);
+	memcpy(ret_release, rel, 20);
+	*ret_mask = mask;
+	return 0;
+}
+
+size_t tpm12_pcr_composite(uint32_t mask, const uint8_t (*values)[20],
+			   uint8_t out[TPM12_COMPOSITE_MAX])
+{
+	size_t cn = 0, nv = 0;
+
+	mask &= 0xffffu;
+	out[cn++] = 0;
+	out[cn++] = 2;
+	out[cn++] = (uint8_t)mask;
+	out[cn++] = (uint8_t)(mask >> 8);
+	for (unsigned i = 0; i < 16; i++)
+		if (mask & (1u << i))
+			nv++;
+	out[cn++] = 0;
+	out[cn++] = 0;
+	out[cn++] = (uint8_t)((nv * 20) >> 8);
+	out[cn++] = (uint8_t)(nv * 20);
+	for (unsigned i = 0; i < 16; i++)
+		if (mask & (1u << i)) {
+			memcpy(out + cn, values[i], 20);
+			cn += 20;
+		}
+	return cn;
+}
+
 /* TPM_PCR_INFO_SHORT: sizeOfSelect(2) select locality(1) digest(20) */
 static void rd_pcr_info_short(struct rd *d)
 {

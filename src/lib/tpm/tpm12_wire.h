@@ -159,6 +159,18 @@ int tpm12_parse_counter_value(const uint8_t *p, size_t n, struct tpm12_counter_v
  * sealInfoSize(4) sealInfo encDataSize(4) encData. *ret_len = its total
  * size (the blob may be followed by padding, e.g. in a 312-byte NV area). */
 int tpm12_stored_data_size(const uint8_t *p, size_t n, size_t *ret_len);
+/* The TPM_PCR_INFO of a TPM_STORED_DATA (sealInfo): *ret_mask the PCRs
+ * selected (selection of 2 or 3 bytes; 0 when sealInfoSize is 0, i.e.
+ * sealed to no PCR) and its digestAtRelease (zero when no PCR). -EBADMSG
+ * for anything else, bounded by n. */
+int tpm12_stored_data_pcrs(const uint8_t *p, size_t n, uint32_t *ret_mask,
+			   uint8_t ret_release[20]);
+/* TPM_PCR_COMPOSITE with a 2-byte selection (PCRs 0-15, as TPM_Seal's
+ * TPM_PCR_INFO here): select(2 + 2) valueSize(4) the values in PCR order.
+ * Returns its length; its SHA-1 is the digestAtRelease. */
+#define TPM12_COMPOSITE_MAX (2 + 2 + 4 + 16 * 20)
+size_t tpm12_pcr_composite(uint32_t mask, const uint8_t (*values)[20],
+			   uint8_t out[TPM12_COMPOSITE_MAX]);
 /* TPM_PERMANENT_FLAGS bits the backend reports (Part 2 7.1): disable,
  * ownership, deactivated. */
 /* TPM_NV_DATA_PUBLIC (GetCapability TPM_CAP_NV_INDEX). */

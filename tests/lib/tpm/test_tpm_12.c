@@ -114,16 +114,42 @@ static void test_counter(void **state)
 	uint8_t label[4] = {0xba, 0xde, 0x3c, 0xaf};
 	uint32_t id, v0, v, v2;
 	(void)state;
+	uint8_t got[4];
 	assert_int_equal(tpm12_counter_create(t, o, empty, label, &id, &v0), 0);
-	assert_int_equal(tpm12_counter_read(t, id, &v), 0);
+	assert_int_equal(tpm12_counter_read(t, id, &v, got), 0);
 	assert_int_equal(v, v0);
+	assert_memory_equal(got, label, 4);
 	assert_int_equal(tpm12_counter_increment(t, id, empty, &v2), 0);
 	assert_int_equal(v2, v0 + 1);
-	assert_int_equal(tpm12_counter_read(t, id, &v), 0);
+	assert_int_equal(tpm12_counter_read(t, id, &v, NULL), 0);
 	assert_int_equal(v, v0 + 1);
 	_cleanup_secret_ struct secret *w = pass("x");
 	assert_int_equal(tpm12_counter_increment(t, id, w, &v2), TPM_E_AUTH_FAIL);
-	assert_int_equal(tpm12_counter_read(t, id + 77, &v), TPM_E_NO_OBJECT);
+	assert_int_equal(tpm12_counter_read(t, id + 77, &v, NULL), TPM_E_NO_OBJECT);
+
+	/* Through tpm.h a TPM 1.2 counter is TPM12_COUNTER_TAG | id and must
+	 * carry the reference's label 0xbaddecaf: this one (another label) is
+	 * refused as foreign, a bare id is no TPM 1.2 counter; one heads creates
+	 * reads back. (swtpm serves one connection: ours is closed meanwhile.) */
+	struct tpm *tp = NULL;
+	uint64_t v64;
+	uint32_t mine;
+	tpm12_close(t);
+	t = NULL;
+	assert_int_equal(tpm_open(sw.tcti, &tp), 0);
+	assert_int_equal(tpm_counter_read(tp, TPM12_COUNTER_TAG | id, &v64), TPM_E_FOREIGN_RECORD);
+	assert_int_equal(tpm_counter_increment(tp, TPM12_COUNTER_TAG | id, NULL, &v64),
+			 TPM_E_FOREIGN_RECORD);
+	assert_int_equal(tpm_counter_read(tp, id, &v64), -EINVAL);
+	assert_int_equal(tpm_counter_create(tp, o, &mine), 0);
+	assert_int_equal(mine & 0xffff0000u, TPM12_COUNTER_TAG);
+	assert_int_not_equal(mine & 0xffff, id);
+	assert_int_equal(tpm_counter_read(tp, mine, &v64), 0);
+	tpm_close(tp);
+	assert_int_equal(tpm12_open(sw.tcti + 6, &t), 0);
+	uint8_t z[20] = {0}, h[20];
+	sha1(z, 20, h);
+	tpm12_set_srk_auth(t, h);
 }
 
 static void test_nv_312(void **state)
