@@ -26,6 +26,7 @@ overlay: no dongle): the insert prompt, skip, "No dongle", no auto-boot.
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,8 @@ BOOT_TIMEOUT = 300
 STEP = 600
 MARKER = test_vm_menu.MARKER
 ADMIN_PIN = "12345678"  # the model's factory default
+DONGLE_TEST = os.environ.get("HEADS_DONGLE_TEST",
+                             os.path.join(vm.BUILDDIR, "tests", "devices", "heads-dongle-test"))
 GADGET = os.environ.get("HEADS_NK_HID_GADGET",
                         os.path.join(vm.BUILDDIR, "tests", "devices", "nk-hid-gadget"))
 OVERLAY_MODULES = ["virtio_pci", "virtio_blk", "dummy_hcd", "libcomposite", "usb_f_fs"]
@@ -141,6 +144,23 @@ class HotpVM(test_vm_menu.MenuVM):
 
 
 class HotpFlow(unittest.TestCase):
+    def dongle_check(self, tmp, dongle, secret, n):
+        """Does the dongle, as the guest left it (its state disk, written
+        over USB), accept oathtool's HOTP code for counter n of the TOTP
+        secret truncated to 20 bytes? Asked on a copy (heads-dongle-test
+        --test-model reads the same "NKHIDM01" state), so the real state
+        does not move. Returns the exit status (0 Success, 1 Invalid code)."""
+        if not shutil.which("oathtool"):
+            self.fail("oathtool not installed (deps/debian-packages.txt)")
+        code = subprocess.run(["oathtool", "--hotp", "--base32", "-c", str(n), secret[:32]],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        copy = os.path.join(tmp, "dongle-copy.state")
+        shutil.copyfile(dongle, copy)
+        r = subprocess.run([DONGLE_TEST, "hotp", "check", code, "--test-model", "nkpro:" + copy],
+                           capture_output=True, text=True, timeout=60)
+        os.unlink(copy)
+        return r.returncode
+
     def test_gadget_enrol_success_autoboot_rollback_nodongle(self):
         try:
             payload = vm.ensure_payload()
@@ -178,12 +198,16 @@ class HotpFlow(unittest.TestCase):
                     ("(attempt 1): ", "gpg-pass-123"),
                     ("Nitrokey Pro Admin PIN (3 tries left): ", ADMIN_PIN),
                 ], "The ROM changed: the machine reboots now", STEP)
-                self.assertIn("Secret (base32):", out)
+                secret = re.search(r"Secret \(base32\): ([A-Z2-7]+)", out).group(1)
+                n = int(re.search(r"HOTP secret written to the Nitrokey Pro; counter (\d+)",
+                                  out).group(1))
                 self.assertIn("HOTP enrolled", out)
                 self.assertIn("Your Nitrokey Pro now checks the HOTP code at every boot.", out)
                 self.assertNotIn("HOTP not enrolled", out)
                 m.send("\n")  # each msgbox on the way is answered by Enter
                 m.wait_exit(STEP)
+            # The secret that went over USB is the TOTP secret (oathtool).
+            self.assertEqual(self.dongle_check(tmp, dongle, secret, n), 0)
 
             # Boot 2: the dongle accepts the code: "HOTP: Success", and the
             # countdown boots the default entry with no key pressed.
@@ -191,10 +215,17 @@ class HotpFlow(unittest.TestCase):
                 out = m.gadget_started()
                 self.assertIn("model state loaded (slot programmed)", out)
                 out = m.drive([], "Automatic boot in 5 seconds", BOOT_TIMEOUT)
+                t = time.time()
                 self.assertIn("Nitrokey Pro firmware version: 0.15", out)
-                self.assertRegex(out, r"TOTP: \d{6} \| HOTP: Success\r?\n")
+                self.assertIn("HOTP: counter %d checked by the Nitrokey Pro: Success" % n, out)
+                shown = re.findall(r"TOTP: (\d{6}) \| HOTP: Success\r?\n", out)
+                self.assertTrue(shown, out[-3000:])
+                self.assertIn(shown[-1], {test_vm_menu.totp(secret, t + d) for d in (-60, -30, 0)})
                 m.expect(MARKER, STEP)
                 m.wait_exit()
+            # The dongle moved past n: n is refused (no replay), n + 1 accepted.
+            self.assertEqual(self.dongle_check(tmp, dongle, secret, n), 1)
+            self.assertEqual(self.dongle_check(tmp, dongle, secret, n + 1), 0)
 
             # Boot 3: the counter file rolled back on the host (it is not
             # signed): the dongle refuses the code; no auto-boot.
