@@ -337,7 +337,7 @@ int menu_hotp_enrol(struct menu *m, const struct secret *key)
 		_cleanup_free_ char *prompt = NULL, *title = xasprintf("%s HOTP", info.brand);
 
 		if (info.have_retries)
-			prompt = xasprintf("Enter your %s %s (%u tries left):", info.brand,
+			prompt = xasprintf("Enter your %s %s (%u tries left)", info.brand,
 					   info.kind == DONGLE_KIND_NK3 ? "Secrets app PIN"
 									: "Admin PIN",
 					   info.admin_retries);

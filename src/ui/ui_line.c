@@ -176,8 +176,12 @@ static int line_countdown(struct ui *ui, const char *text, unsigned seconds)
 {
 	struct termios old, raw;
 	bool tty = tcgetattr(ui->in_fd, &old) == 0;
+	_cleanup_free_ char *status = ui_status_line(ui);
 	int r = 0;
 
+	/* The attestation (TOTP/HOTP) the auto-boot rests on, as newt's root
+	 * line shows it during the countdown. */
+	ui_printf(ui->out_fd, "\n%s\n", status);
 	if (tty) {
 		raw = old;
 		raw.c_lflag &= ~(ICANON | ECHO);

@@ -423,10 +423,21 @@ static void test_line_countdown(void **state)
 	o.in_fd = p[0];
 	o.out_fd = out;
 	assert_int_equal(ui_open(&o, &ui), 0);
+	ui_set_status(ui, "Board", "123456", "Success");
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	assert_int_equal(ui_countdown(ui, "Automatic boot in 1 seconds", 1), 0);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	assert_true((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 >= 900);
+	{
+		/* the attestation the auto-boot rests on, before the count */
+		char *t = slurp(out), *st = strstr(t, "\nBoard | "), *cd = strstr(t, "\rAutomatic");
+
+		assert_non_null(st);
+		assert_non_null(strstr(st, " | TOTP: 123456 | HOTP: Success\n"));
+		assert_non_null(cd);
+		assert_true(st < cd);
+		free(t);
+	}
 	/* A key interrupts at once, and its line is consumed. */
 	assert_int_equal(write_full(p[1], "x\n", 2), 0);
 	assert_int_equal(ui_countdown(ui, "Automatic boot in 5 seconds", 5), 1);
