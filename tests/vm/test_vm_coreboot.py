@@ -98,22 +98,7 @@ class CorebootVM(vm.VM):
     """vm.VM on the coreboot board: the ROM as pflash (a private copy)."""
 
     def __init__(self, flash, **kw):
-        super().__init__(payload=None, **kw)
-        self.flash = flash
-
-    def start(self):
-        self.swtpm = vm.board.start_swtpm(self.state)
-        argv = cbrun.qemu_argv(self.flash, self.state, self.disk, interactive=False,
-                               snapshot=self.snapshot, rom=self.rom, drives=self.drives)
-        vm.log("starting: " + " ".join(argv))
-        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-        self._log = open(self.log_path, "wb")
-        self.qemu = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
-        import threading
-        import time
-        self.t0 = time.monotonic()
-        threading.Thread(target=self._reader, daemon=True).start()
+        super().__init__(payload=None, flash=flash, **kw)
 
 
 class BootTest(unittest.TestCase):

@@ -39,6 +39,13 @@ _spec = importlib.util.spec_from_file_location("board_qemu_run", os.path.join(BO
 board = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(board)
 
+# Board qemu-coreboot: coreboot + Heads from an 8 MiB flash image (pflash).
+CB_BOARD = os.path.join(SRCDIR, "boards", "qemu-coreboot")
+CB_OUT = os.path.join(BUILDDIR, "qemu-coreboot")
+_spec = importlib.util.spec_from_file_location("board_cb_run", os.path.join(CB_BOARD, "run.py"))
+cbboard = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cbboard)
+
 
 class SkipVM(Exception):
     """The VM suite cannot run here (missing tool, not root)."""
@@ -112,14 +119,19 @@ def ensure_xen_disk(out=QEMU_DIR):
 # --- the VM -----------------------------------------------------------------
 
 class VM:
-    """One boot of the QEMU board. state: a TPM state directory kept across
+    """One boot of a QEMU board. state: a TPM state directory kept across
     boots (default: a private one for this boot); snapshot: the disk's writes
     are dropped at exit; rom: the ROM config area image (kept, it is the
-    machine's flash); drives: further images (see board.qemu_argv)."""
+    machine's flash); drives: further images (see board.qemu_argv).
+    flash: boot board qemu-coreboot from this flash image (pflash, written
+    by the guest; payload, firmware, append and cpu are then unused: the
+    kernel command line is inside the ROM)."""
 
     def __init__(self, payload, firmware="ovmf", disk=None, append="", name="vm",
-                 state=None, snapshot=True, rom=None, drives=(), memory=1024, cpu=None):
+                 state=None, snapshot=True, rom=None, drives=(), memory=1024, cpu=None,
+                 flash=None):
         self.payload, self.firmware, self.disk, self.append = payload, firmware, disk, append
+        self.flash = flash
         self.snapshot, self.rom, self.drives = snapshot, rom, drives
         self.memory, self.cpu = memory, cpu
         self._tmp = tempfile.TemporaryDirectory(prefix=f"heads-{name}-")
@@ -139,10 +151,15 @@ class VM:
 
     def start(self):
         self.swtpm = board.start_swtpm(self.state)
-        argv = board.qemu_argv(self.payload, self.state, self.disk, self.firmware,
-                               interactive=False, append=self.append,
-                               snapshot=self.snapshot, rom=self.rom, drives=self.drives,
-                               memory=self.memory, cpu=self.cpu)
+        if self.flash:
+            argv = cbboard.qemu_argv(self.flash, self.state, self.disk, interactive=False,
+                                     memory=self.memory, snapshot=self.snapshot, rom=self.rom,
+                                     drives=self.drives)
+        else:
+            argv = board.qemu_argv(self.payload, self.state, self.disk, self.firmware,
+                                   interactive=False, append=self.append,
+                                   snapshot=self.snapshot, rom=self.rom, drives=self.drives,
+                                   memory=self.memory, cpu=self.cpu)
         log("starting: " + " ".join(argv))
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         self._log = open(self.log_path, "wb")
