@@ -31,6 +31,12 @@ default boot verifies /boot with that keyring, the TOTP and the DUK
 passphrase unseal the key, it is injected into Debian's initrd and kexec'd:
 Debian reaches systemd with both containers opened by the key (no
 passphrase asked).
+Host: coreboot's payload replaced in the flash (cbfstool add-payload: the
+same kernel and initrd, another command line), so PCR 2 moves.
+Boot 3: the TOTP fails; the "TOTP Generation Failed" screen and the
+integrity report say PCR 2 moved and name the one stage that changed since
+the secret was sealed (CBFS: fallback/payload), from the baseline kept in
+the TPM at ownership (cbstages.h).
 """
 import os
 import re
@@ -51,6 +57,7 @@ import test_vm_menu as menu  # noqa: E402 (totp)
 BOOT_TIMEOUT = tcb.BOOT_TIMEOUT
 STEP = 900             # one step of ownership under TCG (key, TPM, signing, MTD)
 GPG = "gpg-pass-123"
+TAG = "heads.stage-test=1"   # on the replaced payload's command line
 
 
 def host(*argv):
@@ -195,8 +202,40 @@ class CorebootFlow(unittest.TestCase):
         with open(m.log_path, errors="replace") as f:
             second = f.read()
         self.assertRegex(second, r"ROM config area /dev/mtd0: [2-9] files")
+        t2 = time.monotonic()
+
+        # Boot 3: coreboot's payload replaced on the host (same kernel and
+        # initrd, another command line: a changed stage that still boots).
+        # The TOTP fails; its reason and the integrity report name the stage.
+        cbfstool = ["cbfstool", flash]
+        duk.run(*cbfstool, "remove", "-r", "COREBOOT", "-n", "fallback/payload")
+        duk.run(*cbfstool, "add-payload", "-r", "COREBOOT", "-n", "fallback/payload",
+                "-f", os.path.join(vm.CB_OUT, "bzImage"), "-I",
+                os.path.join(vm.CB_OUT, "initrd.cpio.xz"), "-C", f"console=ttyS0 {TAG}",
+                "-c", "none")
+        self.assertNotEqual(host("tpm", "predict-pcr2", "--rom", flash), pcr2)
+        with FlowVM(flash, disk, state, "vm-coreboot-flow-3") as m:
+            failed = m.expect("Choose [1-4 or key", BOOT_TIMEOUT)
+            m.send("i\n")
+            m.expect("Choose [1-5 or key", 60)
+            m.send("o\n")
+            m.expect(r"Choose \[1-\d+ or key", 60, regex=True)
+            m.send("i\n")
+            report = m.expect("[Press Enter to continue]", STEP)
+        self.assertIn(TAG, failed)  # the new payload booted
+        failed = " ".join(failed.split())
+        report = " ".join(report.split())
+        self.assertIn("TOTP Generation Failed", failed)
+        for text in (failed, report):
+            self.assertIn("PCR 2 moved", text)
+            self.assertIn("[firmware stages changed since sealing: CBFS: fallback/payload: "
+                          "changed]", text)
+            self.assertNotIn("PCR 7 moved", text)
+        self.assertIn("Measured Integrity Report", report)
+        self.assertIn("TOTP: ERROR - the firmware measurements changed", report)
         print(f"vm-coreboot-flow: ownership boot {t1 - t0:.0f} s, second boot to Debian "
-              f"{time.monotonic() - t1:.0f} s", flush=True)
+              f"{t2 - t1:.0f} s, third boot to the report {time.monotonic() - t2:.0f} s",
+              flush=True)
 
 
 if __name__ == "__main__":
