@@ -104,7 +104,6 @@ class FlowVM(vm.VM):
 
 class CorebootFlow(unittest.TestCase):
     def test_first_boot_reboot_totp_duk_debian(self):
-        rom = tcb.ensure_rom()
         try:
             demo = vm.ensure_disk()
         except vm.SkipVM as e:
@@ -113,17 +112,12 @@ class CorebootFlow(unittest.TestCase):
             if not shutil.which(tool):
                 self.skipTest(f"{tool} not installed")
         with tempfile.TemporaryDirectory(prefix="heads-cbflow-") as tmp:
-            self.flow(tmp, rom, demo)
+            self.flow(tmp, demo)
 
-    def flow(self, tmp, rom, demo):
-        flash = os.path.join(tmp, "flash.rom")
-        shutil.copyfile(rom, flash)
+    def flow(self, tmp, demo):
+        flash = vm.coreboot_flash(os.path.join(tmp, "flash.rom"))
         disk = os.path.join(tmp, "disk.img")
         duk.run("cp", "--sparse=always", demo, disk)
-        cfg = os.path.join(tmp, "config.user")
-        with open(cfg, "w") as f:
-            f.write('export CONFIG_HEADS_UI="line"\n')
-        host("rom", "add", "--device", flash, f"etc/config.user={cfg}")
         pcr2 = host("tpm", "predict-pcr2", "--rom", flash)
         state = os.path.join(tmp, "tpm")
         os.makedirs(state)

@@ -18,6 +18,13 @@ Boot 4: a setting saved into the ROM from the configuration menu, and a new
 TOTP secret sealed to the next boot's PCR 7 before the reboot. Boot 5: the
 setting is in force and the new TOTP matches; the recovery shell from the
 options menu: /tmp/secret wiped, PCR 4 "recovery".
+
+    test_vm_menu.py [--board=qemu-coreboot]
+
+On board qemu-coreboot (vm-coreboot-menu) the machine boots coreboot.rom
+as its flash: the ROM writes of boots 1 and 4 go into its CBFS through
+/dev/mtd0, each reboot restarts QEMU on the same flash file, and the
+target kernel on /boot is the board kernel (bzImage).
 """
 import base64
 import hashlib
@@ -70,7 +77,8 @@ def make_disk(tmp, payload):
                           capture_output=True, check=True).stdout
     with open(os.path.join(boot, "initrd.img"), "wb") as f:
         f.write(cpio)
-    shutil.copy(os.path.join(payload, "vmlinuz"), os.path.join(boot, "vmlinuz"))
+    shutil.copy(os.path.join(payload, "bzImage" if vm.on_coreboot() else "vmlinuz"),
+                os.path.join(boot, "vmlinuz"))
     with open(os.path.join(boot, "grub", "grub.cfg"), "w") as f:
         f.write("menuentry 'Target' {\n\tlinux /vmlinuz quiet panic=-1\n"
                 "\tinitrd /initrd.img\n}\n")
@@ -102,6 +110,10 @@ class MenuVM(vm.VM):
     """One boot of the machine: TPM state, ROM and disk kept (no snapshot)."""
 
     def __init__(self, payload, disk, state, rom, name):
+        if vm.on_coreboot():  # rom: the flash (CBFS), line UI in its config.user
+            super().__init__(None, flash=rom, disk=disk, state=state, snapshot=False,
+                             name=name.replace("vm-", "vm-coreboot-", 1))
+            return
         super().__init__(payload, firmware="seabios", disk=disk, append="HEADS_UI=line",
                          name=name, state=state, snapshot=False, rom=rom)
 
@@ -117,14 +129,17 @@ class MenuVM(vm.VM):
 class MenuFlow(unittest.TestCase):
     def test_ownership_totp_boot_tamper_force_recovery(self):
         try:
-            payload = vm.ensure_payload()
+            payload = vm.CB_OUT if vm.on_coreboot() else vm.ensure_payload()
         except vm.SkipVM as e:
             self.skipTest(str(e))
         with tempfile.TemporaryDirectory(prefix="heads-vm-menu-") as tmp:
             state = os.path.join(tmp, "tpm")
             os.makedirs(state)
+            if vm.on_coreboot():  # the flash (builds the ROM and its kernel)
+                rom = vm.coreboot_flash(os.path.join(tmp, "flash.rom"))
+            else:
+                rom = vm.board.blank_rom(os.path.join(tmp, "rom.img"))
             disk = make_disk(tmp, payload)
-            rom = vm.board.blank_rom(os.path.join(tmp, "rom.img"))
 
             # Boot 1: clean boot -> ownership; the public key goes into the
             # ROM, so the machine reboots (QEMU runs with -no-reboot: exits).

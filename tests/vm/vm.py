@@ -47,6 +47,41 @@ cbboard = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(cbboard)
 
 
+def _board_name():
+    for a in sys.argv[1:]:
+        if a.startswith("--board="):
+            return a.split("=", 1)[1]
+    return os.environ.get("HEADS_VM_BOARD", "qemu")
+
+
+# The board a test file runs on when it runs on either (`--board=qemu-coreboot`
+# among its arguments, or HEADS_VM_BOARD): "qemu" (SeaBIOS/OVMF, -kernel,
+# the virtio ROM config area) or "qemu-coreboot" (coreboot.rom as pflash,
+# the owner's files in its CBFS).
+BOARD_NAME = _board_name()
+
+
+def on_coreboot():
+    return BOARD_NAME == "qemu-coreboot"
+
+
+def coreboot_flash(path, settings='export CONFIG_HEADS_UI="line"\n'):
+    """The machine's flash for board qemu-coreboot: a private copy of the
+    built ROM (test_vm_coreboot.ensure_rom: built when an input changed)
+    whose CBFS holds etc/config.user = settings (the serial line UI by
+    default: coreboot's kernel command line is inside the ROM)."""
+    import test_vm_coreboot
+    with open(test_vm_coreboot.ensure_rom(), "rb") as src, open(path, "wb") as dst:
+        dst.write(src.read())
+    if settings:
+        cfg = path + ".config.user"
+        with open(cfg, "w") as f:
+            f.write(settings)
+        subprocess.run([HEADS, "rom", "add", "--device", path, f"etc/config.user={cfg}"],
+                       check=True, capture_output=True)
+    return path
+
+
 class SkipVM(Exception):
     """The VM suite cannot run here (missing tool, not root)."""
 
