@@ -3,7 +3,8 @@
  * (tpm_otp_seal writes the baseline of the stages), a power cycle with a
  * changed, a removed and an added stage: the failed code's explanation
  * names exactly those; a log that does not account for PCR 2, no log, a
- * seal without a matching log (the old baseline dropped), wipe. */
+ * seal without a matching log (the old baseline dropped), wipe; the Disk
+ * Unlock Key's reason names them as well. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "cbstages.h"
+#include "duk.h"
 #include "secret.h"
 #include "swtpm.h"
 #include "tcg_log_writer.h"
@@ -177,6 +179,38 @@ static void test_stages_named(void **state)
 	assert_int_equal(cbstages_record_read(f->t, exp2.sha256[2], &rec), TPM_E_NO_OBJECT);
 }
 
+/* The Disk Unlock Key's reason when PCR 2 moved names the stages too (the
+ * baseline written with the TOTP secret of the same firmware). */
+static void test_duk_reason(void **state)
+{
+	struct fixture *f = *state;
+	struct tpm_pcr_values exp, duk;
+	struct secret *key = secret_dup("0123456789abcdef", 16);
+	struct secret *out = NULL;
+	char why[1024];
+
+	power_cycle(f);
+	boot_firmware(f, first, ARRAY_SIZE(first));
+	tpm_set_coreboot_log(f->t, f->log1);
+	seal(f, &exp);
+	assert_int_equal(tpm_pcr_values_current(f->t, 0xff, &duk), 0);
+	assert_int_equal(tpm_seal(f->t, TPM_HANDLE_DUK, key, &duk, NULL, f->owner), 0);
+	power_cycle(f);
+	boot_firmware(f, second, ARRAY_SIZE(second));
+	tpm_set_coreboot_log(f->t, f->log2);
+	assert_int_equal(tpm_unseal(f->t, TPM_HANDLE_DUK, NULL, &out), TPM_E_PCR_MISMATCH);
+	duk_reason(f->t, TPM_E_PCR_MISMATCH, why, sizeof(why));
+	print_message("%s\n", why);
+	assert_non_null(strstr(why, "PCR 2 expected"));
+	assert_non_null(strstr(why, "[firmware stages changed since sealing: "
+				    "CBFS: fallback/romstage: changed; "
+				    "CBFS: fallback/postcar: removed; CBFS: fallback/extra: added]"));
+	assert_null(strstr(why, "PCR 7 expected"));
+	secret_free(key);
+	assert_int_equal(tpm_evict(f->t, TPM_HANDLE_DUK, f->owner), 0);
+	assert_int_equal(tpm_otp_wipe(f->t, TPM_HANDLE_TOTP, f->owner), 0);
+}
+
 /* A record not written by the owner is refused (tpm_record_read rule). */
 static void test_foreign_record(void **state)
 {
@@ -198,6 +232,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stages_named),
+		cmocka_unit_test(test_duk_reason),
 		cmocka_unit_test(test_foreign_record),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
