@@ -22,12 +22,6 @@ Boot 4, menu: three wrong DUK passphrases -> the Disk Recovery Key fallback:
 the target asks for it (once per container) and reaches both markers.
 Boot 5: a key slot added to home_crypt on the host: the default boot refuses
 the DUK, the message names /dev/vda3.
-
-    test_vm_duk.py [--board=qemu-coreboot]
-
-The same five boots on board qemu-coreboot (vm-coreboot-duk): coreboot.rom
-as the machine's flash, the keyring and config.user in its CBFS (written
-on the host with `heads rom add-keyring/add --device FLASH`).
 """
 import base64
 import json
@@ -143,15 +137,9 @@ class DukVM(vm.VM):
     """One machine: TPM state, ROM and disk kept across boots; line-mode UI.
     The disk goes in as the first of `drives` (-device virtio-blk-pci, like
     the ROM): QEMU creates `if=virtio` drives after every -device, so with
-    disk= the ROM would take /dev/vda (CONFIG_BOOT_DEV is /dev/vda1).
-    On board qemu-coreboot (vm.on_coreboot()) rom is the flash image: the
-    owner's files are in its CBFS, the line UI is set in its config.user."""
+    disk= the ROM would take /dev/vda (CONFIG_BOOT_DEV is /dev/vda1)."""
 
     def __init__(self, payload, disk, state, rom, name):
-        if vm.on_coreboot():
-            super().__init__(None, flash=rom, name=name.replace("vm-", "vm-coreboot-", 1),
-                             state=state, snapshot=False, drives=[disk])
-            return
         super().__init__(payload, firmware="seabios", append="HEADS_UI=line", name=name,
                          state=state, snapshot=False, rom=rom, drives=[disk])
 
@@ -159,7 +147,7 @@ class DukVM(vm.VM):
 class DukFlow(unittest.TestCase):
     def test_duk_setup_unlock_second_unseal_fallback_header_change(self):
         try:
-            payload = None if vm.on_coreboot() else vm.ensure_payload()
+            payload = vm.ensure_payload()
             demo = vm.ensure_disk()
         except vm.SkipVM as e:
             self.skipTest(str(e))
@@ -182,10 +170,7 @@ class DukFlow(unittest.TestCase):
                "--passphrase", ""]
         run(*gpg, "--quick-gen-key", "DUK Test <duk@example.org>", "ed25519", "sign", "never")
         secret_key = base64.b64encode(run(*gpg, "--export-secret-keys").stdout).decode()
-        if vm.on_coreboot():  # the flash: keyring and config.user in CBFS
-            rom = vm.coreboot_flash(os.path.join(tmp, "flash.rom"))
-        else:
-            rom = vm.board.blank_rom(os.path.join(tmp, "rom.img"))
+        rom = vm.board.blank_rom(os.path.join(tmp, "rom.img"))
         run(vm.HEADS, "rom", "add-keyring", "--gnupghome", home, "--device", rom)
         state = os.path.join(tmp, "tpm")
 
