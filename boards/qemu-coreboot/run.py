@@ -13,8 +13,9 @@ again: a QEMU system_reset came back without ACPI tables); a guest
 power-off ends run.py with exit 0 (boards/qemu/run.py run_machine). The flash image (--flash, default
 OUT/flash.rom) is a copy of OUT/coreboot.rom made when missing: the
 machine's flash, kept across boots (`make run-reset` drops it).
-Until romcfg reads CBFS, the owner's files stay on the virtio ROM config
-area (--rom, default OUT/rom.img, as on boards/qemu).
+The owner's files (ROM keyring, config.user) are CBFS files of that flash,
+written by the menu through /dev/mtd0; --rom IMG attaches a virtio ROM
+config area instead (as on boards/qemu), which then wins.
 
 Also imported by the VM test driver (tests/vm/vm.py).
 """
@@ -73,14 +74,15 @@ def main():
     ap.add_argument("--disk", help="raw disk image (the demo disk)")
     ap.add_argument("--state", help="swtpm state directory (default OUT/tpm-state)")
     ap.add_argument("--flash", help="writable flash image (default OUT/flash.rom)")
-    ap.add_argument("--rom", help="ROM config area image (default OUT/rom.img)")
+    ap.add_argument("--rom", help="a virtio ROM config area image (default: none, the "
+                    "owner's files are in the flash's CBFS)")
     a = ap.parse_args()
     rom = os.path.join(a.out, "coreboot.rom")
     if not os.path.exists(rom):
         sys.exit(f"run: {rom} missing: run `make rom`")
     flash = flash_copy(rom, a.flash or os.path.join(a.out, "flash.rom"))
     state = a.state or os.path.join(a.out, "tpm-state")
-    romcfg = common.blank_rom(a.rom or os.path.join(a.out, "rom.img"))
+    romcfg = common.blank_rom(a.rom) if a.rom else None
     print(f"qemu-coreboot: flash {flash}, TPM state {state}, disk {a.disk or 'none'}")
     print("Serial console on this terminal. Quit QEMU: Ctrl-A then X. "
           "A reboot restarts QEMU; a power-off ends the run.")

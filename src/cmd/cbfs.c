@@ -416,7 +416,9 @@ int cmd_tpm_coreboot_log(int argc, char **argv)
 			return HEADS_EXIT_FAIL;
 		}
 		len = used;
-	} else if (coreboot_read_tpm_log(o.mem, &buf, &len) < 0) {
+	} else if ((r = coreboot_read_tpm_log(o.mem, &buf, &len)) < 0) {
+		log_error("coreboot: no TPM 2.0 log from %s: %s", o.mem ? o.mem : "/dev/mem",
+			  r == -ENOENT ? "no coreboot table or no TPM log in cbmem" : strerror(-r));
 		return HEADS_EXIT_FAIL;
 	}
 	if (o.out) {

@@ -253,6 +253,21 @@ static int read_configs(struct init_ctx *c, const char *board, const char *user,
 	return r;
 }
 
+/* The menu's UI from the configuration (CONFIG_HEADS_UI="newt"|"line") when
+ * the kernel command line set none (HEADS_UI): on coreboot the command line
+ * is inside the ROM, so a serial console asks for line mode here. */
+static void ui_from_config(struct init_ctx *c)
+{
+	const char *ui = config_get(&c->cfg, "CONFIG_HEADS_UI");
+	if (!ui || !*ui || getenv("HEADS_UI"))
+		return;
+	if (!streq(ui, "newt") && !streq(ui, "line")) {
+		log_warn("CONFIG_HEADS_UI=\"%s\": expected newt or line; ignored", ui);
+		return;
+	}
+	setenv("HEADS_UI", ui, 1);
+}
+
 /* --- console ------------------------------------------------------------ */
 
 /* One key within timeout_ms, without waiting for Enter; 0 if none. Keys
@@ -454,6 +469,7 @@ static int run(int argc, char **argv)
 	}
 	load_modules(&c, MODULES_FILE, false);
 	read_configs(&c, BOARD_CONFIG, BOARD_USER_CONFIG, false);
+	ui_from_config(&c);
 	printf("heads init: measured boot done (PCR 5 modules, PCR 7 configuration)\n");
 
 	/* Reference: one key, 0.1 s. A key typed during the kernel's boot is

@@ -267,6 +267,9 @@ static int find_table(int fd, struct cbtable *ret)
 	return -ENOENT;
 }
 
+/* log at debug level, return r */
+#define debug_errno(r, ...) (log_debug(__VA_ARGS__), (r))
+
 int coreboot_read_tpm_log(const char *mem, uint8_t **ret, size_t *ret_len)
 {
 	_cleanup_close_ int fd = open(mem ? mem : "/dev/mem", O_RDONLY | O_CLOEXEC | O_SYNC);
@@ -275,11 +278,13 @@ int coreboot_read_tpm_log(const char *mem, uint8_t **ret, size_t *ret_len)
 	size_t used;
 	int r;
 
-	if (fd < 0)
-		return log_error_errno(-errno, "coreboot: %s", mem ? mem : "/dev/mem");
+	if (fd < 0) {
+		r = -errno;
+		return debug_errno(r, "coreboot: %s: %s", mem ? mem : "/dev/mem", strerror(-r));
+	}
 	r = find_table(fd, &t);
 	if (r < 0)
-		return log_error_errno(r, "coreboot: no coreboot table in low memory");
+		return debug_errno(r, "coreboot: no coreboot table in low memory");
 	for (size_t i = 0; i < t.n; i++) {
 		if (t.cbmem[i].id != CBMEM_ID_TPM2_TCG_LOG)
 			continue;
@@ -290,18 +295,18 @@ int coreboot_read_tpm_log(const char *mem, uint8_t **ret, size_t *ret_len)
 		r = phys_copy(fd, t.cbmem[i].address, t.cbmem[i].size, &log_buf);
 		if (r < 0) {
 			cbtable_free(&t);
-			return log_error_errno(r, "coreboot: mmap of the TPM log");
+			return debug_errno(r, "coreboot: mmap of the TPM log");
 		}
 		r = coreboot_tpm2_log_len(log_buf, t.cbmem[i].size, &used);
 		cbtable_free(&t);
 		if (r < 0) {
 			free(log_buf);
-			return log_error_errno(r, "coreboot: the cbmem TPM log is not coreboot's TPM 2.0 log");
+			return debug_errno(r, "coreboot: the cbmem TPM log is not coreboot's TPM 2.0 log");
 		}
 		*ret = log_buf;
 		*ret_len = used;
 		return 0;
 	}
 	cbtable_free(&t);
-	return log_error_errno(-ENOENT, "coreboot: no TPM 2.0 log in cbmem");
+	return debug_errno(-ENOENT, "coreboot: no TPM 2.0 log in cbmem");
 }

@@ -67,7 +67,9 @@ void cbtable_free(struct cbtable *t);
 int coreboot_tpm2_log_len(const void *buf, size_t len, size_t *ret);
 
 /* From physical memory (mem: "/dev/mem"; mmap, not read): the coreboot
- * TPM 2.0 log, its used bytes copied into *ret. */
+ * TPM 2.0 log, its used bytes copied into *ret. Quiet (debug log only): a
+ * machine without coreboot is an ordinary answer (-ENOENT); callers say
+ * what it means for them. */
 int coreboot_read_tpm_log(const char *mem, uint8_t **ret, size_t *ret_len);
 
 #endif

@@ -1,5 +1,6 @@
 /* duk.c - Disk Unlock Key setup and unlock (see duk.h). */
 #include "duk.h"
+#include "cbstages.h"
 
 #include "boot/integrity.h"
 #include "codec.h"
@@ -701,6 +702,10 @@ static void explain_pcrs(struct tpm *t, char *out, size_t size)
 		hex_encode(cur.sha256[p], 4, b);
 		off += (size_t)snprintf(out + off, size - off, "; PCR %u expected %s..., now %s...",
 					p, a, b);
+		if (p == CBSTAGES_PCR && off < size) {
+			_cleanup_free_ char *st = cbstages_explain(t, exp.sha256[p], cur.sha256[p]);
+			off += (size_t)snprintf(out + off, size - off, " [%s]", st);
+		}
 	}
 	if (off < size)
 		snprintf(out + off, size - off, ".");

@@ -1,5 +1,6 @@
 #include "tpm_otp.h"
 
+#include "cbstages.h"
 #include "codec.h"
 #include "log.h"
 #include "secret.h"
@@ -254,6 +255,12 @@ int tpm_otp_seal(struct tpm *t, uint32_t handle, const struct secret *key,
 	if (r < 0)
 		log_warn("TOTP: the PCR record (NV 0x%08x) could not be written: a "
 			 "failure will not name the PCR that moved", TPM_OTP_RECORD_INDEX);
+	/* The firmware stages behind the sealed PCR 2, to name them when it
+	 * moves (written only when the firmware's log replays to that value). */
+	if ((expected->mask & (1u << CBSTAGES_PCR)) &&
+	    cbstages_record_seal(t, expected->sha256[CBSTAGES_PCR], owner_auth) < 0)
+		log_warn("TOTP: the record of the firmware stages (NV 0x%08x) could not be "
+			 "written: a moved PCR 2 will not name them", CBSTAGES_RECORD_INDEX);
 	r = 0;
 out:
 	tpm_flush(t, obj);
@@ -435,6 +442,10 @@ char *tpm_otp_explain(struct tpm *t, uint32_t pcr_mask)
 		hex_encode(rec.sha256[i], 8, a);
 		hex_encode(cur.sha256[i], 8, b);
 		str_appendf(&s, "%sPCR %u moved (sealed %s..., now %s...)", moved ? "; " : "", i, a, b);
+		if (i == CBSTAGES_PCR) {
+			_cleanup_free_ char *st = cbstages_explain(t, rec.sha256[i], cur.sha256[i]);
+			str_appendf(&s, " [%s]", st);
+		}
 		moved++;
 	}
 	if (moved == 0) {
@@ -481,6 +492,11 @@ int tpm_otp_wipe(struct tpm *t, uint32_t handle, const struct secret *owner_auth
 	int r, r2;
 	r = tpm_evict(t, handle, owner_auth);
 	r2 = tpm_nv_undefine(t, TPM_OTP_RECORD_INDEX, owner_auth);
+	if (r2 == 0 || r2 == TPM_E_NO_OBJECT) {
+		int r3 = cbstages_record_wipe(t, owner_auth);
+		if (r3 < 0 && r3 != TPM_E_NO_OBJECT)
+			r2 = r3;
+	}
 	if (r < 0)
 		return r;
 	if (r2 < 0 && r2 != TPM_E_NO_OBJECT)

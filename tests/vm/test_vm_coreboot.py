@@ -98,14 +98,7 @@ class CorebootVM(vm.VM):
     """vm.VM on the coreboot board: the ROM as pflash (a private copy)."""
 
     def __init__(self, flash, **kw):
-        super().__init__(payload=None, **kw)
-        self.flash = flash
-
-    def start(self):
-        self.swtpm = vm.board.start_swtpm(self.state)
-        argv = cbrun.qemu_argv(self.flash, self.state, self.disk, interactive=False,
-                               snapshot=self.snapshot, rom=self.rom, drives=self.drives)
-        self.spawn(argv)
+        super().__init__(payload=None, flash=flash, **kw)
 
 
 class BootTest(unittest.TestCase):

@@ -39,6 +39,48 @@ _spec = importlib.util.spec_from_file_location("board_qemu_run", os.path.join(BO
 board = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(board)
 
+# Board qemu-coreboot: coreboot + Heads from an 8 MiB flash image (pflash).
+CB_BOARD = os.path.join(SRCDIR, "boards", "qemu-coreboot")
+CB_OUT = os.path.join(BUILDDIR, "qemu-coreboot")
+_spec = importlib.util.spec_from_file_location("board_cb_run", os.path.join(CB_BOARD, "run.py"))
+cbboard = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cbboard)
+
+
+def _board_name():
+    for a in sys.argv[1:]:
+        if a.startswith("--board="):
+            return a.split("=", 1)[1]
+    return os.environ.get("HEADS_VM_BOARD", "qemu")
+
+
+# The board a test file runs on when it runs on either (`--board=qemu-coreboot`
+# among its arguments, or HEADS_VM_BOARD): "qemu" (SeaBIOS/OVMF, -kernel,
+# the virtio ROM config area) or "qemu-coreboot" (coreboot.rom as pflash,
+# the owner's files in its CBFS).
+BOARD_NAME = _board_name()
+
+
+def on_coreboot():
+    return BOARD_NAME == "qemu-coreboot"
+
+
+def coreboot_flash(path, settings='export CONFIG_HEADS_UI="line"\n'):
+    """The machine's flash for board qemu-coreboot: a private copy of the
+    built ROM (test_vm_coreboot.ensure_rom: built when an input changed)
+    whose CBFS holds etc/config.user = settings (the serial line UI by
+    default: coreboot's kernel command line is inside the ROM)."""
+    import test_vm_coreboot
+    with open(test_vm_coreboot.ensure_rom(), "rb") as src, open(path, "wb") as dst:
+        dst.write(src.read())
+    if settings:
+        cfg = path + ".config.user"
+        with open(cfg, "w") as f:
+            f.write(settings)
+        subprocess.run([HEADS, "rom", "add", "--device", path, f"etc/config.user={cfg}"],
+                       check=True, capture_output=True)
+    return path
+
 
 class SkipVM(Exception):
     """The VM suite cannot run here (missing tool, not root)."""
@@ -109,16 +151,20 @@ def ensure_xen_disk(out=QEMU_DIR):
 # --- the VM -----------------------------------------------------------------
 
 class VM:
-    """One boot of the QEMU board. state: a TPM state directory kept across
+    """One boot of a QEMU board. state: a TPM state directory kept across
     boots (default: a private one for this boot); snapshot: the disk's writes
     are dropped at exit; rom: the ROM config area image (kept, it is the
-    machine's flash); drives: further images (see board.qemu_argv)."""
+    machine's flash); drives: further images (see board.qemu_argv).
+    flash: boot board qemu-coreboot from this flash image (pflash, written
+    by the guest; payload, firmware, append and cpu are then unused: the
+    kernel command line is inside the ROM)."""
 
     def __init__(self, payload, firmware="ovmf", disk=None, append="", name="vm",
                  state=None, snapshot=True, rom=None, drives=(), memory=1024, cpu=None,
-                 tpm12=False):
+                 tpm12=False, flash=None):
         self.payload, self.firmware, self.disk, self.append = payload, firmware, disk, append
         self.tpm12 = tpm12  # swtpm in TPM 1.2 mode (board.start_swtpm)
+        self.flash = flash  # a coreboot flash image: board qemu-coreboot
         self.snapshot, self.rom, self.drives = snapshot, rom, drives
         self.memory, self.cpu = memory, cpu
         self._tmp = tempfile.TemporaryDirectory(prefix=f"heads-{name}-")
@@ -138,10 +184,15 @@ class VM:
 
     def start(self):
         self.swtpm = board.start_swtpm(self.state, self.tpm12)
-        argv = board.qemu_argv(self.payload, self.state, self.disk, self.firmware,
-                               interactive=False, append=self.append,
-                               snapshot=self.snapshot, rom=self.rom, drives=self.drives,
-                               memory=self.memory, cpu=self.cpu)
+        if self.flash:
+            argv = cbboard.qemu_argv(self.flash, self.state, self.disk, interactive=False,
+                                     memory=self.memory, snapshot=self.snapshot, rom=self.rom,
+                                     drives=self.drives)
+        else:
+            argv = board.qemu_argv(self.payload, self.state, self.disk, self.firmware,
+                                   interactive=False, append=self.append,
+                                   snapshot=self.snapshot, rom=self.rom, drives=self.drives,
+                                   memory=self.memory, cpu=self.cpu)
         self.spawn(argv)
 
     def spawn(self, argv):

@@ -519,3 +519,13 @@ void tpm_set_da_policy(struct tpm *t, uint32_t max_tries, uint32_t recovery_seco
 	t->da_max_tries = max_tries;
 	t->da_recovery = recovery_seconds;
 }
+
+void tpm_set_coreboot_log(struct tpm *t, const char *path)
+{
+	t->coreboot_log = path;
+}
+
+const char *tpm_coreboot_log(const struct tpm *t)
+{
+	return t ? t->coreboot_log : NULL;
+}

@@ -23,6 +23,7 @@ struct tpm {
 	TPM2B_NAME pin;  /* expected Name of the primary; size 0 = not pinned */
 	uint32_t da_max_tries, da_recovery; /* policy set by tpm_reset() */
 	struct tpm12 *t12; /* TPM 1.2 backend: no ESAPI (esys NULL) */
+	const char *coreboot_log; /* tpm_set_coreboot_log(); NULL = cbmem */
 };
 
 /* Map rc and log it at debug level; returns tpm_rc_to_errno(rc). */

@@ -248,6 +248,11 @@ int tpm_lockout_check(struct tpm *t, uint32_t *ret_seconds);
 #define TPM_DA_MAX_TRIES 10u
 #define TPM_DA_RECOVERY_SECONDS 3600u
 void tpm_set_da_policy(struct tpm *t, uint32_t max_tries, uint32_t recovery_seconds);
+/* Where the diagnostics of this context read the firmware's PCR 2 events
+ * (cbstages.h): NULL (default) = coreboot's cbmem log through /dev/mem,
+ * else a saved log file (not copied: it must outlive the context). */
+void tpm_set_coreboot_log(struct tpm *t, const char *path);
+const char *tpm_coreboot_log(const struct tpm *t);
 
 /* --- NV ------------------------------------------------------------------ */
 
