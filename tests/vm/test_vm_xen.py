@@ -195,11 +195,11 @@ class CorebootXenFlow(XenFlow):
 
     def test_xen_duk_choice_default_tamper(self):
         try:
-            vm.ensure_payload()  # the host's checks (qemu, swtpm)
             disk_img = vm.ensure_xen_disk()
         except vm.SkipVM as e:
             self.skipTest(str(e))
-        for tool in ("gpg", "debugfs", "sfdisk", "cbfstool", "cpio", "xz"):
+        for tool in ("qemu-system-x86_64", "swtpm", "gpg", "debugfs", "sfdisk", "cbfstool",
+                     "cpio", "xz"):
             if not shutil.which(tool):
                 self.skipTest(f"{tool} not installed")
         rom = tcb.ensure_rom()
