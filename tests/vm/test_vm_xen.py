@@ -21,10 +21,12 @@ Boot 4: one byte of xen-4.17-amd64.gz changed on the host: the default boot
 is refused (Boot Hash Mismatch naming the file), no DUK passphrase is asked,
 nothing starts.
 
-    test_vm_xen.py [XenFlow | CorebootXenFlow]
+    test_vm_xen.py [XenFlow | CorebootXenFlow | OvmfXenRefused]
 
-XenFlow (vm-xen-duk): board qemu, SeaBIOS (HEADS_XEN_FIRMWARE=ovmf: OVMF,
-where the menu refuses Xen entries, kexec_plan_firmware_refusal()).
+XenFlow (vm-xen-duk): board qemu, SeaBIOS.
+OvmfXenRefused (vm-xen-ovmf-refused): board qemu on OVMF (UEFI): boot 1,
+then the menu refuses the Xen entry with the reason before the DUK
+(kexec_plan_firmware_refusal()).
 CorebootXenFlow (vm-coreboot-xen): the same four boots on board
 qemu-coreboot (coreboot's ACPI tables and e820 map under Xen after the
 kexec), from a copy of the built ROM (test_flash()).
@@ -63,11 +65,13 @@ class XenVM(vm.VM):
     CONFIG_BOOT_DEV vda1), the ROM after it. SeaBIOS, like coreboot, puts
     the ACPI RSDP in the legacy F segment, where Xen looks for it after a
     kexec: kexec-tools' multiboot2 loader passes no ACPI or EFI tags. On
-    OVMF (HEADS_XEN_FIRMWARE=ovmf, measured 2026-12-07) the machine resets
-    right after "kexec_core: Starting new kernel", before Xen's banner."""
+    OVMF (HEADS_XEN_FIRMWARE=ovmf, measured 2026-12-07) the machine reset
+    right after "kexec_core: Starting new kernel", before Xen's banner: the
+    menu now refuses Xen there (OvmfXenRefused)."""
 
-    def __init__(self, payload, disk, state, rom, name):
-        super().__init__(payload, firmware=os.environ.get("HEADS_XEN_FIRMWARE", "seabios"),
+    def __init__(self, payload, disk, state, rom, name, firmware=None):
+        super().__init__(payload, firmware=firmware or os.environ.get("HEADS_XEN_FIRMWARE",
+                                                                      "seabios"),
                          append="HEADS_UI=line", name=name,
                          state=state, snapshot=False, rom=rom, drives=[disk],
                          memory=2048, cpu="max,-smap")
@@ -172,6 +176,7 @@ def test_flash(rom, out, tmp):
 class XenFlow(unittest.TestCase):
     """Board qemu (SeaBIOS; HEADS_XEN_FIRMWARE=ovmf to try OVMF)."""
     tag = "vm-xen"
+    refused = False
 
     def test_xen_duk_choice_default_tamper(self):
         try:
@@ -184,6 +189,29 @@ class XenFlow(unittest.TestCase):
                 self.skipTest(f"{tool} not installed")
         with tempfile.TemporaryDirectory(prefix="heads-vm-xen-") as tmp:
             self.machine = lambda disk, state, rom, name: XenVM(payload, disk, state, rom, name)
+            self.flow(tmp, disk_img)
+
+
+class OvmfXenRefused(XenFlow):
+    """Board qemu on OVMF (UEFI): boot 1 as above, then the Xen entry chosen
+    from the menu is refused with the reason (kexec_plan_firmware_refusal)
+    before the DUK passphrase is asked, and the machine stays in the menu
+    (no kexec, no reset)."""
+    tag = "vm-xen-ovmf"
+    refused = True
+
+    def test_xen_duk_choice_default_tamper(self):
+        try:
+            payload = vm.ensure_payload()
+            disk_img = vm.ensure_xen_disk()
+        except vm.SkipVM as e:
+            self.skipTest(str(e))
+        for tool in ("gpg", "debugfs", "sfdisk"):
+            if not shutil.which(tool):
+                self.skipTest(f"{tool} not installed")
+        with tempfile.TemporaryDirectory(prefix="heads-vm-xen-ovmf-") as tmp:
+            self.machine = lambda disk, state, rom, name: XenVM(payload, disk, state, rom, name,
+                                                                firmware="ovmf")
             self.flow(tmp, disk_img)
 
 
@@ -300,6 +328,17 @@ class CorebootXenFlow(XenFlow):
             self.assertRegex(out, r"Module 2: /initrd\.img-\S+")
             t_choice = time.monotonic()
             m.send("y\n")
+            if self.refused:
+                out = m.expect("ERROR: Boot refused", STEP)
+                out += m.expect("[Press Enter to continue]", 60)
+                flat = " ".join(out.split())  # the line UI folds the text
+                self.assertIn("Xen cannot start on this machine: its firmware is UEFI", flat)
+                self.assertIn("Xen entries boot on coreboot.", flat)
+                self.assertNotIn("attempt 1 of 3", out)
+                self.assertNotIn("Starting new kernel", out)
+                m.send("\n")
+                m.expect(r"Choose \[1-\d+ or key", 60, regex=True)  # still in the menu
+                return
             secs = self.xen_boot(m, t_choice)
             print(f"{self.tag}: menu choice -> dom0 marker: {secs:.1f} s (includes the DUK "
                   "passphrase prompt, answered at once)", flush=True)
