@@ -192,51 +192,6 @@ class XenFlow(unittest.TestCase):
             self.flow(tmp, disk_img)
 
 
-class OvmfXenRefused(XenFlow):
-    """Board qemu on OVMF (UEFI): boot 1 as above, then the Xen entry chosen
-    from the menu is refused with the reason (kexec_plan_firmware_refusal)
-    before the DUK passphrase is asked, and the machine stays in the menu
-    (no kexec, no reset)."""
-    tag = "vm-xen-ovmf"
-    refused = True
-
-    def test_xen_duk_choice_default_tamper(self):
-        try:
-            payload = vm.ensure_payload()
-            disk_img = vm.ensure_xen_disk()
-        except vm.SkipVM as e:
-            self.skipTest(str(e))
-        for tool in ("gpg", "debugfs", "sfdisk"):
-            if not shutil.which(tool):
-                self.skipTest(f"{tool} not installed")
-        with tempfile.TemporaryDirectory(prefix="heads-vm-xen-ovmf-") as tmp:
-            self.machine = lambda disk, state, rom, name: XenVM(payload, disk, state, rom, name,
-                                                                firmware="ovmf")
-            self.flow(tmp, disk_img)
-
-
-class CorebootXenFlow(XenFlow):
-    """Board qemu-coreboot: the same flow with coreboot's ACPI tables and
-    memory map under Xen (the ROM as tests/vm/test_vm_coreboot.py builds it,
-    with HEADS_UI=line and the setup shell's busybox: test_flash())."""
-    tag = "vm-coreboot-xen"
-
-    def test_xen_duk_choice_default_tamper(self):
-        try:
-            disk_img = vm.ensure_xen_disk()
-        except vm.SkipVM as e:
-            self.skipTest(str(e))
-        for tool in ("qemu-system-x86_64", "swtpm", "gpg", "debugfs", "sfdisk", "cbfstool",
-                     "cpio", "xz"):
-            if not shutil.which(tool):
-                self.skipTest(f"{tool} not installed")
-        rom = tcb.ensure_rom()
-        with tempfile.TemporaryDirectory(prefix="heads-vm-cb-xen-") as tmp:
-            flash = test_flash(rom, tcb.OUT, tmp)
-            self.machine = lambda disk, state, rom, name: CorebootXenVM(flash, disk, state,
-                                                                        rom, name)
-            self.flow(tmp, disk_img)
-
     def xen_boot(self, m, t_choice):
         """After the menu choice: DUK passphrase, then Xen and dom0."""
         enter_until(m, r"attempt 1 of 3, blank to abort\)")
@@ -364,6 +319,53 @@ class CorebootXenFlow(XenFlow):
             self.assertNotIn("attempt 1 of 3", out)
             self.assertNotIn("Disk Unlock Key injected", out)
             self.assertNotIn("Xen version", out)
+
+
+
+class OvmfXenRefused(XenFlow):
+    """Board qemu on OVMF (UEFI): boot 1 as above, then the Xen entry chosen
+    from the menu is refused with the reason (kexec_plan_firmware_refusal)
+    before the DUK passphrase is asked, and the machine stays in the menu
+    (no kexec, no reset)."""
+    tag = "vm-xen-ovmf"
+    refused = True
+
+    def test_xen_duk_choice_default_tamper(self):
+        try:
+            payload = vm.ensure_payload()
+            disk_img = vm.ensure_xen_disk()
+        except vm.SkipVM as e:
+            self.skipTest(str(e))
+        for tool in ("gpg", "debugfs", "sfdisk"):
+            if not shutil.which(tool):
+                self.skipTest(f"{tool} not installed")
+        with tempfile.TemporaryDirectory(prefix="heads-vm-xen-ovmf-") as tmp:
+            self.machine = lambda disk, state, rom, name: XenVM(payload, disk, state, rom, name,
+                                                                firmware="ovmf")
+            self.flow(tmp, disk_img)
+
+
+class CorebootXenFlow(XenFlow):
+    """Board qemu-coreboot: the same flow with coreboot's ACPI tables and
+    memory map under Xen (the ROM as tests/vm/test_vm_coreboot.py builds it,
+    with HEADS_UI=line and the setup shell's busybox: test_flash())."""
+    tag = "vm-coreboot-xen"
+
+    def test_xen_duk_choice_default_tamper(self):
+        try:
+            disk_img = vm.ensure_xen_disk()
+        except vm.SkipVM as e:
+            self.skipTest(str(e))
+        for tool in ("qemu-system-x86_64", "swtpm", "gpg", "debugfs", "sfdisk", "cbfstool",
+                     "cpio", "xz"):
+            if not shutil.which(tool):
+                self.skipTest(f"{tool} not installed")
+        rom = tcb.ensure_rom()
+        with tempfile.TemporaryDirectory(prefix="heads-vm-cb-xen-") as tmp:
+            flash = test_flash(rom, tcb.OUT, tmp)
+            self.machine = lambda disk, state, rom, name: CorebootXenVM(flash, disk, state,
+                                                                        rom, name)
+            self.flow(tmp, disk_img)
 
 
 if __name__ == "__main__":
