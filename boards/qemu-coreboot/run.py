@@ -44,8 +44,11 @@ def flash_copy(rom, flash):
 
 
 def qemu_argv(flash, state, disk=None, interactive=True, memory=1024, snapshot=False,
-              rom=None, drives=(), readonly=False):
-    argv = ["qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-m", str(memory)]
+              rom=None, drives=(), readonly=False, cpu=None):
+    """cpu: a -cpu model (None: QEMU's default; Xen's PV dom0 needs
+    "max,-smap" under TCG, see boards/qemu/run.py)."""
+    argv = ["qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-m", str(memory),
+            *(["-cpu", cpu] if cpu else [])]
     if readonly or os.path.getsize(flash) > ROM_SIZE:
         argv += ["-bios", flash]  # QEMU takes no writable system flash over 8 MiB
     else:

@@ -208,6 +208,14 @@ static enum flow_outcome kexec_entry(struct menu *m, struct boot_view *view,
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot refused", t);
 		return FLOW_BACK;
 	}
+	/* Xen/multiboot on UEFI firmware: say so before anything is unsealed
+	 * (kexec_plan_load() would refuse it too, after the DUK). */
+	const char *refusal = kexec_plan_firmware_refusal(&p, NULL);
+	if (refusal) {
+		kexec_plan_free(&p);
+		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot refused", refusal);
+		return FLOW_BACK;
+	}
 	/* Disk Unlock Key (normal boots only, verified bytes only; its unlock
 	 * extends PCR 4). */
 	if (pcr4 && p.verified && m->tpm_on && boot_signed_file(m->signed_set,

@@ -419,8 +419,27 @@ static int rewind_fd(int fd)
 	return fd < 0 || lseek(fd, 0, SEEK_SET) >= 0 ? 0 : -errno;
 }
 
+const char *kexec_plan_firmware_refusal(const struct kexec_plan *p, const char *efi_dir)
+{
+	if (p->kind == BOOT_LINUX || access(efi_dir ? efi_dir : KEXEC_EFI_DIR, F_OK) != 0)
+		return NULL;
+	return p->kind == BOOT_XEN ?
+		"Xen cannot start on this machine: its firmware is UEFI, and Xen "
+		"started by kexec (multiboot2, no EFI information) needs the BIOS "
+		"data area and the legacy ACPI pointer that UEFI firmware does not "
+		"provide (the machine would reset). Xen entries boot on coreboot." :
+		"This multiboot kernel cannot start on this machine: its firmware is "
+		"UEFI, and kexec's multiboot2 hand-over passes no EFI information "
+		"(the kernel would find no BIOS data area or legacy ACPI pointer).";
+}
+
 int kexec_plan_load(const struct kexec_plan *p, const char *tool)
 {
+	const char *refusal = kexec_plan_firmware_refusal(p, NULL);
+	if (refusal) {
+		log_error("kexec: %s", refusal);
+		return -ENOTSUP;
+	}
 	if (p->kind == BOOT_LINUX) {
 		unsigned long flags = p->initrd_fd < 0 ? KEXEC_FILE_NO_INITRAMFS : 0;
 		size_t len = strlen(p->cmdline) + 1;

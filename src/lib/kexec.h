@@ -139,7 +139,23 @@ int kexec_plan_describe(const struct kexec_plan *p, const char *kexec_tool, FILE
  * *ret is malloc'd. */
 int kexec_plan_summary(const struct kexec_plan *p, char **ret);
 
-/* Load for a later kexec_exec(). Needs CAP_SYS_BOOT. */
+/* Whether this machine's firmware can start the plan. Xen and multiboot
+ * kernels are handed over by kexec-tools' multiboot2 loader, which gives
+ * them no EFI system table and no ACPI RSDP: they take their legacy BIOS
+ * path, which places Xen's low-memory trampoline from the BIOS Data Area
+ * (0x40e, 0x413) and finds the RSDP by scanning the EBDA and the F segment.
+ * coreboot and SeaBIOS provide both; UEFI firmware does not (measured on
+ * OVMF: the machine resets right after the kexec, before Xen prints
+ * anything). So when the payload was started by UEFI firmware (efi_dir
+ * exists; NULL = "/sys/firmware/efi") a Xen/multiboot plan is refused:
+ * returns a static sentence for the screen; NULL = bootable (always for
+ * Linux, loaded by kexec_file_load with the kernel's own EFI hand-over). */
+#define KEXEC_EFI_DIR "/sys/firmware/efi"
+const char *kexec_plan_firmware_refusal(const struct kexec_plan *p, const char *efi_dir);
+
+/* Load for a later kexec_exec(). Needs CAP_SYS_BOOT. A Xen/multiboot plan
+ * that kexec_plan_firmware_refusal() refuses is not loaded (-ENOTSUP, the
+ * reason logged). */
 int kexec_plan_load(const struct kexec_plan *p, const char *kexec_tool);
 int kexec_exec(void);
 

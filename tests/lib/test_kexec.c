@@ -254,6 +254,38 @@ static void test_xen_gz_decoded_into_sealed_memfd(void **state)
 	boot_view_free(v);
 }
 
+/* Xen/multiboot on UEFI firmware (the EFI sysfs directory exists) is refused,
+ * with the reason, before anything is loaded; Linux never is; without the
+ * directory nothing is refused. */
+static void test_firmware_refusal_on_uefi(void **state)
+{
+	(void)state;
+	struct boot_view *v = NULL;
+	struct kexec_opts o;
+	struct kexec_plan p;
+
+	assert_int_equal(boot_view_open(root, NULL, &v), 0);
+	kexec_opts_init(&o);
+	assert_int_equal(kexec_plan_build(v, &xen_entry, &o, &p), 0);
+	char *efi = xasprintf("%s/efi", root);
+	assert_null(kexec_plan_firmware_refusal(&p, efi)); /* not there yet */
+	assert_int_equal(mkdir(efi, 0755), 0);
+	const char *why = kexec_plan_firmware_refusal(&p, efi);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "Xen cannot start on this machine: its firmware is UEFI"));
+	p.kind = BOOT_MULTIBOOT;
+	why = kexec_plan_firmware_refusal(&p, efi);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "multiboot kernel cannot start"));
+	p.kind = BOOT_LINUX;
+	assert_null(kexec_plan_firmware_refusal(&p, efi));
+	p.kind = BOOT_XEN;
+	assert_int_equal(rmdir(efi), 0);
+	free(efi);
+	kexec_plan_free(&p);
+	boot_view_free(v);
+}
+
 static void test_module_without_nounzip_decoded(void **state)
 {
 	(void)state;
@@ -447,6 +479,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_duk_reaches_dom0_initrd, xen_setup, teardown),
 		cmocka_unit_test_setup_teardown(test_summary_for_confirmation, xen_setup, teardown),
+		cmocka_unit_test_setup_teardown(test_firmware_refusal_on_uefi, xen_setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
