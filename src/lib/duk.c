@@ -389,6 +389,8 @@ int duk_expected_pcrs(struct tpm *t, const struct duk_pcr_sources *src, const ch
 		r = predict_pcr5(src, log, &v);
 	if (r == 0 && src->pcr7)
 		memcpy(v.sha256[7], src->pcr7, 32);
+	if (r == 0 && src->pcr2)
+		memcpy(v.sha256[2], src->pcr2, 32);
 	if (r == 0) {
 		sha256(listing, listing_len, d[0]);
 		r = tpm_predict_pcr(log, DUK_PCR_LUKS, (const uint8_t(*)[32])d, 1,

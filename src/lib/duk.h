@@ -111,6 +111,8 @@ struct duk_pcr_sources {
 	const uint8_t *pcr7;   /* NULL = PCR 7 as now; else the 32-byte value it will
 				* have at the next boot (the ROM config area was just
 				* rewritten: romcfg_predict_pcr7) */
+	const uint8_t *pcr2;   /* NULL = PCR 2 as now; else its value at the next
+				* boot (a firmware update: flash_predict_pcrs) */
 };
 
 /* Expected PCRs 0-7 for the DUK given the new header listing. */
