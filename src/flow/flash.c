@@ -44,6 +44,7 @@
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -124,6 +125,14 @@ static void walk_roms(int dfd, const char *prefix, unsigned depth, size_t vol, s
 	closedir(d);
 }
 
+static int cmp_rom(const void *a, const void *b)
+{
+	const struct rom_file *x = a, *y = b;
+	if (x->vol != y->vol)
+		return x->vol < y->vol ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
 static void rom_list_free(struct rom_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -201,6 +210,8 @@ static int choose_rom(struct menu *m, uint8_t **ret, size_t *ret_len, char **ret
 		}
 		media_umount(dir);
 	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_rom);
 	if (r < 0 || l.n == 0) {
 		_cleanup_free_ char *t = xasprintf(
 			"No ROM file (*.rom) found on %s.%s\n\nInsert a USB drive holding the "
