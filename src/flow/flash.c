@@ -624,8 +624,14 @@ static enum flow_outcome flash_flow(struct menu *m, bool keep)
 	} else if (keep) {
 		addf(&text, "\nNext boot: PCR 2 cannot be predicted: %s.\n", nb.why);
 	}
-	addf(&text, "\nFlash this image now?");
-	r = menu_yes(m, UI_BG_WARNING, "Flash the firmware", text);
+	r = ui_textbox(m->ui, UI_BG_WARNING, "Flash the firmware: what changes", text);
+	if (ui_fatal(r)) {
+		flash_close(f);
+		return menu_outcome(m, r);
+	}
+	_cleanup_free_ char *q = xasprintf("Flash %s now?\n\nDo not power off until the machine "
+					   "reboots.", name);
+	r = menu_yes(m, UI_BG_WARNING, "Flash the firmware", q);
 	if (r != 1) {
 		flash_close(f);
 		return menu_outcome(m, r < 0 ? r : 0);
