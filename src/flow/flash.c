@@ -4,9 +4,11 @@
  * flashes it with them removed ("erase settings").
  *
  * The ROM file comes from a removable disk (iso/media.h: volumes mounted
- * read-only, nosuid,nodev,noexec; a bounded walk for *.rom), is read once
- * into memory, and those bytes are what is checked, shown (SHA-256),
- * predicted and flashed. The chip is CONFIG_FLASH_PROGRAMMER (flash.h's
+ * read-only, nosuid,nodev,noexec; a bounded walk for *.rom and *.zip), is
+ * read once into memory, and those bytes are what is checked, shown
+ * (SHA-256), predicted and flashed. A .zip is the reference's update
+ * package: its one .rom must match the package's sha256sum.txt (zip.h,
+ * iso_sums_find), else it is refused. The chip is CONFIG_FLASH_PROGRAMMER (flash.h's
  * syntax). Refused before anything is written: an image whose size is not
  * the chip's, or whose FMAP layout differs from the chip's.
  *
@@ -30,6 +32,7 @@
 #include "flash.h"
 #include "flow/menu.h"
 #include "fs.h"
+#include "iso/iso.h"
 #include "iso/media.h"
 #include "log.h"
 #include "romcfg.h"
@@ -37,6 +40,7 @@
 #include "tpm_otp.h"
 #include "ui/ui.h"
 #include "util.h"
+#include "zip.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -62,13 +66,13 @@ struct rom_file {
 	size_t vol;   /* index in the scan */
 	char *path;   /* inside the volume, "/dir/x.rom" */
 	uint64_t size;
+	bool zip;     /* an update package: x.zip with a .rom and sha256sum.txt */
 };
 
 struct rom_list {
 	struct rom_file *v;
 	size_t n;
 	bool truncated;
-	unsigned zips; /* .zip update packages seen (not read by this build) */
 };
 
 static bool ends_with(const char *n, const char *ext)
@@ -107,9 +111,8 @@ static void walk_roms(int dfd, const char *prefix, unsigned depth, size_t vol, s
 			_cleanup_free_ char *p = xasprintf("%s/%s", prefix, de->d_name);
 			walk_roms(sub, p, depth + 1, vol, l);
 			close(sub);
-		} else if (S_ISREG(st.st_mode) && ends_with(de->d_name, ".zip")) {
-			l->zips++;
-		} else if (S_ISREG(st.st_mode) && ends_with(de->d_name, ".rom")) {
+		} else if (S_ISREG(st.st_mode) && (ends_with(de->d_name, ".rom") ||
+						    ends_with(de->d_name, ".zip"))) {
 			if (l->n >= FLASH_ROM_MAX_FILES) {
 				l->truncated = true;
 				continue;
@@ -119,6 +122,7 @@ static void walk_roms(int dfd, const char *prefix, unsigned depth, size_t vol, s
 				.vol = vol,
 				.path = xasprintf("%s/%s", prefix, de->d_name),
 				.size = (uint64_t)st.st_size,
+				.zip = ends_with(de->d_name, ".zip"),
 			};
 		}
 	}
@@ -176,6 +180,79 @@ static int read_rom(const struct media_volume *v, const char *path, uint8_t **re
 	return 0;
 }
 
+/* The reference's update package: exactly one *.rom and a sha256sum.txt
+ * (beside it in the archive) whose line for it must give the ROM's
+ * SHA-256. *ret: the ROM's bytes; *ret_inner its name in the package;
+ * *ret_why the reason of a refusal (both caller-freed). */
+static int unpack_zip(const uint8_t *pkg, size_t len, uint8_t **ret, size_t *ret_len,
+		      char **ret_inner, char **ret_why)
+{
+	struct zip z;
+	const struct zip_entry *rom = NULL, *sums;
+	_cleanup_free_ char *sums_name = NULL;
+	_cleanup_free_ uint8_t *sbuf = NULL, *rbuf = NULL;
+	size_t slen = 0, rlen = 0;
+	uint8_t want[32], got[32];
+	const char *base;
+	unsigned nroms = 0;
+	int r = zip_parse(pkg, len, &z);
+
+	if (r < 0) {
+		*ret_why = xasprintf("not a ZIP archive this build reads (%s)", strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < z.n; i++)
+		if (ends_with(z.v[i].name, ".rom")) {
+			rom = &z.v[i];
+			nroms++;
+		}
+	if (nroms != 1) {
+		*ret_why = xasprintf("the package holds %u .rom files (one expected)", nroms);
+		r = -EINVAL;
+		goto out;
+	}
+	base = strrchr(rom->name, '/');
+	sums_name = base ? xasprintf("%.*s/sha256sum.txt", (int)(base - rom->name), rom->name)
+			 : xstrdup("sha256sum.txt");
+	base = base ? base + 1 : rom->name;
+	sums = zip_find(&z, sums_name);
+	if (!sums) {
+		*ret_why = xasprintf("the package has no %s", sums_name);
+		r = -ENOENT;
+		goto out;
+	}
+	if ((r = zip_extract(&z, sums, 64 * 1024, &sbuf, &slen)) < 0) {
+		*ret_why = xasprintf("%s cannot be extracted (%s)", sums_name, strerror(-r));
+		goto out;
+	}
+	if ((r = zip_extract(&z, rom, FLASH_MAX_SIZE, &rbuf, &rlen)) < 0) {
+		*ret_why = xasprintf("%s cannot be extracted (%s)", rom->name, strerror(-r));
+		goto out;
+	}
+	r = iso_sums_find((const char *)sbuf, slen, base, want);
+	if (r < 0) {
+		*ret_why = xasprintf("%s has no valid line for %s", sums_name, base);
+		goto out;
+	}
+	EVP_Digest(rbuf, rlen, got, NULL, EVP_sha256(), NULL);
+	if (memcmp(want, got, 32)) {
+		char a[65], b[65];
+		hex_encode(got, 32, a);
+		hex_encode(want, 32, b);
+		*ret_why = xasprintf("%s does not match %s: SHA-256 %s, listed %s", rom->name,
+				     sums_name, a, b);
+		r = -EBADMSG;
+		goto out;
+	}
+	*ret_inner = xstrdup(rom->name);
+	*ret = TAKE_PTR(rbuf);
+	*ret_len = rlen;
+	r = 0;
+out:
+	zip_free(&z);
+	return r;
+}
+
 /* The user picks a *.rom on a removable disk; its bytes into *ret. 1 read,
  * 0 none chosen (said why), or a fatal UI error. */
 static int choose_rom(struct menu *m, uint8_t **ret, size_t *ret_len, char **ret_name)
@@ -214,12 +291,9 @@ static int choose_rom(struct menu *m, uint8_t **ret, size_t *ret_len, char **ret
 		qsort(l.v, l.n, sizeof(*l.v), cmp_rom);
 	if (r < 0 || l.n == 0) {
 		_cleanup_free_ char *t = xasprintf(
-			"No ROM file (*.rom) found on %s.%s\n\nInsert a USB drive holding the "
-			"firmware image and try again.",
-			n_disks ? "the removable disks" : "any removable disk (none attached)",
-			l.zips ? "\n\n.zip update packages were found: this build reads only the "
-				 ".rom inside them (unpack it and check it against the package's "
-				 "sha256sum.txt on another machine)." : "");
+			"No ROM file (*.rom) or update package (*.zip) found on %s.\n\nInsert a "
+			"USB drive holding the firmware image and try again.",
+			n_disks ? "the removable disks" : "any removable disk (none attached)");
 		r = ui_msgbox(m->ui, UI_BG_WARNING, "No ROM file", t);
 		r = ui_fatal(r) ? r : 0;
 		goto out;
@@ -245,16 +319,25 @@ static int choose_rom(struct menu *m, uint8_t **ret, size_t *ret_len, char **ret
 	}
 	{
 		const struct rom_file *f = &l.v[r];
+		_cleanup_free_ char *why = NULL, *inner = NULL;
 		r = read_rom(&scan.v[f->vol], f->path, ret, ret_len);
+		if (r == 0 && f->zip) {
+			uint8_t *pkg = *ret;
+			*ret = NULL;
+			r = unpack_zip(pkg, *ret_len, ret, ret_len, &inner, &why);
+			free(pkg);
+		}
 		if (r < 0) {
-			_cleanup_free_ char *t = xasprintf("%s:%s cannot be read: %s.",
+			_cleanup_free_ char *t = xasprintf("%s:%s cannot be used: %s.",
 							   scan.v[f->vol].device, f->path,
-							   strerror(-r));
+							   why ? why : strerror(-r));
 			r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: ROM file", t);
 			r = ui_fatal(r) ? r : 0;
 			goto out;
 		}
-		*ret_name = xasprintf("%s:%s", scan.v[f->vol].device, f->path);
+		*ret_name = inner ? xasprintf("%s:%s (%s, checked against its sha256sum.txt)",
+					      scan.v[f->vol].device, f->path, inner)
+				  : xasprintf("%s:%s", scan.v[f->vol].device, f->path);
 		r = 1;
 	}
 out:

@@ -214,6 +214,35 @@ class FlashMenu(MenuTest):
         self.assertEqual(cbfs_extract(self.chip, "fallback/payload"),
                          cbfs_extract(self.new, "fallback/payload"))
 
+    def test_zip_package(self):
+        """The reference's update package: the .rom inside is used only when
+        it matches the package's sha256sum.txt."""
+        import zipfile
+        self.own(None)
+        rom = read(self.new)
+
+        def package(name, listed):
+            p = os.path.join(self.tmp, name)
+            with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as z:
+                z.writestr("heads-qemu-v2/heads-qemu-v2.rom", rom)
+                z.writestr("heads-qemu-v2/sha256sum.txt",
+                           f"{listed}  heads-qemu-v2.rom\n")
+            return p
+        good = package("good.zip", hashlib.sha256(rom).hexdigest())
+        bad = package("bad.zip", hashlib.sha256(rom + b"x").hexdigest())
+        dev = self.usb({"a-bad.zip": bad, "b-good.zip": good})
+        r = self.power_on(["o", "f", "f", "1", "o", "f", "f", "2", "y"], media=[dev])
+        self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr)
+        self.assertIn(f"{dev}:/a-bad.zip cannot be used: heads-qemu-v2/heads-qemu-v2.rom "
+                      "does not match heads-qemu-v2/sha256sum.txt: SHA-256 "
+                      f"{hashlib.sha256(rom).hexdigest()}, listed "
+                      f"{hashlib.sha256(rom + b'x').hexdigest()}", r.stdout)
+        self.assertIn(f"ROM file: {dev}:/b-good.zip (heads-qemu-v2/heads-qemu-v2.rom, checked "
+                      "against its sha256sum.txt)", r.stdout)
+        self.assertIn("heads menu: reboot (dry run: not rebooting)", r.stdout)
+        self.assertEqual(cbfs_extract(self.chip, "fallback/payload"),
+                         cbfs_extract(self.new, "fallback/payload"))
+
     def test_restricted_and_no_file(self):
         self.own(None)
         cfg = self.write("config.r", read(self.config).decode() +
@@ -222,7 +251,7 @@ class FlashMenu(MenuTest):
         r = self.menu(["o", "f", "f", "p"], config=cfg, extra=["--media", dev])
         self.assertIn("Flashing the firmware is disabled by Restricted Boot", r.stdout)
         r = self.power_on(["o", "f", "f", "o", "f", "x", "p"], media=[dev])
-        self.assertIn("No ROM file (*.rom) found", r.stdout)
+        self.assertIn("No ROM file (*.rom) or update package (*.zip) found", r.stdout)
         self.assertEqual(read(self.chip), read(self.old))
 
 
