@@ -31,7 +31,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cbfs_images  # noqa: E402
 from heads_test import main  # noqa: E402
 from test_cbfs import predict_pcr2_python  # noqa: E402
-from test_menu import HEADS, WITH_SWTPM, MenuTest, totp  # noqa: E402
+import test_luks_common as lc  # noqa: E402
+from test_menu import DRK, DUK, HEADS, WITH_SWTPM, MenuTest, totp  # noqa: E402
 
 SIZE = 256 * 1024
 ROOT = os.geteuid() == 0
@@ -121,10 +122,10 @@ class FlashMenu(MenuTest):
         self.assertEqual(pcr.hex(), predict_pcr2_python(rom)[0])
         return cmds
 
-    def power_on(self, answers, secrets=(), firmware=None, media=()):
+    def power_on(self, answers, secrets=(), firmware=None, media=(), luks=()):
         extra = [x for d in media for x in ("--media", d)]
         before = self.coreboot_extends(firmware) if firmware else ()
-        return self.menu(answers, list(secrets), extra=extra, before=before)
+        return self.menu(answers, list(secrets), extra=extra, before=before, luks=luks)
 
     def own(self, firmware):
         r = self.power_on(*OWN, firmware=firmware)
@@ -172,6 +173,39 @@ class FlashMenu(MenuTest):
         r = self.power_on(["i", "p"], firmware=self.old)
         self.assertIn("ERROR: TOTP Generation Failed!", r.stdout)
         self.assertEqual(self.shown_totp(r), "ERROR")
+
+    def test_update_reseals_disk_unlock_key(self):
+        """Ownership with a Disk Unlock Key on two LUKS containers; the
+        update reseals the TOTP and then the DUK (DRK, new DUK passphrase)
+        to the new firmware's PCR 2; after the power cycle on the new
+        firmware the default boot unseals the DUK at once."""
+        if not shutil.which("cryptsetup"):
+            self.skipTest("needs cryptsetup")
+        devs = []
+        for name in ("a.img", "b.img"):
+            path = os.path.join(self.tmp, name)
+            lc.luks_format(path, DRK.encode(), size=20 << 20)
+            devs.append(path)
+        gpg = "gpgpassphrase"
+        r = self.power_on(["y", "Test Key <test@example.com>", "n", "1", "y", "p"],
+                          ["ownerpass", "ownerpass", gpg, gpg, gpg, DRK, DUK, DUK, gpg],
+                          firmware=self.old, luks=devs)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== textbox [normal] Disk Unlock Key set up", r.stdout)
+        dev = self.usb({"update.rom": self.new})
+        duk2 = "the duk after the update"
+        r = self.power_on(["o", "f", "f", "1", "y", "y", "y"],
+                          ["ownerpass", DRK, duk2, duk2, gpg], firmware=self.old,
+                          media=[dev], luks=devs)
+        self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr)
+        after = r.stdout.split("=== textbox [normal] New TOTP secret", 1)[1]
+        self.assertIn("=== textbox [normal] Disk Unlock Key set up", after)
+        self.assertIn("=== msgbox [normal] Flash complete", after)
+        # New firmware: the DUK unseals at once (and the old passphrase is gone).
+        r = self.power_on(["d"], [duk2], firmware=self.chip, luks=devs)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertNotIn("TOTP Generation Failed", r.stdout)
+        self.assertIn("duk: unlocked, key added to the initrd", r.stdout)
 
     def test_no_prediction_reseal_after_reboot(self):
         # The firmware running at ownership measured nothing into PCR 2:
