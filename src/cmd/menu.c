@@ -106,6 +106,8 @@ static const char usage[] =
 	"  --rom FILE            the ROM config area (device or image) where ownership\n"
 	"                        stores the public key (default: the board's, found by\n"
 	"                        its serial \"heads-rom\"; none: the key is not kept)\n"
+	"  --media DISK          a disk the Flash menu looks for ROM files on\n"
+	"                        (repeatable; default: the removable disks)\n"
 	"  --test-model SPEC     only in the test build heads-dongle-test: a HOTP\n"
 	"                        dongle model instead of USB (refused by heads)\n"
 	"  --usb-device DEV      USB boot scans DEV (repeatable) instead of the\n"
@@ -531,10 +533,16 @@ static enum flow_outcome integrity_report(struct menu *m)
 	return o == FLOW_DONE ? FLOW_BACK : o;
 }
 
+/* Reference Flash/Update BIOS (9): flow/flash.c. */
 static enum flow_outcome flash_bios(struct menu *m)
 {
-	menu_unavailable(m, "Flashing the BIOS", "issue: firmware update");
-	return FLOW_BACK;
+	static const struct screen_item items[] = {
+		{"f", "Flash the firmware with a new ROM, retain settings", menu_flash_keep},
+		{"c", "Flash the firmware with a new ROM, erase settings", menu_flash_reset},
+		{"x", "Exit", NULL},
+	};
+	return screen(m, UI_BG_NORMAL, "Firmware Management Menu",
+		      "Select the firmware function to perform:", items, ARRAY_SIZE(items), 0);
 }
 
 static enum flow_outcome re_ownership(struct menu *m)
@@ -696,6 +704,7 @@ static int run(int argc, char **argv)
 		{"trace", required_argument, NULL, 'T'},
 		{"modules", required_argument, NULL, 'M'},
 		{"rom", required_argument, NULL, 'O'},
+		{"media", required_argument, NULL, 'V'},
 		{"test-model", required_argument, NULL, 'D'},
 		{"usb-device", required_argument, NULL, 'B'},
 		{},
@@ -730,6 +739,10 @@ static int run(int argc, char **argv)
 		case 'T': m.trace = optarg; break;
 		case 'M': m.modules = optarg; break;
 		case 'O': m.rom = optarg; break;
+		case 'V':
+			m.media = xrealloc(m.media, (m.n_media + 1) * sizeof(char *));
+			m.media[m.n_media++] = optarg;
+			break;
 		case 'D':
 			if (!menu_hotp_test_build())
 				return cmd_usage_error("menu", "--test-model exists only in the "
@@ -801,6 +814,7 @@ static int run(int argc, char **argv)
 	ui_close(m.ui);
 	config_free(&m.cfg);
 	menu_forget_signed(&m);
+	free(m.media);
 	return m.exit_code;
 }
 

@@ -30,8 +30,17 @@ static int seal(const struct session *s, struct tpm *t, const struct enrol_optio
 {
 	_cleanup_free_ char *note = NULL, *what = NULL;
 	enum tpm_otp_enrol_step step;
-	int r = tpm_otp_enrol(t, o->mask, o->eventlog, o->next_pcr7, o->owner, ret_key, &note,
-			      &step);
+	struct tpm_pcr_values next = {0};
+	if (o->next_pcr7) {
+		next.mask |= 1u << 7;
+		memcpy(next.sha256[7], o->next_pcr7, 32);
+	}
+	if (o->next_pcr2) {
+		next.mask |= 1u << 2;
+		memcpy(next.sha256[2], o->next_pcr2, 32);
+	}
+	int r = tpm_otp_enrol_next(t, o->mask, o->eventlog, &next, o->owner, ret_key, &note,
+				   &step);
 
 	if (r < 0) {
 		const char *name = tpm_otp_enrol_step_name(step);

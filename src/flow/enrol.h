@@ -23,6 +23,7 @@ struct enrol_options {
 	uint32_t mask;              /* the PCRs to seal to */
 	const char *eventlog;       /* TCG event log for PCR prediction, or NULL */
 	const uint8_t *next_pcr7;   /* the next boot's PCR 7 (ROM rewritten), or NULL */
+	const uint8_t *next_pcr2;   /* the next boot's PCR 2 (firmware update), or NULL */
 	const char *label;          /* the otpauth label (the board's name) */
 	const struct secret *owner; /* TPM owner passphrase, or NULL */
 	/* Called with the same secret once it is sealed and shown (the menu

@@ -51,6 +51,10 @@ struct menu {
 	bool rom_written;   /* this menu rewrote the ROM config area: reboot */
 	bool have_next_pcr7; /* next_pcr7 is the next boot's PCR 7 (seal to it) */
 	uint8_t next_pcr7[32];
+	bool have_next_pcr2; /* next_pcr2 is the next boot's PCR 2 (firmware update) */
+	uint8_t next_pcr2[32];
+	char **media;        /* --media: the disks the Flash menu looks at (NULL: discovery) */
+	size_t n_media;
 	/* What kexec.sig vouched for at the last check that passed (owned):
 	 * normal boots read /boot only through it (boot/view.h). */
 	struct boot_signed *signed_set;
@@ -216,5 +220,11 @@ enum flow_outcome menu_preflight_menu(struct menu *m);
 enum flow_outcome menu_no_boot_menu(struct menu *m);
 /* flow/usb.c: USB boot (ISO file, dd-written ISO, USB disk with /boot). */
 enum flow_outcome menu_usb_boot(struct menu *m);
+
+/* flow/flash.c: Options -> f, the Flash / Update BIOS menu: f keeps the
+ * owner's files (and reseals the TOTP/HOTP and the DUK to the new
+ * firmware's predicted PCRs), c resets them. */
+enum flow_outcome menu_flash_keep(struct menu *m);
+enum flow_outcome menu_flash_reset(struct menu *m);
 
 #endif

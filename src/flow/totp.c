@@ -155,6 +155,8 @@ int menu_seal_totp_with(struct menu *m, struct tpm *t, const struct secret *owne
 		.eventlog = access(m->eventlog, R_OK) == 0 ? m->eventlog : NULL,
 		/* the ROM changed: PCR 7 is the next boot's */
 		.next_pcr7 = m->have_next_pcr7 ? m->next_pcr7 : NULL,
+		/* a firmware update: PCR 2 is the new image's (flow/flash.c) */
+		.next_pcr2 = m->have_next_pcr2 ? m->next_pcr2 : NULL,
 		.label = m->board && *m->board ? m->board : OTP_DEFAULT_LABEL,
 		.owner = owner,
 	};

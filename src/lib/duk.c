@@ -389,6 +389,8 @@ int duk_expected_pcrs(struct tpm *t, const struct duk_pcr_sources *src, const ch
 		r = predict_pcr5(src, bank, log, &v);
 	if (r == 0 && src->pcr7)
 		memcpy(v.sha256[7], src->pcr7, 32);
+	if (r == 0 && src->pcr2)
+		memcpy(v.sha256[2], src->pcr2, 32);
 	if (r == 0)
 		r = tpm_bank_hash(bank, listing, listing_len, d[0]);
 	if (r == 0)

@@ -114,6 +114,8 @@ struct duk_pcr_sources {
 				* TPM's bank first: tpm_bank) it will
 				* have at the next boot (the ROM config area was just
 				* rewritten: romcfg_predict_pcr7) */
+	const uint8_t *pcr2;   /* NULL = PCR 2 as now; else its value at the next
+				* boot (a firmware update: flash_predict_pcrs) */
 };
 
 /* Expected PCRs 0-7 for the DUK given the new header listing, in the TPM's

@@ -527,6 +527,19 @@ int tpm_otp_enrol(struct tpm *t, uint32_t mask, const char *eventlog_path,
 		  const uint8_t next_pcr7[32], const struct secret *owner_auth,
 		  struct secret **ret_key, char **ret_note, enum tpm_otp_enrol_step *ret_step)
 {
+	struct tpm_pcr_values next = {0};
+	if (next_pcr7) {
+		next.mask = 1u << 7;
+		memcpy(next.sha256[7], next_pcr7, 32);
+	}
+	return tpm_otp_enrol_next(t, mask, eventlog_path, &next, owner_auth, ret_key, ret_note,
+				  ret_step);
+}
+
+int tpm_otp_enrol_next(struct tpm *t, uint32_t mask, const char *eventlog_path,
+		       const struct tpm_pcr_values *next, const struct secret *owner_auth,
+		       struct secret **ret_key, char **ret_note, enum tpm_otp_enrol_step *ret_step)
+{
 	_cleanup_secret_ struct secret *key = NULL;
 	struct tpm_pcr_values expected;
 	uint32_t tcode = 0, scode = 0;
@@ -541,8 +554,9 @@ int tpm_otp_enrol(struct tpm *t, uint32_t mask, const char *eventlog_path,
 	*ret_step = TPM_OTP_STEP_EXPECTED;
 	if ((r = tpm_otp_expected(t, mask, eventlog_path, &expected)) < 0)
 		return r;
-	if (next_pcr7 && (mask & (1u << 7)))
-		memcpy(expected.sha256[7], next_pcr7, 32);
+	for (unsigned i = 0; next && i < TPM_PCR_COUNT; i++)
+		if (next->mask & mask & (1u << i))
+			memcpy(expected.sha256[i], next->sha256[i], 32);
 	*ret_step = TPM_OTP_STEP_SECRET;
 	key = secret_new(OTP_SECRET_LEN);
 	if (!key)

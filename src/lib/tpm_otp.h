@@ -122,6 +122,14 @@ int tpm_otp_enrol(struct tpm *t, uint32_t mask, const char *eventlog_path,
 		  const uint8_t next_pcr7[32], const struct secret *owner_auth,
 		  struct secret **ret_key, char **ret_note, enum tpm_otp_enrol_step *ret_step);
 
+/* The same with the next boot's values of any PCRs (those in next->mask
+ * replace the computed expected values; PCR 2 and PCR 7 after a firmware
+ * update: flash_predict_pcrs()). next NULL = tpm_otp_enrol with no
+ * next_pcr7. */
+int tpm_otp_enrol_next(struct tpm *t, uint32_t mask, const char *eventlog_path,
+		       const struct tpm_pcr_values *next, const struct secret *owner_auth,
+		       struct secret **ret_key, char **ret_note, enum tpm_otp_enrol_step *ret_step);
+
 /* The words for a failed step, e.g. "sealing the TOTP secret failed". */
 const char *tpm_otp_enrol_step_name(enum tpm_otp_enrol_step step);
 

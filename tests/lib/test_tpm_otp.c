@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
 
 #include "otp.h"
 #include "secret.h"
@@ -191,6 +194,45 @@ static void test_rejects(void **state)
 	secret_free(shortkey);
 }
 
+/* Issue 24: sealed to the NEXT boot's PCR 2 (a firmware update), the
+ * secret gives no code now and the software code of the same secret once
+ * PCR 2 holds the predicted value. A next value for a PCR outside the
+ * mask is ignored. */
+static void test_enrol_next_pcr2(void **state)
+{
+	struct fixture *f = *state;
+	struct tpm_pcr_values next = {0};
+	struct secret *key = NULL;
+	enum tpm_otp_enrol_step step;
+	uint8_t now[32], d[32], buf[64];
+	size_t n = 0;
+	uint32_t code, want;
+	char *note = NULL;
+	time_t t;
+
+	assert_int_equal(tpm_pcr_read(f->t, "sha256", 2, now, &n), 0);
+	assert_int_equal(EVP_Digest("next firmware", 13, d, NULL, EVP_sha256(), NULL), 1);
+	memcpy(buf, now, 32);
+	memcpy(buf + 32, d, 32);
+	assert_int_equal(EVP_Digest(buf, 64, next.sha256[2], NULL, EVP_sha256(), NULL), 1);
+	next.mask = 1u << 2 | 1u << 9;
+	memset(next.sha256[9], 0x99, 32);
+	assert_int_equal(tpm_otp_enrol_next(f->t, MASK, NULL, &next, f->owner, &key, &note,
+					    &step), 0);
+	assert_non_null(key);
+	assert_non_null(note); /* no code in this boot: PCR 2 is not yet the new one */
+	assert_non_null(strstr(note, "PCR 2 moved"));
+	free(note);
+	t = time(NULL);
+	assert_int_equal(tpm_otp_totp(f->t, TPM_HANDLE_TOTP, MASK, t, &code), TPM_E_PCR_MISMATCH);
+	assert_int_equal(tpm_extend_string(f->t, 2, "next firmware"), 0);
+	assert_int_equal(tpm_otp_totp(f->t, TPM_HANDLE_TOTP, MASK, t, &code), 0);
+	assert_int_equal(otp_totp(key->data, key->len, t, OTP_TOTP_PERIOD, OTP_DIGITS, &want), 0);
+	assert_int_equal(code, want);
+	secret_free(key);
+	assert_no_leaks(f->t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +241,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sealed_mask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wipe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enrol_next_pcr2, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

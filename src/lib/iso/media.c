@@ -424,3 +424,40 @@ void media_scan_free(struct media_scan *s)
 	free(s->v);
 	memset(s, 0, sizeof(*s));
 }
+
+int media_mount_ro(const struct media_volume *v, char **ret_dir)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *dir;
+
+	if (v->status != MEDIA_OK || !v->fstype || !mountable(v->fstype))
+		return log_error_errno(-EMEDIUMTYPE, "%s: not a volume with a file system to mount",
+				       v->device);
+	dir = xasprintf("%s/heads-media-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		int e = -errno;
+		free(dir);
+		return log_error_errno(e, "cannot create a mount point");
+	}
+	if (mount(v->device, dir, v->fstype, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0) {
+		int e = -errno;
+		rmdir(dir);
+		free(dir);
+		return log_error_errno(e, "%s: cannot mount %s read-only", v->device, v->fstype);
+	}
+	*ret_dir = dir;
+	return 0;
+}
+
+void media_umount(char *dir)
+{
+	if (!dir)
+		return;
+	if (umount2(dir, 0) < 0) {
+		log_warn("%s: unmount: %s; detaching", dir, strerror(errno));
+		(void)umount2(dir, MNT_DETACH);
+	}
+	rmdir(dir);
+	free(dir);
+}

@@ -79,4 +79,12 @@ void media_strv_free(char **v, size_t n);
 int media_scan(char *const *disks, size_t n, struct media_scan *ret);
 void media_scan_free(struct media_scan *s);
 
+/* A volume of a scan (status MEDIA_OK, a mountable file system: not
+ * iso9660) mounted read-only with nosuid,nodev,noexec on a fresh private
+ * directory, as the scan does, for a caller that reads files from it
+ * (the Flash menu's ROM files): *ret_dir, to give to media_umount(), which
+ * unmounts (detaching when busy), removes and frees it. */
+int media_mount_ro(const struct media_volume *v, char **ret_dir);
+void media_umount(char *dir);
+
 #endif

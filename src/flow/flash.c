@@ -1,0 +1,785 @@
+/* flow/flash.c - Options -> f, the reference's Flash / Update BIOS menu
+ * (heads-behaviour.md 9): f flashes a new ROM keeping the owner's files
+ * (the ROM keyring and config.user copied into the new image's CBFS), c
+ * flashes it with them removed ("erase settings").
+ *
+ * The ROM file comes from a removable disk (iso/media.h: volumes mounted
+ * read-only, nosuid,nodev,noexec; a bounded walk for *.rom and *.zip), is
+ * read once into memory, and those bytes are what is checked, shown
+ * (SHA-256), predicted and flashed. A .zip is the reference's update
+ * package: its one .rom must match the package's sha256sum.txt (zip.h,
+ * iso_sums_find), else it is refused. The chip is CONFIG_FLASH_PROGRAMMER (flash.h's
+ * syntax). Refused before anything is written: an image whose size is not
+ * the chip's, or whose FMAP layout differs from the chip's.
+ *
+ * Updates that keep the attestation (f only): the next boot's PCR 2 is
+ * coreboot's measurement of the new image (flash_predict_pcrs) and PCR 7
+ * stays (the owner files are carried byte for byte, and init measures the
+ * same board config and files). The prediction is used only when the
+ * model reproduces this boot: PCR 2 computed from the chip's current image
+ * must equal the TPM's PCR 2 now; otherwise (another build, another
+ * measurement scheme, a chip that is no coreboot image) the user is told
+ * what differs and the reference's way applies: flash, reboot, and seal a
+ * new TOTP secret on the new firmware. With a prediction, the TOTP/HOTP
+ * secret is sealed to it (owner passphrase, a new secret and QR code, as
+ * every seal) and the Disk Unlock Key resealed, before the write; after
+ * the reboot the TOTP matches at once.
+ */
+#include "board.h"
+#include "cbfs.h"
+#include "cbfs_write.h"
+#include "codec.h"
+#include "flash.h"
+#include "flow/menu.h"
+#include "fs.h"
+#include "iso/iso.h"
+#include "iso/media.h"
+#include "log.h"
+#include "romcfg.h"
+#include "tpm/tpm.h"
+#include "tpm_otp.h"
+#include "ui/ui.h"
+#include "util.h"
+#include "zip.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FLASH_ROM_MAX_FILES 64
+#define FLASH_ROM_MAX_DEPTH 4
+#define FLASH_ROM_MAX_DIRENTS 4096
+#define FLASH_DIFF_MAX_LINES 40
+
+/* --- the ROM file on a removable disk ----------------------------------- */
+
+struct rom_file {
+	size_t vol;   /* index in the scan */
+	char *path;   /* inside the volume, "/dir/x.rom" */
+	uint64_t size;
+	bool zip;     /* an update package: x.zip with a .rom and sha256sum.txt */
+};
+
+struct rom_list {
+	struct rom_file *v;
+	size_t n;
+	bool truncated;
+};
+
+static bool ends_with(const char *n, const char *ext)
+{
+	size_t l = strlen(n), e = strlen(ext);
+	return l > e && strcasecmp(n + l - e, ext) == 0;
+}
+
+static void walk_roms(int dfd, const char *prefix, unsigned depth, size_t vol, struct rom_list *l)
+{
+	DIR *d = NULL;
+	struct dirent *de;
+	unsigned seen = 0;
+
+	if (fs_opendir_at(dfd, ".", &d) < 0)
+		return;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (++seen > FLASH_ROM_MAX_DIRENTS) {
+			l->truncated = true;
+			break;
+		}
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (depth + 1 >= FLASH_ROM_MAX_DEPTH) {
+				l->truncated = true;
+				continue;
+			}
+			int sub = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0)
+				continue;
+			_cleanup_free_ char *p = xasprintf("%s/%s", prefix, de->d_name);
+			walk_roms(sub, p, depth + 1, vol, l);
+			close(sub);
+		} else if (S_ISREG(st.st_mode) && (ends_with(de->d_name, ".rom") ||
+						    ends_with(de->d_name, ".zip"))) {
+			if (l->n >= FLASH_ROM_MAX_FILES) {
+				l->truncated = true;
+				continue;
+			}
+			l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+			l->v[l->n++] = (struct rom_file){
+				.vol = vol,
+				.path = xasprintf("%s/%s", prefix, de->d_name),
+				.size = (uint64_t)st.st_size,
+				.zip = ends_with(de->d_name, ".zip"),
+			};
+		}
+	}
+	closedir(d);
+}
+
+static int cmp_rom(const void *a, const void *b)
+{
+	const struct rom_file *x = a, *y = b;
+	if (x->vol != y->vol)
+		return x->vol < y->vol ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+static void rom_list_free(struct rom_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].path);
+	free(l->v);
+	*l = (struct rom_list){0};
+}
+
+/* The file's bytes, read once from the volume mounted read-only. */
+static int read_rom(const struct media_volume *v, const char *path, uint8_t **ret, size_t *ret_len)
+{
+	char *dir = NULL, *buf = NULL;
+	struct stat st;
+	size_t len = 0;
+	int dfd = -1, fd = -1, r;
+
+	if ((r = media_mount_ro(v, &dir)) < 0)
+		return r;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	r = dfd < 0 ? -errno : 0;
+	if (r == 0) {
+		fd = fs_open_beneath(dfd, path + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+		r = fd < 0 ? fd : 0;
+	}
+	if (r == 0 && fstat(fd, &st) < 0)
+		r = -errno;
+	if (r == 0 && !S_ISREG(st.st_mode))
+		r = -EINVAL;
+	if (r == 0)
+		r = fs_read_fd(fd, FLASH_MAX_SIZE, &buf, &len);
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	media_umount(dir);
+	if (r < 0)
+		return log_error_errno(r, "%s:%s: cannot read the ROM file%s", v->device, path,
+				       r == -EFBIG ? " (larger than any flash chip)" : "");
+	*ret = (uint8_t *)buf;
+	*ret_len = len;
+	return 0;
+}
+
+/* The reference's update package: exactly one *.rom and a sha256sum.txt
+ * (beside it in the archive) whose line for it must give the ROM's
+ * SHA-256. *ret: the ROM's bytes; *ret_inner its name in the package;
+ * *ret_why the reason of a refusal (both caller-freed). */
+static int unpack_zip(const uint8_t *pkg, size_t len, uint8_t **ret, size_t *ret_len,
+		      char **ret_inner, char **ret_why)
+{
+	struct zip z;
+	const struct zip_entry *rom = NULL, *sums;
+	_cleanup_free_ char *sums_name = NULL;
+	_cleanup_free_ uint8_t *sbuf = NULL, *rbuf = NULL;
+	size_t slen = 0, rlen = 0;
+	uint8_t want[32], got[32];
+	const char *base;
+	unsigned nroms = 0;
+	int r = zip_parse(pkg, len, &z);
+
+	if (r < 0) {
+		*ret_why = xasprintf("not a ZIP archive this build reads (%s)", strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < z.n; i++)
+		if (ends_with(z.v[i].name, ".rom")) {
+			rom = &z.v[i];
+			nroms++;
+		}
+	if (nroms != 1) {
+		*ret_why = xasprintf("the package holds %u .rom files (one expected)", nroms);
+		r = -EINVAL;
+		goto out;
+	}
+	base = strrchr(rom->name, '/');
+	sums_name = base ? xasprintf("%.*s/sha256sum.txt", (int)(base - rom->name), rom->name)
+			 : xstrdup("sha256sum.txt");
+	base = base ? base + 1 : rom->name;
+	sums = zip_find(&z, sums_name);
+	if (!sums) {
+		*ret_why = xasprintf("the package has no %s", sums_name);
+		r = -ENOENT;
+		goto out;
+	}
+	if ((r = zip_extract(&z, sums, 64 * 1024, &sbuf, &slen)) < 0) {
+		*ret_why = xasprintf("%s cannot be extracted (%s)", sums_name, strerror(-r));
+		goto out;
+	}
+	if ((r = zip_extract(&z, rom, FLASH_MAX_SIZE, &rbuf, &rlen)) < 0) {
+		*ret_why = xasprintf("%s cannot be extracted (%s)", rom->name, strerror(-r));
+		goto out;
+	}
+	r = iso_sums_find((const char *)sbuf, slen, base, want);
+	if (r < 0) {
+		*ret_why = xasprintf("%s has no valid line for %s", sums_name, base);
+		goto out;
+	}
+	EVP_Digest(rbuf, rlen, got, NULL, EVP_sha256(), NULL);
+	if (memcmp(want, got, 32)) {
+		char a[65], b[65];
+		hex_encode(got, 32, a);
+		hex_encode(want, 32, b);
+		*ret_why = xasprintf("%s does not match %s: SHA-256 %s, listed %s", rom->name,
+				     sums_name, a, b);
+		r = -EBADMSG;
+		goto out;
+	}
+	*ret_inner = xstrdup(rom->name);
+	*ret = TAKE_PTR(rbuf);
+	*ret_len = rlen;
+	r = 0;
+out:
+	zip_free(&z);
+	return r;
+}
+
+/* The user picks a *.rom on a removable disk; its bytes into *ret. 1 read,
+ * 0 none chosen (said why), or a fatal UI error. */
+static int choose_rom(struct menu *m, uint8_t **ret, size_t *ret_len, char **ret_name)
+{
+	char **disks = m->media;
+	size_t n_disks = m->n_media;
+	char **found = NULL;
+	struct media_scan scan = {0};
+	struct rom_list l = {0};
+	struct ui_item *items = NULL;
+	char **labels = NULL, **keys = NULL;
+	int r;
+
+	if (!disks) {
+		r = media_discover(&found, &n_disks);
+		if (r < 0)
+			n_disks = 0;
+		disks = found;
+	}
+	r = n_disks ? media_scan(disks, n_disks, &scan) : 0;
+	for (size_t i = 0; r == 0 && i < scan.n; i++) {
+		const struct media_volume *v = &scan.v[i];
+		char *dir = NULL;
+		if (v->status != MEDIA_OK || !v->fstype || streq(v->fstype, "iso9660"))
+			continue;
+		if (media_mount_ro(v, &dir) < 0)
+			continue;
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			walk_roms(dfd, "", 0, i, &l);
+			close(dfd);
+		}
+		media_umount(dir);
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_rom);
+	if (r < 0 || l.n == 0) {
+		_cleanup_free_ char *t = xasprintf(
+			"No ROM file (*.rom) or update package (*.zip) found on %s.\n\nInsert a "
+			"USB drive holding the firmware image and try again.",
+			n_disks ? "the removable disks" : "any removable disk (none attached)");
+		r = ui_msgbox(m->ui, UI_BG_WARNING, "No ROM file", t);
+		r = ui_fatal(r) ? r : 0;
+		goto out;
+	}
+	items = xcalloc(l.n, sizeof(*items));
+	labels = xcalloc(l.n, sizeof(char *));
+	keys = xcalloc(l.n, sizeof(char *));
+	for (size_t i = 0; i < l.n; i++) {
+		keys[i] = xasprintf("%zu", i + 1);
+		labels[i] = xasprintf("%s:%s (%" PRIu64 " bytes)", scan.v[l.v[i].vol].device,
+				      l.v[i].path, l.v[i].size);
+		items[i] = (struct ui_item){keys[i], labels[i]};
+	}
+	{
+		_cleanup_free_ char *text = xasprintf(
+			"Choose the ROM file to flash%s:",
+			l.truncated ? " (the list is cut: too many files or directories)" : "");
+		r = ui_menu(m->ui, UI_BG_NORMAL, "Select the ROM file", text, items, l.n, l.n);
+	}
+	if (r < 0) {
+		r = ui_fatal(r) ? r : 0;
+		goto out;
+	}
+	{
+		const struct rom_file *f = &l.v[r];
+		_cleanup_free_ char *why = NULL, *inner = NULL;
+		r = read_rom(&scan.v[f->vol], f->path, ret, ret_len);
+		if (r == 0 && f->zip) {
+			uint8_t *pkg = *ret;
+			*ret = NULL;
+			r = unpack_zip(pkg, *ret_len, ret, ret_len, &inner, &why);
+			free(pkg);
+		}
+		if (r < 0) {
+			_cleanup_free_ char *t = xasprintf("%s:%s cannot be used: %s.",
+							   scan.v[f->vol].device, f->path,
+							   why ? why : strerror(-r));
+			r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: ROM file", t);
+			r = ui_fatal(r) ? r : 0;
+			goto out;
+		}
+		*ret_name = inner ? xasprintf("%s:%s (%s, checked against its sha256sum.txt)",
+					      scan.v[f->vol].device, f->path, inner)
+				  : xasprintf("%s:%s", scan.v[f->vol].device, f->path);
+		r = 1;
+	}
+out:
+	for (size_t i = 0; labels && i < l.n; i++) {
+		free(labels[i]);
+		free(keys[i]);
+	}
+	free(labels);
+	free(keys);
+	free(items);
+	rom_list_free(&l);
+	media_scan_free(&scan);
+	if (found)
+		media_strv_free(found, n_disks);
+	return r;
+}
+
+/* --- checks and what changes ------------------------------------------- */
+
+/* NULL when the new image's FMAP layout is the chip's (or the chip has no
+ * FMAP and neither has the image), else why not (caller frees). */
+static char *layout_mismatch(const uint8_t *cur, const uint8_t *img, size_t len)
+{
+	struct fmap a, b;
+	bool ha = fmap_parse(cur, len, &a) == 0, hb = fmap_parse(img, len, &b) == 0;
+	char *why = NULL;
+
+	if (ha && !hb)
+		why = xstrdup("the chip holds a flash map (FMAP) and the image has none: not an "
+			      "image for this board");
+	else if (!ha && hb)
+		why = xstrdup("the image has a flash map (FMAP) and the chip's content has none");
+	else if (ha && hb) {
+		for (size_t i = 0; !why && i < a.n; i++) {
+			const struct fmap_area *x = &a.areas[i], *y = fmap_find(&b, x->name);
+			if (!y)
+				why = xasprintf("the chip's region %s is not in the image", x->name);
+			else if (x->offset != y->offset || x->size != y->size)
+				why = xasprintf("region %s: the chip has it at 0x%x (0x%x bytes), the "
+						"image at 0x%x (0x%x bytes)", x->name, x->offset,
+						x->size, y->offset, y->size);
+		}
+		for (size_t i = 0; !why && i < b.n; i++)
+			if (!fmap_find(&a, b.areas[i].name))
+				why = xasprintf("the image's region %s is not on the chip",
+						b.areas[i].name);
+	}
+	if (ha)
+		fmap_free(&a);
+	if (hb)
+		fmap_free(&b);
+	return why;
+}
+
+/* Append a line to a growing text. */
+static void addf(char **t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void addf(char **t, const char *fmt, ...)
+{
+	va_list ap;
+	char *line = NULL, *n;
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	n = xasprintf("%s%s", *t ? *t : "", line);
+	free(line);
+	free(*t);
+	*t = n;
+}
+
+/* The FMAP regions and COREBOOT files that differ between the chip and
+ * the image about to be written. */
+static void describe_changes(char **t, const uint8_t *cur, const uint8_t *img, size_t len)
+{
+	struct fmap fm;
+	struct cbfs a, b;
+	unsigned lines = 0;
+
+	if (fmap_parse(img, len, &fm) == 0) {
+		addf(t, "Regions:");
+		for (size_t i = 0; i < fm.n; i++) {
+			const struct fmap_area *x = &fm.areas[i];
+			if (x->offset > len || x->size > len - x->offset)
+				continue;
+			bool same = memcmp(cur + x->offset, img + x->offset, x->size) == 0;
+			addf(t, " %s %s", x->name, same ? "unchanged" : "CHANGES");
+			addf(t, i + 1 < fm.n ? "," : "\n");
+		}
+		fmap_free(&fm);
+	} else {
+		addf(t, "Whole image: %s\n", memcmp(cur, img, len) ? "CHANGES" : "unchanged");
+	}
+	if (cbfs_parse(cur, len, NULL, &a) < 0)
+		return;
+	if (cbfs_parse(img, len, NULL, &b) == 0) {
+		for (size_t i = 0; i < b.n && lines < FLASH_DIFF_MAX_LINES; i++) {
+			const struct cbfs_file *y = &b.files[i], *x;
+			if (!*y->name)
+				continue;
+			x = cbfs_find(&a, y->name);
+			if (!x) {
+				addf(t, "  added   %s (%u bytes)\n", y->name, y->len);
+				lines++;
+			} else if (x->len != y->len ||
+				   memcmp(cbfs_data(&a, x), cbfs_data(&b, y), y->len)) {
+				addf(t, "  changed %s (%u -> %u bytes)\n", y->name, x->len, y->len);
+				lines++;
+			}
+		}
+		for (size_t i = 0; i < a.n && lines < FLASH_DIFF_MAX_LINES; i++)
+			if (*a.files[i].name && !cbfs_find(&b, a.files[i].name)) {
+				addf(t, "  removed %s\n", a.files[i].name);
+				lines++;
+			}
+		if (lines == FLASH_DIFF_MAX_LINES)
+			addf(t, "  (more files differ)\n");
+		else if (lines == 0)
+			addf(t, "  no CBFS file changes\n");
+		cbfs_free(&b);
+	}
+	cbfs_free(&a);
+}
+
+/* --- the next boot's PCRs ------------------------------------------------ */
+
+struct next_boot {
+	bool ok;               /* the TOTP can be sealed to it before the write */
+	char why[512];         /* else: why not */
+	uint8_t now2[32], next2[32], live7[32];
+	bool have_live;
+};
+
+static void hex_prefix(const uint8_t d[32], char out[17])
+{
+	char h[65];
+	hex_encode(d, 32, h);
+	memcpy(out, h, 16);
+	out[16] = '\0';
+}
+
+static void predict(struct menu *m, const uint8_t *cur, const uint8_t *img, size_t len,
+		    struct next_boot *nb)
+{
+	struct flash_pcrs now, next;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	uint8_t live2[32];
+	size_t dl = 0;
+	int r;
+
+	*nb = (struct next_boot){0};
+	flash_predict_pcrs(cur, len, NULL, NULL, NULL, &now);
+	flash_predict_pcrs(img, len, NULL, NULL, NULL, &next);
+	if (!m->tpm_on) {
+		snprintf(nb->why, sizeof(nb->why), "this board has no TPM");
+		return;
+	}
+	if ((r = menu_tpm_open(m, &t)) < 0 || (r = tpm_pcr_read(t, "sha256", 2, live2, &dl)) < 0 ||
+	    (r = tpm_pcr_read(t, "sha256", 7, nb->live7, &dl)) < 0) {
+		snprintf(nb->why, sizeof(nb->why), "the TPM's PCRs cannot be read (%s)",
+			 strerror(-r));
+		return;
+	}
+	nb->have_live = true;
+	if (!next.pcr2_ok) {
+		snprintf(nb->why, sizeof(nb->why),
+			 "the new image is not a coreboot image whose measurements this build "
+			 "knows (no flash map with an FMAP region, or no bootblock)");
+		return;
+	}
+	memcpy(nb->next2, next.pcr2, 32);
+	if (!now.pcr2_ok) {
+		snprintf(nb->why, sizeof(nb->why),
+			 "the chip's current content is not a coreboot image whose measurements "
+			 "this build knows");
+		return;
+	}
+	memcpy(nb->now2, now.pcr2, 32);
+	if (memcmp(now.pcr2, live2, 32)) {
+		char a[17], b[17];
+		hex_prefix(live2, a);
+		hex_prefix(now.pcr2, b);
+		snprintf(nb->why, sizeof(nb->why),
+			 "this firmware does not measure what the prediction computes from the "
+			 "chip: PCR 2 is %s... now, the chip's image gives %s... (a build from "
+			 "elsewhere, or another measurement scheme)", a, b);
+		return;
+	}
+	nb->ok = true;
+}
+
+/* --- flashing ------------------------------------------------------------ */
+
+struct progress {
+	struct menu *m;
+	unsigned last;
+	const char *phase;
+};
+
+static void on_progress(void *userdata, const char *phase, uint64_t done, uint64_t total)
+{
+	struct progress *p = userdata;
+	unsigned pct = total ? (unsigned)(done * 100 / total) : 100;
+	if (p->phase == phase && pct == p->last)
+		return;
+	p->phase = phase;
+	p->last = pct;
+	_cleanup_free_ char *t = xasprintf("%s the flash chip... do not power off", phase);
+	(void)ui_progress(p->m->ui, "Flashing", t, pct);
+}
+
+/* 1 a TOTP/HOTP secret is sealed in the TPM, 0 not (or no TPM). */
+static int tpm_otp_present_checked(struct menu *m)
+{
+	_cleanup_tpm_ struct tpm *t = NULL;
+	return m->tpm_on && menu_tpm_open(m, &t) == 0 && tpm_otp_present(t, TPM_HANDLE_TOTP) == 1;
+}
+
+static void forget_next(struct menu *m)
+{
+	m->have_next_pcr2 = m->have_next_pcr7 = false;
+}
+
+/* Seal the TOTP/HOTP secret (and reseal the DUK) to the predicted next
+ * boot. 1 sealed; 0 not (the user chose to go on without); <0 stop. */
+static int reseal_to_next(struct menu *m, const struct next_boot *nb)
+{
+	_cleanup_secret_ struct secret *owner = NULL;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	char a[17], b[17];
+	int r;
+
+	hex_prefix(nb->now2, a);
+	hex_prefix(nb->next2, b);
+	_cleanup_free_ char *text = xasprintf(
+		"The new firmware will be measured differently: PCR 2 %s... now, %s... after "
+		"the update (predicted from the image); PCR 7 stays (your keyring and settings "
+		"are carried over).\n\nSeal a new TOTP/HOTP secret to the new firmware now, so "
+		"that the TOTP matches right after the reboot? (TPM owner passphrase, then scan "
+		"the new QR code.)\n\nNo: flash anyway and seal a new secret after the reboot.",
+		a, b);
+	r = menu_yes(m, UI_BG_WARNING, "Keep the TOTP across the update", text);
+	if (r <= 0)
+		return r;
+	m->have_next_pcr2 = m->have_next_pcr7 = true;
+	memcpy(m->next_pcr2, nb->next2, 32);
+	memcpy(m->next_pcr7, nb->live7, 32);
+	r = menu_ask_owner_passphrase(m, false, &owner);
+	if (r == 0 && (r = menu_tpm_open(m, &t)) == 0)
+		r = menu_seal_totp_with(m, t, owner);
+	tpm_close(t);
+	t = NULL;
+	if (ui_gone(r))
+		return r;
+	if (r < 0) {
+		forget_next(m);
+		r = menu_yes(m, UI_BG_ERROR, "TOTP not sealed",
+			     "The TOTP secret could not be sealed to the new firmware.\n\nFlash "
+			     "anyway (seal a new secret after the reboot)?");
+		return r == 1 ? 0 : r < 0 ? r : -ECANCELED;
+	}
+	log_info("TOTP secret sealed to the predicted PCR 2 of the new firmware");
+	r = menu_duk_reseal_after_totp(m, owner);
+	if (ui_gone(r))
+		return r;
+	return 1;
+}
+
+static enum flow_outcome flash_flow(struct menu *m, bool keep)
+{
+	const char *prog = config_get(&m->cfg, "CONFIG_FLASH_PROGRAMMER");
+	_cleanup_free_ uint8_t *img = NULL, *cur = NULL;
+	_cleanup_free_ char *name = NULL, *text = NULL, *bad = NULL;
+	struct flash *f = NULL;
+	struct flash_write_result res = {0};
+	struct progress pg = {.m = m, .last = 101};
+	struct next_boot nb;
+	unsigned char sha[32];
+	char hex[65];
+	size_t len = 0, kept = 0;
+	bool sealed = false;
+	int r;
+
+	if (config_enabled(&m->cfg, "CONFIG_RESTRICTED_BOOT")) {
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "Restricted Boot",
+			      "Flashing the firmware is disabled by Restricted Boot. Disable it in "
+			      "the configuration menu first.");
+		return menu_gone_or_back(r);
+	}
+	if (!prog || !*prog) {
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Flash",
+			      "This board names no flash programmer (CONFIG_FLASH_PROGRAMMER): "
+			      "the firmware cannot be flashed from here.");
+		return menu_gone_or_back(r);
+	}
+	r = choose_rom(m, &img, &len, &name);
+	if (r <= 0)
+		return menu_gone_or_back(r);
+	EVP_Digest(img, len, sha, NULL, EVP_sha256(), NULL);
+	hex_encode(sha, 32, hex);
+	log_info("flash: %s, %zu bytes, sha256 %s", name, len, hex);
+
+	if ((r = flash_open(prog, &f)) < 0) {
+		_cleanup_free_ char *t = xasprintf("The flash chip cannot be opened (%s): %s.",
+						   prog, strerror(-r));
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Flash", t);
+		return menu_gone_or_back(r);
+	}
+	flash_set_progress(f, on_progress, &pg);
+	if (len != flash_size(f))
+		bad = xasprintf("%s has %zu bytes; the flash chip has %zu: refused, nothing was "
+				"written.", name, len, flash_size(f));
+	else if ((r = flash_read(f, &cur)) < 0)
+		bad = xasprintf("The flash chip cannot be read (%s): nothing was written.",
+				strerror(-r));
+	ui_progress_end(m->ui);
+	if (!bad) {
+		_cleanup_free_ char *why = layout_mismatch(cur, img, len);
+		if (why)
+			bad = xasprintf("%s does not match the flash chip's layout: %s. Refused, "
+					"nothing was written.", name, why);
+	}
+	if (!bad && keep) {
+		struct fmap fm;
+		r = fmap_parse(cur, len, &fm);
+		if (r == 0) {
+			r = fmap_find(&fm, CBFS_DEFAULT_REGION) ? 0 : -ENOENT;
+			fmap_free(&fm);
+		}
+		if (r == 0)
+			r = cbfs_carry_owner_files(cur, len, img, len, &kept);
+		if (r < 0)
+			bad = xasprintf("Your keyring and settings could not be copied into %s (%s): "
+					"refused, nothing was written. (\"Erase settings\" flashes "
+					"without them.)", name,
+					r == -ENOSPC ? "no room in its CBFS" :
+					r == -ENOENT ? "the chip holds no coreboot image" :
+						       strerror(-r));
+	} else if (!bad) {
+		struct romcfg none = {.slot = -1};
+		r = cbfs_set_owner_files(img, len, &none);
+		if (r < 0 && r != -ENOENT)
+			bad = xasprintf("The settings in %s could not be removed (%s): refused.", name,
+					strerror(-r));
+	}
+	if (bad) {
+		log_error("%s", bad);
+		flash_close(f);
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Flash", bad);
+		return menu_gone_or_back(r);
+	}
+
+	predict(m, cur, img, len, &nb);
+	addf(&text, "ROM file: %s\n%zu bytes, SHA-256 %s\n\n", name, len, hex);
+	describe_changes(&text, cur, img, len);
+	if (keep)
+		addf(&text, "\nYour keyring and settings: %zu file%s carried into the new image.\n",
+		     kept, kept == 1 ? "" : "s");
+	else
+		addf(&text, "\nSettings ERASED: the new image carries no keyring and no "
+			    "config.user (the next boot is a clean boot: take ownership again).\n");
+	if (keep && nb.ok) {
+		char a[65], b[65];
+		hex_encode(nb.now2, 32, a);
+		hex_encode(nb.next2, 32, b);
+		addf(&text, "\nNext boot: PCR 2 %s (now %s): %s\nNext boot: PCR 7 unchanged\n", b, a,
+		     memcmp(nb.now2, nb.next2, 32) ? "changes" : "unchanged");
+	} else if (keep) {
+		addf(&text, "\nNext boot: PCR 2 cannot be predicted: %s.\n", nb.why);
+	}
+	r = ui_textbox(m->ui, UI_BG_WARNING, "Flash the firmware: what changes", text);
+	if (ui_fatal(r)) {
+		flash_close(f);
+		return menu_outcome(m, r);
+	}
+	_cleanup_free_ char *q = xasprintf("Flash %s now?\n\nDo not power off until the machine "
+					   "reboots.", name);
+	r = menu_yes(m, UI_BG_WARNING, "Flash the firmware", q);
+	if (r != 1) {
+		flash_close(f);
+		return menu_outcome(m, r < 0 ? r : 0);
+	}
+
+	if (keep && nb.ok && memcmp(nb.now2, nb.next2, 32) &&
+	    tpm_otp_present_checked(m) == 1) {
+		r = reseal_to_next(m, &nb);
+		if (r < 0) {
+			forget_next(m);
+			flash_close(f);
+			return r == -ECANCELED ? FLOW_BACK : menu_outcome(m, r);
+		}
+		sealed = r == 1;
+	} else if (keep && !nb.ok && m->tpm_on) {
+		_cleanup_free_ char *t = xasprintf(
+			"The next boot's measurements cannot be predicted: %s.\n\nThe TOTP/HOTP "
+			"secret stays sealed to this firmware: after the reboot the TOTP will not "
+			"match. Check the integrity report then and generate a new TOTP/HOTP secret "
+			"(the \"TOTP Generation Failed\" screen offers it).", nb.why);
+		r = ui_msgbox(m->ui, UI_BG_WARNING, "No prediction: reseal after the reboot", t);
+		if (ui_fatal(r)) {
+			flash_close(f);
+			return menu_outcome(m, r);
+		}
+	}
+
+	r = flash_write(f, img, len, NULL, cur, &res);
+	ui_progress_end(m->ui);
+	if (flash_close(f) < 0 && r == 0)
+		r = -EIO;
+	if (r < 0) {
+		_cleanup_free_ char *t = NULL;
+		forget_next(m);
+		if (res.size && res.state == FLASH_STATE_MIXED)
+			t = xasprintf("The write did not verify at 0x%x and the previous content "
+				      "could not be restored: the chip holds a PARTIAL image. Do not "
+				      "power off: flash again.", res.bad_offset);
+		else
+			t = xasprintf("Flashing failed (%s); the chip holds its previous content.%s",
+				      strerror(-r),
+				      sealed ? " The TOTP secret was sealed to the new firmware: "
+					       "generate a new one for this firmware (TPM/TOTP/HOTP "
+					       "options)." : "");
+		log_error("flash: %s", t);
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Flash", t);
+		return menu_gone_or_back(r);
+	}
+	log_info("flash: %s written (%u pieces, %u retries)", name, res.pieces_written,
+		 res.retries);
+	r = ui_msgbox(m->ui, UI_BG_NORMAL, "Flash complete",
+		      sealed ? "The firmware was updated and verified. The TOTP is sealed to it: "
+			       "it matches right after the reboot. The machine reboots now."
+			     : "The firmware was updated and verified. The machine reboots now.");
+	if (ui_gone(r))
+		return FLOW_UI_GONE;
+	return FLOW_REBOOT;
+}
+
+enum flow_outcome menu_flash_keep(struct menu *m)
+{
+	return flash_flow(m, true);
+}
+
+enum flow_outcome menu_flash_reset(struct menu *m)
+{
+	return flash_flow(m, false);
+}
