@@ -1,5 +1,6 @@
 /* heads tpm ... - TPM 2.0: PCRs, event log, sealing, counters, ownership. */
 #include "cmd/cmd.h"
+#include "hash.h"
 #include "codec.h"
 #include "fs.h"
 #include "log.h"
@@ -15,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include "coreboot_cmd.h"
 #include "tpm_cmd.h"
 
@@ -509,22 +509,15 @@ static int do_eventlog(int argc, char **argv)
  * the string or file. */
 static int extra_digest(const struct extra *e, bool sha1, uint8_t out[32])
 {
-	_cleanup_free_ char *buf = NULL;
-	size_t len;
-	unsigned n = 32;
+	enum hash_alg alg = sha1 ? HASH_SHA1 : HASH_SHA256;
 	if (e->is_file) {
-		int r = fs_read_file(e->v, 1024UL * 1024 * 1024, &buf, &len);
-		if (r < 0) {
+		_cleanup_close_ int fd = open(e->v, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		int r = fd < 0 ? -errno : hash_fd(alg, fd, NULL, out, NULL);
+		if (r < 0)
 			fprintf(stderr, "heads tpm: cannot read %s: %s\n", e->v, strerror(-r));
-			return r;
-		}
-	} else {
-		buf = xstrdup(e->v);
-		len = strlen(buf);
+		return r;
 	}
-	if (!EVP_Digest(buf, len, out, &n, sha1 ? EVP_sha1() : EVP_sha256(), NULL))
-		return -EIO;
-	return 0;
+	return hash_buf(alg, e->v, strlen(e->v), out);
 }
 
 /* Predict every PCR in o->future_mask into v. */

@@ -1,5 +1,6 @@
 /* duk.c - Disk Unlock Key setup and unlock (see duk.h). */
 #include "duk.h"
+#include "hash.h"
 
 #include "boot/integrity.h"
 #include "codec.h"
@@ -22,7 +23,6 @@
 #include <unistd.h>
 
 #include <libcryptsetup.h>
-#include <openssl/evp.h>
 
 #define DUK_MAX_DIGESTS 4096
 #define DUK_INITRD_MAX (512u * 1024 * 1024)
@@ -30,8 +30,7 @@
 
 static void sha256(const void *data, size_t len, uint8_t out[32])
 {
-	unsigned int n = 32;
-	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
+	if (hash_sha256(data, len, out) < 0)
 		abort(); /* cannot happen with libcrypto's built-in SHA-256 */
 }
 
