@@ -1,5 +1,6 @@
 /* heads tpm ... - TPM 2.0: PCRs, event log, sealing, counters, ownership. */
 #include "cmd/cmd.h"
+#include "flow/tpm_reset.h"
 #include "hash.h"
 #include "codec.h"
 #include "fs.h"
@@ -583,8 +584,10 @@ static int do_predict(int argc, char **argv)
 static int do_reset(int argc, char **argv)
 {
 	struct opts o;
-	_cleanup_tpm_ struct tpm *t = NULL;
 	_cleanup_secret_ struct secret *owner = NULL;
+	_cleanup_free_ char *name = NULL;
+	enum flow_tpm_reset_step step;
+	int version = 0;
 	int r = tpm_cmd_parse_opts("reset", argc, argv, &o);
 	if (r)
 		return r;
@@ -592,22 +595,22 @@ static int do_reset(int argc, char **argv)
 		return cmd_usage_error("tpm", "reset takes no arguments");
 	if (tpm_cmd_get_pass(o.owner_fd, "New TPM Owner Passphrase", &owner) < 0)
 		return HEADS_EXIT_USAGE;
-	if ((r = tpm_cmd_open_tpm(&o, &t)) < 0)
-		return tpm_cmd_exit_for(r);
-	tpm_set_da_policy(t, (uint32_t)o.da_max_tries, (uint32_t)o.da_recovery);
-	r = tpm_reset(t, owner);
+	/* The flow the menu runs (flow/tpm_reset.h). */
+	struct session s = {.tcti = o.tcti};
+	struct flow_tpm_reset a = {.owner = owner, .da_max_tries = (uint32_t)o.da_max_tries,
+				   .da_recovery = (uint32_t)o.da_recovery};
+	r = flow_tpm_reset(&s, &a, &version, &name, &step);
 	if (r < 0) {
-		fprintf(stderr, "heads tpm: TPM reset failed\n");
+		if (step == FLOW_TPM_RESET_OPEN)
+			fprintf(stderr, "heads tpm: no TPM at %s\n", cmd_tcti(o.tcti));
+		else if (step == FLOW_TPM_RESET_RESET)
+			fprintf(stderr, "heads tpm: TPM reset failed\n");
 		return tpm_cmd_exit_for(r);
 	}
-	_cleanup_free_ char *name = NULL;
-	if (tpm_version(t) == 12) { /* SRK 0x40000000, well-known auth: nothing to pin */
+	if (version == 12) { /* SRK 0x40000000, well-known auth: nothing to pin */
 		fprintf(stderr, "heads tpm: TPM 1.2 reset; owned, SRK at 0x40000000\n");
 		return 0;
 	}
-	r = tpm_primary_name(t, &name);
-	if (r < 0)
-		return tpm_cmd_exit_for(r);
 	fprintf(stderr, "heads tpm: TPM reset; primary key at 0x%08x\n", TPM_PRIMARY_HANDLE);
 	/* The line to record in the owner's configuration (the pin). */
 	printf("%s=\"%s\"\n", CMD_CONFIG_PRIMARY_NAME, name);
