@@ -338,7 +338,7 @@ static int do_setup(int argc, char **argv)
 		goto out;
 	}
 	if (r < 0) {
-		if (r != -ECANCELED)
+		if (r != -ECANCELED && r != -EPERM)
 			fprintf(stderr, "heads duk setup: failed: %s\n", strerror(-r));
 		rc = HEADS_EXIT_FAIL;
 		goto out;

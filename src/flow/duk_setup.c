@@ -164,6 +164,12 @@ int flow_duk_setup(const struct session *s, struct flow_duk_setup *a,
 	bool use_rollback;
 	int r;
 
+	if (s->cfg && config_enabled(s->cfg, "CONFIG_TPM_NO_LUKS_DISK_UNLOCK")) {
+		flow_tell(s, UI_BG_WARNING, "Disk Unlock Key",
+			  "The Disk Unlock Key is disabled on this board "
+			  "(CONFIG_TPM_NO_LUKS_DISK_UNLOCK).");
+		return -EPERM;
+	}
 	if (luks_same_version(a->devices, a->n_devices) < 0) {
 		flow_tell(s, UI_BG_ERROR, "ERROR: Disk Unlock Key",
 			  "The containers mix LUKS1 and LUKS2: one Disk Unlock Key needs one "

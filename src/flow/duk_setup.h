@@ -5,7 +5,8 @@
  * The caller chooses the containers (its selection rules: arguments or a
  * devices file for the command, the menu's list, /boot's
  * kexec_key_devices.txt, else discovery); the flow does the rest in this
- * order: one LUKS version, the TPM (primary pinned), the Disk Recovery Key
+ * order: the board allows it (not CONFIG_TPM_NO_LUKS_DISK_UNLOCK), one
+ * LUKS version, the TPM (primary pinned), the Disk Recovery Key
  * (it must open every container; when it opens only some, going on with
  * those is asked), the new DUK passphrase (twice), the TPM owner
  * passphrase, then duk_setup() (wipe confirmations asked per slot), the
@@ -35,7 +36,7 @@ struct flow_duk_setup {
 	const char *key;             /* signing key (NULL: the home's default) */
 };
 
-/* 0 and res; -EMEDIUMTYPE the containers mix LUKS versions (told);
+/* 0 and res; -EPERM the board disables the DUK (told); -EMEDIUMTYPE the containers mix LUKS versions (told);
  * -ECANCELED declined or no valid answer (told); a UI error; the TPM
  * opening's error (logged); else duk_setup()'s error (the caller tells:
  * -EBADMSG /boot did not verify, nothing changed). */

@@ -136,7 +136,7 @@ static int duk_setup_on(struct menu *m, struct containers *c, const struct secre
 	c->n = a.n_devices; /* narrowed to the containers the DRK opens */
 	if (ui_gone(r))
 		return r;
-	if (r == -EMEDIUMTYPE || r == -ECANCELED || r == -E2BIG)
+	if (r == -EPERM || r == -EMEDIUMTYPE || r == -ECANCELED || r == -E2BIG)
 		return 0; /* told */
 	if (r < 0) {
 		_cleanup_free_ char *e = xasprintf(
