@@ -88,12 +88,14 @@ int cmd_select_containers(const char *cmd, const struct luks_select *s, const ch
 /* A command's answers to a flow's questions (struct flow_prompt, flow/flow.h):
  * each secret from its --*-fd option (one line; a retry is refused with
  * -EACCES), yes/no answered by --yes, else asked through a UI opened on
- * first need ($HEADS_UI); messages logged (stderr + session log). */
+ * first need (the back-end of $HEADS_UI, else line mode on /dev/tty, as
+ * cmd_passphrase); messages logged (stderr + session log). */
 struct ui;
 struct cmd_prompt {
 	int fd[6];   /* by enum flow_secret; -1: ask */
 	bool yes;    /* every yes/no question answered yes */
 	struct ui *ui; /* opened on first need; cmd_prompt_done() closes it */
+	int tty;       /* the terminal it talks on (line mode), or -1 */
 };
 void cmd_prompt_init(struct cmd_prompt *p);
 void cmd_prompt_done(struct cmd_prompt *p);

@@ -7,10 +7,12 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 void cmd_prompt_init(struct cmd_prompt *p)
 {
-	*p = (struct cmd_prompt){0};
+	*p = (struct cmd_prompt){.tty = -1};
 	for (size_t i = 0; i < ARRAY_SIZE(p->fd); i++)
 		p->fd[i] = -1;
 }
@@ -19,6 +21,9 @@ void cmd_prompt_done(struct cmd_prompt *p)
 {
 	ui_close(p->ui);
 	p->ui = NULL;
+	if (p->tty >= 0)
+		close(p->tty);
+	p->tty = -1;
 }
 
 static int get_ui(struct cmd_prompt *p, struct ui **ret)
@@ -29,6 +34,15 @@ static int get_ui(struct cmd_prompt *p, struct ui **ret)
 	if (!p->ui) {
 		ui_options_init(&uo);
 		r = ui_options_from_env(&uo);
+		if (r == 0 && uo.mode == UI_AUTO && !uo.script_path && uo.script_fd < 0) {
+			/* a command's prompt: line mode on the terminal unless
+			 * $HEADS_UI asks for another back-end (as cmd_passphrase) */
+			p->tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+			if (p->tty < 0)
+				r = -ENOTTY;
+			uo.mode = UI_LINE;
+			uo.in_fd = uo.out_fd = p->tty;
+		}
 		if (r == 0)
 			r = ui_open(&uo, &p->ui);
 		if (r < 0)

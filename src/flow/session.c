@@ -66,9 +66,9 @@ int flow_tpm_open(const struct session *s, struct tpm **ret)
 int flow_sign_pin(void *session, const char *hint, int attempt, struct secret **ret)
 {
 	const struct session *s = session;
-	_cleanup_free_ char *p = xasprintf("GPG key passphrase / card PIN%s%s (attempt %d)",
-					   hint && *hint ? " for " : "", hint ? hint : "",
-					   attempt);
+	_cleanup_free_ char *p = xasprintf("%sGPG signing PIN%s%s (key passphrase or card PIN)",
+					   attempt > 1 ? "Wrong PIN or passphrase. " : "",
+					   hint && *hint ? " for " : "", hint ? hint : "");
 	return flow_secret(s, FLOW_SECRET_PIN, attempt, "Sign /boot", p, 4096, ret);
 }
 
