@@ -10,6 +10,7 @@
 #include "cmd/cmd.h"
 #include "flow/menu.h"
 #include "flow/duk_setup.h"
+#include "flow/luks_ops.h"
 #include "boot/rollback.h"
 #include "duk.h"
 #include "fs.h"
@@ -257,14 +258,6 @@ static int report_and_reseal(struct menu *m, size_t n, size_t done, const char *
 
 /* --- reencryption (Options C, reference 5.3) ---------------------------- */
 
-static volatile int reencrypt_interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	reencrypt_interrupted = 1;
-}
-
 struct progress_ctx {
 	struct menu *m;
 	size_t index, count;
@@ -281,6 +274,14 @@ static void reencrypt_progress(void *userdata, const char *device, uint64_t done
 					   (unsigned long long)(total >> 20), rate / 1048576.0,
 					   (int)eta / 60, (int)eta % 60);
 	ui_progress(p->m->ui, "LUKS reencryption", t, pct);
+}
+
+/* Before container i: the gauge of the previous one ends. */
+static void reencrypt_next(void *userdata, size_t i)
+{
+	struct progress_ctx *p = userdata;
+	ui_progress_end(p->m->ui);
+	p->index = i;
 }
 
 /* Crash-safe (default) or fast: the fast mode is an explicit, warned
@@ -314,7 +315,6 @@ enum flow_outcome menu_luks_reencrypt(struct menu *m)
 	_cleanup_secret_ struct secret *drk = NULL;
 	_cleanup_free_ char *list = NULL, *q = NULL, *report = NULL;
 	struct containers c;
-	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
 	size_t done = 0;
 	int r, safe;
 
@@ -340,44 +340,34 @@ enum flow_outcome menu_luks_reencrypt(struct menu *m)
 		r = r == 0 ? -ECANCELED : r;
 		goto out;
 	}
-	sigemptyset(&sa.sa_mask);
-	reencrypt_interrupted = 0;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	report = xstrdup("");
-	for (size_t i = 0; i < c.n; i++) {
-		struct progress_ctx p = {.m = m, .index = i, .count = c.n};
-		struct luks_opts lo = {
-			.progress = reencrypt_progress,
-			.userdata = &p,
-			.resilience = safe ? "checksum" : "none",
-			.interrupt = &reencrypt_interrupted,
-		};
-		bool resumed = false;
-		char *n;
-
-		r = reencrypt_interrupted ? -EINTR :
-					    luks_reencrypt(c.v[i].path, drk, &lo, &resumed);
+	{
+		/* The flow `heads luks reencrypt` runs (flow/luks_ops.h): SIGINT
+		 * and SIGTERM stop at the next hotzone, resumable. */
+		struct progress_ctx p = {.m = m, .count = c.n};
+		struct luks_opts lo = {.progress = reencrypt_progress, .userdata = &p,
+				       .resilience = safe ? "checksum" : "none"};
+		struct flow_luks_result *res = xcalloc(c.n, sizeof(*res));
+		done = flow_luks_reencrypt(c.v, c.n, drk, &lo, reencrypt_next, &p, res);
 		ui_progress_end(m->ui);
-		if (r == 0) {
-			done++;
-			n = xasprintf("%s%s: reencrypted%s (Disk Recovery Key in slot %d)\n",
-				      report, c.v[i].path, resumed ? " (resumed)" : "",
-				      luks_test_passphrase(c.v[i].path, drk, -1));
-		} else {
-			n = xasprintf("%s%s: %s\n", report, c.v[i].path,
-				      r == -EOPNOTSUPP ? "NOT reencrypted: not supported for this "
-							 "container (LUKS1?)" :
-				      r == -EINTR ? "INTERRUPTED (choose the option again to "
-						    "resume)" :
-						    "FAILED (details in the log)");
+		report = xstrdup("");
+		for (size_t i = 0; i < c.n; i++) {
+			size_t before = strlen(report);
+			r = res[i].r;
+			if (r == 0)
+				str_appendf(&report, "%s: reencrypted%s (Disk Recovery Key in slot "
+					    "%d)\n", c.v[i].path, res[i].resumed ? " (resumed)" : "",
+					    res[i].slot);
+			else
+				str_appendf(&report, "%s: %s\n", c.v[i].path,
+					    r == -EOPNOTSUPP ? "NOT reencrypted: not supported for "
+							       "this container (LUKS1?)" :
+					    r == -EINTR ? "INTERRUPTED (choose the option again to "
+							  "resume)" :
+							  "FAILED (details in the log)");
+			log_info("%.*s", (int)(strlen(report) - before - 1), report + before);
 		}
-		log_info("%.*s", (int)(strlen(n) - strlen(report) - 1), n + strlen(report));
-		free(report);
-		report = n;
+		free(res);
 	}
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
 	r = report_and_reseal(m, c.n, done, "LUKS reencryption done",
 			      "LUKS reencryption incomplete", report, drk, true);
 out:
@@ -412,32 +402,30 @@ enum flow_outcome menu_luks_change_drk(struct menu *m)
 				    "Disk Recovery Key passphrase", DRK_MIN, DRK_MAX, &newp);
 	if (r < 0)
 		goto out;
-	report = xstrdup("");
-	for (size_t i = 0; i < c.n; i++) {
+	{
+		/* The flow `heads luks change-passphrase` runs (flow/luks_ops.h). */
 		struct luks_opts lo = {0};
-		enum luks_change_state st;
-		int slot = -1;
-		char *n;
-
-		ui_progress(m->ui, "Disk Recovery Key", c.v[i].path,
-			    (unsigned)(i * 100 / c.n));
-		r = luks_change_passphrase(c.v[i].path, drk, newp, &lo, &slot, &st);
-		if (r == 0) {
-			done++;
-			n = xasprintf("%s%s: %s (key slot %d)\n", report, c.v[i].path,
-				      st == LUKS_CHANGED ? "changed" :
-				      st == LUKS_COMPLETED ? "completed" : "already changed", slot);
-		} else {
-			n = xasprintf("%s%s: FAILED: %s (the old passphrase still opens it)\n",
-				      report, c.v[i].path,
-				      r == -E2BIG ? "its key slot needs more memory than the "
-						    "unlocking machine allows" :
-						    "see the log");
+		struct flow_luks_result *res = xcalloc(c.n, sizeof(*res));
+		ui_progress(m->ui, "Disk Recovery Key", "Changing the passphrase", 0);
+		done = flow_luks_change_drk(c.v, c.n, drk, newp, &lo, NULL, NULL, res);
+		ui_progress_end(m->ui);
+		report = xstrdup("");
+		for (size_t i = 0; i < c.n; i++) {
+			if (res[i].r == 0)
+				str_appendf(&report, "%s: %s (key slot %d)\n", c.v[i].path,
+					    res[i].state == LUKS_CHANGED ? "changed" :
+					    res[i].state == LUKS_COMPLETED ? "completed" :
+					    "already changed", res[i].slot);
+			else
+				str_appendf(&report, "%s: FAILED: %s (the old passphrase still "
+					    "opens it)\n", c.v[i].path,
+					    res[i].r == -E2BIG ? "its key slot needs more memory "
+					    "than the unlocking machine allows" :
+					    res[i].r == -EACCES ? "neither passphrase opens it" :
+					    "see the log");
 		}
-		free(report);
-		report = n;
+		free(res);
 	}
-	ui_progress_end(m->ui);
 	log_info("Disk Recovery Key change: %zu of %zu container(s)", done, c.n);
 	r = report_and_reseal(m, c.n, done, "Disk Recovery Key changed",
 			      "Disk Recovery Key change incomplete", report, newp, false);
