@@ -257,13 +257,12 @@ enum flow_outcome menu_integrity_report_screen(struct menu *m)
 	return o == FLOW_DONE ? FLOW_BACK : o;
 }
 
-/* PIN callback for signing: the key's passphrase / card PIN from the UI. */
+/* PIN callback for signing: the key's passphrase / card PIN from the UI
+ * (the prompt of every signing: flow_sign_pin). */
 int menu_sign_pin(void *userdata, const char *hint, int attempt, struct secret **ret)
 {
-	struct menu *m = userdata;
-	_cleanup_free_ char *p = xasprintf("GPG key passphrase / card PIN%s%s (attempt %d)",
-					   hint && *hint ? " for " : "", hint ? hint : "", attempt);
-	return ui_passphrase(m->ui, "Sign /boot", p, GPG_PIN_MAX * 4, ret);
+	struct session s = menu_session(userdata);
+	return flow_sign_pin(&s, hint, attempt, ret);
 }
 
 /* Sign /boot; extra kexec*.txt files (the default entry) are staged and
