@@ -159,7 +159,7 @@ static int hash_mapped(struct hash_ctx *c, const struct hash_fd_opts *o, int fd,
 	volatile size_t maplen = 0;
 	volatile uint64_t off = 0;
 
-	if (sigsetjmp(env, 0)) {
+	if (sigsetjmp(env, 1)) { /* 1: SIGBUS unblocked again after the jump */
 		tls_sigbus = NULL;
 		if (map)
 			munmap(map, maplen);
