@@ -66,9 +66,10 @@ int flow_tpm_open(const struct session *s, struct tpm **ret)
 int flow_sign_pin(void *session, const char *hint, int attempt, struct secret **ret)
 {
 	const struct session *s = session;
-	_cleanup_free_ char *p = xasprintf("%sGPG signing PIN%s%s (key passphrase or card PIN)",
+	_cleanup_free_ char *p = xasprintf("%sGPG signing PIN (key passphrase or card PIN)%s%s "
+					   "(attempt %d)",
 					   attempt > 1 ? "Wrong PIN or passphrase. " : "",
-					   hint && *hint ? " for " : "", hint ? hint : "");
+					   hint && *hint ? " for " : "", hint ? hint : "", attempt);
 	return flow_secret(s, FLOW_SECRET_PIN, attempt, "Sign /boot", p, 4096, ret);
 }
 
