@@ -2,6 +2,7 @@
 #include "boot/integrity.h"
 #include "bootcfg/bootcfg.h"
 #include "cmd/cmd.h"
+#include "flow/sign.h"
 #include "board.h"
 #include "config.h"
 #include "log.h"
@@ -408,25 +409,6 @@ static int check(int argc, char **argv, bool report)
 static int do_verify(int argc, char **argv) { return check(argc, argv, false); }
 static int do_report(int argc, char **argv) { return check(argc, argv, true); }
 
-struct pin_src {
-	int fd;
-};
-
-static int get_pin(void *ud, const char *hint, int attempt, struct secret **ret)
-{
-	struct pin_src *p = ud;
-	_cleanup_free_ char *prompt = NULL;
-
-	if (p->fd >= 0) {
-		if (attempt > 1)
-			return -EACCES; /* the fd gave a wrong PIN: do not loop */
-		return secret_read_line_fd(p->fd, PIN_MAX, ret);
-	}
-	prompt = xasprintf("%sGPG signing PIN%s%s", attempt > 1 ? "Wrong PIN or passphrase. " :
-			   "", hint ? " for " : "", hint ? hint : "");
-	return cmd_passphrase(-1, "Sign /boot", prompt, PIN_MAX, ret);
-}
-
 /* --default N: the files that make entry N the default, from the view a
  * signing of this kind trusts (REGENERATE: /boot as it is, which is what
  * is signed; KEEP: the signed one). */
@@ -458,11 +440,14 @@ static int default_files(const struct opts *o, struct bootcfg_default_files *ret
 static int do_sign(int argc, char **argv)
 {
 	struct opts o;
-	struct integrity_sign_options so = {0};
 	struct integrity_sign_result res = {0};
-	struct pin_src ps;
 	struct progress pr;
-	struct tpm *tpm = NULL;
+	struct config cfg;
+	struct cmd_prompt cp;
+	struct flow_prompt fp;
+	enum flow_sign_step step;
+	const char *tcti = NULL;
+	_cleanup_free_ char *err = NULL;
 	_cleanup_secret_ struct secret *owner = NULL;
 	bool disabled;
 	int r, rc;
@@ -476,82 +461,82 @@ static int do_sign(int argc, char **argv)
 				       "verify against)");
 	}
 	rc = rollback_disabled(&o, &disabled);
+	config_init(&cfg);
+	if (rc == 0 && board_config_load(&cfg, o.configs, o.n_configs, &err) < 0)
+		rc = HEADS_EXIT_USAGE; /* said by rollback_disabled */
+	free(o.configs);
 	if (rc) {
-		free(o.configs);
+		config_free(&cfg);
 		return rc;
 	}
-	free(o.configs);
 	if (!disabled) {
-		const char *tcti = tpm_tcti(&o);
-		if (tcti) {
-			r = tpm_open(tcti, &tpm);
-			if (r < 0) {
-				fprintf(stderr, "heads boot sign: cannot open the TPM (%s): %s; "
-					"use --no-rollback to sign without the rollback counter\n",
-					tcti, strerror(-r));
-				return HEADS_EXIT_FAIL;
-			}
-		} else {
+		tcti = tpm_tcti(&o);
+		if (!tcti)
 			log_warn("no TPM: signing without a rollback counter");
-		}
 	}
-	if (tpm && o.owner_fd >= 0) {
-		r = secret_read_line_fd(o.owner_fd, PIN_MAX, &owner);
-		if (r < 0) {
-			tpm_close(tpm);
-			fprintf(stderr, "heads boot sign: cannot read the owner passphrase: %s\n",
-				strerror(-r));
-			return HEADS_EXIT_FAIL;
-		}
-	} else if (tpm) {
-		/* Needed only to create a counter: ask when /boot has none. */
-		_cleanup_free_ char *p = xasprintf("%s/%s", o.boot, ROLLBACK_FILE);
-		struct stat st;
-		if (o.new_counter || (lstat(p, &st) < 0 && errno == ENOENT)) {
-			r = cmd_passphrase(-1, "TPM", "TPM Owner Passphrase", PIN_MAX, &owner);
-			if (r < 0) {
-				tpm_close(tpm);
-				fprintf(stderr, "heads boot sign: the TPM owner passphrase is needed "
-					"to create the rollback counter (--owner-fd): %s\n", strerror(-r));
-				return HEADS_EXIT_FAIL;
-			}
-		}
-	}
-	ps.fd = o.pin_fd;
-	progress_init(&pr);
-	so.bootdir = o.boot;
-	so.mode = o.keep ? INTEGRITY_SIGN_KEEP : INTEGRITY_SIGN_REGENERATE;
-	so.keyring = o.keyring;
-	so.require_rollback = o.req_rollback;
-	so.rollback_counter = o.counter;
-	so.signer.gnupghome = o.gnupghome;
-	so.signer.key = o.key;
-	so.signer.pin = get_pin;
-	so.signer.userdata = &ps;
-	so.signer.max_attempts = 3;
-	so.tpm = tpm;
-	so.owner_auth = owner;
-	so.new_counter = o.new_counter;
-	so.progress = progress_cb;
-	so.userdata = &pr;
 	struct bootcfg_default_files df = {0};
 	struct integrity_file extra[2];
+	size_t n_extra = 0;
 	if (o.default_entry) {
 		r = default_files(&o, &df);
 		if (r < 0) {
-			tpm_close(tpm);
+			config_free(&cfg);
 			return HEADS_EXIT_FAIL;
 		}
 		extra[0] = (struct integrity_file){.name = df.name, .data = df.line,
 						   .len = df.line_len};
 		extra[1] = (struct integrity_file){.name = MANIFEST_DEFAULT_HASHES_FILE,
 						   .data = df.hashes, .len = df.hashes_len};
-		so.extra = extra;
-		so.n_extra = 2;
+		n_extra = 2;
 	}
-	r = integrity_sign(&so, &res);
+	if (tcti && o.owner_fd >= 0) {
+		/* given: read now and used whatever the counter needs */
+		r = secret_read_line_fd(o.owner_fd, PIN_MAX, &owner);
+		if (r < 0) {
+			bootcfg_default_files_free(&df);
+			config_free(&cfg);
+			fprintf(stderr, "heads boot sign: cannot read the owner passphrase: %s\n",
+				strerror(-r));
+			return HEADS_EXIT_FAIL;
+		}
+	}
+	cmd_prompt_init(&cp);
+	cp.fd[FLOW_SECRET_PIN] = o.pin_fd;
+	fp = cmd_prompt_ops(&cp);
+	progress_init(&pr);
+	{
+		/* The flow the menu runs (flow/sign.h); --no-rollback and
+		 * CONFIG_IGNORE_ROLLBACK (rollback_disabled) or no TPM: no counter. */
+		struct session s = {.cfg = &cfg, .tcti = tcti, .keyring = o.keyring,
+				    .gnupghome = o.gnupghome, .prompt = &fp};
+		struct flow_sign a = {
+			.bootdir = o.boot,
+			.mode = o.keep ? INTEGRITY_SIGN_KEEP : INTEGRITY_SIGN_REGENERATE,
+			.key = o.key,
+			.extra = n_extra ? extra : NULL,
+			.n_extra = n_extra,
+			.owner = owner,
+			.ask_owner = true,
+			.new_counter = o.new_counter,
+			.no_counter = !tcti,
+			.progress = progress_cb,
+			.userdata = &pr,
+		};
+		r = flow_sign_boot(&s, &a, &res, &step);
+	}
 	bootcfg_default_files_free(&df);
-	tpm_close(tpm);
+	cmd_prompt_done(&cp);
+	config_free(&cfg);
+	if (r < 0 && step == FLOW_SIGN_TPM) {
+		fprintf(stderr, "heads boot sign: cannot open the TPM (%s): %s; use --no-rollback "
+			"to sign without the rollback counter\n", tcti, strerror(-r));
+		return HEADS_EXIT_FAIL;
+	}
+	if (r < 0 && step == FLOW_SIGN_OWNER) {
+		fprintf(stderr, "heads boot sign: the TPM owner passphrase is needed to create the "
+			"rollback counter (--owner-fd): %s\n", strerror(-r));
+		return HEADS_EXIT_FAIL;
+	}
 	if (r < 0) {
 		const char *why = r == -EACCES ? "bad PIN or passphrase"
 				  : r == -ENOKEY ? "no usable signing key"

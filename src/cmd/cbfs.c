@@ -1,6 +1,7 @@
 /* cbfs.c - `heads cbfs` (the files of a coreboot ROM) and the coreboot
  * parts of `heads tpm` (predict-pcr2, coreboot-log; see coreboot_cmd.h). */
 #include "cmd.h"
+#include "hash.h"
 #include "coreboot_cmd.h"
 #include "cbfs.h"
 #include "cbfs_write.h"
@@ -12,7 +13,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -124,10 +124,8 @@ static void json_str(const char *s)
 
 static void sha256_hex(const uint8_t *d, size_t n, char out[65])
 {
-	uint8_t h[32];
-	unsigned hl = 32;
-	EVP_Digest(d, n, h, &hl, EVP_sha256(), NULL);
-	hex_encode(h, 32, out);
+	out[0] = '\0';
+	hash_sha256_hex(d, n, out);
 }
 
 static int do_list(int argc, char **argv)

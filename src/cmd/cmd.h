@@ -105,6 +105,24 @@ struct luks_device;
 int cmd_select_containers(const char *cmd, const struct luks_select *s, const char *none,
 			  struct luks_device **ret, size_t *ret_n);
 
+/* A command's answers to a flow's questions (struct flow_prompt, flow/flow.h):
+ * each secret from its --*-fd option (one line; a retry is refused with
+ * -EACCES), yes/no answered by --yes, else asked through a UI opened on
+ * first need (the back-end of $HEADS_UI, else line mode on /dev/tty, as
+ * cmd_passphrase); messages logged (stderr + session log). */
+struct ui;
+struct cmd_prompt {
+	int fd[6];   /* by enum flow_secret; -1: ask */
+	bool yes;    /* every yes/no question answered yes */
+	struct ui *ui; /* opened on first need; cmd_prompt_done() closes it */
+	int tty;       /* the terminal it talks on (line mode), or -1 */
+};
+void cmd_prompt_init(struct cmd_prompt *p);
+void cmd_prompt_done(struct cmd_prompt *p);
+struct flow_prompt;
+/* The flow_prompt over p (p must outlive its use). */
+struct flow_prompt cmd_prompt_ops(struct cmd_prompt *p);
+
 /* True if argv contains --help or -h before a "--". */
 bool cmd_has_help(int argc, char **argv);
 

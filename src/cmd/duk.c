@@ -1,8 +1,10 @@
 /* heads duk setup|unlock - the LUKS Disk Unlock Key (issue 9,
- * heads-behaviour.md 1.6, 2.3, 4.6, 5.2). The flow lives in lib/duk.c;
- * this file asks the questions and boots. */
+ * heads-behaviour.md 1.6, 2.3, 4.6, 5.2). setup: argv -> options -> the
+ * menu's flow (flow/duk_setup.h) -> exit status; unlock: lib/duk's unlock,
+ * the questions asked here, then the handover. */
 #include "boot/integrity.h"
 #include "cmd/cmd.h"
+#include "flow/duk_setup.h"
 #include "handover.h"
 #include "board.h"
 #include "config.h"
@@ -31,7 +33,6 @@
 #include <unistd.h>
 
 #define PASS_MAX 4096
-#define DRK_MIN_LEN 8
 
 enum {
 	EXIT_DRK_FALLBACK = 3, /* not unsealed: booting with the DRK typed into the OS */
@@ -267,126 +268,6 @@ static int select_devices(const struct opts *o, int argc, char **argv,
 				     "Key for", ret, ret_n);
 }
 
-static char *device_names(const struct luks_device *v, size_t n, uint64_t mask)
-{
-	char *s = xstrdup("");
-	for (size_t i = 0; i < n; i++)
-		if (mask & (UINT64_C(1) << i))
-			str_appendf(&s, "%s%s", *s ? " " : "", v[i].path);
-	return s;
-}
-
-/* Reference 5.2 step 2: up to 3 rounds; the selection is narrowed to the
- * containers the DRK opens. Returns 0 or an exit status. */
-static int validate_drk(struct opts *o, struct luks_device *v, size_t *n,
-			struct secret **ret_drk)
-{
-	uint64_t all = *n >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << *n) - 1;
-	_cleanup_free_ char *names = device_names(v, *n, all);
-	_cleanup_free_ char *prompt = xasprintf("Enter LUKS Disk Recovery Key (DRK) passphrase "
-						"that can unlock %s: ", names);
-
-	for (int round = 1; round <= 3; round++) {
-		_cleanup_secret_ struct secret *drk = NULL;
-		uint64_t ok;
-		int r = ask_secret(o, o->drk_fd, "Disk Recovery Key", prompt, &drk);
-		if (r < 0) {
-			log_error_errno(r, "reading the Disk Recovery Key");
-			return HEADS_EXIT_FAIL;
-		}
-		if (drk->len < DRK_MIN_LEN) {
-			log_error("the Disk Recovery Key has at least %d characters", DRK_MIN_LEN);
-		} else if ((r = duk_drk_check(v, *n, drk, &ok)) == (int)*n) {
-			*ret_drk = TAKE_PTR(drk);
-			return 0;
-		} else if (r > 0) {
-			_cleanup_free_ char *bad = device_names(v, *n, all & ~ok);
-			_cleanup_free_ char *good = device_names(v, *n, ok);
-			_cleanup_free_ char *q = xasprintf(
-				"The Disk Recovery Key does not open: %s.\n\nContinue with only the "
-				"unlockable devices (%s)?", bad, good);
-			log_warn("the Disk Recovery Key does not open %s", bad);
-			int y = ask_yes(o, o->yes, UI_BG_WARNING, "Disk Recovery Key", q);
-			if (y == 1) {
-				size_t k = 0;
-				for (size_t i = 0; i < *n; i++) {
-					if (ok & (UINT64_C(1) << i))
-						v[k++] = v[i];
-					else
-						luks_device_done(&v[i]);
-				}
-				*n = k;
-				*ret_drk = TAKE_PTR(drk);
-				return 0;
-			}
-		} else {
-			log_error("the Disk Recovery Key opens none of %s", names);
-		}
-		if (o->drk_fd >= 0)
-			break; /* a script gave a wrong key: do not read on */
-	}
-	log_error("Disk Recovery Key: retry count exceeded");
-	return HEADS_EXIT_FAIL;
-}
-
-/* Reference 5.2 step 3: >= 12 characters, twice, 3 attempts. */
-static int ask_duk_passphrase(struct opts *o, struct secret **ret)
-{
-	for (int a = 1; a <= 3; a++) {
-		_cleanup_secret_ struct secret *p = NULL, *q = NULL;
-		int r = ask_secret(o, o->duk_fd, "Disk Unlock Key",
-				   "New LUKS TPM Disk Unlock Key passphrase (DUK, at least 12 "
-				   "characters): ", &p);
-		if (r == 0)
-			r = ask_secret(o, o->duk_fd, "Disk Unlock Key",
-				       "Repeat the Disk Unlock Key passphrase: ", &q);
-		if (r < 0) {
-			log_error_errno(r, "reading the Disk Unlock Key passphrase");
-			return HEADS_EXIT_FAIL;
-		}
-		r = duk_check_passphrase(p, q);
-		if (r == 0) {
-			*ret = TAKE_PTR(p);
-			return 0;
-		}
-		log_error("%s", r == -EINVAL ? "the Disk Unlock Key passphrase must have at least "
-						"12 characters" :
-			       r == -ENOTUNIQ ? "the two Disk Unlock Key passphrases differ" :
-						"the Disk Unlock Key passphrase is too long");
-		if (o->duk_fd >= 0)
-			break;
-	}
-	log_error("Disk Unlock Key passphrase: retry count exceeded");
-	return HEADS_EXIT_FAIL;
-}
-
-static bool confirm_wipe(void *ud, const char *device, int slot)
-{
-	struct opts *o = ud;
-	_cleanup_free_ char *q = xasprintf("Key slot %d of %s is in use and is not the Disk "
-					   "Recovery Key.\n\nWipe key slot %d on %s?", slot,
-					   device, slot, device);
-	return ask_yes(o, o->yes, UI_BG_WARNING, "Wipe LUKS key slot", q) == 1;
-}
-
-struct pin_src {
-	struct opts *o;
-};
-
-static int get_pin(void *ud, const char *hint, int attempt, struct secret **ret)
-{
-	struct pin_src *p = ud;
-	_cleanup_free_ char *prompt = NULL;
-
-	if (p->o->pin_fd >= 0) {
-		if (attempt > 1)
-			return -EACCES;
-		return secret_read_line_fd(p->o->pin_fd, PASS_MAX, ret);
-	}
-	prompt = xasprintf("GPG signing PIN%s%s: ", hint ? " for " : "", hint ? hint : "");
-	return ask_secret(p->o, -1, "Sign /boot", prompt, ret);
-}
-
 static int load_boot_config(const struct opts *o, struct config *c);
 
 /* The TPM, pinned to the primary key recorded at ownership
@@ -406,17 +287,17 @@ static int do_setup(int argc, char **argv)
 	struct opts o;
 	struct luks_device *v = NULL;
 	size_t n = 0;
-	_cleanup_secret_ struct secret *drk = NULL, *pass = NULL, *owner = NULL;
-	_cleanup_tpm_ struct tpm *t = NULL;
-	struct luks_opts lo = {.confirm_wipe = confirm_wipe};
-	struct pin_src ps;
-	struct duk_setup_options so;
+	struct config cfg;
+	struct cmd_prompt cp;
+	struct flow_prompt fp;
 	struct duk_setup_result res;
 	int r, rc;
 
 	r = parse_opts("setup", argc, argv, &o);
 	if (r)
 		return r < 0 ? HEADS_EXIT_OK : r;
+	config_init(&cfg);
+	cmd_prompt_init(&cp);
 	if (!o.no_sign && !o.keyring) {
 		rc = cmd_usage_error("duk", "setup: signing /boot needs --keyring DIR (what "
 				     "/boot must verify against), or --no-sign");
@@ -425,52 +306,40 @@ static int do_setup(int argc, char **argv)
 	rc = select_devices(&o, argc, argv, &v, &n);
 	if (rc)
 		goto out;
-	if (luks_same_version(v, n) < 0) {
+	if (load_boot_config(&o, &cfg) < 0) {
+		rc = HEADS_EXIT_FAIL;
+		goto out;
+	}
+	cp.fd[FLOW_SECRET_DRK] = o.drk_fd;
+	cp.fd[FLOW_SECRET_DUK] = o.duk_fd;
+	cp.fd[FLOW_SECRET_OWNER] = o.owner_fd;
+	cp.fd[FLOW_SECRET_PIN] = o.pin_fd;
+	cp.yes = o.yes;
+	fp = cmd_prompt_ops(&cp);
+	{
+		/* The flow the menu runs (flow/duk_setup.h). */
+		struct session s = {.cfg = &cfg, .tcti = o.tcti, .keyring = o.keyring,
+				    .gnupghome = o.gnupghome, .prompt = &fp};
+		struct flow_duk_setup a = {
+			.bootdir = o.boot,
+			.devices = v,
+			.n_devices = n,
+			.pcr = {.eventlog = o.eventlog, .no_eventlog = o.no_eventlog,
+				.trace = o.trace, .modules = o.modules},
+			.no_sign = o.no_sign,
+			.no_rollback = o.no_rollback,
+			.key = o.key,
+		};
+		r = flow_duk_setup(&s, &a, &res);
+		n = a.n_devices;
+	}
+	if (r == -EMEDIUMTYPE) {
 		rc = HEADS_EXIT_USAGE;
 		goto out;
 	}
-	r = open_tpm(&o, &t);
 	if (r < 0) {
-		log_error_errno(r, "cannot open the TPM");
-		rc = HEADS_EXIT_FAIL;
-		goto out;
-	}
-	rc = validate_drk(&o, v, &n, &drk);
-	if (rc)
-		goto out;
-	rc = ask_duk_passphrase(&o, &pass);
-	if (rc)
-		goto out;
-	r = ask_secret(&o, o.owner_fd, "TPM owner", "TPM owner passphrase: ", &owner);
-	if (r < 0) {
-		log_error_errno(r, "reading the TPM owner passphrase");
-		rc = HEADS_EXIT_FAIL;
-		goto out;
-	}
-	lo.userdata = &o;
-	ps.o = &o;
-	memset(&so, 0, sizeof(so));
-	so.bootdir = o.boot;
-	so.devices = v;
-	so.n_devices = n;
-	so.drk = drk;
-	so.passphrase = pass;
-	so.owner_auth = owner;
-	so.pcr.eventlog = o.eventlog;
-	so.pcr.no_eventlog = o.no_eventlog;
-	so.pcr.trace = o.trace;
-	so.pcr.modules = o.modules;
-	so.luks = &lo;
-	so.sign = !o.no_sign;
-	so.keyring = o.keyring;
-	so.gnupghome = o.gnupghome;
-	so.key = o.key;
-	so.pin = get_pin;
-	so.pin_userdata = &ps;
-	so.rollback = !o.no_rollback;
-	r = duk_setup(t, &so, &res);
-	if (r < 0) {
-		fprintf(stderr, "heads duk setup: failed: %s\n", strerror(-r));
+		if (r != -ECANCELED && r != -EPERM)
+			fprintf(stderr, "heads duk setup: failed: %s\n", strerror(-r));
 		rc = HEADS_EXIT_FAIL;
 		goto out;
 	}
@@ -478,11 +347,13 @@ static int do_setup(int argc, char **argv)
 		printf("%s: duk slot %d drk slot %d\n", v[i].path, res.duk_slot[i], res.drk_slot[i]);
 	printf("sealed at 0x%08x to PCRs 0-7 + passphrase; crypttab: %s; /boot %s%s\n",
 	       TPM_HANDLE_DUK, res.crypttab_from_initrd ? "from the default initrd" : "generic",
-	       so.sign ? "signed by " : "files written unsigned", so.sign ? res.fpr : "");
+	       o.no_sign ? "files written unsigned" : "signed by ", o.no_sign ? "" : res.fpr);
 	printf("Reboot to unlock with the Disk Unlock Key.\n");
 	rc = HEADS_EXIT_OK;
 out:
 	luks_devices_free(v, n);
+	cmd_prompt_done(&cp);
+	config_free(&cfg);
 	ui_close(o.ui);
 	free(o.configs);
 	return rc;

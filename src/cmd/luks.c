@@ -2,6 +2,7 @@
  * LUKS key management across several containers (issue 7,
  * heads-behaviour.md section 5). */
 #include "cmd/cmd.h"
+#include "flow/luks_ops.h"
 #include "fs.h"
 #include "log.h"
 #include "luks/luks.h"
@@ -425,38 +426,27 @@ static int do_change(int argc, char **argv)
 		luks_devices_free(v, n);
 		return HEADS_EXIT_USAGE;
 	}
-	/* Every container must open with the current (or, after an
-	 * interrupted run, the new) passphrase before any is changed. */
-	for (size_t i = 0; i < n; i++)
-		if (luks_test_passphrase(v[i].path, drk, -1) < 0 &&
-		    luks_test_passphrase(v[i].path, newp, -1) < 0) {
-			printf("%s: fails\n", v[i].path);
-			fails++;
-		}
-	if (fails) {
-		log_error("the current passphrase does not open %d container(s): nothing changed",
-			  fails);
-		goto fail;
-	}
+	/* The flow the menu runs (flow/luks_ops.h): every container opens
+	 * with the current (or, after an interrupted run, the new)
+	 * passphrase before any is changed. */
 	struct luks_opts lo = lib_opts(&o);
+	struct flow_luks_result *res = xcalloc(n ? n : 1, sizeof(*res));
+	size_t done = flow_luks_change_drk(v, n, drk, newp, &lo, NULL, NULL, res);
 	for (size_t i = 0; i < n; i++) {
-		enum luks_change_state st;
-		int slot;
-		r = luks_change_passphrase(v[i].path, drk, newp, &lo, &slot, &st);
-		if (r < 0) {
+		if (res[i].r < 0) {
 			printf("%s: fails\n", v[i].path);
 			fails++;
-		} else {
+		} else if (done) {
 			printf("%s: %s slot %d\n", v[i].path,
-			       st == LUKS_CHANGED ? "changed" :
-			       st == LUKS_COMPLETED ? "completed" : "already changed", slot);
+			       res[i].state == LUKS_CHANGED ? "changed" :
+			       res[i].state == LUKS_COMPLETED ? "completed" : "already changed",
+			       res[i].slot);
 		}
-		fflush(stdout);
 	}
-	if (!fails)
-		log_warn("LUKS headers changed: the Disk Unlock Key must be resealed (PCR 6)");
+	fflush(stdout);
+	free(res);
 	luks_devices_free(v, n);
-	return fails ? HEADS_EXIT_FAIL : HEADS_EXIT_OK;
+	return fails || !done ? HEADS_EXIT_FAIL : HEADS_EXIT_OK;
 fail:
 	luks_devices_free(v, n);
 	return HEADS_EXIT_FAIL;
@@ -486,12 +476,11 @@ static void show_progress(void *userdata, const char *device, uint64_t done, uin
 	fflush(stderr);
 }
 
-static volatile int interrupted;
-
-static void on_interrupt(int sig)
+/* Before each container: its progress display starts again. */
+static void progress_reset(void *userdata, size_t i)
 {
-	(void)sig;
-	interrupted = 1;
+	(void)i;
+	*(int *)userdata = -1;
 }
 
 static int do_reencrypt(int argc, char **argv)
@@ -511,44 +500,33 @@ static int do_reencrypt(int argc, char **argv)
 		luks_devices_free(v, n);
 		return HEADS_EXIT_FAIL;
 	}
-	/* Ctrl-C / SIGTERM stop at the next hotzone boundary: resumable. */
-	struct sigaction sa = {.sa_handler = on_interrupt};
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	if (o.fast)
 		log_warn("--fast: no resilience. DO NOT POWER DOWN: an interruption destroys "
 			 "the data being reencrypted");
 	else
 		log_note("reencrypting with checksum resilience: an interruption is resumed by "
 			 "running this again");
+	/* The flow the menu runs (flow/luks_ops.h): Ctrl-C / SIGTERM stop at
+	 * the next hotzone boundary (resumable). */
 	struct luks_opts lo = lib_opts(&o);
+	struct flow_luks_result *res = xcalloc(n ? n : 1, sizeof(*res));
 	lo.progress = show_progress;
 	lo.userdata = &last;
-	lo.interrupt = &interrupted;
-	size_t done = 0;
+	flow_luks_reencrypt(v, n, drk, &lo, progress_reset, &last, res);
 	for (size_t i = 0; i < n; i++) {
-		bool resumed = false;
-		last = -1;
-		/* a signal before this container started: do not start it */
-		r = interrupted ? -EINTR : luks_reencrypt(v[i].path, drk, &lo, &resumed);
-		if (r == -EINTR) {
+		if (res[i].r == -EINTR) {
 			printf("%s: interrupted\n", v[i].path);
 			fails++;
-		} else if (r < 0) {
+		} else if (res[i].r < 0) {
 			printf("%s: fails\n", v[i].path);
 			fails++;
 		} else {
-			int slot = luks_test_passphrase(v[i].path, drk, -1);
 			printf("%s: reencrypted%s, drk slot %d\n", v[i].path,
-			       resumed ? " (resumed)" : "", slot);
-			done++;
+			       res[i].resumed ? " (resumed)" : "", res[i].slot);
 		}
-		fflush(stdout);
 	}
-	if (done)
-		log_warn("new volume keys: only the Disk Recovery Key was kept; add and seal the "
-			 "Disk Unlock Key again");
+	fflush(stdout);
+	free(res);
 	luks_devices_free(v, n);
 	return fails ? HEADS_EXIT_FAIL : HEADS_EXIT_OK;
 }

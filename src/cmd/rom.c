@@ -1,5 +1,6 @@
 /* rom.c - `heads rom`: the board's ROM configuration area (romcfg.h). */
 #include "cmd.h"
+#include "hash.h"
 #include "log.h"
 #include "romcfg.h"
 #include "codec.h"
@@ -8,7 +9,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,11 +114,8 @@ static int do_list(int argc, char **argv)
 		printf("%s: slot %d sequence %llu, %zu files\n", dev, c.slot,
 		       (unsigned long long)c.seq, c.n);
 	for (size_t i = 0; i < c.n; i++) {
-		uint8_t d[32];
-		char hex[65];
-		unsigned n = 32;
-		EVP_Digest(c.v[i].data, c.v[i].len, d, &n, EVP_sha256(), NULL);
-		hex_encode(d, 32, hex);
+		char hex[65] = "";
+		hash_sha256_hex(c.v[i].data, c.v[i].len, hex);
 		printf("%s %zu %s\n", c.v[i].name, c.v[i].len, hex);
 	}
 	romcfg_free(&c);

@@ -2,6 +2,8 @@
  * ownership. Which subcommand exists on which version: `versions` below
  * (printed by `heads tpm info`) and the table at the end of the help. */
 #include "cmd/cmd.h"
+#include "flow/tpm_reset.h"
+#include "hash.h"
 #include "codec.h"
 #include "fs.h"
 #include "log.h"
@@ -17,7 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include "coreboot_cmd.h"
 #include "tpm_cmd.h"
 
@@ -527,22 +528,15 @@ static int do_eventlog(int argc, char **argv)
  * the string or file. */
 static int extra_digest(const struct extra *e, bool sha1, uint8_t out[32])
 {
-	_cleanup_free_ char *buf = NULL;
-	size_t len;
-	unsigned n = 32;
+	enum hash_alg alg = sha1 ? HASH_SHA1 : HASH_SHA256;
 	if (e->is_file) {
-		int r = fs_read_file(e->v, 1024UL * 1024 * 1024, &buf, &len);
-		if (r < 0) {
+		_cleanup_close_ int fd = open(e->v, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		int r = fd < 0 ? -errno : hash_fd(alg, fd, NULL, out, NULL);
+		if (r < 0)
 			fprintf(stderr, "heads tpm: cannot read %s: %s\n", e->v, strerror(-r));
-			return r;
-		}
-	} else {
-		buf = xstrdup(e->v);
-		len = strlen(buf);
+		return r;
 	}
-	if (!EVP_Digest(buf, len, out, &n, sha1 ? EVP_sha1() : EVP_sha256(), NULL))
-		return -EIO;
-	return 0;
+	return hash_buf(alg, e->v, strlen(e->v), out);
 }
 
 /* Predict every PCR in o->future_mask into v. */
@@ -608,8 +602,10 @@ static int do_predict(int argc, char **argv)
 static int do_reset(int argc, char **argv)
 {
 	struct opts o;
-	_cleanup_tpm_ struct tpm *t = NULL;
 	_cleanup_secret_ struct secret *owner = NULL;
+	_cleanup_free_ char *name = NULL;
+	enum flow_tpm_reset_step step;
+	int version = 0;
 	int r = tpm_cmd_parse_opts("reset", argc, argv, &o);
 	if (r)
 		return r;
@@ -617,22 +613,22 @@ static int do_reset(int argc, char **argv)
 		return cmd_usage_error("tpm", "reset takes no arguments");
 	if (tpm_cmd_get_pass(o.owner_fd, "New TPM Owner Passphrase", &owner) < 0)
 		return HEADS_EXIT_USAGE;
-	if ((r = tpm_cmd_open_tpm(&o, &t)) < 0)
-		return tpm_cmd_exit_for(r);
-	tpm_set_da_policy(t, (uint32_t)o.da_max_tries, (uint32_t)o.da_recovery);
-	r = tpm_reset(t, owner);
+	/* The flow the menu runs (flow/tpm_reset.h). */
+	struct session s = {.tcti = o.tcti};
+	struct flow_tpm_reset a = {.owner = owner, .da_max_tries = (uint32_t)o.da_max_tries,
+				   .da_recovery = (uint32_t)o.da_recovery};
+	r = flow_tpm_reset(&s, &a, &version, &name, &step);
 	if (r < 0) {
-		fprintf(stderr, "heads tpm: TPM reset failed\n");
+		if (step == FLOW_TPM_RESET_OPEN)
+			fprintf(stderr, "heads tpm: no TPM at %s\n", cmd_tcti(o.tcti));
+		else if (step == FLOW_TPM_RESET_RESET)
+			fprintf(stderr, "heads tpm: TPM reset failed\n");
 		return tpm_cmd_exit_for(r);
 	}
-	_cleanup_free_ char *name = NULL;
-	if (tpm_version(t) == 12) { /* SRK 0x40000000, well-known auth: nothing to pin */
+	if (version == 12) { /* SRK 0x40000000, well-known auth: nothing to pin */
 		fprintf(stderr, "heads tpm: TPM 1.2 reset; owned, SRK at 0x40000000\n");
 		return 0;
 	}
-	r = tpm_primary_name(t, &name);
-	if (r < 0)
-		return tpm_cmd_exit_for(r);
 	fprintf(stderr, "heads tpm: TPM reset; primary key at 0x%08x\n", TPM_PRIMARY_HANDLE);
 	/* The line to record in the owner's configuration (the pin). */
 	printf("%s=\"%s\"\n", CMD_CONFIG_PRIMARY_NAME, name);

@@ -6,6 +6,7 @@
 #include "handover.h"
 #include "board.h"
 #include "flow/menu.h"
+#include "flow/sign.h"
 #include "boot/integrity.h"
 #include "boot/rollback.h"
 #include "boot/sig.h"
@@ -256,13 +257,12 @@ enum flow_outcome menu_integrity_report_screen(struct menu *m)
 	return o == FLOW_DONE ? FLOW_BACK : o;
 }
 
-/* PIN callback for signing: the key's passphrase / card PIN from the UI. */
+/* PIN callback for signing: the key's passphrase / card PIN from the UI
+ * (the prompt of every signing: flow_sign_pin). */
 int menu_sign_pin(void *userdata, const char *hint, int attempt, struct secret **ret)
 {
-	struct menu *m = userdata;
-	_cleanup_free_ char *p = xasprintf("GPG key passphrase / card PIN%s%s (attempt %d)",
-					   hint && *hint ? " for " : "", hint ? hint : "", attempt);
-	return ui_passphrase(m->ui, "Sign /boot", p, GPG_PIN_MAX * 4, ret);
+	struct session s = menu_session(userdata);
+	return flow_sign_pin(&s, hint, attempt, ret);
 }
 
 /* Sign /boot; extra kexec*.txt files (the default entry) are staged and
@@ -271,57 +271,57 @@ int menu_sign_pin(void *userdata, const char *hint, int attempt, struct secret *
  * was shown / on a fresh machine); KEEP (every other signing) refuses a
  * /boot that does not verify against the ROM keyring. The rollback
  * counter's index goes to *ret_counter (0: none). */
-int menu_sign_boot_with(struct menu *m, enum integrity_sign_mode mode,
-			  const struct secret *owner, const char *key,
-			  const struct integrity_file *extra, size_t n_extra, bool new_counter,
-			  uint32_t *ret_counter)
+static int sign_with(struct menu *m, enum integrity_sign_mode mode, const struct secret *owner,
+		     bool ask_owner, const char *key, const struct integrity_file *extra,
+		     size_t n_extra, bool new_counter, uint32_t *ret_counter)
 {
-	_cleanup_tpm_ struct tpm *t = NULL;
-	struct integrity_sign_options o = {
+	/* The flow `heads boot sign` runs (flow/sign.h). */
+	struct session s = menu_session(m);
+	struct flow_sign a = {
 		.bootdir = m->bootdir,
 		.mode = mode,
-		.keyring = m->keyring,
-		.signer = {.gnupghome = m->gnupghome, .key = key, .pin = menu_sign_pin,
-			   .userdata = m, .max_attempts = 3},
-		.owner_auth = owner,
-		.new_counter = new_counter,
-		.progress = progress_cb,
-		.userdata = m,
+		.key = key,
 		.extra = extra,
 		.n_extra = n_extra,
+		.owner = owner,
+		.ask_owner = ask_owner,
+		.new_counter = new_counter,
+		.no_counter = !m->tpm_on,
+		.progress = progress_cb,
+		.userdata = m,
 	};
 	struct integrity_sign_result res = {0};
-	int r;
+	enum flow_sign_step step;
+	int r = flow_sign_boot(&s, &a, &res, &step);
 
-	menu_rollback_requirement(m, &o.require_rollback, &o.rollback_counter);
-	if (m->tpm_on && !config_enabled(&m->cfg, "CONFIG_IGNORE_ROLLBACK")) {
-		if ((r = menu_tpm_open(m, &t)) < 0)
-			return log_error_errno(r, "opening the TPM for the rollback counter");
-		o.tpm = t;
-	}
-	r = integrity_sign(&o, &res);
-	ui_progress_end(m->ui);
-	if (r < 0) {
+	if (r < 0 && step == FLOW_SIGN_SIGN) {
 		_cleanup_free_ char *t2 = xasprintf(
 			"Signing /boot failed: %s. Nothing in %s was changed.%s", strerror(-r),
 			m->bootdir, r == -EBADMSG ? "\n\n/boot does not verify: look at the "
 			"integrity report; only \"Update checksums and sign\" signs a changed "
 			"/boot." : "");
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Signing failed", t2);
-		return r;
 	}
-	log_info("/boot signed: %zu files, key %s, rollback %s", res.files, res.fpr,
-		 rollback_state_name(res.rollback.state));
+	if (r < 0)
+		return r;
 	if (ret_counter)
 		*ret_counter = res.rollback.state == ROLLBACK_OK ? res.rollback.id : 0;
 	return 0;
 }
 
-/* "Update checksums and sign": the one user action that re-hashes /boot. */
-static int sign_boot(struct menu *m, const struct secret *owner, const char *key)
+int menu_sign_boot_with(struct menu *m, enum integrity_sign_mode mode,
+			  const struct secret *owner, const char *key,
+			  const struct integrity_file *extra, size_t n_extra, bool new_counter,
+			  uint32_t *ret_counter)
 {
-	return menu_sign_boot_with(m, INTEGRITY_SIGN_REGENERATE, owner, key, NULL, 0, false,
-			      NULL);
+	return sign_with(m, mode, owner, false, key, extra, n_extra, new_counter, ret_counter);
+}
+
+/* "Update checksums and sign": the one user action that re-hashes /boot; a
+ * new rollback counter needs the owner passphrase: the flow asks it. */
+static int sign_boot(struct menu *m)
+{
+	return sign_with(m, INTEGRITY_SIGN_REGENERATE, NULL, true, NULL, NULL, 0, false, NULL);
 }
 
 /* Sign the default entry files with the rest of /boot (a previous default
@@ -348,7 +348,6 @@ int menu_save_default_signed(struct menu *m, struct boot_view *view,
 /* Options -> u: reference prompt_update_checksums. */
 enum flow_outcome menu_update_checksums(struct menu *m)
 {
-	_cleanup_secret_ struct secret *owner = NULL;
 	int r;
 
 	/* Signing re-blesses /boot as it is: show what that would bless. */
@@ -374,14 +373,8 @@ enum flow_outcome menu_update_checksums(struct menu *m)
 			 "this change will modify your disk.\n\nDo you want to continue?");
 	if (r != 1)
 		return menu_outcome(m, r);
-	if (m->tpm_on && !menu_boot_has(m, ROLLBACK_FILE) &&
-	    !config_enabled(&m->cfg, "CONFIG_IGNORE_ROLLBACK")) {
-		/* A new rollback counter needs the owner passphrase. */
-		if ((r = menu_ask_owner_passphrase(m, false, &owner)) < 0)
-			return menu_outcome(m, r);
-	}
-	r = sign_boot(m, owner, NULL);
-	if (r == -EPROTO || r == -EPIPE)
+	r = sign_boot(m);
+	if (ui_gone(r))
 		return FLOW_UI_GONE;
 	if (r == 0)
 		ui_msgbox(m->ui, UI_BG_NORMAL, "Signed", "/boot has been signed.");

@@ -9,6 +9,8 @@
  * LUKS container on a non-removable disk (luks_discover). */
 #include "cmd/cmd.h"
 #include "flow/menu.h"
+#include "flow/duk_setup.h"
+#include "flow/luks_ops.h"
 #include "boot/rollback.h"
 #include "duk.h"
 #include "fs.h"
@@ -42,18 +44,12 @@ static void containers_free(struct containers *c)
 /* The device paths of the containers whose bit is set in mask, one a line. */
 static char *names(const struct containers *c, uint64_t mask)
 {
-	char *s = xstrdup("");
-	for (size_t i = 0; i < c->n; i++) {
-		if (!(mask & (UINT64_C(1) << i)))
-			continue;
-		str_appendf(&s, "  %s (LUKS%d)\n", c->v[i].path, c->v[i].version);
-	}
-	return s;
+	return flow_luks_names(c->v, c->n, mask);
 }
 
 static uint64_t all_of(size_t n)
 {
-	return n >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << n) - 1;
+	return flow_luks_all(n);
 }
 
 /* The containers of a kexec_key_devices.txt-format file (UUIDs checked),
@@ -109,178 +105,41 @@ static int select_containers(struct menu *m, struct containers *c, bool quiet)
 	return 0;
 }
 
-/* Keep the containers whose bit is set in mask. */
-static void narrow(struct containers *c, uint64_t mask)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < c->n; i++) {
-		if (mask & (UINT64_C(1) << i))
-			c->v[k++] = c->v[i];
-		else
-			luks_device_done(&c->v[i]);
-	}
-	c->n = k;
-}
-
-/* The Disk Recovery Key: it must open every container; when it opens only
- * some, the user may go on with those (reference 5.2 step 2). known: a DRK
- * already entered, tried first. 0 and *ret, -ECANCELED (declined or three
- * wrong entries; told), or a fatal UI error. */
+/* The Disk Recovery Key (flow/duk_setup.h), for the containers of c. */
 static int get_drk(struct menu *m, struct containers *c, const struct secret *known,
 		   const char *why, struct secret **ret)
 {
-	_cleanup_free_ char *list = names(c, all_of(c->n));
-	_cleanup_free_ char *prompt = xasprintf("%s\n\nLUKS Disk Recovery Key (DRK) passphrase "
-						"that opens:\n%s", why, list);
-
-	for (int round = 1; round <= 3; round++) {
-		_cleanup_secret_ struct secret *drk = NULL;
-		uint64_t ok = 0;
-		int r;
-
-		if (known && round == 1)
-			drk = secret_dup(known->data, known->len);
-		else if ((r = ui_passphrase(m->ui, "Disk Recovery Key", prompt, DRK_MAX,
-					    &drk)) < 0 && r != -EFBIG)
-			return r;
-		if (!drk) /* -EFBIG: longer than any Disk Recovery Key we accept */
-			continue;
-		if (drk->len == 0)
-			return -ECANCELED;
-		ui_progress(m->ui, "Disk Recovery Key", "Testing the passphrase on each container",
-			    0);
-		r = duk_drk_check(c->v, c->n, drk, &ok);
-		ui_progress_end(m->ui);
-		if (r == (int)c->n) {
-			*ret = TAKE_PTR(drk);
-			return 0;
-		}
-		if (r > 0) {
-			_cleanup_free_ char *bad = names(c, all_of(c->n) & ~ok);
-			_cleanup_free_ char *good = names(c, ok);
-			_cleanup_free_ char *q = xasprintf(
-				"The Disk Recovery Key does not open:\n%s\nContinue with only the "
-				"containers it opens?\n%s", bad, good);
-			log_warn("the Disk Recovery Key does not open every container");
-			r = ui_yesno(m->ui, UI_BG_WARNING, "Disk Recovery Key", q);
-			if (ui_fatal(r))
-				return r;
-			if (r == 1) {
-				narrow(c, ok);
-				*ret = TAKE_PTR(drk);
-				return 0;
-			}
-			continue;
-		}
-		if (!(known && round == 1))
-			ui_msgbox(m->ui, UI_BG_WARNING, "Disk Recovery Key",
-				  "That passphrase opens none of the containers.");
-	}
-	ui_msgbox(m->ui, UI_BG_ERROR, "Disk Recovery Key",
-		  "Three wrong Disk Recovery Key passphrases: nothing was changed.\n\n"
-		  "If it is forgotten, the disk cannot be recovered: reinstall the OS.");
-	return -ECANCELED;
+	struct session s = menu_session(m);
+	return flow_luks_drk(&s, c->v, &c->n, known, why, ret);
 }
 
-/* --- Disk Unlock Key setup ------------------------------------------------ */
+/* --- Disk Unlock Key setup (flow/duk.c) ---------------------------------- */
 
-static bool confirm_wipe(void *userdata, const char *device, int slot)
-{
-	struct menu *m = userdata;
-	_cleanup_free_ char *q = xasprintf("Key slot %d of %s is in use and is not the Disk "
-					   "Recovery Key.\n\nWipe key slot %d on %s?", slot,
-					   device, slot, device);
-	return ui_yesno(m->ui, UI_BG_WARNING, "Wipe LUKS key slot", q) == 1;
-}
-
-static int ask_duk_passphrase(struct menu *m, struct secret **ret)
-{
-	for (int attempt = 0; attempt < 3; attempt++) {
-		_cleanup_secret_ struct secret *a = NULL, *b = NULL;
-		int r = ui_passphrase(m->ui, "Disk Unlock Key",
-				      "New LUKS TPM Disk Unlock Key passphrase (at least 12 "
-				      "characters; typed at every boot)", DUK_PASSPHRASE_MAX, &a);
-		if (r == 0)
-			r = ui_passphrase(m->ui, "Disk Unlock Key",
-					  "Repeat the Disk Unlock Key passphrase",
-					  DUK_PASSPHRASE_MAX, &b);
-		if (r < 0 && r != -EFBIG)
-			return r;
-		r = r < 0 ? -EMSGSIZE : duk_check_passphrase(a, b);
-		if (r == 0) {
-			*ret = TAKE_PTR(a);
-			return 0;
-		}
-		ui_msgbox(m->ui, UI_BG_WARNING, "Disk Unlock Key",
-			  r == -EINVAL ? "The passphrase must have at least 12 characters." :
-			  r == -ENOTUNIQ ? "The two passphrases differ." :
-					   "The passphrase is too long.");
-	}
-	return -ECANCELED;
-}
-
-static int duk_setup_on(struct menu *m, struct containers *c, const struct secret *drk_in,
+static int duk_setup_on(struct menu *m, struct containers *c, const struct secret *drk,
 			const struct secret *owner_in, const char *key)
 {
-	_cleanup_secret_ struct secret *drk = NULL, *pass = NULL, *owner = NULL;
-	_cleanup_tpm_ struct tpm *t = NULL;
-	struct luks_opts lo = {.confirm_wipe = confirm_wipe, .userdata = m};
-	struct duk_setup_result res;
-	_cleanup_free_ char *report = NULL;
-	int r;
-
-	if (luks_same_version(c->v, c->n) < 0) {
-		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Disk Unlock Key",
-			  "The containers mix LUKS1 and LUKS2: one Disk Unlock Key needs one "
-			  "LUKS version.");
-		return 0;
-	}
-	r = get_drk(m, c, drk_in, "The Disk Unlock Key is added next to the Disk Recovery "
-		    "Key, which stays in its key slot.", &drk);
-	if (r < 0)
-		return ui_gone(r) ? r : 0;
-	if ((r = ask_duk_passphrase(m, &pass)) < 0) {
-		if (r == -ECANCELED)
-			ui_msgbox(m->ui, UI_BG_ERROR, "Disk Unlock Key",
-				  "No valid passphrase: the Disk Unlock Key was not set up.");
-		return ui_gone(r) ? r : 0;
-	}
-	if (!owner_in) {
-		if ((r = menu_ask_owner_passphrase(m, false, &owner)) < 0)
-			return ui_gone(r) ? r : 0;
-		owner_in = owner;
-	}
-	if ((r = menu_tpm_open(m, &t)) < 0) {
-		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Disk Unlock Key",
-			  "The TPM cannot be opened.");
-		return 0;
-	}
-	struct duk_setup_options so = {
+	struct session s = menu_session(m);
+	struct flow_duk_setup a = {
 		.bootdir = m->bootdir,
 		.devices = c->v,
 		.n_devices = c->n,
 		.drk = drk,
-		.passphrase = pass,
-		.owner_auth = owner_in,
+		.owner = owner_in,
 		.pcr = {.eventlog = m->eventlog, .trace = m->trace, .modules = m->modules,
 			.pcr7 = m->have_next_pcr7 ? m->next_pcr7 : NULL,
 			.pcr2 = m->have_next_pcr2 ? m->next_pcr2 : NULL},
-		.luks = &lo,
-		.sign = true,
-		.keyring = m->keyring,
-		.gnupghome = m->gnupghome,
 		.key = key,
-		.pin = menu_sign_pin,
-		.pin_userdata = m,
-		.rollback = !config_enabled(&m->cfg, "CONFIG_IGNORE_ROLLBACK"),
 	};
-	menu_rollback_requirement(m, &so.require_rollback, &so.rollback_counter);
-	ui_progress(m->ui, "Disk Unlock Key", "Adding the key to each container and sealing it",
-		    0);
-	r = duk_setup(t, &so, &res);
-	ui_progress_end(m->ui);
+	struct duk_setup_result res;
+	_cleanup_free_ char *report = NULL;
+	int r;
+
+	r = flow_duk_setup(&s, &a, &res);
+	c->n = a.n_devices; /* narrowed to the containers the DRK opens */
 	if (ui_gone(r))
 		return r;
+	if (r == -EPERM || r == -EMEDIUMTYPE || r == -ECANCELED || r == -E2BIG)
+		return 0; /* told */
 	if (r < 0) {
 		_cleanup_free_ char *e = xasprintf(
 			"Setting up the Disk Unlock Key failed: %s (details in the log).\n\n"
@@ -292,13 +151,9 @@ static int duk_setup_on(struct menu *m, struct containers *c, const struct secre
 		return 0;
 	}
 	report = xstrdup("");
-	for (size_t i = 0; i < c->n; i++) {
-		char *n = xasprintf("%s%s: Disk Unlock Key in key slot %d, Disk Recovery Key in "
-				    "slot %d\n", report, c->v[i].path, res.duk_slot[i],
-				    res.drk_slot[i]);
-		free(report);
-		report = n;
-	}
+	for (size_t i = 0; i < c->n; i++)
+		str_appendf(&report, "%s: Disk Unlock Key in key slot %d, Disk Recovery Key in "
+			    "slot %d\n", c->v[i].path, res.duk_slot[i], res.drk_slot[i]);
 	{
 		_cleanup_free_ char *t2 = xasprintf(
 			"%s\nSealed in the TPM to PCRs 0-7 of the next boot and your passphrase.\n"
@@ -308,7 +163,6 @@ static int duk_setup_on(struct menu *m, struct containers *c, const struct secre
 						   "generic lines", res.fpr);
 		r = ui_textbox(m->ui, UI_BG_NORMAL, "Disk Unlock Key set up", t2);
 	}
-	log_info("Disk Unlock Key set up on %zu container(s)", c->n);
 	return ui_gone(r) ? r : 0;
 }
 
@@ -405,14 +259,6 @@ static int report_and_reseal(struct menu *m, size_t n, size_t done, const char *
 
 /* --- reencryption (Options C, reference 5.3) ---------------------------- */
 
-static volatile int reencrypt_interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	reencrypt_interrupted = 1;
-}
-
 struct progress_ctx {
 	struct menu *m;
 	size_t index, count;
@@ -429,6 +275,14 @@ static void reencrypt_progress(void *userdata, const char *device, uint64_t done
 					   (unsigned long long)(total >> 20), rate / 1048576.0,
 					   (int)eta / 60, (int)eta % 60);
 	ui_progress(p->m->ui, "LUKS reencryption", t, pct);
+}
+
+/* Before container i: the gauge of the previous one ends. */
+static void reencrypt_next(void *userdata, size_t i)
+{
+	struct progress_ctx *p = userdata;
+	ui_progress_end(p->m->ui);
+	p->index = i;
 }
 
 /* Crash-safe (default) or fast: the fast mode is an explicit, warned
@@ -462,7 +316,6 @@ enum flow_outcome menu_luks_reencrypt(struct menu *m)
 	_cleanup_secret_ struct secret *drk = NULL;
 	_cleanup_free_ char *list = NULL, *q = NULL, *report = NULL;
 	struct containers c;
-	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
 	size_t done = 0;
 	int r, safe;
 
@@ -488,44 +341,34 @@ enum flow_outcome menu_luks_reencrypt(struct menu *m)
 		r = r == 0 ? -ECANCELED : r;
 		goto out;
 	}
-	sigemptyset(&sa.sa_mask);
-	reencrypt_interrupted = 0;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	report = xstrdup("");
-	for (size_t i = 0; i < c.n; i++) {
-		struct progress_ctx p = {.m = m, .index = i, .count = c.n};
-		struct luks_opts lo = {
-			.progress = reencrypt_progress,
-			.userdata = &p,
-			.resilience = safe ? "checksum" : "none",
-			.interrupt = &reencrypt_interrupted,
-		};
-		bool resumed = false;
-		char *n;
-
-		r = reencrypt_interrupted ? -EINTR :
-					    luks_reencrypt(c.v[i].path, drk, &lo, &resumed);
+	{
+		/* The flow `heads luks reencrypt` runs (flow/luks_ops.h): SIGINT
+		 * and SIGTERM stop at the next hotzone, resumable. */
+		struct progress_ctx p = {.m = m, .count = c.n};
+		struct luks_opts lo = {.progress = reencrypt_progress, .userdata = &p,
+				       .resilience = safe ? "checksum" : "none"};
+		struct flow_luks_result *res = xcalloc(c.n, sizeof(*res));
+		done = flow_luks_reencrypt(c.v, c.n, drk, &lo, reencrypt_next, &p, res);
 		ui_progress_end(m->ui);
-		if (r == 0) {
-			done++;
-			n = xasprintf("%s%s: reencrypted%s (Disk Recovery Key in slot %d)\n",
-				      report, c.v[i].path, resumed ? " (resumed)" : "",
-				      luks_test_passphrase(c.v[i].path, drk, -1));
-		} else {
-			n = xasprintf("%s%s: %s\n", report, c.v[i].path,
-				      r == -EOPNOTSUPP ? "NOT reencrypted: not supported for this "
-							 "container (LUKS1?)" :
-				      r == -EINTR ? "INTERRUPTED (choose the option again to "
-						    "resume)" :
-						    "FAILED (details in the log)");
+		report = xstrdup("");
+		for (size_t i = 0; i < c.n; i++) {
+			size_t before = strlen(report);
+			r = res[i].r;
+			if (r == 0)
+				str_appendf(&report, "%s: reencrypted%s (Disk Recovery Key in slot "
+					    "%d)\n", c.v[i].path, res[i].resumed ? " (resumed)" : "",
+					    res[i].slot);
+			else
+				str_appendf(&report, "%s: %s\n", c.v[i].path,
+					    r == -EOPNOTSUPP ? "NOT reencrypted: not supported for "
+							       "this container (LUKS1?)" :
+					    r == -EINTR ? "INTERRUPTED (choose the option again to "
+							  "resume)" :
+							  "FAILED (details in the log)");
+			log_info("%.*s", (int)(strlen(report) - before - 1), report + before);
 		}
-		log_info("%.*s", (int)(strlen(n) - strlen(report) - 1), n + strlen(report));
-		free(report);
-		report = n;
+		free(res);
 	}
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
 	r = report_and_reseal(m, c.n, done, "LUKS reencryption done",
 			      "LUKS reencryption incomplete", report, drk, true);
 out:
@@ -560,32 +403,30 @@ enum flow_outcome menu_luks_change_drk(struct menu *m)
 				    "Disk Recovery Key passphrase", DRK_MIN, DRK_MAX, &newp);
 	if (r < 0)
 		goto out;
-	report = xstrdup("");
-	for (size_t i = 0; i < c.n; i++) {
+	{
+		/* The flow `heads luks change-passphrase` runs (flow/luks_ops.h). */
 		struct luks_opts lo = {0};
-		enum luks_change_state st;
-		int slot = -1;
-		char *n;
-
-		ui_progress(m->ui, "Disk Recovery Key", c.v[i].path,
-			    (unsigned)(i * 100 / c.n));
-		r = luks_change_passphrase(c.v[i].path, drk, newp, &lo, &slot, &st);
-		if (r == 0) {
-			done++;
-			n = xasprintf("%s%s: %s (key slot %d)\n", report, c.v[i].path,
-				      st == LUKS_CHANGED ? "changed" :
-				      st == LUKS_COMPLETED ? "completed" : "already changed", slot);
-		} else {
-			n = xasprintf("%s%s: FAILED: %s (the old passphrase still opens it)\n",
-				      report, c.v[i].path,
-				      r == -E2BIG ? "its key slot needs more memory than the "
-						    "unlocking machine allows" :
-						    "see the log");
+		struct flow_luks_result *res = xcalloc(c.n, sizeof(*res));
+		ui_progress(m->ui, "Disk Recovery Key", "Changing the passphrase", 0);
+		done = flow_luks_change_drk(c.v, c.n, drk, newp, &lo, NULL, NULL, res);
+		ui_progress_end(m->ui);
+		report = xstrdup("");
+		for (size_t i = 0; i < c.n; i++) {
+			if (res[i].r == 0)
+				str_appendf(&report, "%s: %s (key slot %d)\n", c.v[i].path,
+					    res[i].state == LUKS_CHANGED ? "changed" :
+					    res[i].state == LUKS_COMPLETED ? "completed" :
+					    "already changed", res[i].slot);
+			else
+				str_appendf(&report, "%s: FAILED: %s (the old passphrase still "
+					    "opens it)\n", c.v[i].path,
+					    res[i].r == -E2BIG ? "its key slot needs more memory "
+					    "than the unlocking machine allows" :
+					    res[i].r == -EACCES ? "neither passphrase opens it" :
+					    "see the log");
 		}
-		free(report);
-		report = n;
+		free(res);
 	}
-	ui_progress_end(m->ui);
 	log_info("Disk Recovery Key change: %zu of %zu container(s)", done, c.n);
 	r = report_and_reseal(m, c.n, done, "Disk Recovery Key changed",
 			      "Disk Recovery Key change incomplete", report, newp, false);

@@ -67,6 +67,15 @@ struct menu {
 	bool usb_extended, usb_unsafe_extended;
 };
 
+/* The menu's session for a flow (flow/flow.h): its UI, settings, TPM and
+ * keys; no command prompt. */
+static inline struct session menu_session(struct menu *m)
+{
+	return (struct session){.ui = m->ui, .cfg = &m->cfg, .tcti = m->tcti,
+				.keyring = m->keyring, .gnupghome = m->gnupghome,
+				.secret_dir = m->secret_dir};
+}
+
 /* A UI error that means the conversation is over (script ended, console
  * closed): the menu exits instead of looping. */
 static inline bool ui_fatal(int r)

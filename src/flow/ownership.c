@@ -7,6 +7,7 @@
 #include "handover.h"
 #include "board.h"
 #include "flow/menu.h"
+#include "flow/tpm_reset.h"
 #include "boot/integrity.h"
 #include "boot/rollback.h"
 #include "boot/sig.h"
@@ -195,22 +196,26 @@ enum flow_outcome menu_ownership(struct menu *m, bool clean_boot)
 			  "unlock key) is lost.\n\nContinue?")) != 1)
 		return menu_outcome(m, r);
 
-	/* 1. TPM reset with a new owner passphrase. */
+	/* 1. TPM reset with a new owner passphrase (flow/tpm_reset.h, as
+	 * `heads tpm reset`). */
 	if (m->tpm_on) {
-		_cleanup_tpm_ struct tpm *t = NULL;
+		struct session s = menu_session(m);
+		struct flow_tpm_reset a = {.da_max_tries = TPM_DA_MAX_TRIES,
+					   .da_recovery = TPM_DA_RECOVERY_SECONDS};
+		enum flow_tpm_reset_step rs;
+		int version = 0;
 		if ((r = menu_ask_new_passphrase(m, "TPM Owner Passphrase", "TPM owner passphrase",
 					    1, OWNER_PASS_MAX, &owner)) < 0)
 			return r == -EACCES ? FLOW_BACK : menu_outcome(m, r);
 		_cleanup_free_ char *name = NULL;
-		r = menu_tpm_open(m, &t);
-		if (r == 0)
-			r = tpm_reset(t, owner);
+		a.owner = owner;
+		r = flow_tpm_reset(&s, &a, &version, &name, &rs);
+		const char *step = rs == FLOW_TPM_RESET_OPEN ? "Opening the TPM" :
+				   "Resetting the TPM";
 		/* Record the new primary's Name in the owner's config (written
-		 * into the ROM with the keyring, measured into PCR 7). */
-		if (r == 0)
-			r = tpm_primary_name(t, &name);
-		const char *step = "Resetting the TPM";
-		if (r == 0) {
+		 * into the ROM with the keyring, measured into PCR 7); a TPM 1.2
+		 * has none. */
+		if (r == 0 && name) {
 			_cleanup_free_ char *err = NULL;
 			step = "Recording the TPM primary key in the configuration";
 			r = config_set(m->user_config, CMD_CONFIG_PRIMARY_NAME, name, &err);
@@ -224,7 +229,6 @@ enum flow_outcome menu_ownership(struct menu *m, bool clean_boot)
 			ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: TPM reset failed", e);
 			return FLOW_BACK;
 		}
-		log_info("TPM reset with a new owner passphrase");
 	}
 
 	/* 2. GPG signing key, in memory, passphrase-protected. */

@@ -1,5 +1,6 @@
 /* decompress.c - gzip/xz/zstd whole-file decoding, bounded (decompress.h). */
 #include "decompress.h"
+#include "hash.h"
 #include "log.h"
 #include "util.h"
 
@@ -7,7 +8,6 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <lzma.h>
-#include <openssl/evp.h>
 #include <string.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -213,14 +213,15 @@ int decompress_stream(const void *in, size_t len, enum decompress_format f, uint
 
 struct memfd_sink {
 	int fd;
-	EVP_MD_CTX *md;
+	struct hash_ctx *md;
 };
 
 static int to_memfd(const uint8_t *p, size_t n, void *ud)
 {
 	struct memfd_sink *s = ud;
-	if (EVP_DigestUpdate(s->md, p, n) != 1)
-		return -EIO;
+	int r = hash_update(s->md, p, n);
+	if (r < 0)
+		return r;
 	return write_full(s->fd, p, n);
 }
 
@@ -229,8 +230,7 @@ int decompress_to_memfd(int fd, uint64_t len, enum decompress_format f, uint64_t
 {
 	struct memfd_sink s = {.fd = -1};
 	void *map = MAP_FAILED;
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
+	uint8_t md[HASH_SHA256_LEN];
 	int r;
 
 	if (len == 0 || len > SIZE_MAX)
@@ -239,19 +239,18 @@ int decompress_to_memfd(int fd, uint64_t len, enum decompress_format f, uint64_t
 	if (map == MAP_FAILED)
 		return log_error_errno(-errno, "%s: cannot map for decompression: %m", name);
 	s.fd = memfd_create("heads-unpacked", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	s.md = EVP_MD_CTX_new();
 	if (s.fd < 0) {
 		r = log_error_errno(-errno, "memfd_create: %m");
 		goto out;
 	}
-	if (!s.md || EVP_DigestInit_ex(s.md, EVP_sha256(), NULL) != 1) {
-		r = log_error_errno(-EIO, "SHA-256 init");
+	if ((r = hash_new(HASH_SHA256, &s.md)) < 0) {
+		r = log_error_errno(r, "SHA-256 init");
 		goto out;
 	}
 	r = decompress_stream(map, (size_t)len, f, max_out, name, to_memfd, &s);
 	if (r < 0)
 		goto out;
-	if (EVP_DigestFinal_ex(s.md, md, &mdlen) != 1 || mdlen != 32) {
+	if (hash_final(s.md, md) < 0) {
 		r = log_error_errno(-EIO, "SHA-256 final");
 		goto out;
 	}
@@ -269,7 +268,7 @@ int decompress_to_memfd(int fd, uint64_t len, enum decompress_format f, uint64_t
 out:
 	if (s.fd >= 0)
 		close(s.fd);
-	EVP_MD_CTX_free(s.md);
+	hash_free(s.md);
 	munmap(map, (size_t)len);
 	return r;
 }

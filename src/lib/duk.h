@@ -171,7 +171,7 @@ int duk_drk_check(const struct luks_device *v, size_t n, const struct secret *dr
  * setup wipes it). */
 int duk_setup(struct tpm *t, const struct duk_setup_options *o, struct duk_setup_result *ret);
 
-/* --- unlock --------------------------------------------------------------- */
+/* --- unlock (duk_unlock.c) ------------------------------------------------ */
 
 struct duk_unlock_callbacks {
 	/* Before each passphrase prompt (reference show_totp_until_esc); may be

@@ -274,6 +274,18 @@ class DukTest:
         self.assertIn("opens none", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec_key_devices.txt")))
 
+    def test_setup_refused_where_the_board_disables_it(self):
+        """Issue 21: `heads duk setup` runs the menu's flow, so the board's
+        CONFIG_TPM_NO_LUKS_DISK_UNLOCK=y refuses it there too (the menu
+        did, the command did not), before any key slot is written."""
+        cfg = self.write("nodisk", 'CONFIG_TPM_NO_LUKS_DISK_UNLOCK="y"\n')
+        r = self.setup_duk("--no-sign", "--config", cfg)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("disabled on this board (CONFIG_TPM_NO_LUKS_DISK_UNLOCK)", r.stderr)
+        for d in self.devs:
+            self.assertNotIn("  31: luks2", sh("cryptsetup", "luksDump", d).stdout.decode())
+        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec_key_devices.txt")))
+
     def test_setup_devices_file_uuid_checked(self):
         """Issue 21: `heads duk setup --devices-file` checks each line's
         UUID against the container as `heads luks` and the menu do: a file

@@ -2,6 +2,7 @@
  * signature over those bytes, the signed set, the disk compared (see
  * integrity.h). */
 #include "boot/integrity.h"
+#include "hash.h"
 #include "boot/integrity-internal.h"
 #include "boot/boot-internal.h"
 #include "fs.h"
@@ -21,7 +22,6 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-#include <openssl/evp.h>
 
 /* Read a small file beneath dirfd without following a final symlink. */
 static int read_beneath(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len)
@@ -173,7 +173,6 @@ static void diff_signed_listing(int bootfd, const char *keyring, const char *sig
 		const char *name = m.e[i].path;
 		size_t k;
 		uint8_t d[32];
-		unsigned int dl = 0;
 		if (startswith(name, SIG_LEGACY_PREFIX))
 			name += strlen(SIG_LEGACY_PREFIX);
 		for (k = 0; k < n; k++)
@@ -190,8 +189,7 @@ static void diff_signed_listing(int bootfd, const char *keyring, const char *sig
 			continue;
 		}
 		seen[k] = true;
-		EVP_Digest(f[k].data, f[k].len, d, &dl, EVP_sha256(), NULL);
-		if (memcmp(d, m.e[i].sha256, 32) != 0)
+		if (hash_sha256(f[k].data, f[k].len, d) < 0 || memcmp(d, m.e[i].sha256, 32) != 0)
 			add_kexec_issue(rep, MANIFEST_CHANGED, name, "differs from the signed file");
 	}
 	for (size_t k = 0; k < n; k++)

@@ -1,8 +1,10 @@
-/* manifest_hash.c - parallel SHA-256 of the scanned files (OpenSSL, 1 MiB
- * per worker, mmap windows with SIGBUS caught) (see manifest.h). */
+/* manifest_hash.c - parallel SHA-256 of the scanned files: one worker per
+ * CPU, largest file first, each file hashed by hash_fd() (mmap windows,
+ * SIGBUS caught) (see manifest.h). */
 #include "boot/manifest.h"
 #include "boot/manifest-internal.h"
 #include "codec.h"
+#include "hash.h"
 #include "log.h"
 #include "util.h"
 
@@ -11,17 +13,12 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <pthread.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <sys/mman.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
-
-#include <openssl/evp.h>
 
 /* ---- parallel hashing ------------------------------------------------- */
 
@@ -48,71 +45,17 @@ struct hash_job {
 	size_t workers_left;
 };
 
-/* Files are hashed from a read-only mapping of the page cache (no copy
- * into a buffer: about a sixth of the CPU that hashing costs). A file
- * truncated while it is mapped would raise SIGBUS: while hashing, SIGBUS
- * in a worker jumps back to that worker's hash_one(), which reports the
- * file as unreadable (-EIO) instead of killing the process. */
-#define MAP_WINDOW (8u << 20)
-static __thread sigjmp_buf *tls_sigbus;
-
-static void on_sigbus(int sig)
+static void count_bytes(void *userdata, uint64_t n)
 {
-	if (tls_sigbus)
-		siglongjmp(*tls_sigbus, 1);
-	signal(sig, SIG_DFL);
-	raise(sig);
+	struct hash_job *j = userdata;
+	atomic_fetch_add(&j->bytes_done, n);
 }
 
-/* Hash [0, size) of fd from mappings of MAP_WINDOW bytes. */
-static int hash_mapped(struct hash_job *j, int fd, uint64_t size, EVP_MD_CTX *ctx)
-{
-	sigjmp_buf env;
-	uint8_t *volatile map = NULL;
-	volatile size_t maplen = 0;
-	volatile uint64_t off = 0;
-
-	if (sigsetjmp(env, 0)) {
-		tls_sigbus = NULL;
-		if (map)
-			munmap(map, maplen);
-		return -EIO; /* changed (truncated) while being hashed */
-	}
-	tls_sigbus = &env;
-	while (off < size) {
-		maplen = size - off > MAP_WINDOW ? MAP_WINDOW : (size_t)(size - off);
-		map = mmap(NULL, maplen, PROT_READ, MAP_SHARED, fd, (off_t)off);
-		if (map == MAP_FAILED) {
-			map = NULL;
-			tls_sigbus = NULL;
-			return -errno;
-		}
-		(void)madvise(map, maplen, MADV_SEQUENTIAL | MADV_WILLNEED);
-		for (size_t d = 0; d < maplen; d += MANIFEST_CHUNK) {
-			size_t n = maplen - d > MANIFEST_CHUNK ? MANIFEST_CHUNK : maplen - d;
-			if (EVP_DigestUpdate(ctx, map + d, n) != 1) {
-				tls_sigbus = NULL;
-				munmap(map, maplen);
-				return -EIO;
-			}
-			atomic_fetch_add(&j->bytes_done, (uint64_t)n);
-		}
-		munmap(map, maplen);
-		map = NULL;
-		off += maplen;
-	}
-	tls_sigbus = NULL;
-	return 0;
-}
-
-static int hash_one(struct hash_job *j, const char *path, uint8_t out[32], uint8_t *buf)
+static int hash_one(struct hash_job *j, const char *path, uint8_t out[32])
 {
 	const char *rel = path;
 	_cleanup_close_ int fd = -1;
 	struct stat st;
-	EVP_MD_CTX *ctx;
-	unsigned int dl = 0;
-	int r = 0;
 
 	if (startswith(rel, "./"))
 		rel += 2;
@@ -137,52 +80,23 @@ static int hash_one(struct hash_job *j, const char *path, uint8_t out[32], uint8
 	if (!S_ISREG(st.st_mode))
 		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		return -ENOMEM;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		r = -EIO;
-		goto out;
-	}
-	r = hash_mapped(j, fd, (uint64_t)st.st_size, ctx);
-	if (r < 0)
-		goto out;
-	/* bytes beyond the size seen (a file that grew) count too */
-	for (off_t off = st.st_size;;) {
-		ssize_t n = pread(fd, buf, MANIFEST_CHUNK, off);
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1) {
-			r = -EIO;
-			goto out;
-		}
-		off += n;
-	}
-	if (EVP_DigestFinal_ex(ctx, out, &dl) != 1 || dl != 32)
-		r = -EIO;
-out:
-	EVP_MD_CTX_free(ctx);
-	return r;
+	struct hash_fd_opts ho = {.progress = count_bytes, .userdata = j,
+				  .size = (uint64_t)st.st_size, .have_size = true};
+	return hash_fd(HASH_SHA256, fd, &ho, out, NULL);
 }
 
 static void *hash_worker(void *arg)
 {
 	struct hash_job *j = arg;
-	uint8_t *buf = xmalloc(MANIFEST_CHUNK);
 
 	for (;;) {
 		size_t k = atomic_fetch_add(&j->next, 1);
 		if (k >= j->n)
 			break;
 		size_t i = j->order[k];
-		j->errs[i] = hash_one(j, j->paths[i], j->out[i], buf);
+		j->errs[i] = hash_one(j, j->paths[i], j->out[i]);
 		atomic_fetch_add(&j->files_done, 1);
 	}
-	free(buf);
 	pthread_mutex_lock(&j->lock);
 	j->workers_left--;
 	pthread_cond_signal(&j->cond);
@@ -211,9 +125,6 @@ int manifest_hash_files(int bootfd, char *const *paths, const uint64_t *sizes,
 		nthreads = 64;
 	if (nthreads > n)
 		nthreads = n;
-	struct sigaction sa = {.sa_handler = on_sigbus}, old_sa;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, &old_sa);
 	j.order = xcalloc(n, sizeof(size_t));
 	for (size_t i = 0; i < n; i++) {
 		j.order[i] = i;
@@ -272,7 +183,6 @@ int manifest_hash_files(int bootfd, char *const *paths, const uint64_t *sizes,
 		progress(userdata, atomic_load(&j.bytes_done), total, n, n);
 	pthread_mutex_destroy(&j.lock);
 	pthread_cond_destroy(&j.cond);
-	sigaction(SIGBUS, &old_sa, NULL);
 	free(th);
 	free(j.order);
 	return 0;

@@ -1,5 +1,6 @@
 /* rollback.c - kexec_rollback.txt and the TPM counter. */
 #include "boot/rollback.h"
+#include "hash.h"
 #include "boot/manifest.h"
 #include "codec.h"
 #include "log.h"
@@ -11,7 +12,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include <openssl/evp.h>
 
 const char *rollback_state_name(enum rollback_state s)
 {
@@ -60,9 +60,8 @@ void rollback_state_text(uint32_t id, uint64_t value, char *out)
 static void state_hash(uint32_t id, uint64_t value, uint8_t out[32])
 {
 	char txt[ROLLBACK_STATE_MAX];
-	unsigned int l = 32;
 	rollback_state_text(id, value, txt);
-	if (EVP_Digest(txt, strlen(txt), out, &l, EVP_sha256(), NULL) != 1)
+	if (hash_sha256(txt, strlen(txt), out) < 0)
 		abort(); /* SHA-256 of a few bytes cannot fail short of OOM */
 }
 

@@ -1,5 +1,6 @@
 /* sig.c - kexec.sig verification and signing through GPGME. */
 #include "gpg/keyring.h"
+#include "hash.h"
 #include "boot/sig.h"
 #include "boot/boot-internal.h"
 #include "boot/manifest.h"
@@ -48,10 +49,8 @@ void sig_listing_bufs(const struct boot_signed_file *files, size_t n, const char
 	out = xmalloc(cap);
 	for (size_t i = 0; i < n; i++) {
 		uint8_t d[32];
-		unsigned int dl = 0;
 		size_t nl = strlen(files[i].name);
-		if (EVP_Digest(files[i].data, files[i].len, d, &dl, EVP_sha256(), NULL) != 1 ||
-		    dl != 32)
+		if (hash_sha256(files[i].data, files[i].len, d) < 0)
 			abort(); /* OpenSSL cannot hash: nothing sensible to do */
 		hex_encode(d, 32, out + len);
 		len += 64;
@@ -410,10 +409,9 @@ static char *agent_socket(const char *home, bool default_home)
 	if (default_home)
 		return xasprintf("%s/gnupg/S.gpg-agent", run);
 	{
-		uint8_t d[32];
-		unsigned int dl = 0;
+		uint8_t d[32] = {0};
 		char z[25];
-		EVP_Digest(home, strlen(home), d, &dl, EVP_sha1(), NULL);
+		hash_buf(HASH_SHA1, home, strlen(home), d);
 		zb32(d, z);
 		return xasprintf("%s/gnupg/d.%s/S.gpg-agent", run, z);
 	}

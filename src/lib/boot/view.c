@@ -1,5 +1,6 @@
 /* view.c - reading /boot through what kexec.sig vouches for (view.h). */
 #include "boot/view.h"
+#include "hash.h"
 #include "fs.h"
 #include "log.h"
 #include "util.h"
@@ -8,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -597,7 +597,7 @@ int boot_view_read(struct boot_view *v, const char *path, size_t max, char **ret
 		return log_error_errno(r, "%s/%s: larger than %zu bytes", v->dir, real + 2, max);
 	if (r < 0)
 		return log_error_errno(r, "%s/%s: cannot read", v->dir, real + 2);
-	if (!EVP_Digest(buf, len, md, NULL, EVP_sha256(), NULL))
+	if (hash_sha256(buf, len, md) < 0)
 		return -EIO;
 	r = digest_check(v, real, expected, md);
 	if (r < 0)
@@ -624,7 +624,7 @@ void boot_blob_free(struct boot_blob *b)
 static int copy_to_memfd(int fd, const char *name, uint64_t size, uint8_t md[32])
 {
 	_cleanup_close_ int mfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	EVP_MD_CTX *ctx = NULL;
+	_cleanup_hash_ struct hash_ctx *ctx = NULL;
 	uint8_t *map = NULL;
 	uint64_t done = 0;
 	int r = 0;
@@ -639,9 +639,7 @@ static int copy_to_memfd(int fd, const char *name, uint64_t size, uint8_t md[32]
 		if (map == MAP_FAILED)
 			return -errno;
 	}
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		r = -EIO;
+	r = hash_new(HASH_SHA256, &ctx);
 	while (r == 0 && done < size) {
 		size_t want = size - done > LOAD_CHUNK ? LOAD_CHUNK : (size_t)(size - done);
 		long n = read_full(fd, map + done, want);
@@ -649,15 +647,14 @@ static int copy_to_memfd(int fd, const char *name, uint64_t size, uint8_t md[32]
 			r = (int)n;
 		else if ((size_t)n < want)
 			r = -EIO; /* shrank while being read */
-		else if (EVP_DigestUpdate(ctx, map + done, (size_t)n) != 1)
-			r = -EIO;
+		else
+			r = hash_update(ctx, map + done, (size_t)n);
 		done += (uint64_t)(n > 0 ? n : 0);
 	}
 	if (r == 0 && read(fd, &extra, 1) != 0)
 		r = -EIO; /* grew while being read */
-	if (r == 0 && EVP_DigestFinal_ex(ctx, md, NULL) != 1)
-		r = -EIO;
-	EVP_MD_CTX_free(ctx);
+	if (r == 0)
+		r = hash_final(ctx, md);
 	if (map)
 		munmap(map, size);
 	if (r < 0)

@@ -78,8 +78,8 @@ int card_check_rom_key(const struct card_info *ci, const char *keyring,
  * Each subkey's fingerprint is compared, no gpg pattern matching. */
 int card_keyring_has(const char *keyring, const char *fpr, bool *ret);
 
-/* Operations through gpg's card editor. pin/admin are the card's current
- * User and Admin PINs. */
+/* Operations through gpg's card editor (card_edit.c). pin/admin are the
+ * card's current User and Admin PINs. */
 struct card_keygen {
 	const char *algo;       /* "rsa2048", "rsa3072", "rsa4096", "ed25519" */
 	const char *name;       /* user id: name, email, comment */

@@ -1,5 +1,6 @@
 /* tpm.c - context, TCTI, PCR read/extend. See tpm.h. */
 #include "tpm/tpm-internal.h"
+#include "hash.h"
 
 #include "codec.h"
 #include "fs.h"
@@ -431,10 +432,7 @@ int tpm_extend_digest(struct tpm *t, unsigned pcr, const uint8_t sha256[32], con
 
 int tpm_sha256(const void *data, size_t len, uint8_t out[32])
 {
-	unsigned int n = 32;
-	if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL))
-		return -EIO;
-	return 0;
+	return hash_sha256(data, len, out);
 }
 
 /* TPM 1.2: PCR := SHA1(PCR || SHA1(data)), and the trace line says sha1. */
@@ -457,8 +455,7 @@ int tpm_extend_buffer(struct tpm *t, unsigned pcr, const void *data, size_t len,
 {
 	uint8_t h[32];
 	if (t->t12) {
-		unsigned int n = 20;
-		if (!EVP_Digest(data, len, h, &n, EVP_sha1(), NULL))
+		if (hash_buf(HASH_SHA1, data, len, h) < 0)
 			return -EIO;
 		return extend12(t, pcr, h, description);
 	}
@@ -473,42 +470,18 @@ int tpm_extend_string(struct tpm *t, unsigned pcr, const char *s)
 	return tpm_extend_buffer(t, pcr, s, strlen(s), s);
 }
 
-/* Hash the file in chunks: no size limit, constant memory. */
+/* The file hashed by hash_fd(): no size limit, constant memory. */
 int tpm_extend_file(struct tpm *t, unsigned pcr, const char *path)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	_cleanup_free_ uint8_t *buf = NULL;
-	EVP_MD_CTX *ctx;
-	uint8_t h[32];
-	unsigned int n = 32;
-	int r = 0;
+	uint8_t h[HASH_MAX_LEN];
+	int r;
 
 	if (fd < 0)
 		return log_error_errno(-errno, "TPM: cannot open %s to measure it", path);
-	buf = xmalloc(1 << 16);
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || !EVP_DigestInit_ex(ctx, t->t12 ? EVP_sha1() : EVP_sha256(), NULL)) {
-		EVP_MD_CTX_free(ctx);
-		return -ENOMEM;
-	}
-	for (;;) {
-		long k = read_full(fd, buf, 1 << 16);
-		if (k < 0) {
-			r = log_error_errno((int)k, "TPM: cannot read %s to measure it", path);
-			break;
-		}
-		if (k == 0)
-			break;
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)k)) {
-			r = -EIO;
-			break;
-		}
-	}
-	if (r == 0 && !EVP_DigestFinal_ex(ctx, h, &n))
-		r = -EIO;
-	EVP_MD_CTX_free(ctx);
+	r = hash_fd(t->t12 ? HASH_SHA1 : HASH_SHA256, fd, NULL, h, NULL);
 	if (r < 0)
-		return r;
+		return log_error_errno(r, "TPM: cannot read %s to measure it", path);
 	if (t->t12)
 		return extend12(t, pcr, h, path);
 	return tpm_extend_digest(t, pcr, h, path);
