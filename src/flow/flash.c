@@ -42,7 +42,6 @@
 #include "util.h"
 #include "zip.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -57,7 +56,6 @@
 
 #define FLASH_ROM_MAX_FILES 64
 #define FLASH_ROM_MAX_DEPTH 4
-#define FLASH_ROM_MAX_DIRENTS 4096
 #define FLASH_DIFF_MAX_LINES 40
 
 /* --- the ROM file on a removable disk ----------------------------------- */
@@ -81,52 +79,30 @@ static bool ends_with(const char *n, const char *ext)
 	return l > e && strcasecmp(n + l - e, ext) == 0;
 }
 
-static void walk_roms(int dfd, const char *prefix, unsigned depth, size_t vol, struct rom_list *l)
-{
-	DIR *d = NULL;
-	struct dirent *de;
-	unsigned seen = 0;
+struct rom_walk {
+	struct rom_list *l;
+	size_t vol;
+};
 
-	if (fs_opendir_at(dfd, ".", &d) < 0)
-		return;
-	while ((de = readdir(d))) {
-		struct stat st;
-		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-			continue;
-		if (++seen > FLASH_ROM_MAX_DIRENTS) {
-			l->truncated = true;
-			break;
-		}
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			if (depth + 1 >= FLASH_ROM_MAX_DEPTH) {
-				l->truncated = true;
-				continue;
-			}
-			int sub = openat(dirfd(d), de->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0)
-				continue;
-			_cleanup_free_ char *p = xasprintf("%s/%s", prefix, de->d_name);
-			walk_roms(sub, p, depth + 1, vol, l);
-			close(sub);
-		} else if (S_ISREG(st.st_mode) && (ends_with(de->d_name, ".rom") ||
-						    ends_with(de->d_name, ".zip"))) {
-			if (l->n >= FLASH_ROM_MAX_FILES) {
-				l->truncated = true;
-				continue;
-			}
-			l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
-			l->v[l->n++] = (struct rom_file){
-				.vol = vol,
-				.path = xasprintf("%s/%s", prefix, de->d_name),
-				.size = (uint64_t)st.st_size,
-				.zip = ends_with(de->d_name, ".zip"),
-			};
-		}
-	}
-	closedir(d);
+/* media_walk's callback: the *.rom and *.zip files of volume w->vol. */
+static bool found_rom(void *ud, int dirfd, const char *name, const char *path,
+		      const struct stat *st)
+{
+	struct rom_walk *w = ud;
+	struct rom_list *l = w->l;
+	(void)dirfd;
+	if (!ends_with(name, ".rom") && !ends_with(name, ".zip"))
+		return true;
+	if (l->n >= FLASH_ROM_MAX_FILES)
+		return false;
+	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	l->v[l->n++] = (struct rom_file){
+		.vol = w->vol,
+		.path = xstrdup(path),
+		.size = (uint64_t)st->st_size,
+		.zip = ends_with(name, ".zip"),
+	};
+	return true;
 }
 
 static int cmp_rom(const void *a, const void *b)
@@ -282,7 +258,9 @@ static int choose_rom(struct menu *m, uint8_t **ret, size_t *ret_len, char **ret
 			continue;
 		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd >= 0) {
-			walk_roms(dfd, "", 0, i, &l);
+			struct rom_walk w = {&l, i};
+			if (media_walk(dfd, FLASH_ROM_MAX_DEPTH, found_rom, &w))
+				l.truncated = true;
 			close(dfd);
 		}
 		media_umount(dir);

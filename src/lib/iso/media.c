@@ -189,51 +189,68 @@ static const char *sig_beside(int dfd, const char *name)
 	return NULL;
 }
 
-static void walk(struct media_volume *v, int dfd, const char *prefix, unsigned depth)
+static bool walk_at(int dfd, const char *prefix, unsigned depth, unsigned max_depth,
+		    media_walk_fn found, void *ud)
 {
 	DIR *d = NULL;
 	struct dirent *de;
 	unsigned seen = 0;
+	bool truncated = false;
 
 	if (fs_opendir_at(dfd, ".", &d) < 0)
-		return;
+		return false;
 	while ((de = readdir(d))) {
 		struct stat st;
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
 		if (++seen > MEDIA_MAX_DIRENTS) {
-			v->isos_truncated = true;
+			truncated = true;
 			break;
 		}
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
+		_cleanup_free_ char *p = xasprintf("%s/%s", prefix, de->d_name);
 		if (S_ISDIR(st.st_mode)) {
-			if (depth + 1 >= MEDIA_MAX_DEPTH) {
-				v->isos_truncated = true;
+			if (depth + 1 >= max_depth) {
+				truncated = true;
 				continue;
 			}
 			int sub = openat(dirfd(d), de->d_name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub < 0)
 				continue;
-			_cleanup_free_ char *p = xasprintf("%s/%s", prefix, de->d_name);
-			walk(v, sub, p, depth + 1);
+			truncated |= walk_at(sub, p, depth + 1, max_depth, found, ud);
 			close(sub);
-		} else if (S_ISREG(st.st_mode) && ends_iso(de->d_name)) {
-			if (v->n_isos >= MEDIA_MAX_ISOS) {
-				v->isos_truncated = true;
-				continue;
-			}
-			const char *sig = sig_beside(dirfd(d), de->d_name);
-			v->isos = xrealloc(v->isos, (v->n_isos + 1) * sizeof(*v->isos));
-			v->isos[v->n_isos++] = (struct media_iso){
-				.path = xasprintf("%s/%s", prefix, de->d_name),
-				.size = (uint64_t)st.st_size,
-				.signature = sig ? xstrdup(sig) : NULL,
-			};
+		} else if (S_ISREG(st.st_mode) && !found(ud, dirfd(d), de->d_name, p, &st)) {
+			truncated = true;
 		}
 	}
 	closedir(d);
+	return truncated;
+}
+
+bool media_walk(int dfd, unsigned max_depth, media_walk_fn found, void *ud)
+{
+	return walk_at(dfd, "", 0, max_depth, found, ud);
+}
+
+/* media_walk's callback for a volume: its *.iso files. */
+static bool found_iso(void *ud, int dirfd, const char *name, const char *path,
+		      const struct stat *st)
+{
+	struct media_volume *v = ud;
+	if (!ends_iso(name))
+		return true;
+	if (v->n_isos >= MEDIA_MAX_ISOS)
+		return false;
+	const char *sig = sig_beside(dirfd, name);
+	v->isos = xrealloc(v->isos, (v->n_isos + 1) * sizeof(*v->isos));
+	v->isos[v->n_isos++] = (struct media_iso){
+		.path = xstrdup(path),
+		.size = (uint64_t)st->st_size,
+		.signature = sig ? xstrdup(sig) : NULL,
+	};
+	return true;
 }
 
 static int cmp_iso_rev(const void *a, const void *b)
@@ -281,7 +298,8 @@ static void read_mounted(struct media_volume *v)
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
-		walk(v, dfd, "", 0);
+		if (media_walk(dfd, MEDIA_MAX_DEPTH, found_iso, v))
+			v->isos_truncated = true;
 		close(dfd);
 	}
 	if (v->n_isos)

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "bootcfg/bootcfg.h"
 
@@ -45,6 +46,16 @@ enum media_status {
 	MEDIA_ERROR,         /* mount or read failed (see error) */
 };
 const char *media_status_name(enum media_status s); /* "ok", "no-filesystem", ... */
+
+/* A bounded walk of the files beneath the directory dfd (left open): at
+ * most max_depth levels, MEDIA_MAX_DIRENTS entries read per directory, no
+ * symlink followed. found() gets each regular file: the fd of its
+ * directory, its name, its path from the walk's root ("/isos/x.iso") and
+ * its stat; it returns false when it left the file out because a limit of
+ * its own was reached. Returns true when anything was left out. */
+typedef bool (*media_walk_fn)(void *ud, int dirfd, const char *name, const char *path,
+			      const struct stat *st);
+bool media_walk(int dfd, unsigned max_depth, media_walk_fn found, void *ud);
 
 struct media_iso {
 	char *path;       /* inside the volume, "/isos/x.iso" */
