@@ -543,7 +543,6 @@ static void forget_next(struct menu *m)
 static int reseal_to_next(struct menu *m, const struct next_boot *nb)
 {
 	_cleanup_secret_ struct secret *owner = NULL;
-	_cleanup_tpm_ struct tpm *t = NULL;
 	char a[17], b[17];
 	int r;
 
@@ -562,11 +561,7 @@ static int reseal_to_next(struct menu *m, const struct next_boot *nb)
 	m->have_next_pcr2 = m->have_next_pcr7 = true;
 	memcpy(m->next_pcr2, nb->next2, 32);
 	memcpy(m->next_pcr7, nb->live7, 32);
-	r = menu_ask_owner_passphrase(m, false, &owner);
-	if (r == 0 && (r = menu_tpm_open(m, &t)) == 0)
-		r = menu_seal_totp_with(m, t, owner);
-	tpm_close(t);
-	t = NULL;
+	r = menu_seal_totp_asked(m, &owner);
 	if (ui_gone(r))
 		return r;
 	if (r < 0) {

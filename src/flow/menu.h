@@ -199,6 +199,9 @@ bool menu_hotp_enabled(const struct menu *m);
 /* heads-dongle-test (device models linked in): --test-model is accepted. */
 bool menu_hotp_test_build(void);
 int menu_seal_totp_with(struct menu *m, struct tpm *t, const struct secret *owner);
+/* The owner passphrase asked (into *owner, kept for a DUK reseal after),
+ * the TPM opened, menu_seal_totp_with(). */
+int menu_seal_totp_asked(struct menu *m, struct secret **owner);
 enum flow_outcome menu_update_totp(struct menu *m);
 int menu_compute_totp(struct menu *m);
 enum flow_outcome menu_after_rom_write(struct menu *m);

@@ -173,6 +173,15 @@ int menu_seal_totp_with(struct menu *m, struct tpm *t, const struct secret *owne
 	return flow_totp_enrol(&ss, t, &eo);
 }
 
+int menu_seal_totp_asked(struct menu *m, struct secret **owner)
+{
+	_cleanup_tpm_ struct tpm *t = NULL;
+	int r = menu_ask_owner_passphrase(m, false, owner);
+	if (r == 0 && (r = menu_tpm_open(m, &t)) == 0)
+		r = menu_seal_totp_with(m, t, *owner);
+	return r;
+}
+
 /* Reference generate_totp_hotp (gated by the integrity report). */
 enum flow_outcome menu_generate_totp(struct menu *m, const struct secret *owner_in)
 {
@@ -243,12 +252,7 @@ enum flow_outcome menu_after_rom_write(struct menu *m)
 			return menu_outcome(m, r);
 		if (r == 1) {
 			_cleanup_secret_ struct secret *owner = NULL;
-			_cleanup_tpm_ struct tpm *t = NULL;
-			r = menu_ask_owner_passphrase(m, false, &owner);
-			if (r == 0 && (r = menu_tpm_open(m, &t)) == 0)
-				r = menu_seal_totp_with(m, t, owner);
-			tpm_close(t);
-			t = NULL;
+			r = menu_seal_totp_asked(m, &owner);
 			if (ui_gone(r))
 				return FLOW_UI_GONE;
 			if (r == 0 && ui_gone(menu_duk_reseal_after_totp(m, owner)))
