@@ -137,6 +137,13 @@ static void usb_before_exec(void *userdata)
 
 /* PCR 4 has left its firmware value already ("usb", and "unsafe" for an
  * unsigned medium). Load (dry run: describe), TPM finalize, exec. */
+/* "Cannot boot 'TITLE': why" in an error box; the box's result. */
+static int refused(struct menu *m, const struct boot_entry *e, const char *why)
+{
+	_cleanup_free_ char *msg = xasprintf("Cannot boot '%s': %s", e->title, why);
+	return ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: USB boot refused", msg);
+}
+
 static enum flow_outcome boot_plan(struct menu *m, struct kexec_plan *p, const char *title,
 				   const char *source, const char *state)
 {
@@ -399,13 +406,11 @@ static enum flow_outcome iso_choose_and_boot(struct menu *m, struct iso_file *f,
 		struct kexec_plan p = {.initrd_fd = -1, .kernel = {.fd = -1}};
 		r = iso_plan_build(f, tree, e, config_get(&m->cfg, "CONFIG_BOOT_KERNEL_ADD"), &p);
 		if (r < 0) {
-			_cleanup_free_ char *msg = xasprintf(
-				"Cannot boot '%s': %s", e->title,
-				r == -EBADMSG ? "the ISO changed since it was verified" :
-				r == -EOPNOTSUPP ? "Xen/multiboot entries are not booted from an ISO" :
-				strerror(-r));
-			r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: USB boot refused", msg);
-			if (ui_gone(r)) {
+			if (ui_gone(refused(m, e, r == -EBADMSG ?
+					    "the ISO changed since it was verified" :
+					    r == -EOPNOTSUPP ?
+					    "Xen/multiboot entries are not booted from an ISO" :
+					    strerror(-r)))) {
 				o = FLOW_UI_GONE;
 				break;
 			}
@@ -623,10 +628,7 @@ static enum flow_outcome boot_disk(struct menu *m, const struct usb_choice *c)
 		ko.remove = config_get(&m->cfg, "CONFIG_BOOT_KERNEL_REMOVE");
 		r = kexec_plan_build(view, e, &ko, &p);
 		if (r < 0) {
-			_cleanup_free_ char *msg = xasprintf("Cannot boot '%s': %s", e->title,
-							     strerror(-r));
-			r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: USB boot refused", msg);
-			if (ui_gone(r)) {
+			if (ui_gone(refused(m, e, strerror(-r)))) {
 				o = FLOW_UI_GONE;
 				break;
 			}
