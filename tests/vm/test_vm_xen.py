@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import sys
+import subprocess
 import tempfile
 import threading
 import time
