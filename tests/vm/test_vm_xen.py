@@ -176,6 +176,7 @@ class XenFlow(unittest.TestCase):
     """Board qemu (SeaBIOS; HEADS_XEN_FIRMWARE=ovmf to try OVMF)."""
     tag = "vm-xen"
     refused = False
+    firmware = {}  # XenVM's firmware argument (the default: SeaBIOS)
 
     def test_xen_duk_choice_default_tamper(self):
         try:
@@ -186,8 +187,9 @@ class XenFlow(unittest.TestCase):
         for tool in ("gpg", "debugfs", "sfdisk"):
             if not shutil.which(tool):
                 self.skipTest(f"{tool} not installed")
-        with tempfile.TemporaryDirectory(prefix="heads-vm-xen-") as tmp:
-            self.machine = lambda disk, state, rom, name: XenVM(payload, disk, state, rom, name)
+        with tempfile.TemporaryDirectory(prefix=f"heads-{self.tag}-") as tmp:
+            self.machine = lambda disk, state, rom, name: XenVM(payload, disk, state, rom, name,
+                                                                **self.firmware)
             self.flow(tmp, disk_img)
 
 
@@ -296,20 +298,7 @@ class OvmfXenRefused(XenFlow):
     (no kexec, no reset)."""
     tag = "vm-xen-ovmf"
     refused = True
-
-    def test_xen_duk_choice_default_tamper(self):
-        try:
-            payload = vm.ensure_payload()
-            disk_img = vm.ensure_xen_disk()
-        except vm.SkipVM as e:
-            self.skipTest(str(e))
-        for tool in ("gpg", "debugfs", "sfdisk"):
-            if not shutil.which(tool):
-                self.skipTest(f"{tool} not installed")
-        with tempfile.TemporaryDirectory(prefix="heads-vm-xen-ovmf-") as tmp:
-            self.machine = lambda disk, state, rom, name: XenVM(payload, disk, state, rom, name,
-                                                                firmware="ovmf")
-            self.flow(tmp, disk_img)
+    firmware = {"firmware": "ovmf"}
 
 
 class CorebootXenFlow(XenFlow):
