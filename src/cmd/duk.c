@@ -10,7 +10,6 @@
 #include "config.h"
 #include "duk.h"
 #include "boot/view.h"
-#include "cpio.h"
 #include "fs.h"
 #include "kexec.h"
 #include "log.h"
@@ -476,18 +475,8 @@ static int boot_planned(struct opts *o, struct tpm *t, struct kexec_plan *p, con
 {
 	int r = 0;
 
-	if (u->key) {
-		int fd = duk_inject(signed_set, kexec_plan_initrd_fd(p), u->key, u->devices,
-				    u->n_devices);
-		if (fd < 0)
-			return fd;
-		r = kexec_plan_set_initrd(p, fd);
-		if (r < 0) {
-			initrd_wipe(fd);
-			close(fd);
-			return log_error_errno(r, "the default entry has no initrd for the key");
-		}
-	}
+	if (u->key && (r = duk_plan_inject(signed_set, p, u)) < 0)
+		return r;
 	if (o->no_act) {
 		/* What would boot (stable lines for tests). */
 		struct stat st;

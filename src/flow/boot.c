@@ -12,7 +12,6 @@
 #include "boot/sig.h"
 #include "bootcfg/bootcfg.h"
 #include "codec.h"
-#include "cpio.h"
 #include "config.h"
 #include "duk.h"
 #include "fs.h"
@@ -135,18 +134,10 @@ static enum flow_outcome duk_for_boot(struct menu *m, struct kexec_plan *p)
 		return FLOW_BACK;
 	}
 	if (r == 0) {
-		int fd = duk_inject(m->signed_set, kexec_plan_initrd_fd(p), res.key, res.devices,
-				    res.n_devices);
+		r = duk_plan_inject(m->signed_set, p, &res);
 		duk_unlock_result_free(&res);
-		if (fd >= 0 && (r = kexec_plan_set_initrd(p, fd)) == 0) {
-			log_info("Disk Unlock Key injected into the initrd");
+		if (r == 0)
 			return FLOW_DONE;
-		}
-		if (fd >= 0) {
-			initrd_wipe(fd);
-			close(fd);
-		}
-		log_error_errno(fd < 0 ? fd : r, "adding the Disk Unlock Key to the initrd");
 	} else {
 		_cleanup_free_ char *t2 = xasprintf("%s\n\nDo you wish to boot and use the LUKS "
 						    "Disk Recovery Key?", res.reason[0] ? res.reason :
