@@ -76,6 +76,13 @@ class Tpm12Flow(unittest.TestCase):
             flow.ownership_with_duk(self, m)
         t1 = time.monotonic()
         secret = m.secret
+        with open(m.log_path, errors="replace") as f:
+            first = f.read()
+        # a TPM 1.2: init measured the board config into PCR 7 with SHA-1
+        # digests (40 hex digits), and nothing failed to measure
+        self.assertRegex(first, r"Extending PCR\[7\] with /etc/config \(hash: [0-9a-f]{40}\)")
+        self.assertNotIn("measuring into PCR 7 failed", first)
+        self.assertNotIn("Device or resource busy", first)
         listing = subprocess.run([vm.HEADS, "rom", "list", "--device", rom],
                                  capture_output=True, text=True, check=True).stdout
         self.assertIn(".gnupg/pubring.kbx", listing)
@@ -83,6 +90,8 @@ class Tpm12Flow(unittest.TestCase):
 
         with Tpm12VM(payload, disk, state, rom, "vm-tpm12-2") as m:
             flow.totp_duk_debian(self, m, secret)
+        with open(m.log_path, errors="replace") as f:
+            self.assertNotIn("Device or resource busy", f.read())  # /dev/tpm0 opens once
         print(f"vm-tpm12: ownership boot {t1 - t0:.0f} s, second boot to Debian "
               f"{time.monotonic() - t1:.0f} s", flush=True)
 
