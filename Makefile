@@ -81,10 +81,13 @@ check-fuzz: $(FUZZ_BUILD)/build.ninja
 QEMU_OUT ?= $(BUILD)/qemu
 # coreboot (default): boards/qemu-coreboot, coreboot + Heads in an 8 MiB
 # flash; ovmf or seabios: boards/qemu, the payload given to QEMU directly.
-FIRMWARE ?= coreboot
 # TPM=1.2 (board qemu only): swtpm in TPM 1.2 mode, its own state
 # (build/qemu/tpm12-state); the payload is the same (heads detects the version).
+# Its firmware is OVMF unless FIRMWARE says otherwise: SeaBIOS locks physical
+# presence before it boots anything, so there the TPM reset can only own a
+# TPM that has no owner yet (docs/decisions.md, issue 19 session 6).
 TPM ?= 2.0
+FIRMWARE ?= $(if $(filter 1.2,$(TPM)),ovmf,coreboot)
 CB_OUT ?= $(BUILD)/qemu-coreboot
 CB_BOARD = boards/qemu-coreboot
 # Where the pinned coreboot tarballs are found without network (the

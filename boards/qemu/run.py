@@ -23,7 +23,11 @@ flash: the owner's ROM keyring and config.user, kept across boots (see
 state, default PAYLOAD/tpm12-state, given an endorsement key on first use
 by swtpm_setup, as a TPM leaves the factory; never owned), on the same
 tpm-tis device; the payload is the same (heads finds the version in
-/sys/class/tpm/tpm0/tpm_version_major). Firmware: see TPM12_FIRMWARE.
+/sys/class/tpm/tpm0/tpm_version_major). Firmware: OVMF leaves physical
+presence usable, so `heads tpm reset` clears and owns the TPM (ForceClear,
+TakeOwnership); SeaBIOS asserts presence at POST and then locks it for the
+boot (physicalPresenceLock), so there a reset can own an unowned TPM but not
+clear an owned one (`make run-reset` gives a fresh one). vm-tpm12 runs OVMF.
 
 Also imported by the VM test driver (tests/vm/vm.py) for the same argv.
 """

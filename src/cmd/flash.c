@@ -157,7 +157,7 @@ static void show_prediction(const struct opts *o, const uint8_t *cur, const uint
 		if (!have_base)
 			log_warn("--pcr7-base is not 64 hex digits: PCR 7 not predicted");
 	} else {
-		have_base = romcfg_load_base(ROMCFG_PCR7_BASE, base) == 0;
+		have_base = romcfg_load_base(ROMCFG_PCR7_BASE, "sha256", base) == 0;
 	}
 	if (o->region) {
 		/* the chip after the write: its content with the region replaced */

@@ -215,9 +215,9 @@ static void measure_configs(struct init_ctx *c, const char *board, const char *u
 	size_t len = sizeof(base);
 	int r;
 
-	if (c->tpm && tpm_pcr_read(c->tpm, "sha256", PCR_CONFIG, base, &len) == 0 &&
-	    len == sizeof(base))
-		romcfg_save_base(ROMCFG_PCR7_BASE, base);
+	if (c->tpm && tpm_pcr_read(c->tpm, tpm_bank(c->tpm), PCR_CONFIG, base, &len) == 0 &&
+	    len == tpm_bank_len(tpm_bank(c->tpm)))
+		romcfg_save_base(ROMCFG_PCR7_BASE, tpm_bank(c->tpm), base);
 	r = romcfg_find(NULL, NULL, &dev);
 	if (r == -ENOENT) {
 		usleep(200 * 1000); /* a virtio disk still probing */
@@ -333,6 +333,8 @@ static int run_child_command(const struct heads_command *cmd, char **argv)
  * authorization counts as a dictionary-attack failure (tpm.h). */
 static void poweroff_or_reboot(struct init_ctx *c, int how)
 {
+	if (!c->tpm && tpm_open(NULL, &c->tpm) < 0)
+		c->tpm = NULL;
 	if (c->tpm)
 		(void)tpm_shutdown(c->tpm);
 	sync();
@@ -377,6 +379,10 @@ static void recovery(struct init_ctx *c, const char *why)
 	pid_t pid;
 	int r;
 
+	/* The flow opens its own TPM: a TPM 1.2's /dev/tpm0 opens once only
+	 * (no resource manager), so ours is closed first. */
+	tpm_close(c->tpm);
+	c->tpm = NULL;
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {

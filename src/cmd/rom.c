@@ -3,6 +3,7 @@
 #include "hash.h"
 #include "log.h"
 #include "romcfg.h"
+#include "tpm/tpm.h"
 #include "codec.h"
 #include "fs.h"
 #include "util.h"
@@ -20,7 +21,8 @@ static const char usage[] =
 	"       heads rom add-keyring [--device PATH] --gnupghome DIR\n"
 	"       heads rom extract [--device PATH] --root DIR\n"
 	"       heads rom erase --device PATH\n"
-	"       heads rom predict-pcr7 [--device PATH] [--base HEX --board FILE [--user FILE]]\n"
+	"       heads rom predict-pcr7 [--device PATH] [--bank sha256|sha1]\n"
+	"                              [--base HEX --board FILE [--user FILE]]\n"
 	"\n"
 	"The ROM configuration area: the files kept in the boot ROM next to the\n"
 	"payload (the ROM GPG keyring and config.user), extracted into / and\n"
@@ -39,13 +41,15 @@ static const char usage[] =
 	"predict-pcr7 PCR 7 after a boot with this area: from the value before\n"
 	"             init's measurements (--base; default: the one init saved in\n"
 	"             " ROMCFG_PCR7_BASE ") and the payload's config files (default\n"
-	"             /etc/config, /etc/config.user)\n"
+	"             /etc/config, /etc/config.user), in --bank (default: the\n"
+	"             bank of this machine's TPM: sha1 on a TPM 1.2, else sha256;\n"
+	"             --base is 40 or 64 hex digits accordingly)\n"
 	"\n"
 	"Writes go to the inactive slot with the next sequence number: a crash\n"
 	"leaves the previous content. Exit: 0 ok, 1 failed, 2 usage.\n";
 
 struct opts {
-	const char *device, *gnupghome, *root, *base, *board, *user;
+	const char *device, *gnupghome, *root, *base, *board, *user, *bank;
 };
 
 static int parse(int argc, char **argv, const char *sub, struct opts *o)
@@ -57,6 +61,7 @@ static int parse(int argc, char **argv, const char *sub, struct opts *o)
 		{"base", required_argument, NULL, 'b'},
 		{"board", required_argument, NULL, 'B'},
 		{"user", required_argument, NULL, 'u'},
+		{"bank", required_argument, NULL, 'k'},
 		{},
 	};
 	int c;
@@ -67,6 +72,7 @@ static int parse(int argc, char **argv, const char *sub, struct opts *o)
 		case 'g': o->gnupghome = optarg; break;
 		case 'r': o->root = optarg; break;
 		case 'b': o->base = optarg; break;
+		case 'k': o->bank = optarg; break;
 		case 'B': o->board = optarg; break;
 		case 'u': o->user = optarg; break;
 		default: return cmd_usage_error("rom", "%s: bad option", sub);
@@ -232,30 +238,38 @@ static int do_predict(int argc, char **argv)
 	_cleanup_free_ char *dev = NULL;
 	struct romcfg c = {.slot = -1};
 	struct romcfg_event *ev = NULL;
-	size_t n = 0, len = 0;
-	uint8_t base[32], out[32];
+	size_t n = 0, len = 0, dl;
+	uint8_t base[32] = {0}, out[32];
 	char hex[65];
 	int r = load(argc, argv, "predict-pcr7", &o, &dev, &c);
 	if (r)
 		return r;
+	const char *bank = o.bank ? o.bank : tpm_tcti_bank(NULL);
+	dl = tpm_bank_len(bank);
+	if (!dl) {
+		romcfg_free(&c);
+		return cmd_usage_error("rom", "predict-pcr7: --bank is sha256 or sha1");
+	}
 	if (!o.base) {
-		r = romcfg_predict_pcr7(&c, out);
+		r = romcfg_predict_pcr7(&c, bank, out);
 		if (r < 0)
 			log_error_errno(r, "predicting PCR 7 (no %s: was init run with a TPM?)",
 					ROMCFG_PCR7_BASE);
-	} else if (strlen(o.base) != 64 || hex_decode(o.base, base, 32, &len) < 0 || len != 32) {
+	} else if (strlen(o.base) != 2 * dl || hex_decode(o.base, base, dl, &len) < 0 ||
+		   len != dl) {
 		romcfg_free(&c);
-		return cmd_usage_error("rom", "predict-pcr7: --base takes 64 hex digits");
+		return cmd_usage_error("rom", "predict-pcr7: --base takes %zu hex digits (%s)",
+				       2 * dl, bank);
 	} else {
-		r = romcfg_events(&c, o.board, o.user, &ev, &n);
+		r = romcfg_events(&c, o.board, o.user, bank, &ev, &n);
 		if (r == 0)
-			r = romcfg_fold(base, ev, n, out);
+			r = romcfg_fold(bank, base, ev, n, out);
 	}
 	romcfg_free(&c);
 	romcfg_events_free(ev, n);
 	if (r < 0)
 		return HEADS_EXIT_FAIL;
-	hex_encode(out, 32, hex);
+	hex_encode(out, dl, hex);
 	printf("%s\n", hex);
 	return 0;
 }

@@ -79,9 +79,10 @@ static void describe_dry(struct menu *m, const struct boot_entry *e, const char 
 		_cleanup_tpm_ struct tpm *t = NULL;
 		uint8_t v[32];
 		size_t len;
-		if (menu_tpm_open(m, &t) == 0 && tpm_pcr_read(t, "sha256", BOARD_PCR_BOOT_MODE, v, &len) == 0) {
+		if (menu_tpm_open(m, &t) == 0 &&
+		    tpm_pcr_read(t, tpm_bank(t), BOARD_PCR_BOOT_MODE, v, &len) == 0) {
 			char hex[65];
-			hex_encode(v, 32, hex);
+			hex_encode(v, len, hex);
 			printf("pcr4-value: %s\n", hex);
 		}
 	}
@@ -89,12 +90,19 @@ static void describe_dry(struct menu *m, const struct boot_entry *e, const char 
 
 /* DUK unlock callbacks (reference kexec-unseal-key: TOTP first, then the
  * passphrase, 3 tries). */
+/* The callbacks' userdata: the menu and the TPM the unlock holds. */
+struct duk_ui {
+	struct menu *m;
+	struct tpm *t;
+};
+
 static int duk_show_totp(void *u, int attempt)
 {
-	struct menu *m = u;
+	struct duk_ui *d = u;
+	struct menu *m = d->m;
 	_cleanup_free_ char *t = NULL;
 	(void)attempt;
-	menu_compute_totp(m);
+	menu_compute_totp_with(m, d->t); /* a TPM 1.2 opens once: use the unlock's */
 	menu_refresh_status(m);
 	t = xasprintf("TOTP: %s\n\nCompare it with your phone before typing the Disk "
 		      "Unlock Key passphrase.", m->totp);
@@ -104,7 +112,7 @@ static int duk_show_totp(void *u, int attempt)
 static int duk_passphrase_cb(void *u, int attempt, const char *last_error,
 			     struct secret **ret)
 {
-	struct menu *m = u;
+	struct menu *m = ((struct duk_ui *)u)->m;
 	_cleanup_free_ char *p = xasprintf("Enter LUKS TPM Disk Unlock Key passphrase "
 					   "(attempt %d of %d, blank to abort)", attempt, DUK_TRIES);
 	if (last_error)
@@ -118,14 +126,16 @@ static int duk_passphrase_cb(void *u, int attempt, const char *last_error,
 static enum flow_outcome duk_for_boot(struct menu *m, struct kexec_plan *p)
 {
 	_cleanup_tpm_ struct tpm *t = NULL;
+	struct duk_ui ui = {.m = m};
 	struct duk_unlock_callbacks cb = {
-		.show_totp = duk_show_totp, .passphrase = duk_passphrase_cb, .userdata = m,
+		.show_totp = duk_show_totp, .passphrase = duk_passphrase_cb, .userdata = &ui,
 	};
 	struct session s = menu_session(m);
 	struct flow_duk_boot res;
 
 	if (menu_tpm_open(m, &t) < 0)
 		t = NULL; /* refused by the flow: PCR 4 cannot be extended */
+	ui.t = t;
 	enum flow_outcome o = flow_duk_boot(&s, t, m->signed_set, p, &cb, &res);
 	if (o == FLOW_RECOVERY)
 		return menu_go_recovery(m, res.n_devices ?

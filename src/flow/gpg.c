@@ -173,7 +173,7 @@ int menu_next_pcr7(struct menu *m, uint8_t ret[32])
 	if (r == 0)
 		r = romcfg_read(dev, &c);
 	if (r == 0)
-		r = romcfg_predict_pcr7(&c, ret);
+		r = romcfg_predict_pcr7(&c, tpm_tcti_bank(m->tcti), ret);
 	romcfg_free(&c);
 	if (r == -ENOENT)
 		return r; /* no ROM area or no saved base: PCR 7 stays as it is */

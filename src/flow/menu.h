@@ -204,6 +204,10 @@ int menu_seal_totp_with(struct menu *m, struct tpm *t, const struct secret *owne
 int menu_seal_totp_asked(struct menu *m, struct secret **owner);
 enum flow_outcome menu_update_totp(struct menu *m);
 int menu_compute_totp(struct menu *m);
+/* The same with a TPM context the caller holds (NULL: opens its own). A TPM
+ * 1.2's /dev/tpm0 opens once: a flow that holds it (the DUK unlock) must
+ * compute the TOTP through its own context. */
+int menu_compute_totp_with(struct menu *m, struct tpm *held);
 enum flow_outcome menu_after_rom_write(struct menu *m);
 enum flow_outcome menu_generate_totp(struct menu *m, const struct secret *owner_in);
 enum flow_outcome menu_reset_tpm(struct menu *m);

@@ -61,16 +61,24 @@ static uint32_t menu_totp_pcrs(struct menu *m)
 /* Reference update_totp: TOTP = code, or the failure state. 0 ok. */
 int menu_compute_totp(struct menu *m)
 {
+	return menu_compute_totp_with(m, NULL);
+}
+
+int menu_compute_totp_with(struct menu *m, struct tpm *held)
+{
 	m->totp_reason[0] = '\0';
 	if (!m->tpm_on) {
 		snprintf(m->totp, sizeof(m->totp), "NO TPM");
 		return 0;
 	}
 	{
-		_cleanup_tpm_ struct tpm *t = NULL;
+		_cleanup_tpm_ struct tpm *own = NULL;
+		struct tpm *t = held;
 		uint32_t code;
-		int r = menu_tpm_open(m, &t);
+		int r = held ? 0 : menu_tpm_open(m, &own);
 
+		if (!held)
+			t = own;
 		uint32_t mask = menu_totp_pcrs(m);
 		if (r == 0) {
 			mask = tpm_otp_code_mask(t, mask);

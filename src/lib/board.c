@@ -72,12 +72,13 @@ int board_measure_config(struct tpm *t, const struct romcfg *rom, const char *bo
 	size_t n = 0;
 	int r, ret = 0;
 
-	r = romcfg_events(rom, board, user, &ev, &n);
+	r = romcfg_events(rom, board, user, tpm_bank(t), &ev, &n);
 	if (r < 0)
 		return log_error_errno(r, "listing the PCR %d measurements",
 				       BOARD_PCR_ROM_CONFIG);
 	for (size_t i = 0; i < n; i++) {
-		r = tpm_extend_digest(t, BOARD_PCR_ROM_CONFIG, ev[i].digest, ev[i].description);
+		r = tpm_extend_bank(t, BOARD_PCR_ROM_CONFIG, tpm_bank(t), ev[i].digest,
+				    ev[i].description);
 		if (r < 0) {
 			log_error("%s: measuring into PCR %d failed", ev[i].description,
 				  BOARD_PCR_ROM_CONFIG);

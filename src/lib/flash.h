@@ -94,7 +94,8 @@ int flash_write(struct flash *f, const uint8_t *img, size_t len, const char *reg
 
 /* The next boot after img is flashed (coreboot boards): PCR 2 as coreboot
  * measures img (coreboot_predict_pcr2: FMAP region and the stages it
- * loads, as stored) and, with pcr7_base (PCR 7 before init measures), PCR 7
+ * loads, as stored) and, with pcr7_base (PCR 7 before init measures, SHA-256
+ * bank: the coreboot board here has a TPM 2.0), PCR 7
  * from img's owner files (romcfg_events with the board config file board
  * and the initramfs user config user, either NULL to leave out). Each part
  * is marked ok only when it could be computed (pcr2_ok false: not a

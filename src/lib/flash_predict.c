@@ -23,8 +23,8 @@ int flash_predict_pcrs(const uint8_t *img, size_t len, const uint8_t *pcr7_base,
 		struct romcfg_event *ev = NULL;
 		size_t n = 0;
 		if (romcfg_parse_cbfs(img, len, &rc) == 0 &&
-		    romcfg_events(&rc, board, user, &ev, &n) == 0)
-			out.pcr7_ok = romcfg_fold(pcr7_base, ev, n, out.pcr7) == 0;
+		    romcfg_events(&rc, board, user, "sha256", &ev, &n) == 0)
+			out.pcr7_ok = romcfg_fold("sha256", pcr7_base, ev, n, out.pcr7) == 0;
 		romcfg_events_free(ev, n);
 		romcfg_free(&rc);
 	}

@@ -487,26 +487,55 @@ int romcfg_extract(const struct romcfg *c, const char *root)
 
 /* --- PCR 7 ------------------------------------------------------------------ */
 
-static void add_event(struct romcfg_event **v, size_t *n, const void *data, size_t len,
-		      const char *desc)
+/* The PCR bank's digest size: "sha1" (TPM 1.2) 20, "sha256" 32, else 0. */
+static size_t bank_len(const char *bank)
+{
+	if (bank && streq(bank, "sha1"))
+		return 20;
+	if (bank && streq(bank, "sha256"))
+		return 32;
+	return 0;
+}
+
+/* The bank's hash of a || b into out, zero-padded to 32 bytes. */
+static int bank_hash(const char *bank, const void *a, size_t alen, const void *b, size_t blen,
+		     uint8_t out[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t h[32] = {0};
+	unsigned n = 32;
+	int ok = ctx && bank_len(bank) &&
+		 EVP_DigestInit_ex(ctx, bank_len(bank) == 20 ? EVP_sha1() : EVP_sha256(), NULL) &&
+		 EVP_DigestUpdate(ctx, a, alen) && (!blen || EVP_DigestUpdate(ctx, b, blen)) &&
+		 EVP_DigestFinal_ex(ctx, h, &n);
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -EIO;
+	memcpy(out, h, 32);
+	return 0;
+}
+
+static void add_event(struct romcfg_event **v, size_t *n, const char *bank, const void *data,
+		      size_t len, const char *desc)
 {
 	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
 	(*v)[*n].description = xstrdup(desc);
-	sha256(data, len, NULL, 0, (*v)[*n].digest);
+	bank_hash(bank, data, len, NULL, 0, (*v)[*n].digest);
 	(*n)++;
 }
 
 /* Path, then content: what tpm_extend_string + tpm_extend_file record. */
-static int add_file_events(struct romcfg_event **v, size_t *n, const char *path,
-			   const void *data, size_t len)
+static int add_file_events(struct romcfg_event **v, size_t *n, const char *bank,
+			   const char *path, const void *data, size_t len)
 {
-	add_event(v, n, path, strlen(path), path);
-	add_event(v, n, data, len, path);
+	add_event(v, n, bank, path, strlen(path), path);
+	add_event(v, n, bank, data, len, path);
 	return 0;
 }
 
 /* Read from path, recorded under name (the payload path). */
-static int add_host_file(struct romcfg_event **v, size_t *n, const char *path, const char *name)
+static int add_host_file(struct romcfg_event **v, size_t *n, const char *bank, const char *path,
+			 const char *name)
 {
 	_cleanup_free_ char *data = NULL;
 	size_t len;
@@ -515,7 +544,7 @@ static int add_host_file(struct romcfg_event **v, size_t *n, const char *path, c
 		return 0;
 	if (r < 0)
 		return log_error_errno(r, "%s", path);
-	return add_file_events(v, n, name, data, len);
+	return add_file_events(v, n, bank, name, data, len);
 }
 
 void romcfg_events_free(struct romcfg_event *v, size_t n)
@@ -526,20 +555,24 @@ void romcfg_events_free(struct romcfg_event *v, size_t n)
 }
 
 int romcfg_events(const struct romcfg *c, const char *board, const char *user,
-		  struct romcfg_event **ret, size_t *ret_n)
+		  const char *bank, struct romcfg_event **ret, size_t *ret_n)
 {
 	struct romcfg_event *v = NULL;
 	size_t n = 0;
 	bool rom_user = false;
-	int r = board ? add_host_file(&v, &n, board, ROMCFG_BOARD_CONFIG) : 0;
+	int r;
+
+	if (!bank_len(bank))
+		return -EINVAL;
+	r = board ? add_host_file(&v, &n, bank, board, ROMCFG_BOARD_CONFIG) : 0;
 
 	for (size_t i = 0; r >= 0 && c && i < c->n; i++) {
 		_cleanup_free_ char *abs = xasprintf("/%s", c->v[i].name);
 		rom_user |= streq(c->v[i].name, "etc/config.user");
-		r = add_file_events(&v, &n, abs, c->v[i].data, c->v[i].len);
+		r = add_file_events(&v, &n, bank, abs, c->v[i].data, c->v[i].len);
 	}
 	if (r >= 0 && user && !rom_user)
-		r = add_host_file(&v, &n, user, ROMCFG_USER_CONFIG);
+		r = add_host_file(&v, &n, bank, user, ROMCFG_USER_CONFIG);
 	if (r < 0) {
 		romcfg_events_free(v, n);
 		return r;
@@ -549,12 +582,17 @@ int romcfg_events(const struct romcfg *c, const char *board, const char *user,
 	return 0;
 }
 
-int romcfg_fold(const uint8_t base[32], const struct romcfg_event *v, size_t n, uint8_t ret[32])
+int romcfg_fold(const char *bank, const uint8_t base[32], const struct romcfg_event *v,
+		size_t n, uint8_t ret[32])
 {
+	size_t dl = bank_len(bank);
 	uint8_t state[32];
+
+	if (!dl)
+		return -EINVAL;
 	memcpy(state, base, 32);
 	for (size_t i = 0; i < n; i++) {
-		int r = sha256(state, 32, v[i].digest, 32, state);
+		int r = bank_hash(bank, state, dl, v[i].digest, dl, state);
 		if (r < 0)
 			return r;
 	}
@@ -562,42 +600,53 @@ int romcfg_fold(const uint8_t base[32], const struct romcfg_event *v, size_t n, 
 	return 0;
 }
 
-int romcfg_save_base(const char *path, const uint8_t base[32])
+int romcfg_save_base(const char *path, const char *bank, const uint8_t base[32])
 {
+	size_t dl = bank_len(bank);
 	char text[66];
-	hex_encode(base, 32, text);
-	text[64] = '\n';
-	return fs_write_atomic(path, text, 65, 0644);
+
+	if (!dl)
+		return -EINVAL;
+	hex_encode(base, dl, text);
+	text[2 * dl] = '\n';
+	return fs_write_atomic(path, text, 2 * dl + 1, 0644);
 }
 
-int romcfg_load_base(const char *path, uint8_t ret[32])
+int romcfg_load_base(const char *path, const char *bank, uint8_t ret[32])
 {
 	_cleanup_free_ char *text = NULL;
-	size_t len;
-	int r = fs_read_file(path, 256, &text, &len);
+	size_t len, dl = bank_len(bank), out_len;
+	int r;
+
+	if (!dl)
+		return -EINVAL;
+	r = fs_read_file(path, 256, &text, &len);
 	if (r < 0)
 		return r;
 	if (len && text[len - 1] == '\n')
 		text[--len] = '\0';
-	if (len != 64)
-		return log_error_errno(-EBADMSG, "%s: not a SHA-256 value", path);
-	size_t out_len;
-	r = hex_decode(text, ret, 32, &out_len);
-	return r < 0 || out_len != 32 ? log_error_errno(-EBADMSG, "%s: not a SHA-256 value", path) : 0;
+	memset(ret, 0, 32);
+	if (len != 2 * dl)
+		return log_error_errno(-EBADMSG, "%s: not a %s value (%zu hex digits, not %zu)",
+				       path, bank, len, 2 * dl);
+	r = hex_decode(text, ret, dl, &out_len);
+	return r < 0 || out_len != dl
+		       ? log_error_errno(-EBADMSG, "%s: not a %s value", path, bank)
+		       : 0;
 }
 
-int romcfg_predict_pcr7(const struct romcfg *c, uint8_t ret[32])
+int romcfg_predict_pcr7(const struct romcfg *c, const char *bank, uint8_t ret[32])
 {
 	uint8_t base[32];
 	struct romcfg_event *v;
 	size_t n;
-	int r = romcfg_load_base(ROMCFG_PCR7_BASE, base);
+	int r = romcfg_load_base(ROMCFG_PCR7_BASE, bank, base);
 	if (r < 0)
 		return r;
-	r = romcfg_events(c, ROMCFG_BOARD_CONFIG, ROMCFG_USER_CONFIG, &v, &n);
+	r = romcfg_events(c, ROMCFG_BOARD_CONFIG, ROMCFG_USER_CONFIG, bank, &v, &n);
 	if (r < 0)
 		return r;
-	r = romcfg_fold(base, v, n, ret);
+	r = romcfg_fold(bank, base, v, n, ret);
 	romcfg_events_free(v, n);
 	return r;
 }

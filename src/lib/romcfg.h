@@ -28,7 +28,8 @@
  *   Bounded: ROMCFG_MAX_FILES files, slot size <= ROMCFG_MAX_SLOT.
  * - PCR 7 at boot is, from the value it had when init started measuring
  *   (the "base", saved by init in ROMCFG_PCR7_BASE): /etc/config (its path,
- *   then its content, as SHA-256 of each), then each ROM file in name order
+ *   then its content, each hashed in the TPM's PCR bank: SHA-256 on a TPM
+ *   2.0, SHA-1 on a TPM 1.2), then each ROM file in name order
  *   (its absolute path, then its content), then the initramfs'
  *   /etc/config.user when the ROM has none. romcfg_events() is that list,
  *   used both by init to extend and by romcfg_predict_pcr7() to predict the
@@ -113,7 +114,8 @@ int romcfg_erase(const char *path);
  * others 0644), each atomically. */
 int romcfg_extract(const struct romcfg *c, const char *root);
 
-/* One PCR 7 extend. */
+/* One PCR 7 extend. bank: "sha256" (TPM 2.0) or "sha1" (TPM 1.2), as
+ * tpm_bank() names it; digests in that bank, zero-padded to 32 bytes. */
 struct romcfg_event {
 	uint8_t digest[32];
 	char *description;
@@ -126,20 +128,23 @@ struct romcfg_event {
  * from (the host predicts with the board's source file). Free with
  * romcfg_events_free. */
 int romcfg_events(const struct romcfg *c, const char *board, const char *user,
-		  struct romcfg_event **ret, size_t *ret_n);
+		  const char *bank, struct romcfg_event **ret, size_t *ret_n);
 void romcfg_events_free(struct romcfg_event *v, size_t n);
 
-/* base extended with the events (software). */
-int romcfg_fold(const uint8_t base[32], const struct romcfg_event *v, size_t n,
-		uint8_t ret[32]);
+/* base extended with the events (software) in bank. -EINVAL bad bank. */
+int romcfg_fold(const char *bank, const uint8_t base[32], const struct romcfg_event *v,
+		size_t n, uint8_t ret[32]);
 
-/* Save / load the PCR 7 base value (64 hex digits + newline). */
-int romcfg_save_base(const char *path, const uint8_t base[32]);
-int romcfg_load_base(const char *path, uint8_t ret[32]);
+/* Save / load the PCR 7 base value of bank (hex of the bank's digest size:
+ * 64 digits for sha256, 40 for sha1, + newline). Loading a base of another
+ * bank is -EBADMSG. */
+int romcfg_save_base(const char *path, const char *bank, const uint8_t base[32]);
+int romcfg_load_base(const char *path, const char *bank, uint8_t ret[32]);
 
-/* The PCR 7 value the next boot will have when the ROM holds c: the saved
- * base (ROMCFG_PCR7_BASE) folded with romcfg_events(c, ROMCFG_BOARD_CONFIG,
- * ROMCFG_USER_CONFIG). -ENOENT when init saved no base (no TPM). */
-int romcfg_predict_pcr7(const struct romcfg *c, uint8_t ret[32]);
+/* The PCR 7 value (bank) the next boot will have when the ROM holds c: the
+ * saved base (ROMCFG_PCR7_BASE) folded with romcfg_events(c,
+ * ROMCFG_BOARD_CONFIG, ROMCFG_USER_CONFIG, bank). -ENOENT when init saved
+ * no base (no TPM); -EBADMSG when init saved one of another bank. */
+int romcfg_predict_pcr7(const struct romcfg *c, const char *bank, uint8_t ret[32]);
 
 #endif

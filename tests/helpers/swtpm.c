@@ -174,9 +174,13 @@ int swtpm12_manufacture(struct swtpm *t, const char *owner_pass)
 			dup2(devnull, 1);
 			dup2(devnull, 2);
 		}
-		execlp("swtpm_setup", "swtpm_setup", "--tpmstate", t->state_dir, "--createek",
-		       "--take-ownership", "--ownerpass", owner_pass, "--srk-well-known",
-		       "--config", "/dev/null", (char *)NULL);
+		if (!owner_pass) /* EK only, no owner: as the TPM leaves the factory */
+			execlp("swtpm_setup", "swtpm_setup", "--tpmstate", t->state_dir,
+			       "--createek", "--config", "/dev/null", (char *)NULL);
+		else
+			execlp("swtpm_setup", "swtpm_setup", "--tpmstate", t->state_dir,
+			       "--createek", "--take-ownership", "--ownerpass", owner_pass,
+			       "--srk-well-known", "--config", "/dev/null", (char *)NULL);
 		_exit(127);
 	}
 	if (waitpid(pid, &status, 0) != pid)

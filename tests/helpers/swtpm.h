@@ -24,7 +24,8 @@ struct swtpm {
 /* TPM 1.2 only, before swtpm_start() on an empty state: manufacture it as
  * a TPM 1.2 machine leaves the factory and Heads finds it after a reset:
  * EK created, owned with SHA-1(owner_pass), SRK well-known (swtpm_setup,
- * an independent implementation of TakeOwnership). Creates state_dir. */
+ * an independent implementation of TakeOwnership); owner_pass NULL: the EK
+ * only, no owner. Creates state_dir. */
 int swtpm12_manufacture(struct swtpm *t, const char *owner_pass);
 
 /* Start a fresh swtpm (state_dir empty) or restart on t->state_dir. 0/-errno. */

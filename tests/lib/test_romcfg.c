@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,12 @@ static void h(const void *a, size_t n, uint8_t out[32])
 {
 	unsigned len = 32;
 	EVP_Digest(a, n, out, &len, EVP_sha256(), NULL);
+}
+
+static void h1(const void *a, size_t n, uint8_t out[20])
+{
+	unsigned len = 20;
+	EVP_Digest(a, n, out, &len, EVP_sha1(), NULL);
 }
 
 static void test_encode_parse_round_trip(void **state)
@@ -118,7 +125,7 @@ static void test_events_and_fold(void **state)
 	size_t n;
 	assert_int_equal(romcfg_set(&c, "etc/config.user", "U", 1), 0);
 	/* user file is ignored: the ROM has one. */
-	assert_int_equal(romcfg_events(&c, board, "/nonexistent", &ev, &n), 0);
+	assert_int_equal(romcfg_events(&c, board, "/nonexistent", "sha256", &ev, &n), 0);
 	assert_int_equal(n, 4);
 	uint8_t d[32], state0[32] = {1}, s[32], buf[64], out[32];
 	/* Recorded under the payload's name, wherever it was read from. */
@@ -138,15 +145,66 @@ static void test_events_and_fold(void **state)
 		memcpy(buf + 32, ev[i].digest, 32);
 		h(buf, 64, s);
 	}
-	assert_int_equal(romcfg_fold(state0, ev, n, out), 0);
+	assert_int_equal(romcfg_fold("sha256", state0, ev, n, out), 0);
 	assert_memory_equal(out, s, 32);
 	romcfg_events_free(ev, n);
 	/* Missing board file: skipped, not an error. */
-	assert_int_equal(romcfg_events(NULL, "/nonexistent", NULL, &ev, &n), 0);
+	assert_int_equal(romcfg_events(NULL, "/nonexistent", NULL, "sha256", &ev, &n), 0);
 	assert_int_equal(n, 0);
 	romcfg_events_free(ev, n);
+	/* The SHA-1 bank (TPM 1.2): SHA-1 digests, zero-padded; the fold is
+	 * PCR := SHA1(PCR || digest) over 20 bytes. */
+	assert_int_equal(romcfg_events(&c, board, "/nonexistent", "sha1", &ev, &n), 0);
+	assert_int_equal(n, 4);
+	uint8_t z[12] = {0}, s1[32] = {0};
+	h1("/etc/config", 11, d);
+	assert_memory_equal(ev[0].digest, d, 20);
+	assert_memory_equal(ev[0].digest + 20, z, 12);
+	h1("U", 1, d);
+	assert_memory_equal(ev[3].digest, d, 20);
+	memcpy(s1, state0, 20);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(buf, s1, 20);
+		memcpy(buf + 20, ev[i].digest, 20);
+		h1(buf, 40, s1);
+	}
+	assert_int_equal(romcfg_fold("sha1", state0, ev, n, out), 0);
+	assert_memory_equal(out, s1, 20);
+	assert_memory_equal(out + 20, z, 12);
+	romcfg_events_free(ev, n);
+	/* No other bank. */
+	assert_int_equal(romcfg_events(&c, board, NULL, "sha384", &ev, &n), -EINVAL);
+	assert_int_equal(romcfg_fold("md5", state0, NULL, 0, out), -EINVAL);
 	romcfg_free(&c);
 	unlink(board);
+}
+
+/* The saved base carries its bank's size: one of the other bank is refused. */
+static void test_base_per_bank(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test-romcfg-base-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	uint8_t v[32], got[32];
+	for (int i = 0; i < 32; i++)
+		v[i] = (uint8_t)(i + 1);
+	assert_int_equal(romcfg_save_base(path, "sha1", v), 0);
+	char text[128] = {0};
+	fd = open(path, O_RDONLY);
+	assert_int_equal(read(fd, text, sizeof(text) - 1), 41);
+	close(fd);
+	assert_string_equal(text, "0102030405060708090a0b0c0d0e0f1011121314\n");
+	assert_int_equal(romcfg_load_base(path, "sha1", got), 0);
+	assert_memory_equal(got, v, 20);
+	assert_int_equal(romcfg_load_base(path, "sha256", got), -EBADMSG);
+	assert_int_equal(romcfg_save_base(path, "sha256", v), 0);
+	assert_int_equal(romcfg_load_base(path, "sha256", got), 0);
+	assert_memory_equal(got, v, 32);
+	assert_int_equal(romcfg_load_base(path, "sha1", got), -EBADMSG);
+	assert_int_equal(romcfg_save_base(path, "sha512", v), -EINVAL);
+	unlink(path);
 }
 
 /* sysfs files claim 4096 bytes; the serial has a newline. */
@@ -189,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_write_alternates_and_recovers),
 		cmocka_unit_test(test_events_and_fold),
+		cmocka_unit_test(test_base_per_bank),
 		cmocka_unit_test(test_find_by_serial),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,13 @@ const char *tpm_bank(const struct tpm *t)
 	return t && t->t12 ? "sha1" : "sha256";
 }
 
+const char *tpm_tcti_bank(const char *tcti)
+{
+	if (!tcti)
+		tcti = tpm_default_tcti();
+	return tcti && strncmp(tcti, "tpm12-", 6) == 0 ? "sha1" : "sha256";
+}
+
 size_t tpm_bank_len(const char *bank)
 {
 	if (bank && streq(bank, "sha1"))

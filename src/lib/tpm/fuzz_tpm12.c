@@ -13,6 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tpm12_da_info da;
 	struct tpm12_counter_value cv;
 	struct tpm12_perm_flags pf;
+	struct tpm12_stclear_flags sf;
 	struct tpm12_nv_public nv;
 	struct tpm12_rsa_pub pk;
 	size_t n;
@@ -29,6 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)tpm12_parse_da_info(data, size, &da);
 	(void)tpm12_parse_counter_value(data, size, &cv);
 	(void)tpm12_parse_perm_flags(data, size, &pf);
+	(void)tpm12_parse_stclear_flags(data, size, &sf);
 	(void)tpm12_stored_data_size(data, size, &n);
 	uint32_t mask;
 	uint8_t rel[20];

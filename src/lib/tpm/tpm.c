@@ -450,6 +450,17 @@ static int extend12(struct tpm *t, unsigned pcr, const uint8_t h[20], const char
 	return log_measurement(pcr, "sha1", hex, description ? description : "");
 }
 
+int tpm_extend_bank(struct tpm *t, unsigned pcr, const char *bank, const uint8_t digest[32],
+		    const char *description)
+{
+	if (!bank || !streq(bank, tpm_bank(t)))
+		return log_error_errno(-EINVAL, "TPM: a %s digest cannot extend the %s bank of this "
+				       "TPM", bank ? bank : "(none)", tpm_bank(t));
+	if (t->t12)
+		return extend12(t, pcr, digest, description);
+	return tpm_extend_digest(t, pcr, digest, description);
+}
+
 int tpm_extend_buffer(struct tpm *t, unsigned pcr, const void *data, size_t len,
 		      const char *description)
 {

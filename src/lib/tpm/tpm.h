@@ -143,6 +143,11 @@ int tpm_pcr_read_mask(struct tpm *t, uint32_t mask, uint8_t out[TPM_PCR_COUNT][3
  * append log_measurement(pcr, "sha256", hex(digest), description). */
 int tpm_extend_digest(struct tpm *t, unsigned pcr, const uint8_t sha256[32],
 		      const char *description);
+/* Extend pcr with a digest of bank (tpm_bank(t); 32-byte layout, a SHA-1
+ * digest in the first 20 bytes) and trace it; a digest of another bank
+ * than this TPM's is refused (-EINVAL). */
+int tpm_extend_bank(struct tpm *t, unsigned pcr, const char *bank, const uint8_t digest[32],
+		    const char *description);
 /* H(s bytes, no newline), as the reference `-ic`; description is s. */
 int tpm_extend_string(struct tpm *t, unsigned pcr, const char *s);
 /* H(file content), reference `-if`; description is the path. */
@@ -340,6 +345,9 @@ const char *tpm_bank(const struct tpm *t);
 size_t tpm_bank_len(const char *bank);
 /* The bank's hash of data, zero-padded to 32 bytes. -EINVAL bad bank. */
 int tpm_bank_hash(const char *bank, const void *data, size_t len, uint8_t ret[32]);
+/* The bank of the TPM a TCTI string selects (NULL: tpm_default_tcti()),
+ * without opening it: "sha1" for tpm12-*, else "sha256". */
+const char *tpm_tcti_bank(const char *tcti);
 /* tpm_predict_pcr() or tpm_predict_pcr_sha1() by bank, in that layout. */
 int tpm_predict_pcr_bank(const char *bank, const struct tpm_eventlog *log, unsigned pcr,
 			 const uint8_t (*extra)[32], size_t n_extra, uint8_t ret[32]);

@@ -55,6 +55,11 @@ int tpm12_extend(struct tpm12 *t, unsigned pcr, const uint8_t digest[20], uint8_
 /* TPM_CAP_PROP_MANUFACTURER as 4 printable characters + NUL. */
 int tpm12_manufacturer(struct tpm12 *t, char ret[5]);
 int tpm12_perm_flags(struct tpm12 *t, struct tpm12_perm_flags *ret);
+/* TPM_CAP_FLAG_VOLATILE (TPM_STCLEAR_FLAGS). */
+int tpm12_stclear_flags(struct tpm12 *t, struct tpm12_stclear_flags *ret);
+/* TSC_PhysicalPresence(value) (Part 3 6.2.1: 0x0020 CMD_ENABLE, 0x0008
+ * PRESENT, 0x0010 NOTPRESENT, 0x0004 LOCK, or'ed). */
+int tpm12_physical_presence(struct tpm12 *t, uint16_t value);
 /* TPM_CAP_PROP_OWNER: whether the TPM has an owner (and so an SRK). */
 int tpm12_owned(struct tpm12 *t, bool *ret);
 /* TPM_CAP_HANDLE: loaded handles of a resource type (TPM_RT_KEY 1,
@@ -71,7 +76,13 @@ int tpm12_check_owner(struct tpm12 *t, const struct secret *owner);
  * PhysicalSetDeactivated(FALSE), ReadPubek, TakeOwnership (owner auth :=
  * SHA-1(owner), SRK auth well-known, 2048-bit storage SRK; both
  * encrypted to the EK with RSA-OAEP(SHA-1, "TCPA")), presence cleared.
- * -EPERM with a message when the TPM needs a power cycle first. */
+ * When the firmware locked physical presence for this boot
+ * (physicalPresenceLock: SeaBIOS does) and the TPM has no owner, there is
+ * nothing to clear: TakeOwnership alone (it needs no presence). An owned
+ * TPM with presence locked: -EPERM, saying so (cleared only from the
+ * firmware's TPM menu or after a power cycle into a firmware that leaves
+ * presence unlocked). -EPERM with a message when the TPM needs a power
+ * cycle first or is disabled/deactivated with presence locked. */
 int tpm12_reset(struct tpm12 *t, const struct secret *owner);
 
 /* Monotonic counters (TPM_CreateCounter: owner OSAP, counter auth by ADIP). */

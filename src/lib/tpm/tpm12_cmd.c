@@ -130,6 +130,19 @@ int tpm12_perm_flags(struct tpm12 *t, struct tpm12_perm_flags *ret)
 	return tpm12_parse_perm_flags(p, n, ret);
 }
 
+int tpm12_stclear_flags(struct tpm12 *t, struct tpm12_stclear_flags *ret)
+{
+	uint8_t resp[TPM12_MAX_COMMAND], sub[4] = {0, 0, 0x01, 0x09};
+	const uint8_t *p;
+	uint32_t n;
+	int e = tpm12_get_cap(t, TPM12_CAP_FLAG, sub, 4, resp, &p, &n);
+	if (e < 0)
+		return e;
+	return tpm12_parse_stclear_flags(p, n, ret) < 0
+		       ? log_error_errno(-EBADMSG, "TPM 1.2: malformed TPM_STCLEAR_FLAGS")
+		       : 0;
+}
+
 int tpm12_count_handles(struct tpm12 *t, uint32_t resource_type, unsigned *ret)
 {
 	uint8_t resp[TPM12_MAX_COMMAND], sub[4] = {0, 0, 0, (uint8_t)resource_type};

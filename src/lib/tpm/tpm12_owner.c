@@ -37,6 +37,11 @@ static int phys_presence(struct tpm12 *t, uint16_t v)
 	return tpm12_simple(t, &c, resp, &r, "TSC_PhysicalPresence");
 }
 
+int tpm12_physical_presence(struct tpm12 *t, uint16_t value)
+{
+	return phys_presence(t, value);
+}
+
 static int no_arg(struct tpm12 *t, uint32_t ord, int arg, const char *what)
 {
 	struct tpm12_cmd c;
@@ -110,22 +115,41 @@ int tpm12_reset(struct tpm12 *t, const struct secret *owner)
 	/* Physical presence by command (the firmware leaves it enabled on
 	 * Heads boards; swtpm allows it). Enabling may be locked: then the
 	 * "present" assertion alone decides. */
+	struct tpm12_stclear_flags sf;
+	bool pp = true, owned = true;
 	(void)phys_presence(t, 0x0020); /* TPM_PHYSICAL_PRESENCE_CMD_ENABLE */
 	e = phys_presence(t, 0x0008);   /* TPM_PHYSICAL_PRESENCE_PRESENT */
-	if (e < 0)
-		return log_error_errno(e, "TPM 1.2: cannot assert physical presence");
-	e = no_arg(t, TPM12_ORD_ForceClear, -1, "ForceClear");
 	if (e < 0) {
-		log_error("TPM 1.2: ForceClear failed (%s)", strerror(-e));
-		goto out;
+		if (tpm12_stclear_flags(t, &sf) < 0 || !sf.physical_presence_lock)
+			return log_error_errno(e, "TPM 1.2: cannot assert physical presence");
+		if (tpm12_owned(t, &owned) < 0 || owned)
+			return log_error_errno(-EPERM,
+					       "TPM 1.2: the firmware locked physical presence for "
+					       "this boot, so the owned TPM cannot be cleared: clear "
+					       "it in the firmware's TPM menu, then reset it again");
+		log_info("TPM 1.2: physical presence locked by the firmware; the TPM has no "
+			 "owner, nothing to clear: taking ownership");
+		pp = false;
 	}
-	if ((e = no_arg(t, TPM12_ORD_PhysicalEnable, -1, "PhysicalEnable")) < 0 ||
-	    (e = no_arg(t, TPM12_ORD_PhysicalSetDeactivated, 0, "PhysicalSetDeactivated")) < 0)
-		goto out;
+	if (pp) {
+		e = no_arg(t, TPM12_ORD_ForceClear, -1, "ForceClear");
+		if (e < 0) {
+			log_error("TPM 1.2: ForceClear failed (%s)", strerror(-e));
+			goto out;
+		}
+		if ((e = no_arg(t, TPM12_ORD_PhysicalEnable, -1, "PhysicalEnable")) < 0 ||
+		    (e = no_arg(t, TPM12_ORD_PhysicalSetDeactivated, 0,
+				"PhysicalSetDeactivated")) < 0)
+			goto out;
+	}
 	e = tpm12_perm_flags(t, &f);
 	if (e == 0 && (f.disabled || f.deactivated)) {
-		log_error("TPM 1.2: cleared, but the TPM stays deactivated until the next power "
-			  "cycle: power off, then reset the TPM again");
+		if (pp)
+			log_error("TPM 1.2: cleared, but the TPM stays deactivated until the next "
+				  "power cycle: power off, then reset the TPM again");
+		else
+			log_error("TPM 1.2: the TPM is disabled or deactivated and the firmware "
+				  "locked physical presence: enable it in the firmware's TPM menu");
 		e = -EPERM;
 		goto out;
 	}
@@ -187,7 +211,8 @@ int tpm12_reset(struct tpm12 *t, const struct secret *owner)
 	if (e < 0)
 		log_error("TPM 1.2: TakeOwnership failed (%s)", strerror(-e));
 out:
-	(void)phys_presence(t, 0x0010); /* TPM_PHYSICAL_PRESENCE_NOTPRESENT */
+	if (pp)
+		(void)phys_presence(t, 0x0010); /* TPM_PHYSICAL_PRESENCE_NOTPRESENT */
 	explicit_bzero(oa, sizeof(oa));
 	tpm12_sess_wipe(&s);
 	return e;

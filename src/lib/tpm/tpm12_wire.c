@@ -340,3 +340,19 @@ int tpm12_parse_perm_flags(const uint8_t *p, size_t n, struct tpm12_perm_flags *
 	ret->physical_presence_cmd_enable = p[10];
 	return 0;
 }
+
+int tpm12_parse_stclear_flags(const uint8_t *p, size_t n, struct tpm12_stclear_flags *ret)
+{
+	/* tag (TPM_TAG_STCLEAR_FLAGS 0x0020) then 5 BOOLs in Part 2 order */
+	if (n != 2 + 5 || p[0] != 0x00 || p[1] != 0x20)
+		return -EBADMSG;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] > 1)
+			return -EBADMSG;
+	ret->deactivated = p[2];
+	ret->disable_force_clear = p[3];
+	ret->physical_presence = p[4];
+	ret->physical_presence_lock = p[5];
+	ret->global_lock = p[6];
+	return 0;
+}

@@ -95,6 +95,7 @@
 #define TPM12_CAP_HANDLE 0x00000014
 #define TPM12_CAP_VERSION_VAL 0x0000001A
 #define TPM12_CAP_FLAG_PERMANENT 0x00000108
+#define TPM12_CAP_FLAG_VOLATILE 0x00000109
 #define TPM12_CAP_PROP_MANUFACTURER 0x00000103
 #define TPM12_CAP_PROP_OWNER 0x00000111
 #define TPM12_TAG_DA_INFO 0x0037
@@ -193,5 +194,17 @@ struct tpm12_perm_flags {
 	bool physical_presence_hw_enable, physical_presence_cmd_enable;
 };
 int tpm12_parse_perm_flags(const uint8_t *p, size_t n, struct tpm12_perm_flags *ret);
+
+/* TPM_STCLEAR_FLAGS (Part 2 7.2; TPM_CAP_FLAG_VOLATILE): reset by
+ * TPM_Startup(ST_CLEAR) only, i.e. at the next power cycle or reset.
+ * physical_presence_lock: TSC_PhysicalPresence(LOCK) was sent this boot
+ * (SeaBIOS does before it boots anything): presence can no longer be
+ * asserted. -EBADMSG unless the tag is TPM_TAG_STCLEAR_FLAGS (0x0020)
+ * and the five BOOLs are 0 or 1. */
+struct tpm12_stclear_flags {
+	bool deactivated, disable_force_clear, physical_presence, physical_presence_lock,
+		global_lock;
+};
+int tpm12_parse_stclear_flags(const uint8_t *p, size_t n, struct tpm12_stclear_flags *ret);
 
 #endif

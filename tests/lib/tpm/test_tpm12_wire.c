@@ -168,6 +168,28 @@ static void test_nv_public_and_pubkey(void **state)
 	assert_int_equal(tpm12_parse_pubkey(pk, sizeof(pk), &rsa, &used), -EBADMSG);
 }
 
+/* TPM_STCLEAR_FLAGS, Part 2 7.2: tag 0x0020, deactivated,
+ * disableForceClear, physicalPresence, physicalPresenceLock, bGlobalLock. */
+static void test_stclear_flags(void **state)
+{
+	(void)state;
+	struct tpm12_stclear_flags f;
+	const uint8_t ok[] = {0x00, 0x20, 0, 1, 0, 1, 0};
+	assert_int_equal(tpm12_parse_stclear_flags(ok, sizeof(ok), &f), 0);
+	assert_false(f.deactivated);
+	assert_true(f.disable_force_clear);
+	assert_false(f.physical_presence);
+	assert_true(f.physical_presence_lock);
+	assert_false(f.global_lock);
+	const uint8_t tag[] = {0x00, 0x1F, 0, 0, 0, 1, 0};
+	assert_int_equal(tpm12_parse_stclear_flags(tag, sizeof(tag), &f), -EBADMSG);
+	const uint8_t bool2[] = {0x00, 0x20, 0, 0, 0, 2, 0};
+	assert_int_equal(tpm12_parse_stclear_flags(bool2, sizeof(bool2), &f), -EBADMSG);
+	assert_int_equal(tpm12_parse_stclear_flags(ok, sizeof(ok) - 1, &f), -EBADMSG);
+	const uint8_t longer[] = {0x00, 0x20, 0, 0, 0, 1, 0, 0};
+	assert_int_equal(tpm12_parse_stclear_flags(longer, sizeof(longer), &f), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +200,7 @@ int main(void)
 		cmocka_unit_test(test_da_info),
 		cmocka_unit_test(test_counter_and_stored_data),
 		cmocka_unit_test(test_nv_public_and_pubkey),
+		cmocka_unit_test(test_stclear_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

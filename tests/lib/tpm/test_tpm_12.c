@@ -222,6 +222,59 @@ static void test_lockout(void **state)
 	assert_true(da.depend > 0);
 }
 
+/* SeaBIOS asserts physical presence at POST, then locks it for the boot
+ * (TSC_PhysicalPresence NOTPRESENT|LOCK), as done here. An owned TPM is then
+ * not cleared (-EPERM, the old owner still works); the STCLEAR flags say
+ * why. */
+static void test_reset_presence_locked_owned(void **state)
+{
+	_cleanup_secret_ struct secret *o = pass(OWNER), *n = pass("new owner");
+	struct tpm12_stclear_flags sf;
+	(void)state;
+	assert_int_equal(tpm12_stclear_flags(t, &sf), 0);
+	assert_false(sf.physical_presence_lock);
+	assert_int_equal(tpm12_physical_presence(t, 0x0010 | 0x0004), 0);
+	assert_int_equal(tpm12_stclear_flags(t, &sf), 0);
+	assert_true(sf.physical_presence_lock);
+	assert_int_not_equal(tpm12_physical_presence(t, 0x0008), 0);
+	assert_int_equal(tpm12_reset(t, n), -EPERM);
+	assert_int_equal(tpm12_check_owner(t, o), 0);
+	/* the lock lasts until TPM_Startup(ST_CLEAR): a power cycle */
+	tpm12_close(t);
+	t = NULL;
+	assert_int_equal(swtpm_restart(&sw), 0);
+	assert_int_equal(tpm12_open(sw.tcti + 6, &t), 0);
+	assert_int_equal(tpm12_stclear_flags(t, &sf), 0);
+	assert_false(sf.physical_presence_lock);
+	assert_int_equal(tpm12_reset(t, n), 0);
+	assert_int_equal(tpm12_check_owner(t, n), 0);
+}
+
+/* A TPM as it leaves the factory (EK, no owner) with presence locked:
+ * nothing to clear, TakeOwnership needs no presence, so the reset owns it. */
+static int setup_unowned(void **state)
+{
+	(void)state;
+	memset(&sw, 0, sizeof(sw));
+	if (swtpm12_manufacture(&sw, NULL) < 0 || swtpm_start(&sw) < 0)
+		return -1;
+	return tpm12_open(sw.tcti + 6, &t) < 0 ? -1 : 0;
+}
+
+static void test_reset_presence_locked_unowned(void **state)
+{
+	_cleanup_secret_ struct secret *n = pass("new owner");
+	bool owned = true;
+	(void)state;
+	assert_int_equal(tpm12_owned(t, &owned), 0);
+	assert_false(owned);
+	assert_int_equal(tpm12_physical_presence(t, 0x0010 | 0x0004), 0);
+	assert_int_equal(tpm12_reset(t, n), 0);
+	assert_int_equal(tpm12_owned(t, &owned), 0);
+	assert_true(owned);
+	assert_int_equal(tpm12_check_owner(t, n), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +285,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nv_312, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seal_unseal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_presence_locked_owned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_presence_locked_unowned, setup_unowned,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
