@@ -443,7 +443,7 @@ static void describe_changes(char **t, const uint8_t *cur, const uint8_t *img, s
 
 struct next_boot {
 	bool ok;               /* the TOTP can be sealed to it before the write */
-	char why[512];         /* else: why not */
+	char why[1280];        /* else: why not */
 	uint8_t now2[32], next2[32], live7[32];
 	bool have_live;
 };
@@ -482,14 +482,14 @@ static void predict(struct menu *m, const uint8_t *cur, const uint8_t *img, size
 	if (!next.pcr2_ok) {
 		snprintf(nb->why, sizeof(nb->why),
 			 "the new image is not a coreboot image whose measurements this build "
-			 "knows (no flash map with an FMAP region, or no bootblock)");
+			 "knows: %s", next.why);
 		return;
 	}
 	memcpy(nb->next2, next.pcr2, 32);
 	if (!now.pcr2_ok) {
 		snprintf(nb->why, sizeof(nb->why),
 			 "the chip's current content is not a coreboot image whose measurements "
-			 "this build knows");
+			 "this build knows: %s", now.why);
 		return;
 	}
 	memcpy(nb->now2, now.pcr2, 32);
@@ -501,6 +501,14 @@ static void predict(struct menu *m, const uint8_t *cur, const uint8_t *img, size
 			 "this firmware does not measure what the prediction computes from the "
 			 "chip: PCR 2 is %s... now, the chip's image gives %s... (a build from "
 			 "elsewhere, or another measurement scheme)", a, b);
+		return;
+	}
+	/* The model was checked against this boot only: it holds for the new
+	 * image when that was built to measure the same way. */
+	if (strcmp(now.scheme, next.scheme)) {
+		snprintf(nb->why, sizeof(nb->why),
+			 "the new image comes from a build that measures differently: %s; this "
+			 "firmware: %s", next.scheme, now.scheme);
 		return;
 	}
 	nb->ok = true;

@@ -63,3 +63,18 @@ def populate(path, tmp, region=True):
         f.write(b"compressible " * 500)
     cbfstool(path, "add", *r, "-f", big, "-n", "config", "-t", "raw", "-c", "lzma")
     return files
+
+
+# coreboot's build record in CBFS (build_info, config: CONFIG_INCLUDE_CONFIG_FILE),
+# as the PCR 2 prediction reads it: coreboot 26.06 measuring into the SHA-256
+# bank (build_record()) or with another .config (build_record(config=...)).
+MEASURED_SHA256 = (b"CONFIG_TPM2=y\nCONFIG_TPM_MEASURED_BOOT=y\n"
+                   b"# CONFIG_TPM_MEASURED_BOOT_INIT_BOOTBLOCK is not set\n"
+                   b'CONFIG_TPM_MEASURED_BOOT_RUNTIME_DATA=""\n'
+                   b"# CONFIG_TPM_HASH_SHA1 is not set\nCONFIG_TPM_HASH_SHA256=y\n"
+                   b'CONFIG_CMOS_DEFAULT_FILE="src/mainboard/$(MAINBOARDDIR)/cmos.default"\n')
+
+
+def build_record(version=b"26.06", config=MEASURED_SHA256):
+    return [("build_info", b"COREBOOT_VERSION: " + version + b"\nMAINBOARD_VENDOR: Emulation\n"),
+            ("config", config)]

@@ -270,6 +270,7 @@ class FlashTest(TempDirTest):
                 cbfs_images.cbfstool(p, "add", "-r", "COREBOOT", "-f", f, "-n", n, "-t", "raw")
             return p
         stages = [("bootblock", b"BB" * 300), ("fallback/romstage", b"RS" * 513)]
+        stages += cbfs_images.build_record()
         owner = [("heads/initrd/.gnupg/pubring.kbx", rand(500, 18)),
                  ("heads/initrd/etc/config.user", b"export CONFIG_A=1\n")]
         old = cbfs_rom("old.rom", stages + [("fallback/payload", b"v1" * 900)] + owner)

@@ -59,6 +59,7 @@ class FlashMenu(MenuTest):
         self.addCleanup(self.detach)
         self.chip = os.path.join(self.tmp, "chip.bin")
         self.stages = [("bootblock", b"BB" * 300), ("fallback/romstage", b"RS" * 513)]
+        self.stages += cbfs_images.build_record()
         self.owner_cfg = b'export CONFIG_OWNER_SETTING="kept"\n'
         self.old = self.cbfs_rom("old.rom", self.stages + [
             ("fallback/payload", b"payload v1 " * 90),
@@ -226,6 +227,44 @@ class FlashMenu(MenuTest):
         r = self.power_on(["i", "p"], firmware=self.chip)
         self.assertIn("ERROR: TOTP Generation Failed!", r.stdout)
         self.assertIn("Generate new TOTP/HOTP secret", r.stdout)
+
+    def test_other_build_not_predicted(self):
+        """This boot is predicted right, but the update comes from a build
+        whose coreboot measures into the SHA-1 bank (its CBFS config says
+        CONFIG_TPM_HASH_SHA1): the SHA-256 PCR 2 it would give is not what
+        the model computes, so nothing is sealed to it; the reseal comes
+        after the reboot."""
+        self.own(self.old)
+        sha1 = cbfs_images.MEASURED_SHA256.replace(
+            b"# CONFIG_TPM_HASH_SHA1 is not set\nCONFIG_TPM_HASH_SHA256=y\n",
+            b"CONFIG_TPM_HASH_SHA1=y\n# CONFIG_TPM_HASH_SHA256 is not set\n")
+        self.assertNotEqual(sha1, cbfs_images.MEASURED_SHA256)
+        other = self.cbfs_rom("other.rom", self.stages[:2] + cbfs_images.build_record(
+            config=sha1) + [("fallback/payload", b"payload v3 " * 77)])
+        dev = self.usb({"other.rom": other})
+        r = self.power_on(["o", "f", "f", "1", "y"], firmware=self.old, media=[dev])
+        self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr)
+        text = " ".join(r.stdout.split())
+        self.assertIn("Next boot: PCR 2 cannot be predicted: the new image is not a coreboot "
+                      "image whose measurements this build knows: the image's coreboot "
+                      "measures into another PCR bank than SHA-256", text)
+        self.assertIn("No prediction: reseal after the reboot", r.stdout)
+        self.assertNotIn("Keep the TOTP across the update", r.stdout)
+        self.assertNotIn("Secret (base32)", r.stdout)
+        self.assertEqual(cbfs_extract(self.chip, "fallback/payload"),
+                         cbfs_extract(other, "fallback/payload"))
+        # Another coreboot version (same options): not predicted either.
+        shutil.copyfile(self.old, self.chip)
+        newer = self.cbfs_rom("newer.rom", self.stages[:2] + cbfs_images.build_record(
+            version=b"26.09") + [("fallback/payload", b"payload v4 " * 77)])
+        dev = self.usb({"newer.rom": newer})
+        r = self.power_on(["o", "f", "f", "1", "y"], firmware=self.old, media=[dev])
+        self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr)
+        text = " ".join(r.stdout.split())
+        self.assertIn("the new image comes from a build that measures differently: coreboot "
+                      "26.09 CONFIG_TPM2=y CONFIG_TPM_MEASURED_BOOT=y CONFIG_TPM_HASH_SHA256=y; "
+                      "this firmware: coreboot 26.06 CONFIG_TPM2=y", text)
+        self.assertIn("No prediction: reseal after the reboot", r.stdout)
 
     def test_refused_and_erase_settings(self):
         self.own(None)
