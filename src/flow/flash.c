@@ -28,6 +28,8 @@
 #include "board.h"
 #include "cbfs.h"
 #include "cbfs_write.h"
+#include "cbstages.h"
+#include "coreboot.h"
 #include "codec.h"
 #include "flash.h"
 #include "flow/menu.h"
@@ -546,9 +548,52 @@ static void forget_next(struct menu *m)
 	m->have_next_pcr2 = m->have_next_pcr7 = false;
 }
 
+/* The stage baseline (cbstages.h) of the new image, kept in the TPM next
+ * to the secret just sealed to its predicted PCR 2: the seal itself could
+ * only record this boot's stages (which do not replay to the prediction),
+ * so without this a later change of PCR 2 on the new firmware would not be
+ * named. Written only when the predicted stages replay to the sealed value;
+ * a failure is logged (the secret is sealed either way). */
+static void record_predicted_stages(struct menu *m, const uint8_t *img, size_t len,
+				    const uint8_t next2[32], const struct secret *owner)
+{
+	struct coreboot_measurement ms[6];
+	struct cbstages st = {0};
+	uint8_t v[32], buf[5 + 6 * (1 + CBSTAGES_NAME_MAX + 32)];
+	_cleanup_tpm_ struct tpm *t = NULL;
+	struct cbfs c;
+	size_t n = 0;
+	int r;
+
+	if (cbfs_parse(img, len, NULL, &c) < 0)
+		return;
+	r = coreboot_measurements(&c, ms, &n);
+	cbfs_free(&c);
+	if (r < 0 || n == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		_Static_assert(sizeof(st.v[i].name) == sizeof(ms[i].name), "stage name sizes");
+		memcpy(st.v[i].name, ms[i].name, sizeof(st.v[i].name));
+		st.v[i].name[sizeof(st.v[i].name) - 1] = '\0';
+		memcpy(st.v[i].sha256, ms[i].sha256, 32);
+	}
+	st.n = n;
+	cbstages_replay(&st, v);
+	if (memcmp(v, next2, 32))
+		return;
+	if ((r = menu_tpm_open(m, &t)) < 0 ||
+	    (r = tpm_record_write(t, CBSTAGES_RECORD_INDEX, buf, cbstages_encode(&st, buf),
+				  owner)) < 0)
+		log_warn("the new firmware's stages (NV 0x%08x) could not be recorded (%s): a "
+			 "moved PCR 2 will not name them", CBSTAGES_RECORD_INDEX, strerror(-r));
+	else
+		log_info("PCR 2 stages of the new firmware recorded (%zu)", n);
+}
+
 /* Seal the TOTP/HOTP secret (and reseal the DUK) to the predicted next
  * boot. 1 sealed; 0 not (the user chose to go on without); <0 stop. */
-static int reseal_to_next(struct menu *m, const struct next_boot *nb)
+static int reseal_to_next(struct menu *m, const struct next_boot *nb, const uint8_t *img,
+			  size_t len)
 {
 	_cleanup_secret_ struct secret *owner = NULL;
 	char a[17], b[17];
@@ -580,6 +625,7 @@ static int reseal_to_next(struct menu *m, const struct next_boot *nb)
 		return r == 1 ? 0 : r < 0 ? r : -ECANCELED;
 	}
 	log_info("TOTP secret sealed to the predicted PCR 2 of the new firmware");
+	record_predicted_stages(m, img, len, nb->next2, owner);
 	r = menu_duk_reseal_after_totp(m, owner);
 	if (ui_gone(r))
 		return r;
@@ -703,7 +749,7 @@ static enum flow_outcome flash_flow(struct menu *m, bool keep)
 
 	if (keep && nb.ok && memcmp(nb.now2, nb.next2, 32) &&
 	    tpm_otp_present_checked(m) == 1) {
-		r = reseal_to_next(m, &nb);
+		r = reseal_to_next(m, &nb, img, len);
 		if (r < 0) {
 			forget_next(m);
 			flash_close(f);

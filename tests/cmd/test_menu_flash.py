@@ -154,6 +154,8 @@ class FlashMenu(MenuTest):
         self.assertIn(f"Next boot: PCR 2 {next2} (now {now2}): changes", r.stdout)
         self.assertIn("Keep the TOTP across the update", r.stdout)
         self.assertIn("heads menu: reboot (dry run: not rebooting)", r.stdout)
+        # the new image's stages kept next to the secret (stages.h baseline)
+        self.assertIn("PCR 2 stages of the new firmware recorded (4)", r.stdout + r.stderr)
         new_secret = re.search(r"Secret \(base32\): ([A-Z2-7]+)", r.stdout).group(1)
         self.assertNotEqual(new_secret, old_secret)
         # the chip: the new image with the owner's file carried over
