@@ -18,9 +18,10 @@ QEMU is then power-cycled on the same flash file and TPM state.
 
 Boot 2: coreboot B runs (PCR 2 = the host's prediction for B = what the
 menu showed) and `heads totp show` gives the new secret's code at once,
-with no reseal. Not here: a third run with an image the prediction cannot
-handle (host test cmd-menu-flash covers that fallback) and the Disk Unlock
-Key (no LUKS disk on this board's VM).
+with no reseal. The Disk Unlock Key across an update, and the third run
+(ROM C of ensure_other_build_rom(), which the prediction refuses, then the
+reseal flow after the reboot) are in vm-coreboot-flow: they need the demo
+disk's LUKS containers and a signed /boot (the reseal's integrity gate).
 """
 import base64
 import hashlib
