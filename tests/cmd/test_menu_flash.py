@@ -179,8 +179,9 @@ class FlashMenu(MenuTest):
 
     def test_update_reseals_disk_unlock_key(self):
         """Ownership with a Disk Unlock Key on two LUKS containers; the
-        update reseals the TOTP and then the DUK (DRK, new DUK passphrase)
-        to the new firmware's PCR 2; after the power cycle on the new
+        update reseals the TOTP and then the same DUK (its passphrase, as at
+        boot) to the new firmware's PCR 2: no key slot and no /boot file
+        changes, so no GPG PIN is asked; after the power cycle on the new
         firmware the default boot unseals the DUK at once."""
         if not shutil.which("cryptsetup"):
             self.skipTest("needs cryptsetup")
@@ -195,20 +196,31 @@ class FlashMenu(MenuTest):
                           firmware=self.old, luks=devs)
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
         self.assertIn("=== textbox [normal] Disk Unlock Key set up", r.stdout)
+        slots = [hashlib.sha256(read(d)[:16 << 20]).hexdigest() for d in devs]
+        boot_files = {n: read(os.path.join(self.boot, n)) for n in sorted(os.listdir(self.boot))
+                      if n.startswith("kexec")}
         dev = self.usb({"update.rom": self.new})
-        duk2 = "the duk after the update"
         r = self.power_on(["o", "f", "f", "1", "y", "y", "y"],
-                          ["ownerpass", DRK, duk2, duk2, gpg], firmware=self.old,
+                          ["ownerpass", "wrong duk passphrase", DUK], firmware=self.old,
                           media=[dev], luks=devs)
         self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr)
         after = r.stdout.split("=== textbox [normal] New TOTP secret", 1)[1]
-        self.assertIn("=== textbox [normal] Disk Unlock Key set up", after)
+        self.assertIn("Reseal it to the new firmware now (its passphrase, as at boot)?", after)
+        self.assertIn("(attempt 2 of 3, blank to abort)", after)  # a wrong one first
+        self.assertIn("=== msgbox [normal] Disk Unlock Key resealed", after)
         self.assertIn("=== msgbox [normal] Flash complete", after)
-        # New firmware: the DUK unseals at once (and the old passphrase is gone).
-        r = self.power_on(["d"], [duk2], firmware=self.chip, luks=devs)
+        self.assertNotIn("GPG signing PIN", after)
+        # the same key: no key slot and no signed /boot file changed
+        self.assertEqual([hashlib.sha256(read(d)[:16 << 20]).hexdigest() for d in devs], slots)
+        self.assertEqual({n: read(os.path.join(self.boot, n)) for n in boot_files}, boot_files)
+        # New firmware: the DUK unseals at once with its passphrase.
+        r = self.power_on(["d"], [DUK], firmware=self.chip, luks=devs)
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
         self.assertNotIn("TOTP Generation Failed", r.stdout)
         self.assertIn("duk: unlocked, key added to the initrd", r.stdout)
+        # and no longer on the old firmware (PCR 2 is part of its policy)
+        r = self.power_on(["i", "d"], [DUK], firmware=self.old, luks=devs)
+        self.assertNotIn("duk: unlocked, key added to the initrd", r.stdout)
 
     def test_no_prediction_reseal_after_reboot(self):
         # The firmware running at ownership measured nothing into PCR 2:

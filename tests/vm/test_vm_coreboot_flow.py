@@ -129,10 +129,7 @@ class FlowVM(vm.VM):
         orig = vm.cbboard.qemu_argv
 
         def argv(*a, **kw):
-            return orig(*a, **kw) + [
-                "-device", "qemu-xhci,id=xhci",
-                "-drive", f"if=none,id=usbstick,format=raw,readonly=on,file={self.stick}",
-                "-device", "usb-storage,bus=xhci.0,drive=usbstick,removable=on"]
+            return orig(*a, **kw, usb=self.stick)
         vm.cbboard.qemu_argv = argv
         try:
             super().start()
