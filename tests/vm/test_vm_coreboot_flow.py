@@ -32,8 +32,9 @@ usb-storage, removable).
 Boot 2: init reads the ROM config area from /dev/mtd0 (the keyring from
 CBFS); the TOTP shown is the host's code of the enrolled secret; then
 Options -> f -> f with B (issue 24): PCR 2 predicted from B, a new TOTP
-secret sealed to it and the DUK resealed to it (DRK, DUK passphrase, /boot
-re-signed), B flashed with the owner's files carried over, reboot.
+secret sealed to it and the same DUK resealed to it (its passphrase, as at
+boot; no key slot or /boot change, so no signing: the key of boot 1 was
+only in memory), B flashed with the owner's files carried over, reboot.
 Boot 3 on B: the TOTP is the new secret's at once; the default boot
 verifies /boot with the keyring, the DUK passphrase unseals the resealed
 key, it is injected into Debian's initrd and kexec'd: Debian reaches
@@ -219,8 +220,8 @@ class CorebootFlow(unittest.TestCase):
 
         # Boot 2 (power cycle): keyring from CBFS, TOTP; then Options -> f ->
         # f with B: PCR 2 predicted, a new TOTP secret sealed to it and the
-        # DUK resealed (DRK, DUK passphrase, /boot re-signed), B flashed with
-        # the owner's files carried over.
+        # same DUK resealed to it (its passphrase), B flashed with the
+        # owner's files carried over.
         with FlowVM(flash, disk, state, "vm-coreboot-flow-2", stick) as m:
             out = m.expect("Heads Boot Menu ====", BOOT_TIMEOUT)
             c0 = time.time()
@@ -240,13 +241,9 @@ class CorebootFlow(unittest.TestCase):
                 yes_no("Do not power off until the machine reboots.", "y"),
                 yes_no("Keep the TOTP across the update", "y"),
                 (re.escape("TPM owner passphrase: "), duk.OWNER),
-                yes_no("Reseal the Disk Unlock Key now?", "y"),
-                (r"Disk Recovery Key \(DRK\) passphrase that opens:\r?\n(?:  \S+ \(LUKS\d\)\r?\n)+: ",
-                 duk.DRK),
-                (re.escape("New LUKS TPM Disk Unlock Key passphrase (at least 12 characters; "
-                           "typed at every boot): "), duk.DUK),
-                (re.escape("Repeat the Disk Unlock Key passphrase: "), duk.DUK),
-                (r"\(attempt \d+\): ", GPG),
+                yes_no("Reseal it to the new firmware now (its passphrase, as at boot)?", "y"),
+                (re.escape("Enter LUKS TPM Disk Unlock Key passphrase (attempt 1 of 3, blank "
+                           "to abort): "), duk.DUK),
             ], r"==== Flash complete ====(?:(?!\[Press Enter).)*\[Press Enter to continue\]")
             m.send("\n")
             m.qemu.wait(STEP)
@@ -254,9 +251,8 @@ class CorebootFlow(unittest.TestCase):
         flat = " ".join(upd_out.split())
         self.assertIn(f"Next boot: PCR 2 {pcr2_b} (now {pcr2}): changes", flat)
         self.assertIn("Next boot: PCR 7 unchanged", flat)
-        self.assertIn("Disk Unlock Key set up", flat)
-        self.assertRegex(upd_out, r"/dev/vda2: Disk Unlock Key in key slot \d+")
-        self.assertRegex(upd_out, r"/dev/vda3: Disk Unlock Key in key slot \d+")
+        self.assertIn("Disk Unlock Key resealed", flat)
+        self.assertNotIn("GPG signing PIN", flat)  # same key: /boot unchanged
         self.assertIn("The TOTP is sealed to it: it matches right after the reboot", flat)
         secret = re.findall(r"Secret \(base32\): ([A-Z2-7]+)", upd_out)
         self.assertTrue(secret, upd_out[-3000:])
