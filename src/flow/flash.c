@@ -449,6 +449,7 @@ struct next_boot {
 	char why[1280];        /* else: why not */
 	uint8_t now2[32], next2[32], live7[32];
 	bool have_live;
+	int cfg_same;          /* flash_payload_same_file of etc/config */
 };
 
 static void hex_prefix(const uint8_t d[32], char out[17])
@@ -512,6 +513,15 @@ static void predict(struct menu *m, const uint8_t *cur, const uint8_t *img, size
 		snprintf(nb->why, sizeof(nb->why),
 			 "the new image comes from a build that measures differently: %s; this "
 			 "firmware: %s", next.scheme, now.scheme);
+		return;
+	}
+	/* PCR 7 measures the board configuration of the payload (its
+	 * initramfs's /etc/config) and the owner files (carried byte for byte) */
+	nb->cfg_same = flash_payload_same_file(cur, img, len, "etc/config");
+	if (nb->cfg_same == 0) {
+		snprintf(nb->why, sizeof(nb->why),
+			 "the new firmware's board configuration (/etc/config in its payload) "
+			 "differs from this firmware's: PCR 7, which measures it, changes");
 		return;
 	}
 	nb->ok = true;
@@ -824,8 +834,10 @@ static enum flow_outcome flash_flow(struct menu *m, bool keep)
 		char a[65], b[65];
 		hex_encode(nb.now2, 32, a);
 		hex_encode(nb.next2, 32, b);
-		addf(&text, "\nNext boot: PCR 2 %s (now %s): %s\nNext boot: PCR 7 unchanged\n", b, a,
-		     memcmp(nb.now2, nb.next2, 32) ? "changes" : "unchanged");
+		addf(&text, "\nNext boot: PCR 2 %s (now %s): %s\nNext boot: PCR 7 unchanged%s\n", b,
+		     a, memcmp(nb.now2, nb.next2, 32) ? "changes" : "unchanged",
+		     nb.cfg_same == 1 ? "" : " (assumed: the payloads' board configurations "
+					     "could not be compared)");
 	} else if (keep) {
 		addf(&text, "\nNext boot: PCR 2 cannot be predicted: %s.\n", nb.why);
 	}

@@ -125,6 +125,20 @@ int flash_predict_pcrs(const uint8_t *img, size_t len, const uint8_t *pcr7_base,
  * when it is another, other -errno when the record is unreadable. */
 int flash_scheme_from_record(const uint8_t *build_info, size_t blen, const char *config,
 			     size_t clen, struct flash_pcrs *ret);
+/* A file of the initramfs inside a coreboot SELF payload (the stored
+ * fallback/payload: 28-byte big-endian segment headers up to "ENTR", at
+ * most 64): each uncompressed DATA segment that is a cpio, or a gzip/xz/
+ * zstd cpio (decompress.h, at most 128 MiB out), is searched for path
+ * (cpio name without "./"). 1 found (*ret malloc'd, NUL-terminated), 0 no
+ * segment holds it, -EBADMSG a header or segment outside len, -E2BIG no
+ * "ENTR" within 64 segments. */
+int flash_self_file(const uint8_t *self, size_t len, const char *path, char **ret,
+		    size_t *ret_len);
+/* Whether two whole images' payloads hold the same path (e.g. "etc/config",
+ * the board configuration init measures into PCR 7): 1 the same (also when
+ * the payloads are byte-identical, without unpacking), 0 different,
+ * -ENODATA not known (no SELF payload, or the file not found in one). */
+int flash_payload_same_file(const uint8_t *a, const uint8_t *b, size_t len, const char *path);
 /* Kconfig .config lookup (coreboot's "config" file, not a shell file:
  * `CONFIG_X=y`, `CONFIG_X=0x10`, `CONFIG_X="str"` with \" and \\ escapes;
  * "# CONFIG_X is not set" and other lines are skipped). The first line

@@ -2,6 +2,8 @@
  * be flashed (see flash.h). */
 #include "cbfs.h"
 #include "coreboot.h"
+#include "cpio.h"
+#include "decompress.h"
 #include "flash.h"
 #include "romcfg.h"
 #include "util.h"
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The .config options that decide what coreboot measures, into which bank
  * and PCR: compared between the chip's image and the new one. */
@@ -163,6 +166,145 @@ static int read_scheme(const struct cbfs *c, struct flash_pcrs *ret)
 		return r;
 	}
 	return flash_scheme_from_record(bbuf, blen, (const char *)cbuf, clen, ret);
+}
+
+/* --- a file of the payload's initramfs ---------------------------------- */
+
+#define SELF_SEG_LEN 28u
+#define SELF_SEGS_MAX 64u
+#define SELF_TYPE_DATA 0x44415441u  /* "DATA" */
+#define SELF_TYPE_ENTRY 0x454e5452u /* "ENTR" */
+#define SELF_INITRD_MAX (128u << 20)
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+struct grow {
+	uint8_t *b;
+	size_t n;
+};
+
+static int grow_sink(const uint8_t *chunk, size_t len, void *u)
+{
+	struct grow *g = u;
+	g->b = xrealloc(g->b, g->n + len + 1);
+	memcpy(g->b + g->n, chunk, len);
+	g->n += len;
+	return 0;
+}
+
+struct find_file {
+	const char *path;
+	char *data;
+	size_t len;
+};
+
+static int find_visit(const struct cpio_entry *e, void *u)
+{
+	struct find_file *ff = u;
+	if (!streq(e->name, ff->path) || !S_ISREG(e->mode))
+		return 0;
+	ff->data = xmalloc(e->size + 1);
+	memcpy(ff->data, e->data, e->size);
+	ff->data[e->size] = '\0';
+	ff->len = e->size;
+	return 1;
+}
+
+/* Only a segment that starts as a newc cpio is walked (the kernel's zero
+ * page and command line are DATA segments too). */
+static bool is_cpio(const uint8_t *p, size_t n)
+{
+	return n >= 6 && (memcmp(p, "070701", 6) == 0 || memcmp(p, "070702", 6) == 0);
+}
+
+int flash_self_file(const uint8_t *self, size_t len, const char *path, char **ret,
+		    size_t *ret_len)
+{
+	for (size_t i = 0; i < SELF_SEGS_MAX; i++) {
+		const uint8_t *h = self + i * SELF_SEG_LEN;
+		struct find_file ff = {.path = path};
+		struct grow g = {0};
+		uint32_t type, comp, off, n;
+		int r;
+
+		if ((i + 1) * SELF_SEG_LEN > len)
+			return -EBADMSG;
+		type = be32(h);
+		comp = be32(h + 4);
+		off = be32(h + 8);
+		n = be32(h + 20);
+		if (type == SELF_TYPE_ENTRY)
+			return 0;
+		if (type != SELF_TYPE_DATA || comp != 0)
+			continue;
+		if (off > len || n > len - off)
+			return -EBADMSG;
+		enum decompress_format f = decompress_detect(self + off, n);
+		if (f == DECOMPRESS_NONE) {
+			r = is_cpio(self + off, n) ? cpio_walk(self + off, n, find_visit, &ff) : 0;
+		} else {
+			r = decompress_stream(self + off, n, f, SELF_INITRD_MAX, "payload segment",
+					      grow_sink, &g);
+			if (r == 0 && is_cpio(g.b, g.n))
+				r = cpio_walk(g.b, g.n, find_visit, &ff);
+			free(g.b);
+		}
+		if (r >= 0 && ff.data) {
+			*ret = ff.data;
+			*ret_len = ff.len;
+			return 1;
+		}
+		free(ff.data);
+		/* not a cpio, or no such file in it: the next segment */
+	}
+	return -E2BIG;
+}
+
+/* The stored SELF of fallback/payload, or NULL. */
+static const uint8_t *payload_self(const struct cbfs *c, size_t *ret_len)
+{
+	const struct cbfs_file *f = cbfs_find(c, "fallback/payload");
+	if (!f || f->type != CBFS_TYPE_SELF)
+		return NULL;
+	*ret_len = f->len;
+	return cbfs_data(c, f);
+}
+
+int flash_payload_same_file(const uint8_t *a, const uint8_t *b, size_t len, const char *path)
+{
+	struct cbfs ca, cb;
+	const uint8_t *sa, *sb;
+	size_t la = 0, lb = 0;
+	_cleanup_free_ char *fa = NULL, *fb = NULL;
+	size_t na = 0, nb = 0;
+	int r, ra, rb;
+
+	if (cbfs_parse(a, len, NULL, &ca) < 0)
+		return -ENODATA;
+	if (cbfs_parse(b, len, NULL, &cb) < 0) {
+		cbfs_free(&ca);
+		return -ENODATA;
+	}
+	sa = payload_self(&ca, &la);
+	sb = payload_self(&cb, &lb);
+	if (!sa || !sb) {
+		r = -ENODATA;
+	} else if (la == lb && memcmp(sa, sb, la) == 0) {
+		r = 1; /* the same payload: the same file */
+	} else {
+		ra = flash_self_file(sa, la, path, &fa, &na);
+		rb = flash_self_file(sb, lb, path, &fb, &nb);
+		if (ra != 1 || rb != 1)
+			r = -ENODATA;
+		else
+			r = na == nb && memcmp(fa, fb, na) == 0;
+	}
+	cbfs_free(&ca);
+	cbfs_free(&cb);
+	return r;
 }
 
 int flash_predict_pcrs(const uint8_t *img, size_t len, const uint8_t *pcr7_base,

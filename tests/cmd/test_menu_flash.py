@@ -280,6 +280,38 @@ class FlashMenu(MenuTest):
                       "this firmware: coreboot 26.06 CONFIG_TPM2=y", text)
         self.assertIn("No prediction: reseal after the reboot", r.stdout)
 
+    def test_board_config_change_not_predicted(self):
+        """Old and new images with real SELF payloads (a CODE segment and
+        an xz-compressed initramfs): the same /etc/config in both (another
+        kernel) is predicted as usual; another /etc/config (measured into
+        PCR 7 at boot) is not."""
+        import lzma
+        def rom(name, config, kernel):
+            cpio = cbfs_images.newc({"init": b"#!/bin/sh\n", "etc/config": config})
+            xz = lzma.compress(cpio, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32)
+            payload = self.write(name + ".self", cbfs_images.self_payload(xz, kernel), "wb")
+            p = self.cbfs_rom(name, self.stages)
+            cbfs_images.cbfstool(p, "add", "-r", "COREBOOT", "-f", payload, "-n",
+                                 "fallback/payload", "-t", "simple elf")
+            return p
+        cfg = b'export CONFIG_BOARD_NAME="QEMU Test"\n'
+        old = rom("self-old.rom", cfg, b"\xfc" * 600)
+        shutil.copyfile(old, self.chip)
+        self.own(old)
+        same = rom("self-same.rom", cfg, b"\xfd" * 700)
+        other = rom("self-other.rom", cfg + b'export CONFIG_NEW="1"\n', b"\xfd" * 700)
+        dev = self.usb({"a-same.rom": same, "b-other.rom": other})
+        r = self.power_on(["o", "f", "f", "1", "n", "p"], firmware=old, media=[dev])
+        self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr)
+        self.assertIn(f"Next boot: PCR 2 {predict_pcr2_python(same)[0]}", r.stdout)
+        self.assertIn("Next boot: PCR 7 unchanged\n", r.stdout)
+        r = self.power_on(["o", "f", "f", "2", "n", "p"], firmware=old, media=[dev])
+        self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr)
+        self.assertIn("Next boot: PCR 2 cannot be predicted: the new firmware's board "
+                      "configuration (/etc/config in its payload) differs from this "
+                      "firmware's: PCR 7, which measures it, changes", " ".join(r.stdout.split()))
+        self.assertEqual(read(self.chip), read(old))  # "n": nothing written
+
     def test_refused_and_erase_settings(self):
         self.own(None)
         small = self.write("small.rom", read(self.new)[:SIZE // 2], "wb")

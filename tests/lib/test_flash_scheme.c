@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpio.h"
 #include "flash.h"
 #include "fs.h"
 #include "util.h"
@@ -109,12 +110,58 @@ static void test_board_record(void **state)
 				      "CONFIG_TPM_HASH_SHA256=y");
 }
 
+static void be32put(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v;
+}
+
+/* A SELF: CODE segment, DATA segment = data, ENTR. */
+static uint8_t *self_of(const void *data, size_t n, size_t *ret_len)
+{
+	size_t off = 3 * 28, len = off + 16 + n;
+	uint8_t *b = xcalloc(1, len);
+	be32put(b, 0x434f4445);
+	be32put(b + 8, (uint32_t)off);
+	be32put(b + 20, 16);
+	be32put(b + 28, 0x44415441);
+	be32put(b + 28 + 8, (uint32_t)(off + 16));
+	be32put(b + 28 + 20, (uint32_t)n);
+	be32put(b + 56, 0x454e5452);
+	memcpy(b + off + 16, data, n);
+	*ret_len = len;
+	return b;
+}
+
+static void test_self_file(void **state)
+{
+	struct cpio_writer w;
+	_cleanup_free_ uint8_t *self = NULL;
+	char *got = NULL;
+	size_t len = 0, n = 0;
+	(void)state;
+	cpio_writer_init(&w);
+	assert_int_equal(cpio_add_file(&w, "init", 0755, "#!/bin/sh\n", 10), 0);
+	assert_int_equal(cpio_add_file(&w, "etc/config", 0644, "CONFIG_A=1\n", 11), 0);
+	assert_int_equal(cpio_finish(&w), 0);
+	self = self_of(w.buf, w.len, &len);
+	assert_int_equal(flash_self_file(self, len, "etc/config", &got, &n), 1);
+	assert_int_equal(n, 11);
+	assert_string_equal(got, "CONFIG_A=1\n");
+	free(got);
+	assert_int_equal(flash_self_file(self, len, "etc/none", &got, &n), 0);
+	/* a DATA segment past the end, a table without ENTR */
+	assert_int_equal(flash_self_file(self, len - 1, "etc/config", &got, &n), -EBADMSG);
+	assert_int_equal(flash_self_file(self, 40, "etc/config", &got, &n), -EBADMSG);
+	cpio_writer_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kconfig_values),
 		cmocka_unit_test(test_scheme),
 		cmocka_unit_test(test_board_record),
+		cmocka_unit_test(test_self_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
