@@ -251,6 +251,7 @@ class CorebootFlow(unittest.TestCase):
         flat = " ".join(upd_out.split())
         self.assertIn(f"Next boot: PCR 2 {pcr2_b} (now {pcr2}): changes", flat)
         self.assertIn("Next boot: PCR 7 unchanged", flat)
+        self.assertNotIn("(assumed", flat)  # both payloads' /etc/config read, equal
         self.assertIn("Disk Unlock Key resealed", flat)
         self.assertNotIn("GPG signing PIN", flat)  # same key: /boot unchanged
         self.assertIn("The TOTP is sealed to it: it matches right after the reboot", flat)
