@@ -2,6 +2,7 @@
 """Run recipe of the qemu-coreboot board: coreboot + Heads from the flash.
 
     run.py --out build/qemu-coreboot [--disk IMG] [--state DIR] [--flash IMG] [--rom IMG]
+           [--usb IMG]
 
 QEMU q35 (TCG: coreboot does not run under KVM here) with the ROM as
 writable system flash (pflash unit 0: the guest writes it with CFI commands
@@ -43,10 +44,19 @@ def flash_copy(rom, flash):
     return flash
 
 
+def usb_stick_argv(image):
+    """A USB drive (xHCI, usb-storage, removable: what the Flash and USB boot
+    menus list), read-only."""
+    return ["-device", "qemu-xhci,id=xhci",
+            "-drive", f"if=none,id=usbstick,format=raw,readonly=on,file={image}",
+            "-device", "usb-storage,bus=xhci.0,drive=usbstick,removable=on"]
+
+
 def qemu_argv(flash, state, disk=None, interactive=True, memory=1024, snapshot=False,
-              rom=None, drives=(), readonly=False, cpu=None):
+              rom=None, drives=(), readonly=False, cpu=None, usb=None):
     """cpu: a -cpu model (None: QEMU's default; Xen's PV dom0 needs
-    "max,-smap" under TCG, see boards/qemu/run.py)."""
+    "max,-smap" under TCG, see boards/qemu/run.py); usb: an image attached
+    as a USB drive (usb_stick_argv)."""
     argv = ["qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-m", str(memory),
             *(["-cpu", cpu] if cpu else [])]
     if readonly or os.path.getsize(flash) > ROM_SIZE:
@@ -64,6 +74,8 @@ def qemu_argv(flash, state, disk=None, interactive=True, memory=1024, snapshot=F
         argv += common.virtio_drive(path, f"drive{i}", serial)
     if rom:
         argv += common.virtio_drive(rom, "rom", common.ROM_SERIAL)
+    if usb:
+        argv += usb_stick_argv(usb)
     if interactive:
         argv += ["-nographic"]
     else:
@@ -79,6 +91,8 @@ def main():
     ap.add_argument("--flash", help="writable flash image (default OUT/flash.rom)")
     ap.add_argument("--rom", help="a virtio ROM config area image (default: none, the "
                     "owner's files are in the flash's CBFS)")
+    ap.add_argument("--usb", help="a disk image attached as a USB drive (read-only), e.g. "
+                    "an ext4 or vfat image holding a ROM for Options -> f")
     a = ap.parse_args()
     rom = os.path.join(a.out, "coreboot.rom")
     if not os.path.exists(rom):
@@ -89,7 +103,7 @@ def main():
     print(f"qemu-coreboot: flash {flash}, TPM state {state}, disk {a.disk or 'none'}")
     print("Serial console on this terminal. Quit QEMU: Ctrl-A then X. "
           "A reboot restarts QEMU; a power-off ends the run.")
-    sys.exit(common.run_machine(qemu_argv(flash, state, a.disk, True, rom=romcfg), state))
+    sys.exit(common.run_machine(qemu_argv(flash, state, a.disk, True, rom=romcfg, usb=a.usb), state))
 
 
 if __name__ == "__main__":

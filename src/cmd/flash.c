@@ -173,7 +173,11 @@ static void show_prediction(const struct opts *o, const uint8_t *cur, const uint
 	const char *user = o->user ? o->user : ROMCFG_USER_CONFIG;
 	flash_predict_pcrs(cur, len, have_base ? base : NULL, board, user, &now);
 	flash_predict_pcrs(img, len, have_base ? base : NULL, board, user, &next);
-	if (next.pcr2_ok) {
+	if (next.pcr2_ok && now.pcr2_ok && strcmp(now.scheme, next.scheme)) {
+		printf("next boot: PCR 2 cannot be predicted (the image was built to measure "
+		       "differently: %s; the chip's image: %s): seal again after the reboot\n",
+		       next.scheme, now.scheme);
+	} else if (next.pcr2_ok) {
 		hex_encode(next.pcr2, 32, a);
 		if (now.pcr2_ok)
 			hex_encode(now.pcr2, 32, b);
@@ -181,7 +185,7 @@ static void show_prediction(const struct opts *o, const uint8_t *cur, const uint
 		       now.pcr2_ok && !memcmp(now.pcr2, next.pcr2, 32) ? "unchanged" : "changes");
 	} else {
 		printf("next boot: PCR 2 cannot be predicted (not a coreboot image this build "
-		       "knows): seal again after the reboot\n");
+		       "knows: %s): seal again after the reboot\n", next.why);
 	}
 	if (next.pcr7_ok) {
 		hex_encode(next.pcr7, 32, a);

@@ -28,7 +28,10 @@
 #include "board.h"
 #include "cbfs.h"
 #include "cbfs_write.h"
+#include "cbstages.h"
+#include "coreboot.h"
 #include "codec.h"
+#include "duk.h"
 #include "flash.h"
 #include "flow/menu.h"
 #include "fs.h"
@@ -443,9 +446,10 @@ static void describe_changes(char **t, const uint8_t *cur, const uint8_t *img, s
 
 struct next_boot {
 	bool ok;               /* the TOTP can be sealed to it before the write */
-	char why[512];         /* else: why not */
+	char why[1280];        /* else: why not */
 	uint8_t now2[32], next2[32], live7[32];
 	bool have_live;
+	int cfg_same;          /* flash_payload_same_file of etc/config */
 };
 
 static void hex_prefix(const uint8_t d[32], char out[17])
@@ -482,14 +486,14 @@ static void predict(struct menu *m, const uint8_t *cur, const uint8_t *img, size
 	if (!next.pcr2_ok) {
 		snprintf(nb->why, sizeof(nb->why),
 			 "the new image is not a coreboot image whose measurements this build "
-			 "knows (no flash map with an FMAP region, or no bootblock)");
+			 "knows: %s", next.why);
 		return;
 	}
 	memcpy(nb->next2, next.pcr2, 32);
 	if (!now.pcr2_ok) {
 		snprintf(nb->why, sizeof(nb->why),
 			 "the chip's current content is not a coreboot image whose measurements "
-			 "this build knows");
+			 "this build knows: %s", now.why);
 		return;
 	}
 	memcpy(nb->now2, now.pcr2, 32);
@@ -501,6 +505,23 @@ static void predict(struct menu *m, const uint8_t *cur, const uint8_t *img, size
 			 "this firmware does not measure what the prediction computes from the "
 			 "chip: PCR 2 is %s... now, the chip's image gives %s... (a build from "
 			 "elsewhere, or another measurement scheme)", a, b);
+		return;
+	}
+	/* The model was checked against this boot only: it holds for the new
+	 * image when that was built to measure the same way. */
+	if (strcmp(now.scheme, next.scheme)) {
+		snprintf(nb->why, sizeof(nb->why),
+			 "the new image comes from a build that measures differently: %s; this "
+			 "firmware: %s", next.scheme, now.scheme);
+		return;
+	}
+	/* PCR 7 measures the board configuration of the payload (its
+	 * initramfs's /etc/config) and the owner files (carried byte for byte) */
+	nb->cfg_same = flash_payload_same_file(cur, img, len, "etc/config");
+	if (nb->cfg_same == 0) {
+		snprintf(nb->why, sizeof(nb->why),
+			 "the new firmware's board configuration (/etc/config in its payload) "
+			 "differs from this firmware's: PCR 7, which measures it, changes");
 		return;
 	}
 	nb->ok = true;
@@ -538,9 +559,146 @@ static void forget_next(struct menu *m)
 	m->have_next_pcr2 = m->have_next_pcr7 = false;
 }
 
+/* The stage baseline (cbstages.h) of the new image, kept in the TPM next
+ * to the secret just sealed to its predicted PCR 2: the seal itself could
+ * only record this boot's stages (which do not replay to the prediction),
+ * so without this a later change of PCR 2 on the new firmware would not be
+ * named. Written only when the predicted stages replay to the sealed value;
+ * a failure is logged (the secret is sealed either way). */
+static void record_predicted_stages(struct menu *m, const uint8_t *img, size_t len,
+				    const uint8_t next2[32], const struct secret *owner)
+{
+	struct coreboot_measurement ms[6];
+	struct cbstages st = {0};
+	uint8_t v[32], buf[5 + 6 * (1 + CBSTAGES_NAME_MAX + 32)];
+	_cleanup_tpm_ struct tpm *t = NULL;
+	struct cbfs c;
+	size_t n = 0;
+	int r;
+
+	if (cbfs_parse(img, len, NULL, &c) < 0)
+		return;
+	r = coreboot_measurements(&c, ms, &n);
+	cbfs_free(&c);
+	if (r < 0 || n == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		_Static_assert(sizeof(st.v[i].name) == sizeof(ms[i].name), "stage name sizes");
+		memcpy(st.v[i].name, ms[i].name, sizeof(st.v[i].name));
+		st.v[i].name[sizeof(st.v[i].name) - 1] = '\0';
+		memcpy(st.v[i].sha256, ms[i].sha256, 32);
+	}
+	st.n = n;
+	cbstages_replay(&st, v);
+	if (memcmp(v, next2, 32))
+		return;
+	if ((r = menu_tpm_open(m, &t)) < 0 ||
+	    (r = tpm_record_write(t, CBSTAGES_RECORD_INDEX, buf, cbstages_encode(&st, buf),
+				  owner)) < 0)
+		log_warn("the new firmware's stages (NV 0x%08x) could not be recorded (%s): a "
+			 "moved PCR 2 will not name them", CBSTAGES_RECORD_INDEX, strerror(-r));
+	else
+		log_info("PCR 2 stages of the new firmware recorded (%zu)", n);
+}
+
+/* The Disk Unlock Key across the update: the same key, resealed. Its
+ * passphrase is asked as at a boot and the key unsealed as the default boot
+ * does (duk_unlock: the LUKS headers measured into PCR 6, PCR 4 then
+ * extended "generic"), then sealed again, with the same passphrase, to the
+ * values it was sealed to with PCR 2 replaced by the new firmware's. No key
+ * slot and no /boot file changes, so /boot needs no new signature (the
+ * signing key may be on a card that is not there, or was only in memory at
+ * ownership). *spent: PCR 4 was extended (this boot can no longer unseal
+ * anything: it must reboot). 1 resealed, 0 not, <0 the UI is gone. */
+struct duk_pass_keep {
+	struct menu *m;
+	struct secret *last; /* a copy of the passphrase last given */
+};
+
+static int duk_pass_keep_cb(void *u, int attempt, const char *last_error, struct secret **ret)
+{
+	struct duk_pass_keep *k = u;
+	_cleanup_free_ char *p = xasprintf("Enter LUKS TPM Disk Unlock Key passphrase "
+					   "(attempt %d of %d, blank to abort)", attempt, DUK_TRIES);
+	int r;
+	if (last_error)
+		ui_msgbox(k->m->ui, UI_BG_WARNING, "Disk Unlock Key", last_error);
+	r = ui_passphrase(k->m->ui, "Disk Unlock Key", p, DUK_PASSPHRASE_MAX, ret);
+	secret_free(k->last);
+	k->last = r == 0 ? secret_dup((*ret)->data, (*ret)->len) : NULL;
+	return r == 0 && !k->last ? -ENOMEM : r;
+}
+
+static int duk_reseal_to_next(struct menu *m, const struct next_boot *nb,
+			      const struct secret *owner, bool *spent)
+{
+	struct duk_pass_keep keep = {.m = m};
+	struct duk_unlock_callbacks cb = {.passphrase = duk_pass_keep_cb, .userdata = &keep};
+	struct duk_unlock_result res = {0};
+	_cleanup_tpm_ struct tpm *t = NULL;
+	struct tpm_pcr_values exp;
+	bool with_auth = false;
+	enum flow_outcome o;
+	int r;
+
+	if (!m->tpm_on || config_enabled(&m->cfg, "CONFIG_TPM_NO_LUKS_DISK_UNLOCK") ||
+	    !menu_boot_has(m, DUK_KEY_DEVICES_FILE) || menu_tpm_open(m, &t) < 0 ||
+	    tpm_sealed_expected(t, TPM_HANDLE_DUK, &exp, &with_auth) < 0 ||
+	    !(exp.mask & (1u << 2)))
+		return 0;
+	tpm_close(t);
+	t = NULL;
+	r = menu_yes(m, UI_BG_WARNING, "Disk Unlock Key",
+		     "The Disk Unlock Key is sealed to this firmware's PCR 2 too.\n\nReseal it "
+		     "to the new firmware now (its passphrase, as at boot)? No: after the "
+		     "reboot the disks open with the Disk Recovery Key until it is resealed.");
+	if (r != 1)
+		return r < 0 ? r : 0;
+	/* the signed kexec_key_devices.txt and header list, verified now */
+	o = menu_verified_or_report(m, true);
+	if (o == FLOW_UI_GONE)
+		return -EPIPE;
+	if (o != FLOW_DONE || !m->signed_set) {
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "Disk Unlock Key not resealed",
+			      "/boot does not verify: the Disk Unlock Key files cannot be trusted. "
+			      "Flashing goes on; reseal the key after the reboot.");
+		return ui_gone(r) ? r : 0;
+	}
+	if ((r = menu_tpm_open(m, &t)) == 0)
+		r = duk_unlock(t, m->signed_set, &cb, &res);
+	*spent = *spent || res.pcr4_extended;
+	if (r == 0) {
+		memcpy(exp.sha256[2], nb->next2, 32);
+		if (exp.mask & (1u << 7))
+			memcpy(exp.sha256[7], nb->live7, 32);
+		r = tpm_seal(t, TPM_HANDLE_DUK, res.key, &exp, with_auth ? keep.last : NULL,
+			     owner);
+		if (r < 0)
+			log_error("Disk Unlock Key: sealing to the new firmware failed (%d)", r);
+	}
+	secret_free(keep.last);
+	if (r == 0) {
+		duk_unlock_result_free(&res);
+		log_info("Disk Unlock Key resealed at 0x%08x to the new firmware's PCR 2",
+			 TPM_HANDLE_DUK);
+		r = ui_msgbox(m->ui, UI_BG_NORMAL, "Disk Unlock Key resealed",
+			      "The Disk Unlock Key is sealed to the new firmware: after the reboot "
+			      "the default boot unlocks the disks with it (its passphrase).");
+		return ui_gone(r) ? r : 1;
+	}
+	_cleanup_free_ char *t2 = xasprintf("The Disk Unlock Key was not resealed: %s\n\n"
+					    "Flashing goes on; after the reboot the disks open with "
+					    "the Disk Recovery Key until the key is resealed.",
+					    res.reason[0] ? res.reason : strerror(-r < 0 ? -r : EIO));
+	duk_unlock_result_free(&res);
+	r = ui_msgbox(m->ui, UI_BG_ERROR, "Disk Unlock Key not resealed", t2);
+	return ui_gone(r) ? r : 0;
+}
+
 /* Seal the TOTP/HOTP secret (and reseal the DUK) to the predicted next
  * boot. 1 sealed; 0 not (the user chose to go on without); <0 stop. */
-static int reseal_to_next(struct menu *m, const struct next_boot *nb)
+static int reseal_to_next(struct menu *m, const struct next_boot *nb, const uint8_t *img,
+			  size_t len, bool *spent)
 {
 	_cleanup_secret_ struct secret *owner = NULL;
 	char a[17], b[17];
@@ -572,7 +730,8 @@ static int reseal_to_next(struct menu *m, const struct next_boot *nb)
 		return r == 1 ? 0 : r < 0 ? r : -ECANCELED;
 	}
 	log_info("TOTP secret sealed to the predicted PCR 2 of the new firmware");
-	r = menu_duk_reseal_after_totp(m, owner);
+	record_predicted_stages(m, img, len, nb->next2, owner);
+	r = duk_reseal_to_next(m, nb, owner, spent);
 	if (ui_gone(r))
 		return r;
 	return 1;
@@ -590,7 +749,7 @@ static enum flow_outcome flash_flow(struct menu *m, bool keep)
 	unsigned char sha[32];
 	char hex[65];
 	size_t len = 0, kept = 0;
-	bool sealed = false;
+	bool sealed = false, spent = false;
 	int r;
 
 	if (config_enabled(&m->cfg, "CONFIG_RESTRICTED_BOOT")) {
@@ -675,8 +834,10 @@ static enum flow_outcome flash_flow(struct menu *m, bool keep)
 		char a[65], b[65];
 		hex_encode(nb.now2, 32, a);
 		hex_encode(nb.next2, 32, b);
-		addf(&text, "\nNext boot: PCR 2 %s (now %s): %s\nNext boot: PCR 7 unchanged\n", b, a,
-		     memcmp(nb.now2, nb.next2, 32) ? "changes" : "unchanged");
+		addf(&text, "\nNext boot: PCR 2 %s (now %s): %s\nNext boot: PCR 7 unchanged%s\n", b,
+		     a, memcmp(nb.now2, nb.next2, 32) ? "changes" : "unchanged",
+		     nb.cfg_same == 1 ? "" : " (assumed: the payloads' board configurations "
+					     "could not be compared)");
 	} else if (keep) {
 		addf(&text, "\nNext boot: PCR 2 cannot be predicted: %s.\n", nb.why);
 	}
@@ -695,10 +856,13 @@ static enum flow_outcome flash_flow(struct menu *m, bool keep)
 
 	if (keep && nb.ok && memcmp(nb.now2, nb.next2, 32) &&
 	    tpm_otp_present_checked(m) == 1) {
-		r = reseal_to_next(m, &nb);
+		r = reseal_to_next(m, &nb, img, len, &spent);
 		if (r < 0) {
 			forget_next(m);
 			flash_close(f);
+			if (spent && !ui_gone(r))
+				return menu_go_recovery(m, "PCR 4 extended by the Disk Unlock Key "
+							"reseal and the flash not done");
 			return r == -ECANCELED ? FLOW_BACK : menu_outcome(m, r);
 		}
 		sealed = r == 1;
@@ -734,6 +898,8 @@ static enum flow_outcome flash_flow(struct menu *m, bool keep)
 					       "options)." : "");
 		log_error("flash: %s", t);
 		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Flash", t);
+		if (spent && !ui_gone(r)) /* this boot unsealed the DUK: PCR 4 moved */
+			return menu_go_recovery(m, "flash failed after the Disk Unlock Key reseal");
 		return menu_gone_or_back(r);
 	}
 	log_info("flash: %s written (%u pieces, %u retries)", name, res.pieces_written,

@@ -99,14 +99,54 @@ int flash_write(struct flash *f, const uint8_t *img, size_t len, const char *reg
  * from img's owner files (romcfg_events with the board config file board
  * and the initramfs user config user, either NULL to leave out). Each part
  * is marked ok only when it could be computed (pcr2_ok false: not a
- * coreboot image this prediction knows; the caller falls back to a reseal
- * after the reboot). -ENODATA when neither could. */
+ * coreboot image this prediction knows, reason in why; the caller falls
+ * back to a reseal after the reboot). -ENODATA when neither could.
+ *
+ * PCR 2 is predicted only for an image whose measurement scheme is the
+ * one coreboot_predict_pcr2 models: the image's own build record says so
+ * (CBFS "build_info", line "COREBOOT_VERSION: V", and "config", coreboot's
+ * .config as built, CONFIG_INCLUDE_CONFIG_FILE): measured boot on, the
+ * SHA-256 bank, no vboot, no bootblock TPM init, no runtime-data list.
+ * scheme is then "coreboot V" followed by every set option of
+ * FLASH_SCHEME_OPTIONS ("KEY=value", in that order): a caller compares the
+ * new image's with the chip's current one (whose prediction was checked
+ * against the live PCR 2) and predicts only when they are equal. */
+#define FLASH_SCHEME_MAX 512
 struct flash_pcrs {
 	bool pcr2_ok, pcr7_ok;
 	uint8_t pcr2[32], pcr7[32];
+	char scheme[FLASH_SCHEME_MAX]; /* "" when the image has no build record */
+	char why[256];                 /* !pcr2_ok: why not */
 };
 int flash_predict_pcrs(const uint8_t *img, size_t len, const uint8_t *pcr7_base,
 		       const char *board, const char *user, struct flash_pcrs *ret);
+/* The part of flash_predict_pcrs that reads the build record: build_info
+ * (blen bytes) and the .config text (clen bytes, at most 1 MiB) into
+ * ret->scheme / ret->why. 0 when the scheme is the modelled one, -ENOTSUP
+ * when it is another, other -errno when the record is unreadable. */
+int flash_scheme_from_record(const uint8_t *build_info, size_t blen, const char *config,
+			     size_t clen, struct flash_pcrs *ret);
+/* A file of the initramfs inside a coreboot SELF payload (the stored
+ * fallback/payload: 28-byte big-endian segment headers up to "ENTR", at
+ * most 64): each uncompressed DATA segment that is a cpio, or a gzip/xz/
+ * zstd cpio (decompress.h, at most 128 MiB out), is searched for path
+ * (cpio name without "./"). 1 found (*ret malloc'd, NUL-terminated), 0 no
+ * segment holds it, -EBADMSG a header or segment outside len, -E2BIG no
+ * "ENTR" within 64 segments. */
+int flash_self_file(const uint8_t *self, size_t len, const char *path, char **ret,
+		    size_t *ret_len);
+/* Whether two whole images' payloads hold the same path (e.g. "etc/config",
+ * the board configuration init measures into PCR 7): 1 the same (also when
+ * the payloads are byte-identical, without unpacking), 0 different,
+ * -ENODATA not known (no SELF payload, or the file not found in one). */
+int flash_payload_same_file(const uint8_t *a, const uint8_t *b, size_t len, const char *path);
+/* Kconfig .config lookup (coreboot's "config" file, not a shell file:
+ * `CONFIG_X=y`, `CONFIG_X=0x10`, `CONFIG_X="str"` with \" and \\ escapes;
+ * "# CONFIG_X is not set" and other lines are skipped). The first line
+ * for key: 1 and its value in out (outlen bytes with the NUL, else
+ * -E2BIG), 0 absent, -EBADMSG a malformed value (no closing quote, text
+ * after it, a space or control byte unquoted). Bounded by len. */
+int flash_kconfig_get(const char *buf, size_t len, const char *key, char *out, size_t outlen);
 
 /* One flashrom write of [off, off+n) from img (a whole-chip buffer), with
  * no read-back and no retry: the building block of flash_write, exposed

@@ -63,3 +63,46 @@ def populate(path, tmp, region=True):
         f.write(b"compressible " * 500)
     cbfstool(path, "add", *r, "-f", big, "-n", "config", "-t", "raw", "-c", "lzma")
     return files
+
+
+# coreboot's build record in CBFS (build_info, config: CONFIG_INCLUDE_CONFIG_FILE),
+# as the PCR 2 prediction reads it: coreboot 26.06 measuring into the SHA-256
+# bank (build_record()) or with another .config (build_record(config=...)).
+MEASURED_SHA256 = (b"CONFIG_TPM2=y\nCONFIG_TPM_MEASURED_BOOT=y\n"
+                   b"# CONFIG_TPM_MEASURED_BOOT_INIT_BOOTBLOCK is not set\n"
+                   b'CONFIG_TPM_MEASURED_BOOT_RUNTIME_DATA=""\n'
+                   b"# CONFIG_TPM_HASH_SHA1 is not set\nCONFIG_TPM_HASH_SHA256=y\n"
+                   b'CONFIG_CMOS_DEFAULT_FILE="src/mainboard/$(MAINBOARDDIR)/cmos.default"\n')
+
+
+def build_record(version=b"26.06", config=MEASURED_SHA256):
+    return [("build_info", b"COREBOOT_VERSION: " + version + b"\nMAINBOARD_VENDOR: Emulation\n"),
+            ("config", config)]
+
+
+def newc(files):
+    """A newc cpio of {name: bytes} (regular files, 0644) with its trailer."""
+    out = bytearray()
+    for ino, (name, data) in enumerate(list(files.items()) + [("TRAILER!!!", b"")], 1):
+        n = name.encode() + b"\0"
+        mode = 0o100644 if name != "TRAILER!!!" else 0
+        hdr = "070701" + "".join("%08X" % v for v in (
+            ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(n), 0))
+        out += hdr.encode() + n
+        out += b"\0" * (-len(out) % 4) + data
+        out += b"\0" * (-len(out) % 4)
+    return bytes(out)
+
+
+def self_payload(initrd, kernel=b"\xfc" * 600):
+    """A coreboot SELF as `cbfstool add-payload` makes for Linux: a CODE
+    segment, the initramfs as an uncompressed DATA segment, the entry."""
+    import struct
+    segs = [(0x434F4445, kernel, 0x1000000), (0x44415441, initrd, 0x4000000)]
+    off = 28 * (len(segs) + 1)
+    head, body = b"", b""
+    for t, data, addr in segs:
+        head += struct.pack(">IIIQII", t, 0, off + len(body), addr, len(data), len(data))
+        body += data
+    head += struct.pack(">IIIQII", 0x454E5452, 0, 0, 0x40000, 0, 0)
+    return head + body

@@ -270,6 +270,7 @@ class FlashTest(TempDirTest):
                 cbfs_images.cbfstool(p, "add", "-r", "COREBOOT", "-f", f, "-n", n, "-t", "raw")
             return p
         stages = [("bootblock", b"BB" * 300), ("fallback/romstage", b"RS" * 513)]
+        stages += cbfs_images.build_record()
         owner = [("heads/initrd/.gnupg/pubring.kbx", rand(500, 18)),
                  ("heads/initrd/etc/config.user", b"export CONFIG_A=1\n")]
         old = cbfs_rom("old.rom", stages + [("fallback/payload", b"v1" * 900)] + owner)
@@ -315,6 +316,24 @@ class FlashTest(TempDirTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(f"next boot: PCR 7 {pcr7(chip)} (now {pcr7(old)}): changes", r.stdout)
         self.assertNotEqual(pcr7(chip), pcr7(old))
+        # An image of another coreboot version (its build record): PCR 2 is
+        # not predicted, and the two schemes are named.
+        newer = cbfs_rom("newer.rom", stages[:2] + cbfs_images.build_record(version=b"26.09") +
+                         [("fallback/payload", b"v3" * 999)])
+        chip = self.chip(read(old))
+        r = run("flash", "write", "--programmer", dummy(chip), "--rom", newer)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("next boot: PCR 2 cannot be predicted (the image was built to measure "
+                      "differently: coreboot 26.09 CONFIG_TPM2=y", r.stdout)
+        self.assertIn("; the chip's image: coreboot 26.06 CONFIG_TPM2=y", r.stdout)
+        # and one with no build record at all
+        bare = cbfs_rom("bare.rom", stages[:2] + [("fallback/payload", b"v4" * 999)])
+        chip = self.chip(read(old))
+        r = run("flash", "write", "--programmer", dummy(chip), "--rom", bare)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("next boot: PCR 2 cannot be predicted (not a coreboot image this build "
+                      "knows: the image carries no coreboot build record (CBFS build_info "
+                      "missing)", r.stdout)
 
     def test_usage(self):
         self.assertEqual(run("flash", "write", "--rom", "x").returncode, 2)

@@ -59,6 +59,7 @@ class FlashMenu(MenuTest):
         self.addCleanup(self.detach)
         self.chip = os.path.join(self.tmp, "chip.bin")
         self.stages = [("bootblock", b"BB" * 300), ("fallback/romstage", b"RS" * 513)]
+        self.stages += cbfs_images.build_record()
         self.owner_cfg = b'export CONFIG_OWNER_SETTING="kept"\n'
         self.old = self.cbfs_rom("old.rom", self.stages + [
             ("fallback/payload", b"payload v1 " * 90),
@@ -153,6 +154,8 @@ class FlashMenu(MenuTest):
         self.assertIn(f"Next boot: PCR 2 {next2} (now {now2}): changes", r.stdout)
         self.assertIn("Keep the TOTP across the update", r.stdout)
         self.assertIn("heads menu: reboot (dry run: not rebooting)", r.stdout)
+        # the new image's stages kept next to the secret (stages.h baseline)
+        self.assertIn("PCR 2 stages of the new firmware recorded (4)", r.stdout + r.stderr)
         new_secret = re.search(r"Secret \(base32\): ([A-Z2-7]+)", r.stdout).group(1)
         self.assertNotEqual(new_secret, old_secret)
         # the chip: the new image with the owner's file carried over
@@ -176,8 +179,9 @@ class FlashMenu(MenuTest):
 
     def test_update_reseals_disk_unlock_key(self):
         """Ownership with a Disk Unlock Key on two LUKS containers; the
-        update reseals the TOTP and then the DUK (DRK, new DUK passphrase)
-        to the new firmware's PCR 2; after the power cycle on the new
+        update reseals the TOTP and then the same DUK (its passphrase, as at
+        boot) to the new firmware's PCR 2: no key slot and no /boot file
+        changes, so no GPG PIN is asked; after the power cycle on the new
         firmware the default boot unseals the DUK at once."""
         if not shutil.which("cryptsetup"):
             self.skipTest("needs cryptsetup")
@@ -192,20 +196,31 @@ class FlashMenu(MenuTest):
                           firmware=self.old, luks=devs)
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
         self.assertIn("=== textbox [normal] Disk Unlock Key set up", r.stdout)
+        slots = [hashlib.sha256(read(d)[:16 << 20]).hexdigest() for d in devs]
+        boot_files = {n: read(os.path.join(self.boot, n)) for n in sorted(os.listdir(self.boot))
+                      if n.startswith("kexec")}
         dev = self.usb({"update.rom": self.new})
-        duk2 = "the duk after the update"
         r = self.power_on(["o", "f", "f", "1", "y", "y", "y"],
-                          ["ownerpass", DRK, duk2, duk2, gpg], firmware=self.old,
+                          ["ownerpass", "wrong duk passphrase", DUK], firmware=self.old,
                           media=[dev], luks=devs)
         self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr)
         after = r.stdout.split("=== textbox [normal] New TOTP secret", 1)[1]
-        self.assertIn("=== textbox [normal] Disk Unlock Key set up", after)
+        self.assertIn("Reseal it to the new firmware now (its passphrase, as at boot)?", after)
+        self.assertIn("(attempt 2 of 3, blank to abort)", after)  # a wrong one first
+        self.assertIn("=== msgbox [normal] Disk Unlock Key resealed", after)
         self.assertIn("=== msgbox [normal] Flash complete", after)
-        # New firmware: the DUK unseals at once (and the old passphrase is gone).
-        r = self.power_on(["d"], [duk2], firmware=self.chip, luks=devs)
+        self.assertNotIn("GPG signing PIN", after)
+        # the same key: no key slot and no signed /boot file changed
+        self.assertEqual([hashlib.sha256(read(d)[:16 << 20]).hexdigest() for d in devs], slots)
+        self.assertEqual({n: read(os.path.join(self.boot, n)) for n in boot_files}, boot_files)
+        # New firmware: the DUK unseals at once with its passphrase.
+        r = self.power_on(["d"], [DUK], firmware=self.chip, luks=devs)
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
         self.assertNotIn("TOTP Generation Failed", r.stdout)
         self.assertIn("duk: unlocked, key added to the initrd", r.stdout)
+        # and no longer on the old firmware (PCR 2 is part of its policy)
+        r = self.power_on(["i", "d"], [DUK], firmware=self.old, luks=devs)
+        self.assertNotIn("duk: unlocked, key added to the initrd", r.stdout)
 
     def test_no_prediction_reseal_after_reboot(self):
         # The firmware running at ownership measured nothing into PCR 2:
@@ -226,6 +241,76 @@ class FlashMenu(MenuTest):
         r = self.power_on(["i", "p"], firmware=self.chip)
         self.assertIn("ERROR: TOTP Generation Failed!", r.stdout)
         self.assertIn("Generate new TOTP/HOTP secret", r.stdout)
+
+    def test_other_build_not_predicted(self):
+        """This boot is predicted right, but the update comes from a build
+        whose coreboot measures into the SHA-1 bank (its CBFS config says
+        CONFIG_TPM_HASH_SHA1): the SHA-256 PCR 2 it would give is not what
+        the model computes, so nothing is sealed to it; the reseal comes
+        after the reboot."""
+        self.own(self.old)
+        sha1 = cbfs_images.MEASURED_SHA256.replace(
+            b"# CONFIG_TPM_HASH_SHA1 is not set\nCONFIG_TPM_HASH_SHA256=y\n",
+            b"CONFIG_TPM_HASH_SHA1=y\n# CONFIG_TPM_HASH_SHA256 is not set\n")
+        self.assertNotEqual(sha1, cbfs_images.MEASURED_SHA256)
+        other = self.cbfs_rom("other.rom", self.stages[:2] + cbfs_images.build_record(
+            config=sha1) + [("fallback/payload", b"payload v3 " * 77)])
+        dev = self.usb({"other.rom": other})
+        r = self.power_on(["o", "f", "f", "1", "y"], firmware=self.old, media=[dev])
+        self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr)
+        text = " ".join(r.stdout.split())
+        self.assertIn("Next boot: PCR 2 cannot be predicted: the new image is not a coreboot "
+                      "image whose measurements this build knows: the image's coreboot "
+                      "measures into another PCR bank than SHA-256", text)
+        self.assertIn("No prediction: reseal after the reboot", r.stdout)
+        self.assertNotIn("Keep the TOTP across the update", r.stdout)
+        self.assertNotIn("Secret (base32)", r.stdout)
+        self.assertEqual(cbfs_extract(self.chip, "fallback/payload"),
+                         cbfs_extract(other, "fallback/payload"))
+        # Another coreboot version (same options): not predicted either.
+        shutil.copyfile(self.old, self.chip)
+        newer = self.cbfs_rom("newer.rom", self.stages[:2] + cbfs_images.build_record(
+            version=b"26.09") + [("fallback/payload", b"payload v4 " * 77)])
+        dev = self.usb({"newer.rom": newer})
+        r = self.power_on(["o", "f", "f", "1", "y"], firmware=self.old, media=[dev])
+        self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr)
+        text = " ".join(r.stdout.split())
+        self.assertIn("the new image comes from a build that measures differently: coreboot "
+                      "26.09 CONFIG_TPM2=y CONFIG_TPM_MEASURED_BOOT=y CONFIG_TPM_HASH_SHA256=y; "
+                      "this firmware: coreboot 26.06 CONFIG_TPM2=y", text)
+        self.assertIn("No prediction: reseal after the reboot", r.stdout)
+
+    def test_board_config_change_not_predicted(self):
+        """Old and new images with real SELF payloads (a CODE segment and
+        an xz-compressed initramfs): the same /etc/config in both (another
+        kernel) is predicted as usual; another /etc/config (measured into
+        PCR 7 at boot) is not."""
+        import lzma
+        def rom(name, config, kernel):
+            cpio = cbfs_images.newc({"init": b"#!/bin/sh\n", "etc/config": config})
+            xz = lzma.compress(cpio, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32)
+            payload = self.write(name + ".self", cbfs_images.self_payload(xz, kernel), "wb")
+            p = self.cbfs_rom(name, self.stages)
+            cbfs_images.cbfstool(p, "add", "-r", "COREBOOT", "-f", payload, "-n",
+                                 "fallback/payload", "-t", "simple elf")
+            return p
+        cfg = b'export CONFIG_BOARD_NAME="QEMU Test"\n'
+        old = rom("self-old.rom", cfg, b"\xfc" * 600)
+        shutil.copyfile(old, self.chip)
+        self.own(old)
+        same = rom("self-same.rom", cfg, b"\xfd" * 700)
+        other = rom("self-other.rom", cfg + b'export CONFIG_NEW="1"\n', b"\xfd" * 700)
+        dev = self.usb({"a-same.rom": same, "b-other.rom": other})
+        r = self.power_on(["o", "f", "f", "1", "n", "p"], firmware=old, media=[dev])
+        self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr)
+        self.assertIn(f"Next boot: PCR 2 {predict_pcr2_python(same)[0]}", r.stdout)
+        self.assertIn("Next boot: PCR 7 unchanged\n", r.stdout)
+        r = self.power_on(["o", "f", "f", "2", "n", "p"], firmware=old, media=[dev])
+        self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr)
+        self.assertIn("Next boot: PCR 2 cannot be predicted: the new firmware's board "
+                      "configuration (/etc/config in its payload) differs from this "
+                      "firmware's: PCR 7, which measures it, changes", " ".join(r.stdout.split()))
+        self.assertEqual(read(self.chip), read(old))  # "n": nothing written
 
     def test_refused_and_erase_settings(self):
         self.own(None)

@@ -25,18 +25,32 @@ power cycle, as vm-coreboot-flash does).
 Host: the flash now has heads/initrd/.gnupg/pubring.kbx and
 heads/initrd/etc/config.user (ours and cbfstool's reading), PCR 2's
 prediction did not change (coreboot does not load the owner's files).
+Host: ROMs B (the board's with another coreboot command line, as
+vm-coreboot-update) and C (the board's coreboot built with
+CONFIG_TPM_HASH_SHA1: another measurement scheme) on a USB stick (xHCI,
+usb-storage, removable).
 Boot 2: init reads the ROM config area from /dev/mtd0 (the keyring from
-CBFS); the TOTP shown is the host's code of the enrolled secret; the
-default boot verifies /boot with that keyring, the TOTP and the DUK
-passphrase unseal the key, it is injected into Debian's initrd and kexec'd:
-Debian reaches systemd with both containers opened by the key (no
-passphrase asked).
+CBFS); the TOTP shown is the host's code of the enrolled secret; then
+Options -> f -> f with B (issue 24): PCR 2 predicted from B, a new TOTP
+secret sealed to it and the same DUK resealed to it (its passphrase, as at
+boot; no key slot or /boot change, so no signing: the key of boot 1 was
+only in memory), B flashed with the owner's files carried over, reboot.
+Boot 3 on B: the TOTP is the new secret's at once; the default boot
+verifies /boot with the keyring, the DUK passphrase unseals the resealed
+key, it is injected into Debian's initrd and kexec'd: Debian reaches
+systemd with both containers opened by the key (no passphrase asked).
 Host: coreboot's payload replaced in the flash (cbfstool add-payload: the
 same kernel and initrd, another command line), so PCR 2 moves.
-Boot 3: the TOTP fails; the "TOTP Generation Failed" screen and the
+Boot 4: the TOTP fails; the "TOTP Generation Failed" screen and the
 integrity report say PCR 2 moved and name the one stage that changed since
-the secret was sealed (CBFS: fallback/payload), from the baseline kept in
-the TPM at ownership (cbstages.h).
+the secret was sealed (CBFS: fallback/payload), from the baseline the
+update recorded (B's predicted stages, cbstages.h). Then the third run:
+Options -> f -> f with C: its PCR 2 cannot be predicted (its build record
+says SHA-1 bank), so nothing is sealed; flashed, reboot.
+Boot 5 on C: PCR 2 of the SHA-256 bank is zero (C measured into SHA-1:
+what the SHA-256 model computes from C would have been wrong); the TOTP
+fails and the reference's reseal flow works: g, the integrity gate (/boot
+verified), owner passphrase, a new secret whose code the menu then shows.
 """
 import os
 import re
@@ -53,6 +67,7 @@ import vm  # noqa: E402
 import test_vm_coreboot as tcb  # noqa: E402
 import test_vm_duk as duk  # noqa: E402 (dialogue helpers, passphrases, markers)
 import test_vm_menu as menu  # noqa: E402 (totp)
+import test_vm_coreboot_update as upd  # noqa: E402 (ROMs B and C)
 
 BOOT_TIMEOUT = tcb.BOOT_TIMEOUT
 STEP = 900             # one step of ownership under TCG (key, TPM, signing, MTD)
@@ -132,11 +147,9 @@ def ownership_with_duk(test, m):
     return out
 
 
-def totp_duk_debian(test, m, secret):
-    """The boot after ownership: the keyring found, the TOTP shown is the
-    host's code of secret, the default boot verifies /boot, the DUK
-    passphrase unseals the key, Debian opens both containers with it and
-    asks for nothing."""
+def totp_shown(test, m, secret):
+    """Power-on to the main menu: the keyring found, the TOTP shown is the
+    host's code of secret (base32). Returns the console text."""
     out = m.expect("Heads Boot Menu ====", BOOT_TIMEOUT)
     c0 = time.time()
     out += m.expect("Choose [1-5 or key", 60)
@@ -146,6 +159,15 @@ def totp_duk_debian(test, m, secret):
     shown = re.findall(r"TOTP: (\d{6})", out)
     test.assertTrue(shown, out[-3000:])
     test.assertIn(shown[-1], {menu.totp(secret, t) for t in (c0 - 30, c0, c1, c1 + 30)})
+    return out
+
+
+def totp_duk_debian(test, m, secret):
+    """The boot after ownership: the keyring found, the TOTP shown is the
+    host's code of secret, the default boot verifies /boot, the DUK
+    passphrase unseals the key, Debian opens both containers with it and
+    asks for nothing. Returns the console text up to the main menu."""
+    first = totp_shown(test, m, secret)
     m.send("d\n")
     out = duk.enter_until(m, r"attempt 1 of 3, blank to abort\)")
     # the DUK's TOTP box shows the code (computed through the unlock's own
@@ -162,14 +184,36 @@ def totp_duk_debian(test, m, secret):
     test.assertNotIn("Please unlock disk", out)
     test.assertIn("cryptsetup: root_crypt: set up successfully", out)
     test.assertIn("cryptsetup: home_crypt: set up successfully", out)
+    return first
+
+
+def choose(title, key):
+    """The menu titled title (its "Choose [...]: " prompt): answer key."""
+    return (re.escape(title) + r" ====(?:(?!Choose \[|\[y/n\]).)*?Choose \[[^\]]*\]: ", key)
 
 
 class FlowVM(vm.VM):
-    """One boot of the machine: flash, TPM state and disk kept."""
+    """One boot of the machine: flash, TPM state and disk kept; stick: a USB
+    drive image (qemu-xhci + usb-storage, removable: what the Flash menu
+    lists), read-only."""
 
-    def __init__(self, flash, disk, state, name):
+    def __init__(self, flash, disk, state, name, stick=None):
         super().__init__(None, flash=flash, name=name, state=state, snapshot=False,
                          drives=[disk])
+        self.stick = stick
+
+    def start(self):
+        if not self.stick:
+            return super().start()
+        orig = vm.cbboard.qemu_argv
+
+        def argv(*a, **kw):
+            return orig(*a, **kw, usb=self.stick)
+        vm.cbboard.qemu_argv = argv
+        try:
+            super().start()
+        finally:
+            vm.cbboard.qemu_argv = orig
 
 
 class CorebootFlow(unittest.TestCase):
@@ -197,7 +241,7 @@ class CorebootFlow(unittest.TestCase):
         with FlowVM(flash, disk, state, "vm-coreboot-flow-1") as m:
             ownership_with_duk(self, m)
         t1 = time.monotonic()
-        secret = m.secret
+        secret = [m.secret]
         with open(m.log_path, errors="replace") as f:
             first = f.read()
         self.assertIn("ROM config area /dev/mtd0: 1 files", first)
@@ -217,25 +261,78 @@ class CorebootFlow(unittest.TestCase):
         self.assertIn('CONFIG_HEADS_UI="line"', text)
         self.assertIn("CONFIG_BOOT_REQ_ROLLBACK", text)
 
-        # Boot 2 (power cycle): keyring from CBFS, TOTP, DUK, Debian.
-        with FlowVM(flash, disk, state, "vm-coreboot-flow-2") as m:
-            totp_duk_debian(self, m, secret)
-        with open(m.log_path, errors="replace") as f:
-            second = f.read()
-        self.assertRegex(second, r"ROM config area /dev/mtd0: [2-9] files")
-        t2 = time.monotonic()
+        # The firmware updates, on a USB stick: B (another coreboot command
+        # line, predictable) and C (another build, SHA-1 bank: not).
+        rom_b, rom_c = upd.ensure_update_rom(), upd.ensure_other_build_rom()
+        pcr2_b = host("tpm", "predict-pcr2", "--rom", rom_b)
+        self.assertNotEqual(pcr2_b, pcr2)
+        stick_root = os.path.join(tmp, "stick")
+        os.makedirs(stick_root)
+        shutil.copyfile(rom_b, os.path.join(stick_root, "b-update.rom"))
+        shutil.copyfile(rom_c, os.path.join(stick_root, "c-other-build.rom"))
+        stick = os.path.join(tmp, "stick.img")
+        duk.run("mkfs.ext4", "-q", "-F", "-L", "USBFW", "-d", stick_root, stick, "24M")
 
-        # Boot 3: coreboot's payload replaced on the host (same kernel and
-        # initrd, another command line: a changed stage that still boots).
-        # The TOTP fails; its reason and the integrity report name the stage.
+        # Boot 2 (power cycle): keyring from CBFS, TOTP; then Options -> f ->
+        # f with B: PCR 2 predicted, a new TOTP secret sealed to it and the
+        # same DUK resealed to it (its passphrase), B flashed with the
+        # owner's files carried over.
+        with FlowVM(flash, disk, state, "vm-coreboot-flow-2", stick) as m:
+            totp_shown(self, m, secret[-1])
+            m.send("o\n")
+            upd_out = converse(m, [
+                choose("Heads Options", "f"),
+                choose("Firmware Management Menu", "f"),
+                choose("Select the ROM file", "1"),
+                yes_no("Do not power off until the machine reboots.", "y"),
+                yes_no("Keep the TOTP across the update", "y"),
+                (re.escape("TPM owner passphrase: "), duk.OWNER),
+                yes_no("Reseal it to the new firmware now (its passphrase, as at boot)?", "y"),
+                (re.escape("Enter LUKS TPM Disk Unlock Key passphrase (attempt 1 of 3, blank "
+                           "to abort): "), duk.DUK),
+            ], r"==== Flash complete ====(?:(?!\[Press Enter).)*\[Press Enter to continue\]")
+            m.send("\n")
+            m.qemu.wait(STEP)
+        t2 = time.monotonic()
+        flat = " ".join(upd_out.split())
+        self.assertIn(f"Next boot: PCR 2 {pcr2_b} (now {pcr2}): changes", flat)
+        self.assertIn("Next boot: PCR 7 unchanged", flat)
+        self.assertNotIn("(assumed", flat)  # both payloads' /etc/config read, equal
+        self.assertIn("Disk Unlock Key resealed", flat)
+        self.assertNotIn("GPG signing PIN", flat)  # same key: /boot unchanged
+        self.assertIn("The TOTP is sealed to it: it matches right after the reboot", flat)
+        secret = re.findall(r"Secret \(base32\): ([A-Z2-7]+)", upd_out)
+        self.assertTrue(secret, upd_out[-3000:])
+        # the flash: B's firmware, the owner's files carried over
+        self.assertEqual(host("tpm", "predict-pcr2", "--rom", flash), pcr2_b)
+        self.assertIn(".gnupg/pubring.kbx", host("rom", "list", "--device", flash))
+
+        # Boot 3 (power cycle) on B: the TOTP is the new secret's at once,
+        # and the default boot unseals the resealed DUK: Debian opens both
+        # containers with it (no Disk Recovery Key typed).
+        with FlowVM(flash, disk, state, "vm-coreboot-flow-3") as m:
+            on_b = totp_duk_debian(self, m, secret[-1])
+            self.assertIn(upd.UPDATE_CMDLINE, on_b)  # B booted
+        with open(m.log_path, errors="replace") as f:
+            third = f.read()
+        self.assertRegex(third, r"ROM config area /dev/mtd0: [2-9] files")
+        t3 = time.monotonic()
+
+        # Boot 4: B's payload replaced on the host (same kernel and initrd,
+        # another command line: a changed stage that still boots). The TOTP
+        # fails; its reason and the integrity report name the stage, from the
+        # baseline the update recorded for B (its predicted stages). Then
+        # the third run: Options -> f -> f with C, whose PCR 2 cannot be
+        # predicted (its build record: the SHA-1 bank): said, nothing sealed,
+        # flashed; the reseal is left for after the reboot.
         cbfstool = ["cbfstool", flash]
         duk.run(*cbfstool, "remove", "-r", "COREBOOT", "-n", "fallback/payload")
         duk.run(*cbfstool, "add-payload", "-r", "COREBOOT", "-n", "fallback/payload",
                 "-f", os.path.join(vm.CB_OUT, "bzImage"), "-I",
                 os.path.join(vm.CB_OUT, "initrd.cpio.xz"), "-C", f"console=ttyS0 {TAG}",
                 "-c", "none")
-        self.assertNotEqual(host("tpm", "predict-pcr2", "--rom", flash), pcr2)
-        with FlowVM(flash, disk, state, "vm-coreboot-flow-3") as m:
+        self.assertNotEqual(host("tpm", "predict-pcr2", "--rom", flash), pcr2_b)
+        with FlowVM(flash, disk, state, "vm-coreboot-flow-4", stick) as m:
             failed = m.expect("Choose [1-4 or key", BOOT_TIMEOUT)
             m.send("i\n")
             m.expect("Choose [1-5 or key", 60)
@@ -243,6 +340,16 @@ class CorebootFlow(unittest.TestCase):
             m.expect(r"Choose \[1-\d+ or key", 60, regex=True)
             m.send("i\n")
             report = m.expect("[Press Enter to continue]", STEP)
+            m.send("\n")
+            third_run = converse(m, [
+                choose("Heads Boot Menu", "o"),
+                choose("Heads Options", "f"),
+                choose("Firmware Management Menu", "f"),
+                choose("Select the ROM file", "2"),
+                yes_no("Do not power off until the machine reboots.", "y"),
+            ], r"==== Flash complete ====(?:(?!\[Press Enter).)*\[Press Enter to continue\]")
+            m.send("\n")
+            m.qemu.wait(STEP)
         self.assertIn(TAG, failed)  # the new payload booted
         failed = " ".join(failed.split())
         report = " ".join(report.split())
@@ -254,10 +361,49 @@ class CorebootFlow(unittest.TestCase):
             self.assertNotIn("PCR 7 moved", text)
         self.assertIn("Measured Integrity Report", report)
         self.assertIn("TOTP: ERROR - the firmware measurements changed", report)
-        print(f"vm-coreboot-flow: ownership boot {t1 - t0:.0f} s, second boot to Debian "
-              f"{t2 - t1:.0f} s, third boot to the report {time.monotonic() - t2:.0f} s",
-              flush=True)
+        flat = " ".join(third_run.split())
+        self.assertIn("Next boot: PCR 2 cannot be predicted: the new image is not a coreboot "
+                      "image whose measurements this build knows: the image's coreboot "
+                      "measures into another PCR bank than SHA-256", flat)
+        self.assertIn("No prediction: reseal after the reboot", flat)
+        self.assertNotIn("Keep the TOTP across the update", flat)
+        self.assertNotIn("Secret (base32)", flat)
+        self.assertIn("The firmware was updated and verified. The machine reboots now.", flat)
+        t4 = time.monotonic()
 
+        # Boot 5 on C: the TOTP fails (PCR 2 of the SHA-256 bank stayed zero:
+        # C measures into the SHA-1 bank; the model would have predicted
+        # predict-pcr2's value, printed below); the reference's reseal
+        # flow: g, the integrity gate (/boot verified by the key from CBFS),
+        # owner passphrase, a new secret; the TOTP then shown is its code.
+        scheme_blind = host("tpm", "predict-pcr2", "--rom", rom_c)
+        with FlowVM(flash, disk, state, "vm-coreboot-flow-5") as m:
+            failed = m.expect("Choose [1-4 or key", BOOT_TIMEOUT)
+            m.send("g\n")
+            reseal = converse(m, [
+                yes_no("Proceed with sealing a new TOTP secret?", "y"),
+                yes_no("Do you want to proceed?", "y"),
+                (re.escape("TPM owner passphrase: "), duk.OWNER),
+                yes_no("Reseal the Disk Unlock Key now?", "n"),
+            ], r"Heads Boot Menu ====(?:(?!Choose \[).)*Choose \[1-5 or key")
+            c1 = time.time()
+        self.assertIn(upd.OTHER_CMDLINE, failed)  # C booted
+        failed = " ".join(failed.split())
+        self.assertIn("TOTP Generation Failed", failed)
+        self.assertIn("PCR 2 moved", failed)
+        self.assertIn("now 0000000000000000", failed)
+        self.assertNotEqual(scheme_blind, "0" * 64)
+        flat = " ".join(reseal.split())
+        self.assertIn("Integrity Gate Passed", flat)
+        secret = re.findall(r"Secret \(base32\): ([A-Z2-7]+)", reseal)
+        self.assertTrue(secret, reseal[-3000:])
+        shown = re.findall(r"TOTP: (\d{6})", reseal.split("Secret (base32)")[-1])
+        self.assertTrue(shown, reseal[-3000:])
+        self.assertIn(shown[-1], {menu.totp(secret[-1], t) for t in (c1 - 60, c1 - 30, c1)})
+        print(f"vm-coreboot-flow: ownership boot {t1 - t0:.0f} s, update to B {t2 - t1:.0f} s, "
+              f"B to Debian {t3 - t2:.0f} s, changed payload + flash C {t4 - t3:.0f} s, "
+              f"C's reseal {time.monotonic() - t4:.0f} s; the SHA-256 model would have "
+              f"predicted {scheme_blind} for C", flush=True)
 
 if __name__ == "__main__":
     vm.main()

@@ -18,9 +18,10 @@ QEMU is then power-cycled on the same flash file and TPM state.
 
 Boot 2: coreboot B runs (PCR 2 = the host's prediction for B = what the
 menu showed) and `heads totp show` gives the new secret's code at once,
-with no reseal. Not here: a third run with an image the prediction cannot
-handle (host test cmd-menu-flash covers that fallback) and the Disk Unlock
-Key (no LUKS disk on this board's VM).
+with no reseal. The Disk Unlock Key across an update, and the third run
+(ROM C of ensure_other_build_rom(), which the prediction refuses, then the
+reseal flow after the reboot) are in vm-coreboot-flow: they need the demo
+disk's LUKS containers and a signed /boot (the reseal's integrity gate).
 """
 import base64
 import hashlib
@@ -43,6 +44,8 @@ import test_vm_coreboot as tcb  # noqa: E402
 BOOT_TIMEOUT = tcb.BOOT_TIMEOUT
 UPDATE_OUT = os.path.join(vm.BUILDDIR, "qemu-coreboot-update")
 UPDATE_CMDLINE = "console=ttyS0 heads.update=2"
+OTHER_OUT = os.path.join(vm.BUILDDIR, "qemu-coreboot-sha1")
+OTHER_CMDLINE = "console=ttyS0 heads.update=3"
 
 
 def totp(secret_b32, t):
@@ -65,6 +68,28 @@ def ensure_update_rom():
              os.path.join(tcb.OUT, "initrd.cpio.xz"), "--out", UPDATE_OUT,
              "--cmdline", UPDATE_CMDLINE)
     return os.path.join(UPDATE_OUT, "coreboot.rom")
+
+
+def ensure_other_build_rom():
+    """ROM C: "an image from a different build": the board's coreboot built
+    with another measurement scheme, CONFIG_TPM_HASH_SHA1 instead of
+    CONFIG_TPM_HASH_SHA256 (coreboot then extends the SHA-1 bank: PCR 2 of
+    the SHA-256 bank, the one sealed to, stays zero), and another command
+    line. Same layout, same payload files. The board directory given to the
+    builder is a copy whose coreboot.config differs in that line (the
+    builder reads only coreboot.config and sources from it)."""
+    with tempfile.TemporaryDirectory(prefix="heads-cb-sha1-") as board:
+        with open(os.path.join(tcb.BOARD, "coreboot.config")) as f:
+            cfg = f.read()
+        assert "CONFIG_TPM_HASH_SHA256=y\n" in cfg
+        with open(os.path.join(board, "coreboot.config"), "w") as f:
+            f.write(cfg.replace("CONFIG_TPM_HASH_SHA256=y\n", "CONFIG_TPM_HASH_SHA1=y\n"))
+        shutil.copyfile(os.path.join(tcb.BOARD, "sources"), os.path.join(board, "sources"))
+        tcb.tool(os.path.join(vm.SRCDIR, "tools/rom/build-rom.py"), "--board", board,
+                 "--kernel", os.path.join(tcb.OUT, "bzImage"), "--initrd",
+                 os.path.join(tcb.OUT, "initrd.cpio.xz"), "--out", OTHER_OUT,
+                 "--cmdline", OTHER_CMDLINE)
+    return os.path.join(OTHER_OUT, "coreboot.rom")
 
 
 class UpdateTest(unittest.TestCase):
