@@ -320,7 +320,7 @@ static int check_backup(const char *home, const char *path, const struct secret 
 
 /* A block device: mount it (its filesystem as libblkid sees it) on a
  * private directory. Returns the mount point in *ret_mnt. */
-static int mount_device(const char *dev, char **ret_mnt)
+int menu_mount_device(const char *dev, char **ret_mnt)
 {
 	const char *type = NULL;
 	blkid_probe pr = blkid_new_probe_from_filename(dev);
@@ -411,7 +411,7 @@ static int backup_to(struct menu *m, const char *where, const struct stat *st, c
 		     const struct secret *bpass, const struct secret *plain, char **ret_done)
 {
 	_cleanup_free_ char *mnt = NULL, *written = NULL;
-	int r = S_ISBLK(st->st_mode) ? mount_device(where, &mnt) : 0;
+	int r = S_ISBLK(st->st_mode) ? menu_mount_device(where, &mnt) : 0;
 
 	if (r == 0)
 		r = write_backup(m, mnt ? mnt : where, fpr, enc, pub, pub_len, bpass, plain,

@@ -167,6 +167,9 @@ enum flow_outcome menu_gpg_list_keys(struct menu *m);
 /* Offer an encrypted backup of the new secret key fpr (protected by
  * keypass) to a directory or block device. 0 or a fatal UI error. */
 int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypass);
+/* A USB drive partition (vfat, exfat, ext2/3/4 only) mounted nosuid,nodev,
+ * noexec on a new /tmp directory (*ret_mnt). */
+int menu_mount_device(const char *dev, char **ret_mnt);
 
 /* Shared by the menu's files (src/cmd/menu.c and src/flow/). The flows
  * return an outcome (flow/flow.h) that the menu's state machine acts on:
