@@ -299,8 +299,8 @@ static int sign_with(struct menu *m, enum integrity_sign_mode mode, const struct
 
 	if (r < 0 && step == FLOW_SIGN_SIGN) {
 		_cleanup_free_ char *t2 = xasprintf(
-			"Signing /boot failed: %s. Nothing in %s was changed.%s", strerror(-r),
-			m->bootdir, r == -EBADMSG ? "\n\n/boot does not verify: look at the "
+			"Signing /boot failed: %s. Nothing in %s was changed.%s",
+			r == -EACCES ? "wrong PIN or passphrase" : strerror(-r), m->bootdir, r == -EBADMSG ? "\n\n/boot does not verify: look at the "
 			"integrity report; only \"Update checksums and sign\" signs a changed "
 			"/boot." : "");
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Signing failed", t2);
