@@ -7,6 +7,7 @@
 #include "board.h"
 #include "flow/menu.h"
 #include "flow/sign.h"
+#include "gpg/card.h"
 #include "boot/integrity.h"
 #include "boot/rollback.h"
 #include "boot/sig.h"
@@ -221,6 +222,11 @@ enum flow_outcome menu_investigate(struct menu *m, const struct integrity_report
 	}
 }
 
+static enum flow_outcome investigate_cb(struct menu *m, void *rep)
+{
+	return menu_investigate(m, rep);
+}
+
 /* Reference report_integrity_measurements. FLOW_DONE when /boot verifies,
  * else FLOW_BACK or the outcome of the investigation. */
 enum flow_outcome menu_integrity_report_screen(struct menu *m)
@@ -238,6 +244,22 @@ enum flow_outcome menu_integrity_report_screen(struct menu *m)
 	}
 	ok = integrity_ok(&rep);
 	text = menu_report_text(m, &rep);
+	/* the dongle section (issue 16, flow/dongle.c) and its follow-ups */
+	{
+		struct card_info ci;
+		enum card_rom_match v;
+		_cleanup_free_ char *line = NULL;
+		if (menu_dongle_verdict(m, &ci, &v) == 0) {
+			line = menu_dongle_line(&ci, v);
+			str_appendf(&text, "\n%s", line);
+			if (v == CARD_ROM_NOT_PROVISIONED || v == CARD_ROM_NOT_TRUSTED) {
+				o = menu_dongle_followup(m, ok, &ci, v, "Measured Integrity Report",
+							 text, investigate_cb, &rep);
+				integrity_report_free(&rep);
+				return o == FLOW_DONE && !ok ? FLOW_BACK : o;
+			}
+		}
+	}
 	if (ok) {
 		r = ui_textbox(m->ui, UI_BG_NORMAL, "Measured Integrity Report", text);
 		integrity_report_free(&rep);

@@ -244,5 +244,81 @@ class Backup(MenuCardTest):
         self.assertEqual(os.listdir(self.scratch), [])
 
 
+class Report(MenuCardTest):
+    """The integrity report's dongle section (Options -> i): the four
+    verdicts of heads card check-rom-key, and the follow-ups."""
+
+    def sign_with_other_key(self):
+        """/boot signed by a key in memory that the ROM keyring holds (not
+        the card's)."""
+        other = os.path.join(self.tmp, "other")
+        os.makedirs(other, mode=0o700)
+        subprocess.run(["gpg", "--homedir", other, "--batch", "--passphrase", "",
+                        "--quick-gen-key", "Other <o@example.org>", "ed25519", "sign", "never"],
+                       check=True, capture_output=True)
+        self.addCleanup(lambda: subprocess.run(["gpgconf", "--homedir", other, "--kill", "all"],
+                                               capture_output=True))
+        self.to_rom(other)
+        r = run("boot", "sign", "--boot", self.boot, "--keyring", self.keyring, "--gnupghome",
+                other, "--no-rollback", env=NO_TPM, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.verifies()
+
+    def report(self, out):
+        return out.split("Measured Integrity Report", 1)[1].split("\n===")[0]
+
+    def test_matches_then_no_dongle(self):
+        fpr = self.generate()
+        self.to_rom()
+        r = self.menu(SIGN + ["r", "o", "i", "r", "p"], [PIN])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== textbox [normal] Measured Integrity Report", r.stdout)
+        self.assertIn("Dongle key: MATCHES the ROM keyring (card 00000001, key %s)" % fpr,
+                      self.report(r.stdout))
+        self.card.remove_card()
+        r = self.menu(["o", "i", "r", "p"])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== textbox [normal] Measured Integrity Report", r.stdout)
+        self.assertIn("Dongle key: NO DONGLE", self.report(r.stdout))
+
+    def test_not_provisioned_offers_oem_reset(self):
+        self.sign_with_other_key()
+        r = self.menu(["o", "i", "c", "r", "p"])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        rep = self.report(r.stdout)
+        self.assertIn("Dongle key: NOT PROVISIONED (card 00000001 has no signing key)", rep)
+        self.assertIn("Boot files: OK", rep)
+        self.assertIn("=== menu [warning] Measured Integrity Report", r.stdout)
+        self.assertIn("  o) OEM Factory Reset / Re-Ownership", rep)
+        self.assertNotIn("  r) Replace", rep)
+
+    def test_not_rom_trusted_replace_rom_key(self):
+        fpr = self.generate()
+        self.sign_with_other_key()
+        rom = os.path.join(self.tmp, "rom.img")
+        with open(rom, "wb") as f:
+            f.truncate(1 << 20)  # blank ROM config area
+        r = self.menu(["o", "i", "r", "y"], extra=("--rom", rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        rep = self.report(r.stdout)
+        self.assertIn("Dongle key: NOT ROM-TRUSTED (card 00000001, key %s is not in the ROM "
+                      "keyring)" % fpr, rep)
+        self.assertIn("  r) Replace the ROM keyring with the dongle's public key", rep)
+        self.assertIn("every key now in it is removed", r.stdout)
+        self.assertIn("heads menu: reboot (dry run: not rebooting)", r.stdout)
+        root = os.path.join(self.tmp, "romroot")
+        x = run("rom", "extract", "--device", rom, "--root", root)
+        self.assertEqual(x.returncode, 0, x.stderr)
+        home = os.path.join(root, ".gnupg")
+        self.addCleanup(lambda: subprocess.run(["gpgconf", "--homedir", home, "--kill", "all"],
+                                               capture_output=True))
+        out = subprocess.run(["gpg", "--homedir", home, "--with-colons", "--list-keys"],
+                             capture_output=True, text=True).stdout
+        lines = out.splitlines()
+        primaries = [lines[i + 1].split(":")[9] for i, l in enumerate(lines)
+                     if l.startswith("pub:")]
+        self.assertEqual(primaries, [fpr])  # only the dongle's key is left
+
+
 if __name__ == "__main__":
     main()
