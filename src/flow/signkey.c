@@ -373,7 +373,8 @@ int flow_signkey_pin(void *userdata, const char *hint, int attempt, struct secre
 
 int flow_signkey_attempts(const struct flow_signkey *k)
 {
-	if (k->source == FLOW_SIGNKEY_CARD && k->pin_tries > 0 && k->pin_tries < 3)
-		return k->pin_tries;
+	/* a card: never the last try (as the HOTP Admin PIN): min(tries-1, 3) */
+	if (k->source == FLOW_SIGNKEY_CARD && k->pin_tries > 0 && k->pin_tries <= 3)
+		return k->pin_tries > 1 ? k->pin_tries - 1 : 1;
 	return 3;
 }

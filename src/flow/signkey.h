@@ -63,8 +63,8 @@ void flow_signkey_put(struct flow_signkey *k);
 /* sig_pin_fn for signing with k (userdata: the struct flow_signkey): the
  * card's User PIN or the key's passphrase, through the session. */
 int flow_signkey_pin(void *k, const char *hint, int attempt, struct secret **ret);
-/* How many PIN attempts signing with k may make: 3, at most the card's
- * tries left. */
+/* How many PIN attempts signing with k may make: 3; a card's last try is
+ * kept (min(tries left - 1, 3); 1 when only 1 is left). */
 int flow_signkey_attempts(const struct flow_signkey *k);
 
 #endif
