@@ -295,7 +295,7 @@ static int unavailable_menu(const struct session *s, const char *want, bool offe
 			return -ECANCELED;
 		if (streq(c, "F") || streq(c, "x")) {
 			*ret_leave = streq(c, "F") ? FLOW_SIGNKEY_RESET : FLOW_SIGNKEY_RECOVERY;
-			return -ENOKEY;
+			return -ECANCELED; /* not -ENOKEY: a UI "gone" code */
 		}
 		if (streq(c, "r")) {
 			ui_progress(s->ui, "GPG signing key", "Looking for the dongle", 0);

@@ -20,9 +20,9 @@
  *     / re-ownership and x recovery shell (only when the caller can leave
  *     for them: offer_leave), m return. Without a UI: -ENOKEY.
  *
- * Returns 0 and *ret (release with flow_signkey_put, always), or -ENOKEY
- * (no key; *ret_leave says whether the user chose F or x), -ECANCELED
- * (returned from the menu), or a fatal UI error. */
+ * Returns 0 and *ret (release with flow_signkey_put, always), -ENOKEY (no
+ * key and no UI to ask), -ECANCELED (the user returned from the menu, or
+ * chose F or x: *ret_leave says which), or a fatal UI error. */
 #ifndef HEADS_FLOW_SIGNKEY_H
 #define HEADS_FLOW_SIGNKEY_H
 

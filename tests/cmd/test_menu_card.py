@@ -249,6 +249,22 @@ class Backup(MenuCardTest):
         # decrypted for that one signing: its private home is gone
         self.assertEqual(os.listdir(self.scratch), [])
 
+    def test_unavailable_leads_to_recovery_or_oem_reset(self):
+        """x: the recovery shell (the menu's reason says why); F: the OEM
+        factory reset / re-ownership wizard (declined here)."""
+        self.make_backup()
+        self.card.remove_card()
+        r = self.menu(SIGN + ["x"], extra=("--recovery-shell", "/bin/true"))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== menu [error] GPG signing key unavailable", r.stdout)
+        self.assertIn("GPG signing key unavailable", r.stderr)  # the shell's reason
+        self.assertIn("Entering the recovery shell", r.stdout)
+        r = self.menu(SIGN + ["F", "n", "p"])
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        after = r.stdout.split("=== menu [error] GPG signing key unavailable", 1)[1]
+        self.assertIn("This will RESET THE TPM", after)
+        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec.sig")))
+
     def test_wrong_backup_passphrase_three_times(self):
         self.make_backup()
         self.card.remove_card()
