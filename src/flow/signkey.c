@@ -149,7 +149,7 @@ static int pick_backup(const struct session *s, const char *dir, char **ret_path
 {
 	char *names[BACKUP_FILES_MAX];
 	struct ui_item items[BACKUP_FILES_MAX];
-	char keys[BACKUP_FILES_MAX][4];
+	char keys[BACKUP_FILES_MAX][24];
 	size_t n = backup_files(dir, names);
 	int r = 0;
 
