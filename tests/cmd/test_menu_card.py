@@ -462,5 +462,47 @@ class RecoveryChallenge(MenuCardTest):
         self.assertEqual(os.listdir(self.scratch), [])
 
 
+class KeysMovedToCard(MenuCardTest):
+    """An in-memory key whose subkeys went to the card (keytocard), its
+    primary able to sign and still in memory: signing with that key named
+    (as ownership does) uses the card, never what stayed in memory."""
+
+    def test_named_key_signs_with_its_card_subkey(self):
+        g = ["gpg", "--homedir", self.home, "--batch", "--pinentry-mode", "loopback",
+             "--passphrase", self.KEYPASS]
+        subprocess.run(g + ["--quick-gen-key", "Heads Owner <owner@example.org>", "ed25519",
+                            "sign,cert", "never"], check=True, capture_output=True)
+
+        def fprs():
+            out = self.card.gpg("--with-colons", "--list-keys").stdout
+            return [l.split(":")[9] for l in out.splitlines() if l.startswith("fpr:")]
+        primary = fprs()[0]
+        for use, a in (("sign", "ed25519"), ("encr", "cv25519"), ("auth", "ed25519")):
+            subprocess.run(g + ["--quick-add-key", primary, a, use, "never"], check=True,
+                           capture_output=True)
+        sig = fprs()[1]
+        self.card.kill_agent()
+        fds = Fds(pin_fd=self.KEYPASS, admin_fd=ADMIN)
+        try:
+            r = run("card", "keytocard", "--gnupghome", self.home, "--key", primary, *fds.args,
+                    env=NO_TPM, pass_fds=fds.fds, timeout=300)
+        finally:
+            fds.close()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.to_rom()
+        before = self.verify_count()
+        fds = Fds(pin_fd=PIN)
+        try:
+            r = run("boot", "sign", "--boot", self.boot, "--keyring", self.keyring,
+                    "--gnupghome", self.home, "--key", primary, "--no-rollback", *fds.args,
+                    env=NO_TPM, pass_fds=fds.fds, timeout=300)
+        finally:
+            fds.close()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("signing with the card 00000001, key %s" % sig, r.stderr)
+        self.assertEqual(self.gpg_verify_boot(), sig)
+        self.assertEqual(self.verify_count() - before, 1)
+
+
 if __name__ == "__main__":
     main()
