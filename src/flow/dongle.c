@@ -337,6 +337,8 @@ enum flow_outcome menu_gpg_card_generate(struct menu *m)
 						     card_error(r)));
 		pin = secret_dup("123456", 6);
 		admin = secret_dup("12345678", 8);
+		if (!pin || !admin)
+			return menu_gone_or_back(say(m, UI_BG_ERROR, "Out of locked memory."));
 	} else if ((r = ask_pin(m, "Current User PIN of the dongle", &pin)) < 0 ||
 		   (r = ask_pin(m, "Current Admin PIN of the dongle", &admin)) < 0) {
 		return menu_gone_or_back(r);
