@@ -4,13 +4,13 @@
  * the questions asked here, then the handover. */
 #include "boot/integrity.h"
 #include "cmd/cmd.h"
+#include "flow/duk_boot.h"
 #include "flow/duk_setup.h"
 #include "handover.h"
 #include "board.h"
 #include "config.h"
 #include "duk.h"
 #include "boot/view.h"
-#include "cpio.h"
 #include "fs.h"
 #include "kexec.h"
 #include "log.h"
@@ -75,13 +75,14 @@ static const char usage[] =
 	"        kept as they are (only these three files are added or replaced). A\n"
 	"        reboot is needed before the key unseals.\n"
 	"unlock  Measures the LUKS headers of kexec_key_devices.txt into PCR 6 and\n"
-	"        refuses if they differ from kexec_lukshdr_hash.txt; shows the TOTP;\n"
+	"        unseals nothing if they differ from kexec_lukshdr_hash.txt; shows the TOTP;\n"
 	"        asks the DUK passphrase (3 tries, blank aborts); unseals; ALWAYS\n"
 	"        extends PCR 4 with \"generic\" afterwards; checks the key opens every\n"
 	"        container; then boots the default entry (kexec_default.N.txt) with\n"
 	"        /secret.key and the crypttab overrides appended to its initrd. If the\n"
 	"        key did not unseal it says why and offers to boot without it (the OS\n"
 	"        asks for the Disk Recovery Key): --drk-fallback yes|no answers that.\n"
+	"        The same sequence as the menu's default boot (flow/duk_boot.h).\n"
 	"        --no-act describes the kexec instead of doing it. --keyring DIR\n"
 	"        (required): first verify /boot (signature by a key of DIR, every\n"
 	"        hash, rollback counter) as `heads boot verify` does and refuse if\n"
@@ -99,7 +100,8 @@ static const char usage[] =
 	"Exit status: 0 done (unlock: unsealed and booted/described); 1 failed;\n"
 	"2 usage error; 3 (unlock) the key was not unsealed and the boot goes on\n"
 	"with the Disk Recovery Key typed into the OS; 4 (unlock) the LUKS headers\n"
-	"changed since sealing: refused, reseal with `heads duk setup`.\n";
+	"changed since sealing and the boot without the key was declined: reseal\n"
+	"with `heads duk setup`.\n";
 
 struct opts {
 	const char *boot, *devices_file, *tcti, *eventlog, *trace, *modules;
@@ -469,32 +471,37 @@ static void close_ui(void *userdata)
 	o->ui = NULL;
 }
 
-/* Boot (or describe) the planned default entry, with the key injected into
- * its (verified) initrd if one was unsealed. */
+/* The question of flow_duk_boot() (boot with the Disk Recovery Key?):
+ * --drk-fallback yes|no, else asked. Its messages go to stderr. */
+static int fallback_yesno(void *userdata, enum ui_bg bg, const char *title, const char *text)
+{
+	struct opts *o = userdata;
+	if (streq(o->fallback, "yes") || streq(o->fallback, "no"))
+		return streq(o->fallback, "yes");
+	return ask_yes(o, false, bg, title, text);
+}
+
+static void fallback_tell(void *userdata, enum ui_bg bg, const char *title, const char *text)
+{
+	(void)userdata;
+	(void)bg;
+	fprintf(stderr, "heads duk unlock: %s: %s\n", title, text);
+}
+
+/* Boot (or describe) the planned default entry, its initrd holding the
+ * key when flow_duk_boot() put it there (injected). */
 static int boot_planned(struct opts *o, struct tpm *t, struct kexec_plan *p, const char *title,
-			const struct boot_signed *signed_set, const struct duk_unlock_result *u)
+			bool injected)
 {
 	int r = 0;
 
-	if (u->key) {
-		int fd = duk_inject(signed_set, kexec_plan_initrd_fd(p), u->key, u->devices,
-				    u->n_devices);
-		if (fd < 0)
-			return fd;
-		r = kexec_plan_set_initrd(p, fd);
-		if (r < 0) {
-			initrd_wipe(fd);
-			close(fd);
-			return log_error_errno(r, "the default entry has no initrd for the key");
-		}
-	}
 	if (o->no_act) {
 		/* What would boot (stable lines for tests). */
 		struct stat st;
 		_cleanup_free_ char *tt = str_escape_controls(title, false);
 		printf("boot: %s\n", tt);
 		kexec_plan_describe(p, NULL, stdout);
-		if (u->key && fstat(kexec_plan_initrd_fd(p), &st) == 0)
+		if (injected && fstat(kexec_plan_initrd_fd(p), &st) == 0)
 			printf("initrd-injected: %lld bytes (/secret.key + crypttab)\n",
 			       (long long)st.st_size);
 		return 0;
@@ -517,7 +524,7 @@ static int do_unlock(int argc, char **argv)
 	struct integrity_report rep = {0};
 	struct kexec_plan plan = {.initrd_fd = -1, .kernel = {.fd = -1}};
 	char *title = NULL;
-	struct duk_unlock_result res;
+	struct flow_duk_boot res;
 	struct unlock_ctx uc = {.totp_pcrs = TPM_OTP_DEFAULT_PCRS};
 	struct duk_unlock_callbacks cb = {show_totp, unlock_passphrase, &uc};
 	int r, rc;
@@ -575,53 +582,41 @@ static int do_unlock(int argc, char **argv)
 			return HEADS_EXIT_FAIL;
 		}
 	}
-	memset(&res, 0, sizeof(res));
 	if (plan_default(&o, rep.signed_set, &plan, &title) < 0) {
 		rc = HEADS_EXIT_FAIL;
 		goto out;
 	}
 	uc.o = &o;
 	uc.t = t;
-	r = duk_unlock(t, rep.signed_set, &cb, &res);
-	if (r == 0) {
-		printf("duk: unlocked: %zu container%s open with the Disk Unlock Key; PCR 4 "
-		       "extended with \"generic\"\n", res.n_devices, res.n_devices == 1 ? "" : "s");
-		rc = boot_planned(&o, t, &plan, title, rep.signed_set, &res) < 0 ? HEADS_EXIT_FAIL
-										: HEADS_EXIT_OK;
-		goto out;
-	}
-	printf("duk: not unlocked: %s\n", res.reason);
-	if (r == -EIO) {
-		rc = HEADS_EXIT_FAIL;
-		goto out;
-	}
-	if (r == DUK_E_HEADERS_CHANGED) {
-		if (o.ui)
-			ui_msgbox(o.ui, UI_BG_ERROR, "ERROR: LUKS headers changed", res.reason);
-		printf("duk: refused: reseal the Disk Unlock Key with `heads duk setup`\n");
-		rc = EXIT_HEADERS_CHANGED;
-		goto out;
-	}
 	{
-		_cleanup_free_ char *q = xasprintf("%s\n\nDo you wish to boot and use the LUKS Disk "
-						   "Recovery Key?", res.reason);
-		int y = streq(o.fallback, "yes") ? 1 : streq(o.fallback, "no") ? 0 :
-			ask_yes(&o, false, UI_BG_WARNING, "Disk Unlock Key not unsealed", q);
-		if (y != 1) {
-			printf("duk: boot aborted\n");
-			rc = HEADS_EXIT_FAIL;
+		struct flow_prompt pr = {.yesno = fallback_yesno, .tell = fallback_tell,
+					 .userdata = &o};
+		struct session s = {.prompt = &pr};
+		enum flow_outcome fo = flow_duk_boot(&s, t, rep.signed_set, &plan, &cb, &res);
+
+		if (res.r == 0) {
+			printf("duk: unlocked: %zu container%s open with the Disk Unlock Key; PCR 4 "
+			       "extended with \"generic\"\n", res.n_devices,
+			       res.n_devices == 1 ? "" : "s");
+		} else {
+			printf("duk: not unlocked: %s\n", res.reason);
+		}
+		if (fo != FLOW_DONE) {
+			printf("duk: boot aborted%s\n", res.r == DUK_E_HEADERS_CHANGED ?
+			       ": reseal the Disk Unlock Key with `heads duk setup`" : "");
+			rc = res.r == DUK_E_HEADERS_CHANGED ? EXIT_HEADERS_CHANGED : HEADS_EXIT_FAIL;
 			goto out;
 		}
+		if (res.r < 0)
+			printf("duk: booting without the Disk Unlock Key: type the Disk Recovery "
+			       "Key when the OS asks\n");
+		r = boot_planned(&o, t, &plan, title, res.r == 0);
+		rc = r < 0 ? HEADS_EXIT_FAIL : res.r == 0 ? HEADS_EXIT_OK : EXIT_DRK_FALLBACK;
 	}
-	printf("duk: booting without the Disk Unlock Key: type the Disk Recovery Key when "
-	       "the OS asks\n");
-	rc = boot_planned(&o, t, &plan, title, rep.signed_set, &res) < 0 ? HEADS_EXIT_FAIL
-									 : EXIT_DRK_FALLBACK;
 out:
 	kexec_plan_free(&plan); /* wipes an injected key that did not boot */
 	free(title);
 	integrity_report_free(&rep);
-	duk_unlock_result_free(&res);
 	ui_close(o.ui);
 	free(o.configs);
 	return rc;

@@ -204,6 +204,18 @@ static bool unprobed(const char *path, struct luks_device *d, void *userdata)
 
 /* The containers to work on: DEVICE arguments, --devices-file, or
  * discovery. Returns 0 or an exit status. */
+/* The containers a command works on, freed on every return. */
+struct devices {
+	struct luks_device **v;
+	size_t *n;
+};
+
+static void devices_free(struct devices *d)
+{
+	luks_devices_free(*d->v, *d->n);
+}
+#define _cleanup_devices_ __attribute__((cleanup(devices_free)))
+
 static int select_devices(const struct opts *o, int argc, char **argv, int oi,
 			  struct luks_device **ret, size_t *ret_n)
 {
@@ -272,6 +284,7 @@ static int do_list(int argc, char **argv)
 	struct opts o;
 	struct luks_device *v = NULL;
 	size_t n = 0;
+	_cleanup_devices_ struct devices devs = {&v, &n};
 	int oi, r;
 
 	if ((r = parse_opts(argc, argv, &o, &oi)))
@@ -289,7 +302,6 @@ static int do_list(int argc, char **argv)
 		       v[i].luks1_pending ? "\tLUKS1-PENDING (LUKS1 converted for an unfinished "
 					    "reencryption: run heads luks reencrypt)" : "");
 	}
-	luks_devices_free(v, n);
 	return HEADS_EXIT_OK;
 }
 
@@ -297,18 +309,17 @@ static int do_check_drk(int argc, char **argv)
 {
 	struct opts o;
 	struct luks_device *v = NULL;
-	_cleanup_secret_ struct secret *drk = NULL;
 	size_t n = 0;
+	_cleanup_devices_ struct devices devs = {&v, &n};
+	_cleanup_secret_ struct secret *drk = NULL;
 	int oi, r, fails = 0;
 
 	if ((r = parse_opts(argc, argv, &o, &oi)))
 		return r;
 	if ((r = select_devices(&o, argc, argv, oi, &v, &n)))
 		return r;
-	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase", &drk) < 0) {
-		luks_devices_free(v, n);
+	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase", &drk) < 0)
 		return HEADS_EXIT_FAIL;
-	}
 	for (size_t i = 0; i < n; i++) {
 		r = luks_test_passphrase(v[i].path, drk, -1);
 		if (r >= 0)
@@ -319,7 +330,6 @@ static int do_check_drk(int argc, char **argv)
 		}
 		fflush(stdout);
 	}
-	luks_devices_free(v, n);
 	return fails ? HEADS_EXIT_FAIL : HEADS_EXIT_OK;
 }
 
@@ -339,9 +349,10 @@ static int do_add_duk(int argc, char **argv)
 {
 	struct opts o;
 	struct luks_device *v = NULL;
+	size_t n = 0;
+	_cleanup_devices_ struct devices devs = {&v, &n};
 	_cleanup_secret_ struct secret *drk = NULL, *duk = NULL;
 	_cleanup_close_ int fd = -1;
-	size_t n = 0;
 	int oi, r, fails = 0;
 
 	if ((r = parse_opts(argc, argv, &o, &oi)))
@@ -350,10 +361,8 @@ static int do_add_duk(int argc, char **argv)
 		return cmd_usage_error("luks", "add-duk needs --duk-file");
 	if ((r = select_devices(&o, argc, argv, oi, &v, &n)))
 		return r;
-	if (luks_same_version(v, n) < 0) {
-		luks_devices_free(v, n);
+	if (luks_same_version(v, n) < 0)
 		return HEADS_EXIT_USAGE;
-	}
 	fd = open(o.duk_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	r = fd < 0 ? -errno : secret_read_fd(fd, LUKS_DUK_LEN + 1, &duk);
 	if (r < 0 || duk->len != LUKS_DUK_LEN) {
@@ -362,13 +371,10 @@ static int do_add_duk(int argc, char **argv)
 		else
 			log_error("%s: the Disk Unlock Key must be %d bytes", o.duk_file,
 				  LUKS_DUK_LEN);
-		luks_devices_free(v, n);
 		return HEADS_EXIT_USAGE;
 	}
-	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase", &drk) < 0) {
-		luks_devices_free(v, n);
+	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase", &drk) < 0)
 		return HEADS_EXIT_FAIL;
-	}
 	/* Validate the DRK on every container before changing any. */
 	for (size_t i = 0; i < n; i++)
 		if (luks_test_passphrase(v[i].path, drk, -1) < 0) {
@@ -378,7 +384,6 @@ static int do_add_duk(int argc, char **argv)
 	if (fails) {
 		log_error("the Disk Recovery Key does not open %d container(s): nothing changed",
 			  fails);
-		luks_devices_free(v, n);
 		return HEADS_EXIT_FAIL;
 	}
 	struct luks_opts lo = lib_opts(&o);
@@ -394,7 +399,6 @@ static int do_add_duk(int argc, char **argv)
 		}
 		fflush(stdout);
 	}
-	luks_devices_free(v, n);
 	return fails ? HEADS_EXIT_FAIL : HEADS_EXIT_OK;
 }
 
@@ -402,8 +406,9 @@ static int do_change(int argc, char **argv)
 {
 	struct opts o;
 	struct luks_device *v = NULL;
-	_cleanup_secret_ struct secret *drk = NULL, *newp = NULL, *again = NULL;
 	size_t n = 0;
+	_cleanup_devices_ struct devices devs = {&v, &n};
+	_cleanup_secret_ struct secret *drk = NULL, *newp = NULL, *again = NULL;
 	int oi, r, fails = 0;
 
 	if ((r = parse_opts(argc, argv, &o, &oi)))
@@ -423,7 +428,6 @@ static int do_change(int argc, char **argv)
 	}
 	if (newp->len < DRK_MIN_LEN) {
 		log_error("the new passphrase must be at least %d characters", DRK_MIN_LEN);
-		luks_devices_free(v, n);
 		return HEADS_EXIT_USAGE;
 	}
 	/* The flow the menu runs (flow/luks_ops.h): every container opens
@@ -445,10 +449,8 @@ static int do_change(int argc, char **argv)
 	}
 	fflush(stdout);
 	free(res);
-	luks_devices_free(v, n);
 	return fails || !done ? HEADS_EXIT_FAIL : HEADS_EXIT_OK;
 fail:
-	luks_devices_free(v, n);
 	return HEADS_EXIT_FAIL;
 }
 
@@ -487,8 +489,9 @@ static int do_reencrypt(int argc, char **argv)
 {
 	struct opts o;
 	struct luks_device *v = NULL;
-	_cleanup_secret_ struct secret *drk = NULL;
 	size_t n = 0;
+	_cleanup_devices_ struct devices devs = {&v, &n};
+	_cleanup_secret_ struct secret *drk = NULL;
 	int oi, r, fails = 0, last = -1;
 
 	if ((r = parse_opts(argc, argv, &o, &oi)))
@@ -496,10 +499,8 @@ static int do_reencrypt(int argc, char **argv)
 	o.recover = true;
 	if ((r = select_devices(&o, argc, argv, oi, &v, &n)))
 		return r;
-	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase", &drk) < 0) {
-		luks_devices_free(v, n);
+	if (get_pass(o.drk_fd, "Disk Recovery Key passphrase", &drk) < 0)
 		return HEADS_EXIT_FAIL;
-	}
 	if (o.fast)
 		log_warn("--fast: no resilience. DO NOT POWER DOWN: an interruption destroys "
 			 "the data being reencrypted");
@@ -527,7 +528,6 @@ static int do_reencrypt(int argc, char **argv)
 	}
 	fflush(stdout);
 	free(res);
-	luks_devices_free(v, n);
 	return fails ? HEADS_EXIT_FAIL : HEADS_EXIT_OK;
 }
 
@@ -535,8 +535,10 @@ static int do_measure(int argc, char **argv)
 {
 	struct opts o;
 	struct luks_device *v = NULL;
+	size_t n = 0;
+	_cleanup_devices_ struct devices devs = {&v, &n};
 	_cleanup_free_ char *listing = NULL;
-	size_t n = 0, len = 0;
+	size_t len = 0;
 	int oi, r;
 
 	if ((r = parse_opts(argc, argv, &o, &oi)))
@@ -545,7 +547,6 @@ static int do_measure(int argc, char **argv)
 		return r;
 	const char *out = o.output ? o.output : "/tmp/luksDump.txt";
 	r = luks_header_listing(v, n, o.tmpdir ? o.tmpdir : "/tmp", &listing, &len);
-	luks_devices_free(v, n);
 	if (r < 0)
 		return HEADS_EXIT_FAIL;
 	r = fs_write_atomic(out, listing, len, 0600);

@@ -6,13 +6,13 @@
 #include "gpg/keyring.h"
 #include "handover.h"
 #include "board.h"
+#include "flow/duk_boot.h"
 #include "flow/menu.h"
 #include "boot/integrity.h"
 #include "boot/rollback.h"
 #include "boot/sig.h"
 #include "bootcfg/bootcfg.h"
 #include "codec.h"
-#include "cpio.h"
 #include "config.h"
 #include "duk.h"
 #include "fs.h"
@@ -112,60 +112,26 @@ static int duk_passphrase_cb(void *u, int attempt, const char *last_error,
 	return ui_passphrase(m->ui, "Disk Unlock Key", p, DUK_PASSPHRASE_MAX, ret);
 }
 
-/* With a signed kexec_key_devices.txt: unseal the DUK (this extends PCR 4
- * with "generic" whatever happens) and give the OS the plan's initrd (the
- * verified bytes) with the key added. FLOW_DONE go on (with or without the
- * key), FLOW_BACK to the menu, FLOW_RECOVERY, FLOW_UI_GONE. */
+/* With a signed kexec_key_devices.txt: the Disk Unlock Key into the plan's
+ * initrd (flow/duk_boot.h, as `heads duk unlock`). FLOW_DONE go on (with or
+ * without the key), FLOW_BACK to the menu, FLOW_RECOVERY, FLOW_UI_GONE. */
 static enum flow_outcome duk_for_boot(struct menu *m, struct kexec_plan *p)
 {
 	_cleanup_tpm_ struct tpm *t = NULL;
 	struct duk_unlock_callbacks cb = {
 		.show_totp = duk_show_totp, .passphrase = duk_passphrase_cb, .userdata = m,
 	};
-	struct duk_unlock_result res = {0};
-	int r;
+	struct session s = menu_session(m);
+	struct flow_duk_boot res;
 
-	r = menu_tpm_open(m, &t);
-	if (r == 0)
-		r = duk_unlock(t, m->signed_set, &cb, &res);
-	if (r == -EIO || (r < 0 && !res.pcr4_extended)) {
-		duk_unlock_result_free(&res);
-		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Boot refused",
-			  "PCR 4 could not be extended: not booting.");
-		return FLOW_BACK;
-	}
-	if (r == 0) {
-		int fd = duk_inject(m->signed_set, kexec_plan_initrd_fd(p), res.key, res.devices,
-				    res.n_devices);
-		duk_unlock_result_free(&res);
-		if (fd >= 0 && (r = kexec_plan_set_initrd(p, fd)) == 0) {
-			log_info("Disk Unlock Key injected into the initrd");
-			return FLOW_DONE;
-		}
-		if (fd >= 0) {
-			initrd_wipe(fd);
-			close(fd);
-		}
-		log_error_errno(fd < 0 ? fd : r, "adding the Disk Unlock Key to the initrd");
-	} else {
-		_cleanup_free_ char *t2 = xasprintf("%s\n\nDo you wish to boot and use the LUKS "
-						    "Disk Recovery Key?", res.reason[0] ? res.reason :
-						    strerror(-r));
-		duk_unlock_result_free(&res);
-		r = ui_yesno(m->ui, UI_BG_WARNING, "Disk Unlock Key unavailable", t2);
-		if (ui_fatal(r))
-			return menu_outcome(m, r);
-		if (r == 1)
-			return FLOW_DONE;
-		/* PCR 4 is extended: the menu cannot go on safely (reference DIEs). */
-		return menu_go_recovery(m, "Disk Unlock Key not used and boot declined");
-	}
-	r = ui_yesno(m->ui, UI_BG_WARNING, "Disk Unlock Key unavailable",
-		     "The initrd with the Disk Unlock Key could not be built.\n\n"
-		     "Do you wish to boot and use the LUKS Disk Recovery Key?");
-	if (ui_fatal(r))
-		return menu_outcome(m, r);
-	return r == 1 ? FLOW_DONE : menu_go_recovery(m, "Disk Unlock Key initrd failed");
+	if (menu_tpm_open(m, &t) < 0)
+		t = NULL; /* refused by the flow: PCR 4 cannot be extended */
+	enum flow_outcome o = flow_duk_boot(&s, t, m->signed_set, p, &cb, &res);
+	if (o == FLOW_RECOVERY)
+		return menu_go_recovery(m, res.n_devices ?
+					"Disk Unlock Key initrd failed" :
+					"Disk Unlock Key not used and boot declined");
+	return o;
 }
 
 /* Right before kexec: the kernel has its copy of the plan, so ours (an

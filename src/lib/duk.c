@@ -461,6 +461,22 @@ int duk_inject(const struct boot_signed *s, int initrd, const struct secret *key
 	return r;
 }
 
+int duk_plan_inject(const struct boot_signed *s, struct kexec_plan *p,
+		    const struct duk_unlock_result *u)
+{
+	int fd = duk_inject(s, kexec_plan_initrd_fd(p), u->key, u->devices, u->n_devices);
+	if (fd < 0)
+		return fd;
+	int r = kexec_plan_set_initrd(p, fd);
+	if (r < 0) {
+		initrd_wipe(fd);
+		close(fd);
+		return log_error_errno(r, "the boot entry's initrd cannot take the key");
+	}
+	log_info("Disk Unlock Key injected into the initrd");
+	return 0;
+}
+
 /* --- setup ----------------------------------------------------------------- */
 
 int duk_drk_check(const struct luks_device *v, size_t n, const struct secret *drk,

@@ -219,4 +219,13 @@ void duk_reason(struct tpm *t, int r, char *out, size_t size);
 int duk_inject(const struct boot_signed *s, int initrd, const struct secret *key,
 	       const struct luks_key_device *devices, size_t n_devices);
 
+/* The key of a successful duk_unlock() given to the boot: duk_inject() of
+ * the plan's initrd, made the plan's initrd (kexec_plan_set_initrd()). On
+ * a failure the new initrd (it holds the key) is wiped and closed and the
+ * plan keeps its own. 0 or -errno, logged. The one road for the menu's
+ * default boot and `heads duk unlock`. */
+struct kexec_plan;
+int duk_plan_inject(const struct boot_signed *s, struct kexec_plan *p,
+		    const struct duk_unlock_result *u);
+
 #endif

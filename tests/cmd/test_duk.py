@@ -416,6 +416,25 @@ class DukTest:
         self.assertEqual(r.returncode, 4, r.stdout + r.stderr)
         self.assertIn(f"{self.devs[1]}: LUKS header changed", r.stdout)
 
+    def test_changed_header_drk_fallback(self):
+        """The command and the menu take the same road (flow/duk_boot.h):
+        with the headers changed nothing is unsealed, and booting with the
+        Disk Recovery Key typed into the OS is the person's explicit choice
+        (--drk-fallback yes), PCR 4 extended all the same."""
+        self.set_up_and_reboot()
+        kf = os.path.join(self.tmp, "newkey")
+        with open(kf, "wb") as f:
+            f.write(b"another passphrase")
+        sh("cryptsetup", "luksAddKey", "-q", *CHEAP, "--key-file", "-", "--new-key-slot", "5",
+           self.devs[0], kf, input=DRK)
+        r = self.unlock(DUK, fallback="yes")
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn(f"{self.devs[0]}: LUKS header changed", r.stdout)
+        self.assertIn("booting without the Disk Unlock Key", r.stdout)
+        self.assertIn("verified: yes\n", r.stdout)
+        self.assertNotIn("initrd-injected", r.stdout)
+        self.assertEqual(self.pcr(4), self.generic)
+
     def test_three_wrong_passphrases_drk_fallback(self):
         self.set_up_and_reboot()
         r = self.unlock(b"wrong one 1111", b"wrong two 2222", b"wrong three 33", DUK,

@@ -17,7 +17,10 @@ report each one in TAP on stdout, for tools/test-summary.py to count.
   case skipped, else 0. A file of skipped cases is never "passed".
 
 Command line: test names as unittest takes them (`Class`, `Class.test_x`);
-no names = every test of the module.
+no names = every test of the module. `--shard I/N` runs the I-th (0-based)
+of N shares of the test classes (sorted by name, dealt round robin), so one
+slow file can be N meson tests run in parallel and a class added later is
+always in exactly one share.
 """
 import os
 import sys
@@ -149,10 +152,28 @@ class _Result(unittest.TextTestResult):
         return passed, failed, skipped
 
 
+def _shard(suite, spec):
+    """The cases of the classes in share I of N (spec "I/N")."""
+    i, _, n = spec.partition("/")
+    i, n = int(i), int(n)
+    if not 0 <= i < n:
+        raise SystemExit(f"--shard {spec}: want I/N with 0 <= I < N")
+    cases = list(_iter_cases(suite))
+    classes = sorted({type(t).__qualname__ for t in cases})
+    mine = set(classes[i::n])
+    return unittest.TestSuite(t for t in cases if type(t).__qualname__ in mine)
+
+
 def main(argv=None, module="__main__"):
     """Run the tests of `module` (or those named in argv) and exit with
     0 / 1 / 77 as described above."""
-    names = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    args = list(sys.argv[1:] if argv is None else argv)
+    shard = None
+    if "--shard" in args:
+        k = args.index("--shard")
+        shard = args[k + 1]
+        del args[k:k + 2]
+    names = [a for a in args if not a.startswith("-")]
     sys.stdout.flush()
     tap = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)                        # prints and child processes -> stderr
@@ -160,6 +181,8 @@ def main(argv=None, module="__main__"):
     loader = unittest.TestLoader()
     mod = sys.modules[module]
     suite = loader.loadTestsFromNames(names, mod) if names else loader.loadTestsFromModule(mod)
+    if shard:
+        suite = _shard(suite, shard)
     plan = list(_iter_cases(suite))
     runner = unittest.TextTestRunner(
         stream=sys.stderr, verbosity=2,

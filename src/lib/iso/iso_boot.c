@@ -93,6 +93,52 @@ static bool ci_contains(const char *s, const char *w)
 	return s && strcasestr(s, w) != NULL;
 }
 
+/* The families whose ISO words are fixed: each word is KEY=VALUE with the
+ * value the ISO's path (P), the device (D) or both (device then path). */
+struct family_words {
+	enum iso_family family;
+	const char *key[2];
+	char val[2];
+	enum iso_compat compat;
+	const char *why;
+};
+
+static const struct family_words FAMILY_WORDS[] = {
+	{ISO_FAMILY_CASPER, {"iso-scan/filename="}, {'P'}, ISO_COMPAT_OK,
+	 "casper finds the ISO with iso-scan/filename="},
+	{ISO_FAMILY_LIVEBOOT, {"findiso="}, {'P'}, ISO_COMPAT_OK,
+	 "live-boot finds the ISO with findiso="},
+	/* fromiso= takes device + path; findiso= is not added with it:
+	 * live-boot loops when both are given (heads-behaviour 10.1). */
+	{ISO_FAMILY_TAILS, {"fromiso="}, {'B'}, ISO_COMPAT_MAYBE,
+	 "Tails (live-boot fromiso=); Tails does not support booting from an ISO file"},
+	{ISO_FAMILY_ARCH, {"img_dev=", "img_loop="}, {'D', 'P'}, ISO_COMPAT_OK,
+	 "archiso finds the ISO with img_dev= and img_loop="},
+	{ISO_FAMILY_NIXOS, {"findiso="}, {'P'}, ISO_COMPAT_OK,
+	 "NixOS stage 1 finds the ISO with findiso="},
+};
+
+static const struct family_words *family_words_of(enum iso_family f)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(FAMILY_WORDS); k++)
+		if (FAMILY_WORDS[k].family == f)
+			return &FAMILY_WORDS[k];
+	return NULL;
+}
+
+static char *family_add(const struct family_words *fw, const char *D, const char *P)
+{
+	char *out = xstrdup("");
+	for (size_t k = 0; k < 2 && fw->key[k]; k++) {
+		char v = fw->val[k];
+		char *t = xasprintf("%s%s%s%s%s", out, k ? " " : "", fw->key[k],
+				    v == 'P' ? "" : D, v == 'D' ? "" : P);
+		free(out);
+		out = t;
+	}
+	return out;
+}
+
 void iso_entry_prepare(struct boot_entry *e, const struct iso9660_tree *tree,
 		       const struct iso_boot_opts *o, struct iso_entry_info *ret)
 {
@@ -140,24 +186,16 @@ void iso_entry_prepare(struct boot_entry *e, const struct iso9660_tree *tree,
 				"ISO to the drive with dd instead)");
 		add = xstrdup("");
 	} else {
+		const struct family_words *fw = family_words_of(i.family);
 		switch (i.family) {
 		case ISO_FAMILY_CASPER:
-			add = xasprintf("iso-scan/filename=%s", P);
-			i.compat = ISO_COMPAT_OK;
-			i.why = xstrdup("casper finds the ISO with iso-scan/filename=");
-			break;
 		case ISO_FAMILY_LIVEBOOT:
-			add = xasprintf("findiso=%s", P);
-			i.compat = ISO_COMPAT_OK;
-			i.why = xstrdup("live-boot finds the ISO with findiso=");
-			break;
 		case ISO_FAMILY_TAILS:
-			/* fromiso= takes device + path; findiso= is not added with it:
-			 * live-boot loops when both are given (heads-behaviour 10.1). */
-			add = xasprintf("fromiso=%s%s", D, P);
-			i.compat = ISO_COMPAT_MAYBE;
-			i.why = xstrdup("Tails (live-boot fromiso=); Tails does not support booting "
-					"from an ISO file");
+		case ISO_FAMILY_ARCH:
+		case ISO_FAMILY_NIXOS:
+			add = family_add(fw, D, P);
+			i.compat = fw->compat;
+			i.why = xstrdup(fw->why);
 			break;
 		case ISO_FAMILY_DRACUT:
 			add = xasprintf("iso-scan/filename=%s%s", P,
@@ -167,16 +205,6 @@ void iso_entry_prepare(struct boot_entry *e, const struct iso9660_tree *tree,
 					? "dracut dmsquash-live finds the ISO with iso-scan/filename="
 					: "dracut installer: iso-scan/filename= with rd.live.image, "
 					  "its stage 2 may still look for a CD");
-			break;
-		case ISO_FAMILY_ARCH:
-			add = xasprintf("img_dev=%s img_loop=%s", D, P);
-			i.compat = ISO_COMPAT_OK;
-			i.why = xstrdup("archiso finds the ISO with img_dev= and img_loop=");
-			break;
-		case ISO_FAMILY_NIXOS:
-			add = xasprintf("findiso=%s", P);
-			i.compat = ISO_COMPAT_OK;
-			i.why = xstrdup("NixOS stage 1 finds the ISO with findiso=");
 			break;
 		case ISO_FAMILY_UNKNOWN:
 			/* the reference's universal words */
