@@ -297,6 +297,7 @@ static enum flow_outcome config_menu(struct menu *m)
 	static const struct ui_item items[] = {
 		{"b", "Change the /boot device"},
 		{"M", "Configure automatic boot"},
+		{"L", "Enable/Disable Restricted Boot"},
 		{"s", "Save the configuration to the ROM (reboots)"},
 		{"x", "Return to the options menu"},
 	};
@@ -306,31 +307,38 @@ static enum flow_outcome config_menu(struct menu *m)
 	for (;;) {
 		const char *dev = config_get(&m->cfg, "CONFIG_BOOT_DEV");
 		const char *ab = config_get(&m->cfg, "CONFIG_AUTO_BOOT_TIMEOUT");
+		_cleanup_free_ char *more = menu_config_status(m);
 		_cleanup_free_ char *text = xasprintf(
-			"/boot device: %s\nAutomatic boot: %s%s\n\nChanges apply now and last "
+			"/boot device: %s\nAutomatic boot: %s%s\n%s\n\nChanges apply now and last "
 			"until reboot unless saved to the ROM.", dev && *dev ? dev : "(not set)",
 			ab && *ab && !streq(ab, "0") ? ab : "off", ab && *ab && !streq(ab, "0") ?
-			" s (only after a successful HOTP check)" : "");
+			" s (only after a successful HOTP check)" : "", more);
 		_cleanup_free_ char *in = NULL;
 		int r = ui_menu(m->ui, UI_BG_NORMAL, "Config Management Menu", text, items,
 				ARRAY_SIZE(items), ARRAY_SIZE(items) - 1);
 
 		if (ui_fatal(r))
 			return menu_outcome(m, r);
-		switch (r) {
-		case 0:
+		if (r >= 0 && strchr(MENU_CONFIG_KEYS, items[r].key[0])) { /* flow/config.c */
+			enum flow_outcome o = menu_config_item(m, items[r].key[0]);
+			if (o != FLOW_BACK)
+				return o;
+			continue;
+		}
+		switch (r < 0 ? 'x' : items[r].key[0]) {
+		case 'b':
 			r = ui_input(m->ui, "/boot device", "Block device holding /boot", dev, &in);
 			if (r == 0 && *in)
 				r = menu_set_setting(m, "CONFIG_BOOT_DEV", in);
 			break;
-		case 1:
+		case 'M':
 			r = ui_menu(m->ui, UI_BG_NORMAL, "Automatic boot",
 				    "Boot the default entry after a countdown:", secs,
 				    ARRAY_SIZE(secs), 0);
 			if (r >= 0)
 				r = menu_set_setting(m, "CONFIG_AUTO_BOOT_TIMEOUT", secs[r].key);
 			break;
-		case 2:
+		case 's':
 			r = menu_rom_store_config(m);
 			if (r == 1)
 				return menu_after_rom_write(m);

@@ -239,4 +239,15 @@ enum flow_outcome menu_usb_boot(struct menu *m);
 enum flow_outcome menu_flash_keep(struct menu *m);
 enum flow_outcome menu_flash_reset(struct menu *m);
 
+/* flow/config.c: the Config Management items of issue 20. The keys this
+ * file handles (menu_config_item), one outcome each. */
+#define MENU_CONFIG_KEYS "L"
+enum flow_outcome menu_config_item(struct menu *m, char key);
+/* Config -> L: Restricted Boot on (GPG challenge, then saved to the ROM
+ * through the usual save) or off (GPG challenge, TOTP/HOTP erased, ROM
+ * written, reboot). */
+enum flow_outcome menu_config_restricted_boot(struct menu *m);
+/* Lines for the Config Management text (caller frees). */
+char *menu_config_status(const struct menu *m);
+
 #endif

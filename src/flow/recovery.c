@@ -158,17 +158,22 @@ static int run_shell(const char *shell)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+struct challenge_ctx {
+	struct ui *ui;
+	const char *purpose;
+};
+
 static int challenge_pin(void *userdata, const char *hint, int attempt,
 			 struct secret **ret)
 {
-	struct ui *ui = userdata;
+	const struct challenge_ctx *c = userdata;
 	_cleanup_free_ char *p = xasprintf("GPG card PIN / key passphrase%s%s (attempt %d)",
 					   hint && *hint ? " for " : "", hint ? hint : "", attempt);
-	return ui_passphrase(ui, "Recovery shell authentication", p, 256, ret);
+	return ui_passphrase(c->ui, c->purpose, p, 256, ret);
 }
 
-/* Reference gpg_auth: sign a fresh 20-byte nonce with the user's key and
- * verify it against the ROM keyring. 0 passed, -EACCES failed. */
+/* Reference gpg_auth: the recovery shell's own console (line mode) for
+ * flow_gpg_challenge(). */
 static int gpg_challenge(const char *keyring, const char *gnupghome)
 {
 	_cleanup_ui_ struct ui *ui = NULL;
@@ -186,6 +191,14 @@ static int gpg_challenge(const char *keyring, const char *gnupghome)
 		close(uo.script_fd);
 	if (r < 0)
 		return log_error_errno(r, "GPG challenge: no console");
+	return flow_gpg_challenge(ui, "Recovery shell authentication", keyring, gnupghome);
+}
+
+int flow_gpg_challenge(struct ui *ui, const char *purpose, const char *keyring,
+		       const char *gnupghome)
+{
+	struct challenge_ctx ctx = {.ui = ui, .purpose = purpose};
+	int r = 0;
 
 	for (int attempt = 1; attempt <= GPG_TRIES; attempt++) {
 		_cleanup_secret_ struct secret *nonce = secret_new(20);
@@ -193,7 +206,7 @@ static int gpg_challenge(const char *keyring, const char *gnupghome)
 		char data[41];
 		size_t sig_len;
 		struct sig_signer signer = {
-			.gnupghome = gnupghome, .pin = challenge_pin, .userdata = ui,
+			.gnupghome = gnupghome, .pin = challenge_pin, .userdata = &ctx,
 			.max_attempts = 1,
 		};
 		struct sig_result res = {0};
@@ -219,6 +232,8 @@ static int gpg_challenge(const char *keyring, const char *gnupghome)
 		if (r == -ECANCELED || r == -EPIPE || r == -ENOKEY)
 			break;
 	}
+	if (r == -EPIPE || r == -EPROTO)
+		return r; /* the console is gone */
 	log_error("GPG authentication failed, please reboot");
 	return -EACCES;
 }

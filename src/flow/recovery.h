@@ -37,4 +37,14 @@ struct recovery_options {
  * status, 1 wiping failed, or a RECOVERY_EXIT_*. */
 int flow_recovery(const struct session *s, const struct recovery_options *o);
 
+/* The GPG challenge (reference gpg_auth): a fresh 20-byte nonce signed with
+ * the owner's key in gnupghome (PIN / passphrase asked through ui, titled
+ * purpose; gpg-agent's cache emptied first, so only the person at the
+ * console answers) and verified against the ROM keyring; 3 tries. 0 passed,
+ * -EACCES failed, -EPIPE/-EPROTO the UI ended. Also asked by the menu's
+ * Restricted Boot toggle. */
+struct ui;
+int flow_gpg_challenge(struct ui *ui, const char *purpose, const char *keyring,
+		       const char *gnupghome);
+
 #endif

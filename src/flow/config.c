@@ -1,0 +1,170 @@
+/* flow/config.c - the Config Management items of issue 20 (part of `heads
+ * menu`, flow/menu.h): L Restricted Boot. Reference heads-behaviour.md 8
+ * (CONFIG_RESTRICTED_BOOT), 9 (config-gui), 10.1 ("disabling Restricted
+ * Boot wipes TOTP before reflashing, leaving evidence").
+ *
+ * Stricter than the reference: turning Restricted Boot on or off needs the
+ * GPG challenge (the owner's key signs a fresh nonce that the ROM keyring
+ * verifies), so a person at the keyboard without the key can neither
+ * switch it off nor lock the owner out; enabling needs a key in the ROM
+ * keyring for the same reason (no key: no signed boot, no way back). */
+#include "flow/menu.h"
+#include "flow/recovery.h"
+#include "log.h"
+#include "tpm_otp.h"
+#include "util.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define RESTRICTED "CONFIG_RESTRICTED_BOOT"
+
+/* What Restricted Boot forbids, in one place for the questions. */
+#define RESTRICTED_FORBIDS                                                               \
+	"Under Restricted Boot:\n"                                                       \
+	" - only /boot entries signed with your key boot (no forced unsafe boot),\n"   \
+	" - there is no recovery shell,\n"                                              \
+	" - the firmware cannot be flashed from the menu,\n"                            \
+	" - USB media that nothing signs do not boot."
+
+/* The GPG challenge before a change of Restricted Boot. 1 passed; 0 failed
+ * (said so); <0 the UI is gone. */
+static int challenge(struct menu *m, const char *what)
+{
+	int r;
+
+	if (menu_keyring_count(m->keyring) <= 0) {
+		_cleanup_free_ char *t = xasprintf(
+			"%s needs the owner's GPG key: the ROM keyring is empty.\n\nAdd your "
+			"public key to the ROM first (GPG Options, or OEM Factory Reset / "
+			"Re-Ownership).", what);
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "Restricted Boot", t);
+		return ui_fatal(r) ? r : 0;
+	}
+	r = flow_gpg_challenge(m->ui, what, m->keyring, m->gnupghome);
+	if (r == 0)
+		return 1;
+	if (ui_gone(r))
+		return r;
+	r = ui_msgbox(m->ui, UI_BG_ERROR, "Restricted Boot",
+		      "GPG authentication failed: nothing was changed.");
+	return ui_fatal(r) ? r : 0;
+}
+
+static enum flow_outcome restricted_enable(struct menu *m)
+{
+	int r = menu_yes(m, UI_BG_WARNING, "Enable Restricted Boot",
+			 RESTRICTED_FORBIDS "\n\nTurning it off later needs your GPG key, "
+			 "erases the TOTP/HOTP secret (so the next boot shows that it was "
+			 "turned off) and rewrites the ROM.\n\nEnable Restricted Boot?");
+
+	if (r != 1)
+		return menu_outcome(m, r);
+	r = challenge(m, "Enable Restricted Boot");
+	if (r != 1)
+		return menu_outcome(m, r);
+	r = menu_set_setting(m, RESTRICTED, "y");
+	if (r < 0 || !config_enabled(&m->cfg, RESTRICTED))
+		return menu_outcome(m, r);
+	log_info("Restricted Boot enabled (RAM; persists once saved to the ROM)");
+	/* In force now; it lasts past a reboot only in the ROM, which is
+	 * measured (PCR 7): the existing save, with its TOTP/DUK reseal. */
+	r = menu_rom_store_config(m);
+	if (r == 1)
+		return menu_after_rom_write(m);
+	if (r == 0)
+		r = ui_msgbox(m->ui, UI_BG_WARNING, "Restricted Boot",
+			      "Restricted Boot is enabled until the next reboot. Save the "
+			      "configuration to the ROM to keep it.");
+	return menu_outcome(m, r);
+}
+
+/* Erase the TOTP/HOTP object (reference wipe-totp before the reflash):
+ * 0, or <0 (said so). */
+static int wipe_totp(struct menu *m)
+{
+	_cleanup_secret_ struct secret *owner = NULL;
+	_cleanup_tpm_ struct tpm *t = NULL;
+	int r = menu_ask_owner_passphrase(m, false, &owner);
+
+	if (r < 0)
+		return r;
+	r = menu_tpm_open(m, &t);
+	if (r == 0)
+		r = tpm_otp_wipe(t, TPM_HANDLE_TOTP, owner);
+	if (r == TPM_E_NO_OBJECT) {
+		log_info("no TOTP/HOTP secret in the TPM: nothing to erase");
+		return 0;
+	}
+	if (r < 0) {
+		_cleanup_free_ char *why = tpm_otp_reason(t, r, 0);
+		_cleanup_free_ char *msg = xasprintf(
+			"The TOTP/HOTP secret could not be erased (%s): Restricted Boot stays "
+			"enabled.", why);
+		log_error("erasing the TOTP/HOTP secret: %s", why);
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "Restricted Boot", msg);
+		return ui_gone(r) ? r : -EACCES;
+	}
+	log_info("TOTP/HOTP secret erased (Restricted Boot turned off)");
+	snprintf(m->totp, sizeof(m->totp), "%s", "ERASED");
+	return 0;
+}
+
+static enum flow_outcome restricted_disable(struct menu *m)
+{
+	int r = menu_yes(m, UI_BG_ERROR, "Disable Restricted Boot",
+			 "Turning Restricted Boot off erases the TOTP/HOTP secret first: the "
+			 "next boot shows a TOTP failure, the evidence that it was turned off, "
+			 "and you generate a new secret then.\n\nThe setting is written into "
+			 "the ROM now and the machine reboots.\n\nDisable Restricted Boot?");
+
+	if (r != 1)
+		return menu_outcome(m, r);
+	r = challenge(m, "Disable Restricted Boot");
+	if (r != 1)
+		return menu_outcome(m, r);
+	if (m->tpm_on && (r = wipe_totp(m)) < 0)
+		return ui_gone(r) ? FLOW_UI_GONE : FLOW_BACK;
+	r = menu_set_setting(m, RESTRICTED, "n");
+	if (r < 0 || config_enabled(&m->cfg, RESTRICTED))
+		return menu_outcome(m, r);
+	r = menu_rom_store_user_config(m);
+	if (r == -ENOENT) {
+		r = ui_msgbox(m->ui, UI_BG_WARNING, "Restricted Boot",
+			      "Restricted Boot is off until the next reboot: this board has no "
+			      "ROM configuration area to keep the change in.");
+		return menu_outcome(m, r);
+	}
+	if (r < 0) {
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "Restricted Boot",
+			      "Writing the configuration into the ROM failed: Restricted Boot is "
+			      "off only until the next reboot.");
+		return menu_outcome(m, r);
+	}
+	r = ui_msgbox(m->ui, UI_BG_NORMAL, "Restricted Boot",
+		      "Restricted Boot is disabled and the ROM written. The machine reboots "
+		      "now; generate a new TOTP/HOTP secret after the reboot.");
+	return ui_gone(r) ? FLOW_UI_GONE : FLOW_REBOOT;
+}
+
+enum flow_outcome menu_config_restricted_boot(struct menu *m)
+{
+	return config_enabled(&m->cfg, RESTRICTED) ? restricted_disable(m) :
+						     restricted_enable(m);
+}
+
+enum flow_outcome menu_config_item(struct menu *m, char key)
+{
+	switch (key) {
+	case 'L':
+		return menu_config_restricted_boot(m);
+	default:
+		return FLOW_BACK;
+	}
+}
+
+char *menu_config_status(const struct menu *m)
+{
+	return xasprintf("Restricted Boot: %s",
+			 config_enabled(&m->cfg, RESTRICTED) ? "ENABLED" : "disabled");
+}

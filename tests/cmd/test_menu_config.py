@@ -1,0 +1,187 @@
+"""heads menu, the Config Management items of issue 20, through the
+scripted UI with a private swtpm, a real gpg key (ownership) and a blank
+ROM config area image:
+
+- L Restricted Boot: turning it on needs the GPG challenge (a wrong
+  passphrase three times changes nothing), is saved into the ROM's
+  etc/config.user, which the PCR 7 prediction then covers; the next boot
+  refuses forced boot, the recovery shell and flashing with the reason;
+  turning it off needs the challenge and the TPM owner passphrase, erases
+  the TOTP/HOTP secret (the next boot shows the TOTP failure) and writes the
+  ROM."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from heads_test import main, run  # noqa: E402
+from test_menu import MenuTest  # noqa: E402
+
+WITH_SWTPM = os.environ.get("WITH_SWTPM")
+HEADS = os.environ.get("HEADS", "heads")
+
+
+class Tmux:
+    """heads menu with the newt UI on a real terminal (tmux): keys in, the
+    screen out."""
+
+    def __init__(self, test, argv):
+        if not shutil.which("tmux"):
+            test.skipTest("tmux not installed (make deps)")
+        self.test = test
+        self.sock = os.path.join(test.tmp, "tmux.sock")
+        test.addCleanup(subprocess.run, ["tmux", "-S", self.sock, "kill-server"],
+                        capture_output=True)
+        self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "menu", "-x", "120", "-y", "40",
+                  "env", "TERM=xterm-256color", "TMPDIR=" + test.tmp, *argv)
+        self.tmux("set-option", "-t", "menu", "remain-on-exit", "on")
+
+    def tmux(self, *a):
+        return subprocess.run(["tmux", "-S", self.sock, *a], capture_output=True, text=True,
+                              check=True).stdout
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-S", "-200", "-t", "menu")
+
+    def keys(self, *keys):
+        for k in keys:
+            self.tmux("send-keys", "-t", "menu", k)
+            time.sleep(0.3)
+
+    def wait_for(self, text, timeout=30):
+        end = time.time() + timeout
+        while time.time() < end:
+            sc = self.screen()
+            if text in sc:
+                return sc
+            time.sleep(0.2)
+        self.test.fail("%r not on screen:\n%s" % (text, self.screen()))
+
+
+class ConfigItems(MenuTest):
+    def setUp(self):
+        if not WITH_SWTPM:
+            self.skipTest("needs the with-swtpm helper (run through meson test)")
+        super().setUp()
+        self.rom = os.path.join(self.tmp, "rom.img")
+        with open(self.rom, "wb") as f:
+            f.truncate(1 << 20)  # blank ROM config area
+
+    def rom_user_config(self):
+        root = os.path.join(self.tmp, "romroot-%d" % time.monotonic_ns())
+        x = run("rom", "extract", "--device", self.rom, "--root", root)
+        self.assertEqual(x.returncode, 0, x.stderr)
+        p = os.path.join(root, "etc", "config.user")
+        if not os.path.exists(p):
+            return ""
+        with open(p) as f:
+            return f.read()
+
+    def predict_pcr7(self):
+        x = run("rom", "predict-pcr7", "--device", self.rom, "--base", "00" * 32,
+                "--board", self.config)
+        self.assertEqual(x.returncode, 0, x.stderr)
+        return x.stdout.strip()
+
+    def booted_config(self):
+        """The configuration init gives the menu: the board's, then the
+        ROM's etc/config.user."""
+        with open(self.config) as f:
+            return self.write("config.booted", f.read() + self.rom_user_config())
+
+    def test_restricted_boot_toggle(self):
+        self.own()
+        pcr7_blank = self.predict_pcr7()
+
+        # A wrong passphrase three times: nothing changes.
+        r = self.menu(["o", "c", "L", "y", "x", "p"], ["wrong"] * 3,
+                      extra=("--rom", self.rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("GPG challenge failed (attempt 3 of 3)", r.stderr)
+        self.assertIn("GPG authentication failed: nothing was changed.", r.stdout)
+        self.assertIn("Restricted Boot: disabled", r.stdout.split("GPG authentication")[1])
+        self.assertEqual(self.rom_user_config(), "")
+
+        # Enabled: the challenge passes, the setting goes into the ROM.
+        r = self.menu(["o", "c", "L", "y", "y"], ["gpgpassphrase"], extra=("--rom", self.rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== yesno [warning] Enable Restricted Boot", r.stdout)
+        self.assertIn("GPG challenge passed", r.stderr)
+        self.assertIn("heads menu: reboot (dry run: not rebooting)", r.stdout)
+        self.assertIn('CONFIG_RESTRICTED_BOOT="y"', self.rom_user_config())
+        # Measured: the ROM's config.user is in the next boot's PCR 7.
+        self.assertNotEqual(self.predict_pcr7(), pcr7_blank)
+
+        # The next boot: what it forbids is refused with the reason.
+        cfg = self.booted_config()
+        r = self.menu(["o", "b", "i", "o", "x", "o", "f", "f", "o", "c", "x", "p"], config=cfg,
+                      extra=("--rom", self.rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("Restricted Boot is enabled: unsafe boot is not allowed.", r.stdout)
+        self.assertIn("Restricted Boot is enabled: the recovery shell is disabled.", r.stdout)
+        self.assertIn("Flashing the firmware is disabled by Restricted Boot.", r.stdout)
+        self.assertIn("Restricted Boot: ENABLED", r.stdout)
+        self.assertNotIn("boot (dry run)", r.stdout)
+        self.assertNotIn("Entering the recovery shell", r.stdout)
+
+        # Disabled: challenge, owner passphrase, TOTP erased, ROM written.
+        r = self.menu(["o", "c", "L", "y"], ["gpgpassphrase", "ownerpass"], config=cfg,
+                      extra=("--rom", self.rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== yesno [error] Disable Restricted Boot", r.stdout)
+        self.assertIn("TOTP/HOTP secret erased", r.stderr)
+        self.assertIn("heads menu: reboot (dry run: not rebooting)", r.stdout)
+        self.assertIn('CONFIG_RESTRICTED_BOOT="n"', self.rom_user_config())
+        # The evidence: the next boot cannot compute a TOTP.
+        r = self.menu(["i", "p"], config=self.booted_config())
+        self.assertIn("ERROR: TOTP Generation Failed!", r.stdout)
+
+    def test_restricted_boot_needs_a_key(self):
+        self.write("boot/kexec_hashes.txt", "")
+        cfg = self.write("config.notpm", "CONFIG_TPM=n\n")
+        r = self.menu(["i", "o", "c", "L", "y", "x", "p"], config=cfg, tpm=False,
+                      extra=("--rom", self.rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("Enable Restricted Boot needs the owner's GPG key: the ROM keyring is "
+                      "empty.", r.stdout)
+        self.assertEqual(self.rom_user_config(), "")
+
+
+    def newt(self, config, extra=()):
+        return Tmux(self, [HEADS, "menu", "--ui", "newt", "--boot", self.boot, "--keyring",
+                           self.keyring, "--config", config, "--secret-dir", self.secret,
+                           "--user-config", os.path.join(self.tmp, "config.user"),
+                           "--no-act", "--eventlog", os.path.join(self.tmp, "absent"),
+                           "--rom", self.rom, *extra])
+
+    def test_newt_restricted_boot_screens(self):
+        """On a terminal: the configuration menu says Restricted Boot is on
+        and the forced boot is refused in an error box naming it."""
+        self.write("boot/kexec_hashes.txt", "")
+        cfg = self.write("config.notpm", "CONFIG_TPM=n\nCONFIG_RESTRICTED_BOOT=y\n")
+        t = self.newt(cfg)
+        t.wait_for("GPG keyring empty")
+        t.keys("i", "Enter")
+        t.wait_for("Heads Boot Menu")
+        t.keys("o", "Enter")
+        t.wait_for("Heads Options")
+        t.keys("c", "Enter")
+        sc = t.wait_for("Config Management Menu")
+        self.assertIn("Restricted Boot: ENABLED", sc)
+        self.assertIn("Enable/Disable Restricted Boot", sc)
+        t.keys("x", "Enter")
+        t.wait_for("Heads Boot Menu")
+        t.keys("o", "Enter")
+        t.wait_for("Heads Options")
+        t.keys("b", "Enter")
+        t.wait_for("Boot Options")
+        t.keys("i", "Enter")
+        sc = t.wait_for("unsafe boot is not allowed")
+        self.assertIn("ERROR: Restricted Boot", sc)
+
+
+if __name__ == "__main__":
+    main()
