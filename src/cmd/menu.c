@@ -298,6 +298,8 @@ static enum flow_outcome config_menu(struct menu *m)
 		{"b", "Change the /boot device"},
 		{"M", "Configure automatic boot"},
 		{"L", "Enable/Disable Restricted Boot"},
+		{"P", "Enable/Disable Basic mode"},
+		{"A", "Basic mode: default boot = first entry / OS boot menu"},
 		{"s", "Save the configuration to the ROM (reboots)"},
 		{"x", "Return to the options menu"},
 	};
@@ -442,6 +444,49 @@ static enum flow_outcome refresh_totp(struct menu *m)
 	return menu_refresh_attestation(m);
 }
 
+/* Basic mode (flow/basic.c): the reference's gui-init-basic menus. */
+static enum flow_outcome basic_boot_options(struct menu *m)
+{
+	static const struct screen_item items[] = {
+		{"m", "Show OS boot menu (unverified)", menu_basic_boot_menu},
+		{"u", "USB boot", menu_usb_boot},
+		{"r", "Return to main menu", NULL},
+	};
+	return screen(m, UI_BG_WARNING, "Boot Options", "Basic mode: nothing is verified.",
+		      items, ARRAY_SIZE(items), 0);
+}
+
+static enum flow_outcome basic_options(struct menu *m)
+{
+	static const struct screen_item items[] = {
+		{"b", "Boot Options -->", basic_boot_options},
+		{"c", "Change configuration settings -->", config_menu},
+		{"f", "Flash/Update the BIOS -->", flash_bios},
+		{"x", "Exit to recovery shell", recovery_from_options},
+		{"r", "<-- Return to main menu", NULL},
+	};
+	return screen(m, UI_BG_WARNING, "Heads Options (Basic mode)", "Select an option:",
+		      items, ARRAY_SIZE(items), 0);
+}
+
+static enum flow_outcome basic_main_menu(struct menu *m)
+{
+	static const struct screen_item items[] = {
+		{"d", "Default boot", menu_basic_default_boot},
+		{"o", "Options -->", basic_options},
+		{"s", "System Info", system_info},
+		{"p", "Power Off", power_off},
+	};
+	char date[64];
+	_cleanup_free_ char *title = xasprintf("%s | Heads Boot Menu (Basic mode)",
+					       m->board && *m->board ? m->board : "Heads");
+	_cleanup_free_ char *text = NULL;
+
+	menu_utc_now(date);
+	text = xasprintf("%s\nBasic mode: no verification, no TOTP/HOTP", date);
+	return screen(m, UI_BG_WARNING, title, text, items, ARRAY_SIZE(items), 0);
+}
+
 static enum flow_outcome main_menu(struct menu *m)
 {
 	static const struct screen_item items[] = {
@@ -467,6 +512,8 @@ static enum flow_outcome startup(struct menu *m)
 {
 	enum flow_outcome o;
 
+	if (menu_basic(m))
+		return menu_basic_startup(m);
 	/* /boot */
 	while (!menu_boot_populated(m)) {
 		o = menu_no_boot_menu(m);
@@ -652,7 +699,7 @@ static int run(int argc, char **argv)
 	/* The state machine: start-up, then the main menu until a flow ends it. */
 	o = startup(&m);
 	while (o == FLOW_BACK)
-		o = main_menu(&m);
+		o = menu_basic(&m) ? basic_main_menu(&m) : main_menu(&m);
 	switch (o) {
 	case FLOW_REBOOT:
 		(void)menu_power_off_how(&m, RB_AUTOBOOT);

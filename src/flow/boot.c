@@ -276,6 +276,12 @@ static enum flow_outcome kexec_entry(struct menu *m, struct boot_view *view,
 	return menu_finish(m, HEADS_EXIT_OK);
 }
 
+enum flow_outcome menu_kexec_entry(struct menu *m, struct boot_view *view,
+				   const struct boot_entry *e, const char *pcr4)
+{
+	return kexec_entry(m, view, e, pcr4);
+}
+
 /* Reference confirm_menu_option: what will boot, then boot / default / back.
  * Every path, module and argument as it will be used (the UI escapes
  * control bytes). Returns 1 boot, 2 make default and boot, 0 back, or a

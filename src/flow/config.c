@@ -1,5 +1,6 @@
 /* flow/config.c - the Config Management items of issue 20 (part of `heads
- * menu`, flow/menu.h): L Restricted Boot. Reference heads-behaviour.md 8
+ * menu`, flow/menu.h): L Restricted Boot, P Basic mode, A Basic mode's
+ * automatic default boot. Reference heads-behaviour.md 8
  * (CONFIG_RESTRICTED_BOOT), 9 (config-gui), 10.1 ("disabling Restricted
  * Boot wipes TOTP before reflashing, leaving evidence").
  *
@@ -153,11 +154,80 @@ enum flow_outcome menu_config_restricted_boot(struct menu *m)
 						     restricted_enable(m);
 }
 
+/* Config -> P (reference: refused under Restricted Boot). The mode is
+ * chosen at start-up, so the switch is written into the ROM at once and
+ * the machine reboots into it. What each mode needs is kept apart rather
+ * than erased: a Basic boot always extends PCR 4 with "unsafe", so the
+ * TOTP/HOTP secret and the Disk Unlock Key of the normal mode never unseal
+ * in Basic mode, and back in the normal mode the start-up checks /boot,
+ * the rollback counter and the TOTP as on any boot (a /boot changed in
+ * Basic mode is reported and signed there). */
+static enum flow_outcome basic_toggle(struct menu *m)
+{
+	bool on = menu_basic(m);
+	int r;
+
+	if (!on && config_enabled(&m->cfg, RESTRICTED)) {
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "Basic mode",
+			      "Basic mode cannot be enabled while Restricted Boot is enabled: "
+			      "Basic mode boots what nothing verifies.");
+		return menu_gone_or_back(r);
+	}
+	r = on ? menu_yes(m, UI_BG_WARNING, "Disable Basic mode",
+			  "The normal mode checks the /boot signature, the rollback counter, "
+			  "the TOTP/HOTP and the GPG keyring at every start. If you never set "
+			  "them up, the next start offers to take ownership.\n\nThe setting is "
+			  "written into the ROM now and the machine reboots.\n\nDisable Basic "
+			  "mode?") :
+		 menu_yes(m, UI_BG_ERROR, "Enable Basic mode",
+			  "Basic mode boots WITHOUT any verification: no /boot signature, no "
+			  "TOTP/HOTP, no rollback counter, no Disk Unlock Key. Every boot in "
+			  "Basic mode extends PCR 4 with \"unsafe\", so the secrets sealed to "
+			  "normal boots stay sealed.\n\nThe setting is written into the ROM "
+			  "now and the machine reboots.\n\nEnable Basic mode?");
+	if (r != 1)
+		return menu_outcome(m, r);
+	r = menu_set_setting(m, "CONFIG_BASIC", on ? "n" : "y");
+	if (r < 0 || menu_basic(m) == on)
+		return menu_outcome(m, r);
+	if (config_get(&m->cfg, "CONFIG_PUREBOOT_BASIC") && on)
+		r = menu_set_setting(m, "CONFIG_PUREBOOT_BASIC", "n");
+	r = menu_rom_store_user_config(m);
+	if (r < 0) {
+		_cleanup_free_ char *t = xasprintf(
+			"%s: Basic mode is not changed for the next start.",
+			r == -ENOENT ? "This board has no ROM configuration area" :
+				       "Writing the configuration into the ROM failed");
+		(void)menu_set_setting(m, "CONFIG_BASIC", on ? "y" : "n");
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "Basic mode", t);
+		return menu_outcome(m, r);
+	}
+	log_info("Basic mode %s (ROM written)", on ? "disabled" : "enabled");
+	r = ui_msgbox(m->ui, UI_BG_NORMAL, "Basic mode",
+		      on ? "Basic mode is disabled. The machine reboots now." :
+			   "Basic mode is enabled. The machine reboots now.");
+	return ui_gone(r) ? FLOW_UI_GONE : FLOW_REBOOT;
+}
+
+/* Config -> A: Basic mode's default boot, the first entry (reference
+ * default) or the OS boot menu (CONFIG_BASIC_NO_AUTOMATIC_DEFAULT=y). In
+ * RAM until saved, as the other settings. */
+static enum flow_outcome basic_auto_default(struct menu *m)
+{
+	bool menu_now = config_enabled(&m->cfg, "CONFIG_BASIC_NO_AUTOMATIC_DEFAULT");
+	int r = menu_set_setting(m, "CONFIG_BASIC_NO_AUTOMATIC_DEFAULT", menu_now ? "n" : "y");
+	return menu_outcome(m, r);
+}
+
 enum flow_outcome menu_config_item(struct menu *m, char key)
 {
 	switch (key) {
 	case 'L':
 		return menu_config_restricted_boot(m);
+	case 'P':
+		return basic_toggle(m);
+	case 'A':
+		return basic_auto_default(m);
 	default:
 		return FLOW_BACK;
 	}
@@ -165,6 +235,9 @@ enum flow_outcome menu_config_item(struct menu *m, char key)
 
 char *menu_config_status(const struct menu *m)
 {
-	return xasprintf("Restricted Boot: %s",
-			 config_enabled(&m->cfg, RESTRICTED) ? "ENABLED" : "disabled");
+	return xasprintf("Restricted Boot: %s\nBasic mode: %s (default boot: %s)",
+			 config_enabled(&m->cfg, RESTRICTED) ? "ENABLED" : "disabled",
+			 menu_basic(m) ? "ENABLED" : "disabled",
+			 config_enabled(&m->cfg, "CONFIG_BASIC_NO_AUTOMATIC_DEFAULT") ?
+				 "the OS boot menu" : "the first entry");
 }

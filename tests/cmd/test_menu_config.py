@@ -8,7 +8,12 @@ ROM config area image:
   refuses forced boot, the recovery shell and flashing with the reason;
   turning it off needs the challenge and the TPM owner passphrase, erases
   the TOTP/HOTP secret (the next boot shows the TOTP failure) and writes the
-  ROM."""
+  ROM.
+- P Basic mode: refused under Restricted Boot; on/off written into the ROM
+  (reboot); a Basic start-up runs no check, its default boot is the first
+  entry of a /boot whose files changed, unverified, PCR 4 = "unsafe"; A
+  makes it the OS boot menu; turned off, the normal start-up is back."""
+import hashlib
 import os
 import re
 import shutil
@@ -150,6 +155,60 @@ class ConfigItems(MenuTest):
         self.assertEqual(self.rom_user_config(), "")
 
 
+    def test_basic_mode(self):
+        self.own()
+        # Refused under Restricted Boot, with the reason.
+        with open(self.config) as f:
+            rcfg = self.write("config.r", f.read() + "CONFIG_RESTRICTED_BOOT=y\n")
+        r = self.menu(["o", "c", "P", "x", "p"], config=rcfg, extra=("--rom", self.rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("Basic mode cannot be enabled while Restricted Boot is enabled", r.stdout)
+        self.assertEqual(self.rom_user_config(), "")
+
+        # Enabled: into the ROM, reboot.
+        r = self.menu(["o", "c", "P", "y"], extra=("--rom", self.rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== yesno [error] Enable Basic mode", r.stdout)
+        self.assertIn("heads menu: reboot (dry run: not rebooting)", r.stdout)
+        self.assertIn('CONFIG_BASIC="y"', self.rom_user_config())
+
+        # A Basic start: no checks; a changed /boot boots unverified, the
+        # first entry, after PCR 4 "unsafe".
+        with open(os.path.join(self.boot, "vmlinuz-6.1"), "a") as f:
+            f.write("changed in basic mode\n")
+        cfg = self.booted_config()
+        r = self.menu(["d"], config=cfg)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("Heads Boot Menu (Basic mode)", r.stdout)
+        self.assertIn("TOTP: BASIC MODE", r.stdout)
+        self.assertNotIn("TOTP Generation Failed", r.stdout)
+        self.assertNotIn("Boot Hash Mismatch", r.stdout)
+        self.assertIn("heads menu: boot (dry run): Debian GNU/Linux", r.stdout)
+        self.assertIn("verified: NO (unsafe boot)", r.stdout)
+        pcr4 = re.search(r"^pcr4-value: ([0-9a-f]{64})$", r.stdout, re.M).group(1)
+        self.assertEqual(bytes.fromhex(pcr4), hashlib.sha256(
+            b"\0" * 32 + hashlib.sha256(b"unsafe").digest()).digest())
+
+        # A: the default boot is the OS boot menu.
+        r = self.menu(["o", "c", "A", "x", "d", "2"], config=cfg)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("Basic mode: ENABLED (default boot: the OS boot menu)", r.stdout)
+        self.assertIn("Basic mode: select your boot option", r.stdout)
+        self.assertIn("heads menu: boot (dry run): Debian (recovery mode)", r.stdout)
+
+        # Disabled: into the ROM; the next start is the normal one again,
+        # which finds the /boot changed in Basic mode.
+        r = self.menu(["o", "c", "P", "y"], config=cfg, extra=("--rom", self.rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== yesno [warning] Disable Basic mode", r.stdout)
+        self.assertIn('CONFIG_BASIC="n"', self.rom_user_config())
+        r = self.menu(["d", "m", "p"], config=self.booted_config())
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertNotIn("(Basic mode)", r.stdout)
+        self.assertIn("ERROR: Boot Hash Mismatch", r.stdout)
+        self.assertIn("vmlinuz-6.1", r.stdout)
+        self.assertNotIn("boot (dry run)", r.stdout)
+
     def newt(self, config, extra=()):
         return Tmux(self, [HEADS, "menu", "--ui", "newt", "--boot", self.boot, "--keyring",
                            self.keyring, "--config", config, "--secret-dir", self.secret,
@@ -181,6 +240,19 @@ class ConfigItems(MenuTest):
         t.keys("i", "Enter")
         sc = t.wait_for("unsafe boot is not allowed")
         self.assertIn("ERROR: Restricted Boot", sc)
+
+
+    def test_newt_basic_mode_screens(self):
+        """On a terminal: the Basic main menu, and d boots the first entry
+        of an unsigned /boot."""
+        cfg = self.write("config.basic", "CONFIG_TPM=n\nCONFIG_BASIC=y\n")
+        t = self.newt(cfg)
+        sc = t.wait_for("Heads Boot Menu (Basic mode)")
+        self.assertIn("Basic mode: no verification, no TOTP/HOTP", sc)
+        self.assertIn("TOTP: BASIC MODE", sc)
+        t.keys("d", "Enter")
+        sc = t.wait_for("heads menu: boot (dry run): Debian GNU/Linux")
+        self.assertIn("verified: NO (unsafe boot)", sc)
 
 
 if __name__ == "__main__":
