@@ -223,9 +223,10 @@ static enum flow_outcome totp_time_help(struct menu *m)
 	_cleanup_free_ char *t = xasprintf(
 		"The system time is %s.\n\nTOTP codes depend on the time: if it is "
 		"wrong, the codes will not match your phone. If the time is right and "
-		"the codes still differ, the firmware or its configuration changed.",
-		date);
-	return menu_outcome(m, ui_msgbox(m->ui, UI_BG_NORMAL, "Time", t));
+		"the codes still differ, the firmware or its configuration changed.\n\n"
+		"Change the system time now?", date);
+	int r = menu_yes(m, UI_BG_NORMAL, "Time", t);
+	return r == 1 ? menu_change_time(m) : menu_outcome(m, r);
 }
 
 static enum flow_outcome generate_totp_asked(struct menu *m)
@@ -424,6 +425,7 @@ static enum flow_outcome options_menu(struct menu *m)
 		{"b", "Boot Options -->", boot_options},
 		{"t", "TPM/TOTP/HOTP Options -->", tpm_options},
 		{"i", "Investigate integrity discrepancies", integrity_report},
+		{"h", "Change system time", menu_change_time},
 		{"u", "Update checksums and sign all files in /boot", menu_update_checksums},
 		{"c", "Change configuration settings -->", config_menu},
 		{"f", "Flash/Update the BIOS -->", flash_bios},
@@ -510,8 +512,10 @@ static enum flow_outcome main_menu(struct menu *m)
 
 static enum flow_outcome startup(struct menu *m)
 {
-	enum flow_outcome o;
+	enum flow_outcome o = menu_time_check(m); /* flow/systime.c */
 
+	if (o != FLOW_BACK)
+		return o;
 	if (menu_basic(m))
 		return menu_basic_startup(m);
 	/* /boot */

@@ -259,6 +259,11 @@ enum flow_outcome menu_basic_startup(struct menu *m);
 enum flow_outcome menu_basic_default_boot(struct menu *m);
 /* Boot Options m in Basic mode: the OS boot menu, unverified. */
 enum flow_outcome menu_basic_boot_menu(struct menu *m);
+/* flow/systime.c: Options -> h, set the clock and the RTC (UTC; a dry run
+ * prints the time instead); the start-up prompt when the clock is before
+ * this firmware's date. */
+enum flow_outcome menu_change_time(struct menu *m);
+enum flow_outcome menu_time_check(struct menu *m);
 /* flow/boot.c: one entry through the handover (pcr4: PCR 4's extension,
  * NULL already extended). */
 enum flow_outcome menu_kexec_entry(struct menu *m, struct boot_view *view,

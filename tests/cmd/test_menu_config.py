@@ -12,7 +12,10 @@ ROM config area image:
 - P Basic mode: refused under Restricted Boot; on/off written into the ROM
   (reboot); a Basic start-up runs no check, its default boot is the first
   entry of a /boot whose files changed, unverified, PCR 4 = "unsafe"; A
-  makes it the OS boot menu; turned off, the normal start-up is back."""
+  makes it the OS boot menu; turned off, the normal start-up is back.
+- h System time: a clock before the firmware's date (libfaketime) brings
+  the "System Time Incorrect" prompt at start-up; dates are checked (no 30
+  February, years 2024-2200) and the dry run says what it would set."""
 import hashlib
 import os
 import re
@@ -209,8 +212,50 @@ class ConfigItems(MenuTest):
         self.assertIn("vmlinuz-6.1", r.stdout)
         self.assertNotIn("boot (dry run)", r.stdout)
 
-    def newt(self, config, extra=()):
-        return Tmux(self, [HEADS, "menu", "--ui", "newt", "--boot", self.boot, "--keyring",
+    def menu_at(self, when, answers, config):
+        """heads menu (no TPM) with the clock at `when` (libfaketime)."""
+        if not shutil.which("faketime"):
+            self.skipTest("faketime not installed (make deps)")
+        script = self.write("script", "".join(a + "\n" for a in answers))
+        env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
+                   ":verify_asan_link_order=0")
+        env.pop("HEADS_UI", None)
+        return subprocess.run(
+            ["faketime", when, HEADS, "menu", "--ui", "script", "--ui-script", script,
+             "--boot", self.boot, "--keyring", self.keyring, "--config", config,
+             "--secret-dir", self.secret, "--user-config",
+             os.path.join(self.tmp, "config.user"), "--no-act"],
+            capture_output=True, text=True, env=env, timeout=120)
+
+    def test_system_time(self):
+        self.write("boot/kexec_hashes.txt", "")
+        cfg = self.write("config.notpm", "CONFIG_TPM=n\n")
+        r = self.menu_at("2020-01-02 03:04:05",
+                         ["y", "2031-02-30 10:00:00", "2023-05-05 00:00:00", "2027-3-4 5:6:7",
+                          "i", "p"], cfg)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== yesno [warning] System Time Incorrect", r.stdout)
+        self.assertIn("The system time, 2020-01-02 03:04:0", r.stdout)
+        self.assertIn("there is no such date or time", r.stdout)
+        self.assertIn("the year must be between 2024 and 2200", r.stdout)
+        self.assertIn("'2027-3-4 5:6:7' refused: the format is YYYY-MM-DD HH:MM:SS",
+                      r.stdout)
+        # Three tries used up: back to the start-up, which goes on.
+        self.assertNotIn("set time (dry run)", r.stdout)
+        self.assertIn("ERROR: GPG keyring empty!", r.stdout)
+        # A good date (the prompt answered again at the next start), and
+        # Options h on a correct clock.
+        r = self.menu_at("2020-01-02 03:04:05", ["y", "2027-03-04 05:06:07", "i", "p"], cfg)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("heads menu: set time (dry run): 2027-03-04 05:06:07 UTC", r.stdout)
+        self.assertIn("The system time is now 2027-03-04 05:06:07 UTC.", r.stdout)
+        r = self.menu_at("2027-06-01 12:00:00", ["i", "o", "h", "2028-02-29 23:59:59", "p"], cfg)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertNotIn("System Time Incorrect", r.stdout)
+        self.assertIn("heads menu: set time (dry run): 2028-02-29 23:59:59 UTC", r.stdout)
+
+    def newt(self, config, extra=(), prefix=()):
+        return Tmux(self, [*prefix, HEADS, "menu", "--ui", "newt", "--boot", self.boot, "--keyring",
                            self.keyring, "--config", config, "--secret-dir", self.secret,
                            "--user-config", os.path.join(self.tmp, "config.user"),
                            "--no-act", "--eventlog", os.path.join(self.tmp, "absent"),
@@ -253,6 +298,23 @@ class ConfigItems(MenuTest):
         t.keys("d", "Enter")
         sc = t.wait_for("heads menu: boot (dry run): Debian GNU/Linux")
         self.assertIn("verified: NO (unsafe boot)", sc)
+
+
+    def test_newt_time_prompt(self):
+        """On a terminal: the start-up prompt of a wrong clock, then the
+        date entry."""
+        if not shutil.which("faketime"):
+            self.skipTest("faketime not installed (make deps)")
+        self.write("boot/kexec_hashes.txt", "")
+        cfg = self.write("config.notpm", "CONFIG_TPM=n\n")
+        t = self.newt(cfg, prefix=("ASAN_OPTIONS=verify_asan_link_order=0", "faketime",
+                                   "2020-01-02 03:04:05"))
+        sc = t.wait_for("System Time Incorrect")
+        self.assertIn("2020-01-02 03:04:05 UTC", sc)
+        t.keys("Enter")  # Yes
+        t.wait_for("YYYY-MM-DD HH:MM:SS")
+        t.keys("BSpace", *["BSpace"] * 19, "2027-03-04 05:06:07", "Enter")
+        t.wait_for("The system time is now 2027-03-04 05:06:07 UTC.")
 
 
 if __name__ == "__main__":
