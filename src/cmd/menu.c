@@ -297,6 +297,7 @@ static enum flow_outcome config_menu(struct menu *m)
 {
 	static const struct ui_item items[] = {
 		{"b", "Change the /boot device"},
+		{"r", "Clear GPG keys and reset all user settings"},
 		{"M", "Configure automatic boot"},
 		{"L", "Enable/Disable Restricted Boot"},
 		{"P", "Enable/Disable Basic mode"},

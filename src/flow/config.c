@@ -1,6 +1,6 @@
 /* flow/config.c - the Config Management items of issue 20 (part of `heads
  * menu`, flow/menu.h): L Restricted Boot, P Basic mode, A Basic mode's
- * automatic default boot. Reference heads-behaviour.md 8
+ * automatic default boot, r clear the GPG keys and reset all settings. Reference heads-behaviour.md 8
  * (CONFIG_RESTRICTED_BOOT), 9 (config-gui), 10.1 ("disabling Restricted
  * Boot wipes TOTP before reflashing, leaving evidence").
  *
@@ -11,12 +11,21 @@
  * keyring for the same reason (no key: no signed boot, no way back). */
 #include "flow/menu.h"
 #include "flow/recovery.h"
+#include "flow/tpm_reset.h"
 #include "log.h"
+#include "romcfg.h"
 #include "tpm_otp.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define RESTRICTED "CONFIG_RESTRICTED_BOOT"
 
@@ -219,6 +228,147 @@ static enum flow_outcome basic_auto_default(struct menu *m)
 	return menu_outcome(m, r);
 }
 
+/* --- r: clear the GPG keys and reset all settings ---------------------- */
+
+static int rm_below(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	if (ftw->level == 0)
+		return 0; /* the directory itself stays */
+	if (remove(path) < 0) {
+		log_error_errno(-errno, "removing %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Everything beneath dir (not following symlinks); a missing dir is empty. */
+static int clear_dir(const char *dir)
+{
+	if (access(dir, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	return nftw(dir, rm_below, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -EIO;
+}
+
+/* Every owner file of the ROM config area removed (reference: every heads/
+ * CBFS file). -ENOENT: the board has none. */
+static int rom_clear(struct menu *m)
+{
+	_cleanup_free_ char *dev = NULL;
+	struct romcfg c = {.slot = -1};
+	int r = m->rom ? (dev = xstrdup(m->rom), 0) : romcfg_find(NULL, NULL, &dev);
+
+	if (r < 0)
+		return r;
+	r = romcfg_read(dev, &c);
+	while (r == 0 && c.n > 0) {
+		_cleanup_free_ char *name = xstrdup(c.v[0].name);
+		r = romcfg_remove(&c, name);
+	}
+	if (r == 0)
+		r = romcfg_write(dev, &c);
+	romcfg_free(&c);
+	if (r < 0)
+		return log_error_errno(r, "%s: clearing the ROM configuration area", dev);
+	m->rom_written = true;
+	log_info("%s: every owner file removed", dev);
+	return 0;
+}
+
+/* The top-level kexec* files of /boot (signatures, hashes, defaults,
+ * rollback, key devices: reference rm /boot/kexec*). */
+static int boot_clear(struct menu *m)
+{
+	_cleanup_free_ char *mp = NULL;
+	unsigned long flags = 0;
+	DIR *d;
+	struct dirent *de;
+	int r = integrity_boot_writable(m->bootdir, &mp, &flags), k;
+
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot write", m->bootdir);
+	d = opendir(m->bootdir);
+	if (!d)
+		r = log_error_errno(-errno, "opening %s", m->bootdir);
+	while (d && (de = readdir(d))) {
+		struct stat st;
+		if (fnmatch("kexec*", de->d_name, 0) != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && r == 0)
+			r = log_error_errno(-errno, "removing %s/%s", m->bootdir, de->d_name);
+	}
+	if (d)
+		closedir(d);
+	k = integrity_boot_restore_ro(mp, flags);
+	return r < 0 ? r : k;
+}
+
+static enum flow_outcome reset_all(struct menu *m)
+{
+	_cleanup_free_ char *failed = NULL;
+	int r;
+
+	if (config_enabled(&m->cfg, RESTRICTED) &&
+	    (r = challenge(m, "Reset the configuration (Restricted Boot)")) != 1)
+		return menu_outcome(m, r);
+	r = menu_yes(m, UI_BG_ERROR, "Reset Configuration?",
+		     "This clears every GPG key (the ROM keyring and this machine's keyring), "
+		     "the /boot signatures and checksums (/boot/kexec*), every setting saved "
+		     "in the ROM (the /boot device, Restricted Boot, Basic mode, ...), and "
+		     "resets the TPM (the TOTP/HOTP secret and the Disk Unlock Key are lost)."
+		     "\n\nThe machine then reboots as a new one and offers to take ownership."
+		     "\n\nDo you want to proceed?");
+	if (r != 1)
+		return menu_outcome(m, r);
+	/* The TPM first: without its new owner passphrase nothing is changed. */
+	if (m->tpm_on) {
+		_cleanup_secret_ struct secret *owner = NULL;
+		_cleanup_free_ char *name = NULL;
+		struct session s = menu_session(m);
+		struct flow_tpm_reset a = {0};
+		enum flow_tpm_reset_step step;
+		int version;
+
+		r = menu_ask_owner_passphrase(m, true, &owner);
+		if (r < 0)
+			return ui_gone(r) ? FLOW_UI_GONE : FLOW_BACK;
+		a.owner = owner;
+		r = flow_tpm_reset(&s, &a, &version, &name, &step);
+		if (r < 0) {
+			_cleanup_free_ char *t = xasprintf("The TPM reset failed (%s): nothing "
+							   "else was changed.", strerror(-r));
+			r = ui_msgbox(m->ui, UI_BG_ERROR, "Reset Configuration", t);
+			return menu_gone_or_back(r);
+		}
+		log_info("TPM reset");
+		snprintf(m->totp, sizeof(m->totp), "%s", "TPM RESET");
+	}
+	r = rom_clear(m);
+	if (r < 0 && r != -ENOENT)
+		str_appendf(&failed, "the ROM configuration area (%s)\n", strerror(-r));
+	if (clear_dir(m->keyring) < 0)
+		str_appendf(&failed, "the keyring %s\n", m->keyring);
+	if (m->gnupghome && !streq(m->gnupghome, m->keyring) && clear_dir(m->gnupghome) < 0)
+		str_appendf(&failed, "the GnuPG home %s\n", m->gnupghome);
+	if ((r = boot_clear(m)) < 0)
+		str_appendf(&failed, "%s/kexec* (%s)\n", m->bootdir, strerror(-r));
+	if (unlink(m->user_config) < 0 && errno != ENOENT)
+		str_appendf(&failed, "%s (%s)\n", m->user_config, strerror(errno));
+	if (failed) {
+		_cleanup_free_ char *t = xasprintf("The reset is incomplete; these were not "
+						   "cleared:\n\n%s", failed);
+		log_error("configuration reset incomplete");
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "Reset Configuration", t);
+		return menu_gone_or_back(r);
+	}
+	log_info("configuration reset: keys, /boot signatures and settings cleared");
+	r = ui_msgbox(m->ui, UI_BG_NORMAL, "Configuration Reset",
+		      "The configuration was reset. The machine reboots now.");
+	return ui_gone(r) ? FLOW_UI_GONE : FLOW_REBOOT;
+}
+
 enum flow_outcome menu_config_item(struct menu *m, char key)
 {
 	switch (key) {
@@ -228,6 +378,8 @@ enum flow_outcome menu_config_item(struct menu *m, char key)
 		return basic_toggle(m);
 	case 'A':
 		return basic_auto_default(m);
+	case 'r':
+		return reset_all(m);
 	default:
 		return FLOW_BACK;
 	}

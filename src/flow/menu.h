@@ -241,7 +241,7 @@ enum flow_outcome menu_flash_reset(struct menu *m);
 
 /* flow/config.c: the Config Management items of issue 20. The keys this
  * file handles (menu_config_item), one outcome each. */
-#define MENU_CONFIG_KEYS "LPA"
+#define MENU_CONFIG_KEYS "LPAr"
 enum flow_outcome menu_config_item(struct menu *m, char key);
 /* Config -> L: Restricted Boot on (GPG challenge, then saved to the ROM
  * through the usual save) or off (GPG challenge, TOTP/HOTP erased, ROM

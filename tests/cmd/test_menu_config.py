@@ -15,7 +15,10 @@ ROM config area image:
   makes it the OS boot menu; turned off, the normal start-up is back.
 - h System time: a clock before the firmware's date (libfaketime) brings
   the "System Time Incorrect" prompt at start-up; dates are checked (no 30
-  February, years 2024-2200) and the dry run says what it would set."""
+  February, years 2024-2200) and the dry run says what it would set.
+- r reset: (under Restricted Boot after the GPG challenge) the TPM reset
+  with a new owner passphrase, every ROM file, the keyring, /boot/kexec*
+  and the user settings removed; the next start is a clean boot."""
 import hashlib
 import os
 import re
@@ -212,6 +215,51 @@ class ConfigItems(MenuTest):
         self.assertIn("vmlinuz-6.1", r.stdout)
         self.assertNotIn("boot (dry run)", r.stdout)
 
+    def test_reset_configuration(self):
+        self.own()
+        # The public key and a setting in the ROM, Restricted Boot on.
+        pub = self.write("owner.pub.asc", subprocess.run(
+            ["gpg", "--homedir", self.keyring, "--batch", "--armor", "--export"],
+            capture_output=True, check=True).stdout, "wb")
+        r = self.menu(["o", "g", "r", pub, "y"], extra=("--rom", self.rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        r = self.menu(["o", "c", "L", "y", "y"], ["gpgpassphrase"], extra=("--rom", self.rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        listing = run("rom", "list", "--device", self.rom)
+        self.assertIn(".gnupg/pubring.kbx", listing.stdout)
+        self.assertIn('CONFIG_RESTRICTED_BOOT="y"', self.rom_user_config())
+        cfg = self.booted_config()
+
+        # Declined: nothing changes.
+        r = self.menu(["o", "c", "r", "n", "x", "p"], ["gpgpassphrase"], config=cfg,
+                      extra=("--rom", self.rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== yesno [error] Reset Configuration?", r.stdout)
+        self.assertTrue(os.path.exists(os.path.join(self.boot, "kexec.sig")))
+        self.assertIn(".gnupg/pubring.kbx", run("rom", "list", "--device", self.rom).stdout)
+
+        r = self.menu(["o", "c", "r", "y"], ["gpgpassphrase", "newowner", "newowner"],
+                      config=cfg, extra=("--rom", self.rom))
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("GPG challenge passed", r.stderr)
+        self.assertIn("heads menu: reboot (dry run: not rebooting)", r.stdout)
+        self.assertEqual([f for f in os.listdir(self.boot) if f.startswith("kexec")], [])
+        self.assertTrue(os.path.exists(os.path.join(self.boot, "vmlinuz-6.1")))
+        self.assertEqual(os.listdir(self.keyring), [])
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "config.user")))
+        listing = run("rom", "list", "--device", self.rom)
+        self.assertEqual(listing.returncode, 0, listing.stderr)
+        self.assertNotIn(".gnupg", listing.stdout)
+        self.assertNotIn("config.user", listing.stdout)
+        # The TPM was reset: no TOTP secret, the new owner passphrase.
+        t = subprocess.run([WITH_SWTPM, "--state", self.state, "--", HEADS, "totp", "show",
+                            "--config", self.config], capture_output=True, text=True,
+                           timeout=60)
+        self.assertNotEqual(t.returncode, 0, t.stdout)
+        # The next start: a clean boot.
+        r = self.menu(["n"], config=self.booted_config())
+        self.assertIn("Clean Boot Detected - Take Ownership?", r.stdout)
+
     def menu_at(self, when, answers, config):
         """heads menu (no TPM) with the clock at `when` (libfaketime)."""
         if not shutil.which("faketime"):
@@ -315,6 +363,29 @@ class ConfigItems(MenuTest):
         t.wait_for("YYYY-MM-DD HH:MM:SS")
         t.keys("BSpace", *["BSpace"] * 19, "2027-03-04 05:06:07", "Enter")
         t.wait_for("The system time is now 2027-03-04 05:06:07 UTC.")
+
+
+    def test_newt_reset_screens(self):
+        """On a terminal: Config r asks, resets, says so and reboots."""
+        self.write("boot/kexec_hashes.txt", "")
+        self.write("config.user", 'export CONFIG_BOOT_DEV="/dev/vda1"\n')
+        cfg = self.write("config.notpm", "CONFIG_TPM=n\n")
+        t = self.newt(cfg)
+        t.wait_for("GPG keyring empty")
+        t.keys("i", "Enter")
+        t.wait_for("Heads Boot Menu")
+        t.keys("o", "Enter")
+        t.wait_for("Heads Options")
+        t.keys("c", "Enter")
+        sc = t.wait_for("Config Management Menu")
+        self.assertIn("Clear GPG keys and reset all user settings", sc)
+        t.keys("r", "Enter")
+        sc = t.wait_for("Reset Configuration?")
+        self.assertIn("resets the TPM", sc)
+        t.keys("Enter")  # Yes
+        t.wait_for("The configuration was reset. The machine reboots now.")
+        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec_hashes.txt")))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "config.user")))
 
 
 if __name__ == "__main__":
