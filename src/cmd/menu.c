@@ -168,7 +168,7 @@ struct screen_item {
 	enum flow_outcome (*handler)(struct menu *m);
 };
 
-#define SCREEN_MAX 16
+#define SCREEN_MAX 24
 
 /* Show the items, run the chosen one's handler and return its outcome. Esc
  * or a NULL handler: FLOW_BACK. */
@@ -298,6 +298,8 @@ static enum flow_outcome config_menu(struct menu *m)
 	static const struct ui_item items[] = {
 		{"b", "Change the /boot device"},
 		{"r", "Clear GPG keys and reset all user settings"},
+		{"R", "Change the root device for hashing"},
+		{"D", "Change the root directories to hash"},
 		{"M", "Configure automatic boot"},
 		{"L", "Enable/Disable Restricted Boot"},
 		{"P", "Enable/Disable Basic mode"},
@@ -434,6 +436,7 @@ static enum flow_outcome options_menu(struct menu *m)
 		{"F", "OEM Factory Reset / Re-Ownership -->", re_ownership},
 		{"C", "Reencrypt LUKS container -->", menu_luks_reencrypt},
 		{"P", "Change LUKS Disk Recovery Key passphrase ->", menu_luks_change_drk},
+		{"R", "Check/Update file hashes on root disk -->", menu_root_hashes},
 		{"k", "Set up / reseal the LUKS TPM Disk Unlock Key -->", duk_setup_asked},
 		{"x", "Exit to recovery shell", recovery_from_options},
 		{"r", "<-- Return to main menu", NULL},

@@ -380,6 +380,10 @@ enum flow_outcome menu_config_item(struct menu *m, char key)
 		return basic_auto_default(m);
 	case 'r':
 		return reset_all(m);
+	case 'R':
+		return menu_config_root(m, false);
+	case 'D':
+		return menu_config_root(m, true);
 	default:
 		return FLOW_BACK;
 	}

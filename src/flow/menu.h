@@ -241,7 +241,7 @@ enum flow_outcome menu_flash_reset(struct menu *m);
 
 /* flow/config.c: the Config Management items of issue 20. The keys this
  * file handles (menu_config_item), one outcome each. */
-#define MENU_CONFIG_KEYS "LPAr"
+#define MENU_CONFIG_KEYS "LPArRD"
 enum flow_outcome menu_config_item(struct menu *m, char key);
 /* Config -> L: Restricted Boot on (GPG challenge, then saved to the ROM
  * through the usual save) or off (GPG challenge, TOTP/HOTP erased, ROM
@@ -259,6 +259,10 @@ enum flow_outcome menu_basic_startup(struct menu *m);
 enum flow_outcome menu_basic_default_boot(struct menu *m);
 /* Boot Options m in Basic mode: the OS boot menu, unverified. */
 enum flow_outcome menu_basic_boot_menu(struct menu *m);
+/* flow/roothash.c: Options -> R (check / update the signed root hashes of
+ * CONFIG_ROOT_DEV), Config -> R / D (dirs: CONFIG_ROOT_DIRLIST). */
+enum flow_outcome menu_root_hashes(struct menu *m);
+enum flow_outcome menu_config_root(struct menu *m, bool dirs);
 /* flow/systime.c: Options -> h, set the clock and the RTC (UTC; a dry run
  * prints the time instead); the start-up prompt when the clock is before
  * this firmware's date. */

@@ -18,7 +18,12 @@ ROM config area image:
   February, years 2024-2200) and the dry run says what it would set.
 - r reset: (under Restricted Boot after the GPG challenge) the TPM reset
   with a new owner passphrase, every ROM file, the keyring, /boot/kexec*
-  and the user settings removed; the next start is a clean boot."""
+  and the user settings removed; the next start is a clean boot.
+- Options R root hashes, on an ext4 and a btrfs file system (mkfs -d /
+  --rootdir, loop devices, mounted read-only by the menu): the signed
+  kexec_root_hashes.txt equals sha256sum's lines computed here (symlinks,
+  a symlink loop and kexec names left out); after a change, the check names
+  the changed, new and missing files. Needs root (loop devices, mounts)."""
 import hashlib
 import os
 import re
@@ -259,6 +264,94 @@ class ConfigItems(MenuTest):
         # The next start: a clean boot.
         r = self.menu(["n"], config=self.booted_config())
         self.assertIn("Clean Boot Detected - Take Ownership?", r.stdout)
+
+    def root_fs(self, kind):
+        """A root file system image on a loop device (detached at cleanup);
+        returns (device, image)."""
+        src = os.path.join(self.tmp, "rootsrc-" + kind)
+        files = {"bin/ls": "ls binary\n", "bin/sh": "shell\n",
+                 "usr/lib/libc.so.6": "libc " * 1000, "usr/share/doc/a b.txt": "spaced\n",
+                 "usr/sbin/kexec_tool": "excluded by name\n", "etc/passwd": "not hashed\n"}
+        for rel, content in files.items():
+            p = os.path.join(src, rel)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "w") as f:
+                f.write(content)
+        os.symlink("usr/lib", os.path.join(src, "lib"))
+        os.symlink("loop", os.path.join(src, "usr", "loop"))  # a symlink loop
+        img = os.path.join(self.tmp, "root-%s.img" % kind)
+        with open(img, "wb") as f:
+            f.truncate(128 << 20)
+        mk = (["mkfs.ext4", "-q", "-F", "-d", src, img] if kind == "ext4" else
+              ["mkfs.btrfs", "-q", "-f", "--rootdir", src, img])
+        subprocess.run(mk, check=True, capture_output=True)
+        dev = subprocess.run(["losetup", "-f", "--show", img], check=True,
+                             capture_output=True, text=True).stdout.strip()
+        self.addCleanup(subprocess.run, ["losetup", "-d", dev], capture_output=True)
+        return dev
+
+    def expected_lines(self, tree):
+        out = []
+        for rel in sorted(tree):
+            out.append("%s  %s\n" % (hashlib.sha256(tree[rel].encode()).hexdigest(), rel))
+        return "".join(out)
+
+    def modify(self, dev, kind):
+        mnt = os.path.join(self.tmp, "mnt")
+        os.makedirs(mnt, exist_ok=True)
+        subprocess.run(["mount", dev, mnt], check=True, capture_output=True)
+        try:
+            with open(os.path.join(mnt, "bin/ls"), "a") as f:
+                f.write("trojan\n")
+            os.unlink(os.path.join(mnt, "bin/sh"))
+            with open(os.path.join(mnt, "usr/lib/evil.so"), "w") as f:
+                f.write("new\n")
+        finally:
+            subprocess.run(["umount", mnt], check=True, capture_output=True)
+
+    def root_hashes(self, kind):
+        if os.geteuid() != 0:
+            self.skipTest("needs root (loop devices, mounts)")
+        self.own()
+        dev = self.root_fs(kind)
+        with open(self.config) as f:
+            cfg = self.write("config.root", f.read() + 'CONFIG_ROOT_DIRLIST="bin lib usr"\n')
+        # Config R sets the device; no hashes yet.
+        r = self.menu(["o", "c", "R", dev, "x", "o", "R", "c", "p"], config=cfg)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("There are no signed root hashes in /boot yet", r.stdout)
+        with open(cfg, "a") as f:
+            f.write('CONFIG_ROOT_DEV="%s"\n' % dev)
+        r = self.menu(["o", "R", "u", "p"], ["gpgpassphrase"], config=cfg)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("(%s) mounted read-only" % kind, r.stderr)
+        self.assertIn("/lib: a symbolic link (never followed): not hashed", r.stderr)
+        with open(os.path.join(self.boot, "kexec_root_hashes.txt")) as f:
+            self.assertEqual(f.read(), self.expected_lines({
+                "bin/ls": "ls binary\n", "bin/sh": "shell\n",
+                "usr/lib/libc.so.6": "libc " * 1000, "usr/share/doc/a b.txt": "spaced\n"}))
+        v = run("boot", "verify", "--boot", self.boot, "--keyring", self.keyring,
+                "--no-rollback", "--config", os.devnull)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        self.assertNotIn("heads-root", open("/proc/self/mountinfo").read())
+        r = self.menu(["o", "R", "c", "p"], config=cfg)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("Every file of the root hashes matches.", r.stdout)
+        # Changed, new, missing: named.
+        self.modify(dev, kind)
+        r = self.menu(["o", "R", "c", "p"], config=cfg)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("=== textbox [error] ERROR: Root file system changed", r.stdout)
+        self.assertIn("1 changed, 1 new, 1 missing:", r.stdout)
+        self.assertIn("CHANGED  /bin/ls", r.stdout)
+        self.assertIn("NEW      /usr/lib/evil.so", r.stdout)
+        self.assertIn("MISSING  /bin/sh", r.stdout)
+
+    def test_root_hashes_ext4(self):
+        self.root_hashes("ext4")
+
+    def test_root_hashes_btrfs(self):
+        self.root_hashes("btrfs")
 
     def menu_at(self, when, answers, config):
         """heads menu (no TPM) with the clock at `when` (libfaketime)."""
