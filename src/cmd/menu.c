@@ -300,6 +300,7 @@ static enum flow_outcome config_menu(struct menu *m)
 		{"r", "Clear GPG keys and reset all user settings"},
 		{"R", "Change the root device for hashing"},
 		{"D", "Change the root directories to hash"},
+		{"B", "Enable/Disable the root check at boot"},
 		{"M", "Configure automatic boot"},
 		{"L", "Enable/Disable Restricted Boot"},
 		{"P", "Enable/Disable Basic mode"},

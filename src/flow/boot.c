@@ -429,6 +429,8 @@ enum flow_outcome menu_default_boot(struct menu *m)
 	enum flow_outcome o = menu_verified_or_report(m, true);
 	int r;
 
+	if (o == FLOW_DONE)
+		o = menu_root_check_at_boot(m); /* flow/roothash.c */
 	if (o != FLOW_DONE)
 		return o;
 	r = bootcfg_signed_default(m->signed_set, &e, &idx);

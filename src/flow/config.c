@@ -384,6 +384,9 @@ enum flow_outcome menu_config_item(struct menu *m, char key)
 		return menu_config_root(m, false);
 	case 'D':
 		return menu_config_root(m, true);
+	case 'B':
+		return menu_outcome(m, menu_set_setting(m, "CONFIG_ROOT_CHECK_AT_BOOT",
+				    config_enabled(&m->cfg, "CONFIG_ROOT_CHECK_AT_BOOT") ? "n" : "y"));
 	default:
 		return FLOW_BACK;
 	}
@@ -391,9 +394,11 @@ enum flow_outcome menu_config_item(struct menu *m, char key)
 
 char *menu_config_status(const struct menu *m)
 {
-	return xasprintf("Restricted Boot: %s\nBasic mode: %s (default boot: %s)",
+	return xasprintf("Restricted Boot: %s\nBasic mode: %s (default boot: %s)\n"
+			 "Root check at boot: %s",
 			 config_enabled(&m->cfg, RESTRICTED) ? "ENABLED" : "disabled",
 			 menu_basic(m) ? "ENABLED" : "disabled",
 			 config_enabled(&m->cfg, "CONFIG_BASIC_NO_AUTOMATIC_DEFAULT") ?
-				 "the OS boot menu" : "the first entry");
+				 "the OS boot menu" : "the first entry",
+			 config_enabled(&m->cfg, "CONFIG_ROOT_CHECK_AT_BOOT") ? "on" : "off");
 }

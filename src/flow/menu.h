@@ -241,7 +241,7 @@ enum flow_outcome menu_flash_reset(struct menu *m);
 
 /* flow/config.c: the Config Management items of issue 20. The keys this
  * file handles (menu_config_item), one outcome each. */
-#define MENU_CONFIG_KEYS "LPArRD"
+#define MENU_CONFIG_KEYS "LPArRDB"
 enum flow_outcome menu_config_item(struct menu *m, char key);
 /* Config -> L: Restricted Boot on (GPG challenge, then saved to the ROM
  * through the usual save) or off (GPG challenge, TOTP/HOTP erased, ROM
@@ -263,6 +263,10 @@ enum flow_outcome menu_basic_boot_menu(struct menu *m);
  * CONFIG_ROOT_DEV), Config -> R / D (dirs: CONFIG_ROOT_DIRLIST). */
 enum flow_outcome menu_root_hashes(struct menu *m);
 enum flow_outcome menu_config_root(struct menu *m, bool dirs);
+/* The default boot's root check (CONFIG_ROOT_CHECK_AT_BOOT=y; /boot
+ * already verified): FLOW_DONE the root matches its signed hashes (or no
+ * check configured), else the boot is refused (said why). */
+enum flow_outcome menu_root_check_at_boot(struct menu *m);
 /* flow/systime.c: Options -> h, set the clock and the RTC (UTC; a dry run
  * prints the time instead); the start-up prompt when the clock is before
  * this firmware's date. */

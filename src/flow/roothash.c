@@ -410,6 +410,30 @@ static enum flow_outcome check_screen(struct menu *m)
 					    "ERROR: Root file system changed", rep));
 }
 
+enum flow_outcome menu_root_check_at_boot(struct menu *m)
+{
+	_cleanup_free_ char *rep = NULL;
+	int r;
+
+	if (!config_enabled(&m->cfg, "CONFIG_ROOT_CHECK_AT_BOOT"))
+		return FLOW_DONE;
+	r = check(m, &rep);
+	if (r == 0)
+		return FLOW_DONE;
+	log_error("root check at boot failed: boot refused");
+	if (r == -ENOENT)
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Root check",
+			      "The root check at boot is enabled but /boot holds no signed root "
+			      "hashes: boot refused. Create them (Options -> R) or turn the check "
+			      "off (configuration menu, B).");
+	else if (r == 1)
+		r = ui_textbox(m->ui, UI_BG_ERROR, "ERROR: Root file system changed, boot refused",
+			       rep);
+	else
+		return failed(m, "The root check at boot (boot refused)", r);
+	return menu_gone_or_back(r);
+}
+
 enum flow_outcome menu_root_hashes(struct menu *m)
 {
 	static const struct ui_item items[] = {

@@ -337,6 +337,12 @@ class ConfigItems(MenuTest):
         r = self.menu(["o", "R", "c", "p"], config=cfg)
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
         self.assertIn("Every file of the root hashes matches.", r.stdout)
+        # B: the default boot checks the root first; it matches: boots.
+        r = self.menu(["o", "c", "B", "x", "d"], config=cfg)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("Root check at boot: on", r.stdout)
+        self.assertIn("root hashes: 4 checked, 0 changed, 0 new, 0 missing", r.stderr)
+        self.assertIn("heads menu: boot (dry run): Debian GNU/Linux", r.stdout)
         # Changed, new, missing: named.
         self.modify(dev, kind)
         r = self.menu(["o", "R", "c", "p"], config=cfg)
@@ -346,6 +352,11 @@ class ConfigItems(MenuTest):
         self.assertIn("CHANGED  /bin/ls", r.stdout)
         self.assertIn("NEW      /usr/lib/evil.so", r.stdout)
         self.assertIn("MISSING  /bin/sh", r.stdout)
+        # The default boot with the root check is refused.
+        r = self.menu(["o", "c", "B", "x", "d", "p"], config=cfg)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+        self.assertIn("ERROR: Root file system changed, boot refused", r.stdout)
+        self.assertNotIn("boot (dry run)", r.stdout)
 
     def test_root_hashes_ext4(self):
         self.root_hashes("ext4")
