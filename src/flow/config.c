@@ -63,7 +63,15 @@ static int challenge(struct menu *m, const char *what)
 
 static enum flow_outcome restricted_enable(struct menu *m)
 {
-	int r = menu_yes(m, UI_BG_WARNING, "Enable Restricted Boot",
+	int r;
+
+	if (menu_basic(m)) {
+		r = ui_msgbox(m->ui, UI_BG_ERROR, "Restricted Boot",
+			      "Restricted Boot cannot be enabled in Basic mode, which verifies "
+			      "nothing: disable Basic mode first.");
+		return menu_gone_or_back(r);
+	}
+	r = menu_yes(m, UI_BG_WARNING, "Enable Restricted Boot",
 			 RESTRICTED_FORBIDS "\n\nTurning it off later needs your GPG key, "
 			 "erases the TOTP/HOTP secret (so the next boot shows that it was "
 			 "turned off) and rewrites the ROM.\n\nEnable Restricted Boot?");
