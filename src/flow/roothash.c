@@ -195,7 +195,7 @@ static int hash_dirs(struct menu *m, int rootfd, char **ret, size_t *ret_len)
 	_cleanup_free_ char *dirs = xstrdup(list && *list ? list : ROOT_DIRLIST_DEFAULT);
 	char **paths = NULL;
 	uint64_t *sizes = NULL;
-	size_t n = 0;
+	size_t n = 0, cap_p = 0, cap_s = 0, out_len = 0, out_cap = 0;
 	uint8_t (*sha)[32] = NULL;
 	int *errs = NULL, r = 0;
 	char *out = NULL, *save = NULL;
@@ -239,8 +239,8 @@ static int hash_dirs(struct menu *m, int rootfd, char **ret, size_t *ret_len)
 						    "hold", d, e);
 				break;
 			}
-			paths = xrealloc(paths, (n + 1) * sizeof(*paths));
-			sizes = xrealloc(sizes, (n + 1) * sizeof(*sizes));
+			paths = xgrow(paths, &cap_p, n + 1, sizeof(*paths));
+			sizes = xgrow(sizes, &cap_s, n + 1, sizeof(*sizes));
 			paths[n] = xasprintf("%s/%s", d, rel);
 			sizes[n++] = scan.size[i];
 		}
@@ -255,18 +255,28 @@ static int hash_dirs(struct menu *m, int rootfd, char **ret, size_t *ret_len)
 		ui_progress_end(m->ui);
 	}
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		char hex[65];
+		size_t k = strlen(paths[i]);
 		if (errs[i]) {
 			r = log_error_errno(errs[i], "/%s: cannot hash", paths[i]);
 			break;
 		}
+		/* one line: 64 hex, two spaces, the path, newline (and a NUL) */
+		if (out_len + 64 + 2 + k + 2 > out_cap) {
+			out_cap = 2 * (out_len + 64 + 2 + k + 2);
+			out = xrealloc(out, out_cap);
+		}
 		for (unsigned j = 0; j < 32; j++)
-			snprintf(hex + 2 * j, 3, "%02x", sha[i][j]);
-		str_appendf(&out, "%s  %s\n", hex, paths[i]);
+			snprintf(out + out_len + 2 * j, 3, "%02x", sha[i][j]);
+		out_len += 64;
+		memcpy(out + out_len, "  ", 2);
+		memcpy(out + out_len + 2, paths[i], k);
+		out_len += 2 + k;
+		out[out_len++] = '\n';
+		out[out_len] = '\0';
 	}
 	if (r == 0) {
 		*ret = out ? out : xstrdup("");
-		*ret_len = strlen(*ret);
+		*ret_len = out_len;
 		log_info("root hashes: %zu files", n);
 	} else {
 		free(out);
@@ -336,6 +346,16 @@ static enum flow_outcome update(struct menu *m)
 	return menu_gone_or_back(ui_msgbox(m->ui, UI_BG_NORMAL, "Root hashes", t));
 }
 
+#define REPORT_MAX 1000 /* lines in the report; the counts are complete */
+
+static void report_line(char **rep, size_t shown, const char *what, const char *path)
+{
+	if (shown < REPORT_MAX)
+		str_appendf(rep, "%-8s /%s\n", what, path);
+	else if (shown == REPORT_MAX)
+		str_appendf(rep, "... (more: see the counts above)\n");
+}
+
 /* The signed file against the files now. 0 all match (*ret_text NULL), 1
  * differences (*ret_text: the report), <0 (logged). */
 static int check(struct menu *m, char **ret_text)
@@ -364,14 +384,14 @@ static int check(struct menu *m, char **ret_text)
 	while (i < a.n || j < b.n) {
 		int c = i == a.n ? 1 : j == b.n ? -1 : strcmp(a.e[i].path, b.e[j].path);
 		if (c < 0) {
-			str_appendf(&rep, "MISSING  /%s\n", a.e[i++].path);
+			report_line(&rep, changed + added + missing, "MISSING", a.e[i++].path);
 			missing++;
 		} else if (c > 0) {
-			str_appendf(&rep, "NEW      /%s\n", b.e[j++].path);
+			report_line(&rep, changed + added + missing, "NEW", b.e[j++].path);
 			added++;
 		} else {
 			if (memcmp(a.e[i].sha256, b.e[j].sha256, 32) != 0) {
-				str_appendf(&rep, "CHANGED  /%s\n", a.e[i].path);
+				report_line(&rep, changed + added + missing, "CHANGED", a.e[i].path);
 				changed++;
 			}
 			i++, j++;
