@@ -168,7 +168,7 @@ struct screen_item {
 	enum flow_outcome (*handler)(struct menu *m);
 };
 
-#define SCREEN_MAX 16
+#define SCREEN_MAX 24
 
 /* Show the items, run the chosen one's handler and return its outcome. Esc
  * or a NULL handler: FLOW_BACK. */
@@ -223,9 +223,10 @@ static enum flow_outcome totp_time_help(struct menu *m)
 	_cleanup_free_ char *t = xasprintf(
 		"The system time is %s.\n\nTOTP codes depend on the time: if it is "
 		"wrong, the codes will not match your phone. If the time is right and "
-		"the codes still differ, the firmware or its configuration changed.",
-		date);
-	return menu_outcome(m, ui_msgbox(m->ui, UI_BG_NORMAL, "Time", t));
+		"the codes still differ, the firmware or its configuration changed.\n\n"
+		"Change the system time now?", date);
+	int r = menu_yes(m, UI_BG_NORMAL, "Time", t);
+	return r == 1 ? menu_change_time(m) : menu_outcome(m, r);
 }
 
 static enum flow_outcome generate_totp_asked(struct menu *m)
@@ -296,7 +297,14 @@ static enum flow_outcome config_menu(struct menu *m)
 {
 	static const struct ui_item items[] = {
 		{"b", "Change the /boot device"},
+		{"r", "Clear GPG keys and reset all user settings"},
+		{"R", "Change the root device for hashing"},
+		{"D", "Change the root directories to hash"},
+		{"B", "Enable/Disable the root check at boot"},
 		{"M", "Configure automatic boot"},
+		{"L", "Enable/Disable Restricted Boot"},
+		{"P", "Enable/Disable Basic mode"},
+		{"A", "Basic mode: default boot = first entry / OS boot menu"},
 		{"s", "Save the configuration to the ROM (reboots)"},
 		{"x", "Return to the options menu"},
 	};
@@ -306,31 +314,38 @@ static enum flow_outcome config_menu(struct menu *m)
 	for (;;) {
 		const char *dev = config_get(&m->cfg, "CONFIG_BOOT_DEV");
 		const char *ab = config_get(&m->cfg, "CONFIG_AUTO_BOOT_TIMEOUT");
+		_cleanup_free_ char *more = menu_config_status(m);
 		_cleanup_free_ char *text = xasprintf(
-			"/boot device: %s\nAutomatic boot: %s%s\n\nChanges apply now and last "
+			"/boot device: %s\nAutomatic boot: %s%s\n%s\n\nChanges apply now and last "
 			"until reboot unless saved to the ROM.", dev && *dev ? dev : "(not set)",
 			ab && *ab && !streq(ab, "0") ? ab : "off", ab && *ab && !streq(ab, "0") ?
-			" s (only after a successful HOTP check)" : "");
+			" s (only after a successful HOTP check)" : "", more);
 		_cleanup_free_ char *in = NULL;
 		int r = ui_menu(m->ui, UI_BG_NORMAL, "Config Management Menu", text, items,
 				ARRAY_SIZE(items), ARRAY_SIZE(items) - 1);
 
 		if (ui_fatal(r))
 			return menu_outcome(m, r);
-		switch (r) {
-		case 0:
+		if (r >= 0 && strchr(MENU_CONFIG_KEYS, items[r].key[0])) { /* flow/config.c */
+			enum flow_outcome o = menu_config_item(m, items[r].key[0]);
+			if (o != FLOW_BACK)
+				return o;
+			continue;
+		}
+		switch (r < 0 ? 'x' : items[r].key[0]) {
+		case 'b':
 			r = ui_input(m->ui, "/boot device", "Block device holding /boot", dev, &in);
 			if (r == 0 && *in)
 				r = menu_set_setting(m, "CONFIG_BOOT_DEV", in);
 			break;
-		case 1:
+		case 'M':
 			r = ui_menu(m->ui, UI_BG_NORMAL, "Automatic boot",
 				    "Boot the default entry after a countdown:", secs,
 				    ARRAY_SIZE(secs), 0);
 			if (r >= 0)
 				r = menu_set_setting(m, "CONFIG_AUTO_BOOT_TIMEOUT", secs[r].key);
 			break;
-		case 2:
+		case 's':
 			r = menu_rom_store_config(m);
 			if (r == 1)
 				return menu_after_rom_write(m);
@@ -416,6 +431,7 @@ static enum flow_outcome options_menu(struct menu *m)
 		{"b", "Boot Options -->", boot_options},
 		{"t", "TPM/TOTP/HOTP Options -->", tpm_options},
 		{"i", "Investigate integrity discrepancies", integrity_report},
+		{"h", "Change system time", menu_change_time},
 		{"u", "Update checksums and sign all files in /boot", menu_update_checksums},
 		{"c", "Change configuration settings -->", config_menu},
 		{"f", "Flash/Update the BIOS -->", flash_bios},
@@ -423,6 +439,7 @@ static enum flow_outcome options_menu(struct menu *m)
 		{"F", "OEM Factory Reset / Re-Ownership -->", re_ownership},
 		{"C", "Reencrypt LUKS container -->", menu_luks_reencrypt},
 		{"P", "Change LUKS Disk Recovery Key passphrase ->", menu_luks_change_drk},
+		{"R", "Check/Update file hashes on root disk -->", menu_root_hashes},
 		{"k", "Set up / reseal the LUKS TPM Disk Unlock Key -->", duk_setup_asked},
 		{"x", "Exit to recovery shell", recovery_from_options},
 		{"r", "<-- Return to main menu", NULL},
@@ -434,6 +451,49 @@ static enum flow_outcome options_menu(struct menu *m)
 static enum flow_outcome refresh_totp(struct menu *m)
 {
 	return menu_refresh_attestation(m);
+}
+
+/* Basic mode (flow/basic.c): the reference's gui-init-basic menus. */
+static enum flow_outcome basic_boot_options(struct menu *m)
+{
+	static const struct screen_item items[] = {
+		{"m", "Show OS boot menu (unverified)", menu_basic_boot_menu},
+		{"u", "USB boot", menu_usb_boot},
+		{"r", "Return to main menu", NULL},
+	};
+	return screen(m, UI_BG_WARNING, "Boot Options", "Basic mode: nothing is verified.",
+		      items, ARRAY_SIZE(items), 0);
+}
+
+static enum flow_outcome basic_options(struct menu *m)
+{
+	static const struct screen_item items[] = {
+		{"b", "Boot Options -->", basic_boot_options},
+		{"c", "Change configuration settings -->", config_menu},
+		{"f", "Flash/Update the BIOS -->", flash_bios},
+		{"x", "Exit to recovery shell", recovery_from_options},
+		{"r", "<-- Return to main menu", NULL},
+	};
+	return screen(m, UI_BG_WARNING, "Heads Options (Basic mode)", "Select an option:",
+		      items, ARRAY_SIZE(items), 0);
+}
+
+static enum flow_outcome basic_main_menu(struct menu *m)
+{
+	static const struct screen_item items[] = {
+		{"d", "Default boot", menu_basic_default_boot},
+		{"o", "Options -->", basic_options},
+		{"s", "System Info", system_info},
+		{"p", "Power Off", power_off},
+	};
+	char date[64];
+	_cleanup_free_ char *title = xasprintf("%s | Heads Boot Menu (Basic mode)",
+					       m->board && *m->board ? m->board : "Heads");
+	_cleanup_free_ char *text = NULL;
+
+	menu_utc_now(date);
+	text = xasprintf("%s\nBasic mode: no verification, no TOTP/HOTP", date);
+	return screen(m, UI_BG_WARNING, title, text, items, ARRAY_SIZE(items), 0);
 }
 
 static enum flow_outcome main_menu(struct menu *m)
@@ -459,8 +519,12 @@ static enum flow_outcome main_menu(struct menu *m)
 
 static enum flow_outcome startup(struct menu *m)
 {
-	enum flow_outcome o;
+	enum flow_outcome o = menu_time_check(m); /* flow/systime.c */
 
+	if (o != FLOW_BACK)
+		return o;
+	if (menu_basic(m))
+		return menu_basic_startup(m);
 	/* /boot */
 	while (!menu_boot_populated(m)) {
 		o = menu_no_boot_menu(m);
@@ -646,7 +710,7 @@ static int run(int argc, char **argv)
 	/* The state machine: start-up, then the main menu until a flow ends it. */
 	o = startup(&m);
 	while (o == FLOW_BACK)
-		o = main_menu(&m);
+		o = menu_basic(&m) ? basic_main_menu(&m) : main_menu(&m);
 	switch (o) {
 	case FLOW_REBOOT:
 		(void)menu_power_off_how(&m, RB_AUTOBOOT);

@@ -252,6 +252,12 @@ static enum flow_outcome kexec_entry(struct menu *m, struct boot_view *view,
 	return menu_finish(m, HEADS_EXIT_OK);
 }
 
+enum flow_outcome menu_kexec_entry(struct menu *m, struct boot_view *view,
+				   const struct boot_entry *e, const char *pcr4)
+{
+	return kexec_entry(m, view, e, pcr4);
+}
+
 /* Reference confirm_menu_option: what will boot, then boot / default / back.
  * Every path, module and argument as it will be used (the UI escapes
  * control bytes). Returns 1 boot, 2 make default and boot, 0 back, or a
@@ -399,6 +405,8 @@ enum flow_outcome menu_default_boot(struct menu *m)
 	enum flow_outcome o = menu_verified_or_report(m, true);
 	int r;
 
+	if (o == FLOW_DONE)
+		o = menu_root_check_at_boot(m); /* flow/roothash.c */
 	if (o != FLOW_DONE)
 		return o;
 	r = bootcfg_signed_default(m->signed_set, &e, &idx);

@@ -265,4 +265,42 @@ enum flow_outcome menu_usb_boot(struct menu *m);
 enum flow_outcome menu_flash_keep(struct menu *m);
 enum flow_outcome menu_flash_reset(struct menu *m);
 
+/* flow/config.c: the Config Management items of issue 20. The keys this
+ * file handles (menu_config_item), one outcome each. */
+#define MENU_CONFIG_KEYS "LPArRDB"
+enum flow_outcome menu_config_item(struct menu *m, char key);
+/* Config -> L: Restricted Boot on (GPG challenge, then saved to the ROM
+ * through the usual save) or off (GPG challenge, TOTP/HOTP erased, ROM
+ * written, reboot). */
+enum flow_outcome menu_config_restricted_boot(struct menu *m);
+/* Lines for the Config Management text (caller frees). */
+char *menu_config_status(const struct menu *m);
+
+/* flow/basic.c: Basic mode (CONFIG_BASIC, legacy CONFIG_PUREBOOT_BASIC). */
+bool menu_basic(const struct menu *m);
+/* Start-up in Basic mode: no checks, the auto-boot countdown. */
+enum flow_outcome menu_basic_startup(struct menu *m);
+/* Main menu d in Basic mode: the first entry unverified (PCR 4 "unsafe"),
+ * or the OS boot menu with CONFIG_BASIC_NO_AUTOMATIC_DEFAULT=y. */
+enum flow_outcome menu_basic_default_boot(struct menu *m);
+/* Boot Options m in Basic mode: the OS boot menu, unverified. */
+enum flow_outcome menu_basic_boot_menu(struct menu *m);
+/* flow/roothash.c: Options -> R (check / update the signed root hashes of
+ * CONFIG_ROOT_DEV), Config -> R / D (dirs: CONFIG_ROOT_DIRLIST). */
+enum flow_outcome menu_root_hashes(struct menu *m);
+enum flow_outcome menu_config_root(struct menu *m, bool dirs);
+/* The default boot's root check (CONFIG_ROOT_CHECK_AT_BOOT=y; /boot
+ * already verified): FLOW_DONE the root matches its signed hashes (or no
+ * check configured), else the boot is refused (said why). */
+enum flow_outcome menu_root_check_at_boot(struct menu *m);
+/* flow/systime.c: Options -> h, set the clock and the RTC (UTC; a dry run
+ * prints the time instead); the start-up prompt when the clock is before
+ * this firmware's date. */
+enum flow_outcome menu_change_time(struct menu *m);
+enum flow_outcome menu_time_check(struct menu *m);
+/* flow/boot.c: one entry through the handover (pcr4: PCR 4's extension,
+ * NULL already extended). */
+enum flow_outcome menu_kexec_entry(struct menu *m, struct boot_view *view,
+				   const struct boot_entry *e, const char *pcr4);
+
 #endif

@@ -159,20 +159,14 @@ static int run_shell(const char *shell)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Reference gpg_auth: sign a fresh 20-byte nonce with the owner's key and
- * verify it against the ROM keyring. The key is chosen as for signing
- * /boot (flow/signkey.h): the dongle, the in-memory key, else the "GPG
- * signing key unavailable" menu on this console (retry with the dongle,
- * or the encrypted backup for this one challenge). 0 passed, -EACCES
- * failed. */
+/* Reference gpg_auth: the recovery shell's own console (line mode) for
+ * flow_gpg_challenge(). */
 static int gpg_challenge(const struct session *s0, const char *gnupghome)
 {
 	_cleanup_ui_ struct ui *ui = NULL;
 	struct ui_options uo;
 	struct session s = *s0;
-	struct flow_signkey k;
-	enum flow_signkey_leave leave;
-	int r, tries;
+	int r;
 
 	ui_options_init(&uo);
 	(void)ui_options_from_env(&uo);
@@ -186,11 +180,23 @@ static int gpg_challenge(const struct session *s0, const char *gnupghome)
 	if (r < 0)
 		return log_error_errno(r, "GPG challenge: no console");
 	s.ui = ui;
-	s.prompt = NULL; /* the person at the console answers */
 	s.gnupghome = gnupghome;
+	return flow_gpg_challenge(&s, "Recovery shell authentication");
+}
+
+int flow_gpg_challenge(const struct session *s0, const char *purpose)
+{
+	struct session s = *s0;
+	struct flow_signkey k;
+	enum flow_signkey_leave leave;
+	int r, tries;
+
+	s.prompt = NULL; /* the person at the console answers */
 	r = flow_signkey_get(&s, NULL, false, &k, &leave);
 	if (r < 0) {
-		log_error("GPG authentication failed (no signing key), please reboot");
+		if (r == -EPIPE || r == -EPROTO)
+			return r; /* the console is gone */
+		log_error("%s: GPG authentication failed (no signing key)", purpose);
 		return -EACCES;
 	}
 	tries = flow_signkey_attempts(&k);
@@ -221,7 +227,7 @@ static int gpg_challenge(const struct session *s0, const char *gnupghome)
 		if (r == 0)
 			r = sig_verify_detached(s.keyring, sig, sig_len, data, 40, &res);
 		if (r == 0 && res.state == SIG_VERIFIED) {
-			log_info("GPG challenge passed");
+			log_info("%s: GPG challenge passed", purpose);
 			flow_signkey_put(&k);
 			return 0;
 		}
@@ -234,6 +240,8 @@ static int gpg_challenge(const struct session *s0, const char *gnupghome)
 			k.pin_tries--;
 	}
 	flow_signkey_put(&k);
+	if (r == -EPIPE || r == -EPROTO)
+		return r; /* the console is gone */
 	log_error("GPG authentication failed, please reboot");
 	return -EACCES;
 }

@@ -37,4 +37,15 @@ struct recovery_options {
  * status, 1 wiping failed, or a RECOVERY_EXIT_*. */
 int flow_recovery(const struct session *s, const struct recovery_options *o);
 
+/* The GPG challenge (reference gpg_auth): a fresh 20-byte nonce signed with
+ * the owner's key and verified against the ROM keyring (s->keyring); 3
+ * tries. The key is chosen as for signing /boot (flow/signkey.h): the
+ * dongle, this boot's key in s->gnupghome, else the "GPG signing key
+ * unavailable" menu on s->ui (the dongle again, or the encrypted backup for
+ * this one challenge); the PIN / passphrase is asked through s->ui by the
+ * person at the console (gpg-agent's cache emptied first). purpose names
+ * it in the log. 0 passed, -EACCES failed, -EPIPE/-EPROTO the UI ended.
+ * The recovery shell's, and the menu's Restricted Boot toggle and reset. */
+int flow_gpg_challenge(const struct session *s, const char *purpose);
+
 #endif

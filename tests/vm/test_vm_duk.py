@@ -201,7 +201,7 @@ class DukFlow(unittest.TestCase):
             m.expect("Heads Boot Menu ====", BOOT_TIMEOUT)
             m.expect("Choose [1-5 or key", 60)
             m.send("o\n")
-            m.expect("Choose [1-13 or key", 60)
+            m.expect("Choose [1-15 or key", 60)
             m.send("b\n")
             m.expect("Choose [1-4 or key", 60)
             m.send("m\n")

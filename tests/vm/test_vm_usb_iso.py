@@ -197,7 +197,7 @@ class UsbIso(unittest.TestCase):
                 m.answer("Choose [1-4 or key", "m", 60)
                 m.expect("Heads Boot Menu ====", STEP)
                 m.answer("Choose [1-5 or key", "o", 60)
-                m.answer("Choose [1-13 or key", "b", 60)
+                m.answer("Choose [1-15 or key", "b", 60)
                 m.expect("Boot Options", 60)
                 m.answer("Choose [1-4 or key", "u", 60)
                 out = m.expect("Select an ISO file or a USB disk to boot", STEP)
