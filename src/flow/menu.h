@@ -165,8 +165,11 @@ int menu_gpg_rom_keys(struct menu *m, bool replace);
 /* The keys of the ROM keyring, as a text box. */
 enum flow_outcome menu_gpg_list_keys(struct menu *m);
 /* Offer an encrypted backup of the new secret key fpr (protected by
- * keypass) to a directory or block device. 0 or a fatal UI error. */
-int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypass);
+ * keypass) to a directory or block device (to_card: before its subkeys
+ * move to the owner's OpenPGP card). 1 a checked backup was written, 0
+ * none, or a fatal UI error. */
+int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypass,
+		    bool to_card);
 
 /* Shared by the menu's files (src/cmd/menu.c and src/flow/). The flows
  * return an outcome (flow/flow.h) that the menu's state machine acts on:
