@@ -464,6 +464,16 @@ def main():
             sys.exit(f"build-payload: {src} missing: run `make deps`")
         tree.host_file(dst, src, 0o755)
         elves.append(src)
+    # Data files the board adds (`files`: HOST-PATH INITRAMFS-PATH a line;
+    # symlinks followed: libccid's Info.plist is one into /etc).
+    if os.path.exists(os.path.join(a.board, "files")):
+        with open(os.path.join(a.board, "files")) as f:
+            for l in f:
+                l = l.split("#", 1)[0].split()
+                if l:
+                    if not os.path.exists(l[0]):
+                        sys.exit(f"build-payload: {l[0]} missing: run `make deps`")
+                    tree.host_file(l[1], os.path.realpath(l[0]))
     stubdir = tempfile.mkdtemp(prefix="heads-stubs-")
     atexit.register(shutil.rmtree, stubdir, True)
     build_stubs(a.board, stubdir)
