@@ -1,6 +1,7 @@
 /* The Disk Unlock Key setup, for `heads duk setup` and the menu (see
  * flow/duk_setup.h). Reference heads-behaviour.md 5.2; the work is lib/duk's. */
 #include "flow/duk_setup.h"
+#include "flow/signkey.h"
 #include "log.h"
 #include "secret.h"
 #include "tpm/tpm.h"
@@ -155,8 +156,8 @@ static bool confirm_wipe(void *userdata, const char *device, int slot)
 	return flow_yesno(s, UI_BG_WARNING, "Wipe LUKS key slot", q) == 1;
 }
 
-int flow_duk_setup(const struct session *s, struct flow_duk_setup *a,
-		   struct duk_setup_result *res)
+static int duk_setup_key(const struct session *s, struct flow_duk_setup *a,
+			 struct duk_setup_result *res, struct flow_signkey *k)
 {
 	_cleanup_secret_ struct secret *drk = NULL, *pass = NULL, *owner = NULL;
 	_cleanup_tpm_ struct tpm *t = NULL;
@@ -204,10 +205,10 @@ int flow_duk_setup(const struct session *s, struct flow_duk_setup *a,
 		.luks = &lo,
 		.sign = !a->no_sign,
 		.keyring = s->keyring,
-		.gnupghome = s->gnupghome,
-		.key = a->key,
-		.pin = flow_sign_pin,
-		.pin_userdata = (void *)s,
+		.gnupghome = k->gnupghome,
+		.key = k->key,
+		.pin = flow_signkey_pin,
+		.pin_userdata = k,
 	};
 	flow_rollback_rules(s, &so.require_rollback, &so.rollback_counter, &use_rollback);
 	so.rollback = use_rollback && !a->no_rollback;
@@ -217,5 +218,22 @@ int flow_duk_setup(const struct session *s, struct flow_duk_setup *a,
 	flow_progress_end(s);
 	if (r == 0)
 		log_info("Disk Unlock Key set up on %zu container(s)", a->n_devices);
+	return r;
+}
+
+int flow_duk_setup(const struct session *s, struct flow_duk_setup *a,
+		   struct duk_setup_result *res)
+{
+	/* the signing key first (flow/signkey.h): the dongle, the in-memory
+	 * key, or the "GPG signing key unavailable" menu */
+	struct flow_signkey k = {.source = FLOW_SIGNKEY_NONE, .s = s, .pin_tries = -1,
+				 .gnupghome = s->gnupghome, .key = a->key};
+	enum flow_signkey_leave leave;
+	int r;
+
+	if (!a->no_sign && (r = flow_signkey_get(s, a->key, false, &k, &leave)) < 0)
+		return r;
+	r = duk_setup_key(s, a, res, &k);
+	flow_signkey_put(&k);
 	return r;
 }

@@ -320,7 +320,7 @@ static int check_backup(const char *home, const char *path, const struct secret 
 
 /* A block device: mount it (its filesystem as libblkid sees it) on a
  * private directory. Returns the mount point in *ret_mnt. */
-static int mount_device(const char *dev, char **ret_mnt)
+int menu_mount_device(const char *dev, char **ret_mnt)
 {
 	const char *type = NULL;
 	blkid_probe pr = blkid_new_probe_from_filename(dev);
@@ -411,7 +411,7 @@ static int backup_to(struct menu *m, const char *where, const struct stat *st, c
 		     const struct secret *bpass, const struct secret *plain, char **ret_done)
 {
 	_cleanup_free_ char *mnt = NULL, *written = NULL;
-	int r = S_ISBLK(st->st_mode) ? mount_device(where, &mnt) : 0;
+	int r = S_ISBLK(st->st_mode) ? menu_mount_device(where, &mnt) : 0;
 
 	if (r == 0)
 		r = write_backup(m, mnt ? mnt : where, fpr, enc, pub, pub_len, bpass, plain,
@@ -558,14 +558,11 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 ? -errno : 0;
 }
 
-int menu_gpg_rom_keys(struct menu *m, bool replace)
+/* May the ROM keyring change (Restricted Boot; a ROM config area to
+ * replace)? 1 yes, 0 no (said), <0 the UI is gone. */
+static int rom_keys_allowed(struct menu *m, bool replace)
 {
-	_cleanup_free_ char *path = NULL, *text = NULL, *lines = NULL, *q = NULL;
-	char tmp[] = "/tmp/heads-keyring-XXXXXX";
-	gpgme_data_t d = NULL;
-	bool secret = false, made_tmp = false;
-	size_t len = 0;
-	int r, n;
+	int r;
 
 	if (config_enabled(&m->cfg, "CONFIG_RESTRICTED_BOOT")) {
 		r = ui_msgbox(m->ui, UI_BG_ERROR, "Restricted Boot",
@@ -581,12 +578,39 @@ int menu_gpg_rom_keys(struct menu *m, bool replace)
 			return ui_gone(r) ? r : 0;
 		}
 	}
+	return 1;
+}
+
+int menu_gpg_rom_keys(struct menu *m, bool replace)
+{
+	_cleanup_free_ char *path = NULL, *text = NULL;
+	size_t len = 0;
+	int r = rom_keys_allowed(m, replace);
+
+	if (r != 1)
+		return r;
 	r = ui_input(m->ui, replace ? "Replace the ROM keyring" : "Add a key to the ROM keyring",
 		     "Public key file (e.g. pubkey.asc on a mounted USB drive)", NULL, &path);
 	if (r < 0)
 		return ui_gone(r) ? r : 0;
-	gpg_init();
 	r = fs_read_file(path, KEYFILE_MAX, &text, &len);
+	return menu_gpg_rom_keys_text(m, replace, path, r < 0 ? NULL : text, r < 0 ? 0 : len,
+				      r);
+}
+
+int menu_gpg_rom_keys_text(struct menu *m, bool replace, const char *path, const char *text,
+			   size_t len, int read_error)
+{
+	_cleanup_free_ char *lines = NULL, *q = NULL;
+	char tmp[] = "/tmp/heads-keyring-XXXXXX";
+	gpgme_data_t d = NULL;
+	bool secret = false, made_tmp = false;
+	int r = read_error, n;
+
+	if (r == 0 && (r = rom_keys_allowed(m, replace)) != 1)
+		return r;
+	gpg_init();
+	r = read_error;
 	if (r == 0)
 		r = gpgme_data_new_from_mem(&d, text, len, 0) ? -ENOMEM : 0;
 	n = r < 0 ? r : key_lines(m->keyring, d, &lines, &secret);

@@ -7,6 +7,7 @@
 #include "board.h"
 #include "flow/menu.h"
 #include "flow/sign.h"
+#include "gpg/card.h"
 #include "boot/integrity.h"
 #include "boot/rollback.h"
 #include "boot/sig.h"
@@ -221,6 +222,11 @@ enum flow_outcome menu_investigate(struct menu *m, const struct integrity_report
 	}
 }
 
+static enum flow_outcome investigate_cb(struct menu *m, void *rep)
+{
+	return menu_investigate(m, rep);
+}
+
 /* Reference report_integrity_measurements. FLOW_DONE when /boot verifies,
  * else FLOW_BACK or the outcome of the investigation. */
 enum flow_outcome menu_integrity_report_screen(struct menu *m)
@@ -238,6 +244,22 @@ enum flow_outcome menu_integrity_report_screen(struct menu *m)
 	}
 	ok = integrity_ok(&rep);
 	text = menu_report_text(m, &rep);
+	/* the dongle section (issue 16, flow/dongle.c) and its follow-ups */
+	{
+		struct card_info ci;
+		enum card_rom_match v;
+		_cleanup_free_ char *line = NULL;
+		if (menu_dongle_verdict(m, &ci, &v) == 0) {
+			line = menu_dongle_line(&ci, v);
+			str_appendf(&text, "\n%s", line);
+			if (v == CARD_ROM_NOT_PROVISIONED || v == CARD_ROM_NOT_TRUSTED) {
+				o = menu_dongle_followup(m, ok, &ci, v, "Measured Integrity Report",
+							 text, investigate_cb, &rep);
+				integrity_report_free(&rep);
+				return o == FLOW_DONE && !ok ? FLOW_BACK : o;
+			}
+		}
+	}
 	if (ok) {
 		r = ui_textbox(m->ui, UI_BG_NORMAL, "Measured Integrity Report", text);
 		integrity_report_free(&rep);
@@ -273,7 +295,8 @@ int menu_sign_pin(void *userdata, const char *hint, int attempt, struct secret *
  * counter's index goes to *ret_counter (0: none). */
 static int sign_with(struct menu *m, enum integrity_sign_mode mode, const struct secret *owner,
 		     bool ask_owner, const char *key, const struct integrity_file *extra,
-		     size_t n_extra, bool new_counter, uint32_t *ret_counter)
+		     size_t n_extra, bool new_counter, uint32_t *ret_counter,
+		     enum flow_signkey_leave *leave)
 {
 	/* The flow `heads boot sign` runs (flow/sign.h). */
 	struct session s = menu_session(m);
@@ -289,6 +312,8 @@ static int sign_with(struct menu *m, enum integrity_sign_mode mode, const struct
 		.no_counter = !m->tpm_on,
 		.progress = progress_cb,
 		.userdata = m,
+		.offer_leave = leave != NULL,
+		.leave = leave,
 	};
 	struct integrity_sign_result res = {0};
 	enum flow_sign_step step;
@@ -296,8 +321,8 @@ static int sign_with(struct menu *m, enum integrity_sign_mode mode, const struct
 
 	if (r < 0 && step == FLOW_SIGN_SIGN) {
 		_cleanup_free_ char *t2 = xasprintf(
-			"Signing /boot failed: %s. Nothing in %s was changed.%s", strerror(-r),
-			m->bootdir, r == -EBADMSG ? "\n\n/boot does not verify: look at the "
+			"Signing /boot failed: %s. Nothing in %s was changed.%s",
+			r == -EACCES ? "wrong PIN or passphrase" : strerror(-r), m->bootdir, r == -EBADMSG ? "\n\n/boot does not verify: look at the "
 			"integrity report; only \"Update checksums and sign\" signs a changed "
 			"/boot." : "");
 		ui_msgbox(m->ui, UI_BG_ERROR, "ERROR: Signing failed", t2);
@@ -314,14 +339,16 @@ int menu_sign_boot_with(struct menu *m, enum integrity_sign_mode mode,
 			  const struct integrity_file *extra, size_t n_extra, bool new_counter,
 			  uint32_t *ret_counter)
 {
-	return sign_with(m, mode, owner, false, key, extra, n_extra, new_counter, ret_counter);
+	return sign_with(m, mode, owner, false, key, extra, n_extra, new_counter, ret_counter,
+			 NULL);
 }
 
 /* "Update checksums and sign": the one user action that re-hashes /boot; a
  * new rollback counter needs the owner passphrase: the flow asks it. */
-static int sign_boot(struct menu *m)
+static int sign_boot(struct menu *m, enum flow_signkey_leave *leave)
 {
-	return sign_with(m, INTEGRITY_SIGN_REGENERATE, NULL, true, NULL, NULL, 0, false, NULL);
+	return sign_with(m, INTEGRITY_SIGN_REGENERATE, NULL, true, NULL, NULL, 0, false, NULL,
+			 leave);
 }
 
 /* Sign the default entry files with the rest of /boot (a previous default
@@ -348,6 +375,7 @@ int menu_save_default_signed(struct menu *m, struct boot_view *view,
 /* Options -> u: reference prompt_update_checksums. */
 enum flow_outcome menu_update_checksums(struct menu *m)
 {
+	enum flow_signkey_leave leave = FLOW_SIGNKEY_STAY;
 	int r;
 
 	/* Signing re-blesses /boot as it is: show what that would bless. */
@@ -373,9 +401,14 @@ enum flow_outcome menu_update_checksums(struct menu *m)
 			 "this change will modify your disk.\n\nDo you want to continue?");
 	if (r != 1)
 		return menu_outcome(m, r);
-	r = sign_boot(m);
+	r = sign_boot(m, &leave);
 	if (ui_gone(r))
 		return FLOW_UI_GONE;
+	/* "GPG signing key unavailable" -> F / x */
+	if (leave == FLOW_SIGNKEY_RESET)
+		return menu_ownership(m, false);
+	if (leave == FLOW_SIGNKEY_RECOVERY)
+		return menu_go_recovery(m, "GPG signing key unavailable");
 	if (r == 0)
 		ui_msgbox(m->ui, UI_BG_NORMAL, "Signed", "/boot has been signed.");
 	return FLOW_BACK;

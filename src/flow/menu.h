@@ -162,6 +162,10 @@ int menu_next_pcr7(struct menu *m, uint8_t ret[32]);
  * replace it with them, and write the ROM. 1 written (the caller reboots),
  * 0 not (said why), or a fatal UI error. */
 int menu_gpg_rom_keys(struct menu *m, bool replace);
+/* The same with the public key(s) text (from path: named in the messages;
+ * read_error: reading it failed, said so). */
+int menu_gpg_rom_keys_text(struct menu *m, bool replace, const char *path, const char *text,
+			   size_t len, int read_error);
 /* The keys of the ROM keyring, as a text box. */
 enum flow_outcome menu_gpg_list_keys(struct menu *m);
 /* Offer an encrypted backup of the new secret key fpr (protected by
@@ -170,6 +174,9 @@ enum flow_outcome menu_gpg_list_keys(struct menu *m);
  * none, or a fatal UI error. */
 int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypass,
 		    bool to_card);
+/* A USB drive partition (vfat, exfat, ext2/3/4 only) mounted nosuid,nodev,
+ * noexec on a new /tmp directory (*ret_mnt). */
+int menu_mount_device(const char *dev, char **ret_mnt);
 
 /* Shared by the menu's files (src/cmd/menu.c and src/flow/). The flows
  * return an outcome (flow/flow.h) that the menu's state machine acts on:
@@ -213,6 +220,21 @@ enum flow_outcome menu_reset_tpm(struct menu *m);
 enum flow_outcome menu_ownership(struct menu *m, bool clean_boot);
 enum flow_outcome menu_update_checksums(struct menu *m);
 enum flow_outcome menu_integrity_report_screen(struct menu *m);
+/* flow/dongle.c (issue 16): the integrity report's dongle section. */
+struct card_info;
+enum card_rom_match;
+int menu_dongle_verdict(struct menu *m, struct card_info *ci, enum card_rom_match *ret);
+char *menu_dongle_line(const struct card_info *ci, enum card_rom_match v);
+/* NOT PROVISIONED / NOT ROM-TRUSTED: i (when /boot does not verify), r
+ * (NOT ROM-TRUSTED: the dongle's public key replaces the ROM keyring), o
+ * OEM reset, c continue (FLOW_DONE when boot_ok). */
+enum flow_outcome menu_dongle_followup(struct menu *m, bool boot_ok, const struct card_info *ci,
+				       enum card_rom_match v, const char *title, const char *text,
+				       enum flow_outcome (*investigate)(struct menu *m, void *ud),
+				       void *ud);
+/* GPG options g (keys generated on the dongle) and p (public key to USB). */
+enum flow_outcome menu_gpg_card_generate(struct menu *m);
+enum flow_outcome menu_gpg_export_pubkey(struct menu *m);
 int menu_save_default_signed(struct menu *m, struct boot_view *view,
 			       enum integrity_sign_mode mode, const struct boot_entry *e,
 			       unsigned index1, const struct secret *owner, const char *key,

@@ -356,18 +356,6 @@ static int card_ask(struct menu *m, struct card_plan *p)
 	return 0;
 }
 
-/* Before a signing with the card: a new card session that has seen the
- * card (card_status waits for it while the previous session's scdaemon
- * lets go of the reader) and learnt its keys; card_release() after the
- * signing ends it. */
-static void card_ready(struct menu *m, const struct card_plan *p)
-{
-	struct card_info ci;
-
-	if (p->way != CARD_WAY_NONE && card_status(m->gnupghome, &ci) < 0)
-		log_warn("the USB security dongle is not ready: signing will say why");
-}
-
 /* "Name <email> (comment)" -> the parts card_generate takes. */
 static void split_uid(const char *uid, char *name, size_t nsz, char *email, size_t esz)
 {
@@ -588,17 +576,12 @@ enum flow_outcome menu_ownership(struct menu *m, bool clean_boot)
 	/* 4. Sign /boot with the new key: a fresh rollback counter (the TPM was
 	 * just cleared), the default entry files staged with the rest. */
 	uint32_t counter = 0;
-	card_ready(m, &cp);
 	r = chosen >= 0 ? menu_save_default_signed(m, view, INTEGRITY_SIGN_REGENERATE, &l.v[chosen],
 					      (unsigned)chosen + 1, owner, fpr, m->tpm_on,
 					      &counter) :
 			  menu_sign_boot_with(m, INTEGRITY_SIGN_REGENERATE, owner, fpr, NULL, 0,
 					 m->tpm_on, &counter);
 	boot_entries_free(&l);
-	/* a card's PIN stays verified in scdaemon: end the card session after
-	 * every signing (card.h), the next one asks the PIN again */
-	if (cp.way != CARD_WAY_NONE)
-		(void)card_release(m->gnupghome);
 	if (r == -EPROTO || r == -EPIPE)
 		return FLOW_UI_GONE;
 	if (r < 0)
@@ -634,11 +617,7 @@ enum flow_outcome menu_ownership(struct menu *m, bool clean_boot)
 	}
 	/* 6. Disk Unlock Key (optional; offered when there are containers). */
 	if (m->tpm_on) {
-		card_ready(m, &cp);
-		enum flow_outcome o = menu_duk_setup(m, NULL, owner, fpr, true);
-		if (cp.way != CARD_WAY_NONE)
-			(void)card_release(m->gnupghome);
-		if (o == FLOW_UI_GONE)
+		if (menu_duk_setup(m, NULL, owner, fpr, true) == FLOW_UI_GONE)
 			return FLOW_UI_GONE;
 	}
 	{

@@ -19,8 +19,10 @@ static bool creates_counter(const struct flow_sign *a)
 	return a->new_counter || (lstat(p, &st) < 0 && errno == ENOENT);
 }
 
-int flow_sign_boot(const struct session *s, const struct flow_sign *a,
-		   struct integrity_sign_result *res, enum flow_sign_step *ret_step)
+/* The signing itself with the key k chose. */
+static int sign_with_key(const struct session *s, const struct flow_sign *a,
+			 struct flow_signkey *k, struct integrity_sign_result *res,
+			 enum flow_sign_step *ret_step)
 {
 	_cleanup_tpm_ struct tpm *t = NULL;
 	_cleanup_secret_ struct secret *owner = NULL;
@@ -28,8 +30,8 @@ int flow_sign_boot(const struct session *s, const struct flow_sign *a,
 		.bootdir = a->bootdir,
 		.mode = a->mode,
 		.keyring = s->keyring,
-		.signer = {.gnupghome = s->gnupghome, .key = a->key, .pin = flow_sign_pin,
-			   .userdata = (void *)s, .max_attempts = 3},
+		.signer = {.gnupghome = k->gnupghome, .key = k->key, .pin = flow_signkey_pin,
+			   .userdata = k, .max_attempts = flow_signkey_attempts(k)},
 		.owner_auth = a->owner,
 		.new_counter = a->new_counter,
 		.progress = a->progress,
@@ -65,4 +67,22 @@ int flow_sign_boot(const struct session *s, const struct flow_sign *a,
 	log_info("/boot signed: %zu files, key %s, rollback %s", res->files, res->fpr,
 		 rollback_state_name(res->rollback.state));
 	return 0;
+}
+
+int flow_sign_boot(const struct session *s, const struct flow_sign *a,
+		   struct integrity_sign_result *res, enum flow_sign_step *ret_step)
+{
+	struct flow_signkey k;
+	enum flow_signkey_leave leave;
+	int r;
+
+	*ret_step = FLOW_SIGN_KEY;
+	r = flow_signkey_get(s, a->key, a->offer_leave, &k, &leave);
+	if (a->leave)
+		*a->leave = leave;
+	if (r < 0)
+		return r;
+	r = sign_with_key(s, a, &k, res, ret_step);
+	flow_signkey_put(&k);
+	return r;
 }

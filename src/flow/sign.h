@@ -5,12 +5,15 @@
  * the TPM (primary pinned) for the rollback counter, the TPM owner
  * passphrase when a counter must be created (asked only if the caller
  * allows it), the key's passphrase / card PIN through the session
- * (flow_sign_pin), then integrity_sign(). */
+ * (flow_sign_pin), then integrity_sign(). Which key signs is chosen
+ * first by flow_signkey_get() (flow/signkey.h: the dongle, the in-memory
+ * key, the "GPG signing key unavailable" menu). */
 #ifndef HEADS_FLOW_SIGN_H
 #define HEADS_FLOW_SIGN_H
 
 #include "boot/integrity.h"
 #include "flow/flow.h"
+#include "flow/signkey.h"
 
 #include <stdbool.h>
 
@@ -26,12 +29,17 @@ struct flow_sign {
 	bool no_counter;                /* the caller has no TPM / said no counter */
 	manifest_progress_fn progress;  /* hashing progress (may be NULL) */
 	void *userdata;
+	/* The caller can go to the OEM reset / recovery shell when the user
+	 * picks them in "GPG signing key unavailable" (*leave says which). */
+	bool offer_leave;
+	enum flow_signkey_leave *leave;
 };
 
 enum flow_sign_step {
 	FLOW_SIGN_TPM,   /* opening the TPM for the rollback counter failed */
 	FLOW_SIGN_OWNER, /* the owner passphrase was needed and not given */
 	FLOW_SIGN_SIGN,  /* integrity_sign() failed (-EBADMSG: /boot does not verify) */
+	FLOW_SIGN_KEY,   /* no signing key (-ENOKEY), or the user returned (-ECANCELED) */
 };
 
 /* 0 and res; <0 and *ret_step. Nothing in bootdir changes on failure. */

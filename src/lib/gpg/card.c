@@ -288,6 +288,11 @@ static int agent_cmd(const char *home, const char *cmd, struct learn *l)
 
 int card_status(const char *home, struct card_info *ci)
 {
+	return card_status_wait(home, CARD_WAIT_MS, ci);
+}
+
+int card_status_wait(const char *home, unsigned wait_ms, struct card_info *ci)
+{
 	static const char *const cmds[] = {
 		"SCD SERIALNO openpgp",
 		"LEARN --sendinfo --force", /* writes the stubs of the card's keys too */
@@ -308,7 +313,7 @@ int card_status(const char *home, struct card_info *ci)
 	 * moment: the reference waits up to 2 s for `gpg --card-status` too. */
 	for (int t = 0; r == 0; t++) {
 		r = agent_cmd(home, cmds[0], &l);
-		if (r != -ENODEV || t >= CARD_WAIT_MS / 100)
+		if (r != -ENODEV || t >= (int)(wait_ms / 100))
 			break;
 		r = 0;
 		usleep(100 * 1000);

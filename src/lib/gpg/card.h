@@ -58,6 +58,9 @@ int card_parse_status(struct card_info *ci, const char *keyword, const char *arg
 /* Is there an OpenPGP card? Fills ci (keys learnt, stubs written).
  * -ENODEV: no card (or no reader); -EIO: the agent/scdaemon failed. */
 int card_status(const char *gnupghome, struct card_info *ci);
+/* The same, waiting at most wait_ms (card_status: 3 s) for a card to show
+ * (0: one look, for "is a dongle there" before an in-memory key is used). */
+int card_status_wait(const char *gnupghome, unsigned wait_ms, struct card_info *ci);
 
 /* End the card session (see above). No agent running: 0. */
 int card_release(const char *gnupghome);
