@@ -300,32 +300,18 @@ class VM:
 
 # --- the owner's OpenPGP card (issue 16) ------------------------------------
 
-CARD_MODEL = os.path.join(SRCDIR, "tests", "devices", "openpgp_card.py")
-
-
 def card_argv(sock):
     """QEMU arguments of a USB CCID reader (usb-ccid on an xHCI controller)
-    whose card is whatever speaks QEMU's passthru protocol on sock (QEMU
-    listens there; it does not wait for the card)."""
-    return ["-device", "qemu-xhci,id=cardxhci",
-            "-chardev", f"socket,id=ccid,path={sock},server=on,wait=off",
-            "-device", "usb-ccid,bus=cardxhci.0",
-            "-device", "ccid-card-passthru,chardev=ccid"]
+    whose card is whatever speaks QEMU's passthru protocol on sock (the
+    board's `--dongle model`)."""
+    return board.dongle_argv("model", sock)
 
 
 def start_card(state, sock, apdu_log):
     """The card model (tests/devices/openpgp_card.py, on the host; never in
-    the payload) connected to QEMU's passthru socket; its state (keys,
-    PINs, counters) in the JSON file state, kept across boots."""
-    for _ in range(300):
-        if os.path.exists(sock):
-            break
-        time.sleep(0.1)
-    else:
-        raise RuntimeError(f"QEMU never created {sock}")
-    return subprocess.Popen([sys.executable, CARD_MODEL, "--state", state, "--log", apdu_log,
-                             "vscard", "--socket", sock], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=open(apdu_log + ".err", "ab"))
+    the payload) on QEMU's passthru socket, its state in the JSON file
+    state (kept across boots), its APDUs logged to apdu_log."""
+    return board.start_card_model(state, sock, apdu_log)
 
 
 # --- the owner, for the flows that start from the recovery shell ----------
