@@ -343,8 +343,8 @@ static enum flow_outcome config_menu(struct menu *m)
 	}
 }
 
-/* Reference GPG Options (9): the ROM keyring. Flashing a standalone
- * firmware image and on-card key generation need hardware and a flasher
+/* Reference GPG Options (9): the ROM keyring; p and g (the dongle) in
+ * flow/dongle.c. Flashing a standalone firmware image needs a flasher
  * this build does not drive. */
 static enum flow_outcome gpg_rom_keys(struct menu *m, bool replace)
 {
@@ -369,6 +369,8 @@ static enum flow_outcome gpg_options(struct menu *m)
 		{"e", "Replace the GPG key(s) in the ROM keyring and write the ROM",
 		 gpg_replace_keys},
 		{"l", "List the keys in the ROM keyring", menu_gpg_list_keys},
+		{"p", "Export the public key(s) to a USB drive", menu_gpg_export_pubkey},
+		{"g", "Generate GPG keys on the USB security dongle", menu_gpg_card_generate},
 		{"x", "Exit", NULL},
 	};
 	return screen(m, UI_BG_NORMAL, "GPG Options", "Select a GPG option:", items,

@@ -1,5 +1,6 @@
 /* The recovery shell (see flow/recovery.h). */
 #include "flow/recovery.h"
+#include "flow/signkey.h"
 #include "board.h"
 #include "boot/sig.h"
 #include "codec.h"
@@ -158,22 +159,20 @@ static int run_shell(const char *shell)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int challenge_pin(void *userdata, const char *hint, int attempt,
-			 struct secret **ret)
-{
-	struct ui *ui = userdata;
-	_cleanup_free_ char *p = xasprintf("GPG card PIN / key passphrase%s%s (attempt %d)",
-					   hint && *hint ? " for " : "", hint ? hint : "", attempt);
-	return ui_passphrase(ui, "Recovery shell authentication", p, 256, ret);
-}
-
-/* Reference gpg_auth: sign a fresh 20-byte nonce with the user's key and
- * verify it against the ROM keyring. 0 passed, -EACCES failed. */
-static int gpg_challenge(const char *keyring, const char *gnupghome)
+/* Reference gpg_auth: sign a fresh 20-byte nonce with the owner's key and
+ * verify it against the ROM keyring. The key is chosen as for signing
+ * /boot (flow/signkey.h): the dongle, the in-memory key, else the "GPG
+ * signing key unavailable" menu on this console (retry with the dongle,
+ * or the encrypted backup for this one challenge). 0 passed, -EACCES
+ * failed. */
+static int gpg_challenge(const struct session *s0, const char *gnupghome)
 {
 	_cleanup_ui_ struct ui *ui = NULL;
 	struct ui_options uo;
-	int r;
+	struct session s = *s0;
+	struct flow_signkey k;
+	enum flow_signkey_leave leave;
+	int r, tries;
 
 	ui_options_init(&uo);
 	(void)ui_options_from_env(&uo);
@@ -186,39 +185,55 @@ static int gpg_challenge(const char *keyring, const char *gnupghome)
 		close(uo.script_fd);
 	if (r < 0)
 		return log_error_errno(r, "GPG challenge: no console");
-
-	for (int attempt = 1; attempt <= GPG_TRIES; attempt++) {
+	s.ui = ui;
+	s.prompt = NULL; /* the person at the console answers */
+	s.gnupghome = gnupghome;
+	r = flow_signkey_get(&s, NULL, false, &k, &leave);
+	if (r < 0) {
+		log_error("GPG authentication failed (no signing key), please reboot");
+		return -EACCES;
+	}
+	tries = flow_signkey_attempts(&k);
+	if (tries > GPG_TRIES)
+		tries = GPG_TRIES;
+	for (int attempt = 1; attempt <= tries; attempt++) {
 		_cleanup_secret_ struct secret *nonce = secret_new(20);
 		_cleanup_free_ char *sig = NULL;
 		char data[41];
 		size_t sig_len;
 		struct sig_signer signer = {
-			.gnupghome = gnupghome, .pin = challenge_pin, .userdata = ui,
-			.max_attempts = 1,
+			.gnupghome = k.gnupghome, .key = k.key, .pin = flow_signkey_pin,
+			.userdata = &k, .max_attempts = 1,
 		};
 		struct sig_result res = {0};
 
-		if (!nonce || secret_random(nonce, 20) < 0)
-			return -EIO;
+		if (!nonce || secret_random(nonce, 20) < 0) {
+			r = -EIO;
+			break;
+		}
 		hex_encode(nonce->data, 20, data);
 		/* A PIN cached by gpg-agent (an earlier signing) must not
 		 * answer the challenge: the person at the console does. */
-		r = sig_agent_forget(gnupghome);
+		r = sig_agent_forget(k.gnupghome);
 		if (r < 0)
 			break;
 		r = sig_sign(&signer, data, 40, &sig, &sig_len, NULL);
 		if (r == 0)
-			r = sig_verify_detached(keyring, sig, sig_len, data, 40, &res);
+			r = sig_verify_detached(s.keyring, sig, sig_len, data, 40, &res);
 		if (r == 0 && res.state == SIG_VERIFIED) {
 			log_info("GPG challenge passed");
+			flow_signkey_put(&k);
 			return 0;
 		}
-		log_warn("GPG challenge failed (attempt %d of %d): %s", attempt, GPG_TRIES,
+		log_warn("GPG challenge failed (attempt %d of %d): %s", attempt, tries,
 			 r < 0 ? strerror(-r) : res.detail[0] ? res.detail :
 			 sig_state_name(res.state));
 		if (r == -ECANCELED || r == -EPIPE || r == -ENOKEY)
 			break;
+		if (k.pin_tries > 0)
+			k.pin_tries--;
 	}
+	flow_signkey_put(&k);
 	log_error("GPG authentication failed, please reboot");
 	return -EACCES;
 }
@@ -260,7 +275,7 @@ int flow_recovery(const struct session *s, const struct recovery_options *o)
 			log_warn("CONFIG_TPM is not y: nothing measured");
 		}
 		if (config_enabled(s->cfg, "CONFIG_HAVE_GPG_KEY_BACKUP") &&
-		    gpg_challenge(s->keyring, s->gnupghome ? s->gnupghome : s->keyring) < 0) {
+		    gpg_challenge(s, s->gnupghome ? s->gnupghome : s->keyring) < 0) {
 			r = RECOVERY_EXIT_AUTH;
 			break;
 		}

@@ -60,7 +60,13 @@ static int memory_key(const struct session *s, const char *want, char ret_fpr[41
 	if (gpgme_op_keylist_start(ctx, NULL, 1) == 0) {
 		while (!done && gpgme_op_keylist_next(ctx, &k) == 0) {
 			bool key_wanted = want && k->subkeys && same_fpr(want, k->subkeys->fpr);
-			for (gpgme_subkey_t sk = k->subkeys; sk && !done; sk = sk->next) {
+			bool carded = false;
+			/* a key whose signing subkey went to a card (keytocard):
+			 * the card signs for it, not what stayed in memory */
+			for (gpgme_subkey_t sk = k->subkeys; sk; sk = sk->next)
+				carded |= sk->can_sign && sk->is_cardkey;
+			for (gpgme_subkey_t sk = carded ? NULL : k->subkeys; sk && !done;
+			     sk = sk->next) {
 				bool trusted = false;
 				if (!sk->can_sign || !sk->secret || sk->is_cardkey || sk->revoked ||
 				    sk->expired || sk->disabled || sk->invalid || !sk->fpr ||
@@ -99,8 +105,9 @@ static int card_key(const struct session *s, const char *want, unsigned wait_ms,
 
 	why[0] = '\0';
 	if (r == 0) {
-		if (want && ci.fpr[0][0])
-			m = same_fpr(want, ci.fpr[0]) ? CARD_ROM_MATCH : CARD_ROM_NOT_TRUSTED;
+		/* the key asked for (its signing key), else a ROM-trusted one */
+		if (want && ci.fpr[0][0] && same_fpr(want, ci.fpr[0]))
+			m = CARD_ROM_MATCH;
 		else if (card_check_rom_key(&ci, s->keyring, &m) < 0)
 			m = CARD_ROM_NOT_TRUSTED;
 		if (m == CARD_ROM_MATCH && ci.retries[CARD_PW1] == 0) {
@@ -149,7 +156,7 @@ static int pick_backup(const struct session *s, const char *dir, char **ret_path
 {
 	char *names[BACKUP_FILES_MAX];
 	struct ui_item items[BACKUP_FILES_MAX];
-	char keys[BACKUP_FILES_MAX][4];
+	char keys[BACKUP_FILES_MAX][24];
 	size_t n = backup_files(dir, names);
 	int r = 0;
 
@@ -295,7 +302,7 @@ static int unavailable_menu(const struct session *s, const char *want, bool offe
 			return -ECANCELED;
 		if (streq(c, "F") || streq(c, "x")) {
 			*ret_leave = streq(c, "F") ? FLOW_SIGNKEY_RESET : FLOW_SIGNKEY_RECOVERY;
-			return -ENOKEY;
+			return -ECANCELED; /* not -ENOKEY: a UI "gone" code */
 		}
 		if (streq(c, "r")) {
 			ui_progress(s->ui, "GPG signing key", "Looking for the dongle", 0);
@@ -373,7 +380,8 @@ int flow_signkey_pin(void *userdata, const char *hint, int attempt, struct secre
 
 int flow_signkey_attempts(const struct flow_signkey *k)
 {
-	if (k->source == FLOW_SIGNKEY_CARD && k->pin_tries > 0 && k->pin_tries < 3)
-		return k->pin_tries;
+	/* a card: never the last try (as the HOTP Admin PIN): min(tries-1, 3) */
+	if (k->source == FLOW_SIGNKEY_CARD && k->pin_tries > 0 && k->pin_tries <= 3)
+		return k->pin_tries > 1 ? k->pin_tries - 1 : 1;
 	return 3;
 }

@@ -20,9 +20,9 @@
  *     / re-ownership and x recovery shell (only when the caller can leave
  *     for them: offer_leave), m return. Without a UI: -ENOKEY.
  *
- * Returns 0 and *ret (release with flow_signkey_put, always), or -ENOKEY
- * (no key; *ret_leave says whether the user chose F or x), -ECANCELED
- * (returned from the menu), or a fatal UI error. */
+ * Returns 0 and *ret (release with flow_signkey_put, always), -ENOKEY (no
+ * key and no UI to ask), -ECANCELED (the user returned from the menu, or
+ * chose F or x: *ret_leave says which), or a fatal UI error. */
 #ifndef HEADS_FLOW_SIGNKEY_H
 #define HEADS_FLOW_SIGNKEY_H
 
@@ -63,8 +63,8 @@ void flow_signkey_put(struct flow_signkey *k);
 /* sig_pin_fn for signing with k (userdata: the struct flow_signkey): the
  * card's User PIN or the key's passphrase, through the session. */
 int flow_signkey_pin(void *k, const char *hint, int attempt, struct secret **ret);
-/* How many PIN attempts signing with k may make: 3, at most the card's
- * tries left. */
+/* How many PIN attempts signing with k may make: 3; a card's last try is
+ * kept (min(tries left - 1, 3); 1 when only 1 is left). */
 int flow_signkey_attempts(const struct flow_signkey *k);
 
 #endif
