@@ -285,8 +285,13 @@ static bool split_cardholder(const char *in, char given[40], char surname[40])
 static int card_ask(struct menu *m, struct card_plan *p)
 {
 	_cleanup_free_ char *t = NULL;
-	int r = card_status(m->gnupghome, &p->ci);
+	int r;
 
+	/* a first boot has no GnuPG home yet (the ROM keyring is empty), and
+	 * gpg-agent starts only in an existing one */
+	if (fs_mkdir_p(m->gnupghome, 0700) < 0)
+		log_warn("%s: %s", m->gnupghome, strerror(errno));
+	r = card_status(m->gnupghome, &p->ci);
 	(void)card_release(m->gnupghome);
 	p->way = CARD_WAY_NONE;
 	if (r < 0) {
@@ -377,7 +382,8 @@ static void split_uid(const char *uid, char *name, size_t nsz, char *email, size
  * the keys (generated on the card, or generated in memory, backed up and
  * moved). Every failure is told here. 0, -ECANCELED (told; ownership
  * stops), or a UI error. */
-static int card_provision(struct menu *m, struct card_plan *p, const char *uid, char *fpr)
+static int card_provision(struct menu *m, struct card_plan *p, const char *uid, char *fpr,
+			  char *sign_fpr)
 {
 	const char *algo = card_algo(m), *step = NULL;
 	_cleanup_free_ char *t = NULL;
@@ -432,6 +438,17 @@ static int card_provision(struct menu *m, struct card_plan *p, const char *uid, 
 	}
 	(void)card_release(m->gnupghome);
 	if (!step) {
+		/* the key /boot is signed with: the card's signing key (the
+		 * primary generated on the card, the signing subkey moved to it) */
+		struct card_info ci;
+		r = card_status(m->gnupghome, &ci);
+		(void)card_release(m->gnupghome);
+		if (r < 0 || !ci.fpr[0][0])
+			step = "reading the dongle's signing key back";
+		else
+			memcpy(sign_fpr, ci.fpr[0], 41);
+	}
+	if (!step) {
 		log_info("owner's key %s on the OpenPGP card %s (%s)", fpr, p->ci.serial,
 			 p->way == CARD_WAY_ON ? "generated on the card" : "moved to the card");
 		return 0;
@@ -453,7 +470,7 @@ enum flow_outcome menu_ownership(struct menu *m, bool clean_boot)
 	_cleanup_secret_ struct secret *owner = NULL, *gpgpass = NULL;
 	_cleanup_free_ char *uid = NULL;
 	_cleanup_(card_plan_free) struct card_plan cp = {0};
-	char fpr[41] = "";
+	char fpr[41] = "", sign_fpr[41] = "";
 	int r;
 
 	if ((r = menu_yes(m, UI_BG_WARNING,
@@ -519,7 +536,7 @@ enum flow_outcome menu_ownership(struct menu *m, bool clean_boot)
 	if (r < 0)
 		return menu_outcome(m, r);
 	if (cp.way != CARD_WAY_NONE) {
-		r = card_provision(m, &cp, uid, fpr);
+		r = card_provision(m, &cp, uid, fpr, sign_fpr);
 		if (r < 0)
 			return r == -ECANCELED ? FLOW_BACK : menu_outcome(m, r);
 	} else {
@@ -533,6 +550,7 @@ enum flow_outcome menu_ownership(struct menu *m, bool clean_boot)
 		/* 2b. Encrypted backup of the secret key (optional). */
 		if (ui_gone(menu_gpg_backup(m, fpr, gpgpass, false)))
 			return FLOW_UI_GONE;
+		memcpy(sign_fpr, fpr, sizeof(sign_fpr));
 	}
 	/* 2c. The public key into the ROM keyring: the next boot verifies /boot
 	 * with it. The ROM is measured into PCR 7: what is sealed from here on
@@ -577,9 +595,9 @@ enum flow_outcome menu_ownership(struct menu *m, bool clean_boot)
 	 * just cleared), the default entry files staged with the rest. */
 	uint32_t counter = 0;
 	r = chosen >= 0 ? menu_save_default_signed(m, view, INTEGRITY_SIGN_REGENERATE, &l.v[chosen],
-					      (unsigned)chosen + 1, owner, fpr, m->tpm_on,
+					      (unsigned)chosen + 1, owner, sign_fpr, m->tpm_on,
 					      &counter) :
-			  menu_sign_boot_with(m, INTEGRITY_SIGN_REGENERATE, owner, fpr, NULL, 0,
+			  menu_sign_boot_with(m, INTEGRITY_SIGN_REGENERATE, owner, sign_fpr, NULL, 0,
 					 m->tpm_on, &counter);
 	boot_entries_free(&l);
 	if (r == -EPROTO || r == -EPIPE)
@@ -617,7 +635,7 @@ enum flow_outcome menu_ownership(struct menu *m, bool clean_boot)
 	}
 	/* 6. Disk Unlock Key (optional; offered when there are containers). */
 	if (m->tpm_on) {
-		if (menu_duk_setup(m, NULL, owner, fpr, true) == FLOW_UI_GONE)
+		if (menu_duk_setup(m, NULL, owner, sign_fpr, true) == FLOW_UI_GONE)
 			return FLOW_UI_GONE;
 	}
 	{
