@@ -157,7 +157,8 @@ run: deps build $(if $(filter coreboot,$(FIRMWARE)),rom,payload)
 		disk="--disk $(QEMU_OUT)/disk.img"; \
 	else echo "make run: no demo disk (see above): booting without one"; disk=""; fi; \
 	if [ "$(FIRMWARE)" = coreboot ]; then boards/qemu-coreboot/run.py --out $(CB_OUT) $$disk $(if $(USB),--usb $(USB)); \
-	else boards/qemu/run.py --payload $(QEMU_OUT) --firmware $(FIRMWARE) --tpm $(TPM) $$disk; fi
+	else boards/qemu/run.py --payload $(QEMU_OUT) --firmware $(FIRMWARE) --tpm $(TPM) $$disk \
+		$(if $(DONGLE),--dongle $(DONGLE)); fi
 endif
 
 run-reset:

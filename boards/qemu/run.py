@@ -34,6 +34,7 @@ Also imported by the VM test driver (tests/vm/vm.py) for the same argv.
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -182,7 +183,43 @@ def shutdown_reason(sock):
     return reason
 
 
-def run_machine(argv, state, log=print, tpm12=False):
+def dongle_argv(dongle, sock):
+    """QEMU arguments for `--dongle`: "model" = the OpenPGP card model of the
+    tests (tests/devices/openpgp_card.py, on the host) behind QEMU's USB
+    CCID reader (its passthru chardev on sock); "usb-host:VVVV:PPPP" = a
+    real USB security dongle of the host passed through (vendor and product
+    id in hex, as lsusb shows them)."""
+    if dongle == "model":
+        return ["-device", "qemu-xhci,id=cardxhci",
+                "-chardev", f"socket,id=ccid,path={sock},server=on,wait=off",
+                "-device", "usb-ccid,bus=cardxhci.0",
+                "-device", "ccid-card-passthru,chardev=ccid"]
+    m = re.fullmatch(r"usb-host:([0-9a-fA-F]{4}):([0-9a-fA-F]{4})", dongle)
+    if not m:
+        raise ValueError(f"--dongle {dongle}: model or usb-host:VVVV:PPPP")
+    return ["-device", "qemu-xhci,id=dongxhci",
+            "-device", f"usb-host,bus=dongxhci.0,vendorid=0x{m.group(1)},"
+                       f"productid=0x{m.group(2)}"]
+
+
+def start_card_model(state, sock, apdu_log=None):
+    """The card model connected to QEMU's passthru socket (state: its JSON
+    file, kept: the card keeps its keys across boots; apdu_log: every APDU
+    pair appended there)."""
+    model = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "tests", "devices", "openpgp_card.py")
+    for _ in range(300):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.1)
+    else:
+        raise RuntimeError(f"QEMU never created {sock}")
+    log = ["--log", apdu_log] if apdu_log else []
+    return subprocess.Popen([sys.executable, model, "--state", state, *log, "vscard",
+                             "--socket", sock], stdin=subprocess.DEVNULL)
+
+
+def run_machine(argv, state, log=print, tpm12=False, card=None):
     """Run QEMU (argv, with -no-reboot) on a swtpm with its state in state
     until the guest powers off or the user quits; a guest reset starts the
     same argv again (same firmware flash, disks and TPM state: a reboot in
@@ -199,10 +236,12 @@ def run_machine(argv, state, log=print, tpm12=False):
         qmp = os.path.join(tmp, "qmp.sock")
         while True:
             sw = start_swtpm(state, tpm12)
-            qemu = None
+            qemu = model = None
             try:
                 qemu = subprocess.Popen(argv + ["-qmp", f"unix:{qmp},server=on,wait=on"])
                 sock = qmp_connect(qmp, qemu)
+                if card:  # (card state, passthru socket): the model, per QEMU
+                    model = start_card_model(*card)
                 reason = None
                 if sock:
                     with sock:
@@ -210,6 +249,7 @@ def run_machine(argv, state, log=print, tpm12=False):
                 rc = qemu.wait()
             finally:
                 stop(qemu)
+                stop(model)
                 stop(sw)
             if os.path.exists(qmp):
                 os.unlink(qmp)
@@ -233,6 +273,8 @@ def main():
     ap.add_argument("--cpu", help="QEMU -cpu model (Xen demo disk: max,-smap)")
     ap.add_argument("--tpm", choices=["2.0", "1.2"], default="2.0",
                     help="swtpm's TPM version (1.2: TPM 1.2 mode, state PAYLOAD/tpm12-state)")
+    ap.add_argument("--dongle", help="a USB security dongle: model (the OpenPGP card "
+                    "model, state PAYLOAD/card.json) or usb-host:VVVV:PPPP (a real one)")
     a = ap.parse_args()
     tpm12 = a.tpm == "1.2"
     state = a.state or os.path.join(a.payload, "tpm12-state" if tpm12 else "tpm-state")
@@ -245,8 +287,15 @@ def main():
           f"disk {a.disk or 'none'}")
     print("Serial console on this terminal. Quit QEMU: Ctrl-A then X. "
           "A reboot restarts QEMU; a power-off ends the run.")
-    sys.exit(run_machine(qemu_argv(a.payload, state, a.disk, a.firmware, True, a.append,
-                                   memory=a.memory, rom=rom, cpu=a.cpu), state, tpm12=tpm12))
+    argv = qemu_argv(a.payload, state, a.disk, a.firmware, True, a.append,
+                     memory=a.memory, rom=rom, cpu=a.cpu)
+    card = None
+    if a.dongle:
+        sock = os.path.join(a.payload, "ccid.sock")
+        argv += dongle_argv(a.dongle, sock)
+        if a.dongle == "model":
+            card = (os.path.join(a.payload, "card.json"), sock)
+    sys.exit(run_machine(argv, state, tpm12=tpm12, card=card))
 
 
 if __name__ == "__main__":

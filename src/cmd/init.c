@@ -329,6 +329,38 @@ static int run_child_command(const struct heads_command *cmd, char **argv)
 	return wait_child(pid);
 }
 
+/* The board's smart-card reader daemon (CONFIG_CARD_PCSCD: its path; the
+ * QEMU board's usb-ccid reader is T=0 only, which scdaemon's own CCID
+ * driver refuses, so scdaemon reaches it through pcscd + libccid; a real
+ * dongle needs none of this). pcscd daemonizes: its parent returns once it
+ * runs. Started last before the menu, when the USB reader has enumerated
+ * (pcscd sees later readers only through udev, which the payload lacks). */
+static void start_pcscd(struct init_ctx *c)
+{
+	const char *path = config_get(&c->cfg, "CONFIG_CARD_PCSCD");
+	char *argv[] = {"pcscd", NULL};
+	pid_t pid;
+	int r;
+
+	if (!path || !*path)
+		return;
+	if (access(path, X_OK) < 0) {
+		log_warn("CONFIG_CARD_PCSCD=%s: not in this payload; no smart-card reader", path);
+		return;
+	}
+	if (mkdir("/run/pcscd", 0755) < 0 && errno != EEXIST)
+		log_warn("/run/pcscd: %s", strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		execv(path, argv);
+		_exit(127);
+	}
+	r = wait_child(pid);
+	if (r != 0)
+		log_warn("%s exited with status %d: no smart-card reader", path, r);
+}
+
 /* Shutdown(CLEAR) first: a TPM restart without it after a DA-protected
  * authorization counts as a dictionary-attack failure (tpm.h). */
 static void poweroff_or_reboot(struct init_ctx *c, int how)
@@ -490,6 +522,7 @@ static int run(int argc, char **argv)
 	if (c.tpm)
 		tpm_close(c.tpm); /* the menu opens its own */
 	c.tpm = NULL;
+	start_pcscd(&c);
 	for (;;) {
 		r = run_child_command(&cmd_menu, margv);
 		log_warn("menu exited (status %d); starting it again", r);

@@ -433,7 +433,8 @@ static int backup_to(struct menu *m, const char *where, const struct stat *st, c
 	return 0;
 }
 
-int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypass)
+int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypass,
+		    bool to_card)
 {
 	_cleanup_secret_ struct secret *bpass = NULL, *enc = NULL, *plain = NULL;
 	_cleanup_free_ char *pub = NULL;
@@ -441,6 +442,11 @@ int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypas
 	int r;
 
 	if ((r = menu_yes(m, UI_BG_NORMAL, "Encrypted GPG key backup",
+			  to_card ?
+			  "The keys were generated in memory and move to the USB security "
+			  "dongle next: after that the dongle holds the only copy.\n\n"
+			  "Write an encrypted backup of them first (to a USB drive), to sign "
+			  "/boot without the dongle or to provision a new one?" :
 			  "The signing key was generated in memory: it is lost at power off.\n\n"
 			  "Write an encrypted backup of it (to a USB drive), to sign /boot again "
 			  "later or on another machine?")) != 1)
@@ -469,7 +475,7 @@ int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypas
 		ui_progress_end(m->ui);
 		if (r == 0) {
 			r = ui_msgbox(m->ui, UI_BG_NORMAL, "GPG key backup", done);
-			return ui_gone(r) ? r : 0;
+			return ui_gone(r) ? r : 1;
 		}
 		t = xasprintf("The key backup to %s failed: %s (details in the log). There is "
 			      "NO backup of the key yet.\n\nTry another location?", where,

@@ -169,8 +169,11 @@ int menu_gpg_rom_keys_text(struct menu *m, bool replace, const char *path, const
 /* The keys of the ROM keyring, as a text box. */
 enum flow_outcome menu_gpg_list_keys(struct menu *m);
 /* Offer an encrypted backup of the new secret key fpr (protected by
- * keypass) to a directory or block device. 0 or a fatal UI error. */
-int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypass);
+ * keypass) to a directory or block device (to_card: before its subkeys
+ * move to the owner's OpenPGP card). 1 a checked backup was written, 0
+ * none, or a fatal UI error. */
+int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypass,
+		    bool to_card);
 /* A USB drive partition (vfat, exfat, ext2/3/4 only) mounted nosuid,nodev,
  * noexec on a new /tmp directory (*ret_mnt). */
 int menu_mount_device(const char *dev, char **ret_mnt);

@@ -161,8 +161,12 @@ class VM:
 
     def __init__(self, payload, firmware="ovmf", disk=None, append="", name="vm",
                  state=None, snapshot=True, rom=None, drives=(), memory=1024, cpu=None,
-                 tpm12=False, flash=None):
+                 tpm12=False, flash=None, card=None):
         self.payload, self.firmware, self.disk, self.append = payload, firmware, disk, append
+        # card: the OpenPGP card model's JSON state file (tests/devices/
+        # openpgp_card.py, on the host): plugged in as a USB CCID reader
+        # (qemu-xhci + usb-ccid + ccid-card-passthru); None: no dongle
+        self.card, self.card_proc = card, None
         self.tpm12 = tpm12  # swtpm in TPM 1.2 mode (board.start_swtpm)
         self.flash = flash  # a coreboot flash image: board qemu-coreboot
         self.snapshot, self.rom, self.drives = snapshot, rom, drives
@@ -193,7 +197,12 @@ class VM:
                                    interactive=False, append=self.append,
                                    snapshot=self.snapshot, rom=self.rom, drives=self.drives,
                                    memory=self.memory, cpu=self.cpu)
+        if self.card:
+            sock = os.path.join(self._tmp.name, "ccid.sock")
+            argv += card_argv(sock)
         self.spawn(argv)
+        if self.card:
+            self.card_proc = start_card(self.card, sock, self.log_path + ".apdu")
 
     def spawn(self, argv):
         """Start argv (QEMU, or what runs it) with the console on pipes,
@@ -275,10 +284,34 @@ class VM:
                     f.close()
                 except OSError:
                     pass
+        if self.card_proc:
+            self.card_proc.terminate()
+            try:
+                self.card_proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.card_proc.kill()
+                self.card_proc.wait()
+            self.card_proc = None
         board.stop(self.swtpm)
         if getattr(self, "_log", None):
             self._log.close()
         self._tmp.cleanup()
+
+
+# --- the owner's OpenPGP card (issue 16) ------------------------------------
+
+def card_argv(sock):
+    """QEMU arguments of a USB CCID reader (usb-ccid on an xHCI controller)
+    whose card is whatever speaks QEMU's passthru protocol on sock (the
+    board's `--dongle model`)."""
+    return board.dongle_argv("model", sock)
+
+
+def start_card(state, sock, apdu_log):
+    """The card model (tests/devices/openpgp_card.py, on the host; never in
+    the payload) on QEMU's passthru socket, its state in the JSON file
+    state (kept across boots), its APDUs logged to apdu_log."""
+    return board.start_card_model(state, sock, apdu_log)
 
 
 # --- the owner, for the flows that start from the recovery shell ----------

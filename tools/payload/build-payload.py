@@ -15,7 +15,7 @@ Contents:
   /init -> /bin/heads (PID 1), its shared libraries found by ELF inspection
   (DT_NEEDED, recursively, plus PT_INTERP) and the dlopen()ed ones listed in
   DLOPENED and the board's `dlopened` file; gpg, gpg-agent, gpgconf,
-  scdaemon (GPGME drives them); kexec;
+  gpg-connect-agent, scdaemon (GPGME drives them); kexec;
   busybox (static) with its applet links, for the recovery shell only;
   the board's kernel modules and their modules.dep dependencies, with
   /etc/modules listing them in load order; /etc/config from the board.
@@ -47,6 +47,8 @@ PROGRAMS = [
     ("/usr/bin/gpg", "usr/bin/gpg"),
     ("/usr/bin/gpg-agent", "usr/bin/gpg-agent"),
     ("/usr/bin/gpgconf", "usr/bin/gpgconf"),
+    # `gpgconf --launch gpg-agent` runs it (the card session, gpg/card.h)
+    ("/usr/bin/gpg-connect-agent", "usr/bin/gpg-connect-agent"),
     ("/usr/lib/gnupg/scdaemon", "usr/lib/gnupg/scdaemon"),
     ("/usr/sbin/kexec", "usr/sbin/kexec"),
     ("/bin/busybox", "usr/bin/busybox"),
@@ -464,6 +466,16 @@ def main():
             sys.exit(f"build-payload: {src} missing: run `make deps`")
         tree.host_file(dst, src, 0o755)
         elves.append(src)
+    # Data files the board adds (`files`: HOST-PATH INITRAMFS-PATH a line;
+    # symlinks followed: libccid's Info.plist is one into /etc).
+    if os.path.exists(os.path.join(a.board, "files")):
+        with open(os.path.join(a.board, "files")) as f:
+            for l in f:
+                l = l.split("#", 1)[0].split()
+                if l:
+                    if not os.path.exists(l[0]):
+                        sys.exit(f"build-payload: {l[0]} missing: run `make deps`")
+                    tree.host_file(l[1], os.path.realpath(l[0]))
     stubdir = tempfile.mkdtemp(prefix="heads-stubs-")
     atexit.register(shutil.rmtree, stubdir, True)
     build_stubs(a.board, stubdir)
