@@ -135,54 +135,6 @@ enum flow_outcome menu_dongle_followup(struct menu *m, bool boot_ok, const struc
 
 /* --- GPG options p: the public key to a USB drive ------------------------ */
 
-/* Where: a directory (a mounted USB drive) or a block device (mounted for
- * this). 0 and *ret_dir (*ret_mnt when mounted here), -ECANCELED, UI error. */
-static int usb_location(struct menu *m, const char *title, char **ret_dir, char **ret_mnt)
-{
-	const char *dflt = config_get(&m->cfg, "CONFIG_GPG_BACKUP_DIR");
-	_cleanup_free_ char *where = NULL;
-	struct stat st;
-	int r = ui_input(m->ui, title, "Directory (a mounted USB drive) or block device (a USB "
-			 "partition)", dflt, &where);
-
-	*ret_mnt = NULL;
-	if (r < 0)
-		return r;
-	if (!*where && dflt) {
-		free(where);
-		where = xstrdup(dflt);
-	}
-	if (stat(where, &st) < 0 || !(S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))) {
-		r = ui_msgbox(m->ui, UI_BG_WARNING, title,
-			      "That is neither a directory nor a block device.");
-		return ui_gone(r) ? r : -ECANCELED;
-	}
-	if (S_ISBLK(st.st_mode)) {
-		r = menu_mount_device(where, ret_mnt);
-		if (r < 0) {
-			_cleanup_free_ char *t = xasprintf("%s cannot be mounted: %s.", where,
-							   strerror(-r));
-			r = ui_msgbox(m->ui, UI_BG_ERROR, title, t);
-			return ui_gone(r) ? r : -ECANCELED;
-		}
-		*ret_dir = xstrdup(*ret_mnt);
-		return 0;
-	}
-	*ret_dir = TAKE_PTR(where);
-	return 0;
-}
-
-static void usb_done(const char *mnt)
-{
-	if (!mnt)
-		return;
-	sync();
-	if (umount(mnt) < 0)
-		log_error_errno(-errno, "unmounting %s", mnt);
-	else
-		rmdir(mnt);
-}
-
 /* The fingerprints of the keys of home (primary keys), at most max. */
 static size_t key_fprs(const char *home, char fprs[][41], size_t max)
 {
@@ -219,7 +171,8 @@ enum flow_outcome menu_gpg_export_pubkey(struct menu *m)
 		r = ui_msgbox(m->ui, UI_BG_ERROR, title, "The ROM keyring holds no public key.");
 		return menu_gone_or_back(r);
 	}
-	r = usb_location(m, title, &dir, &mnt);
+	r = menu_usb_dir(m->ui, &m->cfg, title, "Directory (a mounted USB drive) or block device "
+			 "(a USB partition)", &dir, &mnt);
 	if (r < 0)
 		return menu_gone_or_back(r);
 	for (size_t i = 0; i < n && r == 0; i++) {
@@ -238,7 +191,7 @@ enum flow_outcome menu_gpg_export_pubkey(struct menu *m)
 		else
 			str_appendf(&done, "  %s\n", strrchr(path, '/') + 1);
 	}
-	usb_done(mnt);
+	menu_usb_done(mnt);
 	if (r < 0) {
 		_cleanup_free_ char *t = xasprintf("Writing the public key to the drive failed: %s "
 						   "(details in the log).", strerror(-r));

@@ -375,6 +375,56 @@ static int write_backup(struct menu *m, const char *dir, const char *fpr,
 	return r;
 }
 
+/* Where: a directory (a mounted USB drive) or a block device (mounted for
+ * this), asked with prompt (CONFIG_GPG_BACKUP_DIR suggested). 0 and
+ * *ret_dir (*ret_mnt when mounted here: menu_usb_done() after), -ECANCELED,
+ * a UI error. */
+int menu_usb_dir(struct ui *ui, const struct config *cfg, const char *title, const char *prompt,
+		 char **ret_dir, char **ret_mnt)
+{
+	const char *dflt = cfg ? config_get(cfg, "CONFIG_GPG_BACKUP_DIR") : NULL;
+	_cleanup_free_ char *where = NULL;
+	struct stat st;
+	int r = ui_input(ui, title, prompt, dflt, &where);
+
+	*ret_mnt = NULL;
+	if (r < 0)
+		return r;
+	if (!*where && dflt) {
+		free(where);
+		where = xstrdup(dflt);
+	}
+	if (stat(where, &st) < 0 || !(S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))) {
+		r = ui_msgbox(ui, UI_BG_WARNING, title,
+			      "That is neither a directory nor a block device.");
+		return ui_gone(r) ? r : -ECANCELED;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		r = menu_mount_device(where, ret_mnt);
+		if (r < 0) {
+			_cleanup_free_ char *t = xasprintf("%s cannot be mounted: %s.", where,
+							   strerror(-r));
+			r = ui_msgbox(ui, UI_BG_ERROR, title, t);
+			return ui_gone(r) ? r : -ECANCELED;
+		}
+		*ret_dir = xstrdup(*ret_mnt);
+		return 0;
+	}
+	*ret_dir = TAKE_PTR(where);
+	return 0;
+}
+
+void menu_usb_done(const char *mnt)
+{
+	if (!mnt)
+		return;
+	sync();
+	if (umount(mnt) < 0)
+		log_error_errno(-errno, "unmounting %s", mnt);
+	else
+		rmdir(mnt);
+}
+
 /* Ask where the backup goes: an existing directory or block device.
  * 0 and *ret_where / *ret_st, -ECANCELED, or a fatal UI error. */
 static int ask_location(struct menu *m, char **ret_where, struct stat *ret_st)

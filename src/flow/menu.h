@@ -177,6 +177,13 @@ int menu_gpg_backup(struct menu *m, const char *fpr, const struct secret *keypas
 /* A USB drive partition (vfat, exfat, ext2/3/4 only) mounted nosuid,nodev,
  * noexec on a new /tmp directory (*ret_mnt). */
 int menu_mount_device(const char *dev, char **ret_mnt);
+/* A directory (a mounted USB drive) or a block device, mounted for this,
+ * asked with prompt (CONFIG_GPG_BACKUP_DIR suggested): 0 and *ret_dir
+ * (*ret_mnt when mounted here: menu_usb_done(*ret_mnt) after), -ECANCELED
+ * (told), a UI error. */
+int menu_usb_dir(struct ui *ui, const struct config *cfg, const char *title, const char *prompt,
+		 char **ret_dir, char **ret_mnt);
+void menu_usb_done(const char *mnt);
 
 /* Shared by the menu's files (src/cmd/menu.c and src/flow/). The flows
  * return an outcome (flow/flow.h) that the menu's state machine acts on:

@@ -185,32 +185,15 @@ static int pick_backup(const struct session *s, const char *dir, char **ret_path
  * into a private home. 0, -ECANCELED (back to the menu), a UI error. */
 static int backup_key(const struct session *s, struct flow_signkey *k)
 {
-	const char *dflt = s->cfg ? config_get(s->cfg, "CONFIG_GPG_BACKUP_DIR") : NULL;
-	_cleanup_free_ char *where = NULL, *mnt = NULL, *path = NULL;
+	_cleanup_free_ char *dir = NULL, *mnt = NULL, *path = NULL;
 	char fpr[41];
-	struct stat st;
-	int r = ui_input(s->ui, "Encrypted key backup",
-			 "Directory (a mounted USB drive) or block device (a USB partition) "
-			 "holding the key backup", dflt, &where);
+	int r = menu_usb_dir(s->ui, s->cfg, "Encrypted key backup",
+			     "Directory (a mounted USB drive) or block device (a USB partition) "
+			     "holding the key backup", &dir, &mnt);
 
 	if (r < 0)
 		return r;
-	if (!*where && dflt) {
-		free(where);
-		where = xstrdup(dflt);
-	}
-	if (stat(where, &st) < 0 || !(S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))) {
-		r = ui_msgbox(s->ui, UI_BG_WARNING, "Encrypted key backup",
-			      "That is neither a directory nor a block device.");
-		return ui_gone(r) ? r : -ECANCELED;
-	}
-	if (S_ISBLK(st.st_mode) && (r = menu_mount_device(where, &mnt)) < 0) {
-		_cleanup_free_ char *t = xasprintf("%s cannot be mounted: %s.", where,
-						   strerror(-r));
-		r = ui_msgbox(s->ui, UI_BG_ERROR, "Encrypted key backup", t);
-		return ui_gone(r) ? r : -ECANCELED;
-	}
-	r = pick_backup(s, mnt ? mnt : where, &path);
+	r = pick_backup(s, dir, &path);
 	for (int attempt = 1; r == 0; attempt++) {
 		_cleanup_secret_ struct secret *pass = NULL;
 		_cleanup_free_ char *p = xasprintf("%sPassphrase of the key backup %s",
@@ -228,12 +211,7 @@ static int backup_key(const struct session *s, struct flow_signkey *k)
 		}
 		break;
 	}
-	if (mnt) {
-		if (umount(mnt) < 0)
-			log_error_errno(-errno, "%s: unmounting %s", where, mnt);
-		else
-			rmdir(mnt);
-	}
+	menu_usb_done(mnt);
 	if (r == 0) {
 		bool trusted = false;
 		r = card_keyring_has(s->keyring, fpr, &trusted);
