@@ -184,6 +184,10 @@ int menu_mount_device(const char *dev, char **ret_mnt);
 int menu_usb_dir(struct ui *ui, const struct config *cfg, const char *title, const char *prompt,
 		 char **ret_dir, char **ret_mnt);
 void menu_usb_done(const char *mnt);
+/* The Flash menu's ROM file (flow/flash_rom.c): chosen on a removable disk
+ * and read once (a .zip package checked against its sha256sum.txt). 0 and
+ * the bytes (caller frees) and its name, -ECANCELED, a UI error. */
+int menu_flash_choose_rom(struct menu *m, uint8_t **ret, size_t *ret_len, char **ret_name);
 
 /* Shared by the menu's files (src/cmd/menu.c and src/flow/). The flows
  * return an outcome (flow/flow.h) that the menu's state machine acts on:
