@@ -280,6 +280,10 @@ static int open_tpm(const struct opts *o, struct tpm **ret)
 	int r = load_boot_config(o, &c);
 	if (r == 0)
 		r = cmd_tpm_open(o->tcti, config_get(&c, CMD_CONFIG_PRIMARY_NAME), ret);
+	if (r == 0 && (r = board_tpm_check_version(&c, *ret)) < 0) {
+		tpm_close(*ret);
+		*ret = NULL;
+	}
 	config_free(&c);
 	return r;
 }

@@ -1,5 +1,6 @@
 /* session.c - a flow's questions, messages and TPM (see flow/flow.h). */
 #include "flow/flow.h"
+#include "board.h"
 #include "cmd/cmd.h"
 #include "log.h"
 #include "secret.h"
@@ -59,8 +60,13 @@ int flow_tpm_open(const struct session *s, struct tpm **ret)
 {
 	/* The primary key recorded at ownership (pinned: never salt with,
 	 * seal to or unseal under another). */
-	return cmd_tpm_open(s->tcti, s->cfg ? config_get(s->cfg, CMD_CONFIG_PRIMARY_NAME) : NULL,
-			    ret);
+	int r = cmd_tpm_open(s->tcti, s->cfg ? config_get(s->cfg, CMD_CONFIG_PRIMARY_NAME) : NULL,
+			     ret);
+	if (r == 0 && (r = board_tpm_check_version(s->cfg, *ret)) < 0) {
+		tpm_close(*ret);
+		*ret = NULL;
+	}
+	return r;
 }
 
 int flow_sign_pin(void *session, const char *hint, int attempt, struct secret **ret)

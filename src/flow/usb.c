@@ -71,8 +71,9 @@ static int extend(struct menu *m, const char *what)
 	r = menu_tpm_open(m, &t);
 	/* the value before, in the log: a test (or an owner) can recompute
 	 * what the booted system reads */
-	if (r == 0 && tpm_pcr_read(t, "sha256", BOARD_PCR_BOOT_MODE, v, &len) == 0 && len == 32)
-		hex_encode(v, 32, hex);
+	if (r == 0 && tpm_pcr_read(t, tpm_bank(t), BOARD_PCR_BOOT_MODE, v, &len) == 0 &&
+	    len <= sizeof(v))
+		hex_encode(v, len, hex);
 	if (r == 0)
 		r = tpm_extend_string(t, BOARD_PCR_BOOT_MODE, what);
 	if (r < 0)
@@ -184,8 +185,9 @@ static enum flow_outcome boot_plan(struct menu *m, struct kexec_plan *p, const c
 		uint8_t v[32];
 		size_t len;
 		char hex[65];
-		if (t && tpm_pcr_read(t, "sha256", BOARD_PCR_BOOT_MODE, v, &len) == 0 && len == 32) {
-			hex_encode(v, 32, hex);
+		if (t && tpm_pcr_read(t, tpm_bank(t), BOARD_PCR_BOOT_MODE, v, &len) == 0 &&
+		    len <= sizeof(v)) {
+			hex_encode(v, len, hex);
 			printf("pcr4-value: %s\n", hex);
 		}
 		printf("tpm: finalized (platform hierarchy locked)\n");

@@ -118,6 +118,27 @@ char *board_pcr_list(uint32_t mask)
 	return xstrdup(buf);
 }
 
+int board_tpm_check_version(const struct config *c, const struct tpm *t)
+{
+	const char *v = c ? config_get(c, "CONFIG_TPM2_TOOLS") : NULL;
+	int want, have = tpm_version(t);
+
+	if (!v)
+		return 0;
+	want = streq(v, "y") ? 20 : streq(v, "n") ? 12 : 0;
+	if (!want) {
+		log_error("CONFIG_TPM2_TOOLS=\"%s\": want y (TPM 2.0) or n (TPM 1.2)", v);
+		return -ENXIO;
+	}
+	if (want != have) {
+		log_error("the board expects a TPM %s (CONFIG_TPM2_TOOLS=%s) but this TPM is a "
+			  "TPM %s: not used (a TPM chip of another kind is not this board's)",
+			  want == 20 ? "2.0" : "1.2", v, have == 20 ? "2.0" : "1.2");
+		return -ENXIO;
+	}
+	return 0;
+}
+
 const char *board_tcti(const char *opt)
 {
 	if (opt && *opt)

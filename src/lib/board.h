@@ -62,6 +62,12 @@ int board_totp_pcrs(const struct config *c, uint32_t *ret_mask, char **ret_err);
 /* A PCR mask as the "0,1,2,3,4,7" list users write. Caller frees. */
 char *board_pcr_list(uint32_t mask);
 
+/* The board's TPM version: CONFIG_TPM2_TOOLS "y" a TPM 2.0, "n" a TPM 1.2;
+ * unset (a board that runs either, as board qemu) the device decides. A
+ * TPM of the other version is refused, logged with both versions: a chip
+ * swapped for another kind is never used quietly. 0 or -ENXIO. */
+int board_tpm_check_version(const struct config *c, const struct tpm *t);
+
 /* The TCTI to use: opt if given, else $HEADS_TCTI, else the detected
  * device (TPM 1.2: tpm12-device:/dev/tpm0, else device:/dev/tpmrm0). */
 const char *board_tcti(const char *opt);

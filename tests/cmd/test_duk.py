@@ -542,6 +542,27 @@ class DukTpm20(DukTest, TempDirTest):
 class DukTpm12(DukTest, TempDirTest):
     TPM12 = True
 
+    def test_board_of_the_other_tpm_version_refused(self):
+        """Issue 19: CONFIG_TPM2_TOOLS="y" says the board's TPM is a 2.0: a
+        TPM 1.2 in its place is refused before any key slot or unseal, for
+        setup and unlock, naming both versions."""
+        board = self.write("board20", 'CONFIG_TPM2_TOOLS="y"\n')
+        before = [sh("cryptsetup", "luksDump", d).stdout for d in self.devs]
+        r = self.setup_duk("--no-sign", "--config", board)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("the board expects a TPM 2.0 (CONFIG_TPM2_TOOLS=y) but this TPM is a "
+                      "TPM 1.2", r.stderr)
+        self.assertEqual([sh("cryptsetup", "luksDump", d).stdout for d in self.devs], before)
+        self.assertFalse(os.path.exists(os.path.join(self.boot, "kexec_key_devices.txt")))
+        r = heads(self.tpm, "duk", "unlock", "--boot", self.boot, "--no-act", "--keyring",
+                  self.keyring, "--drk-fallback", "no", "--config", board)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("the board expects a TPM 2.0", r.stderr)
+        # the same TPM with the board that says so ("n": a TPM 1.2) is used
+        board12 = self.write("board12", 'CONFIG_TPM2_TOOLS="n"\n')
+        r = self.setup_duk("--no-sign", "--config", board12)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_setup_refused_on_tpm_without_owner(self):
         """TPM 1.2: no owner = no SRK to seal under: refused before any key
         slot is written (as a missing primary on TPM 2.0)."""
