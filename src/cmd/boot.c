@@ -537,6 +537,15 @@ static int do_sign(int argc, char **argv)
 			"rollback counter (--owner-fd): %s\n", strerror(-r));
 		return HEADS_EXIT_FAIL;
 	}
+	if (r < 0 && (res.rollback.state == ROLLBACK_TPM_ERROR ||
+		      res.rollback.state == ROLLBACK_LOCKOUT ||
+		      res.rollback.state == ROLLBACK_MALFORMED)) {
+		/* the counter, not the key: its TPM errors (e.g. no such NV
+		 * index) must not read as key or PIN errors */
+		fprintf(stderr, "heads boot sign: %s not signed: rollback counter: %s\n", o.boot,
+			res.rollback.detail);
+		return HEADS_EXIT_FAIL;
+	}
 	if (r < 0) {
 		const char *why = r == -EACCES ? "bad PIN or passphrase"
 				  : r == -ENOKEY ? "no usable signing key"

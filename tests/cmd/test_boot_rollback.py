@@ -95,6 +95,42 @@ class Rollback(BootTest):
         # Explicitly disabled: accepted.
         self.tverify(0, None, "--no-rollback")
 
+    def psign(self, pin, expect):
+        """heads boot sign with the PIN-protected key, pin on --pin-fd (a
+        fresh gpg-agent: no PIN cached)."""
+        subprocess.run(["gpgconf", "--homedir", Keys.pinned, "--kill", "gpg-agent"],
+                       capture_output=True)
+        fds = []
+        for data in (b"\n", pin + b"\n"):  # fresh swtpm: empty owner passphrase
+            rfd, wfd = os.pipe()
+            os.write(wfd, data)
+            os.close(wfd)
+            fds.append(rfd)
+        try:
+            r = self.tpm_run("boot", "sign", "--boot", self.boot, "--gnupghome", Keys.pinned,
+                             "--owner-fd", str(fds[0]), "--pin-fd", str(fds[1]),
+                             pass_fds=tuple(fds))
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self.assertEqual(r.returncode, expect, r.stdout + r.stderr)
+        return r
+
+    def test_failed_signature_leaves_the_counter(self):
+        """A signing that fails (a wrong PIN; a card pulled out) must not
+        advance the counter: the counter was incremented before the
+        signature was made, so the /boot left as it was no longer verified
+        ("BEHIND") at the next boot."""
+        r = self.psign(b"123456", 0)
+        value = int(re.search(r"counter OK \([0-9a-f]+ = (\d+)\)", r.stdout).group(1))
+        r = self.psign(b"000000", 1)
+        self.assertIn("bad PIN or passphrase", r.stderr)
+        r = self.tverify(0)
+        self.assertIn("counter OK", r.stdout)
+        r = self.psign(b"123456", 0)
+        self.assertRegex(r.stdout, r"counter OK \([0-9a-f]+ = %d\)" % (value + 1))
+        self.tverify(0)
+
     def test_other_tpm_is_refused(self):
         self.tsign()
         other = Swtpm(os.path.join(self.tmp, "another-tpm"))
@@ -151,7 +187,9 @@ class Rollback(BootTest):
         try:
             before = self.snapshot()
             r = self.tsign(1, other)
-            self.assertIn("cannot increment TPM rollback counter", r.stderr)
+            self.assertIn("cannot read TPM rollback counter", r.stderr)
+            self.assertIn("not signed: rollback counter: cannot read TPM counter", r.stderr)
+            self.assertNotIn("signing key", r.stderr)  # the counter, not the key
             self.assertEqual(self.snapshot(), before)  # /boot untouched
             r = self.tsign(0, other, "--new-counter")
             self.assertRegex(r.stdout, r"counter OK \([0-9a-f]+ = \d+\)")
@@ -334,7 +372,9 @@ class Rollback12(Rollback):
             self.own(other)
             before = self.snapshot()
             r = self.tsign(1, other)
-            self.assertIn("cannot increment TPM rollback counter", r.stderr)
+            self.assertIn("cannot read TPM rollback counter", r.stderr)
+            self.assertIn("not signed: rollback counter: cannot read TPM counter", r.stderr)
+            self.assertNotIn("signing key", r.stderr)  # the counter, not the key
             self.assertEqual(self.snapshot(), before)
             r = self.tsign(0, other, "--new-counter")
             self.tverify(0, other)

@@ -26,9 +26,11 @@
  *     written); the signed bytes are staged unchanged, the caller's extras
  *     added or replaced by name (never the manifests or the rollback file),
  *     the names in remove dropped.
- * Then: rollback (if a TPM context is given) increments the counter
- * (creating it when there is none), stages kexec_rollback.txt; the staged
- * listing is signed and the signature verified; only then /boot is written:
+ * Then: rollback (if a TPM context is given) stages kexec_rollback.txt for
+ * the counter's next value (creating the counter when there is none); the
+ * staged listing is signed and the signature verified; only then the
+ * counter is incremented (a signature that fails leaves it where the /boot
+ * on disk says) and /boot is written:
  * remount rw if it was a ro mount point, each staged file with an atomic
  * rename, removed names unlinked, kexec.sig.listing, kexec.sig last,
  * kexec_package_trigger_* deleted, remount ro. If the boot directory is not

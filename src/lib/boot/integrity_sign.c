@@ -321,6 +321,8 @@ int integrity_sign(const struct integrity_sign_options *o, struct integrity_sign
 	char **old_defaults = NULL;
 	size_t listing_len, sig_len, old_rb_len = 0, n_old_defaults = 0;
 	unsigned long mflags = 0;
+	uint32_t rb_id = 0;
+	uint64_t rb_next = 0;
 	const char *keyring = o->keyring;
 	bool regen = o->mode == INTEGRITY_SIGN_REGENERATE;
 	int r;
@@ -426,9 +428,11 @@ int integrity_sign(const struct integrity_sign_options *o, struct integrity_sign
 		for (size_t i = 0; i < st.n && !o->new_counter; i++)
 			if (streq(st.f[i].name, ROLLBACK_FILE))
 				old = &st.f[i];
-		r = rollback_advance(o->tpm, old ? old->data : o->new_counter ? NULL : old_rb,
+		/* the file for the counter's next value: the counter itself
+		 * moves only once the signature is made and checked (below) */
+		r = rollback_prepare(o->tpm, old ? old->data : o->new_counter ? NULL : old_rb,
 				     old ? old->len : o->new_counter ? 0 : old_rb_len,
-				     o->owner_auth, &rb, &rb_len, &res.rollback);
+				     o->owner_auth, &rb_id, &rb_next, &rb, &rb_len, &res.rollback);
 		if (r < 0)
 			goto out;
 		stage_put(&st, ROLLBACK_FILE, rb, rb_len);
@@ -459,6 +463,9 @@ int integrity_sign(const struct integrity_sign_options *o, struct integrity_sign
 		if (r < 0)
 			goto out;
 	}
+	if (o->tpm && (r = rollback_commit(o->tpm, rb_id, rb_next, o->owner_auth,
+					   &res.rollback)) < 0)
+		goto out;
 
 	/* 5. write /boot */
 	r = make_writable(o->bootdir, &mp, &mflags);

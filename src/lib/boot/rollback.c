@@ -203,9 +203,28 @@ int rollback_verify(struct tpm *t, const char *buf, size_t len, struct rollback_
 	return 0;
 }
 
-int rollback_advance(struct tpm *t, const char *existing, size_t existing_len,
-		     const struct secret *owner_auth, char **ret, size_t *ret_len,
+/* One increment (index auth first, then the owner's), its failure in res. */
+static int increment(struct tpm *t, uint32_t id, const struct secret *owner_auth, uint64_t *ret,
 		     struct rollback_result *res)
+{
+	int r = tpm_counter_increment(t, id, NULL, ret);
+	if (r == TPM_E_AUTH_FAIL && owner_auth)
+		r = tpm_counter_increment(t, id, owner_auth, ret);
+	if (r == TPM_E_LOCKOUT) {
+		set_lockout(t, res, "cannot increment TPM counter", id, "");
+		return log_error_errno(r, "cannot increment TPM rollback counter %" PRIx32, id);
+	}
+	if (r < 0) {
+		res->state = ROLLBACK_TPM_ERROR;
+		set_detail(res, "cannot increment TPM counter %" PRIx32 ": %s", id, strerror(-r));
+		return log_error_errno(r, "cannot increment TPM rollback counter %" PRIx32, id);
+	}
+	return 0;
+}
+
+int rollback_prepare(struct tpm *t, const char *existing, size_t existing_len,
+		     const struct secret *owner_auth, uint32_t *ret_id, uint64_t *ret_next,
+		     char **ret, size_t *ret_len, struct rollback_result *res)
 {
 	uint8_t hash[32];
 	uint32_t id;
@@ -219,6 +238,17 @@ int rollback_advance(struct tpm *t, const char *existing, size_t existing_len,
 			set_detail(res, "%s is malformed", ROLLBACK_FILE);
 			return log_error_errno(-EINVAL, "%s is malformed", ROLLBACK_FILE);
 		}
+		res->id = id;
+		r = tpm_counter_read(t, id, &v);
+		if (r == TPM_E_LOCKOUT) {
+			set_lockout(t, res, "TPM counter", id, "cannot be read");
+			return log_error_errno(r, "cannot read TPM rollback counter %" PRIx32, id);
+		}
+		if (r < 0) {
+			res->state = ROLLBACK_TPM_ERROR;
+			set_detail(res, "cannot read TPM counter %" PRIx32 ": %s", id, strerror(-r));
+			return log_error_errno(r, "cannot read TPM rollback counter %" PRIx32, id);
+		}
 	} else {
 		r = tpm_counter_create(t, owner_auth, &id);
 		if (r < 0) {
@@ -227,23 +257,39 @@ int rollback_advance(struct tpm *t, const char *existing, size_t existing_len,
 			return log_error_errno(r, "cannot create the TPM rollback counter");
 		}
 		log_info("created TPM rollback counter %" PRIx32, id);
+		res->id = id;
+		/* a new TPM 2.0 NV counter has no value until its first
+		 * increment: given one now, while no /boot names it */
+		if ((r = increment(t, id, owner_auth, &v, res)) < 0)
+			return r;
 	}
-	res->id = id;
-	r = tpm_counter_increment(t, id, NULL, &v);
-	if (r == TPM_E_AUTH_FAIL && owner_auth)
-		r = tpm_counter_increment(t, id, owner_auth, &v);
-	if (r == TPM_E_LOCKOUT) {
-		set_lockout(t, res, "cannot increment TPM counter", id, "");
-		return log_error_errno(r, "cannot increment TPM rollback counter %" PRIx32, id);
-	}
-	if (r < 0) {
+	if (v == UINT64_MAX) {
 		res->state = ROLLBACK_TPM_ERROR;
-		set_detail(res, "cannot increment TPM counter %" PRIx32 ": %s", id, strerror(-r));
-		return log_error_errno(r, "cannot increment TPM rollback counter %" PRIx32, id);
+		set_detail(res, "TPM counter %" PRIx32 " is at its end", id);
+		return log_error_errno(-EOVERFLOW, "TPM rollback counter %" PRIx32 " is at its end",
+				       id);
 	}
+	*ret_id = id;
+	*ret_next = v + 1;
 	res->state = ROLLBACK_OK;
-	res->tpm_value = v;
-	set_detail(res, "counter %" PRIx32 " at %" PRIu64, id, v);
-	*ret = rollback_format(id, v, ret_len);
+	res->tpm_value = v + 1;
+	set_detail(res, "counter %" PRIx32 " at %" PRIu64, id, v + 1);
+	*ret = rollback_format(id, v + 1, ret_len);
+	return 0;
+}
+
+int rollback_commit(struct tpm *t, uint32_t id, uint64_t next, const struct secret *owner_auth,
+		    struct rollback_result *res)
+{
+	uint64_t v;
+	int r = increment(t, id, owner_auth, &v, res);
+	if (r < 0)
+		return r;
+	if (v != next) {
+		res->state = ROLLBACK_TPM_ERROR;
+		set_detail(res, "TPM counter %" PRIx32 " went to %" PRIu64 ", not %" PRIu64
+			   " (advanced by something else): /boot not written", id, v, next);
+		return log_error_errno(-ESTALE, "%s", res->detail);
+	}
 	return 0;
 }

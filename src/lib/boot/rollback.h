@@ -72,12 +72,22 @@ void rollback_check_value(uint32_t id, const uint8_t hash[32], uint64_t tpm_valu
  * a state was determined (res), -errno only for internal failures. */
 int rollback_verify(struct tpm *t, const char *buf, size_t len, struct rollback_result *res);
 
-/* Signing: take the id from existing (may be NULL: create a counter with
- * owner_auth), increment, and return the new kexec_rollback.txt content.
+/* Signing, in two steps around the signature, so that a signature that
+ * fails (a wrong PIN, a card pulled out) leaves the counter where the
+ * /boot on disk says it is:
+ * rollback_prepare: the id from existing (NULL: a new counter created with
+ * owner_auth and advanced once, so that it has a value: nothing names it
+ * yet), the value it will have after one more increment (read + 1) in
+ * *ret_next, and the kexec_rollback.txt content for that value;
+ * rollback_commit: that increment, right before /boot is written; the
+ * counter must reach *ret_next (else -ESTALE: something else advanced it).
  * owner_auth may be NULL (then creation fails with TPM_E_AUTH_FAIL unless
- * the owner auth is empty). */
-int rollback_advance(struct tpm *t, const char *existing, size_t existing_len,
-		     const struct secret *owner_auth, char **ret, size_t *ret_len,
-		     struct rollback_result *res);
+ * the owner auth is empty; an increment refused without it is retried
+ * with it). */
+int rollback_prepare(struct tpm *t, const char *existing, size_t existing_len,
+		     const struct secret *owner_auth, uint32_t *ret_id, uint64_t *ret_next,
+		     char **ret, size_t *ret_len, struct rollback_result *res);
+int rollback_commit(struct tpm *t, uint32_t id, uint64_t next, const struct secret *owner_auth,
+		    struct rollback_result *res);
 
 #endif
