@@ -214,7 +214,7 @@ static void devices_free(struct devices *d)
 {
 	luks_devices_free(*d->v, *d->n);
 }
-#define _cleanup_devices_ __attribute__((cleanup(devices_free)))
+#define _cleanup_devices_ __attribute__((cleanup(devices_free), unused))
 
 static int select_devices(const struct opts *o, int argc, char **argv, int oi,
 			  struct luks_device **ret, size_t *ret_n)
