@@ -175,6 +175,14 @@ def totp_duk_debian(test, m, secret):
     box = re.findall(r"TOTP: (\S+)\s+Compare it with your phone", out)
     test.assertTrue(box, out[-3000:])
     test.assertRegex(box[-1], r"^\d{6}$", out[-3000:])
+    duk_debian(test, m)
+    return first
+
+
+def duk_debian(test, m):
+    """At the DUK passphrase prompt: the passphrase unseals the key, it is
+    injected into Debian's initrd, Debian opens both containers with it and
+    asks for nothing."""
     m.send(duk.DUK + "\n")
     out = m.expect("Disk Unlock Key injected into the initrd", STEP)
     test.assertIn("/dev/vda2: opens with the Disk Unlock Key", out)
@@ -184,7 +192,6 @@ def totp_duk_debian(test, m, secret):
     test.assertNotIn("Please unlock disk", out)
     test.assertIn("cryptsetup: root_crypt: set up successfully", out)
     test.assertIn("cryptsetup: home_crypt: set up successfully", out)
-    return first
 
 
 def choose(title, key):
