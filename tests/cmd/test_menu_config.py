@@ -491,6 +491,18 @@ class ConfigItems(MenuTest):
         self.assertNotIn("System Time Incorrect", r.stdout)
         self.assertIn("heads menu: set time (dry run): 2028-02-29 23:59:59 UTC", r.stdout)
 
+    def newt_config_menu(self, config):
+        """The newt menu with config (no TPM, an empty keyring: its
+        warning ignored) taken to Options -> c; returns (tmux, screen)."""
+        t = self.newt(config)
+        t.wait_for("GPG keyring empty")
+        t.keys("i", "Enter")
+        t.wait_for("Heads Boot Menu")
+        t.keys("o", "Enter")
+        t.wait_for("Heads Options")
+        t.keys("c", "Enter")
+        return t, t.wait_for("Config Management Menu")
+
     def newt(self, config, extra=(), prefix=()):
         return Tmux(self, [*prefix, HEADS, "menu", "--ui", "newt", "--boot", self.boot, "--keyring",
                            self.keyring, "--config", config, "--secret-dir", self.secret,
@@ -503,14 +515,7 @@ class ConfigItems(MenuTest):
         and the forced boot is refused in an error box naming it."""
         self.write("boot/kexec_hashes.txt", "")
         cfg = self.write("config.notpm", "CONFIG_TPM=n\nCONFIG_RESTRICTED_BOOT=y\n")
-        t = self.newt(cfg)
-        t.wait_for("GPG keyring empty")
-        t.keys("i", "Enter")
-        t.wait_for("Heads Boot Menu")
-        t.keys("o", "Enter")
-        t.wait_for("Heads Options")
-        t.keys("c", "Enter")
-        sc = t.wait_for("Config Management Menu")
+        t, sc = self.newt_config_menu(cfg)
         self.assertIn("Restricted Boot: ENABLED", sc)
         self.assertIn("Enable/Disable Restricted Boot", sc)
         t.keys("x", "Enter")
@@ -559,14 +564,7 @@ class ConfigItems(MenuTest):
         self.write("boot/kexec_hashes.txt", "")
         self.write("config.user", 'export CONFIG_BOOT_DEV="/dev/vda1"\n')
         cfg = self.write("config.notpm", "CONFIG_TPM=n\n")
-        t = self.newt(cfg)
-        t.wait_for("GPG keyring empty")
-        t.keys("i", "Enter")
-        t.wait_for("Heads Boot Menu")
-        t.keys("o", "Enter")
-        t.wait_for("Heads Options")
-        t.keys("c", "Enter")
-        sc = t.wait_for("Config Management Menu")
+        t, sc = self.newt_config_menu(cfg)
         self.assertIn("Clear GPG keys and reset all user settings", sc)
         t.keys("r", "Enter")
         sc = t.wait_for("Reset Configuration?")
