@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import card_env  # noqa: E402
@@ -21,36 +20,25 @@ import card_env  # noqa: E402
 card_env.ensure_private_run()
 
 from heads_test import main, run  # noqa: E402
-from test_card import Fds, listing, populate, PIN, ADMIN  # noqa: E402
+from test_card import CardTest, Fds, listing, PIN, ADMIN  # noqa: E402
 
 HEADS = os.environ.get("HEADS", "heads")
 NO_TPM = {"HEADS_TCTI": ""}
 SIGN = ["o", "u", "y"]  # Options -> Update checksums and sign -> yes
 
 
-class MenuCardTest(unittest.TestCase):
+class MenuCardTest(CardTest):
+    """cmd-card's fixture (pcscd + the card model, a GnuPG home, a /boot, an
+    empty ROM keyring) plus heads' TMPDIR and a board config."""
     KEYPASS, BACKUP_PASS = "key passphrase 1", "backup passphrase 2"
+
     def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory(prefix="heads-test-menu-card-")
-        self.tmp = self._tmp.name
-        self.addCleanup(self._tmp.cleanup)
-        self.card = card_env.CardEnv(self.tmp)
-        self.addCleanup(self.card.close)
-        self.home = self.card.home
-        self.boot = os.path.join(self.tmp, "boot")
-        populate(self.boot)
-        self.keyring = os.path.join(self.tmp, "romkeys")
-        os.makedirs(self.keyring, mode=0o700)
+        super().setUp()
         self.scratch = os.path.join(self.tmp, "scratch")  # TMPDIR of heads
         os.makedirs(self.scratch, mode=0o700)
         self.config = os.path.join(self.tmp, "config")
         with open(self.config, "w") as f:
             f.write('CONFIG_BOARD_NAME="QEMU Test"\n')
-        self.addCleanup(self.kill_agents)
-
-    def kill_agents(self):
-        for h in (self.home, self.keyring):
-            subprocess.run(["gpgconf", "--homedir", h, "--kill", "all"], capture_output=True)
 
     def generate(self, algo="ed25519"):
         fds = Fds(pin_fd=PIN, admin_fd=ADMIN)
